@@ -1,0 +1,157 @@
+/* libhessblock — core: status codes, versions, the context.
+ *
+ * Every fallible function returns an int status: HB_OK (0) or a negative HB_E* code.
+ * Codes are never renumbered. The library never prints and never aborts; the
+ * detailed reason for the last failure on a context is hb_context_last_error(). */
+#ifndef HESSBLOCK_CORE_H
+#define HESSBLOCK_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hessblock/version.h"
+
+#if defined(_WIN32) && defined(HB_BUILDING_LIBRARY)
+#  define HB_API __declspec(dllexport)
+#elif defined(__GNUC__) || defined(__clang__)
+#  define HB_API __attribute__((visibility("default")))
+#else
+#  define HB_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Status codes --------------------------------------------------------------
+ * Negative values are errors. Values are part of the ABI and never reused. */
+enum {
+    HB_OK = 0,
+    HB_EINVAL = -1,        /* invalid argument: NULL handle, bad enum, out-of-range value */
+    HB_ENOMEM = -2,        /* an allocation failed; nothing was changed */
+    HB_ESHAPE = -3,        /* shapes or lengths do not match */
+    HB_EDTYPE = -4,        /* unsupported or mismatched element type */
+    HB_ENOTFOUND = -5,     /* a named thing (block, option) does not exist */
+    HB_ENONFINITE = -6,    /* NaN or Inf where finite numbers are required */
+    HB_EIO = -7,           /* a file could not be read or written */
+    HB_EFORMAT = -8,       /* a file or buffer is corrupt or of the wrong format */
+    HB_ESTATE = -9,        /* call not valid in the object's current state */
+    HB_EUNSUPPORTED = -10, /* valid request that this build or object does not support */
+    HB_ERANGE = -11,       /* an index is out of range */
+    HB_EOVERFLOW = -12,    /* a size computation would overflow */
+    HB_ECALLBACK = -13,    /* a user callback reported failure */
+    HB_ECANCELED = -14     /* a progress callback asked to stop */
+};
+
+/* hb_strerror: a static, never-NULL, one-line description of a status code
+ * ("unknown status" for values that are not codes). */
+HB_API const char *hb_strerror(int status);
+
+/* ---- Versions ---------------------------------------------------------------------
+ * The run-time version of the library, to compare with the HB_VERSION_* macros the
+ * caller was compiled against (the major must match; minor may be newer). */
+HB_API unsigned hb_version_number(void);      /* MAJOR*10000 + MINOR*100 + PATCH */
+HB_API const char *hb_version_string(void);   /* "MAJOR.MINOR.PATCH", static */
+
+/* ---- Context ---------------------------------------------------------------------
+ * A context owns the allocator, the thread count, the seed of the random streams,
+ * the last error message and the log/progress callbacks. Every other handle is
+ * created from a context and must be freed before it. One context may be used by
+ * one thread at a time; distinct contexts are independent. */
+typedef struct hb_context hb_context;
+
+/* Allocator hooks (zstd customMem style). alloc must return memory aligned for any
+ * type (as malloc) or NULL; free accepts NULL. struct_size must be
+ * sizeof(hb_allocator) as the caller knows it (ABI growth guard). */
+typedef struct hb_allocator {
+    size_t struct_size;
+    void *(*alloc)(void *opaque, size_t bytes);
+    void (*free)(void *opaque, void *ptr);
+    void *opaque;
+} hb_allocator;
+#define HB_ALLOCATOR_INIT { sizeof(hb_allocator), NULL, NULL, NULL }
+
+/* hb_context_create: a context with malloc/free, 1 thread, seed 0.
+ * Returns HB_OK, HB_EINVAL (out is NULL), HB_ENOMEM. *out is NULL on failure. */
+HB_API int hb_context_create(hb_context **out);
+
+/* hb_context_create_with_allocator: as hb_context_create, allocating everything
+ * (the context itself included) through *a, which is copied.
+ * Returns HB_EINVAL if a or out is NULL, a->struct_size is wrong or a hook is NULL. */
+HB_API int hb_context_create_with_allocator(const hb_allocator *a, hb_context **out);
+
+/* hb_context_free: frees the context; NULL is a no-op. Handles created from it must
+ * have been freed first. */
+HB_API void hb_context_free(hb_context *ctx);
+
+/* Integer options of a context. Values are ABI and never reused. */
+typedef enum hb_context_opt {
+    HB_CTX_THREADS = 1, /* threads for BLIS and the library's OpenMP loops, 1..1024; default 1 */
+    HB_CTX_SEED = 2     /* seed of the random streams, any int64; default 0. Setting it also
+                           restarts the stream counter, so a run is reproducible from here */
+} hb_context_opt;
+
+/* hb_context_set_i64 / hb_context_get_i64.
+ * Returns HB_OK, HB_EINVAL (NULL, unknown key, out-of-range value). */
+HB_API int hb_context_set_i64(hb_context *ctx, hb_context_opt key, int64_t value);
+HB_API int hb_context_get_i64(const hb_context *ctx, hb_context_opt key, int64_t *value);
+
+/* hb_context_last_error: the detailed message of the last failure on this context
+ * ("" if none). The pointer stays valid until the next call on the context.
+ * NULL ctx gives a static message. */
+HB_API const char *hb_context_last_error(const hb_context *ctx);
+
+/* hb_context_last_status: the status code of the last failure (HB_OK if none). */
+HB_API int hb_context_last_status(const hb_context *ctx);
+
+/* Log levels and callback. The library never prints: messages go to this callback
+ * (default: none). message is valid only during the call. */
+typedef enum hb_log_level {
+    HB_LOG_ERROR = 1,
+    HB_LOG_WARN = 2,
+    HB_LOG_INFO = 3,
+    HB_LOG_DEBUG = 4
+} hb_log_level;
+typedef void (*hb_log_fn)(void *user, int level, const char *message);
+
+/* hb_context_set_log: install (or with fn NULL, remove) the log callback; messages
+ * above max_level are not formatted at all. Returns HB_OK, HB_EINVAL. */
+HB_API int hb_context_set_log(hb_context *ctx, hb_log_fn fn, void *user, int max_level);
+
+/* Progress callback for long work (SLQ probes, training steps). task is a short
+ * static name ("slq", "train"); done <= total. Return 0 to continue, nonzero to
+ * cancel: the running call then returns HB_ECANCELED. */
+typedef int (*hb_progress_fn)(void *user, const char *task, int64_t done, int64_t total);
+
+/* hb_context_set_progress: install (or with fn NULL, remove) the progress callback.
+ * Returns HB_OK, HB_EINVAL. */
+HB_API int hb_context_set_progress(hb_context *ctx, hb_progress_fn fn, void *user);
+
+/* ---- Random numbers -----------------------------------------------------------------
+ * Counter-based (Philox4x32-10): number i of stream s is a pure function of
+ * (seed, s, i), so results do not depend on the thread count or the order in which
+ * threads run. Each consumer (an initialiser, a probe set, a data generator) takes
+ * a fresh stream from the context with hb_context_next_stream; streams are
+ * numbered 0, 1, 2, … from the last seed setting. */
+
+/* hb_context_next_stream: returns a fresh stream id in *stream. Returns HB_OK, HB_EINVAL. */
+HB_API int hb_context_next_stream(hb_context *ctx, uint64_t *stream);
+
+/* Distributions for hb_random_fill_f64. */
+typedef enum hb_distribution {
+    HB_DIST_UNIFORM = 1,    /* uniform on [a, b)  (a < b) */
+    HB_DIST_NORMAL = 2,     /* normal, mean a, standard deviation b (b >= 0) */
+    HB_DIST_RADEMACHER = 3  /* ±1 with equal probability (a, b ignored) */
+} hb_distribution;
+
+/* hb_random_fill_f64: out[j] = number (first + j) of stream `stream` drawn from dist,
+ * for j < n. Deterministic and thread-count independent.
+ * Returns HB_OK, HB_EINVAL (NULL out with n > 0, bad dist or parameters). */
+HB_API int hb_random_fill_f64(hb_context *ctx, uint64_t stream, uint64_t first,
+                              hb_distribution dist, double a, double b,
+                              double *out, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HESSBLOCK_CORE_H */

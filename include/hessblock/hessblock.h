@@ -1,0 +1,18 @@
+/* libhessblock — Hessian block-heterogeneity analysis of neural networks, in-process.
+ *
+ * The one header a user includes. Components:
+ *   core.h    status codes, versions, the context (allocator, threads, RNG, errors, log)
+ *   tensor.h  dense row-major tensors (f32, f64, bf16 storage), owned or wrapping
+ *   params.h  named parameter blocks over one flat vector
+ * Conventions (docs/design.md): opaque handles; hb_X_create…(…, &out) / hb_X_free(NULL ok);
+ * every fallible call returns HB_OK or a negative HB_E* code and leaves a message on
+ * the context; the library never prints and never aborts. */
+#ifndef HESSBLOCK_H
+#define HESSBLOCK_H
+
+#include "hessblock/version.h"
+#include "hessblock/core.h"
+#include "hessblock/tensor.h"
+#include "hessblock/params.h"
+
+#endif /* HESSBLOCK_H */

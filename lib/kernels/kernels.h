@@ -1,0 +1,50 @@
+/* Internal dense kernels: the one place the library calls BLIS.
+ *
+ * Dtype-generic (HB_F32 or HB_F64; anything else is HB_EDTYPE) over row-major or
+ * general-stride matrices. Every argument is validated here, because BLIS aborts the
+ * process on bad ones: negative or overflowing sizes, NULL pointers with nonzero work,
+ * leading dimensions smaller than a row. alpha/beta are doubles for both dtypes
+ * (rounded to f32 for HB_F32). The context's thread count is passed to BLIS per call
+ * (rntm_t), never set globally. */
+#ifndef HB_KERNELS_H
+#define HB_KERNELS_H
+
+#include <stdbool.h>
+
+#include "core/internal.h"
+
+/* C(m×n) = alpha·op(A)·op(B) + beta·C, op(X) = X or Xᵀ. Matrices are given by element
+ * strides: element (i,j) of a *stored* matrix X is X[i*rs_x + j*cs_x]. A stored is m×k
+ * (or k×m when trans_a), B stored is k×n (or n×k when trans_b). beta = 0 ignores C's
+ * old contents (NaN included). */
+int hb__gemm_strided(hb_context *ctx, hb_dtype dt, bool trans_a, bool trans_b,
+                     int64_t m, int64_t n, int64_t k, double alpha,
+                     const void *A, int64_t rs_a, int64_t cs_a,
+                     const void *B, int64_t rs_b, int64_t cs_b, double beta,
+                     void *C, int64_t rs_c, int64_t cs_c);
+
+/* Row-major convenience: lda, ldb, ldc are the row lengths of the stored matrices. */
+int hb__gemm(hb_context *ctx, hb_dtype dt, bool trans_a, bool trans_b,
+             int64_t m, int64_t n, int64_t k, double alpha,
+             const void *A, int64_t lda, const void *B, int64_t ldb, double beta,
+             void *C, int64_t ldc);
+
+/* y = alpha·op(A)·x + beta·y; A stored row-major m×n with row length lda;
+ * op(A) is m×n (x: n, y: m) or, with trans_a, n×m (x: m, y: n). */
+int hb__gemv(hb_context *ctx, hb_dtype dt, bool trans_a, int64_t m, int64_t n, double alpha,
+             const void *A, int64_t lda, const void *x, int64_t incx, double beta,
+             void *y, int64_t incy);
+
+/* y += alpha·x */
+int hb__axpy(hb_context *ctx, hb_dtype dt, int64_t n, double alpha, const void *x,
+             int64_t incx, void *y, int64_t incy);
+/* *result = xᵀy (accumulated in dt, returned as double) */
+int hb__dot(hb_context *ctx, hb_dtype dt, int64_t n, const void *x, int64_t incx,
+            const void *y, int64_t incy, double *result);
+/* *result = ‖x‖₂ (BLIS normfv: scaled, no overflow for large entries) */
+int hb__nrm2(hb_context *ctx, hb_dtype dt, int64_t n, const void *x, int64_t incx,
+             double *result);
+/* x = alpha·x */
+int hb__scal(hb_context *ctx, hb_dtype dt, int64_t n, double alpha, void *x, int64_t incx);
+
+#endif

@@ -1,0 +1,70 @@
+/* Shared test helpers (see hb_test.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "hb_test.h"
+
+static void *test_alloc(void *opaque, size_t bytes) {
+    hb_test_alloc *st = opaque;
+    st->calls++;
+    if (st->fail_at > 0 && st->calls == st->fail_at) return NULL;
+    void *p = malloc(bytes ? bytes : 1);
+    if (p) st->live++;
+    return p;
+}
+
+static void test_free(void *opaque, void *ptr) {
+    hb_test_alloc *st = opaque;
+    if (!ptr) return;
+    st->live--;
+    free(ptr);
+}
+
+hb_context *hb_test_context_with(hb_test_alloc *state, int *status) {
+    hb_allocator a = HB_ALLOCATOR_INIT;
+    a.alloc = test_alloc;
+    a.free = test_free;
+    a.opaque = state;
+    hb_context *ctx = NULL;
+    *status = hb_context_create_with_allocator(&a, &ctx);
+    return ctx;
+}
+
+long hb_test_oom_loop(hb_test_create_fn fn, void *arg) {
+    for (long k = 1; k < 100000; k++) {
+        hb_test_alloc st = {k, 0, 0};
+        int rc;
+        hb_context *ctx = hb_test_context_with(&st, &rc);
+        if (!ctx) {
+            ck_assert_int_eq(rc, HB_ENOMEM);
+            ck_assert_int_eq(st.live, 0);
+            continue;
+        }
+        rc = fn(ctx, arg);
+        if (rc == HB_ENOMEM) {
+            ck_assert_msg(hb_context_last_error(ctx)[0] != '\0', "ENOMEM without a message at k=%ld", k);
+            ck_assert_msg(st.live == 1, "after ENOMEM at allocation %ld, %ld blocks besides the "
+                          "context are still allocated", k, st.live - 1);
+        } else {
+            ck_assert_msg(rc == HB_OK, "unexpected status %d (%s) at k=%ld: %s", rc,
+                          hb_strerror(rc), k, hb_context_last_error(ctx));
+        }
+        hb_context_free(ctx);
+        ck_assert_msg(st.live == 0, "leak: %ld blocks live after freeing the context (k=%ld)",
+                      st.live, k);
+        if (rc == HB_OK) {
+            ck_assert_msg(st.calls < k, "success although allocation %ld was to fail", k);
+            return k - 1;
+        }
+    }
+    ck_abort_msg("allocation-failure loop did not terminate");
+    return -1;
+}
+
+hb_context *hb_test_context(int threads, int64_t seed) {
+    hb_context *ctx = NULL;
+    ck_assert_int_eq(hb_context_create(&ctx), HB_OK);
+    ck_assert_int_eq(hb_context_set_i64(ctx, HB_CTX_THREADS, threads), HB_OK);
+    ck_assert_int_eq(hb_context_set_i64(ctx, HB_CTX_SEED, seed), HB_OK);
+    return ctx;
+}

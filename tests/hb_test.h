@@ -1,0 +1,46 @@
+/* Shared test helpers: a counting/failing allocator, the allocation-failure loop,
+ * and closeness checks. Included by every tests/test_<module>.c. */
+#ifndef HB_TEST_H
+#define HB_TEST_H
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "hessblock/hessblock.h"
+
+/* Every suite file defines `Suite *hb_suite_<name>(void)`; the runner lists them
+ * from the generated suites.h (built from the same list meson compiles). */
+
+/* A counting allocator: fails the fail_at-th allocation (1-based; 0 = never) and
+ * tracks live blocks, so leaks and double frees show up as live != 0. */
+typedef struct hb_test_alloc {
+    long fail_at;
+    long calls;
+    long live;
+} hb_test_alloc;
+
+hb_context *hb_test_context_with(hb_test_alloc *state, int *status);
+
+/* hb_test_oom_loop: for k = 1, 2, …: make a context whose allocator fails the k-th
+ * allocation, run fn(ctx, arg) (which must free whatever it created on success), free
+ * the context; assert that every failure is a clean HB_ENOMEM with a message and that
+ * nothing is left allocated; stop at the first success. Returns the number of
+ * allocations the successful run made (so a test can assert the loop did work). */
+typedef int (*hb_test_create_fn)(hb_context *ctx, void *arg);
+long hb_test_oom_loop(hb_test_create_fn fn, void *arg);
+
+/* A plain context with malloc, the given threads and seed. */
+hb_context *hb_test_context(int threads, int64_t seed);
+
+/* |a-b| <= tol·max(1, |a|, |b|) */
+#define HB_ASSERT_CLOSE(a, b, tol)                                                       \
+    do {                                                                                 \
+        double hb_a_ = (a), hb_b_ = (b);                                                 \
+        double hb_s_ = fmax(1.0, fmax(fabs(hb_a_), fabs(hb_b_)));                         \
+        ck_assert_msg(fabs(hb_a_ - hb_b_) <= (tol)*hb_s_, "%s = %.17g vs %s = %.17g (tol %g)", \
+                      #a, hb_a_, #b, hb_b_, (double)(tol));                              \
+    } while (0)
+
+#endif

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian (bookworm) machine, build libhessblock, and run the main job.
+#   bash tools/setup.sh            # install packages (needs root or sudo), build, run
+#   HB_SKIP_APT=1 bash tools/setup.sh   # packages already present
+# The main job is `hessblock analyze` once the CLI exists; until then the
+# hello_params example (version + parameter-block table).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(build-essential meson ninja-build pkg-config libblis-dev liblapacke-dev check
+          valgrind python3 python3-numpy python3-pytest)
+if [ "${HB_SKIP_APT:-0}" != 1 ]; then
+  missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+if [ ! -f build/build.ninja ]; then
+  meson setup build --buildtype=release
+fi
+ninja -C build
+
+if [ -x build/tools/hessblock ]; then
+  build/tools/hessblock analyze --out build/hessblock-out
+else
+  build/examples/hello_params
+fi
