@@ -4,6 +4,7 @@
  *   core.h    status codes, versions, the context (allocator, threads, RNG, errors, log)
  *   tensor.h  dense row-major tensors (f32, f64, bf16 storage), owned or wrapping
  *   params.h  named parameter blocks over one flat vector
+ *   model.h   objectives with exact gradients and Hessian-vector products
  * Conventions (docs/design.md): opaque handles; hb_X_create…(…, &out) / hb_X_free(NULL ok);
  * every fallible call returns HB_OK or a negative HB_E* code and leaves a message on
  * the context; the library never prints and never aborts. */
@@ -14,5 +15,6 @@
 #include "hessblock/core.h"
 #include "hessblock/tensor.h"
 #include "hessblock/params.h"
+#include "hessblock/model.h"
 
 #endif /* HESSBLOCK_H */

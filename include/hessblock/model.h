@@ -1,0 +1,175 @@
+/* libhessblock — models: objectives with exact gradients and Hessian-vector products.
+ *
+ * A model is an objective L(θ) over one flat parameter vector θ (its hb_params) and the
+ * data it currently holds. The data is a list of micro-batches; L is the MEAN loss over
+ * all samples of all micro-batches (each micro-batch weighted by its sample count), so
+ * the gradient and the Hessian are those of that mean. A large analysis batch is thus
+ * split into micro-batches that never need to be in memory as one.
+ *
+ * Vectors (v, H·v, gradients) use the flat layout of params.h. Hessian-vector products
+ * are exact (Pearlmutter's R-operator) for built-in models; user objectives without an
+ * hvp callback get a central finite difference of gradients (see hb_model_create_callbacks).
+ *
+ * Dtypes: a model computes in its params' dtype (f32 or f64; bf16 parameters compute in
+ * f32). Vectors passed in may be f32 or f64 and are converted; outputs are written in the
+ * dtype of the output tensor. */
+#ifndef HESSBLOCK_MODEL_H
+#define HESSBLOCK_MODEL_H
+
+#include "hessblock/core.h"
+#include "hessblock/params.h"
+#include "hessblock/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hb_model hb_model;
+
+/* ---- Built-in model configuration ----------------------------------------------------
+ * A config is an enum-keyed bag of options for one model kind, created with that kind's
+ * defaults. Keys not used by the kind are rejected with HB_EINVAL. */
+typedef enum hb_model_kind {
+    HB_MODEL_QUADRATIC = 1, /* ½θᵀHθ − hᵀθ, block-diagonal H (the paper's test bed) */
+    HB_MODEL_MLP = 2,       /* Linear/activation stack, softmax cross-entropy */
+    HB_MODEL_GPT = 3,       /* decoder-only transformer, pre-LN, causal attention */
+    HB_MODEL_CNN = 4        /* conv/ReLU/pool stack + linear head, softmax cross-entropy */
+} hb_model_kind;
+
+/* Config keys. Values are ABI and never reused. Defaults in brackets. */
+typedef enum hb_model_key {
+    HB_MK_DTYPE = 1,        /* hb_dtype of the parameters [HB_F64]                       all */
+    HB_MK_BATCH = 2,        /* samples per synthetic batch [16]                         all */
+    HB_MK_VOCAB = 10,       /* gpt: vocabulary size [65]                                     */
+    HB_MK_CONTEXT = 11,     /* gpt: sequence length [64]                                     */
+    HB_MK_WIDTH = 12,       /* gpt: embedding width [128]; mlp: hidden width [128]           */
+    HB_MK_HEADS = 13,       /* gpt: attention heads [4]                                      */
+    HB_MK_LAYERS = 14,      /* gpt: transformer blocks [2]; mlp: hidden layers [2]           */
+    HB_MK_INPUTS = 20,      /* mlp: input features [32]                                      */
+    HB_MK_CLASSES = 21,     /* mlp, cnn: classes [10]                                        */
+    HB_MK_ACTIVATION = 22,  /* mlp: hb_activation [HB_ACT_RELU]                              */
+    HB_MK_IMAGE_SIZE = 30,  /* cnn: square image side [16]                                   */
+    HB_MK_CHANNELS = 31,    /* cnn: input channels [1]                                       */
+    HB_MK_CONV_WIDTH = 32,  /* cnn: channels of the first conv layer, doubled per stage [8]  */
+    HB_MK_CONV_STAGES = 33, /* cnn: conv(3x3)+ReLU+pool(2x2) stages [2]                      */
+    HB_MK_QUAD_BLOCKS = 40, /* quadratic: number of blocks [4]                               */
+    HB_MK_QUAD_BLOCK_SIZE = 41, /* quadratic: size of every block [25]                       */
+    HB_MK_QUAD_FAMILY = 42, /* quadratic: hb_quadratic_family [HB_QUAD_HETEROGENEOUS]        */
+    HB_MK_QUAD_COND = 43    /* quadratic: overall condition number κ (f64) [5000]            */
+} hb_model_key;
+
+typedef enum hb_activation {
+    HB_ACT_RELU = 1,
+    HB_ACT_GELU = 2         /* tanh form, as GPT-2 */
+} hb_activation;
+
+typedef enum hb_quadratic_family {
+    HB_QUAD_HETEROGENEOUS = 1, /* block i of B: eigenvalues log-spaced in [κ^(i/B), κ^((i+1)/B)] */
+    HB_QUAD_HOMOGENEOUS = 2    /* every block: eigenvalues log-spaced in [1, κ]                 */
+} hb_quadratic_family;
+
+typedef struct hb_model_config hb_model_config;
+
+/* hb_model_config_create: defaults of `kind`. Returns HB_OK, HB_EINVAL, HB_ENOMEM. */
+HB_API int hb_model_config_create(hb_context *ctx, hb_model_kind kind, hb_model_config **out);
+HB_API void hb_model_config_free(hb_model_config *cfg);
+/* Setters/getters. Returns HB_OK, HB_EINVAL (NULL, key not used by this kind, value out
+ * of range), HB_EDTYPE (HB_MK_DTYPE not a parameter dtype). Integer keys take i64, real
+ * keys (HB_MK_QUAD_COND) f64; the wrong setter is HB_EINVAL. */
+HB_API int hb_model_config_set_i64(hb_model_config *cfg, hb_model_key key, int64_t value);
+HB_API int hb_model_config_set_f64(hb_model_config *cfg, hb_model_key key, double value);
+HB_API int hb_model_config_get_i64(const hb_model_config *cfg, hb_model_key key, int64_t *value);
+HB_API int hb_model_config_get_f64(const hb_model_config *cfg, hb_model_key key, double *value);
+
+/* hb_model_create: build the model, its parameter blocks (PyTorch-style names; layout in
+ * docs/models.md) initialised from the context's RNG, and one synthetic batch
+ * (hb_model_set_synthetic). Returns HB_OK, HB_EINVAL, HB_ENOMEM, and the config's errors. */
+HB_API int hb_model_create(hb_context *ctx, const hb_model_config *cfg, hb_model **out);
+
+/* hb_model_free: frees the model and its params. NULL is a no-op. */
+HB_API void hb_model_free(hb_model *m);
+
+/* ---- Queries ------------------------------------------------------------------------- */
+/* hb_model_params: the model's parameters (borrowed; valid until hb_model_free). */
+HB_API hb_params *hb_model_params(hb_model *m);
+HB_API hb_context *hb_model_context(const hb_model *m);
+/* hb_model_kind_of: the kind, or 0 for a callback model. */
+HB_API int hb_model_kind_of(const hb_model *m);
+/* hb_model_name: static short name ("gpt", "mlp", "cnn", "quadratic", "callbacks"). */
+HB_API const char *hb_model_name(const hb_model *m);
+/* hb_model_has_exact_hvp: 1 for exact HVPs, 0 for the finite-difference fallback. */
+HB_API int hb_model_has_exact_hvp(const hb_model *m);
+
+/* ---- Data ---------------------------------------------------------------------------
+ * Inputs and targets per kind (N = samples of the micro-batch):
+ *   gpt:  inputs (N, T) i32 token ids in [0, vocab), targets (N, T) i32 next tokens
+ *   mlp:  inputs (N, inputs) f32/f64, targets (N) i32 classes in [0, classes)
+ *   cnn:  inputs (N, channels, S, S) f32/f64, targets (N) i32 classes
+ *   quadratic: no data (the batch calls return HB_EUNSUPPORTED)
+ * Batches are copied; the caller keeps its tensors. */
+
+/* hb_model_set_batch: replace all micro-batches by this one.
+ * Returns HB_OK, HB_EINVAL, HB_ESHAPE, HB_EDTYPE, HB_ERANGE (token id or class out of
+ * range), HB_ENONFINITE (NaN/Inf in inputs), HB_ENOMEM, HB_EUNSUPPORTED. Nothing changes
+ * on failure. */
+HB_API int hb_model_set_batch(hb_model *m, const hb_tensor *inputs, const hb_tensor *targets);
+/* hb_model_add_batch: append one more micro-batch (same checks). */
+HB_API int hb_model_add_batch(hb_model *m, const hb_tensor *inputs, const hb_tensor *targets);
+/* hb_model_num_batches / hb_model_num_samples: micro-batches held, samples in total. */
+HB_API size_t hb_model_num_batches(const hb_model *m);
+HB_API size_t hb_model_num_samples(const hb_model *m);
+/* hb_model_set_synthetic: replace the data by n_batches micro-batches of the model's
+ * built-in synthetic data (HB_MK_BATCH samples each), drawn deterministically from
+ * (context seed, stream, first sample index). Different `first` give disjoint samples of
+ * the same distribution (use first = 0 for training, a large offset for held-out data). */
+HB_API int hb_model_set_synthetic(hb_model *m, size_t n_batches, uint64_t stream, uint64_t first);
+
+/* ---- Evaluation ---------------------------------------------------------------------- */
+/* hb_model_loss: L(θ) over the current data. Returns HB_OK, HB_EINVAL, HB_ESTATE (no
+ * data), HB_ENONFINITE (the loss is not finite; *loss is still written). */
+HB_API int hb_model_loss(hb_model *m, double *loss);
+/* hb_model_loss_grad: L(θ) and ∇L(θ), written (not accumulated) into the params'
+ * gradient buffer. loss may be NULL. Same returns as hb_model_loss. */
+HB_API int hb_model_loss_grad(hb_model *m, double *loss);
+/* hb_model_accuracy: fraction of correct argmax predictions (classifiers and gpt;
+ * HB_EUNSUPPORTED for quadratic). */
+HB_API int hb_model_accuracy(hb_model *m, double *accuracy);
+
+/* hb_model_hvp: out = H·v. v and out are 1-d tensors of length n (f32 or f64).
+ * Returns HB_OK, HB_EINVAL, HB_ESHAPE (length ≠ n), HB_EDTYPE, HB_ENONFINITE (v holds
+ * NaN/Inf; out untouched), HB_ESTATE (no data), HB_ENOMEM. */
+HB_API int hb_model_hvp(hb_model *m, const hb_tensor *v, hb_tensor *out);
+/* hb_model_hvp_multi: OUT = H·V for k directions at once. V and OUT are (k, n) tensors,
+ * one direction per row. Shares the forward/backward pass among the k directions and
+ * batches their R-passes into wider matrix products. Same returns as hb_model_hvp. */
+HB_API int hb_model_hvp_multi(hb_model *m, const hb_tensor *V, hb_tensor *out);
+/* hb_model_block_hvp: out_b = H_bb·v_b, the principal sub-block of block b: the block
+ * part of H·[0 … v_b … 0]. v_b and out_b have numel(b) elements (any shape with that
+ * many, or (k, numel(b)) for k directions at once). Returns as hb_model_hvp plus HB_ERANGE. */
+HB_API int hb_model_block_hvp(hb_model *m, size_t block, const hb_tensor *v_b, hb_tensor *out_b);
+
+/* ---- User objectives ------------------------------------------------------------------
+ * loss_grad(user, theta, n, loss, grad): write L(theta) to *loss and ∇L to grad[0..n).
+ * hvp(user, theta, n, v, out): write H(theta)·v to out (optional).
+ * theta/v/grad/out are f64 arrays of n elements. A callback returns 0 on success,
+ * nonzero on failure (reported as HB_ECALLBACK). */
+typedef int (*hb_loss_grad_fn)(void *user, const double *theta, size_t n, double *loss,
+                               double *grad);
+typedef int (*hb_hvp_fn)(void *user, const double *theta, size_t n, const double *v,
+                         double *out);
+
+/* hb_model_create_callbacks: a model over `params` (f64, finalised; the model takes
+ * ownership and frees them) whose objective is the user's. Without hvp, H·v is
+ * approximated by the central difference (∇L(θ+εv) − ∇L(θ−εv)) / 2ε with
+ * ε = cbrt(eps_f64)·(1 + ‖θ‖∞)/‖v‖∞ (error O(ε²) from truncation + O(eps/ε) from rounding,
+ * ≈ 1e-10 relative for smooth objectives of moderate scale); hb_model_has_exact_hvp
+ * then returns 0. Returns HB_OK, HB_EINVAL, HB_EDTYPE, HB_ESTATE (params not finalised),
+ * HB_ENOMEM. On failure the params are NOT taken (the caller still owns them). */
+HB_API int hb_model_create_callbacks(hb_context *ctx, hb_params *params,
+                                     hb_loss_grad_fn loss_grad, hb_hvp_fn hvp, void *user,
+                                     hb_model **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HESSBLOCK_MODEL_H */

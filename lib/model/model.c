@@ -1,0 +1,345 @@
+/* The generic model layer: argument checks, micro-batch loop and averaging, dtype
+ * conversion of vectors, bf16 parameter shadowing. Implementations (vtables) see one
+ * micro-batch at a time, in the compute dtype, with arguments already validated. */
+#include <math.h>
+#include <string.h>
+
+#include "model/model_internal.h"
+
+int hb__model_new(hb_context *ctx, hb_params *params, const hb__model_vtable *vt, hb_model **out) {
+    *out = NULL;
+    hb_model *m = hb__calloc(ctx, 1, sizeof *m, "model handle");
+    if (!m) return HB_ENOMEM;
+    m->ctx = ctx;
+    m->params = params;
+    m->vt = vt;
+    m->exact_hvp = true;
+    m->compute = params->dtype == HB_BF16 ? HB_F32 : params->dtype;
+    m->default_batch = 16;
+    if (params->dtype == HB_BF16) {
+        m->theta_f32 = hb__calloc(ctx, params->n, sizeof(float), "f32 copy of bf16 parameters");
+        if (!m->theta_f32) {
+            hb__free(ctx, m);
+            return HB_ENOMEM;
+        }
+    }
+    *out = m;
+    return HB_OK;
+}
+
+const void *hb__model_theta(hb_model *m) {
+    return m->theta_f32 ? m->theta_f32 : m->params->data;
+}
+
+static void sync_theta(hb_model *m) {
+    if (m->theta_f32)
+        hb__convert(m->ctx, HB_F32, m->theta_f32, HB_BF16, m->params->data, m->params->n);
+}
+
+static void free_batches(hb_model *m) {
+    for (size_t i = 0; i < m->n_batches; i++) {
+        hb_tensor_free(m->batches[i].inputs);
+        hb_tensor_free(m->batches[i].targets);
+    }
+    m->n_batches = 0;
+    m->n_samples = 0;
+}
+
+void hb_model_free(hb_model *m) {
+    if (!m) return;
+    hb_context *ctx = m->ctx;
+    free_batches(m);
+    hb__free(ctx, m->batches);
+    if (m->vt->destroy) m->vt->destroy(m);
+    hb__free(ctx, m->theta_f32);
+    hb_params_free(m->params);
+    hb__free(ctx, m);
+}
+
+int hb_model_create(hb_context *ctx, const hb_model_config *cfg, hb_model **out) {
+    if (out) *out = NULL;
+    if (!ctx) return HB_EINVAL;
+    HB_CHECK(ctx, cfg != NULL && out != NULL, HB_EINVAL, "config or output pointer is NULL");
+    int rc;
+    switch (hb__config_kind(cfg)) {
+    case HB_MODEL_QUADRATIC: rc = hb__quadratic_create(ctx, cfg, out); break;
+    case HB_MODEL_MLP: rc = hb__mlp_create(ctx, cfg, out); break;
+    case HB_MODEL_GPT: rc = hb__gpt_create(ctx, cfg, out); break;
+    case HB_MODEL_CNN: rc = hb__cnn_create(ctx, cfg, out); break;
+    default: return hb__fail(ctx, HB_EINVAL, "unknown model kind");
+    }
+    if (rc != HB_OK) return rc;
+    (*out)->kind = hb__config_kind(cfg);
+    (*out)->default_batch = hb__config_i64(cfg, HB_MK_BATCH);
+    if ((*out)->vt->synthetic) {
+        rc = hb_model_set_synthetic(*out, 1, 0, 0);
+        if (rc != HB_OK) {
+            hb_model_free(*out);
+            *out = NULL;
+        }
+    }
+    return rc;
+}
+
+hb_params *hb_model_params(hb_model *m) { return m ? m->params : NULL; }
+hb_context *hb_model_context(const hb_model *m) { return m ? m->ctx : NULL; }
+int hb_model_kind_of(const hb_model *m) { return m ? m->kind : 0; }
+const char *hb_model_name(const hb_model *m) { return m ? m->vt->name : "?"; }
+int hb_model_has_exact_hvp(const hb_model *m) { return m ? (int)m->exact_hvp : 0; }
+size_t hb_model_num_batches(const hb_model *m) { return m ? m->n_batches : 0; }
+size_t hb_model_num_samples(const hb_model *m) { return m ? m->n_samples : 0; }
+
+/* ---- data ---- */
+
+static int copy_tensor(hb_context *ctx, const hb_tensor *src, hb_tensor **out) {
+    HB_TRY(hb_tensor_create(ctx, src->dtype, src->ndim, src->shape, out));
+    return hb_tensor_copy(*out, src);
+}
+
+/* Make room for `count` batches in the list (keeps the current ones). */
+static int reserve_batches(hb_model *m, size_t count) {
+    if (count <= m->cap_batches) return HB_OK;
+    size_t cap = m->cap_batches ? 2 * m->cap_batches : 4;
+    if (cap < count) cap = count;
+    hb__batch *nb = hb__calloc(m->ctx, cap, sizeof *nb, "batch list");
+    if (!nb) return HB_ENOMEM;
+    if (m->n_batches) memcpy(nb, m->batches, m->n_batches * sizeof *nb);
+    hb__free(m->ctx, m->batches);
+    m->batches = nb;
+    m->cap_batches = cap;
+    return HB_OK;
+}
+
+/* Append an owned batch (takes x, y on success). */
+static int push_batch(hb_model *m, hb_tensor *x, hb_tensor *y, size_t n) {
+    HB_TRY(reserve_batches(m, m->n_batches + 1));
+    m->batches[m->n_batches++] = (hb__batch){x, y, n};
+    m->n_samples += n;
+    return HB_OK;
+}
+
+static int add_batch(hb_model *m, const hb_tensor *inputs, const hb_tensor *targets, bool replace) {
+    if (!m) return HB_EINVAL;
+    hb_context *ctx = m->ctx;
+    HB_CHECK(ctx, m->vt->check_batch != NULL, HB_EUNSUPPORTED, "a %s model takes no data",
+             m->vt->name);
+    HB_CHECK(ctx, inputs != NULL && targets != NULL, HB_EINVAL, "inputs or targets is NULL");
+    size_t n = 0;
+    HB_TRY(m->vt->check_batch(m, inputs, targets, &n));
+    hb_tensor *x = NULL, *y = NULL;
+    /* Everything that can fail happens before the old data is touched. */
+    int rc = copy_tensor(ctx, inputs, &x);
+    if (rc == HB_OK) rc = copy_tensor(ctx, targets, &y);
+    if (rc == HB_OK) rc = reserve_batches(m, replace ? 1 : m->n_batches + 1);
+    if (rc != HB_OK) {
+        hb_tensor_free(x);
+        hb_tensor_free(y);
+        return rc;
+    }
+    if (replace) free_batches(m);
+    return push_batch(m, x, y, n); /* capacity reserved: cannot fail */
+}
+
+int hb_model_set_batch(hb_model *m, const hb_tensor *inputs, const hb_tensor *targets) {
+    return add_batch(m, inputs, targets, true);
+}
+
+int hb_model_add_batch(hb_model *m, const hb_tensor *inputs, const hb_tensor *targets) {
+    return add_batch(m, inputs, targets, false);
+}
+
+int hb_model_set_synthetic(hb_model *m, size_t n_batches, uint64_t stream, uint64_t first) {
+    if (!m) return HB_EINVAL;
+    hb_context *ctx = m->ctx;
+    HB_CHECK(ctx, m->vt->synthetic != NULL, HB_EUNSUPPORTED, "a %s model has no synthetic data",
+             m->vt->name);
+    HB_CHECK(ctx, n_batches >= 1 && n_batches <= (1u << 20), HB_EINVAL,
+             "n_batches must be in 1..2^20, got %zu", n_batches);
+    /* Build the new list aside, then swap: on failure the old data stays. */
+    hb_model tmp = *m;
+    tmp.batches = NULL;
+    tmp.n_batches = tmp.cap_batches = tmp.n_samples = 0;
+    size_t bs = (size_t)m->default_batch;
+    int rc = HB_OK;
+    for (size_t i = 0; i < n_batches && rc == HB_OK; i++) {
+        hb_tensor *x = NULL, *y = NULL;
+        rc = m->vt->synthetic(m, bs, stream, first + i * bs, &x, &y);
+        if (rc == HB_OK) rc = push_batch(&tmp, x, y, bs);
+        if (rc != HB_OK) {
+            hb_tensor_free(x);
+            hb_tensor_free(y);
+        }
+    }
+    if (rc != HB_OK) {
+        free_batches(&tmp);
+        hb__free(ctx, tmp.batches);
+        return rc;
+    }
+    free_batches(m);
+    hb__free(ctx, m->batches);
+    m->batches = tmp.batches;
+    m->n_batches = tmp.n_batches;
+    m->cap_batches = tmp.cap_batches;
+    m->n_samples = tmp.n_samples;
+    return HB_OK;
+}
+
+/* ---- evaluation ---- */
+
+/* The micro-batches to loop over: the held ones, or one NULL batch for data-free models. */
+static int batches_of(hb_model *m, const hb__batch **list, size_t *count) {
+    if (!m->vt->check_batch) {
+        *list = NULL;
+        *count = 1;
+        return HB_OK;
+    }
+    HB_CHECK(m->ctx, m->n_batches > 0, HB_ESTATE, "the %s model holds no data: set a batch first",
+             m->vt->name);
+    *list = m->batches;
+    *count = m->n_batches;
+    return HB_OK;
+}
+
+static double weight_of(const hb_model *m, const hb__batch *b) {
+    return b ? (double)b->n_samples / (double)m->n_samples : 1.0;
+}
+
+static int eval(hb_model *m, double *loss, bool want_grad) {
+    if (!m) return HB_EINVAL;
+    const hb__batch *list = NULL;
+    size_t count = 0;
+    HB_TRY(batches_of(m, &list, &count));
+    sync_theta(m);
+    if (want_grad) HB_TRY(hb_params_zero_grad(m->params));
+    double total = 0;
+    for (size_t i = 0; i < count; i++) {
+        const hb__batch *b = list ? &list[i] : NULL;
+        double w = weight_of(m, b), l = 0;
+        HB_TRY(m->vt->loss_grad(m, b, &l, want_grad ? m->params->grad : NULL, w));
+        total += w * l;
+    }
+    if (loss) *loss = total;
+    HB_CHECK(m->ctx, isfinite(total), HB_ENONFINITE, "the loss is not finite (%g)", total);
+    return HB_OK;
+}
+
+int hb_model_loss(hb_model *m, double *loss) {
+    if (!m) return HB_EINVAL;
+    HB_CHECK(m->ctx, loss != NULL, HB_EINVAL, "loss pointer is NULL");
+    return eval(m, loss, false);
+}
+
+int hb_model_loss_grad(hb_model *m, double *loss) { return eval(m, loss, true); }
+
+int hb_model_accuracy(hb_model *m, double *accuracy) {
+    if (!m) return HB_EINVAL;
+    HB_CHECK(m->ctx, accuracy != NULL, HB_EINVAL, "accuracy pointer is NULL");
+    HB_CHECK(m->ctx, m->vt->accuracy != NULL, HB_EUNSUPPORTED, "a %s model has no accuracy",
+             m->vt->name);
+    const hb__batch *list = NULL;
+    size_t count = 0;
+    HB_TRY(batches_of(m, &list, &count));
+    sync_theta(m);
+    size_t correct = 0, total = 0;
+    for (size_t i = 0; i < count; i++) {
+        size_t c = 0, t = 0;
+        HB_TRY(m->vt->accuracy(m, &list[i], &c, &t));
+        correct += c;
+        total += t;
+    }
+    *accuracy = total ? (double)correct / (double)total : 0.0;
+    return HB_OK;
+}
+
+/* Check a (k, len) or (len) f32/f64 tensor of vectors; finiteness too when `finite`. */
+static int check_vectors(hb_context *ctx, const hb_tensor *t, const char *what, size_t len,
+                         size_t *k, bool finite) {
+    HB_CHECK(ctx, t != NULL, HB_EINVAL, "%s is NULL", what);
+    HB_CHECK(ctx, t->dtype == HB_F32 || t->dtype == HB_F64, HB_EDTYPE,
+             "%s must be f32 or f64, got dtype %d", what, (int)t->dtype);
+    HB_CHECK(ctx, t->numel % len == 0 && t->numel > 0, HB_ESHAPE,
+             "%s has %zu elements, not a multiple of %zu", what, t->numel, len);
+    *k = t->numel / len;
+    if (finite)
+        for (size_t i = 0; i < t->numel; i++)
+            HB_CHECK(ctx, isfinite(hb__load(t->dtype, t->data, i)), HB_ENONFINITE,
+                     "%s holds a non-finite value at element %zu", what, i);
+    return HB_OK;
+}
+
+/* Shared driver of hvp, hvp_multi and block_hvp. block = SIZE_MAX for the full H. */
+static int hvp_driver(hb_model *m, size_t block, const hb_tensor *V, hb_tensor *OUT) {
+    if (!m) return HB_EINVAL;
+    hb_context *ctx = m->ctx;
+    hb_params *p = m->params;
+    size_t len = p->n, off = 0;
+    if (block != SIZE_MAX) {
+        HB_CHECK(ctx, block < p->n_blocks, HB_ERANGE, "block %zu out of range (%zu blocks)", block,
+                 p->n_blocks);
+        len = p->blocks[block].numel;
+        off = p->blocks[block].offset;
+    }
+    size_t k, k_out;
+    HB_TRY(check_vectors(ctx, V, "v", len, &k, true));
+    HB_TRY(check_vectors(ctx, OUT, "out", len, &k_out, false));
+    HB_CHECK(ctx, k == k_out, HB_ESHAPE, "v holds %zu vectors but out has room for %zu", k, k_out);
+    const hb__batch *list = NULL;
+    size_t count = 0;
+    HB_TRY(batches_of(m, &list, &count));
+    sync_theta(m);
+
+    hb_dtype cd = m->compute;
+    size_t es = hb_dtype_size(cd);
+    bool padded = block != SIZE_MAX && !m->vt->block_hvp;
+    size_t vlen = padded ? p->n : len; /* length of the vectors the vtable sees */
+    size_t total;
+    HB_CHECK(ctx, hb__mul_size(k, vlen, &total), HB_EOVERFLOW, "k x n overflows");
+    void *vin = hb__calloc(ctx, total, es, "HVP input vectors");
+    void *vout = hb__calloc(ctx, total, es, "HVP output vectors");
+    if (!vin || !vout) {
+        hb__free(ctx, vin);
+        hb__free(ctx, vout);
+        return ctx->last_status;
+    }
+    for (size_t j = 0; j < k; j++) /* place (and convert) direction j */
+        hb__convert(ctx, cd, (char *)vin + (j * vlen + (padded ? off : 0)) * es, V->dtype,
+                    (const char *)V->data + j * len * hb_dtype_size(V->dtype), len);
+    int rc = HB_OK;
+    for (size_t i = 0; i < count && rc == HB_OK; i++) {
+        const hb__batch *b = list ? &list[i] : NULL;
+        double w = weight_of(m, b);
+        if (block != SIZE_MAX && m->vt->block_hvp)
+            rc = m->vt->block_hvp(m, b, block, k, vin, vout, w);
+        else
+            rc = m->vt->hvp_multi(m, b, k, vin, vout, w);
+    }
+    if (rc == HB_OK)
+        for (size_t j = 0; j < k; j++)
+            hb__convert(ctx, OUT->dtype, (char *)OUT->data + j * len * hb_dtype_size(OUT->dtype), cd,
+                        (const char *)vout + (j * vlen + (padded ? off : 0)) * es, len);
+    hb__free(ctx, vin);
+    hb__free(ctx, vout);
+    return rc;
+}
+
+int hb_model_hvp(hb_model *m, const hb_tensor *v, hb_tensor *out) {
+    if (!m) return HB_EINVAL;
+    HB_CHECK(m->ctx, v != NULL && out != NULL, HB_EINVAL, "v or out is NULL");
+    HB_CHECK(m->ctx, v->numel == m->params->n && out->numel == m->params->n, HB_ESHAPE,
+             "hvp needs v and out of %zu elements, got %zu and %zu", m->params->n, v->numel,
+             out->numel);
+    return hvp_driver(m, SIZE_MAX, v, out);
+}
+
+int hb_model_hvp_multi(hb_model *m, const hb_tensor *V, hb_tensor *out) {
+    if (!m) return HB_EINVAL;
+    HB_CHECK(m->ctx, V != NULL && out != NULL, HB_EINVAL, "V or out is NULL");
+    HB_CHECK(m->ctx, V->ndim == 2 && out->ndim == 2 && (size_t)V->shape[1] == m->params->n &&
+                         (size_t)out->shape[1] == m->params->n, HB_ESHAPE,
+             "hvp_multi needs (k, %zu) tensors", m->params->n);
+    return hvp_driver(m, SIZE_MAX, V, out);
+}
+
+int hb_model_block_hvp(hb_model *m, size_t block, const hb_tensor *v_b, hb_tensor *out_b) {
+    return hvp_driver(m, block, v_b, out_b);
+}

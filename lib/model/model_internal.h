@@ -1,0 +1,92 @@
+/* Internal model interface: the vtable every built-in model implements, and the
+ * generic layer (lib/model/model.c) that validates arguments, loops over micro-batches,
+ * converts dtypes and averages, so a model implementation only ever sees ONE
+ * micro-batch, in its compute dtype, with arguments already checked. */
+#ifndef HB_MODEL_INTERNAL_H
+#define HB_MODEL_INTERNAL_H
+
+#include "params/params_internal.h"
+
+/* One micro-batch, owned by the model (copies of the caller's tensors). */
+typedef struct hb__batch {
+    hb_tensor *inputs;
+    hb_tensor *targets;
+    size_t n_samples;
+} hb__batch;
+
+typedef struct hb__model_vtable {
+    const char *name; /* "gpt", "mlp", … */
+
+    /* Validate a micro-batch for this model (shapes, dtypes, ranges, finiteness), set a
+     * message and return the status on failure. n_samples receives its sample count.
+     * NULL → the model takes no data (quadratic). */
+    int (*check_batch)(hb_model *m, const hb_tensor *inputs, const hb_tensor *targets,
+                       size_t *n_samples);
+
+    /* Loss of one micro-batch (mean over its samples) into *loss. If grad is non-NULL,
+     * ACCUMULATE scale·∇(that loss) into grad (n elements of the compute dtype).
+     * batch is NULL for models without data. */
+    int (*loss_grad)(hb_model *m, const hb__batch *batch, double *loss, void *grad,
+                     double scale);
+
+    /* ACCUMULATE scale·H_batch·V into OUT for k directions; V and OUT are k×n row-major
+     * in the compute dtype. Exact (R-operator). */
+    int (*hvp_multi)(hb_model *m, const hb__batch *batch, size_t k, const void *V,
+                     void *OUT, double scale);
+
+    /* Optional: ACCUMULATE scale·H_bb·V_b for block b, k directions, V_b and OUT_b are
+     * k×numel(b). NULL → the generic layer pads with zeros and calls hvp_multi. */
+    int (*block_hvp)(hb_model *m, const hb__batch *batch, size_t block, size_t k,
+                     const void *V_b, void *OUT_b, double scale);
+
+    /* Optional: correct predictions in one micro-batch into *correct, and the number of
+     * predictions made into *total. NULL → HB_EUNSUPPORTED. */
+    int (*accuracy)(hb_model *m, const hb__batch *batch, size_t *correct, size_t *total);
+
+    /* Optional: synthetic micro-batch of n samples from (stream, first sample index);
+     * creates the two tensors. NULL → HB_EUNSUPPORTED. */
+    int (*synthetic)(hb_model *m, size_t n, uint64_t stream, uint64_t first,
+                     hb_tensor **inputs, hb_tensor **targets);
+
+    /* Free impl (not the params, not the batches). */
+    void (*destroy)(hb_model *m);
+} hb__model_vtable;
+
+struct hb_model {
+    hb_context *ctx;
+    hb_params *params;
+    const hb__model_vtable *vt;
+    void *impl;                 /* model-specific state */
+    int kind;                   /* hb_model_kind, 0 for callbacks */
+    bool exact_hvp;
+    hb_dtype compute;           /* f32 or f64: params dtype, f32 for bf16 params */
+    int64_t default_batch;      /* HB_MK_BATCH */
+    hb__batch *batches;
+    size_t n_batches, cap_batches;
+    size_t n_samples;
+    void *theta_f32;            /* bf16 params only: f32 copy of θ, refreshed per call */
+};
+
+/* hb__model_new: allocate a model shell over params (taken on success) with vtable vt;
+ * the caller then sets impl, kind and default_batch. */
+int hb__model_new(hb_context *ctx, hb_params *params, const hb__model_vtable *vt,
+                  hb_model **out);
+
+/* hb__model_theta: θ in the compute dtype. For bf16 parameters this is an f32 copy that
+ * the generic layer refreshes before every evaluation; otherwise the params' buffer. */
+const void *hb__model_theta(hb_model *m);
+
+/* Per-kind constructors, called by hb_model_create (lib/model/model.c). Each reads its
+ * keys from cfg and builds params + impl. */
+typedef struct hb_model_config hb_model_config;
+int hb__quadratic_create(hb_context *ctx, const hb_model_config *cfg, hb_model **out);
+int hb__mlp_create(hb_context *ctx, const hb_model_config *cfg, hb_model **out);
+int hb__gpt_create(hb_context *ctx, const hb_model_config *cfg, hb_model **out);
+int hb__cnn_create(hb_context *ctx, const hb_model_config *cfg, hb_model **out);
+
+/* Config access for constructors (the config layout is private to config.c). */
+int64_t hb__config_i64(const hb_model_config *cfg, hb_model_key key);
+double hb__config_f64(const hb_model_config *cfg, hb_model_key key);
+hb_model_kind hb__config_kind(const hb_model_config *cfg);
+
+#endif

@@ -1,0 +1,8 @@
+/* Built-in model 'cnn': not implemented yet (placeholder so the library links). */
+#include "model/model_internal.h"
+
+int hb__cnn_create(hb_context *ctx, const hb_model_config *cfg, hb_model **out) {
+    (void)cfg;
+    *out = NULL;
+    return hb__fail(ctx, HB_EUNSUPPORTED, "the cnn model is not implemented in this build");
+}
