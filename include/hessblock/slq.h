@@ -76,7 +76,13 @@ typedef enum hb_slq_opt {
                                  ≥ 0 = use this stream (probe p element i is number p·n + i) */
     HB_SLQ_TOPK_MAX_STEPS = 7,/* i64: Lanczos steps limit of hb_slq_topk [300] (capped at n)  */
     HB_SLQ_BREAKDOWN_TOL = 20,/* f64: stop a probe when β_j ≤ tol·‖T‖ (running estimate) [1e-10] */
-    HB_SLQ_TOPK_TOL = 21      /* f64: converged when ‖A·y − θ·y‖ ≤ tol·max|θ| [1e-8]          */
+    HB_SLQ_TOPK_TOL = 21,     /* f64: converged when ‖A·y − θ·y‖ ≤ tol·max|θ| [1e-8]          */
+    /* Read-only statistics of the last hb_slq_run / _trace / _topk on this hb_slq (get only;
+     * setting them is HB_EINVAL). Seconds are wall-clock (C11 timespec_get). */
+    HB_SLQ_STAT_APPLY_CALLS = 40,   /* i64: operator calls (hb_linop_apply) made          */
+    HB_SLQ_STAT_APPLY_VECTORS = 41, /* i64: vectors the operator was applied to          */
+    HB_SLQ_STAT_APPLY_SECONDS = 42, /* f64: time inside the operator                      */
+    HB_SLQ_STAT_TOTAL_SECONDS = 43  /* f64: time of the whole call                        */
 } hb_slq_opt;
 
 typedef enum hb_slq_reorth {

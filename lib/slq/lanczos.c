@@ -11,6 +11,7 @@
 #include <lapacke.h>
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "kernels/kernels.h"
 #include "slq/slq_internal.h"
@@ -93,6 +94,8 @@ int hb_slq_get_i64(const hb_slq *s, hb_slq_opt key, int64_t *v) {
     case HB_SLQ_PROBE_DIST: *v = s->dist; return HB_OK;
     case HB_SLQ_BASIS_DTYPE: *v = s->basis_dtype; return HB_OK;
     case HB_SLQ_STREAM: *v = s->stream; return HB_OK;
+    case HB_SLQ_STAT_APPLY_CALLS: *v = s->stat_calls; return HB_OK;
+    case HB_SLQ_STAT_APPLY_VECTORS: *v = s->stat_vectors; return HB_OK;
     default: return hb__fail(s->ctx, HB_EINVAL, "key %d is not an integer SLQ option", (int)key);
     }
 }
@@ -120,11 +123,36 @@ int hb_slq_get_f64(const hb_slq *s, hb_slq_opt key, double *v) {
     switch (key) {
     case HB_SLQ_BREAKDOWN_TOL: *v = s->breakdown_tol; return HB_OK;
     case HB_SLQ_TOPK_TOL: *v = s->topk_tol; return HB_OK;
+    case HB_SLQ_STAT_APPLY_SECONDS: *v = s->stat_apply_s; return HB_OK;
+    case HB_SLQ_STAT_TOTAL_SECONDS: *v = s->stat_total_s; return HB_OK;
     default: return hb__fail(s->ctx, HB_EINVAL, "key %d is not a real SLQ option", (int)key);
     }
 }
 
 /* ---- Shared pieces --------------------------------------------------------------------- */
+double hb__seconds(void) {
+    struct timespec ts;
+    if (timespec_get(&ts, TIME_UTC) != TIME_UTC) return 0.0;
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void stats_reset(hb_slq *s) {
+    s->stat_calls = s->stat_vectors = 0;
+    s->stat_apply_s = 0;
+    s->stat_total_s = -hb__seconds();
+}
+
+static void stats_done(hb_slq *s) { s->stat_total_s += hb__seconds(); }
+
+/* hb_linop_apply, counted and timed on s */
+static int apply_timed(hb_slq *s, hb_linop *op, size_t k, const double *X, double *Y) {
+    double t0 = hb__seconds();
+    int rc = hb_linop_apply(op, k, X, Y);
+    s->stat_apply_s += hb__seconds() - t0;
+    s->stat_calls++;
+    s->stat_vectors += (int64_t)k;
+    return rc;
+}
 
 /* Fill k probe vectors (k×n) from the options' distribution and stream; probe p element i
  * is number p·n + i of the stream. */
@@ -258,7 +286,7 @@ static int lanczos_batch(hb_slq *s, hb_linop *op, slq_work *w, size_t k, size_t 
     for (size_t j = 0; j < m && na > 0; j++) {
         for (size_t i = 0; i < na; i++)
             memcpy(w->X + i * n, w->Q + w->act[i] * n, n * sizeof(double));
-        HB_TRY(hb_linop_apply(op, na, w->X, w->W));
+        HB_TRY(apply_timed(s, op, na, w->X, w->W));
         HB_TRY(check_finite(ctx, w->W, na * n));
         size_t still = 0;
         for (size_t i = 0; i < na; i++) {
@@ -353,8 +381,10 @@ int hb_slq_run(hb_slq *s, hb_linop *op, hb_spectrum **out) {
     HB_CHECK(ctx, op->n > 0, HB_EINVAL, "operator of size 0");
     slq_work w;
     memset(&w, 0, sizeof w);
+    stats_reset(s);
     int rc = slq_core(s, op, &w, out);
     work_free(ctx, &w);
+    stats_done(s);
     return rc;
 }
 
@@ -404,7 +434,7 @@ static int probe_products(hb_slq *s, hb_linop *op, double **V, double **W) {
     *W = hb__malloc(ctx, kn * sizeof(double), "trace products");
     if (!*V || !*W) return HB_ENOMEM;
     HB_TRY(draw_probes(s, k, n, *V));
-    HB_TRY(hb_linop_apply(op, k, *V, *W));
+    HB_TRY(apply_timed(s, op, k, *V, *W));
     return check_finite(ctx, *W, kn);
 }
 
@@ -413,6 +443,7 @@ int hb_slq_trace(hb_slq *s, hb_linop *op, double *trace, double *stderr_out) {
     hb_context *ctx = s->ctx;
     HB_CHECK(ctx, op != NULL && trace != NULL, HB_EINVAL, "operator or trace is NULL");
     size_t k = (size_t)s->probes, n = op->n;
+    stats_reset(s);
     double *V = NULL, *W = NULL, *t = hb__malloc(ctx, k * sizeof(double), "trace samples");
     int rc = t ? probe_products(s, op, &V, &W) : HB_ENOMEM;
     for (size_t p = 0; p < k && rc == HB_OK; p++)
@@ -425,6 +456,7 @@ int hb_slq_trace(hb_slq *s, hb_linop *op, double *trace, double *stderr_out) {
     hb__free(ctx, V);
     hb__free(ctx, W);
     hb__free(ctx, t);
+    stats_done(s);
     return rc;
 }
 
@@ -435,6 +467,7 @@ int hb_slq_trace_model_blocks(hb_slq *s, hb_model *m, double *traces, double *st
     hb_linop *op = NULL;
     HB_TRY(hb_linop_create_model_hessian(m, &op));
     size_t k = (size_t)s->probes, n = op->n;
+    stats_reset(s);
     double *V = NULL, *W = NULL, *t = hb__malloc(ctx, k * sizeof(double), "trace samples");
     int rc = t ? probe_products(s, op, &V, &W) : HB_ENOMEM;
     const hb_params *pr = m->params;
@@ -450,6 +483,7 @@ int hb_slq_trace_model_blocks(hb_slq *s, hb_model *m, double *traces, double *st
     hb__free(ctx, W);
     hb__free(ctx, t);
     hb_linop_free(op);
+    stats_done(s);
     return rc;
 }
 
@@ -481,11 +515,16 @@ int hb_slq_topk(hb_slq *s, hb_linop *op, size_t k, hb_eig_which which, double *v
     if (m < k) m = k;
     /* one probe, full reorthogonalisation, f64 basis (the Ritz vectors need it) */
     slq_work w;
+    stats_reset(s);
     int rc = work_alloc(ctx, &w, 1, m, n, true, HB_F64);
-    if (rc != HB_OK) return rc;
+    if (rc != HB_OK) {
+        stats_done(s);
+        return rc;
+    }
     size_t *idx = hb__malloc(ctx, m * sizeof(size_t), "top-k order");
     if (!idx) {
         work_free(ctx, &w);
+        stats_done(s);
         return HB_ENOMEM;
     }
     rc = draw_probes(s, 1, n, w.Q);
@@ -494,7 +533,7 @@ int hb_slq_topk(hb_slq *s, hb_linop *op, size_t k, hb_eig_which which, double *v
     size_t steps = 0, good = 0;
     if (rc == HB_OK) memcpy(B, q, n * sizeof(double));
     for (size_t j = 0; j < m && rc == HB_OK; j++) {
-        rc = hb_linop_apply(op, 1, q, r);
+        rc = apply_timed(s, op, 1, q, r);
         if (rc == HB_OK) rc = check_finite(ctx, r, n);
         double a = 0, b = 0, b_prev = j > 0 ? w.beta[j - 1] : 0.0;
         if (rc == HB_OK) rc = hb__dot(ctx, HB_F64, (int64_t)n, q, 1, r, 1, &a);
@@ -547,5 +586,6 @@ int hb_slq_topk(hb_slq *s, hb_linop *op, size_t k, hb_eig_which which, double *v
     }
     hb__free(ctx, idx);
     work_free(ctx, &w);
+    stats_done(s);
     return rc;
 }

@@ -27,7 +27,13 @@ struct hb_slq {
     hb_context *ctx;
     int64_t probes, steps, reorth, dist, basis_dtype, stream, topk_max_steps;
     double breakdown_tol, topk_tol;
+    /* statistics of the last run */
+    int64_t stat_calls, stat_vectors;
+    double stat_apply_s, stat_total_s;
 };
+
+/* Wall-clock seconds (C11 timespec_get). */
+double hb__seconds(void);
 
 typedef struct hb__probe {
     double *nodes;   /* ascending Ritz values */
