@@ -1,5 +1,5 @@
 /* Symmetric linear operators y = A·x on f64 vectors, k vectors per call (k×n row-major).
- *   dense:     Y = X·Aᵀ = X·A   (one gemm, A symmetric)
+ *   dense:     Y = X·Aᵀ = X·A   (one gemm, A symmetric; gemv for k = 1)
  *   callback:  y_i = fn(x_i), one call per vector
  *   model:     Y = H·X through ONE hb_model_hvp_multi / hb_model_block_hvp call */
 #include <math.h>
@@ -129,7 +129,10 @@ int hb_linop_apply(hb_linop *op, size_t k, const double *X, double *Y) {
     HB_CHECK(ctx, hb__mul_size(k, op->n, &kn) && k <= (size_t)INT64_MAX, HB_EOVERFLOW,
              "k x n overflows");
     switch (op->kind) {
-    case HB__LINOP_DENSE: /* Y(k×n) = X(k×n)·A(n×n), A symmetric */
+    case HB__LINOP_DENSE: /* Y(k×n) = X(k×n)·A(n×n), A symmetric; one vector: gemv (no packing) */
+        if (k == 1)
+            return hb__gemv(ctx, HB_F64, false, (int64_t)op->n, (int64_t)op->n, 1.0, op->A,
+                            (int64_t)op->n, X, 1, 0.0, Y, 1);
         return hb__gemm(ctx, HB_F64, false, false, (int64_t)k, (int64_t)op->n, (int64_t)op->n, 1.0,
                         X, (int64_t)op->n, op->A, (int64_t)op->n, 0.0, Y, (int64_t)op->n);
     case HB__LINOP_CALLBACK:
