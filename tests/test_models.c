@@ -366,6 +366,263 @@ START_TEST(test_quadratic_oom) {
 }
 END_TEST
 
+
+/* ---- classifiers (mlp, cnn) ------------------------------------------------------- */
+
+/* Block names, kinds and shapes in order. */
+typedef struct { const char *name; hb_block_kind kind; int ndim; int64_t shape[4]; } blk;
+
+static void check_blocks(hb_model *m, const blk *want, size_t count) {
+    hb_params *p = hb_model_params(m);
+    ck_assert_uint_eq(hb_params_num_blocks(p), count);
+    size_t off = 0;
+    for (size_t b = 0; b < count; b++) {
+        const char *name;
+        hb_block_kind kind;
+        size_t o, numel;
+        int nd;
+        int64_t sh[4];
+        ck_assert_int_eq(hb_params_block_info(p, b, &name, &kind, &o, &numel, &nd, sh), HB_OK);
+        ck_assert_str_eq(name, want[b].name);
+        ck_assert_int_eq(kind, want[b].kind);
+        ck_assert_int_eq(nd, want[b].ndim);
+        size_t ne = 1;
+        for (int d = 0; d < nd; d++) {
+            ck_assert_int_eq(sh[d], want[b].shape[d]);
+            ne *= (size_t)sh[d];
+        }
+        ck_assert_uint_eq(o, off); /* back to back, no padding */
+        off += ne;
+    }
+    ck_assert_uint_eq(off, nparams(m));
+}
+
+/* Two micro-batches of B samples vs one batch of 2B: a model created with HB_MK_BATCH = 2B
+ * from the same seed has the same θ, and its first synthetic batch holds samples 0..2B−1,
+ * i.e. the concatenation (samples depend on their index only). Loss, gradient and H·v
+ * agree to rounding (different summation grouping: 1e-13). */
+static void check_micro_batches(hb_model_kind kind, const int64_t *kv, size_t nkv, int64_t B) {
+    hb_context *c1 = hb_test_context(1, 21), *c2 = hb_test_context(1, 21);
+    int64_t kv1[32], kv2[32];
+    memcpy(kv1, kv, 2 * nkv * sizeof *kv), memcpy(kv2, kv, 2 * nkv * sizeof *kv);
+    kv1[2 * nkv] = kv2[2 * nkv] = HB_MK_BATCH;
+    kv1[2 * nkv + 1] = B, kv2[2 * nkv + 1] = 2 * B;
+    hb_model *m1 = make_model(c1, kind, kv1, nkv + 1), *m2 = make_model(c2, kind, kv2, nkv + 1);
+    ck_assert_int_eq(hb_model_set_synthetic(m1, 2, 7, 100), HB_OK);
+    ck_assert_int_eq(hb_model_set_synthetic(m2, 1, 7, 100), HB_OK);
+    ck_assert_uint_eq(hb_model_num_batches(m1), 2);
+    ck_assert_uint_eq(hb_model_num_samples(m1), (size_t)(2 * B));
+    size_t n = nparams(m1);
+    ck_assert(memcmp(theta(m1), theta(m2), n * sizeof(double)) == 0);
+    double *g1 = malloc(n * sizeof *g1), *g2 = malloc(n * sizeof *g2), l1, l2;
+    double *v = malloc(n * sizeof *v), *h1 = malloc(n * sizeof *h1), *h2 = malloc(n * sizeof *h2);
+    grad_of(m1, g1, &l1);
+    grad_of(m2, g2, &l2);
+    HB_ASSERT_CLOSE(l1, l2, 1e-13);
+    ck_assert_msg(rel_err(g1, g2, n) <= 1e-13, "micro-batch grad %g", rel_err(g1, g2, n));
+    fill(v, n, 2.2);
+    hvp_k(m1, 1, v, h1);
+    hvp_k(m2, 1, v, h2);
+    ck_assert_msg(rel_err(h1, h2, n) <= 1e-13, "micro-batch hvp %g", rel_err(h1, h2, n));
+    /* a different stream gives different data */
+    ck_assert_int_eq(hb_model_set_synthetic(m2, 1, 8, 100), HB_OK);
+    grad_of(m2, g2, &l2);
+    ck_assert(fabs(l1 - l2) > 1e-6);
+    free(g1), free(g2), free(v), free(h1), free(h2);
+    hb_model_free(m1), hb_model_free(m2);
+    hb_context_free(c1), hb_context_free(c2);
+}
+
+/* f32 and bf16 models from the same seed agree with the f64 one to their accuracy. */
+static void check_precisions(hb_model_kind kind, const int64_t *kv, size_t nkv) {
+    hb_context *c[3] = {hb_test_context(1, 4), hb_test_context(1, 4), hb_test_context(1, 4)};
+    hb_dtype dts[3] = {HB_F64, HB_F32, HB_BF16};
+    hb_model *m[3];
+    for (int i = 0; i < 3; i++) {
+        int64_t kvd[32];
+        memcpy(kvd, kv, 2 * nkv * sizeof *kv);
+        kvd[2 * nkv] = HB_MK_DTYPE, kvd[2 * nkv + 1] = dts[i];
+        m[i] = make_model(c[i], kind, kvd, nkv + 1);
+    }
+    size_t n = nparams(m[0]);
+    double *v = malloc(n * sizeof *v), *h64 = malloc(n * sizeof *h64), *h = malloc(n * sizeof *h);
+    double *g64 = malloc(n * sizeof *g64), *g = malloc(n * sizeof *g);
+    fill(v, n, 0.4);
+    double l64, l;
+    grad_of(m[0], g64, &l64);
+    hvp_k(m[0], 1, v, h64);
+    /* f32: same θ (rounded), same data; sums of ≤ a few hundred f32 products:
+     * errors ≈ 1e-6 relative; 1e-4 still catches any f32-specific bug (those are O(1)). */
+    ck_assert_int_eq(hb_model_loss_grad(m[1], &l), HB_OK);
+    HB_ASSERT_CLOSE(l, l64, 1e-5);
+    const float *gf = hb_params_grad(hb_model_params(m[1]));
+    for (size_t i = 0; i < n; i++) g[i] = gf[i];
+    ck_assert_msg(rel_err(g, g64, n) <= 1e-4, "f32 grad %g", rel_err(g, g64, n));
+    hvp_k(m[1], 1, v, h);
+    ck_assert_msg(rel_err(h, h64, n) <= 1e-4, "f32 hvp %g", rel_err(h, h64, n));
+    /* bf16 parameters (θ rounded to 8 bits of mantissa, compute in f32): a different
+     * model, so only "runs and is finite, and roughly the f64 loss" is asserted. */
+    ck_assert_int_eq(hb_model_loss_grad(m[2], &l), HB_OK);
+    ck_assert(fabs(l - l64) <= 0.05 * fabs(l64));
+    hvp_k(m[2], 1, v, h);
+    for (size_t i = 0; i < n; i++) ck_assert(isfinite(h[i]));
+    ck_assert_int_eq(hb_params_grad_dtype(hb_model_params(m[2])), HB_F32);
+    free(v), free(h64), free(h), free(g64), free(g);
+    for (int i = 0; i < 3; i++) hb_model_free(m[i]), hb_context_free(c[i]);
+}
+
+/* Bad batches and vectors: clear status, nothing written. x_shape: a valid input shape. */
+static void check_bad_input(hb_model *m, int nd, const int64_t *x_shape, int32_t classes) {
+    hb_context *ctx = hb_model_context(m);
+    size_t n = nparams(m), n0 = hb_model_num_samples(m);
+    double l0 = loss_of(m);
+    hb_tensor *x = NULL, *y = NULL, *bad = NULL;
+    int64_t N = x_shape[0], ys[1] = {N};
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_F64, nd, x_shape, &x), HB_OK);
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_I32, 1, ys, &y), HB_OK);
+    ck_assert_int_eq(hb_tensor_fill(x, 0.25), HB_OK);
+    ck_assert_int_eq(hb_tensor_fill(y, 1), HB_OK);
+    ck_assert_int_eq(hb_model_add_batch(m, x, y), HB_OK); /* valid: accepted */
+    ck_assert_uint_eq(hb_model_num_samples(m), n0 + (size_t)N);
+    ck_assert_int_eq(hb_model_set_synthetic(m, 1, 0, 0), HB_OK);
+    /* class out of range, both ends */
+    ck_assert_int_eq(hb_tensor_set_f64(y, 0, classes), HB_OK);
+    ck_assert_int_eq(hb_model_add_batch(m, x, y), HB_ERANGE);
+    ck_assert_int_eq(hb_tensor_set_f64(y, 0, -1), HB_OK);
+    ck_assert_int_eq(hb_model_set_batch(m, x, y), HB_ERANGE);
+    ck_assert_int_eq(hb_tensor_set_f64(y, 0, 0), HB_OK);
+    /* NaN / Inf in the inputs */
+    ck_assert_int_eq(hb_tensor_set_f64(x, 3, NAN), HB_OK);
+    ck_assert_int_eq(hb_model_set_batch(m, x, y), HB_ENONFINITE);
+    ck_assert_int_eq(hb_tensor_set_f64(x, 3, INFINITY), HB_OK);
+    ck_assert_int_eq(hb_model_add_batch(m, x, y), HB_ENONFINITE);
+    ck_assert_int_eq(hb_tensor_set_f64(x, 3, 0.25), HB_OK);
+    /* wrong dtypes: i32 inputs, f64 targets */
+    ck_assert_int_eq(hb_model_set_batch(m, y, y), HB_EDTYPE);
+    ck_assert_int_eq(hb_model_set_batch(m, x, x), HB_EDTYPE);
+    /* wrong shapes: a trailing dimension off by one; targets of the wrong length; ndim */
+    int64_t sh[4];
+    memcpy(sh, x_shape, (size_t)nd * sizeof *sh);
+    sh[nd - 1] += 1;
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_F64, nd, sh, &bad), HB_OK);
+    ck_assert_int_eq(hb_tensor_fill(bad, 0.1), HB_OK);
+    ck_assert_int_eq(hb_model_set_batch(m, bad, y), HB_ESHAPE);
+    hb_tensor_free(bad);
+    sh[nd - 1] -= 1, sh[0] += 1;
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_F64, nd, sh, &bad), HB_OK);
+    ck_assert_int_eq(hb_tensor_fill(bad, 0.1), HB_OK);
+    ck_assert_int_eq(hb_model_set_batch(m, bad, y), HB_ESHAPE);
+    hb_tensor_free(bad);
+    int64_t flat[1] = {(int64_t)hb_tensor_numel(x)};
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_F64, 1, flat, &bad), HB_OK);
+    ck_assert_int_eq(hb_tensor_fill(bad, 0.1), HB_OK);
+    ck_assert_int_eq(hb_model_set_batch(m, bad, y), HB_ESHAPE);
+    hb_tensor_free(bad);
+    /* nothing changed */
+    ck_assert_uint_eq(hb_model_num_samples(m), n0);
+    ck_assert(loss_of(m) == l0);
+    /* vectors: wrong length, wrong dtype, NaN → out untouched */
+    double *v = calloc(n + 1, sizeof *v), *o = malloc((n + 1) * sizeof *o);
+    for (size_t i = 0; i <= n; i++) o[i] = 123.0;
+    int64_t s1[1] = {(int64_t)n + 1}, s0[1] = {(int64_t)n};
+    hb_tensor *tv = NULL, *to = NULL, *ti = NULL;
+    ck_assert_int_eq(hb_tensor_wrap(ctx, HB_F64, 1, s1, v, &tv), HB_OK);
+    ck_assert_int_eq(hb_tensor_wrap(ctx, HB_F64, 1, s1, o, &to), HB_OK);
+    ck_assert_int_eq(hb_model_hvp(m, tv, to), HB_ESHAPE);
+    hb_tensor_free(tv), hb_tensor_free(to);
+    ck_assert_int_eq(hb_tensor_wrap(ctx, HB_F64, 1, s0, v, &tv), HB_OK);
+    ck_assert_int_eq(hb_tensor_wrap(ctx, HB_F64, 1, s0, o, &to), HB_OK);
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_I32, 1, s0, &ti), HB_OK);
+    ck_assert_int_eq(hb_model_hvp(m, ti, to), HB_EDTYPE);
+    v[2] = NAN;
+    ck_assert_int_eq(hb_model_hvp(m, tv, to), HB_ENONFINITE);
+    ck_assert_int_eq(hb_model_block_hvp(m, 99, tv, to), HB_ERANGE);
+    for (size_t i = 0; i <= n; i++) ck_assert(o[i] == 123.0);
+    hb_tensor_free(tv), hb_tensor_free(to), hb_tensor_free(ti);
+    hb_tensor_free(x), hb_tensor_free(y);
+    free(v), free(o);
+}
+
+/* Plain gradient descent on the synthetic data lowers the loss and lifts the accuracy
+ * above chance: the data is learnable and the gradient is a descent direction. */
+static void check_learns(hb_model *m, double lr, int steps, size_t classes) {
+    ck_assert_int_eq(hb_model_set_synthetic(m, 4, 1, 0), HB_OK);
+    size_t n = nparams(m);
+    double *th = theta(m), l0, l = 0, acc;
+    ck_assert_int_eq(hb_model_loss(m, &l0), HB_OK);
+    for (int s = 0; s < steps; s++) {
+        ck_assert_int_eq(hb_model_loss_grad(m, &l), HB_OK);
+        const double *g = hb_params_grad(hb_model_params(m));
+        for (size_t i = 0; i < n; i++) th[i] -= lr * g[i];
+    }
+    ck_assert_int_eq(hb_model_loss(m, &l), HB_OK);
+    ck_assert_int_eq(hb_model_accuracy(m, &acc), HB_OK);
+    ck_assert_msg(l < 0.7 * l0 && acc > 2.0 / (double)classes, "%s: loss %g -> %g, accuracy %g",
+                  hb_model_name(m), l0, l, acc);
+}
+
+/* ---- mlp ------------------------------------------------------------------------- */
+
+START_TEST(test_mlp_exact) {
+    for (int act = HB_ACT_RELU; act <= HB_ACT_GELU; act++) {
+        hb_context *ctx = hb_test_context(1, 13);
+        int64_t kv[] = {HB_MK_INPUTS, 4, HB_MK_WIDTH, 5, HB_MK_LAYERS, 2, HB_MK_CLASSES, 3,
+                        HB_MK_ACTIVATION, act, HB_MK_BATCH, 6};
+        hb_model *m = make_model(ctx, HB_MODEL_MLP, kv, 6);
+        ck_assert_str_eq(hb_model_name(m), "mlp");
+        ck_assert_int_eq(hb_model_kind_of(m), HB_MODEL_MLP);
+        blk want[] = {{"layers.0.weight", HB_BLOCK_LINEAR, 2, {5, 4}}, {"layers.0.bias", HB_BLOCK_BIAS, 1, {5}},
+                      {"layers.1.weight", HB_BLOCK_LINEAR, 2, {5, 5}}, {"layers.1.bias", HB_BLOCK_BIAS, 1, {5}},
+                      {"head.weight", HB_BLOCK_HEAD, 2, {3, 5}}, {"head.bias", HB_BLOCK_HEAD, 1, {3}}};
+        check_blocks(m, want, 6);
+        /* PyTorch init: |W| ≤ 1/√fan_in */
+        const double *th = theta(m);
+        for (size_t i = 0; i < 20; i++) ck_assert(fabs(th[i]) <= 0.5);
+        check_grad_fd(m);
+        check_hvp_fd(m, true);
+        check_multi_and_block(m);
+        hb_model_free(m);
+        hb_context_free(ctx);
+    }
+    /* no hidden layer: logistic regression */
+    hb_context *ctx = hb_test_context(1, 13);
+    int64_t kv0[] = {HB_MK_INPUTS, 3, HB_MK_LAYERS, 0, HB_MK_CLASSES, 4, HB_MK_BATCH, 5};
+    hb_model *m = make_model(ctx, HB_MODEL_MLP, kv0, 4);
+    ck_assert_uint_eq(nparams(m), 16);
+    check_grad_fd(m);
+    check_hvp_fd(m, true);
+    check_multi_and_block(m);
+    hb_model_free(m);
+    hb_context_free(ctx);
+}
+END_TEST
+
+static const int64_t mlp_small[] = {HB_MK_INPUTS, 6, HB_MK_WIDTH, 7, HB_MK_LAYERS, 2,
+                                    HB_MK_CLASSES, 4, HB_MK_ACTIVATION, HB_ACT_GELU};
+
+START_TEST(test_mlp_batches_precisions) {
+    check_micro_batches(HB_MODEL_MLP, mlp_small, 5, 5);
+    check_precisions(HB_MODEL_MLP, mlp_small, 5);
+}
+END_TEST
+
+START_TEST(test_mlp_bad_input_and_learning) {
+    hb_context *ctx = hb_test_context(1, 17);
+    hb_model *m = make_model(ctx, HB_MODEL_MLP, mlp_small, 5);
+    int64_t xs[2] = {3, 6};
+    check_bad_input(m, 2, xs, 4);
+    check_learns(m, 0.5, 60, 4);
+    hb_model_free(m);
+    hb_context_free(ctx);
+}
+END_TEST
+
+START_TEST(test_mlp_oom) {
+    int64_t q[] = {HB_MODEL_MLP, 4, HB_MK_INPUTS, 3, HB_MK_WIDTH, 4, HB_MK_LAYERS, 1, HB_MK_BATCH, 4};
+    ck_assert_int_ge(hb_test_oom_loop(create_kind, q), 10);
+}
+END_TEST
+
 Suite *hb_suite_models(void) {
     Suite *s = suite_create("models");
     TCase *tq = tcase_create("quadratic");
@@ -374,5 +631,11 @@ Suite *hb_suite_models(void) {
     tcase_add_test(tq, test_quadratic_families);
     tcase_add_test(tq, test_quadratic_oom);
     suite_add_tcase(s, tq);
+    TCase *tm = tcase_create("mlp");
+    tcase_add_test(tm, test_mlp_exact);
+    tcase_add_test(tm, test_mlp_batches_precisions);
+    tcase_add_test(tm, test_mlp_bad_input_and_learning);
+    tcase_add_test(tm, test_mlp_oom);
+    suite_add_tcase(s, tm);
     return s;
 }
