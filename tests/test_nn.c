@@ -11,7 +11,9 @@
 #include "hb_test.h"
 #include "kernels/kernels.h"
 #include "nn/activation.h"
+#include "nn/conv2d.h"
 #include "nn/linear.h"
+#include "nn/pool.h"
 #include "nn/xent.h"
 
 #define EPS 1e-5
@@ -248,6 +250,149 @@ START_TEST(test_xent) {
 }
 END_TEST
 
+
+/* ---- conv2d ---- */
+enum { CN = 2, CI = 2, CO = 3, CS = 5, CK = 2 };
+
+/* direct convolution, the definition */
+static void conv_ref(const hb__conv2d_shape *s, const double *x, const double *W, const double *b,
+                     double *y) {
+    int64_t So = hb__conv2d_out_side(s);
+    for (int64_t n = 0; n < s->N; n++)
+        for (int64_t o = 0; o < s->Cout; o++)
+            for (int64_t oy = 0; oy < So; oy++)
+                for (int64_t ox = 0; ox < So; ox++) {
+                    double acc = b ? b[o] : 0;
+                    for (int64_t c = 0; c < s->Cin; c++)
+                        for (int64_t ky = 0; ky < s->K; ky++)
+                            for (int64_t kx = 0; kx < s->K; kx++) {
+                                int64_t iy = oy + ky - s->P, ix = ox + kx - s->P;
+                                if (iy < 0 || iy >= s->S || ix < 0 || ix >= s->S) continue;
+                                acc += W[((o * s->Cin + c) * s->K + ky) * s->K + kx] *
+                                       x[((n * s->Cin + c) * s->S + iy) * s->S + ix];
+                            }
+                    y[((n * s->Cout + o) * So + oy) * So + ox] = acc;
+                }
+}
+
+static void conv_case(int64_t K, int64_t P) {
+    hb_context *ctx = hb_test_context(1, 1);
+    hb__conv2d_shape s = {CN, CI, CO, CS, K, P};
+    int64_t So = hb__conv2d_out_side(&s);
+    size_t nx = CN * CI * CS * CS, nw = (size_t)(CO * CI * K * K), ny = (size_t)(CN * CO * So * So);
+    double *x = malloc(nx * sizeof *x), *W = malloc(nw * sizeof *W), b[CO], *g = malloc(ny * sizeof *g);
+    double *y = malloc(ny * sizeof *y), *yr = malloc(ny * sizeof *yr);
+    fill(x, nx, 21), fill(W, nw, 22), fill(b, CO, 23), fill(g, ny, 24);
+    ck_assert_int_eq(hb__conv2d_forward(ctx, HB_F64, &s, x, W, b, y), HB_OK);
+    conv_ref(&s, x, W, b, yr);
+    ck_assert(rel_err(y, yr, ny) <= 1e-14); /* same sums, different order */
+    /* gradients vs FD of Σ g ⊙ y */
+    double *dx = calloc(nx, sizeof *dx), *dW = calloc(nw, sizeof *dW), db[CO] = {0};
+    ck_assert_int_eq(hb__conv2d_backward(ctx, HB_F64, &s, x, W, g, dx, dW, db), HB_OK);
+    double *args[3] = {x, W, b}, *grads[3] = {dx, dW, db};
+    size_t lens[3] = {nx, nw, CO};
+    for (int a = 0; a < 3; a++) {
+        double *fd = malloc(lens[a] * sizeof *fd);
+        for (size_t i = 0; i < lens[a]; i++) {
+            double keep = args[a][i];
+            args[a][i] = keep + EPS;
+            hb__conv2d_forward(ctx, HB_F64, &s, x, W, b, y);
+            double lp = dotv(y, g, ny);
+            args[a][i] = keep - EPS;
+            hb__conv2d_forward(ctx, HB_F64, &s, x, W, b, y);
+            double lm = dotv(y, g, ny);
+            args[a][i] = keep;
+            fd[i] = (lp - lm) / (2 * EPS);
+        }
+        ck_assert_msg(rel_err(grads[a], fd, lens[a]) <= 1e-7, "conv grad %d: %g", a,
+                      rel_err(grads[a], fd, lens[a]));
+        free(fd);
+    }
+    /* R-passes vs FD of forward and backward along (Rx, RW, Rb, Rdy) */
+    double *Rx = malloc(CK * nx * sizeof *Rx), *RW = malloc(CK * nw * sizeof *RW), Rb[CK * CO];
+    double *Rdy = malloc(CK * ny * sizeof *Rdy), *Ry = malloc(CK * ny * sizeof *Ry);
+    double *Rdx = calloc(CK * nx, sizeof *Rdx), *RdW = calloc(CK * nw, sizeof *RdW), Rdb[CK * CO] = {0};
+    fill(Rx, CK * nx, 25), fill(RW, CK * nw, 26), fill(Rb, CK * CO, 27), fill(Rdy, CK * ny, 28);
+    ck_assert_int_eq(hb__conv2d_rop_forward(ctx, HB_F64, &s, CK, x, W, Rx, RW, Rb, Ry), HB_OK);
+    ck_assert_int_eq(hb__conv2d_rop_backward(ctx, HB_F64, &s, CK, x, W, g, Rx, RW, Rdy, Rdx, RdW, Rdb), HB_OK);
+    for (int j = 0; j < CK; j++) {
+        double *xs = malloc(nx * sizeof *xs), *Ws = malloc(nw * sizeof *Ws), bs[CO], *gs = malloc(ny * sizeof *gs);
+        double *yp = malloc(ny * sizeof *yp), *ym = malloc(ny * sizeof *ym);
+        double *dxp = calloc(nx, sizeof *dxp), *dxm = calloc(nx, sizeof *dxm);
+        double *dWp = calloc(nw, sizeof *dWp), *dWm = calloc(nw, sizeof *dWm), dbp[CO] = {0}, dbm[CO] = {0};
+        for (int sg = 0; sg < 2; sg++) {
+            double e = sg ? -EPS : EPS;
+            for (size_t i = 0; i < nx; i++) xs[i] = x[i] + e * Rx[j * nx + i];
+            for (size_t i = 0; i < nw; i++) Ws[i] = W[i] + e * RW[j * nw + i];
+            for (size_t i = 0; i < CO; i++) bs[i] = b[i] + e * Rb[j * CO + i];
+            for (size_t i = 0; i < ny; i++) gs[i] = g[i] + e * Rdy[j * ny + i];
+            hb__conv2d_forward(ctx, HB_F64, &s, xs, Ws, bs, sg ? ym : yp);
+            hb__conv2d_backward(ctx, HB_F64, &s, xs, Ws, gs, sg ? dxm : dxp, sg ? dWm : dWp, sg ? dbm : dbp);
+        }
+        for (size_t i = 0; i < ny; i++) yp[i] = (yp[i] - ym[i]) / (2 * EPS);
+        for (size_t i = 0; i < nx; i++) dxp[i] = (dxp[i] - dxm[i]) / (2 * EPS);
+        for (size_t i = 0; i < nw; i++) dWp[i] = (dWp[i] - dWm[i]) / (2 * EPS);
+        for (size_t i = 0; i < CO; i++) dbp[i] = (dbp[i] - dbm[i]) / (2 * EPS);
+        ck_assert(rel_err(Ry + j * ny, yp, ny) <= 1e-6);
+        ck_assert(rel_err(Rdx + j * nx, dxp, nx) <= 1e-6);
+        ck_assert(rel_err(RdW + j * nw, dWp, nw) <= 1e-6);
+        ck_assert(rel_err(Rdb + j * CO, dbp, CO) <= 1e-6);
+        free(xs), free(Ws), free(gs), free(yp), free(ym), free(dxp), free(dxm), free(dWp), free(dWm);
+    }
+    /* no direction at all: Ry = Rb only */
+    ck_assert_int_eq(hb__conv2d_rop_forward(ctx, HB_F64, &s, CK, x, W, NULL, NULL, Rb, Ry), HB_OK);
+    for (int j = 0; j < CK; j++)
+        for (size_t i = 0; i < ny; i++) ck_assert(Ry[j * ny + i] == Rb[j * CO + (i / (size_t)(So * So)) % CO]);
+    hb__conv2d_shape bad = s;
+    bad.P = K;
+    ck_assert_int_eq(hb__conv2d_forward(ctx, HB_F64, &bad, x, W, b, y), HB_ESHAPE);
+    ck_assert_int_eq(hb__conv2d_forward(ctx, HB_BF16, &s, x, W, b, y), HB_EDTYPE);
+    free(x), free(W), free(g), free(y), free(yr), free(dx), free(dW);
+    free(Rx), free(RW), free(Rdy), free(Ry), free(Rdx), free(RdW);
+    hb_context_free(ctx);
+}
+
+START_TEST(test_conv2d) {
+    conv_case(3, 1); /* the cnn model's "same" 3×3 */
+    conv_case(3, 0); /* valid */
+    conv_case(1, 0); /* 1×1 */
+}
+END_TEST
+
+START_TEST(test_avgpool) {
+    hb_context *ctx = hb_test_context(1, 1);
+    enum { PL = 3, PS = 5, PO = 2, PK = 2 };
+    double x[PL * PS * PS], y[PL * PO * PO], g[PL * PO * PO], dx[PL * PS * PS] = {0};
+    fill(x, PL * PS * PS, 31), fill(g, PL * PO * PO, 32);
+    ck_assert_int_eq(hb__avgpool2_forward(ctx, HB_F64, PL, PS, x, y), HB_OK);
+    for (int p = 0; p < PL; p++)
+        for (int i = 0; i < PO; i++)
+            for (int j = 0; j < PO; j++) {
+                const double *w = x + p * PS * PS + 2 * i * PS + 2 * j;
+                HB_ASSERT_CLOSE(y[(p * PO + i) * PO + j], (w[0] + w[1] + w[PS] + w[PS + 1]) / 4, 1e-15);
+            }
+    /* backward is the adjoint: ⟨A x, g⟩ = ⟨x, Aᵀ g⟩ (hence the exact gradient of a linear map) */
+    ck_assert_int_eq(hb__avgpool2_backward(ctx, HB_F64, PL, PS, g, dx), HB_OK);
+    HB_ASSERT_CLOSE(dotv(y, g, PL * PO * PO), dotv(x, dx, PL * PS * PS), 1e-14);
+    for (int i = 0; i < PS; i++) ck_assert(dx[4 * PS + i] == 0.0 && dx[i * PS + 4] == 0.0); /* dropped */
+    /* R-passes: the same linear maps on k stacked planes */
+    double Rx[PK * PL * PS * PS], Ry[PK * PL * PO * PO], Rdy[PK * PL * PO * PO], Rdx[PK * PL * PS * PS] = {0};
+    fill(Rx, PK * PL * PS * PS, 33), fill(Rdy, PK * PL * PO * PO, 34);
+    ck_assert_int_eq(hb__avgpool2_rop_forward(ctx, HB_F64, PL, PS, PK, Rx, Ry), HB_OK);
+    ck_assert_int_eq(hb__avgpool2_rop_backward(ctx, HB_F64, PL, PS, PK, Rdy, Rdx), HB_OK);
+    for (int j = 0; j < PK; j++) {
+        double yj[PL * PO * PO], dj[PL * PS * PS] = {0};
+        hb__avgpool2_forward(ctx, HB_F64, PL, PS, Rx + j * PL * PS * PS, yj);
+        hb__avgpool2_backward(ctx, HB_F64, PL, PS, Rdy + j * PL * PO * PO, dj);
+        ck_assert(rel_err(Ry + j * PL * PO * PO, yj, PL * PO * PO) == 0);
+        ck_assert(rel_err(Rdx + j * PL * PS * PS, dj, PL * PS * PS) == 0);
+    }
+    ck_assert_int_eq(hb__avgpool2_forward(ctx, HB_F64, PL, 1, x, y), HB_ESHAPE);
+    ck_assert_int_eq(hb__avgpool2_forward(ctx, HB_I32, PL, PS, x, y), HB_EDTYPE);
+    hb_context_free(ctx);
+}
+END_TEST
+
 Suite *hb_suite_nn(void) {
     Suite *s = suite_create("nn");
     TCase *tc = tcase_create("layers");
@@ -256,6 +401,8 @@ Suite *hb_suite_nn(void) {
     tcase_add_test(tc, test_activation_relu);
     tcase_add_test(tc, test_activation_gelu);
     tcase_add_test(tc, test_xent);
+    tcase_add_test(tc, test_conv2d);
+    tcase_add_test(tc, test_avgpool);
     suite_add_tcase(s, tc);
     return s;
 }
