@@ -623,6 +623,75 @@ START_TEST(test_mlp_oom) {
 }
 END_TEST
 
+/* ---- cnn ------------------------------------------------------------------------- */
+
+static const int64_t cnn_tiny[] = {HB_MK_IMAGE_SIZE, 4, HB_MK_CHANNELS, 2, HB_MK_CONV_WIDTH, 2,
+                                   HB_MK_CONV_STAGES, 2, HB_MK_CLASSES, 3, HB_MK_BATCH, 3};
+
+START_TEST(test_cnn_exact) {
+    hb_context *ctx = hb_test_context(1, 19);
+    hb_model *m = make_model(ctx, HB_MODEL_CNN, cnn_tiny, 6);
+    ck_assert_str_eq(hb_model_name(m), "cnn");
+    ck_assert_int_eq(hb_model_kind_of(m), HB_MODEL_CNN);
+    /* sides 4 → 2 → 1, channels 2 → 2 → 4, head over 4·1·1 features */
+    blk want[] = {{"features.0.weight", HB_BLOCK_CONV, 4, {2, 2, 3, 3}}, {"features.0.bias", HB_BLOCK_BIAS, 1, {2}},
+                  {"features.1.weight", HB_BLOCK_CONV, 4, {4, 2, 3, 3}}, {"features.1.bias", HB_BLOCK_BIAS, 1, {4}},
+                  {"head.weight", HB_BLOCK_HEAD, 2, {3, 4}}, {"head.bias", HB_BLOCK_HEAD, 1, {3}}};
+    check_blocks(m, want, 6);
+    check_grad_fd(m);
+    check_hvp_fd(m, true);
+    check_multi_and_block(m);
+    hb_model_free(m);
+    /* one stage, odd side (5 → 2: the last row/column is dropped by the pool) */
+    int64_t kv1[] = {HB_MK_IMAGE_SIZE, 5, HB_MK_CONV_WIDTH, 3, HB_MK_CONV_STAGES, 1, HB_MK_CLASSES, 2,
+                     HB_MK_BATCH, 4};
+    m = make_model(ctx, HB_MODEL_CNN, kv1, 5);
+    ck_assert_uint_eq(nparams(m), 3 * 9 + 3 + 2 * 12 + 2);
+    check_grad_fd(m);
+    check_hvp_fd(m, false);
+    check_multi_and_block(m);
+    hb_model_free(m);
+    /* too many stages for the image */
+    hb_model_config *c = NULL;
+    ck_assert_int_eq(hb_model_config_create(ctx, HB_MODEL_CNN, &c), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(c, HB_MK_IMAGE_SIZE, 4), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(c, HB_MK_CONV_STAGES, 3), HB_OK);
+    m = (hb_model *)1;
+    ck_assert_int_eq(hb_model_create(ctx, c, &m), HB_EINVAL);
+    ck_assert_ptr_null(m);
+    hb_model_config_free(c);
+    hb_context_free(ctx);
+}
+END_TEST
+
+static const int64_t cnn_small[] = {HB_MK_IMAGE_SIZE, 6, HB_MK_CONV_WIDTH, 2, HB_MK_CONV_STAGES, 2,
+                                    HB_MK_CLASSES, 3};
+
+START_TEST(test_cnn_batches_precisions) {
+    check_micro_batches(HB_MODEL_CNN, cnn_small, 4, 4);
+    check_precisions(HB_MODEL_CNN, cnn_small, 4);
+}
+END_TEST
+
+START_TEST(test_cnn_bad_input_and_learning) {
+    hb_context *ctx = hb_test_context(1, 23);
+    int64_t kv[] = {HB_MK_IMAGE_SIZE, 8, HB_MK_CONV_WIDTH, 4, HB_MK_CONV_STAGES, 2, HB_MK_CLASSES, 3};
+    hb_model *m = make_model(ctx, HB_MODEL_CNN, kv, 4);
+    int64_t xs[4] = {2, 1, 8, 8};
+    check_bad_input(m, 4, xs, 3);
+    check_learns(m, 0.5, 60, 3);
+    hb_model_free(m);
+    hb_context_free(ctx);
+}
+END_TEST
+
+START_TEST(test_cnn_oom) {
+    int64_t q[] = {HB_MODEL_CNN, 4, HB_MK_IMAGE_SIZE, 4, HB_MK_CONV_WIDTH, 2, HB_MK_CONV_STAGES, 1,
+                   HB_MK_BATCH, 2};
+    ck_assert_int_ge(hb_test_oom_loop(create_kind, q), 10);
+}
+END_TEST
+
 Suite *hb_suite_models(void) {
     Suite *s = suite_create("models");
     TCase *tq = tcase_create("quadratic");
@@ -637,5 +706,11 @@ Suite *hb_suite_models(void) {
     tcase_add_test(tm, test_mlp_bad_input_and_learning);
     tcase_add_test(tm, test_mlp_oom);
     suite_add_tcase(s, tm);
+    TCase *tc = tcase_create("cnn");
+    tcase_add_test(tc, test_cnn_exact);
+    tcase_add_test(tc, test_cnn_batches_precisions);
+    tcase_add_test(tc, test_cnn_bad_input_and_learning);
+    tcase_add_test(tc, test_cnn_oom);
+    suite_add_tcase(s, tc);
     return s;
 }
