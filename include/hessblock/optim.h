@@ -12,7 +12,7 @@
  *          bc1 = 1−β1^t, bc2 = 1−β2^t (double);  p = p − (lr/bc1)·m / (√v/√bc2 + eps)
  *   Adam-mini  as AdamW, but v is one scalar per *partition* of a block, updated with
  *          the mean of g² over the partition: per head for HB_BLOCK_ATTN_Q/ATTN_K
- *          (shape (C, C), rows grouped by head, HB_OPT_HEADS heads), per output row
+ *          (2-d, rows grouped by head: rows divisible by HB_OPT_HEADS), per output row
  *          (shape[0]) for ATTN_V, ATTN_O, MLP_IN, MLP_OUT, EMBEDDING, HEAD, LINEAR, CONV,
  *          per element for BIAS, per tensor for NORM and OTHER.
  *
@@ -55,7 +55,8 @@ HB_API const char *hb_optimizer_kind_name(hb_optimizer_kind kind);
  * overridden per block; the others are global only. Defaults are torch.optim's. */
 typedef enum hb_optimizer_opt {
     HB_OPT_LR = 1,            /* f64 >= 0, block. Default 1e-3 (SGD: 1e-3 too)            */
-    HB_OPT_WEIGHT_DECAY = 2,  /* f64 >= 0, block. Default 0 (AdamW, Adam-mini: 1e-2)      */
+    HB_OPT_WEIGHT_DECAY = 2,  /* f64 >= 0, block. Default 0; AdamW 1e-2 (torch), Adam-mini
+                                 0.1 (its reference implementation)                      */
     HB_OPT_MOMENTUM = 3,      /* f64 in [0, 1), block. SGD only. Default 0                */
     HB_OPT_DAMPENING = 4,     /* f64 in [0, 1], block. SGD only. Default 0                */
     HB_OPT_NESTEROV = 5,      /* i64 0/1, global. SGD only; needs momentum > 0 and
@@ -145,7 +146,7 @@ HB_API int hb_optimizer_lr_factor(hb_optimizer *opt, int64_t step, double *facto
 /* hb_optimizer_step: one update of the parameters from the gradient buffer.
  * Returns HB_OK; HB_ENONFINITE if any gradient entry is NaN or ±Inf — then parameters,
  * state and step count are exactly as before; HB_ESTATE (Nesterov with μ = 0 or
- * dampening ≠ 0); HB_ESHAPE (Adam-mini Q/K block not (C, C) with C divisible by the
+ * dampening ≠ 0); HB_ESHAPE (Adam-mini Q/K block not 2-d with rows divisible by the
  * heads); HB_ECALLBACK (schedule callback gave a bad factor); HB_ENOMEM (first step of
  * Adam-mini or with a master copy allocates its state; nothing changed). */
 HB_API int hb_optimizer_step(hb_optimizer *opt);
