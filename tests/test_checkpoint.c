@@ -194,6 +194,8 @@ START_TEST(test_format_and_crafted) {
     ck_assert_int_eq(hb_checkpoint_size(p, o, &size), HB_OK);
     unsigned char *img = malloc(size), *c = malloc(size);
     ck_assert_int_eq(hb_checkpoint_save_buffer(p, o, img, size, NULL), HB_OK);
+    /* the reference CRC is the standard one (check value of "123456789") */
+    ck_assert_uint_eq(crc32_ref((const unsigned char *)"123456789", 9), 0xCBF43926u);
     /* header: magic, version, flags, size, section count, CRC of bytes 0..27 */
     ck_assert(memcmp(img, "HBCKPT\r\n", 8) == 0);
     ck_assert_uint_eq(rd32(img + 8), HB_CHECKPOINT_VERSION);
