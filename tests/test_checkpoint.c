@@ -2,6 +2,7 @@
  * corrupted byte and every truncation is rejected without changing anything; crafted
  * files (version, absurd sizes, other models) are rejected with the documented codes. */
 #include <dirent.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -306,6 +307,16 @@ START_TEST(test_files_and_bad_input) {
     ck_assert_int_eq(hb_checkpoint_save(path, p, o), HB_OK); /* replaces it */
     ck_assert_int_eq(hb_checkpoint_load(path, p, o), HB_OK);
     unlink(path);
+    /* the rename fails (target is a directory): EIO and the temporary file is removed */
+    snprintf(path, sizeof path, "%s/subdir", dir);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    ck_assert_int_eq(hb_checkpoint_save(path, p, o), HB_EIO);
+    DIR *d = opendir(dir);
+    int entries = 0;
+    for (struct dirent *e; (e = readdir(d));) entries += e->d_name[0] != '.';
+    closedir(d);
+    ck_assert_int_eq(entries, 1);
+    rmdir(path);
     rmdir(dir);
     size_t n;
     unsigned char buf[64];
