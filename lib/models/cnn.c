@@ -32,18 +32,16 @@ typedef struct cnn {
     int64_t cin[CNN_MAXL], cout[CNN_MAXL], side[CNN_MAXL + 1];
     int64_t F;                         /* head inputs */
     size_t wblk[CNN_MAXL], bblk[CNN_MAXL];
+    hb__workspace ws, wv; /* pass buffers; block-major directions and products */
 } cnn;
 
 static void cnn_destroy(hb_model *m) {
-    hb__free(m->ctx, m->impl);
+    cnn *p = m->impl;
+    if (!p) return;
+    hb__free(m->ctx, p->ws.buf);
+    hb__free(m->ctx, p->wv.buf);
+    hb__free(m->ctx, p);
     m->impl = NULL;
-}
-
-typedef struct arena { char *base; size_t used; size_t es; } arena;
-static void *take(arena *a, size_t elems) {
-    void *p = a->base + a->used;
-    a->used += elems * a->es;
-    return p;
 }
 
 typedef struct rjob {
@@ -67,44 +65,42 @@ static int cnn_run(hb_model *m, const hb__batch *bt, double *loss, void *grad, d
     size_t xs[CNN_MAXL + 1], zs[CNN_MAXL]; /* per-sample sizes */
     for (int64_t i = 0; i <= L; i++) xs[i] = (size_t)(i < L ? p->cin[i] : p->F) * (i < L ? (size_t)(p->side[i] * p->side[i]) : 1);
     for (int64_t i = 0; i < L; i++) zs[i] = (size_t)(p->cout[i] * p->side[i] * p->side[i]);
-    size_t total = (size_t)N * (size_t)C * (back ? 2 : 1) + (size_t)N * (size_t)C; /* logits (+d), probs */
-    size_t mult = 1 + (back ? 1 : 0) + (k ? 2 * k : 0);
-    for (int64_t i = 0; i <= L; i++) {
-        if (i > 0) total += mult * (size_t)N * xs[i];
-        if (i < L) total += 2 * mult * (size_t)N * zs[i];
-    }
-    if (k) total += 2 * k * (size_t)(N * C);
     const void *x0;
     void *xconv;
     HB_TRY(hb__batch_inputs(m, bt, &x0, &xconv));
-    arena A = {hb__calloc(ctx, total, es, "cnn workspace"), 0, es};
-    if (!A.base) {
-        hb__free(ctx, xconv);
-        return HB_ENOMEM;
-    }
     const void *x[CNN_MAXL + 1];
     void *z[CNN_MAXL], *rl[CNN_MAXL], *dx[CNN_MAXL + 1] = {0}, *dz[CNN_MAXL] = {0}, *dr[CNN_MAXL] = {0};
     void *Rx[CNN_MAXL + 1] = {0}, *Rz[CNN_MAXL] = {0}, *Rr[CNN_MAXL] = {0};
     void *Rdx[CNN_MAXL + 1] = {0}, *Rdz[CNN_MAXL] = {0}, *Rdr[CNN_MAXL] = {0};
-    x[0] = x0;
-    for (int64_t i = 0; i <= L; i++) {
-        size_t xn = (size_t)N * xs[i];
-        if (i > 0) {
-            x[i] = take(&A, xn);
-            if (back) dx[i] = take(&A, xn);
-            if (k) Rx[i] = take(&A, k * xn), Rdx[i] = take(&A, k * xn);
+    void *logits = NULL, *probs = NULL, *dlogits = NULL, *Rlogits = NULL, *Rdlogits = NULL;
+    /* workspace: forward quantities written (take), backward ones accumulated (takez) */
+    hb__arena A = {.es = es};
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && hb__arena_start(ctx, &p->ws, &A) != HB_OK) {
+            hb__free(ctx, xconv);
+            return HB_ENOMEM;
         }
-        if (i < L) {
-            size_t zn = (size_t)N * zs[i];
-            z[i] = take(&A, zn), rl[i] = take(&A, zn);
-            if (back) dz[i] = take(&A, zn), dr[i] = take(&A, zn);
-            if (k) Rz[i] = take(&A, k * zn), Rr[i] = take(&A, k * zn), Rdz[i] = take(&A, k * zn),
-                   Rdr[i] = take(&A, k * zn);
+        x[0] = x0;
+        for (int64_t i = 0; i <= L; i++) {
+            size_t xn = (size_t)N * xs[i];
+            if (i > 0) {
+                x[i] = hb__take(&A, xn);
+                if (back) dx[i] = hb__takez(&A, xn);
+                if (k) Rx[i] = hb__take(&A, k * xn), Rdx[i] = hb__takez(&A, k * xn);
+            }
+            if (i < L) {
+                size_t zn = (size_t)N * zs[i];
+                z[i] = hb__take(&A, zn), rl[i] = hb__take(&A, zn);
+                if (back) dz[i] = hb__takez(&A, zn), dr[i] = hb__takez(&A, zn);
+                if (k) Rz[i] = hb__take(&A, k * zn), Rr[i] = hb__take(&A, k * zn),
+                       Rdz[i] = hb__takez(&A, k * zn), Rdr[i] = hb__takez(&A, k * zn);
+            }
         }
+        logits = hb__take(&A, (size_t)(N * C)), probs = hb__take(&A, (size_t)(N * C));
+        dlogits = back ? hb__takez(&A, (size_t)(N * C)) : NULL;
+        Rlogits = k ? hb__take(&A, k * (size_t)(N * C)) : NULL;
+        Rdlogits = k ? hb__takez(&A, k * (size_t)(N * C)) : NULL;
     }
-    void *logits = take(&A, (size_t)(N * C)), *probs = take(&A, (size_t)(N * C));
-    void *dlogits = back ? take(&A, (size_t)(N * C)) : NULL;
-    void *Rlogits = k ? take(&A, k * (size_t)(N * C)) : NULL, *Rdlogits = k ? take(&A, k * (size_t)(N * C)) : NULL;
 #define W_(i) (th + pr->blocks[p->wblk[i]].offset * es)
 #define B_(i) (th + pr->blocks[p->bblk[i]].offset * es)
 #define G_(blk) (grad ? (char *)grad + pr->blocks[blk].offset * es : NULL)
@@ -174,7 +170,6 @@ static int cnn_run(hb_model *m, const hb__batch *bt, double *loss, void *grad, d
 #undef B_
 #undef G_
 #undef SHAPE
-    hb__free(ctx, A.base);
     hb__free(ctx, xconv);
     return rc;
 }
@@ -193,13 +188,10 @@ static int cnn_hvp_multi(hb_model *m, const hb__batch *b, size_t k, const void *
     cnn *p = m->impl;
     const hb_params *pr = m->params;
     size_t es = hb_dtype_size(m->compute);
-    char *Vb = hb__malloc(m->ctx, k * pr->n * es, "block-major directions");
-    char *Ob = hb__calloc(m->ctx, k * pr->n, es, "block-major products");
-    if (!Vb || !Ob) {
-        hb__free(m->ctx, Vb);
-        hb__free(m->ctx, Ob);
-        return HB_ENOMEM;
-    }
+    char *Vb = hb__workspace_get(m->ctx, &p->wv, 2 * k * pr->n * es);
+    if (!Vb) return HB_ENOMEM;
+    char *Ob = Vb + k * pr->n * es;
+    memset(Ob, 0, k * pr->n * es);
     hb__to_block_major(pr, es, k, V, Vb);
     rjob r = {.k = k, .first = 0};
     for (int64_t i = 0; i <= p->L; i++) {
@@ -208,8 +200,6 @@ static int cnn_hvp_multi(hb_model *m, const hb__batch *b, size_t k, const void *
     }
     int rc = cnn_run(m, b, NULL, NULL, scale, &r, NULL);
     if (rc == HB_OK) hb__add_from_block_major(pr, m->compute, k, Ob, OUT, 1.0, SIZE_MAX);
-    hb__free(m->ctx, Vb);
-    hb__free(m->ctx, Ob);
     return rc;
 }
 
