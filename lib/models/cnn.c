@@ -73,8 +73,16 @@ static int cnn_run(hb_model *m, const hb__batch *bt, double *loss, void *grad, d
     void *Rx[CNN_MAXL + 1] = {0}, *Rz[CNN_MAXL] = {0}, *Rr[CNN_MAXL] = {0};
     void *Rdx[CNN_MAXL + 1] = {0}, *Rdz[CNN_MAXL] = {0}, *Rdr[CNN_MAXL] = {0};
     void *logits = NULL, *probs = NULL, *dlogits = NULL, *Rlogits = NULL, *Rdlogits = NULL;
-    /* workspace: forward quantities written (take), backward ones accumulated (takez) */
+    /* workspace: forward quantities written (take), backward ones accumulated (takez);
+     * then R buffers for a chunk of kc directions (R accumulators re-zeroed per chunk).
+     * kc bounds the R memory to ≈ 4 MiB per buffer (k·N·C·S² scalars would otherwise
+     * grow with the number of SLQ probes) while keeping im2col(x) shared by kc directions. */
+    size_t zmax = (size_t)N * (size_t)C;
+    for (int64_t i = 0; i < L; i++) zmax = (size_t)N * zs[i] > zmax ? (size_t)N * zs[i] : zmax;
+    size_t kc = k ? (4u << 20) / (zmax * es) : 0;
+    kc = k ? (kc < 1 ? 1 : kc > k ? k : kc) : 0;
     hb__arena A = {.es = es};
+    size_t rz0 = 0;
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1 && hb__arena_start(ctx, &p->ws, &A) != HB_OK) {
             hb__free(ctx, xconv);
@@ -86,21 +94,30 @@ static int cnn_run(hb_model *m, const hb__batch *bt, double *loss, void *grad, d
             if (i > 0) {
                 x[i] = hb__take(&A, xn);
                 if (back) dx[i] = hb__takez(&A, xn);
-                if (k) Rx[i] = hb__take(&A, k * xn), Rdx[i] = hb__takez(&A, k * xn);
             }
             if (i < L) {
                 size_t zn = (size_t)N * zs[i];
                 z[i] = hb__take(&A, zn), rl[i] = hb__take(&A, zn);
                 if (back) dz[i] = hb__takez(&A, zn), dr[i] = hb__takez(&A, zn);
-                if (k) Rz[i] = hb__take(&A, k * zn), Rr[i] = hb__take(&A, k * zn),
-                       Rdz[i] = hb__takez(&A, k * zn), Rdr[i] = hb__takez(&A, k * zn);
             }
         }
         logits = hb__take(&A, (size_t)(N * C)), probs = hb__take(&A, (size_t)(N * C));
         dlogits = back ? hb__takez(&A, (size_t)(N * C)) : NULL;
-        Rlogits = k ? hb__take(&A, k * (size_t)(N * C)) : NULL;
-        Rdlogits = k ? hb__takez(&A, k * (size_t)(N * C)) : NULL;
+        rz0 = A.zused;
+        for (int64_t i = 0; kc && i <= L; i++) {
+            size_t xn = (size_t)N * xs[i];
+            if (i > 0) Rx[i] = hb__take(&A, kc * xn), Rdx[i] = hb__takez(&A, kc * xn);
+            if (i < L) {
+                size_t zn = (size_t)N * zs[i];
+                Rz[i] = hb__take(&A, kc * zn), Rr[i] = hb__take(&A, kc * zn),
+                Rdz[i] = hb__takez(&A, kc * zn), Rdr[i] = hb__takez(&A, kc * zn);
+            }
+        }
+        Rlogits = kc ? hb__take(&A, kc * (size_t)(N * C)) : NULL;
+        Rdlogits = kc ? hb__takez(&A, kc * (size_t)(N * C)) : NULL;
     }
+    char *rzero = A.base + (A.zstart + rz0) * es;
+    size_t rzero_bytes = (A.zused - rz0) * es;
 #define W_(i) (th + pr->blocks[p->wblk[i]].offset * es)
 #define B_(i) (th + pr->blocks[p->bblk[i]].offset * es)
 #define G_(blk) (grad ? (char *)grad + pr->blocks[blk].offset * es : NULL)
@@ -136,35 +153,50 @@ static int cnn_run(hb_model *m, const hb__batch *bt, double *loss, void *grad, d
             rc = hb__conv2d_backward(ctx, dt, &s, x[i], W_(i), dz[i], i > stop ? dx[i] : NULL,
                                      G_(p->wblk[i]), G_(p->bblk[i]));
     }
-    /* R forward from `first` */
-    for (int64_t i = first; k && i < L && rc == HB_OK; i++) {
-        hb__conv2d_shape s = SHAPE(i);
-        int64_t zn = N * (int64_t)zs[i];
-        rc = hb__conv2d_rop_forward(ctx, dt, &s, (int64_t)k, x[i], W_(i), i > first ? Rx[i] : NULL,
-                                    r->RW[i], r->Rb[i], Rz[i]);
-        if (rc == HB_OK) rc = hb__activation_rop_forward(ctx, dt, HB_ACT_RELU, zn, (int64_t)k, z[i], Rz[i], Rr[i]);
+    /* R pass, kc directions at a time (a chunk is a contiguous sub-slab of every block's
+     * (k, numel) directions). */
+    const void *RW[CNN_MAXL], *Rb[CNN_MAXL];
+    void *RdW[CNN_MAXL], *Rdb[CNN_MAXL];
+    for (size_t j0 = 0; j0 < k && rc == HB_OK; j0 += kc) {
+        int64_t kk = (int64_t)(k - j0 < kc ? k - j0 : kc);
+        if (j0 > 0) memset(rzero, 0, rzero_bytes);
+        for (int64_t i = first; i <= L; i++) {
+            size_t wn = pr->blocks[p->wblk[i]].numel * es * j0, bn = pr->blocks[p->bblk[i]].numel * es * j0;
+            RW[i] = r->RW[i] ? (const char *)r->RW[i] + wn : NULL;
+            Rb[i] = r->Rb[i] ? (const char *)r->Rb[i] + bn : NULL;
+            RdW[i] = r->RdW[i] ? (char *)r->RdW[i] + wn : NULL;
+            Rdb[i] = r->Rdb[i] ? (char *)r->Rdb[i] + bn : NULL;
+        }
+        /* R forward from `first` */
+        for (int64_t i = first; i < L && rc == HB_OK; i++) {
+            hb__conv2d_shape s = SHAPE(i);
+            int64_t zn = N * (int64_t)zs[i];
+            rc = hb__conv2d_rop_forward(ctx, dt, &s, kk, x[i], W_(i), i > first ? Rx[i] : NULL,
+                                        RW[i], Rb[i], Rz[i]);
+            if (rc == HB_OK) rc = hb__activation_rop_forward(ctx, dt, HB_ACT_RELU, zn, kk, z[i], Rz[i], Rr[i]);
+            if (rc == HB_OK)
+                rc = hb__avgpool2_rop_forward(ctx, dt, N * p->cout[i], p->side[i], kk, Rr[i], Rx[i + 1]);
+        }
         if (rc == HB_OK)
-            rc = hb__avgpool2_rop_forward(ctx, dt, N * p->cout[i], p->side[i], (int64_t)k, Rr[i], Rx[i + 1]);
-    }
-    if (k && rc == HB_OK)
-        rc = hb__linear_rop_forward(ctx, dt, N, p->F, C, (int64_t)k, x[L], W_(L), L > first ? Rx[L] : NULL,
-                                    r->RW[L], r->Rb[L], Rlogits);
-    /* R backward down to `first` */
-    if (k && rc == HB_OK) rc = hb__xent_rop_backward(ctx, dt, N, C, (int64_t)k, probs, Rlogits, scale, Rdlogits);
-    if (k && rc == HB_OK)
-        rc = hb__linear_rop_backward(ctx, dt, N, p->F, C, (int64_t)k, x[L], W_(L), dlogits,
-                                     L > first ? Rx[L] : NULL, r->RW[L], Rdlogits,
-                                     L > first ? Rdx[L] : NULL, r->RdW[L], r->Rdb[L]);
-    for (int64_t i = L - 1; k && i >= first && rc == HB_OK; i--) {
-        hb__conv2d_shape s = SHAPE(i);
-        bool below = i > first;
-        rc = hb__avgpool2_rop_backward(ctx, dt, N * p->cout[i], p->side[i], (int64_t)k, Rdx[i + 1], Rdr[i]);
+            rc = hb__linear_rop_forward(ctx, dt, N, p->F, C, kk, x[L], W_(L), L > first ? Rx[L] : NULL,
+                                        RW[L], Rb[L], Rlogits);
+        /* R backward down to `first` */
+        if (rc == HB_OK) rc = hb__xent_rop_backward(ctx, dt, N, C, kk, probs, Rlogits, scale, Rdlogits);
         if (rc == HB_OK)
-            rc = hb__activation_rop_backward(ctx, dt, HB_ACT_RELU, N * (int64_t)zs[i], (int64_t)k, z[i], dr[i],
-                                             Rz[i], Rdr[i], Rdz[i]);
-        if (rc == HB_OK)
-            rc = hb__conv2d_rop_backward(ctx, dt, &s, (int64_t)k, x[i], W_(i), dz[i], below ? Rx[i] : NULL,
-                                         r->RW[i], Rdz[i], below ? Rdx[i] : NULL, r->RdW[i], r->Rdb[i]);
+            rc = hb__linear_rop_backward(ctx, dt, N, p->F, C, kk, x[L], W_(L), dlogits,
+                                         L > first ? Rx[L] : NULL, RW[L], Rdlogits,
+                                         L > first ? Rdx[L] : NULL, RdW[L], Rdb[L]);
+        for (int64_t i = L - 1; i >= first && rc == HB_OK; i--) {
+            hb__conv2d_shape s = SHAPE(i);
+            bool below = i > first;
+            rc = hb__avgpool2_rop_backward(ctx, dt, N * p->cout[i], p->side[i], kk, Rdx[i + 1], Rdr[i]);
+            if (rc == HB_OK)
+                rc = hb__activation_rop_backward(ctx, dt, HB_ACT_RELU, N * (int64_t)zs[i], kk, z[i], dr[i],
+                                                 Rz[i], Rdr[i], Rdz[i]);
+            if (rc == HB_OK)
+                rc = hb__conv2d_rop_backward(ctx, dt, &s, kk, x[i], W_(i), dz[i], below ? Rx[i] : NULL,
+                                             RW[i], Rdz[i], below ? Rdx[i] : NULL, RdW[i], Rdb[i]);
+        }
     }
 #undef W_
 #undef B_
