@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "hb_test.h"
+#include "model/model_internal.h"
 
 typedef struct tiny {
     int64_t V, T, C, H, L, batch, dtype;
@@ -307,6 +308,276 @@ static hb_tensor *ids(hb_context *ctx, int64_t N, int64_t T, const int32_t *src)
     return t;
 }
 
+static hb_model *make_like(hb_context *ctx, const hb_model *src, int64_t batch) {
+    tiny c = TINY;
+    c.batch = batch;
+    hb_model *m = make(ctx, &c);
+    size_t n = hb_params_count(((hb_model *)src)->params);
+    memcpy(hb_params_data(m->params), ((hb_model *)src)->params->data, n * sizeof(double));
+    return m;
+}
+
+START_TEST(test_micro_batches) {
+    hb_context *ctx = hb_test_context(1, 7);
+    hb_model *m5 = make(ctx, &(tiny){7, 5, 8, 2, 2, 5, HB_F64});
+    perturb(m5, 1004);
+    size_t n = hb_params_count(hb_model_params(m5));
+    ck_assert_int_eq(hb_model_set_synthetic(m5, 1, 9, 0), HB_OK);
+    const int32_t *x5 = m5->batches[0].inputs->data, *y5 = m5->batches[0].targets->data;
+    /* a sample depends on its index only, never on the batch size */
+    hb_model *m3 = make_like(ctx, m5, 3);
+    ck_assert_int_eq(hb_model_set_synthetic(m3, 1, 9, 0), HB_OK);
+    ck_assert_int_eq(memcmp(m3->batches[0].inputs->data, x5, 3 * 5 * sizeof(int32_t)), 0);
+    ck_assert_int_eq(hb_model_set_synthetic(m3, 2, 9, 1), HB_OK); /* samples 1..6 */
+    ck_assert_int_eq(memcmp(m3->batches[0].inputs->data, x5 + 5, 3 * 5 * sizeof(int32_t)), 0);
+    ck_assert_int_eq(memcmp(m3->batches[0].targets->data, y5 + 5, 3 * 5 * sizeof(int32_t)), 0);
+    /* two micro-batches (2 + 3 sequences) = their concatenation (5) */
+    hb_tensor *xa = ids(ctx, 2, 5, x5), *ya = ids(ctx, 2, 5, y5);
+    hb_tensor *xb = ids(ctx, 3, 5, x5 + 10), *yb = ids(ctx, 3, 5, y5 + 10);
+    hb_model *mm = make_like(ctx, m5, 5);
+    ck_assert_int_eq(hb_model_set_batch(mm, xa, ya), HB_OK);
+    ck_assert_int_eq(hb_model_add_batch(mm, xb, yb), HB_OK);
+    ck_assert_uint_eq(hb_model_num_batches(mm), 2);
+    ck_assert_uint_eq(hb_model_num_samples(mm), 5);
+    double l5 = loss_at(m5), lm = loss_at(mm);
+    HB_ASSERT_CLOSE(lm, l5, 1e-14); /* weighted mean of two means: rounding only */
+    double *g5 = malloc(n * sizeof *g5), *gm = malloc(n * sizeof *gm), *v = malloc(n * sizeof *v);
+    grad_at(m5, g5);
+    grad_at(mm, gm);
+    ck_assert_msg(rel_diff(gm, g5, n) <= 1e-13, "grad: %g", rel_diff(gm, g5, n));
+    ck_assert_int_eq(hb_random_fill_f64(ctx, 79, 0, HB_DIST_NORMAL, 0, 1, v, n), HB_OK);
+    hvp(m5, v, g5);
+    hvp(mm, v, gm);
+    ck_assert_msg(rel_diff(gm, g5, n) <= 1e-13, "hvp: %g", rel_diff(gm, g5, n));
+    double a5, am;
+    ck_assert_int_eq(hb_model_accuracy(m5, &a5), HB_OK);
+    ck_assert_int_eq(hb_model_accuracy(mm, &am), HB_OK);
+    ck_assert(a5 == am && a5 >= 0 && a5 <= 1);
+    free(g5);
+    free(gm);
+    free(v);
+    hb_tensor_free(xa);
+    hb_tensor_free(ya);
+    hb_tensor_free(xb);
+    hb_tensor_free(yb);
+    hb_model_free(m3);
+    hb_model_free(mm);
+    hb_model_free(m5);
+    hb_context_free(ctx);
+}
+END_TEST
+
+START_TEST(test_f32_vs_f64) {
+    hb_context *ctx = hb_test_context(1, 8);
+    hb_model *m = make(ctx, &TINY);
+    perturb(m, 1005);
+    tiny c32 = TINY;
+    c32.dtype = HB_F32;
+    hb_model *s = make(ctx, &c32);
+    size_t n = hb_params_count(m->params);
+    const double *th = m->params->data;
+    float *ts = s->params->data;
+    for (size_t i = 0; i < n; i++) ts[i] = (float)th[i];
+    ck_assert_int_eq(hb_model_set_synthetic(m, 1, 3, 0), HB_OK);
+    ck_assert_int_eq(hb_model_set_synthetic(s, 1, 3, 0), HB_OK);
+    /* f32 rounding: θ itself carries ~6e-8 relative error and every op adds a few eps;
+     * 1e-5 (loss), 1e-4 (gradient, HVP: differences of O(1) terms) is f32 accuracy */
+    HB_ASSERT_CLOSE(loss_at(s), loss_at(m), 1e-5);
+    double *g = malloc(n * sizeof *g), *gs = malloc(n * sizeof *gs), *v = malloc(n * sizeof *v);
+    grad_at(m, g);
+    ck_assert_int_eq(hb_model_loss_grad(s, NULL), HB_OK);
+    for (size_t i = 0; i < n; i++) gs[i] = ((float *)s->params->grad)[i];
+    ck_assert_msg(rel_diff(gs, g, n) <= 1e-4, "f32 grad: %g", rel_diff(gs, g, n));
+    ck_assert_int_eq(hb_random_fill_f64(ctx, 80, 0, HB_DIST_NORMAL, 0, 1, v, n), HB_OK);
+    hvp(m, v, g);
+    hvp(s, v, gs); /* f64 vectors in and out, f32 compute */
+    ck_assert_msg(rel_diff(gs, g, n) <= 1e-4, "f32 hvp: %g", rel_diff(gs, g, n));
+    /* bf16 parameters compute in f32 */
+    tiny cb = TINY;
+    cb.dtype = HB_BF16;
+    hb_model *b = make(ctx, &cb);
+    ck_assert(isfinite(loss_at(b)));
+    hvp(b, v, gs);
+    ck_assert(isfinite(nrm(gs, n)));
+    hb_model_free(b);
+    free(g);
+    free(gs);
+    free(v);
+    hb_model_free(s);
+    hb_model_free(m);
+    hb_context_free(ctx);
+}
+END_TEST
+
+START_TEST(test_bad_input) {
+    hb_context *ctx = hb_test_context(1, 9);
+    hb_model *m = make(ctx, &TINY);
+    double l0 = loss_at(m);
+    int32_t good[2 * 5] = {0, 1, 2, 3, 4, 5, 6, 0, 1, 2};
+    int32_t bad[2 * 5] = {0, 1, 2, 3, 4, 5, 7, 0, 1, 2};
+    int32_t neg[2 * 5] = {0, 1, 2, 3, 4, 5, -1, 0, 1, 2};
+    hb_tensor *xg = ids(ctx, 2, 5, good), *xb = ids(ctx, 2, 5, bad), *xn = ids(ctx, 2, 5, neg);
+    hb_tensor *x4 = ids(ctx, 2, 4, good), *x1 = ids(ctx, 1, 5, good), *xf = NULL, *x3d = NULL;
+    int64_t s2[2] = {2, 5}, s3[3] = {1, 2, 5};
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_F64, 2, s2, &xf), HB_OK);
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_I32, 3, s3, &x3d), HB_OK);
+    ck_assert_int_eq(hb_model_set_batch(m, xb, xg), HB_ERANGE);
+    ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "vocabulary"));
+    ck_assert_int_eq(hb_model_set_batch(m, xg, xb), HB_ERANGE);
+    ck_assert_int_eq(hb_model_set_batch(m, xn, xg), HB_ERANGE);
+    ck_assert_int_eq(hb_model_set_batch(m, x4, x4), HB_ESHAPE);  /* wrong length T */
+    ck_assert_int_eq(hb_model_set_batch(m, xg, x1), HB_ESHAPE);  /* targets shape */
+    ck_assert_int_eq(hb_model_add_batch(m, x3d, x3d), HB_ESHAPE); /* wrong rank */
+    ck_assert_int_eq(hb_model_set_batch(m, xf, xg), HB_EDTYPE);
+    ck_assert_int_eq(hb_model_set_batch(m, xg, NULL), HB_EINVAL);
+    /* nothing written: the synthetic batch is still there */
+    ck_assert_uint_eq(hb_model_num_batches(m), 1);
+    ck_assert_uint_eq(hb_model_num_samples(m), 3);
+    ck_assert(loss_at(m) == l0);
+    ck_assert_int_eq(hb_model_set_batch(m, xg, xg), HB_OK);
+    ck_assert_uint_eq(hb_model_num_samples(m), 2);
+    /* hvp with a wrong length or NaN writes nothing */
+    size_t n = hb_params_count(m->params);
+    hb_tensor *v = vec(ctx, 1, n), *o = vec(ctx, 1, n), *o2 = vec(ctx, 1, n - 1);
+    ck_assert_int_eq(hb_tensor_fill(o, 5.0), HB_OK);
+    ck_assert_int_eq(hb_tensor_set_f64(v, 3, NAN), HB_OK);
+    ck_assert_int_eq(hb_model_hvp_multi(m, v, o), HB_ENONFINITE);
+    ck_assert_int_eq(hb_model_hvp_multi(m, o, o2), HB_ESHAPE);
+    for (size_t i = 0; i < n; i++) ck_assert(((double *)hb_tensor_data(o))[i] == 5.0);
+    ck_assert_int_eq(hb_model_block_hvp(m, 99, v, o), HB_ERANGE);
+    hb_tensor_free(v);
+    hb_tensor_free(o);
+    hb_tensor_free(o2);
+    hb_tensor_free(xg);
+    hb_tensor_free(xb);
+    hb_tensor_free(xn);
+    hb_tensor_free(x4);
+    hb_tensor_free(x1);
+    hb_tensor_free(xf);
+    hb_tensor_free(x3d);
+    hb_model_free(m);
+    hb_context_free(ctx);
+}
+END_TEST
+
+START_TEST(test_text) {
+    hb_context *ctx = hb_test_context(1, 10);
+    tiny c = TINY;
+    c.V = 128; /* ASCII */
+    c.batch = 2;
+    hb_model *m = make(ctx, &c);
+    char path[] = "/tmp/hb_gpt_textXXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    const char *text = "hello, world: a tiny corpus.\n";
+    ck_assert_int_eq(write(fd, text, strlen(text)), (long)strlen(text));
+    close(fd);
+    ck_assert_int_eq(hb_model_set_text(m, path, 3, 1), HB_OK);
+    ck_assert_uint_eq(hb_model_num_batches(m), 3);
+    ck_assert_uint_eq(hb_model_num_samples(m), 6);
+    /* sample 1 starts at byte 1·T = 5 */
+    const int32_t *x = m->batches[0].inputs->data, *y = m->batches[0].targets->data;
+    for (int t = 0; t < 5; t++) {
+        ck_assert_int_eq(x[t], (unsigned char)text[5 + t]);
+        ck_assert_int_eq(y[t], (unsigned char)text[6 + t]);
+    }
+    ck_assert(isfinite(loss_at(m)));
+    /* errors: nothing changes */
+    ck_assert_int_eq(hb_model_set_text(m, "/nonexistent/dir/corpus.txt", 1, 0), HB_EIO);
+    ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "/nonexistent/dir/corpus.txt"));
+    ck_assert_int_eq(hb_model_set_text(m, NULL, 1, 0), HB_EINVAL);
+    ck_assert_int_eq(hb_model_set_text(m, path, 0, 0), HB_EINVAL);
+    ck_assert_int_eq(hb_model_set_text(NULL, path, 1, 0), HB_EINVAL);
+    FILE *f = fopen(path, "wb");
+    fputs("abc", f);
+    fclose(f);
+    ck_assert_int_eq(hb_model_set_text(m, path, 1, 0), HB_EFORMAT); /* < T + 1 bytes */
+    f = fopen(path, "wb");
+    fputs("abcdefgh\xc3\xa9", f); /* é: bytes >= 128 */
+    fclose(f);
+    ck_assert_int_eq(hb_model_set_text(m, path, 1, 0), HB_ERANGE);
+    ck_assert_uint_eq(hb_model_num_samples(m), 6);
+    remove(path);
+    hb_model_free(m);
+    hb_context_free(ctx);
+}
+END_TEST
+
+START_TEST(test_synthetic) {
+    hb_context *ctx = hb_test_context(1, 11);
+    tiny c = {16, 32, 8, 2, 1, 64, HB_F64};
+    hb_model *m = make(ctx, &c);
+    ck_assert_int_eq(hb_model_set_synthetic(m, 1, 2, 0), HB_OK);
+    const int32_t *x = m->batches[0].inputs->data, *y = m->batches[0].targets->data;
+    /* the grammar: each token has at most 4 successors, except where the copy rule
+     * (token 8 back) fires; so the successor sets observed are small and targets shift */
+    int succ[16][16] = {{0}};
+    size_t copies = 0, total = 0;
+    for (int i = 0; i < 64; i++)
+        for (int t = 0; t < 32; t++) {
+            ck_assert(x[i * 32 + t] >= 0 && x[i * 32 + t] < 16);
+            if (t + 1 < 32) ck_assert_int_eq(y[i * 32 + t], x[i * 32 + t + 1]);
+            if (t >= 8) {
+                total++;
+                if (y[i * 32 + t] == x[i * 32 + t - 7]) copies++;
+                else succ[x[i * 32 + t]][y[i * 32 + t]] = 1;
+            }
+        }
+    for (int a = 0; a < 16; a++) {
+        int k = 0;
+        for (int b = 0; b < 16; b++) k += succ[a][b];
+        ck_assert_int_le(k, 4);
+    }
+    /* copy rule probability 1/8 plus chance agreement: between 0.1 and 0.45 */
+    double frac = (double)copies / (double)total;
+    ck_assert_msg(frac > 0.1 && frac < 0.45, "copy fraction %g", frac);
+    /* different streams differ; the same stream reproduces */
+    hb_tensor *keep = NULL;
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_I32, 2, (int64_t[]){64, 32}, &keep), HB_OK);
+    ck_assert_int_eq(hb_tensor_copy(keep, m->batches[0].inputs), HB_OK);
+    ck_assert_int_eq(hb_model_set_synthetic(m, 1, 3, 0), HB_OK);
+    ck_assert_int_ne(memcmp(hb_tensor_data(keep), m->batches[0].inputs->data, 64 * 32 * 4), 0);
+    ck_assert_int_eq(hb_model_set_synthetic(m, 1, 2, 0), HB_OK);
+    ck_assert_int_eq(memcmp(hb_tensor_data(keep), m->batches[0].inputs->data, 64 * 32 * 4), 0);
+    hb_tensor_free(keep);
+    hb_model_free(m);
+    hb_context_free(ctx);
+}
+END_TEST
+
+static int create_and_use(hb_context *ctx, void *arg) {
+    (void)arg;
+    hb_model_config *cfg = NULL;
+    int rc = hb_model_config_create(ctx, HB_MODEL_GPT, &cfg);
+    if (rc == HB_OK) rc = hb_model_config_set_i64(cfg, HB_MK_WIDTH, 8);
+    if (rc == HB_OK) rc = hb_model_config_set_i64(cfg, HB_MK_CONTEXT, 4);
+    if (rc == HB_OK) rc = hb_model_config_set_i64(cfg, HB_MK_VOCAB, 6);
+    if (rc == HB_OK) rc = hb_model_config_set_i64(cfg, HB_MK_BATCH, 2);
+    hb_model *m = NULL;
+    if (rc == HB_OK) rc = hb_model_create(ctx, cfg, &m);
+    hb_model_config_free(cfg);
+    if (rc != HB_OK) return rc;
+    size_t n = hb_params_count(hb_model_params(m));
+    hb_tensor *v = NULL, *o = NULL;
+    int64_t s[2] = {2, (int64_t)n};
+    rc = hb_tensor_create(ctx, HB_F64, 2, s, &v);
+    if (rc == HB_OK) rc = hb_tensor_create(ctx, HB_F64, 2, s, &o);
+    if (rc == HB_OK) rc = hb_tensor_fill(v, 0.5);
+    if (rc == HB_OK) rc = hb_model_loss_grad(m, NULL);
+    if (rc == HB_OK) rc = hb_model_hvp_multi(m, v, o);
+    double acc;
+    if (rc == HB_OK) rc = hb_model_accuracy(m, &acc);
+    hb_tensor_free(v);
+    hb_tensor_free(o);
+    hb_model_free(m);
+    return rc;
+}
+
+START_TEST(test_oom) {
+    ck_assert_int_ge(hb_test_oom_loop(create_and_use, NULL), 20);
+}
+END_TEST
+
 Suite *hb_suite_gpt(void) {
     Suite *s = suite_create("gpt");
     TCase *tc = tcase_create("gpt");
@@ -316,6 +587,12 @@ Suite *hb_suite_gpt(void) {
     tcase_add_test(tc, test_hvp_fd);
     tcase_add_test(tc, test_dense_hessian);
     tcase_add_test(tc, test_multi_and_blocks);
+    tcase_add_test(tc, test_micro_batches);
+    tcase_add_test(tc, test_f32_vs_f64);
+    tcase_add_test(tc, test_bad_input);
+    tcase_add_test(tc, test_text);
+    tcase_add_test(tc, test_synthetic);
+    tcase_add_test(tc, test_oom);
     suite_add_tcase(s, tc);
     return s;
 }
