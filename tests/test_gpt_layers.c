@@ -201,26 +201,35 @@ static void dn_rbwd(const double *u, const double *gy, const double *Ru, const d
     free(Rx), free(Rg), free(Rgx), free(s);
 }
 
-/* ---- gelu: u = x (M, C), y (M, C) ---- */
+/* ---- gelu: u = x (M, C), y (M, C); the passes take x through gelu'(x), gelu''(x) ---- */
+static double *GD1, *GD2;
+static void ge_derivs(const double *u) {
+    double *y = malloc(M_ * C_ * sizeof *y);
+    ck_assert_int_eq(hb__gelu_forward(CTX, HB_F64, M_ * C_, u, y, GD1, GD2), HB_OK);
+    free(y);
+}
 static void ge_fwd(const double *u, double *y) {
-    ck_assert_int_eq(hb__gelu_forward(CTX, HB_F64, M_ * C_, u, y), HB_OK);
+    ck_assert_int_eq(hb__gelu_forward(CTX, HB_F64, M_ * C_, u, y, NULL, NULL), HB_OK);
 }
 static void ge_bwd(const double *u, const double *gy, double *gu) {
-    ck_assert_int_eq(hb__gelu_backward(CTX, HB_F64, M_ * C_, u, gy, gu), HB_OK);
+    ge_derivs(u);
+    ck_assert_int_eq(hb__gelu_backward(CTX, HB_F64, M_ * C_, GD1, gy, gu), HB_OK);
 }
 static void ge_rfwd(const double *u, const double *Ru, double *Ry) {
     double *Rx = malloc(K * M_ * C_ * sizeof *Rx), *R = malloc(K * M_ * C_ * sizeof *R);
+    ge_derivs(u);
     inter(K, M_, C_, Ru, M_ * C_, Rx);
-    ck_assert_int_eq(hb__gelu_rforward(CTX, HB_F64, M_, K, C_, u, Rx, R), HB_OK);
+    ck_assert_int_eq(hb__gelu_rforward(CTX, HB_F64, M_, K, C_, GD1, Rx, R), HB_OK);
     deinter(K, M_, C_, R, Ry, M_ * C_);
     free(Rx), free(R);
 }
 static void ge_rbwd(const double *u, const double *gy, const double *Ru, const double *Rgy, double *Rgu) {
     double *Rx = malloc(K * M_ * C_ * sizeof *Rx), *Rg = malloc(K * M_ * C_ * sizeof *Rg);
     double *R = malloc(K * M_ * C_ * sizeof *R);
+    ge_derivs(u);
     inter(K, M_, C_, Ru, M_ * C_, Rx);
     inter(K, M_, C_, Rgy, M_ * C_, Rg);
-    ck_assert_int_eq(hb__gelu_rbackward(CTX, HB_F64, M_, K, C_, u, gy, Rx, Rg, R), HB_OK);
+    ck_assert_int_eq(hb__gelu_rbackward(CTX, HB_F64, M_, K, C_, GD1, GD2, gy, Rx, Rg, R), HB_OK);
     deinter(K, M_, C_, R, Rgu, M_ * C_);
     free(Rx), free(Rg), free(R);
 }
@@ -280,6 +289,8 @@ START_TEST(test_layers_fd) {
     CTX = hb_test_context(1, 42);
     N_ = 2, T_ = 4, V_ = 5, C_ = 6, M_ = N_ * T_, CO_ = 3, H_ = 2;
     for (size_t i = 0; i < N_ * T_; i++) IDX[i] = (int32_t)((i * 3 + 1) % V_);
+    GD1 = malloc(M_ * C_ * sizeof *GD1);
+    GD2 = malloc(M_ * C_ * sizeof *GD2);
     const layer_case cases[] = {
         {"embedding", (V_ + T_) * C_, M_ * C_, emb_fwd, emb_bwd, emb_rfwd, emb_rbwd},
         {"layernorm", M_ * C_ + 2 * C_, M_ * C_, ln_fwd, ln_bwd, ln_rfwd, ln_rbwd},
@@ -288,6 +299,8 @@ START_TEST(test_layers_fd) {
         {"attention", 3 * M_ * C_, M_ * C_, at_fwd, at_bwd, at_rfwd, at_rbwd},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_layer(&cases[i]);
+    free(GD1);
+    free(GD2);
     hb_context_free(CTX);
 }
 END_TEST
@@ -331,7 +344,7 @@ START_TEST(test_xent_fd) {
     }
     /* dtype checks */
     ck_assert_int_eq(hb__sxent_backward(CTX, HB_BF16, M, V, p, t, 1, gz), HB_EDTYPE);
-    ck_assert_int_eq(hb__gelu_forward(CTX, HB_I32, 1, p, gz), HB_EDTYPE);
+    ck_assert_int_eq(hb__gelu_forward(CTX, HB_I32, 1, p, gz, NULL, NULL), HB_EDTYPE);
     ck_assert_int_eq(hb__layernorm_forward(CTX, HB_BF16, 1, 1, p, p, p, gz, gm, gp), HB_EDTYPE);
     ck_assert_int_eq(hb__embedding_forward(CTX, HB_BF16, 1, 1, 1, t, p, p, gz), HB_EDTYPE);
     hb__attn_shape bad = {1, 2, 5, 2};

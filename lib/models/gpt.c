@@ -47,6 +47,8 @@ typedef struct gpt {
     size_t V, T, C, H, L, F;
     size_t n_blocks;
     uint64_t grammar_seed;
+    void *ws_mem;    /* workspace kept between calls (grow-only): no page faults per call */
+    size_t ws_cap;
     const char **vp; /* per call: direction 0 of each block's part of V, or NULL */
     char **op;       /* per call: direction 0 of each block's part of OUT, or NULL */
 } gpt;
@@ -80,7 +82,7 @@ static void *take(arena *a, size_t bytes) {
 }
 
 typedef struct layer_acts { /* θ side, one transformer block */
-    char *xin, *a, *mu1, *rs1, *q, *k, *v, *P, *y, *xmid, *b, *mu2, *rs2, *f, *g;
+    char *xin, *a, *mu1, *rs1, *q, *k, *v, *P, *y, *xmid, *b, *mu2, *rs2, *f, *g, *d1, *d2; /* d1, d2: gelu', gelu'' at f */
     /* gradients of the loss w.r.t. the outputs of each op (θ backward) */
     char *g_g, *g_f, *g_b, *g_xmid, *g_y, *g_q, *g_k, *g_v, *g_a;
 } layer_acts;
@@ -127,6 +129,8 @@ static void layout(const gpt *g, arena *A, ws *w, size_t N, size_t nd, size_t es
         t.rs2 = take(A, Ms);
         t.f = take(A, MF);
         t.g = take(A, MF);
+        t.d1 = take(A, MF);
+        t.d2 = take(A, MF);
         t.g_g = take(A, MF);
         t.g_f = take(A, MF);
         t.g_b = take(A, MC);
@@ -195,13 +199,18 @@ static size_t ws_bytes(const gpt *g, size_t N, size_t nd, size_t es) {
     return A.used + 64;
 }
 
-static int ws_create(hb_model *m, size_t N, size_t nd, ws *w, void **mem) {
-    const gpt *g = m->impl;
+static int ws_create(hb_model *m, size_t N, size_t nd, ws *w) {
+    gpt *g = m->impl;
     size_t es = hb_dtype_size(m->compute);
     size_t bytes = ws_bytes(g, N, nd, es);
-    *mem = hb__malloc(m->ctx, bytes, "gpt workspace");
-    if (!*mem) return HB_ENOMEM;
-    arena A = {(char *)(((uintptr_t)*mem + 63) & ~(uintptr_t)63), 0};
+    if (bytes > g->ws_cap) {
+        hb__free(m->ctx, g->ws_mem);
+        g->ws_cap = 0;
+        g->ws_mem = hb__malloc(m->ctx, bytes, "gpt workspace");
+        if (!g->ws_mem) return HB_ENOMEM;
+        g->ws_cap = bytes;
+    }
+    arena A = {(char *)(((uintptr_t)g->ws_mem + 63) & ~(uintptr_t)63), 0};
     memset(w, 0, sizeof *w);
     layout(g, &A, w, N, nd, es);
     return HB_OK;
@@ -251,7 +260,7 @@ static int forward(hb_model *m, ws *w, const int32_t *idx, const int32_t *tgt, d
         HB_TRY(hb__layernorm_forward(ctx, dt, M, C, t->xmid, PTR(th, lb(g, l, P_LN2_W)),
                                      PTR(th, lb(g, l, P_LN2_B)), t->b, t->mu2, t->rs2));
         HB_TRY(hb__dense_forward(ctx, dt, M, C, F, t->b, PTR(th, lb(g, l, P_FC)), PTR(th, lb(g, l, P_BFC)), t->f));
-        HB_TRY(hb__gelu_forward(ctx, dt, M * F, t->f, t->g));
+        HB_TRY(hb__gelu_forward(ctx, dt, M * F, t->f, t->g, t->d1, t->d2));
         HB_TRY(hb__dense_forward(ctx, dt, M, F, C, t->g, PTR(th, lb(g, l, P_PROJ)), PTR(th, lb(g, l, P_BPROJ)), xout));
         HB_TRY(add_to(m, M * C, t->xmid, xout));
     }
@@ -289,7 +298,7 @@ static int backward(hb_model *m, ws *w, const int32_t *idx, const int32_t *tgt, 
         memset(t->g_g, 0, M * F * es);
         HB_TRY(hb__dense_backward(ctx, dt, M, F, C, t->g, PTR(th, lb(g, l, P_PROJ)), gout, t->g_g,
                                   GPTR(grad, lb(g, l, P_PROJ)), GPTR(grad, lb(g, l, P_BPROJ))));
-        HB_TRY(hb__gelu_backward(ctx, dt, M * F, t->f, t->g_g, t->g_f));
+        HB_TRY(hb__gelu_backward(ctx, dt, M * F, t->d1, t->g_g, t->g_f));
         memset(t->g_b, 0, MC);
         HB_TRY(hb__dense_backward(ctx, dt, M, C, F, t->b, PTR(th, lb(g, l, P_FC)), t->g_f, t->g_b,
                                   GPTR(grad, lb(g, l, P_FC)), GPTR(grad, lb(g, l, P_BFC))));
@@ -365,7 +374,7 @@ static int rpass(hb_model *m, ws *w, const int32_t *idx, double scale, size_t s,
                                       VP(lb(g, l, P_LN2_B)), ldv, r->Rb));
         HB_TRY(hb__dense_rforward(ctx, dt, M, C, F, nd, t->b, W_(lb(g, l, P_FC)), r->Rb,
                                   VP(lb(g, l, P_FC)), VP(lb(g, l, P_BFC)), ldv, r->Rf, ds));
-        HB_TRY(hb__gelu_rforward(ctx, dt, M, nd, F, t->f, r->Rf, r->Rg));
+        HB_TRY(hb__gelu_rforward(ctx, dt, M, nd, F, t->d1, r->Rf, r->Rg));
         HB_TRY(hb__dense_rforward(ctx, dt, M, F, C, nd, t->g, W_(lb(g, l, P_PROJ)), r->Rg,
                                   VP(lb(g, l, P_PROJ)), VP(lb(g, l, P_BPROJ)), ldv, Rxout, ds));
         HB_TRY(add_to(m, nd * M * C, r->Rxmid, Rxout));
@@ -395,7 +404,7 @@ static int rpass(hb_model *m, ws *w, const int32_t *idx, double scale, size_t s,
         HB_TRY(hb__dense_rbackward(ctx, dt, M, F, C, nd, t->g, W_(lb(g, l, P_PROJ)), gout, r->Rg,
                                    VP(lb(g, l, P_PROJ)), ldv, w->Rgres, w->Rg_g,
                                    OP(lb(g, l, P_PROJ)), OP(lb(g, l, P_BPROJ)), ldo, ds));
-        HB_TRY(hb__gelu_rbackward(ctx, dt, M, nd, F, t->f, t->g_g, r->Rf, w->Rg_g, w->Rg_f));
+        HB_TRY(hb__gelu_rbackward(ctx, dt, M, nd, F, t->d1, t->d2, t->g_g, r->Rf, w->Rg_g, w->Rg_f));
         memset(w->Rg_b, 0, RMC);
         HB_TRY(hb__dense_rbackward(ctx, dt, M, C, F, nd, t->b, W_(lb(g, l, P_FC)), t->g_f, r->Rb,
                                    VP(lb(g, l, P_FC)), ldv, w->Rg_f, w->Rg_b, OP(lb(g, l, P_FC)),
@@ -464,12 +473,10 @@ static int gpt_check_batch(hb_model *m, const hb_tensor *x, const hb_tensor *y, 
 
 static int gpt_loss_grad(hb_model *m, const hb__batch *b, double *loss, void *grad, double scale) {
     ws w;
-    void *mem = NULL;
-    HB_TRY(ws_create(m, b->n_samples, 0, &w, &mem));
+    HB_TRY(ws_create(m, b->n_samples, 0, &w));
     const int32_t *idx = b->inputs->data, *tgt = b->targets->data;
     int rc = forward(m, &w, idx, tgt, loss, NULL);
     if (rc == HB_OK && grad) rc = backward(m, &w, idx, tgt, scale, grad, 0);
-    hb__free(m->ctx, mem);
     return rc;
 }
 
@@ -484,8 +491,7 @@ static int hvp_common(hb_model *m, const hb__batch *b, size_t block, size_t k, c
     size_t ld = block == SIZE_MAX ? p->n : p->blocks[block].numel;
     size_t nd = chunk_size(g, b->n_samples, k);
     ws w;
-    void *mem = NULL;
-    HB_TRY(ws_create(m, b->n_samples, nd, &w, &mem));
+    HB_TRY(ws_create(m, b->n_samples, nd, &w));
     const int32_t *idx = b->inputs->data, *tgt = b->targets->data;
     int rc = forward(m, &w, idx, tgt, NULL, NULL);
     if (rc == HB_OK) rc = backward(m, &w, idx, tgt, scale, NULL, s);
@@ -499,7 +505,6 @@ static int hvp_common(hb_model *m, const hb__batch *b, size_t block, size_t k, c
         }
         rc = rpass(m, &w, idx, scale, s, ld, ld);
     }
-    hb__free(m->ctx, mem);
     return rc;
 }
 
@@ -515,12 +520,10 @@ static int gpt_block_hvp(hb_model *m, const hb__batch *b, size_t block, size_t k
 
 static int gpt_accuracy(hb_model *m, const hb__batch *b, size_t *correct, size_t *total) {
     ws w;
-    void *mem = NULL;
-    HB_TRY(ws_create(m, b->n_samples, 0, &w, &mem));
+    HB_TRY(ws_create(m, b->n_samples, 0, &w));
     *correct = 0;
     int rc = forward(m, &w, b->inputs->data, b->targets->data, NULL, correct);
     *total = w.M;
-    hb__free(m->ctx, mem);
     return rc;
 }
 
@@ -577,6 +580,7 @@ static int gpt_synthetic(hb_model *m, size_t n, uint64_t stream, uint64_t first,
 static void gpt_destroy(hb_model *m) {
     gpt *g = m->impl;
     if (!g) return;
+    hb__free(m->ctx, g->ws_mem);
     hb__free(m->ctx, g->vp);
     hb__free(m->ctx, g->op);
     hb__free(m->ctx, g);

@@ -7,16 +7,19 @@
 
 #include "core/internal.h"
 
-/* y = gelu(x) */
-int hb__gelu_forward(hb_context *ctx, hb_dtype dt, size_t n, const void *x, void *y);
+/* y = gelu(x); d1 = gelu'(x), d2 = gelu''(x) when non-NULL. The other passes take x
+ * only through d1 and d2, so tanh is evaluated once per element, in the forward. */
+int hb__gelu_forward(hb_context *ctx, hb_dtype dt, size_t n, const void *x, void *y, void *d1,
+                     void *d2);
 /* gx = gelu'(x)·gy (overwrites gx) */
-int hb__gelu_backward(hb_context *ctx, hb_dtype dt, size_t n, const void *x, const void *gy,
+int hb__gelu_backward(hb_context *ctx, hb_dtype dt, size_t n, const void *d1, const void *gy,
                       void *gx);
 /* Ry = gelu'(x)·Rx (overwrites Ry) */
 int hb__gelu_rforward(hb_context *ctx, hb_dtype dt, size_t M, size_t k, size_t C,
-                      const void *x, const void *Rx, void *Ry);
+                      const void *d1, const void *Rx, void *Ry);
 /* Rgx = gelu''(x)·Rx·gy + gelu'(x)·Rgy (overwrites Rgx) */
 int hb__gelu_rbackward(hb_context *ctx, hb_dtype dt, size_t M, size_t k, size_t C,
-                       const void *x, const void *gy, const void *Rx, const void *Rgy, void *Rgx);
+                       const void *d1, const void *d2, const void *gy, const void *Rx,
+                       const void *Rgy, void *Rgx);
 
 #endif
