@@ -199,9 +199,24 @@ static size_t ws_bytes(const gpt *g, size_t N, size_t nd, size_t es) {
     return A.used + 64;
 }
 
+/* Guard against size_t overflow in the layout arithmetic: every array is at most the
+ * largest of these (times nd), and there are fewer than 64 per layer plus 64 more. */
+static int ws_check(hb_model *m, size_t N, size_t nd) {
+    const gpt *g = m->impl;
+    double M = (double)N * (double)g->T, k = nd ? (double)nd : 1.0;
+    double big = fmax(fmax(M * (double)g->F, M * (double)g->V),
+                      fmax((double)N * (double)g->H * (double)g->T * (double)g->T,
+                           2.0 * (double)g->F * (double)fmax((double)g->C, (double)g->V)));
+    double bytes = big * (k + 1) * 8.0 * 64.0 * ((double)g->L + 1);
+    HB_CHECK(m->ctx, bytes < 0x1p62, HB_EOVERFLOW,
+             "gpt workspace for %zu sequences and %zu directions is too large", N, nd);
+    return HB_OK;
+}
+
 static int ws_create(hb_model *m, size_t N, size_t nd, ws *w) {
     gpt *g = m->impl;
     size_t es = hb_dtype_size(m->compute);
+    HB_TRY(ws_check(m, N, nd));
     size_t bytes = ws_bytes(g, N, nd, es);
     if (bytes > g->ws_cap) {
         hb__free(m->ctx, g->ws_mem);
@@ -489,6 +504,7 @@ static int hvp_common(hb_model *m, const hb__batch *b, size_t block, size_t k, c
     size_t es = hb_dtype_size(m->compute);
     size_t s = block == SIZE_MAX ? 0 : stage_of(g, block);
     size_t ld = block == SIZE_MAX ? p->n : p->blocks[block].numel;
+    HB_TRY(ws_check(m, b->n_samples, 2)); /* chunk_size sizes a 2-direction layout */
     size_t nd = chunk_size(g, b->n_samples, k);
     ws w;
     HB_TRY(ws_create(m, b->n_samples, nd, &w));
