@@ -25,7 +25,9 @@
 #include "nn/embedding.h"
 #include "nn/gelu.h"
 #include "nn/layernorm.h"
+#include "nn/linear.h"
 #include "nn/softmax_xent.h"
+#include "nn/xent.h"
 
 /* Parameter blocks of transformer block i, in layout order (index 2 + 16·i + p). */
 enum {
@@ -95,7 +97,7 @@ typedef struct ws {
     size_t N, M, nd, es;
     layer_acts *la;
     char **gres;               /* L + 1: gradient w.r.t. the residual stream entering block i */
-    char *xL, *muf, *rsf, *xf, *z, *g_xf, *gz, *att_scratch;
+    char *xL, *muf, *rsf, *xf, *z, *p, *g_xf, *gz, *att_scratch;
     layer_racts *lr;
     char *RxL, *Rxf, *Rz, *Rgres, *Rg_g, *Rg_f, *Rg_b, *Rg_xmid, *Rg_y, *Rg_q, *Rg_k, *Rg_v,
         *Rg_a, *Rgxf, *dense_scratch, *Ratt_scratch;
@@ -151,6 +153,7 @@ static void layout(const gpt *g, arena *A, ws *w, size_t N, size_t nd, size_t es
     w->rsf = take(A, Ms);
     w->xf = take(A, MC);
     w->z = take(A, M * V * es);
+    w->p = take(A, M * V * es);
     w->g_xf = take(A, MC);
     w->gz = take(A, M * V * es);
     hb__attn_shape sh = {N, T, C, H};
@@ -266,30 +269,31 @@ static int forward(hb_model *m, ws *w, const int32_t *idx, const int32_t *tgt, d
         char *xout = l + 1 < g->L ? w->la[l + 1].xin : w->xL;
         HB_TRY(hb__layernorm_forward(ctx, dt, M, C, t->xin, PTR(th, lb(g, l, P_LN1_W)),
                                      PTR(th, lb(g, l, P_LN1_B)), t->a, t->mu1, t->rs1));
-        HB_TRY(hb__dense_forward(ctx, dt, M, C, C, t->a, PTR(th, lb(g, l, P_WQ)), PTR(th, lb(g, l, P_BQ)), t->q));
-        HB_TRY(hb__dense_forward(ctx, dt, M, C, C, t->a, PTR(th, lb(g, l, P_WK)), PTR(th, lb(g, l, P_BK)), t->k));
-        HB_TRY(hb__dense_forward(ctx, dt, M, C, C, t->a, PTR(th, lb(g, l, P_WV)), PTR(th, lb(g, l, P_BV)), t->v));
+        HB_TRY(hb__linear_forward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)C, t->a, PTR(th, lb(g, l, P_WQ)), PTR(th, lb(g, l, P_BQ)), t->q));
+        HB_TRY(hb__linear_forward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)C, t->a, PTR(th, lb(g, l, P_WK)), PTR(th, lb(g, l, P_BK)), t->k));
+        HB_TRY(hb__linear_forward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)C, t->a, PTR(th, lb(g, l, P_WV)), PTR(th, lb(g, l, P_BV)), t->v));
         HB_TRY(hb__attention_forward(ctx, dt, &sh, t->q, t->k, t->v, t->P, t->y));
-        HB_TRY(hb__dense_forward(ctx, dt, M, C, C, t->y, PTR(th, lb(g, l, P_WO)), PTR(th, lb(g, l, P_BO)), t->xmid));
+        HB_TRY(hb__linear_forward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)C, t->y, PTR(th, lb(g, l, P_WO)), PTR(th, lb(g, l, P_BO)), t->xmid));
         HB_TRY(add_to(m, M * C, t->xin, t->xmid));
         HB_TRY(hb__layernorm_forward(ctx, dt, M, C, t->xmid, PTR(th, lb(g, l, P_LN2_W)),
                                      PTR(th, lb(g, l, P_LN2_B)), t->b, t->mu2, t->rs2));
-        HB_TRY(hb__dense_forward(ctx, dt, M, C, F, t->b, PTR(th, lb(g, l, P_FC)), PTR(th, lb(g, l, P_BFC)), t->f));
+        HB_TRY(hb__linear_forward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)F, t->b, PTR(th, lb(g, l, P_FC)), PTR(th, lb(g, l, P_BFC)), t->f));
         HB_TRY(hb__gelu_forward(ctx, dt, M * F, t->f, t->g, t->d1, t->d2));
-        HB_TRY(hb__dense_forward(ctx, dt, M, F, C, t->g, PTR(th, lb(g, l, P_PROJ)), PTR(th, lb(g, l, P_BPROJ)), xout));
+        HB_TRY(hb__linear_forward(ctx, dt, (int64_t)M, (int64_t)F, (int64_t)C, t->g, PTR(th, lb(g, l, P_PROJ)), PTR(th, lb(g, l, P_BPROJ)), xout));
         HB_TRY(add_to(m, M * C, t->xmid, xout));
     }
     HB_TRY(hb__layernorm_forward(ctx, dt, M, C, w->xL, PTR(th, b_lnf_w(g)), PTR(th, b_lnf_b(g)),
                                  w->xf, w->muf, w->rsf));
-    HB_TRY(hb__dense_forward(ctx, dt, M, C, V, w->xf, PTR(th, b_head(g)), NULL, w->z));
+    HB_TRY(hb__linear_forward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)V, w->xf, PTR(th, b_head(g)), NULL, w->z));
     double l = 0;
-    HB_TRY(hb__sxent_forward(ctx, dt, M, V, w->z, tgt, &l, correct));
+    HB_TRY(hb__xent_forward(ctx, dt, (int64_t)M, (int64_t)V, w->z, tgt, w->p, &l));
+    if (correct) HB_TRY(hb__xent_correct(ctx, dt, (int64_t)M, (int64_t)V, w->z, tgt, correct));
     if (loss) *loss = l;
     return HB_OK;
 }
 
 /* θ backward down to stage `stop` (activation gradients; weight gradients into grad when
- * non-NULL, which requires stop = 0). Needs forward() first (w->z holds p). */
+ * non-NULL, which requires stop = 0). Needs forward() first (w->p holds the probabilities). */
 static int backward(hb_model *m, ws *w, const int32_t *idx, const int32_t *tgt, double scale,
                     void *grad, size_t stop) {
     const gpt *g = m->impl;
@@ -298,9 +302,10 @@ static int backward(hb_model *m, ws *w, const int32_t *idx, const int32_t *tgt, 
     size_t es = w->es, M = w->M, C = g->C, F = g->F, V = g->V, MC = M * C * es;
     const void *th = hb__model_theta(m);
     hb__attn_shape sh = {w->N, g->T, C, g->H};
-    HB_TRY(hb__sxent_backward(ctx, dt, M, V, w->z, tgt, scale, w->gz));
+    memset(w->gz, 0, M * V * es);
+    HB_TRY(hb__xent_backward(ctx, dt, (int64_t)M, (int64_t)V, w->p, tgt, scale, w->gz));
     memset(w->g_xf, 0, MC);
-    HB_TRY(hb__dense_backward(ctx, dt, M, C, V, w->xf, PTR(th, b_head(g)), w->gz, w->g_xf,
+    HB_TRY(hb__linear_backward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)V, w->xf, PTR(th, b_head(g)), w->gz, w->g_xf,
                               GPTR(grad, b_head(g)), NULL));
     memset(w->gres[g->L], 0, MC);
     HB_TRY(hb__layernorm_backward(ctx, dt, M, C, w->xL, PTR(th, b_lnf_w(g)), w->muf, w->rsf,
@@ -311,27 +316,27 @@ static int backward(hb_model *m, ws *w, const int32_t *idx, const int32_t *tgt, 
         layer_acts *t = &w->la[l];
         const char *gout = w->gres[l + 1];
         memset(t->g_g, 0, M * F * es);
-        HB_TRY(hb__dense_backward(ctx, dt, M, F, C, t->g, PTR(th, lb(g, l, P_PROJ)), gout, t->g_g,
+        HB_TRY(hb__linear_backward(ctx, dt, (int64_t)M, (int64_t)F, (int64_t)C, t->g, PTR(th, lb(g, l, P_PROJ)), gout, t->g_g,
                                   GPTR(grad, lb(g, l, P_PROJ)), GPTR(grad, lb(g, l, P_BPROJ))));
         HB_TRY(hb__gelu_backward(ctx, dt, M * F, t->d1, t->g_g, t->g_f));
         memset(t->g_b, 0, MC);
-        HB_TRY(hb__dense_backward(ctx, dt, M, C, F, t->b, PTR(th, lb(g, l, P_FC)), t->g_f, t->g_b,
+        HB_TRY(hb__linear_backward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)F, t->b, PTR(th, lb(g, l, P_FC)), t->g_f, t->g_b,
                                   GPTR(grad, lb(g, l, P_FC)), GPTR(grad, lb(g, l, P_BFC))));
         memcpy(t->g_xmid, gout, MC);
         HB_TRY(hb__layernorm_backward(ctx, dt, M, C, t->xmid, PTR(th, lb(g, l, P_LN2_W)), t->mu2,
                                       t->rs2, t->g_b, t->g_xmid, GPTR(grad, lb(g, l, P_LN2_W)),
                                       GPTR(grad, lb(g, l, P_LN2_B))));
         memset(t->g_y, 0, MC);
-        HB_TRY(hb__dense_backward(ctx, dt, M, C, C, t->y, PTR(th, lb(g, l, P_WO)), t->g_xmid, t->g_y,
+        HB_TRY(hb__linear_backward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)C, t->y, PTR(th, lb(g, l, P_WO)), t->g_xmid, t->g_y,
                                   GPTR(grad, lb(g, l, P_WO)), GPTR(grad, lb(g, l, P_BO))));
         HB_TRY(hb__attention_backward(ctx, dt, &sh, t->q, t->k, t->v, t->P, t->g_y, t->g_q, t->g_k,
                                       t->g_v, w->att_scratch));
         memset(t->g_a, 0, MC);
-        HB_TRY(hb__dense_backward(ctx, dt, M, C, C, t->a, PTR(th, lb(g, l, P_WQ)), t->g_q, t->g_a,
+        HB_TRY(hb__linear_backward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)C, t->a, PTR(th, lb(g, l, P_WQ)), t->g_q, t->g_a,
                                   GPTR(grad, lb(g, l, P_WQ)), GPTR(grad, lb(g, l, P_BQ))));
-        HB_TRY(hb__dense_backward(ctx, dt, M, C, C, t->a, PTR(th, lb(g, l, P_WK)), t->g_k, t->g_a,
+        HB_TRY(hb__linear_backward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)C, t->a, PTR(th, lb(g, l, P_WK)), t->g_k, t->g_a,
                                   GPTR(grad, lb(g, l, P_WK)), GPTR(grad, lb(g, l, P_BK))));
-        HB_TRY(hb__dense_backward(ctx, dt, M, C, C, t->a, PTR(th, lb(g, l, P_WV)), t->g_v, t->g_a,
+        HB_TRY(hb__linear_backward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)C, t->a, PTR(th, lb(g, l, P_WV)), t->g_v, t->g_a,
                                   GPTR(grad, lb(g, l, P_WV)), GPTR(grad, lb(g, l, P_BV))));
         memcpy(w->gres[l], t->g_xmid, MC);
         HB_TRY(hb__layernorm_backward(ctx, dt, M, C, t->xin, PTR(th, lb(g, l, P_LN1_W)), t->mu1,
@@ -400,7 +405,7 @@ static int rpass(hb_model *m, ws *w, const int32_t *idx, double scale, size_t s,
     HB_TRY(hb__dense_rforward(ctx, dt, M, C, V, nd, w->xf, W_(b_head(g)), w->Rxf, VP(b_head(g)),
                               NULL, ldv, w->Rz, ds));
     /* ---- R-backward ---- */
-    HB_TRY(hb__sxent_rbackward(ctx, dt, M, V, nd, w->z, w->Rz, scale, w->Rz));
+    HB_TRY(hb__sxent_rbackward(ctx, dt, M, V, nd, w->p, w->Rz, scale, w->Rz));
     memset(w->Rgxf, 0, RMC);
     HB_TRY(hb__dense_rbackward(ctx, dt, M, C, V, nd, w->xf, W_(b_head(g)), w->gz, w->Rxf,
                                VP(b_head(g)), ldv, w->Rz, w->Rgxf, OP(b_head(g)), NULL, ldo, ds));

@@ -1,6 +1,7 @@
-/* Dense layer: forward, backward and R-operator passes side by side.
+/* Dense layer: the R-operator passes with k directions interleaved per row (the forward
+ * and backward, for reference below, are nn/linear.c).
  *   y = x·Wᵀ + b                                 x (M, Cin), W (Cout, Cin), y (M, Cout)
- * Backward:   gx = gy·W,  gW = gyᵀ·x,  gb = Σ_rows gy
+ * Backward:   gx = gy·W,  gW = gyᵀ·x,  gb = Σ_rows gy     (nn/linear.c: hb__linear_backward)
  * R-forward:  Ry = Rx·Wᵀ + x·RWᵀ + Rb
  * R-backward: R(gx) = Rgy·W + gy·RW,  R(gW) = Rgyᵀ·x + gyᵀ·Rx,  R(gb) = Σ_rows Rgy
  * k directions interleaved per row (see dense.h): each term is one gemm over all k,
@@ -29,27 +30,6 @@
 #define I64(x) ((int64_t)(x))
 
 size_t hb__dense_scratch(size_t Cin, size_t Cout, size_t k) { return 2 * k * Cout * Cin; }
-
-int hb__dense_forward(hb_context *ctx, hb_dtype dt, size_t M, size_t Cin, size_t Cout,
-                      const void *x, const void *W, const void *b, void *y) {
-    HB_TRY(hb__gemm(ctx, dt, false, true, I64(M), I64(Cout), I64(Cin), 1.0, x, I64(Cin), W,
-                    I64(Cin), 0.0, y, I64(Cout)));
-    if (b) CALL(add_rows, M, 1, Cout, b, 0, y);
-    return HB_OK;
-}
-
-int hb__dense_backward(hb_context *ctx, hb_dtype dt, size_t M, size_t Cin, size_t Cout,
-                       const void *x, const void *W, const void *gy, void *gx, void *gW,
-                       void *gb) {
-    if (gx)
-        HB_TRY(hb__gemm(ctx, dt, false, false, I64(M), I64(Cin), I64(Cout), 1.0, gy, I64(Cout), W,
-                        I64(Cin), 1.0, gx, I64(Cin)));
-    if (gW)
-        HB_TRY(hb__gemm(ctx, dt, true, false, I64(Cout), I64(Cin), I64(M), 1.0, gy, I64(Cout), x,
-                        I64(Cin), 1.0, gW, I64(Cin)));
-    if (gb) CALL(col_sums, M, 1, Cout, gy, gb, 0);
-    return HB_OK;
-}
 
 int hb__dense_rforward(hb_context *ctx, hb_dtype dt, size_t M, size_t Cin, size_t Cout,
                        size_t k, const void *x, const void *W, const void *Rx, const void *RW,

@@ -6,7 +6,9 @@
  * Shapes: x (M, Cin), W (Cout, Cin), b (Cout), y, gy (M, Cout), gx (M, Cin).
  * Parameter directions RW_j = RW + j·ldv, Rb_j = Rb + j·ldv (NULL = zero); R-gradient
  * outputs OW_j = OW + j·ldo, Ob_j = Ob + j·ldo (NULL = skipped). dt is HB_F32 or HB_F64.
- * (Written for the gpt model; lib/nn/linear.c is the shared leading-k version.) */
+ * The θ-side forward and backward are the shared hb__linear_forward / hb__linear_backward
+ * (nn/linear.h); this file adds the interleaved R-passes (nn/linear.h has the leading-k
+ * ones, whose parameter directions must also be contiguous (k, out, in)). */
 #ifndef HB_NN_DENSE_H
 #define HB_NN_DENSE_H
 
@@ -15,13 +17,6 @@
 /* Scratch elements needed by hb__dense_rforward / hb__dense_rbackward. */
 size_t hb__dense_scratch(size_t Cin, size_t Cout, size_t k);
 
-/* y = x·Wᵀ + b (b may be NULL); overwrites y. */
-int hb__dense_forward(hb_context *ctx, hb_dtype dt, size_t M, size_t Cin, size_t Cout,
-                      const void *x, const void *W, const void *b, void *y);
-/* gx += gy·W, gW += gyᵀ·x, gb += Σ_rows gy (each may be NULL). */
-int hb__dense_backward(hb_context *ctx, hb_dtype dt, size_t M, size_t Cin, size_t Cout,
-                       const void *x, const void *W, const void *gy, void *gx, void *gW,
-                       void *gb);
 /* Ry = Rx·Wᵀ + x·RWᵀ + Rb (overwrites Ry; Rx NULL = zero). */
 int hb__dense_rforward(hb_context *ctx, hb_dtype dt, size_t M, size_t Cin, size_t Cout,
                        size_t k, const void *x, const void *W, const void *Rx, const void *RW,

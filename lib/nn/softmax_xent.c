@@ -1,4 +1,5 @@
-/* Softmax cross-entropy (mean over rows): forward, backward and R-backward side by side.
+/* Softmax cross-entropy (mean over rows): the R-backward with k interleaved directions;
+ * forward and backward (restated here) are nn/xent.c.
  *   p = softmax(z),  L = (1/M)·Σ_m −log p_m[t_m]
  * Backward:   gz = (p − onehot(t))/M
  * R-forward:  (the R-pass of the loss value itself is not needed for H·v)
@@ -31,44 +32,12 @@
         return HB_OK;                                                                       \
     } while (0)
 
-int hb__sxent_forward(hb_context *ctx, hb_dtype dt, size_t M, size_t V, void *z,
-                      const int32_t *targets, double *loss, size_t *correct) {
-    DISPATCH(fwd_f32(M, V, z, targets, loss, correct), fwd_f64(M, V, z, targets, loss, correct));
-}
-int hb__sxent_backward(hb_context *ctx, hb_dtype dt, size_t M, size_t V, const void *p,
-                       const int32_t *targets, double scale, void *gz) {
-    DISPATCH(bwd_f32(M, V, p, targets, scale, gz), bwd_f64(M, V, p, targets, scale, gz));
-}
 int hb__sxent_rbackward(hb_context *ctx, hb_dtype dt, size_t M, size_t V, size_t k,
                         const void *p, const void *Rz, double scale, void *Rgz) {
     DISPATCH(rbwd_f32(M, V, k, p, Rz, scale, Rgz), rbwd_f64(M, V, k, p, Rz, scale, Rgz));
 }
 
 #else /* ---- template body ---- */
-
-static void F(fwd)(size_t M, size_t V, real *z, const int32_t *t, double *loss, size_t *correct) {
-    double total = 0;
-    for (size_t m = 0; m < M; m++) {
-        real *r = z + m * V;
-        size_t am = 0;
-        for (size_t v = 1; v < V; v++)
-            if (r[v] > r[am]) am = v;
-        double mx = r[am], sum = 0;
-        for (size_t v = 0; v < V; v++) sum += exp((double)r[v] - mx);
-        total += log(sum) + mx - (double)r[t[m]];
-        if (correct && am == (size_t)t[m]) (*correct)++;
-        for (size_t v = 0; v < V; v++) r[v] = (real)(exp((double)r[v] - mx) / sum);
-    }
-    *loss = total / (double)M;
-}
-
-static void F(bwd)(size_t M, size_t V, const real *p, const int32_t *t, double scale, real *gz) {
-    real s = (real)(scale / (double)M);
-    for (size_t m = 0; m < M; m++) {
-        for (size_t v = 0; v < V; v++) gz[m * V + v] = s * p[m * V + v];
-        gz[m * V + (size_t)t[m]] -= s;
-    }
-}
 
 static void F(rbwd)(size_t M, size_t V, size_t k, const real *p, const real *Rz, double scale,
                     real *Rgz) {
