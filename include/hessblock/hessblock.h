@@ -5,6 +5,8 @@
  *   tensor.h  dense row-major tensors (f32, f64, bf16 storage), owned or wrapping
  *   params.h  named parameter blocks over one flat vector
  *   model.h   objectives with exact gradients and Hessian-vector products
+ *   train.h   the training loop (steps, evaluation, records)
+ *   sst.h     SST spectral layers and the LoRA baseline (wrapper models)
  * Conventions (docs/design.md): opaque handles; hb_X_create…(…, &out) / hb_X_free(NULL ok);
  * every fallible call returns HB_OK or a negative HB_E* code and leaves a message on
  * the context; the library never prints and never aborts. */
@@ -16,5 +18,7 @@
 #include "hessblock/tensor.h"
 #include "hessblock/params.h"
 #include "hessblock/model.h"
+#include "hessblock/train.h"
+#include "hessblock/sst.h"
 
 #endif /* HESSBLOCK_H */
