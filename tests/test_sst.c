@@ -283,11 +283,25 @@ START_TEST(test_resvd_and_schedule) {
         ck_assert_int_eq(hb_trainer_record_f64(tr, (size_t)t, HB_REC_LR, &lr), HB_OK);
         HB_ASSERT_CLOSE(lr, 0.3 * fmin(1.0, (t - 30 + 1) / 10.0), 1e-15);
     }
-    /* s clamp */
+    /* s clamp; an update that moves every entry (as weight decay or leftover momentum
+       would) is undone on the inactive pairs by end_step. */
+    ck_assert_int_eq(hb_sst_begin_step(w, 42, NULL, NULL), HB_OK);
+    ck_assert_int_eq(hb_sst_active(w, 0, act), HB_OK);
     s = block_ptr(w, "fc.weight.s", &n);
+    U = block_ptr(w, "fc.weight.U", &n);
+    Vt = block_ptr(w, "fc.weight.Vt", &n);
+    memcpy(U0, U, sizeof U0);
+    memcpy(V0, Vt, sizeof V0);
+    for (int i = 0; i < 25; i++) U[i] *= 0.5;
+    for (int i = 0; i < 35; i++) Vt[i] *= 0.5;
     s[4] = -0.5;
     ck_assert_int_eq(hb_sst_end_step(w), HB_OK);
     ck_assert(s[4] == 0);
+    for (int i = 0; i < 5; i++) {
+        bool on = i == act[0] || i == act[1];
+        for (int a = 0; a < 5; a++) ck_assert(U[a * 5 + i] == (on ? 0.5 : 1.0) * U0[a * 5 + i]);
+        for (int a = 0; a < 7; a++) ck_assert(Vt[i * 7 + a] == (on ? 0.5 : 1.0) * V0[i * 7 + a]);
+    }
     double scale;
     ck_assert_int_eq(hb_sst_begin_step(w, 45, NULL, &scale), HB_OK);
     ck_assert(scale == 1);

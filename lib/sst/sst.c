@@ -64,6 +64,8 @@ typedef struct sst {
     lapack_int lwork;
     lapack_int *iwork;
     double *weights;   /* sampling weights, max k */
+    void *frozen;      /* SST: U and Vᵀ of every layer as before the update (Σ out·k + k·in) */
+    bool frozen_valid; /* begin_step took the snapshot; end_step restores the inactive pairs */
     uint64_t stream, draws;
     int64_t cur_iter;
 } sst;
@@ -188,6 +190,7 @@ static void destroy_sst(hb_context *ctx, sst *S) {
     hb__free(ctx, S->work);
     hb__free(ctx, S->iwork);
     hb__free(ctx, S->weights);
+    hb__free(ctx, S->frozen);
     hb__free(ctx, S);
 }
 
@@ -568,7 +571,11 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
         S->lwork = lwork;
         S->work = hb__calloc(ctx, (size_t)lwork, es, "?gesdd workspace");
         S->iwork = hb__calloc(ctx, 8 * max_k, sizeof *S->iwork, "?gesdd integer workspace");
-        if (!S->work || !S->iwork) goto fail;
+        size_t nf = 0;
+        for (size_t l = 0; l < S->n_layers; l++)
+            nf += (size_t)(S->layers[l].out * S->layers[l].k + S->layers[l].k * S->layers[l].in);
+        S->frozen = hb__calloc(ctx, nf, es, "SST snapshot of U and Vt");
+        if (!S->work || !S->iwork || !S->frozen) goto fail;
     } else {
         S->scale = (cfg->alpha > 0 ? cfg->alpha : (double)S->rank) / (double)S->rank;
     }
@@ -632,6 +639,21 @@ int hb__sst_begin_step(hb_model *m, int64_t step, hb__state_reset_fn reset, void
             }
         S->cur_iter = it;
     }
+    /* Snapshot U and Vᵀ: end_step puts the inactive pairs back, so they stay frozen
+       whatever the optimizer does to zero-gradient entries (weight decay, momentum). */
+    {
+        hb_dtype dt = m->compute;
+        size_t es = hb_dtype_size(dt);
+        char *f = S->frozen;
+        for (size_t l = 0; l < S->n_layers; l++) {
+            layer *L = &S->layers[l];
+            size_t nu = (size_t)(L->out * L->k), nv = (size_t)(L->k * L->in);
+            memcpy(f, at(dt, m->params->data, L->off_u), nu * es);
+            memcpy(f + nu * es, at(dt, m->params->data, L->off_vt), nv * es);
+            f += (nu + nv) * es;
+        }
+        S->frozen_valid = true;
+    }
     if (lr_scale && it > 0 && S->rewarm > 0) {
         double f = (double)(step - it * S->iteration + 1) / (double)S->rewarm;
         *lr_scale = f < 1 ? f : 1;
@@ -643,12 +665,27 @@ int hb__sst_end_step(hb_model *m) {
     sst *S = sst_of(m);
     if (!S || S->method != HB_SST_SPECTRAL) return HB_OK;
     hb_dtype dt = m->compute;
+    size_t es = hb_dtype_size(dt);
+    const char *f = S->frozen;
     for (size_t l = 0; l < S->n_layers; l++) {
         layer *L = &S->layers[l];
         void *s = at(dt, m->params->data, L->off_s);
         for (int64_t i = 0; i < L->k; i++)
             if (!(hb__load(dt, s, (size_t)i) >= 0)) hb__store(dt, s, (size_t)i, 0.0);
+        size_t nu = (size_t)(L->out * L->k), nv = (size_t)(L->k * L->in);
+        if (S->frozen_valid && S->gradient == HB_SST_GRAD_ENHANCED) {
+            char *U = at(dt, m->params->data, L->off_u), *Vt = at(dt, m->params->data, L->off_vt);
+            for (int64_t i = 0; i < L->k; i++) {
+                if (L->mask[i]) continue;
+                for (int64_t a = 0; a < L->out; a++)
+                    memcpy(U + (size_t)(a * L->k + i) * es, f + (size_t)(a * L->k + i) * es, es);
+                memcpy(Vt + (size_t)(i * L->in) * es, f + (nu + (size_t)(i * L->in)) * es,
+                       (size_t)L->in * es);
+            }
+        }
+        f += (nu + nv) * es;
     }
+    S->frozen_valid = false;
     return HB_OK;
 }
 
