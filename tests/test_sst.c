@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "hb_fake_model.h"
+#include "optim/optim_internal.h"
+#include "sst/sst_internal.h"
 #include "hb_test.h"
 
 /* The wrapper over fake(C, D) with every LINEAR block converted. */
@@ -374,6 +376,103 @@ START_TEST(test_sampling_mixed_pairs) {
 }
 END_TEST
 
+/* With AdamW (weight decay on every block): inactive pairs stay bit-for-bit frozen within an
+ * iteration; at a boundary the optimizer state of every U and Vᵀ block is zeroed and the
+ * learning rate re-warms. */
+START_TEST(test_with_optimizer) {
+    hb_context *ctx = hb_test_context(1, 27);
+    hb_model *inner = NULL, *w = NULL;
+    ck_assert_int_eq(fake_model_create(ctx, 5, 7, 8, &inner), HB_OK);
+    hb_sst_config *cfg = NULL;
+    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_SPECTRAL, &cfg), HB_OK);
+    ck_assert_int_eq(hb_sst_config_add_kind(cfg, HB_BLOCK_LINEAR), HB_OK);
+    ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_RANK, 2), HB_OK);
+    ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_ITERATION, 10), HB_OK);
+    ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_REWARM, 5), HB_OK);
+    ck_assert_int_eq(hb_sst_create(inner, cfg, &w), HB_OK);
+    hb_sst_config_free(cfg);
+    hb_optimizer *opt = NULL;
+    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_ADAMW, hb_model_params(w), &opt), HB_OK);
+    ck_assert_int_eq(hb_optimizer_set_f64(opt, HB_OPT_LR, 0.01), HB_OK);
+    ck_assert_int_eq(hb_optimizer_set_f64(opt, HB_OPT_WEIGHT_DECAY, 0.1), HB_OK);
+    hb_trainer *tr = NULL;
+    ck_assert_int_eq(hb_trainer_create(w, opt, &tr), HB_OK);
+    size_t n;
+    double U0[25], V0[35];
+    int64_t act[2];
+    memcpy(U0, block_ptr(w, "fc.weight.U", &n), sizeof U0);
+    memcpy(V0, block_ptr(w, "fc.weight.Vt", &n), sizeof V0);
+    ck_assert_int_eq(hb_sst_active(w, 0, act), HB_OK);
+    ck_assert_int_eq(hb_trainer_run(tr, 10), HB_OK);
+    double *U = block_ptr(w, "fc.weight.U", &n), *Vt = block_ptr(w, "fc.weight.Vt", &n);
+    int moved = 0;
+    for (int i = 0; i < 5; i++) {
+        bool on = i == act[0] || i == act[1];
+        for (int a = 0; a < 5; a++) {
+            if (!on) ck_assert(U[a * 5 + i] == U0[a * 5 + i]);
+            else moved += U[a * 5 + i] != U0[a * 5 + i];
+        }
+        for (int a = 0; a < 7; a++) {
+            if (!on) ck_assert(Vt[i * 7 + a] == V0[i * 7 + a]);
+            else moved += Vt[i * 7 + a] != V0[i * 7 + a];
+        }
+    }
+    ck_assert_int_gt(moved, 20);
+    /* boundary of iteration 1, by hand: the U/Vᵀ state is zeroed, s keeps its state */
+    const double *mom = opt->m;
+    hb_params *wp = hb_model_params(w);
+    size_t bu, bs, bv, ou, os, ov, nu, ns, nv;
+    ck_assert_int_eq(hb_params_find_block(wp, "fc.weight.U", &bu), HB_OK);
+    ck_assert_int_eq(hb_params_find_block(wp, "fc.weight.s", &bs), HB_OK);
+    ck_assert_int_eq(hb_params_find_block(wp, "fc.weight.Vt", &bv), HB_OK);
+    hb_params_block_info(wp, bu, NULL, NULL, &ou, &nu, NULL, NULL);
+    hb_params_block_info(wp, bs, NULL, NULL, &os, &ns, NULL, NULL);
+    hb_params_block_info(wp, bv, NULL, NULL, &ov, &nv, NULL, NULL);
+    double sc;
+    ck_assert_int_eq(hb_sst_begin_step(w, 10, opt, &sc), HB_OK);
+    HB_ASSERT_CLOSE(sc, 1.0 / 5.0, 1e-15);
+    for (size_t i = 0; i < nu; i++) ck_assert(mom[ou + i] == 0);
+    for (size_t i = 0; i < nv; i++) ck_assert(mom[ov + i] == 0);
+    int s_state = 0;
+    for (size_t i = 0; i < ns; i++) s_state += mom[os + i] != 0;
+    ck_assert_int_eq(s_state, 5);
+    check_orthonormal(w, 5, 7, 5, 1e-12); /* re-SVD'd */
+    ck_assert_int_eq(hb_trainer_run(tr, 3), HB_OK);
+    double lr, f;
+    ck_assert_int_eq(hb_trainer_record_f64(tr, 11, HB_REC_LR, &lr), HB_OK);
+    ck_assert_int_eq(hb_optimizer_lr_factor(opt, 12, &f), HB_OK);
+    HB_ASSERT_CLOSE(lr, 0.01 * f * 2.0 / 5.0, 1e-15);
+    double gl;
+    ck_assert_int_eq(hb_optimizer_get_f64(opt, HB_OPT_LR, &gl), HB_OK);
+    ck_assert(gl == 0.01); /* restored after the re-warmed step */
+    hb_trainer_free(tr);
+    hb_optimizer_free(opt);
+
+    /* Adam-mini: zeroing a range zeroes the v partitions of the blocks it covers. */
+    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_ADAM_MINI, wp, &opt), HB_OK);
+    double l;
+    ck_assert_int_eq(hb_model_loss_grad(w, &l), HB_OK);
+    ck_assert_int_eq(hb_optimizer_step(opt), HB_OK);
+    const double *v = opt->v;
+    size_t a = opt->part_first[bu], z = opt->part_first[bu + 1], zs = opt->part_first[bs + 1];
+    ck_assert_uint_eq(z - a, 5); /* U (out=5, k): one partition per output row */
+    ck_assert_int_eq(hb__optim_zero_range(opt, ou, nu), HB_OK);
+    for (size_t i = a; i < z; i++) ck_assert(v[i] == 0);
+    for (size_t i = z; i < zs; i++) ck_assert(v[i] != 0); /* s untouched */
+    ck_assert_int_eq(hb__optim_zero_range(opt, ou, 1000), HB_ERANGE);
+    ck_assert_int_eq(hb__optim_zero_range(NULL, 0, 1), HB_OK);
+    /* a foreign optimizer is refused */
+    hb_optimizer *other = NULL;
+    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_SGD, hb_model_params(inner), &other), HB_OK);
+    ck_assert_int_eq(hb_sst_begin_step(w, 0, other, NULL), HB_EINVAL);
+    hb_optimizer_free(other);
+    hb_optimizer_free(opt);
+    hb_model_free(w);
+    hb_model_free(inner);
+    hb_context_free(ctx);
+}
+END_TEST
+
 START_TEST(test_lora) {
     hb_context *ctx = hb_test_context(1, 25);
     hb_model *inner = NULL, *w = NULL;
@@ -599,6 +698,7 @@ Suite *hb_suite_sst(void) {
     tcase_add_test(tc, test_resvd_and_schedule);
     tcase_add_test(tc, test_sampling_multinomial);
     tcase_add_test(tc, test_sampling_mixed_pairs);
+    tcase_add_test(tc, test_with_optimizer);
     tcase_add_test(tc, test_lora);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_sst_oom);

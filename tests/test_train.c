@@ -1,6 +1,7 @@
 /* The training loop: the built-in GD step on a callback quadratic against the hand-written
  * iteration, records, evaluation, caller data, synthetic streams, cancel, bad input, OOM. */
 #include <string.h>
+#include <unistd.h>
 
 #include "hb_fake_model.h"
 #include "hb_test.h"
@@ -211,6 +212,69 @@ START_TEST(test_synthetic_streams) {
 }
 END_TEST
 
+/* With an SGD optimizer (no momentum) the loop is the same GD iteration; a cosine schedule's
+ * factor shows in the recorded lr; periodic checkpoints hold the latest parameters. */
+START_TEST(test_optimizer_and_checkpoint) {
+    hb_context *ctx = hb_test_context(1, 8);
+    quad q;
+    make_quad(&q);
+    hb_model *m = quad_model(ctx, &q);
+    double th[N], g[N];
+    memcpy(th, hb_params_data(hb_model_params(m)), sizeof th);
+    hb_optimizer *opt = NULL;
+    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_SGD, hb_model_params(m), &opt), HB_OK);
+    ck_assert_int_eq(hb_optimizer_set_f64(opt, HB_OPT_LR, 0.2), HB_OK);
+    ck_assert_int_eq(hb_optimizer_schedule_cosine(opt, 4, 20, 0.1), HB_OK);
+    hb_trainer *tr = NULL;
+    ck_assert_int_eq(hb_trainer_create(m, opt, &tr), HB_OK);
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/hb_test_train_%ld.ckpt", (long)getpid());
+    ck_assert_int_eq(hb_trainer_set_i64(tr, HB_TR_CHECKPOINT_EVERY, 3), HB_ESTATE);
+    ck_assert_int_eq(hb_trainer_set_checkpoint(tr, path, 4), HB_OK);
+    ck_assert_int_eq(hb_trainer_run(tr, 10), HB_OK);
+    double saved8[N];
+    for (int t = 0; t < 10; t++) {
+        double f, v;
+        ck_assert_int_eq(hb_optimizer_lr_factor(opt, t + 1, &f), HB_OK);
+        double l = quad_loss(&q, th, g);
+        ck_assert_int_eq(hb_trainer_record_f64(tr, (size_t)t, HB_REC_LOSS, &v), HB_OK);
+        HB_ASSERT_CLOSE(v, l, 1e-12); /* as in test_gd_matches_hand_iteration */
+        ck_assert_int_eq(hb_trainer_record_f64(tr, (size_t)t, HB_REC_LR, &v), HB_OK);
+        HB_ASSERT_CLOSE(v, 0.2 * f, 1e-15);
+        for (int i = 0; i < N; i++) th[i] -= 0.2 * f * g[i];
+        if (t == 7) memcpy(saved8, th, sizeof th);
+    }
+    const double *got = hb_params_data(hb_model_params(m));
+    for (int i = 0; i < N; i++) HB_ASSERT_CLOSE(got[i], th[i], 1e-12);
+    /* the file holds θ after 8 steps (saved after steps 4 and 8; 10 is not a multiple) */
+    hb_params *p2 = NULL;
+    int64_t s1[1] = {3}, s2[1] = {2};
+    ck_assert_int_eq(hb_params_create(ctx, HB_F64, &p2), HB_OK);
+    ck_assert_int_eq(hb_params_add_block(p2, "a", HB_BLOCK_OTHER, 1, s1, NULL), HB_OK);
+    ck_assert_int_eq(hb_params_add_block(p2, "c", HB_BLOCK_OTHER, 1, s2, NULL), HB_OK);
+    ck_assert_int_eq(hb_params_finalize(p2), HB_OK);
+    ck_assert_int_eq(hb_checkpoint_load(path, p2, NULL), HB_OK);
+    for (int i = 0; i < N; i++) HB_ASSERT_CLOSE(((double *)hb_params_data(p2))[i], saved8[i], 1e-12);
+    unlink(path);
+    ck_assert_int_eq(hb_trainer_set_checkpoint(tr, NULL, 0), HB_OK);
+    ck_assert_int_eq(hb_trainer_set_checkpoint(tr, NULL, 2), HB_EINVAL);
+    ck_assert_int_eq(hb_trainer_set_checkpoint(tr, "x", -1), HB_EINVAL);
+    ck_assert_int_eq(hb_trainer_set_checkpoint(NULL, "x", 1), HB_EINVAL);
+    /* an optimizer over other params */
+    hb_optimizer *other = NULL;
+    hb_trainer *tr2 = NULL;
+    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_SGD, p2, &other), HB_OK);
+    ck_assert_int_eq(hb_trainer_create(m, other, &tr2), HB_EINVAL);
+    ck_assert_ptr_null(tr2);
+    hb_optimizer_free(other);
+    hb_params_free(p2);
+    hb_trainer_free(tr);
+    hb_optimizer_free(opt);
+    hb_model_free(m);
+    hb_context_free(ctx);
+}
+END_TEST
+
 static int cancel_at(void *user, const char *task, int64_t done, int64_t total) {
     (void)total;
     ck_assert_str_eq(task, "train");
@@ -315,17 +379,23 @@ static int create_and_run(hb_context *ctx, void *arg) {
     (void)arg;
     hb_model *m = NULL;
     hb_trainer *tr = NULL;
+    hb_optimizer *opt = NULL;
     int rc = fake_model_create(ctx, 3, 4, 4, &m);
-    if (rc == HB_OK) rc = hb_trainer_create(m, NULL, &tr);
+    if (rc == HB_OK && arg) rc = hb_optimizer_create(ctx, HB_OPTIM_ADAMW, hb_model_params(m), &opt);
+    if (rc == HB_OK) rc = hb_trainer_create(m, opt, &tr);
     if (rc == HB_OK) rc = hb_trainer_set_i64(tr, HB_TR_EVAL_EVERY, 2);
     if (rc == HB_OK) rc = hb_trainer_run(tr, 3);
     hb_trainer_free(tr);
+    hb_optimizer_free(opt);
     hb_model_free(m);
     return rc;
 }
 
+static char ctx_marker[1];
+
 START_TEST(test_train_oom) {
     ck_assert_int_ge(hb_test_oom_loop(create_and_run, NULL), 5);
+    ck_assert_int_ge(hb_test_oom_loop(create_and_run, ctx_marker), 7);
 }
 END_TEST
 
@@ -336,6 +406,7 @@ Suite *hb_suite_train(void) {
     tcase_add_test(tc, test_gd_matches_hand_iteration);
     tcase_add_test(tc, test_caller_data_and_eval);
     tcase_add_test(tc, test_synthetic_streams);
+    tcase_add_test(tc, test_optimizer_and_checkpoint);
     tcase_add_test(tc, test_cancel_and_nonfinite);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_train_oom);

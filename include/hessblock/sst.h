@@ -35,14 +35,13 @@
 
 #include "hessblock/core.h"
 #include "hessblock/model.h"
+#include "hessblock/optim.h"
 #include "hessblock/params.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Declared in optim.h as well (an identical typedef is legal C11 and C++). */
-typedef struct hb_optimizer hb_optimizer;
 
 typedef enum hb_sst_method {
     HB_SST_SPECTRAL = 1, /* SST: U·diag(s)·Vᵀ, full rank, r active pairs per iteration */
@@ -124,8 +123,10 @@ HB_API int hb_sst_resvd(hb_model *m);
  * iteration boundary re-SVD, redraw, reset optimizer state (opt may be NULL: no state);
  * *lr_scale (may be NULL) receives the re-warm factor to multiply the learning rate by.
  * hb_sst_end_step after the update: s ≥ 0. LoRA: both are no-ops (*lr_scale = 1).
- * Returns HB_OK, HB_EINVAL (step < 0), HB_EUNSUPPORTED (opt in a build without optim.h),
- * and the errors of hb_sst_resvd. */
+ * The state reset zeroes, for every U and Vᵀ block, the optimizer's per-element state
+ * (SGD momentum, Adam moments) and Adam-mini's per-partition v; the step count is kept.
+ * Returns HB_OK, HB_EINVAL (step < 0, opt not over m's params), and the errors of
+ * hb_sst_resvd. */
 HB_API int hb_sst_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_scale);
 HB_API int hb_sst_end_step(hb_model *m);
 

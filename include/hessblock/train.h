@@ -17,8 +17,11 @@
  * sample HB_TR_EVAL_OFFSET of the same stream (disjoint from every training sample for
  * t·batches·batch < offset), else the loss on the step's data.
  *
- * The update: an hb_optimizer (optim.h) when one is given, otherwise a built-in plain
- * gradient-descent step θ ← θ − lr·∇L with lr = HB_TR_LR. Models built by hb_sst_create
+ * The update: an hb_optimizer (optim.h) when one is given (its lr, schedule and per-block
+ * options apply; the recorded lr is global lr × schedule factor), otherwise a built-in
+ * plain gradient-descent step θ ← θ − lr·∇L with lr = HB_TR_LR.
+ * Checkpoints (hb_trainer_set_checkpoint): after every `every`-th step, the parameters and
+ * the optimizer state are saved atomically (checkpoint.h) to one path, overwritten. Models built by hb_sst_create
  * (sst.h) are recognised and driven by their schedule (active pairs, re-SVD, optimizer
  * state reset, learning-rate re-warm, s ≥ 0), see sst.h.
  *
@@ -30,19 +33,18 @@
 
 #include "hessblock/core.h"
 #include "hessblock/model.h"
+#include "hessblock/optim.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 typedef struct hb_trainer hb_trainer;
-/* Declared in optim.h as well (an identical typedef is legal C11 and C++). */
-typedef struct hb_optimizer hb_optimizer;
 
 /* hb_trainer_create: a trainer over model m (borrowed; must outlive the trainer) with
  * optimizer opt (borrowed; may be NULL for the built-in gradient-descent step; when given
- * it must be over m's params). Returns HB_OK, HB_EINVAL, HB_ENOMEM, HB_EUNSUPPORTED
- * (an optimizer in a build without optim.h). */
+ * it must be over m's params). Returns HB_OK, HB_EINVAL (NULL, optimizer over other
+ * params), HB_ENOMEM. */
 HB_API int hb_trainer_create(hb_model *m, hb_optimizer *opt, hb_trainer **out);
 
 /* hb_trainer_free: NULL is a no-op. The model and optimizer are not freed. */
@@ -57,7 +59,8 @@ typedef enum hb_trainer_opt {
     HB_TR_TRAIN_BATCHES = 5,  /* i64: synthetic micro-batches per training step [1]        */
     HB_TR_DATA_STREAM = 6,    /* i64: stream of the synthetic data [0] (the model's own)   */
     HB_TR_BLOCK_NORMS = 7,    /* i64: 1 = record ‖θ_b‖₂ per block every step [1]           */
-    HB_TR_CHECKPOINT_EVERY = 8 /* i64: reserved for periodic checkpoints (0 = never) [0]   */
+    HB_TR_CHECKPOINT_EVERY = 8 /* i64: checkpoint every this many steps, 0 = never [0];
+                                  nonzero needs a path first (HB_ESTATE)                   */
 } hb_trainer_opt;
 
 /* Setters/getters. Returns HB_OK, HB_EINVAL (NULL, unknown key, wrong setter for the key,
@@ -75,11 +78,15 @@ typedef int (*hb_train_data_fn)(void *user, hb_model *m, int64_t step);
 HB_API int hb_trainer_set_data_fn(hb_trainer *tr, hb_train_data_fn fn, void *user);
 HB_API int hb_trainer_set_eval_fn(hb_trainer *tr, hb_train_data_fn fn, void *user);
 
+/* hb_trainer_set_checkpoint: save to `path` (copied) every `every` steps (0 = never; path
+ * may then be NULL). Returns HB_OK, HB_EINVAL, HB_ENOMEM. */
+HB_API int hb_trainer_set_checkpoint(hb_trainer *tr, const char *path, int64_t every);
+
 /* hb_trainer_run: run `steps` more steps (>= 1), continuing from hb_trainer_step. The
  * progress total is the step count the run will reach.
  * Returns HB_OK, HB_EINVAL, HB_ENONFINITE (non-finite loss or gradient: that step is not
- * applied and not recorded), HB_ECANCELED, HB_ECALLBACK, HB_ENOMEM, and the model's and
- * optimizer's errors. Steps completed before a failure stay applied and recorded. */
+ * applied and not recorded), HB_ECANCELED, HB_ECALLBACK, HB_ENOMEM, HB_EIO (checkpoint),
+ * and the model's and optimizer's errors. Steps completed before a failure stay applied and recorded. */
 HB_API int hb_trainer_run(hb_trainer *tr, int64_t steps);
 
 /* hb_trainer_step: steps completed so far (0 for NULL). */

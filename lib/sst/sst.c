@@ -775,8 +775,9 @@ int hb_sst_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_s
     WRAPPER_OR_FAIL(m, S);
     (void)S;
     HB_CHECK(m->ctx, step >= 0, HB_EINVAL, "step must be >= 0");
-    HB_CHECK(m->ctx, opt == NULL, HB_EUNSUPPORTED, "this build has no optimizers (optim.h)");
-    return hb__sst_begin_step(m, step, NULL, NULL, lr_scale);
+    HB_CHECK(m->ctx, opt == NULL || hb_optimizer_params(opt) == m->params, HB_EINVAL,
+             "the optimizer is not over the wrapper's parameters");
+    return hb__sst_begin_step(m, step, hb__optim_zero_range, opt, lr_scale);
 }
 
 int hb_sst_end_step(hb_model *m) {

@@ -8,6 +8,9 @@
 /* Zero the optimizer state of the flat range [offset, offset+len) of the wrapper's params. */
 typedef int (*hb__state_reset_fn)(void *user, size_t offset, size_t len);
 
+/* hb__optim_zero_range: an hb__state_reset_fn over an hb_optimizer (user; NULL = no-op). */
+int hb__optim_zero_range(void *user, size_t offset, size_t len);
+
 /* hb__sst_is_wrapper: true for models made by hb_sst_create. */
 bool hb__sst_is_wrapper(const hb_model *m);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hessblock/checkpoint.h"
 #include "kernels/kernels.h"
 #include "sst/sst_internal.h"
 
@@ -20,6 +21,7 @@ struct hb_trainer {
         ckpt_every;
     hb_train_data_fn data_fn, eval_fn;
     void *data_user, *eval_user;
+    char *ckpt_path;
     int64_t step;
     record *rec;
     double *bnorm;           /* n_blocks per record (when block_norms was on) */
@@ -38,8 +40,8 @@ int hb_trainer_create(hb_model *m, hb_optimizer *opt, hb_trainer **out) {
     if (!m) return HB_EINVAL;
     hb_context *ctx = m->ctx;
     HB_CHECK(ctx, out != NULL, HB_EINVAL, "output pointer is NULL");
-    HB_CHECK(ctx, opt == NULL, HB_EUNSUPPORTED,
-             "this build has no optimizers (optim.h): pass NULL for the built-in GD step");
+    HB_CHECK(ctx, opt == NULL || hb_optimizer_params(opt) == m->params, HB_EINVAL,
+             "the optimizer is not over the model's parameters");
     hb_trainer *tr = hb__calloc(ctx, 1, sizeof *tr, "trainer");
     if (!tr) return HB_ENOMEM;
     tr->ctx = ctx;
@@ -60,6 +62,7 @@ void hb_trainer_free(hb_trainer *tr) {
     hb__free(tr->ctx, tr->rec);
     hb__free(tr->ctx, tr->bnorm);
     hb__free(tr->ctx, tr->has_bnorm);
+    hb__free(tr->ctx, tr->ckpt_path);
     hb__free(tr->ctx, tr);
 }
 
@@ -92,7 +95,9 @@ int hb_trainer_set_i64(hb_trainer *tr, hb_trainer_opt key, int64_t v) {
         tr->block_norms = v;
         return HB_OK;
     case HB_TR_CHECKPOINT_EVERY:
-        HB_CHECK(ctx, v == 0, HB_EUNSUPPORTED, "checkpoints are not available in this build");
+        HB_CHECK(ctx, v >= 0, HB_EINVAL, "HB_TR_CHECKPOINT_EVERY must be >= 0");
+        HB_CHECK(ctx, v == 0 || tr->ckpt_path, HB_ESTATE,
+                 "set a checkpoint path first (hb_trainer_set_checkpoint)");
         tr->ckpt_every = v;
         return HB_OK;
     default:
@@ -136,6 +141,23 @@ int hb_trainer_set_data_fn(hb_trainer *tr, hb_train_data_fn fn, void *user) {
     if (!tr) return HB_EINVAL;
     tr->data_fn = fn;
     tr->data_user = user;
+    return HB_OK;
+}
+
+int hb_trainer_set_checkpoint(hb_trainer *tr, const char *path, int64_t every) {
+    if (!tr) return HB_EINVAL;
+    HB_CHECK(tr->ctx, every >= 0, HB_EINVAL, "every must be >= 0");
+    HB_CHECK(tr->ctx, every == 0 || (path && path[0]), HB_EINVAL, "a checkpoint path is required");
+    char *copy = NULL;
+    if (path) {
+        size_t len = strlen(path);
+        copy = hb__malloc(tr->ctx, len + 1, "checkpoint path");
+        if (!copy) return HB_ENOMEM;
+        memcpy(copy, path, len + 1);
+    }
+    hb__free(tr->ctx, tr->ckpt_path);
+    tr->ckpt_path = copy;
+    tr->ckpt_every = every;
     return HB_OK;
 }
 
@@ -252,7 +274,7 @@ static int one_step(hb_trainer *tr, int64_t t) {
     double lr_scale = 1.0;
     bool sst = hb__sst_is_wrapper(m);
     double t0 = now_seconds();
-    if (sst) HB_TRY(hb__sst_begin_step(m, t, NULL, tr, &lr_scale));
+    if (sst) HB_TRY(hb__sst_begin_step(m, t, hb__optim_zero_range, tr->opt, &lr_scale));
     record r = {(double)t, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
     HB_TRY(hb_model_loss_grad(m, &r.loss));
     HB_TRY(norm2(ctx, p->grad_dtype, p->grad, p->n, &r.grad_norm));
@@ -265,8 +287,22 @@ static int one_step(hb_trainer *tr, int64_t t) {
         for (size_t b = 0; b < p->n_blocks; b++)
             HB_TRY(norm2(ctx, p->dtype, (const char *)p->data + p->blocks[b].offset * hb_dtype_size(p->dtype),
                          p->blocks[b].numel, &bn[b]));
-    r.lr = tr->lr * lr_scale;
-    HB_TRY(gd_step(tr, r.lr));
+    if (tr->opt) {
+        /* The learning rate of the update: global lr · schedule factor · SST re-warm. The
+           re-warm is applied by scaling the global lr for this one step (per-block lr
+           overrides are not re-warmed; docs/sst.md). */
+        double base, factor;
+        HB_TRY(hb_optimizer_get_f64(tr->opt, HB_OPT_LR, &base));
+        HB_TRY(hb_optimizer_lr_factor(tr->opt, hb_optimizer_step_count(tr->opt) + 1, &factor));
+        r.lr = base * factor * lr_scale;
+        if (lr_scale != 1.0) HB_TRY(hb_optimizer_set_f64(tr->opt, HB_OPT_LR, base * lr_scale));
+        int rc = hb_optimizer_step(tr->opt);
+        if (lr_scale != 1.0) hb_optimizer_set_f64(tr->opt, HB_OPT_LR, base);
+        HB_TRY(rc);
+    } else {
+        r.lr = tr->lr * lr_scale;
+        HB_TRY(gd_step(tr, r.lr));
+    }
     if (sst) HB_TRY(hb__sst_end_step(m));
     r.time = now_seconds() - t0;
     tr->rec[i] = r;
@@ -291,6 +327,8 @@ int hb_trainer_run(hb_trainer *tr, int64_t steps) {
             record *r = &tr->rec[tr->n_rec - 1];
             HB_TRY(evaluate(tr, t, &r->eval_loss, &r->eval_acc));
         }
+        if (tr->ckpt_every > 0 && (t + 1) % tr->ckpt_every == 0)
+            HB_TRY(hb_checkpoint_save(tr->ckpt_path, tr->m->params, tr->opt));
         HB_TRY(hb__progress(ctx, "train", t + 1, target));
     }
     return HB_OK;
