@@ -110,6 +110,72 @@ static void zero_distortion(int64_t C, int64_t D) {
     hb_context_free(ctx);
 }
 
+/* The built-in mlp, f64 and f32 (sgesdd path): the wrapper over its LINEAR blocks starts
+ * at the dense model's loss and unconverted-block gradients. */
+static void mlp_zero_distortion(hb_dtype dt, double tol) {
+    hb_context *ctx = hb_test_context(1, 28);
+    hb_model_config *cfg = NULL;
+    hb_model *dense = NULL, *w = NULL;
+    ck_assert_int_eq(hb_model_config_create(ctx, HB_MODEL_MLP, &cfg), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_DTYPE, dt), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_INPUTS, 12), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_WIDTH, 10), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_CLASSES, 5), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_BATCH, 8), HB_OK);
+    ck_assert_int_eq(hb_model_create(ctx, cfg, &dense), HB_OK);
+    ck_assert_int_eq(hb_model_set_synthetic(dense, 2, 0, 0), HB_OK);
+    hb_params *dp = hb_model_params(dense);
+    size_t n = hb_params_count(dp), nb = hb_params_num_blocks(dp);
+    double ld, lw, gd[2048], th[2048];
+    ck_assert(n <= 2048);
+    ck_assert_int_eq(hb_model_loss_grad(dense, &ld), HB_OK);
+    for (size_t i = 0; i < n; i++) {
+        gd[i] = dt == HB_F64 ? ((double *)hb_params_grad(dp))[i] : ((float *)hb_params_grad(dp))[i];
+        th[i] = dt == HB_F64 ? ((double *)hb_params_data(dp))[i] : ((float *)hb_params_data(dp))[i];
+    }
+    hb_sst_config *scfg = NULL;
+    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_SPECTRAL, &scfg), HB_OK);
+    ck_assert_int_eq(hb_sst_config_add_kind(scfg, HB_BLOCK_LINEAR), HB_OK);
+    ck_assert_int_eq(hb_sst_create(dense, scfg, &w), HB_OK);
+    size_t nl;
+    ck_assert_int_eq(hb_sst_num_layers(w, &nl), HB_OK);
+    ck_assert_uint_eq(nl, 2); /* layers.0.weight (10×12), layers.1.weight (10×10) */
+    ck_assert_int_eq(hb_model_set_synthetic(w, 2, 0, 0), HB_OK);
+    ck_assert_int_eq(hb_model_loss_grad(w, &lw), HB_OK);
+    HB_ASSERT_CLOSE(lw, ld, tol);
+    hb_params *wp = hb_model_params(w);
+    for (size_t b = 0; b < nb; b++) { /* unconverted blocks: same gradient */
+        const char *name = hb_params_block_name(dp, b);
+        size_t wb, off, num, woff;
+        if (hb_params_find_block(wp, name, &wb) != HB_OK) continue;
+        hb_params_block_info(dp, b, NULL, NULL, &off, &num, NULL, NULL);
+        hb_params_block_info(wp, wb, NULL, NULL, &woff, NULL, NULL, NULL);
+        for (size_t i = 0; i < num; i++) {
+            double g = dt == HB_F64 ? ((double *)hb_params_grad(wp))[woff + i]
+                                    : ((float *)hb_params_grad(wp))[woff + i];
+            HB_ASSERT_CLOSE(g, gd[off + i], tol);
+        }
+    }
+    ck_assert_int_eq(hb_sst_sync(w), HB_OK); /* the inner W is the original one */
+    for (size_t i = 0; i < n; i++) {
+        double v = dt == HB_F64 ? ((double *)hb_params_data(dp))[i] : ((float *)hb_params_data(dp))[i];
+        ck_assert_msg(fabs(v - th[i]) <= tol, "θ[%zu] %g vs %g", i, v, th[i]);
+    }
+    hb_sst_config_free(scfg);
+    hb_model_free(w);
+    hb_model_free(dense);
+    hb_model_config_free(cfg);
+    hb_context_free(ctx);
+}
+
+/* f64: SVD reconstruction error O(k·eps·‖W‖) ≈ 1e-15 propagated through two layers and a
+ * softmax: 1e-12. f32: the same with eps_f32 ≈ 6e-8 times k = 10 and the depth: 2e-5. */
+START_TEST(test_mlp_zero_distortion) {
+    mlp_zero_distortion(HB_F64, 1e-12);
+    mlp_zero_distortion(HB_F32, 2e-5);
+}
+END_TEST
+
 START_TEST(test_zero_distortion_wide) { zero_distortion(5, 7); }
 END_TEST
 START_TEST(test_zero_distortion_tall) { zero_distortion(7, 4); }
@@ -693,6 +759,7 @@ Suite *hb_suite_sst(void) {
     TCase *tc = tcase_create("sst");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_zero_distortion_wide);
+    tcase_add_test(tc, test_mlp_zero_distortion);
     tcase_add_test(tc, test_zero_distortion_tall);
     tcase_add_test(tc, test_gradients_fd_and_enhanced);
     tcase_add_test(tc, test_resvd_and_schedule);
