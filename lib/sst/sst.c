@@ -205,6 +205,33 @@ static void suffixed(char *dst, const char *base, const char *suffix) {
 
 static void *at(hb_dtype dt, void *base, size_t off) { return (char *)base + off * hb_dtype_size(dt); }
 
+/* Element loops of the forming and the gradient map, typed (one dtype switch per call,
+ * not per element). */
+#define HB_SST_KERNELS(T, SFX)                                                             \
+    static void scale_cols_##SFX(const T *U, const T *s, T *US, int64_t out, int64_t k) {  \
+        for (int64_t a = 0; a < out; a++)                                                  \
+            for (int64_t i = 0; i < k; i++) US[a * k + i] = U[a * k + i] * s[i];           \
+    }                                                                                      \
+    static void map_sst_##SFX(const T *s, const T *Vt, const T *M1, const T *M2,           \
+                              const unsigned char *mask, bool exact, T *gU, T *gs, T *gVt, \
+                              int64_t out, int64_t in, int64_t k) {                        \
+        for (int64_t i = 0; i < k; i++) {                                                  \
+            double d = 0;                                                                  \
+            for (int64_t j = 0; j < in; j++) d += (double)M2[i * in + j] * (double)Vt[i * in + j]; \
+            gs[i] += (T)d;                                                                 \
+            T f = exact ? s[i] : (T)(mask[i] ? 1 : 0);                                     \
+            if (f == 0) continue;                                                          \
+            for (int64_t j = 0; j < in; j++) gVt[i * in + j] += f * M2[i * in + j];        \
+        }                                                                                  \
+        for (int64_t a = 0; a < out; a++)                                                  \
+            for (int64_t i = 0; i < k; i++) {                                              \
+                T f = exact ? s[i] : (T)(mask[i] ? 1 : 0);                                 \
+                gU[a * k + i] += f * M1[a * k + i];                                        \
+            }                                                                              \
+    }
+HB_SST_KERNELS(double, f64)
+HB_SST_KERNELS(float, f32)
+
 /* gesdd on the column-major view of row-major W (out×in): Wᵀ = V·S·Uᵀ. A is destroyed.
  * lwork = -1 is the workspace query (result in *work). */
 static lapack_int gesdd(hb_dtype dt, int64_t out, int64_t in, void *A, void *s, void *Vt, void *U,
@@ -245,10 +272,8 @@ static int form_layer(hb_model *m, sst *S, layer *L, void *dst) {
     }
     const void *U = at(dt, P, L->off_u), *s = at(dt, P, L->off_s);
     void *US = S->scratch;
-    for (int64_t j = 0; j < L->out; j++)
-        for (int64_t i = 0; i < L->k; i++)
-            hb__store(dt, US, (size_t)(j * L->k + i),
-                      hb__load(dt, U, (size_t)(j * L->k + i)) * hb__load(dt, s, (size_t)i));
+    if (dt == HB_F64) scale_cols_f64(U, s, US, L->out, L->k);
+    else scale_cols_f32(U, s, US, L->out, L->k);
     return hb__gemm(m->ctx, dt, false, false, L->out, L->in, L->k, 1.0, US, L->k,
                     at(dt, P, L->off_vt), L->in, 0.0, dst, L->in);
 }
@@ -296,18 +321,12 @@ static int map_grad(hb_model *m, sst *S, void *grad) {
                         L->in));
         HB_TRY(hb__gemm(ctx, dt, false, true, L->out, L->k, L->in, 1.0, G, L->in, Vt, L->in, 0.0, M1,
                         L->k));
-        for (int64_t i = 0; i < L->k; i++) {
-            double d;
-            HB_TRY(hb__dot(ctx, dt, L->in, M2 + (size_t)(i * L->in) * es, 1,
-                           (const char *)Vt + (size_t)(i * L->in) * es, 1, &d));
-            hb__store(dt, gs, (size_t)i, hb__load(dt, gs, (size_t)i) + d);
-            double f = exact ? hb__load(dt, s, (size_t)i) : L->mask[i] ? 1.0 : 0.0;
-            if (f == 0) continue;
-            HB_TRY(hb__axpy(ctx, dt, L->in, f, M2 + (size_t)(i * L->in) * es, 1,
-                            (char *)gVt + (size_t)(i * L->in) * es, 1));
-            HB_TRY(hb__axpy(ctx, dt, L->out, f, M1 + (size_t)i * es, L->k, (char *)gU + (size_t)i * es,
-                            L->k));
-        }
+        if (dt == HB_F64)
+            map_sst_f64(s, Vt, (const double *)M1, (const double *)M2, L->mask, exact, gU, gs, gVt,
+                        L->out, L->in, L->k);
+        else
+            map_sst_f32(s, Vt, (const float *)M1, (const float *)M2, L->mask, exact, gU, gs, gVt,
+                        L->out, L->in, L->k);
     }
     return HB_OK;
 }
