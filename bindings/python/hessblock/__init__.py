@@ -26,4 +26,18 @@ from .tensor import DType, Tensor, dtype_size, f32_to_bf16, bf16_to_f32
 from .params import BlockKind, Init, BlockInfo, Params, block_kind_name
 from .model import ModelKind, ModelKey, Activation, QuadraticFamily, ModelConfig, Model
 
+from . import slq as _slq, optim as _optim, checkpoint  # noqa: F401
+from .slq import (SLQOption, Reorth, Probe, EigWhich, LinOp, Spectrum, SLQ, TopK,
+                  js_matrix)
+from .optim import (OptimizerKind, OptimizerOption, Optimizer, save_checkpoint,
+                    load_checkpoint, checkpoint_bytes, load_checkpoint_bytes)
+
+# Components whose functions the loaded library has (classes of a missing one raise
+# Unsupported when constructed).
 components = ["core", "tensor", "params", "model"]
+if _slq.AVAILABLE:
+    components.append("slq")
+if _optim.AVAILABLE:
+    components.append("optim")
+if checkpoint.AVAILABLE:
+    components.append("checkpoint")
