@@ -41,6 +41,10 @@ class SLQOption(enum.IntEnum):
     TOPK_MAX_STEPS = 7
     BREAKDOWN_TOL = 20
     TOPK_TOL = 21
+    STAT_APPLY_CALLS = 40      # read-only statistics of the last run/trace/topk
+    STAT_APPLY_VECTORS = 41
+    STAT_APPLY_SECONDS = 42
+    STAT_TOTAL_SECONDS = 43
 
 
 class Reorth(enum.IntEnum):
@@ -59,7 +63,8 @@ class EigWhich(enum.IntEnum):
     LARGEST_MAGNITUDE = 3
 
 
-_REAL = {SLQOption.BREAKDOWN_TOL, SLQOption.TOPK_TOL}
+_REAL = {SLQOption.BREAKDOWN_TOL, SLQOption.TOPK_TOL, SLQOption.STAT_APPLY_SECONDS,
+         SLQOption.STAT_TOTAL_SECONDS}
 _ENUMS = {SLQOption.REORTH: Reorth, SLQOption.PROBE_DIST: Probe}
 
 
@@ -446,6 +451,12 @@ class SLQ(Handle):
         v = c_double()
         self._check(_slq_get_f64(self._ptr, to_enum(SLQOption, key, "slq option"), ctypes.byref(v)))
         return v.value
+
+    @property
+    def stats(self):
+        """Statistics of the last run/trace/topk: operator calls and vectors, seconds
+        inside the operator and in total."""
+        return {k.name[5:].lower(): self[k] for k in SLQOption if k.name.startswith("STAT_")}
 
     def run(self, target, block=None):
         """SLQ on a LinOp (hb_slq_run), a Model's Hessian (hb_slq_run_model) or one of

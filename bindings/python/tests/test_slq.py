@@ -156,6 +156,10 @@ def test_slq_on_models(ctx, rng, need_slq):
         assert spb.dim == 4 and spb.extremes()[0] == pytest.approx(10.0, abs=1e-8)
         traces, errs = s.trace_model_blocks(m)
         assert traces.shape == (2,)
+        st = s.stats
+        assert st["apply_vectors"] >= st["apply_calls"] >= 1 and st["total_seconds"] >= 0
+        with pytest.raises(hb.InvalidArgument):
+            s["stat_apply_calls"] = 3                 # read-only
         spectra, M, mean = s.block_heterogeneity(m)
         assert list(spectra) == ["a", "b"] and M.shape == (2, 2) and 0 < mean <= 1
         with hb.LinOp.block(m, "a") as op:
