@@ -88,6 +88,10 @@ _accuracy = declare("hb_model_accuracy", c_int, [c_void_p, PD])
 _hvp = declare("hb_model_hvp", c_int, [c_void_p, c_void_p, c_void_p])
 _hvp_multi = declare("hb_model_hvp_multi", c_int, [c_void_p, c_void_p, c_void_p])
 _block_hvp = declare("hb_model_block_hvp", c_int, [c_void_p, c_size_t, c_void_p, c_void_p])
+_create_quadratic = declare("hb_model_create_quadratic", c_int,
+                            [c_void_p, c_int, c_size_t, P(c_size_t), P(PD), P(PD), PD, P(c_void_p)])
+_quad_eigs = declare("hb_model_quadratic_eigenvalues", c_int, [c_void_p, c_size_t, PD, c_size_t])
+_quad_matrix = declare("hb_model_quadratic_matrix", c_int, [c_void_p, c_size_t, PD, c_size_t])
 _create_callbacks = declare("hb_model_create_callbacks", c_int,
                             [c_void_p, c_void_p, LOSS_GRAD_FN, HVP_FN, c_void_p, P(c_void_p)])
 
@@ -269,6 +273,63 @@ class Model(Handle):
         m._children.add(params)
         m._params = params
         return m
+
+    @classmethod
+    def quadratic(cls, ctx, eigenvalues=None, dense=None, h=None, dtype="f64"):
+        """hb_model_create_quadratic: L(θ) = ½θᵀHθ − hᵀθ with block-diagonal H, block b
+        given by EXACTLY ONE of eigenvalues[b] (H_b = Q·diag(λ)·Qᵀ, Q random orthogonal
+        from the context's RNG) or dense[b] (a symmetric matrix). Either list may be None
+        as a whole; entries may be None where the other list gives the block. Blocks are
+        named "block.0", "block.1", ...; θ starts at 0."""
+        eig = list(eigenvalues) if eigenvalues is not None else None
+        den = list(dense) if dense is not None else None
+        B = len(eig) if eig is not None else (len(den) if den is not None else 0)
+        if B == 0 or (eig is not None and den is not None and len(eig) != len(den)):
+            raise InvalidArgument("give one entry per block in eigenvalues and/or dense", -1)
+        keep, sizes = [], []
+        eig_ptrs = (PD * B)() if eig is not None else None
+        den_ptrs = (PD * B)() if den is not None else None
+        for b in range(B):
+            size = None
+            if eig is not None and eig[b] is not None:
+                a = np.ascontiguousarray(eig[b], dtype=np.float64).reshape(-1)
+                keep.append(a)
+                eig_ptrs[b] = a.ctypes.data_as(PD)
+                size = a.size
+            if den is not None and den[b] is not None:
+                a = np.ascontiguousarray(den[b], dtype=np.float64)
+                if a.ndim != 2 or a.shape[0] != a.shape[1]:
+                    raise ShapeError("dense block %d must be square, got %s" % (b, a.shape), -3)
+                keep.append(a)
+                den_ptrs[b] = a.ctypes.data_as(PD)
+                size = a.shape[0] if size is None else size
+            sizes.append(size or 0)
+        hp = None
+        if h is not None:
+            h = np.ascontiguousarray(h, dtype=np.float64)
+            if h.size != sum(sizes):
+                raise ShapeError("h has %d entries, the blocks hold %d" % (h.size, sum(sizes)), -3)
+            hp = h.ctypes.data_as(PD)
+        out = c_void_p()
+        ctx._check(_create_quadratic(ctx._ptr, int(to_dtype(dtype)), B, (c_size_t * B)(*sizes),
+                                     eig_ptrs, den_ptrs, hp, ctypes.byref(out)))
+        m = object.__new__(cls)
+        m._setup(ctx, out.value, None)
+        return m
+
+    def quadratic_eigenvalues(self, block):
+        """hb_model_quadratic_eigenvalues: exact eigenvalues of H_b, ascending."""
+        b = self.params.block_info(block)
+        out = np.zeros(b.numel)
+        self._check(_quad_eigs(self._ptr, b.index, out.ctypes.data_as(PD), b.numel))
+        return out
+
+    def quadratic_matrix(self, block):
+        """hb_model_quadratic_matrix: the f64 matrix H_b the model uses."""
+        b = self.params.block_info(block)
+        out = np.zeros((b.numel, b.numel))
+        self._check(_quad_matrix(self._ptr, b.index, out.ctypes.data_as(PD), out.size))
+        return out
 
     def _check(self, status):
         return self._ctx._check(status)

@@ -90,3 +90,41 @@ def test_every_public_function_is_bound():
     declared = hb._declared()
     missing = sorted(n for n in names if declared.get(n) is None)
     assert not missing, "public functions without a binding: %s" % missing
+
+
+ENUM_PREFIXES = [  # C prefix -> Python enum (longest prefixes first)
+    ("HB_OPTIM_", "OptimizerKind"), ("HB_OPT_", "OptimizerOption"),
+    ("HB_CTX_", "ContextOption"), ("HB_LOG_", "LogLevel"), ("HB_DIST_", "Distribution"),
+    ("HB_BLOCK_", "BlockKind"), ("HB_INIT_", "Init"), ("HB_MODEL_", "ModelKind"),
+    ("HB_MK_", "ModelKey"), ("HB_ACT_", "Activation"), ("HB_QUAD_", "QuadraticFamily"),
+    ("HB_SLQ_", "SLQOption"), ("HB_REORTH_", "Reorth"), ("HB_PROBE_", "Probe"),
+    ("HB_EIG_", "EigWhich")]
+
+
+def test_every_public_enum_value_is_mirrored():
+    """Each `HB_X = n` of the headers' enums has a Python enum member of the same value."""
+    inc = os.path.join(REPO, "include", "hessblock")
+    missing, checked = [], 0
+    for f in sorted(os.listdir(inc)):
+        if not f.endswith(".h"):
+            continue
+        for body in re.findall(r"enum\s*\w*\s*\{(.*?)\}", open(os.path.join(inc, f)).read(), re.S):
+            body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+            for name, val in re.findall(r"\b(HB_\w+)\s*=\s*(-?\d+)", body):
+                val = int(val)
+                if name in ("HB_F32", "HB_F64", "HB_BF16", "HB_I32"):
+                    py = hb.DType
+                    member = name[3:]
+                elif name == "HB_OK" or re.match(r"HB_E[A-Z]+$", name):
+                    py, member = hb.Status, name[3:]
+                else:
+                    pre = next((p for p in ENUM_PREFIXES if name.startswith(p[0])), None)
+                    if pre is None:
+                        missing.append("%s (no Python enum for its prefix)" % name)
+                        continue
+                    py, member = getattr(hb, pre[1]), name[len(pre[0]):]
+                checked += 1
+                if member not in py.__members__ or py[member] != val:
+                    missing.append("%s = %d (%s.%s)" % (name, val, py.__name__, member))
+    assert checked > 100, checked   # the parse found the enums
+    assert not missing, missing
