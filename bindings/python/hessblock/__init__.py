@@ -26,7 +26,7 @@ from .tensor import DType, Tensor, dtype_size, f32_to_bf16, bf16_to_f32
 from .params import BlockKind, Init, BlockInfo, Params, block_kind_name
 from .model import ModelKind, ModelKey, Activation, QuadraticFamily, ModelConfig, Model
 
-from . import slq as _slq, optim as _optim, checkpoint  # noqa: F401
+from . import slq as _slq, optim as _optim, checkpoint, study  # noqa: F401
 from .slq import (SLQOption, Reorth, Probe, EigWhich, LinOp, Spectrum, SLQ, TopK,
                   js_matrix)
 from .optim import (OptimizerKind, OptimizerOption, Optimizer, save_checkpoint,
