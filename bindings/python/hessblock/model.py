@@ -255,6 +255,12 @@ class Model(Handle):
             params.finalize()
         if params.context is not ctx:
             raise InvalidArgument("params belong to another context", -1)
+        if params._res is None or params._res.closed:
+            params._ptr  # raises ClosedError
+        if params._res.free_fn is None:
+            # borrowed (a model's own params): the C call would take over memory that
+            # another model frees -- a double free. Refuse.
+            raise InvalidArgument("these params belong to a model; build a new Params", -1)
         obj = _Objective(loss_grad, hvp)
         out = c_void_p()
         ctx._check(_create_callbacks(ctx._ptr, params._ptr, obj.c_loss_grad, obj.c_hvp, None,

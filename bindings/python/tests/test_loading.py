@@ -128,3 +128,18 @@ def test_every_public_enum_value_is_mirrored():
                     missing.append("%s = %d (%s.%s)" % (name, val, py.__name__, member))
     assert checked > 100, checked   # the parse found the enums
     assert not missing, missing
+
+
+def test_major_version_mismatch_is_refused(tmp_path):
+    # A library that claims another major version: built here with the C compiler that
+    # built libhessblock (tests run under meson, so one exists).
+    import shutil
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    assert cc, "no C compiler found to build the fake library"
+    src = tmp_path / "fake.c"
+    src.write_text("unsigned hb_version_number(void) { return 990102; }\n")
+    lib = tmp_path / "libhessblock.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(lib), str(src)], check=True, timeout=120)
+    r = _import_with(str(lib))
+    assert r.returncode != 0
+    assert "version 99.1.2" in r.stderr and "need major %s" % hb.__version__.split(".")[0] in r.stderr

@@ -246,6 +246,19 @@ def test_create_callbacks_errors(ctx):
     open_p.close()
 
 
+def test_borrowed_params_cannot_be_taken_twice(ctx):
+    m = hb.Model.from_callbacks(ctx, [("x", (2,))], lambda t: (0.0, t))
+    with pytest.raises(hb.InvalidArgument, match="belong to a model"):
+        hb.Model.from_callbacks(ctx, m.params, lambda t: (0.0, t))
+    p = hb.Params(ctx)
+    p.add_block("x", 2)
+    p.finalize()
+    p.close()
+    with pytest.raises(hb.ClosedError):
+        hb.Model.from_callbacks(ctx, p, lambda t: (0.0, t))
+    assert m.loss() == 0.0
+
+
 def test_params_are_taken_over(ctx):
     p = hb.Params(ctx)
     p.add_block("x", 3)
