@@ -143,3 +143,10 @@ def test_major_version_mismatch_is_refused(tmp_path):
     r = _import_with(str(lib))
     assert r.returncode != 0
     assert "version 99.1.2" in r.stderr and "need major %s" % hb.__version__.split(".")[0] in r.stderr
+
+
+def test_meson_installs_every_module():
+    pkg = os.path.join(PKG_DIR, "hessblock")
+    modules = sorted(f for f in os.listdir(pkg) if f.endswith(".py") and f != "_build_config.py")
+    listed = open(os.path.join(PKG_DIR, "meson.build")).read()
+    assert [m for m in modules if "'hessblock/%s'" % m not in listed] == []
