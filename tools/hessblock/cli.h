@@ -51,6 +51,10 @@ void runtime_error(const char *cmd, const char *fmt, ...) __attribute__((format(
 void progress_setup(hb_context *ctx, int quiet);
 void progress_stage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void progress_clear(void);
+/* Sub-label shown in the bar (no log line). */
+void progress_label(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Report progress of work done by the tool itself (same bar as the library's). */
+void progress_tick(const char *task, int64_t done, int64_t total);
 double now_seconds(void);
 
 /* ---- output directory (outdir.c) -------------------------------------------------- */

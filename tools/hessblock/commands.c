@@ -412,6 +412,7 @@ int cmd_train(int argc, char **argv, int first) {
         status = report_failure(cmd, ctx, rc, "creating the model");
         goto done;
     }
+    to.heads = mo.heads;
     progress_stage("train %s (%s) with %s, lr %g, %lld steps", kind_choices[kind], sizes,
                    to.optimizer, to.lr, (long long)to.steps);
     if ((rc = compute_train(ctx, m, &to, &run)) != HB_OK) {
@@ -468,7 +469,7 @@ static const char *const preset_choices[] = {"default", "tiny", NULL};
 
 /* Trains fresh copies of the model (same seed: same initialisation and data) at every
  * learning rate of the grid; best = lowest final loss. */
-static int train_grid(hb_context *ctx, const common_opts *c, const model_opts *mo,
+static int train_grid(hb_context *ctx, const common_opts *c, model_opts *mo,
                       const char *optimizer, const double *lrs, size_t n, int64_t steps,
                       double *finals, train_run *best) {
     memset(best, 0, sizeof *best);
@@ -479,7 +480,9 @@ static int train_grid(hb_context *ctx, const common_opts *c, const model_opts *m
         int rc = model_make(ctx, mo, &m, NULL, 0);
         if (rc != HB_OK) return rc;
         train_opts to = {.optimizer = optimizer, .lr = lrs[i], .momentum = 0.9, .wd = 0,
-                         .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .steps = steps};
+                         .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .steps = steps,
+                         .heads = mo->heads};
+        progress_label("lr %g", lrs[i]);
         train_run r = {0};
         rc = compute_train(ctx, m, &to, &r);
         hb_model_free(m);

@@ -32,11 +32,13 @@ typedef struct train_opts {
     int stochastic_rounding;
     const char *checkpoint, *resume;
     int64_t checkpoint_every;
+    int64_t heads;                 /* adam-mini: heads of Q/K blocks (0: library default) */
 } train_opts;
 
 typedef struct quad_opts {
     int64_t blocks, block_size, max_iters;
     double cond, tol;
+    const char *sgd_variant;       /* internal: "gd" (no momentum) or momentum 0.9 */
 } quad_opts;
 
 /* Short description of what is missing, or NULL if everything is there. */
@@ -45,7 +47,7 @@ const char *compute_missing_train(void);
 const char *compute_missing_quadratic(void);
 
 /* Each returns HB_OK, CMP_UNAVAILABLE, or a negative HB_* status (message on ctx). */
-int model_make(hb_context *ctx, const model_opts *mo, hb_model **out, char *sizes, size_t nsizes);
+int model_make(hb_context *ctx, model_opts *mo, hb_model **out, char *sizes, size_t nsizes);
 int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_result *out);
 int compute_train(hb_context *ctx, hb_model *m, const train_opts *to, train_run *out);
 int compute_quadratic(hb_context *ctx, const quad_opts *qo, int family, quad_family *out);

@@ -28,6 +28,8 @@ static void fmt_time(char *b, size_t n, double s) {
     else snprintf(b, n, "%d:%02d", t / 60, t % 60);
 }
 
+static char label[96];
+
 static int on_progress(void *user, const char *task, int64_t done, int64_t total) {
     (void)user;
     if (!P.tty || P.quiet || total <= 0) return 0;
@@ -49,7 +51,8 @@ static int on_progress(void *user, const char *task, int64_t done, int64_t total
     char el[16], eta[16];
     fmt_time(el, sizeof el, t - P.t0);
     fmt_time(eta, sizeof eta, done > 0 ? (t - P.t0) / (double)done * (double)(total - done) : -1);
-    fprintf(stderr, "\r\033[K%.40s %s [%s] %3.0f%% %lld/%lld %s ETA %s", P.stage, task, bar,
+    fprintf(stderr, "\r\033[K%.40s%s%.30s %s [%s] %3.0f%% %lld/%lld %s ETA %s", P.stage,
+            label[0] ? " " : "", label, task, bar,
             100 * frac, (long long)done, (long long)total, el, eta);
     fflush(stderr);
     P.drawn = 1;
@@ -77,7 +80,19 @@ void progress_stage(const char *fmt, ...) {
     vsnprintf(P.stage, sizeof P.stage, fmt, ap);
     va_end(ap);
     progress_clear();
+    label[0] = 0;
     if (P.quiet) return;
     fprintf(stderr, "[hessblock] %s\n", P.stage);
     fflush(stderr);
+}
+
+void progress_label(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(label, sizeof label, fmt, ap);
+    va_end(ap);
+}
+
+void progress_tick(const char *task, int64_t done, int64_t total) {
+    on_progress(NULL, task, done, total);
 }

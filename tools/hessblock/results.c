@@ -19,7 +19,7 @@ void spec_result_free(spec_result *s) {
     if (!s) return;
     free_strs(s->names, s->nblocks);
     free_strs(s->kinds, s->nblocks);
-    free(s->numel); free(s->lmin); free(s->lmax); free(s->grid); free(s->density);
+    free(s->numel); free(s->lmin); free(s->lmax); free(s->grid); free(s->density); free(s->own_grid); free(s->own_density);
     free(s->full_density); free(s->js);
     memset(s, 0, sizeof *s);
 }
@@ -85,6 +85,14 @@ void json_spectrum(jw *w, const char *key, const spec_result *s, int with_densit
             const double *d = s->density + b * s->ngrid;
             jw_number(w, "density_integral", trapz(s->grid, d, s->ngrid));
             if (with_densities) jw_numbers(w, "density", d, s->ngrid);
+        }
+        if (s->own_density) {
+            const double *g = s->own_grid + b * s->ngrid, *d = s->own_density + b * s->ngrid;
+            jw_number(w, "own_density_integral", trapz(g, d, s->ngrid));
+            if (with_densities) {
+                jw_numbers(w, "own_grid", g, s->ngrid);
+                jw_numbers(w, "own_density", d, s->ngrid);
+            }
         }
         jw_end_object(w);
     }
@@ -226,7 +234,11 @@ int write_spectrum_files(const char *cmd, const char *dir, const spec_result *s)
     }
     for (size_t b = 0; b < s->nblocks; b++, k++) {
         snprintf(titles[k], sizeof titles[k], "%s (%lld)", s->names[b], (long long)s->numel[b]);
-        se[k] = (svg_series){NULL, s->grid, s->density + b * s->ngrid, s->ngrid, 0, 0};
+        if (s->own_density) /* each block on its own range: readable when scales differ */
+            se[k] = (svg_series){NULL, s->own_grid + b * s->ngrid, s->own_density + b * s->ngrid,
+                                 s->ngrid, 0, 0};
+        else
+            se[k] = (svg_series){NULL, s->grid, s->density + b * s->ngrid, s->ngrid, 0, 0};
         pl[k] = (svg_lineplot){titles[k], "eigenvalue", "density", 0, 1, &se[k], 1, 0, NAN};
     }
     char ftitle[700];

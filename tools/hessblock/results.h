@@ -23,6 +23,8 @@ typedef struct spec_result {
     size_t ngrid;
     double *grid;            /* ngrid, shared by all blocks */
     double *density;         /* nblocks x ngrid */
+    double *own_grid;        /* nblocks x ngrid: each block on its own range (figures) */
+    double *own_density;     /* nblocks x ngrid */
     int has_full;
     double *full_density;    /* ngrid */
     double full_lmin, full_lmax;
