@@ -166,7 +166,9 @@ int cmd_spectrum(int argc, char **argv, int first) {
     snprintf(sr.source, sizeof sr.source, "init");
     if (checkpoint) {
         if ((rc = compute_load_checkpoint(ctx, m, checkpoint)) != HB_OK) {
-            status = report_failure(cmd, ctx, rc, checkpoint);
+            char what[4200];
+            snprintf(what, sizeof what, "checkpoint '%s'", checkpoint);
+            status = report_failure(cmd, ctx, rc, what);
             goto done;
         }
         snprintf(sr.source, sizeof sr.source, "checkpoint:%s", checkpoint);
@@ -416,7 +418,10 @@ int cmd_train(int argc, char **argv, int first) {
     progress_stage("train %s (%s) with %s, lr %g, %lld steps", kind_choices[kind], sizes,
                    to.optimizer, to.lr, (long long)to.steps);
     if ((rc = compute_train(ctx, m, &to, &run)) != HB_OK) {
-        status = report_failure(cmd, ctx, rc, "training");
+        char what[4200];
+        if (run.failed_file) snprintf(what, sizeof what, "checkpoint '%s'", run.failed_file);
+        else snprintf(what, sizeof what, "training");
+        status = report_failure(cmd, ctx, rc, what);
         goto done;
     }
     progress_clear();

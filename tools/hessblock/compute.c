@@ -331,7 +331,8 @@ int compute_train(hb_context *ctx, hb_model *m, const train_opts *to, train_run 
     for (int64_t s = 0; s <= to->steps; s++) out->loss[s] = NAN;
     int rc = hb_optimizer_create(ctx, (hb_optimizer_kind)kind, p, &o);
     if (!rc) rc = configure(o, kind, to, p);
-    if (!rc && to->resume) rc = hb_checkpoint_load(to->resume, p, o);
+    if (!rc && to->resume && (rc = hb_checkpoint_load(to->resume, p, o)) != HB_OK)
+        out->failed_file = to->resume;
     int64_t start = o ? hb_optimizer_step_count(o) : 0;
     if (!rc) {
         if (to->schedule == 1)
@@ -351,7 +352,7 @@ int compute_train(hb_context *ctx, hb_model *m, const train_opts *to, train_run 
         if (rc == HB_ENONFINITE) { rc = HB_OK; diverged = 1; break; }
         if (!rc) progress_tick("train", s + 1, to->steps);
         if (!rc && to->checkpoint && to->checkpoint_every && (s + 1) % to->checkpoint_every == 0)
-            rc = hb_checkpoint_save(to->checkpoint, p, o);
+            if ((rc = hb_checkpoint_save(to->checkpoint, p, o)) != HB_OK) out->failed_file = to->checkpoint;
     }
     if (!rc && !diverged) {
         double loss = NAN;
@@ -360,7 +361,8 @@ int compute_train(hb_context *ctx, hb_model *m, const train_opts *to, train_run 
         out->loss[to->steps] = loss;
         out->final_loss = diverged ? NAN : loss;
     }
-    if (!rc && to->checkpoint) rc = hb_checkpoint_save(to->checkpoint, p, o);
+    if (!rc && to->checkpoint && (rc = hb_checkpoint_save(to->checkpoint, p, o)) != HB_OK)
+        out->failed_file = to->checkpoint;
     hb_optimizer_free(o);
     out->seconds = now_seconds() - t0;
     return rc;

@@ -12,7 +12,7 @@ static struct {
     char task[48];
     double t0, last_draw;
     int64_t last_done;
-    char stage[96];
+    char stage[256];
 } P;
 
 double now_seconds(void) {

@@ -43,6 +43,7 @@ typedef struct train_run {
     double *loss;            /* loss before each step and after the last: steps + 1 */
     double final_loss;       /* loss after training (non-finite if diverged) */
     double seconds;
+    const char *failed_file; /* set when a checkpoint could not be read or written */
 } train_run;
 
 /* SGD vs Adam on one model. */
