@@ -163,7 +163,6 @@ int cmd_spectrum(int argc, char **argv, int first) {
         status = report_failure(cmd, ctx, rc, "creating the model");
         goto done;
     }
-    snprintf(sr.source, sizeof sr.source, "init");
     if (checkpoint) {
         if ((rc = compute_load_checkpoint(ctx, m, checkpoint)) != HB_OK) {
             char what[4200];
@@ -171,7 +170,6 @@ int cmd_spectrum(int argc, char **argv, int first) {
             status = report_failure(cmd, ctx, rc, what);
             goto done;
         }
-        snprintf(sr.source, sizeof sr.source, "checkpoint:%s", checkpoint);
     }
     progress_stage("%s: SLQ spectra (%lld probes, %lld Lanczos steps)", kind_choices[kind],
                    (long long)so.probes, (long long)so.steps);
@@ -180,6 +178,8 @@ int cmd_spectrum(int argc, char **argv, int first) {
         goto done;
     }
     snprintf(sr.sizes, sizeof sr.sizes, "%s", sizes);
+    if (checkpoint) snprintf(sr.source, sizeof sr.source, "checkpoint:%s", checkpoint);
+    else snprintf(sr.source, sizeof sr.source, "init");
     progress_clear();
     if (c.out && write_spectrum_files(cmd, c.out, &sr)) goto done;
     if (c.out) {
@@ -625,6 +625,7 @@ int cmd_analyze(int argc, char **argv, int first) {
                 goto done;
             }
             snprintf(specs_r[nspec].sizes, sizeof specs_r[nspec].sizes, "%s", sizes[i]);
+            snprintf(specs_r[nspec].source, sizeof specs_r[nspec].source, "init");
             if (write_spectrum_files(cmd, c.out, &specs_r[nspec])) { hb_model_free(m); goto done; }
             nspec++;
         }
