@@ -725,6 +725,33 @@ START_TEST(test_chunked_multi) {
 }
 END_TEST
 
+/* Two threads (BLIS and OpenMP loops) give the same loss, gradient and H·V as one, up to
+ * summation order (1e-12). */
+START_TEST(test_threads) {
+    hb_model_kind kinds[2] = {HB_MODEL_MLP, HB_MODEL_CNN};
+    int64_t kv[2][4] = {{HB_MK_WIDTH, 48, HB_MK_BATCH, 32}, {HB_MK_IMAGE_SIZE, 8, HB_MK_BATCH, 16}};
+    for (int t = 0; t < 2; t++) {
+        hb_context *c1 = hb_test_context(1, 31), *c2 = hb_test_context(2, 31);
+        hb_model *m1 = make_model(c1, kinds[t], kv[t], 2), *m2 = make_model(c2, kinds[t], kv[t], 2);
+        size_t n = nparams(m1), K = 3;
+        double *g1 = malloc(n * sizeof *g1), *g2 = malloc(n * sizeof *g2), l1, l2;
+        double *V = malloc(K * n * sizeof *V), *O1 = malloc(K * n * sizeof *O1), *O2 = malloc(K * n * sizeof *O2);
+        grad_of(m1, g1, &l1);
+        grad_of(m2, g2, &l2);
+        HB_ASSERT_CLOSE(l1, l2, 1e-12);
+        ck_assert(rel_err(g2, g1, n) <= 1e-12);
+        fill(V, K * n, 7.7);
+        hvp_k(m1, K, V, O1);
+        hvp_k(m2, K, V, O2);
+        ck_assert_msg(rel_err(O2, O1, K * n) <= 1e-12, "%s threads: %g", hb_model_name(m1),
+                      rel_err(O2, O1, K * n));
+        free(g1), free(g2), free(V), free(O1), free(O2);
+        hb_model_free(m1), hb_model_free(m2);
+        hb_context_free(c1), hb_context_free(c2);
+    }
+}
+END_TEST
+
 Suite *hb_suite_models(void) {
     Suite *s = suite_create("models");
     TCase *tq = tcase_create("quadratic");
@@ -746,5 +773,8 @@ Suite *hb_suite_models(void) {
     tcase_add_test(tc, test_cnn_oom);
     tcase_add_test(tc, test_chunked_multi);
     suite_add_tcase(s, tc);
+    TCase *tt = tcase_create("threads");
+    tcase_add_test(tt, test_threads);
+    suite_add_tcase(s, tt);
     return s;
 }
