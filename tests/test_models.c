@@ -752,6 +752,36 @@ START_TEST(test_threads) {
 }
 END_TEST
 
+/* Inputs in the other float dtype are converted: an f32 batch gives exactly the loss of
+ * the f64 batch holding the same (f32-representable) values. Quadratic queries on a
+ * non-quadratic model are HB_EUNSUPPORTED. */
+START_TEST(test_input_dtype_conversion) {
+    hb_context *ctx = hb_test_context(1, 37);
+    hb_model *m = make_model(ctx, HB_MODEL_MLP, mlp_small, 5);
+    int64_t xs[2] = {5, 6}, ys[1] = {5};
+    hb_tensor *x64 = NULL, *x32 = NULL, *y = NULL;
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_F64, 2, xs, &x64), HB_OK);
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_F32, 2, xs, &x32), HB_OK);
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_I32, 1, ys, &y), HB_OK);
+    for (size_t i = 0; i < 30; i++) {
+        double v = (double)(float)sin(1.0 + (double)i);
+        ck_assert_int_eq(hb_tensor_set_f64(x64, i, v), HB_OK);
+        ck_assert_int_eq(hb_tensor_set_f64(x32, i, v), HB_OK);
+    }
+    for (size_t i = 0; i < 5; i++) ck_assert_int_eq(hb_tensor_set_f64(y, i, (double)(i % 4)), HB_OK);
+    ck_assert_int_eq(hb_model_set_batch(m, x64, y), HB_OK);
+    double l64 = loss_of(m);
+    ck_assert_int_eq(hb_model_set_batch(m, x32, y), HB_OK);
+    ck_assert(loss_of(m) == l64);
+    double w[1];
+    ck_assert_int_eq(hb_model_quadratic_eigenvalues(m, 0, w, 1), HB_EUNSUPPORTED);
+    ck_assert_int_eq(hb_model_quadratic_matrix(m, 0, w, 1), HB_EUNSUPPORTED);
+    hb_tensor_free(x64), hb_tensor_free(x32), hb_tensor_free(y);
+    hb_model_free(m);
+    hb_context_free(ctx);
+}
+END_TEST
+
 Suite *hb_suite_models(void) {
     Suite *s = suite_create("models");
     TCase *tq = tcase_create("quadratic");
@@ -765,6 +795,7 @@ Suite *hb_suite_models(void) {
     tcase_add_test(tm, test_mlp_batches_precisions);
     tcase_add_test(tm, test_mlp_bad_input_and_learning);
     tcase_add_test(tm, test_mlp_oom);
+    tcase_add_test(tm, test_input_dtype_conversion);
     suite_add_tcase(s, tm);
     TCase *tc = tcase_create("cnn");
     tcase_add_test(tc, test_cnn_exact);
