@@ -234,10 +234,15 @@ static int ws_create(hb_model *m, size_t N, size_t nd, ws *w) {
     return HB_OK;
 }
 
+/* Tests only: when nonzero, the maximum number of directions per R chunk (so the chunk
+ * loop can be exercised on tiny models). Not part of any API. */
+size_t hb__gpt_max_chunk = 0;
+
 /* Directions per R chunk: as many as fit the budget, balanced over the chunks. */
 static size_t chunk_size(const gpt *g, size_t N, size_t k) {
     size_t per = (ws_bytes(g, N, 2, 1) - ws_bytes(g, N, 1, 1)); /* bytes per direction at es = 1 */
     size_t fit = per ? R_BUDGET / per : k;
+    if (hb__gpt_max_chunk && fit > hb__gpt_max_chunk) fit = hb__gpt_max_chunk;
     if (fit < 1) fit = 1;
     if (fit >= k) return k;
     size_t chunks = (k + fit - 1) / fit;
