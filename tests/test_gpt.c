@@ -494,9 +494,20 @@ START_TEST(test_text) {
     /* errors: nothing changes */
     ck_assert_int_eq(hb_model_set_text(m, "/nonexistent/dir/corpus.txt", 1, 0), HB_EIO);
     ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "/nonexistent/dir/corpus.txt"));
+    ck_assert_int_eq(hb_model_set_text(m, "/tmp", 1, 0), HB_EIO); /* a directory */
+    ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "/tmp"));
     ck_assert_int_eq(hb_model_set_text(m, NULL, 1, 0), HB_EINVAL);
     ck_assert_int_eq(hb_model_set_text(m, path, 0, 0), HB_EINVAL);
     ck_assert_int_eq(hb_model_set_text(NULL, path, 1, 0), HB_EINVAL);
+    {
+        hb_model_config *mc = NULL;
+        hb_model *mlp = NULL;
+        ck_assert_int_eq(hb_model_config_create(ctx, HB_MODEL_MLP, &mc), HB_OK);
+        ck_assert_int_eq(hb_model_create(ctx, mc, &mlp), HB_OK);
+        ck_assert_int_eq(hb_model_set_text(mlp, path, 1, 0), HB_EUNSUPPORTED);
+        hb_model_free(mlp);
+        hb_model_config_free(mc);
+    }
     FILE *f = fopen(path, "wb");
     fputs("abc", f);
     fclose(f);

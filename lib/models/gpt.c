@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kernels/kernels.h"
 #include "model/model_internal.h"
@@ -802,6 +803,11 @@ int hb_model_set_text(hb_model *m, const char *path, size_t n_batches, uint64_t 
     const gpt *g = m->impl;
     FILE *f = fopen(path, "rb");
     HB_CHECK(ctx, f != NULL, HB_EIO, "cannot open text file '%s'", path);
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return hb__fail(ctx, HB_EIO, "'%s' is not a readable regular file", path);
+    }
     long len = -1;
     if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
     if (len < 0 || fseek(f, 0, SEEK_SET) != 0) {
