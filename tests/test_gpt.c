@@ -565,6 +565,67 @@ START_TEST(test_synthetic) {
 }
 END_TEST
 
+/* Edge shapes: one position, one head, head width 1, three layers. Gradient and HVP vs FD
+ * (bounds as at the top). */
+START_TEST(test_edge_configs) {
+    const tiny cfgs[] = {{3, 1, 2, 1, 1, 1, HB_F64}, {4, 3, 3, 3, 3, 2, HB_F64}};
+    for (size_t c = 0; c < 2; c++) {
+        hb_context *ctx = hb_test_context(1, 13 + (int64_t)c);
+        hb_model *m = make(ctx, &cfgs[c]);
+        perturb(m, 1010);
+        size_t n = hb_params_count(m->params);
+        double *th = m->params->data, *g = malloc(n * sizeof *g), *fd = malloc(n * sizeof *fd);
+        double *v = malloc(n * sizeof *v), *hv = malloc(n * sizeof *hv), *gp = malloc(n * sizeof *gp);
+        const double h = 1e-5;
+        grad_at(m, g);
+        for (size_t i = 0; i < n; i++) {
+            double t0 = th[i];
+            th[i] = t0 + h;
+            double lp = loss_at(m);
+            th[i] = t0 - h;
+            fd[i] = (lp - loss_at(m)) / (2 * h);
+            th[i] = t0;
+        }
+        ck_assert_msg(rel_diff(g, fd, n) <= 1e-7, "config %zu grad: %g", c, rel_diff(g, fd, n));
+        ck_assert_int_eq(hb_random_fill_f64(ctx, 81, 0, HB_DIST_NORMAL, 0, 1, v, n), HB_OK);
+        hvp(m, v, hv);
+        for (size_t i = 0; i < n; i++) th[i] += h * v[i];
+        grad_at(m, gp);
+        for (size_t i = 0; i < n; i++) th[i] -= 2 * h * v[i];
+        grad_at(m, g);
+        for (size_t i = 0; i < n; i++) {
+            th[i] += h * v[i];
+            fd[i] = (gp[i] - g[i]) / (2 * h);
+        }
+        ck_assert_msg(rel_diff(hv, fd, n) <= 1e-6, "config %zu hvp: %g", c, rel_diff(hv, fd, n));
+        free(g), free(fd), free(v), free(hv), free(gp);
+        hb_model_free(m);
+        hb_context_free(ctx);
+    }
+}
+END_TEST
+
+/* Two threads (BLIS) give the same products up to the summation order. */
+START_TEST(test_threads) {
+    hb_context *c1 = hb_test_context(1, 12), *c2 = hb_test_context(2, 12);
+    hb_model *m1 = make(c1, &TINY), *m2 = make(c2, &TINY);
+    size_t n = hb_params_count(m1->params);
+    ck_assert_int_eq(memcmp(m1->params->data, m2->params->data, n * sizeof(double)), 0);
+    ck_assert_int_eq(memcmp(m1->batches[0].inputs->data, m2->batches[0].inputs->data,
+                            3 * 5 * sizeof(int32_t)), 0);
+    double *v = malloc(n * sizeof *v), *o1 = malloc(n * sizeof *o1), *o2 = malloc(n * sizeof *o2);
+    for (size_t i = 0; i < n; i++) v[i] = sin((double)i);
+    hvp(m1, v, o1);
+    hvp(m2, v, o2);
+    ck_assert_msg(rel_diff(o2, o1, n) <= 1e-13, "threads: %g", rel_diff(o2, o1, n));
+    free(v), free(o1), free(o2);
+    hb_model_free(m1);
+    hb_model_free(m2);
+    hb_context_free(c1);
+    hb_context_free(c2);
+}
+END_TEST
+
 static int create_and_use(hb_context *ctx, void *arg) {
     (void)arg;
     hb_model_config *cfg = NULL;
@@ -613,6 +674,8 @@ Suite *hb_suite_gpt(void) {
     tcase_add_test(tc, test_text);
     tcase_add_test(tc, test_synthetic);
     tcase_add_test(tc, test_oom);
+    tcase_add_test(tc, test_threads);
+    tcase_add_test(tc, test_edge_configs);
     suite_add_tcase(s, tc);
     return s;
 }
