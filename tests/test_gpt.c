@@ -654,8 +654,34 @@ static int create_and_use(hb_context *ctx, void *arg) {
     return rc;
 }
 
+/* set_text under allocation failure: a failure leaves the previous (synthetic) data. */
+static int text_oom(hb_context *ctx, void *arg) {
+    hb_model_config *cfg = NULL;
+    int rc = hb_model_config_create(ctx, HB_MODEL_GPT, &cfg);
+    if (rc == HB_OK) rc = hb_model_config_set_i64(cfg, HB_MK_WIDTH, 8);
+    if (rc == HB_OK) rc = hb_model_config_set_i64(cfg, HB_MK_CONTEXT, 4);
+    if (rc == HB_OK) rc = hb_model_config_set_i64(cfg, HB_MK_VOCAB, 128);
+    if (rc == HB_OK) rc = hb_model_config_set_i64(cfg, HB_MK_BATCH, 2);
+    hb_model *m = NULL;
+    if (rc == HB_OK) rc = hb_model_create(ctx, cfg, &m);
+    hb_model_config_free(cfg);
+    if (rc != HB_OK) return rc;
+    rc = hb_model_set_text(m, arg, 3, 0);
+    if (rc == HB_ENOMEM) ck_assert_uint_eq(hb_model_num_samples(m), 2); /* unchanged */
+    else ck_assert_uint_eq(hb_model_num_samples(m), 6);
+    hb_model_free(m);
+    return rc;
+}
+
 START_TEST(test_oom) {
     ck_assert_int_ge(hb_test_oom_loop(create_and_use, NULL), 20);
+    char path[] = "/tmp/hb_gpt_oomXXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "abcdefghijklmnop", 16), 16);
+    close(fd);
+    ck_assert_int_ge(hb_test_oom_loop(text_oom, path), 10);
+    remove(path);
 }
 END_TEST
 
