@@ -10,10 +10,11 @@
  * H·v: one θ forward, one θ backward (activation gradients only — the weight gradients
  * are not needed), then for the k directions an R-forward and an R-backward whose
  * activations hold the k directions interleaved per row ((M, k, ·), see nn/dense.h), so
- * every product is one wide gemm. block_hvp starts the R-forward at the block's stage
- * (everything below has zero directional derivative) and stops the θ backward and the
- * R-backward at that stage (nothing below contributes to the block's rows of H·v).
- * Stages: 0 = embeddings, 1 … L = transformer blocks, L+1 = ln_f and lm_head. */
+ * every product is one wide gemm. block_hvp starts the R-forward at the block's op
+ * (everything before has zero directional derivative) and stops the θ backward and the
+ * R-backward there (nothing before contributes to the block's rows of H·v).
+ * Stages: 0 = embeddings, 1 … L = transformer blocks, L+1 = ln_f and lm_head; ops within
+ * a stage: see OP_* below. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
