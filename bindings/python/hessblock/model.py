@@ -81,6 +81,7 @@ _set_batch = declare("hb_model_set_batch", c_int, [c_void_p, c_void_p, c_void_p]
 _add_batch = declare("hb_model_add_batch", c_int, [c_void_p, c_void_p, c_void_p])
 _num_batches = declare("hb_model_num_batches", c_size_t, [c_void_p])
 _num_samples = declare("hb_model_num_samples", c_size_t, [c_void_p])
+_set_text = declare("hb_model_set_text", c_int, [c_void_p, c_char_p, c_size_t, c_uint64])
 _set_synthetic = declare("hb_model_set_synthetic", c_int, [c_void_p, c_size_t, c_uint64, c_uint64])
 _loss = declare("hb_model_loss", c_int, [c_void_p, PD])
 _loss_grad = declare("hb_model_loss_grad", c_int, [c_void_p, PD])
@@ -406,6 +407,11 @@ class Model(Handle):
     def set_synthetic(self, n_batches=1, stream=0, first=0):
         """hb_model_set_synthetic: the built-in synthetic data."""
         self._check(_set_synthetic(self._ptr, int(n_batches), int(stream), int(first)))
+
+    def set_text(self, path, n_batches=1, first=0):
+        """hb_model_set_text (gpt): byte-level windows of a text file as the data."""
+        import os
+        self._check(_set_text(self._ptr, os.fsencode(path), int(n_batches), int(first)))
 
     # ---- evaluation
     def loss(self):
