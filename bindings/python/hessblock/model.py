@@ -233,6 +233,10 @@ class Model(Handle):
                 cfg.close()
         self._setup(ctx, out.value, None)
 
+    @staticmethod
+    def _free_fn():
+        return _free
+
     def _setup(self, ctx, ptr, objective):
         self._ctx = ctx
         self._objective = objective
