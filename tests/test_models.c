@@ -725,6 +725,63 @@ START_TEST(test_chunked_multi) {
 }
 END_TEST
 
+/* Two threads (BLIS and OpenMP loops) give the same loss, gradient and H·V as one, up to
+ * summation order (1e-12). */
+START_TEST(test_threads) {
+    hb_model_kind kinds[2] = {HB_MODEL_MLP, HB_MODEL_CNN};
+    int64_t kv[2][4] = {{HB_MK_WIDTH, 48, HB_MK_BATCH, 32}, {HB_MK_IMAGE_SIZE, 8, HB_MK_BATCH, 16}};
+    for (int t = 0; t < 2; t++) {
+        hb_context *c1 = hb_test_context(1, 31), *c2 = hb_test_context(2, 31);
+        hb_model *m1 = make_model(c1, kinds[t], kv[t], 2), *m2 = make_model(c2, kinds[t], kv[t], 2);
+        size_t n = nparams(m1), K = 3;
+        double *g1 = malloc(n * sizeof *g1), *g2 = malloc(n * sizeof *g2), l1, l2;
+        double *V = malloc(K * n * sizeof *V), *O1 = malloc(K * n * sizeof *O1), *O2 = malloc(K * n * sizeof *O2);
+        grad_of(m1, g1, &l1);
+        grad_of(m2, g2, &l2);
+        HB_ASSERT_CLOSE(l1, l2, 1e-12);
+        ck_assert(rel_err(g2, g1, n) <= 1e-12);
+        fill(V, K * n, 7.7);
+        hvp_k(m1, K, V, O1);
+        hvp_k(m2, K, V, O2);
+        ck_assert_msg(rel_err(O2, O1, K * n) <= 1e-12, "%s threads: %g", hb_model_name(m1),
+                      rel_err(O2, O1, K * n));
+        free(g1), free(g2), free(V), free(O1), free(O2);
+        hb_model_free(m1), hb_model_free(m2);
+        hb_context_free(c1), hb_context_free(c2);
+    }
+}
+END_TEST
+
+/* Inputs in the other float dtype are converted: an f32 batch gives exactly the loss of
+ * the f64 batch holding the same (f32-representable) values. Quadratic queries on a
+ * non-quadratic model are HB_EUNSUPPORTED. */
+START_TEST(test_input_dtype_conversion) {
+    hb_context *ctx = hb_test_context(1, 37);
+    hb_model *m = make_model(ctx, HB_MODEL_MLP, mlp_small, 5);
+    int64_t xs[2] = {5, 6}, ys[1] = {5};
+    hb_tensor *x64 = NULL, *x32 = NULL, *y = NULL;
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_F64, 2, xs, &x64), HB_OK);
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_F32, 2, xs, &x32), HB_OK);
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_I32, 1, ys, &y), HB_OK);
+    for (size_t i = 0; i < 30; i++) {
+        double v = (double)(float)sin(1.0 + (double)i);
+        ck_assert_int_eq(hb_tensor_set_f64(x64, i, v), HB_OK);
+        ck_assert_int_eq(hb_tensor_set_f64(x32, i, v), HB_OK);
+    }
+    for (size_t i = 0; i < 5; i++) ck_assert_int_eq(hb_tensor_set_f64(y, i, (double)(i % 4)), HB_OK);
+    ck_assert_int_eq(hb_model_set_batch(m, x64, y), HB_OK);
+    double l64 = loss_of(m);
+    ck_assert_int_eq(hb_model_set_batch(m, x32, y), HB_OK);
+    ck_assert(loss_of(m) == l64);
+    double w[1];
+    ck_assert_int_eq(hb_model_quadratic_eigenvalues(m, 0, w, 1), HB_EUNSUPPORTED);
+    ck_assert_int_eq(hb_model_quadratic_matrix(m, 0, w, 1), HB_EUNSUPPORTED);
+    hb_tensor_free(x64), hb_tensor_free(x32), hb_tensor_free(y);
+    hb_model_free(m);
+    hb_context_free(ctx);
+}
+END_TEST
+
 Suite *hb_suite_models(void) {
     Suite *s = suite_create("models");
     TCase *tq = tcase_create("quadratic");
@@ -738,6 +795,7 @@ Suite *hb_suite_models(void) {
     tcase_add_test(tm, test_mlp_batches_precisions);
     tcase_add_test(tm, test_mlp_bad_input_and_learning);
     tcase_add_test(tm, test_mlp_oom);
+    tcase_add_test(tm, test_input_dtype_conversion);
     suite_add_tcase(s, tm);
     TCase *tc = tcase_create("cnn");
     tcase_add_test(tc, test_cnn_exact);
@@ -746,5 +804,8 @@ Suite *hb_suite_models(void) {
     tcase_add_test(tc, test_cnn_oom);
     tcase_add_test(tc, test_chunked_multi);
     suite_add_tcase(s, tc);
+    TCase *tt = tcase_create("threads");
+    tcase_add_test(tt, test_threads);
+    suite_add_tcase(s, tt);
     return s;
 }

@@ -13,6 +13,8 @@
  * built once per sample and reused by all k directions. */
 #include "nn/conv2d.h"
 
+#include <string.h>
+
 #include "kernels/kernels.h"
 
 #define ES(dt) ((int64_t)hb_dtype_size(dt))
@@ -198,7 +200,7 @@ int hb__conv2d_rop_forward(hb_context *ctx, hb_dtype dt, const hb__conv2d_shape 
                 beta = 1.0;
             }
             if (rc == HB_OK && beta == 0.0) /* no direction at all: Ry = 0 before the bias */
-                rc = hb__gemm(ctx, dt, false, false, s->Cout, d.P2, 0, 1.0, NULL, 1, NULL, d.P2, 0.0, Ryn, d.P2);
+                memset(Ryn, 0, (size_t)(d.out_sz * ES(dt)));
             if (rc == HB_OK && Rb) add_bias(dt, s->Cout, d.P2, AT(Rb, dt, j * s->Cout), Ryn);
         }
     }

@@ -12,6 +12,8 @@
  * layout makes their stacked result non-strided). */
 #include "nn/linear.h"
 
+#include <string.h>
+
 #include "kernels/kernels.h"
 
 #define ES(dt) ((int64_t)hb_dtype_size(dt))
@@ -65,14 +67,17 @@ int hb__linear_backward(hb_context *ctx, hb_dtype dt, int64_t N, int64_t in, int
 int hb__linear_rop_forward(hb_context *ctx, hb_dtype dt, int64_t N, int64_t in, int64_t out,
                            int64_t k, const void *x, const void *W, const void *Rx,
                            const void *RW, const void *Rb, void *Ry) {
-    /* Ry = Rx·Wᵀ over all k·N rows at once, or 0 */
-    HB_TRY(hb__gemm(ctx, dt, false, true, k * N, out, Rx ? in : 0, 1.0, Rx, in, W, in, 0.0, Ry,
-                    out));
+    /* Ry = Rx·Wᵀ over all k·N rows at once (when Rx is given), then += x·RW_jᵀ, + Rb_j;
+     * the first product to land in Ry overwrites it (beta = 0), none at all leaves 0. */
+    if (Rx)
+        HB_TRY(hb__gemm(ctx, dt, false, true, k * N, out, in, 1.0, Rx, in, W, in, 0.0, Ry, out));
+    else if (!RW)
+        memset(Ry, 0, (size_t)(k * N * out * ES(dt)));
     for (int64_t j = 0; j < k; j++) {
         void *Ryj = ATW(Ry, dt, j * N * out);
         if (RW)
             HB_TRY(hb__gemm(ctx, dt, false, true, N, out, in, 1.0, x, in, AT(RW, dt, j * out * in),
-                            in, 1.0, Ryj, out));
+                            in, Rx ? 1.0 : 0.0, Ryj, out));
         if (Rb) add_bias(dt, N, out, AT(Rb, dt, j * out), Ryj);
     }
     return HB_OK;
