@@ -2,6 +2,7 @@
  * corrupted byte and every truncation is rejected without changing anything; crafted
  * files (version, absurd sizes, other models) are rejected with the documented codes. */
 #include <dirent.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -194,6 +195,8 @@ START_TEST(test_format_and_crafted) {
     ck_assert_int_eq(hb_checkpoint_size(p, o, &size), HB_OK);
     unsigned char *img = malloc(size), *c = malloc(size);
     ck_assert_int_eq(hb_checkpoint_save_buffer(p, o, img, size, NULL), HB_OK);
+    /* the reference CRC is the standard one (check value of "123456789") */
+    ck_assert_uint_eq(crc32_ref((const unsigned char *)"123456789", 9), 0xCBF43926u);
     /* header: magic, version, flags, size, section count, CRC of bytes 0..27 */
     ck_assert(memcmp(img, "HBCKPT\r\n", 8) == 0);
     ck_assert_uint_eq(rd32(img + 8), HB_CHECKPOINT_VERSION);
@@ -304,6 +307,16 @@ START_TEST(test_files_and_bad_input) {
     ck_assert_int_eq(hb_checkpoint_save(path, p, o), HB_OK); /* replaces it */
     ck_assert_int_eq(hb_checkpoint_load(path, p, o), HB_OK);
     unlink(path);
+    /* the rename fails (target is a directory): EIO and the temporary file is removed */
+    snprintf(path, sizeof path, "%s/subdir", dir);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    ck_assert_int_eq(hb_checkpoint_save(path, p, o), HB_EIO);
+    DIR *d = opendir(dir);
+    int entries = 0;
+    for (struct dirent *e; (e = readdir(d));) entries += e->d_name[0] != '.';
+    closedir(d);
+    ck_assert_int_eq(entries, 1);
+    rmdir(path);
     rmdir(dir);
     size_t n;
     unsigned char buf[64];

@@ -692,6 +692,39 @@ START_TEST(test_cnn_oom) {
 }
 END_TEST
 
+/* hvp_multi with more directions than the models' cache-sized chunks (mlp: ≈ 256 KiB of
+ * R activations per buffer, cnn: ≈ 4 MiB), so several chunks and a remainder run: every
+ * row must equal its single HVP (1e-13), and a k-direction block_hvp its padded rows. */
+static void check_multi_rows(hb_model *m, size_t K) {
+    size_t n = nparams(m);
+    double *V = malloc(K * n * sizeof *V), *O = malloc(K * n * sizeof *O), *o1 = malloc(n * sizeof *o1);
+    fill(V, K * n, 6.3);
+    hvp_k(m, K, V, O);
+    for (size_t j = 0; j < K; j++) {
+        hvp_k(m, 1, V + j * n, o1);
+        double e = rel_err(O + j * n, o1, n);
+        ck_assert_msg(e <= 1e-13, "%s: chunked hvp_multi row %zu differs by %g", hb_model_name(m), j, e);
+    }
+    free(V), free(O), free(o1);
+}
+
+START_TEST(test_chunked_multi) {
+    hb_context *ctx = hb_test_context(1, 29);
+    /* mlp: N·width·8 B = 128·64·8 = 64 KiB → 4 directions per chunk; k = 10 → 4 + 4 + 2 */
+    int64_t kv[] = {HB_MK_INPUTS, 4, HB_MK_WIDTH, 64, HB_MK_LAYERS, 1, HB_MK_CLASSES, 3, HB_MK_BATCH, 128};
+    hb_model *m = make_model(ctx, HB_MODEL_MLP, kv, 5);
+    check_multi_rows(m, 10);
+    hb_model_free(m);
+    /* cnn: N·C·S²·8 B = 16·8·256·8 = 256 KiB → 16 per chunk; k = 20 → 16 + 4 */
+    int64_t kc[] = {HB_MK_IMAGE_SIZE, 16, HB_MK_CONV_WIDTH, 8, HB_MK_CONV_STAGES, 1, HB_MK_CLASSES, 3,
+                    HB_MK_BATCH, 16};
+    m = make_model(ctx, HB_MODEL_CNN, kc, 5);
+    check_multi_rows(m, 20);
+    hb_model_free(m);
+    hb_context_free(ctx);
+}
+END_TEST
+
 Suite *hb_suite_models(void) {
     Suite *s = suite_create("models");
     TCase *tq = tcase_create("quadratic");
@@ -711,6 +744,7 @@ Suite *hb_suite_models(void) {
     tcase_add_test(tc, test_cnn_batches_precisions);
     tcase_add_test(tc, test_cnn_bad_input_and_learning);
     tcase_add_test(tc, test_cnn_oom);
+    tcase_add_test(tc, test_chunked_multi);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -287,7 +287,8 @@ START_TEST(test_adam_mini_reference) {
 }
 END_TEST
 
-/* The gpt layout (names and kinds as the gpt model uses them), block by block. */
+/* The gpt layout (names, kinds and (out, in) shapes as lib/models/gpt.c declares them),
+ * block by block. */
 START_TEST(test_adam_mini_gpt_table) {
     hb_context *ctx = hb_test_context(1, 6);
     const int64_t V = 11, T = 5, C = 8, H = 2, L = 2;
@@ -311,14 +312,19 @@ START_TEST(test_adam_mini_gpt_table) {
         ADD(NAME("ln_1.weight"), HB_BLOCK_NORM, 1, C, 0, 1, C);  /* per tensor */
         ADD(NAME("ln_1.bias"), HB_BLOCK_NORM, 1, C, 0, 1, C);
         ADD(NAME("attn.wq"), HB_BLOCK_ATTN_Q, 2, C, C, H, C * C / H); /* per head */
+        ADD(NAME("attn.wq.bias"), HB_BLOCK_BIAS, 1, C, 0, C, 1);  /* per element */
         ADD(NAME("attn.wk"), HB_BLOCK_ATTN_K, 2, C, C, H, C * C / H);
+        ADD(NAME("attn.wk.bias"), HB_BLOCK_BIAS, 1, C, 0, C, 1);
         ADD(NAME("attn.wv"), HB_BLOCK_ATTN_V, 2, C, C, C, C);    /* per output row */
+        ADD(NAME("attn.wv.bias"), HB_BLOCK_BIAS, 1, C, 0, C, 1);
         ADD(NAME("attn.wo"), HB_BLOCK_ATTN_O, 2, C, C, C, C);
+        ADD(NAME("attn.wo.bias"), HB_BLOCK_BIAS, 1, C, 0, C, 1);
         ADD(NAME("ln_2.weight"), HB_BLOCK_NORM, 1, C, 0, 1, C);
         ADD(NAME("ln_2.bias"), HB_BLOCK_NORM, 1, C, 0, 1, C);
         ADD(NAME("mlp.c_fc"), HB_BLOCK_MLP_IN, 2, 4 * C, C, 4 * C, C);
-        ADD(NAME("mlp.c_fc.bias"), HB_BLOCK_BIAS, 1, 4 * C, 0, 4 * C, 1); /* per element */
+        ADD(NAME("mlp.c_fc.bias"), HB_BLOCK_BIAS, 1, 4 * C, 0, 4 * C, 1);
         ADD(NAME("mlp.c_proj"), HB_BLOCK_MLP_OUT, 2, C, 4 * C, C, 4 * C);
+        ADD(NAME("mlp.c_proj.bias"), HB_BLOCK_BIAS, 1, C, 0, C, 1);
 #undef NAME
     }
     ADD("ln_f.weight", HB_BLOCK_NORM, 1, C, 0, 1, C);
@@ -334,7 +340,7 @@ START_TEST(test_adam_mini_gpt_table) {
     ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_ADAM_MINI, p, &o), HB_OK);
     size_t c, s, total = 0;
     /* heads = 1 by default: Q/K are one partition each */
-    ck_assert_int_eq(hb_optimizer_partitions(o, 4, &c, &s), HB_OK);
+    ck_assert_int_eq(hb_optimizer_partitions(o, 4, &c, &s), HB_OK); /* h.0.attn.wq */
     ck_assert_uint_eq(c, 1);
     ck_assert_int_eq(hb_optimizer_set_i64(o, HB_OPT_HEADS, H), HB_OK);
     for (int i = 0; i < nr; i++) {

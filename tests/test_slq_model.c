@@ -182,6 +182,7 @@ START_TEST(test_model_linops) {
     ck_assert_ptr_null(a);
     q.nan_at = 0;
     /* bad input */
+    hb_linop_free(blk);
     ck_assert_int_eq(hb_linop_create_model_block(m, 3, &blk), HB_ERANGE);
     ck_assert_ptr_null(blk);
     ck_assert_int_eq(hb_linop_create_model_hessian(m, NULL), HB_EINVAL);

@@ -148,7 +148,8 @@ HB_API int hb_optimizer_lr_factor(hb_optimizer *opt, int64_t step, double *facto
  * state and step count are exactly as before; HB_ESTATE (Nesterov with μ = 0 or
  * dampening ≠ 0); HB_ESHAPE (Adam-mini Q/K block not 2-d with rows divisible by the
  * heads); HB_ECALLBACK (schedule callback gave a bad factor); HB_ENOMEM (first step of
- * Adam-mini or with a master copy allocates its state; nothing changed). */
+ * Adam-mini or with a master copy allocates its state; nothing changed), HB_EOVERFLOW
+ * (step count at INT64_MAX). */
 HB_API int hb_optimizer_step(hb_optimizer *opt);
 
 /* hb_optimizer_step_count: steps taken so far (restored by checkpoint loads). */

@@ -32,18 +32,16 @@ typedef struct cnn {
     int64_t cin[CNN_MAXL], cout[CNN_MAXL], side[CNN_MAXL + 1];
     int64_t F;                         /* head inputs */
     size_t wblk[CNN_MAXL], bblk[CNN_MAXL];
+    hb__workspace ws, wv; /* pass buffers; block-major directions and products */
 } cnn;
 
 static void cnn_destroy(hb_model *m) {
-    hb__free(m->ctx, m->impl);
+    cnn *p = m->impl;
+    if (!p) return;
+    hb__free(m->ctx, p->ws.buf);
+    hb__free(m->ctx, p->wv.buf);
+    hb__free(m->ctx, p);
     m->impl = NULL;
-}
-
-typedef struct arena { char *base; size_t used; size_t es; } arena;
-static void *take(arena *a, size_t elems) {
-    void *p = a->base + a->used;
-    a->used += elems * a->es;
-    return p;
 }
 
 typedef struct rjob {
@@ -67,44 +65,59 @@ static int cnn_run(hb_model *m, const hb__batch *bt, double *loss, void *grad, d
     size_t xs[CNN_MAXL + 1], zs[CNN_MAXL]; /* per-sample sizes */
     for (int64_t i = 0; i <= L; i++) xs[i] = (size_t)(i < L ? p->cin[i] : p->F) * (i < L ? (size_t)(p->side[i] * p->side[i]) : 1);
     for (int64_t i = 0; i < L; i++) zs[i] = (size_t)(p->cout[i] * p->side[i] * p->side[i]);
-    size_t total = (size_t)N * (size_t)C * (back ? 2 : 1) + (size_t)N * (size_t)C; /* logits (+d), probs */
-    size_t mult = 1 + (back ? 1 : 0) + (k ? 2 * k : 0);
-    for (int64_t i = 0; i <= L; i++) {
-        if (i > 0) total += mult * (size_t)N * xs[i];
-        if (i < L) total += 2 * mult * (size_t)N * zs[i];
-    }
-    if (k) total += 2 * k * (size_t)(N * C);
     const void *x0;
     void *xconv;
     HB_TRY(hb__batch_inputs(m, bt, &x0, &xconv));
-    arena A = {hb__calloc(ctx, total, es, "cnn workspace"), 0, es};
-    if (!A.base) {
-        hb__free(ctx, xconv);
-        return HB_ENOMEM;
-    }
     const void *x[CNN_MAXL + 1];
     void *z[CNN_MAXL], *rl[CNN_MAXL], *dx[CNN_MAXL + 1] = {0}, *dz[CNN_MAXL] = {0}, *dr[CNN_MAXL] = {0};
     void *Rx[CNN_MAXL + 1] = {0}, *Rz[CNN_MAXL] = {0}, *Rr[CNN_MAXL] = {0};
     void *Rdx[CNN_MAXL + 1] = {0}, *Rdz[CNN_MAXL] = {0}, *Rdr[CNN_MAXL] = {0};
-    x[0] = x0;
-    for (int64_t i = 0; i <= L; i++) {
-        size_t xn = (size_t)N * xs[i];
-        if (i > 0) {
-            x[i] = take(&A, xn);
-            if (back) dx[i] = take(&A, xn);
-            if (k) Rx[i] = take(&A, k * xn), Rdx[i] = take(&A, k * xn);
+    void *logits = NULL, *probs = NULL, *dlogits = NULL, *Rlogits = NULL, *Rdlogits = NULL;
+    /* workspace: forward quantities written (take), backward ones accumulated (takez);
+     * then R buffers for a chunk of kc directions (R accumulators re-zeroed per chunk).
+     * kc bounds the R memory to ≈ 4 MiB per buffer (k·N·C·S² scalars would otherwise
+     * grow with the number of SLQ probes) while keeping im2col(x) shared by kc directions. */
+    size_t zmax = (size_t)N * (size_t)C;
+    for (int64_t i = 0; i < L; i++) zmax = (size_t)N * zs[i] > zmax ? (size_t)N * zs[i] : zmax;
+    size_t kc = k ? (4u << 20) / (zmax * es) : 0;
+    kc = k ? (kc < 1 ? 1 : kc > k ? k : kc) : 0;
+    hb__arena A = {.es = es};
+    size_t rz0 = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && hb__arena_start(ctx, &p->ws, &A) != HB_OK) {
+            hb__free(ctx, xconv);
+            return HB_ENOMEM;
         }
-        if (i < L) {
-            size_t zn = (size_t)N * zs[i];
-            z[i] = take(&A, zn), rl[i] = take(&A, zn);
-            if (back) dz[i] = take(&A, zn), dr[i] = take(&A, zn);
-            if (k) Rz[i] = take(&A, k * zn), Rr[i] = take(&A, k * zn), Rdz[i] = take(&A, k * zn),
-                   Rdr[i] = take(&A, k * zn);
+        x[0] = x0;
+        for (int64_t i = 0; i <= L; i++) {
+            size_t xn = (size_t)N * xs[i];
+            if (i > 0) {
+                x[i] = hb__take(&A, xn);
+                if (back) dx[i] = hb__takez(&A, xn);
+            }
+            if (i < L) {
+                size_t zn = (size_t)N * zs[i];
+                z[i] = hb__take(&A, zn), rl[i] = hb__take(&A, zn);
+                if (back) dz[i] = hb__takez(&A, zn), dr[i] = hb__takez(&A, zn);
+            }
         }
+        logits = hb__take(&A, (size_t)(N * C)), probs = hb__take(&A, (size_t)(N * C));
+        dlogits = back ? hb__takez(&A, (size_t)(N * C)) : NULL;
+        rz0 = A.zused;
+        for (int64_t i = 0; kc && i <= L; i++) {
+            size_t xn = (size_t)N * xs[i];
+            if (i > 0) Rx[i] = hb__take(&A, kc * xn), Rdx[i] = hb__takez(&A, kc * xn);
+            if (i < L) {
+                size_t zn = (size_t)N * zs[i];
+                Rz[i] = hb__take(&A, kc * zn), Rr[i] = hb__take(&A, kc * zn),
+                Rdz[i] = hb__takez(&A, kc * zn), Rdr[i] = hb__takez(&A, kc * zn);
+            }
+        }
+        Rlogits = kc ? hb__take(&A, kc * (size_t)(N * C)) : NULL;
+        Rdlogits = kc ? hb__takez(&A, kc * (size_t)(N * C)) : NULL;
     }
-    void *logits = take(&A, (size_t)(N * C)), *probs = take(&A, (size_t)(N * C));
-    void *dlogits = back ? take(&A, (size_t)(N * C)) : NULL;
-    void *Rlogits = k ? take(&A, k * (size_t)(N * C)) : NULL, *Rdlogits = k ? take(&A, k * (size_t)(N * C)) : NULL;
+    char *rzero = A.base + (A.zstart + rz0) * es;
+    size_t rzero_bytes = (A.zused - rz0) * es;
 #define W_(i) (th + pr->blocks[p->wblk[i]].offset * es)
 #define B_(i) (th + pr->blocks[p->bblk[i]].offset * es)
 #define G_(blk) (grad ? (char *)grad + pr->blocks[blk].offset * es : NULL)
@@ -140,41 +153,55 @@ static int cnn_run(hb_model *m, const hb__batch *bt, double *loss, void *grad, d
             rc = hb__conv2d_backward(ctx, dt, &s, x[i], W_(i), dz[i], i > stop ? dx[i] : NULL,
                                      G_(p->wblk[i]), G_(p->bblk[i]));
     }
-    /* R forward from `first` */
-    for (int64_t i = first; k && i < L && rc == HB_OK; i++) {
-        hb__conv2d_shape s = SHAPE(i);
-        int64_t zn = N * (int64_t)zs[i];
-        rc = hb__conv2d_rop_forward(ctx, dt, &s, (int64_t)k, x[i], W_(i), i > first ? Rx[i] : NULL,
-                                    r->RW[i], r->Rb[i], Rz[i]);
-        if (rc == HB_OK) rc = hb__activation_rop_forward(ctx, dt, HB_ACT_RELU, zn, (int64_t)k, z[i], Rz[i], Rr[i]);
+    /* R pass, kc directions at a time (a chunk is a contiguous sub-slab of every block's
+     * (k, numel) directions). */
+    const void *RW[CNN_MAXL], *Rb[CNN_MAXL];
+    void *RdW[CNN_MAXL], *Rdb[CNN_MAXL];
+    for (size_t j0 = 0; j0 < k && rc == HB_OK; j0 += kc) {
+        int64_t kk = (int64_t)(k - j0 < kc ? k - j0 : kc);
+        if (j0 > 0) memset(rzero, 0, rzero_bytes);
+        for (int64_t i = first; i <= L; i++) {
+            size_t wn = pr->blocks[p->wblk[i]].numel * es * j0, bn = pr->blocks[p->bblk[i]].numel * es * j0;
+            RW[i] = r->RW[i] ? (const char *)r->RW[i] + wn : NULL;
+            Rb[i] = r->Rb[i] ? (const char *)r->Rb[i] + bn : NULL;
+            RdW[i] = r->RdW[i] ? (char *)r->RdW[i] + wn : NULL;
+            Rdb[i] = r->Rdb[i] ? (char *)r->Rdb[i] + bn : NULL;
+        }
+        /* R forward from `first` */
+        for (int64_t i = first; i < L && rc == HB_OK; i++) {
+            hb__conv2d_shape s = SHAPE(i);
+            int64_t zn = N * (int64_t)zs[i];
+            rc = hb__conv2d_rop_forward(ctx, dt, &s, kk, x[i], W_(i), i > first ? Rx[i] : NULL,
+                                        RW[i], Rb[i], Rz[i]);
+            if (rc == HB_OK) rc = hb__activation_rop_forward(ctx, dt, HB_ACT_RELU, zn, kk, z[i], Rz[i], Rr[i]);
+            if (rc == HB_OK)
+                rc = hb__avgpool2_rop_forward(ctx, dt, N * p->cout[i], p->side[i], kk, Rr[i], Rx[i + 1]);
+        }
         if (rc == HB_OK)
-            rc = hb__avgpool2_rop_forward(ctx, dt, N * p->cout[i], p->side[i], (int64_t)k, Rr[i], Rx[i + 1]);
-    }
-    if (k && rc == HB_OK)
-        rc = hb__linear_rop_forward(ctx, dt, N, p->F, C, (int64_t)k, x[L], W_(L), L > first ? Rx[L] : NULL,
-                                    r->RW[L], r->Rb[L], Rlogits);
-    /* R backward down to `first` */
-    if (k && rc == HB_OK) rc = hb__xent_rop_backward(ctx, dt, N, C, (int64_t)k, probs, Rlogits, scale, Rdlogits);
-    if (k && rc == HB_OK)
-        rc = hb__linear_rop_backward(ctx, dt, N, p->F, C, (int64_t)k, x[L], W_(L), dlogits,
-                                     L > first ? Rx[L] : NULL, r->RW[L], Rdlogits,
-                                     L > first ? Rdx[L] : NULL, r->RdW[L], r->Rdb[L]);
-    for (int64_t i = L - 1; k && i >= first && rc == HB_OK; i--) {
-        hb__conv2d_shape s = SHAPE(i);
-        bool below = i > first;
-        rc = hb__avgpool2_rop_backward(ctx, dt, N * p->cout[i], p->side[i], (int64_t)k, Rdx[i + 1], Rdr[i]);
+            rc = hb__linear_rop_forward(ctx, dt, N, p->F, C, kk, x[L], W_(L), L > first ? Rx[L] : NULL,
+                                        RW[L], Rb[L], Rlogits);
+        /* R backward down to `first` */
+        if (rc == HB_OK) rc = hb__xent_rop_backward(ctx, dt, N, C, kk, probs, Rlogits, scale, Rdlogits);
         if (rc == HB_OK)
-            rc = hb__activation_rop_backward(ctx, dt, HB_ACT_RELU, N * (int64_t)zs[i], (int64_t)k, z[i], dr[i],
-                                             Rz[i], Rdr[i], Rdz[i]);
-        if (rc == HB_OK)
-            rc = hb__conv2d_rop_backward(ctx, dt, &s, (int64_t)k, x[i], W_(i), dz[i], below ? Rx[i] : NULL,
-                                         r->RW[i], Rdz[i], below ? Rdx[i] : NULL, r->RdW[i], r->Rdb[i]);
+            rc = hb__linear_rop_backward(ctx, dt, N, p->F, C, kk, x[L], W_(L), dlogits,
+                                         L > first ? Rx[L] : NULL, RW[L], Rdlogits,
+                                         L > first ? Rdx[L] : NULL, RdW[L], Rdb[L]);
+        for (int64_t i = L - 1; i >= first && rc == HB_OK; i--) {
+            hb__conv2d_shape s = SHAPE(i);
+            bool below = i > first;
+            rc = hb__avgpool2_rop_backward(ctx, dt, N * p->cout[i], p->side[i], kk, Rdx[i + 1], Rdr[i]);
+            if (rc == HB_OK)
+                rc = hb__activation_rop_backward(ctx, dt, HB_ACT_RELU, N * (int64_t)zs[i], kk, z[i], dr[i],
+                                                 Rz[i], Rdr[i], Rdz[i]);
+            if (rc == HB_OK)
+                rc = hb__conv2d_rop_backward(ctx, dt, &s, kk, x[i], W_(i), dz[i], below ? Rx[i] : NULL,
+                                             RW[i], Rdz[i], below ? Rdx[i] : NULL, RdW[i], Rdb[i]);
+        }
     }
 #undef W_
 #undef B_
 #undef G_
 #undef SHAPE
-    hb__free(ctx, A.base);
     hb__free(ctx, xconv);
     return rc;
 }
@@ -193,13 +220,10 @@ static int cnn_hvp_multi(hb_model *m, const hb__batch *b, size_t k, const void *
     cnn *p = m->impl;
     const hb_params *pr = m->params;
     size_t es = hb_dtype_size(m->compute);
-    char *Vb = hb__malloc(m->ctx, k * pr->n * es, "block-major directions");
-    char *Ob = hb__calloc(m->ctx, k * pr->n, es, "block-major products");
-    if (!Vb || !Ob) {
-        hb__free(m->ctx, Vb);
-        hb__free(m->ctx, Ob);
-        return HB_ENOMEM;
-    }
+    char *Vb = hb__workspace_get(m->ctx, &p->wv, 2 * k * pr->n * es);
+    if (!Vb) return HB_ENOMEM;
+    char *Ob = Vb + k * pr->n * es;
+    memset(Ob, 0, k * pr->n * es);
     hb__to_block_major(pr, es, k, V, Vb);
     rjob r = {.k = k, .first = 0};
     for (int64_t i = 0; i <= p->L; i++) {
@@ -208,8 +232,6 @@ static int cnn_hvp_multi(hb_model *m, const hb__batch *b, size_t k, const void *
     }
     int rc = cnn_run(m, b, NULL, NULL, scale, &r, NULL);
     if (rc == HB_OK) hb__add_from_block_major(pr, m->compute, k, Ob, OUT, 1.0, SIZE_MAX);
-    hb__free(m->ctx, Vb);
-    hb__free(m->ctx, Ob);
     return rc;
 }
 

@@ -89,4 +89,53 @@ static inline int hb__batch_inputs(hb_model *m, const hb__batch *b, const void *
 #define HB__DATA_STREAM(tag, stream, purpose) \
     ((((uint64_t)(tag)) << 48) ^ ((uint64_t)(stream) << 4) ^ (uint64_t)(purpose))
 
+/* A grow-only scratch buffer kept by a model between calls: large per-call allocations
+ * would be fresh mmaps, paid again in page faults on every HVP. */
+typedef struct hb__workspace {
+    void *buf;
+    size_t bytes;
+} hb__workspace;
+
+static inline void *hb__workspace_get(hb_context *ctx, hb__workspace *w, size_t bytes) {
+    if (bytes > w->bytes || !w->buf) {
+        void *nb = hb__malloc(ctx, bytes ? bytes : 1, "model workspace");
+        if (!nb) return NULL;
+        hb__free(ctx, w->buf);
+        w->buf = nb;
+        w->bytes = bytes;
+    }
+    return w->buf;
+}
+
+/* Bump allocator with two regions: buffers a pass writes before reading (take) and
+ * buffers it accumulates into (takez), zeroed once per pass. With base == NULL it only
+ * counts, so the same carving code sizes the workspace and then fills the pointers. */
+typedef struct hb__arena {
+    char *base;
+    size_t es, used, zused, zstart;
+} hb__arena;
+
+static inline void *hb__take(hb__arena *a, size_t elems) {
+    void *p = a->base ? a->base + a->used * a->es : NULL;
+    a->used += elems;
+    return p;
+}
+static inline void *hb__takez(hb__arena *a, size_t elems) {
+    void *p = a->base ? a->base + (a->zstart + a->zused) * a->es : NULL;
+    a->zused += elems;
+    return p;
+}
+/* After a counting pass: take the workspace, reset the cursors, zero the second region.
+ * Returns HB_ENOMEM (message set) when the workspace cannot grow. */
+static inline int hb__arena_start(hb_context *ctx, hb__workspace *w, hb__arena *a) {
+    size_t total = a->used + a->zused;
+    char *b = hb__workspace_get(ctx, w, total * a->es);
+    if (!b) return HB_ENOMEM;
+    a->base = b;
+    a->zstart = a->used;
+    memset(b + a->zstart * a->es, 0, a->zused * a->es);
+    a->used = a->zused = 0;
+    return HB_OK;
+}
+
 #endif

@@ -29,6 +29,7 @@ typedef struct mlp {
     int64_t *in, *out;   /* per linear layer (L hidden + head) */
     size_t *wblk, *bblk; /* their block indices */
     double *means;       /* (C, D) */
+    hb__workspace ws, wv; /* pass buffers; block-major directions and products */
 } mlp;
 
 static void mlp_destroy(hb_model *m) {
@@ -39,17 +40,10 @@ static void mlp_destroy(hb_model *m) {
     hb__free(m->ctx, p->wblk);
     hb__free(m->ctx, p->bblk);
     hb__free(m->ctx, p->means);
+    hb__free(m->ctx, p->ws.buf);
+    hb__free(m->ctx, p->wv.buf);
     hb__free(m->ctx, p);
     m->impl = NULL;
-}
-
-/* Bump allocator over one zeroed buffer: every buffer starts at 0, which the
- * accumulating backward passes rely on. */
-typedef struct arena { char *base; size_t used; size_t es; } arena;
-static void *take(arena *a, size_t elems) {
-    void *p = a->base + a->used;
-    a->used += elems * a->es;
-    return p;
 }
 
 /* One micro-batch through the network.
@@ -57,6 +51,8 @@ static void *take(arena *a, size_t elems) {
  *   k > 0: R-pass. RWs[i], Rbs[i]: direction blocks (k, out, in) / (k, out) of linear i
  *   (NULL = zero); RdWs[i], Rdbs[i]: where to accumulate scale·(H·V) for those blocks
  *   (NULL = not wanted). first: lowest layer with a nonzero direction. */
+enum { MAXLIN = 257 };
+
 typedef struct rjob {
     size_t k, first;
     const void **RW, **Rb;
@@ -75,38 +71,44 @@ static int mlp_run(hb_model *m, const hb__batch *bt, double *loss, void *grad, d
     size_t k = r ? r->k : 0, first = r ? r->first : 0;
     bool back = grad != NULL || k > 0;
 
-    /* workspace: z_i, a_i, dz_i, da_i (+ R versions) for every layer */
-    size_t total = (size_t)(N * C); /* probs */
-    for (int64_t i = 0; i <= L; i++) {
-        size_t zi = (size_t)(N * p->out[i]), ai = (size_t)(N * p->in[i]);
-        total += zi + (i > 0 ? ai : 0);
-        if (back) total += zi + (i > 0 ? ai : 0);
-        if (k) total += 2 * k * (zi + (i > 0 ? ai : 0));
-    }
     const void *x0;
     void *xconv;
     HB_TRY(hb__batch_inputs(m, bt, &x0, &xconv));
-    arena A = {hb__calloc(ctx, total, es, "mlp workspace"), 0, es};
-    if (!A.base) {
-        hb__free(ctx, xconv);
-        return HB_ENOMEM;
-    }
     enum { MAXL = 258 };
     const void *a[MAXL];
     void *z[MAXL], *dz[MAXL] = {0}, *da[MAXL] = {0}, *Rz[MAXL] = {0}, *Ra[MAXL] = {0},
-         *Rdz[MAXL] = {0}, *Rda[MAXL] = {0};
-    a[0] = x0;
-    for (int64_t i = 0; i <= L; i++) {
-        size_t zi = (size_t)(N * p->out[i]), ai = (size_t)(N * p->in[i]);
-        z[i] = take(&A, zi);
-        if (i > 0) a[i] = take(&A, ai);
-        if (back) dz[i] = take(&A, zi), da[i] = i > 0 ? take(&A, ai) : NULL;
-        if (k) {
-            Rz[i] = take(&A, k * zi), Rdz[i] = take(&A, k * zi);
-            if (i > 0) Ra[i] = take(&A, k * ai), Rda[i] = take(&A, k * ai);
+         *Rdz[MAXL] = {0}, *Rda[MAXL] = {0}, *probs = NULL;
+    /* workspace: z_i, a_i written; dz_i, da_i accumulated; then the R buffers for a chunk
+     * of kc directions (Rz, Ra written; Rdz, Rda accumulated, re-zeroed per chunk). The R
+     * pass runs chunk by chunk so its buffers stay in cache (≈ 256 KiB per buffer). */
+    int64_t wmax = C;
+    for (int64_t i = 0; i <= L; i++) wmax = p->in[i] > wmax ? p->in[i] : wmax;
+    size_t kc = k ? (size_t)((256 * 1024) / ((size_t)(N * wmax) * es)) : 0;
+    kc = k ? (kc < 1 ? 1 : kc > k ? k : kc) : 0;
+    hb__arena A = {.es = es};
+    size_t rz0 = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && hb__arena_start(ctx, &p->ws, &A) != HB_OK) {
+            hb__free(ctx, xconv);
+            return HB_ENOMEM;
+        }
+        a[0] = x0;
+        for (int64_t i = 0; i <= L; i++) {
+            size_t zi = (size_t)(N * p->out[i]), ai = (size_t)(N * p->in[i]);
+            z[i] = hb__take(&A, zi);
+            if (i > 0) a[i] = hb__take(&A, ai);
+            if (back) dz[i] = hb__takez(&A, zi), da[i] = i > 0 ? hb__takez(&A, ai) : NULL;
+        }
+        probs = hb__take(&A, (size_t)(N * C));
+        rz0 = A.zused;
+        for (int64_t i = 0; kc && i <= L; i++) {
+            size_t zi = (size_t)(N * p->out[i]), ai = (size_t)(N * p->in[i]);
+            Rz[i] = hb__take(&A, kc * zi), Rdz[i] = hb__takez(&A, kc * zi);
+            if (i > 0) Ra[i] = hb__take(&A, kc * ai), Rda[i] = hb__takez(&A, kc * ai);
         }
     }
-    void *probs = take(&A, (size_t)(N * C));
+    char *rzero = A.base + (A.zstart + rz0) * es; /* the R accumulators, zeroed per chunk */
+    size_t rzero_bytes = (A.zused - rz0) * es;
 #define W_(i) (th + pr->blocks[p->wblk[i]].offset * es)
 #define B_(i) (th + pr->blocks[p->bblk[i]].offset * es)
 #define G_(blk) (grad ? (char *)grad + pr->blocks[blk].offset * es : NULL)
@@ -131,29 +133,43 @@ static int mlp_run(hb_model *m, const hb__batch *bt, double *loss, void *grad, d
         if (rc == HB_OK && i > stop)
             rc = hb__activation_backward(ctx, dt, p->act, N * p->in[i], z[i - 1], da[i], dz[i - 1]);
     }
-    /* R forward from `first` (below it every R quantity is 0) */
-    for (int64_t i = (int64_t)first; k && i <= L && rc == HB_OK; i++) {
-        rc = hb__linear_rop_forward(ctx, dt, N, p->in[i], p->out[i], (int64_t)k, a[i], W_(i),
-                                    i > (int64_t)first ? Ra[i] : NULL, r->RW[i], r->Rb[i], Rz[i]);
-        if (rc == HB_OK && i < L)
-            rc = hb__activation_rop_forward(ctx, dt, p->act, N * p->out[i], (int64_t)k, z[i], Rz[i],
-                                            Ra[i + 1]);
-    }
-    /* R backward down to `first` */
-    if (k && rc == HB_OK) rc = hb__xent_rop_backward(ctx, dt, N, C, (int64_t)k, probs, Rz[L], scale, Rdz[L]);
-    for (int64_t i = L; k && i >= (int64_t)first && rc == HB_OK; i--) {
-        bool below = i > (int64_t)first;
-        rc = hb__linear_rop_backward(ctx, dt, N, p->in[i], p->out[i], (int64_t)k, a[i], W_(i), dz[i],
-                                     below ? Ra[i] : NULL, r->RW[i], Rdz[i], below ? Rda[i] : NULL,
-                                     r->RdW[i], r->Rdb[i]);
-        if (rc == HB_OK && below)
-            rc = hb__activation_rop_backward(ctx, dt, p->act, N * p->in[i], (int64_t)k, z[i - 1],
-                                             da[i], Rz[i - 1], Rda[i], Rdz[i - 1]);
+    /* R pass, kc directions at a time. Direction j of a block's (k, numel) slab starts at
+     * j·numel, so a chunk is a contiguous sub-slab. */
+    const void *RW[MAXLIN], *Rb[MAXLIN];
+    void *RdW[MAXLIN], *Rdb[MAXLIN];
+    for (size_t j0 = 0; j0 < k && rc == HB_OK; j0 += kc) {
+        int64_t kk = (int64_t)(k - j0 < kc ? k - j0 : kc);
+        if (j0 > 0) memset(rzero, 0, rzero_bytes);
+        for (int64_t i = (int64_t)first; i <= L; i++) {
+            size_t wn = pr->blocks[p->wblk[i]].numel * es * j0, bn = pr->blocks[p->bblk[i]].numel * es * j0;
+            RW[i] = r->RW[i] ? (const char *)r->RW[i] + wn : NULL;
+            Rb[i] = r->Rb[i] ? (const char *)r->Rb[i] + bn : NULL;
+            RdW[i] = r->RdW[i] ? (char *)r->RdW[i] + wn : NULL;
+            Rdb[i] = r->Rdb[i] ? (char *)r->Rdb[i] + bn : NULL;
+        }
+        /* R forward from `first` (below it every R quantity is 0) */
+        for (int64_t i = (int64_t)first; i <= L && rc == HB_OK; i++) {
+            rc = hb__linear_rop_forward(ctx, dt, N, p->in[i], p->out[i], kk, a[i], W_(i),
+                                        i > (int64_t)first ? Ra[i] : NULL, RW[i], Rb[i], Rz[i]);
+            if (rc == HB_OK && i < L)
+                rc = hb__activation_rop_forward(ctx, dt, p->act, N * p->out[i], kk, z[i], Rz[i],
+                                                Ra[i + 1]);
+        }
+        /* R backward down to `first` */
+        if (rc == HB_OK) rc = hb__xent_rop_backward(ctx, dt, N, C, kk, probs, Rz[L], scale, Rdz[L]);
+        for (int64_t i = L; i >= (int64_t)first && rc == HB_OK; i--) {
+            bool below = i > (int64_t)first;
+            rc = hb__linear_rop_backward(ctx, dt, N, p->in[i], p->out[i], kk, a[i], W_(i), dz[i],
+                                         below ? Ra[i] : NULL, RW[i], Rdz[i], below ? Rda[i] : NULL,
+                                         RdW[i], Rdb[i]);
+            if (rc == HB_OK && below)
+                rc = hb__activation_rop_backward(ctx, dt, p->act, N * p->in[i], kk, z[i - 1], da[i],
+                                                 Rz[i - 1], Rda[i], Rdz[i - 1]);
+        }
     }
 #undef W_
 #undef B_
 #undef G_
-    hb__free(ctx, A.base);
     hb__free(ctx, xconv);
     return rc;
 }
@@ -167,20 +183,15 @@ static int mlp_accuracy(hb_model *m, const hb__batch *b, size_t *correct, size_t
     return mlp_run(m, b, NULL, NULL, 1.0, NULL, correct);
 }
 
-enum { MAXLIN = 257 };
-
 static int mlp_hvp_multi(hb_model *m, const hb__batch *b, size_t k, const void *V, void *OUT,
                          double scale) {
     mlp *p = m->impl;
     const hb_params *pr = m->params;
     size_t es = hb_dtype_size(m->compute);
-    char *Vb = hb__malloc(m->ctx, k * pr->n * es, "block-major directions");
-    char *Ob = hb__calloc(m->ctx, k * pr->n, es, "block-major products");
-    if (!Vb || !Ob) {
-        hb__free(m->ctx, Vb);
-        hb__free(m->ctx, Ob);
-        return HB_ENOMEM;
-    }
+    char *Vb = hb__workspace_get(m->ctx, &p->wv, 2 * k * pr->n * es);
+    if (!Vb) return HB_ENOMEM;
+    char *Ob = Vb + k * pr->n * es;
+    memset(Ob, 0, k * pr->n * es);
     hb__to_block_major(pr, es, k, V, Vb);
     const void *RW[MAXLIN], *Rb[MAXLIN];
     void *RdW[MAXLIN], *Rdb[MAXLIN];
@@ -191,8 +202,6 @@ static int mlp_hvp_multi(hb_model *m, const hb__batch *b, size_t k, const void *
     rjob r = {k, 0, RW, Rb, RdW, Rdb};
     int rc = mlp_run(m, b, NULL, NULL, scale, &r, NULL);
     if (rc == HB_OK) hb__add_from_block_major(pr, m->compute, k, Ob, OUT, 1.0, SIZE_MAX);
-    hb__free(m->ctx, Vb);
-    hb__free(m->ctx, Ob);
     return rc;
 }
 

@@ -9,7 +9,8 @@
  * Backward:   dx  = f'(x)·dy
  * R-forward:  Ry  = f'(x)·Rx
  * R-backward: Rdx = f''(x)·Rx·dy + f'(x)·Rdy
- * Elementwise math is done in double for both dtypes. */
+ * f, f', f'' are evaluated in double for both dtypes; the loops are serial (the models call
+ * them per micro-batch; the gemms around them carry the threads). */
 #include <math.h>
 
 #include "nn/activation.h"
@@ -32,14 +33,6 @@ static inline void act_eval(int act, double x, double *f, double *d1, double *d2
     if (d2) *d2 = s * (u1 - x * t * u1 * u1 + 0.5 * x * u2);
 }
 
-static double ld(hb_dtype dt, const void *p, int64_t i) {
-    return dt == HB_F64 ? ((const double *)p)[i] : (double)((const float *)p)[i];
-}
-static void st(hb_dtype dt, void *p, int64_t i, double v) {
-    if (dt == HB_F64) ((double *)p)[i] = v;
-    else ((float *)p)[i] = (float)v;
-}
-
 static int check(hb_context *ctx, hb_dtype dt, int act) {
     HB_CHECK(ctx, dt == HB_F32 || dt == HB_F64, HB_EDTYPE, "activation needs f32 or f64");
     HB_CHECK(ctx, act == HB_ACT_RELU || act == HB_ACT_GELU, HB_EINVAL, "unknown activation %d",
@@ -47,39 +40,86 @@ static int check(hb_context *ctx, hb_dtype dt, int act) {
     return HB_OK;
 }
 
+/* The loops, instantiated for float and double. Blocks of BLK elements: f', f'' are
+ * evaluated once per element into stack arrays, then applied to the k directions while
+ * the block is in cache (direction j of element i is at j·n + i). */
+#define BLK 256
+#define DEFINE_LOOPS(T, S)                                                                  \
+    static void fwd_##S(int act, int64_t n, const T *x, T *y) {                             \
+        for (int64_t i = 0; i < n; i++) {                                                   \
+            double f;                                                                       \
+            act_eval(act, (double)x[i], &f, NULL, NULL);                                    \
+            y[i] = (T)f;                                                                    \
+        }                                                                                   \
+    }                                                                                       \
+    static void bwd_##S(int act, int64_t n, const T *x, const T *dy, T *dx) {               \
+        for (int64_t i = 0; i < n; i++) {                                                   \
+            double d1;                                                                      \
+            act_eval(act, (double)x[i], NULL, &d1, NULL);                                   \
+            dx[i] = (T)(dx[i] + d1 * dy[i]);                                                \
+        }                                                                                   \
+    }                                                                                       \
+    static void rfwd_##S(int act, int64_t n, int64_t k, const T *x, const T *Rx, T *Ry) {   \
+        T d1[BLK];                                                                          \
+        for (int64_t i0 = 0; i0 < n; i0 += BLK) {                                           \
+            int64_t m = n - i0 < BLK ? n - i0 : BLK;                                        \
+            for (int64_t i = 0; i < m; i++) {                                               \
+                double d;                                                                   \
+                act_eval(act, (double)x[i0 + i], NULL, &d, NULL);                           \
+                d1[i] = (T)d;                                                               \
+            }                                                                               \
+            for (int64_t j = 0; j < k; j++) {                                               \
+                const T *r = Rx + j * n + i0;                                               \
+                T *o = Ry + j * n + i0;                                                     \
+                for (int64_t i = 0; i < m; i++) o[i] = d1[i] * r[i];                        \
+            }                                                                               \
+        }                                                                                   \
+    }                                                                                       \
+    static void rbwd_##S(int act, int64_t n, int64_t k, const T *x, const T *dy,            \
+                         const T *Rx, const T *Rdy, T *Rdx) {                               \
+        T d1[BLK], c2[BLK]; /* f'(x) and f''(x)·dy */                                       \
+        for (int64_t i0 = 0; i0 < n; i0 += BLK) {                                           \
+            int64_t m = n - i0 < BLK ? n - i0 : BLK;                                        \
+            for (int64_t i = 0; i < m; i++) {                                               \
+                double a, b;                                                                \
+                act_eval(act, (double)x[i0 + i], NULL, &a, &b);                             \
+                d1[i] = (T)a, c2[i] = (T)(b * dy[i0 + i]);                                  \
+            }                                                                               \
+            for (int64_t j = 0; j < k; j++) {                                               \
+                const T *rd = Rdy + j * n + i0;                                             \
+                T *o = Rdx + j * n + i0;                                                    \
+                for (int64_t i = 0; i < m; i++) o[i] += d1[i] * rd[i];                      \
+                if (Rx && act != HB_ACT_RELU) { /* ReLU: f'' = 0 */                         \
+                    const T *r = Rx + j * n + i0;                                           \
+                    for (int64_t i = 0; i < m; i++) o[i] += c2[i] * r[i];                   \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+    }
+DEFINE_LOOPS(float, f32)
+DEFINE_LOOPS(double, f64)
+
 int hb__activation_forward(hb_context *ctx, hb_dtype dt, int act, int64_t n, const void *x,
                            void *y) {
     HB_TRY(check(ctx, dt, act));
-#pragma omp parallel for num_threads(hb__threads(ctx)) schedule(static) if (n >= 65536)
-    for (int64_t i = 0; i < n; i++) {
-        double f;
-        act_eval(act, ld(dt, x, i), &f, NULL, NULL);
-        st(dt, y, i, f);
-    }
+    if (dt == HB_F64) fwd_f64(act, n, x, y);
+    else fwd_f32(act, n, x, y);
     return HB_OK;
 }
 
 int hb__activation_backward(hb_context *ctx, hb_dtype dt, int act, int64_t n, const void *x,
                             const void *dy, void *dx) {
     HB_TRY(check(ctx, dt, act));
-#pragma omp parallel for num_threads(hb__threads(ctx)) schedule(static) if (n >= 65536)
-    for (int64_t i = 0; i < n; i++) {
-        double d1;
-        act_eval(act, ld(dt, x, i), NULL, &d1, NULL);
-        st(dt, dx, i, ld(dt, dx, i) + d1 * ld(dt, dy, i));
-    }
+    if (dt == HB_F64) bwd_f64(act, n, x, dy, dx);
+    else bwd_f32(act, n, x, dy, dx);
     return HB_OK;
 }
 
 int hb__activation_rop_forward(hb_context *ctx, hb_dtype dt, int act, int64_t n, int64_t k,
                                const void *x, const void *Rx, void *Ry) {
     HB_TRY(check(ctx, dt, act));
-#pragma omp parallel for num_threads(hb__threads(ctx)) schedule(static) if (n >= 65536)
-    for (int64_t i = 0; i < n; i++) {
-        double d1;
-        act_eval(act, ld(dt, x, i), NULL, &d1, NULL);
-        for (int64_t j = 0; j < k; j++) st(dt, Ry, j * n + i, d1 * ld(dt, Rx, j * n + i));
-    }
+    if (dt == HB_F64) rfwd_f64(act, n, k, x, Rx, Ry);
+    else rfwd_f32(act, n, k, x, Rx, Ry);
     return HB_OK;
 }
 
@@ -87,17 +127,7 @@ int hb__activation_rop_backward(hb_context *ctx, hb_dtype dt, int act, int64_t n
                                 const void *x, const void *dy, const void *Rx, const void *Rdy,
                                 void *Rdx) {
     HB_TRY(check(ctx, dt, act));
-#pragma omp parallel for num_threads(hb__threads(ctx)) schedule(static) if (n >= 65536)
-    for (int64_t i = 0; i < n; i++) {
-        double d1, d2;
-        act_eval(act, ld(dt, x, i), NULL, &d1, &d2);
-        double g = ld(dt, dy, i);
-        for (int64_t j = 0; j < k; j++) {
-            int64_t o = j * n + i;
-            double r = d1 * ld(dt, Rdy, o);
-            if (Rx) r += d2 * ld(dt, Rx, o) * g;
-            st(dt, Rdx, o, ld(dt, Rdx, o) + r);
-        }
-    }
+    if (dt == HB_F64) rbwd_f64(act, n, k, x, dy, Rx, Rdy, Rdx);
+    else rbwd_f32(act, n, k, x, dy, Rx, Rdy, Rdx);
     return HB_OK;
 }

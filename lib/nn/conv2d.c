@@ -37,46 +37,61 @@ static double ld(hb_dtype dt, const void *p, int64_t i) {
     return dt == HB_F64 ? ((const double *)p)[i] : (double)((const float *)p)[i];
 }
 
-/* col = im2col(x) for one sample */
+/* col = im2col(x) and dx += col2im(col) for one sample, per dtype. For each patch row
+ * (c, ky, kx) and output row oy, the valid output columns [ox0, ox1) (those whose input
+ * column ox + kx − P lies inside the image) are a contiguous copy; the rest is padding. */
+#define DEFINE_COL(T, SUF)                                                                    \
+    static void im2col_##SUF(const hb__conv2d_shape *s, const dims *d, const T *x, T *col) {  \
+        int64_t Sd = s->S, K = s->K, P = s->P, So = d->So;                                  \
+        for (int64_t c = 0; c < s->Cin; c++)                                                \
+            for (int64_t ky = 0; ky < K; ky++)                                              \
+                for (int64_t kx = 0; kx < K; kx++) {                                        \
+                    T *row = col + ((c * K + ky) * K + kx) * d->P2;                         \
+                    int64_t ox0 = P - kx > 0 ? P - kx : 0;                                  \
+                    int64_t ox1 = Sd + P - kx < So ? Sd + P - kx : So;                      \
+                    if (ox1 < ox0) ox1 = ox0;                                               \
+                    for (int64_t oy = 0; oy < So; oy++) {                                   \
+                        int64_t iy = oy + ky - P;                                           \
+                        T *o = row + oy * So;                                               \
+                        if (iy < 0 || iy >= Sd) {                                           \
+                            for (int64_t ox = 0; ox < So; ox++) o[ox] = 0;                  \
+                            continue;                                                       \
+                        }                                                                   \
+                        const T *xi = x + (c * Sd + iy) * Sd + kx - P;                      \
+                        for (int64_t ox = 0; ox < ox0; ox++) o[ox] = 0;                     \
+                        for (int64_t ox = ox0; ox < ox1; ox++) o[ox] = xi[ox];              \
+                        for (int64_t ox = ox1; ox < So; ox++) o[ox] = 0;                    \
+                    }                                                                       \
+                }                                                                           \
+    }                                                                                       \
+    static void col2im_##SUF(const hb__conv2d_shape *s, const dims *d, const T *col, T *dx) { \
+        int64_t Sd = s->S, K = s->K, P = s->P, So = d->So;                                  \
+        for (int64_t c = 0; c < s->Cin; c++)                                                \
+            for (int64_t ky = 0; ky < K; ky++)                                              \
+                for (int64_t kx = 0; kx < K; kx++) {                                        \
+                    const T *row = col + ((c * K + ky) * K + kx) * d->P2;                   \
+                    int64_t ox0 = P - kx > 0 ? P - kx : 0;                                  \
+                    int64_t ox1 = Sd + P - kx < So ? Sd + P - kx : So;                      \
+                    for (int64_t oy = 0; oy < So; oy++) {                                   \
+                        int64_t iy = oy + ky - P;                                           \
+                        if (iy < 0 || iy >= Sd) continue;                                   \
+                        T *xi = dx + (c * Sd + iy) * Sd + kx - P;                           \
+                        const T *o = row + oy * So;                                         \
+                        for (int64_t ox = ox0; ox < ox1; ox++) xi[ox] += o[ox];             \
+                    }                                                                       \
+                }                                                                           \
+    }
+DEFINE_COL(float, f32)
+DEFINE_COL(double, f64)
+
 static void im2col(hb_dtype dt, const hb__conv2d_shape *s, const dims *d, const void *x, void *col) {
-    int64_t S = s->S, K = s->K, P = s->P, So = d->So;
-    for (int64_t c = 0; c < s->Cin; c++)
-        for (int64_t ky = 0; ky < K; ky++)
-            for (int64_t kx = 0; kx < K; kx++) {
-                int64_t row = ((c * K + ky) * K + kx) * d->P2;
-                for (int64_t oy = 0; oy < So; oy++) {
-                    int64_t iy = oy + ky - P;
-                    for (int64_t ox = 0; ox < So; ox++) {
-                        int64_t ix = ox + kx - P;
-                        double v = (iy >= 0 && iy < S && ix >= 0 && ix < S)
-                                       ? ld(dt, x, (c * S + iy) * S + ix) : 0.0;
-                        if (dt == HB_F64) ((double *)col)[row + oy * So + ox] = v;
-                        else ((float *)col)[row + oy * So + ox] = (float)v;
-                    }
-                }
-            }
+    if (dt == HB_F64) im2col_f64(s, d, x, col);
+    else im2col_f32(s, d, x, col);
 }
 
-/* dx += col2im(col) for one sample (the adjoint of im2col) */
 static void col2im_add(hb_dtype dt, const hb__conv2d_shape *s, const dims *d, const void *col, void *dx) {
-    int64_t S = s->S, K = s->K, P = s->P, So = d->So;
-    for (int64_t c = 0; c < s->Cin; c++)
-        for (int64_t ky = 0; ky < K; ky++)
-            for (int64_t kx = 0; kx < K; kx++) {
-                int64_t row = ((c * K + ky) * K + kx) * d->P2;
-                for (int64_t oy = 0; oy < So; oy++) {
-                    int64_t iy = oy + ky - P;
-                    if (iy < 0 || iy >= S) continue;
-                    for (int64_t ox = 0; ox < So; ox++) {
-                        int64_t ix = ox + kx - P;
-                        if (ix < 0 || ix >= S) continue;
-                        int64_t o = (c * S + iy) * S + ix;
-                        double v = ld(dt, col, row + oy * So + ox);
-                        if (dt == HB_F64) ((double *)dx)[o] += v;
-                        else ((float *)dx)[o] += (float)v;
-                    }
-                }
-            }
+    if (dt == HB_F64) col2im_f64(s, d, col, dx);
+    else col2im_f32(s, d, col, dx);
 }
 
 /* y (Cout, P2) += b per channel */

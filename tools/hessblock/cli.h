@@ -1,0 +1,93 @@
+/* hessblock command-line tool: shared declarations. The tool uses only the public API
+ * of libhessblock; all drawing and file output lives here, never in the library. */
+#ifndef HB_TOOL_CLI_H
+#define HB_TOOL_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <hessblock/hessblock.h>
+
+/* Exit statuses. */
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+/* ---- options shared by every subcommand ---------------------------------------- */
+typedef struct common_opts {
+    int64_t threads;
+    int64_t seed;
+    const char *out;     /* output directory or NULL */
+    int json;            /* machine-readable summary on stdout */
+    int quiet;           /* nothing on stderr but errors */
+} common_opts;
+
+/* ---- strict argument parsing (args.c) ------------------------------------------- */
+typedef enum opt_type { OPT_FLAG, OPT_INT, OPT_REAL, OPT_STRING, OPT_CHOICE } opt_type;
+typedef struct opt_spec {
+    const char *name;        /* without the leading "--" */
+    opt_type type;
+    void *target;            /* int* (flag), int64_t*, double*, const char**, int* (choice) */
+    double lo, hi;           /* inclusive range for INT / REAL */
+    const char *const *choices; /* NULL-terminated, for OPT_CHOICE (index stored) */
+    const char *metavar;
+    const char *help;
+} opt_spec;
+
+/* Parses argv[first..argc) against specs (the common options are appended by the
+ * caller). Returns 0, 1 if --help was given (help printed to stdout), or EXIT_USAGE
+ * after one line on stderr. */
+int parse_options(const char *cmd, int argc, char **argv, int first, const opt_spec *specs,
+                  size_t nspecs, const char *usage_line, const char *description);
+void print_help(FILE *f, const char *cmd, const opt_spec *specs, size_t n,
+                const char *usage_line, const char *description);
+/* Parses a comma-separated list of names; returns count or -1 (bad). Items point into
+ * buf (a copy the caller owns). */
+int split_list(char *buf, char **items, int max);
+/* One line "hessblock <cmd>: message" on stderr. */
+void usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void runtime_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- progress and log (progress.c) ---------------------------------------------- */
+void progress_setup(hb_context *ctx, int quiet);
+void progress_stage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void progress_clear(void);
+/* Sub-label shown in the bar (no log line). */
+void progress_label(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Report progress of work done by the tool itself (same bar as the library's). */
+void progress_tick(const char *task, int64_t done, int64_t total);
+double now_seconds(void);
+
+/* ---- output directory (outdir.c) -------------------------------------------------- */
+/* Creates dir (and parents). Returns 0 or -1 after a message naming it. */
+int outdir_make(const char *cmd, const char *dir);
+/* path = dir/name into buf (size n). */
+const char *outdir_path(char *buf, size_t n, const char *dir, const char *name);
+/* Opens dir/name for writing; on failure prints a message naming the file. */
+FILE *outdir_open(const char *cmd, const char *dir, const char *name);
+/* Closes f; returns 0 or -1 after a message naming the file. */
+int outdir_close(const char *cmd, FILE *f, const char *dir, const char *name);
+/* CSV field: quoted when it holds a comma, quote or newline. */
+void csv_field(FILE *f, const char *s);
+
+/* ---- subcommands ------------------------------------------------------------------ */
+int cmd_analyze(int argc, char **argv, int first);
+int cmd_spectrum(int argc, char **argv, int first);
+int cmd_quadratic(int argc, char **argv, int first);
+int cmd_train(int argc, char **argv, int first);
+
+/* Shared common options table (added to every subcommand's table). */
+#define COMMON_OPTS(c)                                                                     \
+    {"threads", OPT_INT, &(c).threads, 1, 1024, NULL, "N",                                 \
+     "threads for BLIS and OpenMP loops [number of CPUs, at most 8]"},                    \
+    {"seed", OPT_INT, &(c).seed, -9.2e18, 9.2e18, NULL, "N", "random seed [0]"},           \
+    {"out", OPT_STRING, &(c).out, 0, 0, NULL, "DIR", "write the output files to DIR"},     \
+    {"json", OPT_FLAG, &(c).json, 0, 0, NULL, NULL,                                        \
+     "print a machine-readable JSON summary on stdout instead of tables"},                 \
+    {"quiet", OPT_FLAG, &(c).quiet, 0, 0, NULL, NULL, "no progress or log on stderr"}
+
+void common_defaults(common_opts *c);
+/* Creates the context with threads and seed, progress hooked. Returns NULL after a
+ * message on failure. */
+hb_context *make_context(const char *cmd, const common_opts *c);
+
+#endif

@@ -1,0 +1,744 @@
+/* The subcommands: option tables, orchestration, output. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "compute.h"
+#include "results.h"
+
+static const char *const kind_choices[] = {"gpt", "mlp", "cnn", "quadratic", NULL};
+static const int kind_values[] = {HB_MODEL_GPT, HB_MODEL_MLP, HB_MODEL_CNN, HB_MODEL_QUADRATIC};
+static const char *const dtype_choices[] = {"f64", "f32", "bf16", NULL};
+static const int dtype_values[] = {HB_F64, HB_F32, HB_BF16};
+
+#define MODEL_SIZE_OPTS(m)                                                                  \
+    {"width", OPT_INT, &(m).width, 1, 4096, NULL, "N", "gpt: embedding width; mlp: hidden width"}, \
+    {"layers", OPT_INT, &(m).layers, 1, 64, NULL, "N", "gpt: transformer blocks; mlp: hidden layers"}, \
+    {"heads", OPT_INT, &(m).heads, 1, 64, NULL, "N", "gpt: attention heads"},                \
+    {"context", OPT_INT, &(m).context, 1, 4096, NULL, "N", "gpt: sequence length"},          \
+    {"batch", OPT_INT, &(m).batch, 1, 1 << 20, NULL, "N", "samples per micro-batch"},        \
+    {"batches", OPT_INT, &(m).batches, 1, 4096, NULL, "N", "synthetic micro-batches of data"}
+
+static int check_readable(const char *cmd, const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        runtime_error(cmd, "cannot read '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
+/* Reports a compute failure; returns the exit status. */
+static int report_failure(const char *cmd, hb_context *ctx, int rc, const char *what) {
+    progress_clear();
+    if (rc == CMP_UNAVAILABLE)
+        runtime_error(cmd, "%s: not available in this build", what);
+    else
+        runtime_error(cmd, "%s failed: %s (%s)", what, hb_strerror(rc),
+                      ctx ? hb_context_last_error(ctx) : "");
+    return EXIT_RUNTIME;
+}
+
+static void json_header(jw *w, const char *cmd, const common_opts *c) {
+    jw_string(w, "tool", "hessblock");
+    jw_string(w, "version", hb_version_string());
+    jw_string(w, "command", cmd);
+    jw_int(w, "seed", c->seed);
+    jw_int(w, "threads", c->threads);
+}
+
+static void tiny_preset(model_opts *m) {
+    switch (m->kind) {
+    case HB_MODEL_GPT:
+        m->vocab = 16; m->context = 8; m->width = 16; m->heads = 2; m->layers = 1;
+        m->batch = 4; m->batches = 1;
+        break;
+    case HB_MODEL_MLP:
+        m->inputs = 8; m->width = 16; m->layers = 2; m->classes = 4; m->batch = 32;
+        m->batches = 1;
+        break;
+    case HB_MODEL_CNN:
+        m->image = 8; m->channels = 1; m->conv_width = 2; m->stages = 1; m->classes = 4;
+        m->batch = 16; m->batches = 1;
+        break;
+    default: break;
+    }
+}
+
+/* Sizes of `hessblock analyze` (preset "default"): small enough that the whole run
+ * fits in a few minutes on 2 cores; printed in the output. */
+static void default_preset(model_opts *m) {
+    switch (m->kind) {
+    case HB_MODEL_GPT:
+        m->vocab = 32; m->context = 16; m->width = 32; m->heads = 2; m->layers = 2;
+        m->batch = 16; m->batches = 2;
+        break;
+    case HB_MODEL_MLP:
+        m->inputs = 32; m->width = 64; m->layers = 2; m->classes = 10; m->batch = 128;
+        m->batches = 2;
+        break;
+    case HB_MODEL_CNN:
+        m->image = 12; m->channels = 1; m->conv_width = 4; m->stages = 2; m->classes = 10;
+        m->batch = 64; m->batches = 2;
+        break;
+    default: break;
+    }
+}
+
+/* ---- spectrum ---------------------------------------------------------------------- */
+int cmd_spectrum(int argc, char **argv, int first) {
+    const char *cmd = "spectrum";
+    common_opts c;
+    common_defaults(&c);
+    model_opts mo = {0};
+    int kind = 0, dtype = 0, full = 0, tiny = 0;
+    const char *checkpoint = NULL, *blocks = "all";
+    spec_opts so = {.probes = 8, .steps = 40, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1};
+    opt_spec specs[] = {
+        {"model", OPT_CHOICE, &kind, 0, 0, kind_choices, "KIND", "model [gpt]"},
+        {"checkpoint", OPT_STRING, &checkpoint, 0, 0, NULL, "FILE",
+         "analyse the parameters of this checkpoint (its model kind and sizes must match)"},
+        {"tiny", OPT_FLAG, &tiny, 0, 0, NULL, NULL, "tiny model sizes (for tests)"},
+        MODEL_SIZE_OPTS(mo),
+        {"dtype", OPT_CHOICE, &dtype, 0, 0, dtype_choices, "T", "parameter dtype [f64]"},
+        {"probes", OPT_INT, &so.probes, 1, 1024, NULL, "N", "SLQ probe vectors [8]"},
+        {"steps", OPT_INT, &so.steps, 2, 2048, NULL, "N", "Lanczos steps per probe [40]"},
+        {"sigma", OPT_REAL, &so.sigma_rel, 1e-6, 1, NULL, "X",
+         "Gaussian smoothing width, relative to the spectral range [0.01]"},
+        {"grid", OPT_INT, &so.grid, 16, 100000, NULL, "N", "density grid points [256]"},
+        {"blocks", OPT_STRING, &blocks, 0, 0, NULL, "LIST",
+         "per-block spectra: all, none, or comma-separated block names [all]"},
+        {"full", OPT_FLAG, &full, 0, 0, NULL, NULL, "also the spectrum of the full Hessian"},
+        COMMON_OPTS(c),
+    };
+    int rc = parse_options(cmd, argc, argv, first, specs, sizeof specs / sizeof *specs,
+                           "[options]",
+                           "Hessian spectrum (stochastic Lanczos quadrature) of one model at its\n"
+                           "initialisation or at a checkpoint: per-block densities, their pairwise\n"
+                           "Jensen-Shannon distances and mean (JS0), optionally the full spectrum.");
+    if (rc) return rc == 1 ? EXIT_OK : rc;
+    mo.kind = kind_values[kind];
+    mo.dtype = dtype_values[dtype];
+    so.full = full;
+    char *names[256];
+    char *blist = NULL;
+    if (!strcmp(blocks, "none")) so.blocks = 0;
+    else if (strcmp(blocks, "all") != 0) {
+        blist = strdup(blocks);
+        int n = blist ? split_list(blist, names, 256) : -1;
+        if (n < 0) {
+            usage_error(cmd, "bad value '%s' for --blocks", blocks);
+            free(blist);
+            return EXIT_USAGE;
+        }
+        so.block_names = names;
+        so.nblock_names = n;
+    }
+    if (!so.blocks && !so.full) {
+        usage_error(cmd, "--blocks none without --full leaves nothing to compute");
+        free(blist);
+        return EXIT_USAGE;
+    }
+    if (tiny) tiny_preset(&mo);
+    if (checkpoint && check_readable(cmd, checkpoint)) { free(blist); return EXIT_RUNTIME; }
+    const char *missing = compute_missing_spectrum();
+    if (missing) {
+        runtime_error(cmd, "not available in this build (%s)", missing);
+        free(blist);
+        return EXIT_RUNTIME;
+    }
+    if (c.out && outdir_make(cmd, c.out)) { free(blist); return EXIT_RUNTIME; }
+    hb_context *ctx = make_context(cmd, &c);
+    if (!ctx) { free(blist); return EXIT_RUNTIME; }
+    int status = EXIT_RUNTIME;
+    hb_model *m = NULL;
+    spec_result sr = {0};
+    char sizes[256] = "";
+    double t0 = now_seconds();
+    progress_stage("%s: building the model", kind_choices[kind]);
+    if ((rc = model_make(ctx, &mo, &m, sizes, sizeof sizes)) != HB_OK) {
+        status = report_failure(cmd, ctx, rc, "creating the model");
+        goto done;
+    }
+    if (checkpoint) {
+        if ((rc = compute_load_checkpoint(ctx, m, checkpoint)) != HB_OK) {
+            char what[4200];
+            snprintf(what, sizeof what, "checkpoint '%s'", checkpoint);
+            status = report_failure(cmd, ctx, rc, what);
+            goto done;
+        }
+    }
+    progress_stage("%s: SLQ spectra (%lld probes, %lld Lanczos steps)", kind_choices[kind],
+                   (long long)so.probes, (long long)so.steps);
+    if ((rc = compute_spectrum(ctx, m, &so, &sr)) != HB_OK) {
+        status = report_failure(cmd, ctx, rc, "the spectrum");
+        goto done;
+    }
+    snprintf(sr.sizes, sizeof sr.sizes, "%s", sizes);
+    if (checkpoint) snprintf(sr.source, sizeof sr.source, "checkpoint:%s", checkpoint);
+    else snprintf(sr.source, sizeof sr.source, "init");
+    progress_clear();
+    if (c.out && write_spectrum_files(cmd, c.out, &sr)) goto done;
+    if (c.out) {
+        FILE *f = outdir_open(cmd, c.out, "spectrum.json");
+        if (!f) goto done;
+        jw w;
+        jw_init(&w, f, 1);
+        jw_object(&w, NULL);
+        json_header(&w, cmd, &c);
+        json_spectrum(&w, "spectrum", &sr, 1);
+        jw_end_object(&w);
+        jw_finish(&w);
+        if (outdir_close(cmd, f, c.out, "spectrum.json")) goto done;
+        if (write_report(cmd, c.out, "hessblock spectrum", sizes, &sr, 1, NULL, 0, NULL, 0)) goto done;
+    }
+    if (c.json) {
+        jw w;
+        jw_init(&w, stdout, 1);
+        jw_object(&w, NULL);
+        json_header(&w, cmd, &c);
+        json_spectrum(&w, "spectrum", &sr, 1);
+        jw_number(&w, "seconds", now_seconds() - t0);
+        jw_end_object(&w);
+        jw_finish(&w);
+    } else {
+        printf("%s (%s), %lld parameters, %s\n", sr.model, sizes, (long long)sr.n_params, sr.source);
+        if (sr.has_full) printf("full Hessian: lambda in [%.4g, %.4g]\n", sr.full_lmin, sr.full_lmax);
+        printf("%-28s %-10s %9s %12s %12s\n", "block", "kind", "numel", "lambda_min", "lambda_max");
+        for (size_t b = 0; b < sr.nblocks; b++)
+            printf("%-28s %-10s %9lld %12.4g %12.4g\n", sr.names[b], sr.kinds[b],
+                   (long long)sr.numel[b], sr.lmin[b], sr.lmax[b]);
+        if (sr.js && sr.nblocks > 1) printf("JS0 (mean pairwise JS distance) = %.4f\n", sr.js0);
+    }
+    status = EXIT_OK;
+done:
+    spec_result_free(&sr);
+    hb_model_free(m);
+    hb_context_free(ctx);
+    free(blist);
+    return status;
+}
+
+/* ---- quadratic ------------------------------------------------------------------------- */
+static const char *const family_choices[] = {"both", "heterogeneous", "homogeneous", NULL};
+
+static int run_quadratics(const char *cmd, hb_context *ctx, const quad_opts *qo, int which,
+                          quad_family *q, size_t *nq) {
+    *nq = 0;
+    for (int fam = 1; fam <= 2; fam++) {
+        if (which != 0 && which != fam) continue;
+        progress_stage("quadratic: %s blocks, kappa = %g", fam == 1 ? "heterogeneous" : "homogeneous",
+                       qo->cond);
+        int rc = compute_quadratic(ctx, qo, fam == 1 ? HB_QUAD_HETEROGENEOUS : HB_QUAD_HOMOGENEOUS,
+                                   &q[*nq]);
+        if (rc != HB_OK) return report_failure(cmd, ctx, rc, "the quadratic test bed");
+        (*nq)++;
+    }
+    progress_clear();
+    return EXIT_OK;
+}
+
+static void json_quad_opts(jw *w, const quad_opts *qo) {
+    jw_object(w, "quadratic_settings");
+    jw_int(w, "blocks", qo->blocks);
+    jw_int(w, "block_size", qo->block_size);
+    jw_number(w, "cond", qo->cond);
+    jw_number(w, "target_relative_loss", qo->tol);
+    jw_int(w, "max_iters", qo->max_iters);
+    jw_end_object(w);
+}
+
+int cmd_quadratic(int argc, char **argv, int first) {
+    const char *cmd = "quadratic";
+    common_opts c;
+    common_defaults(&c);
+    int family = 0;
+    quad_opts qo = {.blocks = 4, .block_size = 25, .max_iters = 20000, .cond = 5000, .tol = 1e-4};
+    opt_spec specs[] = {
+        {"family", OPT_CHOICE, &family, 0, 0, family_choices, "F", "block spectra [both]"},
+        {"blocks", OPT_INT, &qo.blocks, 1, 1000, NULL, "N", "number of blocks [4]"},
+        {"block-size", OPT_INT, &qo.block_size, 1, 100000, NULL, "N", "size of every block [25]"},
+        {"cond", OPT_REAL, &qo.cond, 1, 1e12, NULL, "K", "condition number of the whole Hessian [5000]"},
+        {"tol", OPT_REAL, &qo.tol, 1e-14, 0.5, NULL, "X",
+         "target relative loss (L - L*)/(L0 - L*) [1e-4]"},
+        {"max-iters", OPT_INT, &qo.max_iters, 1, 100000000, NULL, "N", "iteration limit per run [20000]"},
+        COMMON_OPTS(c),
+    };
+    int rc = parse_options(cmd, argc, argv, first, specs, sizeof specs / sizeof *specs, "[options]",
+                           "The quadratic test bed: 1/2 x'Hx - h'x with block-diagonal H whose blocks\n"
+                           "have heterogeneous or homogeneous spectra at the same condition number.\n"
+                           "GD, SGD with momentum (0.9) and Adam, each at the best learning rate of a\n"
+                           "log grid, are run to the target relative loss; iterations are reported.");
+    if (rc) return rc == 1 ? EXIT_OK : rc;
+    const char *missing = compute_missing_quadratic();
+    if (missing) {
+        runtime_error(cmd, "not available in this build (%s)", missing);
+        return EXIT_RUNTIME;
+    }
+    if (c.out && outdir_make(cmd, c.out)) return EXIT_RUNTIME;
+    hb_context *ctx = make_context(cmd, &c);
+    if (!ctx) return EXIT_RUNTIME;
+    quad_family q[2];
+    memset(q, 0, sizeof q);
+    size_t nq = 0;
+    double t0 = now_seconds();
+    int status = run_quadratics(cmd, ctx, &qo, family, q, &nq);
+    if (status) goto done;
+    status = EXIT_RUNTIME;
+    if (c.out) {
+        if (write_quad_files(cmd, c.out, q, nq)) goto done;
+        FILE *f = outdir_open(cmd, c.out, "quadratic.json");
+        if (!f) goto done;
+        jw w;
+        jw_init(&w, f, 1);
+        jw_object(&w, NULL);
+        json_header(&w, cmd, &c);
+        json_quad_opts(&w, &qo);
+        jw_array(&w, "quadratic");
+        for (size_t i = 0; i < nq; i++) json_quad_family(&w, NULL, &q[i], 1);
+        jw_end_array(&w);
+        jw_end_object(&w);
+        jw_finish(&w);
+        if (outdir_close(cmd, f, c.out, "quadratic.json")) goto done;
+        char settings[256];
+        snprintf(settings, sizeof settings, "%lld blocks of %lld, kappa = %g, target %g",
+                 (long long)qo.blocks, (long long)qo.block_size, qo.cond, qo.tol);
+        if (write_report(cmd, c.out, "hessblock quadratic", settings, NULL, 0, NULL, 0, q, nq)) goto done;
+    }
+    if (c.json) {
+        jw w;
+        jw_init(&w, stdout, 1);
+        jw_object(&w, NULL);
+        json_header(&w, cmd, &c);
+        json_quad_opts(&w, &qo);
+        jw_array(&w, "quadratic");
+        for (size_t i = 0; i < nq; i++) json_quad_family(&w, NULL, &q[i], 0);
+        jw_end_array(&w);
+        jw_number(&w, "seconds", now_seconds() - t0);
+        jw_end_object(&w);
+        jw_finish(&w);
+    } else {
+        printf("quadratic: %lld blocks of %lld, kappa = %g, target relative loss %g\n",
+               (long long)qo.blocks, (long long)qo.block_size, qo.cond, qo.tol);
+        print_quad_table(stdout, q, nq);
+    }
+    status = EXIT_OK;
+done:
+    for (size_t i = 0; i < 2; i++) quad_family_free(&q[i]);
+    hb_context_free(ctx);
+    return status;
+}
+
+/* ---- train ---------------------------------------------------------------------------------- */
+static const char *const optim_choices[] = {"sgd", "adam", "adamw", "adam-mini", "sst", "lora", NULL};
+static const char *const sched_choices[] = {"constant", "cosine", NULL};
+
+int cmd_train(int argc, char **argv, int first) {
+    const char *cmd = "train";
+    common_opts c;
+    common_defaults(&c);
+    model_opts mo = {0};
+    int kind = 0, dtype = 0, optim = 1, sched = 0, tiny = 0, sr = 0;
+    train_opts to = {.lr = NAN, .momentum = 0.9, .wd = 0, .beta1 = 0.9, .beta2 = 0.999,
+                     .eps = 1e-8, .steps = 100, .warmup = 0};
+    opt_spec specs[] = {
+        {"model", OPT_CHOICE, &kind, 0, 0, kind_choices, "KIND", "model [gpt]"},
+        {"tiny", OPT_FLAG, &tiny, 0, 0, NULL, NULL, "tiny model sizes (for tests)"},
+        MODEL_SIZE_OPTS(mo),
+        {"dtype", OPT_CHOICE, &dtype, 0, 0, dtype_choices, "T",
+         "parameter dtype (bf16: stored in bf16, computed in f32) [f64]"},
+        {"stochastic-rounding", OPT_FLAG, &sr, 0, 0, NULL, NULL, "bf16: round stochastically"},
+        {"optimizer", OPT_CHOICE, &optim, 0, 0, optim_choices, "OPT", "optimizer [adam]"},
+        {"lr", OPT_REAL, &to.lr, 0, 1e6, NULL, "X", "learning rate [sgd 0.1, adam* 1e-3]"},
+        {"momentum", OPT_REAL, &to.momentum, 0, 1, NULL, "X", "sgd: momentum [0.9]"},
+        {"wd", OPT_REAL, &to.wd, 0, 1e3, NULL, "X",
+         "weight decay (sgd/adam: coupled L2; adamw/adam-mini: decoupled) [0]"},
+        {"beta1", OPT_REAL, &to.beta1, 0, 0.999999, NULL, "X", "adam*: beta1 [0.9]"},
+        {"beta2", OPT_REAL, &to.beta2, 0, 0.999999999, NULL, "X", "adam*: beta2 [0.999]"},
+        {"eps", OPT_REAL, &to.eps, 0, 1, NULL, "X", "adam*: epsilon [1e-8]"},
+        {"schedule", OPT_CHOICE, &sched, 0, 0, sched_choices, "S", "learning-rate schedule [constant]"},
+        {"warmup", OPT_INT, &to.warmup, 0, 100000000, NULL, "N", "warmup steps [0]"},
+        {"steps", OPT_INT, &to.steps, 1, 100000000, NULL, "N", "training steps [100]"},
+        {"checkpoint", OPT_STRING, &to.checkpoint, 0, 0, NULL, "FILE",
+         "write a checkpoint here at the end (and every --checkpoint-every steps)"},
+        {"checkpoint-every", OPT_INT, &to.checkpoint_every, 1, 100000000, NULL, "N",
+         "checkpoint period in steps"},
+        {"resume", OPT_STRING, &to.resume, 0, 0, NULL, "FILE", "resume from this checkpoint"},
+        COMMON_OPTS(c),
+    };
+    int rc = parse_options(cmd, argc, argv, first, specs, sizeof specs / sizeof *specs, "[options]",
+                           "Train one built-in model on its synthetic data (full batch: every step uses\n"
+                           "all micro-batches) with one optimizer; print or write the loss curve.");
+    if (rc) return rc == 1 ? EXIT_OK : rc;
+    if (optim >= 4) {
+        usage_error(cmd, "--optimizer %s is not supported yet (SST and LoRA come in a later release)",
+                    optim_choices[optim]);
+        return EXIT_USAGE;
+    }
+    if (kind_values[kind] == HB_MODEL_QUADRATIC && dtype_values[dtype] == HB_BF16) {
+        /* allowed: the model decides */
+    }
+    if (to.checkpoint_every && !to.checkpoint) {
+        usage_error(cmd, "--checkpoint-every needs --checkpoint FILE");
+        return EXIT_USAGE;
+    }
+    if (sr && dtype_values[dtype] != HB_BF16) {
+        usage_error(cmd, "--stochastic-rounding needs --dtype bf16");
+        return EXIT_USAGE;
+    }
+    to.optimizer = optim_choices[optim];
+    to.schedule = sched;
+    to.stochastic_rounding = sr;
+    if (isnan(to.lr)) to.lr = optim == 0 ? 0.1 : 1e-3;
+    mo.kind = kind_values[kind];
+    mo.dtype = dtype_values[dtype];
+    if (tiny) tiny_preset(&mo);
+    if (to.resume && check_readable(cmd, to.resume)) return EXIT_RUNTIME;
+    const char *missing = compute_missing_train();
+    if (missing) {
+        runtime_error(cmd, "not available in this build (%s)", missing);
+        return EXIT_RUNTIME;
+    }
+    if (c.out && outdir_make(cmd, c.out)) return EXIT_RUNTIME;
+    hb_context *ctx = make_context(cmd, &c);
+    if (!ctx) return EXIT_RUNTIME;
+    int status = EXIT_RUNTIME;
+    hb_model *m = NULL;
+    train_run run = {0};
+    char sizes[256] = "";
+    double t0 = now_seconds();
+    if ((rc = model_make(ctx, &mo, &m, sizes, sizeof sizes)) != HB_OK) {
+        status = report_failure(cmd, ctx, rc, "creating the model");
+        goto done;
+    }
+    to.heads = mo.heads;
+    progress_stage("train %s (%s) with %s, lr %g, %lld steps", kind_choices[kind], sizes,
+                   to.optimizer, to.lr, (long long)to.steps);
+    if ((rc = compute_train(ctx, m, &to, &run)) != HB_OK) {
+        char what[4200];
+        if (run.failed_file) snprintf(what, sizeof what, "checkpoint '%s'", run.failed_file);
+        else snprintf(what, sizeof what, "training");
+        status = report_failure(cmd, ctx, rc, what);
+        goto done;
+    }
+    progress_clear();
+    if (c.out) {
+        if (write_train_run_files(cmd, c.out, &run)) goto done;
+        FILE *f = outdir_open(cmd, c.out, "train.json");
+        if (!f) goto done;
+        jw w;
+        jw_init(&w, f, 1);
+        jw_object(&w, NULL);
+        json_header(&w, cmd, &c);
+        jw_string(&w, "model", kind_choices[kind]);
+        jw_string(&w, "sizes", sizes);
+        jw_string(&w, "dtype", dtype_choices[dtype]);
+        jw_number(&w, "weight_decay", to.wd);
+        json_train_run(&w, "run", &run, 1);
+        jw_end_object(&w);
+        jw_finish(&w);
+        if (outdir_close(cmd, f, c.out, "train.json")) goto done;
+    }
+    if (c.json) {
+        jw w;
+        jw_init(&w, stdout, 1);
+        jw_object(&w, NULL);
+        json_header(&w, cmd, &c);
+        jw_string(&w, "model", kind_choices[kind]);
+        jw_string(&w, "sizes", sizes);
+        jw_string(&w, "dtype", dtype_choices[dtype]);
+        jw_number(&w, "weight_decay", to.wd);
+        json_train_run(&w, "run", &run, 1);
+        jw_number(&w, "total_seconds", now_seconds() - t0);
+        jw_end_object(&w);
+        jw_finish(&w);
+    } else {
+        printf("%s (%s, %s) with %s, lr %g, wd %g: loss %.6g -> %.6g in %lld steps (%.1f s)\n",
+               kind_choices[kind], sizes, dtype_choices[dtype], to.optimizer, to.lr, to.wd,
+               run.loss ? run.loss[0] : NAN, run.final_loss, (long long)run.steps, run.seconds);
+    }
+    status = isfinite(run.final_loss) ? EXIT_OK : EXIT_RUNTIME;
+    if (status) runtime_error(cmd, "training diverged (non-finite loss)");
+done:
+    train_run_free(&run);
+    hb_model_free(m);
+    hb_context_free(ctx);
+    return status;
+}
+
+/* ---- analyze ------------------------------------------------------------------------------------ */
+static const char *const preset_choices[] = {"default", "tiny", NULL};
+
+/* Trains fresh copies of the model (same seed: same initialisation and data) at every
+ * learning rate of the grid; best = lowest final loss. */
+static int train_grid(hb_context *ctx, const common_opts *c, model_opts *mo,
+                      const char *optimizer, const double *lrs, size_t n, int64_t steps,
+                      double *finals, train_run *best) {
+    memset(best, 0, sizeof *best);
+    best->final_loss = NAN;
+    for (size_t i = 0; i < n; i++) {
+        hb_model *m = NULL;
+        hb_context_set_i64(ctx, HB_CTX_SEED, c->seed);
+        int rc = model_make(ctx, mo, &m, NULL, 0);
+        if (rc != HB_OK) return rc;
+        train_opts to = {.optimizer = optimizer, .lr = lrs[i], .momentum = 0.9, .wd = 0,
+                         .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .steps = steps,
+                         .heads = mo->heads};
+        progress_label("lr %g", lrs[i]);
+        train_run r = {0};
+        rc = compute_train(ctx, m, &to, &r);
+        hb_model_free(m);
+        if (rc != HB_OK && rc != HB_ENONFINITE) { train_run_free(&r); return rc; }
+        finals[i] = r.final_loss;
+        if (isfinite(r.final_loss) && !(r.final_loss >= best->final_loss)) {
+            train_run_free(best);
+            *best = r;
+        } else {
+            train_run_free(&r);
+        }
+    }
+    if (!best->loss) { /* every run diverged: keep the grid, report non-finite */
+        snprintf(best->optimizer, sizeof best->optimizer, "%s", optimizer);
+        best->steps = steps;
+    }
+    return HB_OK;
+}
+
+int cmd_analyze(int argc, char **argv, int first) {
+    const char *cmd = "analyze";
+    common_opts c;
+    common_defaults(&c);
+    c.out = "hessblock-out";
+    int preset = 0, no_train = 0, no_quad = 0, no_spectra = 0;
+    const char *models = "gpt,mlp,cnn";
+    spec_opts so = {.probes = 0, .steps = 0, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1};
+    int64_t train_steps = 0;
+    quad_opts qo = {.blocks = 4, .block_size = 25, .max_iters = 0, .cond = 5000, .tol = 1e-4};
+    opt_spec specs[] = {
+        {"models", OPT_STRING, &models, 0, 0, NULL, "LIST", "models, comma-separated [gpt,mlp,cnn]"},
+        {"preset", OPT_CHOICE, &preset, 0, 0, preset_choices, "P",
+         "sizes: default (a few minutes on 2 cores) or tiny (seconds; for tests)"},
+        {"probes", OPT_INT, &so.probes, 1, 1024, NULL, "N", "SLQ probes [default 4, tiny 2]"},
+        {"steps", OPT_INT, &so.steps, 2, 2048, NULL, "N", "Lanczos steps [default 32, tiny 12]"},
+        {"sigma", OPT_REAL, &so.sigma_rel, 1e-6, 1, NULL, "X", "relative smoothing width [0.01]"},
+        {"train-steps", OPT_INT, &train_steps, 1, 10000000, NULL, "N",
+         "training steps per run [default 200, tiny 10]"},
+        {"quad-tol", OPT_REAL, &qo.tol, 1e-14, 0.5, NULL, "X", "quadratics: target relative loss [1e-4]"},
+        {"quad-max-iters", OPT_INT, &qo.max_iters, 1, 100000000, NULL, "N",
+         "quadratics: iteration limit [default 20000, tiny 2000]"},
+        {"no-spectra", OPT_FLAG, &no_spectra, 0, 0, NULL, NULL, "skip the spectra"},
+        {"no-train", OPT_FLAG, &no_train, 0, 0, NULL, NULL, "skip SGD vs Adam"},
+        {"no-quadratic", OPT_FLAG, &no_quad, 0, 0, NULL, NULL, "skip the quadratic test bed"},
+        COMMON_OPTS(c),
+    };
+    int rc = parse_options(cmd, argc, argv, first, specs, sizeof specs / sizeof *specs, "[options]",
+                           "The whole study on built-in synthetic data (no download): for each model at\n"
+                           "initialisation, per-block Hessian spectra (SLQ), their Jensen-Shannon\n"
+                           "distance matrix and mean JS0; a short full-batch training with SGD (momentum\n"
+                           "0.9, best of a learning-rate grid) and with Adam (best of a grid) and the\n"
+                           "loss gap; then the quadratic test bed (heterogeneous vs homogeneous blocks,\n"
+                           "kappa = 5000). Writes summary.json, CSV, SVG and report.html to --out\n"
+                           "[hessblock-out].");
+    if (rc) return rc == 1 ? EXIT_OK : rc;
+    int tiny = preset == 1;
+    if (!so.probes) so.probes = tiny ? 2 : 4;
+    if (!so.steps) so.steps = tiny ? 12 : 32;
+    if (!train_steps) train_steps = tiny ? 10 : 200;
+    if (!qo.max_iters) qo.max_iters = tiny ? 2000 : 20000;
+    if (tiny) { qo.blocks = 4; qo.block_size = 5; }
+
+    char mbuf[256];
+    char *mnames[8];
+    snprintf(mbuf, sizeof mbuf, "%s", models);
+    int nm = split_list(mbuf, mnames, 8);
+    int mkinds[8];
+    if (nm < 0) { usage_error(cmd, "bad value '%s' for --models", models); return EXIT_USAGE; }
+    for (int i = 0; i < nm; i++) {
+        int k = -1;
+        for (int j = 0; j < 3; j++) if (!strcmp(mnames[i], kind_choices[j])) k = j;
+        if (k < 0) {
+            usage_error(cmd, "unknown model '%s' in --models (expected gpt, mlp, cnn)", mnames[i]);
+            return EXIT_USAGE;
+        }
+        for (int j = 0; j < i; j++)
+            if (mkinds[j] == kind_values[k]) {
+                usage_error(cmd, "model '%s' listed twice in --models", mnames[i]);
+                return EXIT_USAGE;
+            }
+        mkinds[i] = kind_values[k];
+    }
+    const char *missing = NULL;
+    if (!no_spectra && (missing = compute_missing_spectrum())) {}
+    else if (!no_train && (missing = compute_missing_train())) {}
+    else if (!no_quad && (missing = compute_missing_quadratic())) {}
+    if (outdir_make(cmd, c.out)) return EXIT_RUNTIME;
+    if (missing) {
+        runtime_error(cmd, "not available in this build (%s)", missing);
+        return EXIT_RUNTIME;
+    }
+    hb_context *ctx = make_context(cmd, &c);
+    if (!ctx) return EXIT_RUNTIME;
+
+    int status = EXIT_RUNTIME;
+    double t0 = now_seconds();
+    spec_result specs_r[8];
+    train_cmp trains[8];
+    quad_family quads[2];
+    memset(specs_r, 0, sizeof specs_r);
+    memset(trains, 0, sizeof trains);
+    memset(quads, 0, sizeof quads);
+    size_t nspec = 0, ntrain = 0, nquad = 0;
+    char sizes[8][256];
+    char settings[4096];
+    size_t sl = 0;
+    sl += (size_t)snprintf(settings + sl, sizeof settings - sl,
+                           "preset %s, seed %lld, threads %lld\nSLQ: %lld probes, %lld Lanczos steps, "
+                           "smoothing sigma %g of the spectral range, %lld grid points\n",
+                           preset_choices[preset], (long long)c.seed, (long long)c.threads,
+                           (long long)so.probes, (long long)so.steps, so.sigma_rel, (long long)so.grid);
+    static const double sgd_lrs[] = {1.0, 0.3, 0.1, 0.03, 0.01};
+    static const double adam_lrs[] = {1e-2, 3e-3, 1e-3};
+    const size_t n_sgd = sizeof sgd_lrs / sizeof *sgd_lrs, n_adam = sizeof adam_lrs / sizeof *adam_lrs;
+
+    for (int i = 0; i < nm; i++) {
+        model_opts mo = {.kind = mkinds[i], .dtype = HB_F64};
+        if (tiny) tiny_preset(&mo); else default_preset(&mo);
+        const char *mname = model_kind_name(mkinds[i]);
+        hb_model *m = NULL;
+        hb_context_set_i64(ctx, HB_CTX_SEED, c.seed);
+        if ((rc = model_make(ctx, &mo, &m, sizes[i], sizeof sizes[i])) != HB_OK) {
+            status = report_failure(cmd, ctx, rc, mname);
+            goto done;
+        }
+        sl += (size_t)snprintf(settings + sl, sizeof settings - sl, "%s: %s, %zu parameters\n", mname,
+                               sizes[i], hb_params_count(hb_model_params(m)));
+        if (!c.quiet) fprintf(stderr, "[hessblock] %s: %s\n", mname, sizes[i]);
+        if (!no_spectra) {
+            progress_stage("%s: per-block Hessian spectra at initialisation", mname);
+            rc = compute_spectrum(ctx, m, &so, &specs_r[nspec]);
+            if (rc != HB_OK) {
+                hb_model_free(m);
+                status = report_failure(cmd, ctx, rc, "the spectra");
+                goto done;
+            }
+            snprintf(specs_r[nspec].sizes, sizeof specs_r[nspec].sizes, "%s", sizes[i]);
+            snprintf(specs_r[nspec].source, sizeof specs_r[nspec].source, "init");
+            if (write_spectrum_files(cmd, c.out, &specs_r[nspec])) { hb_model_free(m); goto done; }
+            nspec++;
+        }
+        hb_model_free(m);
+        if (!no_train) {
+            train_cmp *t = &trains[ntrain];
+            snprintf(t->model, sizeof t->model, "%s", mname);
+            t->n_sgd = n_sgd;
+            t->n_adam = n_adam;
+            t->sgd_lrs = malloc(n_sgd * sizeof(double));
+            t->sgd_final = malloc(n_sgd * sizeof(double));
+            t->adam_lrs = malloc(n_adam * sizeof(double));
+            t->adam_final = malloc(n_adam * sizeof(double));
+            ntrain++;
+            if (!t->sgd_lrs || !t->sgd_final || !t->adam_lrs || !t->adam_final) {
+                runtime_error(cmd, "out of memory");
+                goto done;
+            }
+            memcpy(t->sgd_lrs, sgd_lrs, sizeof sgd_lrs);
+            memcpy(t->adam_lrs, adam_lrs, sizeof adam_lrs);
+            progress_stage("%s: SGD (momentum 0.9), %zu learning rates x %lld steps", mname, n_sgd,
+                           (long long)train_steps);
+            rc = train_grid(ctx, &c, &mo, "sgd", sgd_lrs, n_sgd, train_steps, t->sgd_final, &t->sgd);
+            if (rc != HB_OK) { status = report_failure(cmd, ctx, rc, "SGD training"); goto done; }
+            progress_stage("%s: Adam, %zu learning rates x %lld steps", mname, n_adam,
+                           (long long)train_steps);
+            rc = train_grid(ctx, &c, &mo, "adam", adam_lrs, n_adam, train_steps, t->adam_final, &t->adam);
+            if (rc != HB_OK) { status = report_failure(cmd, ctx, rc, "Adam training"); goto done; }
+            t->gap = t->sgd.final_loss - t->adam.final_loss;
+        }
+    }
+    if (!no_train && ntrain) {
+        sl += (size_t)snprintf(settings + sl, sizeof settings - sl,
+                               "training: full batch, %lld steps; SGD momentum 0.9, lr grid "
+                               "{1, 0.3, 0.1, 0.03, 0.01}; Adam betas (0.9, 0.999), lr grid "
+                               "{1e-2, 3e-3, 1e-3}\n", (long long)train_steps);
+        if (write_train_files(cmd, c.out, trains, ntrain)) goto done;
+    }
+    if (!no_quad) {
+        hb_context_set_i64(ctx, HB_CTX_SEED, c.seed);
+        if ((status = run_quadratics(cmd, ctx, &qo, 0, quads, &nquad)) != EXIT_OK) goto done;
+        status = EXIT_RUNTIME;
+        sl += (size_t)snprintf(settings + sl, sizeof settings - sl,
+                               "quadratics: %lld blocks of %lld, kappa = %g, target relative loss %g, "
+                               "at most %lld iterations\n", (long long)qo.blocks,
+                               (long long)qo.block_size, qo.cond, qo.tol, (long long)qo.max_iters);
+        if (write_quad_files(cmd, c.out, quads, nquad)) goto done;
+    }
+    progress_clear();
+    double seconds = now_seconds() - t0;
+
+    /* summary.json (everything, densities included) */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && !c.json) break;
+        FILE *f = pass ? stdout : outdir_open(cmd, c.out, "summary.json");
+        if (!f) goto done;
+        jw w;
+        jw_init(&w, f, 1);
+        jw_object(&w, NULL);
+        json_header(&w, cmd, &c);
+        jw_string(&w, "preset", preset_choices[preset]);
+        jw_string(&w, "settings", settings);
+        jw_string(&w, "out", c.out);
+        jw_number(&w, "seconds", seconds);
+        jw_array(&w, "summary");
+        for (int i = 0; i < nm; i++) {
+            const char *mname = model_kind_name(mkinds[i]);
+            jw_object(&w, NULL);
+            jw_string(&w, "model", mname);
+            jw_string(&w, "sizes", sizes[i]);
+            double js0 = NAN, ls = NAN, la = NAN, gap = NAN;
+            for (size_t k = 0; k < nspec && k < 8; k++) if (!strcmp(specs_r[k].model, mname)) js0 = specs_r[k].js0;
+            for (size_t k = 0; k < ntrain && k < 8; k++)
+                if (!strcmp(trains[k].model, mname)) {
+                    ls = trains[k].sgd.final_loss; la = trains[k].adam.final_loss; gap = trains[k].gap;
+                }
+            jw_number(&w, "js0", js0);
+            jw_number(&w, "sgd_loss", ls);
+            jw_number(&w, "adam_loss", la);
+            jw_number(&w, "gap", gap);
+            jw_end_object(&w);
+        }
+        jw_end_array(&w);
+        jw_array(&w, "spectra");
+        for (size_t k = 0; k < nspec; k++) json_spectrum(&w, NULL, &specs_r[k], pass == 0);
+        jw_end_array(&w);
+        jw_array(&w, "training");
+        for (size_t k = 0; k < ntrain; k++) json_train_cmp(&w, NULL, &trains[k]);
+        jw_end_array(&w);
+        if (!no_quad) json_quad_opts(&w, &qo);
+        jw_array(&w, "quadratic");
+        for (size_t k = 0; k < nquad; k++) json_quad_family(&w, NULL, &quads[k], pass == 0);
+        jw_end_array(&w);
+        jw_end_object(&w);
+        if (jw_finish(&w) && pass == 0) { fclose(f); runtime_error(cmd, "error writing summary.json"); goto done; }
+        if (pass == 0 && outdir_close(cmd, f, c.out, "summary.json")) goto done;
+    }
+    if (write_report(cmd, c.out, "hessblock analyze", settings, specs_r, nspec, trains, ntrain,
+                     quads, nquad))
+        goto done;
+    if (!c.json) {
+        printf("hessblock analyze (libhessblock %s)\n%s\n", hb_version_string(), settings);
+        if (nspec || ntrain) print_summary_table(stdout, specs_r, nspec, trains, ntrain);
+        if (nquad) {
+            printf("\nquadratic test bed (iterations to relative loss %g; best lr of a log grid):\n", qo.tol);
+            print_quad_table(stdout, quads, nquad);
+        }
+        printf("\nwrote %s/report.html, summary.json, *.csv, *.svg in %.1f s\n", c.out, seconds);
+    }
+    status = EXIT_OK;
+done:
+    for (size_t k = 0; k < 8; k++) { spec_result_free(&specs_r[k]); train_cmp_free(&trains[k]); }
+    for (size_t k = 0; k < 2; k++) quad_family_free(&quads[k]);
+    hb_context_free(ctx);
+    return status;
+}

@@ -1,0 +1,537 @@
+/* Computations of the hessblock tool on the public API. Components that have not
+ * landed in this build report CMP_UNAVAILABLE. */
+#include "compute.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *model_kind_name(int kind) {
+    switch (kind) {
+    case HB_MODEL_GPT: return "gpt";
+    case HB_MODEL_MLP: return "mlp";
+    case HB_MODEL_CNN: return "cnn";
+    case HB_MODEL_QUADRATIC: return "quadratic";
+    default: return "?";
+    }
+}
+
+#if defined(__has_include)
+#  if __has_include(<hessblock/slq.h>)
+#    include <hessblock/slq.h>
+#    define HAVE_SLQ 1
+#  endif
+#  if __has_include(<hessblock/optim.h>) && __has_include(<hessblock/checkpoint.h>)
+#    include <hessblock/checkpoint.h>
+#    include <hessblock/optim.h>
+#    define HAVE_OPTIM 1
+#  endif
+#endif
+#ifndef HAVE_SLQ
+#  define HAVE_SLQ 0
+#endif
+#ifndef HAVE_OPTIM
+#  define HAVE_OPTIM 0
+#endif
+
+const char *compute_missing_spectrum(void) {
+    return HAVE_SLQ ? NULL : "SLQ (hessblock/slq.h) is not part of this build";
+}
+const char *compute_missing_train(void) {
+    return HAVE_OPTIM ? NULL : "optimizers (hessblock/optim.h) are not part of this build";
+}
+const char *compute_missing_quadratic(void) { return compute_missing_train(); }
+
+static int set_i(hb_model_config *cfg, hb_model_key key, int64_t v) {
+    return v ? hb_model_config_set_i64(cfg, key, v) : HB_OK;
+}
+
+int model_make(hb_context *ctx, model_opts *mo, hb_model **out, char *sizes, size_t nsizes) {
+    *out = NULL;
+    hb_model_config *cfg = NULL;
+    int rc = hb_model_config_create(ctx, (hb_model_kind)mo->kind, &cfg);
+    if (rc != HB_OK) return rc;
+    if (mo->dtype) rc = hb_model_config_set_i64(cfg, HB_MK_DTYPE, mo->dtype);
+    if (!rc) rc = set_i(cfg, HB_MK_BATCH, mo->batch);
+    switch (mo->kind) {
+    case HB_MODEL_GPT:
+        if (!rc) rc = set_i(cfg, HB_MK_VOCAB, mo->vocab);
+        if (!rc) rc = set_i(cfg, HB_MK_CONTEXT, mo->context);
+        if (!rc) rc = set_i(cfg, HB_MK_WIDTH, mo->width);
+        if (!rc) rc = set_i(cfg, HB_MK_HEADS, mo->heads);
+        if (!rc) rc = set_i(cfg, HB_MK_LAYERS, mo->layers);
+        break;
+    case HB_MODEL_MLP:
+        if (!rc) rc = set_i(cfg, HB_MK_INPUTS, mo->inputs);
+        if (!rc) rc = set_i(cfg, HB_MK_WIDTH, mo->width);
+        if (!rc) rc = set_i(cfg, HB_MK_LAYERS, mo->layers);
+        if (!rc) rc = set_i(cfg, HB_MK_CLASSES, mo->classes);
+        break;
+    case HB_MODEL_CNN:
+        if (!rc) rc = set_i(cfg, HB_MK_IMAGE_SIZE, mo->image);
+        if (!rc) rc = set_i(cfg, HB_MK_CHANNELS, mo->channels);
+        if (!rc) rc = set_i(cfg, HB_MK_CONV_WIDTH, mo->conv_width);
+        if (!rc) rc = set_i(cfg, HB_MK_CONV_STAGES, mo->stages);
+        if (!rc) rc = set_i(cfg, HB_MK_CLASSES, mo->classes);
+        break;
+    default: break;
+    }
+    if (!rc) rc = hb_model_create(ctx, cfg, out);
+    if (!rc && mo->batches > 1 && mo->kind != HB_MODEL_QUADRATIC) {
+        uint64_t stream;
+        rc = hb_context_next_stream(ctx, &stream);
+        if (!rc) rc = hb_model_set_synthetic(*out, (size_t)mo->batches, stream, 0);
+    }
+    if (!rc && sizes && nsizes) {
+        int64_t v[8] = {0};
+        switch (mo->kind) {
+        case HB_MODEL_GPT:
+            hb_model_config_get_i64(cfg, HB_MK_VOCAB, &v[0]);
+            hb_model_config_get_i64(cfg, HB_MK_CONTEXT, &v[1]);
+            hb_model_config_get_i64(cfg, HB_MK_WIDTH, &v[2]);
+            hb_model_config_get_i64(cfg, HB_MK_HEADS, &v[3]);
+            mo->heads = v[3];
+            hb_model_config_get_i64(cfg, HB_MK_LAYERS, &v[4]);
+            snprintf(sizes, nsizes, "vocab %lld, context %lld, width %lld, heads %lld, layers %lld",
+                     (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3], (long long)v[4]);
+            break;
+        case HB_MODEL_MLP:
+            hb_model_config_get_i64(cfg, HB_MK_INPUTS, &v[0]);
+            hb_model_config_get_i64(cfg, HB_MK_WIDTH, &v[1]);
+            hb_model_config_get_i64(cfg, HB_MK_LAYERS, &v[2]);
+            hb_model_config_get_i64(cfg, HB_MK_CLASSES, &v[3]);
+            snprintf(sizes, nsizes, "inputs %lld, width %lld, hidden layers %lld, classes %lld",
+                     (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3]);
+            break;
+        case HB_MODEL_CNN:
+            hb_model_config_get_i64(cfg, HB_MK_IMAGE_SIZE, &v[0]);
+            hb_model_config_get_i64(cfg, HB_MK_CHANNELS, &v[1]);
+            hb_model_config_get_i64(cfg, HB_MK_CONV_WIDTH, &v[2]);
+            hb_model_config_get_i64(cfg, HB_MK_CONV_STAGES, &v[3]);
+            hb_model_config_get_i64(cfg, HB_MK_CLASSES, &v[4]);
+            snprintf(sizes, nsizes, "image %lldx%lld, channels %lld, conv width %lld, stages %lld, classes %lld",
+                     (long long)v[0], (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3],
+                     (long long)v[4]);
+            break;
+        default:
+            sizes[0] = 0;
+        }
+        size_t l = strlen(sizes);
+        if (mo->kind != HB_MODEL_QUADRATIC && l < nsizes) {
+            int64_t b = 0;
+            hb_model_config_get_i64(cfg, HB_MK_BATCH, &b);
+            snprintf(sizes + l, nsizes - l, "; data %zu samples (%zu x %lld)",
+                     hb_model_num_samples(*out), hb_model_num_batches(*out), (long long)b);
+        }
+    }
+    hb_model_config_free(cfg);
+    if (rc) { hb_model_free(*out); *out = NULL; }
+    return rc;
+}
+
+/* ---- spectra --------------------------------------------------------------------------- */
+#if HAVE_SLQ
+static char *xstrdup(const char *s) {
+    char *d = malloc(strlen(s) + 1);
+    if (d) strcpy(d, s);
+    return d;
+}
+
+/* Linear grid from lo − 5σ to hi + 5σ (the library's JS convention) with at least
+ * 2 points per σ, so the trapezoid rule integrates the smoothed density to ≈ 1. */
+static size_t grid_points(double sigma_rel, size_t requested) {
+    double need = (1 + 10 * sigma_rel) / (0.5 * sigma_rel) + 1;
+    size_t g = need > (double)requested ? (size_t)ceil(need) : requested;
+    return g > 200000 ? 200000 : g;
+}
+
+static void fill_grid(double lo, double hi, double sigma, double *grid, size_t n) {
+    double a = lo - 5 * sigma, b = hi + 5 * sigma;
+    for (size_t i = 0; i < n; i++) grid[i] = a + (b - a) * (double)i / (double)(n - 1);
+}
+
+static double sigma_for(double lo, double hi, double rel) {
+    double s = rel * (hi - lo);
+    if (!(s > 0)) s = rel * fmax(fabs(lo), fabs(hi));
+    if (!(s > 0)) s = rel;
+    return s;
+}
+#endif
+
+int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_result *out) {
+    memset(out, 0, sizeof *out);
+#if !HAVE_SLQ
+    (void)ctx; (void)m; (void)so;
+    return CMP_UNAVAILABLE;
+#else
+    double t0 = now_seconds();
+    hb_params *p = hb_model_params(m);
+    size_t nb_all = hb_params_num_blocks(p), nb = 0;
+    size_t *sel = calloc(nb_all ? nb_all : 1, sizeof *sel);
+    hb_spectrum **sp = calloc(nb_all ? nb_all : 1, sizeof *sp);
+    hb_spectrum *full = NULL;
+    hb_slq *slq = NULL;
+    int rc = HB_OK;
+    if (!sel || !sp) { rc = HB_ENOMEM; goto done; }
+    if (so->blocks) {
+        if (so->block_names) {
+            for (int i = 0; i < so->nblock_names && rc == HB_OK; i++)
+                rc = hb_params_find_block(p, so->block_names[i], &sel[nb++]);
+            if (rc != HB_OK) goto done;
+        } else {
+            for (size_t b = 0; b < nb_all; b++) sel[nb++] = b;
+        }
+    }
+    snprintf(out->model, sizeof out->model, "%s", hb_model_name(m));
+    out->n_params = (int64_t)hb_params_count(p);
+    out->probes = so->probes;
+    out->steps = so->steps;
+    if ((rc = hb_slq_create(ctx, &slq)) != HB_OK) goto done;
+    if ((rc = hb_slq_set_i64(slq, HB_SLQ_PROBES, so->probes)) != HB_OK) goto done;
+    if ((rc = hb_slq_set_i64(slq, HB_SLQ_STEPS, so->steps)) != HB_OK) goto done;
+    for (size_t i = 0; i < nb; i++) {
+        progress_label("block %zu/%zu %s", i + 1, nb, hb_params_block_name(p, sel[i]));
+        if ((rc = hb_slq_run_model_block(slq, m, sel[i], &sp[i])) != HB_OK) goto done;
+    }
+    if (so->full) {
+        progress_label("full Hessian");
+        if ((rc = hb_slq_run_model(slq, m, &full)) != HB_OK) goto done;
+    }
+    progress_label("%s", "");
+
+    /* shared grid over all spectra computed */
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < nb; i++) {
+        double a, b;
+        hb_spectrum_extremes(sp[i], &a, &b);
+        lo = fmin(lo, a);
+        hi = fmax(hi, b);
+    }
+    if (full) {
+        hb_spectrum_extremes(full, &out->full_lmin, &out->full_lmax);
+        lo = fmin(lo, out->full_lmin);
+        hi = fmax(hi, out->full_lmax);
+    }
+    double sigma = sigma_for(lo, hi, so->sigma_rel);
+    size_t ng = grid_points(so->sigma_rel, (size_t)so->grid);
+    out->sigma = sigma;
+    out->ngrid = ng;
+    out->nblocks = nb;
+    out->grid = malloc(ng * sizeof(double));
+    out->density = calloc(nb * ng + 1, sizeof(double));
+    out->own_grid = calloc(nb * ng + 1, sizeof(double));
+    out->own_density = calloc(nb * ng + 1, sizeof(double));
+    out->names = calloc(nb + 1, sizeof(char *));
+    out->kinds = calloc(nb + 1, sizeof(char *));
+    out->numel = calloc(nb + 1, sizeof(int64_t));
+    out->lmin = calloc(nb + 1, sizeof(double));
+    out->lmax = calloc(nb + 1, sizeof(double));
+    out->js = calloc(nb * nb + 1, sizeof(double));
+    if (!out->grid || !out->density || !out->own_grid || !out->own_density || !out->names ||
+        !out->kinds || !out->numel || !out->lmin || !out->lmax || !out->js) {
+        rc = HB_ENOMEM;
+        goto done;
+    }
+    fill_grid(lo, hi, sigma, out->grid, ng);
+    for (size_t i = 0; i < nb; i++) {
+        const char *name;
+        hb_block_kind kind;
+        size_t numel;
+        hb_params_block_info(p, sel[i], &name, &kind, NULL, &numel, NULL, NULL);
+        out->names[i] = xstrdup(name);
+        out->kinds[i] = xstrdup(hb_block_kind_name(kind));
+        if (!out->names[i] || !out->kinds[i]) { rc = HB_ENOMEM; goto done; }
+        out->numel[i] = (int64_t)numel;
+        hb_spectrum_extremes(sp[i], &out->lmin[i], &out->lmax[i]);
+        if ((rc = hb_spectrum_density(sp[i], out->grid, ng, sigma, out->density + i * ng)) != HB_OK)
+            goto done;
+        /* the block on its own scale (for the figures): same relative smoothing */
+        double s_own = sigma_for(out->lmin[i], out->lmax[i], so->sigma_rel);
+        fill_grid(out->lmin[i], out->lmax[i], s_own, out->own_grid + i * ng, ng);
+        if ((rc = hb_spectrum_density(sp[i], out->own_grid + i * ng, ng, s_own,
+                                      out->own_density + i * ng)) != HB_OK)
+            goto done;
+    }
+    if (full) {
+        if (!(out->full_density = calloc(ng, sizeof(double)))) { rc = HB_ENOMEM; goto done; }
+        out->has_full = 1;
+        if ((rc = hb_spectrum_density(full, out->grid, ng, sigma, out->full_density)) != HB_OK) goto done;
+    }
+    if (nb >= 1) {
+        hb_js_options jo = HB_JS_OPTIONS_INIT;
+        jo.sigma_rel = so->sigma_rel;
+        double mean = 0;
+        if ((rc = hb_spectra_js_matrix((const hb_spectrum *const *)sp, nb, &jo, out->js, &mean)) != HB_OK)
+            goto done;
+        out->js0 = nb > 1 ? mean : NAN;
+    } else {
+        free(out->js);
+        out->js = NULL;
+        out->js0 = NAN;
+    }
+    out->seconds = now_seconds() - t0;
+done:
+    for (size_t i = 0; sp && i < nb_all; i++) hb_spectrum_free(sp[i]);
+    hb_spectrum_free(full);
+    hb_slq_free(slq);
+    free(sp);
+    free(sel);
+    if (rc != HB_OK) {
+        int keep = rc;
+        spec_result_free(out);
+        return keep;
+    }
+    return HB_OK;
+#endif
+}
+
+/* ---- training ------------------------------------------------------------------------------ */
+#if HAVE_OPTIM
+static int optimizer_kind(const char *name) {
+    if (!strcmp(name, "sgd")) return HB_OPTIM_SGD;
+    if (!strcmp(name, "adam")) return HB_OPTIM_ADAM;
+    if (!strcmp(name, "adamw")) return HB_OPTIM_ADAMW;
+    if (!strcmp(name, "adam-mini")) return HB_OPTIM_ADAM_MINI;
+    return 0;
+}
+
+static int configure(hb_optimizer *o, int kind, const train_opts *to, hb_params *p) {
+    int rc = hb_optimizer_set_f64(o, HB_OPT_LR, to->lr);
+    if (!rc) rc = hb_optimizer_set_f64(o, HB_OPT_WEIGHT_DECAY, to->wd);
+    if (!rc && kind == HB_OPTIM_SGD) rc = hb_optimizer_set_f64(o, HB_OPT_MOMENTUM, to->momentum);
+    if (!rc && kind != HB_OPTIM_SGD) {
+        rc = hb_optimizer_set_f64(o, HB_OPT_BETA1, to->beta1);
+        if (!rc) rc = hb_optimizer_set_f64(o, HB_OPT_BETA2, to->beta2);
+        if (!rc) rc = hb_optimizer_set_f64(o, HB_OPT_EPS, to->eps);
+    }
+    if (!rc && kind == HB_OPTIM_ADAM_MINI && to->heads > 0)
+        rc = hb_optimizer_set_i64(o, HB_OPT_HEADS, to->heads);
+    if (!rc && to->stochastic_rounding && hb_params_dtype(p) == HB_BF16)
+        rc = hb_optimizer_set_i64(o, HB_OPT_STOCHASTIC_ROUNDING, 1);
+    return rc;
+}
+#endif
+
+int compute_train(hb_context *ctx, hb_model *m, const train_opts *to, train_run *out) {
+    memset(out, 0, sizeof *out);
+    out->final_loss = NAN;
+#if !HAVE_OPTIM
+    (void)ctx; (void)m; (void)to;
+    return CMP_UNAVAILABLE;
+#else
+    double t0 = now_seconds();
+    hb_params *p = hb_model_params(m);
+    int kind = optimizer_kind(to->optimizer);
+    hb_optimizer *o = NULL;
+    snprintf(out->optimizer, sizeof out->optimizer, "%s", to->optimizer);
+    out->lr = to->lr;
+    out->steps = to->steps;
+    out->loss = malloc((size_t)(to->steps + 1) * sizeof(double));
+    if (!out->loss) return HB_ENOMEM;
+    for (int64_t s = 0; s <= to->steps; s++) out->loss[s] = NAN;
+    int rc = hb_optimizer_create(ctx, (hb_optimizer_kind)kind, p, &o);
+    if (!rc) rc = configure(o, kind, to, p);
+    if (!rc && to->resume && (rc = hb_checkpoint_load(to->resume, p, o)) != HB_OK)
+        out->failed_file = to->resume;
+    int64_t start = o ? hb_optimizer_step_count(o) : 0;
+    if (!rc) {
+        if (to->schedule == 1)
+            rc = hb_optimizer_schedule_cosine(o, to->warmup, start + to->steps > to->warmup
+                                                                 ? start + to->steps : to->warmup + 1, 0.0);
+        else if (to->warmup > 0) /* linear warmup, then constant: cosine with floor 1 */
+            rc = hb_optimizer_schedule_cosine(o, to->warmup, to->warmup + 1, 1.0);
+    }
+    int diverged = 0;
+    for (int64_t s = 0; !rc && s < to->steps; s++) {
+        double loss = NAN;
+        rc = hb_model_loss_grad(m, &loss);
+        out->loss[s] = loss;
+        if (rc == HB_ENONFINITE || !isfinite(loss)) { rc = HB_OK; diverged = 1; break; }
+        if (rc) break;
+        rc = hb_optimizer_step(o);
+        if (rc == HB_ENONFINITE) { rc = HB_OK; diverged = 1; break; }
+        if (!rc) progress_tick("train", s + 1, to->steps);
+        if (!rc && to->checkpoint && to->checkpoint_every && (s + 1) % to->checkpoint_every == 0)
+            if ((rc = hb_checkpoint_save(to->checkpoint, p, o)) != HB_OK) out->failed_file = to->checkpoint;
+    }
+    if (!rc && !diverged) {
+        double loss = NAN;
+        rc = hb_model_loss(m, &loss);
+        if (rc == HB_ENONFINITE) { rc = HB_OK; diverged = 1; }
+        out->loss[to->steps] = loss;
+        out->final_loss = diverged ? NAN : loss;
+    }
+    if (!rc && to->checkpoint && (rc = hb_checkpoint_save(to->checkpoint, p, o)) != HB_OK)
+        out->failed_file = to->checkpoint;
+    hb_optimizer_free(o);
+    out->seconds = now_seconds() - t0;
+    return rc;
+#endif
+}
+
+int compute_load_checkpoint(hb_context *ctx, hb_model *m, const char *path) {
+    (void)ctx;
+#if !HAVE_OPTIM
+    (void)m; (void)path;
+    return CMP_UNAVAILABLE;
+#else
+    return hb_checkpoint_load(path, hb_model_params(m), NULL);
+#endif
+}
+
+/* ---- quadratic test bed --------------------------------------------------------------------- */
+#if HAVE_OPTIM
+/* θ* by conjugate gradients on Hθ = h (θ0 = 0, so the gradient there is −h), then
+ * L* = L(θ*). The model's parameters are left at zero. */
+static int quad_optimum(hb_model *m, double *lstar) {
+    hb_params *p = hb_model_params(m);
+    hb_context *ctx = hb_model_context(m);
+    size_t n = hb_params_count(p);
+    double *theta = hb_params_data(p);
+    hb_tensor *tv = NULL, *tq = NULL;
+    double *r = malloc(n * sizeof *r), *d = malloc(n * sizeof *d), *x = calloc(n, sizeof *x);
+    double *q = malloc(n * sizeof *q);
+    int rc = (r && d && x && q) ? HB_OK : HB_ENOMEM;
+    int64_t shape[1] = {(int64_t)n};
+    if (!rc) rc = hb_tensor_wrap(ctx, HB_F64, 1, shape, d, &tv);
+    if (!rc) rc = hb_tensor_wrap(ctx, HB_F64, 1, shape, q, &tq);
+    if (!rc) {
+        memset(theta, 0, n * sizeof(double));
+        rc = hb_model_loss_grad(m, NULL);
+    }
+    if (!rc) {
+        const double *g = hb_params_grad(p);
+        for (size_t i = 0; i < n; i++) r[i] = -g[i]; /* r = h − H·0 */
+        memcpy(d, r, n * sizeof *d);
+        double rr = 0, r0;
+        for (size_t i = 0; i < n; i++) rr += r[i] * r[i];
+        r0 = rr;
+        for (size_t it = 0; it < 20 * n && rr > 1e-30 * r0 && !rc; it++) {
+            rc = hb_model_hvp(m, tv, tq);
+            if (rc) break;
+            double dq = 0;
+            for (size_t i = 0; i < n; i++) dq += d[i] * q[i];
+            double a = rr / dq, rr2 = 0;
+            for (size_t i = 0; i < n; i++) { x[i] += a * d[i]; r[i] -= a * q[i]; rr2 += r[i] * r[i]; }
+            for (size_t i = 0; i < n; i++) d[i] = r[i] + rr2 / rr * d[i];
+            rr = rr2;
+        }
+    }
+    if (!rc) {
+        memcpy(theta, x, n * sizeof(double));
+        rc = hb_model_loss(m, lstar);
+        memset(theta, 0, n * sizeof(double));
+    }
+    hb_tensor_free(tv);
+    hb_tensor_free(tq);
+    free(r); free(d); free(x); free(q);
+    return rc;
+}
+
+/* One run from θ = 0; iterations to rel ≤ tol (−1 if not reached or diverged). If curve is
+ * non-NULL it receives rel per iteration (max_iters + 1 entries; *ncurve used). */
+static int quad_run(hb_context *ctx, hb_model *m, int kind, double lr, double l0, double lstar,
+                    const quad_opts *qo, int64_t *iters, double *curve, size_t *ncurve) {
+    hb_params *p = hb_model_params(m);
+    memset(hb_params_data(p), 0, hb_params_count(p) * sizeof(double));
+    hb_optimizer *o = NULL;
+    int rc = hb_optimizer_create(ctx, (hb_optimizer_kind)kind, p, &o);
+    if (!rc) rc = hb_optimizer_set_f64(o, HB_OPT_LR, lr);
+    if (!rc) rc = hb_optimizer_set_f64(o, HB_OPT_WEIGHT_DECAY, 0);
+    if (!rc && kind == HB_OPTIM_SGD && strcmp(qo->sgd_variant, "gd") != 0)
+        rc = hb_optimizer_set_f64(o, HB_OPT_MOMENTUM, 0.9);
+    *iters = -1;
+    size_t k = 0;
+    for (int64_t t = 0; !rc; t++) {
+        double loss;
+        rc = hb_model_loss_grad(m, &loss);
+        double rel = (loss - lstar) / (l0 - lstar);
+        if (rc == HB_ENONFINITE) { rc = HB_OK; break; }
+        if (curve) curve[k++] = rel;
+        if (!rc && rel <= qo->tol) { *iters = t; break; }
+        if (rc || !(rel < 1e8) || t >= qo->max_iters) break;
+        rc = hb_optimizer_step(o);
+        if (rc == HB_ENONFINITE) { rc = HB_OK; break; }
+    }
+    if (ncurve) *ncurve = k;
+    hb_optimizer_free(o);
+    return rc;
+}
+#endif
+
+int compute_quadratic(hb_context *ctx, const quad_opts *qo_in, int family, quad_family *out) {
+    memset(out, 0, sizeof *out);
+#if !HAVE_OPTIM
+    (void)ctx; (void)qo_in; (void)family;
+    return CMP_UNAVAILABLE;
+#else
+    quad_opts qo = *qo_in;
+    hb_model_config *cfg = NULL;
+    hb_model *m = NULL;
+    int rc = hb_model_config_create(ctx, HB_MODEL_QUADRATIC, &cfg);
+    if (!rc) rc = hb_model_config_set_i64(cfg, HB_MK_DTYPE, HB_F64);
+    if (!rc) rc = hb_model_config_set_i64(cfg, HB_MK_QUAD_BLOCKS, qo.blocks);
+    if (!rc) rc = hb_model_config_set_i64(cfg, HB_MK_QUAD_BLOCK_SIZE, qo.block_size);
+    if (!rc) rc = hb_model_config_set_i64(cfg, HB_MK_QUAD_FAMILY, family);
+    if (!rc) rc = hb_model_config_set_f64(cfg, HB_MK_QUAD_COND, qo.cond);
+    if (!rc) rc = hb_model_create(ctx, cfg, &m);
+    hb_model_config_free(cfg);
+    if (rc) return rc;
+    snprintf(out->family, sizeof out->family, "%s",
+             family == HB_QUAD_HETEROGENEOUS ? "heterogeneous" : "homogeneous");
+    out->cond = qo.cond;
+    out->blocks = qo.blocks;
+    out->block_size = qo.block_size;
+    out->tol = qo.tol;
+    out->max_iters = qo.max_iters;
+    double l0 = 0, lstar = 0;
+    memset(hb_params_data(hb_model_params(m)), 0, hb_params_count(hb_model_params(m)) * sizeof(double));
+    rc = hb_model_loss(m, &l0);
+    if (!rc) rc = quad_optimum(m, &lstar);
+    /* learning-rate grids: 4 points per decade */
+    static const struct { const char *name; int kind; double lo_exp, hi_exp; } methods[3] = {
+        {"gd", HB_OPTIM_SGD, -6, 0}, {"sgd_momentum", HB_OPTIM_SGD, -6, 0}, {"adam", HB_OPTIM_ADAM, -5, 0}};
+    double *curve = malloc((size_t)(qo.max_iters + 1) * sizeof(double));
+    if (!curve && !rc) rc = HB_ENOMEM;
+    size_t total = 0, done = 0;
+    for (int j = 0; j < 3; j++) total += (size_t)((methods[j].hi_exp - methods[j].lo_exp) * 4) + 1;
+    for (int j = 0; j < 3 && !rc; j++) {
+        quad_method *mm = &out->m[j];
+        out->nm = (size_t)j + 1;
+        snprintf(mm->name, sizeof mm->name, "%s", methods[j].name);
+        qo.sgd_variant = methods[j].name;
+        mm->nlr = (size_t)((methods[j].hi_exp - methods[j].lo_exp) * 4) + 1;
+        mm->lrs = malloc(mm->nlr * sizeof(double));
+        mm->iters = malloc(mm->nlr * sizeof(int64_t));
+        if (!mm->lrs || !mm->iters) { rc = HB_ENOMEM; break; }
+        mm->best_lr = NAN;
+        mm->best_iters = -1;
+        double best_final = INFINITY; /* while no lr reached the target: lowest final rel */
+        for (size_t k = 0; k < mm->nlr && !rc; k++) {
+            mm->lrs[k] = pow(10, methods[j].lo_exp + 0.25 * (double)k);
+            size_t nc = 0;
+            rc = quad_run(ctx, m, methods[j].kind, mm->lrs[k], l0, lstar, &qo, &mm->iters[k], curve, &nc);
+            progress_tick("quadratic runs", (int64_t)++done, (int64_t)total);
+            if (rc || nc == 0) continue;
+            int better;
+            if (mm->iters[k] >= 0)
+                better = mm->best_iters < 0 || mm->iters[k] < mm->best_iters;
+            else
+                better = mm->best_iters < 0 && curve[nc - 1] < best_final;
+            if (!better) continue;
+            if (mm->iters[k] >= 0) mm->best_iters = mm->iters[k];
+            else best_final = curve[nc - 1];
+            mm->best_lr = mm->lrs[k];
+            free(mm->curve);
+            mm->curve = malloc(nc * sizeof(double));
+            if (!mm->curve) { rc = HB_ENOMEM; break; }
+            memcpy(mm->curve, curve, nc * sizeof(double));
+            mm->ncurve = nc;
+        }
+    }
+    free(curve);
+    hb_model_free(m);
+    if (rc) quad_family_free(out);
+    return rc;
+#endif
+}

@@ -1,0 +1,59 @@
+/* The computations behind the subcommands, on the public API of libhessblock. */
+#ifndef HB_TOOL_COMPUTE_H
+#define HB_TOOL_COMPUTE_H
+
+#include "cli.h"
+#include "results.h"
+
+/* Returned (positive, distinct from HB_* codes) when this build lacks a component. */
+#define CMP_UNAVAILABLE 1000
+
+/* Model sizes. Zero fields keep the library's defaults. */
+typedef struct model_opts {
+    int kind;                      /* hb_model_kind */
+    int64_t width, layers, heads, context, vocab, batch, batches;
+    int64_t inputs, classes, image, channels, conv_width, stages;
+    int dtype;                     /* hb_dtype, 0 = f64 default */
+} model_opts;
+
+typedef struct spec_opts {
+    int64_t probes, steps, grid;
+    double sigma_rel;              /* smoothing width relative to the spectral range */
+    int full, blocks;              /* compute the full spectrum / per-block spectra */
+    char **block_names;            /* subset (NULL: every block) */
+    int nblock_names;
+} spec_opts;
+
+typedef struct train_opts {
+    const char *optimizer;         /* "sgd", "adam", "adamw", "adam-mini" */
+    double lr, momentum, wd, beta1, beta2, eps;
+    int64_t steps, warmup;
+    int schedule;                  /* 0 constant, 1 cosine */
+    int stochastic_rounding;
+    const char *checkpoint, *resume;
+    int64_t checkpoint_every;
+    int64_t heads;                 /* adam-mini: heads of Q/K blocks (0: library default) */
+} train_opts;
+
+typedef struct quad_opts {
+    int64_t blocks, block_size, max_iters;
+    double cond, tol;
+    const char *sgd_variant;       /* internal: "gd" (no momentum) or momentum 0.9 */
+} quad_opts;
+
+/* Short description of what is missing, or NULL if everything is there. */
+const char *compute_missing_spectrum(void);
+const char *compute_missing_train(void);
+const char *compute_missing_quadratic(void);
+
+/* Each returns HB_OK, CMP_UNAVAILABLE, or a negative HB_* status (message on ctx). */
+int model_make(hb_context *ctx, model_opts *mo, hb_model **out, char *sizes, size_t nsizes);
+int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_result *out);
+int compute_train(hb_context *ctx, hb_model *m, const train_opts *to, train_run *out);
+int compute_quadratic(hb_context *ctx, const quad_opts *qo, int family, quad_family *out);
+
+const char *model_kind_name(int kind);
+/* Loads the parameters of a checkpoint into m (its block table must match). */
+int compute_load_checkpoint(hb_context *ctx, hb_model *m, const char *path);
+
+#endif

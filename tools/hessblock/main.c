@@ -1,0 +1,88 @@
+/* hessblock: command-line front end of libhessblock.
+ *   hessblock [analyze] [options]      the whole study (default subcommand)
+ *   hessblock spectrum|quadratic|train [options]
+ * Exit status: 0 success, 1 runtime failure, 2 bad usage. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: hessblock [SUBCOMMAND] [OPTIONS]\n\n"
+            "Hessian block-heterogeneity analysis of neural networks (libhessblock %s).\n\n"
+            "subcommands:\n"
+            "  analyze     spectra, JS heterogeneity, SGD vs Adam and the quadratic test bed\n"
+            "              for gpt, mlp and cnn on built-in synthetic data (the default)\n"
+            "  spectrum    Hessian spectrum of one model or checkpoint, full and per block\n"
+            "  quadratic   GD, SGD with momentum and Adam on block-diagonal quadratics\n"
+            "  train       train one model with one optimizer (checkpoint and resume)\n\n"
+            "common options: --threads N, --seed N, --out DIR, --json, --quiet, --help\n"
+            "'hessblock SUBCOMMAND --help' shows the options of a subcommand;\n"
+            "'hessblock --version' prints the version.\n",
+            hb_version_string());
+}
+
+void common_defaults(common_opts *c) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    c->threads = n < 1 ? 1 : n > 8 ? 8 : n;
+    c->seed = 0;
+    c->out = NULL;
+    c->json = 0;
+    c->quiet = 0;
+}
+
+hb_context *make_context(const char *cmd, const common_opts *c) {
+    hb_context *ctx = NULL;
+    int rc = hb_context_create(&ctx);
+    if (rc != HB_OK) {
+        runtime_error(cmd, "cannot create a context: %s", hb_strerror(rc));
+        return NULL;
+    }
+    if ((rc = hb_context_set_i64(ctx, HB_CTX_THREADS, c->threads)) != HB_OK ||
+        (rc = hb_context_set_i64(ctx, HB_CTX_SEED, c->seed)) != HB_OK) {
+        runtime_error(cmd, "%s", hb_context_last_error(ctx));
+        hb_context_free(ctx);
+        return NULL;
+    }
+    progress_setup(ctx, c->quiet);
+    return ctx;
+}
+
+int main(int argc, char **argv) {
+    /* stdout is line-buffered only on a terminal; make tables appear in order with
+     * stderr messages when both go to one pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    int first = 1;
+    const char *sub = "analyze";
+    if (argc > 1 && argv[1][0] != '-') {
+        sub = argv[1];
+        first = 2;
+    } else if (argc > 1) {
+        if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+            printf("hessblock %s (libhessblock %s)\n", HB_VERSION_STRING, hb_version_string());
+            return EXIT_OK;
+        }
+        if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+            usage(stdout);
+            return EXIT_OK;
+        }
+    }
+    for (int i = first; i < argc; i++)
+        if (!strcmp(argv[i], "--version")) {
+            printf("hessblock %s (libhessblock %s)\n", HB_VERSION_STRING, hb_version_string());
+            return EXIT_OK;
+        }
+    if (!strcmp(sub, "analyze")) return cmd_analyze(argc, argv, first);
+    if (!strcmp(sub, "spectrum")) return cmd_spectrum(argc, argv, first);
+    if (!strcmp(sub, "quadratic")) return cmd_quadratic(argc, argv, first);
+    if (!strcmp(sub, "train")) return cmd_train(argc, argv, first);
+    if (!strcmp(sub, "help")) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    fprintf(stderr, "hessblock: unknown subcommand '%s' (expected analyze, spectrum, quadratic "
+                    "or train; see 'hessblock --help')\n", sub);
+    return EXIT_USAGE;
+}

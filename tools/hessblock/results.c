@@ -1,0 +1,548 @@
+/* Writers for the tool's results: JSON fragments, CSV tables, SVG figures, report.html. */
+#include "results.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "svgplot.h"
+
+#define MAX_CURVE_POINTS 1500 /* curves longer than this are subsampled in files */
+
+static void free_strs(char **s, size_t n) {
+    for (size_t i = 0; s && i < n; i++) free(s[i]);
+    free(s);
+}
+
+void spec_result_free(spec_result *s) {
+    if (!s) return;
+    free_strs(s->names, s->nblocks);
+    free_strs(s->kinds, s->nblocks);
+    free(s->numel); free(s->lmin); free(s->lmax); free(s->grid); free(s->density); free(s->own_grid); free(s->own_density);
+    free(s->full_density); free(s->js);
+    memset(s, 0, sizeof *s);
+}
+
+void train_run_free(train_run *r) {
+    if (!r) return;
+    free(r->loss);
+    r->loss = NULL;
+}
+
+void train_cmp_free(train_cmp *t) {
+    if (!t) return;
+    free(t->sgd_lrs); free(t->sgd_final); free(t->adam_lrs); free(t->adam_final);
+    train_run_free(&t->sgd);
+    train_run_free(&t->adam);
+    memset(t, 0, sizeof *t);
+}
+
+void quad_family_free(quad_family *q) {
+    if (!q) return;
+    for (size_t i = 0; i < q->nm; i++) {
+        free(q->m[i].lrs); free(q->m[i].iters); free(q->m[i].curve);
+    }
+    memset(q, 0, sizeof *q);
+}
+
+double trapz(const double *x, const double *y, size_t n) {
+    double s = 0;
+    for (size_t i = 1; i < n; i++) s += 0.5 * (x[i] - x[i - 1]) * (y[i] + y[i - 1]);
+    return s;
+}
+
+/* ---- JSON ------------------------------------------------------------------------- */
+void json_spectrum(jw *w, const char *key, const spec_result *s, int with_densities) {
+    jw_object(w, key);
+    jw_string(w, "model", s->model);
+    jw_string(w, "source", s->source);
+    jw_string(w, "sizes", s->sizes);
+    jw_int(w, "n_params", s->n_params);
+    jw_int(w, "probes", s->probes);
+    jw_int(w, "lanczos_steps", s->steps);
+    jw_number(w, "sigma", s->sigma);
+    jw_number(w, "js0", s->js0);
+    jw_number(w, "seconds", s->seconds);
+    if (with_densities) jw_numbers(w, "grid", s->grid, s->ngrid);
+    if (s->has_full) {
+        jw_object(w, "full");
+        jw_number(w, "lambda_min", s->full_lmin);
+        jw_number(w, "lambda_max", s->full_lmax);
+        jw_number(w, "density_integral", trapz(s->grid, s->full_density, s->ngrid));
+        if (with_densities) jw_numbers(w, "density", s->full_density, s->ngrid);
+        jw_end_object(w);
+    }
+    jw_array(w, "blocks");
+    for (size_t b = 0; b < s->nblocks; b++) {
+        jw_object(w, NULL);
+        jw_string(w, "name", s->names[b]);
+        jw_string(w, "kind", s->kinds[b]);
+        jw_int(w, "numel", s->numel[b]);
+        jw_number(w, "lambda_min", s->lmin[b]);
+        jw_number(w, "lambda_max", s->lmax[b]);
+        if (s->density) {
+            const double *d = s->density + b * s->ngrid;
+            jw_number(w, "density_integral", trapz(s->grid, d, s->ngrid));
+            if (with_densities) jw_numbers(w, "density", d, s->ngrid);
+        }
+        if (s->own_density) {
+            const double *g = s->own_grid + b * s->ngrid, *d = s->own_density + b * s->ngrid;
+            jw_number(w, "own_density_integral", trapz(g, d, s->ngrid));
+            if (with_densities) {
+                jw_numbers(w, "own_grid", g, s->ngrid);
+                jw_numbers(w, "own_density", d, s->ngrid);
+            }
+        }
+        jw_end_object(w);
+    }
+    jw_end_array(w);
+    if (s->js) {
+        jw_array(w, "js_matrix");
+        for (size_t b = 0; b < s->nblocks; b++) jw_numbers(w, NULL, s->js + b * s->nblocks, s->nblocks);
+        jw_end_array(w);
+    }
+    jw_end_object(w);
+}
+
+void json_train_run(jw *w, const char *key, const train_run *r, int with_curve) {
+    jw_object(w, key);
+    jw_string(w, "optimizer", r->optimizer);
+    jw_number(w, "lr", r->lr);
+    jw_int(w, "steps", r->steps);
+    jw_number(w, "initial_loss", r->loss ? r->loss[0] : NAN);
+    jw_number(w, "final_loss", r->final_loss);
+    jw_bool(w, "diverged", !isfinite(r->final_loss));
+    jw_number(w, "seconds", r->seconds);
+    if (with_curve && r->loss) jw_numbers(w, "loss", r->loss, (size_t)r->steps + 1);
+    jw_end_object(w);
+}
+
+static void json_grid(jw *w, const char *key, const double *lrs, const double *fin, size_t n) {
+    jw_array(w, key);
+    for (size_t i = 0; i < n; i++) {
+        jw_object(w, NULL);
+        jw_number(w, "lr", lrs[i]);
+        jw_number(w, "final_loss", fin[i]);
+        jw_end_object(w);
+    }
+    jw_end_array(w);
+}
+
+void json_train_cmp(jw *w, const char *key, const train_cmp *t) {
+    jw_object(w, key);
+    jw_string(w, "model", t->model);
+    json_train_run(w, "sgd", &t->sgd, 0);
+    json_train_run(w, "adam", &t->adam, 0);
+    jw_number(w, "gap", t->gap);
+    json_grid(w, "sgd_lr_grid", t->sgd_lrs, t->sgd_final, t->n_sgd);
+    json_grid(w, "adam_lr_grid", t->adam_lrs, t->adam_final, t->n_adam);
+    jw_end_object(w);
+}
+
+void json_quad_family(jw *w, const char *key, const quad_family *q, int with_curves) {
+    jw_object(w, key);
+    jw_string(w, "family", q->family);
+    jw_number(w, "cond", q->cond);
+    jw_int(w, "blocks", q->blocks);
+    jw_int(w, "block_size", q->block_size);
+    jw_number(w, "target_relative_loss", q->tol);
+    jw_int(w, "max_iters", q->max_iters);
+    jw_array(w, "methods");
+    for (size_t i = 0; i < q->nm; i++) {
+        const quad_method *m = &q->m[i];
+        jw_object(w, NULL);
+        jw_string(w, "method", m->name);
+        jw_number(w, "best_lr", m->best_lr);
+        if (m->best_iters >= 0) jw_int(w, "iterations", m->best_iters);
+        else jw_null(w, "iterations");
+        jw_array(w, "lr_grid");
+        for (size_t k = 0; k < m->nlr; k++) {
+            jw_object(w, NULL);
+            jw_number(w, "lr", m->lrs[k]);
+            if (m->iters[k] >= 0) jw_int(w, "iterations", m->iters[k]);
+            else jw_null(w, "iterations");
+            jw_end_object(w);
+        }
+        jw_end_array(w);
+        if (with_curves && m->curve) jw_numbers(w, "relative_loss", m->curve, m->ncurve);
+        jw_end_object(w);
+    }
+    jw_end_array(w);
+    jw_end_object(w);
+}
+
+/* ---- CSV + SVG ---------------------------------------------------------------------- */
+static int fail_path(const char *cmd, const char *dir, const char *name) {
+    char p[4096];
+    runtime_error(cmd, "cannot write '%s'", outdir_path(p, sizeof p, dir, name));
+    return -1;
+}
+
+int write_spectrum_files(const char *cmd, const char *dir, const spec_result *s) {
+    char name[128], path[4096];
+    snprintf(name, sizeof name, "%s_spectra.csv", s->model);
+    FILE *f = outdir_open(cmd, dir, name);
+    if (!f) return -1;
+    fputs("block,kind,lambda,density\n", f);
+    for (size_t b = 0; b < s->nblocks; b++)
+        for (size_t i = 0; i < s->ngrid; i++) {
+            csv_field(f, s->names[b]);
+            fprintf(f, ",%s,%.10g,%.10g\n", s->kinds[b], s->grid[i], s->density[b * s->ngrid + i]);
+        }
+    if (s->has_full)
+        for (size_t i = 0; i < s->ngrid; i++)
+            fprintf(f, "(full),full,%.10g,%.10g\n", s->grid[i], s->full_density[i]);
+    if (outdir_close(cmd, f, dir, name)) return -1;
+
+    if (s->js) {
+        snprintf(name, sizeof name, "%s_js.csv", s->model);
+        if (!(f = outdir_open(cmd, dir, name))) return -1;
+        fputs("block", f);
+        for (size_t b = 0; b < s->nblocks; b++) { fputc(',', f); csv_field(f, s->names[b]); }
+        fputc('\n', f);
+        for (size_t a = 0; a < s->nblocks; a++) {
+            csv_field(f, s->names[a]);
+            for (size_t b = 0; b < s->nblocks; b++) fprintf(f, ",%.8g", s->js[a * s->nblocks + b]);
+            fputc('\n', f);
+        }
+        if (outdir_close(cmd, f, dir, name)) return -1;
+
+        char title[160];
+        snprintf(title, sizeof title, "%s: Jensen-Shannon distance between block spectra (JS0 = %.3f)",
+                 s->model, s->js0);
+        svg_heatmap hm = {title, s->js, s->nblocks, s->nblocks, (const char *const *)s->names,
+                          (const char *const *)s->names, 0, 1, "JS", s->nblocks <= 12};
+        double side = 260 + 22.0 * (double)s->nblocks;
+        snprintf(name, sizeof name, "%s_js.svg", s->model);
+        if (svg_write_heatmap(outdir_path(path, sizeof path, dir, name), &hm, side + 120, side))
+            return fail_path(cmd, dir, name);
+    }
+
+    /* densities: one panel per block (+ full spectrum first), log-y */
+    size_t np = s->nblocks + (s->has_full ? 1 : 0);
+    svg_lineplot *pl = calloc(np, sizeof *pl);
+    svg_series *se = calloc(np, sizeof *se);
+    char (*titles)[160] = calloc(np, sizeof *titles);
+    if (!pl || !se || !titles) { free(pl); free(se); free(titles); runtime_error(cmd, "out of memory"); return -1; }
+    size_t k = 0;
+    if (s->has_full) {
+        snprintf(titles[k], sizeof titles[k], "full Hessian");
+        se[k] = (svg_series){"full", s->grid, s->full_density, s->ngrid, 0, 0};
+        pl[k] = (svg_lineplot){titles[k], "eigenvalue", "density", 0, 1, &se[k], 1, 0, NAN};
+        k++;
+    }
+    for (size_t b = 0; b < s->nblocks; b++, k++) {
+        snprintf(titles[k], sizeof titles[k], "%s (%lld)", s->names[b], (long long)s->numel[b]);
+        if (s->own_density) /* each block on its own range: readable when scales differ */
+            se[k] = (svg_series){NULL, s->own_grid + b * s->ngrid, s->own_density + b * s->ngrid,
+                                 s->ngrid, 0, 0};
+        else
+            se[k] = (svg_series){NULL, s->grid, s->density + b * s->ngrid, s->ngrid, 0, 0};
+        pl[k] = (svg_lineplot){titles[k], "eigenvalue", "density", 0, 1, &se[k], 1, 0, NAN};
+    }
+    char ftitle[700];
+    snprintf(ftitle, sizeof ftitle, "%s: Hessian spectra per block (SLQ, %s)", s->model, s->source);
+    snprintf(name, sizeof name, "%s_spectra.svg", s->model);
+    int rc = svg_write_lineplots(outdir_path(path, sizeof path, dir, name), ftitle, pl, np, 4, 300, 210);
+    free(pl); free(se); free(titles);
+    return rc ? fail_path(cmd, dir, name) : 0;
+}
+
+/* x = 0..n-1 subsampled to at most MAX_CURVE_POINTS points (always keeping the last). */
+static size_t subsample(const double *y, size_t n, double *xs, double *ys) {
+    size_t stride = n > MAX_CURVE_POINTS ? (n + MAX_CURVE_POINTS - 1) / MAX_CURVE_POINTS : 1, k = 0;
+    for (size_t i = 0; i < n; i += stride) { xs[k] = (double)i; ys[k] = y[i]; k++; }
+    if (n && (n - 1) % stride) { xs[k] = (double)(n - 1); ys[k] = y[n - 1]; k++; }
+    return k;
+}
+
+int write_train_files(const char *cmd, const char *dir, const train_cmp *t, size_t n) {
+    char path[4096];
+    FILE *f = outdir_open(cmd, dir, "training.csv");
+    if (!f) return -1;
+    fputs("model,optimizer,lr,step,loss\n", f);
+    for (size_t i = 0; i < n; i++)
+        for (int o = 0; o < 2; o++) {
+            const train_run *r = o ? &t[i].adam : &t[i].sgd;
+            for (int64_t s = 0; r->loss && s <= r->steps; s++)
+                fprintf(f, "%s,%s,%.6g,%lld,%.10g\n", t[i].model, r->optimizer, r->lr,
+                        (long long)s, r->loss[s]);
+        }
+    if (outdir_close(cmd, f, dir, "training.csv")) return -1;
+    if (!(f = outdir_open(cmd, dir, "training_lr.csv"))) return -1;
+    fputs("model,optimizer,lr,final_loss\n", f);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < t[i].n_sgd; k++)
+            fprintf(f, "%s,sgd,%.6g,%.10g\n", t[i].model, t[i].sgd_lrs[k], t[i].sgd_final[k]);
+        for (size_t k = 0; k < t[i].n_adam; k++)
+            fprintf(f, "%s,adam,%.6g,%.10g\n", t[i].model, t[i].adam_lrs[k], t[i].adam_final[k]);
+    }
+    if (outdir_close(cmd, f, dir, "training_lr.csv")) return -1;
+
+    /* curves and lr sweeps: one panel per model */
+    svg_lineplot pl[16], pl2[16];
+    svg_series se[16][2], se2[16][2];
+    char titles[16][96];
+    double *buf[16][4] = {{0}};
+    size_t m = n < 16 ? n : 16;
+    int rc = 0;
+    for (size_t i = 0; i < m; i++) {
+        snprintf(titles[i], sizeof titles[i], "%s (gap %.3g)", t[i].model, t[i].gap);
+        for (int o = 0; o < 2; o++) {
+            const train_run *r = o ? &t[i].adam : &t[i].sgd;
+            size_t len = r->loss ? (size_t)r->steps + 1 : 0;
+            buf[i][2 * o] = malloc((len + 2) * sizeof(double));
+            buf[i][2 * o + 1] = malloc((len + 2) * sizeof(double));
+            if (!buf[i][2 * o] || !buf[i][2 * o + 1]) { rc = -1; continue; }
+            size_t k = len ? subsample(r->loss, len, buf[i][2 * o], buf[i][2 * o + 1]) : 0;
+            se[i][o] = (svg_series){o ? "Adam" : "SGD", buf[i][2 * o], buf[i][2 * o + 1], k, 0, 0};
+            se2[i][o] = (svg_series){o ? "Adam" : "SGD", o ? t[i].adam_lrs : t[i].sgd_lrs,
+                                     o ? t[i].adam_final : t[i].sgd_final,
+                                     o ? t[i].n_adam : t[i].n_sgd, 0, 1};
+        }
+        pl[i] = (svg_lineplot){titles[i], "step", "training loss", 0, 1, se[i], 2, 1, NAN};
+        pl2[i] = (svg_lineplot){titles[i], "learning rate", "final loss", 1, 1, se2[i], 2, 1, NAN};
+    }
+    if (!rc && svg_write_lineplots(outdir_path(path, sizeof path, dir, "training.svg"),
+                                   "Training loss, best learning rate of each optimizer", pl, m, 3, 330, 250))
+        rc = fail_path(cmd, dir, "training.svg");
+    if (!rc && svg_write_lineplots(outdir_path(path, sizeof path, dir, "training_lr.svg"),
+                                   "Final loss against learning rate", pl2, m, 3, 330, 250))
+        rc = fail_path(cmd, dir, "training_lr.svg");
+    for (size_t i = 0; i < m; i++)
+        for (int k = 0; k < 4; k++) free(buf[i][k]);
+    if (rc && m) runtime_error(cmd, "could not write the training figures");
+    return rc;
+}
+
+int write_train_run_files(const char *cmd, const char *dir, const train_run *r) {
+    char path[4096];
+    FILE *f = outdir_open(cmd, dir, "train.csv");
+    if (!f) return -1;
+    fputs("step,loss\n", f);
+    for (int64_t s = 0; r->loss && s <= r->steps; s++)
+        fprintf(f, "%lld,%.10g\n", (long long)s, r->loss[s]);
+    if (outdir_close(cmd, f, dir, "train.csv")) return -1;
+    size_t len = r->loss ? (size_t)r->steps + 1 : 0;
+    double *xs = malloc((len + 2) * sizeof *xs), *ys = malloc((len + 2) * sizeof *ys);
+    if (!xs || !ys) { free(xs); free(ys); runtime_error(cmd, "out of memory"); return -1; }
+    size_t k = len ? subsample(r->loss, len, xs, ys) : 0;
+    svg_series se = {r->optimizer, xs, ys, k, 0, 0};
+    svg_lineplot pl = {"training loss", "step", "loss", 0, 1, &se, 1, 1, NAN};
+    int rc = svg_write_lineplots(outdir_path(path, sizeof path, dir, "train.svg"), NULL, &pl, 1, 1, 480, 320);
+    free(xs); free(ys);
+    return rc ? fail_path(cmd, dir, "train.svg") : 0;
+}
+
+int write_quad_files(const char *cmd, const char *dir, const quad_family *q, size_t n) {
+    char path[4096];
+    FILE *f = outdir_open(cmd, dir, "quadratic.csv");
+    if (!f) return -1;
+    fputs("family,method,lr,iterations,best\n", f);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < q[i].nm; j++)
+            for (size_t k = 0; k < q[i].m[j].nlr; k++) {
+                const quad_method *m = &q[i].m[j];
+                fprintf(f, "%s,%s,%.6g,", q[i].family, m->name, m->lrs[k]);
+                if (m->iters[k] >= 0) fprintf(f, "%lld", (long long)m->iters[k]);
+                fprintf(f, ",%d\n", m->lrs[k] == m->best_lr && m->best_iters >= 0);
+            }
+    if (outdir_close(cmd, f, dir, "quadratic.csv")) return -1;
+    if (!(f = outdir_open(cmd, dir, "quadratic_curves.csv"))) return -1;
+    fputs("family,method,iteration,relative_loss\n", f);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < q[i].nm; j++)
+            for (size_t k = 0; k < q[i].m[j].ncurve; k++)
+                fprintf(f, "%s,%s,%zu,%.10g\n", q[i].family, q[i].m[j].name, k, q[i].m[j].curve[k]);
+    if (outdir_close(cmd, f, dir, "quadratic_curves.csv")) return -1;
+
+    svg_lineplot pl[4], pl2[4];
+    svg_series se[4][3], se2[4][3];
+    double *bx[4][3] = {{0}}, *by[4][3] = {{0}}, *ix[4][3] = {{0}};
+    char titles[4][96];
+    size_t m = n < 4 ? n : 4;
+    int rc = 0;
+    for (size_t i = 0; i < m; i++) {
+        snprintf(titles[i], sizeof titles[i], "%s blocks, kappa = %g", q[i].family, q[i].cond);
+        for (size_t j = 0; j < q[i].nm; j++) {
+            const quad_method *mm = &q[i].m[j];
+            bx[i][j] = malloc((mm->ncurve + 2) * sizeof(double));
+            by[i][j] = malloc((mm->ncurve + 2) * sizeof(double));
+            ix[i][j] = malloc((mm->nlr + 1) * sizeof(double));
+            if (!bx[i][j] || !by[i][j] || !ix[i][j]) { rc = -1; continue; }
+            size_t k = mm->curve ? subsample(mm->curve, mm->ncurve, bx[i][j], by[i][j]) : 0;
+            for (size_t l = 0; l < mm->nlr; l++) ix[i][j][l] = mm->iters[l] >= 0 ? (double)mm->iters[l] : NAN;
+            se[i][j] = (svg_series){mm->name, bx[i][j], by[i][j], k, 0, 0};
+            se2[i][j] = (svg_series){mm->name, mm->lrs, ix[i][j], mm->nlr, 0, 1};
+        }
+        pl[i] = (svg_lineplot){titles[i], "iteration", "relative loss", 0, 1, se[i], q[i].nm, 1, q[i].tol};
+        pl2[i] = (svg_lineplot){titles[i], "learning rate", "iterations to target", 1, 1, se2[i], q[i].nm, 1, NAN};
+    }
+    if (!rc && svg_write_lineplots(outdir_path(path, sizeof path, dir, "quadratic.svg"),
+                                   "Quadratics: convergence at the best learning rate", pl, m, 2, 380, 270))
+        rc = fail_path(cmd, dir, "quadratic.svg");
+    if (!rc && svg_write_lineplots(outdir_path(path, sizeof path, dir, "quadratic_lr.svg"),
+                                   "Quadratics: iterations to target against learning rate", pl2, m, 2, 380, 270))
+        rc = fail_path(cmd, dir, "quadratic_lr.svg");
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < 3; j++) { free(bx[i][j]); free(by[i][j]); free(ix[i][j]); }
+    if (rc && m) runtime_error(cmd, "could not write the quadratic figures");
+    return rc;
+}
+
+/* ---- tables --------------------------------------------------------------------------- */
+static const train_cmp *find_train(const train_cmp *t, size_t n, const char *model) {
+    for (size_t i = 0; i < n; i++) if (!strcmp(t[i].model, model)) return &t[i];
+    return NULL;
+}
+
+static void num(FILE *f, const char *fmt, double v, int width) {
+    if (isfinite(v)) fprintf(f, fmt, width, v);
+    else fprintf(f, "%*s", width, "n/a");
+}
+
+void print_summary_table(FILE *f, const spec_result *specs, size_t nspec,
+                         const train_cmp *trains, size_t ntrain) {
+    fprintf(f, "%-8s %8s %12s %12s %12s\n", "model", "JS0", "SGD loss", "Adam loss", "gap");
+    for (size_t i = 0; i < nspec; i++) {
+        const train_cmp *t = find_train(trains, ntrain, specs[i].model);
+        fprintf(f, "%-8s ", specs[i].model);
+        num(f, "%*.4f", specs[i].js0, 8);
+        fputc(' ', f);
+        num(f, "%*.4f", t ? t->sgd.final_loss : NAN, 12);
+        fputc(' ', f);
+        num(f, "%*.4f", t ? t->adam.final_loss : NAN, 12);
+        fputc(' ', f);
+        num(f, "%*.4f", t ? t->gap : NAN, 12);
+        fputc('\n', f);
+    }
+    for (size_t i = 0; i < ntrain; i++) {   /* trained but no spectrum */
+        int seen = 0;
+        for (size_t j = 0; j < nspec; j++) if (!strcmp(specs[j].model, trains[i].model)) seen = 1;
+        if (seen) continue;
+        fprintf(f, "%-8s %8s ", trains[i].model, "n/a");
+        num(f, "%*.4f", trains[i].sgd.final_loss, 12);
+        fputc(' ', f);
+        num(f, "%*.4f", trains[i].adam.final_loss, 12);
+        fputc(' ', f);
+        num(f, "%*.4f", trains[i].gap, 12);
+        fputc('\n', f);
+    }
+}
+
+void print_quad_table(FILE *f, const quad_family *q, size_t n) {
+    fprintf(f, "%-14s %-13s %10s %12s\n", "family", "method", "best lr", "iterations");
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < q[i].nm; j++) {
+            const quad_method *m = &q[i].m[j];
+            fprintf(f, "%-14s %-13s ", q[i].family, m->name);
+            num(f, "%*.3g", m->best_lr, 10);
+            if (m->best_iters >= 0) fprintf(f, " %12lld\n", (long long)m->best_iters);
+            else fprintf(f, " %12s\n", "> max");
+        }
+}
+
+/* ---- report.html ------------------------------------------------------------------------ */
+static void html_num(FILE *f, const char *fmt, double v) {
+    if (isfinite(v)) fprintf(f, fmt, v);
+    else fputs("n/a", f);
+}
+
+static void html_figure(FILE *f, const char *dir, const char *file, const char *caption) {
+    char path[4096];
+    FILE *t = fopen(outdir_path(path, sizeof path, dir, file), "r");
+    if (!t) return;  /* reference only files that exist */
+    fclose(t);
+    fputs("<figure><a href=\"", f);
+    svg_escape(f, file);
+    fputs("\"><img src=\"", f);
+    svg_escape(f, file);
+    fputs("\" alt=\"", f);
+    svg_escape(f, caption);
+    fputs("\"></a><figcaption>", f);
+    svg_escape(f, caption);
+    fputs("</figcaption></figure>\n", f);
+}
+
+int write_report(const char *cmd, const char *dir, const char *title, const char *settings,
+                 const spec_result *specs, size_t nspec, const train_cmp *trains, size_t ntrain,
+                 const quad_family *quads, size_t nquad) {
+    FILE *f = outdir_open(cmd, dir, "report.html");
+    if (!f) return -1;
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>", f);
+    svg_escape(f, title);
+    fputs("</title>\n<style>body{font-family:sans-serif;max-width:1300px;margin:1em auto;"
+          "padding:0 1em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;"
+          "padding:3px 8px;text-align:right}th{background:#eee}td:first-child,th:first-child"
+          "{text-align:left}figure{margin:1em 0}img{max-width:100%}pre{background:#f6f6f6;"
+          "padding:.5em;white-space:pre-wrap}</style></head><body>\n<h1>", f);
+    svg_escape(f, title);
+    fprintf(f, "</h1>\n<p>libhessblock %s</p>\n<pre>", hb_version_string());
+    svg_escape(f, settings);
+    fputs("</pre>\n", f);
+    if (nspec || ntrain) {
+        fputs("<h2>Summary</h2>\n<p>JS⁰: mean Jensen–Shannon distance between the Hessian spectra "
+              "of all pairs of parameter blocks at initialisation. Loss: final training loss at "
+              "the best learning rate of each optimizer's grid; gap = SGD loss − Adam loss.</p>\n"
+              "<table><tr><th>model</th><th>JS⁰</th><th>SGD loss</th><th>Adam loss</th>"
+              "<th>gap</th></tr>\n", f);
+        for (size_t i = 0; i < nspec; i++) {
+            const train_cmp *t = find_train(trains, ntrain, specs[i].model);
+            fputs("<tr><td>", f);
+            svg_escape(f, specs[i].model);
+            fputs("</td><td>", f);
+            html_num(f, "%.4f", specs[i].js0);
+            fputs("</td><td>", f);
+            html_num(f, "%.4f", t ? t->sgd.final_loss : NAN);
+            fputs("</td><td>", f);
+            html_num(f, "%.4f", t ? t->adam.final_loss : NAN);
+            fputs("</td><td>", f);
+            html_num(f, "%.4f", t ? t->gap : NAN);
+            fputs("</td></tr>\n", f);
+        }
+        fputs("</table>\n", f);
+    }
+    if (nquad) {
+        fputs("<h2>Quadratic test bed</h2>\n<table><tr><th>family</th><th>κ</th><th>method</th>"
+              "<th>best lr</th><th>iterations to target</th></tr>\n", f);
+        for (size_t i = 0; i < nquad; i++)
+            for (size_t j = 0; j < quads[i].nm; j++) {
+                const quad_method *m = &quads[i].m[j];
+                fputs("<tr><td>", f);
+                svg_escape(f, quads[i].family);
+                fprintf(f, "</td><td>%g</td><td>", quads[i].cond);
+                svg_escape(f, m->name);
+                fputs("</td><td>", f);
+                html_num(f, "%.3g", m->best_lr);
+                fputs("</td><td>", f);
+                if (m->best_iters >= 0) fprintf(f, "%lld", (long long)m->best_iters);
+                else fprintf(f, "&gt; %lld", (long long)quads[i].max_iters);
+                fputs("</td></tr>\n", f);
+            }
+        fprintf(f, "</table>\n<p>Target: relative loss (L − L*)/(L₀ − L*) ≤ %g.</p>\n",
+                nquad ? quads[0].tol : 0.0);
+    }
+    if (nspec) fputs("<h2>Spectra</h2>\n", f);
+    for (size_t i = 0; i < nspec; i++) {
+        char file[128], cap[160];
+        snprintf(file, sizeof file, "%s_js.svg", specs[i].model);
+        snprintf(cap, sizeof cap, "%s: JS distance matrix", specs[i].model);
+        html_figure(f, dir, file, cap);
+        snprintf(file, sizeof file, "%s_spectra.svg", specs[i].model);
+        snprintf(cap, sizeof cap, "%s: block spectra", specs[i].model);
+        html_figure(f, dir, file, cap);
+    }
+    if (ntrain) {
+        fputs("<h2>Training</h2>\n", f);
+        html_figure(f, dir, "training.svg", "training curves");
+        html_figure(f, dir, "training_lr.svg", "learning-rate sweeps");
+    }
+    if (nquad) {
+        fputs("<h2>Quadratics</h2>\n", f);
+        html_figure(f, dir, "quadratic.svg", "convergence curves");
+        html_figure(f, dir, "quadratic_lr.svg", "iterations against learning rate");
+    }
+    fputs("<p>Data: summary.json, *.csv in this directory.</p>\n</body></html>\n", f);
+    return outdir_close(cmd, f, dir, "report.html");
+}

@@ -1,0 +1,113 @@
+/* Result records of the hessblock tool and their writers (JSON, CSV, SVG, HTML).
+ * Memory: plain malloc (the tool is an application, not the library). */
+#ifndef HB_TOOL_RESULTS_H
+#define HB_TOOL_RESULTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "jsonw.h"
+
+/* Spectrum of one model: per-block densities on one shared grid, JS matrix, JS⁰. */
+typedef struct spec_result {
+    char model[32];
+    char source[512];        /* "init" or "checkpoint:<path>" */
+    char sizes[256];         /* human description of the model size */
+    int64_t n_params;
+    size_t nblocks;
+    char **names;            /* nblocks */
+    char **kinds;
+    int64_t *numel;
+    double *lmin, *lmax;     /* extreme Ritz values per block */
+    size_t ngrid;
+    double *grid;            /* ngrid, shared by all blocks */
+    double *density;         /* nblocks x ngrid */
+    double *own_grid;        /* nblocks x ngrid: each block on its own range (figures) */
+    double *own_density;     /* nblocks x ngrid */
+    int has_full;
+    double *full_density;    /* ngrid */
+    double full_lmin, full_lmax;
+    double *js;              /* nblocks x nblocks Jensen–Shannon distances */
+    double js0;              /* mean over pairs i < j */
+    double sigma;            /* smoothing width actually used (absolute) */
+    int64_t probes, steps;
+    double seconds;
+} spec_result;
+
+/* One training run. */
+typedef struct train_run {
+    char optimizer[24];
+    double lr;
+    int64_t steps;
+    double *loss;            /* loss before each step and after the last: steps + 1 */
+    double final_loss;       /* loss after training (non-finite if diverged) */
+    double seconds;
+    const char *failed_file; /* set when a checkpoint could not be read or written */
+} train_run;
+
+/* SGD vs Adam on one model. */
+typedef struct train_cmp {
+    char model[32];
+    size_t n_sgd, n_adam;
+    double *sgd_lrs, *sgd_final;     /* grid and final loss per lr */
+    double *adam_lrs, *adam_final;
+    train_run sgd, adam;             /* best of each grid */
+    double gap;                      /* sgd.final_loss - adam.final_loss */
+} train_cmp;
+
+/* Quadratic test bed: one method on one family. */
+typedef struct quad_method {
+    char name[16];                   /* "gd", "sgd_momentum", "adam" */
+    size_t nlr;
+    double *lrs;
+    int64_t *iters;                  /* per lr; -1: not reached within max_iters */
+    double best_lr;
+    int64_t best_iters;              /* -1 if no lr reached the target */
+    double *curve;                   /* relative loss per iteration at best lr */
+    size_t ncurve;
+} quad_method;
+
+typedef struct quad_family {
+    char family[16];                 /* "heterogeneous" / "homogeneous" */
+    double cond;
+    int64_t blocks, block_size;
+    double tol;                      /* target relative loss */
+    int64_t max_iters;
+    quad_method m[3];
+    size_t nm;
+} quad_family;
+
+void spec_result_free(spec_result *s);
+void train_run_free(train_run *r);
+void train_cmp_free(train_cmp *t);
+void quad_family_free(quad_family *q);
+
+/* JSON fragments (an object member called key). */
+void json_spectrum(jw *w, const char *key, const spec_result *s, int with_densities);
+void json_train_run(jw *w, const char *key, const train_run *r, int with_curve);
+void json_train_cmp(jw *w, const char *key, const train_cmp *t);
+void json_quad_family(jw *w, const char *key, const quad_family *q, int with_curves);
+
+/* Files in dir; each returns 0 or -1 after a message naming the file. `cmd` names the
+ * subcommand in messages. File names are prefixed with `prefix` (e.g. "gpt_"). */
+int write_spectrum_files(const char *cmd, const char *dir, const spec_result *s);
+int write_train_files(const char *cmd, const char *dir, const train_cmp *t, size_t n);
+int write_train_run_files(const char *cmd, const char *dir, const train_run *r);
+int write_quad_files(const char *cmd, const char *dir, const quad_family *q, size_t n);
+
+/* report.html: summary table, quadratic table, the figures (linked by relative path;
+ * only files that were written are referenced). */
+int write_report(const char *cmd, const char *dir, const char *title, const char *settings,
+                 const spec_result *specs, size_t nspec, const train_cmp *trains, size_t ntrain,
+                 const quad_family *quads, size_t nquad);
+
+/* Text tables on f. */
+void print_summary_table(FILE *f, const spec_result *specs, size_t nspec,
+                         const train_cmp *trains, size_t ntrain);
+void print_quad_table(FILE *f, const quad_family *q, size_t n);
+
+/* Trapezoid integral of y over x. */
+double trapz(const double *x, const double *y, size_t n);
+
+#endif

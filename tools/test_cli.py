@@ -1,0 +1,294 @@
+#!/usr/bin/python3
+"""Tests of the hessblock command-line tool (meson suite 'cli').
+
+usage: test_cli.py HESSBLOCK WRITERS_DEMO SCRATCH_DIR
+
+Every subcommand runs on a tiny setting and its JSON is checked for structure and
+sanity; SVG files must parse as XML; report.html may reference only files that exist;
+bad arguments must give exit status 2 and one message line, never a crash.
+A subcommand whose library component is missing from this build must say
+"not available in this build" and exit 1 (then its output checks are skipped and
+reported as such)."""
+import csv
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+HB, DEMO, SCRATCH = sys.argv[1], sys.argv[2], sys.argv[3]
+FAILS = []
+SKIPS = []
+
+
+def check(cond, msg):
+    if not cond:
+        FAILS.append(msg)
+        print("FAIL:", msg)
+    return cond
+
+
+def run(args, timeout=120):
+    p = subprocess.run([HB] + args, capture_output=True, text=True, timeout=timeout)
+    check(p.returncode >= 0, f"{args}: killed by signal {-p.returncode}")
+    for bad in ("Segmentation", "AddressSanitizer", "runtime error:", "Aborted"):
+        check(bad not in p.stderr, f"{args}: '{bad}' in stderr")
+    return p
+
+
+def unavailable(p, what):
+    if p.returncode == 1 and "not available in this build" in p.stderr:
+        SKIPS.append(what)
+        print("skip (component not in this build):", what)
+        return True
+    return False
+
+
+def finite_numbers(obj, path="$"):
+    """Every number in a JSON tree is finite (JSON cannot even hold others, but the
+    parser accepts NaN/Infinity tokens, which our writer must never emit)."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            finite_numbers(v, f"{path}.{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            finite_numbers(v, f"{path}[{i}]")
+    elif isinstance(obj, float):
+        check(math.isfinite(obj), f"non-finite number at {path}")
+
+
+def strict_json(text, what):
+    def bad_constant(c):
+        raise ValueError(f"non-JSON constant {c}")
+    try:
+        d = json.loads(text, parse_constant=bad_constant)
+    except ValueError as e:
+        check(False, f"{what}: invalid JSON: {e}")
+        return None
+    finite_numbers(d)
+    return d
+
+
+def trapz(x, y):
+    return sum(0.5 * (x[i] - x[i - 1]) * (y[i] + y[i - 1]) for i in range(1, len(x)))
+
+
+def check_spectrum(s, what, with_densities):
+    check(isinstance(s["blocks"], list) and s["blocks"], f"{what}: no blocks")
+    check(s["n_params"] > 0, f"{what}: n_params")
+    n = len(s["blocks"])
+    for b in s["blocks"]:
+        check(b["lambda_min"] is not None and b["lambda_max"] is not None
+              and b["lambda_min"] <= b["lambda_max"], f"{what}: {b['name']} lambda range")
+        # Densities are mixtures of Gaussians of width sigma on a grid reaching >= 4 sigma
+        # beyond the extreme Ritz values with spacing below sigma: the trapezoid rule and the
+        # cut tails together lose far less than 1e-3.
+        check(abs(b["density_integral"] - 1) < 1e-3,
+              f"{what}: {b['name']} density integrates to {b['density_integral']}")
+        if with_densities:
+            check(len(b["density"]) == len(s["grid"]), f"{what}: density length")
+            check(min(b["density"]) >= 0, f"{what}: negative density")
+            check(abs(trapz(s["grid"], b["density"]) - 1) < 1e-3, f"{what}: recomputed integral")
+    if "js_matrix" in s and n > 1:
+        js = s["js_matrix"]
+        check(len(js) == n and all(len(r) == n for r in js), f"{what}: JS matrix shape")
+        for i in range(n):
+            check(abs(js[i][i]) < 1e-12, f"{what}: JS diagonal")
+            for j in range(n):
+                check(0 <= js[i][j] <= 1, f"{what}: JS[{i}][{j}] = {js[i][j]} not in [0,1]")
+                check(abs(js[i][j] - js[j][i]) < 1e-12, f"{what}: JS not symmetric")
+        mean = sum(js[i][j] for i in range(n) for j in range(i + 1, n)) / (n * (n - 1) / 2)
+        check(abs(mean - s["js0"]) < 1e-9, f"{what}: js0 {s['js0']} != mean {mean}")
+        check(0 <= s["js0"] <= 1, f"{what}: js0 range")
+
+
+def check_outdir(d, what):
+    files = os.listdir(d)
+    for f in files:
+        p = os.path.join(d, f)
+        if f.endswith(".svg"):
+            try:
+                root = ET.parse(p).getroot()
+                check(root.tag.endswith("svg"), f"{what}: {f} root is {root.tag}")
+            except ET.ParseError as e:
+                check(False, f"{what}: {f} is not XML: {e}")
+        elif f.endswith(".csv"):
+            with open(p, newline="") as fh:
+                rows = list(csv.reader(fh))
+            check(len(rows) >= 2, f"{what}: {f} has no data rows")
+            check(all(len(r) == len(rows[0]) for r in rows), f"{what}: {f} ragged rows")
+        elif f.endswith(".json"):
+            with open(p) as fh:
+                strict_json(fh.read(), f"{what}: {f}")
+    if "report.html" in files:
+        html = open(os.path.join(d, "report.html"), encoding="utf-8").read()
+        refs = re.findall(r'(?:src|href)="([^"]+)"', html)
+        check(refs or what.startswith("spectrum"), f"{what}: report.html references nothing")
+        for r in refs:
+            check(os.path.exists(os.path.join(d, r)), f"{what}: report.html references missing {r}")
+        check("<table>" in html, f"{what}: report.html has no table")
+    return files
+
+
+def fresh(name):
+    d = os.path.join(SCRATCH, name)
+    shutil.rmtree(d, ignore_errors=True)
+    return d
+
+
+os.makedirs(SCRATCH, exist_ok=True)
+
+# ---- version and help ----------------------------------------------------------------------
+p = run(["--version"])
+check(p.returncode == 0 and re.match(r"hessblock \d+\.\d+\.\d+", p.stdout), "--version")
+for sub in ([], ["analyze"], ["spectrum"], ["quadratic"], ["train"]):
+    p = run(sub + ["--help"])
+    check(p.returncode == 0 and "usage: hessblock" in p.stdout, f"{sub} --help")
+    check("--threads" in p.stdout or not sub, f"{sub} --help lists common options")
+
+# ---- bad arguments: exit 2, one message line, no crash -----------------------------------------
+bad = [
+    ["frobnicate"], ["analyze", "--bogus"], ["analyze", "--threads", "0"],
+    ["analyze", "--threads", "x"], ["analyze", "--threads"], ["analyze", "--models", "gpt,rnn"],
+    ["analyze", "--models", "gpt,gpt"], ["analyze", "--preset", "huge"], ["analyze", "--json=yes"],
+    ["analyze", "positional"], ["spectrum", "--probes", "0"], ["spectrum", "--sigma", "nan"],
+    ["spectrum", "--sigma", "-1"], ["spectrum", "--model", "rnn"], ["spectrum", "--steps", "1e3"],
+    ["spectrum", "--blocks", "none"], ["spectrum", "--out", ""], ["quadratic", "--cond", "0.5"],
+    ["quadratic", "--family", "weird"], ["quadratic", "--max-iters", "-3"],
+    ["train", "--optimizer", "sst"], ["train", "--optimizer", "lora"], ["train", "--optimizer", "rmsprop"],
+    ["train", "--dtype", "f16"], ["train", "--lr", "inf"], ["train", "--steps", "99999999999999999999"],
+    ["train", "--checkpoint-every", "5"], ["train", "--stochastic-rounding"], ["--seed", "1.5"],
+]
+for args in bad:
+    p = run(args)
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    check(p.returncode == 2, f"{args}: exit {p.returncode}, expected 2")
+    check(len(lines) == 1 and lines[0].startswith("hessblock"), f"{args}: stderr {p.stderr!r}")
+    check(p.stdout == "", f"{args}: stdout not empty")
+p = run(["train", "--optimizer", "sst"])
+check("SST" in p.stderr, "sst rejection names SST")
+
+# ---- unreadable files: exit 1 and the file named ---------------------------------------------
+missing = os.path.join(SCRATCH, "no-such-dir", "missing.ckpt")
+for args in (["spectrum", "--checkpoint", missing], ["train", "--resume", missing]):
+    p = run(args)
+    check(p.returncode == 1 and missing in p.stderr, f"{args}: {p.returncode} {p.stderr!r}")
+blocker = os.path.join(SCRATCH, "a-file")
+open(blocker, "w").write("x")
+p = run(["analyze", "--preset", "tiny", "--quiet", "--out", os.path.join(blocker, "sub")])
+check(p.returncode == 1 and blocker in p.stderr, f"unwritable --out: {p.returncode} {p.stderr!r}")
+
+# ---- writers (no compute) ----------------------------------------------------------------------
+d = fresh("writers")
+p = subprocess.run([DEMO, d], capture_output=True, text=True, timeout=60)
+check(p.returncode == 0, f"writers demo failed: {p.stderr}")
+files = check_outdir(d, "writers")
+for f in ("demo_js.svg", "demo_spectra.svg", "training.svg", "training_lr.svg", "quadratic.svg",
+          "quadratic_lr.svg", "report.html", "summary.json", "demo_js.csv", "train.svg"):
+    check(f in files, f"writers: {f} missing")
+with open(os.path.join(d, "summary.json")) as fh:
+    s = strict_json(fh.read(), "writers summary")
+check(s["escapes"] == "quote \" backslash \\ newline \n tab \t bell \a <&>", "JSON escaping round trip")
+check(s["nan"] is None and s["inf"] is None, "non-finite numbers written as null")
+check(s["tiny"] == 1e-300, "tiny number")
+check(s["empty_object"] == {} and s["empty_array"] == [], "empty containers")
+check_spectrum(s["spectra"][0], "writers", True)
+check(s["spectra"][0]["blocks"][1]["name"] == 'odd "name", <&>', "block name escaping")
+with open(os.path.join(d, "demo_js.csv"), newline="") as fh:
+    rows = list(csv.reader(fh))
+check(rows[0][2] == 'odd "name", <&>', "CSV quoting")
+html = open(os.path.join(d, "report.html"), encoding="utf-8").read()
+check("writers demo &lt;&amp;&gt;" in html, "HTML escaping")
+check("<th>JS⁰</th>" in html and "<th>gap</th>" in html, "summary table columns")
+
+# ---- analyze (tiny) ------------------------------------------------------------------------------
+d = fresh("analyze")
+p = run(["analyze", "--preset", "tiny", "--threads", "2", "--json", "--quiet", "--out", d], timeout=240)
+if not unavailable(p, "analyze"):
+    check(p.returncode == 0, f"analyze: exit {p.returncode}: {p.stderr}")
+    check(p.stderr == "", f"analyze --quiet wrote to stderr: {p.stderr!r}")
+    out = strict_json(p.stdout, "analyze stdout")
+    if out:
+        check([m["model"] for m in out["summary"]] == ["gpt", "mlp", "cnn"], "analyze models")
+        for m in out["summary"]:
+            for k in ("js0", "sgd_loss", "adam_loss", "gap"):
+                check(isinstance(m[k], float), f"analyze {m['model']}: {k} = {m[k]}")
+            check(0 <= m["js0"] <= 1, f"analyze {m['model']}: js0 range")
+            check(abs(m["gap"] - (m["sgd_loss"] - m["adam_loss"])) < 1e-9, "gap definition")
+        check(len(out["quadratic"]) == 2, "two quadratic families")
+        for q in out["quadratic"]:
+            check([x["method"] for x in q["methods"]] == ["gd", "sgd_momentum", "adam"], "methods")
+            for x in q["methods"]:
+                check(x["iterations"] is None or x["iterations"] >= 1, "iterations")
+    files = check_outdir(d, "analyze")
+    for f in ("summary.json", "report.html", "gpt_js.svg", "mlp_spectra.svg", "cnn_js.csv",
+              "training.svg", "quadratic.svg", "quadratic.csv"):
+        check(f in files, f"analyze: {f} missing")
+    with open(os.path.join(d, "summary.json")) as fh:
+        s = strict_json(fh.read(), "analyze summary.json")
+    for sp in s["spectra"]:
+        check_spectrum(sp, f"analyze {sp['model']}", True)
+
+# ---- spectrum ------------------------------------------------------------------------------------
+d = fresh("spectrum")
+p = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "2", "--steps", "10", "--full",
+         "--json", "--quiet", "--out", d])
+if not unavailable(p, "spectrum"):
+    check(p.returncode == 0, f"spectrum: exit {p.returncode}: {p.stderr}")
+    out = strict_json(p.stdout, "spectrum stdout")
+    if out:
+        check_spectrum(out["spectrum"], "spectrum", True)
+        check("full" in out["spectrum"], "spectrum --full")
+    check_outdir(d, "spectrum")
+
+# ---- quadratic -----------------------------------------------------------------------------------
+d = fresh("quadratic")
+p = run(["quadratic", "--blocks", "3", "--block-size", "4", "--cond", "100", "--max-iters", "3000",
+         "--json", "--quiet", "--out", d])
+if not unavailable(p, "quadratic"):
+    check(p.returncode == 0, f"quadratic: exit {p.returncode}: {p.stderr}")
+    out = strict_json(p.stdout, "quadratic stdout")
+    if out:
+        check([q["family"] for q in out["quadratic"]] == ["heterogeneous", "homogeneous"], "families")
+        for q in out["quadratic"]:
+            for x in q["methods"]:
+                check(x["iterations"] is not None, f"quadratic {q['family']} {x['method']} never converged")
+    check_outdir(d, "quadratic")
+
+# ---- train -------------------------------------------------------------------------------------------
+d = fresh("train")
+ck = os.path.join(d, "model.ckpt")
+p = run(["train", "--model", "mlp", "--tiny", "--optimizer", "adamw", "--wd", "0.1", "--steps", "5",
+         "--checkpoint", ck, "--json", "--quiet", "--out", d])
+if not unavailable(p, "train"):
+    check(p.returncode == 0, f"train: exit {p.returncode}: {p.stderr}")
+    out = strict_json(p.stdout, "train stdout")
+    if out:
+        r = out["run"]
+        check(len(r["loss"]) == 6 and r["final_loss"] < r["initial_loss"], f"train loss {r['loss']}")
+    check_outdir(d, "train")
+    for opt in ("sgd", "adam", "adam-mini"):
+        p = run(["train", "--model", "gpt", "--tiny", "--optimizer", opt, "--steps", "3", "--json",
+                 "--quiet", "--schedule", "cosine", "--warmup", "1"])
+        check(p.returncode == 0, f"train {opt}: exit {p.returncode}: {p.stderr}")
+    p = run(["train", "--model", "mlp", "--tiny", "--dtype", "bf16", "--optimizer", "adamw", "--wd",
+             "0.1", "--steps", "3", "--json", "--quiet"])
+    check(p.returncode == 0, f"train bf16: exit {p.returncode}: {p.stderr}")
+    if os.path.exists(ck):
+        p = run(["train", "--model", "mlp", "--tiny", "--optimizer", "adamw", "--wd", "0.1",
+                 "--steps", "3", "--resume", ck, "--json", "--quiet"])
+        check(p.returncode == 0, f"train --resume: exit {p.returncode}: {p.stderr}")
+        p = run(["spectrum", "--model", "mlp", "--tiny", "--checkpoint", ck, "--probes", "2",
+                 "--steps", "8", "--json", "--quiet"])
+        check(p.returncode == 0 or unavailable(p, "spectrum of a checkpoint"),
+              f"spectrum --checkpoint: exit {p.returncode}: {p.stderr}")
+        garbage = os.path.join(d, "garbage.ckpt")
+        open(garbage, "wb").write(b"not a checkpoint at all")
+        p = run(["train", "--model", "mlp", "--tiny", "--resume", garbage, "--steps", "1", "--quiet"])
+        check(p.returncode == 1 and garbage in p.stderr, f"corrupt checkpoint: {p.returncode} {p.stderr!r}")
+
+print(f"{len(FAILS)} failure(s); skipped (not in this build): {', '.join(SKIPS) or 'none'}")
+sys.exit(1 if FAILS else 0)
