@@ -18,6 +18,12 @@ static const int dtype_values[] = {HB_F64, HB_F32, HB_BF16};
     {"layers", OPT_INT, &(m).layers, 1, 64, NULL, "N", "gpt: transformer blocks; mlp: hidden layers"}, \
     {"heads", OPT_INT, &(m).heads, 1, 64, NULL, "N", "gpt: attention heads"},                \
     {"context", OPT_INT, &(m).context, 1, 4096, NULL, "N", "gpt: sequence length"},          \
+    {"vocab", OPT_INT, &(m).vocab, 2, 1 << 20, NULL, "N", "gpt: vocabulary size"},            \
+    {"inputs", OPT_INT, &(m).inputs, 1, 1 << 20, NULL, "N", "mlp: input features"},           \
+    {"classes", OPT_INT, &(m).classes, 2, 1 << 20, NULL, "N", "mlp, cnn: classes"},           \
+    {"image", OPT_INT, &(m).image, 2, 4096, NULL, "N", "cnn: image side"},                    \
+    {"conv-width", OPT_INT, &(m).conv_width, 1, 4096, NULL, "N", "cnn: channels of the first conv"}, \
+    {"stages", OPT_INT, &(m).stages, 1, 16, NULL, "N", "cnn: conv+pool stages"},              \
     {"batch", OPT_INT, &(m).batch, 1, 1 << 20, NULL, "N", "samples per micro-batch"},        \
     {"batches", OPT_INT, &(m).batches, 1, 4096, NULL, "N", "synthetic micro-batches of data"}
 
