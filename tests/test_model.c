@@ -115,6 +115,13 @@ START_TEST(test_callbacks_exact_and_fd) {
         for (int j = 0; j < 4; j++) s += H[(3 + i) * N + 3 + j] * vv[j];
         HB_ASSERT_CLOSE(((double *)hb_tensor_data(ob))[i], s, 1e-14);
     }
+    /* the generic layer reuses its scratch: a repeat after larger calls must not see
+       stale directions or accumulate onto the previous result */
+    double first[4];
+    memcpy(first, hb_tensor_data(ob), sizeof first);
+    ck_assert_int_eq(hb_model_hvp_multi(exact, I, HV), HB_OK);
+    ck_assert_int_eq(hb_model_block_hvp(exact, 1, vb, ob), HB_OK);
+    ck_assert_int_eq(memcmp(first, hb_tensor_data(ob), sizeof first), 0);
     ck_assert_int_eq(hb_model_block_hvp(exact, 2, vb, ob), HB_ERANGE);
     ck_assert_int_eq(hb_model_block_hvp(exact, 0, vb, ob), HB_ESHAPE);
     /* quadratic callbacks have no data and no synthetic data / accuracy */

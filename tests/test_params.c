@@ -76,6 +76,7 @@ START_TEST(test_views_alias_flat_buffers) {
     ck_assert_int_eq(hb_tensor_fill(gv, 1.0), HB_OK);
     ck_assert_int_eq(hb_params_zero_grad(p), HB_OK);
     ck_assert(((float *)hb_params_grad(p))[100] == 0.0f);
+    hb_tensor_free(bv);
     ck_assert_int_eq(hb_params_block_view(p, 9, &bv), HB_ERANGE);
     ck_assert_ptr_null(bv);
     ck_assert_int_eq(hb_params_block_view(p, 0, NULL), HB_EINVAL);

@@ -5,6 +5,11 @@
  *   tensor.h  dense row-major tensors (f32, f64, bf16 storage), owned or wrapping
  *   params.h  named parameter blocks over one flat vector
  *   model.h   objectives with exact gradients and Hessian-vector products
+ *   optim.h   optimizers (SGD, Adam, AdamW, Adam-mini) and learning-rate schedules
+ *   checkpoint.h  parameters + optimizer state saved and loaded atomically
+ *   slq.h     linear operators, SLQ spectra, traces, top-k, Jensen–Shannon heterogeneity
+ *   train.h   the training loop (steps, evaluation, records)
+ *   sst.h     SST spectral layers and the LoRA baseline (wrapper models)
  * Conventions (docs/design.md): opaque handles; hb_X_create…(…, &out) / hb_X_free(NULL ok);
  * every fallible call returns HB_OK or a negative HB_E* code and leaves a message on
  * the context; the library never prints and never aborts. */
@@ -16,5 +21,10 @@
 #include "hessblock/tensor.h"
 #include "hessblock/params.h"
 #include "hessblock/model.h"
+#include "hessblock/optim.h"
+#include "hessblock/checkpoint.h"
+#include "hessblock/slq.h"
+#include "hessblock/train.h"
+#include "hessblock/sst.h"
 
 #endif /* HESSBLOCK_H */

@@ -89,6 +89,41 @@ HB_API int hb_model_create(hb_context *ctx, const hb_model_config *cfg, hb_model
 /* hb_model_free: frees the model and its params. NULL is a no-op. */
 HB_API void hb_model_free(hb_model *m);
 
+/* ---- Quadratic models with given spectra -------------------------------------------
+ * L(θ) = ½θᵀHθ − hᵀθ, H = diag(H_0, …, H_{B−1}) block-diagonal, blocks "block.0", …
+ * (kind HB_BLOCK_OTHER), θ initialised to 0. The exact spectrum of every block is known,
+ * which makes these the reference objectives for SLQ and Jensen–Shannon tests. */
+
+/* hb_model_create_quadratic: a quadratic model whose parameters have `dtype` (f32, f64,
+ * bf16). n_blocks ≥ 1 blocks of sizes[b] ≥ 1 parameters. Block b is given by EXACTLY ONE
+ * of
+ *   eigenvalues[b]: sizes[b] doubles; H_b = Q_b·diag(λ)·Q_bᵀ with Q_b a random orthogonal
+ *                   matrix (QR of a Gaussian matrix, drawn from the context's RNG);
+ *   dense[b]:       sizes[b]² doubles, row-major, symmetric (|a_ij − a_ji| ≤ 1e-12·max|a|).
+ * eigenvalues or dense may be NULL as a whole (then the other gives every block).
+ * h: n = Σ sizes doubles, or NULL for h = 0. All values must be finite.
+ * Returns HB_OK, HB_EINVAL (NULL, zero sizes, both or neither source for a block, dense
+ * block not symmetric), HB_EDTYPE, HB_ENONFINITE, HB_EOVERFLOW, HB_ENOMEM. */
+HB_API int hb_model_create_quadratic(hb_context *ctx, hb_dtype dtype, size_t n_blocks,
+                                     const size_t *sizes, const double *const *eigenvalues,
+                                     const double *const *dense, const double *h,
+                                     hb_model **out);
+
+/* hb_model_quadratic_eigenvalues: the exact eigenvalues of H_b, ascending, into
+ * out[0..n) (n must equal the block's size). For blocks given by eigenvalues these are
+ * the given values (sorted); for dense blocks and generated ones, LAPACK's dsyev of the
+ * f64 matrix (generated blocks: the generating values). Works for every quadratic model
+ * (hb_model_create with HB_MODEL_QUADRATIC too).
+ * Returns HB_OK, HB_EINVAL, HB_EUNSUPPORTED (not a quadratic model), HB_ERANGE (block),
+ * HB_ESHAPE (n ≠ block size). */
+HB_API int hb_model_quadratic_eigenvalues(const hb_model *m, size_t block, double *out,
+                                          size_t n);
+
+/* hb_model_quadratic_matrix: the f64 matrix H_b (row-major, n = size² doubles) the model
+ * uses (in f32/bf16 models H_b is rounded to f32 for the products).
+ * Same returns as hb_model_quadratic_eigenvalues. */
+HB_API int hb_model_quadratic_matrix(const hb_model *m, size_t block, double *out, size_t n);
+
 /* ---- Queries ------------------------------------------------------------------------- */
 /* hb_model_params: the model's parameters (borrowed; valid until hb_model_free). */
 HB_API hb_params *hb_model_params(hb_model *m);
@@ -123,6 +158,17 @@ HB_API size_t hb_model_num_samples(const hb_model *m);
  * (context seed, stream, first sample index). Different `first` give disjoint samples of
  * the same distribution (use first = 0 for training, a large offset for held-out data). */
 HB_API int hb_model_set_synthetic(hb_model *m, size_t n_batches, uint64_t stream, uint64_t first);
+
+/* hb_model_set_text (gpt only): replace the data by n_batches micro-batches of
+ * HB_MK_BATCH byte sequences read from the file at path (byte-level vocabulary: each
+ * byte is a token id, so the vocabulary must exceed every byte of the file). Sample s
+ * (s = first, first + 1, …) is the window of context + 1 bytes starting at byte
+ * (s·context) mod (file length − context): inputs are its first context bytes, targets
+ * the same shifted by one. Returns HB_OK, HB_EINVAL, HB_EUNSUPPORTED (not a gpt model),
+ * HB_EIO (the file cannot be opened or read; the message names it), HB_EFORMAT (fewer
+ * than context + 1 bytes), HB_ERANGE (a byte >= vocabulary), HB_ENOMEM. Nothing changes
+ * on failure. */
+HB_API int hb_model_set_text(hb_model *m, const char *path, size_t n_batches, uint64_t first);
 
 /* ---- Evaluation ---------------------------------------------------------------------- */
 /* hb_model_loss: L(θ) over the current data. Returns HB_OK, HB_EINVAL, HB_ESTATE (no

@@ -52,6 +52,8 @@ void hb_model_free(hb_model *m) {
     hb__free(ctx, m->batches);
     if (m->vt->destroy) m->vt->destroy(m);
     hb__free(ctx, m->theta_f32);
+    hb__free(ctx, m->hvp_in);
+    hb__free(ctx, m->hvp_out);
     hb_params_free(m->params);
     hb__free(ctx, m);
 }
@@ -294,13 +296,24 @@ static int hvp_driver(hb_model *m, size_t block, const hb_tensor *V, hb_tensor *
     size_t vlen = padded ? p->n : len; /* length of the vectors the vtable sees */
     size_t total;
     HB_CHECK(ctx, hb__mul_size(k, vlen, &total), HB_EOVERFLOW, "k x n overflows");
-    void *vin = hb__calloc(ctx, total, es, "HVP input vectors");
-    void *vout = hb__calloc(ctx, total, es, "HVP output vectors");
-    if (!vin || !vout) {
-        hb__free(ctx, vin);
-        hb__free(ctx, vout);
-        return ctx->last_status;
+    /* Scratch kept between calls: fresh allocations per HVP cost page faults that were
+     * measured at ~18% of an mlp hvp_multi (docs/performance.md). Grow-only. */
+    if (total > m->hvp_cap) {
+        void *nin = hb__calloc(ctx, total, es, "HVP input vectors");
+        void *nout = nin ? hb__calloc(ctx, total, es, "HVP output vectors") : NULL;
+        if (!nin || !nout) {
+            hb__free(ctx, nin);
+            return ctx->last_status;
+        }
+        hb__free(ctx, m->hvp_in);
+        hb__free(ctx, m->hvp_out);
+        m->hvp_in = nin;
+        m->hvp_out = nout;
+        m->hvp_cap = total;
     }
+    void *vin = m->hvp_in, *vout = m->hvp_out;
+    if (padded) memset(vin, 0, total * es); /* zeros outside the block */
+    memset(vout, 0, total * es);            /* the vtable accumulates */
     for (size_t j = 0; j < k; j++) /* place (and convert) direction j */
         hb__convert(ctx, cd, (char *)vin + (j * vlen + (padded ? off : 0)) * es, V->dtype,
                     (const char *)V->data + j * len * hb_dtype_size(V->dtype), len);
@@ -317,8 +330,6 @@ static int hvp_driver(hb_model *m, size_t block, const hb_tensor *V, hb_tensor *
         for (size_t j = 0; j < k; j++)
             hb__convert(ctx, OUT->dtype, (char *)OUT->data + j * len * hb_dtype_size(OUT->dtype), cd,
                         (const char *)vout + (j * vlen + (padded ? off : 0)) * es, len);
-    hb__free(ctx, vin);
-    hb__free(ctx, vout);
     return rc;
 }
 

@@ -65,6 +65,8 @@ struct hb_model {
     size_t n_batches, cap_batches;
     size_t n_samples;
     void *theta_f32;            /* bf16 params only: f32 copy of θ, refreshed per call */
+    void *hvp_in, *hvp_out;     /* HVP scratch of the generic layer, kept between calls */
+    size_t hvp_cap;             /* capacity of each, in compute-dtype elements */
 };
 
 /* hb__model_new: allocate a model shell over params (taken on success) with vtable vt;

@@ -1,0 +1,43 @@
+"""hessblock: Python bindings (ctypes + numpy) of libhessblock.
+
+Hessian block-heterogeneity analysis in-process: parameter blocks over one flat vector,
+models with exact Hessian-vector products, and (as the library grows) SLQ spectra,
+optimizers and checkpoints. See docs/python.md.
+
+    import hessblock as hb
+    with hb.Context(seed=0) as ctx:
+        model = hb.Model.from_callbacks(ctx, [("w", (3,))], loss_grad)
+        model.params.data[:] = 1.0          # zero-copy view of the flat vector
+        loss, grad = model.loss_grad()
+        Hv = model.hvp(np.ones(3))
+
+Each component lives in its own module (core, tensor, params, model, ...); a component
+the loaded library lacks is simply not exported (see `components`).
+"""
+from ._version import __version__
+from ._lib import declared as _declared  # noqa: F401
+from .errors import (Error, InvalidArgument, OutOfMemory, ShapeError, DtypeError, NotFound,
+                     NonFinite, FileIOError, FormatError, StateError, Unsupported, RangeError,
+                     SizeOverflowError, CallbackError, Canceled, ClosedError, error_class,
+                     strerror)
+from .core import (Status, ContextOption, LogLevel, Distribution, Context, version_number,
+                   version_string, library_path)
+from .tensor import DType, Tensor, dtype_size, f32_to_bf16, bf16_to_f32
+from .params import BlockKind, Init, BlockInfo, Params, block_kind_name
+from .model import ModelKind, ModelKey, Activation, QuadraticFamily, ModelConfig, Model
+
+from . import slq as _slq, optim as _optim, checkpoint, study  # noqa: F401
+from .slq import (SLQOption, Reorth, Probe, EigWhich, LinOp, Spectrum, SLQ, TopK,
+                  js_matrix)
+from .optim import (OptimizerKind, OptimizerOption, Optimizer, save_checkpoint,
+                    load_checkpoint, checkpoint_bytes, load_checkpoint_bytes)
+
+# Components whose functions the loaded library has (classes of a missing one raise
+# Unsupported when constructed).
+components = ["core", "tensor", "params", "model"]
+if _slq.AVAILABLE:
+    components.append("slq")
+if _optim.AVAILABLE:
+    components.append("optim")
+if checkpoint.AVAILABLE:
+    components.append("checkpoint")

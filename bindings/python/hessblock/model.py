@@ -1,0 +1,466 @@
+"""Models: built-in objectives (configs) and user objectives written in Python."""
+import ctypes
+import enum
+
+import numpy as np
+
+from . import _lib
+from ._handle import Handle, view
+from .core import to_enum
+from .errors import InvalidArgument, ShapeError, check, store_exception
+from .params import Params
+from .tensor import Tensor, check_array, to_dtype, DType
+
+c_void_p, c_int, c_int64, c_uint64, c_size_t, c_double, c_char_p = (
+    ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_uint64, ctypes.c_size_t,
+    ctypes.c_double, ctypes.c_char_p)
+declare = _lib.declare
+P = ctypes.POINTER
+PD = P(c_double)
+
+
+class ModelKind(enum.IntEnum):
+    QUADRATIC = 1
+    MLP = 2
+    GPT = 3
+    CNN = 4
+
+
+class ModelKey(enum.IntEnum):
+    DTYPE = 1
+    BATCH = 2
+    VOCAB = 10
+    CONTEXT = 11
+    WIDTH = 12
+    HEADS = 13
+    LAYERS = 14
+    INPUTS = 20
+    CLASSES = 21
+    ACTIVATION = 22
+    IMAGE_SIZE = 30
+    CHANNELS = 31
+    CONV_WIDTH = 32
+    CONV_STAGES = 33
+    QUAD_BLOCKS = 40
+    QUAD_BLOCK_SIZE = 41
+    QUAD_FAMILY = 42
+    QUAD_COND = 43
+
+
+class Activation(enum.IntEnum):
+    RELU = 1
+    GELU = 2
+
+
+class QuadraticFamily(enum.IntEnum):
+    HETEROGENEOUS = 1
+    HOMOGENEOUS = 2
+
+
+_REAL_KEYS = {ModelKey.QUAD_COND}
+# enum-valued keys accept names
+_KEY_ENUMS = {ModelKey.ACTIVATION: Activation, ModelKey.QUAD_FAMILY: QuadraticFamily}
+
+LOSS_GRAD_FN = ctypes.CFUNCTYPE(c_int, c_void_p, PD, c_size_t, PD, PD)
+HVP_FN = ctypes.CFUNCTYPE(c_int, c_void_p, PD, c_size_t, PD, PD)
+
+_cfg_create = declare("hb_model_config_create", c_int, [c_void_p, c_int, P(c_void_p)])
+_cfg_free = declare("hb_model_config_free", None, [c_void_p])
+_cfg_set_i64 = declare("hb_model_config_set_i64", c_int, [c_void_p, c_int, c_int64])
+_cfg_set_f64 = declare("hb_model_config_set_f64", c_int, [c_void_p, c_int, c_double])
+_cfg_get_i64 = declare("hb_model_config_get_i64", c_int, [c_void_p, c_int, P(c_int64)])
+_cfg_get_f64 = declare("hb_model_config_get_f64", c_int, [c_void_p, c_int, P(c_double)])
+_create = declare("hb_model_create", c_int, [c_void_p, c_void_p, P(c_void_p)])
+_free = declare("hb_model_free", None, [c_void_p])
+_params = declare("hb_model_params", c_void_p, [c_void_p])
+_context = declare("hb_model_context", c_void_p, [c_void_p])
+_kind_of = declare("hb_model_kind_of", c_int, [c_void_p])
+_name = declare("hb_model_name", c_char_p, [c_void_p])
+_has_exact = declare("hb_model_has_exact_hvp", c_int, [c_void_p])
+_set_batch = declare("hb_model_set_batch", c_int, [c_void_p, c_void_p, c_void_p])
+_add_batch = declare("hb_model_add_batch", c_int, [c_void_p, c_void_p, c_void_p])
+_num_batches = declare("hb_model_num_batches", c_size_t, [c_void_p])
+_num_samples = declare("hb_model_num_samples", c_size_t, [c_void_p])
+_set_synthetic = declare("hb_model_set_synthetic", c_int, [c_void_p, c_size_t, c_uint64, c_uint64])
+_loss = declare("hb_model_loss", c_int, [c_void_p, PD])
+_loss_grad = declare("hb_model_loss_grad", c_int, [c_void_p, PD])
+_accuracy = declare("hb_model_accuracy", c_int, [c_void_p, PD])
+_hvp = declare("hb_model_hvp", c_int, [c_void_p, c_void_p, c_void_p])
+_hvp_multi = declare("hb_model_hvp_multi", c_int, [c_void_p, c_void_p, c_void_p])
+_block_hvp = declare("hb_model_block_hvp", c_int, [c_void_p, c_size_t, c_void_p, c_void_p])
+_create_quadratic = declare("hb_model_create_quadratic", c_int,
+                            [c_void_p, c_int, c_size_t, P(c_size_t), P(PD), P(PD), PD, P(c_void_p)])
+_quad_eigs = declare("hb_model_quadratic_eigenvalues", c_int, [c_void_p, c_size_t, PD, c_size_t])
+_quad_matrix = declare("hb_model_quadratic_matrix", c_int, [c_void_p, c_size_t, PD, c_size_t])
+_create_callbacks = declare("hb_model_create_callbacks", c_int,
+                            [c_void_p, c_void_p, LOSS_GRAD_FN, HVP_FN, c_void_p, P(c_void_p)])
+
+
+def _key(key):
+    return to_enum(ModelKey, key, "model config key")
+
+
+class ModelConfig(Handle):
+    """hb_model_config: the enum-keyed options of one built-in model kind.
+
+    ModelConfig(ctx, 'mlp', width=64, layers=2) or cfg['width'] = 64; keys are ModelKey
+    members or their lowercase names; dtype and enum-valued keys accept names."""
+
+    def __init__(self, ctx, kind, **options):
+        out = c_void_p()
+        ctx._check(_cfg_create(ctx._ptr, int(to_enum(ModelKind, kind, "model kind")),
+                               ctypes.byref(out)))
+        self._ctx = ctx
+        self.kind = to_enum(ModelKind, kind, "model kind")
+        self._init_handle(out.value, _cfg_free, ctx)
+        for k, v in options.items():
+            self[k] = v
+
+    def __setitem__(self, key, value):
+        key = _key(key)
+        if key in _REAL_KEYS:
+            self._ctx._check(_cfg_set_f64(self._ptr, key, float(value)))
+            return
+        if key == ModelKey.DTYPE:
+            value = to_dtype(value)
+        elif key in _KEY_ENUMS:
+            value = to_enum(_KEY_ENUMS[key], value, key.name.lower())
+        self._ctx._check(_cfg_set_i64(self._ptr, key, int(value)))
+
+    def __getitem__(self, key):
+        key = _key(key)
+        if key in _REAL_KEYS:
+            v = c_double()
+            self._ctx._check(_cfg_get_f64(self._ptr, key, ctypes.byref(v)))
+            return v.value
+        v = c_int64()
+        self._ctx._check(_cfg_get_i64(self._ptr, key, ctypes.byref(v)))
+        if key == ModelKey.DTYPE:
+            return DType(v.value)
+        if key in _KEY_ENUMS:
+            return _KEY_ENUMS[key](v.value)
+        return v.value
+
+    def set_i64(self, key, value):
+        """hb_model_config_set_i64 (raw)."""
+        self._ctx._check(_cfg_set_i64(self._ptr, _key(key), int(value)))
+
+    def set_f64(self, key, value):
+        """hb_model_config_set_f64 (raw)."""
+        self._ctx._check(_cfg_set_f64(self._ptr, _key(key), float(value)))
+
+    def get_i64(self, key):
+        v = c_int64()
+        self._ctx._check(_cfg_get_i64(self._ptr, _key(key), ctypes.byref(v)))
+        return v.value
+
+    def get_f64(self, key):
+        v = c_double()
+        self._ctx._check(_cfg_get_f64(self._ptr, _key(key), ctypes.byref(v)))
+        return v.value
+
+
+class _Objective:
+    """ctypes trampolines for a Python objective. The callables see numpy views of the
+    C arrays: theta and v read-only, valid during the call; they return numpy arrays
+    (copied into C's buffers, float64, shape (n,))."""
+
+    def __init__(self, loss_grad, hvp):
+        self.fn_loss_grad = loss_grad
+        self.fn_hvp = hvp
+        self.res = None   # the model's resource, set once the model exists
+        self.c_loss_grad = LOSS_GRAD_FN(self._loss_grad)
+        self.c_hvp = HVP_FN(self._hvp) if hvp is not None else HVP_FN()
+        self.calls = {"loss_grad": 0, "hvp": 0}
+
+    def _in(self, ptr, n):
+        # Read-only view; it pins the model, so a view kept by the user stays valid memory.
+        return view(self.res, ctypes.cast(ptr, c_void_p).value, (n,), np.float64, readonly=True)
+
+    @staticmethod
+    def _out(ptr, n, value, what):
+        arr = np.asarray(value, dtype=np.float64)
+        if arr.shape != (n,):
+            arr = arr.reshape(-1) if arr.size == n else None
+        if arr is None:
+            raise ShapeError("%s returned shape %s, expected (%d,)" % (what, np.shape(value), n), -3)
+        ctypes.memmove(ptr, np.ascontiguousarray(arr).ctypes.data, 8 * n)
+
+    def _loss_grad(self, user, theta, n, loss, grad):
+        try:
+            self.calls["loss_grad"] += 1
+            value, g = self.fn_loss_grad(self._in(theta, n))
+            self._out(grad, n, g, "loss_grad's gradient")
+            loss[0] = float(value)
+            return 0
+        except BaseException as e:  # must never unwind into C
+            store_exception(e)
+            return 1
+
+    def _hvp(self, user, theta, n, v, out):
+        try:
+            self.calls["hvp"] += 1
+            self._out(out, n, self.fn_hvp(self._in(theta, n), self._in(v, n)), "hvp")
+            return 0
+        except BaseException as e:
+            store_exception(e)
+            return 1
+
+
+class Model(Handle):
+    """hb_model: an objective over a flat parameter vector with exact gradients and
+    Hessian-vector products.
+
+    Built-in:  Model(ctx, 'quadratic', quad_blocks=4)  or  Model(ctx, config)
+    Python:    Model.from_callbacks(ctx, params, loss_grad, hvp=None)
+
+    Vectors in and out are numpy arrays in the flat layout of `params`; results are
+    written into `out=` (zero-copy) when given, else into new arrays.
+    """
+
+    def __init__(self, ctx, config, **options):
+        own_cfg = not isinstance(config, ModelConfig)
+        cfg = ModelConfig(ctx, config, **options) if own_cfg else config
+        if not own_cfg:
+            for k, v in options.items():
+                cfg[k] = v
+        try:
+            out = c_void_p()
+            ctx._check(_create(ctx._ptr, cfg._ptr, ctypes.byref(out)))
+        finally:
+            if own_cfg:
+                cfg.close()
+        self._setup(ctx, out.value, None)
+
+    def _setup(self, ctx, ptr, objective):
+        self._ctx = ctx
+        self._objective = objective
+        self._params = None
+        self._init_handle(ptr, _free, ctx, keep=objective)
+        assert _context(ptr) == ctx._ptr
+        if objective is not None:
+            objective.res = self._res
+
+    @classmethod
+    def from_callbacks(cls, ctx, params, loss_grad, hvp=None):
+        """hb_model_create_callbacks. params: a finalised float64 Params (the model takes
+        it over: it becomes model.params and is freed with the model), or a list of
+        (name, shape) / (name, shape, kind) to build one. loss_grad(theta) -> (loss, grad);
+        hvp(theta, v) -> H·v, optional (without it H·v is a central difference of
+        gradients). Exceptions raised by either are re-raised from the calling method."""
+        if not isinstance(params, Params):
+            spec, params = params, Params(ctx, "f64")
+            for item in spec:
+                params.add_block(*item)
+            params.finalize()
+        if params.context is not ctx:
+            raise InvalidArgument("params belong to another context", -1)
+        if params._res is None or params._res.closed:
+            params._ptr  # raises ClosedError
+        if params._res.free_fn is None:
+            # borrowed (a model's own params): the C call would take over memory that
+            # another model frees -- a double free. Refuse.
+            raise InvalidArgument("these params belong to a model; build a new Params", -1)
+        obj = _Objective(loss_grad, hvp)
+        out = c_void_p()
+        ctx._check(_create_callbacks(ctx._ptr, params._ptr, obj.c_loss_grad, obj.c_hvp, None,
+                                     ctypes.byref(out)))
+        m = object.__new__(cls)
+        m._setup(ctx, out.value, obj)
+        # The C model owns the params now: hand the Python handle over (no free of its
+        # own, pinned by the model so views of it keep the model's memory alive).
+        res = params._res
+        res.free_fn = None
+        old_parent, res.parent = res.parent, m._res
+        m._res.pin()
+        old_parent.unpin()
+        params._parent = m
+        ctx._children.discard(params)
+        m._children.add(params)
+        m._params = params
+        return m
+
+    @classmethod
+    def quadratic(cls, ctx, eigenvalues=None, dense=None, h=None, dtype="f64"):
+        """hb_model_create_quadratic: L(θ) = ½θᵀHθ − hᵀθ with block-diagonal H, block b
+        given by EXACTLY ONE of eigenvalues[b] (H_b = Q·diag(λ)·Qᵀ, Q random orthogonal
+        from the context's RNG) or dense[b] (a symmetric matrix). Either list may be None
+        as a whole; entries may be None where the other list gives the block. Blocks are
+        named "block.0", "block.1", ...; θ starts at 0."""
+        eig = list(eigenvalues) if eigenvalues is not None else None
+        den = list(dense) if dense is not None else None
+        B = len(eig) if eig is not None else (len(den) if den is not None else 0)
+        if B == 0 or (eig is not None and den is not None and len(eig) != len(den)):
+            raise InvalidArgument("give one entry per block in eigenvalues and/or dense", -1)
+        keep, sizes = [], []
+        eig_ptrs = (PD * B)() if eig is not None else None
+        den_ptrs = (PD * B)() if den is not None else None
+        for b in range(B):
+            size = None
+            if eig is not None and eig[b] is not None:
+                a = np.ascontiguousarray(eig[b], dtype=np.float64).reshape(-1)
+                keep.append(a)
+                eig_ptrs[b] = a.ctypes.data_as(PD)
+                size = a.size
+            if den is not None and den[b] is not None:
+                a = np.ascontiguousarray(den[b], dtype=np.float64)
+                if a.ndim != 2 or a.shape[0] != a.shape[1]:
+                    raise ShapeError("dense block %d must be square, got %s" % (b, a.shape), -3)
+                keep.append(a)
+                den_ptrs[b] = a.ctypes.data_as(PD)
+                size = a.shape[0] if size is None else size
+            sizes.append(size or 0)
+        hp = None
+        if h is not None:
+            h = np.ascontiguousarray(h, dtype=np.float64)
+            if h.size != sum(sizes):
+                raise ShapeError("h has %d entries, the blocks hold %d" % (h.size, sum(sizes)), -3)
+            hp = h.ctypes.data_as(PD)
+        out = c_void_p()
+        ctx._check(_create_quadratic(ctx._ptr, int(to_dtype(dtype)), B, (c_size_t * B)(*sizes),
+                                     eig_ptrs, den_ptrs, hp, ctypes.byref(out)))
+        m = object.__new__(cls)
+        m._setup(ctx, out.value, None)
+        return m
+
+    def quadratic_eigenvalues(self, block):
+        """hb_model_quadratic_eigenvalues: exact eigenvalues of H_b, ascending."""
+        b = self.params.block_info(block)
+        out = np.zeros(b.numel)
+        self._check(_quad_eigs(self._ptr, b.index, out.ctypes.data_as(PD), b.numel))
+        return out
+
+    def quadratic_matrix(self, block):
+        """hb_model_quadratic_matrix: the f64 matrix H_b the model uses."""
+        b = self.params.block_info(block)
+        out = np.zeros((b.numel, b.numel))
+        self._check(_quad_matrix(self._ptr, b.index, out.ctypes.data_as(PD), out.size))
+        return out
+
+    def _check(self, status):
+        return self._ctx._check(status)
+
+    # ---- queries
+    @property
+    def context(self):
+        return self._ctx
+
+    @property
+    def params(self):
+        """The model's Params (borrowed: freed with the model)."""
+        p = self._params
+        if p is None or p.closed:
+            ptr = _params(self._ptr)
+            p = self._params = Params._borrow(self, self._ctx, ptr)
+        return p
+
+    @property
+    def kind(self):
+        """ModelKind, or None for a Python (callback) model."""
+        k = _kind_of(self._ptr)
+        return ModelKind(k) if k else None
+
+    @property
+    def name(self):
+        return _name(self._ptr).decode()
+
+    @property
+    def has_exact_hvp(self):
+        return bool(_has_exact(self._ptr))
+
+    @property
+    def num_batches(self):
+        return int(_num_batches(self._ptr))
+
+    @property
+    def num_samples(self):
+        return int(_num_samples(self._ptr))
+
+    @property
+    def n(self):
+        """Flat parameter count."""
+        return self.params.count
+
+    # ---- data
+    def _batch(self, fn, inputs, targets):
+        ctx = self._ctx
+        ti = tt = None
+        try:
+            ti = inputs if isinstance(inputs, Tensor) else Tensor.wrap(ctx, check_array(inputs, "inputs"))
+            tt = targets if isinstance(targets, Tensor) else Tensor.wrap(ctx, check_array(targets, "targets"))
+            self._check(fn(self._ptr, ti._ptr, tt._ptr))
+        finally:
+            for t, src in ((ti, inputs), (tt, targets)):
+                if t is not None and t is not src:
+                    t.close()
+
+    def set_batch(self, inputs, targets):
+        """hb_model_set_batch: replace the data by one micro-batch (numpy arrays or
+        Tensors; the library copies them)."""
+        self._batch(_set_batch, inputs, targets)
+
+    def add_batch(self, inputs, targets):
+        """hb_model_add_batch: append a micro-batch."""
+        self._batch(_add_batch, inputs, targets)
+
+    def set_synthetic(self, n_batches=1, stream=0, first=0):
+        """hb_model_set_synthetic: the built-in synthetic data."""
+        self._check(_set_synthetic(self._ptr, int(n_batches), int(stream), int(first)))
+
+    # ---- evaluation
+    def loss(self):
+        """hb_model_loss: L(θ) over the current data."""
+        v = c_double()
+        self._check(_loss(self._ptr, ctypes.byref(v)))
+        return v.value
+
+    def loss_grad(self):
+        """hb_model_loss_grad: (loss, grad) with grad the params' gradient buffer as a
+        zero-copy view (overwritten by the next call)."""
+        v = c_double()
+        self._check(_loss_grad(self._ptr, ctypes.byref(v)))
+        return v.value, self.params.grad
+
+    def accuracy(self):
+        """hb_model_accuracy."""
+        v = c_double()
+        self._check(_accuracy(self._ptr, ctypes.byref(v)))
+        return v.value
+
+    def _vec_call(self, fn, args, v, out, length):
+        ctx = self._ctx
+        check_array(v, "v", (np.float32, np.float64))
+        if out is None:
+            out = np.empty(v.shape, dtype=v.dtype)
+        else:
+            check_array(out, "out", (np.float32, np.float64), writeable=True)
+        with Tensor.wrap(ctx, v) as tv, Tensor.wrap(ctx, out) as to:
+            self._check(fn(self._ptr, *args, tv._ptr, to._ptr))
+        return out
+
+    def hvp(self, v, out=None):
+        """hb_model_hvp: H·v for a flat vector v (float32/float64, length n)."""
+        return self._vec_call(_hvp, (), v, out, self.n)
+
+    def hvp_multi(self, V, out=None):
+        """hb_model_hvp_multi: H·V for V of shape (k, n), one direction per row."""
+        return self._vec_call(_hvp_multi, (), V, out, self.n)
+
+    def block_hvp(self, block, v, out=None):
+        """hb_model_block_hvp: H_bb·v_b for block b (index or name); v_b has numel(b)
+        elements (any shape), or shape (k, numel(b))."""
+        return self._vec_call(_block_hvp, (self.params.index(block),), v, out, None)
+
+    def hessian(self, block=None):
+        """Dense Hessian (or a block's principal sub-block) from H·e_i, through
+        hvp_multi. O(n) products: for small models and tests."""
+        if block is None:
+            n = self.n
+            return self.hvp_multi(np.eye(n))
+        b = self.params.block_info(block)
+        return self.block_hvp(b.index, np.eye(b.numel))
+
+    def __repr__(self):
+        if self.closed:
+            return "<hessblock.Model closed>"
+        return "<hessblock.Model %s n=%d>" % (self.name, self.n)

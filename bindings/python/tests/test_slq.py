@@ -1,0 +1,234 @@
+"""SLQ component: linear operators, spectra, traces, top-k, JS distances, progress.
+When the loaded library lacks the component, its classes must raise Unsupported."""
+import json
+
+import numpy as np
+import pytest
+
+import hessblock as hb
+from hessblock import slq as slq_mod
+
+
+
+def _unavailable(ctx):
+    for make in (lambda: hb.SLQ(ctx), lambda: hb.LinOp.dense(ctx, np.eye(2)),
+                 lambda: hb.Spectrum(ctx, 3), lambda: hb.LinOp.from_callable(ctx, 2, lambda x: x)):
+        with pytest.raises(hb.Unsupported):
+            make()
+
+
+@pytest.fixture
+def need_slq(ctx):
+    if not slq_mod.AVAILABLE:
+        _unavailable(ctx)
+        pytest.xfail("component slq not in this library: Unsupported checked instead")
+
+
+def test_unavailable_component_raises(ctx):
+    if slq_mod.AVAILABLE:
+        assert "slq" in hb.components
+    else:
+        _unavailable(ctx)
+
+
+def _sym(rng, n, eigs=None):
+    Q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    eigs = np.linspace(-1, 4, n) if eigs is None else np.asarray(eigs, float)
+    return (Q * eigs) @ Q.T, eigs
+
+
+def test_linop_dense_and_callable(ctx, rng, need_slq):
+    A, _ = _sym(rng, 6)
+    A = 0.5 * (A + A.T)
+    X = rng.normal(size=(3, 6))
+    with hb.LinOp.dense(ctx, A) as op:
+        assert op.size == 6
+        np.testing.assert_allclose(op.apply(X), X @ A, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(op @ X[0], A @ X[0], rtol=1e-13, atol=1e-13)
+    B = A.copy()
+    op = hb.LinOp.dense(ctx, B, copy=False)            # borrowed, kept alive by op
+    B *= 2                                              # zero-copy: the operator sees it
+    np.testing.assert_allclose(op.apply(X[0].copy()), 2 * A @ X[0], rtol=1e-13, atol=1e-13)
+    cop = hb.LinOp.from_callable(ctx, 6, lambda x: A @ x)
+    np.testing.assert_allclose(cop.apply(X), X @ A, rtol=1e-13, atol=1e-13)
+    with pytest.raises(hb.InvalidArgument):
+        hb.LinOp.dense(ctx, np.triu(np.ones((3, 3))))  # not symmetric
+    with pytest.raises(hb.NonFinite):
+        hb.LinOp.dense(ctx, np.full((2, 2), np.nan))
+    with pytest.raises(hb.InvalidArgument):
+        hb.LinOp.dense(ctx, np.ones((2, 3)))
+    with pytest.raises(hb.InvalidArgument):
+        op.apply(np.ones(5))
+    with pytest.raises(TypeError):
+        hb.LinOp()
+
+
+def test_slq_exact_on_small_matrix(ctx, rng, need_slq):
+    n = 12
+    A, eigs = _sym(rng, n)
+    A = 0.5 * (A + A.T)
+    with hb.SLQ(ctx, probes=4, steps=n, reorth="full") as s, hb.LinOp.dense(ctx, A) as op:
+        assert s["probes"] == 4 and s["steps"] == n and s["reorth"] == hb.Reorth.FULL
+        sp = s.run(op)
+        assert sp.dim == n and sp.num_probes == 4 and len(sp) == 4
+        # n Lanczos steps with full reorthogonalisation: Ritz values are the eigenvalues
+        # (to ~1e-12 for a well-separated spectrum of this size; 1e-8 leaves margin)
+        lo, hi = sp.extremes()
+        assert abs(lo - eigs[0]) < 1e-8 and abs(hi - eigs[-1]) < 1e-8
+        q = sp.probe(0)
+        assert q.nodes.flags.writeable is False and abs(q.weights.sum() - 1) < 1e-12
+        # the quadrature is exact for moments of order <= 2m-1: tr(A)/n estimate per probe
+        # is v'Av/|v|²; its mean over probes is unbiased, not exact: 4 probes of a 12x12 give
+        # a standard error the library reports; the truth must be within 5 of them.
+        tr, se = sp.trace()
+        assert abs(tr - eigs.sum()) <= 5 * se + 1e-9
+        grid = np.linspace(eigs[0] - 2, eigs[-1] + 2, 4001)
+        d = sp.density(grid, sigma=0.05)
+        assert abs(np.trapz(d, grid) - 1) < 1e-3     # a density (Gaussians fully inside)
+        assert sp.default_sigma > 0 and sp.moment(0)[0] == pytest.approx(1.0)
+        doc = sp.to_dict()
+        assert doc["format"] == "hessblock-spectrum" and doc["dim"] == n
+        assert len(doc["probes"]) == 4
+        assert sp.to_csv().splitlines()[0] == "probe,index,node,weight"
+
+
+def test_spectrum_manual_js(ctx, tmp_path, need_slq):
+    a = hb.Spectrum(ctx, 3)
+    a.add_probe([1.0, 2.0, 3.0], [1, 1, 1])
+    b = hb.Spectrum(ctx, 3)
+    b.add_probe([10.0, 20.0, 30.0], [1, 1, 1])
+    assert a.js_distance(a) == pytest.approx(0.0, abs=1e-12)
+    assert 0 < a.js_distance(b) <= 1
+    # scale-normalised, the two spectra are the same shape: distance 0 (to rounding)
+    assert a.js_distance(b, normalize=True) == pytest.approx(0.0, abs=1e-9)
+    M, mean = hb.js_matrix([a, b, a])
+    assert M.shape == (3, 3) and np.allclose(M, M.T) and np.allclose(np.diag(M), 0)
+    assert mean == pytest.approx(M[~np.eye(3, dtype=bool)].mean())
+    a.save_json(tmp_path / "a.json")
+    assert json.load(open(tmp_path / "a.json"))["num_probes"] == 1
+    a.save_csv(tmp_path / "a.csv")
+    with pytest.raises(hb.FileIOError):
+        a.save_json(tmp_path / "no" / "such" / "dir.json")
+    with pytest.raises(hb.InvalidArgument):
+        a.add_probe([1.0], [-1.0])
+    with pytest.raises(hb.NonFinite):
+        a.add_probe([np.nan], [1.0])
+    with pytest.raises(hb.RangeError):
+        a.probe(5)
+    with pytest.raises(hb.InvalidArgument):
+        a.js_distance(b, grid_points=2)
+
+
+def test_topk_and_trace(ctx, rng, need_slq):
+    A, eigs = _sym(rng, 20, eigs=np.arange(1.0, 21.0))
+    A = 0.5 * (A + A.T)
+    with hb.SLQ(ctx, probes=200) as s, hb.LinOp.dense(ctx, A) as op:
+        t = s.topk(op, 3, "largest", vectors=True)
+        # converged pairs have residual <= 1e-8·max|θ|: eigenvalue error <= residual
+        assert t.converged == 3
+        np.testing.assert_allclose(t.values, [20, 19, 18], atol=1e-6)
+        np.testing.assert_allclose(np.abs(t.vectors @ A @ t.vectors.T), np.diag([20, 19, 18]), atol=1e-5)
+        assert s.topk(op, 1, "smallest").values[0] == pytest.approx(1.0, abs=1e-6)
+        tr, se = s.trace(op)
+        assert abs(tr - 210) <= 5 * se + 1e-9
+        with pytest.raises(hb.InvalidArgument):
+            s.topk(op, 21)
+
+
+def _quad_model(ctx, rng):
+    H1, e1 = _sym(rng, 5, np.linspace(1, 2, 5))
+    H2, e2 = _sym(rng, 4, np.linspace(10, 50, 4))
+    H = np.zeros((9, 9))
+    H[:5, :5], H[5:, 5:] = 0.5 * (H1 + H1.T), 0.5 * (H2 + H2.T)
+    m = hb.Model.from_callbacks(ctx, [("a", (5,)), ("b", (4,))],
+                                lambda th: (0.5 * th @ H @ th, H @ th), lambda th, v: H @ v)
+    return m, H, e1, e2
+
+
+def test_slq_on_models(ctx, rng, need_slq):
+    m, H, e1, e2 = _quad_model(ctx, rng)
+    with hb.SLQ(ctx, probes=3, steps=9) as s:
+        sp = s.run(m)
+        assert sp.dim == 9
+        lo, hi = sp.extremes()
+        assert lo == pytest.approx(1.0, abs=1e-8) and hi == pytest.approx(50.0, abs=1e-8)
+        spb = s.run(m, block="b")
+        assert spb.dim == 4 and spb.extremes()[0] == pytest.approx(10.0, abs=1e-8)
+        traces, errs = s.trace_model_blocks(m)
+        assert traces.shape == (2,)
+        st = s.stats
+        assert st["apply_vectors"] >= st["apply_calls"] >= 1 and st["total_seconds"] >= 0
+        with pytest.raises(hb.InvalidArgument):
+            s["stat_apply_calls"] = 3                 # read-only
+        spectra, M, mean = s.block_heterogeneity(m)
+        assert list(spectra) == ["a", "b"] and M.shape == (2, 2) and 0 < mean <= 1
+        with hb.LinOp.block(m, "a") as op:
+            assert op.size == 5
+            np.testing.assert_allclose(op.apply(np.eye(5)), H[:5, :5], atol=1e-12)
+        with pytest.raises(hb.InvalidArgument):
+            s.run("not a model")
+
+
+def test_progress_and_cancel(ctx, rng, need_slq):
+    m, *_ = _quad_model(ctx, rng)
+    seen = []
+    ctx.set_progress(lambda task, done, total: seen.append((task, done, total)))
+    with hb.SLQ(ctx, probes=2, steps=5) as s:
+        s.run(m)
+        assert seen and seen[-1][0] == "slq" and all(d <= t for _, d, t in seen)
+        ctx.set_progress(lambda task, done, total: False)
+        with pytest.raises(hb.Canceled):
+            s.run(m)
+
+        def boom(task, done, total):
+            raise RuntimeError("stop here")
+        ctx.set_progress(boom)
+        with pytest.raises(RuntimeError, match="stop here") as ei:
+            s.run(m)
+        assert isinstance(ei.value.__context__, hb.Canceled)
+        ctx.set_progress(None)
+        s.run(m)
+
+
+def test_callback_exception_through_slq(ctx, need_slq):
+    def bad(x):
+        raise FloatingPointError("operator failed")
+    op = hb.LinOp.from_callable(ctx, 4, bad)
+    with hb.SLQ(ctx, probes=2, steps=3) as s:
+        with pytest.raises(FloatingPointError, match="operator failed"):
+            s.run(op)
+    with pytest.raises(FloatingPointError):
+        op.apply(np.ones(4))
+
+
+def test_slq_options_and_errors(ctx, need_slq):
+    s = hb.SLQ(ctx)
+    s["probe_dist"] = "gaussian"
+    assert s["probe_dist"] == hb.Probe.GAUSSIAN
+    s["breakdown_tol"] = 1e-9
+    assert s["breakdown_tol"] == 1e-9 and s.get_f64("topk_tol") > 0
+    s["basis_dtype"] = "f32"
+    assert s["basis_dtype"] == hb.DType.F32
+    s.set_i64("stream", 3)
+    assert s.get_i64("stream") == 3
+    with pytest.raises(hb.InvalidArgument):
+        s["probes"] = 0
+    with pytest.raises(hb.InvalidArgument):
+        s.set_i64("breakdown_tol", 1)
+    with pytest.raises(hb.InvalidArgument):
+        s["nope"] = 1
+
+
+def test_linop_keeps_model_alive_and_closes_with_it(ctx, rng, need_slq):
+    import gc
+    import weakref
+    m, *_ = _quad_model(ctx, rng)
+    op = hb.LinOp.hessian(m)
+    ref = weakref.ref(m)
+    del m
+    gc.collect()
+    assert ref() is not None and op.size == 9
+    ref().close()
+    assert op.closed
+    with pytest.raises(hb.ClosedError):
+        op.apply(np.ones(9))

@@ -1,0 +1,255 @@
+/* libhessblock — spectral estimation: linear operators, stochastic Lanczos quadrature
+ * (SLQ), spectra, Hutchinson traces, top-k eigenvalues and Jensen–Shannon heterogeneity.
+ *
+ * Every convention (probes, normalisation, smoothing, grids, the JS distance) is defined
+ * in docs/spectral.md; the short form is repeated next to each function here. */
+#ifndef HESSBLOCK_SLQ_H
+#define HESSBLOCK_SLQ_H
+
+#include "hessblock/core.h"
+#include "hessblock/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Linear operators ------------------------------------------------------------------
+ * A linop is a SYMMETRIC operator y = A·x on f64 vectors of length n (symmetry is the
+ * caller's promise, except for dense matrices where it is checked). It applies k vectors
+ * at once: X and Y are k×n row-major (one vector per row). Dense operators use one matrix
+ * product per call; callback operators call the user once per vector; model operators make
+ * ONE hb_model_hvp_multi / hb_model_block_hvp call with all k vectors. A linop borrows
+ * what it was made from (the model, a borrowed matrix): keep that alive and unchanged
+ * while the linop is used. */
+typedef struct hb_linop hb_linop;
+
+/* User operator: write y = A·x (n elements each). Return 0 on success, nonzero on failure
+ * (reported as HB_ECALLBACK). */
+typedef int (*hb_linop_fn)(void *user, const double *x, double *y, size_t n);
+
+/* hb_linop_create_dense: the operator of the dense symmetric n×n row-major matrix A.
+ * copy = 1: A is copied (the caller may free it at once); copy = 0: A is borrowed (no
+ * copy; it must outlive the linop). A must be finite and symmetric to 1e-12 relative
+ * (|a_ij − a_ji| ≤ 1e-12·max|a|). Returns HB_OK, HB_EINVAL (NULL, n = 0, copy not 0/1,
+ * not symmetric), HB_ENONFINITE, HB_EOVERFLOW, HB_ENOMEM. *out is NULL on failure. */
+HB_API int hb_linop_create_dense(hb_context *ctx, const double *A, size_t n, int copy,
+                                 hb_linop **out);
+
+/* hb_linop_create_callback: the operator y = fn(user, x) of size n.
+ * Returns HB_OK, HB_EINVAL (NULL ctx/fn/out, n = 0), HB_ENOMEM. */
+HB_API int hb_linop_create_callback(hb_context *ctx, size_t n, hb_linop_fn fn, void *user,
+                                    hb_linop **out);
+
+/* hb_linop_create_model_hessian: the model's full Hessian H (n = parameter count) at the
+ * current θ and data, through hb_model_hvp_multi (k vectors per call).
+ * Returns HB_OK, HB_EINVAL, HB_ENOMEM. */
+HB_API int hb_linop_create_model_hessian(hb_model *m, hb_linop **out);
+
+/* hb_linop_create_model_block: the principal sub-block H_bb of block `block`
+ * (n = numel(block)), through hb_model_block_hvp. Returns HB_OK, HB_EINVAL, HB_ERANGE,
+ * HB_ENOMEM. */
+HB_API int hb_linop_create_model_block(hb_model *m, size_t block, hb_linop **out);
+
+/* hb_linop_free: NULL is a no-op. */
+HB_API void hb_linop_free(hb_linop *op);
+
+/* hb_linop_size: n (0 for NULL). */
+HB_API size_t hb_linop_size(const hb_linop *op);
+
+/* hb_linop_apply: Y = A·X for k ≥ 1 vectors (k×n row-major; X and Y must not overlap).
+ * Returns HB_OK, HB_EINVAL (NULL, k = 0), HB_EOVERFLOW, HB_ECALLBACK, HB_ENOMEM and the
+ * model's errors. Y is not checked for finiteness here (hb_slq_* do check). */
+HB_API int hb_linop_apply(hb_linop *op, size_t k, const double *X, double *Y);
+
+/* ---- SLQ options -----------------------------------------------------------------------
+ * An hb_slq holds the options of the estimators below; it is reusable and holds no
+ * results. Values are ABI and never reused. Defaults in brackets. */
+typedef struct hb_slq hb_slq;
+
+typedef enum hb_slq_opt {
+    HB_SLQ_PROBES = 1,        /* i64: probe vectors n_v ≥ 1 [10]                              */
+    HB_SLQ_STEPS = 2,         /* i64: Lanczos steps m ≥ 1 per probe [80] (capped at n)        */
+    HB_SLQ_REORTH = 3,        /* i64: hb_slq_reorth [HB_REORTH_FULL]                          */
+    HB_SLQ_PROBE_DIST = 4,    /* i64: hb_slq_probe [HB_PROBE_RADEMACHER]                      */
+    HB_SLQ_BASIS_DTYPE = 5,   /* i64: HB_F64 or HB_F32, storage of the Lanczos basis [HB_F64] */
+    HB_SLQ_STREAM = 6,        /* i64: −1 = take a fresh stream from the context per run [−1];
+                                 ≥ 0 = use this stream (probe p element i is number p·n + i) */
+    HB_SLQ_TOPK_MAX_STEPS = 7,/* i64: Lanczos steps limit of hb_slq_topk [300] (capped at n)  */
+    HB_SLQ_BREAKDOWN_TOL = 20,/* f64: stop a probe when β_j ≤ tol·‖T‖ (running estimate) [1e-10] */
+    HB_SLQ_TOPK_TOL = 21,     /* f64: converged when ‖A·y − θ·y‖ ≤ tol·max|θ| [1e-8]          */
+    /* Read-only statistics of the last hb_slq_run / _trace / _topk on this hb_slq (get only;
+     * setting them is HB_EINVAL). Seconds are wall-clock (C11 timespec_get). */
+    HB_SLQ_STAT_APPLY_CALLS = 40,   /* i64: operator calls (hb_linop_apply) made          */
+    HB_SLQ_STAT_APPLY_VECTORS = 41, /* i64: vectors the operator was applied to          */
+    HB_SLQ_STAT_APPLY_SECONDS = 42, /* f64: time inside the operator                      */
+    HB_SLQ_STAT_TOTAL_SECONDS = 43  /* f64: time of the whole call                        */
+} hb_slq_opt;
+
+typedef enum hb_slq_reorth {
+    HB_REORTH_NONE = 1,       /* three-term recurrence only (cheap; ghost eigenvalues appear) */
+    HB_REORTH_FULL = 2        /* classical Gram–Schmidt, twice, against all stored vectors    */
+} hb_slq_reorth;
+
+typedef enum hb_slq_probe {
+    HB_PROBE_RADEMACHER = 1,  /* ±1 entries                                                   */
+    HB_PROBE_GAUSSIAN = 2     /* N(0,1) entries                                               */
+} hb_slq_probe;
+
+/* hb_slq_create: options at their defaults. Returns HB_OK, HB_EINVAL, HB_ENOMEM. */
+HB_API int hb_slq_create(hb_context *ctx, hb_slq **out);
+/* hb_slq_free: NULL is a no-op. */
+HB_API void hb_slq_free(hb_slq *s);
+/* Setters/getters. i64 keys take i64, f64 keys f64; the wrong setter, an unknown key or an
+ * out-of-range value is HB_EINVAL. */
+HB_API int hb_slq_set_i64(hb_slq *s, hb_slq_opt key, int64_t value);
+HB_API int hb_slq_get_i64(const hb_slq *s, hb_slq_opt key, int64_t *value);
+HB_API int hb_slq_set_f64(hb_slq *s, hb_slq_opt key, double value);
+HB_API int hb_slq_get_f64(const hb_slq *s, hb_slq_opt key, double *value);
+
+/* ---- Spectra -----------------------------------------------------------------------------
+ * A spectrum is the SLQ estimate of the spectral measure μ = (1/n)·Σ_i δ(λ_i): per probe p
+ * a Gauss quadrature with nodes θ_pj (Ritz values) and weights τ_pj (squared first
+ * components of the tridiagonal's eigenvectors, summing to 1); μ ≈ (1/n_v)·Σ_p Σ_j τ_pj δ(θ_pj). */
+typedef struct hb_spectrum hb_spectrum;
+
+/* hb_slq_run: SLQ on op. All probes advance together: each Lanczos step is ONE
+ * hb_linop_apply with the still-active probes. Progress is reported as ("slq", step, m).
+ * Returns HB_OK, HB_EINVAL, HB_ENONFINITE (the operator returned NaN/Inf), HB_ECALLBACK,
+ * HB_ECANCELED, HB_EOVERFLOW, HB_ENOMEM, HB_EUNSUPPORTED (LAPACK failure) and the
+ * operator's errors. *out is NULL on failure. Memory: n_v·m·n·8 bytes for the basis with
+ * full reorthogonalisation (·4 with an f32 basis), about 4·n_v·n·8 without. */
+HB_API int hb_slq_run(hb_slq *s, hb_linop *op, hb_spectrum **out);
+/* hb_slq_run_model: SLQ on the model's full Hessian (each step = one hb_model_hvp_multi
+ * call with k = n_v). hb_slq_run_model_block: on block `block`'s sub-Hessian. */
+HB_API int hb_slq_run_model(hb_slq *s, hb_model *m, hb_spectrum **out);
+HB_API int hb_slq_run_model_block(hb_slq *s, hb_model *m, size_t block, hb_spectrum **out);
+
+/* hb_spectrum_create: an empty spectrum of an operator of size n, to be filled with
+ * hb_spectrum_add_probe (for spectra computed elsewhere, tests, and bindings).
+ * Returns HB_OK, HB_EINVAL (NULL, n = 0), HB_ENOMEM. */
+HB_API int hb_spectrum_create(hb_context *ctx, size_t n, hb_spectrum **out);
+/* hb_spectrum_add_probe: append one quadrature (count ≥ 1 nodes and weights, copied).
+ * Weights must be ≥ 0 with a positive sum; they are divided by their sum.
+ * Returns HB_OK, HB_EINVAL, HB_ENONFINITE, HB_ENOMEM. */
+HB_API int hb_spectrum_add_probe(hb_spectrum *sp, const double *nodes, const double *weights,
+                                 size_t count);
+/* hb_spectrum_free: NULL is a no-op. */
+HB_API void hb_spectrum_free(hb_spectrum *sp);
+
+/* Accessors (0 / NULL on a NULL spectrum). dim = n of the operator. */
+HB_API size_t hb_spectrum_dim(const hb_spectrum *sp);
+HB_API size_t hb_spectrum_num_probes(const hb_spectrum *sp);
+/* hb_spectrum_probe: nodes (ascending) and weights of probe p, owned by sp; steps = the
+ * Lanczos steps that probe ran (= count), breakdown = 1 if it stopped early because
+ * β fell below the tolerance (an invariant subspace was found). Any output may be NULL.
+ * Returns HB_OK, HB_EINVAL, HB_ERANGE. */
+HB_API int hb_spectrum_probe(const hb_spectrum *sp, size_t p, const double **nodes,
+                             const double **weights, size_t *count, int *breakdown);
+
+/* hb_spectrum_density: out[g] = (1/n_v)·Σ_p Σ_j τ_pj·N(grid[g]; θ_pj, σ²), a density
+ * that integrates to 1 over ℝ. sigma > 0 is absolute; sigma ≤ 0 selects the default
+ * σ = 0.01·(λmax − λmin) of this spectrum (0.01·max(|λ|) if the range is 0, 0.01 if
+ * all nodes are 0). Returns HB_OK, HB_EINVAL (NULL, n_grid = 0), HB_ENONFINITE (grid). */
+HB_API int hb_spectrum_density(const hb_spectrum *sp, const double *grid, size_t n_grid,
+                               double sigma, double *out);
+/* hb_spectrum_default_sigma: the σ used by sigma ≤ 0 above. */
+HB_API double hb_spectrum_default_sigma(const hb_spectrum *sp);
+
+/* hb_spectrum_moment: the estimate of (1/n)·tr(A^order) = mean over probes of
+ * Σ_j τ_pj θ_pj^order, and its standard error (std over probes / √n_v; 0 with one probe).
+ * Exact per probe (v_pᵀA^k v_p/‖v_p‖²) for order ≤ 2·steps − 1. stderr may be NULL.
+ * Returns HB_OK, HB_EINVAL (NULL, order < 0). */
+HB_API int hb_spectrum_moment(const hb_spectrum *sp, int order, double *value,
+                              double *stderr_out);
+/* hb_spectrum_trace: n·moment(1) and its standard error (a Hutchinson estimate). */
+HB_API int hb_spectrum_trace(const hb_spectrum *sp, double *trace, double *stderr_out);
+/* hb_spectrum_extremes: λmin, λmax estimates = min / max Ritz value over all probes
+ * (Ritz values lie inside [λmin, λmax], so these are inner bounds). Either may be NULL. */
+HB_API int hb_spectrum_extremes(const hb_spectrum *sp, double *lambda_min, double *lambda_max);
+
+/* Export (field names are stable, docs/spectral.md). JSON:
+ *   {"format":"hessblock-spectrum","version":1,"dim":n,"num_probes":k,
+ *    "lambda_min":…,"lambda_max":…,"trace":…,"trace_stderr":…,"default_sigma":…,
+ *    "probes":[{"steps":s,"breakdown":false,"nodes":[…],"weights":[…]},…]}
+ * CSV: header "probe,index,node,weight", one row per node. Numbers use %.17g.
+ * hb_spectrum_save_json / _csv write a file (HB_EIO on failure).
+ * hb_spectrum_to_json / _csv write into buf (cap bytes, NUL-terminated) and set *needed to
+ * the full length without the NUL; with buf NULL / cap too small they return HB_ERANGE
+ * (nothing useful written) but still set *needed, snprintf-style. */
+HB_API int hb_spectrum_save_json(const hb_spectrum *sp, const char *path);
+HB_API int hb_spectrum_save_csv(const hb_spectrum *sp, const char *path);
+HB_API int hb_spectrum_to_json(const hb_spectrum *sp, char *buf, size_t cap, size_t *needed);
+HB_API int hb_spectrum_to_csv(const hb_spectrum *sp, char *buf, size_t cap, size_t *needed);
+
+/* ---- Traces and extreme eigenvalues ------------------------------------------------------ */
+/* hb_slq_trace: Hutchinson estimate tr(A) ≈ (1/n_v)·Σ_p v_pᵀA v_p with n_v = HB_SLQ_PROBES
+ * probes of HB_SLQ_PROBE_DIST (one batched apply), and its standard error (std / √n_v).
+ * stderr_out may be NULL. Returns as hb_slq_run. */
+HB_API int hb_slq_trace(hb_slq *s, hb_linop *op, double *trace, double *stderr_out);
+/* hb_slq_trace_model_blocks: tr(H_bb) for every block b with ONE hb_model_hvp_multi call
+ * of n_v full-length probes: tr(H_bb) ≈ mean_p v_p,bᵀ(H v_p)_b (unbiased; the off-diagonal
+ * blocks add variance, reported in the standard error). traces and stderrs (may be NULL)
+ * have room for hb_params_num_blocks entries. Returns as hb_slq_run. */
+HB_API int hb_slq_trace_model_blocks(hb_slq *s, hb_model *m, double *traces, double *stderrs);
+
+typedef enum hb_eig_which {
+    HB_EIG_LARGEST = 1,           /* largest algebraic, descending */
+    HB_EIG_SMALLEST = 2,          /* smallest algebraic, ascending */
+    HB_EIG_LARGEST_MAGNITUDE = 3  /* largest |λ|, descending |λ| */
+} hb_eig_which;
+
+/* hb_slq_topk: k extreme eigenvalues of op by single-vector Lanczos with full
+ * reorthogonalisation (start vector from the probe distribution, stream as HB_SLQ_STREAM),
+ * stopping when all k Ritz pairs have residual ‖A·y − θ·y‖ (= β_j·|last component|) ≤
+ * HB_SLQ_TOPK_TOL·max|θ|, or after HB_SLQ_TOPK_MAX_STEPS steps. values gets k entries,
+ * vectors (may be NULL) k×n row-major unit Ritz vectors, residuals (may be NULL) k
+ * residual norms, converged (may be NULL) how many met the tolerance. Unconverged pairs
+ * are still returned. Returns HB_OK, HB_EINVAL (k = 0 or k > n, bad which), and as
+ * hb_slq_run. */
+HB_API int hb_slq_topk(hb_slq *s, hb_linop *op, size_t k, hb_eig_which which, double *values,
+                       double *vectors, double *residuals, size_t *converged);
+
+/* ---- Heterogeneity: Jensen–Shannon distance ----------------------------------------------
+ * For spectra S_1..S_k (docs/spectral.md, "JS conventions"):
+ *  1. normalisation (optional): every node of S_i is divided by s_i = max_j |θ_ij| over all
+ *     its probes (a spectrum with s_i = 0 is left as is);
+ *  2. shared LINEAR grid of G points from lo − 5σ to hi + 5σ, where lo, hi = min, max node
+ *     over all spectra compared, σ = sigma_rel·(hi − lo) (sigma_rel·max(|lo|,|hi|) if
+ *     hi = lo, sigma_rel if both are 0); negative eigenvalues are kept as they are;
+ *  3. each spectrum's smoothed density (hb_spectrum_density with σ) on the grid,
+ *     normalised to sum 1 (discrete distributions P, Q);
+ *  4. JS(P,Q) = ½KL(P‖M) + ½KL(Q‖M), M = ½(P+Q), base-2 logs (0·log 0 = 0), so JS ∈ [0,1];
+ *     the DISTANCE is √JS ∈ [0,1]. For a pair the grid covers the pair; for a matrix it is
+ *     shared by all k spectra. */
+typedef struct hb_js_options {
+    size_t struct_size;  /* sizeof(hb_js_options) */
+    int normalize;       /* 1: divide each spectrum by its max |θ| first [0] */
+    size_t grid_points;  /* G ≥ 16 [1024] */
+    double sigma_rel;    /* > 0, relative to the pooled node range [0.01] */
+} hb_js_options;
+#define HB_JS_OPTIONS_INIT { sizeof(hb_js_options), 0, 1024, 0.01 }
+
+/* hb_spectrum_js_distance: √JS between a and b (options may be NULL = defaults).
+ * Returns HB_OK, HB_EINVAL (NULL, bad options), HB_ENOMEM. */
+HB_API int hb_spectrum_js_distance(const hb_spectrum *a, const hb_spectrum *b,
+                                   const hb_js_options *opt, double *distance);
+/* hb_spectra_js_matrix: the k×k row-major matrix of JS distances (symmetric, zero
+ * diagonal) on ONE grid shared by all k spectra, and (mean_offdiag may be NULL) the mean
+ * of its k(k−1) off-diagonal entries (0 when k = 1). Returns HB_OK, HB_EINVAL, HB_ENOMEM. */
+HB_API int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k,
+                                const hb_js_options *opt, double *out_kxk,
+                                double *mean_offdiag);
+
+/* hb_slq_block_heterogeneity: for a model, SLQ on every block's sub-Hessian (B = number of
+ * blocks; each with hb_slq_run_model_block and this slq's options), then the B×B JS matrix
+ * and its off-diagonal mean (the paper's JS⁰ when run at initialisation). spectra (may be
+ * NULL) receives B spectra the caller frees; js_BxB and mean_offdiag may be NULL.
+ * Returns as hb_slq_run; on failure nothing is left allocated and spectra[] are NULL. */
+HB_API int hb_slq_block_heterogeneity(hb_slq *s, hb_model *m, const hb_js_options *opt,
+                                      hb_spectrum **spectra, double *js_BxB,
+                                      double *mean_offdiag);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HESSBLOCK_SLQ_H */

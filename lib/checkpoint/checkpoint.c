@@ -1,0 +1,550 @@
+/* Checkpoints: block table + parameters + optimizer state, CRC32 per section.
+ * docs/checkpoint-format.md is the byte-level description; this file follows it.
+ * Saving streams through one writer (memory or FILE) that keeps the running CRC;
+ * loading validates the whole image (structure, CRCs, match with the objects) before
+ * the commit phase copies anything, so a failed load changes nothing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "optim/optim_internal.h"
+
+static const uint8_t MAGIC[8] = {'H', 'B', 'C', 'K', 'P', 'T', '\r', '\n'};
+enum { HDR_BYTES = 32, SEC_HDR = 16, SEC_BLOCKS = 1, SEC_PARAMS = 2, SEC_OPTIM = 3 };
+enum { ARR_MOMENTUM = 1, ARR_M = 2, ARR_V = 3, ARR_MASTER = 4 };
+enum { OPTF_STREAM = 1, OPTF_MASTER_VALID = 2 };
+
+/* ---- CRC32 (IEEE 802.3, reflected 0xEDB88320, as zlib's crc32) ---- */
+static void crc_table(uint32_t t[256]) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        t[i] = c;
+    }
+}
+static uint32_t crc_update(const uint32_t t[256], uint32_t crc, const uint8_t *p, size_t n) {
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) crc = t[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+static bool host_le(void) {
+    const uint16_t one = 1;
+    uint8_t b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+/* Copy count elements of es bytes, converting between host order and little-endian. */
+static void copy_le(void *dst, const void *src, size_t count, size_t es) {
+    memcpy(dst, src, count * es);
+    if (host_le()) return;
+    uint8_t *d = dst;
+    for (size_t i = 0; i < count; i++, d += es)
+        for (size_t a = 0, b = es - 1; a < b; a++, b--) {
+            uint8_t x = d[a];
+            d[a] = d[b];
+            d[b] = x;
+        }
+}
+
+static size_t dtype_bytes(hb_dtype d) { return d == HB_F64 ? 8 : d == HB_BF16 ? 2 : 4; }
+
+/* ---- writer ---- */
+typedef struct writer {
+    uint8_t *buf; /* memory target, or NULL */
+    FILE *f;      /* file target, or NULL (size counting when both are NULL) */
+    size_t pos;
+    uint32_t crc;
+    int err;
+    uint32_t table[256];
+} writer;
+
+static void put(writer *w, const void *p, size_t n) {
+    if (n == 0) return;
+    w->crc = crc_update(w->table, w->crc, p, n);
+    if (w->buf) memcpy(w->buf + w->pos, p, n);
+    else if (w->f && !w->err && fwrite(p, 1, n, w->f) != n) w->err = errno ? errno : EIO;
+    w->pos += n;
+}
+static void put_u32(writer *w, uint32_t v) {
+    uint8_t b[4];
+    for (int i = 0; i < 4; i++) b[i] = (uint8_t)(v >> (8 * i));
+    put(w, b, 4);
+}
+static void put_u64(writer *w, uint64_t v) {
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (8 * i));
+    put(w, b, 8);
+}
+/* Elements in little-endian, staged in small pieces so big-endian hosts swap a copy. */
+static void put_array(writer *w, const void *data, size_t count, size_t es) {
+    uint8_t tmp[4096];
+    const uint8_t *s = data;
+    size_t per = sizeof tmp / es;
+    for (size_t i = 0; i < count; i += per) {
+        size_t k = count - i < per ? count - i : per;
+        copy_le(tmp, s + i * es, k, es);
+        put(w, tmp, k * es);
+    }
+}
+static void section_begin(writer *w, uint32_t tag, uint64_t len) {
+    w->crc = 0;
+    put_u32(w, tag);
+    put_u32(w, 0);
+    put_u64(w, len);
+}
+static void section_end(writer *w) { put_u32(w, w->crc); }
+
+/* Payload sizes. */
+static size_t blocks_payload(const hb_params *p) {
+    size_t s = 24;
+    for (size_t b = 0; b < p->n_blocks; b++)
+        s += 4 + strlen(p->blocks[b].name) + 8 + 8 * (size_t)p->blocks[b].ndim + 16;
+    return s;
+}
+
+typedef struct arr_desc { uint32_t id; const void *data; size_t count, es; } arr_desc;
+
+static size_t optim_arrays(const hb_optimizer *o, arr_desc a[4]) {
+    size_t k = 0, n = o->p->n, es = o->sdtype == HB_F64 ? 8 : 4;
+    if (o->buf) a[k++] = (arr_desc){ARR_MOMENTUM, o->buf, n, es};
+    if (o->m) a[k++] = (arr_desc){ARR_M, o->m, n, es};
+    if (o->v) a[k++] = (arr_desc){ARR_V, o->v, o->kind == HB_OPTIM_ADAM_MINI ? o->n_part : n, es};
+    if (o->master && o->master_valid) a[k++] = (arr_desc){ARR_MASTER, o->master, n, 4};
+    return k;
+}
+
+static size_t optim_payload(const hb_optimizer *o) {
+    arr_desc a[4];
+    size_t k = optim_arrays(o, a), s = 40;
+    for (size_t i = 0; i < k; i++) s += 16 + a[i].count * a[i].es;
+    return s;
+}
+
+static size_t total_size(const hb_params *p, const hb_optimizer *o) {
+    size_t s = HDR_BYTES + 2 * (SEC_HDR + 4) + blocks_payload(p) + p->n * dtype_bytes(p->dtype);
+    if (o) s += SEC_HDR + 4 + optim_payload(o);
+    return s;
+}
+
+static void write_all(writer *w, const hb_params *p, const hb_optimizer *o) {
+    /* header */
+    w->crc = 0;
+    put(w, MAGIC, 8);
+    put_u32(w, HB_CHECKPOINT_VERSION);
+    put_u32(w, o ? 1u : 0u);
+    put_u64(w, total_size(p, o));
+    put_u32(w, o ? 3u : 2u);
+    section_end(w);
+    /* block table */
+    section_begin(w, SEC_BLOCKS, blocks_payload(p));
+    put_u32(w, (uint32_t)p->dtype);
+    put_u32(w, 0);
+    put_u64(w, p->n);
+    put_u64(w, p->n_blocks);
+    for (size_t b = 0; b < p->n_blocks; b++) {
+        const hb__block *blk = &p->blocks[b];
+        size_t len = strlen(blk->name);
+        put_u32(w, (uint32_t)len);
+        put(w, blk->name, len);
+        put_u32(w, (uint32_t)blk->kind);
+        put_u32(w, (uint32_t)blk->ndim);
+        for (int d = 0; d < blk->ndim; d++) put_u64(w, (uint64_t)blk->shape[d]);
+        put_u64(w, blk->offset);
+        put_u64(w, blk->numel);
+    }
+    section_end(w);
+    /* parameters */
+    size_t es = dtype_bytes(p->dtype);
+    section_begin(w, SEC_PARAMS, p->n * es);
+    put_array(w, p->data, p->n, es);
+    section_end(w);
+    if (!o) return;
+    /* optimizer */
+    arr_desc a[4];
+    size_t k = optim_arrays(o, a);
+    section_begin(w, SEC_OPTIM, optim_payload(o));
+    put_u32(w, (uint32_t)o->kind);
+    put_u32(w, (uint32_t)o->sdtype);
+    put_u64(w, (uint64_t)o->t);
+    put_u64(w, (uint64_t)(o->kind == HB_OPTIM_ADAM_MINI ? o->heads : 1));
+    put_u64(w, o->has_stream ? o->stream : 0);
+    put_u32(w, (o->has_stream ? OPTF_STREAM : 0u) | (o->master && o->master_valid ? OPTF_MASTER_VALID : 0u));
+    put_u32(w, (uint32_t)k);
+    for (size_t i = 0; i < k; i++) {
+        put_u32(w, a[i].id);
+        put_u32(w, 0);
+        put_u64(w, a[i].count);
+        put_array(w, a[i].data, a[i].count, a[i].es);
+    }
+    section_end(w);
+}
+
+static int check_save_args(hb_context *ctx, hb_params *p, const hb_optimizer *o) {
+    HB_CHECK(ctx, p->finalized, HB_ESTATE, "params are not finalised");
+    HB_CHECK(ctx, !o || o->p == p, HB_EINVAL, "the optimizer is over other params");
+    return HB_OK;
+}
+
+int hb_checkpoint_size(hb_params *p, const hb_optimizer *opt, size_t *bytes) {
+    if (!p) return HB_EINVAL;
+    HB_CHECK(p->ctx, bytes != NULL, HB_EINVAL, "bytes pointer is NULL");
+    HB_TRY(check_save_args(p->ctx, p, opt));
+    *bytes = total_size(p, opt);
+    return HB_OK;
+}
+
+int hb_checkpoint_save_buffer(hb_params *p, const hb_optimizer *opt, void *buf, size_t cap,
+                              size_t *written) {
+    if (!p) return HB_EINVAL;
+    hb_context *ctx = p->ctx;
+    HB_CHECK(ctx, buf != NULL, HB_EINVAL, "buffer is NULL");
+    HB_TRY(check_save_args(ctx, p, opt));
+    size_t need = total_size(p, opt);
+    HB_CHECK(ctx, cap >= need, HB_ERANGE, "buffer holds %zu bytes, the checkpoint needs %zu", cap,
+             need);
+    writer w;
+    memset(&w, 0, sizeof w);
+    crc_table(w.table);
+    w.buf = buf;
+    write_all(&w, p, opt);
+    if (written) *written = w.pos;
+    return HB_OK;
+}
+
+int hb_checkpoint_save(const char *path, hb_params *p, const hb_optimizer *opt) {
+    if (!p) return HB_EINVAL;
+    hb_context *ctx = p->ctx;
+    HB_CHECK(ctx, path != NULL && path[0] != '\0', HB_EINVAL, "path is NULL or empty");
+    HB_TRY(check_save_args(ctx, p, opt));
+    size_t plen = strlen(path);
+    char *tmp = hb__malloc(ctx, plen + 16, "temporary file name");
+    if (!tmp) return HB_ENOMEM;
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
+    writer *w = hb__calloc(ctx, 1, sizeof *w, "checkpoint writer");
+    if (!w) {
+        hb__free(ctx, tmp);
+        return HB_ENOMEM;
+    }
+    int rc = HB_OK;
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        rc = hb__fail(ctx, HB_EIO, "cannot create a temporary file next to '%s': %s", path,
+                      strerror(errno));
+        goto out;
+    }
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        rc = hb__fail(ctx, HB_EIO, "fdopen failed for '%s': %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        goto out;
+    }
+    crc_table(w->table);
+    w->f = f;
+    errno = 0;
+    write_all(w, p, opt);
+    int err = w->err;
+    if (!err && fflush(f) != 0) err = errno;
+    if (!err && fsync(fileno(f)) != 0) err = errno;
+    if (fclose(f) != 0 && !err) err = errno;
+    if (!err && rename(tmp, path) != 0) err = errno;
+    if (err) {
+        unlink(tmp);
+        rc = hb__fail(ctx, HB_EIO, "cannot write checkpoint '%s': %s", path, strerror(err));
+        goto out;
+    }
+    /* Make the rename durable: fsync the directory (best effort). */
+    {
+        char *dir = tmp; /* reuse the buffer: dirname of path */
+        memcpy(dir, path, plen + 1);
+        char *slash = strrchr(dir, '/');
+        if (slash == dir) slash[1] = '\0';
+        else if (slash) *slash = '\0';
+        else memcpy(dir, ".", 2);
+        int dfd = open(dir, O_RDONLY);
+        if (dfd >= 0) {
+            (void)fsync(dfd);
+            close(dfd);
+        }
+    }
+out:
+    hb__free(ctx, w);
+    hb__free(ctx, tmp);
+    return rc;
+}
+
+/* ---- reader ---- */
+typedef struct reader {
+    const uint8_t *p;
+    size_t len, pos;
+    bool bad;
+} reader;
+
+static const uint8_t *take(reader *r, size_t n) {
+    if (r->bad || n > r->len - r->pos) {
+        r->bad = true;
+        return NULL;
+    }
+    const uint8_t *s = r->p + r->pos;
+    r->pos += n;
+    return s;
+}
+static uint32_t get_u32(reader *r) {
+    const uint8_t *b = take(r, 4);
+    if (!b) return 0;
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+static uint64_t get_u64(reader *r) {
+    uint64_t lo = get_u32(r), hi = get_u32(r);
+    return lo | hi << 32;
+}
+
+typedef struct section { uint32_t tag; const uint8_t *payload; size_t len; } section;
+
+/* Read one section at r (header, payload, CRC) and check its tag and CRC. */
+static int read_section(hb_context *ctx, const uint32_t *table, reader *r, uint32_t want,
+                        section *s) {
+    size_t start = r->pos;
+    uint32_t tag = get_u32(r), reserved = get_u32(r);
+    uint64_t len = get_u64(r);
+    HB_CHECK(ctx, !r->bad, HB_EFORMAT, "checkpoint truncated in a section header");
+    HB_CHECK(ctx, tag == want, HB_EFORMAT, "checkpoint section %u where %u was expected", tag, want);
+    HB_CHECK(ctx, reserved == 0, HB_EFORMAT, "checkpoint section %u: reserved field not 0", tag);
+    HB_CHECK(ctx, len <= r->len - r->pos && r->len - r->pos - len >= 4, HB_EFORMAT,
+             "checkpoint section %u claims %llu bytes, only %zu remain", tag,
+             (unsigned long long)len, r->len - r->pos);
+    s->tag = tag;
+    s->payload = take(r, (size_t)len);
+    s->len = (size_t)len;
+    uint32_t crc = crc_update(table, 0, r->p + start, SEC_HDR + (size_t)len);
+    uint32_t stored = get_u32(r);
+    HB_CHECK(ctx, crc == stored, HB_EFORMAT, "checkpoint section %u: CRC mismatch", tag);
+    return HB_OK;
+}
+
+static int validate_blocks(hb_context *ctx, const section *s, const hb_params *p) {
+    reader r = {s->payload, s->len, 0, false};
+    uint32_t dtype = get_u32(&r), reserved = get_u32(&r);
+    uint64_t n = get_u64(&r), nb = get_u64(&r);
+    HB_CHECK(ctx, !r.bad, HB_EFORMAT, "block table truncated");
+    HB_CHECK(ctx, dtype == HB_F32 || dtype == HB_F64 || dtype == HB_BF16, HB_EFORMAT,
+             "block table: bad dtype %u", dtype);
+    HB_CHECK(ctx, reserved == 0, HB_EFORMAT, "block table: reserved field not 0");
+    /* Every block takes at least 4+1+8+8+16 bytes: bounds absurd counts before looping. */
+    HB_CHECK(ctx, nb >= 1 && nb <= s->len / 37, HB_EFORMAT, "block table: absurd block count %llu",
+             (unsigned long long)nb);
+    uint64_t off = 0;
+    bool match = dtype == (uint32_t)p->dtype && nb == p->n_blocks && n == p->n;
+    char mismatch[HB_MAX_BLOCK_NAME + 1] = "";
+    for (uint64_t b = 0; b < nb; b++) {
+        uint32_t len = get_u32(&r);
+        HB_CHECK(ctx, !r.bad && len >= 1 && len <= HB_MAX_BLOCK_NAME, HB_EFORMAT,
+                 "block table: entry %llu has a bad name length", (unsigned long long)b);
+        const uint8_t *name = take(&r, len);
+        uint32_t kind = get_u32(&r), ndim = get_u32(&r);
+        HB_CHECK(ctx, !r.bad && ndim >= 1 && ndim <= HB_MAX_DIMS, HB_EFORMAT,
+                 "block table: entry %llu has a bad rank", (unsigned long long)b);
+        HB_CHECK(ctx, strcmp(hb_block_kind_name((hb_block_kind)kind), "?") != 0, HB_EFORMAT,
+                 "block table: entry %llu has an unknown kind %u", (unsigned long long)b, kind);
+        int64_t shape[HB_MAX_DIMS];
+        uint64_t numel = 1;
+        for (uint32_t d = 0; d < ndim; d++) {
+            uint64_t e = get_u64(&r);
+            HB_CHECK(ctx, !r.bad && e >= 1 && e <= (uint64_t)INT64_MAX &&
+                              !__builtin_mul_overflow(numel, e, &numel),
+                     HB_EFORMAT, "block table: entry %llu has a bad shape", (unsigned long long)b);
+            shape[d] = (int64_t)e;
+        }
+        uint64_t boff = get_u64(&r), bnum = get_u64(&r);
+        HB_CHECK(ctx, !r.bad && boff == off && bnum == numel &&
+                          !__builtin_add_overflow(off, numel, &off),
+                 HB_EFORMAT, "block table: entry %llu has an inconsistent offset or size",
+                 (unsigned long long)b);
+        HB_CHECK(ctx, memchr(name, '\0', len) == NULL, HB_EFORMAT,
+                 "block table: entry %llu has a NUL in its name", (unsigned long long)b);
+        if (match) {
+            const hb__block *blk = &p->blocks[b];
+            bool same = strlen(blk->name) == len && memcmp(blk->name, name, len) == 0 &&
+                        (uint32_t)blk->kind == kind && (uint32_t)blk->ndim == ndim;
+            for (uint32_t d = 0; same && d < ndim; d++) same = blk->shape[d] == shape[d];
+            if (!same) {
+                match = false;
+                memcpy(mismatch, blk->name, strlen(blk->name) + 1);
+            }
+        }
+    }
+    HB_CHECK(ctx, r.pos == r.len, HB_EFORMAT, "block table: %zu trailing bytes", r.len - r.pos);
+    HB_CHECK(ctx, off == n, HB_EFORMAT, "block table: blocks sum to %llu, header says %llu",
+             (unsigned long long)off, (unsigned long long)n);
+    HB_CHECK(ctx, match, HB_ESHAPE,
+             "checkpoint does not match the model (dtype, block count or length differ, or "
+             "block '%s' differs in name, kind or shape)", mismatch);
+    return HB_OK;
+}
+
+/* A validated optimizer section: arrays to copy at commit. */
+typedef struct optim_image {
+    int64_t t;
+    uint64_t stream;
+    uint32_t flags;
+    const uint8_t *arr[5]; /* by array id */
+    size_t count[5];
+} optim_image;
+
+static int validate_optim(hb_context *ctx, const section *s, hb_optimizer *o, optim_image *img) {
+    reader r = {s->payload, s->len, 0, false};
+    uint32_t kind = get_u32(&r), sdtype = get_u32(&r);
+    uint64_t t = get_u64(&r), heads = get_u64(&r), stream = get_u64(&r);
+    uint32_t flags = get_u32(&r), k = get_u32(&r);
+    HB_CHECK(ctx, !r.bad, HB_EFORMAT, "optimizer section truncated");
+    HB_CHECK(ctx, strcmp(hb_optimizer_kind_name((hb_optimizer_kind)kind), "?") != 0, HB_EFORMAT,
+             "optimizer section: unknown kind %u", kind);
+    HB_CHECK(ctx, sdtype == HB_F32 || sdtype == HB_F64, HB_EFORMAT,
+             "optimizer section: bad state dtype %u", sdtype);
+    HB_CHECK(ctx, t < (uint64_t)INT64_MAX && heads >= 1 && (flags & ~3u) == 0 && k <= 4,
+             HB_EFORMAT, "optimizer section: bad step count, heads, flags or array count");
+    memset(img, 0, sizeof *img);
+    size_t es = sdtype == HB_F64 ? 8 : 4;
+    for (uint32_t i = 0; i < k; i++) {
+        uint32_t id = get_u32(&r), reserved = get_u32(&r);
+        uint64_t count = get_u64(&r);
+        HB_CHECK(ctx, !r.bad && id >= 1 && id <= 4 && reserved == 0 && !img->arr[id], HB_EFORMAT,
+                 "optimizer section: bad or repeated array %u", id);
+        size_t aes = id == ARR_MASTER ? 4 : es;
+        HB_CHECK(ctx, count <= (r.len - r.pos) / aes, HB_EFORMAT,
+                 "optimizer section: array %u claims %llu entries, only %zu bytes remain", id,
+                 (unsigned long long)count, r.len - r.pos);
+        img->arr[id] = take(&r, (size_t)count * aes);
+        img->count[id] = (size_t)count;
+    }
+    HB_CHECK(ctx, r.pos == r.len, HB_EFORMAT, "optimizer section: %zu trailing bytes",
+             r.len - r.pos);
+    HB_CHECK(ctx, ((flags & OPTF_MASTER_VALID) != 0) == (img->arr[ARR_MASTER] != NULL),
+             HB_EFORMAT, "optimizer section: master flag and master array disagree");
+    if (!o) return HB_OK;
+    /* Match with the optimizer. */
+    HB_CHECK(ctx, kind == (uint32_t)o->kind, HB_ESHAPE,
+             "checkpoint holds %s state, the optimizer is %s",
+             hb_optimizer_kind_name((hb_optimizer_kind)kind), hb_optimizer_kind_name(o->kind));
+    HB_CHECK(ctx, sdtype == (uint32_t)o->sdtype, HB_ESHAPE, "optimizer state dtype differs");
+    HB_CHECK(ctx, o->kind != HB_OPTIM_ADAM_MINI || heads == (uint64_t)o->heads, HB_ESHAPE,
+             "checkpoint has Adam-mini state for %llu heads, the optimizer uses %lld",
+             (unsigned long long)heads, (long long)o->heads);
+    HB_CHECK(ctx, !img->arr[ARR_MASTER] || o->master_on, HB_ESHAPE,
+             "checkpoint has a master copy, the optimizer has MASTER_COPY off");
+    HB_TRY(hb__optim_prepare(o)); /* allocates Adam-mini v / master if needed; no value changes */
+    size_t n = o->p->n;
+    bool sgd = o->kind == HB_OPTIM_SGD;
+    size_t vlen = o->kind == HB_OPTIM_ADAM_MINI ? o->n_part : n;
+    HB_CHECK(ctx, sgd ? (img->arr[ARR_MOMENTUM] && img->count[ARR_MOMENTUM] == n &&
+                         !img->arr[ARR_M] && !img->arr[ARR_V])
+                      : (!img->arr[ARR_MOMENTUM] && img->arr[ARR_M] && img->count[ARR_M] == n &&
+                         img->arr[ARR_V] && img->count[ARR_V] == vlen),
+             HB_ESHAPE, "optimizer state arrays do not match the optimizer's layout");
+    HB_CHECK(ctx, !img->arr[ARR_MASTER] || img->count[ARR_MASTER] == n, HB_ESHAPE,
+             "master copy has the wrong length");
+    img->t = (int64_t)t;
+    img->stream = stream;
+    img->flags = flags;
+    return HB_OK;
+}
+
+int hb_checkpoint_load_buffer(const void *buf, size_t len, hb_params *p, hb_optimizer *opt) {
+    if (!p) return HB_EINVAL;
+    hb_context *ctx = p->ctx;
+    HB_CHECK(ctx, buf != NULL || len == 0, HB_EINVAL, "buffer is NULL");
+    HB_CHECK(ctx, p->finalized, HB_ESTATE, "params are not finalised");
+    HB_CHECK(ctx, !opt || opt->p == p, HB_EINVAL, "the optimizer is over other params");
+    uint32_t table[256];
+    crc_table(table);
+    reader r = {buf, len, 0, false};
+    const uint8_t *magic = take(&r, 8);
+    HB_CHECK(ctx, magic && memcmp(magic, MAGIC, 8) == 0, HB_EFORMAT,
+             "not a libhessblock checkpoint (bad magic)");
+    uint32_t version = get_u32(&r), flags = get_u32(&r);
+    uint64_t size = get_u64(&r);
+    uint32_t nsec = get_u32(&r), crc = get_u32(&r);
+    HB_CHECK(ctx, !r.bad, HB_EFORMAT, "checkpoint truncated in its header");
+    HB_CHECK(ctx, crc == crc_update(table, 0, buf, HDR_BYTES - 4), HB_EFORMAT,
+             "checkpoint header: CRC mismatch");
+    HB_CHECK(ctx, version == HB_CHECKPOINT_VERSION, HB_EFORMAT,
+             "checkpoint format version %u, this library reads %d", version, HB_CHECKPOINT_VERSION);
+    HB_CHECK(ctx, size == len, HB_EFORMAT,
+             "checkpoint is %zu bytes, its header says %llu (truncated or trailing data)", len,
+             (unsigned long long)size);
+    HB_CHECK(ctx, (flags == 0 && nsec == 2) || (flags == 1 && nsec == 3), HB_EFORMAT,
+             "checkpoint header: bad flags %u or section count %u", flags, nsec);
+    section sb, sp, so = {0, NULL, 0};
+    HB_TRY(read_section(ctx, table, &r, SEC_BLOCKS, &sb));
+    HB_TRY(read_section(ctx, table, &r, SEC_PARAMS, &sp));
+    if (flags) HB_TRY(read_section(ctx, table, &r, SEC_OPTIM, &so));
+    HB_CHECK(ctx, r.pos == r.len, HB_EFORMAT, "checkpoint: %zu bytes after the last section",
+             r.len - r.pos);
+    HB_TRY(validate_blocks(ctx, &sb, p));
+    size_t es = dtype_bytes(p->dtype);
+    HB_CHECK(ctx, sp.len / es == p->n && sp.len % es == 0, HB_EFORMAT,
+             "parameter payload has %zu bytes, expected %zu", sp.len, p->n * es);
+    optim_image img;
+    if (flags) HB_TRY(validate_optim(ctx, &so, opt, &img));
+    else HB_CHECK(ctx, opt == NULL, HB_ESHAPE, "checkpoint has no optimizer state");
+    /* Commit: nothing below can fail. */
+    copy_le(p->data, sp.payload, p->n, es);
+    if (opt) {
+        size_t ses = opt->sdtype == HB_F64 ? 8 : 4;
+        if (img.arr[ARR_MOMENTUM]) copy_le(opt->buf, img.arr[ARR_MOMENTUM], img.count[ARR_MOMENTUM], ses);
+        if (img.arr[ARR_M]) copy_le(opt->m, img.arr[ARR_M], img.count[ARR_M], ses);
+        if (img.arr[ARR_V]) copy_le(opt->v, img.arr[ARR_V], img.count[ARR_V], ses);
+        if (img.arr[ARR_MASTER]) copy_le(opt->master, img.arr[ARR_MASTER], img.count[ARR_MASTER], 4);
+        opt->master_valid = img.arr[ARR_MASTER] != NULL;
+        if (img.flags & OPTF_STREAM) {
+            opt->stream = img.stream;
+            opt->has_stream = true;
+        }
+        opt->t = img.t;
+    }
+    return HB_OK;
+}
+
+int hb_checkpoint_load(const char *path, hb_params *p, hb_optimizer *opt) {
+    if (!p) return HB_EINVAL;
+    hb_context *ctx = p->ctx;
+    HB_CHECK(ctx, path != NULL, HB_EINVAL, "path is NULL");
+    HB_CHECK(ctx, p->finalized, HB_ESTATE, "params are not finalised");
+    FILE *f = fopen(path, "rb");
+    HB_CHECK(ctx, f != NULL, HB_EIO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return hb__fail(ctx, HB_EIO, "'%s' is not a regular file", path);
+    }
+    /* A checkpoint of these params is at most: header, block table, payload and the
+     * largest optimizer section (three state arrays of f64 and an f32 master copy). */
+    uint64_t most = (uint64_t)total_size(p, NULL) + SEC_HDR + 4 + 40 + 4 * 16 +
+                    (uint64_t)p->n * (3 * 8 + 4);
+    if ((uint64_t)st.st_size < HDR_BYTES || (uint64_t)st.st_size > most) {
+        fclose(f);
+        return hb__fail(ctx, HB_EFORMAT, "'%s' has %lld bytes: not a checkpoint of these objects",
+                        path, (long long)st.st_size);
+    }
+    size_t len = (size_t)st.st_size;
+    uint8_t *buf = hb__malloc(ctx, len, "checkpoint image");
+    if (!buf) {
+        fclose(f);
+        return HB_ENOMEM;
+    }
+    size_t got = fread(buf, 1, len, f);
+    int rerr = ferror(f);
+    fclose(f);
+    int rc;
+    if (rerr) rc = hb__fail(ctx, HB_EIO, "cannot read '%s'", path);
+    else rc = hb_checkpoint_load_buffer(buf, got, p, opt);
+    hb__free(ctx, buf);
+    return rc;
+}

@@ -1,0 +1,142 @@
+/* Jensen–Shannon distances between spectra (conventions: docs/spectral.md).
+ *   scale_i = max |θ| of S_i if normalising (1 otherwise, or if that max is 0)
+ *   lo, hi  = min, max of θ/scale_i over all spectra compared;  R = hi − lo
+ *   σ = sigma_rel·R  (sigma_rel·max(|lo|,|hi|) if R = 0; sigma_rel if that is 0 too)
+ *   grid: G points, linear, from lo − 5σ to hi + 5σ
+ *   P_i[g] = density_i(x_g) / Σ_g density_i(x_g)
+ *   JS(P,Q) = ½ Σ P log2(P/M) + ½ Σ Q log2(Q/M), M = (P+Q)/2;  distance = √JS ∈ [0,1] */
+#include <math.h>
+#include <string.h>
+
+#include "slq/slq_internal.h"
+
+static int check_opts(hb_context *ctx, const hb_js_options *o) {
+    if (!o) return HB_OK;
+    HB_CHECK(ctx, o->struct_size == sizeof(hb_js_options), HB_EINVAL,
+             "hb_js_options.struct_size is %zu, expected %zu", o->struct_size, sizeof(hb_js_options));
+    HB_CHECK(ctx, o->normalize == 0 || o->normalize == 1, HB_EINVAL, "normalize must be 0 or 1");
+    HB_CHECK(ctx, o->grid_points >= 16 && o->grid_points <= (1u << 24), HB_EINVAL,
+             "grid_points must be in [16, 2^24], got %zu", o->grid_points);
+    HB_CHECK(ctx, isfinite(o->sigma_rel) && o->sigma_rel > 0, HB_EINVAL,
+             "sigma_rel must be finite and > 0");
+    return HB_OK;
+}
+
+static double scale_of(const hb_spectrum *sp, int normalize) {
+    if (!normalize) return 1.0;
+    double s = 0;
+    for (size_t p = 0; p < sp->n_probes; p++)
+        s = fmax(s, fmax(fabs(sp->probes[p].nodes[0]),
+                         fabs(sp->probes[p].nodes[sp->probes[p].count - 1])));
+    return s > 0 ? s : 1.0;
+}
+
+static double js_of(const double *P, const double *Q, size_t G) {
+    double js = 0;
+    for (size_t g = 0; g < G; g++) {
+        double m = 0.5 * (P[g] + Q[g]);
+        if (P[g] > 0) js += 0.5 * P[g] * log2(P[g] / m);
+        if (Q[g] > 0) js += 0.5 * Q[g] * log2(Q[g] / m);
+    }
+    js = fmin(fmax(js, 0.0), 1.0); /* rounding can leave it a few ulps outside [0,1] */
+    return sqrt(js);
+}
+
+int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k, const hb_js_options *opt,
+                         double *out, double *mean_offdiag) {
+    if (!spectra || k == 0 || !spectra[0]) return HB_EINVAL;
+    hb_context *ctx = spectra[0]->ctx;
+    HB_CHECK(ctx, out != NULL, HB_EINVAL, "output matrix is NULL");
+    for (size_t i = 0; i < k; i++) {
+        HB_CHECK(ctx, spectra[i] != NULL, HB_EINVAL, "spectrum %zu is NULL", i);
+        HB_CHECK(ctx, spectra[i]->n_probes > 0, HB_ESTATE, "spectrum %zu has no probes", i);
+    }
+    HB_TRY(check_opts(ctx, opt));
+    hb_js_options d = HB_JS_OPTIONS_INIT;
+    const hb_js_options *o = opt ? opt : &d;
+    size_t G = o->grid_points, kG;
+    HB_CHECK(ctx, hb__mul_size(k, G, &kG) && hb__mul_size(kG, sizeof(double), &(size_t){0}),
+             HB_EOVERFLOW, "k x grid overflows");
+    double *scale = hb__malloc(ctx, k * sizeof(double), "JS scales");
+    double *P = hb__malloc(ctx, kG * sizeof(double), "JS densities");
+    if (!scale || !P) {
+        hb__free(ctx, scale);
+        hb__free(ctx, P);
+        return HB_ENOMEM;
+    }
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < k; i++) {
+        const hb_spectrum *sp = spectra[i];
+        scale[i] = scale_of(sp, o->normalize);
+        for (size_t p = 0; p < sp->n_probes; p++) {
+            lo = fmin(lo, sp->probes[p].nodes[0] / scale[i]);
+            hi = fmax(hi, sp->probes[p].nodes[sp->probes[p].count - 1] / scale[i]);
+        }
+    }
+    double R = hi - lo;
+    if (!(R > 0)) R = fmax(fabs(lo), fabs(hi));
+    double sigma = o->sigma_rel * (R > 0 ? R : 1.0);
+    double a = lo - 5 * sigma, step = (hi - lo + 10 * sigma) / (double)(G - 1);
+    int rc = HB_OK;
+    for (size_t i = 0; i < k && rc == HB_OK; i++) {
+        double *Pi = P + i * G, sum = 0;
+        for (size_t g = 0; g < G; g++) {
+            Pi[g] = hb__spectrum_density_at(spectra[i], a + step * (double)g, sigma, scale[i]);
+            sum += Pi[g];
+        }
+        if (!(sum > 0)) /* cannot happen: every node lies ≥ 5σ inside the grid */
+            rc = hb__fail(ctx, HB_ENONFINITE, "density of spectrum %zu vanishes on the grid", i);
+        for (size_t g = 0; g < G; g++) Pi[g] /= sum;
+    }
+    if (rc == HB_OK) {
+        double acc = 0;
+        for (size_t i = 0; i < k; i++) {
+            out[i * k + i] = 0.0;
+            for (size_t j = 0; j < i; j++) {
+                double v = js_of(P + i * G, P + j * G, G);
+                out[i * k + j] = out[j * k + i] = v;
+                acc += 2 * v;
+            }
+        }
+        if (mean_offdiag) *mean_offdiag = k > 1 ? acc / (double)(k * (k - 1)) : 0.0;
+    }
+    hb__free(ctx, scale);
+    hb__free(ctx, P);
+    return rc;
+}
+
+int hb_spectrum_js_distance(const hb_spectrum *a, const hb_spectrum *b, const hb_js_options *opt,
+                            double *distance) {
+    if (!a || !b) return HB_EINVAL;
+    HB_CHECK(a->ctx, distance != NULL, HB_EINVAL, "distance is NULL");
+    const hb_spectrum *pair[2] = {a, b};
+    double M[4];
+    HB_TRY(hb_spectra_js_matrix(pair, 2, opt, M, NULL));
+    *distance = M[1];
+    return HB_OK;
+}
+
+int hb_slq_block_heterogeneity(hb_slq *s, hb_model *m, const hb_js_options *opt,
+                               hb_spectrum **spectra, double *js, double *mean_offdiag) {
+    if (!s) return HB_EINVAL;
+    hb_context *ctx = s->ctx;
+    HB_CHECK(ctx, m != NULL, HB_EINVAL, "model is NULL");
+    HB_TRY(check_opts(ctx, opt));
+    size_t B = m->params->n_blocks;
+    HB_CHECK(ctx, B > 0, HB_EINVAL, "model has no blocks");
+    if (spectra) memset(spectra, 0, B * sizeof *spectra);
+    hb_spectrum **sp = spectra ? spectra : hb__calloc(ctx, B, sizeof *sp, "block spectra");
+    if (!sp) return HB_ENOMEM;
+    double *J = js ? js : hb__malloc(ctx, B * B * sizeof(double), "JS matrix");
+    int rc = J ? HB_OK : HB_ENOMEM;
+    for (size_t b = 0; b < B && rc == HB_OK; b++) rc = hb_slq_run_model_block(s, m, b, &sp[b]);
+    if (rc == HB_OK) rc = hb_spectra_js_matrix((const hb_spectrum *const *)sp, B, opt, J, mean_offdiag);
+    if (rc != HB_OK || !spectra)
+        for (size_t b = 0; b < B; b++) {
+            hb_spectrum_free(sp[b]);
+            sp[b] = NULL;
+        }
+    if (!spectra) hb__free(ctx, sp);
+    if (!js) hb__free(ctx, J);
+    return rc;
+}

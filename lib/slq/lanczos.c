@@ -1,0 +1,591 @@
+/* Lanczos in float64: SLQ (all probes in lockstep, one operator call per step), Hutchinson
+ * traces and top-k eigenpairs.
+ *
+ * Step j of one probe (q_0 = v/‖v‖, β_{-1} = 0):
+ *   w = A·q_j;  α_j = q_jᵀw;  w ← w − α_j q_j − β_{j−1} q_{j−1}
+ *   FULL:  twice  h = Q_jᵀw, w ← w − Q_j h     (classical Gram–Schmidt against q_0..q_j)
+ *   β_j = ‖w‖;  β_j ≤ tol·‖T‖ → breakdown (invariant subspace; stop this probe);
+ *   else q_{j+1} = w/β_j.
+ * T = tridiag(β, α, β) of the steps run; T = Z diag(θ) Zᵀ (LAPACKE_dstev);
+ * nodes θ_i, weights τ_i = Z_{0i}². */
+#include <lapacke.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels/kernels.h"
+#include "slq/slq_internal.h"
+
+/* ---- Options ----------------------------------------------------------------------------- */
+int hb_slq_create(hb_context *ctx, hb_slq **out) {
+    if (!ctx) return HB_EINVAL;
+    HB_CHECK(ctx, out != NULL, HB_EINVAL, "out is NULL");
+    *out = NULL;
+    hb_slq *s = hb__calloc(ctx, 1, sizeof *s, "slq options");
+    if (!s) return HB_ENOMEM;
+    s->ctx = ctx;
+    s->probes = 10;
+    s->steps = 80;
+    s->reorth = HB_REORTH_FULL;
+    s->dist = HB_PROBE_RADEMACHER;
+    s->basis_dtype = HB_F64;
+    s->stream = -1;
+    s->topk_max_steps = 300;
+    s->breakdown_tol = 1e-10;
+    s->topk_tol = 1e-8;
+    *out = s;
+    return HB_OK;
+}
+
+void hb_slq_free(hb_slq *s) {
+    if (s) hb__free(s->ctx, s);
+}
+
+int hb_slq_set_i64(hb_slq *s, hb_slq_opt key, int64_t v) {
+    if (!s) return HB_EINVAL;
+    hb_context *ctx = s->ctx;
+    switch (key) {
+    case HB_SLQ_PROBES:
+        HB_CHECK(ctx, v >= 1 && v <= (1 << 20), HB_EINVAL, "probes must be in [1, 2^20], got %lld",
+                 (long long)v);
+        s->probes = v;
+        return HB_OK;
+    case HB_SLQ_STEPS:
+        HB_CHECK(ctx, v >= 1 && v <= (1 << 20), HB_EINVAL, "steps must be in [1, 2^20], got %lld",
+                 (long long)v);
+        s->steps = v;
+        return HB_OK;
+    case HB_SLQ_TOPK_MAX_STEPS:
+        HB_CHECK(ctx, v >= 1 && v <= (1 << 20), HB_EINVAL,
+                 "top-k max steps must be in [1, 2^20], got %lld", (long long)v);
+        s->topk_max_steps = v;
+        return HB_OK;
+    case HB_SLQ_REORTH:
+        HB_CHECK(ctx, v == HB_REORTH_NONE || v == HB_REORTH_FULL, HB_EINVAL,
+                 "unknown reorthogonalisation %lld", (long long)v);
+        s->reorth = v;
+        return HB_OK;
+    case HB_SLQ_PROBE_DIST:
+        HB_CHECK(ctx, v == HB_PROBE_RADEMACHER || v == HB_PROBE_GAUSSIAN, HB_EINVAL,
+                 "unknown probe distribution %lld", (long long)v);
+        s->dist = v;
+        return HB_OK;
+    case HB_SLQ_BASIS_DTYPE:
+        HB_CHECK(ctx, v == HB_F64 || v == HB_F32, HB_EINVAL, "basis dtype must be HB_F64 or HB_F32");
+        s->basis_dtype = v;
+        return HB_OK;
+    case HB_SLQ_STREAM:
+        HB_CHECK(ctx, v >= -1, HB_EINVAL, "stream must be -1 or >= 0, got %lld", (long long)v);
+        s->stream = v;
+        return HB_OK;
+    default:
+        return hb__fail(ctx, HB_EINVAL, "key %d is not an integer SLQ option", (int)key);
+    }
+}
+
+int hb_slq_get_i64(const hb_slq *s, hb_slq_opt key, int64_t *v) {
+    if (!s) return HB_EINVAL;
+    HB_CHECK(s->ctx, v != NULL, HB_EINVAL, "value is NULL");
+    switch (key) {
+    case HB_SLQ_PROBES: *v = s->probes; return HB_OK;
+    case HB_SLQ_STEPS: *v = s->steps; return HB_OK;
+    case HB_SLQ_TOPK_MAX_STEPS: *v = s->topk_max_steps; return HB_OK;
+    case HB_SLQ_REORTH: *v = s->reorth; return HB_OK;
+    case HB_SLQ_PROBE_DIST: *v = s->dist; return HB_OK;
+    case HB_SLQ_BASIS_DTYPE: *v = s->basis_dtype; return HB_OK;
+    case HB_SLQ_STREAM: *v = s->stream; return HB_OK;
+    case HB_SLQ_STAT_APPLY_CALLS: *v = s->stat_calls; return HB_OK;
+    case HB_SLQ_STAT_APPLY_VECTORS: *v = s->stat_vectors; return HB_OK;
+    default: return hb__fail(s->ctx, HB_EINVAL, "key %d is not an integer SLQ option", (int)key);
+    }
+}
+
+int hb_slq_set_f64(hb_slq *s, hb_slq_opt key, double v) {
+    if (!s) return HB_EINVAL;
+    hb_context *ctx = s->ctx;
+    switch (key) {
+    case HB_SLQ_BREAKDOWN_TOL:
+        HB_CHECK(ctx, isfinite(v) && v > 0 && v < 1, HB_EINVAL, "breakdown tolerance must be in (0, 1)");
+        s->breakdown_tol = v;
+        return HB_OK;
+    case HB_SLQ_TOPK_TOL:
+        HB_CHECK(ctx, isfinite(v) && v > 0 && v < 1, HB_EINVAL, "top-k tolerance must be in (0, 1)");
+        s->topk_tol = v;
+        return HB_OK;
+    default:
+        return hb__fail(ctx, HB_EINVAL, "key %d is not a real SLQ option", (int)key);
+    }
+}
+
+int hb_slq_get_f64(const hb_slq *s, hb_slq_opt key, double *v) {
+    if (!s) return HB_EINVAL;
+    HB_CHECK(s->ctx, v != NULL, HB_EINVAL, "value is NULL");
+    switch (key) {
+    case HB_SLQ_BREAKDOWN_TOL: *v = s->breakdown_tol; return HB_OK;
+    case HB_SLQ_TOPK_TOL: *v = s->topk_tol; return HB_OK;
+    case HB_SLQ_STAT_APPLY_SECONDS: *v = s->stat_apply_s; return HB_OK;
+    case HB_SLQ_STAT_TOTAL_SECONDS: *v = s->stat_total_s; return HB_OK;
+    default: return hb__fail(s->ctx, HB_EINVAL, "key %d is not a real SLQ option", (int)key);
+    }
+}
+
+/* ---- Shared pieces --------------------------------------------------------------------- */
+double hb__seconds(void) {
+    struct timespec ts;
+    if (timespec_get(&ts, TIME_UTC) != TIME_UTC) return 0.0;
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void stats_reset(hb_slq *s) {
+    s->stat_calls = s->stat_vectors = 0;
+    s->stat_apply_s = 0;
+    s->stat_total_s = -hb__seconds();
+}
+
+static void stats_done(hb_slq *s) { s->stat_total_s += hb__seconds(); }
+
+/* hb_linop_apply, counted and timed on s */
+static int apply_timed(hb_slq *s, hb_linop *op, size_t k, const double *X, double *Y) {
+    double t0 = hb__seconds();
+    int rc = hb_linop_apply(op, k, X, Y);
+    s->stat_apply_s += hb__seconds() - t0;
+    s->stat_calls++;
+    s->stat_vectors += (int64_t)k;
+    return rc;
+}
+
+/* Fill k probe vectors (k×n) from the options' distribution and stream; probe p element i
+ * is number p·n + i of the stream. */
+static int draw_probes(hb_slq *s, size_t k, size_t n, double *V) {
+    hb_context *ctx = s->ctx;
+    uint64_t stream;
+    if (s->stream >= 0) stream = (uint64_t)s->stream;
+    else HB_TRY(hb_context_next_stream(ctx, &stream));
+    hb_distribution d = s->dist == HB_PROBE_GAUSSIAN ? HB_DIST_NORMAL : HB_DIST_RADEMACHER;
+    return hb_random_fill_f64(ctx, stream, 0, d, 0.0, 1.0, V, k * n);
+}
+
+static int check_finite(hb_context *ctx, const double *Y, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        HB_CHECK(ctx, isfinite(Y[i]), HB_ENONFINITE,
+                 "the operator returned a non-finite value (element %zu of its output)", i);
+    return HB_OK;
+}
+
+/* Orthogonalise w (f64, n) against `rows` basis vectors B (rows×n, dtype bdt), twice
+ * (classical Gram–Schmidt, "twice is enough"). h: rows doubles (f64 basis) or floats;
+ * wf, uf: n-float scratch for the f32 basis. */
+static int reorth_cgs2(hb_context *ctx, hb_dtype bdt, const void *B, size_t rows, size_t n,
+                       double *w, void *h, float *wf, float *uf) {
+    for (int pass = 0; pass < 2; pass++) {
+        if (bdt == HB_F64) {
+            HB_TRY(hb__gemv(ctx, HB_F64, false, (int64_t)rows, (int64_t)n, 1.0, B, (int64_t)n, w, 1,
+                            0.0, h, 1));
+            HB_TRY(hb__gemv(ctx, HB_F64, true, (int64_t)rows, (int64_t)n, -1.0, B, (int64_t)n, h, 1,
+                            1.0, w, 1));
+        } else {
+            for (size_t i = 0; i < n; i++) wf[i] = (float)w[i];
+            HB_TRY(hb__gemv(ctx, HB_F32, false, (int64_t)rows, (int64_t)n, 1.0, B, (int64_t)n, wf, 1,
+                            0.0, h, 1));
+            HB_TRY(hb__gemv(ctx, HB_F32, true, (int64_t)rows, (int64_t)n, 1.0, B, (int64_t)n, h, 1,
+                            0.0, uf, 1));
+            for (size_t i = 0; i < n; i++) w[i] -= (double)uf[i];
+        }
+    }
+    return HB_OK;
+}
+
+static void store_row(hb_dtype bdt, void *B, size_t row, size_t n, const double *q) {
+    if (bdt == HB_F64) {
+        memcpy((double *)B + row * n, q, n * sizeof(double));
+    } else {
+        float *dst = (float *)B + row * n;
+        for (size_t i = 0; i < n; i++) dst[i] = (float)q[i];
+    }
+}
+
+/* Eigen-decomposition of the tridiagonal (alpha[0..s), beta[0..s-1)) into nodes (ascending)
+ * and, if Z is non-NULL, the s×s column-major eigenvector matrix. d, e: scratch of s. */
+static int tridiag_eig(hb_context *ctx, size_t s, const double *alpha, const double *beta,
+                       double *d, double *e, double *Z) {
+    memcpy(d, alpha, s * sizeof(double));
+    if (s > 1) memcpy(e, beta, (s - 1) * sizeof(double));
+    lapack_int info = LAPACKE_dstev(LAPACK_COL_MAJOR, Z ? 'V' : 'N', (lapack_int)s, d, e, Z,
+                                    (lapack_int)s);
+    HB_CHECK(ctx, info == 0, HB_EUNSUPPORTED, "LAPACKE_dstev failed (info %d) on a %zu x %zu tridiagonal",
+             (int)info, s, s);
+    return HB_OK;
+}
+
+/* ---- SLQ --------------------------------------------------------------------------------- */
+typedef struct {
+    double *Q;      /* k×n current vectors q_j */
+    double *Qp;     /* k×n previous vectors q_{j-1} */
+    double *X, *W;  /* k×n packed operator input / output */
+    void *B;        /* k × m × n basis (FULL) */
+    double *alpha, *beta; /* k×m */
+    double *tnorm;  /* k */
+    size_t *steps, *act; /* k */
+    int *broke;     /* k */
+    void *h;        /* m doubles */
+    float *wf, *uf; /* n floats (f32 basis) */
+    double *d, *e, *Z; /* m, m, m×m */
+} slq_work;
+
+static void work_free(hb_context *ctx, slq_work *w) {
+    void *ptrs[] = {w->Q, w->Qp, w->X, w->W, w->B, w->alpha, w->beta, w->tnorm, w->steps, w->act,
+                    w->broke, w->h, w->wf, w->uf, w->d, w->e, w->Z};
+    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) hb__free(ctx, ptrs[i]);
+    memset(w, 0, sizeof *w);
+}
+
+static int work_alloc(hb_context *ctx, slq_work *w, size_t k, size_t m, size_t n, bool full,
+                      hb_dtype bdt) {
+    memset(w, 0, sizeof *w);
+    size_t kn, km, kmn, mm;
+    HB_CHECK(ctx, hb__mul_size(k, n, &kn) && hb__mul_size(k, m, &km) && hb__mul_size(km, n, &kmn) &&
+                      hb__mul_size(m, m, &mm) && hb__mul_size(kmn, 8, &(size_t){0}),
+             HB_EOVERFLOW, "SLQ work sizes overflow (k %zu, m %zu, n %zu)", k, m, n);
+    bool ok = (w->Q = hb__malloc(ctx, kn * sizeof(double), "SLQ vectors")) &&
+              (w->Qp = hb__calloc(ctx, kn, sizeof(double), "SLQ vectors")) &&
+              (w->X = hb__malloc(ctx, kn * sizeof(double), "SLQ operator input")) &&
+              (w->W = hb__malloc(ctx, kn * sizeof(double), "SLQ operator output")) &&
+              (!full || (w->B = hb__malloc(ctx, kmn * hb_dtype_size(bdt), "Lanczos basis"))) &&
+              (w->alpha = hb__calloc(ctx, km, sizeof(double), "SLQ alpha")) &&
+              (w->beta = hb__calloc(ctx, km, sizeof(double), "SLQ beta")) &&
+              (w->tnorm = hb__calloc(ctx, k, sizeof(double), "SLQ norms")) &&
+              (w->steps = hb__calloc(ctx, k, sizeof(size_t), "SLQ steps")) &&
+              (w->act = hb__calloc(ctx, k, sizeof(size_t), "SLQ active list")) &&
+              (w->broke = hb__calloc(ctx, k, sizeof(int), "SLQ breakdown flags")) &&
+              (w->h = hb__malloc(ctx, m * sizeof(double), "reorth coefficients")) &&
+              (bdt == HB_F64 || !full ||
+               ((w->wf = hb__malloc(ctx, n * sizeof(float), "f32 scratch")) &&
+                (w->uf = hb__malloc(ctx, n * sizeof(float), "f32 scratch")))) &&
+              (w->d = hb__malloc(ctx, m * sizeof(double), "tridiagonal")) &&
+              (w->e = hb__malloc(ctx, m * sizeof(double), "tridiagonal")) &&
+              (w->Z = hb__malloc(ctx, mm * sizeof(double), "tridiagonal eigenvectors"));
+    if (!ok) {
+        work_free(ctx, w);
+        return HB_ENOMEM;
+    }
+    return HB_OK;
+}
+
+/* The Lanczos iteration of all k probes (start vectors in w->Q, unit norm). */
+static int lanczos_batch(hb_slq *s, hb_linop *op, slq_work *w, size_t k, size_t m) {
+    hb_context *ctx = s->ctx;
+    size_t n = op->n;
+    bool full = s->reorth == HB_REORTH_FULL;
+    hb_dtype bdt = (hb_dtype)s->basis_dtype;
+    size_t es = hb_dtype_size(bdt);
+    size_t na = k;
+    for (size_t p = 0; p < k; p++) {
+        w->act[p] = p;
+        if (full) store_row(bdt, (char *)w->B + p * m * n * es, 0, n, w->Q + p * n);
+    }
+    for (size_t j = 0; j < m && na > 0; j++) {
+        for (size_t i = 0; i < na; i++)
+            memcpy(w->X + i * n, w->Q + w->act[i] * n, n * sizeof(double));
+        HB_TRY(apply_timed(s, op, na, w->X, w->W));
+        HB_TRY(check_finite(ctx, w->W, na * n));
+        size_t still = 0;
+        for (size_t i = 0; i < na; i++) {
+            size_t p = w->act[i];
+            double *q = w->Q + p * n, *qp = w->Qp + p * n, *r = w->W + i * n;
+            double a = 0, b_prev = j > 0 ? w->beta[p * m + j - 1] : 0.0;
+            HB_TRY(hb__dot(ctx, HB_F64, (int64_t)n, q, 1, r, 1, &a));
+            for (size_t t = 0; t < n; t++) r[t] -= a * q[t] + b_prev * qp[t];
+            void *Bp = full ? (char *)w->B + p * m * n * es : NULL;
+            if (full) HB_TRY(reorth_cgs2(ctx, bdt, Bp, j + 1, n, r, w->h, w->wf, w->uf));
+            double b = 0;
+            HB_TRY(hb__nrm2(ctx, HB_F64, (int64_t)n, r, 1, &b));
+            w->alpha[p * m + j] = a;
+            w->steps[p] = j + 1;
+            w->tnorm[p] = fmax(w->tnorm[p], fabs(a) + b + b_prev);
+            if (j + 1 == m) continue;
+            if (!(b > s->breakdown_tol * w->tnorm[p])) { /* invariant subspace: stop this probe */
+                w->broke[p] = 1;
+                continue;
+            }
+            w->beta[p * m + j] = b;
+            for (size_t t = 0; t < n; t++) {
+                qp[t] = q[t];
+                q[t] = r[t] / b;
+            }
+            if (full) store_row(bdt, Bp, j + 1, n, q);
+            w->act[still++] = p;
+        }
+        na = still;
+        HB_TRY(hb__progress(ctx, "slq", (int64_t)(j + 1), (int64_t)m));
+    }
+    return HB_OK;
+}
+
+static int normalise_rows(hb_context *ctx, double *V, size_t k, size_t n) {
+    for (size_t p = 0; p < k; p++) {
+        double nr = 0;
+        HB_TRY(hb__nrm2(ctx, HB_F64, (int64_t)n, V + p * n, 1, &nr));
+        HB_CHECK(ctx, nr > 0, HB_ENONFINITE, "probe %zu is zero", p);
+        HB_TRY(hb__scal(ctx, HB_F64, (int64_t)n, 1.0 / nr, V + p * n, 1));
+    }
+    return HB_OK;
+}
+
+static int slq_core(hb_slq *s, hb_linop *op, slq_work *w, hb_spectrum **out) {
+    hb_context *ctx = s->ctx;
+    size_t n = op->n, k = (size_t)s->probes;
+    size_t m = (size_t)s->steps < n ? (size_t)s->steps : n;
+    bool full = s->reorth == HB_REORTH_FULL;
+    HB_TRY(work_alloc(ctx, w, k, m, n, full, (hb_dtype)s->basis_dtype));
+    HB_TRY(draw_probes(s, k, n, w->Q));
+    HB_TRY(normalise_rows(ctx, w->Q, k, n));
+    HB_TRY(lanczos_batch(s, op, w, k, m));
+    hb_spectrum *sp = NULL;
+    HB_TRY(hb_spectrum_create(ctx, n, &sp));
+    for (size_t p = 0; p < k; p++) {
+        size_t st = w->steps[p];
+        int rc = tridiag_eig(ctx, st, w->alpha + p * m, w->beta + p * m, w->d, w->e, w->Z);
+        double *nodes = NULL, *wts = NULL;
+        if (rc == HB_OK) {
+            nodes = hb__malloc(ctx, st * sizeof(double), "spectrum nodes");
+            wts = hb__malloc(ctx, st * sizeof(double), "spectrum weights");
+            if (!nodes || !wts) rc = HB_ENOMEM;
+        }
+        if (rc == HB_OK) {
+            double sum = 0;
+            for (size_t i = 0; i < st; i++) {
+                nodes[i] = w->d[i];
+                wts[i] = w->Z[i * st] * w->Z[i * st];
+                sum += wts[i];
+            }
+            for (size_t i = 0; i < st; i++) wts[i] /= sum; /* Z is orthogonal: sum = 1 ± eps */
+            rc = hb__spectrum_push(sp, nodes, wts, st, w->broke[p]);
+        }
+        if (rc != HB_OK) {
+            hb__free(ctx, nodes);
+            hb__free(ctx, wts);
+            hb_spectrum_free(sp);
+            return rc;
+        }
+    }
+    *out = sp;
+    return HB_OK;
+}
+
+int hb_slq_run(hb_slq *s, hb_linop *op, hb_spectrum **out) {
+    if (!s) return HB_EINVAL;
+    hb_context *ctx = s->ctx;
+    HB_CHECK(ctx, out != NULL, HB_EINVAL, "out is NULL");
+    *out = NULL;
+    HB_CHECK(ctx, op != NULL, HB_EINVAL, "operator is NULL");
+    HB_CHECK(ctx, op->n > 0, HB_EINVAL, "operator of size 0");
+    slq_work w;
+    memset(&w, 0, sizeof w);
+    stats_reset(s);
+    int rc = slq_core(s, op, &w, out);
+    work_free(ctx, &w);
+    stats_done(s);
+    return rc;
+}
+
+int hb_slq_run_model(hb_slq *s, hb_model *m, hb_spectrum **out) {
+    if (!s) return HB_EINVAL;
+    HB_CHECK(s->ctx, out != NULL, HB_EINVAL, "out is NULL");
+    *out = NULL;
+    HB_CHECK(s->ctx, m != NULL, HB_EINVAL, "model is NULL");
+    hb_linop *op = NULL;
+    HB_TRY(hb_linop_create_model_hessian(m, &op));
+    int rc = hb_slq_run(s, op, out);
+    hb_linop_free(op);
+    return rc;
+}
+
+int hb_slq_run_model_block(hb_slq *s, hb_model *m, size_t block, hb_spectrum **out) {
+    if (!s) return HB_EINVAL;
+    HB_CHECK(s->ctx, out != NULL, HB_EINVAL, "out is NULL");
+    *out = NULL;
+    HB_CHECK(s->ctx, m != NULL, HB_EINVAL, "model is NULL");
+    hb_linop *op = NULL;
+    HB_TRY(hb_linop_create_model_block(m, block, &op));
+    int rc = hb_slq_run(s, op, out);
+    hb_linop_free(op);
+    return rc;
+}
+
+/* ---- Hutchinson traces ----------------------------------------------------------------- */
+
+/* mean and standard error (sample std with n−1 / √k) of t[0..k) */
+static void mean_stderr(const double *t, size_t k, double *mean, double *se) {
+    double mu = 0, ss = 0;
+    for (size_t p = 0; p < k; p++) mu += t[p];
+    mu /= (double)k;
+    for (size_t p = 0; p < k; p++) ss += (t[p] - mu) * (t[p] - mu);
+    *mean = mu;
+    *se = k > 1 ? sqrt(ss / (double)(k - 1) / (double)k) : 0.0;
+}
+
+/* V (k×n) probes, W = A·V; caller frees both. */
+static int probe_products(hb_slq *s, hb_linop *op, double **V, double **W) {
+    hb_context *ctx = s->ctx;
+    size_t k = (size_t)s->probes, n = op->n, kn;
+    HB_CHECK(ctx, hb__mul_size(k, n, &kn) && hb__mul_size(kn, sizeof(double), &(size_t){0}),
+             HB_EOVERFLOW, "k x n overflows");
+    *V = hb__malloc(ctx, kn * sizeof(double), "trace probes");
+    *W = hb__malloc(ctx, kn * sizeof(double), "trace products");
+    if (!*V || !*W) return HB_ENOMEM;
+    HB_TRY(draw_probes(s, k, n, *V));
+    HB_TRY(apply_timed(s, op, k, *V, *W));
+    return check_finite(ctx, *W, kn);
+}
+
+int hb_slq_trace(hb_slq *s, hb_linop *op, double *trace, double *stderr_out) {
+    if (!s) return HB_EINVAL;
+    hb_context *ctx = s->ctx;
+    HB_CHECK(ctx, op != NULL && trace != NULL, HB_EINVAL, "operator or trace is NULL");
+    size_t k = (size_t)s->probes, n = op->n;
+    stats_reset(s);
+    double *V = NULL, *W = NULL, *t = hb__malloc(ctx, k * sizeof(double), "trace samples");
+    int rc = t ? probe_products(s, op, &V, &W) : HB_ENOMEM;
+    for (size_t p = 0; p < k && rc == HB_OK; p++)
+        rc = hb__dot(ctx, HB_F64, (int64_t)n, V + p * n, 1, W + p * n, 1, &t[p]);
+    if (rc == HB_OK) {
+        double se;
+        mean_stderr(t, k, trace, &se);
+        if (stderr_out) *stderr_out = se;
+    }
+    hb__free(ctx, V);
+    hb__free(ctx, W);
+    hb__free(ctx, t);
+    stats_done(s);
+    return rc;
+}
+
+int hb_slq_trace_model_blocks(hb_slq *s, hb_model *m, double *traces, double *stderrs) {
+    if (!s) return HB_EINVAL;
+    hb_context *ctx = s->ctx;
+    HB_CHECK(ctx, m != NULL && traces != NULL, HB_EINVAL, "model or traces is NULL");
+    hb_linop *op = NULL;
+    HB_TRY(hb_linop_create_model_hessian(m, &op));
+    size_t k = (size_t)s->probes, n = op->n;
+    stats_reset(s);
+    double *V = NULL, *W = NULL, *t = hb__malloc(ctx, k * sizeof(double), "trace samples");
+    int rc = t ? probe_products(s, op, &V, &W) : HB_ENOMEM;
+    const hb_params *pr = m->params;
+    for (size_t b = 0; b < pr->n_blocks && rc == HB_OK; b++) {
+        size_t off = pr->blocks[b].offset, len = pr->blocks[b].numel;
+        for (size_t p = 0; p < k && rc == HB_OK; p++)
+            rc = hb__dot(ctx, HB_F64, (int64_t)len, V + p * n + off, 1, W + p * n + off, 1, &t[p]);
+        double se = 0;
+        if (rc == HB_OK) mean_stderr(t, k, &traces[b], &se);
+        if (rc == HB_OK && stderrs) stderrs[b] = se;
+    }
+    hb__free(ctx, V);
+    hb__free(ctx, W);
+    hb__free(ctx, t);
+    hb_linop_free(op);
+    stats_done(s);
+    return rc;
+}
+
+/* ---- Top-k ------------------------------------------------------------------------------- */
+
+/* Order of Ritz value indices (nodes ascending) for `which`: idx[0..s) best first. */
+static void order_ritz(const double *d, size_t s, hb_eig_which which, size_t *idx) {
+    if (which == HB_EIG_LARGEST) {
+        for (size_t i = 0; i < s; i++) idx[i] = s - 1 - i;
+    } else if (which == HB_EIG_SMALLEST) {
+        for (size_t i = 0; i < s; i++) idx[i] = i;
+    } else { /* merge from both ends by |θ| */
+        size_t lo = 0, hi = s;
+        for (size_t i = 0; i < s; i++) idx[i] = fabs(d[hi - 1]) >= fabs(d[lo]) ? --hi : lo++;
+    }
+}
+
+int hb_slq_topk(hb_slq *s, hb_linop *op, size_t k, hb_eig_which which, double *values,
+                double *vectors, double *residuals, size_t *converged) {
+    if (!s) return HB_EINVAL;
+    hb_context *ctx = s->ctx;
+    HB_CHECK(ctx, op != NULL && values != NULL, HB_EINVAL, "operator or values is NULL");
+    size_t n = op->n;
+    HB_CHECK(ctx, k >= 1 && k <= n, HB_EINVAL, "k = %zu must be in [1, n = %zu]", k, n);
+    HB_CHECK(ctx, which == HB_EIG_LARGEST || which == HB_EIG_SMALLEST ||
+                      which == HB_EIG_LARGEST_MAGNITUDE,
+             HB_EINVAL, "unknown eigenvalue selection %d", (int)which);
+    size_t m = (size_t)s->topk_max_steps < n ? (size_t)s->topk_max_steps : n;
+    if (m < k) m = k;
+    /* one probe, full reorthogonalisation, f64 basis (the Ritz vectors need it) */
+    slq_work w;
+    stats_reset(s);
+    int rc = work_alloc(ctx, &w, 1, m, n, true, HB_F64);
+    if (rc != HB_OK) {
+        stats_done(s);
+        return rc;
+    }
+    size_t *idx = hb__malloc(ctx, m * sizeof(size_t), "top-k order");
+    if (!idx) {
+        work_free(ctx, &w);
+        stats_done(s);
+        return HB_ENOMEM;
+    }
+    rc = draw_probes(s, 1, n, w.Q);
+    if (rc == HB_OK) rc = normalise_rows(ctx, w.Q, 1, n);
+    double *B = w.B, *q = w.Q, *qp = w.Qp, *r = w.W, last_beta = 0;
+    size_t steps = 0, good = 0;
+    if (rc == HB_OK) memcpy(B, q, n * sizeof(double));
+    for (size_t j = 0; j < m && rc == HB_OK; j++) {
+        rc = apply_timed(s, op, 1, q, r);
+        if (rc == HB_OK) rc = check_finite(ctx, r, n);
+        double a = 0, b = 0, b_prev = j > 0 ? w.beta[j - 1] : 0.0;
+        if (rc == HB_OK) rc = hb__dot(ctx, HB_F64, (int64_t)n, q, 1, r, 1, &a);
+        if (rc != HB_OK) break;
+        for (size_t t = 0; t < n; t++) r[t] -= a * q[t] + b_prev * qp[t];
+        rc = reorth_cgs2(ctx, HB_F64, B, j + 1, n, r, w.h, NULL, NULL);
+        if (rc == HB_OK) rc = hb__nrm2(ctx, HB_F64, (int64_t)n, r, 1, &b);
+        if (rc != HB_OK) break;
+        w.alpha[j] = a;
+        steps = j + 1;
+        w.tnorm[0] = fmax(w.tnorm[0], fabs(a) + b + b_prev);
+        last_beta = b;
+        bool broke = !(b > s->breakdown_tol * w.tnorm[0]);
+        /* convergence check every 5 steps once there are k Ritz values, and at the end */
+        if (steps >= k && (broke || steps == m || steps % 5 == 0)) {
+            rc = tridiag_eig(ctx, steps, w.alpha, w.beta, w.d, w.e, w.Z);
+            if (rc != HB_OK) break;
+            order_ritz(w.d, steps, which, idx);
+            double scale = fmax(fabs(w.d[0]), fabs(w.d[steps - 1]));
+            good = 0;
+            for (size_t i = 0; i < k; i++) {
+                double res = broke ? 0.0 : b * fabs(w.Z[idx[i] * steps + steps - 1]);
+                if (res <= s->topk_tol * scale) good++;
+            }
+            if (good == k || broke || steps == m) break;
+        }
+        if (broke || steps == m) break;
+        w.beta[j] = b;
+        for (size_t t = 0; t < n; t++) {
+            qp[t] = q[t];
+            q[t] = r[t] / b;
+        }
+        memcpy(B + (j + 1) * n, q, n * sizeof(double));
+        rc = hb__progress(ctx, "slq", (int64_t)steps, (int64_t)m);
+    }
+    if (rc == HB_OK && steps < k) /* breakdown before k steps: the Krylov space is too small */
+        rc = hb__fail(ctx, HB_EINVAL, "the start vector spans an invariant subspace of dimension "
+                                      "%zu < k = %zu", steps, k);
+    if (rc == HB_OK) {
+        bool broke = !(last_beta > s->breakdown_tol * w.tnorm[0]);
+        for (size_t i = 0; i < k && rc == HB_OK; i++) {
+            size_t c = idx[i];
+            values[i] = w.d[c];
+            if (residuals) residuals[i] = broke ? 0.0 : last_beta * fabs(w.Z[c * steps + steps - 1]);
+            if (vectors) /* y = Q_sᵀ z_c */
+                rc = hb__gemv(ctx, HB_F64, true, (int64_t)steps, (int64_t)n, 1.0, B, (int64_t)n,
+                              w.Z + c * steps, 1, 0.0, vectors + i * n, 1);
+        }
+        if (converged) *converged = good;
+    }
+    hb__free(ctx, idx);
+    work_free(ctx, &w);
+    stats_done(s);
+    return rc;
+}

@@ -1,0 +1,60 @@
+/* Internal layout of the spectral component (lib/slq): operators, options, spectra. */
+#ifndef HB_SLQ_INTERNAL_H
+#define HB_SLQ_INTERNAL_H
+
+#include "model/model_internal.h"
+
+typedef enum {
+    HB__LINOP_DENSE = 1,
+    HB__LINOP_CALLBACK = 2,
+    HB__LINOP_MODEL = 3,       /* full Hessian via hb_model_hvp_multi */
+    HB__LINOP_MODEL_BLOCK = 4  /* H_bb via hb_model_block_hvp */
+} hb__linop_kind;
+
+struct hb_linop {
+    hb_context *ctx;
+    hb__linop_kind kind;
+    size_t n;
+    const double *A;   /* dense: the matrix (owned copy or borrowed) */
+    double *A_owned;   /* dense with copy = 1: same as A, freed with the linop */
+    hb_linop_fn fn;    /* callback */
+    void *user;
+    hb_model *model;   /* model kinds */
+    size_t block;      /* model block */
+};
+
+struct hb_slq {
+    hb_context *ctx;
+    int64_t probes, steps, reorth, dist, basis_dtype, stream, topk_max_steps;
+    double breakdown_tol, topk_tol;
+    /* statistics of the last run */
+    int64_t stat_calls, stat_vectors;
+    double stat_apply_s, stat_total_s;
+};
+
+/* Wall-clock seconds (C11 timespec_get). */
+double hb__seconds(void);
+
+typedef struct hb__probe {
+    double *nodes;   /* ascending Ritz values */
+    double *weights; /* sum to 1 */
+    size_t count;
+    int breakdown;
+} hb__probe;
+
+struct hb_spectrum {
+    hb_context *ctx;
+    size_t n;
+    hb__probe *probes;
+    size_t n_probes, cap_probes;
+};
+
+/* Append a probe, taking ownership of nodes/weights (both hb__malloc'ed on sp->ctx) on
+ * success; on failure the caller still owns them. */
+int hb__spectrum_push(hb_spectrum *sp, double *nodes, double *weights, size_t count,
+                      int breakdown);
+
+/* Smoothed density of sp (σ > 0) at x, with nodes optionally divided by scale (> 0). */
+double hb__spectrum_density_at(const hb_spectrum *sp, double x, double sigma, double scale);
+
+#endif

@@ -1,0 +1,806 @@
+/* SST spectral layers and the LoRA baseline as reparametrising wrapper models.
+ *
+ * SST layer (out×in, k = min(out, in)):   W = U·diag(s)·Vᵀ,   U (out,k), s (k), Vᵀ (k,in)
+ *   forward:  W is formed into the inner model's block (out·in·k flops, once per evaluation)
+ *   backward: G = ∂L/∂W from the inner model, then with M2 = Uᵀ·G (k×in), M1 = G·Vᵀᵀ (out×k)
+ *             ∇s_i = Σ_j M2[i,j]·Vᵀ[i,j] = u_iᵀ·G·v_i
+ *             exact:    ∇U = M1·diag(s),  ∇Vᵀ = diag(s)·M2
+ *             enhanced: ∇U[:,i] = M1[:,i], ∇Vᵀ[i,:] = M2[i,:] for active i, 0 otherwise
+ * LoRA layer: W = W₀ + c·B·A, c = α/r,    A (r,in), B (out,r)
+ *   backward: ∇B = c·G·Aᵀ,  ∇A = c·Bᵀ·G
+ * Why form W instead of applying U, s, Vᵀ as three skinny products at every position:
+ * for full rank (k = min(out,in)) the factored product costs (out+in)·k ≥ out·in flops per
+ * position, more than the dense out·in, while forming W costs out·in·k once per evaluation,
+ * i.e. less than k positions' worth of the dense product. With batch·positions ≫ k the
+ * forming is noise (docs/sst.md). Re-SVD uses LAPACK ?gesdd on the column-major view of the
+ * row-major W (Wᵀ = V·S·Uᵀ), so LAPACK's U is our Vᵀ and its Vᵀ our U, with no transposes
+ * and no allocation outside the context's allocator. */
+#include <lapacke.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "sst/sst_internal.h"
+
+#define HB_NUM_KINDS 13
+
+struct hb_sst_config {
+    hb_context *ctx;
+    hb_sst_method method;
+    int64_t rank, iteration, rewarm, gradient, freeze;
+    double mix, alpha;
+    char (*names)[HB_MAX_BLOCK_NAME + 1];
+    size_t n_names, cap_names;
+    bool kinds[HB_NUM_KINDS];
+};
+
+typedef struct layer {
+    size_t inner_block, inner_off;
+    int64_t out, in, k, r;
+    size_t off_u, off_s, off_vt; /* SST, in the wrapper's flat vector */
+    size_t off_a, off_b;         /* LoRA */
+    void *w0;                    /* LoRA: frozen W₀ (out·in) */
+    int64_t *active;             /* SST: r indices, ascending */
+    unsigned char *mask;         /* SST: k flags */
+} layer;
+
+typedef struct other {
+    size_t inner_off, outer_off, numel;
+} other;
+
+typedef struct sst {
+    hb__model_vtable vt; /* per wrapper: forwards only what the inner model supports */
+    hb_model *inner;
+    hb_sst_method method;
+    int64_t rank, iteration, rewarm, gradient, freeze;
+    double mix, scale; /* LoRA: α/r */
+    layer *layers;
+    size_t n_layers;
+    other *others;
+    size_t n_others;
+    void *scratch;     /* compute dtype */
+    void *work;        /* ?gesdd workspace */
+    lapack_int lwork;
+    lapack_int *iwork;
+    double *weights;   /* sampling weights, max k */
+    void *frozen;      /* SST: U and Vᵀ of every layer as before the update (Σ out·k + k·in) */
+    bool frozen_valid; /* begin_step took the snapshot; end_step restores the inactive pairs */
+    uint64_t stream, draws;
+    int64_t cur_iter;
+} sst;
+
+/* ---------------------------------------------------------------- configuration ---- */
+
+int hb_sst_config_create(hb_context *ctx, hb_sst_method method, hb_sst_config **out) {
+    if (out) *out = NULL;
+    if (!ctx) return HB_EINVAL;
+    HB_CHECK(ctx, out != NULL, HB_EINVAL, "output pointer is NULL");
+    HB_CHECK(ctx, method == HB_SST_SPECTRAL || method == HB_SST_LORA, HB_EINVAL,
+             "unknown SST method %d", (int)method);
+    hb_sst_config *c = hb__calloc(ctx, 1, sizeof *c, "SST config");
+    if (!c) return HB_ENOMEM;
+    c->ctx = ctx;
+    c->method = method;
+    c->rank = 8;
+    c->iteration = 200;
+    c->rewarm = 20;
+    c->gradient = HB_SST_GRAD_ENHANCED;
+    *out = c;
+    return HB_OK;
+}
+
+void hb_sst_config_free(hb_sst_config *c) {
+    if (!c) return;
+    hb__free(c->ctx, c->names);
+    hb__free(c->ctx, c);
+}
+
+int hb_sst_config_set_i64(hb_sst_config *c, hb_sst_opt key, int64_t v) {
+    if (!c) return HB_EINVAL;
+    hb_context *ctx = c->ctx;
+    switch (key) {
+    case HB_SST_RANK:
+        HB_CHECK(ctx, v >= 1 && v <= (1 << 24), HB_EINVAL, "HB_SST_RANK must be in 1..2^24");
+        c->rank = v;
+        return HB_OK;
+    case HB_SST_ITERATION:
+        HB_CHECK(ctx, v >= 1, HB_EINVAL, "HB_SST_ITERATION must be >= 1");
+        c->iteration = v;
+        return HB_OK;
+    case HB_SST_REWARM:
+        HB_CHECK(ctx, v >= 0, HB_EINVAL, "HB_SST_REWARM must be >= 0");
+        c->rewarm = v;
+        return HB_OK;
+    case HB_SST_GRADIENT:
+        HB_CHECK(ctx, v == HB_SST_GRAD_ENHANCED || v == HB_SST_GRAD_EXACT, HB_EINVAL,
+                 "HB_SST_GRADIENT must be HB_SST_GRAD_ENHANCED or HB_SST_GRAD_EXACT");
+        c->gradient = v;
+        return HB_OK;
+    case HB_SST_FREEZE_OTHERS:
+        HB_CHECK(ctx, v == 0 || v == 1, HB_EINVAL, "HB_SST_FREEZE_OTHERS must be 0 or 1");
+        c->freeze = v;
+        return HB_OK;
+    default:
+        return hb__fail(ctx, HB_EINVAL, "SST key %d is not an integer option", (int)key);
+    }
+}
+
+int hb_sst_config_set_f64(hb_sst_config *c, hb_sst_opt key, double v) {
+    if (!c) return HB_EINVAL;
+    hb_context *ctx = c->ctx;
+    switch (key) {
+    case HB_SST_UNIFORM_MIX:
+        HB_CHECK(ctx, v >= 0 && v <= 1, HB_EINVAL, "HB_SST_UNIFORM_MIX must be in [0,1], got %g", v);
+        c->mix = v;
+        return HB_OK;
+    case HB_SST_LORA_ALPHA:
+        HB_CHECK(ctx, isfinite(v) && v >= 0, HB_EINVAL, "HB_SST_LORA_ALPHA must be finite and >= 0");
+        c->alpha = v;
+        return HB_OK;
+    default:
+        return hb__fail(ctx, HB_EINVAL, "SST key %d is not a real option", (int)key);
+    }
+}
+
+int hb_sst_config_add_block(hb_sst_config *c, const char *name) {
+    if (!c) return HB_EINVAL;
+    hb_context *ctx = c->ctx;
+    HB_CHECK(ctx, name != NULL, HB_EINVAL, "block name is NULL");
+    size_t len = strlen(name);
+    HB_CHECK(ctx, len >= 1 && len <= HB_MAX_BLOCK_NAME - 3, HB_EINVAL,
+             "block name must have 1..%d bytes (room for the '.Vt' suffix)", HB_MAX_BLOCK_NAME - 3);
+    if (c->n_names == c->cap_names) {
+        size_t cap = c->cap_names ? 2 * c->cap_names : 4;
+        char(*nn)[HB_MAX_BLOCK_NAME + 1] = hb__calloc(ctx, cap, sizeof *nn, "SST block names");
+        if (!nn) return HB_ENOMEM;
+        if (c->n_names) memcpy(nn, c->names, c->n_names * sizeof *nn);
+        hb__free(ctx, c->names);
+        c->names = nn;
+        c->cap_names = cap;
+    }
+    memcpy(c->names[c->n_names++], name, len + 1);
+    return HB_OK;
+}
+
+int hb_sst_config_add_kind(hb_sst_config *c, hb_block_kind kind) {
+    if (!c) return HB_EINVAL;
+    HB_CHECK(c->ctx, (int)kind >= 0 && (int)kind < HB_NUM_KINDS, HB_EINVAL, "unknown block kind %d",
+             (int)kind);
+    c->kinds[kind] = true;
+    return HB_OK;
+}
+
+/* ---------------------------------------------------------------- helpers ---- */
+
+static sst *sst_of(const hb_model *m) {
+    return hb__sst_is_wrapper(m) ? (sst *)m->impl : NULL;
+}
+
+static void destroy_sst(hb_context *ctx, sst *S) {
+    if (!S) return;
+    for (size_t l = 0; l < S->n_layers; l++) {
+        hb__free(ctx, S->layers[l].w0);
+        hb__free(ctx, S->layers[l].active);
+        hb__free(ctx, S->layers[l].mask);
+    }
+    hb__free(ctx, S->layers);
+    hb__free(ctx, S->others);
+    hb__free(ctx, S->scratch);
+    hb__free(ctx, S->work);
+    hb__free(ctx, S->iwork);
+    hb__free(ctx, S->weights);
+    hb__free(ctx, S->frozen);
+    hb__free(ctx, S);
+}
+
+static void sst_destroy(hb_model *m) { destroy_sst(m->ctx, m->impl); }
+
+/* dst = base + suffix (base is at most HB_MAX_BLOCK_NAME − 3 bytes, checked at create). */
+static void suffixed(char *dst, const char *base, const char *suffix) {
+    size_t a = strlen(base), b = strlen(suffix);
+    memcpy(dst, base, a);
+    memcpy(dst + a, suffix, b + 1);
+}
+
+static void *at(hb_dtype dt, void *base, size_t off) { return (char *)base + off * hb_dtype_size(dt); }
+
+/* Element loops of the forming and the gradient map, typed (one dtype switch per call,
+ * not per element). */
+#define HB_SST_KERNELS(T, SFX)                                                             \
+    static void scale_cols_##SFX(const T *U, const T *s, T *US, int64_t out, int64_t k) {  \
+        for (int64_t a = 0; a < out; a++)                                                  \
+            for (int64_t i = 0; i < k; i++) US[a * k + i] = U[a * k + i] * s[i];           \
+    }                                                                                      \
+    static void map_sst_##SFX(const T *s, const T *Vt, const T *M1, const T *M2,           \
+                              const unsigned char *mask, bool exact, T *gU, T *gs, T *gVt, \
+                              int64_t out, int64_t in, int64_t k) {                        \
+        for (int64_t i = 0; i < k; i++) {                                                  \
+            double d = 0;                                                                  \
+            for (int64_t j = 0; j < in; j++) d += (double)M2[i * in + j] * (double)Vt[i * in + j]; \
+            gs[i] += (T)d;                                                                 \
+            T f = exact ? s[i] : (T)(mask[i] ? 1 : 0);                                     \
+            if (f == 0) continue;                                                          \
+            for (int64_t j = 0; j < in; j++) gVt[i * in + j] += f * M2[i * in + j];        \
+        }                                                                                  \
+        for (int64_t a = 0; a < out; a++)                                                  \
+            for (int64_t i = 0; i < k; i++) {                                              \
+                T f = exact ? s[i] : (T)(mask[i] ? 1 : 0);                                 \
+                gU[a * k + i] += f * M1[a * k + i];                                        \
+            }                                                                              \
+    }
+HB_SST_KERNELS(double, f64)
+HB_SST_KERNELS(float, f32)
+
+/* gesdd on the column-major view of row-major W (out×in): Wᵀ = V·S·Uᵀ. A is destroyed.
+ * lwork = -1 is the workspace query (result in *work). */
+static lapack_int gesdd(hb_dtype dt, int64_t out, int64_t in, void *A, void *s, void *Vt, void *U,
+                        void *work, lapack_int lwork, lapack_int *iwork) {
+    lapack_int m = (lapack_int)in, n = (lapack_int)out, k = m < n ? m : n;
+    if (dt == HB_F64)
+        return LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'S', m, n, A, m, s, Vt, m, U, k, work, lwork,
+                                   iwork);
+    return LAPACKE_sgesdd_work(LAPACK_COL_MAJOR, 'S', m, n, A, m, s, Vt, m, U, k, work, lwork, iwork);
+}
+
+/* [U, s, Vᵀ] = svd(W) of layer L (W out×in row-major, any buffer), written into the
+ * wrapper's blocks only on success. Scratch: A (out·in) | Vt (k·in) | s (k) | U (out·k). */
+static int svd_layer(hb_model *m, sst *S, layer *L, const void *W) {
+    hb_dtype dt = m->compute;
+    size_t es = hb_dtype_size(dt), oi = (size_t)(L->out * L->in), ki = (size_t)(L->k * L->in),
+           ok = (size_t)(L->out * L->k), k = (size_t)L->k;
+    char *A = S->scratch, *vt = A + oi * es, *sv = vt + ki * es, *u = sv + k * es;
+    memcpy(A, W, oi * es);
+    lapack_int info = gesdd(dt, L->out, L->in, A, sv, vt, u, S->work, S->lwork, S->iwork);
+    HB_CHECK(m->ctx, info == 0, HB_ENONFINITE, "?gesdd failed (info %d) on layer '%s'", (int)info,
+             S->inner->params->blocks[L->inner_block].name);
+    void *P = m->params->data;
+    memcpy(at(dt, P, L->off_u), u, ok * es);
+    memcpy(at(dt, P, L->off_s), sv, k * es);
+    memcpy(at(dt, P, L->off_vt), vt, ki * es);
+    return HB_OK;
+}
+
+/* Form W of layer L into dst (out×in). SST: dst = (U·diag(s))·Vᵀ; LoRA: dst = W₀ + c·B·A. */
+static int form_layer(hb_model *m, sst *S, layer *L, void *dst) {
+    hb_dtype dt = m->compute;
+    void *P = m->params->data;
+    if (S->method == HB_SST_LORA) {
+        memcpy(dst, L->w0, (size_t)(L->out * L->in) * hb_dtype_size(dt));
+        return hb__gemm(m->ctx, dt, false, false, L->out, L->in, L->r, S->scale,
+                        at(dt, P, L->off_b), L->r, at(dt, P, L->off_a), L->in, 1.0, dst, L->in);
+    }
+    const void *U = at(dt, P, L->off_u), *s = at(dt, P, L->off_s);
+    void *US = S->scratch;
+    if (dt == HB_F64) scale_cols_f64(U, s, US, L->out, L->k);
+    else scale_cols_f32(U, s, US, L->out, L->k);
+    return hb__gemm(m->ctx, dt, false, false, L->out, L->in, L->k, 1.0, US, L->k,
+                    at(dt, P, L->off_vt), L->in, 0.0, dst, L->in);
+}
+
+/* Copy the wrapper's unconverted blocks into the inner params and form every W there. */
+static int sync_inner(hb_model *m, sst *S) {
+    hb_dtype dt = m->compute;
+    size_t es = hb_dtype_size(dt);
+    hb_params *ip = S->inner->params;
+    for (size_t j = 0; j < S->n_others; j++)
+        memcpy(at(dt, ip->data, S->others[j].inner_off), at(dt, m->params->data, S->others[j].outer_off),
+               S->others[j].numel * es);
+    for (size_t l = 0; l < S->n_layers; l++)
+        HB_TRY(form_layer(m, S, &S->layers[l], at(dt, ip->data, S->layers[l].inner_off)));
+    return HB_OK;
+}
+
+/* ACCUMULATE the wrapper gradient from the inner gradient (already scaled and summed). */
+static int map_grad(hb_model *m, sst *S, void *grad) {
+    hb_context *ctx = m->ctx;
+    hb_dtype dt = m->compute;
+    size_t es = hb_dtype_size(dt);
+    hb_params *ip = S->inner->params;
+    void *P = m->params->data;
+    for (size_t j = 0; j < S->n_others; j++)
+        if (!S->freeze)
+            HB_TRY(hb__axpy(ctx, dt, (int64_t)S->others[j].numel, 1.0,
+                            at(dt, ip->grad, S->others[j].inner_off), 1,
+                            at(dt, grad, S->others[j].outer_off), 1));
+    for (size_t l = 0; l < S->n_layers; l++) {
+        layer *L = &S->layers[l];
+        const void *G = at(dt, ip->grad, L->inner_off);
+        if (S->method == HB_SST_LORA) {
+            HB_TRY(hb__gemm(ctx, dt, false, true, L->out, L->r, L->in, S->scale, G, L->in,
+                            at(dt, P, L->off_a), L->in, 1.0, at(dt, grad, L->off_b), L->r));
+            HB_TRY(hb__gemm(ctx, dt, true, false, L->r, L->in, L->out, S->scale,
+                            at(dt, P, L->off_b), L->r, G, L->in, 1.0, at(dt, grad, L->off_a), L->in));
+            continue;
+        }
+        const void *U = at(dt, P, L->off_u), *s = at(dt, P, L->off_s), *Vt = at(dt, P, L->off_vt);
+        void *gU = at(dt, grad, L->off_u), *gs = at(dt, grad, L->off_s), *gVt = at(dt, grad, L->off_vt);
+        char *M2 = S->scratch, *M1 = M2 + (size_t)(L->k * L->in) * es;
+        bool exact = S->gradient == HB_SST_GRAD_EXACT;
+        HB_TRY(hb__gemm(ctx, dt, true, false, L->k, L->in, L->out, 1.0, U, L->k, G, L->in, 0.0, M2,
+                        L->in));
+        HB_TRY(hb__gemm(ctx, dt, false, true, L->out, L->k, L->in, 1.0, G, L->in, Vt, L->in, 0.0, M1,
+                        L->k));
+        if (dt == HB_F64)
+            map_sst_f64(s, Vt, (const double *)M1, (const double *)M2, L->mask, exact, gU, gs, gVt,
+                        L->out, L->in, L->k);
+        else
+            map_sst_f32(s, Vt, (const float *)M1, (const float *)M2, L->mask, exact, gU, gs, gVt,
+                        L->out, L->in, L->k);
+    }
+    return HB_OK;
+}
+
+/* ---------------------------------------------------------------- vtable ---- */
+
+static bool is_first(const hb_model *m, const hb__batch *b) { return !b || b == &m->batches[0]; }
+static bool is_last(const hb_model *m, const hb__batch *b) {
+    return !b || b == &m->batches[m->n_batches - 1];
+}
+
+static int w_check_batch(hb_model *m, const hb_tensor *x, const hb_tensor *y, size_t *n) {
+    hb_model *in = ((sst *)m->impl)->inner;
+    return in->vt->check_batch(in, x, y, n);
+}
+
+static int w_loss_grad(hb_model *m, const hb__batch *b, double *loss, void *grad, double scale) {
+    sst *S = m->impl;
+    hb_model *in = S->inner;
+    if (is_first(m, b)) {
+        HB_TRY(sync_inner(m, S));
+        if (grad) HB_TRY(hb_params_zero_grad(in->params));
+    }
+    HB_TRY(in->vt->loss_grad(in, b, loss, grad ? in->params->grad : NULL, scale));
+    if (grad && is_last(m, b)) HB_TRY(map_grad(m, S, grad));
+    return HB_OK;
+}
+
+static int w_hvp_multi(hb_model *m, const hb__batch *b, size_t k, const void *V, void *OUT,
+                       double scale) {
+    (void)b, (void)k, (void)V, (void)OUT, (void)scale;
+    return hb__fail(m->ctx, HB_EUNSUPPORTED,
+                    "Hessian products of SST/LoRA wrappers are not provided: call hb_sst_sync and "
+                    "analyse the inner model");
+}
+
+static int w_accuracy(hb_model *m, const hb__batch *b, size_t *correct, size_t *total) {
+    sst *S = m->impl;
+    if (is_first(m, b)) HB_TRY(sync_inner(m, S));
+    return S->inner->vt->accuracy(S->inner, b, correct, total);
+}
+
+static int w_synthetic(hb_model *m, size_t n, uint64_t stream, uint64_t first, hb_tensor **x,
+                       hb_tensor **y) {
+    hb_model *in = ((sst *)m->impl)->inner;
+    return in->vt->synthetic(in, n, stream, first, x, y);
+}
+
+bool hb__sst_is_wrapper(const hb_model *m) { return m && m->vt && m->vt->destroy == sst_destroy; }
+
+/* ---------------------------------------------------------------- selection ---- */
+
+/* Draw r of k indices without replacement, sequentially, each draw ∝ the weights of the
+ * indices not yet drawn; weights (1−μ)·s_i/Σs + μ/k (uniform if Σs is 0). */
+static void select_layer(hb_model *m, sst *S, layer *L) {
+    hb_dtype dt = m->compute;
+    const void *s = at(dt, m->params->data, L->off_s);
+    size_t k = (size_t)L->k;
+    double sum = 0, *w = S->weights;
+    for (size_t i = 0; i < k; i++) sum += fmax(0.0, hb__load(dt, s, i));
+    for (size_t i = 0; i < k; i++)
+        w[i] = (sum > 0 && isfinite(sum) ? (1 - S->mix) * fmax(0.0, hb__load(dt, s, i)) / sum : 0) +
+               (sum > 0 && isfinite(sum) ? S->mix / (double)k : 1.0 / (double)k);
+    memset(L->mask, 0, k);
+    for (int64_t d = 0; d < L->r; d++) {
+        double total = 0;
+        size_t last = k;
+        for (size_t i = 0; i < k; i++)
+            if (!L->mask[i]) {
+                total += w[i];
+                last = i;
+            }
+        double u = hb__uniform01((uint64_t)m->ctx->seed, S->stream, S->draws++) * total, c = 0;
+        size_t pick = last;
+        if (total > 0) {
+            for (size_t i = 0; i < k; i++)
+                if (!L->mask[i] && w[i] > 0) {
+                    c += w[i];
+                    if (u < c) {
+                        pick = i;
+                        break;
+                    }
+                }
+        } else { /* every remaining weight is 0: take the first remaining index */
+            for (size_t i = 0; i < k; i++)
+                if (!L->mask[i]) {
+                    pick = i;
+                    break;
+                }
+        }
+        L->mask[pick] = 1;
+    }
+    int64_t j = 0;
+    for (size_t i = 0; i < k; i++)
+        if (L->mask[i]) L->active[j++] = (int64_t)i;
+}
+
+/* ---------------------------------------------------------------- create ---- */
+
+static bool wanted_by_name(const hb_sst_config *c, const char *name) {
+    for (size_t i = 0; i < c->n_names; i++)
+        if (strcmp(c->names[i], name) == 0) return true;
+    return false;
+}
+
+int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
+    if (out) *out = NULL;
+    if (!inner) return HB_EINVAL;
+    hb_context *ctx = inner->ctx;
+    HB_CHECK(ctx, cfg != NULL && out != NULL, HB_EINVAL, "config or output pointer is NULL");
+    HB_CHECK(ctx, cfg->ctx == ctx, HB_EINVAL, "the config belongs to another context");
+    HB_CHECK(ctx, !hb__sst_is_wrapper(inner), HB_EINVAL, "the inner model is already a wrapper");
+    hb_params *ip = inner->params;
+    hb_dtype dt = ip->dtype;
+    HB_CHECK(ctx, dt == HB_F32 || dt == HB_F64, HB_EDTYPE, "SST/LoRA wrappers need f32 or f64 params");
+    for (size_t i = 0; i < cfg->n_names; i++) {
+        size_t b;
+        HB_CHECK(ctx, hb_params_find_block(ip, cfg->names[i], &b) == HB_OK, HB_ENOTFOUND,
+                 "the model has no block '%s'", cfg->names[i]);
+        HB_CHECK(ctx, ip->blocks[b].ndim == 2, HB_ESHAPE, "block '%s' is %d-d, not a 2-d linear block",
+                 cfg->names[i], ip->blocks[b].ndim);
+    }
+    size_t n_layers = 0;
+    for (size_t b = 0; b < ip->n_blocks; b++) {
+        const hb__block *B = &ip->blocks[b];
+        if (B->ndim == 2 && (wanted_by_name(cfg, B->name) || cfg->kinds[B->kind])) {
+            HB_CHECK(ctx, strlen(B->name) <= HB_MAX_BLOCK_NAME - 3, HB_EINVAL,
+                     "block name '%s' leaves no room for the '.Vt' suffix", B->name);
+            for (size_t i = 0; i < (size_t)(B->shape[0] * B->shape[1]); i++)
+                HB_CHECK(ctx, isfinite(hb__load(dt, ip->data, B->offset + i)), HB_ENONFINITE,
+                         "block '%s' holds a non-finite value", B->name);
+            n_layers++;
+        }
+    }
+    HB_CHECK(ctx, n_layers > 0, HB_ESHAPE, "no 2-d block of the model matches the configuration");
+
+    sst *S = hb__calloc(ctx, 1, sizeof *S, "SST wrapper");
+    if (!S) return HB_ENOMEM;
+    S->vt = (hb__model_vtable){
+        .name = cfg->method == HB_SST_LORA ? "lora" : "sst",
+        .check_batch = inner->vt->check_batch ? w_check_batch : NULL,
+        .loss_grad = w_loss_grad,
+        .hvp_multi = w_hvp_multi,
+        .accuracy = inner->vt->accuracy ? w_accuracy : NULL,
+        .synthetic = inner->vt->synthetic ? w_synthetic : NULL,
+        .destroy = sst_destroy,
+    };
+    S->inner = inner;
+    S->method = cfg->method;
+    S->rank = cfg->rank;
+    S->iteration = cfg->iteration;
+    S->rewarm = cfg->rewarm;
+    S->gradient = cfg->gradient;
+    S->freeze = cfg->freeze;
+    S->mix = cfg->mix;
+    hb_params *wp = NULL;
+    hb_model *m = NULL;
+    int rc = HB_OK;
+    S->layers = hb__calloc(ctx, n_layers, sizeof *S->layers, "SST layers");
+    S->others = hb__calloc(ctx, ip->n_blocks - n_layers + 1, sizeof *S->others, "SST block map");
+    if (!S->layers || !S->others) goto fail;
+    rc = hb_params_create(ctx, dt, &wp);
+    if (rc != HB_OK) goto fail;
+    /* Wrapper blocks, in the inner order; a converted block becomes its factors in place. */
+    size_t max_k = 1, max_scratch = 1;
+    for (size_t b = 0; b < ip->n_blocks && rc == HB_OK; b++) {
+        const hb__block *B = &ip->blocks[b];
+        if (!(B->ndim == 2 && (wanted_by_name(cfg, B->name) || cfg->kinds[B->kind]))) {
+            S->others[S->n_others].inner_off = B->offset;
+            S->others[S->n_others].numel = B->numel;
+            rc = hb_params_add_block(wp, B->name, B->kind, B->ndim, B->shape, NULL);
+            S->n_others++;
+            continue;
+        }
+        layer *L = &S->layers[S->n_layers++];
+        L->inner_block = b;
+        L->inner_off = B->offset;
+        L->out = B->shape[0];
+        L->in = B->shape[1];
+        L->k = L->out < L->in ? L->out : L->in;
+        L->r = S->rank < L->k ? S->rank : L->k;
+        char nm[HB_MAX_BLOCK_NAME + 8];
+        if (S->method == HB_SST_SPECTRAL) {
+            int64_t su[2] = {L->out, L->k}, ss[1] = {L->k}, sv[2] = {L->k, L->in};
+            suffixed(nm, B->name, ".U");
+            rc = hb_params_add_block(wp, nm, B->kind, 2, su, NULL);
+            suffixed(nm, B->name, ".s");
+            if (rc == HB_OK) rc = hb_params_add_block(wp, nm, B->kind, 1, ss, NULL);
+            suffixed(nm, B->name, ".Vt");
+            if (rc == HB_OK) rc = hb_params_add_block(wp, nm, B->kind, 2, sv, NULL);
+        } else {
+            int64_t sa[2] = {L->r, L->in}, sb[2] = {L->out, L->r};
+            suffixed(nm, B->name, ".A");
+            rc = hb_params_add_block(wp, nm, B->kind, 2, sa, NULL);
+            suffixed(nm, B->name, ".B");
+            if (rc == HB_OK) rc = hb_params_add_block(wp, nm, B->kind, 2, sb, NULL);
+        }
+        if ((size_t)L->k > max_k) max_k = (size_t)L->k;
+        size_t need = (size_t)(L->out * L->in + L->out * L->k + L->k + L->k * L->in);
+        if (need > max_scratch) max_scratch = need;
+    }
+    if (rc == HB_OK) rc = hb_params_finalize(wp);
+    if (rc != HB_OK) goto fail;
+    /* Offsets in the wrapper's vector: walk its blocks in the same order. */
+    {
+        size_t wb = 0, o = 0;
+        for (size_t b = 0; b < ip->n_blocks; b++) {
+            if (S->n_layers && o < S->n_layers && S->layers[o].inner_block == b) {
+                layer *L = &S->layers[o++];
+                if (S->method == HB_SST_SPECTRAL) {
+                    L->off_u = wp->blocks[wb++].offset;
+                    L->off_s = wp->blocks[wb++].offset;
+                    L->off_vt = wp->blocks[wb++].offset;
+                } else {
+                    L->off_a = wp->blocks[wb++].offset;
+                    L->off_b = wp->blocks[wb++].offset;
+                }
+            } else {
+                for (size_t j = 0; j < S->n_others; j++)
+                    if (S->others[j].inner_off == ip->blocks[b].offset) S->others[j].outer_off = wp->blocks[wb].offset;
+                wb++;
+            }
+        }
+    }
+    size_t es = hb_dtype_size(dt);
+    S->scratch = hb__calloc(ctx, max_scratch, es, "SST scratch");
+    S->weights = hb__calloc(ctx, max_k, sizeof(double), "SST sampling weights");
+    if (!S->scratch || !S->weights) goto fail;
+    for (size_t l = 0; l < S->n_layers; l++) {
+        layer *L = &S->layers[l];
+        if (S->method == HB_SST_LORA) {
+            L->w0 = hb__malloc(ctx, (size_t)(L->out * L->in) * es, "LoRA frozen W0");
+            if (!L->w0) goto fail;
+            memcpy(L->w0, at(dt, ip->data, L->inner_off), (size_t)(L->out * L->in) * es);
+        } else {
+            L->active = hb__calloc(ctx, (size_t)L->r, sizeof *L->active, "SST active indices");
+            L->mask = hb__calloc(ctx, (size_t)L->k, 1, "SST active mask");
+            if (!L->active || !L->mask) goto fail;
+        }
+    }
+    for (size_t j = 0; j < S->n_others; j++)
+        memcpy(at(dt, wp->data, S->others[j].outer_off), at(dt, ip->data, S->others[j].inner_off),
+               S->others[j].numel * es);
+    if (S->method == HB_SST_SPECTRAL) {
+        /* Workspace: the largest query over the layers. */
+        lapack_int lwork = 1;
+        for (size_t l = 0; l < S->n_layers; l++) {
+            layer *L = &S->layers[l];
+            double q = 0;
+            float qf = 0;
+            lapack_int dummy_i = 0;
+            lapack_int info = gesdd(dt, L->out, L->in, S->scratch, S->scratch, S->scratch, S->scratch,
+                                    dt == HB_F64 ? (void *)&q : (void *)&qf, -1, &dummy_i);
+            if (info != 0) {
+                rc = hb__fail(ctx, HB_EUNSUPPORTED, "?gesdd workspace query failed (info %d)", (int)info);
+                goto fail;
+            }
+            lapack_int need = (lapack_int)(dt == HB_F64 ? q : (double)qf) + 1;
+            if (need > lwork) lwork = need;
+        }
+        S->lwork = lwork;
+        S->work = hb__calloc(ctx, (size_t)lwork, es, "?gesdd workspace");
+        S->iwork = hb__calloc(ctx, 8 * max_k, sizeof *S->iwork, "?gesdd integer workspace");
+        size_t nf = 0;
+        for (size_t l = 0; l < S->n_layers; l++)
+            nf += (size_t)(S->layers[l].out * S->layers[l].k + S->layers[l].k * S->layers[l].in);
+        S->frozen = hb__calloc(ctx, nf, es, "SST snapshot of U and Vt");
+        if (!S->work || !S->iwork || !S->frozen) goto fail;
+    } else {
+        S->scale = (cfg->alpha > 0 ? cfg->alpha : (double)S->rank) / (double)S->rank;
+    }
+    rc = hb__model_new(ctx, wp, &S->vt, &m);
+    if (rc != HB_OK) goto fail;
+    m->impl = S;
+    wp = NULL; /* owned by m now */
+    m->kind = inner->kind;
+    m->exact_hvp = false;
+    m->default_batch = inner->default_batch;
+    if (S->method == HB_SST_SPECTRAL) {
+        for (size_t l = 0; l < S->n_layers && rc == HB_OK; l++)
+            rc = svd_layer(m, S, &S->layers[l], at(dt, ip->data, S->layers[l].inner_off));
+        if (rc == HB_OK) rc = hb_context_next_stream(ctx, &S->stream);
+        for (size_t l = 0; l < S->n_layers && rc == HB_OK; l++) select_layer(m, S, &S->layers[l]);
+    } else {
+        for (size_t l = 0; l < S->n_layers && rc == HB_OK; l++) {
+            size_t bi;
+            char nm[HB_MAX_BLOCK_NAME + 8];
+            suffixed(nm, ip->blocks[S->layers[l].inner_block].name, ".A");
+            rc = hb_params_find_block(m->params, nm, &bi);
+            if (rc == HB_OK) rc = hb_params_init_block(m->params, bi, HB_INIT_TORCH_LINEAR, 0, 0);
+        }
+    }
+    if (rc != HB_OK) {
+        hb_model_free(m); /* frees S through destroy */
+        return rc;
+    }
+    /* A copy of inner's current data, so the wrapper starts with the same batches. */
+    for (size_t i = 0; i < inner->n_batches && rc == HB_OK; i++)
+        rc = hb_model_add_batch(m, inner->batches[i].inputs, inner->batches[i].targets);
+    if (rc != HB_OK) {
+        hb_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return HB_OK;
+fail:
+    if (rc == HB_OK) rc = HB_ENOMEM;
+    hb_params_free(wp);
+    destroy_sst(ctx, S);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- schedule ---- */
+
+int hb__sst_begin_step(hb_model *m, int64_t step, hb__state_reset_fn reset, void *user,
+                       double *lr_scale) {
+    sst *S = sst_of(m);
+    if (lr_scale) *lr_scale = 1.0;
+    if (!S || S->method != HB_SST_SPECTRAL) return HB_OK;
+    int64_t it = step / S->iteration;
+    if (it != S->cur_iter) {
+        HB_TRY(hb_sst_resvd(m));
+        for (size_t l = 0; l < S->n_layers; l++) select_layer(m, S, &S->layers[l]);
+        if (reset)
+            for (size_t l = 0; l < S->n_layers; l++) {
+                layer *L = &S->layers[l];
+                HB_TRY(reset(user, L->off_u, (size_t)(L->out * L->k)));
+                HB_TRY(reset(user, L->off_vt, (size_t)(L->k * L->in)));
+            }
+        S->cur_iter = it;
+    }
+    /* Snapshot U and Vᵀ: end_step puts the inactive pairs back, so they stay frozen
+       whatever the optimizer does to zero-gradient entries (weight decay, momentum). */
+    {
+        hb_dtype dt = m->compute;
+        size_t es = hb_dtype_size(dt);
+        char *f = S->frozen;
+        for (size_t l = 0; l < S->n_layers; l++) {
+            layer *L = &S->layers[l];
+            size_t nu = (size_t)(L->out * L->k), nv = (size_t)(L->k * L->in);
+            memcpy(f, at(dt, m->params->data, L->off_u), nu * es);
+            memcpy(f + nu * es, at(dt, m->params->data, L->off_vt), nv * es);
+            f += (nu + nv) * es;
+        }
+        S->frozen_valid = true;
+    }
+    if (lr_scale && it > 0 && S->rewarm > 0) {
+        double f = (double)(step - it * S->iteration + 1) / (double)S->rewarm;
+        *lr_scale = f < 1 ? f : 1;
+    }
+    return HB_OK;
+}
+
+int hb__sst_end_step(hb_model *m) {
+    sst *S = sst_of(m);
+    if (!S || S->method != HB_SST_SPECTRAL) return HB_OK;
+    hb_dtype dt = m->compute;
+    size_t es = hb_dtype_size(dt);
+    const char *f = S->frozen;
+    for (size_t l = 0; l < S->n_layers; l++) {
+        layer *L = &S->layers[l];
+        void *s = at(dt, m->params->data, L->off_s);
+        for (int64_t i = 0; i < L->k; i++)
+            if (!(hb__load(dt, s, (size_t)i) >= 0)) hb__store(dt, s, (size_t)i, 0.0);
+        size_t nu = (size_t)(L->out * L->k), nv = (size_t)(L->k * L->in);
+        if (S->frozen_valid && S->gradient == HB_SST_GRAD_ENHANCED) {
+            char *U = at(dt, m->params->data, L->off_u), *Vt = at(dt, m->params->data, L->off_vt);
+            for (int64_t i = 0; i < L->k; i++) {
+                if (L->mask[i]) continue;
+                for (int64_t a = 0; a < L->out; a++)
+                    memcpy(U + (size_t)(a * L->k + i) * es, f + (size_t)(a * L->k + i) * es, es);
+                memcpy(Vt + (size_t)(i * L->in) * es, f + (nu + (size_t)(i * L->in)) * es,
+                       (size_t)L->in * es);
+            }
+        }
+        f += (nu + nv) * es;
+    }
+    S->frozen_valid = false;
+    return HB_OK;
+}
+
+/* ---------------------------------------------------------------- public queries ---- */
+
+#define WRAPPER_OR_FAIL(m, S)                                                              \
+    if (!(m)) return HB_EINVAL;                                                            \
+    sst *S = sst_of(m);                                                                    \
+    HB_CHECK((m)->ctx, S != NULL, HB_EINVAL, "the model is not an SST/LoRA wrapper")
+
+int hb_sst_is_wrapper(const hb_model *m) { return hb__sst_is_wrapper(m) ? 1 : 0; }
+int hb_sst_method_of(const hb_model *m) {
+    sst *S = sst_of(m);
+    return S ? (int)S->method : 0;
+}
+hb_model *hb_sst_inner(hb_model *m) {
+    sst *S = sst_of(m);
+    return S ? S->inner : NULL;
+}
+
+int hb_sst_num_layers(const hb_model *m, size_t *n) {
+    WRAPPER_OR_FAIL(m, S);
+    HB_CHECK(m->ctx, n != NULL, HB_EINVAL, "n is NULL");
+    *n = S->n_layers;
+    return HB_OK;
+}
+
+int hb_sst_layer_info(const hb_model *m, size_t layer_i, const char **name, int64_t *out_dim,
+                      int64_t *in_dim, int64_t *k, int64_t *r) {
+    WRAPPER_OR_FAIL(m, S);
+    HB_CHECK(m->ctx, layer_i < S->n_layers, HB_ERANGE, "layer %zu out of range (%zu layers)", layer_i,
+             S->n_layers);
+    const layer *L = &S->layers[layer_i];
+    if (name) *name = S->inner->params->blocks[L->inner_block].name;
+    if (out_dim) *out_dim = L->out;
+    if (in_dim) *in_dim = L->in;
+    if (k) *k = L->k;
+    if (r) *r = L->r;
+    return HB_OK;
+}
+
+int hb_sst_active(const hb_model *m, size_t layer_i, int64_t *idx) {
+    WRAPPER_OR_FAIL(m, S);
+    HB_CHECK(m->ctx, S->method == HB_SST_SPECTRAL, HB_EINVAL, "LoRA layers have no active pairs");
+    HB_CHECK(m->ctx, idx != NULL, HB_EINVAL, "idx is NULL");
+    HB_CHECK(m->ctx, layer_i < S->n_layers, HB_ERANGE, "layer %zu out of range (%zu layers)", layer_i,
+             S->n_layers);
+    memcpy(idx, S->layers[layer_i].active, (size_t)S->layers[layer_i].r * sizeof *idx);
+    return HB_OK;
+}
+
+int hb_sst_trainable_count(const hb_model *m, size_t *n) {
+    WRAPPER_OR_FAIL(m, S);
+    HB_CHECK(m->ctx, n != NULL, HB_EINVAL, "n is NULL");
+    size_t c = 0;
+    if (!S->freeze)
+        for (size_t j = 0; j < S->n_others; j++) c += S->others[j].numel;
+    for (size_t l = 0; l < S->n_layers; l++) {
+        const layer *L = &S->layers[l];
+        c += (size_t)(L->r * (L->out + L->in));
+        if (S->method == HB_SST_SPECTRAL) c += (size_t)L->k;
+    }
+    *n = c;
+    return HB_OK;
+}
+
+int hb_sst_sync(hb_model *m) {
+    WRAPPER_OR_FAIL(m, S);
+    return sync_inner(m, S);
+}
+
+int hb_sst_resvd(hb_model *m) {
+    WRAPPER_OR_FAIL(m, S);
+    HB_CHECK(m->ctx, S->method == HB_SST_SPECTRAL, HB_EINVAL, "re-SVD applies to SST layers only");
+    hb_dtype dt = m->compute;
+    hb_params *ip = S->inner->params;
+    for (size_t l = 0; l < S->n_layers; l++) {
+        layer *L = &S->layers[l];
+        void *W = at(dt, ip->data, L->inner_off);
+        HB_TRY(form_layer(m, S, L, W));
+        HB_TRY(svd_layer(m, S, L, W));
+    }
+    return HB_OK;
+}
+
+int hb_sst_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_scale) {
+    WRAPPER_OR_FAIL(m, S);
+    (void)S;
+    HB_CHECK(m->ctx, step >= 0, HB_EINVAL, "step must be >= 0");
+    HB_CHECK(m->ctx, opt == NULL || hb_optimizer_params(opt) == m->params, HB_EINVAL,
+             "the optimizer is not over the wrapper's parameters");
+    return hb__sst_begin_step(m, step, hb__optim_zero_range, opt, lr_scale);
+}
+
+int hb_sst_end_step(hb_model *m) {
+    WRAPPER_OR_FAIL(m, S);
+    (void)S;
+    return hb__sst_end_step(m);
+}

@@ -1,0 +1,398 @@
+/* Checkpoints: save → load → continue is bit-identical to an uninterrupted run; every
+ * corrupted byte and every truncation is rejected without changing anything; crafted
+ * files (version, absurd sizes, other models) are rejected with the documented codes. */
+#include <dirent.h>
+#include <sys/stat.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hb_test.h"
+#include "optim/optim_internal.h"
+
+/* Independent CRC-32 (bitwise, IEEE polynomial) to check the documented format. */
+static uint32_t crc32_ref(const unsigned char *p, size_t n) {
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+static uint32_t rd32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t rd64(const unsigned char *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+static void wr32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> 8 * i); }
+static void wr64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> 8 * i); }
+
+typedef struct setup { hb_optimizer_kind kind; hb_dtype dt; int master, sr; } setup;
+
+static hb_params *layout(hb_context *ctx, hb_dtype dt, int variant) {
+    hb_params *p = NULL;
+    int64_t q[2] = {4, 4}, n[1] = {4}, e[2] = {3, 4};
+    if (variant == 2) e[0] = 5;
+    ck_assert_int_eq(hb_params_create(ctx, dt, &p), HB_OK);
+    ck_assert_int_eq(hb_params_add_block(p, "attn.wq", HB_BLOCK_ATTN_Q, 2, q, NULL), HB_OK);
+    ck_assert_int_eq(hb_params_add_block(p, variant == 1 ? "ln.w" : "ln.weight", HB_BLOCK_NORM, 1, n, NULL), HB_OK);
+    ck_assert_int_eq(hb_params_add_block(p, "wte", variant == 3 ? HB_BLOCK_HEAD : HB_BLOCK_EMBEDDING, 2, e, NULL), HB_OK);
+    ck_assert_int_eq(hb_params_finalize(p), HB_OK);
+    for (size_t b = 0; b < 3; b++) ck_assert_int_eq(hb_params_init_block(p, b, HB_INIT_NORMAL, 0, 1), HB_OK);
+    return p;
+}
+
+static hb_optimizer *make_opt(hb_context *ctx, hb_params *p, const setup *s) {
+    hb_optimizer *o = NULL;
+    ck_assert_int_eq(hb_optimizer_create(ctx, s->kind, p, &o), HB_OK);
+    ck_assert_int_eq(hb_optimizer_set_f64(o, HB_OPT_LR, 0.01), HB_OK);
+    if (s->kind == HB_OPTIM_SGD) ck_assert_int_eq(hb_optimizer_set_f64(o, HB_OPT_MOMENTUM, 0.9), HB_OK);
+    if (s->kind == HB_OPTIM_ADAM_MINI) ck_assert_int_eq(hb_optimizer_set_i64(o, HB_OPT_HEADS, 2), HB_OK);
+    if (s->master) ck_assert_int_eq(hb_optimizer_set_i64(o, HB_OPT_MASTER_COPY, 1), HB_OK);
+    if (s->sr) ck_assert_int_eq(hb_optimizer_set_i64(o, HB_OPT_STOCHASTIC_ROUNDING, 1), HB_OK);
+    ck_assert_int_eq(hb_optimizer_schedule_cosine(o, 2, 8, 0.1), HB_OK);
+    return o;
+}
+
+static void grad_step(hb_params *p, hb_optimizer *o, int t) {
+    size_t n = hb_params_count(p);
+    for (size_t i = 0; i < n; i++) {
+        double g = cos(0.3 * (double)i * t + t);
+        if (hb_params_grad_dtype(p) == HB_F64) ((double *)hb_params_grad(p))[i] = g;
+        else ((float *)hb_params_grad(p))[i] = (float)g;
+    }
+    ck_assert_int_eq(hb_optimizer_step(o), HB_OK);
+}
+
+static size_t data_bytes(hb_params *p) { return hb_params_count(p) * hb_dtype_size(hb_params_dtype(p)); }
+
+START_TEST(test_resume_bit_identical) {
+    const setup S[] = {{HB_OPTIM_SGD, HB_F64, 0, 0},  {HB_OPTIM_ADAM, HB_F32, 0, 0},
+                       {HB_OPTIM_ADAMW, HB_F32, 0, 0}, {HB_OPTIM_ADAM_MINI, HB_F64, 0, 0},
+                       {HB_OPTIM_ADAMW, HB_BF16, 1, 1}, {HB_OPTIM_ADAM_MINI, HB_BF16, 0, 1}};
+    char dir[] = "/tmp/hb_ckpt_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/model.ckpt", dir);
+    for (size_t k = 0; k < sizeof S / sizeof S[0]; k++) {
+        /* uninterrupted: 6 steps, saving after 3 */
+        hb_context *ctx = hb_test_context(1, 31);
+        hb_params *p = layout(ctx, S[k].dt, 0);
+        hb_optimizer *o = make_opt(ctx, p, &S[k]);
+        for (int t = 1; t <= 3; t++) grad_step(p, o, t);
+        ck_assert_int_eq(hb_checkpoint_save(path, p, o), HB_OK);
+        for (int t = 4; t <= 6; t++) grad_step(p, o, t);
+        /* resumed: other objects (other init, another stream taken first), load, 3 steps */
+        hb_context *ctx2 = hb_test_context(1, 31);
+        uint64_t junk;
+        ck_assert_int_eq(hb_context_next_stream(ctx2, &junk), HB_OK);
+        hb_params *p2 = layout(ctx2, S[k].dt, 0);
+        hb_optimizer *o2 = make_opt(ctx2, p2, &S[k]);
+        ck_assert_int_eq(hb_checkpoint_load(path, p2, o2), HB_OK);
+        ck_assert_int_eq(hb_optimizer_step_count(o2), 3);
+        for (int t = 4; t <= 6; t++) grad_step(p2, o2, t);
+        ck_assert_msg(memcmp(hb_params_data(p), hb_params_data(p2), data_bytes(p)) == 0,
+                      "setup %zu: resumed parameters differ", k);
+        size_t es = o->sdtype == HB_F64 ? 8 : 4;
+        if (o->m) ck_assert(memcmp(o->m, o2->m, hb_params_count(p) * es) == 0);
+        hb_optimizer_free(o2);
+        hb_params_free(p2);
+        hb_context_free(ctx2);
+        hb_optimizer_free(o);
+        hb_params_free(p);
+        hb_context_free(ctx);
+    }
+    /* only the checkpoint is left in the directory: no temporary files */
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int files = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.') {
+            files++;
+            ck_assert_str_eq(e->d_name, "model.ckpt");
+        }
+    closedir(d);
+    ck_assert_int_eq(files, 1);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
+/* Everything a failed load must leave alone. */
+static unsigned char *snapshot(hb_params *p, hb_optimizer *o, size_t *len) {
+    size_t n = hb_params_count(p), es = o ? (o->sdtype == HB_F64 ? 8 : 4) : 0;
+    size_t vl = o && o->kind == HB_OPTIM_ADAM_MINI ? o->n_part : n;
+    size_t L = data_bytes(p) + (o ? (o->buf ? n * es : 0) + (o->m ? n * es : 0) + (o->v ? vl * es : 0) + 8 : 0);
+    unsigned char *s = malloc(L), *w = s;
+    memcpy(w, hb_params_data(p), data_bytes(p)), w += data_bytes(p);
+    if (o) {
+        if (o->buf) memcpy(w, o->buf, n * es), w += n * es;
+        if (o->m) memcpy(w, o->m, n * es), w += n * es;
+        if (o->v) memcpy(w, o->v, vl * es), w += vl * es;
+        memcpy(w, &o->t, 8);
+    }
+    *len = L;
+    return s;
+}
+
+START_TEST(test_every_byte_and_length) {
+    hb_context *ctx = hb_test_context(1, 32);
+    const setup s = {HB_OPTIM_ADAMW, HB_F32, 0, 0};
+    hb_params *p = layout(ctx, HB_F32, 0);
+    hb_optimizer *o = make_opt(ctx, p, &s);
+    grad_step(p, o, 1);
+    size_t size, written;
+    ck_assert_int_eq(hb_checkpoint_size(p, o, &size), HB_OK);
+    unsigned char *img = malloc(size), *bad = malloc(size + 1);
+    ck_assert_int_eq(hb_checkpoint_save_buffer(p, o, img, size, &written), HB_OK);
+    ck_assert_uint_eq(written, size);
+    /* change the live objects so that a (wrong) partial load would show */
+    grad_step(p, o, 2);
+    size_t L;
+    unsigned char *before = snapshot(p, o, &L);
+    long rejected = 0;
+    for (size_t i = 0; i < size; i++) {
+        const unsigned char flips[] = {0x01, 0x80, 0xff};
+        for (int f = 0; f < 3; f++) {
+            memcpy(bad, img, size);
+            bad[i] ^= flips[f];
+            int rc = hb_checkpoint_load_buffer(bad, size, p, o);
+            ck_assert_msg(rc == HB_EFORMAT || rc == HB_ESHAPE, "byte %zu ^ 0x%02x: status %d", i,
+                          flips[f], rc);
+            rejected++;
+        }
+    }
+    for (size_t len = 0; len < size; len++) {
+        ck_assert_int_eq(hb_checkpoint_load_buffer(img, len, p, o), HB_EFORMAT);
+        rejected++;
+    }
+    memcpy(bad, img, size);
+    bad[size] = 0;
+    ck_assert_int_eq(hb_checkpoint_load_buffer(bad, size + 1, p, o), HB_EFORMAT); /* trailing byte */
+    size_t L2;
+    unsigned char *after = snapshot(p, o, &L2);
+    ck_assert(L == L2 && memcmp(before, after, L) == 0);
+    ck_assert_int_eq(rejected, 4 * (long)size);
+    /* and the intact image loads */
+    ck_assert_int_eq(hb_checkpoint_load_buffer(img, size, p, o), HB_OK);
+    ck_assert_int_eq(hb_optimizer_step_count(o), 1);
+    free(before);
+    free(after);
+    free(img);
+    free(bad);
+    hb_optimizer_free(o);
+    hb_params_free(p);
+    hb_context_free(ctx);
+}
+END_TEST
+
+/* The documented layout (docs/checkpoint-format.md) and crafted, CRC-valid bad files. */
+START_TEST(test_format_and_crafted) {
+    hb_context *ctx = hb_test_context(1, 33);
+    const setup s = {HB_OPTIM_ADAM_MINI, HB_F32, 0, 0};
+    hb_params *p = layout(ctx, HB_F32, 0);
+    hb_optimizer *o = make_opt(ctx, p, &s);
+    grad_step(p, o, 1);
+    size_t size;
+    ck_assert_int_eq(hb_checkpoint_size(p, o, &size), HB_OK);
+    unsigned char *img = malloc(size), *c = malloc(size);
+    ck_assert_int_eq(hb_checkpoint_save_buffer(p, o, img, size, NULL), HB_OK);
+    /* the reference CRC is the standard one (check value of "123456789") */
+    ck_assert_uint_eq(crc32_ref((const unsigned char *)"123456789", 9), 0xCBF43926u);
+    /* header: magic, version, flags, size, section count, CRC of bytes 0..27 */
+    ck_assert(memcmp(img, "HBCKPT\r\n", 8) == 0);
+    ck_assert_uint_eq(rd32(img + 8), HB_CHECKPOINT_VERSION);
+    ck_assert_uint_eq(rd32(img + 12), 1);
+    ck_assert_uint_eq(rd64(img + 16), size);
+    ck_assert_uint_eq(rd32(img + 24), 3);
+    ck_assert_uint_eq(rd32(img + 28), crc32_ref(img, 28));
+    /* sections: tag, reserved, length, payload, CRC of tag..payload */
+    size_t pos = 32, sec_at[3];
+    for (uint32_t tag = 1; tag <= 3; tag++) {
+        sec_at[tag - 1] = pos;
+        ck_assert_uint_eq(rd32(img + pos), tag);
+        uint64_t len = rd64(img + pos + 8);
+        ck_assert_uint_eq(rd32(img + pos + 16 + len), crc32_ref(img + pos, 16 + len));
+        pos += 16 + len + 4;
+    }
+    ck_assert_uint_eq(pos, size);
+    ck_assert_uint_eq(rd64(img + sec_at[1] + 8), (16 + 4 + 12) * 4); /* the f32 parameters */
+#define REHDR() wr32(c + 28, crc32_ref(c, 28))
+#define RESEC(k) do { size_t a_ = sec_at[k]; uint64_t l_ = rd64(c + a_ + 8); \
+                      wr32(c + a_ + 16 + l_, crc32_ref(c + a_, 16 + l_)); } while (0)
+    /* newer version with a valid CRC */
+    memcpy(c, img, size);
+    wr32(c + 8, HB_CHECKPOINT_VERSION + 1);
+    REHDR();
+    ck_assert_int_eq(hb_checkpoint_load_buffer(c, size, p, o), HB_EFORMAT);
+    /* absurd block count, valid CRC */
+    memcpy(c, img, size);
+    wr64(c + sec_at[0] + 16 + 16, (uint64_t)1 << 60);
+    RESEC(0);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(c, size, p, o), HB_EFORMAT);
+    /* absurd dimension, valid CRC (first block's first dim: after dtype,res,n,nb,len,name,kind,ndim) */
+    memcpy(c, img, size);
+    size_t d0 = sec_at[0] + 16 + 24 + 4 + 7 + 8;
+    ck_assert_uint_eq(rd64(c + d0), 4);
+    wr64(c + d0, UINT64_MAX);
+    RESEC(0);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(c, size, p, o), HB_EFORMAT);
+    /* section length beyond the file, valid CRC cannot even be placed: EFORMAT */
+    memcpy(c, img, size);
+    wr64(c + sec_at[1] + 8, (uint64_t)1 << 62);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(c, size, p, o), HB_EFORMAT);
+    /* absurd Adam-mini array length, valid CRC */
+    memcpy(c, img, size);
+    size_t a0 = sec_at[2] + 16 + 40;
+    ck_assert_uint_eq(rd32(c + a0), 2); /* first array: m */
+    wr64(c + a0 + 8, (uint64_t)1 << 61);
+    RESEC(2);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(c, size, p, o), HB_EFORMAT);
+    /* the same file, other objects: renamed block, other shape, other kind, other dtype */
+    for (int variant = 1; variant <= 3; variant++) {
+        hb_params *q = layout(ctx, HB_F32, variant);
+        ck_assert_int_eq(hb_checkpoint_load_buffer(img, size, q, NULL), HB_ESHAPE);
+        hb_params_free(q);
+    }
+    hb_params *q64 = layout(ctx, HB_F64, 0);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(img, size, q64, NULL), HB_ESHAPE);
+    hb_params_free(q64);
+    /* other optimizer kind, other heads; params-only load of a full file is fine */
+    hb_optimizer *w = NULL;
+    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_ADAMW, p, &w), HB_OK);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(img, size, p, w), HB_ESHAPE);
+    hb_optimizer_free(w);
+    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_ADAM_MINI, p, &w), HB_OK);
+    ck_assert_int_eq(hb_optimizer_set_i64(w, HB_OPT_HEADS, 4), HB_OK);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(img, size, p, w), HB_ESHAPE);
+    ck_assert_int_eq(hb_optimizer_set_i64(w, HB_OPT_HEADS, 2), HB_OK);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(img, size, p, w), HB_OK);
+    ck_assert_int_eq(hb_optimizer_step_count(w), 1);
+    ck_assert(memcmp(w->v, o->v, o->n_part * 4) == 0);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(img, size, p, NULL), HB_OK);
+    /* a params-only file cannot fill an optimizer */
+    size_t ps;
+    ck_assert_int_eq(hb_checkpoint_size(p, NULL, &ps), HB_OK);
+    unsigned char *pimg = malloc(ps);
+    ck_assert_int_eq(hb_checkpoint_save_buffer(p, NULL, pimg, ps, NULL), HB_OK);
+    ck_assert_uint_eq(rd32(pimg + 12), 0);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(pimg, ps, p, w), HB_ESHAPE);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(pimg, ps, p, NULL), HB_OK);
+    free(pimg);
+    hb_optimizer_free(w);
+    free(img);
+    free(c);
+    hb_optimizer_free(o);
+    hb_params_free(p);
+    hb_context_free(ctx);
+}
+END_TEST
+
+START_TEST(test_files_and_bad_input) {
+    hb_context *ctx = hb_test_context(1, 34);
+    hb_params *p = layout(ctx, HB_F32, 0), *other = layout(ctx, HB_F32, 0), *unfinished = NULL;
+    ck_assert_int_eq(hb_params_create(ctx, HB_F32, &unfinished), HB_OK);
+    hb_optimizer *o = NULL;
+    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_SGD, p, &o), HB_OK);
+    ck_assert_int_eq(hb_checkpoint_save("/nonexistent-dir/x.ckpt", p, o), HB_EIO);
+    ck_assert_str_ne(hb_context_last_error(ctx), "");
+    ck_assert_int_eq(hb_checkpoint_load("/nonexistent-dir/x.ckpt", p, o), HB_EIO);
+    ck_assert_int_eq(hb_checkpoint_load("/tmp", p, o), HB_EIO);
+    char dir[] = "/tmp/hb_ckpt_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/short", dir);
+    FILE *f = fopen(path, "wb");
+    fputs("HBCKPT", f);
+    fclose(f);
+    ck_assert_int_eq(hb_checkpoint_load(path, p, o), HB_EFORMAT);
+    ck_assert_int_eq(hb_checkpoint_save(path, p, o), HB_OK); /* replaces it */
+    ck_assert_int_eq(hb_checkpoint_load(path, p, o), HB_OK);
+    unlink(path);
+    /* the rename fails (target is a directory): EIO and the temporary file is removed */
+    snprintf(path, sizeof path, "%s/subdir", dir);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    ck_assert_int_eq(hb_checkpoint_save(path, p, o), HB_EIO);
+    DIR *d = opendir(dir);
+    int entries = 0;
+    for (struct dirent *e; (e = readdir(d));) entries += e->d_name[0] != '.';
+    closedir(d);
+    ck_assert_int_eq(entries, 1);
+    rmdir(path);
+    rmdir(dir);
+    size_t n;
+    unsigned char buf[64];
+    ck_assert_int_eq(hb_checkpoint_save(NULL, p, o), HB_EINVAL);
+    ck_assert_int_eq(hb_checkpoint_save("", p, o), HB_EINVAL);
+    ck_assert_int_eq(hb_checkpoint_save("x", NULL, o), HB_EINVAL);
+    ck_assert_int_eq(hb_checkpoint_save("x", other, o), HB_EINVAL);
+    ck_assert_int_eq(hb_checkpoint_save("x", unfinished, NULL), HB_ESTATE);
+    ck_assert_int_eq(hb_checkpoint_load(NULL, p, o), HB_EINVAL);
+    ck_assert_int_eq(hb_checkpoint_load("x", NULL, o), HB_EINVAL);
+    ck_assert_int_eq(hb_checkpoint_load("x", unfinished, NULL), HB_ESTATE);
+    ck_assert_int_eq(hb_checkpoint_size(NULL, o, &n), HB_EINVAL);
+    ck_assert_int_eq(hb_checkpoint_size(p, o, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_checkpoint_size(other, o, &n), HB_EINVAL);
+    ck_assert_int_eq(hb_checkpoint_save_buffer(NULL, o, buf, sizeof buf, &n), HB_EINVAL);
+    ck_assert_int_eq(hb_checkpoint_save_buffer(p, o, NULL, sizeof buf, &n), HB_EINVAL);
+    ck_assert_int_eq(hb_checkpoint_save_buffer(p, o, buf, sizeof buf, &n), HB_ERANGE);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(buf, sizeof buf, NULL, o), HB_EINVAL);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(NULL, 10, p, o), HB_EINVAL);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(NULL, 0, p, o), HB_EFORMAT);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(buf, sizeof buf, other, o), HB_EINVAL);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(buf, sizeof buf, unfinished, NULL), HB_ESTATE);
+    hb_optimizer_free(o);
+    hb_params_free(unfinished);
+    hb_params_free(other);
+    hb_params_free(p);
+    hb_context_free(ctx);
+}
+END_TEST
+
+/* save to a file and load it into fresh objects (Adam-mini: the load allocates v). */
+static int oom_save_load(hb_context *ctx, void *arg) {
+    const char *path = arg;
+    hb_params *p = NULL, *q = NULL;
+    hb_optimizer *o = NULL, *w = NULL;
+    int64_t sh[2] = {4, 4};
+    int rc = HB_OK;
+    for (int k = 0; k < 2 && rc == HB_OK; k++) {
+        hb_params **pp = k ? &q : &p;
+        rc = hb_params_create(ctx, HB_BF16, pp);
+        if (rc == HB_OK) rc = hb_params_add_block(*pp, "attn.wq", HB_BLOCK_ATTN_Q, 2, sh, NULL);
+        if (rc == HB_OK) rc = hb_params_finalize(*pp);
+        if (rc == HB_OK) rc = hb_optimizer_create(ctx, HB_OPTIM_ADAM_MINI, *pp, k ? &w : &o);
+        if (rc == HB_OK) rc = hb_optimizer_set_i64(k ? w : o, HB_OPT_MASTER_COPY, 1);
+    }
+    if (rc == HB_OK) rc = hb_optimizer_step(o);
+    if (rc == HB_OK) rc = hb_checkpoint_save(path, p, o);
+    if (rc == HB_OK) rc = hb_checkpoint_load(path, q, w);
+    if (rc == HB_OK && hb_optimizer_step_count(w) != 1) rc = HB_ESTATE;
+    hb_optimizer_free(o);
+    hb_optimizer_free(w);
+    hb_params_free(p);
+    hb_params_free(q);
+    return rc;
+}
+
+START_TEST(test_oom) {
+    char dir[] = "/tmp/hb_ckpt_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/oom.ckpt", dir);
+    ck_assert_int_ge(hb_test_oom_loop(oom_save_load, path), 10);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
+Suite *hb_suite_checkpoint(void) {
+    Suite *s = suite_create("checkpoint");
+    TCase *tc = tcase_create("checkpoint");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_resume_bit_identical);
+    tcase_add_test(tc, test_every_byte_and_length);
+    tcase_add_test(tc, test_format_and_crafted);
+    tcase_add_test(tc, test_files_and_bad_input);
+    tcase_add_test(tc, test_oom);
+    suite_add_tcase(s, tc);
+    return s;
+}

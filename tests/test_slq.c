@@ -1,0 +1,862 @@
+/* SLQ, spectra, traces and top-k on dense symmetric matrices with known spectra:
+ * diagonal ones (spectrum exact by construction) and random orthogonal conjugations
+ * Q·diag(λ)·Qᵀ / Wishart matrices whose reference spectrum comes from LAPACKE_dsyevd. */
+#include <lapacke.h>
+#include <string.h>
+
+#include "hb_test.h"
+#include "kernels/kernels.h"
+
+/* ---- Helpers ------------------------------------------------------------------------- */
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double *diag_matrix(size_t n, const double *lam) {
+    double *A = calloc(n * n, sizeof *A);
+    for (size_t i = 0; i < n; i++) A[i * n + i] = lam[i];
+    return A;
+}
+
+static void symmetrize(double *A, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i; j++) A[i * n + j] = A[j * n + i] = 0.5 * (A[i * n + j] + A[j * n + i]);
+}
+
+/* Q·diag(lam)·Qᵀ with Q the orthogonal factor of a Gaussian matrix (stream `stream`). */
+static double *conj_matrix(hb_context *ctx, size_t n, const double *lam, uint64_t stream) {
+    double *Q = malloc(n * n * sizeof *Q), *B = malloc(n * n * sizeof *B), *A = malloc(n * n * sizeof *A);
+    double *tau = malloc(n * sizeof *tau);
+    ck_assert_int_eq(hb_random_fill_f64(ctx, stream, 0, HB_DIST_NORMAL, 0, 1, Q, n * n), HB_OK);
+    ck_assert_int_eq(LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)n, Q, (lapack_int)n, tau), 0);
+    ck_assert_int_eq(LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)n, (lapack_int)n, Q,
+                                    (lapack_int)n, tau), 0);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) B[i * n + j] = Q[i * n + j] * lam[j];
+    ck_assert_int_eq(hb__gemm(ctx, HB_F64, false, true, (int64_t)n, (int64_t)n, (int64_t)n, 1.0, B,
+                              (int64_t)n, Q, (int64_t)n, 0.0, A, (int64_t)n), HB_OK);
+    symmetrize(A, n);
+    free(Q);
+    free(B);
+    free(tau);
+    return A;
+}
+
+/* Reference eigenvalues (ascending) of a dense symmetric matrix by LAPACKE_dsyevd. */
+static double *ref_eigs(const double *A, size_t n) {
+    double *C = malloc(n * n * sizeof *C), *w = malloc(n * sizeof *w);
+    memcpy(C, A, n * n * sizeof *C);
+    ck_assert_int_eq(LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', (lapack_int)n, C, (lapack_int)n, w), 0);
+    free(C);
+    return w;
+}
+
+/* Wasserstein-1 between the SLQ measure (1/n_v)Σ_p Σ_j τ_pj δ(θ_pj) and (1/n)Σ δ(λ_i):
+ * ∫|F_slq − F_true| dx by a sweep over all atoms sorted together. */
+typedef struct { double x, m; } atom;
+static int cmp_atom(const void *a, const void *b) { return cmp_d(a, b); }
+static double wasserstein1(const hb_spectrum *sp, const double *lam, size_t n) {
+    size_t k = hb_spectrum_num_probes(sp), total = n;
+    for (size_t p = 0; p < k; p++) {
+        size_t c;
+        hb_spectrum_probe(sp, p, NULL, NULL, &c, NULL);
+        total += c;
+    }
+    atom *at = malloc(total * sizeof *at);
+    size_t t = 0;
+    for (size_t i = 0; i < n; i++) at[t++] = (atom){lam[i], -1.0 / (double)n};
+    for (size_t p = 0; p < k; p++) {
+        const double *nd, *wt;
+        size_t c;
+        hb_spectrum_probe(sp, p, &nd, &wt, &c, NULL);
+        for (size_t j = 0; j < c; j++) at[t++] = (atom){nd[j], wt[j] / (double)k};
+    }
+    qsort(at, total, sizeof *at, cmp_atom);
+    double F = 0, w = 0;
+    for (size_t i = 0; i + 1 < total; i++) {
+        F += at[i].m;
+        w += fabs(F) * (at[i + 1].x - at[i].x);
+    }
+    free(at);
+    return w;
+}
+
+static hb_slq *make_slq(hb_context *ctx, int64_t probes, int64_t steps) {
+    hb_slq *s = NULL;
+    ck_assert_int_eq(hb_slq_create(ctx, &s), HB_OK);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_PROBES, probes), HB_OK);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STEPS, steps), HB_OK);
+    return s;
+}
+
+/* Known spectra, ascending. */
+enum { SP_UNIFORM, SP_CLUSTERED, SP_SPIKED, SP_INDEFINITE };
+static void make_spectrum(int kind, size_t n, double *lam) {
+    for (size_t i = 0; i < n; i++) {
+        double u = (double)i / (double)(n - 1);
+        switch (kind) {
+        case SP_UNIFORM: lam[i] = u; break;
+        case SP_CLUSTERED: /* 30% at −1, 50% at 0.5, 20% at 2, each of width 1e-3 */
+            lam[i] = u < 0.3 ? -1 + 1e-3 * u : u < 0.8 ? 0.5 + 1e-3 * u : 2 + 1e-3 * u;
+            break;
+        case SP_SPIKED: lam[i] = u; break; /* spikes set below */
+        case SP_INDEFINITE: lam[i] = -1 + 3 * u * u; break; /* [−1, 2], denser near −1 */
+        }
+    }
+    if (kind == SP_SPIKED) { /* well separated extremes: −2 and 4, 6, 10 */
+        lam[0] = -2;
+        lam[n - 3] = 4;
+        lam[n - 2] = 6;
+        lam[n - 1] = 10;
+    }
+}
+
+/* ---- SLQ vs known spectra ------------------------------------------------------------------ */
+
+/* W1 ≤ 1% of the spectral range with n_v = 10, m = 80 (the brief's target: Gauss quadrature
+ * with 80 nodes resolves the CDF to O(range/m) and the probe noise is O(1/√(n·n_v))). */
+static void check_w1_op(hb_context *ctx, hb_linop *op, const double *lam, size_t n,
+                        const char *what, int64_t basis) {
+    hb_slq *s = make_slq(ctx, 10, 80);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_BASIS_DTYPE, basis), HB_OK);
+    hb_spectrum *sp = NULL;
+    ck_assert_int_eq(hb_slq_run(s, op, &sp), HB_OK);
+    double range = lam[n - 1] - lam[0], w1 = wasserstein1(sp, lam, n);
+    ck_assert_msg(w1 <= 0.01 * range, "%s: W1 = %g > 1%% of range %g", what, w1, range);
+    double lo, hi; /* Ritz values lie inside the true range (Cauchy interlacing), up to rounding */
+    ck_assert_int_eq(hb_spectrum_extremes(sp, &lo, &hi), HB_OK);
+    ck_assert_msg(lo >= lam[0] - 1e-12 * range && hi <= lam[n - 1] + 1e-12 * range,
+                  "%s: Ritz range [%g, %g] outside [%g, %g]", what, lo, hi, lam[0], lam[n - 1]);
+    hb_spectrum_free(sp);
+    hb_slq_free(s);
+}
+
+static void check_w1(hb_context *ctx, const double *A, const double *lam, size_t n, const char *what,
+                     int64_t basis) {
+    hb_linop *op = NULL;
+    ck_assert_int_eq(hb_linop_create_dense(ctx, A, n, 0, &op), HB_OK);
+    check_w1_op(ctx, op, lam, n, what, basis);
+    hb_linop_free(op);
+}
+
+/* diag(lam) as a callback operator (O(n) per product; the dense path is tested below) */
+static int diag_op(void *user, const double *x, double *y, size_t n) {
+    const double *lam = user;
+    for (size_t i = 0; i < n; i++) y[i] = lam[i] * x[i];
+    return 0;
+}
+
+START_TEST(test_w1_diagonal) {
+    hb_context *ctx = hb_test_context(1, 1);
+    const size_t n = 2000;
+    double *lam = malloc(n * sizeof *lam);
+    const char *names[] = {"uniform", "clustered", "spiked", "indefinite"};
+    for (int kind = SP_UNIFORM; kind <= SP_INDEFINITE; kind++) {
+        make_spectrum(kind, n, lam);
+        qsort(lam, n, sizeof *lam, cmp_d);
+        hb_linop *op = NULL;
+        ck_assert_int_eq(hb_linop_create_callback(ctx, n, diag_op, lam, &op), HB_OK);
+        check_w1_op(ctx, op, lam, n, names[kind], HB_F64);
+        hb_linop_free(op);
+    }
+    free(lam);
+    hb_context_free(ctx);
+}
+END_TEST
+
+START_TEST(test_w1_conjugated_and_wishart) {
+    hb_context *ctx = hb_test_context(2, 2);
+    const size_t n = 1000;
+    double *lam = malloc(n * sizeof *lam);
+    /* indefinite and clustered spectra hidden by a random rotation; reference by dsyevd */
+    int kinds[2] = {SP_INDEFINITE, SP_CLUSTERED};
+    for (int t = 0; t < 2; t++) {
+        make_spectrum(kinds[t], n, lam);
+        double *A = conj_matrix(ctx, n, lam, 100 + (uint64_t)t);
+        double *ref = ref_eigs(A, n);
+        qsort(lam, n, sizeof *lam, cmp_d);
+        for (size_t i = 0; i < n; i++) HB_ASSERT_CLOSE(ref[i], lam[i], 1e-12); /* the test matrix is right */
+        check_w1(ctx, A, ref, n, t ? "conjugated clustered" : "conjugated indefinite", HB_F64);
+        check_w1(ctx, A, ref, n, "conjugated, f32 basis", HB_F32);
+        free(A);
+        free(ref);
+    }
+    /* Marchenko–Pastur: A = X·Xᵀ/p, X n×p Gaussian, ratio n/p = 0.5 */
+    const size_t p = 2 * n;
+    double *X = malloc(n * p * sizeof *X), *A = malloc(n * n * sizeof *A);
+    ck_assert_int_eq(hb_random_fill_f64(ctx, 200, 0, HB_DIST_NORMAL, 0, 1, X, n * p), HB_OK);
+    ck_assert_int_eq(hb__gemm(ctx, HB_F64, false, true, (int64_t)n, (int64_t)n, (int64_t)p, 1.0 / (double)p,
+                              X, (int64_t)p, X, (int64_t)p, 0.0, A, (int64_t)n), HB_OK);
+    symmetrize(A, n);
+    double *ref = ref_eigs(A, n);
+    /* sanity: MP edges (1 ∓ √0.5)² ≈ 0.086, 2.91, within finite-n fluctuations */
+    ck_assert(ref[0] > 0.05 && ref[0] < 0.12 && ref[n - 1] > 2.7 && ref[n - 1] < 3.1);
+    check_w1(ctx, A, ref, n, "Marchenko-Pastur", HB_F64);
+    free(X);
+    free(A);
+    free(ref);
+    free(lam);
+    hb_context_free(ctx);
+}
+END_TEST
+
+/* Extreme eigenvalues to 1e-8 relative with full reorthogonalisation, on a spectrum whose
+ * extremes are separated from the rest (−2 below a [0,1] bulk; 10 above 6): Lanczos converges
+ * geometrically at a rate set by the gap ratio (here ≥ 0.4), so 80 steps reach rounding level.
+ * (Extremes at the edge of a continuous bulk converge only algebraically; not tested here.) */
+START_TEST(test_extremes_spiked) {
+    hb_context *ctx = hb_test_context(1, 3);
+    const size_t n = 1000;
+    double *lam = malloc(n * sizeof *lam);
+    make_spectrum(SP_SPIKED, n, lam);
+    double *A = conj_matrix(ctx, n, lam, 7);
+    double *ref = ref_eigs(A, n);
+    hb_linop *op = NULL;
+    ck_assert_int_eq(hb_linop_create_dense(ctx, A, n, 1, &op), HB_OK);
+    free(A); /* copied */
+    for (int basis = 0; basis < 2; basis++) {
+        hb_slq *s = make_slq(ctx, 10, 80);
+        ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_BASIS_DTYPE, basis ? HB_F32 : HB_F64), HB_OK);
+        hb_spectrum *sp = NULL;
+        ck_assert_int_eq(hb_slq_run(s, op, &sp), HB_OK);
+        double lo, hi;
+        ck_assert_int_eq(hb_spectrum_extremes(sp, &lo, &hi), HB_OK);
+        /* f64: rounding level. f32 basis: orthogonality only to ~eps_f32 = 6e-8, which bounds
+         * the Ritz value error by ~eps_f32·‖A‖; 1e-6 relative leaves a decade of margin. */
+        double tol = basis ? 1e-6 : 1e-8;
+        ck_assert_msg(fabs(lo - ref[0]) <= tol * fabs(ref[0]), "lambda_min %.17g vs %.17g", lo, ref[0]);
+        ck_assert_msg(fabs(hi - ref[n - 1]) <= tol * fabs(ref[n - 1]), "lambda_max %.17g vs %.17g",
+                      hi, ref[n - 1]);
+        hb_spectrum_free(sp);
+        hb_slq_free(s);
+    }
+    hb_linop_free(op);
+    free(ref);
+    free(lam);
+    hb_context_free(ctx);
+}
+END_TEST
+
+/* Moments up to order 2m−1. (a) Per probe, Gauss quadrature with m nodes is exact for
+ * polynomials of degree ≤ 2m−1: Σ_j τ_j θ_j^k = vᵀA^k v/‖v‖². With a fixed stream the test
+ * regenerates the probes (element i of probe p = number p·n + i) and checks this to 1e-10
+ * (spectrum in [−1,1], so every term is ≤ 1; rounding grows ~ k·eps per power).
+ * (b) The average over probes vs the exact (1/n)tr(A^k) within 4 standard errors. */
+START_TEST(test_moments_exact_quadrature) {
+    hb_context *ctx = hb_test_context(1, 4);
+    const size_t n = 1200;
+    const int64_t m = 40, nv = 10;
+    double *lam = malloc(n * sizeof *lam);
+    make_spectrum(SP_INDEFINITE, n, lam);
+    for (size_t i = 0; i < n; i++) lam[i] = (lam[i] - 0.5) / 1.5; /* into [−1, 1] */
+    double *A = diag_matrix(n, lam);
+    hb_linop *op = NULL;
+    ck_assert_int_eq(hb_linop_create_dense(ctx, A, n, 0, &op), HB_OK);
+    for (int dist = HB_PROBE_RADEMACHER; dist <= HB_PROBE_GAUSSIAN; dist++) {
+        hb_slq *s = make_slq(ctx, nv, m);
+        ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STREAM, 77), HB_OK);
+        ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_PROBE_DIST, dist), HB_OK);
+        hb_spectrum *sp = NULL;
+        ck_assert_int_eq(hb_slq_run(s, op, &sp), HB_OK);
+        double *V = malloc((size_t)nv * n * sizeof *V);
+        ck_assert_int_eq(hb_random_fill_f64(ctx, 77, 0, dist == HB_PROBE_GAUSSIAN ? HB_DIST_NORMAL
+                                                                              : HB_DIST_RADEMACHER,
+                                            0, 1, V, (size_t)nv * n), HB_OK);
+        for (int k = 0; k <= 2 * m - 1; k++) {
+            for (int64_t p = 0; p < nv; p++) {
+                const double *nd, *wt;
+                size_t c;
+                ck_assert_int_eq(hb_spectrum_probe(sp, (size_t)p, &nd, &wt, &c, NULL), HB_OK);
+                ck_assert_uint_eq(c, (size_t)m);
+                double q = 0, vv = 0, exact = 0;
+                for (size_t j = 0; j < c; j++) q += wt[j] * pow(nd[j], k);
+                for (size_t i = 0; i < n; i++) {
+                    double v = V[(size_t)p * n + i];
+                    vv += v * v;
+                    exact += v * v * pow(lam[i], k);
+                }
+                exact /= vv;
+                ck_assert_msg(fabs(q - exact) <= 1e-10, "probe %lld order %d: %.17g vs %.17g",
+                              (long long)p, k, q, exact);
+            }
+            double mom, se, tr = 0;
+            ck_assert_int_eq(hb_spectrum_moment(sp, k, &mom, &se), HB_OK);
+            for (size_t i = 0; i < n; i++) tr += pow(lam[i], k);
+            tr /= (double)n;
+            ck_assert_msg(fabs(mom - tr) <= 4 * se + 1e-12, "moment %d: %.17g vs exact %.17g (se %g)",
+                          k, mom, tr, se);
+        }
+        free(V);
+        hb_spectrum_free(sp);
+        hb_slq_free(s);
+    }
+    hb_linop_free(op);
+    free(A);
+    free(lam);
+    hb_context_free(ctx);
+}
+END_TEST
+
+/* Hutchinson traces within 3 standard errors (a fixed seed; 3 SE fails ~0.3% of seeds). The
+ * matrix is NOT diagonal (a diagonal one gives the exact trace with Rademacher probes). */
+START_TEST(test_trace) {
+    hb_context *ctx = hb_test_context(1, 5);
+    const size_t n = 800;
+    double *lam = malloc(n * sizeof *lam);
+    make_spectrum(SP_INDEFINITE, n, lam);
+    double *A = conj_matrix(ctx, n, lam, 9), exact = 0;
+    for (size_t i = 0; i < n; i++) exact += lam[i];
+    hb_linop *op = NULL;
+    ck_assert_int_eq(hb_linop_create_dense(ctx, A, n, 0, &op), HB_OK);
+    for (int dist = HB_PROBE_RADEMACHER; dist <= HB_PROBE_GAUSSIAN; dist++) {
+        hb_slq *s = make_slq(ctx, 30, 20);
+        ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_PROBE_DIST, dist), HB_OK);
+        double tr, se;
+        ck_assert_int_eq(hb_slq_trace(s, op, &tr, &se), HB_OK);
+        ck_assert(se > 0);
+        ck_assert_msg(fabs(tr - exact) <= 3 * se, "trace %g vs %g (se %g)", tr, exact, se);
+        hb_spectrum *sp = NULL;
+        ck_assert_int_eq(hb_slq_run(s, op, &sp), HB_OK);
+        ck_assert_int_eq(hb_spectrum_trace(sp, &tr, &se), HB_OK);
+        ck_assert_msg(fabs(tr - exact) <= 3 * se, "SLQ trace %g vs %g (se %g)", tr, exact, se);
+        hb_spectrum_free(sp);
+        hb_slq_free(s);
+    }
+    hb_linop_free(op);
+    free(A);
+    free(lam);
+    hb_context_free(ctx);
+}
+END_TEST
+
+/* Without reorthogonalisation, once the top Ritz value has converged the Lanczos vectors lose
+ * orthogonality and copies ("ghosts") of the top eigenvalue appear; full reorthogonalisation
+ * keeps exactly one. Top eigenvalue 2 is isolated above a [0,1] bulk, 250 steps, one probe. */
+START_TEST(test_ghosts) {
+    hb_context *ctx = hb_test_context(1, 6);
+    const size_t n = 1000;
+    double *lam = malloc(n * sizeof *lam);
+    make_spectrum(SP_UNIFORM, n, lam);
+    lam[n - 1] = 2;
+    double *A = diag_matrix(n, lam);
+    hb_linop *op = NULL;
+    ck_assert_int_eq(hb_linop_create_dense(ctx, A, n, 0, &op), HB_OK);
+    size_t copies[2];
+    for (int r = 0; r < 2; r++) {
+        hb_slq *s = make_slq(ctx, 1, 250);
+        ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_REORTH, r ? HB_REORTH_FULL : HB_REORTH_NONE), HB_OK);
+        hb_spectrum *sp = NULL;
+        ck_assert_int_eq(hb_slq_run(s, op, &sp), HB_OK);
+        const double *nd;
+        size_t c;
+        ck_assert_int_eq(hb_spectrum_probe(sp, 0, &nd, NULL, &c, NULL), HB_OK);
+        copies[r] = 0;
+        for (size_t j = 0; j < c; j++) copies[r] += fabs(nd[j] - 2) <= 1e-8; /* converged copies */
+        hb_spectrum_free(sp);
+        hb_slq_free(s);
+    }
+    ck_assert_msg(copies[0] >= 2, "no ghosts without reorthogonalisation (%zu copies)", copies[0]);
+    ck_assert_msg(copies[1] == 1, "full reorthogonalisation left %zu copies", copies[1]);
+    hb_linop_free(op);
+    free(A);
+    free(lam);
+    hb_context_free(ctx);
+}
+END_TEST
+
+/* Breakdown: 5 distinct eigenvalues → the Krylov space has dimension 5, every probe stops at
+ * step 5 with breakdown = 1, nodes = the eigenvalues, and (Rademacher: v_i² = 1) weights =
+ * multiplicity/n exactly, up to rounding. */
+START_TEST(test_breakdown) {
+    hb_context *ctx = hb_test_context(1, 7);
+    const size_t n = 500;
+    const double vals[5] = {-3, -1, 0.5, 2, 7};
+    double *lam = malloc(n * sizeof *lam);
+    for (size_t i = 0; i < n; i++) lam[i] = vals[i % 5 < 3 ? 0 : i % 5]; /* mult 300,0,0,100,100 */
+    for (size_t i = 0; i < 50; i++) lam[i] = vals[1 + i % 2];            /* mult 25 each */
+    double mult[5] = {0};
+    for (size_t i = 0; i < n; i++)
+        for (int v = 0; v < 5; v++) mult[v] += lam[i] == vals[v];
+    double *A = diag_matrix(n, lam);
+    hb_linop *op = NULL;
+    ck_assert_int_eq(hb_linop_create_dense(ctx, A, n, 0, &op), HB_OK);
+    for (int r = 0; r < 2; r++) {
+        hb_slq *s = make_slq(ctx, 4, 80);
+        ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_REORTH, r ? HB_REORTH_FULL : HB_REORTH_NONE), HB_OK);
+        hb_spectrum *sp = NULL;
+        ck_assert_int_eq(hb_slq_run(s, op, &sp), HB_OK);
+        for (size_t p = 0; p < 4; p++) {
+            const double *nd, *wt;
+            size_t c;
+            int br;
+            ck_assert_int_eq(hb_spectrum_probe(sp, p, &nd, &wt, &c, &br), HB_OK);
+            ck_assert_uint_eq(c, 5);
+            ck_assert_int_eq(br, 1);
+            for (int v = 0; v < 5; v++) {
+                HB_ASSERT_CLOSE(nd[v], vals[v], 1e-12);
+                HB_ASSERT_CLOSE(wt[v], mult[v] / (double)n, 1e-12);
+            }
+        }
+        hb_spectrum_free(sp);
+        hb_slq_free(s);
+    }
+    hb_linop_free(op);
+    free(A);
+    free(lam);
+    hb_context_free(ctx);
+}
+END_TEST
+
+/* Top-k by Lanczos with a residual tolerance: values vs dsyevd, vectors checked by their
+ * true residual ‖Ay − θy‖ and unit norm. */
+START_TEST(test_topk) {
+    hb_context *ctx = hb_test_context(1, 8);
+    const size_t n = 600;
+    double *lam = malloc(n * sizeof *lam);
+    make_spectrum(SP_SPIKED, n, lam);
+    double *A = conj_matrix(ctx, n, lam, 11);
+    double *ref = ref_eigs(A, n);
+    hb_linop *op = NULL;
+    ck_assert_int_eq(hb_linop_create_dense(ctx, A, n, 0, &op), HB_OK);
+    hb_slq *s = make_slq(ctx, 1, 10);
+    double vals[3], vec[3 * 600], res[3], y[600];
+    size_t conv = 0;
+    ck_assert_int_eq(hb_slq_topk(s, op, 3, HB_EIG_LARGEST, vals, vec, res, &conv), HB_OK);
+    ck_assert_uint_eq(conv, 3);
+    for (int i = 0; i < 3; i++) {
+        /* tolerance 1e-8·max|θ| on the residual bounds the eigenvalue error by res²/gap ≪ 1e-10 */
+        HB_ASSERT_CLOSE(vals[i], ref[n - 1 - (size_t)i], 1e-10);
+        ck_assert(res[i] <= 1e-8 * 10);
+        ck_assert_int_eq(hb_linop_apply(op, 1, vec + i * n, y), HB_OK);
+        double r = 0, nn = 0;
+        for (size_t t = 0; t < n; t++) {
+            r += pow(y[t] - vals[i] * vec[i * n + t], 2);
+            nn += vec[i * n + t] * vec[i * n + t];
+        }
+        HB_ASSERT_CLOSE(nn, 1.0, 1e-12);
+        ck_assert_msg(sqrt(r) <= 1e-7, "true residual %g", sqrt(r)); /* Ritz residual + rounding */
+    }
+    ck_assert_int_eq(hb_slq_topk(s, op, 1, HB_EIG_SMALLEST, vals, NULL, NULL, &conv), HB_OK);
+    HB_ASSERT_CLOSE(vals[0], ref[0], 1e-10);
+    ck_assert_int_eq(hb_slq_topk(s, op, 2, HB_EIG_LARGEST_MAGNITUDE, vals, NULL, NULL, NULL), HB_OK);
+    HB_ASSERT_CLOSE(vals[0], 10, 1e-10);
+    HB_ASSERT_CLOSE(vals[1], 6, 1e-10);
+    /* a step limit too small to converge: values still returned, converged < k */
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_TOPK_MAX_STEPS, 4), HB_OK);
+    ck_assert_int_eq(hb_slq_topk(s, op, 3, HB_EIG_LARGEST, vals, NULL, res, &conv), HB_OK);
+    ck_assert(conv < 3);
+    /* bad input */
+    ck_assert_int_eq(hb_slq_topk(s, op, 0, HB_EIG_LARGEST, vals, NULL, NULL, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_topk(s, op, n + 1, HB_EIG_LARGEST, vals, NULL, NULL, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_topk(s, op, 1, (hb_eig_which)9, vals, NULL, NULL, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_topk(s, NULL, 1, HB_EIG_LARGEST, vals, NULL, NULL, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_topk(s, op, 1, HB_EIG_LARGEST, NULL, NULL, NULL, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_topk(NULL, op, 1, HB_EIG_LARGEST, vals, NULL, NULL, NULL), HB_EINVAL);
+    hb_slq_free(s);
+    hb_linop_free(op);
+    free(A);
+    free(ref);
+    free(lam);
+    hb_context_free(ctx);
+}
+END_TEST
+
+/* ---- Density, export --------------------------------------------------------------------- */
+START_TEST(test_density_and_export) {
+    hb_context *ctx = hb_test_context(1, 9);
+    const size_t n = 300;
+    double *lam = malloc(n * sizeof *lam);
+    make_spectrum(SP_CLUSTERED, n, lam);
+    double *A = diag_matrix(n, lam);
+    hb_linop *op = NULL;
+    ck_assert_int_eq(hb_linop_create_dense(ctx, A, n, 1, &op), HB_OK);
+    free(A);
+    ck_assert_uint_eq(hb_linop_size(op), n);
+    hb_slq *s = make_slq(ctx, 3, 12);
+    hb_spectrum *sp = NULL;
+    ck_assert_int_eq(hb_slq_run(s, op, &sp), HB_OK);
+    ck_assert_uint_eq(hb_spectrum_dim(sp), n);
+    ck_assert_uint_eq(hb_spectrum_num_probes(sp), 3);
+    /* default sigma = 1% of the Ritz range; the density integrates to 1 (trapezoid on a grid
+     * reaching 10σ beyond the extremes, step σ/20: quadrature error far below 1e-6) */
+    double lo, hi;
+    ck_assert_int_eq(hb_spectrum_extremes(sp, &lo, &hi), HB_OK);
+    double sig = hb_spectrum_default_sigma(sp);
+    HB_ASSERT_CLOSE(sig, 0.01 * (hi - lo), 1e-15);
+    size_t G = (size_t)((hi - lo + 20 * sig) / (sig / 20)) + 1;
+    double *grid = malloc(G * sizeof *grid), *dens = malloc(G * sizeof *dens);
+    for (size_t g = 0; g < G; g++) grid[g] = lo - 10 * sig + (double)g * sig / 20;
+    ck_assert_int_eq(hb_spectrum_density(sp, grid, G, 0.0, dens), HB_OK);
+    double integral = 0;
+    for (size_t g = 0; g + 1 < G; g++) integral += 0.5 * (dens[g] + dens[g + 1]) * (grid[g + 1] - grid[g]);
+    HB_ASSERT_CLOSE(integral, 1.0, 1e-6);
+    /* an explicit sigma: density at a node of an isolated single-node spectrum */
+    hb_spectrum *one = NULL;
+    double node = 3, weight = 2; /* weights are normalised */
+    ck_assert_int_eq(hb_spectrum_create(ctx, 1, &one), HB_OK);
+    ck_assert_int_eq(hb_spectrum_add_probe(one, &node, &weight, 1), HB_OK);
+    double d3;
+    ck_assert_int_eq(hb_spectrum_density(one, &node, 1, 0.5, &d3), HB_OK);
+    HB_ASSERT_CLOSE(d3, 1 / (0.5 * sqrt(2 * acos(-1.0))), 1e-15);
+    HB_ASSERT_CLOSE(hb_spectrum_default_sigma(one), 0.03, 1e-15); /* range 0: 1% of |λ| */
+    hb_spectrum_free(one);
+    /* JSON and CSV: buffer and file agree; sizes reported snprintf-style */
+    size_t need = 0, need_csv = 0;
+    ck_assert_int_eq(hb_spectrum_to_json(sp, NULL, 0, &need), HB_ERANGE);
+    char *js = malloc(need + 1);
+    ck_assert_int_eq(hb_spectrum_to_json(sp, js, need, &need), HB_ERANGE); /* no room for NUL */
+    ck_assert_int_eq(hb_spectrum_to_json(sp, js, need + 1, &need), HB_OK);
+    ck_assert_uint_eq(strlen(js), need);
+    ck_assert(strstr(js, "\"format\":\"hessblock-spectrum\",\"version\":1,\"dim\":300,\"num_probes\":3,") == js + 1);
+    ck_assert(strstr(js, "\"steps\":12,\"breakdown\":false,\"nodes\":[") != NULL);
+    double jlo;
+    ck_assert(sscanf(strstr(js, "\"lambda_min\":") + 13, "%lf", &jlo) == 1);
+    ck_assert(jlo == lo); /* %.17g round-trips */
+    ck_assert_int_eq(hb_spectrum_to_csv(sp, NULL, 0, &need_csv), HB_ERANGE);
+    char *csv = malloc(need_csv + 1);
+    ck_assert_int_eq(hb_spectrum_to_csv(sp, csv, need_csv + 1, &need_csv), HB_OK);
+    size_t lines = 0;
+    for (char *c = csv; *c; c++) lines += *c == '\n';
+    ck_assert_uint_eq(lines, 1 + 3 * 12);
+    ck_assert(strncmp(csv, "probe,index,node,weight\n0,0,", 28) == 0);
+    const char *path = "hb_slq_test_spectrum.tmp"; /* in the test's working directory */
+    for (int f = 0; f < 2; f++) {
+        ck_assert_int_eq(f ? hb_spectrum_save_csv(sp, path) : hb_spectrum_save_json(sp, path), HB_OK);
+        FILE *fp = fopen(path, "r");
+        char *back = calloc(need + need_csv + 2, 1);
+        size_t got = fread(back, 1, need + need_csv + 1, fp);
+        fclose(fp);
+        ck_assert_uint_eq(got, f ? need_csv : need);
+        ck_assert_str_eq(back, f ? csv : js);
+        free(back);
+    }
+    remove(path);
+    ck_assert_int_eq(hb_spectrum_save_json(sp, "/nonexistent-dir/x.json"), HB_EIO);
+    ck_assert_int_eq(hb_spectrum_save_csv(sp, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_spectrum_to_json(sp, js, need + 1, NULL), HB_EINVAL);
+    free(js);
+    free(csv);
+    free(grid);
+    free(dens);
+    hb_spectrum_free(sp);
+    hb_slq_free(s);
+    hb_linop_free(op);
+    free(lam);
+    hb_context_free(ctx);
+}
+END_TEST
+
+/* ---- Jensen–Shannon ------------------------------------------------------------------------ */
+static hb_spectrum *spec_of(hb_context *ctx, const double *nodes, const double *w, size_t c) {
+    hb_spectrum *sp = NULL;
+    ck_assert_int_eq(hb_spectrum_create(ctx, 100, &sp), HB_OK);
+    ck_assert_int_eq(hb_spectrum_add_probe(sp, nodes, w, c), HB_OK);
+    return sp;
+}
+
+START_TEST(test_js) {
+    hb_context *ctx = hb_test_context(1, 10);
+    double n1[3] = {1, 2, 3}, n2[3] = {10, 20, 30}, n3[3] = {2, 1, 3}, w[3] = {1, 1, 1};
+    double n4[2] = {0.9, 1.1}, w4[2] = {1, 3}, w3[3] = {1, 1, 1};
+    hb_spectrum *a = spec_of(ctx, n1, w, 3), *b = spec_of(ctx, n2, w, 3), *c = spec_of(ctx, n3, w3, 3);
+    hb_spectrum *d = spec_of(ctx, n4, w4, 2);
+    double x, y;
+    /* identical measures (c is a with nodes given in another order) → 0 exactly */
+    ck_assert_int_eq(hb_spectrum_js_distance(a, c, NULL, &x), HB_OK);
+    ck_assert(x == 0.0);
+    /* disjoint: nodes ≥ 7 apart vs σ = 1% of a range of 29 → Gaussian overlap ~e^−1000 → 1 */
+    ck_assert_int_eq(hb_spectrum_js_distance(a, b, NULL, &x), HB_OK);
+    HB_ASSERT_CLOSE(x, 1.0, 1e-12);
+    /* normalising by max|θ| makes a and b identical ({1,2,3}/3 = {10,20,30}/30 exactly) */
+    hb_js_options o = HB_JS_OPTIONS_INIT;
+    o.normalize = 1;
+    ck_assert_int_eq(hb_spectrum_js_distance(a, b, &o, &x), HB_OK);
+    ck_assert(x == 0.0);
+    /* symmetric, strictly inside (0,1) for overlapping measures */
+    ck_assert_int_eq(hb_spectrum_js_distance(a, d, NULL, &x), HB_OK);
+    ck_assert_int_eq(hb_spectrum_js_distance(d, a, NULL, &y), HB_OK);
+    ck_assert(x == y && x > 0.1 && x < 1);
+    /* hand check on a case with closed form: two point masses far apart each in both spectra:
+     * P = (1/2, 1/2), Q = (1, 0) on two separated bumps → JS = 1.5 − (3/4)log2 3 … */
+    double p1[2] = {0, 100}, pw[2] = {1, 1}, q1[1] = {0}, qw[1] = {1};
+    hb_spectrum *e = spec_of(ctx, p1, pw, 2), *f = spec_of(ctx, q1, qw, 1);
+    ck_assert_int_eq(hb_spectrum_js_distance(e, f, NULL, &x), HB_OK);
+    /* M = (3/4, 1/4): JS = ½[½log2(2/3)+½log2 2] + ½[1·log2(4/3)] */
+    double js = 0.5 * (0.5 * log2((0.5) / 0.75) + 0.5 * log2(0.5 / 0.25)) + 0.5 * log2(1 / 0.75);
+    HB_ASSERT_CLOSE(x, sqrt(js), 1e-12);
+    /* matrix: symmetric, zero diagonal, entries = pairwise distances on the shared grid */
+    const hb_spectrum *set[4] = {a, b, c, d};
+    double M[16], mean;
+    ck_assert_int_eq(hb_spectra_js_matrix(set, 4, NULL, M, &mean), HB_OK);
+    double acc = 0;
+    for (int i = 0; i < 4; i++) {
+        ck_assert(M[i * 4 + i] == 0.0);
+        for (int j = 0; j < 4; j++) {
+            ck_assert(M[i * 4 + j] == M[j * 4 + i]);
+            ck_assert(M[i * 4 + j] >= 0 && M[i * 4 + j] <= 1);
+            if (i != j) acc += M[i * 4 + j];
+        }
+    }
+    HB_ASSERT_CLOSE(mean, acc / 12, 1e-15);
+    ck_assert(M[0 * 4 + 2] == 0.0);
+    HB_ASSERT_CLOSE(M[0 * 4 + 1], 1.0, 1e-12);
+    ck_assert_int_eq(hb_spectra_js_matrix(set, 1, NULL, M, &mean), HB_OK);
+    ck_assert(M[0] == 0.0 && mean == 0.0);
+    /* bad input */
+    ck_assert_int_eq(hb_spectrum_js_distance(a, NULL, NULL, &x), HB_EINVAL);
+    ck_assert_int_eq(hb_spectrum_js_distance(a, b, NULL, NULL), HB_EINVAL);
+    o.grid_points = 3;
+    ck_assert_int_eq(hb_spectrum_js_distance(a, b, &o, &x), HB_EINVAL);
+    o = (hb_js_options)HB_JS_OPTIONS_INIT;
+    o.sigma_rel = 0;
+    ck_assert_int_eq(hb_spectrum_js_distance(a, b, &o, &x), HB_EINVAL);
+    o = (hb_js_options)HB_JS_OPTIONS_INIT;
+    o.struct_size = 3;
+    ck_assert_int_eq(hb_spectrum_js_distance(a, b, &o, &x), HB_EINVAL);
+    ck_assert_int_eq(hb_spectra_js_matrix(NULL, 2, NULL, M, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_spectra_js_matrix(set, 0, NULL, M, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_spectra_js_matrix(set, 2, NULL, NULL, NULL), HB_EINVAL);
+    const hb_spectrum *withnull[2] = {a, NULL};
+    ck_assert_int_eq(hb_spectra_js_matrix(withnull, 2, NULL, M, NULL), HB_EINVAL);
+    hb_spectrum *empty = NULL;
+    ck_assert_int_eq(hb_spectrum_create(ctx, 5, &empty), HB_OK);
+    ck_assert_int_eq(hb_spectrum_js_distance(a, empty, NULL, &x), HB_ESTATE);
+    hb_spectrum_free(empty);
+    hb_spectrum *all[6] = {a, b, c, d, e, f};
+    for (int i = 0; i < 6; i++) hb_spectrum_free(all[i]);
+    hb_context_free(ctx);
+}
+END_TEST
+
+/* ---- Bad input -------------------------------------------------------------------------- */
+static int nan_op(void *user, const double *x, double *y, size_t n) {
+    int *calls = user;
+    for (size_t i = 0; i < n; i++) y[i] = (double)(i % 5 + 1) * x[i];
+    if (++*calls == 3) y[n / 2] = NAN;
+    return 0;
+}
+static int fail_op(void *user, const double *x, double *y, size_t n) {
+    (void)user, (void)x, (void)y, (void)n;
+    return 7;
+}
+static int scale_op(void *user, const double *x, double *y, size_t n) {
+    (void)user;
+    for (size_t i = 0; i < n; i++) y[i] = (double)(i % 17) * x[i];
+    return 0;
+}
+static int cancel_at_3(void *user, const char *task, int64_t done, int64_t total) {
+    int *seen = user;
+    ck_assert_str_eq(task, "slq");
+    ck_assert(done <= total);
+    seen[0]++;
+    return done >= 3;
+}
+
+START_TEST(test_bad_input) {
+    hb_context *ctx = hb_test_context(1, 12);
+    hb_slq *s = NULL;
+    ck_assert_int_eq(hb_slq_create(ctx, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_create(NULL, &s), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_create(ctx, &s), HB_OK);
+    int64_t v;
+    double f;
+    ck_assert_int_eq(hb_slq_get_i64(s, HB_SLQ_PROBES, &v), HB_OK);
+    ck_assert_int_eq(v, 10);
+    ck_assert_int_eq(hb_slq_get_i64(s, HB_SLQ_STEPS, &v), HB_OK);
+    ck_assert_int_eq(v, 80);
+    ck_assert_int_eq(hb_slq_get_i64(s, HB_SLQ_REORTH, &v), HB_OK);
+    ck_assert_int_eq(v, HB_REORTH_FULL);
+    ck_assert_int_eq(hb_slq_get_i64(s, HB_SLQ_PROBE_DIST, &v), HB_OK);
+    ck_assert_int_eq(v, HB_PROBE_RADEMACHER);
+    ck_assert_int_eq(hb_slq_get_f64(s, HB_SLQ_BREAKDOWN_TOL, &f), HB_OK);
+    ck_assert(f == 1e-10);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STEPS, 0), HB_EINVAL);
+    ck_assert_msg(strstr(hb_context_last_error(ctx), "steps") != NULL, "%s", hb_context_last_error(ctx));
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STEPS, -5), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_PROBES, 0), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_PROBES, -1), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_REORTH, 0), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_PROBE_DIST, 3), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_BASIS_DTYPE, HB_BF16), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STREAM, -2), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_BREAKDOWN_TOL, 1), HB_EINVAL); /* wrong setter */
+    ck_assert_int_eq(hb_slq_set_f64(s, HB_SLQ_STEPS, 1), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_set_f64(s, HB_SLQ_BREAKDOWN_TOL, 0), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_set_f64(s, HB_SLQ_TOPK_TOL, NAN), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_set_i64(NULL, HB_SLQ_STEPS, 3), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_get_i64(s, HB_SLQ_STEPS, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_get_f64(s, (hb_slq_opt)99, &f), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_get_i64(s, (hb_slq_opt)99, &v), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STEPS, 10), HB_OK);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_PROBES, 2), HB_OK);
+
+    /* linops */
+    hb_linop *op = NULL;
+    double A[4] = {1, 2, 2.5, 1}, As[4] = {1, 2, 2, 1}, An[4] = {1, NAN, NAN, 1};
+    ck_assert_int_eq(hb_linop_create_dense(ctx, A, 2, 0, &op), HB_EINVAL); /* not symmetric */
+    ck_assert_ptr_null(op);
+    ck_assert_int_eq(hb_linop_create_dense(ctx, An, 2, 0, &op), HB_ENONFINITE);
+    ck_assert_int_eq(hb_linop_create_dense(ctx, As, 0, 0, &op), HB_EINVAL);
+    ck_assert_int_eq(hb_linop_create_dense(ctx, NULL, 2, 0, &op), HB_EINVAL);
+    ck_assert_int_eq(hb_linop_create_dense(ctx, As, 2, 2, &op), HB_EINVAL);
+    ck_assert_int_eq(hb_linop_create_dense(ctx, As, 2, 0, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_linop_create_dense(NULL, As, 2, 0, &op), HB_EINVAL);
+    ck_assert_int_eq(hb_linop_create_dense(ctx, As, SIZE_MAX / 2, 0, &op), HB_EOVERFLOW);
+    ck_assert_int_eq(hb_linop_create_callback(ctx, 0, scale_op, NULL, &op), HB_EINVAL);
+    ck_assert_int_eq(hb_linop_create_callback(ctx, 5, NULL, NULL, &op), HB_EINVAL);
+    ck_assert_int_eq(hb_linop_create_callback(NULL, 5, scale_op, NULL, &op), HB_EINVAL);
+    ck_assert_int_eq(hb_linop_create_callback(ctx, 5, scale_op, NULL, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_linop_create_model_hessian(NULL, &op), HB_EINVAL);
+    ck_assert_int_eq(hb_linop_create_model_block(NULL, 0, &op), HB_EINVAL);
+    ck_assert_uint_eq(hb_linop_size(NULL), 0);
+    hb_linop_free(NULL);
+    ck_assert_int_eq(hb_linop_create_dense(ctx, As, 2, 0, &op), HB_OK);
+    double x[2] = {1, 0}, y[2];
+    ck_assert_int_eq(hb_linop_apply(op, 0, x, y), HB_EINVAL);
+    ck_assert_int_eq(hb_linop_apply(op, 1, NULL, y), HB_EINVAL);
+    ck_assert_int_eq(hb_linop_apply(NULL, 1, x, y), HB_EINVAL);
+    ck_assert_int_eq(hb_linop_apply(op, 1, x, y), HB_OK);
+    ck_assert(y[0] == 1 && y[1] == 2);
+    hb_linop_free(op);
+
+    /* runs */
+    hb_spectrum *sp = (hb_spectrum *)1;
+    ck_assert_int_eq(hb_slq_run(s, NULL, &sp), HB_EINVAL);
+    ck_assert_ptr_null(sp);
+    ck_assert_int_eq(hb_slq_run(NULL, NULL, &sp), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_run_model(s, NULL, &sp), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_run_model_block(s, NULL, 0, &sp), HB_EINVAL);
+    int calls = 0;
+    ck_assert_int_eq(hb_linop_create_callback(ctx, 40, nan_op, &calls, &op), HB_OK);
+    ck_assert_int_eq(hb_slq_run(s, op, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_run(s, op, &sp), HB_ENONFINITE);
+    ck_assert_ptr_null(sp);
+    calls = 0;
+    double tr;
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_PROBES, 4), HB_OK);
+    ck_assert_int_eq(hb_slq_trace(s, op, &tr, NULL), HB_ENONFINITE); /* 3rd of 4 vectors */
+    ck_assert_int_eq(hb_slq_trace(s, op, NULL, NULL), HB_EINVAL);
+    calls = 0;
+    ck_assert_int_eq(hb_slq_topk(s, op, 1, HB_EIG_LARGEST, &tr, NULL, NULL, NULL), HB_ENONFINITE);
+    hb_linop_free(op);
+    ck_assert_int_eq(hb_linop_create_callback(ctx, 40, fail_op, NULL, &op), HB_OK);
+    ck_assert_int_eq(hb_slq_run(s, op, &sp), HB_ECALLBACK);
+    ck_assert_int_eq(hb_linop_apply(op, 1, x, y), HB_ECALLBACK);
+    hb_linop_free(op);
+    /* progress: called per step, cancel → HB_ECANCELED, nothing returned */
+    int seen[1] = {0};
+    ck_assert_int_eq(hb_context_set_progress(ctx, cancel_at_3, seen), HB_OK);
+    ck_assert_int_eq(hb_linop_create_callback(ctx, 40, scale_op, NULL, &op), HB_OK);
+    ck_assert_int_eq(hb_slq_run(s, op, &sp), HB_ECANCELED);
+    ck_assert_ptr_null(sp);
+    ck_assert_int_eq(seen[0], 3);
+    ck_assert_int_eq(hb_context_set_progress(ctx, NULL, NULL), HB_OK);
+    /* m > n is capped at n: n = 40 with 17 distinct eigenvalues → breakdown at 17 */
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STEPS, 100), HB_OK);
+    ck_assert_int_eq(hb_slq_run(s, op, &sp), HB_OK);
+    size_t c;
+    int br;
+    ck_assert_int_eq(hb_spectrum_probe(sp, 0, NULL, NULL, &c, &br), HB_OK);
+    ck_assert_uint_eq(c, 17);
+    ck_assert_int_eq(br, 1);
+    /* spectrum accessors */
+    ck_assert_int_eq(hb_spectrum_probe(sp, 4, NULL, NULL, &c, &br), HB_ERANGE);
+    ck_assert_int_eq(hb_spectrum_probe(NULL, 0, NULL, NULL, &c, &br), HB_EINVAL);
+    ck_assert_int_eq(hb_spectrum_moment(sp, -1, &tr, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_spectrum_moment(sp, 1, NULL, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_spectrum_trace(sp, NULL, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_spectrum_extremes(NULL, &tr, &tr), HB_EINVAL);
+    double g = 0, dd;
+    ck_assert_int_eq(hb_spectrum_density(sp, &g, 0, 0, &dd), HB_EINVAL);
+    ck_assert_int_eq(hb_spectrum_density(sp, NULL, 1, 0, &dd), HB_EINVAL);
+    g = NAN;
+    ck_assert_int_eq(hb_spectrum_density(sp, &g, 1, 0, &dd), HB_ENONFINITE);
+    ck_assert_uint_eq(hb_spectrum_dim(NULL), 0);
+    ck_assert_uint_eq(hb_spectrum_num_probes(NULL), 0);
+    hb_spectrum_free(sp);
+    hb_spectrum_free(NULL);
+    hb_linop_free(op);
+    /* spectrum construction */
+    ck_assert_int_eq(hb_spectrum_create(ctx, 0, &sp), HB_EINVAL);
+    ck_assert_int_eq(hb_spectrum_create(ctx, 3, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_spectrum_create(ctx, 3, &sp), HB_OK);
+    double nd[2] = {1, 2}, wt[2] = {1, -1}, wz[2] = {0, 0}, wn[2] = {NAN, 1};
+    ck_assert_int_eq(hb_spectrum_add_probe(sp, nd, wt, 2), HB_EINVAL);
+    ck_assert_int_eq(hb_spectrum_add_probe(sp, nd, wz, 2), HB_EINVAL);
+    ck_assert_int_eq(hb_spectrum_add_probe(sp, nd, wn, 2), HB_ENONFINITE);
+    ck_assert_int_eq(hb_spectrum_add_probe(sp, nd, NULL, 2), HB_EINVAL);
+    ck_assert_int_eq(hb_spectrum_add_probe(sp, nd, wz, 0), HB_EINVAL);
+    ck_assert_int_eq(hb_spectrum_extremes(sp, &tr, &tr), HB_ESTATE); /* no probes yet */
+    ck_assert_int_eq(hb_spectrum_moment(sp, 1, &tr, NULL), HB_ESTATE);
+    hb_spectrum_free(sp);
+    hb_slq_free(s);
+    hb_slq_free(NULL);
+    hb_context_free(ctx);
+}
+END_TEST
+
+/* ---- Allocation failures on every create path -------------------------------------------- */
+static const double *oom_matrix(void) {
+    static double A[20 * 20];
+    for (int i = 0; i < 20; i++)
+        for (int j = 0; j < 20; j++) A[i * 20 + j] = i == j ? i + 1 : 0.01 * (i + j);
+    return A;
+}
+
+static int oom_run(hb_context *ctx, void *arg) {
+    int which = *(int *)arg;
+    hb_linop *op = NULL;
+    hb_slq *s = NULL;
+    hb_spectrum *sp = NULL, *sp2 = NULL;
+    int rc = which == 1 ? hb_linop_create_callback(ctx, 20, scale_op, NULL, &op)
+                        : hb_linop_create_dense(ctx, oom_matrix(), 20, which == 0, &op);
+    if (rc == HB_OK) rc = hb_slq_create(ctx, &s);
+    if (rc == HB_OK) rc = hb_slq_set_i64(s, HB_SLQ_PROBES, 3);
+    if (rc == HB_OK) rc = hb_slq_set_i64(s, HB_SLQ_STEPS, 6);
+    if (rc == HB_OK && which == 3) rc = hb_slq_set_i64(s, HB_SLQ_BASIS_DTYPE, HB_F32);
+    if (rc == HB_OK) rc = hb_slq_run(s, op, &sp);
+    double tr, se, vals[2], vec[40], M[4];
+    if (rc == HB_OK) rc = hb_slq_trace(s, op, &tr, &se);
+    if (rc == HB_OK) rc = hb_slq_topk(s, op, 2, HB_EIG_LARGEST, vals, vec, NULL, NULL);
+    if (rc == HB_OK) rc = hb_spectrum_create(ctx, 20, &sp2);
+    double nd[3] = {3, 1, 2}, wt[3] = {1, 1, 1};
+    for (int i = 0; i < 10 && rc == HB_OK; i++) rc = hb_spectrum_add_probe(sp2, nd, wt, 3); /* grows */
+    const hb_spectrum *pair[2] = {sp, sp2};
+    if (rc == HB_OK) rc = hb_spectra_js_matrix(pair, 2, NULL, M, NULL);
+    hb_spectrum_free(sp);
+    hb_spectrum_free(sp2);
+    hb_slq_free(s);
+    hb_linop_free(op);
+    return rc;
+}
+
+START_TEST(test_oom) {
+    for (int which = 0; which < 4; which++) ck_assert(hb_test_oom_loop(oom_run, &which) > 5);
+}
+END_TEST
+
+Suite *hb_suite_slq(void) {
+    Suite *s = suite_create("slq");
+    const struct { const char *name; const TTest *test; } cases[] = {
+        {"w1_diagonal", test_w1_diagonal},
+        {"w1_conjugated_and_wishart", test_w1_conjugated_and_wishart},
+        {"extremes_spiked", test_extremes_spiked},
+        {"moments_exact_quadrature", test_moments_exact_quadrature},
+        {"trace", test_trace},
+        {"ghosts", test_ghosts},
+        {"breakdown", test_breakdown},
+        {"topk", test_topk},
+        {"density_and_export", test_density_and_export},
+        {"js", test_js},
+        {"bad_input", test_bad_input},
+        {"oom", test_oom},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) { /* one case each: CK_RUN_CASE */
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_set_timeout(tc, 300);
+        tcase_add_test(tc, cases[i].test);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Fuzz the checkpoint loader with libFuzzer (+ AddressSanitizer, UBSan) for a bounded time.
+#   bash tools/fuzz.sh [seconds=60]
+# Installs clang, the libFuzzer runtime and clang's OpenMP with apt-get when missing
+# (needs root or sudo), builds the library with clang into build-fuzz/, runs
+# fuzz/fuzz_checkpoint.c on a copy of the seed corpus fuzz/corpus/checkpoint, and fails
+# if the fuzzer finds a crash, a leak or a sanitizer report.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+
+apt_install() {
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@"
+}
+
+command -v clang >/dev/null || apt_install clang
+ver=$(clang --version | sed -n 's/.*clang version \([0-9][0-9]*\).*/\1/p' | head -1)
+probe=$(mktemp -d)
+trap 'rm -rf "$probe"' EXIT
+cat > "$probe/t.c" <<'C'
+#include <stddef.h>
+#include <stdint.h>
+#include <omp.h>
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return omp_get_max_threads() < 0; }
+C
+if ! clang -fsanitize=fuzzer -fopenmp "$probe/t.c" -o "$probe/t" 2>/dev/null; then
+  # Debian: libFuzzer is in libclang-rt-N-dev, clang's OpenMP in libomp-N-dev
+  apt_install "libclang-rt-$ver-dev" "libomp-$ver-dev"
+  clang -fsanitize=fuzzer -fopenmp "$probe/t.c" -o "$probe/t"
+fi
+
+if [ ! -f build-fuzz/build.ninja ]; then
+  CC=clang meson setup build-fuzz --buildtype=debugoptimized \
+    -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dc_args=-fsanitize=fuzzer-no-link \
+    -Dtests=false -Dexamples=false -Dtools=false -Dbench=false -Dpython=false
+fi
+ninja -C build-fuzz lib/libhessblock.a
+
+clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fopenmp \
+  -Iinclude -Ibuild-fuzz/include fuzz/fuzz_checkpoint.c build-fuzz/lib/libhessblock.a \
+  -lblis -llapacke -lm -o build-fuzz/fuzz_checkpoint
+
+corpus=build-fuzz/corpus-checkpoint
+mkdir -p "$corpus"
+cp -n fuzz/corpus/checkpoint/* "$corpus"/ 2>/dev/null || true
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  build-fuzz/fuzz_checkpoint -max_total_time="$secs" -max_len=4096 -timeout=10 \
+  -artifact_prefix=build-fuzz/ "$corpus"
+echo "fuzz: no crash in ${secs}s"
