@@ -74,11 +74,9 @@ static void axis_fit(axis *a, double lo, double hi) {
         lo -= d;
         hi += d;
     }
-    if (!a->log) {
-        double pad = 0.03 * (hi - lo);
-        lo -= pad;
-        hi += pad;
-    }
+    double pad = 0.03 * (hi - lo);
+    lo -= pad;
+    hi += pad;
     a->lo = lo;
     a->hi = hi;
 }
@@ -141,6 +139,7 @@ void svg_draw_lines(FILE *f, double x, double y, double w, double h, const svg_l
         ylo = fmin(ylo, tr(p->hline, ay.log));
         yhi = fmax(yhi, tr(p->hline, ay.log));
     }
+    if (ay.log && p->max_decades > 0 && yhi - ylo > p->max_decades) ylo = yhi - p->max_decades;
     axis_fit(&ax, xlo, xhi);
     axis_fit(&ay, ylo, yhi);
 
@@ -273,7 +272,7 @@ void svg_draw_heatmap(FILE *f, double x, double y, double w, double h, const svg
     double cw = gw / (double)hm->cols, ch = gh / (double)hm->rows;
     char col[16], buf[32];
     fputs("<g>\n", f);
-    if (hm->title) text(f, x + w / 2, y + 15, "middle", 12, 0, hm->title);
+    if (hm->title) text(f, gx + gw / 2, y + 15, "middle", 12, 0, hm->title);
     for (size_t r = 0; r < hm->rows; r++)
         for (size_t c = 0; c < hm->cols; c++) {
             double v = hm->m[r * hm->cols + c];
@@ -325,7 +324,7 @@ void svg_draw_heatmap(FILE *f, double x, double y, double w, double h, const svg
                 bx + bw, py, bx + bw + 3, py);
         text(f, bx + bw + 5, py + 3, "start", 9, 0, buf);
     }
-    if (hm->scale_label) text(f, bx + bw / 2, gy - 6, "middle", 9, 0, hm->scale_label);
+    if (hm->scale_label) text(f, bx + bw / 2, gy + gh + 14, "middle", 9, 0, hm->scale_label);
     fputs("</g>\n", f);
 }
 
