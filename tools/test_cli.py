@@ -213,7 +213,7 @@ check("<th>JS⁰</th>" in html and "<th>gap</th>" in html, "summary table column
 
 # ---- analyze (tiny) ------------------------------------------------------------------------------
 d = fresh("analyze")
-p = run(["analyze", "--preset", "tiny", "--threads", "2", "--json", "--quiet", "--out", d], timeout=240)
+p = run(["analyze", "--preset", "tiny", "--json", "--quiet", "--out", d], timeout=240)
 if not unavailable(p, "analyze"):
     check(p.returncode == 0, f"analyze: exit {p.returncode}: {p.stderr}")
     check(p.stderr == "", f"analyze --quiet wrote to stderr: {p.stderr!r}")
@@ -241,7 +241,7 @@ if not unavailable(p, "analyze"):
 
 # ---- spectrum ------------------------------------------------------------------------------------
 d = fresh("spectrum")
-p = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "2", "--steps", "10", "--full",
+p = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "2", "--steps", "10", "--full", "--threads", "2",
          "--json", "--quiet", "--out", d])
 if not unavailable(p, "spectrum"):
     check(p.returncode == 0, f"spectrum: exit {p.returncode}: {p.stderr}")
