@@ -217,7 +217,9 @@ int cmd_spectrum(int argc, char **argv, int first) {
         for (size_t b = 0; b < sr.nblocks; b++)
             printf("%-28s %-10s %9lld %12.4g %12.4g\n", sr.names[b], sr.kinds[b],
                    (long long)sr.numel[b], sr.lmin[b], sr.lmax[b]);
-        if (sr.js && sr.nblocks > 1) printf("JS0 (mean pairwise JS distance) = %.4f\n", sr.js0);
+        if (sr.js && sr.nblocks > 1)
+            printf("JS0 (mean pairwise JS distance) = %.4f; with scale-normalised spectra %.4f\n",
+                   sr.js0, sr.js0_normalized);
     }
     status = EXIT_OK;
 done:
@@ -709,6 +711,10 @@ int cmd_analyze(int argc, char **argv, int first) {
                     ls = trains[k].sgd.final_loss; la = trains[k].adam.final_loss; gap = trains[k].gap;
                 }
             jw_number(&w, "js0", js0);
+            double js0n = NAN;
+            for (size_t k = 0; k < nspec && k < 8; k++)
+                if (!strcmp(specs_r[k].model, mname)) js0n = specs_r[k].js0_normalized;
+            jw_number(&w, "js0_normalized", js0n);
             jw_number(&w, "sgd_loss", ls);
             jw_number(&w, "adam_loss", la);
             jw_number(&w, "gap", gap);
@@ -735,6 +741,11 @@ int cmd_analyze(int argc, char **argv, int first) {
     if (!c.json) {
         printf("hessblock analyze (libhessblock %s)\n%s\n", hb_version_string(), settings);
         if (nspec || ntrain) print_summary_table(stdout, specs_r, nspec, trains, ntrain);
+        if (nspec) {
+            printf("JS0 with every block spectrum scaled by its own max |lambda| first:");
+            for (size_t k = 0; k < nspec; k++) printf(" %s %.4f", specs_r[k].model, specs_r[k].js0_normalized);
+            printf("\n");
+        }
         if (nquad) {
             printf("\nquadratic test bed (iterations to relative loss %g; best lr of a log grid):\n", qo.tol);
             print_quad_table(stdout, quads, nquad);

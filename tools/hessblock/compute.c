@@ -264,10 +264,19 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
         if ((rc = hb_spectra_js_matrix((const hb_spectrum *const *)sp, nb, &jo, out->js, &mean)) != HB_OK)
             goto done;
         out->js0 = nb > 1 ? mean : NAN;
+        /* secondary convention, reported next to the primary one: scale-normalised spectra */
+        double *tmp = malloc(nb * nb * sizeof(double));
+        if (!tmp) { rc = HB_ENOMEM; goto done; }
+        jo.normalize = 1;
+        rc = hb_spectra_js_matrix((const hb_spectrum *const *)sp, nb, &jo, tmp, &mean);
+        free(tmp);
+        if (rc != HB_OK) goto done;
+        out->js0_normalized = nb > 1 ? mean : NAN;
     } else {
         free(out->js);
         out->js = NULL;
         out->js0 = NAN;
+        out->js0_normalized = NAN;
     }
     out->seconds = now_seconds() - t0;
 done:

@@ -63,6 +63,7 @@ void json_spectrum(jw *w, const char *key, const spec_result *s, int with_densit
     jw_int(w, "lanczos_steps", s->steps);
     jw_number(w, "sigma", s->sigma);
     jw_number(w, "js0", s->js0);
+    jw_number(w, "js0_normalized", s->js0_normalized);
     jw_number(w, "seconds", s->seconds);
     if (with_densities) jw_numbers(w, "grid", s->grid, s->ngrid);
     if (s->has_full) {

@@ -30,6 +30,7 @@ typedef struct spec_result {
     double full_lmin, full_lmax;
     double *js;              /* nblocks x nblocks Jensen–Shannon distances */
     double js0;              /* mean over pairs i < j */
+    double js0_normalized;   /* the same with every spectrum divided by its max |λ| first */
     double sigma;            /* smoothing width actually used (absolute) */
     int64_t probes, steps;
     double seconds;

@@ -95,7 +95,10 @@ static void fmt_tick(char *buf, size_t n, double v, int log) {
 }
 
 /* Calls tick(value) for each tick inside the axis; returns the count. */
-static size_t ticks(const axis *a, double *out, size_t max) {
+static size_t ticks_n(const axis *a, double *out, size_t max, int target);
+static size_t ticks(const axis *a, double *out, size_t max) { return ticks_n(a, out, max, 5); }
+
+static size_t ticks_n(const axis *a, double *out, size_t max, int target) {
     size_t n = 0;
     if (a->log) {
         double d0 = ceil(a->lo - 1e-9), d1 = floor(a->hi + 1e-9);
@@ -113,7 +116,7 @@ static size_t ticks(const axis *a, double *out, size_t max) {
             }
         }
     } else {
-        double step = nice_step(a->hi - a->lo, 5);
+        double step = nice_step(a->hi - a->lo, target);
         for (double v = ceil(a->lo / step) * step; v <= a->hi + 1e-9 * step && n < max;
              v += step)
             out[n++] = v;
@@ -148,7 +151,7 @@ void svg_draw_lines(FILE *f, double x, double y, double w, double h, const svg_l
     if (p->title) text(f, (px0 + px1) / 2, y + 15, "middle", 12, 0, p->title);
     double tv[64];
     char buf[32];
-    size_t nt = ticks(&ax, tv, 64);
+    size_t nt = ticks_n(&ax, tv, 64, 4);
     for (size_t i = 0; i < nt; i++) {
         double px = map(&ax, tv[i], px0, px1);
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
