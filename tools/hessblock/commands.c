@@ -464,9 +464,11 @@ int cmd_train(int argc, char **argv, int first) {
         jw_end_object(&w);
         jw_finish(&w);
     } else {
-        printf("%s (%s, %s) with %s, lr %g, wd %g: loss %.6g -> %.6g in %lld steps (%.1f s)\n",
+        printf("%s (%s, %s) with %s, lr %g, wd %g: loss %.6g -> %.6g in %lld steps (%.1f s); "
+               "parameter norm %.6g -> %.6g\n",
                kind_choices[kind], sizes, dtype_choices[dtype], to.optimizer, to.lr, to.wd,
-               run.loss ? run.loss[0] : NAN, run.final_loss, (long long)run.steps, run.seconds);
+               run.loss ? run.loss[0] : NAN, run.final_loss, (long long)run.steps, run.seconds,
+               run.param_norm0, run.param_norm);
     }
     status = isfinite(run.final_loss) ? EXIT_OK : EXIT_RUNTIME;
     if (status) runtime_error(cmd, "training diverged (non-finite loss)");

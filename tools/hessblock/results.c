@@ -115,6 +115,8 @@ void json_train_run(jw *w, const char *key, const train_run *r, int with_curve) 
     jw_number(w, "final_loss", r->final_loss);
     jw_bool(w, "diverged", !isfinite(r->final_loss));
     jw_number(w, "seconds", r->seconds);
+    jw_number(w, "param_norm_initial", r->param_norm0);
+    jw_number(w, "param_norm_final", r->param_norm);
     if (with_curve && r->loss) jw_numbers(w, "loss", r->loss, (size_t)r->steps + 1);
     jw_end_object(w);
 }

@@ -45,6 +45,7 @@ typedef struct train_run {
     double final_loss;       /* loss after training (non-finite if diverged) */
     double seconds;
     const char *failed_file; /* set when a checkpoint could not be read or written */
+    double param_norm0, param_norm; /* L2 norm of all parameters before / after */
 } train_run;
 
 /* SGD vs Adam on one model. */
