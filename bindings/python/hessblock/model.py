@@ -1,5 +1,6 @@
 """Models: built-in objectives (configs) and user objectives written in Python."""
 import ctypes
+import os
 import enum
 
 import numpy as np
@@ -413,8 +414,8 @@ class Model(Handle):
         self._check(_set_synthetic(self._ptr, int(n_batches), int(stream), int(first)))
 
     def set_text(self, path, n_batches=1, first=0):
-        """hb_model_set_text (gpt): byte-level windows of a text file as the data."""
-        import os
+        """hb_model_set_text (gpt): byte-level micro-batches from a text file; sample s is
+        the window of context + 1 bytes at byte (s·context) mod (length − context)."""
         self._check(_set_text(self._ptr, os.fsencode(path), int(n_batches), int(first)))
 
     # ---- evaluation
