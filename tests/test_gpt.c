@@ -269,6 +269,15 @@ START_TEST(test_multi_and_blocks) {
         double r = rel_diff(o + j * n, one, n);
         ck_assert_msg(r <= 1e-13, "hvp_multi direction %zu vs single: %g", j, r);
     }
+    /* chunks of at most 2 directions (3 = 2 + 1): the same products */
+    extern size_t hb__gpt_max_chunk;
+    hb__gpt_max_chunk = 2;
+    hb_tensor *O2 = vec(ctx, K, n);
+    ck_assert_int_eq(hb_model_hvp_multi(m, V, O2), HB_OK);
+    hb__gpt_max_chunk = 0;
+    double rc = rel_diff(hb_tensor_data(O2), o, K * n);
+    ck_assert_msg(rc <= 1e-13, "chunked hvp_multi: %g", rc);
+    hb_tensor_free(O2);
     /* block_hvp = block part of H·[0 … v_b … 0], for every block, two directions at once */
     double *pad = calloc(n, sizeof *pad), *full = malloc(n * sizeof *full);
     for (size_t b = 0; b < hb_params_num_blocks(p); b++) {
@@ -485,9 +494,20 @@ START_TEST(test_text) {
     /* errors: nothing changes */
     ck_assert_int_eq(hb_model_set_text(m, "/nonexistent/dir/corpus.txt", 1, 0), HB_EIO);
     ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "/nonexistent/dir/corpus.txt"));
+    ck_assert_int_eq(hb_model_set_text(m, "/tmp", 1, 0), HB_EIO); /* a directory */
+    ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "/tmp"));
     ck_assert_int_eq(hb_model_set_text(m, NULL, 1, 0), HB_EINVAL);
     ck_assert_int_eq(hb_model_set_text(m, path, 0, 0), HB_EINVAL);
     ck_assert_int_eq(hb_model_set_text(NULL, path, 1, 0), HB_EINVAL);
+    {
+        hb_model_config *mc = NULL;
+        hb_model *mlp = NULL;
+        ck_assert_int_eq(hb_model_config_create(ctx, HB_MODEL_MLP, &mc), HB_OK);
+        ck_assert_int_eq(hb_model_create(ctx, mc, &mlp), HB_OK);
+        ck_assert_int_eq(hb_model_set_text(mlp, path, 1, 0), HB_EUNSUPPORTED);
+        hb_model_free(mlp);
+        hb_model_config_free(mc);
+    }
     FILE *f = fopen(path, "wb");
     fputs("abc", f);
     fclose(f);
@@ -545,6 +565,67 @@ START_TEST(test_synthetic) {
 }
 END_TEST
 
+/* Edge shapes: one position, one head, head width 1, three layers. Gradient and HVP vs FD
+ * (bounds as at the top). */
+START_TEST(test_edge_configs) {
+    const tiny cfgs[] = {{3, 1, 2, 1, 1, 1, HB_F64}, {4, 3, 3, 3, 3, 2, HB_F64}};
+    for (size_t c = 0; c < 2; c++) {
+        hb_context *ctx = hb_test_context(1, 13 + (int64_t)c);
+        hb_model *m = make(ctx, &cfgs[c]);
+        perturb(m, 1010);
+        size_t n = hb_params_count(m->params);
+        double *th = m->params->data, *g = malloc(n * sizeof *g), *fd = malloc(n * sizeof *fd);
+        double *v = malloc(n * sizeof *v), *hv = malloc(n * sizeof *hv), *gp = malloc(n * sizeof *gp);
+        const double h = 1e-5;
+        grad_at(m, g);
+        for (size_t i = 0; i < n; i++) {
+            double t0 = th[i];
+            th[i] = t0 + h;
+            double lp = loss_at(m);
+            th[i] = t0 - h;
+            fd[i] = (lp - loss_at(m)) / (2 * h);
+            th[i] = t0;
+        }
+        ck_assert_msg(rel_diff(g, fd, n) <= 1e-7, "config %zu grad: %g", c, rel_diff(g, fd, n));
+        ck_assert_int_eq(hb_random_fill_f64(ctx, 81, 0, HB_DIST_NORMAL, 0, 1, v, n), HB_OK);
+        hvp(m, v, hv);
+        for (size_t i = 0; i < n; i++) th[i] += h * v[i];
+        grad_at(m, gp);
+        for (size_t i = 0; i < n; i++) th[i] -= 2 * h * v[i];
+        grad_at(m, g);
+        for (size_t i = 0; i < n; i++) {
+            th[i] += h * v[i];
+            fd[i] = (gp[i] - g[i]) / (2 * h);
+        }
+        ck_assert_msg(rel_diff(hv, fd, n) <= 1e-6, "config %zu hvp: %g", c, rel_diff(hv, fd, n));
+        free(g), free(fd), free(v), free(hv), free(gp);
+        hb_model_free(m);
+        hb_context_free(ctx);
+    }
+}
+END_TEST
+
+/* Two threads (BLIS) give the same products up to the summation order. */
+START_TEST(test_threads) {
+    hb_context *c1 = hb_test_context(1, 12), *c2 = hb_test_context(2, 12);
+    hb_model *m1 = make(c1, &TINY), *m2 = make(c2, &TINY);
+    size_t n = hb_params_count(m1->params);
+    ck_assert_int_eq(memcmp(m1->params->data, m2->params->data, n * sizeof(double)), 0);
+    ck_assert_int_eq(memcmp(m1->batches[0].inputs->data, m2->batches[0].inputs->data,
+                            3 * 5 * sizeof(int32_t)), 0);
+    double *v = malloc(n * sizeof *v), *o1 = malloc(n * sizeof *o1), *o2 = malloc(n * sizeof *o2);
+    for (size_t i = 0; i < n; i++) v[i] = sin((double)i);
+    hvp(m1, v, o1);
+    hvp(m2, v, o2);
+    ck_assert_msg(rel_diff(o2, o1, n) <= 1e-13, "threads: %g", rel_diff(o2, o1, n));
+    free(v), free(o1), free(o2);
+    hb_model_free(m1);
+    hb_model_free(m2);
+    hb_context_free(c1);
+    hb_context_free(c2);
+}
+END_TEST
+
 static int create_and_use(hb_context *ctx, void *arg) {
     (void)arg;
     hb_model_config *cfg = NULL;
@@ -573,8 +654,34 @@ static int create_and_use(hb_context *ctx, void *arg) {
     return rc;
 }
 
+/* set_text under allocation failure: a failure leaves the previous (synthetic) data. */
+static int text_oom(hb_context *ctx, void *arg) {
+    hb_model_config *cfg = NULL;
+    int rc = hb_model_config_create(ctx, HB_MODEL_GPT, &cfg);
+    if (rc == HB_OK) rc = hb_model_config_set_i64(cfg, HB_MK_WIDTH, 8);
+    if (rc == HB_OK) rc = hb_model_config_set_i64(cfg, HB_MK_CONTEXT, 4);
+    if (rc == HB_OK) rc = hb_model_config_set_i64(cfg, HB_MK_VOCAB, 128);
+    if (rc == HB_OK) rc = hb_model_config_set_i64(cfg, HB_MK_BATCH, 2);
+    hb_model *m = NULL;
+    if (rc == HB_OK) rc = hb_model_create(ctx, cfg, &m);
+    hb_model_config_free(cfg);
+    if (rc != HB_OK) return rc;
+    rc = hb_model_set_text(m, arg, 3, 0);
+    if (rc == HB_ENOMEM) ck_assert_uint_eq(hb_model_num_samples(m), 2); /* unchanged */
+    else ck_assert_uint_eq(hb_model_num_samples(m), 6);
+    hb_model_free(m);
+    return rc;
+}
+
 START_TEST(test_oom) {
     ck_assert_int_ge(hb_test_oom_loop(create_and_use, NULL), 20);
+    char path[] = "/tmp/hb_gpt_oomXXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "abcdefghijklmnop", 16), 16);
+    close(fd);
+    ck_assert_int_ge(hb_test_oom_loop(text_oom, path), 10);
+    remove(path);
 }
 END_TEST
 
@@ -593,6 +700,8 @@ Suite *hb_suite_gpt(void) {
     tcase_add_test(tc, test_text);
     tcase_add_test(tc, test_synthetic);
     tcase_add_test(tc, test_oom);
+    tcase_add_test(tc, test_threads);
+    tcase_add_test(tc, test_edge_configs);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -10,13 +10,15 @@
  * H·v: one θ forward, one θ backward (activation gradients only — the weight gradients
  * are not needed), then for the k directions an R-forward and an R-backward whose
  * activations hold the k directions interleaved per row ((M, k, ·), see nn/dense.h), so
- * every product is one wide gemm. block_hvp starts the R-forward at the block's stage
- * (everything below has zero directional derivative) and stops the θ backward and the
- * R-backward at that stage (nothing below contributes to the block's rows of H·v).
- * Stages: 0 = embeddings, 1 … L = transformer blocks, L+1 = ln_f and lm_head. */
+ * every product is one wide gemm. block_hvp starts the R-forward at the block's op
+ * (everything before has zero directional derivative) and stops the θ backward and the
+ * R-backward there (nothing before contributes to the block's rows of H·v).
+ * Stages: 0 = embeddings, 1 … L = transformer blocks, L+1 = ln_f and lm_head; ops within
+ * a stage: see OP_* below. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kernels/kernels.h"
 #include "model/model_internal.h"
@@ -234,10 +236,15 @@ static int ws_create(hb_model *m, size_t N, size_t nd, ws *w) {
     return HB_OK;
 }
 
+/* Tests only: when nonzero, the maximum number of directions per R chunk (so the chunk
+ * loop can be exercised on tiny models). Not part of any API. */
+size_t hb__gpt_max_chunk = 0;
+
 /* Directions per R chunk: as many as fit the budget, balanced over the chunks. */
 static size_t chunk_size(const gpt *g, size_t N, size_t k) {
     size_t per = (ws_bytes(g, N, 2, 1) - ws_bytes(g, N, 1, 1)); /* bytes per direction at es = 1 */
     size_t fit = per ? R_BUDGET / per : k;
+    if (hb__gpt_max_chunk && fit > hb__gpt_max_chunk) fit = hb__gpt_max_chunk;
     if (fit < 1) fit = 1;
     if (fit >= k) return k;
     size_t chunks = (k + fit - 1) / fit;
@@ -292,56 +299,92 @@ static int forward(hb_model *m, ws *w, const int32_t *idx, const int32_t *tgt, d
     return HB_OK;
 }
 
-/* θ backward down to stage `stop` (activation gradients; weight gradients into grad when
- * non-NULL, which requires stop = 0). Needs forward() first (w->p holds the probabilities). */
+/* Ops of a transformer block in forward order; a block_hvp starts its R-pass at the op of
+ * its block (everything before has zero directional derivative) and stops its backward
+ * passes there. The final stage has two: 0 = ln_f, 1 = lm_head. */
+enum { OP_LN1 = 0, OP_QKV = 1, OP_ATTN = 2, OP_WO = 3, OP_LN2 = 4, OP_FC = 5, OP_GELU = 6, OP_PROJ = 7 };
+
+static int op_of(const gpt *g, size_t b) {
+    if (b < 2) return 0;
+    if (b >= b_lnf_w(g)) return b == b_head(g) ? 1 : 0;
+    static const int map[P_PER_LAYER] = {OP_LN1, OP_LN1, OP_QKV, OP_QKV, OP_QKV, OP_QKV, OP_QKV,
+                                         OP_QKV, OP_WO,  OP_WO,  OP_LN2, OP_LN2, OP_FC,  OP_FC,
+                                         OP_PROJ, OP_PROJ};
+    return map[(b - 2) % P_PER_LAYER];
+}
+
+/* θ backward down to op `sop` of stage `stop` (exclusive: the ops after it produce the
+ * output gradient of every op the R-backward will visit); weight gradients into grad
+ * when non-NULL (which requires stop = 0). Needs forward() first (w->p holds the
+ * probabilities). Full backward: stop = 0, sop = 0. */
 static int backward(hb_model *m, ws *w, const int32_t *idx, const int32_t *tgt, double scale,
-                    void *grad, size_t stop) {
+                    void *grad, size_t stop, int sop) {
     const gpt *g = m->impl;
     hb_context *ctx = m->ctx;
     hb_dtype dt = m->compute;
-    size_t es = w->es, M = w->M, C = g->C, F = g->F, V = g->V, MC = M * C * es;
+    size_t es = w->es, M = w->M, C = g->C, F = g->F, V = g->V, MC = M * C * es, L = g->L;
+    int64_t iM = (int64_t)M, iC = (int64_t)C, iF = (int64_t)F, iV = (int64_t)V;
     const void *th = hb__model_theta(m);
     hb__attn_shape sh = {w->N, g->T, C, g->H};
     memset(w->gz, 0, M * V * es);
-    HB_TRY(hb__xent_backward(ctx, dt, (int64_t)M, (int64_t)V, w->p, tgt, scale, w->gz));
-    memset(w->g_xf, 0, MC);
-    HB_TRY(hb__linear_backward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)V, w->xf, PTR(th, b_head(g)), w->gz, w->g_xf,
-                              GPTR(grad, b_head(g)), NULL));
-    memset(w->gres[g->L], 0, MC);
-    HB_TRY(hb__layernorm_backward(ctx, dt, M, C, w->xL, PTR(th, b_lnf_w(g)), w->muf, w->rsf,
-                                  w->g_xf, w->gres[g->L], GPTR(grad, b_lnf_w(g)),
-                                  GPTR(grad, b_lnf_b(g))));
-    for (size_t l = g->L; l-- > 0;) {
+    HB_TRY(hb__xent_backward(ctx, dt, iM, iV, w->p, tgt, scale, w->gz));
+    if (stop <= L || sop == 0) {
+        memset(w->g_xf, 0, MC);
+        HB_TRY(hb__linear_backward(ctx, dt, iM, iC, iV, w->xf, PTR(th, b_head(g)), w->gz, w->g_xf,
+                                   GPTR(grad, b_head(g)), NULL));
+    }
+    if (stop <= L) {
+        memset(w->gres[L], 0, MC);
+        HB_TRY(hb__layernorm_backward(ctx, dt, M, C, w->xL, PTR(th, b_lnf_w(g)), w->muf, w->rsf,
+                                      w->g_xf, w->gres[L], GPTR(grad, b_lnf_w(g)),
+                                      GPTR(grad, b_lnf_b(g))));
+    }
+    for (size_t l = L; l-- > 0;) {
         if (l + 1 < stop) break;
+        int lim = l + 1 == stop ? sop : -1; /* run the ops after lim */
         layer_acts *t = &w->la[l];
         const char *gout = w->gres[l + 1];
-        memset(t->g_g, 0, M * F * es);
-        HB_TRY(hb__linear_backward(ctx, dt, (int64_t)M, (int64_t)F, (int64_t)C, t->g, PTR(th, lb(g, l, P_PROJ)), gout, t->g_g,
-                                  GPTR(grad, lb(g, l, P_PROJ)), GPTR(grad, lb(g, l, P_BPROJ))));
-        HB_TRY(hb__gelu_backward(ctx, dt, M * F, t->d1, t->g_g, t->g_f));
-        memset(t->g_b, 0, MC);
-        HB_TRY(hb__linear_backward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)F, t->b, PTR(th, lb(g, l, P_FC)), t->g_f, t->g_b,
-                                  GPTR(grad, lb(g, l, P_FC)), GPTR(grad, lb(g, l, P_BFC))));
-        memcpy(t->g_xmid, gout, MC);
-        HB_TRY(hb__layernorm_backward(ctx, dt, M, C, t->xmid, PTR(th, lb(g, l, P_LN2_W)), t->mu2,
-                                      t->rs2, t->g_b, t->g_xmid, GPTR(grad, lb(g, l, P_LN2_W)),
-                                      GPTR(grad, lb(g, l, P_LN2_B))));
-        memset(t->g_y, 0, MC);
-        HB_TRY(hb__linear_backward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)C, t->y, PTR(th, lb(g, l, P_WO)), t->g_xmid, t->g_y,
-                                  GPTR(grad, lb(g, l, P_WO)), GPTR(grad, lb(g, l, P_BO))));
-        HB_TRY(hb__attention_backward(ctx, dt, &sh, t->q, t->k, t->v, t->P, t->g_y, t->g_q, t->g_k,
-                                      t->g_v, w->att_scratch));
-        memset(t->g_a, 0, MC);
-        HB_TRY(hb__linear_backward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)C, t->a, PTR(th, lb(g, l, P_WQ)), t->g_q, t->g_a,
-                                  GPTR(grad, lb(g, l, P_WQ)), GPTR(grad, lb(g, l, P_BQ))));
-        HB_TRY(hb__linear_backward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)C, t->a, PTR(th, lb(g, l, P_WK)), t->g_k, t->g_a,
-                                  GPTR(grad, lb(g, l, P_WK)), GPTR(grad, lb(g, l, P_BK))));
-        HB_TRY(hb__linear_backward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)C, t->a, PTR(th, lb(g, l, P_WV)), t->g_v, t->g_a,
-                                  GPTR(grad, lb(g, l, P_WV)), GPTR(grad, lb(g, l, P_BV))));
-        memcpy(w->gres[l], t->g_xmid, MC);
-        HB_TRY(hb__layernorm_backward(ctx, dt, M, C, t->xin, PTR(th, lb(g, l, P_LN1_W)), t->mu1,
-                                      t->rs1, t->g_a, w->gres[l], GPTR(grad, lb(g, l, P_LN1_W)),
-                                      GPTR(grad, lb(g, l, P_LN1_B))));
+        if (OP_PROJ > lim) {
+            memset(t->g_g, 0, M * F * es);
+            HB_TRY(hb__linear_backward(ctx, dt, iM, iF, iC, t->g, PTR(th, lb(g, l, P_PROJ)), gout,
+                                       t->g_g, GPTR(grad, lb(g, l, P_PROJ)),
+                                       GPTR(grad, lb(g, l, P_BPROJ))));
+        }
+        if (OP_GELU > lim) HB_TRY(hb__gelu_backward(ctx, dt, M * F, t->d1, t->g_g, t->g_f));
+        if (OP_FC > lim) {
+            memset(t->g_b, 0, MC);
+            HB_TRY(hb__linear_backward(ctx, dt, iM, iC, iF, t->b, PTR(th, lb(g, l, P_FC)), t->g_f,
+                                       t->g_b, GPTR(grad, lb(g, l, P_FC)), GPTR(grad, lb(g, l, P_BFC))));
+        }
+        if (OP_LN2 > lim) {
+            memcpy(t->g_xmid, gout, MC);
+            HB_TRY(hb__layernorm_backward(ctx, dt, M, C, t->xmid, PTR(th, lb(g, l, P_LN2_W)), t->mu2,
+                                          t->rs2, t->g_b, t->g_xmid, GPTR(grad, lb(g, l, P_LN2_W)),
+                                          GPTR(grad, lb(g, l, P_LN2_B))));
+        }
+        if (OP_WO > lim) {
+            memset(t->g_y, 0, MC);
+            HB_TRY(hb__linear_backward(ctx, dt, iM, iC, iC, t->y, PTR(th, lb(g, l, P_WO)), t->g_xmid,
+                                       t->g_y, GPTR(grad, lb(g, l, P_WO)), GPTR(grad, lb(g, l, P_BO))));
+        }
+        if (OP_ATTN > lim)
+            HB_TRY(hb__attention_backward(ctx, dt, &sh, t->q, t->k, t->v, t->P, t->g_y, t->g_q,
+                                          t->g_k, t->g_v, w->att_scratch));
+        if (OP_QKV > lim) {
+            memset(t->g_a, 0, MC);
+            HB_TRY(hb__linear_backward(ctx, dt, iM, iC, iC, t->a, PTR(th, lb(g, l, P_WQ)), t->g_q,
+                                       t->g_a, GPTR(grad, lb(g, l, P_WQ)), GPTR(grad, lb(g, l, P_BQ))));
+            HB_TRY(hb__linear_backward(ctx, dt, iM, iC, iC, t->a, PTR(th, lb(g, l, P_WK)), t->g_k,
+                                       t->g_a, GPTR(grad, lb(g, l, P_WK)), GPTR(grad, lb(g, l, P_BK))));
+            HB_TRY(hb__linear_backward(ctx, dt, iM, iC, iC, t->a, PTR(th, lb(g, l, P_WV)), t->g_v,
+                                       t->g_a, GPTR(grad, lb(g, l, P_WV)), GPTR(grad, lb(g, l, P_BV))));
+        }
+        if (OP_LN1 > lim) {
+            memcpy(w->gres[l], t->g_xmid, MC);
+            HB_TRY(hb__layernorm_backward(ctx, dt, M, C, t->xin, PTR(th, lb(g, l, P_LN1_W)), t->mu1,
+                                          t->rs1, t->g_a, w->gres[l], GPTR(grad, lb(g, l, P_LN1_W)),
+                                          GPTR(grad, lb(g, l, P_LN1_B))));
+        }
     }
     if (grad)
         HB_TRY(hb__embedding_backward(ctx, dt, w->N, g->T, C, idx, w->gres[0], GPTR(grad, B_WTE),
@@ -350,9 +393,10 @@ static int backward(hb_model *m, ws *w, const int32_t *idx, const int32_t *tgt, 
 }
 
 /* R-forward and R-backward for w->nd directions given by g->vp (ldv) into g->op (ldo),
- * starting (and stopping) at stage s. Needs forward() and backward(…, s) first. */
-static int rpass(hb_model *m, ws *w, const int32_t *idx, double scale, size_t s, size_t ldv,
-                 size_t ldo) {
+ * starting and stopping at op `sop` of stage s (NULL R-activations are zero). Needs
+ * forward() and backward(…, s, sop) first. Full HVP: s = 0, sop = 0. */
+static int rpass(hb_model *m, ws *w, const int32_t *idx, double scale, size_t s, int sop,
+                 size_t ldv, size_t ldo) {
     const gpt *g = m->impl;
     hb_context *ctx = m->ctx;
     hb_dtype dt = m->compute;
@@ -369,97 +413,135 @@ static int rpass(hb_model *m, ws *w, const int32_t *idx, double scale, size_t s,
     /* ---- R-forward ---- */
     if (s == 0)
         HB_TRY(hb__embedding_rforward(ctx, dt, w->N, g->T, C, nd, idx, VP(B_WTE), VP(B_WPE), ldv,
-                                      L ? w->lr[0].Rxin : w->RxL));
+                                      w->lr[0].Rxin));
     for (size_t l = 0; l < L; l++) {
         if (l + 1 < s) continue;
+        int lo = l + 1 == s ? sop : 0; /* first op with a nonzero directional derivative */
         layer_acts *t = &w->la[l];
         layer_racts *r = &w->lr[l];
         const char *Rxin = l + 1 == s ? NULL : r->Rxin; /* zero below the start stage */
+        char *Ra = lo <= OP_LN1 ? r->Ra : NULL, *Rq = lo <= OP_QKV ? r->Rq : NULL;
+        char *Ry = lo <= OP_QKV ? r->Ry : NULL, *Rxmid = lo <= OP_WO ? r->Rxmid : NULL;
+        char *Rb = lo <= OP_LN2 ? r->Rb : NULL, *Rf = lo <= OP_FC ? r->Rf : NULL;
+        char *Rg = lo <= OP_FC ? r->Rg : NULL;
         char *Rxout = l + 1 < L ? w->lr[l + 1].Rxin : w->RxL;
-        HB_TRY(hb__layernorm_rforward(ctx, dt, M, C, nd, t->xin, W_(lb(g, l, P_LN1_W)), t->mu1, t->rs1,
-                                      Rxin, VP(lb(g, l, P_LN1_W)), VP(lb(g, l, P_LN1_B)), ldv, r->Ra));
-        HB_TRY(hb__dense_rforward(ctx, dt, M, C, C, nd, t->a, W_(lb(g, l, P_WQ)), r->Ra,
-                                  VP(lb(g, l, P_WQ)), VP(lb(g, l, P_BQ)), ldv, r->Rq, ds));
-        HB_TRY(hb__dense_rforward(ctx, dt, M, C, C, nd, t->a, W_(lb(g, l, P_WK)), r->Ra,
-                                  VP(lb(g, l, P_WK)), VP(lb(g, l, P_BK)), ldv, r->Rk, ds));
-        HB_TRY(hb__dense_rforward(ctx, dt, M, C, C, nd, t->a, W_(lb(g, l, P_WV)), r->Ra,
-                                  VP(lb(g, l, P_WV)), VP(lb(g, l, P_BV)), ldv, r->Rv, ds));
-        HB_TRY(hb__attention_rforward(ctx, dt, &sh, nd, t->q, t->k, t->v, t->P, r->Rq, r->Rk, r->Rv,
-                                      r->RP, r->Ry));
-        HB_TRY(hb__dense_rforward(ctx, dt, M, C, C, nd, t->y, W_(lb(g, l, P_WO)), r->Ry,
-                                  VP(lb(g, l, P_WO)), VP(lb(g, l, P_BO)), ldv, r->Rxmid, ds));
-        if (Rxin) HB_TRY(add_to(m, nd * M * C, Rxin, r->Rxmid));
-        HB_TRY(hb__layernorm_rforward(ctx, dt, M, C, nd, t->xmid, W_(lb(g, l, P_LN2_W)), t->mu2,
-                                      t->rs2, r->Rxmid, VP(lb(g, l, P_LN2_W)),
-                                      VP(lb(g, l, P_LN2_B)), ldv, r->Rb));
-        HB_TRY(hb__dense_rforward(ctx, dt, M, C, F, nd, t->b, W_(lb(g, l, P_FC)), r->Rb,
-                                  VP(lb(g, l, P_FC)), VP(lb(g, l, P_BFC)), ldv, r->Rf, ds));
-        HB_TRY(hb__gelu_rforward(ctx, dt, M, nd, F, t->d1, r->Rf, r->Rg));
-        HB_TRY(hb__dense_rforward(ctx, dt, M, F, C, nd, t->g, W_(lb(g, l, P_PROJ)), r->Rg,
+        if (Ra)
+            HB_TRY(hb__layernorm_rforward(ctx, dt, M, C, nd, t->xin, W_(lb(g, l, P_LN1_W)), t->mu1,
+                                          t->rs1, Rxin, VP(lb(g, l, P_LN1_W)), VP(lb(g, l, P_LN1_B)),
+                                          ldv, Ra));
+        if (Rq) {
+            HB_TRY(hb__dense_rforward(ctx, dt, M, C, C, nd, t->a, W_(lb(g, l, P_WQ)), Ra,
+                                      VP(lb(g, l, P_WQ)), VP(lb(g, l, P_BQ)), ldv, r->Rq, ds));
+            HB_TRY(hb__dense_rforward(ctx, dt, M, C, C, nd, t->a, W_(lb(g, l, P_WK)), Ra,
+                                      VP(lb(g, l, P_WK)), VP(lb(g, l, P_BK)), ldv, r->Rk, ds));
+            HB_TRY(hb__dense_rforward(ctx, dt, M, C, C, nd, t->a, W_(lb(g, l, P_WV)), Ra,
+                                      VP(lb(g, l, P_WV)), VP(lb(g, l, P_BV)), ldv, r->Rv, ds));
+            HB_TRY(hb__attention_rforward(ctx, dt, &sh, nd, t->q, t->k, t->v, t->P, r->Rq, r->Rk,
+                                          r->Rv, r->RP, r->Ry));
+        }
+        if (Rxmid) {
+            HB_TRY(hb__dense_rforward(ctx, dt, M, C, C, nd, t->y, W_(lb(g, l, P_WO)), Ry,
+                                      VP(lb(g, l, P_WO)), VP(lb(g, l, P_BO)), ldv, Rxmid, ds));
+            if (Rxin) HB_TRY(add_to(m, nd * M * C, Rxin, Rxmid));
+        }
+        if (Rb)
+            HB_TRY(hb__layernorm_rforward(ctx, dt, M, C, nd, t->xmid, W_(lb(g, l, P_LN2_W)), t->mu2,
+                                          t->rs2, Rxmid, VP(lb(g, l, P_LN2_W)),
+                                          VP(lb(g, l, P_LN2_B)), ldv, Rb));
+        if (Rf) {
+            HB_TRY(hb__dense_rforward(ctx, dt, M, C, F, nd, t->b, W_(lb(g, l, P_FC)), Rb,
+                                      VP(lb(g, l, P_FC)), VP(lb(g, l, P_BFC)), ldv, Rf, ds));
+            HB_TRY(hb__gelu_rforward(ctx, dt, M, nd, F, t->d1, Rf, Rg));
+        }
+        HB_TRY(hb__dense_rforward(ctx, dt, M, F, C, nd, t->g, W_(lb(g, l, P_PROJ)), Rg,
                                   VP(lb(g, l, P_PROJ)), VP(lb(g, l, P_BPROJ)), ldv, Rxout, ds));
-        HB_TRY(add_to(m, nd * M * C, r->Rxmid, Rxout));
+        if (Rxmid) HB_TRY(add_to(m, nd * M * C, Rxmid, Rxout));
     }
+    bool full_final = s <= L || sop == 0;      /* ln_f's R-passes needed */
     const char *RxL = s <= L ? w->RxL : NULL;
-    HB_TRY(hb__layernorm_rforward(ctx, dt, M, C, nd, w->xL, W_(b_lnf_w(g)), w->muf, w->rsf, RxL,
-                                  VP(b_lnf_w(g)), VP(b_lnf_b(g)), ldv, w->Rxf));
-    HB_TRY(hb__dense_rforward(ctx, dt, M, C, V, nd, w->xf, W_(b_head(g)), w->Rxf, VP(b_head(g)),
+    const char *Rxf = full_final ? w->Rxf : NULL;
+    if (Rxf)
+        HB_TRY(hb__layernorm_rforward(ctx, dt, M, C, nd, w->xL, W_(b_lnf_w(g)), w->muf, w->rsf, RxL,
+                                      VP(b_lnf_w(g)), VP(b_lnf_b(g)), ldv, w->Rxf));
+    HB_TRY(hb__dense_rforward(ctx, dt, M, C, V, nd, w->xf, W_(b_head(g)), Rxf, VP(b_head(g)),
                               NULL, ldv, w->Rz, ds));
     /* ---- R-backward ---- */
     HB_TRY(hb__sxent_rbackward(ctx, dt, M, V, nd, w->p, w->Rz, scale, w->Rz));
-    memset(w->Rgxf, 0, RMC);
-    HB_TRY(hb__dense_rbackward(ctx, dt, M, C, V, nd, w->xf, W_(b_head(g)), w->gz, w->Rxf,
-                               VP(b_head(g)), ldv, w->Rz, w->Rgxf, OP(b_head(g)), NULL, ldo, ds));
-    if (s <= L) memset(w->Rgres, 0, RMC);
-    HB_TRY(hb__layernorm_rbackward(ctx, dt, M, C, nd, w->xL, W_(b_lnf_w(g)), w->muf, w->rsf,
-                                   w->g_xf, RxL, VP(b_lnf_w(g)), ldv, w->Rgxf,
-                                   s <= L ? w->Rgres : NULL, OP(b_lnf_w(g)), OP(b_lnf_b(g)), ldo));
+    if (full_final) memset(w->Rgxf, 0, RMC);
+    HB_TRY(hb__dense_rbackward(ctx, dt, M, C, V, nd, w->xf, W_(b_head(g)), w->gz, Rxf,
+                               VP(b_head(g)), ldv, w->Rz, full_final ? w->Rgxf : NULL,
+                               OP(b_head(g)), NULL, ldo, ds));
+    if (full_final) {
+        if (s <= L) memset(w->Rgres, 0, RMC);
+        HB_TRY(hb__layernorm_rbackward(ctx, dt, M, C, nd, w->xL, W_(b_lnf_w(g)), w->muf, w->rsf,
+                                       w->g_xf, RxL, VP(b_lnf_w(g)), ldv, w->Rgxf,
+                                       s <= L ? w->Rgres : NULL, OP(b_lnf_w(g)), OP(b_lnf_b(g)), ldo));
+    }
     for (size_t l = L; l-- > 0;) {
         if (l + 1 < s) break;
+        int lo = l + 1 == s ? sop : 0;
         layer_acts *t = &w->la[l];
         layer_racts *r = &w->lr[l];
         const char *Rxin = l + 1 == s ? NULL : r->Rxin;
+        const char *Ra = lo <= OP_LN1 ? r->Ra : NULL, *Ry = lo <= OP_QKV ? r->Ry : NULL;
+        const char *Rxmid = lo <= OP_WO ? r->Rxmid : NULL, *Rb = lo <= OP_LN2 ? r->Rb : NULL;
+        const char *Rg = lo <= OP_FC ? r->Rg : NULL;
         const char *gout = w->gres[l + 1];
         bool below = l + 1 > s; /* does anything below this block need R(g) of its input? */
-        memset(w->Rg_g, 0, nd * M * F * es);
-        HB_TRY(hb__dense_rbackward(ctx, dt, M, F, C, nd, t->g, W_(lb(g, l, P_PROJ)), gout, r->Rg,
-                                   VP(lb(g, l, P_PROJ)), ldv, w->Rgres, w->Rg_g,
-                                   OP(lb(g, l, P_PROJ)), OP(lb(g, l, P_BPROJ)), ldo, ds));
-        HB_TRY(hb__gelu_rbackward(ctx, dt, M, nd, F, t->d1, t->d2, t->g_g, r->Rf, w->Rg_g, w->Rg_f));
-        memset(w->Rg_b, 0, RMC);
-        HB_TRY(hb__dense_rbackward(ctx, dt, M, C, F, nd, t->b, W_(lb(g, l, P_FC)), t->g_f, r->Rb,
-                                   VP(lb(g, l, P_FC)), ldv, w->Rg_f, w->Rg_b, OP(lb(g, l, P_FC)),
-                                   OP(lb(g, l, P_BFC)), ldo, ds));
-        memcpy(w->Rg_xmid, w->Rgres, RMC);
-        HB_TRY(hb__layernorm_rbackward(ctx, dt, M, C, nd, t->xmid, W_(lb(g, l, P_LN2_W)), t->mu2,
-                                       t->rs2, t->g_b, r->Rxmid, VP(lb(g, l, P_LN2_W)), ldv,
-                                       w->Rg_b, w->Rg_xmid, OP(lb(g, l, P_LN2_W)),
-                                       OP(lb(g, l, P_LN2_B)), ldo));
-        memset(w->Rg_y, 0, RMC);
-        HB_TRY(hb__dense_rbackward(ctx, dt, M, C, C, nd, t->y, W_(lb(g, l, P_WO)), t->g_xmid, r->Ry,
-                                   VP(lb(g, l, P_WO)), ldv, w->Rg_xmid, w->Rg_y,
-                                   OP(lb(g, l, P_WO)), OP(lb(g, l, P_BO)), ldo, ds));
-        HB_TRY(hb__attention_rbackward(ctx, dt, &sh, nd, t->q, t->k, t->v, t->P, r->Rq, r->Rk,
-                                       r->Rv, r->RP, t->g_y, w->Rg_y, w->Rg_q, w->Rg_k, w->Rg_v,
-                                       w->Ratt_scratch));
-        memset(w->Rg_a, 0, RMC);
-        HB_TRY(hb__dense_rbackward(ctx, dt, M, C, C, nd, t->a, W_(lb(g, l, P_WQ)), t->g_q, r->Ra,
-                                   VP(lb(g, l, P_WQ)), ldv, w->Rg_q, w->Rg_a, OP(lb(g, l, P_WQ)),
-                                   OP(lb(g, l, P_BQ)), ldo, ds));
-        HB_TRY(hb__dense_rbackward(ctx, dt, M, C, C, nd, t->a, W_(lb(g, l, P_WK)), t->g_k, r->Ra,
-                                   VP(lb(g, l, P_WK)), ldv, w->Rg_k, w->Rg_a, OP(lb(g, l, P_WK)),
-                                   OP(lb(g, l, P_BK)), ldo, ds));
-        HB_TRY(hb__dense_rbackward(ctx, dt, M, C, C, nd, t->a, W_(lb(g, l, P_WV)), t->g_v, r->Ra,
-                                   VP(lb(g, l, P_WV)), ldv, w->Rg_v, w->Rg_a, OP(lb(g, l, P_WV)),
-                                   OP(lb(g, l, P_BV)), ldo, ds));
-        if (below) memcpy(w->Rgres, w->Rg_xmid, RMC);
-        HB_TRY(hb__layernorm_rbackward(ctx, dt, M, C, nd, t->xin, W_(lb(g, l, P_LN1_W)), t->mu1,
-                                       t->rs1, t->g_a, Rxin, VP(lb(g, l, P_LN1_W)), ldv, w->Rg_a,
-                                       below ? w->Rgres : NULL, OP(lb(g, l, P_LN1_W)),
-                                       OP(lb(g, l, P_LN1_B)), ldo));
+        if (lo <= OP_GELU) memset(w->Rg_g, 0, nd * M * F * es);
+        HB_TRY(hb__dense_rbackward(ctx, dt, M, F, C, nd, t->g, W_(lb(g, l, P_PROJ)), gout, Rg,
+                                   VP(lb(g, l, P_PROJ)), ldv, w->Rgres,
+                                   lo <= OP_GELU ? w->Rg_g : NULL, OP(lb(g, l, P_PROJ)),
+                                   OP(lb(g, l, P_BPROJ)), ldo, ds));
+        if (lo <= OP_FC) {
+            HB_TRY(hb__gelu_rbackward(ctx, dt, M, nd, F, t->d1, t->d2, t->g_g, r->Rf, w->Rg_g, w->Rg_f));
+            if (lo <= OP_LN2) memset(w->Rg_b, 0, RMC);
+            HB_TRY(hb__dense_rbackward(ctx, dt, M, C, F, nd, t->b, W_(lb(g, l, P_FC)), t->g_f, Rb,
+                                       VP(lb(g, l, P_FC)), ldv, w->Rg_f,
+                                       lo <= OP_LN2 ? w->Rg_b : NULL, OP(lb(g, l, P_FC)),
+                                       OP(lb(g, l, P_BFC)), ldo, ds));
+        }
+        if (lo <= OP_LN2) {
+            if (lo <= OP_WO) memcpy(w->Rg_xmid, w->Rgres, RMC);
+            HB_TRY(hb__layernorm_rbackward(ctx, dt, M, C, nd, t->xmid, W_(lb(g, l, P_LN2_W)), t->mu2,
+                                           t->rs2, t->g_b, Rxmid, VP(lb(g, l, P_LN2_W)), ldv,
+                                           w->Rg_b, lo <= OP_WO ? w->Rg_xmid : NULL,
+                                           OP(lb(g, l, P_LN2_W)), OP(lb(g, l, P_LN2_B)), ldo));
+        }
+        if (lo <= OP_WO) {
+            if (lo <= OP_QKV) memset(w->Rg_y, 0, RMC);
+            HB_TRY(hb__dense_rbackward(ctx, dt, M, C, C, nd, t->y, W_(lb(g, l, P_WO)), t->g_xmid, Ry,
+                                       VP(lb(g, l, P_WO)), ldv, w->Rg_xmid,
+                                       lo <= OP_QKV ? w->Rg_y : NULL, OP(lb(g, l, P_WO)),
+                                       OP(lb(g, l, P_BO)), ldo, ds));
+        }
+        if (lo <= OP_QKV) {
+            HB_TRY(hb__attention_rbackward(ctx, dt, &sh, nd, t->q, t->k, t->v, t->P, r->Rq, r->Rk,
+                                           r->Rv, r->RP, t->g_y, w->Rg_y, w->Rg_q, w->Rg_k,
+                                           w->Rg_v, w->Ratt_scratch));
+            char *Rga = lo <= OP_LN1 ? w->Rg_a : NULL;
+            if (Rga) memset(Rga, 0, RMC);
+            HB_TRY(hb__dense_rbackward(ctx, dt, M, C, C, nd, t->a, W_(lb(g, l, P_WQ)), t->g_q, Ra,
+                                       VP(lb(g, l, P_WQ)), ldv, w->Rg_q, Rga, OP(lb(g, l, P_WQ)),
+                                       OP(lb(g, l, P_BQ)), ldo, ds));
+            HB_TRY(hb__dense_rbackward(ctx, dt, M, C, C, nd, t->a, W_(lb(g, l, P_WK)), t->g_k, Ra,
+                                       VP(lb(g, l, P_WK)), ldv, w->Rg_k, Rga, OP(lb(g, l, P_WK)),
+                                       OP(lb(g, l, P_BK)), ldo, ds));
+            HB_TRY(hb__dense_rbackward(ctx, dt, M, C, C, nd, t->a, W_(lb(g, l, P_WV)), t->g_v, Ra,
+                                       VP(lb(g, l, P_WV)), ldv, w->Rg_v, Rga, OP(lb(g, l, P_WV)),
+                                       OP(lb(g, l, P_BV)), ldo, ds));
+        }
+        if (lo <= OP_LN1) {
+            if (below) memcpy(w->Rgres, w->Rg_xmid, RMC);
+            HB_TRY(hb__layernorm_rbackward(ctx, dt, M, C, nd, t->xin, W_(lb(g, l, P_LN1_W)), t->mu1,
+                                           t->rs1, t->g_a, Rxin, VP(lb(g, l, P_LN1_W)), ldv, w->Rg_a,
+                                           below ? w->Rgres : NULL, OP(lb(g, l, P_LN1_W)),
+                                           OP(lb(g, l, P_LN1_B)), ldo));
+        }
     }
     if (s == 0)
-        HB_TRY(hb__embedding_rbackward(ctx, dt, w->N, g->T, C, nd, idx, w->Rgres,
-                                       OP(B_WTE), OP(B_WPE), ldo));
+        HB_TRY(hb__embedding_rbackward(ctx, dt, w->N, g->T, C, nd, idx, w->Rgres, OP(B_WTE),
+                                       OP(B_WPE), ldo));
 #undef W_
 #undef VP
 #undef OP
@@ -496,7 +578,7 @@ static int gpt_loss_grad(hb_model *m, const hb__batch *b, double *loss, void *gr
     HB_TRY(ws_create(m, b->n_samples, 0, &w));
     const int32_t *idx = b->inputs->data, *tgt = b->targets->data;
     int rc = forward(m, &w, idx, tgt, loss, NULL);
-    if (rc == HB_OK && grad) rc = backward(m, &w, idx, tgt, scale, grad, 0);
+    if (rc == HB_OK && grad) rc = backward(m, &w, idx, tgt, scale, grad, 0, 0);
     return rc;
 }
 
@@ -508,6 +590,7 @@ static int hvp_common(hb_model *m, const hb__batch *b, size_t block, size_t k, c
     hb_params *p = m->params;
     size_t es = hb_dtype_size(m->compute);
     size_t s = block == SIZE_MAX ? 0 : stage_of(g, block);
+    int sop = block == SIZE_MAX ? 0 : op_of(g, block);
     size_t ld = block == SIZE_MAX ? p->n : p->blocks[block].numel;
     HB_TRY(ws_check(m, b->n_samples, 2)); /* chunk_size sizes a 2-direction layout */
     size_t nd = chunk_size(g, b->n_samples, k);
@@ -515,7 +598,7 @@ static int hvp_common(hb_model *m, const hb__batch *b, size_t block, size_t k, c
     HB_TRY(ws_create(m, b->n_samples, nd, &w));
     const int32_t *idx = b->inputs->data, *tgt = b->targets->data;
     int rc = forward(m, &w, idx, tgt, NULL, NULL);
-    if (rc == HB_OK) rc = backward(m, &w, idx, tgt, scale, NULL, s);
+    if (rc == HB_OK) rc = backward(m, &w, idx, tgt, scale, NULL, s, sop);
     for (size_t j0 = 0; j0 < k && rc == HB_OK; j0 += nd) {
         w.nd = nd < k - j0 ? nd : k - j0;
         for (size_t i = 0; i < g->n_blocks; i++) {
@@ -524,7 +607,7 @@ static int hvp_common(hb_model *m, const hb__batch *b, size_t block, size_t k, c
             g->vp[i] = on ? (const char *)V + (j0 * ld + off) * es : NULL;
             g->op[i] = on ? (char *)OUT + (j0 * ld + off) * es : NULL;
         }
-        rc = rpass(m, &w, idx, scale, s, ld, ld);
+        rc = rpass(m, &w, idx, scale, s, sop, ld, ld);
     }
     return rc;
 }
@@ -721,6 +804,11 @@ int hb_model_set_text(hb_model *m, const char *path, size_t n_batches, uint64_t 
     const gpt *g = m->impl;
     FILE *f = fopen(path, "rb");
     HB_CHECK(ctx, f != NULL, HB_EIO, "cannot open text file '%s'", path);
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return hb__fail(ctx, HB_EIO, "'%s' is not a readable regular file", path);
+    }
     long len = -1;
     if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
     if (len < 0 || fseek(f, 0, SEEK_SET) != 0) {

@@ -25,14 +25,18 @@
 #define HB_NN_TEMPLATE
 #define real float
 #define F(name) name##_f32
+#define EXP expf
 #include "attention.c"
 #undef real
 #undef F
+#undef EXP
 #define real double
 #define F(name) name##_f64
+#define EXP exp
 #include "attention.c"
 #undef real
 #undef F
+#undef EXP
 #undef HB_NN_TEMPLATE
 
 size_t hb__attention_scratch(const hb__attn_shape *s, size_t nd) {
@@ -180,7 +184,7 @@ static void F(softmax_causal)(size_t T, real *S) {
         real *row = S + t * T, mx = row[0], sum = 0;
         for (size_t s = 1; s <= t; s++) mx = row[s] > mx ? row[s] : mx;
         for (size_t s = 0; s <= t; s++) {
-            row[s] = (real)exp((double)(row[s] - mx));
+            row[s] = EXP(row[s] - mx);
             sum += row[s];
         }
         real inv = 1 / sum;

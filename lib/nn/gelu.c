@@ -17,14 +17,18 @@
 #define HB_NN_TEMPLATE
 #define real float
 #define F(name) name##_f32
+#define TANH tanhf /* f32 in f32: ≈ 4× cheaper than double tanh, accurate to an ulp */
 #include "gelu.c"
 #undef real
 #undef F
+#undef TANH
 #define real double
 #define F(name) name##_f64
+#define TANH tanh
 #include "gelu.c"
 #undef real
 #undef F
+#undef TANH
 #undef HB_NN_TEMPLATE
 
 #define DISPATCH(call32, call64)                                                         \
@@ -56,12 +60,13 @@ int hb__gelu_rbackward(hb_context *ctx, hb_dtype dt, size_t M, size_t k, size_t 
 #else /* ---- template body ---- */
 
 static void F(fwd)(size_t n, const real *x, real *y, real *d1, real *d2) {
+    const real s = (real)GELU_S, a = (real)GELU_A, h = (real)0.5;
     for (size_t i = 0; i < n; i++) {
-        double v = x[i], th = tanh(GELU_S * (v + GELU_A * v * v * v)), sech2 = 1 - th * th;
-        double u1 = GELU_S * (1 + 3 * GELU_A * v * v), u2 = 6 * GELU_S * GELU_A * v;
-        y[i] = (real)(0.5 * v * (1 + th));
-        if (d1) d1[i] = (real)(0.5 * (1 + th) + 0.5 * v * sech2 * u1);
-        if (d2) d2[i] = (real)(sech2 * (u1 - v * th * u1 * u1 + 0.5 * v * u2));
+        real v = x[i], th = TANH(s * (v + a * v * v * v)), sech2 = 1 - th * th;
+        real u1 = s * (1 + 3 * a * v * v), u2 = 6 * s * a * v;
+        y[i] = h * v * (1 + th);
+        if (d1) d1[i] = h * (1 + th) + h * v * sech2 * u1;
+        if (d2) d2[i] = sech2 * (u1 - v * th * u1 * u1 + h * v * u2);
     }
 }
 

@@ -1,5 +1,6 @@
 """Models: built-in objectives (configs) and user objectives written in Python."""
 import ctypes
+import os
 import enum
 
 import numpy as np
@@ -81,6 +82,7 @@ _set_batch = declare("hb_model_set_batch", c_int, [c_void_p, c_void_p, c_void_p]
 _add_batch = declare("hb_model_add_batch", c_int, [c_void_p, c_void_p, c_void_p])
 _num_batches = declare("hb_model_num_batches", c_size_t, [c_void_p])
 _num_samples = declare("hb_model_num_samples", c_size_t, [c_void_p])
+_set_text = declare("hb_model_set_text", c_int, [c_void_p, c_char_p, c_size_t, c_uint64])
 _set_synthetic = declare("hb_model_set_synthetic", c_int, [c_void_p, c_size_t, c_uint64, c_uint64])
 _loss = declare("hb_model_loss", c_int, [c_void_p, PD])
 _loss_grad = declare("hb_model_loss_grad", c_int, [c_void_p, PD])
@@ -231,6 +233,10 @@ class Model(Handle):
             if own_cfg:
                 cfg.close()
         self._setup(ctx, out.value, None)
+
+    @staticmethod
+    def _free_fn():
+        return _free
 
     def _setup(self, ctx, ptr, objective):
         self._ctx = ctx
@@ -406,6 +412,11 @@ class Model(Handle):
     def set_synthetic(self, n_batches=1, stream=0, first=0):
         """hb_model_set_synthetic: the built-in synthetic data."""
         self._check(_set_synthetic(self._ptr, int(n_batches), int(stream), int(first)))
+
+    def set_text(self, path, n_batches=1, first=0):
+        """hb_model_set_text (gpt): byte-level micro-batches from a text file; sample s is
+        the window of context + 1 bytes at byte (s·context) mod (length − context)."""
+        self._check(_set_text(self._ptr, os.fsencode(path), int(n_batches), int(first)))
 
     # ---- evaluation
     def loss(self):
