@@ -127,6 +127,8 @@ def check_outdir(d, what):
                 rows = list(csv.reader(fh))
             check(len(rows) >= 2, f"{what}: {f} has no data rows")
             check(all(len(r) == len(rows[0]) for r in rows), f"{what}: {f} ragged rows")
+            check(not any(c.strip().lower().lstrip("+-") in ("nan", "inf", "infinity")
+                          for r in rows for c in r), f"{what}: {f} holds nan/inf (must be empty)")
         elif f.endswith(".json"):
             with open(p) as fh:
                 strict_json(fh.read(), f"{what}: {f}")
