@@ -498,6 +498,7 @@ static int train_grid(hb_context *ctx, const common_opts *c, model_opts *mo,
                          .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .steps = steps,
                          .heads = mo->heads};
         progress_label("lr %g", lrs[i]);
+        progress_outer((int64_t)i, (int64_t)n);
         train_run r = {0};
         rc = compute_train(ctx, m, &to, &r);
         hb_model_free(m);
