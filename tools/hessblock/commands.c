@@ -386,9 +386,6 @@ int cmd_train(int argc, char **argv, int first) {
                     optim_choices[optim]);
         return EXIT_USAGE;
     }
-    if (kind_values[kind] == HB_MODEL_QUADRATIC && dtype_values[dtype] == HB_BF16) {
-        /* allowed: the model decides */
-    }
     if (to.checkpoint_every && !to.checkpoint) {
         usage_error(cmd, "--checkpoint-every needs --checkpoint FILE");
         return EXIT_USAGE;

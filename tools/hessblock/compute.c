@@ -113,6 +113,17 @@ int model_make(hb_context *ctx, model_opts *mo, hb_model **out, char *sizes, siz
                      (long long)v[0], (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3],
                      (long long)v[4]);
             break;
+        case HB_MODEL_QUADRATIC: {
+            double cond = 0;
+            hb_model_config_get_i64(cfg, HB_MK_QUAD_BLOCKS, &v[0]);
+            hb_model_config_get_i64(cfg, HB_MK_QUAD_BLOCK_SIZE, &v[1]);
+            hb_model_config_get_i64(cfg, HB_MK_QUAD_FAMILY, &v[2]);
+            hb_model_config_get_f64(cfg, HB_MK_QUAD_COND, &cond);
+            snprintf(sizes, nsizes, "%lld blocks of %lld, %s, kappa %g", (long long)v[0],
+                     (long long)v[1], v[2] == HB_QUAD_HOMOGENEOUS ? "homogeneous" : "heterogeneous",
+                     cond);
+            break;
+        }
         default:
             sizes[0] = 0;
         }
