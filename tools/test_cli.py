@@ -95,6 +95,9 @@ def check_spectrum(s, what, with_densities):
         # cut tails together lose far less than 1e-3.
         check(abs(b["density_integral"] - 1) < 1e-3,
               f"{what}: {b['name']} density integrates to {b['density_integral']}")
+        if "own_density_integral" in b:  # the block on its own range: same construction
+            check(abs(b["own_density_integral"] - 1) < 1e-3,
+                  f"{what}: {b['name']} own-range density integrates to {b['own_density_integral']}")
         if with_densities:
             check(len(b["density"]) == len(s["grid"]), f"{what}: density length")
             check(min(b["density"]) >= 0, f"{what}: negative density")
@@ -127,6 +130,8 @@ def check_outdir(d, what):
                 rows = list(csv.reader(fh))
             check(len(rows) >= 2, f"{what}: {f} has no data rows")
             check(all(len(r) == len(rows[0]) for r in rows), f"{what}: {f} ragged rows")
+            check(not any(c.strip().lower().lstrip("+-") in ("nan", "inf", "infinity")
+                          for r in rows for c in r), f"{what}: {f} holds nan/inf (must be empty)")
         elif f.endswith(".json"):
             with open(p) as fh:
                 strict_json(fh.read(), f"{what}: {f}")

@@ -55,6 +55,9 @@ void progress_clear(void);
 void progress_label(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Report progress of work done by the tool itself (same bar as the library's). */
 void progress_tick(const char *task, int64_t done, int64_t total);
+/* The next tasks are item i of n of an outer loop: the bar and ETA cover the whole loop
+ * (n = 0: off). Reset by progress_stage. */
+void progress_outer(int64_t i, int64_t n);
 double now_seconds(void);
 
 /* ---- output directory (outdir.c) -------------------------------------------------- */

@@ -386,9 +386,6 @@ int cmd_train(int argc, char **argv, int first) {
                     optim_choices[optim]);
         return EXIT_USAGE;
     }
-    if (kind_values[kind] == HB_MODEL_QUADRATIC && dtype_values[dtype] == HB_BF16) {
-        /* allowed: the model decides */
-    }
     if (to.checkpoint_every && !to.checkpoint) {
         usage_error(cmd, "--checkpoint-every needs --checkpoint FILE");
         return EXIT_USAGE;
@@ -498,6 +495,7 @@ static int train_grid(hb_context *ctx, const common_opts *c, model_opts *mo,
                          .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .steps = steps,
                          .heads = mo->heads};
         progress_label("lr %g", lrs[i]);
+        progress_outer((int64_t)i, (int64_t)n);
         train_run r = {0};
         rc = compute_train(ctx, m, &to, &r);
         hb_model_free(m);

@@ -113,6 +113,17 @@ int model_make(hb_context *ctx, model_opts *mo, hb_model **out, char *sizes, siz
                      (long long)v[0], (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3],
                      (long long)v[4]);
             break;
+        case HB_MODEL_QUADRATIC: {
+            double cond = 0;
+            hb_model_config_get_i64(cfg, HB_MK_QUAD_BLOCKS, &v[0]);
+            hb_model_config_get_i64(cfg, HB_MK_QUAD_BLOCK_SIZE, &v[1]);
+            hb_model_config_get_i64(cfg, HB_MK_QUAD_FAMILY, &v[2]);
+            hb_model_config_get_f64(cfg, HB_MK_QUAD_COND, &cond);
+            snprintf(sizes, nsizes, "%lld blocks of %lld, %s, kappa %g", (long long)v[0],
+                     (long long)v[1], v[2] == HB_QUAD_HOMOGENEOUS ? "homogeneous" : "heterogeneous",
+                     cond);
+            break;
+        }
         default:
             sizes[0] = 0;
         }
@@ -191,13 +202,16 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
     if ((rc = hb_slq_set_i64(slq, HB_SLQ_STEPS, so->steps)) != HB_OK) goto done;
     for (size_t i = 0; i < nb; i++) {
         progress_label("block %zu/%zu %s", i + 1, nb, hb_params_block_name(p, sel[i]));
+        progress_outer((int64_t)i, (int64_t)(nb + (so->full ? 1 : 0)));
         if ((rc = hb_slq_run_model_block(slq, m, sel[i], &sp[i])) != HB_OK) goto done;
     }
     if (so->full) {
         progress_label("full Hessian");
+        progress_outer((int64_t)nb, (int64_t)nb + 1);
         if ((rc = hb_slq_run_model(slq, m, &full)) != HB_OK) goto done;
     }
     progress_label("%s", "");
+    progress_outer(0, 0);
 
     /* shared grid over all spectra computed */
     double lo = INFINITY, hi = -INFINITY;

@@ -13,6 +13,8 @@ static struct {
     double t0, last_draw;
     int64_t last_done;
     char stage[256];
+    int64_t outer_i, outer_n;   /* progress of the current task inside an outer loop */
+    double outer_t0;
 } P;
 
 double now_seconds(void) {
@@ -44,16 +46,22 @@ static int on_progress(void *user, const char *task, int64_t done, int64_t total
     P.last_draw = t;
     double frac = (double)done / (double)total;
     if (frac > 1) frac = 1;
+    double t0 = P.t0;
+    if (P.outer_n > 0) { /* whole outer loop: item i of n, the inner task a fraction of it */
+        frac = ((double)P.outer_i + frac) / (double)P.outer_n;
+        t0 = P.outer_t0;
+    }
     char bar[31];
     int filled = (int)(frac * 30);
     for (int i = 0; i < 30; i++) bar[i] = i < filled ? '#' : '.';
     bar[30] = 0;
     char el[16], eta[16];
-    fmt_time(el, sizeof el, t - P.t0);
-    fmt_time(eta, sizeof eta, done > 0 ? (t - P.t0) / (double)done * (double)(total - done) : -1);
-    fprintf(stderr, "\r\033[K%.40s%s%.30s %s [%s] %3.0f%% %lld/%lld %s ETA %s", P.stage,
-            label[0] ? " " : "", label, task, bar,
-            100 * frac, (long long)done, (long long)total, el, eta);
+    fmt_time(el, sizeof el, t - t0);
+    fmt_time(eta, sizeof eta, frac > 0 ? (t - t0) / frac * (1 - frac) : -1);
+    size_t head = strcspn(P.stage, ":");
+    if (head > 24) head = 24;
+    fprintf(stderr, "\r\033[K%.*s%s%.32s [%s] %3.0f%% %s ETA %s", (int)head, P.stage,
+            label[0] ? " " : "", label, bar, 100 * frac, el, eta);
     fflush(stderr);
     P.drawn = 1;
     return 0;
@@ -81,6 +89,7 @@ void progress_stage(const char *fmt, ...) {
     va_end(ap);
     progress_clear();
     label[0] = 0;
+    P.outer_n = 0;
     if (P.quiet) return;
     fprintf(stderr, "[hessblock] %s\n", P.stage);
     fflush(stderr);
@@ -95,4 +104,10 @@ void progress_label(const char *fmt, ...) {
 
 void progress_tick(const char *task, int64_t done, int64_t total) {
     on_progress(NULL, task, done, total);
+}
+
+void progress_outer(int64_t i, int64_t n) {
+    if (i == 0 || P.outer_n == 0) P.outer_t0 = now_seconds();
+    P.outer_i = i;
+    P.outer_n = n;
 }

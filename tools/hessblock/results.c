@@ -176,6 +176,11 @@ void json_quad_family(jw *w, const char *key, const quad_family *q, int with_cur
 }
 
 /* ---- CSV + SVG ---------------------------------------------------------------------- */
+/* A CSV number: empty when not finite (diverged runs, not-reached targets). */
+static void csv_num(FILE *f, double v) {
+    if (isfinite(v)) fprintf(f, "%.10g", v);
+}
+
 static int fail_path(const char *cmd, const char *dir, const char *name) {
     char p[4096];
     runtime_error(cmd, "cannot write '%s'", outdir_path(p, sizeof p, dir, name));
@@ -269,17 +274,28 @@ int write_train_files(const char *cmd, const char *dir, const train_cmp *t, size
         for (int o = 0; o < 2; o++) {
             const train_run *r = o ? &t[i].adam : &t[i].sgd;
             for (int64_t s = 0; r->loss && s <= r->steps; s++)
-                fprintf(f, "%s,%s,%.6g,%lld,%.10g\n", t[i].model, r->optimizer, r->lr,
-                        (long long)s, r->loss[s]);
+            {
+                fprintf(f, "%s,%s,%.6g,%lld,", t[i].model, r->optimizer, r->lr, (long long)s);
+                csv_num(f, r->loss[s]);
+                fputc('\n', f);
+            }
         }
     if (outdir_close(cmd, f, dir, "training.csv")) return -1;
     if (!(f = outdir_open(cmd, dir, "training_lr.csv"))) return -1;
     fputs("model,optimizer,lr,final_loss\n", f);
     for (size_t i = 0; i < n; i++) {
         for (size_t k = 0; k < t[i].n_sgd; k++)
-            fprintf(f, "%s,sgd,%.6g,%.10g\n", t[i].model, t[i].sgd_lrs[k], t[i].sgd_final[k]);
+        {
+            fprintf(f, "%s,sgd,%.6g,", t[i].model, t[i].sgd_lrs[k]);
+            csv_num(f, t[i].sgd_final[k]);
+            fputc('\n', f);
+        }
         for (size_t k = 0; k < t[i].n_adam; k++)
-            fprintf(f, "%s,adam,%.6g,%.10g\n", t[i].model, t[i].adam_lrs[k], t[i].adam_final[k]);
+        {
+            fprintf(f, "%s,adam,%.6g,", t[i].model, t[i].adam_lrs[k]);
+            csv_num(f, t[i].adam_final[k]);
+            fputc('\n', f);
+        }
     }
     if (outdir_close(cmd, f, dir, "training_lr.csv")) return -1;
 
@@ -325,7 +341,11 @@ int write_train_run_files(const char *cmd, const char *dir, const train_run *r) 
     if (!f) return -1;
     fputs("step,loss\n", f);
     for (int64_t s = 0; r->loss && s <= r->steps; s++)
-        fprintf(f, "%lld,%.10g\n", (long long)s, r->loss[s]);
+    {
+        fprintf(f, "%lld,", (long long)s);
+        csv_num(f, r->loss[s]);
+        fputc('\n', f);
+    }
     if (outdir_close(cmd, f, dir, "train.csv")) return -1;
     size_t len = r->loss ? (size_t)r->steps + 1 : 0;
     double *xs = malloc((len + 2) * sizeof *xs), *ys = malloc((len + 2) * sizeof *ys);
@@ -357,7 +377,11 @@ int write_quad_files(const char *cmd, const char *dir, const quad_family *q, siz
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < q[i].nm; j++)
             for (size_t k = 0; k < q[i].m[j].ncurve; k++)
-                fprintf(f, "%s,%s,%zu,%.10g\n", q[i].family, q[i].m[j].name, k, q[i].m[j].curve[k]);
+            {
+                fprintf(f, "%s,%s,%zu,", q[i].family, q[i].m[j].name, k);
+                csv_num(f, q[i].m[j].curve[k]);
+                fputc('\n', f);
+            }
     if (outdir_close(cmd, f, dir, "quadratic_curves.csv")) return -1;
 
     svg_lineplot pl[4], pl2[4];

@@ -215,7 +215,7 @@ void svg_draw_lines(FILE *f, double x, double y, double w, double h, const svg_l
                 if (l > maxlen) maxlen = l;
             }
         if (nl) {
-            double lw = 30 + 6.2 * (double)maxlen, lh = 14 * (double)nl + 6;
+            double lw = 32 + 6.6 * (double)maxlen, lh = 14 * (double)nl + 6;
             double lx = px1 - lw - 4, ly = py1 + 4;
             fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"white\" "
                        "fill-opacity=\"0.85\" stroke=\"#999\"/>\n", lx, ly, lw, lh);
