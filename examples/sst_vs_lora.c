@@ -107,7 +107,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *names[3] = {"full", "sst", "lora"};
-    hb_sst_method methods[3] = {0, HB_SST_SPECTRAL, HB_SST_LORA};
+    hb_sst_method methods[3] = {0, HB_SST_METHOD_SPECTRAL, HB_SST_METHOD_LORA};
     if (gpt)
         printf("gpt width %lld, 2 layers, context 32, batch 8, f32", (long long)width);
     else

@@ -16,7 +16,7 @@ static hb_model *wrap(hb_context *ctx, hb_model *inner, hb_sst_method method, in
     ck_assert_int_eq(hb_sst_config_create(ctx, method, &cfg), HB_OK);
     ck_assert_int_eq(hb_sst_config_add_kind(cfg, HB_BLOCK_LINEAR), HB_OK);
     ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_RANK, r), HB_OK);
-    if (method == HB_SST_SPECTRAL) {
+    if (method == HB_SST_METHOD_SPECTRAL) {
         ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_GRADIENT, grad_mode), HB_OK);
         ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_ITERATION, iteration), HB_OK);
     }
@@ -63,7 +63,7 @@ static void zero_distortion(int64_t C, int64_t D) {
     memcpy(G, grad_ptr(inner, "fc.weight"), nw * sizeof *G);
     memcpy(gb, grad_ptr(inner, "fc.bias"), nb * sizeof *gb);
 
-    hb_model *w = wrap(ctx, inner, HB_SST_SPECTRAL, 2, HB_SST_GRAD_EXACT, 200);
+    hb_model *w = wrap(ctx, inner, HB_SST_METHOD_SPECTRAL, 2, HB_SST_GRAD_EXACT, 200);
     ck_assert_int_eq(hb_sst_is_wrapper(w), 1);
     ck_assert_int_eq(hb_sst_is_wrapper(inner), 0);
     ck_assert_str_eq(hb_model_name(w), "sst");
@@ -134,7 +134,7 @@ static void mlp_zero_distortion(hb_dtype dt, double tol) {
         th[i] = dt == HB_F64 ? ((double *)hb_params_data(dp))[i] : ((float *)hb_params_data(dp))[i];
     }
     hb_sst_config *scfg = NULL;
-    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_SPECTRAL, &scfg), HB_OK);
+    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_METHOD_SPECTRAL, &scfg), HB_OK);
     ck_assert_int_eq(hb_sst_config_add_kind(scfg, HB_BLOCK_LINEAR), HB_OK);
     ck_assert_int_eq(hb_sst_create(dense, scfg, &w), HB_OK);
     size_t nl;
@@ -211,14 +211,14 @@ START_TEST(test_gradients_fd_and_enhanced) {
     hb_context *ctx = hb_test_context(1, 22);
     hb_model *inner = NULL;
     ck_assert_int_eq(fake_model_create(ctx, 4, 6, 8, &inner), HB_OK);
-    hb_model *w = wrap(ctx, inner, HB_SST_SPECTRAL, 2, HB_SST_GRAD_EXACT, 200);
+    hb_model *w = wrap(ctx, inner, HB_SST_METHOD_SPECTRAL, 2, HB_SST_GRAD_EXACT, 200);
     ck_assert_int_eq(hb_model_set_synthetic(w, 2, 0, 0), HB_OK);
     const char *names[] = {"fc.weight.U", "fc.weight.s", "fc.weight.Vt", "fc.bias"};
     check_fd(w, names, 4);
     hb_model_free(w);
 
     /* Enhanced form against its formula, with the active set the wrapper reports. */
-    w = wrap(ctx, inner, HB_SST_SPECTRAL, 2, HB_SST_GRAD_ENHANCED, 200);
+    w = wrap(ctx, inner, HB_SST_METHOD_SPECTRAL, 2, HB_SST_GRAD_ENHANCED, 200);
     ck_assert_int_eq(hb_model_set_synthetic(w, 2, 0, 0), HB_OK);
     double l;
     ck_assert_int_eq(hb_model_loss_grad(w, &l), HB_OK);
@@ -278,7 +278,7 @@ START_TEST(test_resvd_and_schedule) {
     hb_model *inner = NULL;
     ck_assert_int_eq(fake_model_create(ctx, 5, 7, 8, &inner), HB_OK);
     /* Exact gradients move U and V off orthonormality; re-SVD restores it. */
-    hb_model *w = wrap(ctx, inner, HB_SST_SPECTRAL, 2, HB_SST_GRAD_EXACT, 1000);
+    hb_model *w = wrap(ctx, inner, HB_SST_METHOD_SPECTRAL, 2, HB_SST_GRAD_EXACT, 1000);
     check_orthonormal(w, 5, 7, 5, 1e-13);
     hb_trainer *tr = NULL;
     ck_assert_int_eq(hb_trainer_create(w, NULL, &tr), HB_OK);
@@ -309,7 +309,7 @@ START_TEST(test_resvd_and_schedule) {
     /* Enhanced mode, T3 = 30, re-warm 10: inactive pairs are bit-for-bit frozen during an
      * iteration, active ones move, s ≥ 0; at step 30 the boundary re-SVDs and redraws. */
     hb_sst_config *cfg = NULL;
-    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_SPECTRAL, &cfg), HB_OK);
+    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_METHOD_SPECTRAL, &cfg), HB_OK);
     ck_assert_int_eq(hb_sst_config_add_block(cfg, "fc.weight"), HB_OK);
     ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_RANK, 2), HB_OK);
     ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_ITERATION, 30), HB_OK);
@@ -388,7 +388,7 @@ static void sampling(int64_t r, double mix) {
     hb_model *inner = NULL, *w = NULL;
     ck_assert_int_eq(fake_model_create(ctx, 5, 7, 4, &inner), HB_OK);
     hb_sst_config *cfg = NULL;
-    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_SPECTRAL, &cfg), HB_OK);
+    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_METHOD_SPECTRAL, &cfg), HB_OK);
     ck_assert_int_eq(hb_sst_config_add_kind(cfg, HB_BLOCK_LINEAR), HB_OK);
     ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_RANK, r), HB_OK);
     ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_ITERATION, 1), HB_OK);
@@ -450,7 +450,7 @@ START_TEST(test_with_optimizer) {
     hb_model *inner = NULL, *w = NULL;
     ck_assert_int_eq(fake_model_create(ctx, 5, 7, 8, &inner), HB_OK);
     hb_sst_config *cfg = NULL;
-    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_SPECTRAL, &cfg), HB_OK);
+    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_METHOD_SPECTRAL, &cfg), HB_OK);
     ck_assert_int_eq(hb_sst_config_add_kind(cfg, HB_BLOCK_LINEAR), HB_OK);
     ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_RANK, 2), HB_OK);
     ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_ITERATION, 10), HB_OK);
@@ -550,7 +550,7 @@ START_TEST(test_lora) {
     memcpy(bias0, block_ptr(inner, "fc.bias", &n), sizeof bias0);
     ck_assert_int_eq(hb_model_loss(inner, &l_dense), HB_OK);
     hb_sst_config *cfg = NULL;
-    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_LORA, &cfg), HB_OK);
+    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_METHOD_LORA, &cfg), HB_OK);
     ck_assert_int_eq(hb_sst_config_add_block(cfg, "fc.weight"), HB_OK);
     ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_RANK, 3), HB_OK);
     ck_assert_int_eq(hb_sst_config_set_f64(cfg, HB_SST_LORA_ALPHA, 6.0), HB_OK); /* c = 2 */
@@ -558,7 +558,7 @@ START_TEST(test_lora) {
     ck_assert_int_eq(hb_sst_create(inner, cfg, &w), HB_OK);
     hb_sst_config_free(cfg);
     ck_assert_str_eq(hb_model_name(w), "lora");
-    ck_assert_int_eq(hb_sst_method_of(w), HB_SST_LORA);
+    ck_assert_int_eq(hb_sst_method_of(w), HB_SST_METHOD_LORA);
     ck_assert_int_eq(hb_model_set_synthetic(w, 2, 1, 0), HB_OK);
     ck_assert_int_eq(hb_model_loss_grad(w, &l), HB_OK);
     ck_assert(l == l_dense); /* B = 0: W₀ + 0 is W₀ exactly */
@@ -623,11 +623,11 @@ START_TEST(test_bad_input) {
     hb_model *inner = NULL, *w = NULL;
     ck_assert_int_eq(fake_model_create(ctx, 5, 7, 4, &inner), HB_OK);
     hb_sst_config *cfg = NULL;
-    ck_assert_int_eq(hb_sst_config_create(NULL, HB_SST_SPECTRAL, &cfg), HB_EINVAL);
+    ck_assert_int_eq(hb_sst_config_create(NULL, HB_SST_METHOD_SPECTRAL, &cfg), HB_EINVAL);
     ck_assert_int_eq(hb_sst_config_create(ctx, (hb_sst_method)9, &cfg), HB_EINVAL);
     ck_assert_ptr_null(cfg);
-    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_SPECTRAL, NULL), HB_EINVAL);
-    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_SPECTRAL, &cfg), HB_OK);
+    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_METHOD_SPECTRAL, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_METHOD_SPECTRAL, &cfg), HB_OK);
     ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_RANK, 0), HB_EINVAL);
     ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_ITERATION, 0), HB_EINVAL);
     ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_REWARM, -1), HB_EINVAL);
@@ -656,11 +656,11 @@ START_TEST(test_bad_input) {
     ck_assert_int_eq(hb_sst_config_add_block(cfg, "nope"), HB_OK);
     ck_assert_int_eq(hb_sst_create(inner, cfg, &w), HB_ENOTFOUND);
     hb_sst_config_free(cfg);
-    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_SPECTRAL, &cfg), HB_OK);
+    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_METHOD_SPECTRAL, &cfg), HB_OK);
     ck_assert_int_eq(hb_sst_config_add_block(cfg, "fc.bias"), HB_OK);
     ck_assert_int_eq(hb_sst_create(inner, cfg, &w), HB_ESHAPE);
     hb_sst_config_free(cfg);
-    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_SPECTRAL, &cfg), HB_OK);
+    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_METHOD_SPECTRAL, &cfg), HB_OK);
     ck_assert_int_eq(hb_sst_config_add_block(cfg, "fc.weight"), HB_OK);
     ck_assert_int_eq(hb_sst_create(NULL, cfg, &w), HB_EINVAL);
     ck_assert_int_eq(hb_sst_create(inner, NULL, &w), HB_EINVAL);
@@ -675,7 +675,7 @@ START_TEST(test_bad_input) {
     ck_assert_int_eq(hb_sst_create(w, cfg, &w2), HB_EINVAL); /* no wrapper of a wrapper */
     hb_context *other = hb_test_context(1, 0);
     hb_sst_config *ocfg = NULL;
-    ck_assert_int_eq(hb_sst_config_create(other, HB_SST_LORA, &ocfg), HB_OK);
+    ck_assert_int_eq(hb_sst_config_create(other, HB_SST_METHOD_LORA, &ocfg), HB_OK);
     ck_assert_int_eq(hb_sst_create(inner, ocfg, &w2), HB_EINVAL);
     hb_sst_config_free(ocfg);
     hb_context_free(other);
@@ -740,7 +740,7 @@ static int create_wrappers(hb_context *ctx, void *arg) {
     if (rc == HB_OK) rc = hb_sst_config_set_i64(cfg, HB_SST_RANK, 2);
     if (rc == HB_OK) rc = hb_sst_create(inner, cfg, &w);
     if (rc == HB_OK) rc = hb_model_loss_grad(w, &l);
-    if (rc == HB_OK && method == HB_SST_SPECTRAL) rc = hb_sst_resvd(w);
+    if (rc == HB_OK && method == HB_SST_METHOD_SPECTRAL) rc = hb_sst_resvd(w);
     hb_model_free(w);
     hb_sst_config_free(cfg);
     hb_model_free(inner);
@@ -748,7 +748,7 @@ static int create_wrappers(hb_context *ctx, void *arg) {
 }
 
 START_TEST(test_sst_oom) {
-    hb_sst_method m1 = HB_SST_SPECTRAL, m2 = HB_SST_LORA;
+    hb_sst_method m1 = HB_SST_METHOD_SPECTRAL, m2 = HB_SST_METHOD_LORA;
     ck_assert_int_ge(hb_test_oom_loop(create_wrappers, &m1), 10);
     ck_assert_int_ge(hb_test_oom_loop(create_wrappers, &m2), 10);
 }

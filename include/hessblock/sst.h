@@ -44,8 +44,8 @@ extern "C" {
 
 
 typedef enum hb_sst_method {
-    HB_SST_SPECTRAL = 1, /* SST: U·diag(s)·Vᵀ, full rank, r active pairs per iteration */
-    HB_SST_LORA = 2      /* LoRA: W₀ + (α/r)·B·A                                     */
+    HB_SST_METHOD_SPECTRAL = 1, /* SST: U·diag(s)·Vᵀ, full rank, r active pairs per iteration */
+    HB_SST_METHOD_LORA = 2      /* LoRA: W₀ + (α/r)·B·A                                     */
 } hb_sst_method;
 
 /* Options. Values are ABI and never reused. Defaults in brackets. */
@@ -92,7 +92,7 @@ HB_API int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **o
  * All return HB_EINVAL when m is not a wrapper made by hb_sst_create. */
 /* hb_sst_is_wrapper: 1 for a wrapper, 0 otherwise (NULL included). */
 HB_API int hb_sst_is_wrapper(const hb_model *m);
-/* hb_sst_method_of: HB_SST_SPECTRAL or HB_SST_LORA, 0 for anything else. */
+/* hb_sst_method_of: HB_SST_METHOD_SPECTRAL or HB_SST_METHOD_LORA, 0 for anything else. */
 HB_API int hb_sst_method_of(const hb_model *m);
 HB_API hb_model *hb_sst_inner(hb_model *m);
 /* hb_sst_num_layers: converted blocks. */

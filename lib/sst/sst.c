@@ -76,7 +76,7 @@ int hb_sst_config_create(hb_context *ctx, hb_sst_method method, hb_sst_config **
     if (out) *out = NULL;
     if (!ctx) return HB_EINVAL;
     HB_CHECK(ctx, out != NULL, HB_EINVAL, "output pointer is NULL");
-    HB_CHECK(ctx, method == HB_SST_SPECTRAL || method == HB_SST_LORA, HB_EINVAL,
+    HB_CHECK(ctx, method == HB_SST_METHOD_SPECTRAL || method == HB_SST_METHOD_LORA, HB_EINVAL,
              "unknown SST method %d", (int)method);
     hb_sst_config *c = hb__calloc(ctx, 1, sizeof *c, "SST config");
     if (!c) return HB_ENOMEM;
@@ -265,7 +265,7 @@ static int svd_layer(hb_model *m, sst *S, layer *L, const void *W) {
 static int form_layer(hb_model *m, sst *S, layer *L, void *dst) {
     hb_dtype dt = m->compute;
     void *P = m->params->data;
-    if (S->method == HB_SST_LORA) {
+    if (S->method == HB_SST_METHOD_LORA) {
         memcpy(dst, L->w0, (size_t)(L->out * L->in) * hb_dtype_size(dt));
         return hb__gemm(m->ctx, dt, false, false, L->out, L->in, L->r, S->scale,
                         at(dt, P, L->off_b), L->r, at(dt, P, L->off_a), L->in, 1.0, dst, L->in);
@@ -306,7 +306,7 @@ static int map_grad(hb_model *m, sst *S, void *grad) {
     for (size_t l = 0; l < S->n_layers; l++) {
         layer *L = &S->layers[l];
         const void *G = at(dt, ip->grad, L->inner_off);
-        if (S->method == HB_SST_LORA) {
+        if (S->method == HB_SST_METHOD_LORA) {
             HB_TRY(hb__gemm(ctx, dt, false, true, L->out, L->r, L->in, S->scale, G, L->in,
                             at(dt, P, L->off_a), L->in, 1.0, at(dt, grad, L->off_b), L->r));
             HB_TRY(hb__gemm(ctx, dt, true, false, L->r, L->in, L->out, S->scale,
@@ -466,7 +466,7 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
     sst *S = hb__calloc(ctx, 1, sizeof *S, "SST wrapper");
     if (!S) return HB_ENOMEM;
     S->vt = (hb__model_vtable){
-        .name = cfg->method == HB_SST_LORA ? "lora" : "sst",
+        .name = cfg->method == HB_SST_METHOD_LORA ? "lora" : "sst",
         .check_batch = inner->vt->check_batch ? w_check_batch : NULL,
         .loss_grad = w_loss_grad,
         .hvp_multi = w_hvp_multi,
@@ -509,7 +509,7 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
         L->k = L->out < L->in ? L->out : L->in;
         L->r = S->rank < L->k ? S->rank : L->k;
         char nm[HB_MAX_BLOCK_NAME + 8];
-        if (S->method == HB_SST_SPECTRAL) {
+        if (S->method == HB_SST_METHOD_SPECTRAL) {
             int64_t su[2] = {L->out, L->k}, ss[1] = {L->k}, sv[2] = {L->k, L->in};
             suffixed(nm, B->name, ".U");
             rc = hb_params_add_block(wp, nm, B->kind, 2, su, NULL);
@@ -536,7 +536,7 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
         for (size_t b = 0; b < ip->n_blocks; b++) {
             if (S->n_layers && o < S->n_layers && S->layers[o].inner_block == b) {
                 layer *L = &S->layers[o++];
-                if (S->method == HB_SST_SPECTRAL) {
+                if (S->method == HB_SST_METHOD_SPECTRAL) {
                     L->off_u = wp->blocks[wb++].offset;
                     L->off_s = wp->blocks[wb++].offset;
                     L->off_vt = wp->blocks[wb++].offset;
@@ -557,7 +557,7 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
     if (!S->scratch || !S->weights) goto fail;
     for (size_t l = 0; l < S->n_layers; l++) {
         layer *L = &S->layers[l];
-        if (S->method == HB_SST_LORA) {
+        if (S->method == HB_SST_METHOD_LORA) {
             L->w0 = hb__malloc(ctx, (size_t)(L->out * L->in) * es, "LoRA frozen W0");
             if (!L->w0) goto fail;
             memcpy(L->w0, at(dt, ip->data, L->inner_off), (size_t)(L->out * L->in) * es);
@@ -570,7 +570,7 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
     for (size_t j = 0; j < S->n_others; j++)
         memcpy(at(dt, wp->data, S->others[j].outer_off), at(dt, ip->data, S->others[j].inner_off),
                S->others[j].numel * es);
-    if (S->method == HB_SST_SPECTRAL) {
+    if (S->method == HB_SST_METHOD_SPECTRAL) {
         /* Workspace: the largest query over the layers. */
         lapack_int lwork = 1;
         for (size_t l = 0; l < S->n_layers; l++) {
@@ -605,7 +605,7 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
     m->kind = inner->kind;
     m->exact_hvp = false;
     m->default_batch = inner->default_batch;
-    if (S->method == HB_SST_SPECTRAL) {
+    if (S->method == HB_SST_METHOD_SPECTRAL) {
         for (size_t l = 0; l < S->n_layers && rc == HB_OK; l++)
             rc = svd_layer(m, S, &S->layers[l], at(dt, ip->data, S->layers[l].inner_off));
         if (rc == HB_OK) rc = hb_context_next_stream(ctx, &S->stream);
@@ -645,7 +645,7 @@ int hb__sst_begin_step(hb_model *m, int64_t step, hb__state_reset_fn reset, void
                        double *lr_scale) {
     sst *S = sst_of(m);
     if (lr_scale) *lr_scale = 1.0;
-    if (!S || S->method != HB_SST_SPECTRAL) return HB_OK;
+    if (!S || S->method != HB_SST_METHOD_SPECTRAL) return HB_OK;
     int64_t it = step / S->iteration;
     if (it != S->cur_iter) {
         HB_TRY(hb_sst_resvd(m));
@@ -682,7 +682,7 @@ int hb__sst_begin_step(hb_model *m, int64_t step, hb__state_reset_fn reset, void
 
 int hb__sst_end_step(hb_model *m) {
     sst *S = sst_of(m);
-    if (!S || S->method != HB_SST_SPECTRAL) return HB_OK;
+    if (!S || S->method != HB_SST_METHOD_SPECTRAL) return HB_OK;
     hb_dtype dt = m->compute;
     size_t es = hb_dtype_size(dt);
     const char *f = S->frozen;
@@ -748,7 +748,7 @@ int hb_sst_layer_info(const hb_model *m, size_t layer_i, const char **name, int6
 
 int hb_sst_active(const hb_model *m, size_t layer_i, int64_t *idx) {
     WRAPPER_OR_FAIL(m, S);
-    HB_CHECK(m->ctx, S->method == HB_SST_SPECTRAL, HB_EINVAL, "LoRA layers have no active pairs");
+    HB_CHECK(m->ctx, S->method == HB_SST_METHOD_SPECTRAL, HB_EINVAL, "LoRA layers have no active pairs");
     HB_CHECK(m->ctx, idx != NULL, HB_EINVAL, "idx is NULL");
     HB_CHECK(m->ctx, layer_i < S->n_layers, HB_ERANGE, "layer %zu out of range (%zu layers)", layer_i,
              S->n_layers);
@@ -765,7 +765,7 @@ int hb_sst_trainable_count(const hb_model *m, size_t *n) {
     for (size_t l = 0; l < S->n_layers; l++) {
         const layer *L = &S->layers[l];
         c += (size_t)(L->r * (L->out + L->in));
-        if (S->method == HB_SST_SPECTRAL) c += (size_t)L->k;
+        if (S->method == HB_SST_METHOD_SPECTRAL) c += (size_t)L->k;
     }
     *n = c;
     return HB_OK;
@@ -778,7 +778,7 @@ int hb_sst_sync(hb_model *m) {
 
 int hb_sst_resvd(hb_model *m) {
     WRAPPER_OR_FAIL(m, S);
-    HB_CHECK(m->ctx, S->method == HB_SST_SPECTRAL, HB_EINVAL, "re-SVD applies to SST layers only");
+    HB_CHECK(m->ctx, S->method == HB_SST_METHOD_SPECTRAL, HB_EINVAL, "re-SVD applies to SST layers only");
     hb_dtype dt = m->compute;
     hb_params *ip = S->inner->params;
     for (size_t l = 0; l < S->n_layers; l++) {

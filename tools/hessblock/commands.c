@@ -18,6 +18,12 @@ static const int dtype_values[] = {HB_F64, HB_F32, HB_BF16};
     {"layers", OPT_INT, &(m).layers, 1, 64, NULL, "N", "gpt: transformer blocks; mlp: hidden layers"}, \
     {"heads", OPT_INT, &(m).heads, 1, 64, NULL, "N", "gpt: attention heads"},                \
     {"context", OPT_INT, &(m).context, 1, 4096, NULL, "N", "gpt: sequence length"},          \
+    {"vocab", OPT_INT, &(m).vocab, 2, 1 << 20, NULL, "N", "gpt: vocabulary size"},            \
+    {"inputs", OPT_INT, &(m).inputs, 1, 1 << 20, NULL, "N", "mlp: input features"},           \
+    {"classes", OPT_INT, &(m).classes, 2, 1 << 20, NULL, "N", "mlp, cnn: classes"},           \
+    {"image", OPT_INT, &(m).image, 2, 4096, NULL, "N", "cnn: image side"},                    \
+    {"conv-width", OPT_INT, &(m).conv_width, 1, 4096, NULL, "N", "cnn: channels of the first conv"}, \
+    {"stages", OPT_INT, &(m).stages, 1, 16, NULL, "N", "cnn: conv+pool stages"},              \
     {"batch", OPT_INT, &(m).batch, 1, 1 << 20, NULL, "N", "samples per micro-batch"},        \
     {"batches", OPT_INT, &(m).batches, 1, 4096, NULL, "N", "synthetic micro-batches of data"}
 
@@ -211,7 +217,9 @@ int cmd_spectrum(int argc, char **argv, int first) {
         for (size_t b = 0; b < sr.nblocks; b++)
             printf("%-28s %-10s %9lld %12.4g %12.4g\n", sr.names[b], sr.kinds[b],
                    (long long)sr.numel[b], sr.lmin[b], sr.lmax[b]);
-        if (sr.js && sr.nblocks > 1) printf("JS0 (mean pairwise JS distance) = %.4f\n", sr.js0);
+        if (sr.js && sr.nblocks > 1)
+            printf("JS0 (mean pairwise JS distance) = %.4f; with scale-normalised spectra %.4f\n",
+                   sr.js0, sr.js0_normalized);
     }
     status = EXIT_OK;
 done:
@@ -456,9 +464,11 @@ int cmd_train(int argc, char **argv, int first) {
         jw_end_object(&w);
         jw_finish(&w);
     } else {
-        printf("%s (%s, %s) with %s, lr %g, wd %g: loss %.6g -> %.6g in %lld steps (%.1f s)\n",
+        printf("%s (%s, %s) with %s, lr %g, wd %g: loss %.6g -> %.6g in %lld steps (%.1f s); "
+               "parameter norm %.6g -> %.6g\n",
                kind_choices[kind], sizes, dtype_choices[dtype], to.optimizer, to.lr, to.wd,
-               run.loss ? run.loss[0] : NAN, run.final_loss, (long long)run.steps, run.seconds);
+               run.loss ? run.loss[0] : NAN, run.final_loss, (long long)run.steps, run.seconds,
+               run.param_norm0, run.param_norm);
     }
     status = isfinite(run.final_loss) ? EXIT_OK : EXIT_RUNTIME;
     if (status) runtime_error(cmd, "training diverged (non-finite loss)");
@@ -703,6 +713,10 @@ int cmd_analyze(int argc, char **argv, int first) {
                     ls = trains[k].sgd.final_loss; la = trains[k].adam.final_loss; gap = trains[k].gap;
                 }
             jw_number(&w, "js0", js0);
+            double js0n = NAN;
+            for (size_t k = 0; k < nspec && k < 8; k++)
+                if (!strcmp(specs_r[k].model, mname)) js0n = specs_r[k].js0_normalized;
+            jw_number(&w, "js0_normalized", js0n);
             jw_number(&w, "sgd_loss", ls);
             jw_number(&w, "adam_loss", la);
             jw_number(&w, "gap", gap);
@@ -729,6 +743,11 @@ int cmd_analyze(int argc, char **argv, int first) {
     if (!c.json) {
         printf("hessblock analyze (libhessblock %s)\n%s\n", hb_version_string(), settings);
         if (nspec || ntrain) print_summary_table(stdout, specs_r, nspec, trains, ntrain);
+        if (nspec) {
+            printf("JS0 with every block spectrum scaled by its own max |lambda| first:");
+            for (size_t k = 0; k < nspec; k++) printf(" %s %.4f", specs_r[k].model, specs_r[k].js0_normalized);
+            printf("\n");
+        }
         if (nquad) {
             printf("\nquadratic test bed (iterations to relative loss %g; best lr of a log grid):\n", qo.tol);
             print_quad_table(stdout, quads, nquad);

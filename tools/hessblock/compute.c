@@ -264,10 +264,19 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
         if ((rc = hb_spectra_js_matrix((const hb_spectrum *const *)sp, nb, &jo, out->js, &mean)) != HB_OK)
             goto done;
         out->js0 = nb > 1 ? mean : NAN;
+        /* secondary convention, reported next to the primary one: scale-normalised spectra */
+        double *tmp = malloc(nb * nb * sizeof(double));
+        if (!tmp) { rc = HB_ENOMEM; goto done; }
+        jo.normalize = 1;
+        rc = hb_spectra_js_matrix((const hb_spectrum *const *)sp, nb, &jo, tmp, &mean);
+        free(tmp);
+        if (rc != HB_OK) goto done;
+        out->js0_normalized = nb > 1 ? mean : NAN;
     } else {
         free(out->js);
         out->js = NULL;
         out->js0 = NAN;
+        out->js0_normalized = NAN;
     }
     out->seconds = now_seconds() - t0;
 done:
@@ -283,6 +292,25 @@ done:
     }
     return HB_OK;
 #endif
+}
+
+/* L2 norm of the whole parameter vector, whatever its dtype. */
+static double param_norm(hb_params *p) {
+    size_t n = hb_params_count(p);
+    const void *d = hb_params_data(p);
+    double s = 0;
+    switch (hb_params_dtype(p)) {
+    case HB_F64: for (size_t i = 0; i < n; i++) s += ((const double *)d)[i] * ((const double *)d)[i]; break;
+    case HB_F32: for (size_t i = 0; i < n; i++) s += (double)((const float *)d)[i] * ((const float *)d)[i]; break;
+    case HB_BF16:
+        for (size_t i = 0; i < n; i++) {
+            double v = hb_bf16_to_f32(((const uint16_t *)d)[i]);
+            s += v * v;
+        }
+        break;
+    default: return NAN;
+    }
+    return sqrt(s);
 }
 
 /* ---- training ------------------------------------------------------------------------------ */
@@ -342,6 +370,7 @@ int compute_train(hb_context *ctx, hb_model *m, const train_opts *to, train_run 
             rc = hb_optimizer_schedule_cosine(o, to->warmup, to->warmup + 1, 1.0);
     }
     int diverged = 0;
+    out->param_norm0 = param_norm(p);
     for (int64_t s = 0; !rc && s < to->steps; s++) {
         double loss = NAN;
         rc = hb_model_loss_grad(m, &loss);
@@ -364,6 +393,7 @@ int compute_train(hb_context *ctx, hb_model *m, const train_opts *to, train_run 
     if (!rc && to->checkpoint && (rc = hb_checkpoint_save(to->checkpoint, p, o)) != HB_OK)
         out->failed_file = to->checkpoint;
     hb_optimizer_free(o);
+    out->param_norm = param_norm(p);
     out->seconds = now_seconds() - t0;
     return rc;
 #endif

@@ -63,6 +63,7 @@ void json_spectrum(jw *w, const char *key, const spec_result *s, int with_densit
     jw_int(w, "lanczos_steps", s->steps);
     jw_number(w, "sigma", s->sigma);
     jw_number(w, "js0", s->js0);
+    jw_number(w, "js0_normalized", s->js0_normalized);
     jw_number(w, "seconds", s->seconds);
     if (with_densities) jw_numbers(w, "grid", s->grid, s->ngrid);
     if (s->has_full) {
@@ -114,6 +115,8 @@ void json_train_run(jw *w, const char *key, const train_run *r, int with_curve) 
     jw_number(w, "final_loss", r->final_loss);
     jw_bool(w, "diverged", !isfinite(r->final_loss));
     jw_number(w, "seconds", r->seconds);
+    jw_number(w, "param_norm_initial", r->param_norm0);
+    jw_number(w, "param_norm_final", r->param_norm);
     if (with_curve && r->loss) jw_numbers(w, "loss", r->loss, (size_t)r->steps + 1);
     jw_end_object(w);
 }
@@ -229,7 +232,7 @@ int write_spectrum_files(const char *cmd, const char *dir, const spec_result *s)
     if (s->has_full) {
         snprintf(titles[k], sizeof titles[k], "full Hessian");
         se[k] = (svg_series){"full", s->grid, s->full_density, s->ngrid, 0, 0};
-        pl[k] = (svg_lineplot){titles[k], "eigenvalue", "density", 0, 1, &se[k], 1, 0, NAN};
+        pl[k] = (svg_lineplot){titles[k], "eigenvalue", "density", 0, 1, &se[k], 1, 0, NAN, 6};
         k++;
     }
     for (size_t b = 0; b < s->nblocks; b++, k++) {
@@ -239,7 +242,7 @@ int write_spectrum_files(const char *cmd, const char *dir, const spec_result *s)
                                  s->ngrid, 0, 0};
         else
             se[k] = (svg_series){NULL, s->grid, s->density + b * s->ngrid, s->ngrid, 0, 0};
-        pl[k] = (svg_lineplot){titles[k], "eigenvalue", "density", 0, 1, &se[k], 1, 0, NAN};
+        pl[k] = (svg_lineplot){titles[k], "eigenvalue", "density", 0, 1, &se[k], 1, 0, NAN, 6};
     }
     char ftitle[700];
     snprintf(ftitle, sizeof ftitle, "%s: Hessian spectra per block (SLQ, %s)", s->model, s->source);
@@ -301,8 +304,8 @@ int write_train_files(const char *cmd, const char *dir, const train_cmp *t, size
                                      o ? t[i].adam_final : t[i].sgd_final,
                                      o ? t[i].n_adam : t[i].n_sgd, 0, 1};
         }
-        pl[i] = (svg_lineplot){titles[i], "step", "training loss", 0, 1, se[i], 2, 1, NAN};
-        pl2[i] = (svg_lineplot){titles[i], "learning rate", "final loss", 1, 1, se2[i], 2, 1, NAN};
+        pl[i] = (svg_lineplot){titles[i], "step", "training loss", 0, 1, se[i], 2, 1, NAN, 0};
+        pl2[i] = (svg_lineplot){titles[i], "learning rate", "final loss", 1, 1, se2[i], 2, 1, NAN, 0};
     }
     if (!rc && svg_write_lineplots(outdir_path(path, sizeof path, dir, "training.svg"),
                                    "Training loss, best learning rate of each optimizer", pl, m, 3, 330, 250))
@@ -329,7 +332,7 @@ int write_train_run_files(const char *cmd, const char *dir, const train_run *r) 
     if (!xs || !ys) { free(xs); free(ys); runtime_error(cmd, "out of memory"); return -1; }
     size_t k = len ? subsample(r->loss, len, xs, ys) : 0;
     svg_series se = {r->optimizer, xs, ys, k, 0, 0};
-    svg_lineplot pl = {"training loss", "step", "loss", 0, 1, &se, 1, 1, NAN};
+    svg_lineplot pl = {"training loss", "step", "loss", 0, 1, &se, 1, 1, NAN, 0};
     int rc = svg_write_lineplots(outdir_path(path, sizeof path, dir, "train.svg"), NULL, &pl, 1, 1, 480, 320);
     free(xs); free(ys);
     return rc ? fail_path(cmd, dir, "train.svg") : 0;
@@ -376,8 +379,8 @@ int write_quad_files(const char *cmd, const char *dir, const quad_family *q, siz
             se[i][j] = (svg_series){mm->name, bx[i][j], by[i][j], k, 0, 0};
             se2[i][j] = (svg_series){mm->name, mm->lrs, ix[i][j], mm->nlr, 0, 1};
         }
-        pl[i] = (svg_lineplot){titles[i], "iteration", "relative loss", 0, 1, se[i], q[i].nm, 1, q[i].tol};
-        pl2[i] = (svg_lineplot){titles[i], "learning rate", "iterations to target", 1, 1, se2[i], q[i].nm, 1, NAN};
+        pl[i] = (svg_lineplot){titles[i], "iteration", "relative loss", 0, 1, se[i], q[i].nm, 1, q[i].tol, 0};
+        pl2[i] = (svg_lineplot){titles[i], "learning rate", "iterations to target", 1, 1, se2[i], q[i].nm, 1, NAN, 0};
     }
     if (!rc && svg_write_lineplots(outdir_path(path, sizeof path, dir, "quadratic.svg"),
                                    "Quadratics: convergence at the best learning rate", pl, m, 2, 380, 270))

@@ -30,6 +30,7 @@ typedef struct spec_result {
     double full_lmin, full_lmax;
     double *js;              /* nblocks x nblocks Jensen–Shannon distances */
     double js0;              /* mean over pairs i < j */
+    double js0_normalized;   /* the same with every spectrum divided by its max |λ| first */
     double sigma;            /* smoothing width actually used (absolute) */
     int64_t probes, steps;
     double seconds;
@@ -44,6 +45,7 @@ typedef struct train_run {
     double final_loss;       /* loss after training (non-finite if diverged) */
     double seconds;
     const char *failed_file; /* set when a checkpoint could not be read or written */
+    double param_norm0, param_norm; /* L2 norm of all parameters before / after */
 } train_run;
 
 /* SGD vs Adam on one model. */

@@ -74,11 +74,9 @@ static void axis_fit(axis *a, double lo, double hi) {
         lo -= d;
         hi += d;
     }
-    if (!a->log) {
-        double pad = 0.03 * (hi - lo);
-        lo -= pad;
-        hi += pad;
-    }
+    double pad = 0.03 * (hi - lo);
+    lo -= pad;
+    hi += pad;
     a->lo = lo;
     a->hi = hi;
 }
@@ -97,7 +95,10 @@ static void fmt_tick(char *buf, size_t n, double v, int log) {
 }
 
 /* Calls tick(value) for each tick inside the axis; returns the count. */
-static size_t ticks(const axis *a, double *out, size_t max) {
+static size_t ticks_n(const axis *a, double *out, size_t max, int target);
+static size_t ticks(const axis *a, double *out, size_t max) { return ticks_n(a, out, max, 5); }
+
+static size_t ticks_n(const axis *a, double *out, size_t max, int target) {
     size_t n = 0;
     if (a->log) {
         double d0 = ceil(a->lo - 1e-9), d1 = floor(a->hi + 1e-9);
@@ -115,7 +116,7 @@ static size_t ticks(const axis *a, double *out, size_t max) {
             }
         }
     } else {
-        double step = nice_step(a->hi - a->lo, 5);
+        double step = nice_step(a->hi - a->lo, target);
         for (double v = ceil(a->lo / step) * step; v <= a->hi + 1e-9 * step && n < max;
              v += step)
             out[n++] = v;
@@ -141,6 +142,7 @@ void svg_draw_lines(FILE *f, double x, double y, double w, double h, const svg_l
         ylo = fmin(ylo, tr(p->hline, ay.log));
         yhi = fmax(yhi, tr(p->hline, ay.log));
     }
+    if (ay.log && p->max_decades > 0 && yhi - ylo > p->max_decades) ylo = yhi - p->max_decades;
     axis_fit(&ax, xlo, xhi);
     axis_fit(&ay, ylo, yhi);
 
@@ -149,7 +151,7 @@ void svg_draw_lines(FILE *f, double x, double y, double w, double h, const svg_l
     if (p->title) text(f, (px0 + px1) / 2, y + 15, "middle", 12, 0, p->title);
     double tv[64];
     char buf[32];
-    size_t nt = ticks(&ax, tv, 64);
+    size_t nt = ticks_n(&ax, tv, 64, 4);
     for (size_t i = 0; i < nt; i++) {
         double px = map(&ax, tv[i], px0, px1);
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
@@ -273,7 +275,7 @@ void svg_draw_heatmap(FILE *f, double x, double y, double w, double h, const svg
     double cw = gw / (double)hm->cols, ch = gh / (double)hm->rows;
     char col[16], buf[32];
     fputs("<g>\n", f);
-    if (hm->title) text(f, x + w / 2, y + 15, "middle", 12, 0, hm->title);
+    if (hm->title) text(f, gx + gw / 2, y + 15, "middle", 12, 0, hm->title);
     for (size_t r = 0; r < hm->rows; r++)
         for (size_t c = 0; c < hm->cols; c++) {
             double v = hm->m[r * hm->cols + c];
@@ -325,7 +327,7 @@ void svg_draw_heatmap(FILE *f, double x, double y, double w, double h, const svg
                 bx + bw, py, bx + bw + 3, py);
         text(f, bx + bw + 5, py + 3, "start", 9, 0, buf);
     }
-    if (hm->scale_label) text(f, bx + bw / 2, gy - 6, "middle", 9, 0, hm->scale_label);
+    if (hm->scale_label) text(f, bx + bw / 2, gy + gh + 14, "middle", 9, 0, hm->scale_label);
     fputs("</g>\n", f);
 }
 

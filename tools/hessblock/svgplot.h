@@ -23,6 +23,7 @@ typedef struct svg_lineplot {
     size_t nseries;
     int legend;              /* draw a legend box (top right) */
     double hline;            /* draw a dashed horizontal reference line at this y if finite */
+    double max_decades;      /* log-y: show at most this many decades below the top (0: all) */
 } svg_lineplot;
 
 typedef struct svg_heatmap {

@@ -27,10 +27,14 @@ from .params import BlockKind, Init, BlockInfo, Params, block_kind_name
 from .model import ModelKind, ModelKey, Activation, QuadraticFamily, ModelConfig, Model
 
 from . import slq as _slq, optim as _optim, checkpoint, study  # noqa: F401
+from . import train as _train, sst as _sst  # noqa: F401
 from .slq import (SLQOption, Reorth, Probe, EigWhich, LinOp, Spectrum, SLQ, TopK,
                   js_matrix)
 from .optim import (OptimizerKind, OptimizerOption, Optimizer, save_checkpoint,
                     load_checkpoint, checkpoint_bytes, load_checkpoint_bytes)
+
+from .train import TrainerOption, RecordKey, Trainer
+from .sst import SSTMethod, SSTOption, SSTGradient, SSTConfig, SSTModel, SSTLayer
 
 # Components whose functions the loaded library has (classes of a missing one raise
 # Unsupported when constructed).
@@ -41,3 +45,7 @@ if _optim.AVAILABLE:
     components.append("optim")
 if checkpoint.AVAILABLE:
     components.append("checkpoint")
+if _train.AVAILABLE:
+    components.append("train")
+if _sst.AVAILABLE:
+    components.append("sst")

@@ -16,7 +16,7 @@ import weakref
 
 import numpy as np
 
-from .errors import ClosedError
+from .errors import ClosedError, take_exception
 
 _lock = threading.RLock()
 
@@ -61,10 +61,13 @@ class _Resource:
             ptr, self.ptr = self.ptr, None
             if self.free_fn is not None and ptr:
                 self.free_fn(ptr)
+            exc = take_exception()   # e.g. a Python allocator's free hook raised
             self.keep = None
             if self.parent is not None:
                 parent, self.parent = self.parent, None
                 parent.unpin()
+            if exc is not None:
+                raise exc
 
 
 class _Pin:

@@ -82,8 +82,8 @@ _set_batch = declare("hb_model_set_batch", c_int, [c_void_p, c_void_p, c_void_p]
 _add_batch = declare("hb_model_add_batch", c_int, [c_void_p, c_void_p, c_void_p])
 _num_batches = declare("hb_model_num_batches", c_size_t, [c_void_p])
 _num_samples = declare("hb_model_num_samples", c_size_t, [c_void_p])
-_set_synthetic = declare("hb_model_set_synthetic", c_int, [c_void_p, c_size_t, c_uint64, c_uint64])
 _set_text = declare("hb_model_set_text", c_int, [c_void_p, c_char_p, c_size_t, c_uint64])
+_set_synthetic = declare("hb_model_set_synthetic", c_int, [c_void_p, c_size_t, c_uint64, c_uint64])
 _loss = declare("hb_model_loss", c_int, [c_void_p, PD])
 _loss_grad = declare("hb_model_loss_grad", c_int, [c_void_p, PD])
 _accuracy = declare("hb_model_accuracy", c_int, [c_void_p, PD])
@@ -233,6 +233,10 @@ class Model(Handle):
             if own_cfg:
                 cfg.close()
         self._setup(ctx, out.value, None)
+
+    @staticmethod
+    def _free_fn():
+        return _free
 
     def _setup(self, ctx, ptr, objective):
         self._ctx = ctx

@@ -155,3 +155,37 @@ def test_cnn_batches(ctx, rng):
     assert m.num_samples == 2 and np.isfinite(m.loss()) and 0 <= m.accuracy() <= 1
     with pytest.raises(hb.ShapeError):
         m.set_batch(rng.normal(size=(2, 1, 5, 5)), y)
+
+
+def test_gpt_text_data(ctx, tmp_path):
+    m = _kind_or_xfail(ctx, "gpt", vocab=128, context=8, width=16, heads=2, layers=1, batch=2)
+    assert m.params.block_info(0).kind == hb.BlockKind.EMBEDDING
+    text = tmp_path / "t.txt"
+    text.write_bytes(b"the quick brown fox jumps over the lazy dog. " * 4)
+    m.set_text(text, n_batches=3)
+    assert (m.num_batches, m.num_samples) == (3, 6)
+    assert np.isfinite(m.loss()) and 0 <= m.accuracy() <= 1
+    with pytest.raises(hb.FileIOError) as ei:
+        m.set_text(tmp_path / "missing.txt")
+    assert "missing.txt" in ei.value.message
+    short = tmp_path / "short.txt"
+    short.write_bytes(b"abc")
+    with pytest.raises(hb.FormatError):
+        m.set_text(short)
+    high = tmp_path / "high.txt"
+    high.write_bytes(bytes([200]) * 40)
+    with pytest.raises(hb.RangeError):
+        m.set_text(high)
+    assert m.num_batches == 3                                  # nothing changed on failure
+    X = np.zeros((2, 8), dtype=np.int32)
+    m.set_batch(X, X)
+    bad = X.copy()
+    bad[0, 0] = 128
+    with pytest.raises(hb.RangeError):
+        m.set_batch(bad, X)
+    try:
+        mlp = hb.Model(ctx, "mlp", inputs=2, width=2, layers=1, classes=2)
+    except hb.Unsupported:
+        return
+    with pytest.raises(hb.Unsupported):
+        mlp.set_text(text)

@@ -189,3 +189,21 @@ def test_allocator_exception_propagates():
         with pytest.raises(RuntimeError, match="allocator broke"):
             hb.Params(c)
     assert not a.live
+
+
+def test_allocator_free_exception_surfaces_at_close():
+    class BadFree(MallocAllocator):
+        def free(self, p):
+            super().free(p)
+            if not self.live:     # the context's own block, freed last
+                raise RuntimeError("free hook broke")
+
+    a = BadFree()
+    c = hb.Context(allocator=a)
+    p = hb.Params(c)
+    p.close()
+    with pytest.raises(RuntimeError, match="free hook broke"):
+        c.close()
+    assert c.closed and not a.live
+    with hb.Context() as c2:     # nothing left pending for unrelated calls
+        c2.threads = 1

@@ -98,7 +98,9 @@ ENUM_PREFIXES = [  # C prefix -> Python enum (longest prefixes first)
     ("HB_BLOCK_", "BlockKind"), ("HB_INIT_", "Init"), ("HB_MODEL_", "ModelKind"),
     ("HB_MK_", "ModelKey"), ("HB_ACT_", "Activation"), ("HB_QUAD_", "QuadraticFamily"),
     ("HB_SLQ_", "SLQOption"), ("HB_REORTH_", "Reorth"), ("HB_PROBE_", "Probe"),
-    ("HB_EIG_", "EigWhich")]
+    ("HB_EIG_", "EigWhich"), ("HB_SST_GRAD_", "SSTGradient"), ("HB_SST_METHOD_", "SSTMethod"),
+    ("HB_SST_", ("SSTMethod", "SSTOption")), ("HB_TR_", "TrainerOption"),
+    ("HB_REC_", "RecordKey")]
 
 
 def test_every_public_enum_value_is_mirrored():
@@ -122,7 +124,9 @@ def test_every_public_enum_value_is_mirrored():
                     if pre is None:
                         missing.append("%s (no Python enum for its prefix)" % name)
                         continue
-                    py, member = getattr(hb, pre[1]), name[len(pre[0]):]
+                    member = name[len(pre[0]):]
+                    cands = [getattr(hb, e) for e in (pre[1] if isinstance(pre[1], tuple) else (pre[1],))]
+                    py = next((e for e in cands if member in e.__members__), cands[0])
                 checked += 1
                 if member not in py.__members__ or py[member] != val:
                     missing.append("%s = %d (%s.%s)" % (name, val, py.__name__, member))
