@@ -307,6 +307,23 @@ START_TEST(test_files_and_bad_input) {
     ck_assert_int_eq(hb_checkpoint_save(path, p, o), HB_OK); /* replaces it */
     ck_assert_int_eq(hb_checkpoint_load(path, p, o), HB_OK);
     unlink(path);
+    /* a valid checkpoint of a much larger model is HB_ESHAPE even when the file is too big
+       to be read for these params; the same size of garbage is HB_EFORMAT */
+    {
+        hb_params *big = NULL;
+        int64_t shape[1] = {100000};
+        ck_assert_int_eq(hb_params_create(ctx, HB_F64, &big), HB_OK);
+        ck_assert_int_eq(hb_params_add_block(big, "huge", HB_BLOCK_OTHER, 1, shape, NULL), HB_OK);
+        ck_assert_int_eq(hb_params_finalize(big), HB_OK);
+        ck_assert_int_eq(hb_checkpoint_save(path, big, NULL), HB_OK);
+        ck_assert_int_eq(hb_checkpoint_load(path, p, NULL), HB_ESHAPE);
+        f = fopen(path, "r+b");
+        fputc('X', f); /* break the magic */
+        fclose(f);
+        ck_assert_int_eq(hb_checkpoint_load(path, p, NULL), HB_EFORMAT);
+        unlink(path);
+        hb_params_free(big);
+    }
     /* the rename fails (target is a directory): EIO and the temporary file is removed */
     snprintf(path, sizeof path, "%s/subdir", dir);
     ck_assert_int_eq(mkdir(path, 0700), 0);

@@ -164,6 +164,39 @@ START_TEST(test_gemm_thread_counts_agree) {
 }
 END_TEST
 
+/* Every small f32 shape with A, B, C in exactly-sized heap blocks: under
+ * `meson test --setup=valgrind` this catches reads past the operands, such as those of
+ * BLIS 0.9.0's sgemm sup kernels (flame/blis#635) that hb__gemm steers around. */
+START_TEST(test_gemm_f32_small_shapes_stay_in_bounds) {
+    hb_context *ctx = hb_test_context(1, 0);
+    for (int t = 0; t < 4; t++) { /* (no)transpose of A, B: BLIS's overread needs Bᵀ */
+        bool ta = t & 1, tb = t & 2;
+        for (int m = 1; m <= 13; m++)
+            for (int n = 1; n <= 19; n += 3)
+                for (int k = 1; k <= 9; k += 2) {
+                    float *A = malloc(sizeof(float) * (size_t)(m * k));
+                    float *B = malloc(sizeof(float) * (size_t)(k * n));
+                    float *C = malloc(sizeof(float) * (size_t)(m * n));
+                    for (int i = 0; i < m * k; i++) A[i] = (float)(i % 7) - 3;
+                    for (int i = 0; i < k * n; i++) B[i] = (float)(i % 5) - 2;
+                    ck_assert_int_eq(hb__gemm(ctx, HB_F32, ta, tb, m, n, k, 1, A, ta ? m : k, B,
+                                              tb ? k : n, 0, C, n), HB_OK);
+                    for (int i = 0; i < m; i++) /* small integers: exact in f32 */
+                        for (int j = 0; j < n; j++) {
+                            float ref = 0;
+                            for (int p = 0; p < k; p++)
+                                ref += (ta ? A[p * m + i] : A[i * k + p]) * (tb ? B[j * k + p] : B[p * n + j]);
+                            ck_assert(C[i * n + j] == ref);
+                        }
+                    free(A);
+                    free(B);
+                    free(C);
+                }
+    }
+    hb_context_free(ctx);
+}
+END_TEST
+
 Suite *hb_suite_kernels(void) {
     Suite *s = suite_create("kernels");
     TCase *tc = tcase_create("kernels");
@@ -173,6 +206,7 @@ Suite *hb_suite_kernels(void) {
     tcase_add_test(tc, test_gemm_rejects_bad_args);
     tcase_add_test(tc, test_level1_and_gemv);
     tcase_add_test(tc, test_gemm_thread_counts_agree);
+    tcase_add_test(tc, test_gemm_f32_small_shapes_stay_in_bounds);
     suite_add_tcase(s, tc);
     return s;
 }

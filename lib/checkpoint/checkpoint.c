@@ -456,6 +456,21 @@ static int validate_optim(hb_context *ctx, const section *s, hb_optimizer *o, op
     return HB_OK;
 }
 
+/* The 32-byte header alone: magic, supported version, matching size field, header CRC. */
+static bool header_is_valid(const uint8_t *hdr, off_t file_size) {
+    uint32_t table[256];
+    crc_table(table);
+    reader r = {hdr, HDR_BYTES, 0, false};
+    const uint8_t *magic = take(&r, 8);
+    uint32_t version = get_u32(&r);
+    (void)get_u32(&r); /* flags */
+    uint64_t size = get_u64(&r);
+    (void)get_u32(&r); /* section count */
+    uint32_t crc = get_u32(&r);
+    return !r.bad && magic && memcmp(magic, MAGIC, 8) == 0 && version == HB_CHECKPOINT_VERSION &&
+           size == (uint64_t)file_size && crc == crc_update(table, 0, hdr, HDR_BYTES - 4);
+}
+
 int hb_checkpoint_load_buffer(const void *buf, size_t len, hb_params *p, hb_optimizer *opt) {
     if (!p) return HB_EINVAL;
     hb_context *ctx = p->ctx;
@@ -529,7 +544,17 @@ int hb_checkpoint_load(const char *path, hb_params *p, hb_optimizer *opt) {
     uint64_t most = (uint64_t)total_size(p, NULL) + SEC_HDR + 4 + 40 + 4 * 16 +
                     (uint64_t)p->n * (3 * 8 + 4);
     if ((uint64_t)st.st_size < HDR_BYTES || (uint64_t)st.st_size > most) {
+        /* Too big to be ours: a well-formed header (magic, version, CRC, size) means a
+         * valid checkpoint of a larger model, which the contract calls HB_ESHAPE; we read
+         * those 32 bytes only, never the rest of an arbitrarily large file. */
+        uint8_t hdr[HDR_BYTES];
+        bool valid_header = (uint64_t)st.st_size >= HDR_BYTES &&
+                            fread(hdr, 1, HDR_BYTES, f) == HDR_BYTES && header_is_valid(hdr, st.st_size);
         fclose(f);
+        if (valid_header)
+            return hb__fail(ctx, HB_ESHAPE, "'%s' is a checkpoint of %lld bytes, more than any "
+                            "checkpoint of these params (%llu): it is for another model", path,
+                            (long long)st.st_size, (unsigned long long)most);
         return hb__fail(ctx, HB_EFORMAT, "'%s' has %lld bytes: not a checkpoint of these objects",
                         path, (long long)st.st_size);
     }

@@ -68,6 +68,11 @@ int hb__gemm_strided(hb_context *ctx, hb_dtype dt, bool ta, bool tb, int64_t m, 
         bli_dgemm_ex(tra, trb, m, n, k, &al, (double *)A, rs_a, cs_a, (double *)B, rs_b, cs_b,
                      &be, (double *)C, rs_c, cs_c, NULL, &rntm);
     } else {
+        /* BLIS 0.9.0 (Debian bookworm) has out-of-bounds reads of A in its Haswell/Zen
+         * sgemm "sup" (small/unpacked) kernels (flame/blis#635, fixed upstream later):
+         * valgrind sees them, and at a page end they can fault. The packed path reads
+         * only the declared elements, so f32 gemm takes it. */
+        bli_rntm_disable_l3_sup(&rntm);
         float al = (float)alpha, be = (float)beta;
         bli_sgemm_ex(tra, trb, m, n, k, &al, (float *)A, rs_a, cs_a, (float *)B, rs_b, cs_b,
                      &be, (float *)C, rs_c, cs_c, NULL, &rntm);

@@ -44,8 +44,10 @@ enum { B_WTE = 0, B_WPE = 1 };
 #define COPY_LAG 8                           /* the copy rule looks this far back */
 #define COPY_PROB 0.125                      /* probability of the copy rule */
 
-/* Elements of the R-workspace allowed per chunk of directions (256 MiB in f64). */
-#define R_BUDGET ((size_t)1 << 25)
+/* Elements of the R-workspace allowed per chunk of directions (512 MiB in f64): on gpt-ref
+ * k = 10 runs as 5 + 5 directions (measurements for 4+4+2, 5+5 and 10 in
+ * docs/performance.md). */
+#define R_BUDGET ((size_t)1 << 26)
 
 typedef struct gpt {
     size_t V, T, C, H, L, F;

@@ -27,7 +27,7 @@ from .params import BlockKind, Init, BlockInfo, Params, block_kind_name
 from .model import ModelKind, ModelKey, Activation, QuadraticFamily, ModelConfig, Model
 
 from . import slq as _slq, optim as _optim, checkpoint, study  # noqa: F401
-from . import train as _train, sst as _sst  # noqa: F401
+from . import train as _train, sst as _sst, plot  # noqa: F401 (plot imports matplotlib lazily)
 from .slq import (SLQOption, Reorth, Probe, EigWhich, LinOp, Spectrum, SLQ, TopK,
                   js_matrix)
 from .optim import (OptimizerKind, OptimizerOption, Optimizer, save_checkpoint,

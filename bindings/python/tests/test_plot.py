@@ -38,3 +38,15 @@ def test_densities_js_curves(tmp_path):
         plot.js_matrix(M, ["only one"])
     with pytest.raises(ValueError):
         plot.densities(grid, {"bad": np.zeros(3)})
+
+
+def test_import_does_not_load_matplotlib():
+    import os
+    import subprocess
+    import sys
+    import hessblock
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(hessblock.__file__)))
+    r = subprocess.run([sys.executable, "-c", "import sys, hessblock; hessblock.plot; "
+                        "print('matplotlib' in sys.modules)"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
