@@ -437,11 +437,11 @@ void print_summary_table(FILE *f, const spec_result *specs, size_t nspec,
         fprintf(f, "%-8s ", specs[i].model);
         num(f, "%*.4f", specs[i].js0, 8);
         fputc(' ', f);
-        num(f, "%*.4f", t ? t->sgd.final_loss : NAN, 12);
+        num(f, "%*.4g", t ? t->sgd.final_loss : NAN, 12);
         fputc(' ', f);
-        num(f, "%*.4f", t ? t->adam.final_loss : NAN, 12);
+        num(f, "%*.4g", t ? t->adam.final_loss : NAN, 12);
         fputc(' ', f);
-        num(f, "%*.4f", t ? t->gap : NAN, 12);
+        num(f, "%*.4g", t ? t->gap : NAN, 12);
         fputc('\n', f);
     }
     for (size_t i = 0; i < ntrain; i++) {   /* trained but no spectrum */
@@ -449,11 +449,11 @@ void print_summary_table(FILE *f, const spec_result *specs, size_t nspec,
         for (size_t j = 0; j < nspec; j++) if (!strcmp(specs[j].model, trains[i].model)) seen = 1;
         if (seen) continue;
         fprintf(f, "%-8s %8s ", trains[i].model, "n/a");
-        num(f, "%*.4f", trains[i].sgd.final_loss, 12);
+        num(f, "%*.4g", trains[i].sgd.final_loss, 12);
         fputc(' ', f);
-        num(f, "%*.4f", trains[i].adam.final_loss, 12);
+        num(f, "%*.4g", trains[i].adam.final_loss, 12);
         fputc(' ', f);
-        num(f, "%*.4f", trains[i].gap, 12);
+        num(f, "%*.4g", trains[i].gap, 12);
         fputc('\n', f);
     }
 }
@@ -521,11 +521,11 @@ int write_report(const char *cmd, const char *dir, const char *title, const char
             fputs("</td><td>", f);
             html_num(f, "%.4f", specs[i].js0);
             fputs("</td><td>", f);
-            html_num(f, "%.4f", t ? t->sgd.final_loss : NAN);
+            html_num(f, "%.4g", t ? t->sgd.final_loss : NAN);
             fputs("</td><td>", f);
-            html_num(f, "%.4f", t ? t->adam.final_loss : NAN);
+            html_num(f, "%.4g", t ? t->adam.final_loss : NAN);
             fputs("</td><td>", f);
-            html_num(f, "%.4f", t ? t->gap : NAN);
+            html_num(f, "%.4g", t ? t->gap : NAN);
             fputs("</td></tr>\n", f);
         }
         fputs("</table>\n", f);
