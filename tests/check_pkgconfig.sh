@@ -12,6 +12,9 @@ export PKG_CONFIG_PATH="$pcdir"
 prefix="$tmp$(pkg-config --variable=prefix hessblock)"
 flags=$(pkg-config --define-variable=prefix="$prefix" --cflags --libs hessblock)
 echo "pkg-config: $flags"
-cc -std=c11 -Wall -Werror -o "$tmp/consumer" "$src" $flags -lm
 libdir=$(pkg-config --define-variable=prefix="$prefix" --variable=libdir hessblock)
+# A sanitizer build of the library needs the consumer built with the same runtime first.
+san=""
+if ldd "$libdir/libhessblock.so" | grep -q libasan; then san="-fsanitize=address,undefined"; fi
+cc -std=c11 -Wall -Werror $san -o "$tmp/consumer" "$src" $flags -lm
 LD_LIBRARY_PATH="$libdir" "$tmp/consumer"
