@@ -675,6 +675,47 @@ START_TEST(test_thread_independence) {
 }
 END_TEST
 
+/* reset_range: SGD with momentum μ, dampening 0. After two steps the buffer is
+ * b = μ·g1 + g2; zeroing elements [4, 10) makes step 3 use b = g3 there and μ·b + g3
+ * elsewhere (hand-derived from the torch.optim formulas; the step count is kept, so the
+ * "first step" rule does not apply again). */
+START_TEST(test_reset_range) {
+    hb_context *ctx = hb_test_context(1, 41);
+    hb_params *p = make_params(ctx, HB_F64, BASIC, NBASIC);
+    hb_optimizer *o = NULL;
+    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_SGD, p, &o), HB_OK);
+    const double lr = 0.1, mu = 0.9;
+    ck_assert_int_eq(hb_optimizer_set_f64(o, HB_OPT_LR, lr), HB_OK);
+    ck_assert_int_eq(hb_optimizer_set_f64(o, HB_OPT_MOMENTUM, mu), HB_OK);
+    double before[NB_ELEMS];
+    for (size_t i = 0; i < NB_ELEMS; i++) before[i] = param_at(p, i);
+    for (int t = 1; t <= 2; t++) {
+        set_grad(p, t);
+        ck_assert_int_eq(hb_optimizer_step(o), HB_OK);
+    }
+    ck_assert_int_eq(hb_optimizer_reset_range(o, 4, 6), HB_OK);
+    ck_assert_int_eq(hb_optimizer_step_count(o), 2);
+    set_grad(p, 3);
+    ck_assert_int_eq(hb_optimizer_step(o), HB_OK);
+    for (size_t i = 0; i < NB_ELEMS; i++) {
+        double g1 = grad_at(i, 1), g2 = grad_at(i, 2), g3 = grad_at(i, 3);
+        double b1 = g1, b2 = mu * b1 + g2;
+        double b3 = (i >= 4 && i < 10) ? g3 : mu * b2 + g3;
+        double ref = before[i] - lr * b1 - lr * b2 - lr * b3;
+        HB_ASSERT_CLOSE(param_at(p, i), ref, 1e-14);
+    }
+    ck_assert_int_eq(hb_optimizer_reset_range(o, 0, NB_ELEMS), HB_OK);
+    ck_assert_int_eq(hb_optimizer_reset_range(o, NB_ELEMS, 0), HB_OK);
+    ck_assert_int_eq(hb_optimizer_reset_range(o, 5, NB_ELEMS), HB_ERANGE);
+    ck_assert_int_eq(hb_optimizer_reset_range(o, NB_ELEMS + 1, 0), HB_ERANGE);
+    ck_assert_int_eq(hb_optimizer_reset_range(o, 1, SIZE_MAX), HB_ERANGE);
+    ck_assert_int_eq(hb_optimizer_reset_range(NULL, 0, 1), HB_EINVAL);
+    hb_optimizer_free(o);
+    hb_params_free(p);
+    hb_context_free(ctx);
+}
+END_TEST
+
 START_TEST(test_bad_input) {
     hb_context *ctx = hb_test_context(1, 13);
     hb_params *p = make_params(ctx, HB_F32, BASIC, NBASIC), *unfinished = NULL;
@@ -828,6 +869,7 @@ Suite *hb_suite_optim(void) {
     tcase_add_test(tc, test_nonfinite_leaves_everything);
     tcase_add_test(tc, test_thread_independence);
     tcase_add_test(tc, test_bad_input);
+    tcase_add_test(tc, test_reset_range);
     tcase_add_test(tc, test_oom);
     suite_add_tcase(s, tc);
     return s;

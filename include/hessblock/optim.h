@@ -162,6 +162,13 @@ HB_API hb_params *hb_optimizer_params(const hb_optimizer *opt);
  * Returns HB_OK, HB_EINVAL. */
 HB_API int hb_optimizer_reset(hb_optimizer *opt);
 
+/* hb_optimizer_reset_range: zero the state of the flat range [offset, offset + len) —
+ * momentum buffer, first and second moments — leaving the parameters, the rest of the
+ * state and the step count untouched (SST resets the state of re-selected singular
+ * vectors this way). For Adam-mini, every second-moment partition that intersects the
+ * range is zeroed. Returns HB_OK, HB_EINVAL (NULL), HB_ERANGE (range outside the params). */
+HB_API int hb_optimizer_reset_range(hb_optimizer *opt, size_t offset, size_t len);
+
 /* hb_optimizer_partitions: Adam-mini partition table of block `index`: its block is cut
  * into *count partitions of *size consecutive elements each (count·size = numel).
  * Other kinds: one element per partition (count = numel, size = 1).

@@ -407,6 +407,33 @@ int hb_optimizer_reset(hb_optimizer *opt) {
     return HB_OK;
 }
 
+int hb_optimizer_reset_range(hb_optimizer *opt, size_t offset, size_t len) {
+    if (!opt) return HB_EINVAL;
+    hb_params *p = opt->p;
+    HB_CHECK(opt->ctx, offset <= p->n && len <= p->n - offset, HB_ERANGE,
+             "state range [%zu, %zu+%zu) outside the %zu parameters", offset, offset, len, p->n);
+    size_t es = elem_size(opt->sdtype);
+    if (opt->buf) memset((char *)opt->buf + offset * es, 0, len * es);
+    if (opt->m) memset((char *)opt->m + offset * es, 0, len * es);
+    if (!opt->v || len == 0) return HB_OK;
+    if (opt->kind != HB_OPTIM_ADAM_MINI) {
+        memset((char *)opt->v + offset * es, 0, len * es);
+        return HB_OK;
+    }
+    if (!opt->part_first) return HB_OK;
+    for (size_t b = 0; b < p->n_blocks; b++) { /* partitions: equal consecutive runs */
+        const hb__block *B = &p->blocks[b];
+        if (B->offset + B->numel <= offset || B->offset >= offset + len) continue;
+        size_t first = opt->part_first[b], count = opt->part_first[b + 1] - first;
+        size_t size = B->numel / count;
+        size_t lo = offset > B->offset ? offset - B->offset : 0;
+        size_t hi = offset + len - B->offset < B->numel ? offset + len - B->offset : B->numel;
+        size_t j0 = lo / size, j1 = (hi - 1) / size + 1;
+        memset((char *)opt->v + (first + j0) * es, 0, (j1 - j0) * es);
+    }
+    return HB_OK;
+}
+
 int hb__optim_partition(const hb_optimizer *opt, size_t b, int64_t heads, size_t *count,
                         size_t *size) {
     const hb__block *blk = &opt->p->blocks[b];

@@ -75,6 +75,7 @@ _step_count = declare("hb_optimizer_step_count", c_int64, [c_void_p])
 _kind_of = declare("hb_optimizer_kind_of", c_int, [c_void_p])
 _params_of = declare("hb_optimizer_params", c_void_p, [c_void_p])
 _reset = declare("hb_optimizer_reset", c_int, [c_void_p])
+_reset_range = declare("hb_optimizer_reset_range", c_int, [c_void_p, c_size_t, c_size_t])
 _partitions = declare("hb_optimizer_partitions", c_int, [c_void_p, c_size_t, P(c_size_t), P(c_size_t)])
 _state_bytes = declare("hb_optimizer_state_bytes", c_int, [c_void_p, P(c_size_t)])
 
@@ -224,6 +225,12 @@ class Optimizer(Handle):
 
     def reset(self):
         self._check(_reset(self._ptr))
+
+    def reset_range(self, offset, length):
+        """hb_optimizer_reset_range: zero the state of flat elements [offset, offset+length)."""
+        if offset < 0 or length < 0:
+            raise InvalidArgument("offset and length must be >= 0", -1)
+        self._check(_reset_range(self._ptr, int(offset), int(length)))
 
     def partitions(self, block):
         """hb_optimizer_partitions: (count, size) of the block's Adam-mini partitions."""

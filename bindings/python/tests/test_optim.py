@@ -121,6 +121,11 @@ def test_options_overrides_schedules(ctx, need_optim):
     assert opt.lr_factor(7) == 1.0
     opt.reset()
     assert opt.step_count == 0
+    opt.reset_range(0, 3)
+    with pytest.raises(hb.RangeError):
+        opt.reset_range(1, p.count)
+    with pytest.raises(hb.InvalidArgument):
+        opt.reset_range(-1, 2)
     assert opt.partitions("fc.weight") == (6, 1)
     assert hb.optim.kind_name(hb.OptimizerKind.ADAM_MINI) == "adam_mini"
     with pytest.raises(hb.InvalidArgument):
