@@ -716,6 +716,31 @@ START_TEST(test_reset_range) {
 }
 END_TEST
 
+/* reset_range on Adam-mini zeroes exactly the partitions the range touches (white box:
+ * MINI's partition table is above; elements 18..33 touch wv rows 0-3 = partitions 2..5
+ * and fc.bias elements 0-1 = partitions 6, 7) and the first moment on the range only. */
+START_TEST(test_reset_range_adam_mini) {
+    hb_context *ctx = hb_test_context(1, 42);
+    hb_params *p = make_params(ctx, HB_F64, MINI, NMINI);
+    hb_optimizer *o = NULL;
+    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_ADAM_MINI, p, &o), HB_OK);
+    ck_assert_int_eq(hb_optimizer_set_i64(o, HB_OPT_HEADS, 2), HB_OK);
+    set_grad(p, 1);
+    ck_assert_int_eq(hb_optimizer_step(o), HB_OK);
+    ck_assert_int_eq(o->sdtype, HB_F64);
+    const double *v = o->v, *m = o->m;
+    for (size_t j = 0; j < 16; j++) ck_assert(v[j] > 0);
+    ck_assert_int_eq(hb_optimizer_reset_range(o, 18, 16), HB_OK);
+    for (size_t j = 0; j < 16; j++)
+        ck_assert_msg((v[j] == 0) == (j >= 2 && j <= 7), "partition %zu: v = %g", j, v[j]);
+    for (size_t i = 0; i < NM_ELEMS; i++)
+        ck_assert_msg((m[i] == 0) == (i >= 18 && i < 34), "element %zu: m = %g", i, m[i]);
+    hb_optimizer_free(o);
+    hb_params_free(p);
+    hb_context_free(ctx);
+}
+END_TEST
+
 START_TEST(test_bad_input) {
     hb_context *ctx = hb_test_context(1, 13);
     hb_params *p = make_params(ctx, HB_F32, BASIC, NBASIC), *unfinished = NULL;
@@ -870,6 +895,7 @@ Suite *hb_suite_optim(void) {
     tcase_add_test(tc, test_thread_independence);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_reset_range);
+    tcase_add_test(tc, test_reset_range_adam_mini);
     tcase_add_test(tc, test_oom);
     suite_add_tcase(s, tc);
     return s;
