@@ -228,9 +228,10 @@ START_TEST(test_format_and_crafted) {
     wr64(c + sec_at[0] + 16 + 16, (uint64_t)1 << 60);
     RESEC(0);
     ck_assert_int_eq(hb_checkpoint_load_buffer(c, size, p, o), HB_EFORMAT);
-    /* absurd dimension, valid CRC (first block's first dim: after dtype,res,n,nb,len,name,kind,ndim) */
+    /* absurd dimension, valid CRC (first block's first dim: after dtype,res,n,nb,len,name,kind,
+       flags,ndim) */
     memcpy(c, img, size);
-    size_t d0 = sec_at[0] + 16 + 24 + 4 + 7 + 8;
+    size_t d0 = sec_at[0] + 16 + 24 + 4 + 7 + 12;
     ck_assert_uint_eq(rd64(c + d0), 4);
     wr64(c + d0, UINT64_MAX);
     RESEC(0);

@@ -24,19 +24,24 @@
 extern "C" {
 #endif
 
-/* Current format version written by this library. */
-#define HB_CHECKPOINT_VERSION 1
+/* Current format version written by this library (always). Loading accepts version 1
+ * (no block flags: every block trainable) and version 2. */
+#define HB_CHECKPOINT_VERSION 2
 
 /* hb_checkpoint_save: write p (finalised) and, if opt is non-NULL, its state and step
  * count (opt must be over p) to `path` atomically (temporary file + fsync + rename).
- * Returns HB_OK, HB_EINVAL (NULL p or path, opt over other params), HB_ESTATE (p not
- * finalised), HB_EIO (the message has the OS reason; no file is left behind),
+ * The block table records which blocks are frozen; optimizer state covers the trainable
+ * blocks only. Returns HB_OK, HB_EINVAL (NULL p or path, opt over other params),
+ * HB_ESTATE (p not finalised; p's trainable flags changed since opt was created), HB_EIO (the message has the OS reason; no file is left behind),
  * HB_ENOMEM. */
 HB_API int hb_checkpoint_save(const char *path, hb_params *p, const hb_optimizer *opt);
 
 /* hb_checkpoint_load: read `path` into p and, if opt is non-NULL, into opt (a file with
  * optimizer state may be loaded into params alone; a file without it into an optimizer
- * is HB_ESHAPE). Returns HB_OK, HB_EINVAL, HB_ESTATE, HB_EIO (cannot open/read),
+ * is HB_ESHAPE). Loading params alone ignores the file's frozen flags (they are not
+ * values); loading with an optimizer requires them to equal p's (else HB_ESHAPE) and p's
+ * flags unchanged since opt was created (else HB_ESTATE).
+ * Returns HB_OK, HB_EINVAL, HB_ESTATE, HB_EIO (cannot open/read),
  * HB_EFORMAT, HB_ESHAPE, HB_ENOMEM; nothing changes on failure. */
 HB_API int hb_checkpoint_load(const char *path, hb_params *p, hb_optimizer *opt);
 

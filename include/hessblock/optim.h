@@ -26,7 +26,16 @@
  * by an fnmatch-style glob on the block name or by block kind; the effective value of a
  * block is the global one, then every matching override in the order they were added.
  * Blocks of kind HB_BLOCK_NORM and HB_BLOCK_BIAS get weight decay 0 unless an override
- * sets their weight decay or HB_OPT_DECAY_NORMS_BIASES is 1. */
+ * sets their weight decay or HB_OPT_DECAY_NORMS_BIASES is 1.
+ *
+ * Frozen blocks (hb_params_set_trainable(p, b, 0)): an optimizer keeps state (momentum,
+ * moments, Adam-mini partitions, master copy) only for the blocks that are trainable when
+ * it is created, packed in block order, and never writes a frozen block (not even weight
+ * decay). Their gradients are ignored: the finiteness check and the clip norm run over the
+ * trainable blocks only. Each trainable block gets exactly the update it would get from an
+ * optimizer over params holding only the trainable blocks. Changing a flag after
+ * hb_optimizer_create (even changing it back) makes hb_optimizer_step fail with
+ * HB_ESTATE: create a new optimizer for the new set of trainable blocks. */
 #ifndef HESSBLOCK_OPTIM_H
 #define HESSBLOCK_OPTIM_H
 
@@ -73,12 +82,17 @@ typedef enum hb_optimizer_opt {
     HB_OPT_MASTER_COPY = 12,  /* i64 0/1, global. bf16 params only: keep an f32 master copy,
                                  taken from the parameters at the first step. Fixed once
                                  the first step was taken (HB_ESTATE). Default 0           */
-    HB_OPT_DECAY_NORMS_BIASES = 13 /* i64 0/1, global. 1 = norms and biases are decayed too.
+    HB_OPT_DECAY_NORMS_BIASES = 13, /* i64 0/1, global. 1 = norms and biases are decayed too.
                                       Default 0                                           */
+    HB_OPT_LR_MULT = 14       /* f64 >= 0, global. An extra factor on the learning rate of
+                                 every block, applied after the schedule factor and the
+                                 per-block overrides (re-warms driven from outside, e.g.
+                                 SST). Not saved in checkpoints. Default 1                */
 } hb_optimizer_opt;
 
 /* hb_optimizer_create: an optimizer of `kind` over the finalised params p (borrowed:
- * p must outlive the optimizer). State is zero, step count 0.
+ * p must outlive the optimizer). State is zero, step count 0; it is sized for the blocks
+ * trainable now (hb_params_set_trainable).
  * Returns HB_OK, HB_EINVAL (NULL, bad kind), HB_ESTATE (p not finalised), HB_ENOMEM.
  * *out is NULL on failure. */
 HB_API int hb_optimizer_create(hb_context *ctx, hb_optimizer_kind kind, hb_params *p,
@@ -143,10 +157,11 @@ HB_API int hb_optimizer_lr_factor(hb_optimizer *opt, int64_t step, double *facto
 
 /* ---- Stepping --------------------------------------------------------------------- */
 
-/* hb_optimizer_step: one update of the parameters from the gradient buffer.
- * Returns HB_OK; HB_ENONFINITE if any gradient entry is NaN or ±Inf — then parameters,
- * state and step count are exactly as before; HB_ESTATE (Nesterov with μ = 0 or
- * dampening ≠ 0); HB_ESHAPE (Adam-mini Q/K block not 2-d with rows divisible by the
+/* hb_optimizer_step: one update of the trainable blocks from the gradient buffer.
+ * Returns HB_OK; HB_ENONFINITE if any gradient entry of a trainable block is NaN or ±Inf
+ * — then parameters, state and step count are exactly as before; HB_ESTATE (the params'
+ * trainable flags changed since hb_optimizer_create; Nesterov with μ = 0 or dampening ≠ 0
+ * on a trainable block) — nothing changed; HB_ESHAPE (Adam-mini Q/K block not 2-d with rows divisible by the
  * heads); HB_ECALLBACK (schedule callback gave a bad factor); HB_ENOMEM (first step of
  * Adam-mini or with a master copy allocates its state; nothing changed), HB_EOVERFLOW
  * (step count at INT64_MAX). */
@@ -166,18 +181,19 @@ HB_API int hb_optimizer_reset(hb_optimizer *opt);
  * momentum buffer, first and second moments — leaving the parameters, the rest of the
  * state and the step count untouched (SST resets the state of re-selected singular
  * vectors this way). For Adam-mini, every second-moment partition that intersects the
- * range is zeroed. Returns HB_OK, HB_EINVAL (NULL), HB_ERANGE (range outside the params). */
+ * range is zeroed. Parts of the range in frozen blocks have no state and are skipped. Returns HB_OK, HB_EINVAL (NULL), HB_ERANGE (range outside the params). */
 HB_API int hb_optimizer_reset_range(hb_optimizer *opt, size_t offset, size_t len);
 
 /* hb_optimizer_partitions: Adam-mini partition table of block `index`: its block is cut
  * into *count partitions of *size consecutive elements each (count·size = numel).
- * Other kinds: one element per partition (count = numel, size = 1).
+ * Other kinds: one element per partition (count = numel, size = 1). A frozen block gets
+ * the same answer (the layout it would have), though no state exists for it.
  * Returns HB_OK, HB_EINVAL, HB_ERANGE, HB_ESHAPE (Q/K block incompatible with HEADS). */
 HB_API int hb_optimizer_partitions(const hb_optimizer *opt, size_t index, size_t *count,
                                    size_t *size);
 
 /* hb_optimizer_state_bytes: bytes of optimizer state (moments, master copy) as allocated
- * now. Returns HB_OK, HB_EINVAL. */
+ * now (trainable blocks only). Returns HB_OK, HB_EINVAL. */
 HB_API int hb_optimizer_state_bytes(const hb_optimizer *opt, size_t *bytes);
 
 #ifdef __cplusplus

@@ -101,6 +101,27 @@ HB_API int hb_params_grad_flat_view(hb_params *p, hb_tensor **out);
 /* hb_params_zero_grad: set the whole gradient buffer to 0. Returns HB_OK, HB_EINVAL, HB_ESTATE. */
 HB_API int hb_params_zero_grad(hb_params *p);
 
+/* ---- Trainable and frozen blocks ------------------------------------------------
+ * Every block is trainable when added. A frozen block (PyTorch's requires_grad=False as a
+ * property of the block table) stays in the flat vector, is used by models, receives
+ * gradients and is saved in checkpoints, but optimizers keep no state for it and never
+ * change it (docs/optim.md). */
+
+/* hb_params_set_trainable: mark block `index` trainable (1, the default for every block)
+ * or frozen (0). A frozen block stays in the flat vector, is used by models, receives
+ * gradients and is saved in checkpoints, but optimizers keep no state for it and never
+ * change it. Allowed before and after hb_params_finalize; an optimizer sizes its state
+ * from the flags when it is created, and its hb_optimizer_step fails with HB_ESTATE if the
+ * flags changed since. Returns HB_OK, HB_EINVAL (NULL, trainable not 0/1), HB_ERANGE. */
+HB_API int hb_params_set_trainable(hb_params *p, size_t index, int trainable);
+
+/* hb_params_block_trainable: *trainable = 1 or 0. Returns HB_OK, HB_EINVAL, HB_ERANGE. */
+HB_API int hb_params_block_trainable(const hb_params *p, size_t index, int *trainable);
+
+/* hb_params_trainable_count: elements in trainable blocks (0 for NULL). Before
+ * hb_params_finalize it counts the blocks added so far. */
+HB_API size_t hb_params_trainable_count(const hb_params *p);
+
 /* Initialisers. fan_in / fan_out follow PyTorch: for shape (out, in, k…),
  * fan_in = in·prod(k), fan_out = out·prod(k); a 1-d block has fan_in = fan_out = its length.
  * Values are ABI and never reused. The meaning of a and b per initialiser: */

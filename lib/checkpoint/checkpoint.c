@@ -17,6 +17,7 @@ static const uint8_t MAGIC[8] = {'H', 'B', 'C', 'K', 'P', 'T', '\r', '\n'};
 enum { HDR_BYTES = 32, SEC_HDR = 16, SEC_BLOCKS = 1, SEC_PARAMS = 2, SEC_OPTIM = 3 };
 enum { ARR_MOMENTUM = 1, ARR_M = 2, ARR_V = 3, ARR_MASTER = 4 };
 enum { OPTF_STREAM = 1, OPTF_MASTER_VALID = 2 };
+enum { BLKF_FROZEN = 1 }; /* block entry flags (version 2) */
 
 /* ---- CRC32 (IEEE 802.3, reflected 0xEDB88320, as zlib's crc32) ---- */
 static void crc_table(uint32_t t[256]) {
@@ -104,14 +105,14 @@ static void section_end(writer *w) { put_u32(w, w->crc); }
 static size_t blocks_payload(const hb_params *p) {
     size_t s = 24;
     for (size_t b = 0; b < p->n_blocks; b++)
-        s += 4 + strlen(p->blocks[b].name) + 8 + 8 * (size_t)p->blocks[b].ndim + 16;
+        s += 4 + strlen(p->blocks[b].name) + 12 + 8 * (size_t)p->blocks[b].ndim + 16;
     return s;
 }
 
 typedef struct arr_desc { uint32_t id; const void *data; size_t count, es; } arr_desc;
 
 static size_t optim_arrays(const hb_optimizer *o, arr_desc a[4]) {
-    size_t k = 0, n = o->p->n, es = o->sdtype == HB_F64 ? 8 : 4;
+    size_t k = 0, n = o->n_state, es = o->sdtype == HB_F64 ? 8 : 4; /* trainable blocks */
     if (o->buf) a[k++] = (arr_desc){ARR_MOMENTUM, o->buf, n, es};
     if (o->m) a[k++] = (arr_desc){ARR_M, o->m, n, es};
     if (o->v) a[k++] = (arr_desc){ARR_V, o->v, o->kind == HB_OPTIM_ADAM_MINI ? o->n_part : n, es};
@@ -153,6 +154,7 @@ static void write_all(writer *w, const hb_params *p, const hb_optimizer *o) {
         put_u32(w, (uint32_t)len);
         put(w, blk->name, len);
         put_u32(w, (uint32_t)blk->kind);
+        put_u32(w, blk->frozen ? (uint32_t)BLKF_FROZEN : 0u);
         put_u32(w, (uint32_t)blk->ndim);
         for (int d = 0; d < blk->ndim; d++) put_u64(w, (uint64_t)blk->shape[d]);
         put_u64(w, blk->offset);
@@ -188,6 +190,9 @@ static void write_all(writer *w, const hb_params *p, const hb_optimizer *o) {
 static int check_save_args(hb_context *ctx, hb_params *p, const hb_optimizer *o) {
     HB_CHECK(ctx, p->finalized, HB_ESTATE, "params are not finalised");
     HB_CHECK(ctx, !o || o->p == p, HB_EINVAL, "the optimizer is over other params");
+    HB_CHECK(ctx, !o || o->trainable_gen == p->trainable_gen, HB_ESTATE,
+             "the params' trainable flags changed since the optimizer was created: its state "
+             "does not describe them");
     return HB_OK;
 }
 
@@ -329,7 +334,10 @@ static int read_section(hb_context *ctx, const uint32_t *table, reader *r, uint3
     return HB_OK;
 }
 
-static int validate_blocks(hb_context *ctx, const section *s, const hb_params *p) {
+/* Version 1 has no flags field (every block trainable). *same_flags: the file's frozen
+ * flags equal p's (meaningful when the block tables match). */
+static int validate_blocks(hb_context *ctx, const section *s, const hb_params *p,
+                           uint32_t version, bool *same_flags) {
     reader r = {s->payload, s->len, 0, false};
     uint32_t dtype = get_u32(&r), reserved = get_u32(&r);
     uint64_t n = get_u64(&r), nb = get_u64(&r);
@@ -337,9 +345,12 @@ static int validate_blocks(hb_context *ctx, const section *s, const hb_params *p
     HB_CHECK(ctx, dtype == HB_F32 || dtype == HB_F64 || dtype == HB_BF16, HB_EFORMAT,
              "block table: bad dtype %u", dtype);
     HB_CHECK(ctx, reserved == 0, HB_EFORMAT, "block table: reserved field not 0");
-    /* Every block takes at least 4+1+8+8+16 bytes: bounds absurd counts before looping. */
-    HB_CHECK(ctx, nb >= 1 && nb <= s->len / 37, HB_EFORMAT, "block table: absurd block count %llu",
-             (unsigned long long)nb);
+    /* Every block takes at least 4+1+8(+4 flags)+8+16 bytes: bounds absurd counts before
+     * looping. */
+    size_t min_entry = version >= 2 ? 41 : 37;
+    HB_CHECK(ctx, nb >= 1 && nb <= s->len / min_entry, HB_EFORMAT,
+             "block table: absurd block count %llu", (unsigned long long)nb);
+    bool flags_eq = true;
     uint64_t off = 0;
     bool match = dtype == (uint32_t)p->dtype && nb == p->n_blocks && n == p->n;
     char mismatch[HB_MAX_BLOCK_NAME + 1] = "";
@@ -348,7 +359,10 @@ static int validate_blocks(hb_context *ctx, const section *s, const hb_params *p
         HB_CHECK(ctx, !r.bad && len >= 1 && len <= HB_MAX_BLOCK_NAME, HB_EFORMAT,
                  "block table: entry %llu has a bad name length", (unsigned long long)b);
         const uint8_t *name = take(&r, len);
-        uint32_t kind = get_u32(&r), ndim = get_u32(&r);
+        uint32_t kind = get_u32(&r), bflags = version >= 2 ? get_u32(&r) : 0u;
+        uint32_t ndim = get_u32(&r);
+        HB_CHECK(ctx, !r.bad && (bflags & ~(uint32_t)BLKF_FROZEN) == 0, HB_EFORMAT,
+                 "block table: entry %llu has unknown flags 0x%x", (unsigned long long)b, bflags);
         HB_CHECK(ctx, !r.bad && ndim >= 1 && ndim <= HB_MAX_DIMS, HB_EFORMAT,
                  "block table: entry %llu has a bad rank", (unsigned long long)b);
         HB_CHECK(ctx, strcmp(hb_block_kind_name((hb_block_kind)kind), "?") != 0, HB_EFORMAT,
@@ -374,6 +388,7 @@ static int validate_blocks(hb_context *ctx, const section *s, const hb_params *p
             bool same = strlen(blk->name) == len && memcmp(blk->name, name, len) == 0 &&
                         (uint32_t)blk->kind == kind && (uint32_t)blk->ndim == ndim;
             for (uint32_t d = 0; same && d < ndim; d++) same = blk->shape[d] == shape[d];
+            if (blk->frozen != ((bflags & BLKF_FROZEN) != 0)) flags_eq = false;
             if (!same) {
                 match = false;
                 memcpy(mismatch, blk->name, strlen(blk->name) + 1);
@@ -386,6 +401,7 @@ static int validate_blocks(hb_context *ctx, const section *s, const hb_params *p
     HB_CHECK(ctx, match, HB_ESHAPE,
              "checkpoint does not match the model (dtype, block count or length differ, or "
              "block '%s' differs in name, kind or shape)", mismatch);
+    *same_flags = flags_eq;
     return HB_OK;
 }
 
@@ -397,6 +413,23 @@ typedef struct optim_image {
     const uint8_t *arr[5]; /* by array id */
     size_t count[5];
 } optim_image;
+
+static int validate_optim(hb_context *ctx, const section *s, hb_optimizer *o, optim_image *img);
+
+/* The optimizer section, plus what an optimizer needs beyond it: its layout is current
+ * (flags unchanged since create, else HB_ESTATE) and the file's flags are the params'. */
+static int validate_optim_section(hb_context *ctx, const section *s, hb_optimizer *o,
+                                  bool same_flags, optim_image *img) {
+    HB_TRY(validate_optim(ctx, s, NULL, img)); /* structure first: HB_EFORMAT wins */
+    if (!o) return HB_OK;
+    HB_CHECK(ctx, o->trainable_gen == o->p->trainable_gen, HB_ESTATE,
+             "the params' trainable flags changed since the optimizer was created: create a "
+             "new optimizer before loading state into it");
+    HB_CHECK(ctx, same_flags, HB_ESHAPE,
+             "checkpoint's frozen blocks differ from the params' (optimizer state covers the "
+             "trainable blocks only)");
+    return validate_optim(ctx, s, o, img);
+}
 
 static int validate_optim(hb_context *ctx, const section *s, hb_optimizer *o, optim_image *img) {
     reader r = {s->payload, s->len, 0, false};
@@ -440,7 +473,7 @@ static int validate_optim(hb_context *ctx, const section *s, hb_optimizer *o, op
     HB_CHECK(ctx, !img->arr[ARR_MASTER] || o->master_on, HB_ESHAPE,
              "checkpoint has a master copy, the optimizer has MASTER_COPY off");
     HB_TRY(hb__optim_prepare(o)); /* allocates Adam-mini v / master if needed; no value changes */
-    size_t n = o->p->n;
+    size_t n = o->n_state; /* state arrays cover the trainable blocks only */
     bool sgd = o->kind == HB_OPTIM_SGD;
     size_t vlen = o->kind == HB_OPTIM_ADAM_MINI ? o->n_part : n;
     HB_CHECK(ctx, sgd ? (img->arr[ARR_MOMENTUM] && img->count[ARR_MOMENTUM] == n &&
@@ -467,7 +500,8 @@ static bool header_is_valid(const uint8_t *hdr, off_t file_size) {
     uint64_t size = get_u64(&r);
     (void)get_u32(&r); /* section count */
     uint32_t crc = get_u32(&r);
-    return !r.bad && magic && memcmp(magic, MAGIC, 8) == 0 && version == HB_CHECKPOINT_VERSION &&
+    return !r.bad && magic && memcmp(magic, MAGIC, 8) == 0 &&
+           (version == 1 || version == HB_CHECKPOINT_VERSION) &&
            size == (uint64_t)file_size && crc == crc_update(table, 0, hdr, HDR_BYTES - 4);
 }
 
@@ -489,8 +523,9 @@ int hb_checkpoint_load_buffer(const void *buf, size_t len, hb_params *p, hb_opti
     HB_CHECK(ctx, !r.bad, HB_EFORMAT, "checkpoint truncated in its header");
     HB_CHECK(ctx, crc == crc_update(table, 0, buf, HDR_BYTES - 4), HB_EFORMAT,
              "checkpoint header: CRC mismatch");
-    HB_CHECK(ctx, version == HB_CHECKPOINT_VERSION, HB_EFORMAT,
-             "checkpoint format version %u, this library reads %d", version, HB_CHECKPOINT_VERSION);
+    HB_CHECK(ctx, version == 1 || version == HB_CHECKPOINT_VERSION, HB_EFORMAT,
+             "checkpoint format version %u, this library reads 1 to %d", version,
+             HB_CHECKPOINT_VERSION);
     HB_CHECK(ctx, size == len, HB_EFORMAT,
              "checkpoint is %zu bytes, its header says %llu (truncated or trailing data)", len,
              (unsigned long long)size);
@@ -502,12 +537,13 @@ int hb_checkpoint_load_buffer(const void *buf, size_t len, hb_params *p, hb_opti
     if (flags) HB_TRY(read_section(ctx, table, &r, SEC_OPTIM, &so));
     HB_CHECK(ctx, r.pos == r.len, HB_EFORMAT, "checkpoint: %zu bytes after the last section",
              r.len - r.pos);
-    HB_TRY(validate_blocks(ctx, &sb, p));
+    bool same_flags = false;
+    HB_TRY(validate_blocks(ctx, &sb, p, version, &same_flags));
     size_t es = dtype_bytes(p->dtype);
     HB_CHECK(ctx, sp.len / es == p->n && sp.len % es == 0, HB_EFORMAT,
              "parameter payload has %zu bytes, expected %zu", sp.len, p->n * es);
     optim_image img;
-    if (flags) HB_TRY(validate_optim(ctx, &so, opt, &img));
+    if (flags) HB_TRY(validate_optim_section(ctx, &so, opt, same_flags, &img));
     else HB_CHECK(ctx, opt == NULL, HB_ESHAPE, "checkpoint has no optimizer state");
     /* Commit: nothing below can fail. */
     copy_le(p->data, sp.payload, p->n, es);

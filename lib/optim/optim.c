@@ -45,10 +45,17 @@ int hb_optimizer_create(hb_context *ctx, hb_optimizer_kind kind, hb_params *p,
     if (kind == HB_OPTIM_ADAMW) o->global.wd = 1e-2;
     if (kind == HB_OPTIM_ADAM_MINI) o->global.wd = 0.1;
     o->heads = 1;
+    o->lr_mult = 1;
     o->sdtype = p->dtype == HB_F64 ? HB_F64 : HB_F32;
-    size_t n = p->n, es = elem_size(o->sdtype);
-    o->n_chunks = (n + HB__CHECK_CHUNK - 1) / HB__CHECK_CHUNK;
     int rc = HB_ENOMEM;
+    o->soff = hb__calloc(ctx, p->n_blocks + 1, sizeof *o->soff, "optimizer state table");
+    if (!o->soff) goto fail;
+    for (size_t b = 0; b < p->n_blocks; b++) /* state only for the trainable blocks */
+        o->soff[b + 1] = o->soff[b] + (p->blocks[b].frozen ? 0 : p->blocks[b].numel);
+    o->n_state = o->soff[p->n_blocks];
+    o->trainable_gen = p->trainable_gen;
+    size_t n = o->n_state, es = elem_size(o->sdtype);
+    o->n_chunks = (n + HB__CHECK_CHUNK - 1) / HB__CHECK_CHUNK;
     o->hp = hb__calloc(ctx, p->n_blocks, sizeof *o->hp, "optimizer block table");
     o->partial = hb__calloc(ctx, o->n_chunks, sizeof *o->partial, "optimizer scratch");
     if (!o->hp || !o->partial) goto fail;
@@ -82,6 +89,7 @@ void hb_optimizer_free(hb_optimizer *opt) {
     hb__free(ctx, opt->master);
     hb__free(ctx, opt->partial);
     hb__free(ctx, opt->hp);
+    hb__free(ctx, opt->soff);
     hb__free(ctx, opt);
 }
 
@@ -108,12 +116,13 @@ static const char *key_name(hb_optimizer_opt key) {
     case HB_OPT_STOCHASTIC_ROUNDING: return "STOCHASTIC_ROUNDING";
     case HB_OPT_MASTER_COPY: return "MASTER_COPY";
     case HB_OPT_DECAY_NORMS_BIASES: return "DECAY_NORMS_BIASES";
+    case HB_OPT_LR_MULT: return "LR_MULT";
     }
     return NULL;
 }
 
 static bool is_f64_key(hb_optimizer_opt key) {
-    return is_block_key(key) || key == HB_OPT_CLIP_NORM;
+    return is_block_key(key) || key == HB_OPT_CLIP_NORM || key == HB_OPT_LR_MULT;
 }
 
 /* Is key meaningful for this optimizer (kind, dtype)? Sets the message if not. */
@@ -170,6 +179,7 @@ int hb_optimizer_set_f64(hb_optimizer *opt, hb_optimizer_opt key, double value) 
              key_name(key));
     HB_TRY(check_f64(ctx, key, value));
     if (key == HB_OPT_CLIP_NORM) opt->clip = value;
+    else if (key == HB_OPT_LR_MULT) opt->lr_mult = value;
     else *hp_field(&opt->global, key) = value;
     return HB_OK;
 }
@@ -182,7 +192,9 @@ int hb_optimizer_get_f64(const hb_optimizer *opt, hb_optimizer_opt key, double *
     HB_CHECK(ctx, is_f64_key(key), HB_EINVAL, "option %s is an integer: use hb_optimizer_get_i64",
              key_name(key));
     hb__opt_hp g = opt->global;
-    *value = key == HB_OPT_CLIP_NORM ? opt->clip : *hp_field(&g, key);
+    *value = key == HB_OPT_CLIP_NORM ? opt->clip
+             : key == HB_OPT_LR_MULT ? opt->lr_mult
+                                     : *hp_field(&g, key);
     return HB_OK;
 }
 
@@ -398,7 +410,7 @@ hb_params *hb_optimizer_params(const hb_optimizer *opt) { return opt ? opt->p : 
 
 int hb_optimizer_reset(hb_optimizer *opt) {
     if (!opt) return HB_EINVAL;
-    size_t n = opt->p->n, es = elem_size(opt->sdtype);
+    size_t n = opt->n_state, es = elem_size(opt->sdtype);
     if (opt->buf) memset(opt->buf, 0, n * es);
     if (opt->m) memset(opt->m, 0, n * es);
     if (opt->v) memset(opt->v, 0, (opt->kind == HB_OPTIM_ADAM_MINI ? opt->n_part : n) * es);
@@ -412,22 +424,28 @@ int hb_optimizer_reset_range(hb_optimizer *opt, size_t offset, size_t len) {
     hb_params *p = opt->p;
     HB_CHECK(opt->ctx, offset <= p->n && len <= p->n - offset, HB_ERANGE,
              "state range [%zu, %zu+%zu) outside the %zu parameters", offset, offset, len, p->n);
+    if (len == 0) return HB_OK;
     size_t es = elem_size(opt->sdtype);
-    if (opt->buf) memset((char *)opt->buf + offset * es, 0, len * es);
-    if (opt->m) memset((char *)opt->m + offset * es, 0, len * es);
-    if (!opt->v || len == 0) return HB_OK;
-    if (opt->kind != HB_OPTIM_ADAM_MINI) {
-        memset((char *)opt->v + offset * es, 0, len * es);
-        return HB_OK;
-    }
-    if (!opt->part_first) return HB_OK;
-    for (size_t b = 0; b < p->n_blocks; b++) { /* partitions: equal consecutive runs */
+    bool mini = opt->kind == HB_OPTIM_ADAM_MINI;
+    for (size_t b = 0; b < p->n_blocks; b++) {
         const hb__block *B = &p->blocks[b];
         if (B->offset + B->numel <= offset || B->offset >= offset + len) continue;
-        size_t first = opt->part_first[b], count = opt->part_first[b + 1] - first;
-        size_t size = B->numel / count;
+        if (!hb__optim_trains(opt, b)) continue; /* frozen: no state to reset */
+        /* [lo, hi) inside the block, then in state indices from soff[b] */
         size_t lo = offset > B->offset ? offset - B->offset : 0;
         size_t hi = offset + len - B->offset < B->numel ? offset + len - B->offset : B->numel;
+        size_t s0 = opt->soff[b] + lo, k = hi - lo;
+        if (opt->buf) memset((char *)opt->buf + s0 * es, 0, k * es);
+        if (opt->m) memset((char *)opt->m + s0 * es, 0, k * es);
+        if (!opt->v) continue;
+        if (!mini) {
+            memset((char *)opt->v + s0 * es, 0, k * es);
+            continue;
+        }
+        if (!opt->part_first) continue;
+        /* partitions: equal consecutive runs */
+        size_t first = opt->part_first[b], count = opt->part_first[b + 1] - first;
+        size_t size = B->numel / count;
         size_t j0 = lo / size, j1 = (hi - 1) / size + 1;
         memset((char *)opt->v + (first + j0) * es, 0, (j1 - j0) * es);
     }
@@ -471,7 +489,7 @@ int hb_optimizer_partitions(const hb_optimizer *opt, size_t index, size_t *count
 int hb_optimizer_state_bytes(const hb_optimizer *opt, size_t *bytes) {
     if (!opt) return HB_EINVAL;
     HB_CHECK(opt->ctx, bytes != NULL, HB_EINVAL, "bytes pointer is NULL");
-    size_t n = opt->p->n, es = elem_size(opt->sdtype), s = 0;
+    size_t n = opt->n_state, es = elem_size(opt->sdtype), s = 0;
     if (opt->buf) s += n * es;
     if (opt->m) s += n * es;
     if (opt->v) s += (opt->kind == HB_OPTIM_ADAM_MINI ? opt->n_part : n) * es;
@@ -485,7 +503,8 @@ int hb__optim_prepare(hb_optimizer *opt) {
     size_t nb = opt->p->n_blocks;
     if (opt->kind == HB_OPTIM_ADAM_MINI) {
         size_t total = 0, c, s;
-        for (size_t b = 0; b < nb; b++) {
+        for (size_t b = 0; b < nb; b++) { /* frozen blocks have no partitions */
+            if (!hb__optim_trains(opt, b)) continue;
             HB_TRY(hb__optim_partition(opt, b, opt->heads, &c, &s));
             total += c;
         }
@@ -506,13 +525,14 @@ int hb__optim_prepare(hb_optimizer *opt) {
         size_t acc = 0;
         for (size_t b = 0; b < nb; b++) {
             opt->part_first[b] = acc;
+            if (!hb__optim_trains(opt, b)) continue;
             HB_TRY(hb__optim_partition(opt, b, opt->heads, &c, &s));
             acc += c;
         }
         opt->part_first[nb] = acc;
     }
     if (opt->master_on && !opt->master) {
-        opt->master = hb__calloc(ctx, opt->p->n, sizeof(float), "f32 master copy");
+        opt->master = hb__calloc(ctx, opt->n_state, sizeof(float), "f32 master copy");
         if (!opt->master) return HB_ENOMEM;
         opt->master_valid = false;
     }

@@ -33,21 +33,34 @@ struct hb_optimizer {
     double floor;
     hb_lr_schedule_fn sched_fn;
     void *sched_user;
+    double lr_mult;         /* HB_OPT_LR_MULT: global factor on every block's lr (not saved) */
     int64_t t;              /* steps taken */
     hb_dtype sdtype;        /* state dtype: f64 for f64 params, else f32 */
-    void *buf;              /* SGD momentum, n */
-    void *m;                /* Adam family first moment, n */
-    void *v;                /* Adam/AdamW second moment (n); Adam-mini: n_part */
+    /* State covers the blocks trainable at create only, packed in block order: block b's
+     * state is [soff[b], soff[b+1]) of buf, m, v (Adam/AdamW) and master; a frozen block
+     * has soff[b+1] == soff[b]. Without frozen blocks soff[b] == blocks[b].offset. */
+    size_t *soff;           /* n_blocks + 1 prefix offsets (state index of each block) */
+    size_t n_state;         /* = soff[n_blocks], trainable elements at create */
+    uint64_t trainable_gen; /* p->trainable_gen at create; a step fails if it moved */
+    void *buf;              /* SGD momentum, n_state */
+    void *m;                /* Adam family first moment, n_state */
+    void *v;                /* Adam/AdamW second moment (n_state); Adam-mini: n_part */
     size_t n_part;          /* Adam-mini: length of v (0 = not allocated yet) */
-    size_t *part_first;     /* Adam-mini: n_blocks + 1 prefix offsets into v */
-    float *master;          /* bf16 master copy (n) or NULL */
+    size_t *part_first;     /* Adam-mini: n_blocks + 1 prefix offsets into v (a frozen
+                               block has no partition: part_first[b+1] == part_first[b]) */
+    float *master;          /* bf16 master copy (n_state) or NULL */
     bool master_valid;      /* master holds the current weights */
     bool has_stream;
     uint64_t stream;        /* RNG stream of stochastic rounding */
-    double *partial;        /* gradient-check partial sums, one per chunk */
+    double *partial;        /* gradient-check partial sums, one per chunk of state indices */
     size_t n_chunks;
     hb__opt_hp *hp;         /* n_blocks, resolved at each step */
 };
+
+/* hb__optim_trains: did block b get state (was it trainable at create)? */
+static inline bool hb__optim_trains(const hb_optimizer *o, size_t b) {
+    return o->soff[b + 1] > o->soff[b];
+}
 
 /* Chunk of the gradient check (fixed, so partial sums do not depend on threads). */
 #define HB__CHECK_CHUNK ((size_t)1 << 16)

@@ -102,21 +102,24 @@ typedef struct step_scalars {
 HB__DEF_KERNELS(double, f64, sqrt)
 HB__DEF_KERNELS(float, f32, sqrtf)
 
-/* Elementwise update of [i0, i0+len) (flat indices); Adam-mini calls mini_* itself. */
-static void seg_f64(hb_optimizer *o, const step_scalars *s, double *p, size_t i0, size_t len) {
+/* Elementwise update of flat [i0, i0+len), whose state is [s0, s0+len); Adam-mini calls
+ * mini_* itself. */
+static void seg_f64(hb_optimizer *o, const step_scalars *s, double *p, size_t i0, size_t s0,
+                    size_t len) {
     const double *g = (const double *)o->p->grad + i0;
     if (s->kind == HB_OPTIM_SGD)
-        sgd_f64(p, g, (double *)o->buf + i0, len, s);
+        sgd_f64(p, g, (double *)o->buf + s0, len, s);
     else
-        adam_f64(p, g, (double *)o->m + i0, (double *)o->v + i0, len, s);
+        adam_f64(p, g, (double *)o->m + s0, (double *)o->v + s0, len, s);
 }
 
-static void seg_f32(hb_optimizer *o, const step_scalars *s, float *p, size_t i0, size_t len) {
+static void seg_f32(hb_optimizer *o, const step_scalars *s, float *p, size_t i0, size_t s0,
+                    size_t len) {
     const float *g = (const float *)o->p->grad + i0;
     if (s->kind == HB_OPTIM_SGD)
-        sgd_f32(p, g, (float *)o->buf + i0, len, s);
+        sgd_f32(p, g, (float *)o->buf + s0, len, s);
     else
-        adam_f32(p, g, (float *)o->m + i0, (float *)o->v + i0, len, s);
+        adam_f32(p, g, (float *)o->m + s0, (float *)o->v + s0, len, s);
 }
 
 /* Stochastic rounding f32 → bf16: add 16 random bits below the kept ones, truncate. */
@@ -127,10 +130,11 @@ static inline uint16_t bf16_stochastic(float x, uint32_t r) {
     return (uint16_t)(v.u >> 16);
 }
 
-/* bf16 staging: tmp[0..len) = the weights (master copy or widened bf16). */
-static void bf16_load(hb_optimizer *o, float *tmp, size_t i0, size_t len) {
+/* bf16 staging: tmp[0..len) = the weights of flat [i0, i0+len) (state [s0, s0+len)):
+ * master copy or widened bf16. */
+static void bf16_load(hb_optimizer *o, float *tmp, size_t i0, size_t s0, size_t len) {
     if (o->master) {
-        memcpy(tmp, o->master + i0, len * sizeof *tmp);
+        memcpy(tmp, o->master + s0, len * sizeof *tmp);
     } else {
         const uint16_t *d = (const uint16_t *)o->p->data + i0;
         for (size_t i = 0; i < len; i++) tmp[i] = hb__bf16_to_f32(d[i]);
@@ -138,16 +142,19 @@ static void bf16_load(hb_optimizer *o, float *tmp, size_t i0, size_t len) {
 }
 
 /* Write tmp back: master copy (if any) and bf16 rounded to nearest even or stochastically;
- * random number for flat index i at step t is word (c mod 4) of Philox(seed, stream, c/4),
- * c = (t−1)·n + i, so it depends on nothing but (seed, stream, t, i). */
-static void bf16_store(hb_optimizer *o, const float *tmp, size_t i0, size_t len, int64_t t) {
+ * random number for state index s at step t is word (c mod 4) of Philox(seed, stream, c/4),
+ * c = (t−1)·n_state + s, so it depends on nothing but (seed, stream, t, s) — and a
+ * trainable block draws what it would draw in params holding only the trainable blocks.
+ * (Without frozen blocks s is the flat index and n_state = n.) */
+static void bf16_store(hb_optimizer *o, const float *tmp, size_t i0, size_t s0, size_t len,
+                       int64_t t) {
     uint16_t *d = (uint16_t *)o->p->data + i0;
-    if (o->master) memcpy(o->master + i0, tmp, len * sizeof *tmp);
+    if (o->master) memcpy(o->master + s0, tmp, len * sizeof *tmp);
     if (!o->sr) {
         for (size_t i = 0; i < len; i++) d[i] = hb__bf16_from_f32(tmp[i]);
         return;
     }
-    uint64_t base = (uint64_t)(t - 1) * (uint64_t)o->p->n + i0, have = UINT64_MAX;
+    uint64_t base = (uint64_t)(t - 1) * (uint64_t)o->n_state + s0, have = UINT64_MAX;
     hb__u32x4 r = {{0, 0, 0, 0}};
     for (size_t i = 0; i < len; i++) {
         uint64_t c = base + i;
@@ -159,70 +166,113 @@ static void bf16_store(hb_optimizer *o, const float *tmp, size_t i0, size_t len,
     }
 }
 
-/* Elementwise kinds: block range [off, off+numel) in work items of HB__SEG. */
-static void run_elementwise(hb_optimizer *o, const step_scalars *s, size_t off, size_t numel,
-                            int64_t t) {
+/* Elementwise kinds: block range [off, off+numel), state from soff, in work items of
+ * HB__SEG. */
+static void run_elementwise(hb_optimizer *o, const step_scalars *s, size_t off, size_t soff,
+                            size_t numel, int64_t t) {
     hb_dtype dt = o->p->dtype;
     size_t nseg = (numel + HB__SEG - 1) / HB__SEG;
     ptrdiff_t ns = (ptrdiff_t)nseg;
 #pragma omp parallel for num_threads(hb__threads(o->ctx)) schedule(static) if (nseg > 4)
     for (ptrdiff_t k = 0; k < ns; k++) {
-        size_t i0 = off + (size_t)k * HB__SEG;
+        size_t i0 = off + (size_t)k * HB__SEG, s0 = soff + (size_t)k * HB__SEG;
         size_t len = numel - (size_t)k * HB__SEG;
         if (len > HB__SEG) len = HB__SEG;
         if (dt == HB_F64) {
-            seg_f64(o, s, (double *)o->p->data + i0, i0, len);
+            seg_f64(o, s, (double *)o->p->data + i0, i0, s0, len);
         } else if (dt == HB_F32) {
-            seg_f32(o, s, (float *)o->p->data + i0, i0, len);
+            seg_f32(o, s, (float *)o->p->data + i0, i0, s0, len);
         } else {
             float tmp[HB__SEG];
-            bf16_load(o, tmp, i0, len);
-            seg_f32(o, s, tmp, i0, len);
-            bf16_store(o, tmp, i0, len, t);
+            bf16_load(o, tmp, i0, s0, len);
+            seg_f32(o, s, tmp, i0, s0, len);
+            bf16_store(o, tmp, i0, s0, len, t);
         }
     }
 }
 
-/* Adam-mini: partitions of psize elements from off; v entries from vfirst. */
-static void run_mini(hb_optimizer *o, const step_scalars *s, size_t off, size_t count,
-                     size_t psize, size_t vfirst, int64_t t) {
+/* Adam-mini: partitions of psize elements from flat off (state soff); v entries from
+ * vfirst. */
+static void run_mini(hb_optimizer *o, const step_scalars *s, size_t off, size_t soff,
+                     size_t count, size_t psize, size_t vfirst, int64_t t) {
     hb_dtype dt = o->p->dtype;
     ptrdiff_t nc = (ptrdiff_t)count;
 #pragma omp parallel for num_threads(hb__threads(o->ctx)) schedule(static) \
     if (count > 1 && count * psize > 4 * HB__SEG)
     for (ptrdiff_t k = 0; k < nc; k++) {
-        size_t p0 = off + (size_t)k * psize;
+        size_t p0 = off + (size_t)k * psize, q0 = soff + (size_t)k * psize;
         if (dt == HB_F64) {
             const double *g = (const double *)o->p->grad + p0;
             double den = mini_denom_f64(g, psize, (double *)o->v + vfirst + k, s);
-            mini_f64((double *)o->p->data + p0, g, (double *)o->m + p0, psize, s, den);
+            mini_f64((double *)o->p->data + p0, g, (double *)o->m + q0, psize, s, den);
             continue;
         }
         const float *g = (const float *)o->p->grad + p0;
         float den = mini_denom_f32(g, psize, (float *)o->v + vfirst + k, s);
         if (dt == HB_F32) {
-            mini_f32((float *)o->p->data + p0, g, (float *)o->m + p0, psize, s, den);
+            mini_f32((float *)o->p->data + p0, g, (float *)o->m + q0, psize, s, den);
             continue;
         }
         float tmp[HB__SEG];
         for (size_t j = 0; j < psize; j += HB__SEG) {
             size_t len = psize - j < HB__SEG ? psize - j : HB__SEG;
-            bf16_load(o, tmp, p0 + j, len);
-            mini_f32(tmp, g + j, (float *)o->m + p0 + j, len, s, den);
-            bf16_store(o, tmp, p0 + j, len, t);
+            bf16_load(o, tmp, p0 + j, q0 + j, len);
+            mini_f32(tmp, g + j, (float *)o->m + q0 + j, len, s, den);
+            bf16_store(o, tmp, p0 + j, q0 + j, len, t);
         }
     }
 }
 
-/* Check pass: is every gradient entry finite? With clipping, also Σg² (double) per fixed
- * chunk of HB__CHECK_CHUNK, summed in chunk order so the norm is thread-count independent. */
+/* Block holding state index j: the last b with soff[b] <= j (frozen blocks are empty
+ * runs, so this lands on the trainable block whose run contains j). */
+static size_t block_of_state(const hb_optimizer *o, size_t j) {
+    size_t lo = 0, hi = o->p->n_blocks; /* soff[lo] <= j < soff[hi] */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (o->soff[mid] <= j) lo = mid;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* Gradient check of the flat run [i0, i0+len): non-finite flag, Σg² (double) added to *acc
+ * in index order when norm. */
+static unsigned check_run(const void *grad, bool f64, bool norm, size_t i0, size_t len,
+                          double *acc) {
+    unsigned b = 0;
+    double a = *acc;
+    if (f64) {
+        const uint64_t *u = (const uint64_t *)grad + i0;
+        const uint64_t e = 0x7ff0000000000000ull;
+        for (size_t i = 0; i < len; i++) b |= (u[i] & e) == e;
+        if (norm && !b) {
+            const double *g = (const double *)grad + i0;
+            for (size_t i = 0; i < len; i++) a += g[i] * g[i];
+        }
+    } else {
+        const uint32_t *u = (const uint32_t *)grad + i0;
+        for (size_t i = 0; i < len; i++) b |= (u[i] & 0x7f800000u) == 0x7f800000u;
+        if (norm && !b) {
+            const float *g = (const float *)grad + i0;
+            for (size_t i = 0; i < len; i++) a += (double)g[i] * (double)g[i];
+        }
+    }
+    *acc = a;
+    return b;
+}
+
+/* Check pass over the trainable blocks only: is every gradient entry finite? With
+ * clipping, also Σg² (double) per fixed chunk of HB__CHECK_CHUNK state indices (the
+ * trainable elements packed in block order), summed in chunk order, so the norm is
+ * thread-count independent and equals the one of params holding only those blocks. */
 static int check_grad(hb_optimizer *o, double *sumsq) {
-    size_t n = o->p->n;
+    size_t n = o->n_state;
     bool f64 = o->p->grad_dtype == HB_F64, norm = o->clip > 0;
     unsigned bad = 0;
     ptrdiff_t nch = (ptrdiff_t)o->n_chunks;
     double *partial = o->partial;
     const void *grad = o->p->grad;
+    const hb__block *blocks = o->p->blocks;
 #pragma omp parallel for num_threads(hb__threads(o->ctx)) schedule(static) \
     reduction(| : bad) if (nch > 2)
     for (ptrdiff_t c = 0; c < nch; c++) {
@@ -230,21 +280,13 @@ static int check_grad(hb_optimizer *o, double *sumsq) {
         if (hi > n) hi = n;
         unsigned b = 0;
         double acc = 0;
-        if (f64) {
-            const uint64_t *u = (const uint64_t *)grad;
-            const uint64_t e = 0x7ff0000000000000ull;
-            for (size_t i = lo; i < hi; i++) b |= (u[i] & e) == e;
-            if (norm && !b) {
-                const double *g = (const double *)grad;
-                for (size_t i = lo; i < hi; i++) acc += g[i] * g[i];
-            }
-        } else {
-            const uint32_t *u = (const uint32_t *)grad;
-            for (size_t i = lo; i < hi; i++) b |= (u[i] & 0x7f800000u) == 0x7f800000u;
-            if (norm && !b) {
-                const float *g = (const float *)grad;
-                for (size_t i = lo; i < hi; i++) acc += (double)g[i] * (double)g[i];
-            }
+        size_t blk = block_of_state(o, lo);
+        for (size_t j = lo; j < hi && !b; blk++) {
+            size_t end = o->soff[blk + 1];
+            if (end <= j) continue; /* frozen (empty) block */
+            size_t k = (end < hi ? end : hi) - j;
+            b |= check_run(grad, f64, norm, blocks[blk].offset + (j - o->soff[blk]), k, &acc);
+            j += k;
         }
         partial[c] = acc;
         bad |= b;
@@ -256,17 +298,20 @@ static int check_grad(hb_optimizer *o, double *sumsq) {
     return bad ? HB_ENONFINITE : HB_OK;
 }
 
-
 int hb_optimizer_step(hb_optimizer *o) {
     if (!o) return HB_EINVAL;
     hb_context *ctx = o->ctx;
     hb_params *p = o->p;
+    HB_CHECK(ctx, p->trainable_gen == o->trainable_gen, HB_ESTATE,
+             "the params' trainable flags changed since the optimizer was created (its state "
+             "covers the blocks trainable then): create a new optimizer");
     HB_CHECK(ctx, o->t < INT64_MAX, HB_EOVERFLOW, "step count overflow");
     int64_t t = o->t + 1;
     hb__optim_resolve_all(o);
     if (o->kind == HB_OPTIM_SGD && o->nesterov)
         for (size_t b = 0; b < p->n_blocks; b++)
-            HB_CHECK(ctx, o->hp[b].momentum > 0 && o->hp[b].dampening == 0, HB_ESTATE,
+            HB_CHECK(ctx, !hb__optim_trains(o, b) ||
+                              (o->hp[b].momentum > 0 && o->hp[b].dampening == 0), HB_ESTATE,
                      "Nesterov needs momentum > 0 and dampening 0 (block '%s' has %g, %g)",
                      p->blocks[b].name, o->hp[b].momentum, o->hp[b].dampening);
     double factor;
@@ -284,13 +329,19 @@ int hb_optimizer_step(hb_optimizer *o) {
     /* From here on nothing can fail. */
     if (o->master && !o->master_valid) {
         const uint16_t *d = p->data;
-        for (size_t i = 0; i < p->n; i++) o->master[i] = hb__bf16_to_f32(d[i]);
+        for (size_t b = 0; b < p->n_blocks; b++) {
+            const hb__block *blk = &p->blocks[b];
+            if (!hb__optim_trains(o, b)) continue;
+            for (size_t i = 0; i < blk->numel; i++)
+                o->master[o->soff[b] + i] = hb__bf16_to_f32(d[blk->offset + i]);
+        }
         o->master_valid = true;
     }
     for (size_t b = 0; b < p->n_blocks; b++) {
+        if (!hb__optim_trains(o, b)) continue; /* frozen: never written */
         const hb__opt_hp *h = &o->hp[b];
         const hb__block *blk = &p->blocks[b];
-        double lr = h->lr * factor;
+        double lr = h->lr * factor * o->lr_mult;
         step_scalars s;
         memset(&s, 0, sizeof s);
         s.kind = o->kind;
@@ -302,7 +353,7 @@ int hb_optimizer_step(hb_optimizer *o) {
             s.omd = 1 - h->dampening;
             s.nesterov = o->nesterov;
             s.first = t == 1;
-            run_elementwise(o, &s, blk->offset, blk->numel, t);
+            run_elementwise(o, &s, blk->offset, o->soff[b], blk->numel, t);
             continue;
         }
         s.l2 = o->kind == HB_OPTIM_ADAM ? h->wd : 0;
@@ -317,9 +368,9 @@ int hb_optimizer_step(hb_optimizer *o) {
         if (o->kind == HB_OPTIM_ADAM_MINI) {
             size_t count, psize;
             (void)hb__optim_partition(o, b, o->heads, &count, &psize); /* checked in prepare */
-            run_mini(o, &s, blk->offset, count, psize, o->part_first[b], t);
+            run_mini(o, &s, blk->offset, o->soff[b], count, psize, o->part_first[b], t);
         } else {
-            run_elementwise(o, &s, blk->offset, blk->numel, t);
+            run_elementwise(o, &s, blk->offset, o->soff[b], blk->numel, t);
         }
     }
     o->t = t;

@@ -84,6 +84,7 @@ int hb_params_add_block(hb_params *p, const char *name, hb_block_kind kind, int 
     b->offset = p->n;
     b->numel = numel;
     p->n = total;
+    p->n_trainable += numel;
     if (index) *index = p->n_blocks;
     p->n_blocks++;
     return HB_OK;
@@ -169,6 +170,33 @@ int hb_params_block_view(hb_params *p, size_t i, hb_tensor **out) { return view(
 int hb_params_grad_block_view(hb_params *p, size_t i, hb_tensor **out) { return view(p, true, i, false, out); }
 int hb_params_flat_view(hb_params *p, hb_tensor **out) { return view(p, false, 0, true, out); }
 int hb_params_grad_flat_view(hb_params *p, hb_tensor **out) { return view(p, true, 0, true, out); }
+
+int hb_params_set_trainable(hb_params *p, size_t index, int trainable) {
+    if (!p) return HB_EINVAL;
+    HB_CHECK(p->ctx, trainable == 0 || trainable == 1, HB_EINVAL,
+             "trainable must be 0 or 1, got %d", trainable);
+    HB_CHECK(p->ctx, index < p->n_blocks, HB_ERANGE, "block index %zu out of range (%zu blocks)",
+             index, p->n_blocks);
+    hb__block *b = &p->blocks[index];
+    bool frozen = trainable == 0;
+    if (b->frozen == frozen) return HB_OK;
+    b->frozen = frozen;
+    if (frozen) p->n_trainable -= b->numel;
+    else p->n_trainable += b->numel;
+    p->trainable_gen++;
+    return HB_OK;
+}
+
+int hb_params_block_trainable(const hb_params *p, size_t index, int *trainable) {
+    if (!p) return HB_EINVAL;
+    HB_CHECK(p->ctx, trainable != NULL, HB_EINVAL, "trainable pointer is NULL");
+    HB_CHECK(p->ctx, index < p->n_blocks, HB_ERANGE, "block index %zu out of range (%zu blocks)",
+             index, p->n_blocks);
+    *trainable = !p->blocks[index].frozen;
+    return HB_OK;
+}
+
+size_t hb_params_trainable_count(const hb_params *p) { return p ? p->n_trainable : 0; }
 
 int hb_params_zero_grad(hb_params *p) {
     if (!p) return HB_EINVAL;

@@ -11,6 +11,7 @@ typedef struct hb__block {
     int64_t shape[HB_MAX_DIMS];
     size_t offset; /* in elements, into the flat buffers */
     size_t numel;
+    bool frozen;      /* hb_params_set_trainable(…, 0): optimizers keep no state, never write */
 } hb__block;
 
 struct hb_params {
@@ -23,6 +24,8 @@ struct hb_params {
     void *data;          /* n elements of dtype */
     void *grad;          /* n elements of grad_dtype */
     bool finalized;
+    size_t n_trainable;     /* elements in blocks that are not frozen */
+    uint64_t trainable_gen; /* +1 on every effective change of a block's frozen flag */
 };
 
 #endif

@@ -48,6 +48,7 @@ class OptimizerOption(enum.IntEnum):
     STOCHASTIC_ROUNDING = 11
     MASTER_COPY = 12
     DECAY_NORMS_BIASES = 13
+    LR_MULT = 14
 
 
 _INT_KEYS = {OptimizerOption.NESTEROV, OptimizerOption.HEADS,

@@ -77,6 +77,9 @@ _grad_block_view = declare("hb_params_grad_block_view", c_int, [c_void_p, c_size
 _flat_view = declare("hb_params_flat_view", c_int, [c_void_p, P(c_void_p)])
 _grad_flat_view = declare("hb_params_grad_flat_view", c_int, [c_void_p, P(c_void_p)])
 _zero_grad = declare("hb_params_zero_grad", c_int, [c_void_p])
+_set_trainable = declare("hb_params_set_trainable", c_int, [c_void_p, c_size_t, c_int])
+_block_trainable = declare("hb_params_block_trainable", c_int, [c_void_p, c_size_t, P(c_int)])
+_trainable_count = declare("hb_params_trainable_count", c_size_t, [c_void_p])
 _init_block = declare("hb_params_init_block", c_int, [c_void_p, c_size_t, c_int, c_double,
                                                       c_double])
 
@@ -209,6 +212,30 @@ class Params(Handle):
             return True
         except NotFound:
             return False
+
+    # ---- trainable / frozen blocks
+    def set_trainable(self, block, trainable=True):
+        """hb_params_set_trainable: mark a block (index or name) trainable or frozen.
+
+        A frozen block keeps its values and gradient; optimizers created afterwards keep no
+        state for it and never change it (an existing optimizer's step then fails with
+        StateError: create a new one)."""
+        self._check(_set_trainable(self._ptr, self.index(block), 1 if trainable else 0))
+
+    def freeze(self, block):
+        """set_trainable(block, False)."""
+        self.set_trainable(block, False)
+
+    def is_trainable(self, block):
+        """hb_params_block_trainable."""
+        v = c_int()
+        self._check(_block_trainable(self._ptr, self.index(block), ctypes.byref(v)))
+        return bool(v.value)
+
+    @property
+    def trainable_count(self):
+        """hb_params_trainable_count: elements in trainable blocks."""
+        return int(_trainable_count(self._ptr))
 
     # ---- zero-copy views
     def _need_final(self):

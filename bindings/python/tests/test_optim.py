@@ -173,3 +173,43 @@ def test_checkpoint_round_trip(ctx, tmp_path, need_optim):
         hb.checkpoint.load(path, other)
     with pytest.raises(hb.InvalidArgument):
         hb.checkpoint.save(path, r, opt)          # optimizer over other params
+
+
+def test_frozen_block_and_lr_mult(ctx, need_optim):
+    # blocks [fc.weight trainable, fc.bias frozen]: the optimizer keeps state for the 6
+    # weights only, never changes the bias, ignores a NaN in the bias gradient
+    p = _params(ctx)
+    assert p.is_trainable("fc.bias") and p.trainable_count == 8
+    p.freeze("fc.bias")
+    assert not p.is_trainable(1) and p.is_trainable(0) and p.trainable_count == 6
+    with pytest.raises(hb.RangeError):
+        p.set_trainable(5, False)
+    opt = hb.Optimizer(ctx, "sgd", p, lr=0.1, momentum=0.9)
+    assert opt.state_bytes == 6 * 8                 # f64 momentum of the weights only
+    theta, buf = p.data.copy(), None
+    for t in range(3):
+        g = np.linspace(-1, 1, 8) * (t + 1)
+        g[7] = np.nan                               # frozen: ignored
+        p.grad[:] = g
+        opt.step()
+        buf = g[:6] if buf is None else 0.9 * buf + g[:6]
+        theta[:6] = theta[:6] - 0.1 * buf
+        np.testing.assert_allclose(p.data, theta, rtol=1e-15, atol=1e-15)  # same f64 ops
+    assert np.array_equal(p.data[6:], [7.0, 8.0])   # the frozen bias, bit for bit
+    # changing the flags afterwards: the optimizer's state no longer fits
+    p.set_trainable("fc.bias", True)
+    with pytest.raises(hb.StateError):
+        opt.step()
+    assert opt.step_count == 3
+    # LR_MULT: a global factor on every lr (0.5 is exact in binary)
+    p2 = _params(ctx)
+    a = hb.Optimizer(ctx, "sgd", p2, lr=0.1)
+    a["lr_mult"] = 0.5
+    assert a["lr_mult"] == 0.5
+    p2.grad[:] = 1.0
+    a.step()
+    np.testing.assert_array_equal(p2.data, np.arange(1.0, 9.0) - 0.05)
+    with pytest.raises(hb.InvalidArgument):
+        a["lr_mult"] = -1.0
+    with pytest.raises(hb.InvalidArgument):
+        a.override("fc.*", "lr_mult", 2.0)
