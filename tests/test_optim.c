@@ -570,14 +570,15 @@ END_TEST
 /* Snapshot of everything a failed step must leave alone. */
 typedef struct snap { unsigned char *bytes; size_t len; } snap;
 static snap take_snap(hb_optimizer *o) {
-    size_t n = o->p->n, es = o->sdtype == HB_F64 ? 8 : 4, pes = hb_dtype_size(o->p->dtype);
+    size_t np = o->p->n, n = o->n_state; /* state: trainable blocks only */
+    size_t es = o->sdtype == HB_F64 ? 8 : 4, pes = hb_dtype_size(o->p->dtype);
     size_t vlen = o->kind == HB_OPTIM_ADAM_MINI ? o->n_part : n;
-    size_t len = n * pes + (o->buf ? n * es : 0) + (o->m ? n * es : 0) + (o->v ? vlen * es : 0) +
+    size_t len = np * pes + (o->buf ? n * es : 0) + (o->m ? n * es : 0) + (o->v ? vlen * es : 0) +
                  (o->master ? n * 4 : 0) + sizeof o->t;
     snap s = {malloc(len), len};
     unsigned char *w = s.bytes;
 #define PUT(ptr, nb) do { memcpy(w, ptr, nb); w += nb; } while (0)
-    PUT(o->p->data, n * pes);
+    PUT(o->p->data, np * pes);
     if (o->buf) PUT(o->buf, n * es);
     if (o->m) PUT(o->m, n * es);
     if (o->v) PUT(o->v, vlen * es);
@@ -880,6 +881,398 @@ START_TEST(test_oom) {
 }
 END_TEST
 
+
+/* ---- frozen blocks ----------------------------------------------------------------
+ * The contract: with blocks [A trainable, B frozen, C trainable], A and C get exactly the
+ * update of an optimizer over params holding only [A, C] (same values, gradients,
+ * options), and B is never written. So every comparison below is bit for bit (memcmp):
+ * the same operations on the same inputs, no tolerance needed. */
+
+/* Sizes: the 70000 trainable elements span two gradient-check chunks (65536 state
+ * indices), so the clip norm's chunking over packed state indices is exercised; B's 101
+ * rows are not divisible by 2 heads (a frozen block needs no Adam-mini layout). */
+static const bspec FROZEN3[] = {
+    {"attn.wq", HB_BLOCK_ATTN_Q, 2, {200, 200}},
+    {"attn.wk", HB_BLOCK_ATTN_K, 2, {101, 300}},
+    {"mlp.fc", HB_BLOCK_LINEAR, 2, {150, 200}},
+};
+static const bspec FROZEN3_REF[] = {
+    {"attn.wq", HB_BLOCK_ATTN_Q, 2, {200, 200}},
+    {"mlp.fc", HB_BLOCK_LINEAR, 2, {150, 200}},
+};
+
+/* Params from a spec without initialisers (they would take context streams and make the
+ * stochastic-rounding stream differ between the two contexts). */
+static hb_params *bare_params(hb_context *ctx, hb_dtype dt, const bspec *b, size_t nb) {
+    hb_params *p = NULL;
+    ck_assert_int_eq(hb_params_create(ctx, dt, &p), HB_OK);
+    for (size_t i = 0; i < nb; i++)
+        ck_assert_int_eq(hb_params_add_block(p, b[i].name, b[i].kind, b[i].ndim, b[i].shape, NULL),
+                         HB_OK);
+    ck_assert_int_eq(hb_params_finalize(p), HB_OK);
+    return p;
+}
+
+/* Fill block b's values (t = 0) or its gradient of step t with a function of (tag, index
+ * inside the block, t). tag 2 is the frozen block: a large gradient (100 per element —
+ * counted in the clip norm it would change the clip coefficient) with a NaN at step 2. */
+static void fill_block(hb_params *p, size_t b, int tag, int t) {
+    size_t off, numel;
+    ck_assert_int_eq(hb_params_block_info(p, b, NULL, NULL, &off, &numel, NULL, NULL), HB_OK);
+    for (size_t j = 0; j < numel; j++) {
+        double x;
+        if (t == 0) x = 0.5 * sin(0.37 * (double)j + tag) + 0.1 * tag;
+        else if (tag == 2) x = (t == 2 && j == 5) ? NAN : 100.0;
+        else x = cos(0.11 * (double)j + 1.7 * t + tag) * (1 + 0.1 * (double)(j % 7));
+        if (t == 0) {
+            void *d = hb_params_data(p);
+            switch (hb_params_dtype(p)) {
+            case HB_F64: ((double *)d)[off + j] = x; break;
+            case HB_F32: ((float *)d)[off + j] = (float)x; break;
+            default: ((uint16_t *)d)[off + j] = hb_f32_to_bf16((float)x); break;
+            }
+        } else if (hb_params_grad_dtype(p) == HB_F64) {
+            ((double *)hb_params_grad(p))[off + j] = x;
+        } else {
+            ((float *)hb_params_grad(p))[off + j] = (float)x;
+        }
+    }
+}
+
+typedef struct fcase {
+    const char *what;
+    hb_optimizer_kind kind;
+    hb_dtype dt;
+    int master, sr;
+} fcase;
+
+static void configure(hb_optimizer *o, const fcase *c) {
+    ck_assert_int_eq(hb_optimizer_set_f64(o, HB_OPT_CLIP_NORM, 0.5), HB_OK);
+    switch (c->kind) {
+    case HB_OPTIM_SGD:
+        ck_assert_int_eq(hb_optimizer_set_f64(o, HB_OPT_LR, 0.05), HB_OK);
+        ck_assert_int_eq(hb_optimizer_set_f64(o, HB_OPT_MOMENTUM, 0.9), HB_OK);
+        ck_assert_int_eq(hb_optimizer_set_i64(o, HB_OPT_NESTEROV, 1), HB_OK);
+        ck_assert_int_eq(hb_optimizer_set_f64(o, HB_OPT_WEIGHT_DECAY, 0.01), HB_OK);
+        break;
+    case HB_OPTIM_ADAM:
+        ck_assert_int_eq(hb_optimizer_set_f64(o, HB_OPT_LR, 0.01), HB_OK);
+        ck_assert_int_eq(hb_optimizer_set_f64(o, HB_OPT_WEIGHT_DECAY, 0.01), HB_OK); /* L2 */
+        break;
+    case HB_OPTIM_ADAMW: /* decay on every block, with overrides and a schedule */
+        ck_assert_int_eq(hb_optimizer_set_f64(o, HB_OPT_LR, 0.01), HB_OK);
+        ck_assert_int_eq(hb_optimizer_set_f64(o, HB_OPT_WEIGHT_DECAY, 0.1), HB_OK);
+        ck_assert_int_eq(hb_optimizer_set_i64(o, HB_OPT_DECAY_NORMS_BIASES, 1), HB_OK);
+        ck_assert_int_eq(hb_optimizer_override_f64(o, "attn.*", HB_OPT_WEIGHT_DECAY, 0.05), HB_OK);
+        ck_assert_int_eq(hb_optimizer_override_f64(o, "mlp.*", HB_OPT_LR, 0.003), HB_OK);
+        ck_assert_int_eq(hb_optimizer_override_kind_f64(o, HB_BLOCK_LINEAR, HB_OPT_BETA2, 0.99),
+                         HB_OK);
+        ck_assert_int_eq(hb_optimizer_schedule_cosine(o, 1, 10, 0.1), HB_OK);
+        break;
+    case HB_OPTIM_ADAM_MINI:
+        ck_assert_int_eq(hb_optimizer_set_f64(o, HB_OPT_LR, 0.01), HB_OK);
+        ck_assert_int_eq(hb_optimizer_set_i64(o, HB_OPT_HEADS, 2), HB_OK);
+        break;
+    }
+    if (c->master) ck_assert_int_eq(hb_optimizer_set_i64(o, HB_OPT_MASTER_COPY, 1), HB_OK);
+    if (c->sr) ck_assert_int_eq(hb_optimizer_set_i64(o, HB_OPT_STOCHASTIC_ROUNDING, 1), HB_OK);
+}
+
+START_TEST(test_frozen_matches_reference) {
+    const fcase C[] = {
+        {"sgd nesterov f64", HB_OPTIM_SGD, HB_F64, 0, 0},
+        {"adam L2 f32", HB_OPTIM_ADAM, HB_F32, 0, 0},
+        {"adamw overrides f64", HB_OPTIM_ADAMW, HB_F64, 0, 0},
+        {"adam-mini heads f32", HB_OPTIM_ADAM_MINI, HB_F32, 0, 0},
+        {"adamw bf16 master+sr", HB_OPTIM_ADAMW, HB_BF16, 1, 1},
+        {"adam-mini bf16 master+sr", HB_OPTIM_ADAM_MINI, HB_BF16, 1, 1},
+        {"sgd bf16 sr", HB_OPTIM_SGD, HB_BF16, 0, 1},
+    };
+    for (size_t k = 0; k < sizeof C / sizeof C[0]; k++) {
+        const fcase *c = &C[k];
+        /* two contexts with the same seed: the rounding streams are the same */
+        hb_context *c1 = hb_test_context(2, 77), *c2 = hb_test_context(2, 77);
+        hb_params *p = bare_params(c1, c->dt, FROZEN3, 3), *r = bare_params(c2, c->dt, FROZEN3_REF, 2);
+        ck_assert_int_eq(hb_params_set_trainable(p, 1, 0), HB_OK);
+        ck_assert_uint_eq(hb_params_trainable_count(p), hb_params_count(r));
+        fill_block(p, 0, 1, 0), fill_block(p, 1, 2, 0), fill_block(p, 2, 3, 0);
+        fill_block(r, 0, 1, 0), fill_block(r, 1, 3, 0);
+        size_t es = hb_dtype_size(c->dt), na = 40000, nbk = 30300, nc = 30000;
+        unsigned char *b0 = malloc(nbk * es), *a0 = malloc(na * es);
+        memcpy(b0, (char *)hb_params_data(p) + na * es, nbk * es);
+        memcpy(a0, hb_params_data(p), na * es);
+        hb_optimizer *o = NULL, *ro = NULL;
+        ck_assert_int_eq(hb_optimizer_create(c1, c->kind, p, &o), HB_OK);
+        ck_assert_int_eq(hb_optimizer_create(c2, c->kind, r, &ro), HB_OK);
+        configure(o, c);
+        configure(ro, c);
+        for (int t = 1; t <= 3; t++) {
+            fill_block(p, 0, 1, t), fill_block(p, 1, 2, t), fill_block(p, 2, 3, t);
+            fill_block(r, 0, 1, t), fill_block(r, 1, 3, t);
+            ck_assert_msg(hb_optimizer_step(o) == HB_OK, "%s step %d: %s", c->what, t,
+                          hb_context_last_error(c1));
+            ck_assert_int_eq(hb_optimizer_step(ro), HB_OK);
+            size_t sb, rsb;
+            ck_assert_int_eq(hb_optimizer_state_bytes(o, &sb), HB_OK);
+            ck_assert_int_eq(hb_optimizer_state_bytes(ro, &rsb), HB_OK);
+            ck_assert_msg(sb == rsb, "%s: state bytes %zu vs reference %zu", c->what, sb, rsb);
+        }
+        const char *d = hb_params_data(p), *rd = hb_params_data(r);
+        ck_assert_msg(memcmp(d, rd, na * es) == 0, "%s: block A differs from the reference", c->what);
+        ck_assert_msg(memcmp(d + (na + nbk) * es, rd + na * es, nc * es) == 0,
+                      "%s: block C differs from the reference", c->what);
+        ck_assert_msg(memcmp(d + na * es, b0, nbk * es) == 0, "%s: frozen block B was written",
+                      c->what);
+        ck_assert_msg(memcmp(d, a0, na * es) != 0, "%s: A did not move (vacuous test)", c->what);
+        /* the state itself is the reference's, packed */
+        size_t ses = o->sdtype == HB_F64 ? 8 : 4;
+        ck_assert_uint_eq(o->n_state, na + nc);
+        if (o->buf) ck_assert(memcmp(o->buf, ro->buf, o->n_state * ses) == 0);
+        if (o->m) ck_assert(memcmp(o->m, ro->m, o->n_state * ses) == 0);
+        if (o->v) {
+            size_t vl = c->kind == HB_OPTIM_ADAM_MINI ? o->n_part : o->n_state;
+            if (c->kind == HB_OPTIM_ADAM_MINI) ck_assert_uint_eq(o->n_part, ro->n_part);
+            ck_assert(memcmp(o->v, ro->v, vl * ses) == 0);
+        }
+        if (o->master) ck_assert(memcmp(o->master, ro->master, o->n_state * 4) == 0);
+        /* partitions of the frozen block: the layout answer, though no state exists */
+        size_t cnt, sz;
+        if (c->kind == HB_OPTIM_ADAM_MINI) {
+            ck_assert_int_eq(hb_optimizer_partitions(o, 1, &cnt, &sz), HB_ESHAPE);
+        } else {
+            ck_assert_int_eq(hb_optimizer_partitions(o, 1, &cnt, &sz), HB_OK);
+            ck_assert_uint_eq(cnt, nbk);
+        }
+        /* a NaN in a trainable block still stops the step */
+        fill_block(p, 0, 1, 4), fill_block(p, 1, 2, 4), fill_block(p, 2, 3, 4);
+        if (hb_params_grad_dtype(p) == HB_F64) ((double *)hb_params_grad(p))[na + nbk + 7] = NAN;
+        else ((float *)hb_params_grad(p))[na + nbk + 7] = NAN;
+        ck_assert_int_eq(hb_optimizer_step(o), HB_ENONFINITE);
+        ck_assert_int_eq(hb_optimizer_step_count(o), 3);
+        free(b0);
+        free(a0);
+        hb_optimizer_free(o);
+        hb_optimizer_free(ro);
+        hb_params_free(p);
+        hb_params_free(r);
+        hb_context_free(c1);
+        hb_context_free(c2);
+    }
+}
+END_TEST
+
+/* Flags changed after create: HB_ESTATE and nothing changes, even when changed back. */
+START_TEST(test_frozen_flags_changed) {
+    hb_context *ctx = hb_test_context(1, 51);
+    hb_params *p = make_params(ctx, HB_F32, BASIC, NBASIC);
+    hb_optimizer *o = NULL, *o2 = NULL;
+    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_ADAM_MINI, p, &o), HB_OK);
+    set_grad(p, 1);
+    ck_assert_int_eq(hb_optimizer_step(o), HB_OK);
+    ck_assert_int_eq(hb_params_set_trainable(p, 1, 0), HB_OK);
+    set_grad(p, 2);
+    snap before = take_snap(o);
+    ck_assert_int_eq(hb_optimizer_step(o), HB_ESTATE);
+    ck_assert_str_ne(hb_context_last_error(ctx), "");
+    ck_assert_int_eq(hb_params_set_trainable(p, 1, 1), HB_OK); /* back: still a new generation */
+    ck_assert_int_eq(hb_optimizer_step(o), HB_ESTATE);
+    snap after = take_snap(o);
+    ck_assert(before.len == after.len && memcmp(before.bytes, after.bytes, before.len) == 0);
+    free(before.bytes);
+    free(after.bytes);
+    /* a new optimizer takes the current flags; freezing everything leaves nothing to do */
+    for (size_t b = 0; b < NBASIC; b++) ck_assert_int_eq(hb_params_set_trainable(p, b, 0), HB_OK);
+    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_ADAMW, p, &o2), HB_OK);
+    size_t bytes = 1;
+    ck_assert_int_eq(hb_optimizer_state_bytes(o2, &bytes), HB_OK);
+    ck_assert_uint_eq(bytes, 0);
+    before = take_snap(o2);
+    ck_assert_int_eq(hb_optimizer_step(o2), HB_OK);
+    ck_assert_int_eq(hb_optimizer_step_count(o2), 1);
+    ck_assert(memcmp(before.bytes, hb_params_data(p), NB_ELEMS * 4) == 0);
+    ck_assert_int_eq(hb_optimizer_reset_range(o2, 0, NB_ELEMS), HB_OK);
+    free(before.bytes);
+    hb_optimizer_free(o2);
+    hb_optimizer_free(o);
+    hb_params_free(p);
+    hb_context_free(ctx);
+}
+END_TEST
+
+/* HB_OPT_LR_MULT = 0.25 gives the same bits as every lr (global and override) × 0.25 under
+ * a cosine schedule: 0.25 is a power of two, so (lr·f)·0.25 and (lr·0.25)·f round the same
+ * way — bit identity, not a tolerance, is the right check. */
+START_TEST(test_lr_mult) {
+    hb_context *ctx = hb_test_context(1, 52);
+    const hb_optimizer_kind kinds[] = {HB_OPTIM_SGD, HB_OPTIM_ADAMW, HB_OPTIM_ADAM_MINI};
+    for (int k = 0; k < 3; k++) {
+        hb_params *p = make_params(ctx, HB_F64, BASIC, NBASIC), *q = make_params(ctx, HB_F64, BASIC, NBASIC);
+        memcpy(hb_params_data(q), hb_params_data(p), NB_ELEMS * 8);
+        double start[NB_ELEMS];
+        memcpy(start, hb_params_data(p), sizeof start);
+        hb_optimizer *a = NULL, *b = NULL;
+        ck_assert_int_eq(hb_optimizer_create(ctx, kinds[k], p, &a), HB_OK);
+        ck_assert_int_eq(hb_optimizer_create(ctx, kinds[k], q, &b), HB_OK);
+        double v = 0;
+        ck_assert_int_eq(hb_optimizer_get_f64(a, HB_OPT_LR_MULT, &v), HB_OK);
+        ck_assert(v == 1);
+        ck_assert_int_eq(hb_optimizer_set_f64(a, HB_OPT_LR, 0.01), HB_OK);
+        ck_assert_int_eq(hb_optimizer_override_f64(a, "ln.*", HB_OPT_LR, 0.004), HB_OK);
+        ck_assert_int_eq(hb_optimizer_set_f64(a, HB_OPT_LR_MULT, 0.25), HB_OK);
+        ck_assert_int_eq(hb_optimizer_set_f64(b, HB_OPT_LR, 0.01 * 0.25), HB_OK);
+        ck_assert_int_eq(hb_optimizer_override_f64(b, "ln.*", HB_OPT_LR, 0.004 * 0.25), HB_OK);
+        for (int i = 0; i < 2; i++) {
+            hb_optimizer *o = i ? b : a;
+            ck_assert_int_eq(hb_optimizer_schedule_cosine(o, 1, 6, 0.1), HB_OK);
+            if (kinds[k] == HB_OPTIM_SGD) ck_assert_int_eq(hb_optimizer_set_f64(o, HB_OPT_MOMENTUM, 0.9), HB_OK);
+        }
+        /* the per-block value reported excludes the multiplier */
+        ck_assert_int_eq(hb_optimizer_block_f64(a, 0, HB_OPT_LR, &v), HB_OK);
+        ck_assert(v == 0.01);
+        for (int t = 1; t <= 3; t++) {
+            set_grad(p, t);
+            set_grad(q, t);
+            ck_assert_int_eq(hb_optimizer_step(a), HB_OK);
+            ck_assert_int_eq(hb_optimizer_step(b), HB_OK);
+        }
+        ck_assert_msg(memcmp(hb_params_data(p), hb_params_data(q), NB_ELEMS * 8) == 0,
+                      "%s: LR_MULT 0.25 differs from lr × 0.25", hb_optimizer_kind_name(kinds[k]));
+        /* the parameters did move (so the comparison is not vacuous) */
+        ck_assert(memcmp(hb_params_data(p), start, sizeof start) != 0);
+        /* bad values and keys: nothing changes */
+        ck_assert_int_eq(hb_optimizer_set_f64(a, HB_OPT_LR_MULT, -1), HB_EINVAL);
+        ck_assert_int_eq(hb_optimizer_set_f64(a, HB_OPT_LR_MULT, NAN), HB_EINVAL);
+        ck_assert_int_eq(hb_optimizer_set_f64(a, HB_OPT_LR_MULT, INFINITY), HB_EINVAL);
+        ck_assert_int_eq(hb_optimizer_set_i64(a, HB_OPT_LR_MULT, 1), HB_EINVAL);
+        ck_assert_int_eq(hb_optimizer_override_f64(a, "ln.*", HB_OPT_LR_MULT, 2), HB_EINVAL);
+        ck_assert_int_eq(hb_optimizer_override_kind_f64(a, HB_BLOCK_NORM, HB_OPT_LR_MULT, 2), HB_EINVAL);
+        ck_assert_int_eq(hb_optimizer_block_f64(a, 0, HB_OPT_LR_MULT, &v), HB_EINVAL);
+        ck_assert_int_eq(hb_optimizer_get_f64(a, HB_OPT_LR_MULT, &v), HB_OK);
+        ck_assert(v == 0.25);
+        /* multiplier 0: a step changes nothing (lr 0, and AdamW's decay 1 − 0·wd = 1) */
+        ck_assert_int_eq(hb_optimizer_set_f64(a, HB_OPT_LR_MULT, 0), HB_OK);
+        set_grad(p, 4);
+        ck_assert_int_eq(hb_optimizer_step(a), HB_OK);
+        ck_assert(memcmp(hb_params_data(p), hb_params_data(q), NB_ELEMS * 8) == 0);
+        hb_optimizer_free(a);
+        hb_optimizer_free(b);
+        hb_params_free(p);
+        hb_params_free(q);
+    }
+    hb_context_free(ctx);
+}
+END_TEST
+
+/* reset_range over [middle of A, middle of C] with B frozen in between equals, on the
+ * reference [A, C], resetting the same parts of A and C; B's part is ignored. Partitions
+ * (Adam-mini, rows): A 3 rows of 4, C 4 rows of 2; flat [6, 25) touches A rows 1-2 and
+ * C rows 0-1. */
+static const bspec SMALL3[] = {
+    {"a", HB_BLOCK_LINEAR, 2, {3, 4}},
+    {"b", HB_BLOCK_LINEAR, 2, {2, 5}},
+    {"c", HB_BLOCK_LINEAR, 2, {4, 2}},
+};
+static const bspec SMALL3_REF[] = {
+    {"a", HB_BLOCK_LINEAR, 2, {3, 4}},
+    {"c", HB_BLOCK_LINEAR, 2, {4, 2}},
+};
+
+START_TEST(test_reset_range_frozen) {
+    const hb_optimizer_kind kinds[] = {HB_OPTIM_SGD, HB_OPTIM_ADAMW, HB_OPTIM_ADAM_MINI};
+    for (int k = 0; k < 3; k++) {
+        hb_context *ctx = hb_test_context(1, 53);
+        hb_params *p = bare_params(ctx, HB_F64, SMALL3, 3), *r = bare_params(ctx, HB_F64, SMALL3_REF, 2);
+        ck_assert_int_eq(hb_params_set_trainable(p, 1, 0), HB_OK);
+        fill_block(p, 0, 1, 0), fill_block(p, 1, 2, 0), fill_block(p, 2, 3, 0);
+        fill_block(r, 0, 1, 0), fill_block(r, 1, 3, 0);
+        hb_optimizer *o = NULL, *ro = NULL;
+        ck_assert_int_eq(hb_optimizer_create(ctx, kinds[k], p, &o), HB_OK);
+        ck_assert_int_eq(hb_optimizer_create(ctx, kinds[k], r, &ro), HB_OK);
+        if (kinds[k] == HB_OPTIM_SGD) {
+            ck_assert_int_eq(hb_optimizer_set_f64(o, HB_OPT_MOMENTUM, 0.9), HB_OK);
+            ck_assert_int_eq(hb_optimizer_set_f64(ro, HB_OPT_MOMENTUM, 0.9), HB_OK);
+        }
+        for (int t = 1; t <= 2; t++) {
+            fill_block(p, 0, 1, t), fill_block(p, 1, 2, 1), fill_block(p, 2, 3, t);
+            fill_block(r, 0, 1, t), fill_block(r, 1, 3, t);
+            ck_assert_int_eq(hb_optimizer_step(o), HB_OK);
+            ck_assert_int_eq(hb_optimizer_step(ro), HB_OK);
+        }
+        /* a range inside the frozen block only: no state there, nothing changes */
+        snap before = take_snap(o);
+        ck_assert_int_eq(hb_optimizer_reset_range(o, 13, 8), HB_OK);
+        snap after = take_snap(o);
+        ck_assert(memcmp(before.bytes, after.bytes, before.len) == 0);
+        free(before.bytes);
+        free(after.bytes);
+        /* straddling A | B | C */
+        ck_assert_int_eq(hb_optimizer_reset_range(o, 6, 19), HB_OK);
+        ck_assert_int_eq(hb_optimizer_reset_range(ro, 6, 6), HB_OK);
+        ck_assert_int_eq(hb_optimizer_reset_range(ro, 12, 3), HB_OK);
+        const double *st = kinds[k] == HB_OPTIM_SGD ? o->buf : o->m;
+        const double *rst = kinds[k] == HB_OPTIM_SGD ? ro->buf : ro->m;
+        ck_assert_uint_eq(o->n_state, 20);
+        ck_assert(memcmp(st, rst, 20 * 8) == 0);
+        for (size_t j = 0; j < 20; j++) /* zero exactly on A[6..12) and C[0..3) */
+            ck_assert_msg((st[j] == 0) == (j >= 6 && j < 15), "%s: state %zu = %g",
+                          hb_optimizer_kind_name(kinds[k]), j, st[j]);
+        if (kinds[k] == HB_OPTIM_ADAM_MINI) {
+            ck_assert_uint_eq(o->n_part, 7);
+            const double *v = o->v;
+            for (size_t j = 0; j < 7; j++) /* A rows 1, 2 = partitions 1, 2; C rows 0, 1 = 3, 4 */
+                ck_assert_msg((v[j] == 0) == (j >= 1 && j <= 4), "partition %zu: v = %g", j, v[j]);
+            ck_assert(memcmp(o->v, ro->v, 7 * 8) == 0);
+        } else if (o->v) {
+            ck_assert(memcmp(o->v, ro->v, 20 * 8) == 0);
+        }
+        /* and the next step agrees with the reference */
+        fill_block(p, 0, 1, 3), fill_block(p, 1, 2, 1), fill_block(p, 2, 3, 3);
+        fill_block(r, 0, 1, 3), fill_block(r, 1, 3, 3);
+        ck_assert_int_eq(hb_optimizer_step(o), HB_OK);
+        ck_assert_int_eq(hb_optimizer_step(ro), HB_OK);
+        const double *d = hb_params_data(p), *rd = hb_params_data(r);
+        ck_assert(memcmp(d, rd, 12 * 8) == 0 && memcmp(d + 22, rd + 12, 8 * 8) == 0);
+        hb_optimizer_free(o);
+        hb_optimizer_free(ro);
+        hb_params_free(p);
+        hb_params_free(r);
+        hb_context_free(ctx);
+    }
+}
+END_TEST
+
+/* Create and step with a frozen block (packed state table, Adam-mini partitions of the
+ * trainable blocks, master copy) under the allocation-failure loop. */
+static int oom_frozen(hb_context *ctx, void *arg) {
+    hb_optimizer_kind kind = *(hb_optimizer_kind *)arg;
+    hb_params *p = NULL;
+    hb_optimizer *o = NULL;
+    int rc = hb_params_create(ctx, HB_BF16, &p);
+    for (size_t b = 0; rc == HB_OK && b < NMINI; b++)
+        rc = hb_params_add_block(p, MINI[b].name, MINI[b].kind, MINI[b].ndim, MINI[b].shape, NULL);
+    if (rc == HB_OK) rc = hb_params_set_trainable(p, 1, 0);
+    if (rc == HB_OK) rc = hb_params_finalize(p);
+    if (rc == HB_OK) rc = hb_params_set_trainable(p, 3, 0);
+    if (rc == HB_OK) rc = hb_optimizer_create(ctx, kind, p, &o);
+    if (rc == HB_OK && kind == HB_OPTIM_ADAM_MINI) rc = hb_optimizer_set_i64(o, HB_OPT_HEADS, 2);
+    if (rc == HB_OK) rc = hb_optimizer_set_i64(o, HB_OPT_MASTER_COPY, 1);
+    if (rc == HB_OK) rc = hb_optimizer_set_f64(o, HB_OPT_LR_MULT, 0.5);
+    for (int t = 0; rc == HB_OK && t < 2; t++) rc = hb_optimizer_step(o);
+    if (rc == HB_OK && hb_optimizer_step_count(o) != 2) rc = HB_ESTATE;
+    hb_optimizer_free(o);
+    hb_params_free(p);
+    return rc;
+}
+
+START_TEST(test_oom_frozen) {
+    const hb_optimizer_kind kinds[] = {HB_OPTIM_SGD, HB_OPTIM_ADAMW, HB_OPTIM_ADAM_MINI};
+    for (int k = 0; k < 3; k++) {
+        hb_optimizer_kind kind = kinds[k];
+        ck_assert_int_ge(hb_test_oom_loop(oom_frozen, &kind), 6);
+    }
+}
+END_TEST
+
 Suite *hb_suite_optim(void) {
     Suite *s = suite_create("optim");
     TCase *tc = tcase_create("optim");
@@ -897,6 +1290,11 @@ Suite *hb_suite_optim(void) {
     tcase_add_test(tc, test_reset_range);
     tcase_add_test(tc, test_reset_range_adam_mini);
     tcase_add_test(tc, test_oom);
+    tcase_add_test(tc, test_frozen_matches_reference);
+    tcase_add_test(tc, test_frozen_flags_changed);
+    tcase_add_test(tc, test_lr_mult);
+    tcase_add_test(tc, test_reset_range_frozen);
+    tcase_add_test(tc, test_oom_frozen);
     suite_add_tcase(s, tc);
     return s;
 }

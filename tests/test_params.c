@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "hb_test.h"
+#include "params/params_internal.h"
 
 static hb_params *make_params(hb_context *ctx, hb_dtype dt) {
     hb_params *p = NULL;
@@ -239,6 +240,79 @@ START_TEST(test_params_oom) {
 }
 END_TEST
 
+/* Trainable flags: default 1, set/get before and after finalize, the element count, the
+ * generation counter (moves on effective changes only), bad input. Counts are exact
+ * integers from make_params' shapes: wte 80, fc.weight 128, fc.bias 16, conv 108. */
+START_TEST(test_trainable_flags) {
+    hb_context *ctx = hb_test_context(1, 7);
+    hb_params *p = NULL;
+    ck_assert_int_eq(hb_params_create(ctx, HB_F32, &p), HB_OK);
+    int64_t a[1] = {3}, b[2] = {2, 5};
+    ck_assert_int_eq(hb_params_add_block(p, "a", HB_BLOCK_OTHER, 1, a, NULL), HB_OK);
+    ck_assert_uint_eq(hb_params_trainable_count(p), 3);
+    /* before finalize, and the flag survives the block table's growth (> 16 blocks) */
+    ck_assert_int_eq(hb_params_set_trainable(p, 0, 0), HB_OK);
+    ck_assert_uint_eq(hb_params_trainable_count(p), 0);
+    char name[16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof name, "b%d", i);
+        ck_assert_int_eq(hb_params_add_block(p, name, HB_BLOCK_LINEAR, 2, b, NULL), HB_OK);
+    }
+    ck_assert_uint_eq(hb_params_trainable_count(p), 200);
+    int tr = -1;
+    ck_assert_int_eq(hb_params_block_trainable(p, 0, &tr), HB_OK);
+    ck_assert_int_eq(tr, 0);
+    ck_assert_int_eq(hb_params_block_trainable(p, 20, &tr), HB_OK);
+    ck_assert_int_eq(tr, 1);
+    ck_assert_int_eq(hb_params_finalize(p), HB_OK);
+    ck_assert_uint_eq(hb_params_count(p), 203);
+    ck_assert_uint_eq(hb_params_trainable_count(p), 200);
+    hb_params_free(p);
+
+    p = make_params(ctx, HB_F64);
+    ck_assert_uint_eq(hb_params_trainable_count(p), 332);
+    uint64_t gen = p->trainable_gen;
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq(hb_params_block_trainable(p, i, &tr), HB_OK);
+        ck_assert_int_eq(tr, 1);
+    }
+    /* after finalize; setting the current value changes nothing, not even the generation */
+    ck_assert_int_eq(hb_params_set_trainable(p, 1, 1), HB_OK);
+    ck_assert_uint_eq(p->trainable_gen, gen);
+    ck_assert_int_eq(hb_params_set_trainable(p, 1, 0), HB_OK);
+    ck_assert_uint_eq(p->trainable_gen, gen + 1);
+    ck_assert_int_eq(hb_params_set_trainable(p, 1, 0), HB_OK);
+    ck_assert_uint_eq(p->trainable_gen, gen + 1);
+    ck_assert_int_eq(hb_params_set_trainable(p, 3, 0), HB_OK);
+    ck_assert_uint_eq(hb_params_trainable_count(p), 80 + 16);
+    ck_assert_int_eq(hb_params_block_trainable(p, 1, &tr), HB_OK);
+    ck_assert_int_eq(tr, 0);
+    ck_assert_int_eq(hb_params_set_trainable(p, 1, 1), HB_OK);
+    ck_assert_uint_eq(p->trainable_gen, gen + 3);
+    ck_assert_uint_eq(hb_params_trainable_count(p), 80 + 128 + 16);
+    /* the layout and the values are untouched by the flags */
+    size_t off, numel;
+    ck_assert_int_eq(hb_params_block_info(p, 3, NULL, NULL, &off, &numel, NULL, NULL), HB_OK);
+    ck_assert_uint_eq(off, 224);
+    ck_assert_uint_eq(numel, 108);
+    ck_assert_uint_eq(hb_params_count(p), 332);
+    /* bad input: nothing changes */
+    ck_assert_int_eq(hb_params_set_trainable(NULL, 0, 0), HB_EINVAL);
+    ck_assert_int_eq(hb_params_set_trainable(p, 0, 2), HB_EINVAL);
+    ck_assert_str_ne(hb_context_last_error(ctx), "");
+    ck_assert_int_eq(hb_params_set_trainable(p, 0, -1), HB_EINVAL);
+    ck_assert_int_eq(hb_params_set_trainable(p, 4, 0), HB_ERANGE);
+    ck_assert_int_eq(hb_params_block_trainable(NULL, 0, &tr), HB_EINVAL);
+    ck_assert_int_eq(hb_params_block_trainable(p, 0, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_params_block_trainable(p, 4, &tr), HB_ERANGE);
+    ck_assert_uint_eq(hb_params_trainable_count(NULL), 0);
+    ck_assert_uint_eq(p->trainable_gen, gen + 3);
+    ck_assert_uint_eq(hb_params_trainable_count(p), 80 + 128 + 16);
+    hb_params_free(p);
+    hb_context_free(ctx);
+}
+END_TEST
+
 Suite *hb_suite_params(void) {
     Suite *s = suite_create("params");
     TCase *tc = tcase_create("params");
@@ -248,6 +322,7 @@ Suite *hb_suite_params(void) {
     tcase_add_test(tc, test_builder_errors);
     tcase_add_test(tc, test_initialisers);
     tcase_add_test(tc, test_bf16_params);
+    tcase_add_test(tc, test_trainable_flags);
     tcase_add_test(tc, test_params_oom);
     suite_add_tcase(s, tc);
     return s;
