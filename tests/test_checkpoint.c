@@ -118,7 +118,7 @@ END_TEST
 
 /* Everything a failed load must leave alone. */
 static unsigned char *snapshot(hb_params *p, hb_optimizer *o, size_t *len) {
-    size_t n = hb_params_count(p), es = o ? (o->sdtype == HB_F64 ? 8 : 4) : 0;
+    size_t n = o ? o->n_state : 0, es = o ? (o->sdtype == HB_F64 ? 8 : 4) : 0;
     size_t vl = o && o->kind == HB_OPTIM_ADAM_MINI ? o->n_part : n;
     size_t L = data_bytes(p) + (o ? (o->buf ? n * es : 0) + (o->m ? n * es : 0) + (o->v ? vl * es : 0) + 8 : 0);
     unsigned char *s = malloc(L), *w = s;
@@ -133,10 +133,12 @@ static unsigned char *snapshot(hb_params *p, hb_optimizer *o, size_t *len) {
     return s;
 }
 
-START_TEST(test_every_byte_and_length) {
+/* frozen: ln.weight frozen (flips of any flags field then give HB_EFORMAT or HB_ESHAPE) */
+static void every_byte_and_length(int frozen) {
     hb_context *ctx = hb_test_context(1, 32);
     const setup s = {HB_OPTIM_ADAMW, HB_F32, 0, 0};
     hb_params *p = layout(ctx, HB_F32, 0);
+    if (frozen) ck_assert_int_eq(hb_params_set_trainable(p, 1, 0), HB_OK);
     hb_optimizer *o = make_opt(ctx, p, &s);
     grad_step(p, o, 1);
     size_t size, written;
@@ -181,6 +183,11 @@ START_TEST(test_every_byte_and_length) {
     hb_optimizer_free(o);
     hb_params_free(p);
     hb_context_free(ctx);
+}
+
+START_TEST(test_every_byte_and_length) {
+    every_byte_and_length(0);
+    every_byte_and_length(1);
 }
 END_TEST
 
@@ -365,6 +372,230 @@ START_TEST(test_files_and_bad_input) {
 }
 END_TEST
 
+
+/* Rewrite a version-2 image as an older library wrote version 1: no flags field in the
+ * block entries (each must be 0 here: v1 knows no frozen blocks); the block section's
+ * length, the size field and the CRCs are recomputed. */
+static unsigned char *to_v1(const unsigned char *img, size_t size, size_t *out_len) {
+    unsigned char *o = malloc(size);
+    memcpy(o, img, 32);
+    size_t w = 32, pos = 32;
+    uint64_t len = rd64(img + pos + 8);
+    size_t sec = w;
+    memcpy(o + w, img + pos, 16), w += 16;
+    const unsigned char *pl = img + pos + 16;
+    memcpy(o + w, pl, 24), w += 24;
+    size_t r = 24;
+    uint64_t nb = rd64(pl + 16);
+    for (uint64_t b = 0; b < nb; b++) {
+        uint32_t k = rd32(pl + r);
+        memcpy(o + w, pl + r, 4 + k + 4), w += 4 + k + 4, r += 4 + k + 4; /* len, name, kind */
+        ck_assert_uint_eq(rd32(pl + r), 0);                                 /* flags: dropped */
+        r += 4;
+        uint32_t nd = rd32(pl + r);
+        memcpy(o + w, pl + r, 4 + 8 * nd + 16), w += 4 + 8 * nd + 16, r += 4 + 8 * nd + 16;
+    }
+    ck_assert_uint_eq(r, len);
+    wr64(o + sec + 8, w - sec - 16);
+    wr32(o + w, crc32_ref(o + sec, w - sec)), w += 4;
+    pos += 16 + len + 4;
+    memcpy(o + w, img + pos, size - pos), w += size - pos;
+    wr32(o + 8, 1);
+    wr64(o + 16, w);
+    wr32(o + 28, crc32_ref(o, 28));
+    *out_len = w;
+    return o;
+}
+
+/* Save → load → continue with a frozen block (ln.weight) is bit-identical to the
+ * uninterrupted run, through a file (so the loader's size bound is crossed too); the
+ * flags field of the block table is as documented. */
+START_TEST(test_frozen_round_trip) {
+    const setup S[] = {{HB_OPTIM_ADAM_MINI, HB_F32, 0, 0}, {HB_OPTIM_ADAM_MINI, HB_BF16, 1, 1},
+                       {HB_OPTIM_SGD, HB_F64, 0, 0}, {HB_OPTIM_ADAMW, HB_F64, 0, 0}};
+    char dir[] = "/tmp/hb_ckpt_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/frozen.ckpt", dir);
+    for (size_t k = 0; k < sizeof S / sizeof S[0]; k++) {
+        hb_context *ctx = hb_test_context(1, 35);
+        hb_params *p = layout(ctx, S[k].dt, 0);
+        ck_assert_int_eq(hb_params_set_trainable(p, 1, 0), HB_OK);
+        hb_optimizer *o = make_opt(ctx, p, &S[k]);
+        for (int t = 1; t <= 3; t++) grad_step(p, o, t);
+        ck_assert_int_eq(hb_checkpoint_save(path, p, o), HB_OK);
+        /* block entry 1 ("ln.weight") has flags 1, the others 0 */
+        size_t size;
+        ck_assert_int_eq(hb_checkpoint_size(p, o, &size), HB_OK);
+        unsigned char *img = malloc(size);
+        ck_assert_int_eq(hb_checkpoint_save_buffer(p, o, img, size, NULL), HB_OK);
+        size_t e0 = 32 + 16 + 24, e1 = e0 + 4 + 7 + 12 + 2 * 8 + 16, e2 = e1 + 4 + 9 + 12 + 8 + 16;
+        ck_assert_uint_eq(rd32(img + e0 + 4 + 7 + 4), 0);
+        ck_assert_uint_eq(rd32(img + e1 + 4 + 9 + 4), 1);
+        ck_assert_uint_eq(rd32(img + e2 + 4 + 3 + 4), 0);
+        free(img);
+        for (int t = 4; t <= 6; t++) grad_step(p, o, t);
+        hb_context *ctx2 = hb_test_context(1, 35);
+        uint64_t junk;
+        ck_assert_int_eq(hb_context_next_stream(ctx2, &junk), HB_OK);
+        hb_params *p2 = layout(ctx2, S[k].dt, 0);
+        ck_assert_int_eq(hb_params_set_trainable(p2, 1, 0), HB_OK);
+        hb_optimizer *o2 = make_opt(ctx2, p2, &S[k]);
+        ck_assert_int_eq(hb_checkpoint_load(path, p2, o2), HB_OK);
+        ck_assert_int_eq(hb_optimizer_step_count(o2), 3);
+        for (int t = 4; t <= 6; t++) grad_step(p2, o2, t);
+        ck_assert_msg(memcmp(hb_params_data(p), hb_params_data(p2), data_bytes(p)) == 0,
+                      "setup %zu: resumed parameters differ", k);
+        size_t es = o->sdtype == HB_F64 ? 8 : 4;
+        ck_assert_uint_eq(o->n_state, 16 + 12);
+        if (o->m) ck_assert(memcmp(o->m, o2->m, o->n_state * es) == 0);
+        if (o->buf) ck_assert(memcmp(o->buf, o2->buf, o->n_state * es) == 0);
+        if (o->kind == HB_OPTIM_ADAM_MINI) {
+            ck_assert_uint_eq(o->n_part, 2 + 3); /* 2 heads of attn.wq, 3 rows of wte */
+            ck_assert(memcmp(o->v, o2->v, o->n_part * es) == 0);
+        }
+        if (o->master) ck_assert(memcmp(o->master, o2->master, o->n_state * 4) == 0);
+        hb_optimizer_free(o2);
+        hb_params_free(p2);
+        hb_context_free(ctx2);
+        hb_optimizer_free(o);
+        hb_params_free(p);
+        hb_context_free(ctx);
+    }
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
+/* Version 1 images (no flags: every block trainable) still load; flags must match the
+ * params' when an optimizer is loaded (HB_ESHAPE otherwise, nothing changed) and are
+ * ignored by a params-only load; a flags field with an unknown bit is HB_EFORMAT. */
+START_TEST(test_v1_and_flags) {
+    hb_context *ctx = hb_test_context(1, 36);
+    const setup s = {HB_OPTIM_ADAM_MINI, HB_F32, 0, 0};
+    hb_params *p = layout(ctx, HB_F32, 0);
+    hb_optimizer *o = make_opt(ctx, p, &s);
+    grad_step(p, o, 1);
+    grad_step(p, o, 2);
+    size_t size;
+    ck_assert_int_eq(hb_checkpoint_size(p, o, &size), HB_OK);
+    unsigned char *img = malloc(size), *c = malloc(size), *again = malloc(size);
+    ck_assert_int_eq(hb_checkpoint_save_buffer(p, o, img, size, NULL), HB_OK);
+    ck_assert_uint_eq(rd32(img + 8), 2);
+    size_t v1len;
+    unsigned char *v1 = to_v1(img, size, &v1len);
+    ck_assert_uint_eq(v1len, size - 3 * 4);
+    /* into other objects; saving them again gives back the v2 image byte for byte */
+    hb_params *q = layout(ctx, HB_F32, 0);
+    hb_optimizer *w = make_opt(ctx, q, &s);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(v1, v1len, q, w), HB_OK);
+    ck_assert_int_eq(hb_optimizer_step_count(w), 2);
+    ck_assert_int_eq(hb_checkpoint_save_buffer(q, w, again, size, NULL), HB_OK);
+    ck_assert(memcmp(again, img, size) == 0);
+    /* other versions */
+    memcpy(c, v1, v1len);
+    wr32(c + 8, 0);
+    wr32(c + 28, crc32_ref(c, 28));
+    ck_assert_int_eq(hb_checkpoint_load_buffer(c, v1len, q, w), HB_EFORMAT);
+    wr32(c + 8, 3);
+    wr32(c + 28, crc32_ref(c, 28));
+    ck_assert_int_eq(hb_checkpoint_load_buffer(c, v1len, q, w), HB_EFORMAT);
+    /* a v1 file read as v2 (version field changed alone) is malformed, not misread */
+    memcpy(c, v1, v1len);
+    wr32(c + 8, 2);
+    wr32(c + 28, crc32_ref(c, 28));
+    ck_assert_int_eq(hb_checkpoint_load_buffer(c, v1len, q, w), HB_EFORMAT);
+    /* v1 absurd block count (bound with 37-byte entries), valid CRC */
+    memcpy(c, v1, v1len);
+    wr64(c + 32 + 16 + 16, 1000);
+    {
+        uint64_t l = rd64(c + 32 + 8);
+        wr32(c + 32 + 16 + l, crc32_ref(c + 32, 16 + l));
+    }
+    ck_assert_int_eq(hb_checkpoint_load_buffer(c, v1len, q, w), HB_EFORMAT);
+
+    /* frozen params (ln.weight): the all-trainable file, v1 or v2, does not fit an
+     * optimizer over them, but fills the params alone */
+    hb_params *f = layout(ctx, HB_F32, 0);
+    ck_assert_int_eq(hb_params_set_trainable(f, 1, 0), HB_OK);
+    hb_optimizer *fo = make_opt(ctx, f, &s);
+    grad_step(f, fo, 1);
+    size_t L;
+    unsigned char *before = snapshot(f, NULL, &L);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(img, size, f, fo), HB_ESHAPE);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(v1, v1len, f, fo), HB_ESHAPE);
+    ck_assert_int_eq(hb_optimizer_step_count(fo), 1);
+    unsigned char *after = snapshot(f, NULL, &L);
+    ck_assert(memcmp(before, after, L) == 0);
+    free(after);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(img, size, f, NULL), HB_OK);
+    ck_assert(memcmp(hb_params_data(f), hb_params_data(p), data_bytes(p)) == 0);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(v1, v1len, f, NULL), HB_OK);
+    int tr = -1;
+    ck_assert_int_eq(hb_params_block_trainable(f, 1, &tr), HB_OK);
+    ck_assert_int_eq(tr, 0); /* loading values does not touch the flags */
+    /* and the other way: a file with a frozen block into all-trainable objects */
+    size_t fsize;
+    ck_assert_int_eq(hb_checkpoint_size(f, fo, &fsize), HB_OK);
+    ck_assert_uint_eq(fsize, size - 4 * 4 - 4); /* m lacks ln.weight's 4 floats, v its 1 partition */
+    unsigned char *fimg = malloc(fsize);
+    ck_assert_int_eq(hb_checkpoint_save_buffer(f, fo, fimg, fsize, NULL), HB_OK);
+    size_t fl0 = 32 + 16 + 24 + 4 + 7 + 4;       /* flags of entry 0: after len, name, kind */
+    size_t fl1 = fl0 + 4 + 4 + 2 * 8 + 16 + 4 + 9 + 4; /* of entry 1 */
+    ck_assert_uint_eq(rd32(fimg + fl0), 0);
+    ck_assert_uint_eq(rd32(fimg + fl1), 1);
+    before = snapshot(p, o, &L);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(fimg, fsize, p, o), HB_ESHAPE);
+    after = snapshot(p, o, &L);
+    ck_assert(memcmp(before, after, L) == 0);
+    free(after);
+    free(before);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(fimg, fsize, q, NULL), HB_OK);
+    ck_assert(memcmp(hb_params_data(q), hb_params_data(f), data_bytes(f)) == 0);
+    /* flags with an unknown bit, valid CRC: malformed, whatever it is loaded into */
+    unsigned char *b = malloc(fsize);
+    for (uint32_t bit = 1; bit < 32; bit++) {
+        memcpy(b, fimg, fsize);
+        wr32(b + fl0, 1u << bit);
+        uint64_t l = rd64(b + 32 + 8);
+        wr32(b + 32 + 16 + l, crc32_ref(b + 32, 16 + l));
+        ck_assert_int_eq(hb_checkpoint_load_buffer(b, fsize, f, fo), HB_EFORMAT);
+        ck_assert_int_eq(hb_checkpoint_load_buffer(b, fsize, f, NULL), HB_EFORMAT);
+    }
+    /* bit 0 set on another block, valid CRC: flags differ from f's → HB_ESHAPE with the
+     * optimizer, fine for the params alone */
+    memcpy(b, fimg, fsize);
+    wr32(b + fl0, 1);
+    {
+        uint64_t l = rd64(b + 32 + 8);
+        wr32(b + 32 + 16 + l, crc32_ref(b + 32, 16 + l));
+    }
+    ck_assert_int_eq(hb_checkpoint_load_buffer(b, fsize, f, fo), HB_ESHAPE);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(b, fsize, f, NULL), HB_OK);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(fimg, fsize, f, fo), HB_OK);
+    free(b);
+    /* flags changed after the optimizer was created: its state no longer describes the
+     * params, so it can be neither saved nor loaded (HB_ESTATE); params alone still can */
+    ck_assert_int_eq(hb_params_set_trainable(f, 1, 1), HB_OK);
+    ck_assert_int_eq(hb_checkpoint_save_buffer(f, fo, fimg, fsize, NULL), HB_ESTATE);
+    ck_assert_int_eq(hb_checkpoint_size(f, fo, &fsize), HB_ESTATE);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(img, size, f, fo), HB_ESTATE);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(img, size, f, NULL), HB_OK);
+    free(fimg);
+    hb_optimizer_free(fo);
+    hb_params_free(f);
+    hb_optimizer_free(w);
+    hb_params_free(q);
+    free(v1);
+    free(img);
+    free(c);
+    free(again);
+    hb_optimizer_free(o);
+    hb_params_free(p);
+    hb_context_free(ctx);
+}
+END_TEST
+
 /* save to a file and load it into fresh objects (Adam-mini: the load allocates v). */
 static int oom_save_load(hb_context *ctx, void *arg) {
     const char *path = arg;
@@ -411,6 +642,8 @@ Suite *hb_suite_checkpoint(void) {
     tcase_add_test(tc, test_format_and_crafted);
     tcase_add_test(tc, test_files_and_bad_input);
     tcase_add_test(tc, test_oom);
+    tcase_add_test(tc, test_frozen_round_trip);
+    tcase_add_test(tc, test_v1_and_flags);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -226,8 +226,13 @@ static int create_params_path(hb_context *ctx, void *arg) {
     for (int i = 0; i < 20 && rc == HB_OK; i++) { /* > 16 blocks: exercises table growth */
         snprintf(name, sizeof name, "b%d", i);
         rc = hb_params_add_block(p, name, HB_BLOCK_OTHER, 2, s, NULL);
+        if (rc == HB_OK && i == 2) rc = hb_params_set_trainable(p, 2, 0); /* survives growth */
     }
     if (rc == HB_OK) rc = hb_params_finalize(p);
+    int tr = 1;
+    if (rc == HB_OK) rc = hb_params_block_trainable(p, 2, &tr);
+    if (rc == HB_OK && (tr != 0 || hb_params_trainable_count(p) != hb_params_count(p) - 12))
+        rc = HB_ESTATE;
     hb_tensor *v = NULL;
     if (rc == HB_OK) rc = hb_params_block_view(p, 3, &v);
     hb_tensor_free(v);
