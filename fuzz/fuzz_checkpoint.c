@@ -1,7 +1,8 @@
 /* libFuzzer target for the checkpoint loader (tools/fuzz.sh builds and runs it).
  *
  * Every input is loaded into fixed objects of several kinds (params alone; SGD, AdamW,
- * Adam-mini over f32 params; AdamW with a master copy over bf16 params). Properties
+ * Adam-mini over f32 params; AdamW with a master copy over bf16 params; Adam-mini over
+ * f32 params whose ln.weight block is frozen, so version-2 block flags matter). Properties
  * checked beyond "no crash, no sanitizer report": a failed load returns a documented
  * status and changes nothing; a successful load can be saved and loaded again.
  * Each input is tried twice: as is, and with every CRC recomputed (walking the sections
@@ -9,14 +10,17 @@
  * the CRCs instead of stopping at them.
  *
  * Built with -DHB_FUZZ_MAKE_SEEDS it is a plain program that writes the seed corpus
- * (valid checkpoints of each object set) into the directory given as argv[1]. */
+ * (valid checkpoints of each object set, in the current format) into the directory given
+ * as argv[1] as seed-v<version>-<set>.ckpt. fuzz/corpus/checkpoint keeps the version-1
+ * seeds (seed-<set>.ckpt) of the first five sets, written by the previous library, as
+ * they still load. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hessblock/hessblock.h"
 
-enum { NSETS = 5 };
+enum { NSETS = 6 };
 static hb_context *ctx;
 static hb_params *params[NSETS];
 static hb_optimizer *opts[NSETS];
@@ -27,13 +31,14 @@ static void die(const char *what, int rc) {
 }
 #define OK(x) do { int rc_ = (x); if (rc_ != HB_OK) die(#x, rc_); } while (0)
 
-static hb_params *layout(hb_dtype dt) {
+static hb_params *layout(hb_dtype dt, int frozen) {
     hb_params *p = NULL;
     int64_t q[2] = {4, 4}, n[1] = {4}, e[2] = {3, 4};
     OK(hb_params_create(ctx, dt, &p));
     OK(hb_params_add_block(p, "attn.wq", HB_BLOCK_ATTN_Q, 2, q, NULL));
     OK(hb_params_add_block(p, "ln.weight", HB_BLOCK_NORM, 1, n, NULL));
     OK(hb_params_add_block(p, "wte", HB_BLOCK_EMBEDDING, 2, e, NULL));
+    if (frozen) OK(hb_params_set_trainable(p, 1, 0));
     OK(hb_params_finalize(p));
     for (size_t b = 0; b < 3; b++) OK(hb_params_init_block(p, b, HB_INIT_NORMAL, 0, 1));
     return p;
@@ -43,9 +48,9 @@ static void setup(void) {
     if (ctx) return;
     OK(hb_context_create(&ctx));
     const hb_optimizer_kind kinds[NSETS] = {0, HB_OPTIM_SGD, HB_OPTIM_ADAMW, HB_OPTIM_ADAM_MINI,
-                                            HB_OPTIM_ADAMW};
+                                            HB_OPTIM_ADAMW, HB_OPTIM_ADAM_MINI};
     for (int k = 0; k < NSETS; k++) {
-        params[k] = layout(k == 4 ? HB_BF16 : HB_F32);
+        params[k] = layout(k == 4 ? HB_BF16 : HB_F32, k == 5);
         if (!kinds[k]) continue;
         OK(hb_optimizer_create(ctx, kinds[k], params[k], &opts[k]));
         if (kinds[k] == HB_OPTIM_SGD) OK(hb_optimizer_set_f64(opts[k], HB_OPT_MOMENTUM, 0.9));
@@ -144,7 +149,7 @@ int main(int argc, char **argv) {
         size_t len;
         unsigned char *buf = save(k, &len);
         char path[4096];
-        snprintf(path, sizeof path, "%s/seed-%d.ckpt", argv[1], k);
+        snprintf(path, sizeof path, "%s/seed-v%d-%d.ckpt", argv[1], HB_CHECKPOINT_VERSION, k);
         FILE *f = fopen(path, "wb");
         if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
             fprintf(stderr, "cannot write %s\n", path);

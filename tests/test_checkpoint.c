@@ -596,7 +596,8 @@ START_TEST(test_v1_and_flags) {
 }
 END_TEST
 
-/* save to a file and load it into fresh objects (Adam-mini: the load allocates v). */
+/* save to a file and load it into fresh objects (Adam-mini: the load allocates v; a frozen
+ * block has no state). */
 static int oom_save_load(hb_context *ctx, void *arg) {
     const char *path = arg;
     hb_params *p = NULL, *q = NULL;
@@ -607,6 +608,8 @@ static int oom_save_load(hb_context *ctx, void *arg) {
         hb_params **pp = k ? &q : &p;
         rc = hb_params_create(ctx, HB_BF16, pp);
         if (rc == HB_OK) rc = hb_params_add_block(*pp, "attn.wq", HB_BLOCK_ATTN_Q, 2, sh, NULL);
+        if (rc == HB_OK) rc = hb_params_add_block(*pp, "frozen", HB_BLOCK_ATTN_K, 2, sh, NULL);
+        if (rc == HB_OK) rc = hb_params_set_trainable(*pp, 1, 0);
         if (rc == HB_OK) rc = hb_params_finalize(*pp);
         if (rc == HB_OK) rc = hb_optimizer_create(ctx, HB_OPTIM_ADAM_MINI, *pp, k ? &w : &o);
         if (rc == HB_OK) rc = hb_optimizer_set_i64(k ? w : o, HB_OPT_MASTER_COPY, 1);
