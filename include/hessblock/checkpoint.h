@@ -45,7 +45,9 @@ HB_API int hb_checkpoint_save(const char *path, hb_params *p, const hb_optimizer
  * HB_EFORMAT, HB_ESHAPE, HB_ENOMEM; nothing changes on failure. */
 HB_API int hb_checkpoint_load(const char *path, hb_params *p, hb_optimizer *opt);
 
-/* In-memory forms of the same format (for embedding and fuzzing).
+/* In-memory forms of the same format (for embedding and fuzzing), with the same status
+ * codes as the file forms (HB_ESTATE also when opt's params changed their flags since opt
+ * was created).
  * hb_checkpoint_size: exact byte size hb_checkpoint_save_buffer will write.
  * hb_checkpoint_save_buffer: write into buf (capacity cap >= that size, else HB_ERANGE);
  *   *written (may be NULL) receives the size.
