@@ -888,17 +888,18 @@ END_TEST
  * options), and B is never written. So every comparison below is bit for bit (memcmp):
  * the same operations on the same inputs, no tolerance needed. */
 
-/* Sizes: the 70000 trainable elements span two gradient-check chunks (65536 state
- * indices), so the clip norm's chunking over packed state indices is exercised; B's 101
- * rows are not divisible by 2 heads (a frozen block needs no Adam-mini layout). */
+/* Sizes: the 140000 trainable elements span three gradient-check chunks (65536 state
+ * indices; the first spans A and C), so the clip norm's chunking over packed state
+ * indices and its parallel path are exercised; B's 101 rows are not divisible by 2 heads
+ * (a frozen block needs no Adam-mini layout). */
 static const bspec FROZEN3[] = {
     {"attn.wq", HB_BLOCK_ATTN_Q, 2, {200, 200}},
     {"attn.wk", HB_BLOCK_ATTN_K, 2, {101, 300}},
-    {"mlp.fc", HB_BLOCK_LINEAR, 2, {150, 200}},
+    {"mlp.fc", HB_BLOCK_LINEAR, 2, {500, 200}},
 };
 static const bspec FROZEN3_REF[] = {
     {"attn.wq", HB_BLOCK_ATTN_Q, 2, {200, 200}},
-    {"mlp.fc", HB_BLOCK_LINEAR, 2, {150, 200}},
+    {"mlp.fc", HB_BLOCK_LINEAR, 2, {500, 200}},
 };
 
 /* Params from a spec without initialisers (they would take context streams and make the
@@ -990,14 +991,15 @@ START_TEST(test_frozen_matches_reference) {
     };
     for (size_t k = 0; k < sizeof C / sizeof C[0]; k++) {
         const fcase *c = &C[k];
-        /* two contexts with the same seed: the rounding streams are the same */
-        hb_context *c1 = hb_test_context(2, 77), *c2 = hb_test_context(2, 77);
+        /* two contexts with the same seed: the rounding streams are the same; 2 threads
+           against 1, so the comparison covers thread independence too */
+        hb_context *c1 = hb_test_context(2, 77), *c2 = hb_test_context(1, 77);
         hb_params *p = bare_params(c1, c->dt, FROZEN3, 3), *r = bare_params(c2, c->dt, FROZEN3_REF, 2);
         ck_assert_int_eq(hb_params_set_trainable(p, 1, 0), HB_OK);
         ck_assert_uint_eq(hb_params_trainable_count(p), hb_params_count(r));
         fill_block(p, 0, 1, 0), fill_block(p, 1, 2, 0), fill_block(p, 2, 3, 0);
         fill_block(r, 0, 1, 0), fill_block(r, 1, 3, 0);
-        size_t es = hb_dtype_size(c->dt), na = 40000, nbk = 30300, nc = 30000;
+        size_t es = hb_dtype_size(c->dt), na = 40000, nbk = 30300, nc = 100000;
         unsigned char *b0 = malloc(nbk * es), *a0 = malloc(na * es);
         memcpy(b0, (char *)hb_params_data(p) + na * es, nbk * es);
         memcpy(a0, hb_params_data(p), na * es);
