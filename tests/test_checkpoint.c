@@ -544,6 +544,7 @@ START_TEST(test_v1_and_flags) {
     size_t fl1 = fl0 + 4 + 4 + 2 * 8 + 16 + 4 + 9 + 4; /* of entry 1 */
     ck_assert_uint_eq(rd32(fimg + fl0), 0);
     ck_assert_uint_eq(rd32(fimg + fl1), 1);
+    free(before);
     before = snapshot(p, o, &L);
     ck_assert_int_eq(hb_checkpoint_load_buffer(fimg, fsize, p, o), HB_ESHAPE);
     after = snapshot(p, o, &L);
