@@ -84,7 +84,7 @@ typedef enum hb_optimizer_opt {
                                  the first step was taken (HB_ESTATE). Default 0           */
     HB_OPT_DECAY_NORMS_BIASES = 13, /* i64 0/1, global. 1 = norms and biases are decayed too.
                                       Default 0                                           */
-    HB_OPT_LR_MULT = 14       /* f64 >= 0, global. An extra factor on the learning rate of
+    HB_OPT_LR_MULT = 14       /* f64 >= 0 and finite, global. An extra factor on the learning rate of
                                  every block, applied after the schedule factor and the
                                  per-block overrides (re-warms driven from outside, e.g.
                                  SST). Not saved in checkpoints. Default 1                */
@@ -127,14 +127,15 @@ HB_API int hb_optimizer_override_kind_f64(hb_optimizer *opt, hb_block_kind kind,
                                           hb_optimizer_opt key, double value);
 
 /* hb_optimizer_block_f64: the effective value of block option `key` for block `index`
- * (global, defaults for norms/biases, overrides; LR without the schedule factor).
+ * (global, defaults for norms/biases, overrides; LR without the schedule factor and
+ * without HB_OPT_LR_MULT).
  * Returns HB_OK, HB_EINVAL, HB_ERANGE, HB_EUNSUPPORTED. */
 HB_API int hb_optimizer_block_f64(const hb_optimizer *opt, size_t index,
                                   hb_optimizer_opt key, double *value);
 
 /* ---- Learning-rate schedules ---------------------------------------------------
  * A schedule gives a factor f(t) for step t (1-based); the learning rate of every block
- * at step t is f(t)·(its lr). Constant: f = 1 (default). Warmup + cosine:
+ * at step t is f(t)·(its lr)·HB_OPT_LR_MULT. Constant: f = 1 (default). Warmup + cosine:
  *   f = t / warmup                                         for t <= warmup,
  *   f = floor + (1 − floor)·½·(1 + cos(π·min(1, (t − warmup)/(total − warmup))))  after.
  * A callback may give anything finite and >= 0 (else the step fails with HB_ECALLBACK). */
