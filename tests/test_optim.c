@@ -1014,6 +1014,15 @@ START_TEST(test_frozen_matches_reference) {
             ck_assert_msg(hb_optimizer_step(o) == HB_OK, "%s step %d: %s", c->what, t,
                           hb_context_last_error(c1));
             ck_assert_int_eq(hb_optimizer_step(ro), HB_OK);
+            if (t == 1) { /* clipping is active: ‖g‖ of the trainable blocks exceeds 0.5 */
+                double ss = 0;
+                for (size_t i = 0; i < hb_params_count(r); i++) {
+                    double g = hb_params_grad_dtype(r) == HB_F64 ? ((double *)hb_params_grad(r))[i]
+                                                                 : ((float *)hb_params_grad(r))[i];
+                    ss += g * g;
+                }
+                ck_assert(sqrt(ss) > 10 * 0.5);
+            }
             size_t sb, rsb;
             ck_assert_int_eq(hb_optimizer_state_bytes(o, &sb), HB_OK);
             ck_assert_int_eq(hb_optimizer_state_bytes(ro, &rsb), HB_OK);
