@@ -1,6 +1,7 @@
 /* SST spectral layers and LoRA wrappers, on the test-only softmax-regression model
  * (tests/hb_fake_model.h), f64: zero distortion, gradients against finite differences and
  * against their formulas, re-SVD orthonormality, sampling frequencies, the schedule. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "hb_fake_model.h"
@@ -47,6 +48,52 @@ static double max_abs(const double *x, size_t n) {
     return m;
 }
 
+/* The wrapper gradient of layer "fc.weight" (C×D, k, r active pairs) against the chain
+ * rule on the inner gradient G: ∇s_i = u_iᵀGv_i for all i; ∇Ua[:,j] = f·G·v_{idx_j},
+ * ∇Vta[j,:] = f·u_{idx_j}ᵀ·G with f = s_{idx_j} (exact) or 1 (enhanced); the frozen
+ * blocks U, Vt, idx get exactly 0; Ua/Vta hold the active columns/rows of U/Vt. */
+static void check_pair_grads(hb_model *w, const double *G, int64_t C, int64_t D, int64_t k,
+                             int64_t r, bool exact) {
+    size_t n;
+    double *U = block_ptr(w, "fc.weight.U", &n), *s = block_ptr(w, "fc.weight.s", &n),
+           *Vt = block_ptr(w, "fc.weight.Vt", &n), *Ua = block_ptr(w, "fc.weight.Ua", &n),
+           *Vta = block_ptr(w, "fc.weight.Vta", &n), *idx = block_ptr(w, "fc.weight.idx", &n);
+    ck_assert_uint_eq(n, (size_t)r);
+    double *gU = grad_ptr(w, "fc.weight.U"), *gs = grad_ptr(w, "fc.weight.s"),
+           *gV = grad_ptr(w, "fc.weight.Vt"), *gUa = grad_ptr(w, "fc.weight.Ua"),
+           *gVa = grad_ptr(w, "fc.weight.Vta"), *gi = grad_ptr(w, "fc.weight.idx");
+    int64_t act[64];
+    ck_assert_int_eq(hb_sst_active(w, 0, act), HB_OK);
+    for (int64_t j = 0; j < r; j++) ck_assert(idx[j] == (double)act[j]);
+    double gmax = max_abs(G, (size_t)(C * D));
+    for (int64_t i = 0; i < k; i++) {
+        double si = 0;
+        for (int64_t a = 0; a < C; a++)
+            for (int64_t j = 0; j < D; j++) si += U[a * k + i] * G[a * D + j] * Vt[i * D + j];
+        /* sums of C·D products of O(gmax) terms: 1e-12 relative to gmax */
+        ck_assert_msg(fabs(gs[i] - si) <= 1e-12 * gmax * C * D, "grad s[%ld]", (long)i);
+    }
+    for (size_t i = 0; i < (size_t)(C * k); i++) ck_assert(gU[i] == 0);
+    for (size_t i = 0; i < (size_t)(k * D); i++) ck_assert(gV[i] == 0);
+    for (int64_t j = 0; j < r; j++) ck_assert(gi[j] == 0);
+    for (int64_t j = 0; j < r; j++) {
+        int64_t i = act[j];
+        double f = exact ? s[i] : 1.0;
+        for (int64_t a = 0; a < C; a++) {
+            ck_assert(Ua[a * r + j] == U[a * k + i]);
+            double e = 0;
+            for (int64_t q = 0; q < D; q++) e += G[a * D + q] * Vt[i * D + q];
+            ck_assert(fabs(gUa[a * r + j] - e * f) <= 1e-12 * gmax * D * fmax(1, s[0]));
+        }
+        for (int64_t q = 0; q < D; q++) {
+            ck_assert(Vta[j * D + q] == Vt[i * D + q]);
+            double e = 0;
+            for (int64_t a = 0; a < C; a++) e += U[a * k + i] * G[a * D + q];
+            ck_assert(fabs(gVa[j * D + q] - e * f) <= 1e-12 * gmax * C * fmax(1, s[0]));
+        }
+    }
+}
+
 /* Zero distortion at init, tall and wide, 3 micro-batches; the exact-mode gradient equals
  * the chain rule applied to the dense model's G. */
 static void zero_distortion(int64_t C, int64_t D) {
@@ -77,34 +124,17 @@ static void zero_distortion(int64_t C, int64_t D) {
         ck_assert_msg(fabs(W[i] - W0[i]) <= 1e-13 * scale, "W[%zu] moved by %g", i, W[i] - W0[i]);
     double *gbw = grad_ptr(w, "fc.bias");
     for (size_t i = 0; i < nb; i++) HB_ASSERT_CLOSE(gbw[i], gb[i], 1e-12);
-    /* Exact gradient = chain rule on G: ∇U = G·V·S, ∇s_i = u_iᵀGv_i, ∇Vᵀ = S·UᵀG. */
+    /* Exact gradient = chain rule on G, for s and the active pairs:
+     * ∇s_i = u_iᵀGv_i, ∇Ua[:,j] = s_{idx_j}·G·v_{idx_j}, ∇Vta[j,:] = s_{idx_j}·u_{idx_j}ᵀG. */
     size_t nu, ns, nv;
     int64_t k = C < D ? C : D;
-    double *U = block_ptr(w, "fc.weight.U", &nu), *s = block_ptr(w, "fc.weight.s", &ns),
-           *Vt = block_ptr(w, "fc.weight.Vt", &nv);
+    block_ptr(w, "fc.weight.U", &nu);
+    block_ptr(w, "fc.weight.s", &ns);
+    block_ptr(w, "fc.weight.Vt", &nv);
     ck_assert_uint_eq(nu, (size_t)(C * k));
     ck_assert_uint_eq(ns, (size_t)k);
     ck_assert_uint_eq(nv, (size_t)(k * D));
-    double *gU = grad_ptr(w, "fc.weight.U"), *gs = grad_ptr(w, "fc.weight.s"),
-           *gV = grad_ptr(w, "fc.weight.Vt");
-    double gmax = max_abs(G, nw);
-    for (int64_t i = 0; i < k; i++) {
-        double si = 0;
-        for (int64_t a = 0; a < C; a++)
-            for (int64_t j = 0; j < D; j++) si += U[a * k + i] * G[a * D + j] * Vt[i * D + j];
-        /* sums of C·D products of O(gmax) terms: 1e-12 relative to gmax */
-        ck_assert_msg(fabs(gs[i] - si) <= 1e-12 * gmax * C * D, "grad s[%ld]", (long)i);
-        for (int64_t a = 0; a < C; a++) {
-            double e = 0;
-            for (int64_t j = 0; j < D; j++) e += G[a * D + j] * Vt[i * D + j];
-            ck_assert(fabs(gU[a * k + i] - e * s[i]) <= 1e-12 * gmax * D * s[0]);
-        }
-        for (int64_t j = 0; j < D; j++) {
-            double e = 0;
-            for (int64_t a = 0; a < C; a++) e += U[a * k + i] * G[a * D + j];
-            ck_assert(fabs(gV[i * D + j] - e * s[i]) <= 1e-12 * gmax * C * s[0]);
-        }
-    }
+    check_pair_grads(w, G, C, D, k, 2, true);
     hb_model_free(w);
     hb_model_free(inner);
     hb_context_free(ctx);
@@ -211,45 +241,26 @@ START_TEST(test_gradients_fd_and_enhanced) {
     hb_context *ctx = hb_test_context(1, 22);
     hb_model *inner = NULL;
     ck_assert_int_eq(fake_model_create(ctx, 4, 6, 8, &inner), HB_OK);
-    hb_model *w = wrap(ctx, inner, HB_SST_METHOD_SPECTRAL, 2, HB_SST_GRAD_EXACT, 200);
-    ck_assert_int_eq(hb_model_set_synthetic(w, 2, 0, 0), HB_OK);
-    const char *names[] = {"fc.weight.U", "fc.weight.s", "fc.weight.Vt", "fc.bias"};
-    check_fd(w, names, 4);
-    hb_model_free(w);
+    /* Exact mode: the gradient of L(Ua, s, Vta) by central differences, with 2 of 4 pairs
+       active and with every pair active (rank = k: U, s, Vᵀ in full). */
+    const char *names[] = {"fc.weight.Ua", "fc.weight.s", "fc.weight.Vta", "fc.bias"};
+    for (int64_t r = 2; r <= 4; r += 2) {
+        hb_model *w = wrap(ctx, inner, HB_SST_METHOD_SPECTRAL, r, HB_SST_GRAD_EXACT, 200);
+        ck_assert_int_eq(hb_model_set_synthetic(w, 2, 0, 0), HB_OK);
+        check_fd(w, names, 4);
+        hb_model_free(w);
+    }
 
     /* Enhanced form against its formula, with the active set the wrapper reports. */
-    w = wrap(ctx, inner, HB_SST_METHOD_SPECTRAL, 2, HB_SST_GRAD_ENHANCED, 200);
+    hb_model *w = wrap(ctx, inner, HB_SST_METHOD_SPECTRAL, 2, HB_SST_GRAD_ENHANCED, 200);
     ck_assert_int_eq(hb_model_set_synthetic(w, 2, 0, 0), HB_OK);
     double l;
     ck_assert_int_eq(hb_model_loss_grad(w, &l), HB_OK);
     const double *G = hb_params_grad(hb_model_params(hb_sst_inner(w))); /* fc.weight first */
-    size_t n;
-    int64_t act[2], k = 4, C = 4, D = 6;
+    int64_t act[2];
     ck_assert_int_eq(hb_sst_active(w, 0, act), HB_OK);
-    ck_assert(act[0] < act[1] && act[0] >= 0 && act[1] < k);
-    double *U = block_ptr(w, "fc.weight.U", &n), *Vt = block_ptr(w, "fc.weight.Vt", &n);
-    double *gU = grad_ptr(w, "fc.weight.U"), *gs = grad_ptr(w, "fc.weight.s"),
-           *gV = grad_ptr(w, "fc.weight.Vt");
-    double gmax = max_abs(G, (size_t)(C * D));
-    for (int64_t i = 0; i < k; i++) {
-        bool on = i == act[0] || i == act[1];
-        double si = 0;
-        for (int64_t a = 0; a < C; a++)
-            for (int64_t j = 0; j < D; j++) si += U[a * k + i] * G[a * D + j] * Vt[i * D + j];
-        ck_assert(fabs(gs[i] - si) <= 1e-12 * gmax * C * D); /* as in zero_distortion */
-        for (int64_t a = 0; a < C; a++) {
-            double e = 0;
-            for (int64_t j = 0; j < D; j++) e += G[a * D + j] * Vt[i * D + j];
-            if (on) ck_assert(fabs(gU[a * k + i] - e) <= 1e-12 * gmax * D);
-            else ck_assert(gU[a * k + i] == 0);
-        }
-        for (int64_t j = 0; j < D; j++) {
-            double e = 0;
-            for (int64_t a = 0; a < C; a++) e += U[a * k + i] * G[a * D + j];
-            if (on) ck_assert(fabs(gV[i * D + j] - e) <= 1e-12 * gmax * C);
-            else ck_assert(gV[i * D + j] == 0);
-        }
-    }
+    ck_assert(act[0] < act[1] && act[0] >= 0 && act[1] < 4);
+    check_pair_grads(w, G, 4, 6, 4, 2, false);
     hb_model_free(w);
     hb_model_free(inner);
     hb_context_free(ctx);
@@ -278,12 +289,13 @@ START_TEST(test_resvd_and_schedule) {
     hb_model *inner = NULL;
     ck_assert_int_eq(fake_model_create(ctx, 5, 7, 8, &inner), HB_OK);
     /* Exact gradients move U and V off orthonormality; re-SVD restores it. */
-    hb_model *w = wrap(ctx, inner, HB_SST_METHOD_SPECTRAL, 2, HB_SST_GRAD_EXACT, 1000);
+    hb_model *w = wrap(ctx, inner, HB_SST_METHOD_SPECTRAL, 5, HB_SST_GRAD_EXACT, 1000);
     check_orthonormal(w, 5, 7, 5, 1e-13);
     hb_trainer *tr = NULL;
     ck_assert_int_eq(hb_trainer_create(w, NULL, &tr), HB_OK);
     ck_assert_int_eq(hb_trainer_set_f64(tr, HB_TR_LR, 0.3), HB_OK);
     ck_assert_int_eq(hb_trainer_run(tr, 20), HB_OK);
+    ck_assert_int_eq(hb_sst_sync(w), HB_OK); /* N.U/N.Vt current */
     size_t n;
     double *U = block_ptr(w, "fc.weight.U", &n);
     double uu = 0;
@@ -327,6 +339,7 @@ START_TEST(test_resvd_and_schedule) {
     ck_assert_int_eq(hb_trainer_run(tr, 30), HB_OK);
     U = block_ptr(w, "fc.weight.U", &n);
     double *Vt = block_ptr(w, "fc.weight.Vt", &n), *s = block_ptr(w, "fc.weight.s", &n);
+    ck_assert_int_eq(hb_sst_sync(w), HB_OK);
     int moved = 0, s_moved = 0;
     for (int i = 0; i < 5; i++) {
         bool on = i == act[0] || i == act[1];
@@ -351,28 +364,26 @@ START_TEST(test_resvd_and_schedule) {
         ck_assert_int_eq(hb_trainer_record_f64(tr, (size_t)t, HB_REC_LR, &lr), HB_OK);
         HB_ASSERT_CLOSE(lr, 0.3 * fmin(1.0, (t - 30 + 1) / 10.0), 1e-15);
     }
-    /* s clamp; an update that moves every entry (as weight decay or leftover momentum
-       would) is undone on the inactive pairs by end_step. */
+    ck_assert(block_ptr(w, "sst.iteration", &n)[0] == 1);
+    /* s clamp */
     ck_assert_int_eq(hb_sst_begin_step(w, 42, NULL, NULL), HB_OK);
-    ck_assert_int_eq(hb_sst_active(w, 0, act), HB_OK);
     s = block_ptr(w, "fc.weight.s", &n);
-    U = block_ptr(w, "fc.weight.U", &n);
-    Vt = block_ptr(w, "fc.weight.Vt", &n);
-    memcpy(U0, U, sizeof U0);
-    memcpy(V0, Vt, sizeof V0);
-    for (int i = 0; i < 25; i++) U[i] *= 0.5;
-    for (int i = 0; i < 35; i++) Vt[i] *= 0.5;
     s[4] = -0.5;
     ck_assert_int_eq(hb_sst_end_step(w), HB_OK);
     ck_assert(s[4] == 0);
-    for (int i = 0; i < 5; i++) {
-        bool on = i == act[0] || i == act[1];
-        for (int a = 0; a < 5; a++) ck_assert(U[a * 5 + i] == (on ? 0.5 : 1.0) * U0[a * 5 + i]);
-        for (int a = 0; a < 7; a++) ck_assert(Vt[i * 7 + a] == (on ? 0.5 : 1.0) * V0[i * 7 + a]);
-    }
     double scale;
     ck_assert_int_eq(hb_sst_begin_step(w, 45, NULL, &scale), HB_OK);
     ck_assert(scale == 1);
+    /* A selection block written by hand with garbage is refused, not used. */
+    double *idx = block_ptr(w, "fc.weight.idx", &n), keep = idx[1];
+    idx[1] = idx[0];
+    ck_assert_int_eq(hb_model_loss(w, &la), HB_ESTATE);
+    ck_assert_int_eq(hb_sst_begin_step(w, 46, NULL, NULL), HB_ESTATE);
+    ck_assert_int_eq(hb_sst_active(w, 0, act), HB_ESTATE);
+    idx[1] = 7.5;
+    ck_assert_int_eq(hb_sst_resvd(w), HB_ESTATE);
+    idx[1] = keep;
+    ck_assert_int_eq(hb_model_loss(w, &la), HB_OK);
     hb_trainer_free(tr);
     hb_model_free(w);
     hb_model_free(inner);
@@ -442,9 +453,16 @@ START_TEST(test_sampling_mixed_pairs) {
 }
 END_TEST
 
-/* With AdamW (weight decay on every block): inactive pairs stay bit-for-bit frozen within an
- * iteration; at a boundary the optimizer state of every U and Vᵀ block is zeroed and the
- * learning rate re-warms. */
+static size_t block_index(hb_model *w, const char *name) {
+    size_t b;
+    ck_assert_int_eq(hb_params_find_block(hb_model_params(w), name, &b), HB_OK);
+    return b;
+}
+
+/* AdamW with weight decay on every block: the optimizer holds state for s and the active
+ * pairs only; inactive pairs stay bit-for-bit unchanged within an iteration; at a boundary
+ * the state of Ua/Vta is zeroed (s keeps its own) and the re-warm goes through
+ * HB_OPT_LR_MULT. */
 START_TEST(test_with_optimizer) {
     hb_context *ctx = hb_test_context(1, 27);
     hb_model *inner = NULL, *w = NULL;
@@ -457,10 +475,25 @@ START_TEST(test_with_optimizer) {
     ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_REWARM, 5), HB_OK);
     ck_assert_int_eq(hb_sst_create(inner, cfg, &w), HB_OK);
     hb_sst_config_free(cfg);
+    hb_params *wp = hb_model_params(w);
     hb_optimizer *opt = NULL;
-    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_ADAMW, hb_model_params(w), &opt), HB_OK);
+    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_ADAMW, wp, &opt), HB_OK);
     ck_assert_int_eq(hb_optimizer_set_f64(opt, HB_OPT_LR, 0.01), HB_OK);
     ck_assert_int_eq(hb_optimizer_set_f64(opt, HB_OPT_WEIGHT_DECAY, 0.1), HB_OK);
+    ck_assert_int_eq(hb_optimizer_set_i64(opt, HB_OPT_DECAY_NORMS_BIASES, 1), HB_OK);
+    /* State only for s and the active pairs (+ the bias): 2 moments × f64 × count. */
+    size_t tc, bytes;
+    ck_assert_int_eq(hb_sst_trainable_count(w, &tc), HB_OK);
+    ck_assert_uint_eq(tc, 5 + 2 * (5 + 7) + 5);
+    ck_assert_uint_eq(hb_params_trainable_count(wp), tc);
+    ck_assert_int_eq(hb_optimizer_state_bytes(opt, &bytes), HB_OK);
+    ck_assert_uint_eq(bytes, 2 * sizeof(double) * tc);
+    const char *frozen[] = {"fc.weight.U", "fc.weight.Vt", "fc.weight.idx", "sst.iteration"};
+    for (int i = 0; i < 4; i++) {
+        int tr = -1;
+        ck_assert_int_eq(hb_params_block_trainable(wp, block_index(w, frozen[i]), &tr), HB_OK);
+        ck_assert_int_eq(tr, 0);
+    }
     hb_trainer *tr = NULL;
     ck_assert_int_eq(hb_trainer_create(w, opt, &tr), HB_OK);
     size_t n;
@@ -470,6 +503,7 @@ START_TEST(test_with_optimizer) {
     memcpy(V0, block_ptr(w, "fc.weight.Vt", &n), sizeof V0);
     ck_assert_int_eq(hb_sst_active(w, 0, act), HB_OK);
     ck_assert_int_eq(hb_trainer_run(tr, 10), HB_OK);
+    ck_assert_int_eq(hb_sst_sync(w), HB_OK);
     double *U = block_ptr(w, "fc.weight.U", &n), *Vt = block_ptr(w, "fc.weight.Vt", &n);
     int moved = 0;
     for (int i = 0; i < 5; i++) {
@@ -484,23 +518,20 @@ START_TEST(test_with_optimizer) {
         }
     }
     ck_assert_int_gt(moved, 20);
-    /* boundary of iteration 1, by hand: the U/Vᵀ state is zeroed, s keeps its state */
+    /* boundary of iteration 1, by hand: the Ua/Vta state is zeroed, s keeps its state */
     const double *mom = opt->m;
-    hb_params *wp = hb_model_params(w);
-    size_t bu, bs, bv, ou, os, ov, nu, ns, nv;
-    ck_assert_int_eq(hb_params_find_block(wp, "fc.weight.U", &bu), HB_OK);
-    ck_assert_int_eq(hb_params_find_block(wp, "fc.weight.s", &bs), HB_OK);
-    ck_assert_int_eq(hb_params_find_block(wp, "fc.weight.Vt", &bv), HB_OK);
-    hb_params_block_info(wp, bu, NULL, NULL, &ou, &nu, NULL, NULL);
-    hb_params_block_info(wp, bs, NULL, NULL, &os, &ns, NULL, NULL);
-    hb_params_block_info(wp, bv, NULL, NULL, &ov, &nv, NULL, NULL);
-    double sc;
+    size_t bua = block_index(w, "fc.weight.Ua"), bva = block_index(w, "fc.weight.Vta"),
+           bs = block_index(w, "fc.weight.s");
+    double sc, mult;
     ck_assert_int_eq(hb_sst_begin_step(w, 10, opt, &sc), HB_OK);
     HB_ASSERT_CLOSE(sc, 1.0 / 5.0, 1e-15);
-    for (size_t i = 0; i < nu; i++) ck_assert(mom[ou + i] == 0);
-    for (size_t i = 0; i < nv; i++) ck_assert(mom[ov + i] == 0);
+    ck_assert_int_eq(hb_optimizer_get_f64(opt, HB_OPT_LR_MULT, &mult), HB_OK);
+    ck_assert(mult == sc);
+    for (size_t i = opt->soff[bua]; i < opt->soff[bua + 1]; i++) ck_assert(mom[i] == 0);
+    for (size_t i = opt->soff[bva]; i < opt->soff[bva + 1]; i++) ck_assert(mom[i] == 0);
+    ck_assert_uint_eq(opt->soff[bua + 1] - opt->soff[bua], 10);
     int s_state = 0;
-    for (size_t i = 0; i < ns; i++) s_state += mom[os + i] != 0;
+    for (size_t i = opt->soff[bs]; i < opt->soff[bs + 1]; i++) s_state += mom[i] != 0;
     ck_assert_int_eq(s_state, 5);
     check_orthonormal(w, 5, 7, 5, 1e-12); /* re-SVD'd */
     ck_assert_int_eq(hb_trainer_run(tr, 3), HB_OK);
@@ -510,23 +541,25 @@ START_TEST(test_with_optimizer) {
     HB_ASSERT_CLOSE(lr, 0.01 * f * 2.0 / 5.0, 1e-15);
     double gl;
     ck_assert_int_eq(hb_optimizer_get_f64(opt, HB_OPT_LR, &gl), HB_OK);
-    ck_assert(gl == 0.01); /* restored after the re-warmed step */
+    ck_assert(gl == 0.01); /* the global lr itself is never touched */
+    ck_assert_int_eq(hb_optimizer_get_f64(opt, HB_OPT_LR_MULT, &mult), HB_OK);
+    HB_ASSERT_CLOSE(mult, 3.0 / 5.0, 1e-15); /* step 12 */
     hb_trainer_free(tr);
     hb_optimizer_free(opt);
 
-    /* Adam-mini: zeroing a range zeroes the v partitions of the blocks it covers. */
+    /* Adam-mini: Ua has one partition per output row; the boundary zeroes them, s keeps
+       its own; the frozen U and Vt have none. */
     ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_ADAM_MINI, wp, &opt), HB_OK);
     double l;
     ck_assert_int_eq(hb_model_loss_grad(w, &l), HB_OK);
     ck_assert_int_eq(hb_optimizer_step(opt), HB_OK);
     const double *v = opt->v;
-    size_t a = opt->part_first[bu], z = opt->part_first[bu + 1], zs = opt->part_first[bs + 1];
-    ck_assert_uint_eq(z - a, 5); /* U (out=5, k): one partition per output row */
-    ck_assert_int_eq(hb__optim_zero_range(opt, ou, nu), HB_OK);
-    for (size_t i = a; i < z; i++) ck_assert(v[i] == 0);
-    for (size_t i = z; i < zs; i++) ck_assert(v[i] != 0); /* s untouched */
-    ck_assert_int_eq(hb__optim_zero_range(opt, ou, 1000), HB_ERANGE);
-    ck_assert_int_eq(hb__optim_zero_range(NULL, 0, 1), HB_OK);
+    size_t bu = block_index(w, "fc.weight.U");
+    ck_assert_uint_eq(opt->part_first[bu + 1], opt->part_first[bu]);
+    ck_assert_uint_eq(opt->part_first[bua + 1] - opt->part_first[bua], 5);
+    ck_assert_int_eq(hb_sst_begin_step(w, 20, opt, NULL), HB_OK);
+    for (size_t i = opt->part_first[bua]; i < opt->part_first[bua + 1]; i++) ck_assert(v[i] == 0);
+    for (size_t i = opt->part_first[bs]; i < opt->part_first[bs + 1]; i++) ck_assert(v[i] != 0);
     /* a foreign optimizer is refused */
     hb_optimizer *other = NULL;
     ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_SGD, hb_model_params(inner), &other), HB_OK);
@@ -536,6 +569,72 @@ START_TEST(test_with_optimizer) {
     hb_model_free(w);
     hb_model_free(inner);
     hb_context_free(ctx);
+}
+END_TEST
+
+/* One SST training run of `steps` steps with AdamW, a per-block lr override and the
+ * trainer, from a fresh context of fixed seed; optionally checkpointing after `ckpt_at`
+ * steps into *buf, or starting from the checkpoint in buf. Returns the wrapper's params. */
+static void resume_run(int64_t steps, int64_t ckpt_at, void **buf, size_t *len, bool load,
+                       double *out, size_t cap) {
+    hb_context *ctx = hb_test_context(1, 28);
+    hb_model *inner = NULL, *w = NULL;
+    ck_assert_int_eq(fake_model_create(ctx, 5, 7, 8, &inner), HB_OK);
+    hb_sst_config *cfg = NULL;
+    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_METHOD_SPECTRAL, &cfg), HB_OK);
+    ck_assert_int_eq(hb_sst_config_add_kind(cfg, HB_BLOCK_LINEAR), HB_OK);
+    ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_RANK, 2), HB_OK);
+    ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_ITERATION, 7), HB_OK);
+    ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_REWARM, 3), HB_OK);
+    ck_assert_int_eq(hb_sst_create(inner, cfg, &w), HB_OK);
+    hb_sst_config_free(cfg);
+    hb_params *wp = hb_model_params(w);
+    hb_optimizer *opt = NULL;
+    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_ADAMW, wp, &opt), HB_OK);
+    ck_assert_int_eq(hb_optimizer_set_f64(opt, HB_OPT_LR, 0.02), HB_OK);
+    ck_assert_int_eq(hb_optimizer_override_f64(opt, "fc.weight.s", HB_OPT_LR, 0.05), HB_OK);
+    ck_assert_int_eq(hb_optimizer_schedule_cosine(opt, 2, 30, 0.1), HB_OK);
+    if (load) ck_assert_int_eq(hb_checkpoint_load_buffer(*buf, *len, wp, opt), HB_OK);
+    hb_trainer *tr = NULL;
+    ck_assert_int_eq(hb_trainer_create(w, opt, &tr), HB_OK);
+    if (ckpt_at > 0) {
+        ck_assert_int_eq(hb_trainer_run(tr, ckpt_at), HB_OK);
+        ck_assert_int_eq(hb_checkpoint_size(wp, opt, len), HB_OK);
+        *buf = malloc(*len);
+        ck_assert_int_eq(hb_checkpoint_save_buffer(wp, opt, *buf, *len, NULL), HB_OK);
+        steps -= ckpt_at;
+    }
+    ck_assert_int_eq(hb_trainer_run(tr, steps), HB_OK);
+    ck_assert_int_eq(hb_sst_sync(w), HB_OK);
+    ck_assert_uint_eq(hb_params_count(wp), cap);
+    memcpy(out, hb_params_data(wp), cap * sizeof *out);
+    hb_trainer_free(tr);
+    hb_optimizer_free(opt);
+    hb_model_free(w);
+    hb_model_free(inner);
+    hb_context_free(ctx);
+}
+
+/* A run interrupted at step 10 (inside iteration 1, during nothing special) and resumed
+ * from its checkpoint in a fresh context ends bit-for-bit where the uninterrupted run
+ * ends (selection, iteration, optimizer state and data stream all restored); so does one
+ * interrupted exactly at a boundary (step 14). */
+START_TEST(test_checkpoint_resume) {
+    enum { NP = 25 + 5 + 35 + 10 + 14 + 2 + 5 + 1 };
+    double full[NP], resumed[NP], first[NP];
+    void *buf = NULL;
+    size_t len = 0;
+    resume_run(25, 0, NULL, NULL, false, full, NP);
+    for (int64_t at = 10; at <= 14; at += 4) {
+        resume_run(25, at, &buf, &len, false, first, NP);
+        ck_assert(memcmp(first, full, sizeof full) == 0); /* checkpointing changes nothing */
+        resume_run(25 - at, 0, &buf, &len, true, resumed, NP);
+        for (int i = 0; i < NP; i++)
+            ck_assert_msg(resumed[i] == full[i], "at %lld: param %d: %.17g vs %.17g", (long long)at,
+                          i, resumed[i], full[i]);
+        free(buf);
+        buf = NULL;
+    }
 }
 END_TEST
 
@@ -766,6 +865,7 @@ Suite *hb_suite_sst(void) {
     tcase_add_test(tc, test_sampling_multinomial);
     tcase_add_test(tc, test_sampling_mixed_pairs);
     tcase_add_test(tc, test_with_optimizer);
+    tcase_add_test(tc, test_checkpoint_resume);
     tcase_add_test(tc, test_lora);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_sst_oom);

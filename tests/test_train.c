@@ -1,5 +1,6 @@
 /* The training loop: the built-in GD step on a callback quadratic against the hand-written
  * iteration, records, evaluation, caller data, synthetic streams, cancel, bad input, OOM. */
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -275,6 +276,67 @@ START_TEST(test_optimizer_and_checkpoint) {
 }
 END_TEST
 
+/* The built-in GD step leaves a frozen block alone (as an optimizer does); a trainer with an
+ * optimizer continues from the optimizer's step count (resume after a checkpoint load). */
+START_TEST(test_frozen_and_resume) {
+    hb_context *ctx = hb_test_context(1, 9);
+    quad q;
+    make_quad(&q);
+    hb_model *m = quad_model(ctx, &q);
+    hb_params *p = hb_model_params(m);
+    ck_assert_int_eq(hb_params_set_trainable(p, 1, 0), HB_OK); /* block "c" */
+    double th[N], g[N];
+    memcpy(th, hb_params_data(p), sizeof th);
+    hb_trainer *tr = NULL;
+    ck_assert_int_eq(hb_trainer_create(m, NULL, &tr), HB_OK);
+    ck_assert_int_eq(hb_trainer_set_f64(tr, HB_TR_LR, 0.1), HB_OK);
+    ck_assert_int_eq(hb_trainer_run(tr, 5), HB_OK);
+    for (int t = 0; t < 5; t++) {
+        quad_loss(&q, th, g);
+        for (int i = 0; i < 3; i++) th[i] -= 0.1 * g[i]; /* only block "a" moves */
+    }
+    const double *got = hb_params_data(p);
+    for (int i = 0; i < 3; i++) HB_ASSERT_CLOSE(got[i], th[i], 1e-12); /* as in the GD test */
+    for (int i = 3; i < N; i++) ck_assert(got[i] == th[i]);               /* bit for bit */
+    hb_trainer_free(tr);
+    ck_assert_int_eq(hb_params_set_trainable(p, 1, 1), HB_OK);
+
+    hb_optimizer *opt = NULL;
+    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_SGD, p, &opt), HB_OK);
+    ck_assert_int_eq(hb_optimizer_set_f64(opt, HB_OPT_LR, 0.2), HB_OK);
+    ck_assert_int_eq(hb_optimizer_schedule_cosine(opt, 2, 20, 0.1), HB_OK);
+    ck_assert_int_eq(hb_trainer_create(m, opt, &tr), HB_OK);
+    ck_assert_int_eq(hb_trainer_run(tr, 4), HB_OK);
+    size_t len;
+    ck_assert_int_eq(hb_checkpoint_size(p, opt, &len), HB_OK);
+    void *buf = malloc(len);
+    ck_assert_int_eq(hb_checkpoint_save_buffer(p, opt, buf, len, NULL), HB_OK);
+    ck_assert_int_eq(hb_trainer_run(tr, 3), HB_OK);
+    double after7[N];
+    memcpy(after7, hb_params_data(p), sizeof after7);
+    hb_trainer_free(tr);
+    /* Back to step 4 from the checkpoint: a NEW trainer continues at step 4. */
+    ck_assert_int_eq(hb_checkpoint_load_buffer(buf, len, p, opt), HB_OK);
+    free(buf);
+    ck_assert_int_eq(hb_trainer_create(m, opt, &tr), HB_OK);
+    ck_assert_int_eq(hb_trainer_run(tr, 3), HB_OK);
+    ck_assert_int_eq(hb_trainer_step(tr), 7);
+    for (size_t i = 0; i < 3; i++) {
+        double st, lr, f;
+        ck_assert_int_eq(hb_trainer_record_f64(tr, i, HB_REC_STEP, &st), HB_OK);
+        ck_assert(st == 4.0 + (double)i);
+        ck_assert_int_eq(hb_trainer_record_f64(tr, i, HB_REC_LR, &lr), HB_OK);
+        ck_assert_int_eq(hb_optimizer_lr_factor(opt, 5 + (int64_t)i, &f), HB_OK);
+        HB_ASSERT_CLOSE(lr, 0.2 * f, 1e-15);
+    }
+    ck_assert(memcmp(after7, hb_params_data(p), sizeof after7) == 0);
+    hb_trainer_free(tr);
+    hb_optimizer_free(opt);
+    hb_model_free(m);
+    hb_context_free(ctx);
+}
+END_TEST
+
 static int cancel_at(void *user, const char *task, int64_t done, int64_t total) {
     (void)total;
     ck_assert_str_eq(task, "train");
@@ -407,6 +469,7 @@ Suite *hb_suite_train(void) {
     tcase_add_test(tc, test_caller_data_and_eval);
     tcase_add_test(tc, test_synthetic_streams);
     tcase_add_test(tc, test_optimizer_and_checkpoint);
+    tcase_add_test(tc, test_frozen_and_resume);
     tcase_add_test(tc, test_cancel_and_nonfinite);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_train_oom);

@@ -2,31 +2,52 @@
  *
  * Both are *reparametrising wrapper models*: hb_sst_create takes a model (the inner model)
  * and returns a new hb_model whose parameters are the inner model's unconverted blocks
- * plus, for every converted 2-d block W (out×in, k = min(out, in)):
+ * plus, for every converted 2-d block N = W (out×in, k = min(out, in), r = min(rank, k)):
  *
- *   SST  (Sparse Spectral Training):  W = U·diag(s)·Vᵀ
- *        "<name>.U" (out, k), "<name>.s" (k), "<name>.Vt" (k, in),
- *        initialised by a thin SVD of the block's current W (zero distortion);
+ *   SST  (Sparse Spectral Training):  W = U·diag(s)·Vᵀ, initialised by a thin SVD of the
+ *        block's current W (zero distortion). Blocks, in this order:
+ *          "N.U"   (out, k) frozen     all left singular vectors
+ *          "N.s"   (k)      trainable  the singular values
+ *          "N.Vt"  (k, in)  frozen     all right singular vectors (rows)
+ *          "N.Ua"  (out, r) trainable  the r ACTIVE columns of U (the live values)
+ *          "N.Vta" (r, in)  trainable  the r active rows of Vᵀ (the live values)
+ *          "N.idx" (r)      frozen     the active indices, ascending, as exact integers
+ *        and after all blocks one frozen "sst.iteration" (1): the iteration the selection
+ *        belongs to. Frozen blocks (hb_params_set_trainable) get no optimizer state and are
+ *        never changed by an optimizer, so the optimizer holds state for s and the active
+ *        pairs only, and inactive pairs cannot move during an iteration. The wrapper copies
+ *        N.Ua/N.Vta into the active columns/rows of N.U/N.Vt whenever it evaluates, so
+ *        N.U/N.Vt are current after any evaluation and in every checkpoint; a checkpoint of
+ *        the wrapper's params (with its optimizer) holds the whole schedule state.
+ *        Factor blocks keep the inner block's kind, except that s, Vᵀ and Vta of an
+ *        ATTN_Q/ATTN_K block are LINEAR (their rows are not head-grouped outputs, which
+ *        Adam-mini's per-head partition needs); N.idx and sst.iteration are OTHER.
  *   LoRA: W = W₀ + (α/r)·B·A, W₀ = the block's current W (frozen, held by the wrapper)
- *        "<name>.A" (r, in) kaiming-uniform(a=√5) as PyTorch's LoRA, "<name>.B" (out, r) zeros.
+ *        "N.A" (r, in) kaiming-uniform(a=√5) as PyTorch's LoRA, "N.B" (out, r) zeros.
  *
  * Evaluating the wrapper forms W into the inner model's parameters and runs the inner
  * model (the inner model is the wrapper's workspace: its converted blocks are overwritten;
  * it must outlive the wrapper and not be used concurrently). The gradient G = ∂L/∂W of
- * the inner model is mapped to the wrapper's blocks:
- *   SST exact    (HB_SST_GRAD_EXACT): ∇U = G·V·diag(s), ∇s_i = u_iᵀ·G·v_i, ∇Vᵀ = diag(s)·Uᵀ·G;
- *   SST enhanced (default):           ∇s_i = u_iᵀ·G·v_i for ALL i; for the r ACTIVE pairs
- *                                     ∇u_i = G·v_i, ∇v_i = Gᵀ·u_i (no s_i factor); 0 for the rest;
- *   LoRA:                             ∇B = (α/r)·G·Aᵀ, ∇A = (α/r)·Bᵀ·G.
- * Unconverted blocks get the inner gradient (or 0 with HB_SST_FREEZE_OTHERS).
+ * the inner model is mapped to the wrapper's trainable blocks (frozen blocks get 0):
+ *   SST enhanced (default):  ∇s_i = u_iᵀ·G·v_i for ALL i; for the active pairs
+ *                            ∇Ua[:,j] = G·v_{idx_j}, ∇Vta[j,:] = (Gᵀ·u_{idx_j})ᵀ (no s factor);
+ *   SST exact (HB_SST_GRAD_EXACT): the same times s_{idx_j} for Ua and Vta, i.e. the true
+ *                            gradient of L(U, s, Vᵀ) restricted to s and the active pairs
+ *                            (rank = k makes every pair active);
+ *   LoRA:                    ∇B = (α/r)·G·Aᵀ, ∇A = (α/r)·Bᵀ·G.
+ * Unconverted blocks get the inner gradient (with HB_SST_FREEZE_OTHERS they are frozen
+ * blocks and get 0).
  *
  * The SST schedule (driven by hb_trainer automatically, or by hb_sst_begin_step /
  * hb_sst_end_step in a hand-written loop): an iteration is T3 = HB_SST_ITERATION steps;
- * at its start each layer draws r of its k indices without replacement, with probability
- * ∝ (1−μ)·s_i/Σs + μ/k (μ = HB_SST_UNIFORM_MIX); at every later iteration boundary the
- * layer is re-SVD'd ([U,s,Vᵀ] = svd(U·diag(s)·Vᵀ)), the optimizer state of its U and Vᵀ
- * blocks is reset, and the learning rate is re-warmed linearly over HB_SST_REWARM steps.
- * After every update s is clamped to ≥ 0.
+ * step t belongs to iteration t / T3. When it differs from sst.iteration, every layer is
+ * re-SVD'd ([U,s,Vᵀ] = svd(U·diag(s)·Vᵀ)), draws r of its k indices without replacement,
+ * with probability ∝ (1−μ)·s_i/Σs + μ/k (μ = HB_SST_UNIFORM_MIX), from the context seed,
+ * the wrapper's RNG stream and counters that depend only on the iteration (a resumed run
+ * draws what the uninterrupted run drew), the optimizer state of every N.Ua/N.Vta block is
+ * zeroed, and the learning rate is re-warmed linearly over HB_SST_REWARM steps through
+ * the optimizer's HB_OPT_LR_MULT (so per-block lr overrides are re-warmed too). After
+ * every update s is clamped to ≥ 0.
  *
  * Hessian products of a wrapper are not provided (HB_EUNSUPPORTED): analyse the inner
  * model after hb_sst_sync. Parameters must be f32 or f64 (bf16: HB_EDTYPE). */
@@ -56,7 +77,7 @@ typedef enum hb_sst_opt {
     HB_SST_UNIFORM_MIX = 4,   /* f64 μ in [0,1]: mix of the uniform law into ∝ s [0]       */
     HB_SST_GRADIENT = 5,      /* i64 hb_sst_gradient [HB_SST_GRAD_ENHANCED]                */
     HB_SST_LORA_ALPHA = 6,    /* f64 α > 0 (LoRA scale α/r); 0 = use α = r (scale 1) [0]   */
-    HB_SST_FREEZE_OTHERS = 7  /* i64 0/1: unconverted blocks get zero gradient [0]         */
+    HB_SST_FREEZE_OTHERS = 7  /* i64 0/1: unconverted blocks are frozen [0]                 */
 } hb_sst_opt;
 
 typedef enum hb_sst_gradient {
@@ -83,7 +104,7 @@ HB_API int hb_sst_config_add_kind(hb_sst_config *cfg, hb_block_kind kind);
 
 /* hb_sst_create: the wrapper model over `inner` (borrowed). Draws from the context's
  * RNG (LoRA's A; SST's first selection). Returns HB_OK, HB_EINVAL (NULL, inner is itself
- * a wrapper, a name longer than HB_MAX_BLOCK_NAME−3), HB_ENOTFOUND (a named block does not
+ * a wrapper, a name longer than HB_MAX_BLOCK_NAME−4), HB_ENOTFOUND (a named block does not
  * exist), HB_ESHAPE (a named block is not 2-d; no block selected), HB_EDTYPE (bf16),
  * HB_ENONFINITE (a converted block holds NaN/Inf), HB_ENOMEM. */
 HB_API int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out);
@@ -103,30 +124,33 @@ HB_API int hb_sst_num_layers(const hb_model *m, size_t *n);
 HB_API int hb_sst_layer_info(const hb_model *m, size_t layer, const char **name, int64_t *out_dim,
                              int64_t *in_dim, int64_t *k, int64_t *r);
 /* hb_sst_active: the r active indices of an SST layer (ascending) into idx[0..r).
- * Returns HB_OK, HB_EINVAL (LoRA, NULL idx), HB_ERANGE. */
+ * Returns HB_OK, HB_EINVAL (LoRA, NULL idx), HB_ERANGE, HB_ESTATE (the N.idx block does
+ * not hold r ascending integers in [0, k), e.g. after writing the params by hand). */
 HB_API int hb_sst_active(const hb_model *m, size_t layer, int64_t *idx);
 /* hb_sst_trainable_count: scalars that receive a nonzero gradient in a step:
- * SST Σ(k + r(out+in)), LoRA Σ r(out+in), plus the unconverted blocks unless frozen.
- * An optimizer with q state scalars per parameter needs q·count of state in principle
- * (docs/sst.md: how the flat-vector optimizer realises it). */
+ * SST Σ(k + r(out+in)), LoRA Σ r(out+in), plus the unconverted blocks unless frozen —
+ * the same as hb_params_trainable_count of the wrapper's params, so an optimizer with q
+ * state scalars per parameter holds q·count of state. */
 HB_API int hb_sst_trainable_count(const hb_model *m, size_t *n);
 /* hb_sst_sync: form every W into the inner model's parameters now, so the inner model
  * (e.g. for Hessian analysis) computes what the wrapper computes. */
 HB_API int hb_sst_sync(hb_model *m);
-/* hb_sst_resvd: [U, s, Vᵀ] = svd(U·diag(s)·Vᵀ) for every SST layer now (the active
- * indices are kept). LoRA: HB_EINVAL. Returns HB_OK, HB_EINVAL, HB_ENONFINITE (LAPACK
- * failed to converge; the layer is unchanged). */
+/* hb_sst_resvd: [U, s, Vᵀ] = svd(U·diag(s)·Vᵀ) for every SST layer now; the active
+ * indices are kept (N.Ua/N.Vta receive the new vectors at those indices). LoRA:
+ * HB_EINVAL. Returns HB_OK, HB_EINVAL, HB_ESTATE (corrupt N.idx), HB_ENONFINITE (LAPACK
+ * failed to converge; that layer is unchanged). */
 HB_API int hb_sst_resvd(hb_model *m);
 
 /* ---- The schedule in a hand-written loop ------------------------------------------------
- * hb_sst_begin_step before computing the gradient of step `step` (0, 1, 2, …): at an
- * iteration boundary re-SVD, redraw, reset optimizer state (opt may be NULL: no state);
- * *lr_scale (may be NULL) receives the re-warm factor to multiply the learning rate by.
- * hb_sst_end_step after the update: s ≥ 0. LoRA: both are no-ops (*lr_scale = 1).
- * The state reset zeroes, for every U and Vᵀ block, the optimizer's per-element state
- * (SGD momentum, Adam moments) and Adam-mini's per-partition v; the step count is kept.
- * Returns HB_OK, HB_EINVAL (step < 0, opt not over m's params), and the errors of
- * hb_sst_resvd. */
+ * hb_sst_begin_step before computing the gradient of step `step` (0, 1, 2, …): at a new
+ * iteration re-SVD, redraw, zero opt's state of the N.Ua/N.Vta blocks (opt may be NULL:
+ * no state); sets opt's HB_OPT_LR_MULT to the re-warm factor (1 outside a re-warm;
+ * a multiplier of your own is overwritten) and returns it in *lr_scale (may be NULL; use
+ * it to scale the lr of a hand-written update). hb_sst_end_step after the update: s ≥ 0.
+ * LoRA: both are no-ops (*lr_scale = 1). The step count of opt is kept (bias correction
+ * continues). Returns HB_OK, HB_EINVAL (step < 0, opt not over m's params), HB_ERANGE
+ * (iteration beyond 2^24 with f32 params: the selection block cannot hold it exactly),
+ * HB_ESTATE (corrupt N.idx), and the errors of hb_sst_resvd. */
 HB_API int hb_sst_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_scale);
 HB_API int hb_sst_end_step(hb_model *m);
 

@@ -18,12 +18,14 @@
  * t·batches·batch < offset), else the loss on the step's data.
  *
  * The update: an hb_optimizer (optim.h) when one is given (its lr, schedule and per-block
- * options apply; the recorded lr is global lr × schedule factor), otherwise a built-in
- * plain gradient-descent step θ ← θ − lr·∇L with lr = HB_TR_LR.
+ * options apply; the recorded lr is global lr × schedule factor × HB_OPT_LR_MULT, the
+ * multiplier an SST wrapper sets to its re-warm factor each step), otherwise a built-in
+ * plain gradient-descent step θ ← θ − lr·∇L with lr = HB_TR_LR (× the SST re-warm) on
+ * the trainable blocks (hb_params_set_trainable).
  * Checkpoints (hb_trainer_set_checkpoint): after every `every`-th step, the parameters and
  * the optimizer state are saved atomically (checkpoint.h) to one path, overwritten. Models built by hb_sst_create
  * (sst.h) are recognised and driven by their schedule (active pairs, re-SVD, optimizer
- * state reset, learning-rate re-warm, s ≥ 0), see sst.h.
+ * state reset, learning-rate re-warm through HB_OPT_LR_MULT, s ≥ 0), see sst.h.
  *
  * Progress: hb__progress(ctx, "train", t+1, total) after every step; a callback that
  * returns nonzero stops the run with HB_ECANCELED (the step that was reported is
@@ -82,7 +84,10 @@ HB_API int hb_trainer_set_eval_fn(hb_trainer *tr, hb_train_data_fn fn, void *use
  * may then be NULL). Returns HB_OK, HB_EINVAL, HB_ENOMEM. */
 HB_API int hb_trainer_set_checkpoint(hb_trainer *tr, const char *path, int64_t every);
 
-/* hb_trainer_run: run `steps` more steps (>= 1), continuing from hb_trainer_step. The
+/* hb_trainer_run: run `steps` more steps (>= 1), continuing from hb_trainer_step. With an
+ * optimizer the run first takes the optimizer's step count as the trainer's step, so
+ * after hb_checkpoint_load into the optimizer (and an SST wrapper's params) the run
+ * resumes at the saved step with the same data, schedule and SST iteration. The
  * progress total is the step count the run will reach.
  * Returns HB_OK, HB_EINVAL, HB_ENONFINITE (non-finite loss or gradient: that step is not
  * applied and not recorded), HB_ECANCELED, HB_ECALLBACK, HB_ENOMEM, HB_EIO (checkpoint),
@@ -98,9 +103,10 @@ HB_API int64_t hb_trainer_step(const hb_trainer *tr);
 HB_API int hb_trainer_evaluate(hb_trainer *tr, double *loss, double *accuracy);
 
 /* ---- Records ------------------------------------------------------------------------
- * Record i describes step i: the loss and gradient at θ_i (before the update), the
- * learning rate the update used, the weight norms of θ_i, and — if step i was followed
- * by an evaluation — the held-out loss/accuracy of θ_{i+1} (NAN otherwise). */
+ * Record i describes the i-th step this trainer took, step t = HB_REC_STEP (t = i unless
+ * the run resumed from a checkpoint): the loss and gradient at θ_t (before the update),
+ * the learning rate the update used, the weight norms of θ_t, and — if step t was
+ * followed by an evaluation — the held-out loss/accuracy of θ_{t+1} (NAN otherwise). */
 typedef enum hb_record_key {
     HB_REC_STEP = 1,          /* the step index i                                          */
     HB_REC_LOSS = 2,          /* L(θ_i) on the step's data                                 */

@@ -1,11 +1,22 @@
 /* SST spectral layers and the LoRA baseline as reparametrising wrapper models.
  *
  * SST layer (out×in, k = min(out, in)):   W = U·diag(s)·Vᵀ,   U (out,k), s (k), Vᵀ (k,in)
+ * Blocks of the wrapper per layer (name N of the inner block):
+ *   N.U (out,k) frozen, N.s (k) trainable, N.Vt (k,in) frozen,
+ *   N.Ua (out,r) trainable = the r active columns of U, N.Vta (r,in) trainable = the
+ *   active rows of Vᵀ, N.idx (r) frozen = the active indices (exact integers);
+ * and one frozen block "sst.iteration" (1): the iteration the selection belongs to.
+ * Why this layout: the optimizer keeps state only for trainable blocks, so it holds state
+ * for s and the active pairs and nothing else; inactive pairs cannot change during an
+ * iteration because no optimizer writes a frozen block; and a checkpoint of the wrapper's
+ * params carries the whole schedule state (U, Vᵀ, selection, iteration), so a resumed run
+ * continues exactly. The live values of the active pairs are in N.Ua/N.Vta; they are
+ * scattered into N.U/N.Vt before every use (cheap: r·(out+in)).
  *   forward:  W is formed into the inner model's block (out·in·k flops, once per evaluation)
- *   backward: G = ∂L/∂W from the inner model, then with M2 = Uᵀ·G (k×in), M1 = G·Vᵀᵀ (out×k)
- *             ∇s_i = Σ_j M2[i,j]·Vᵀ[i,j] = u_iᵀ·G·v_i
- *             exact:    ∇U = M1·diag(s),  ∇Vᵀ = diag(s)·M2
- *             enhanced: ∇U[:,i] = M1[:,i], ∇Vᵀ[i,:] = M2[i,:] for active i, 0 otherwise
+ *   backward: G = ∂L/∂W from the inner model; M2 = Uᵀ·G (k×in), M1a = G·Vtaᵀ (out×r)
+ *             ∇s_i = Σ_j M2[i,j]·Vᵀ[i,j] = u_iᵀ·G·v_i                       (all i)
+ *             ∇Ua[:,j] = f_j·M1a[:,j], ∇Vta[j,:] = f_j·M2[idx_j,:]          (active pairs)
+ *             f_j = 1 (enhanced) or s_{idx_j} (exact)
  * LoRA layer: W = W₀ + c·B·A, c = α/r,    A (r,in), B (out,r)
  *   backward: ∇B = c·G·Aᵀ,  ∇A = c·Bᵀ·G
  * Why form W instead of applying U, s, Vᵀ as three skinny products at every position:
@@ -38,11 +49,11 @@ struct hb_sst_config {
 typedef struct layer {
     size_t inner_block, inner_off;
     int64_t out, in, k, r;
-    size_t off_u, off_s, off_vt; /* SST, in the wrapper's flat vector */
-    size_t off_a, off_b;         /* LoRA */
+    size_t off_u, off_s, off_vt, off_ua, off_vta, off_idx; /* SST, in the wrapper's vector */
+    size_t off_a, off_b;                                   /* LoRA */
     void *w0;                    /* LoRA: frozen W₀ (out·in) */
-    int64_t *active;             /* SST: r indices, ascending */
-    unsigned char *mask;         /* SST: k flags */
+    int64_t *active;             /* SST: cache of N.idx (r indices, ascending) */
+    unsigned char *mask;         /* SST: k flags, the same selection */
 } layer;
 
 typedef struct other {
@@ -64,11 +75,13 @@ typedef struct sst {
     lapack_int lwork;
     lapack_int *iwork;
     double *weights;   /* sampling weights, max k */
-    void *frozen;      /* SST: U and Vᵀ of every layer as before the update (Σ out·k + k·in) */
-    bool frozen_valid; /* begin_step took the snapshot; end_step restores the inactive pairs */
-    uint64_t stream, draws;
-    int64_t cur_iter;
+    size_t off_iter;   /* SST: the "sst.iteration" block */
+    uint64_t stream;   /* RNG stream of the selection */
+    uint64_t sum_r;    /* Σ r over the layers: uniforms drawn per selection */
 } sst;
+
+/* Largest integer a selection block holds exactly in the parameter dtype. */
+static double exact_int_limit(hb_dtype dt) { return dt == HB_F64 ? 9007199254740992.0 : 16777216.0; }
 
 /* ---------------------------------------------------------------- configuration ---- */
 
@@ -148,8 +161,8 @@ int hb_sst_config_add_block(hb_sst_config *c, const char *name) {
     hb_context *ctx = c->ctx;
     HB_CHECK(ctx, name != NULL, HB_EINVAL, "block name is NULL");
     size_t len = strlen(name);
-    HB_CHECK(ctx, len >= 1 && len <= HB_MAX_BLOCK_NAME - 3, HB_EINVAL,
-             "block name must have 1..%d bytes (room for the '.Vt' suffix)", HB_MAX_BLOCK_NAME - 3);
+    HB_CHECK(ctx, len >= 1 && len <= HB_MAX_BLOCK_NAME - 4, HB_EINVAL,
+             "block name must have 1..%d bytes (room for the '.Vta' suffix)", HB_MAX_BLOCK_NAME - 4);
     if (c->n_names == c->cap_names) {
         size_t cap = c->cap_names ? 2 * c->cap_names : 4;
         char(*nn)[HB_MAX_BLOCK_NAME + 1] = hb__calloc(ctx, cap, sizeof *nn, "SST block names");
@@ -190,13 +203,12 @@ static void destroy_sst(hb_context *ctx, sst *S) {
     hb__free(ctx, S->work);
     hb__free(ctx, S->iwork);
     hb__free(ctx, S->weights);
-    hb__free(ctx, S->frozen);
     hb__free(ctx, S);
 }
 
 static void sst_destroy(hb_model *m) { destroy_sst(m->ctx, m->impl); }
 
-/* dst = base + suffix (base is at most HB_MAX_BLOCK_NAME − 3 bytes, checked at create). */
+/* dst = base + suffix (base is at most HB_MAX_BLOCK_NAME − 4 bytes, checked at create). */
 static void suffixed(char *dst, const char *base, const char *suffix) {
     size_t a = strlen(base), b = strlen(suffix);
     memcpy(dst, base, a);
@@ -205,29 +217,45 @@ static void suffixed(char *dst, const char *base, const char *suffix) {
 
 static void *at(hb_dtype dt, void *base, size_t off) { return (char *)base + off * hb_dtype_size(dt); }
 
-/* Element loops of the forming and the gradient map, typed (one dtype switch per call,
- * not per element). */
+/* Element loops of the forming, the gradient map and the active-pair copies, typed (one
+ * dtype switch per call, not per element). */
 #define HB_SST_KERNELS(T, SFX)                                                             \
     static void scale_cols_##SFX(const T *U, const T *s, T *US, int64_t out, int64_t k) {  \
         for (int64_t a = 0; a < out; a++)                                                  \
             for (int64_t i = 0; i < k; i++) US[a * k + i] = U[a * k + i] * s[i];           \
     }                                                                                      \
-    static void map_sst_##SFX(const T *s, const T *Vt, const T *M1, const T *M2,           \
-                              const unsigned char *mask, bool exact, T *gU, T *gs, T *gVt, \
-                              int64_t out, int64_t in, int64_t k) {                        \
+    /* ∇s_i += Σ_j M2[i,j]·Vᵀ[i,j]; ∇Vta[j,:] += f_j·M2[idx_j,:]; ∇Ua[:,j] += f_j·M1a[:,j] */ \
+    static void map_sst_##SFX(const T *s, const T *Vt, const T *M1a, const T *M2,          \
+                              const int64_t *idx, bool exact, T *gUa, T *gs, T *gVta,      \
+                              int64_t out, int64_t in, int64_t k, int64_t r) {             \
         for (int64_t i = 0; i < k; i++) {                                                  \
             double d = 0;                                                                  \
             for (int64_t j = 0; j < in; j++) d += (double)M2[i * in + j] * (double)Vt[i * in + j]; \
             gs[i] += (T)d;                                                                 \
-            T f = exact ? s[i] : (T)(mask[i] ? 1 : 0);                                     \
-            if (f == 0) continue;                                                          \
-            for (int64_t j = 0; j < in; j++) gVt[i * in + j] += f * M2[i * in + j];        \
+        }                                                                                  \
+        for (int64_t j = 0; j < r; j++) {                                                  \
+            T f = exact ? s[idx[j]] : (T)1;                                                \
+            for (int64_t c = 0; c < in; c++) gVta[j * in + c] += f * M2[idx[j] * in + c];  \
         }                                                                                  \
         for (int64_t a = 0; a < out; a++)                                                  \
-            for (int64_t i = 0; i < k; i++) {                                              \
-                T f = exact ? s[i] : (T)(mask[i] ? 1 : 0);                                 \
-                gU[a * k + i] += f * M1[a * k + i];                                        \
+            for (int64_t j = 0; j < r; j++) {                                              \
+                T f = exact ? s[idx[j]] : (T)1;                                            \
+                gUa[a * r + j] += f * M1a[a * r + j];                                      \
             }                                                                              \
+    }                                                                                      \
+    /* to_full: U[:,idx_j] = Ua[:,j], Vᵀ[idx_j,:] = Vta[j,:]; otherwise the reverse. */  \
+    static void copy_pairs_##SFX(T *U, T *Vt, T *Ua, T *Vta, const int64_t *idx,           \
+                                 int64_t out, int64_t in, int64_t k, int64_t r,            \
+                                 bool to_full) {                                           \
+        for (int64_t a = 0; a < out; a++)                                                  \
+            for (int64_t j = 0; j < r; j++) {                                              \
+                if (to_full) U[a * k + idx[j]] = Ua[a * r + j];                            \
+                else Ua[a * r + j] = U[a * k + idx[j]];                                    \
+            }                                                                              \
+        for (int64_t j = 0; j < r; j++) {                                                  \
+            if (to_full) memcpy(Vt + idx[j] * in, Vta + j * in, (size_t)in * sizeof(T));   \
+            else memcpy(Vta + j * in, Vt + idx[j] * in, (size_t)in * sizeof(T));           \
+        }                                                                                  \
     }
 HB_SST_KERNELS(double, f64)
 HB_SST_KERNELS(float, f32)
@@ -278,11 +306,56 @@ static int form_layer(hb_model *m, sst *S, layer *L, void *dst) {
                     at(dt, P, L->off_vt), L->in, 0.0, dst, L->in);
 }
 
+/* Read the selection blocks (N.idx) into the layer caches, checking them: they are plain
+ * parameter values, so a caller (or a checkpoint of another wrapper) may have put anything
+ * there. Integer, in [0, k), strictly ascending, else HB_ESTATE (nothing is used). */
+static int load_selection(hb_model *m, sst *S) {
+    if (S->method != HB_SST_METHOD_SPECTRAL) return HB_OK;
+    hb_dtype dt = m->compute;
+    const void *P = m->params->data;
+    for (size_t l = 0; l < S->n_layers; l++) {
+        layer *L = &S->layers[l];
+        double prev = -1;
+        for (int64_t j = 0; j < L->r; j++) {
+            double v = hb__load(dt, P, L->off_idx + (size_t)j);
+            HB_CHECK(m->ctx, v == floor(v) && v > prev && v < (double)L->k, HB_ESTATE,
+                     "the SST selection block '%s.idx' is corrupt (entry %lld = %g)",
+                     S->inner->params->blocks[L->inner_block].name, (long long)j, v);
+            prev = v;
+        }
+        memset(L->mask, 0, (size_t)L->k);
+        for (int64_t j = 0; j < L->r; j++) {
+            L->active[j] = (int64_t)hb__load(dt, P, L->off_idx + (size_t)j);
+            L->mask[L->active[j]] = 1;
+        }
+    }
+    return HB_OK;
+}
+
+/* Copy the active pairs between N.Ua/N.Vta and N.U/N.Vt (to_full: into U and Vᵀ). */
+static void copy_pairs(hb_model *m, layer *L, bool to_full) {
+    hb_dtype dt = m->compute;
+    void *P = m->params->data;
+    void *U = at(dt, P, L->off_u), *Vt = at(dt, P, L->off_vt), *Ua = at(dt, P, L->off_ua),
+         *Vta = at(dt, P, L->off_vta);
+    if (dt == HB_F64) copy_pairs_f64(U, Vt, Ua, Vta, L->active, L->out, L->in, L->k, L->r, to_full);
+    else copy_pairs_f32(U, Vt, Ua, Vta, L->active, L->out, L->in, L->k, L->r, to_full);
+}
+
+/* Make N.U and N.Vt current (the live active pairs are in N.Ua and N.Vta). */
+static int scatter_all(hb_model *m, sst *S) {
+    if (S->method != HB_SST_METHOD_SPECTRAL) return HB_OK;
+    HB_TRY(load_selection(m, S));
+    for (size_t l = 0; l < S->n_layers; l++) copy_pairs(m, &S->layers[l], true);
+    return HB_OK;
+}
+
 /* Copy the wrapper's unconverted blocks into the inner params and form every W there. */
 static int sync_inner(hb_model *m, sst *S) {
     hb_dtype dt = m->compute;
     size_t es = hb_dtype_size(dt);
     hb_params *ip = S->inner->params;
+    HB_TRY(scatter_all(m, S));
     for (size_t j = 0; j < S->n_others; j++)
         memcpy(at(dt, ip->data, S->others[j].inner_off), at(dt, m->params->data, S->others[j].outer_off),
                S->others[j].numel * es);
@@ -291,7 +364,9 @@ static int sync_inner(hb_model *m, sst *S) {
     return HB_OK;
 }
 
-/* ACCUMULATE the wrapper gradient from the inner gradient (already scaled and summed). */
+/* ACCUMULATE the wrapper gradient from the inner gradient (already scaled and summed).
+ * Frozen blocks (N.U, N.Vt, N.idx, sst.iteration, and with HB_SST_FREEZE_OTHERS the
+ * unconverted blocks) get nothing. Needs N.U/N.Vt current (sync_inner ran). */
 static int map_grad(hb_model *m, sst *S, void *grad) {
     hb_context *ctx = m->ctx;
     hb_dtype dt = m->compute;
@@ -313,20 +388,22 @@ static int map_grad(hb_model *m, sst *S, void *grad) {
                             at(dt, P, L->off_b), L->r, G, L->in, 1.0, at(dt, grad, L->off_a), L->in));
             continue;
         }
-        const void *U = at(dt, P, L->off_u), *s = at(dt, P, L->off_s), *Vt = at(dt, P, L->off_vt);
-        void *gU = at(dt, grad, L->off_u), *gs = at(dt, grad, L->off_s), *gVt = at(dt, grad, L->off_vt);
-        char *M2 = S->scratch, *M1 = M2 + (size_t)(L->k * L->in) * es;
+        const void *U = at(dt, P, L->off_u), *s = at(dt, P, L->off_s), *Vt = at(dt, P, L->off_vt),
+                   *Vta = at(dt, P, L->off_vta);
+        void *gUa = at(dt, grad, L->off_ua), *gs = at(dt, grad, L->off_s),
+             *gVta = at(dt, grad, L->off_vta);
+        char *M2 = S->scratch, *M1a = M2 + (size_t)(L->k * L->in) * es;
         bool exact = S->gradient == HB_SST_GRAD_EXACT;
         HB_TRY(hb__gemm(ctx, dt, true, false, L->k, L->in, L->out, 1.0, U, L->k, G, L->in, 0.0, M2,
                         L->in));
-        HB_TRY(hb__gemm(ctx, dt, false, true, L->out, L->k, L->in, 1.0, G, L->in, Vt, L->in, 0.0, M1,
-                        L->k));
+        HB_TRY(hb__gemm(ctx, dt, false, true, L->out, L->r, L->in, 1.0, G, L->in, Vta, L->in, 0.0,
+                        M1a, L->r));
         if (dt == HB_F64)
-            map_sst_f64(s, Vt, (const double *)M1, (const double *)M2, L->mask, exact, gU, gs, gVt,
-                        L->out, L->in, L->k);
+            map_sst_f64(s, Vt, (const double *)M1a, (const double *)M2, L->active, exact, gUa, gs,
+                        gVta, L->out, L->in, L->k, L->r);
         else
-            map_sst_f32(s, Vt, (const float *)M1, (const float *)M2, L->mask, exact, gU, gs, gVt,
-                        L->out, L->in, L->k);
+            map_sst_f32(s, Vt, (const float *)M1a, (const float *)M2, L->active, exact, gUa, gs,
+                        gVta, L->out, L->in, L->k, L->r);
     }
     return HB_OK;
 }
@@ -380,8 +457,11 @@ bool hb__sst_is_wrapper(const hb_model *m) { return m && m->vt && m->vt->destroy
 /* ---------------------------------------------------------------- selection ---- */
 
 /* Draw r of k indices without replacement, sequentially, each draw ∝ the weights of the
- * indices not yet drawn; weights (1−μ)·s_i/Σs + μ/k (uniform if Σs is 0). */
-static void select_layer(hb_model *m, sst *S, layer *L) {
+ * indices not yet drawn; weights (1−μ)·s_i/Σs + μ/k (uniform if Σs is 0). The uniforms
+ * are numbers *draw, *draw + 1, … of the wrapper's stream: a selection of iteration `it`
+ * starts at it·Σr, so it never depends on how often the wrapper was created or resumed.
+ * Writes N.idx and copies the chosen pairs of N.U/N.Vt into N.Ua/N.Vta. */
+static void select_layer(hb_model *m, sst *S, layer *L, uint64_t *draw) {
     hb_dtype dt = m->compute;
     const void *s = at(dt, m->params->data, L->off_s);
     size_t k = (size_t)L->k;
@@ -399,7 +479,7 @@ static void select_layer(hb_model *m, sst *S, layer *L) {
                 total += w[i];
                 last = i;
             }
-        double u = hb__uniform01((uint64_t)m->ctx->seed, S->stream, S->draws++) * total, c = 0;
+        double u = hb__uniform01((uint64_t)m->ctx->seed, S->stream, (*draw)++) * total, c = 0;
         size_t pick = last;
         if (total > 0) {
             for (size_t i = 0; i < k; i++)
@@ -421,7 +501,18 @@ static void select_layer(hb_model *m, sst *S, layer *L) {
     }
     int64_t j = 0;
     for (size_t i = 0; i < k; i++)
-        if (L->mask[i]) L->active[j++] = (int64_t)i;
+        if (L->mask[i]) {
+            hb__store(dt, m->params->data, L->off_idx + (size_t)j, (double)i);
+            L->active[j++] = (int64_t)i;
+        }
+    copy_pairs(m, L, false);
+}
+
+/* A new selection for iteration `it` in every layer (N.U, s, N.Vt current). */
+static void select_all(hb_model *m, sst *S, int64_t it) {
+    uint64_t draw = (uint64_t)it * S->sum_r;
+    for (size_t l = 0; l < S->n_layers; l++) select_layer(m, S, &S->layers[l], &draw);
+    hb__store(m->compute, m->params->data, S->off_iter, (double)it);
 }
 
 /* ---------------------------------------------------------------- create ---- */
@@ -430,6 +521,25 @@ static bool wanted_by_name(const hb_sst_config *c, const char *name) {
     for (size_t i = 0; i < c->n_names; i++)
         if (strcmp(c->names[i], name) == 0) return true;
     return false;
+}
+
+/* The kind of a factor block: the inner block's, except that Q/K factors whose rows are
+ * not the head-grouped output features (s, Vᵀ) become LINEAR — Adam-mini cuts ATTN_Q/K
+ * blocks by heads along the rows, which is meaningful for U (rows = outputs) only. */
+static hb_block_kind factor_kind(hb_block_kind inner, bool rows_are_outputs) {
+    if ((inner == HB_BLOCK_ATTN_Q || inner == HB_BLOCK_ATTN_K) && !rows_are_outputs)
+        return HB_BLOCK_LINEAR;
+    return inner;
+}
+
+/* Add a block to the wrapper's params, frozen when !trainable. */
+static int add_block(hb_params *wp, const char *base, const char *suffix, hb_block_kind kind,
+                     int ndim, const int64_t *shape, bool trainable) {
+    char nm[HB_MAX_BLOCK_NAME + 8];
+    suffixed(nm, base, suffix);
+    HB_TRY(hb_params_add_block(wp, nm, kind, ndim, shape, NULL));
+    if (!trainable) HB_TRY(hb_params_set_trainable(wp, hb_params_num_blocks(wp) - 1, 0));
+    return HB_OK;
 }
 
 int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
@@ -453,8 +563,10 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
     for (size_t b = 0; b < ip->n_blocks; b++) {
         const hb__block *B = &ip->blocks[b];
         if (B->ndim == 2 && (wanted_by_name(cfg, B->name) || cfg->kinds[B->kind])) {
-            HB_CHECK(ctx, strlen(B->name) <= HB_MAX_BLOCK_NAME - 3, HB_EINVAL,
-                     "block name '%s' leaves no room for the '.Vt' suffix", B->name);
+            HB_CHECK(ctx, strlen(B->name) <= HB_MAX_BLOCK_NAME - 4, HB_EINVAL,
+                     "block name '%s' leaves no room for the '.Vta' suffix", B->name);
+            HB_CHECK(ctx, (double)(B->shape[0] < B->shape[1] ? B->shape[0] : B->shape[1]) <= exact_int_limit(dt),
+                     HB_ESHAPE, "block '%s' is too large for exact indices in its dtype", B->name);
             for (size_t i = 0; i < (size_t)(B->shape[0] * B->shape[1]); i++)
                 HB_CHECK(ctx, isfinite(hb__load(dt, ip->data, B->offset + i)), HB_ENONFINITE,
                          "block '%s' holds a non-finite value", B->name);
@@ -482,6 +594,7 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
     S->gradient = cfg->gradient;
     S->freeze = cfg->freeze;
     S->mix = cfg->mix;
+    bool spectral = S->method == HB_SST_METHOD_SPECTRAL;
     hb_params *wp = NULL;
     hb_model *m = NULL;
     int rc = HB_OK;
@@ -490,14 +603,18 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
     if (!S->layers || !S->others) goto fail;
     rc = hb_params_create(ctx, dt, &wp);
     if (rc != HB_OK) goto fail;
-    /* Wrapper blocks, in the inner order; a converted block becomes its factors in place. */
+    /* Wrapper blocks, in the inner order; a converted block becomes its factors in place.
+       The wrapper's block index of each is recorded to find the offsets after finalising. */
     size_t max_k = 1, max_scratch = 1;
+    size_t *first_block = hb__calloc(ctx, ip->n_blocks, sizeof *first_block, "SST block index");
+    if (!first_block) goto fail;
     for (size_t b = 0; b < ip->n_blocks && rc == HB_OK; b++) {
         const hb__block *B = &ip->blocks[b];
+        first_block[b] = hb_params_num_blocks(wp);
         if (!(B->ndim == 2 && (wanted_by_name(cfg, B->name) || cfg->kinds[B->kind]))) {
             S->others[S->n_others].inner_off = B->offset;
             S->others[S->n_others].numel = B->numel;
-            rc = hb_params_add_block(wp, B->name, B->kind, B->ndim, B->shape, NULL);
+            rc = add_block(wp, B->name, "", B->kind, B->ndim, B->shape, !S->freeze);
             S->n_others++;
             continue;
         }
@@ -508,56 +625,68 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
         L->in = B->shape[1];
         L->k = L->out < L->in ? L->out : L->in;
         L->r = S->rank < L->k ? S->rank : L->k;
-        char nm[HB_MAX_BLOCK_NAME + 8];
-        if (S->method == HB_SST_METHOD_SPECTRAL) {
-            int64_t su[2] = {L->out, L->k}, ss[1] = {L->k}, sv[2] = {L->k, L->in};
-            suffixed(nm, B->name, ".U");
-            rc = hb_params_add_block(wp, nm, B->kind, 2, su, NULL);
-            suffixed(nm, B->name, ".s");
-            if (rc == HB_OK) rc = hb_params_add_block(wp, nm, B->kind, 1, ss, NULL);
-            suffixed(nm, B->name, ".Vt");
-            if (rc == HB_OK) rc = hb_params_add_block(wp, nm, B->kind, 2, sv, NULL);
+        if (spectral) {
+            int64_t su[2] = {L->out, L->k}, ss[1] = {L->k}, sv[2] = {L->k, L->in},
+                    sua[2] = {L->out, L->r}, sva[2] = {L->r, L->in}, si[1] = {L->r};
+            rc = add_block(wp, B->name, ".U", factor_kind(B->kind, true), 2, su, false);
+            if (rc == HB_OK) rc = add_block(wp, B->name, ".s", factor_kind(B->kind, false), 1, ss, true);
+            if (rc == HB_OK) rc = add_block(wp, B->name, ".Vt", factor_kind(B->kind, false), 2, sv, false);
+            if (rc == HB_OK) rc = add_block(wp, B->name, ".Ua", factor_kind(B->kind, true), 2, sua, true);
+            if (rc == HB_OK) rc = add_block(wp, B->name, ".Vta", factor_kind(B->kind, false), 2, sva, true);
+            if (rc == HB_OK) rc = add_block(wp, B->name, ".idx", HB_BLOCK_OTHER, 1, si, false);
+            S->sum_r += (uint64_t)L->r;
         } else {
             int64_t sa[2] = {L->r, L->in}, sb[2] = {L->out, L->r};
-            suffixed(nm, B->name, ".A");
-            rc = hb_params_add_block(wp, nm, B->kind, 2, sa, NULL);
-            suffixed(nm, B->name, ".B");
-            if (rc == HB_OK) rc = hb_params_add_block(wp, nm, B->kind, 2, sb, NULL);
+            rc = add_block(wp, B->name, ".A", B->kind, 2, sa, true);
+            if (rc == HB_OK) rc = add_block(wp, B->name, ".B", B->kind, 2, sb, true);
         }
         if ((size_t)L->k > max_k) max_k = (size_t)L->k;
         size_t need = (size_t)(L->out * L->in + L->out * L->k + L->k + L->k * L->in);
         if (need > max_scratch) max_scratch = need;
     }
+    size_t iter_block = 0;
+    if (rc == HB_OK && spectral) {
+        int64_t one[1] = {1};
+        iter_block = hb_params_num_blocks(wp);
+        rc = add_block(wp, "sst.iteration", "", HB_BLOCK_OTHER, 1, one, false);
+    }
     if (rc == HB_OK) rc = hb_params_finalize(wp);
-    if (rc != HB_OK) goto fail;
-    /* Offsets in the wrapper's vector: walk its blocks in the same order. */
-    {
-        size_t wb = 0, o = 0;
-        for (size_t b = 0; b < ip->n_blocks; b++) {
-            if (S->n_layers && o < S->n_layers && S->layers[o].inner_block == b) {
-                layer *L = &S->layers[o++];
-                if (S->method == HB_SST_METHOD_SPECTRAL) {
-                    L->off_u = wp->blocks[wb++].offset;
-                    L->off_s = wp->blocks[wb++].offset;
-                    L->off_vt = wp->blocks[wb++].offset;
-                } else {
-                    L->off_a = wp->blocks[wb++].offset;
-                    L->off_b = wp->blocks[wb++].offset;
-                }
+    if (rc != HB_OK) {
+        hb__free(ctx, first_block);
+        goto fail;
+    }
+    for (size_t l = 0, o = 0; l < S->n_layers || o < S->n_others;) {
+        /* layers and others are both in inner block order */
+        if (l < S->n_layers && (o >= S->n_others || S->layers[l].inner_off < S->others[o].inner_off)) {
+            layer *L = &S->layers[l++];
+            size_t wb = first_block[L->inner_block];
+            if (spectral) {
+                L->off_u = wp->blocks[wb].offset;
+                L->off_s = wp->blocks[wb + 1].offset;
+                L->off_vt = wp->blocks[wb + 2].offset;
+                L->off_ua = wp->blocks[wb + 3].offset;
+                L->off_vta = wp->blocks[wb + 4].offset;
+                L->off_idx = wp->blocks[wb + 5].offset;
             } else {
-                for (size_t j = 0; j < S->n_others; j++)
-                    if (S->others[j].inner_off == ip->blocks[b].offset) S->others[j].outer_off = wp->blocks[wb].offset;
-                wb++;
+                L->off_a = wp->blocks[wb].offset;
+                L->off_b = wp->blocks[wb + 1].offset;
             }
+        } else {
+            other *O = &S->others[o++];
+            for (size_t b = 0; b < ip->n_blocks; b++)
+                if (ip->blocks[b].offset == O->inner_off && ip->blocks[b].numel == O->numel)
+                    O->outer_off = wp->blocks[first_block[b]].offset;
         }
     }
+    if (spectral) S->off_iter = wp->blocks[iter_block].offset;
+    hb__free(ctx, first_block);
     size_t es = hb_dtype_size(dt);
     S->scratch = hb__calloc(ctx, max_scratch, es, "SST scratch");
     S->weights = hb__calloc(ctx, max_k, sizeof(double), "SST sampling weights");
     if (!S->scratch || !S->weights) goto fail;
     for (size_t l = 0; l < S->n_layers; l++) {
         layer *L = &S->layers[l];
-        if (S->method == HB_SST_METHOD_LORA) {
+        if (!spectral) {
             L->w0 = hb__malloc(ctx, (size_t)(L->out * L->in) * es, "LoRA frozen W0");
             if (!L->w0) goto fail;
             memcpy(L->w0, at(dt, ip->data, L->inner_off), (size_t)(L->out * L->in) * es);
@@ -570,7 +699,7 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
     for (size_t j = 0; j < S->n_others; j++)
         memcpy(at(dt, wp->data, S->others[j].outer_off), at(dt, ip->data, S->others[j].inner_off),
                S->others[j].numel * es);
-    if (S->method == HB_SST_METHOD_SPECTRAL) {
+    if (spectral) {
         /* Workspace: the largest query over the layers. */
         lapack_int lwork = 1;
         for (size_t l = 0; l < S->n_layers; l++) {
@@ -590,11 +719,7 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
         S->lwork = lwork;
         S->work = hb__calloc(ctx, (size_t)lwork, es, "?gesdd workspace");
         S->iwork = hb__calloc(ctx, 8 * max_k, sizeof *S->iwork, "?gesdd integer workspace");
-        size_t nf = 0;
-        for (size_t l = 0; l < S->n_layers; l++)
-            nf += (size_t)(S->layers[l].out * S->layers[l].k + S->layers[l].k * S->layers[l].in);
-        S->frozen = hb__calloc(ctx, nf, es, "SST snapshot of U and Vt");
-        if (!S->work || !S->iwork || !S->frozen) goto fail;
+        if (!S->work || !S->iwork) goto fail;
     } else {
         S->scale = (cfg->alpha > 0 ? cfg->alpha : (double)S->rank) / (double)S->rank;
     }
@@ -605,11 +730,11 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
     m->kind = inner->kind;
     m->exact_hvp = false;
     m->default_batch = inner->default_batch;
-    if (S->method == HB_SST_METHOD_SPECTRAL) {
+    if (spectral) {
         for (size_t l = 0; l < S->n_layers && rc == HB_OK; l++)
             rc = svd_layer(m, S, &S->layers[l], at(dt, ip->data, S->layers[l].inner_off));
         if (rc == HB_OK) rc = hb_context_next_stream(ctx, &S->stream);
-        for (size_t l = 0; l < S->n_layers && rc == HB_OK; l++) select_layer(m, S, &S->layers[l]);
+        if (rc == HB_OK) select_all(m, S, 0);
     } else {
         for (size_t l = 0; l < S->n_layers && rc == HB_OK; l++) {
             size_t bi;
@@ -641,42 +766,49 @@ fail:
 
 /* ---------------------------------------------------------------- schedule ---- */
 
-int hb__sst_begin_step(hb_model *m, int64_t step, hb__state_reset_fn reset, void *user,
-                       double *lr_scale) {
+/* Re-SVD every layer from its current U·diag(s)·Vᵀ (N.U/N.Vt current), keeping the
+ * selection: N.Ua/N.Vta receive the new vectors at the same indices. */
+static int resvd_all(hb_model *m, sst *S) {
+    hb_dtype dt = m->compute;
+    hb_params *ip = S->inner->params;
+    HB_TRY(scatter_all(m, S));
+    for (size_t l = 0; l < S->n_layers; l++) {
+        layer *L = &S->layers[l];
+        void *W = at(dt, ip->data, L->inner_off);
+        HB_TRY(form_layer(m, S, L, W));
+        HB_TRY(svd_layer(m, S, L, W));
+        copy_pairs(m, L, false);
+    }
+    return HB_OK;
+}
+
+int hb__sst_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_scale) {
     sst *S = sst_of(m);
     if (lr_scale) *lr_scale = 1.0;
     if (!S || S->method != HB_SST_METHOD_SPECTRAL) return HB_OK;
+    hb_dtype dt = m->compute;
     int64_t it = step / S->iteration;
-    if (it != S->cur_iter) {
-        HB_TRY(hb_sst_resvd(m));
-        for (size_t l = 0; l < S->n_layers; l++) select_layer(m, S, &S->layers[l]);
-        if (reset)
+    HB_CHECK(m->ctx, (double)it < exact_int_limit(dt), HB_ERANGE,
+             "iteration %lld does not fit the selection block exactly in this dtype", (long long)it);
+    HB_TRY(load_selection(m, S));
+    double stored = hb__load(dt, m->params->data, S->off_iter);
+    if (stored != (double)it) {
+        HB_TRY(resvd_all(m, S));
+        select_all(m, S, it);
+        if (opt)
             for (size_t l = 0; l < S->n_layers; l++) {
                 layer *L = &S->layers[l];
-                HB_TRY(reset(user, L->off_u, (size_t)(L->out * L->k)));
-                HB_TRY(reset(user, L->off_vt, (size_t)(L->k * L->in)));
+                HB_TRY(hb_optimizer_reset_range(opt, L->off_ua, (size_t)(L->out * L->r)));
+                HB_TRY(hb_optimizer_reset_range(opt, L->off_vta, (size_t)(L->r * L->in)));
             }
-        S->cur_iter = it;
     }
-    /* Snapshot U and Vᵀ: end_step puts the inactive pairs back, so they stay frozen
-       whatever the optimizer does to zero-gradient entries (weight decay, momentum). */
-    {
-        hb_dtype dt = m->compute;
-        size_t es = hb_dtype_size(dt);
-        char *f = S->frozen;
-        for (size_t l = 0; l < S->n_layers; l++) {
-            layer *L = &S->layers[l];
-            size_t nu = (size_t)(L->out * L->k), nv = (size_t)(L->k * L->in);
-            memcpy(f, at(dt, m->params->data, L->off_u), nu * es);
-            memcpy(f + nu * es, at(dt, m->params->data, L->off_vt), nv * es);
-            f += (nu + nv) * es;
-        }
-        S->frozen_valid = true;
+    double f = 1.0;
+    if (it > 0 && S->rewarm > 0) {
+        f = (double)(step - it * S->iteration + 1) / (double)S->rewarm;
+        if (f > 1) f = 1;
     }
-    if (lr_scale && it > 0 && S->rewarm > 0) {
-        double f = (double)(step - it * S->iteration + 1) / (double)S->rewarm;
-        *lr_scale = f < 1 ? f : 1;
-    }
+    if (opt) HB_TRY(hb_optimizer_set_f64(opt, HB_OPT_LR_MULT, f));
+    if (lr_scale) *lr_scale = f;
     return HB_OK;
 }
 
@@ -684,27 +816,12 @@ int hb__sst_end_step(hb_model *m) {
     sst *S = sst_of(m);
     if (!S || S->method != HB_SST_METHOD_SPECTRAL) return HB_OK;
     hb_dtype dt = m->compute;
-    size_t es = hb_dtype_size(dt);
-    const char *f = S->frozen;
     for (size_t l = 0; l < S->n_layers; l++) {
         layer *L = &S->layers[l];
         void *s = at(dt, m->params->data, L->off_s);
         for (int64_t i = 0; i < L->k; i++)
             if (!(hb__load(dt, s, (size_t)i) >= 0)) hb__store(dt, s, (size_t)i, 0.0);
-        size_t nu = (size_t)(L->out * L->k), nv = (size_t)(L->k * L->in);
-        if (S->frozen_valid && S->gradient == HB_SST_GRAD_ENHANCED) {
-            char *U = at(dt, m->params->data, L->off_u), *Vt = at(dt, m->params->data, L->off_vt);
-            for (int64_t i = 0; i < L->k; i++) {
-                if (L->mask[i]) continue;
-                for (int64_t a = 0; a < L->out; a++)
-                    memcpy(U + (size_t)(a * L->k + i) * es, f + (size_t)(a * L->k + i) * es, es);
-                memcpy(Vt + (size_t)(i * L->in) * es, f + (nu + (size_t)(i * L->in)) * es,
-                       (size_t)L->in * es);
-            }
-        }
-        f += (nu + nv) * es;
     }
-    S->frozen_valid = false;
     return HB_OK;
 }
 
@@ -752,6 +869,7 @@ int hb_sst_active(const hb_model *m, size_t layer_i, int64_t *idx) {
     HB_CHECK(m->ctx, idx != NULL, HB_EINVAL, "idx is NULL");
     HB_CHECK(m->ctx, layer_i < S->n_layers, HB_ERANGE, "layer %zu out of range (%zu layers)", layer_i,
              S->n_layers);
+    HB_TRY(load_selection((hb_model *)m, S));
     memcpy(idx, S->layers[layer_i].active, (size_t)S->layers[layer_i].r * sizeof *idx);
     return HB_OK;
 }
@@ -779,15 +897,7 @@ int hb_sst_sync(hb_model *m) {
 int hb_sst_resvd(hb_model *m) {
     WRAPPER_OR_FAIL(m, S);
     HB_CHECK(m->ctx, S->method == HB_SST_METHOD_SPECTRAL, HB_EINVAL, "re-SVD applies to SST layers only");
-    hb_dtype dt = m->compute;
-    hb_params *ip = S->inner->params;
-    for (size_t l = 0; l < S->n_layers; l++) {
-        layer *L = &S->layers[l];
-        void *W = at(dt, ip->data, L->inner_off);
-        HB_TRY(form_layer(m, S, L, W));
-        HB_TRY(svd_layer(m, S, L, W));
-    }
-    return HB_OK;
+    return resvd_all(m, S);
 }
 
 int hb_sst_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_scale) {
@@ -796,7 +906,7 @@ int hb_sst_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_s
     HB_CHECK(m->ctx, step >= 0, HB_EINVAL, "step must be >= 0");
     HB_CHECK(m->ctx, opt == NULL || hb_optimizer_params(opt) == m->params, HB_EINVAL,
              "the optimizer is not over the wrapper's parameters");
-    return hb__sst_begin_step(m, step, hb__optim_zero_range, opt, lr_scale);
+    return hb__sst_begin_step(m, step, opt, lr_scale);
 }
 
 int hb_sst_end_step(hb_model *m) {

@@ -254,15 +254,26 @@ int hb_trainer_evaluate(hb_trainer *tr, double *loss, double *accuracy) {
     return evaluate(tr, tr->step, loss, accuracy);
 }
 
-/* The built-in update θ ← θ − lr·g. */
+/* The built-in update θ ← θ − lr·g on the trainable blocks (frozen blocks never change,
+ * as with an optimizer). */
 static int gd_step(hb_trainer *tr, double lr) {
     hb_params *p = tr->m->params;
-    if (p->dtype == p->grad_dtype)
-        return hb__axpy(tr->ctx, p->dtype, (int64_t)p->n, -lr, p->grad, 1, p->data, 1);
-    for (size_t i = 0; i < p->n; i++) /* bf16 parameters, f32 gradient */
-        hb__store(p->dtype, p->data, i,
-                  (double)(float)(hb__load(p->dtype, p->data, i) -
-                                  lr * hb__load(p->grad_dtype, p->grad, i)));
+    for (size_t b = 0; b < p->n_blocks; b++) {
+        int trainable = 1;
+        HB_TRY(hb_params_block_trainable(p, b, &trainable));
+        if (!trainable) continue;
+        size_t off = p->blocks[b].offset, n = p->blocks[b].numel;
+        if (p->dtype == p->grad_dtype) {
+            size_t es = hb_dtype_size(p->dtype);
+            HB_TRY(hb__axpy(tr->ctx, p->dtype, (int64_t)n, -lr, (const char *)p->grad + off * es, 1,
+                            (char *)p->data + off * es, 1));
+            continue;
+        }
+        for (size_t i = off; i < off + n; i++) /* bf16 parameters, f32 gradient */
+            hb__store(p->dtype, p->data, i,
+                      (double)(float)(hb__load(p->dtype, p->data, i) -
+                                      lr * hb__load(p->grad_dtype, p->grad, i)));
+    }
     return HB_OK;
 }
 
@@ -274,7 +285,7 @@ static int one_step(hb_trainer *tr, int64_t t) {
     double lr_scale = 1.0;
     bool sst = hb__sst_is_wrapper(m);
     double t0 = now_seconds();
-    if (sst) HB_TRY(hb__sst_begin_step(m, t, hb__optim_zero_range, tr->opt, &lr_scale));
+    if (sst) HB_TRY(hb__sst_begin_step(m, t, tr->opt, &lr_scale));
     record r = {(double)t, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
     HB_TRY(hb_model_loss_grad(m, &r.loss));
     HB_TRY(norm2(ctx, p->grad_dtype, p->grad, p->n, &r.grad_norm));
@@ -288,17 +299,15 @@ static int one_step(hb_trainer *tr, int64_t t) {
             HB_TRY(norm2(ctx, p->dtype, (const char *)p->data + p->blocks[b].offset * hb_dtype_size(p->dtype),
                          p->blocks[b].numel, &bn[b]));
     if (tr->opt) {
-        /* The learning rate of the update: global lr · schedule factor · SST re-warm. The
-           re-warm is applied by scaling the global lr for this one step (per-block lr
-           overrides are not re-warmed; docs/sst.md). */
-        double base, factor;
+        /* The learning rate of the update: global lr · schedule factor · HB_OPT_LR_MULT
+           (which an SST wrapper's begin_step set to its re-warm factor; the multiplier
+           applies to per-block overrides too). */
+        double base, factor, mult;
         HB_TRY(hb_optimizer_get_f64(tr->opt, HB_OPT_LR, &base));
+        HB_TRY(hb_optimizer_get_f64(tr->opt, HB_OPT_LR_MULT, &mult));
         HB_TRY(hb_optimizer_lr_factor(tr->opt, hb_optimizer_step_count(tr->opt) + 1, &factor));
-        r.lr = base * factor * lr_scale;
-        if (lr_scale != 1.0) HB_TRY(hb_optimizer_set_f64(tr->opt, HB_OPT_LR, base * lr_scale));
-        int rc = hb_optimizer_step(tr->opt);
-        if (lr_scale != 1.0) hb_optimizer_set_f64(tr->opt, HB_OPT_LR, base);
-        HB_TRY(rc);
+        r.lr = base * factor * mult;
+        HB_TRY(hb_optimizer_step(tr->opt));
     } else {
         r.lr = tr->lr * lr_scale;
         HB_TRY(gd_step(tr, r.lr));
@@ -318,6 +327,9 @@ int hb_trainer_run(hb_trainer *tr, int64_t steps) {
     HB_CHECK(ctx, steps >= 1, HB_EINVAL, "steps must be >= 1, got %lld", (long long)steps);
     HB_CHECK(ctx, tr->m->params->n_blocks == tr->n_blocks, HB_ESTATE, "the model changed");
     HB_TRY(reserve_records(tr, (size_t)steps));
+    /* With an optimizer, the run continues from its step count: after hb_checkpoint_load
+       the data stream, the schedule and an SST wrapper's iteration resume where they were. */
+    if (tr->opt) tr->step = hb_optimizer_step_count(tr->opt);
     int64_t target = tr->step + steps;
     for (int64_t s = 0; s < steps; s++) {
         int64_t t = tr->step;

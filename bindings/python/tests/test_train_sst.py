@@ -115,7 +115,9 @@ def test_sst_wrapper(ctx, need_sst):
     lay = w.layer(0)
     assert (lay.name, lay.out_dim, lay.in_dim, lay.k, lay.r) == ("layers.0.weight", 5, 6, 5, 2)
     assert [n for n in w.params.names() if n.startswith("layers.0.weight")] == [
-        "layers.0.weight.U", "layers.0.weight.s", "layers.0.weight.Vt"]
+        "layers.0.weight.U", "layers.0.weight.s", "layers.0.weight.Vt", "layers.0.weight.Ua",
+        "layers.0.weight.Vta", "layers.0.weight.idx"]
+    assert list(w.params["layers.0.weight.idx"]) == list(w.active(0))
     assert w.loss() == pytest.approx(loss0, rel=1e-12)       # SVD init: zero distortion
     act = w.active(0)
     assert len(act) == 2 and list(act) == sorted(act) and act.max() < 5
@@ -128,6 +130,7 @@ def test_sst_wrapper(ctx, need_sst):
     assert inner.loss() == pytest.approx(w.loss(), rel=1e-12)
     w.resvd()
     opt = hb.Optimizer(ctx, "adamw", w.params, lr=1e-2)
+    assert opt.state_bytes == 2 * w.params.data.itemsize * w.trainable_count  # s + active pairs
     assert w.begin_step(0, opt) >= 0
     w.loss_grad()
     opt.step()
@@ -136,7 +139,7 @@ def test_sst_wrapper(ctx, need_sst):
     if train_mod.AVAILABLE:
         with hb.Trainer(w, opt) as tr:
             tr.run(4)                             # crosses an iteration boundary (T3 = 3)
-            assert tr.step == 4
+            assert tr.step == 5                   # continued from the optimizer's 1 step
     inner.close()                                 # the wrapper borrows inner: closed first
     assert w.closed and opt.closed
 
