@@ -638,6 +638,65 @@ START_TEST(test_checkpoint_resume) {
 }
 END_TEST
 
+/* Every optimizer kind drives an SST wrapper over a small gpt (Q, K, V, O and both MLP
+ * projections converted; Adam-mini with 4 heads needs the head-grouped U/Ua rows and LINEAR
+ * s/Vt/Vta factors of Q and K), across an iteration boundary, with finite losses and no
+ * change to the frozen blocks' trainability. */
+START_TEST(test_every_optimizer_on_gpt) {
+    const hb_optimizer_kind kinds[] = {HB_OPTIM_SGD, HB_OPTIM_ADAM, HB_OPTIM_ADAMW, HB_OPTIM_ADAM_MINI};
+    for (int q = 0; q < 4; q++) {
+        hb_context *ctx = hb_test_context(1, 29);
+        hb_model_config *mc = NULL;
+        hb_model *g = NULL, *w = NULL;
+        ck_assert_int_eq(hb_model_config_create(ctx, HB_MODEL_GPT, &mc), HB_OK);
+        ck_assert_int_eq(hb_model_config_set_i64(mc, HB_MK_VOCAB, 11), HB_OK);
+        ck_assert_int_eq(hb_model_config_set_i64(mc, HB_MK_CONTEXT, 6), HB_OK);
+        ck_assert_int_eq(hb_model_config_set_i64(mc, HB_MK_WIDTH, 16), HB_OK);
+        ck_assert_int_eq(hb_model_config_set_i64(mc, HB_MK_HEADS, 4), HB_OK);
+        ck_assert_int_eq(hb_model_config_set_i64(mc, HB_MK_LAYERS, 1), HB_OK);
+        ck_assert_int_eq(hb_model_config_set_i64(mc, HB_MK_BATCH, 3), HB_OK);
+        ck_assert_int_eq(hb_model_create(ctx, mc, &g), HB_OK);
+        hb_model_config_free(mc);
+        hb_sst_config *cfg = NULL;
+        ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_METHOD_SPECTRAL, &cfg), HB_OK);
+        const hb_block_kind conv[] = {HB_BLOCK_ATTN_Q, HB_BLOCK_ATTN_K, HB_BLOCK_ATTN_V,
+                                      HB_BLOCK_ATTN_O, HB_BLOCK_MLP_IN, HB_BLOCK_MLP_OUT};
+        for (int i = 0; i < 6; i++) ck_assert_int_eq(hb_sst_config_add_kind(cfg, conv[i]), HB_OK);
+        ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_RANK, 3), HB_OK);
+        ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_ITERATION, 2), HB_OK);
+        ck_assert_int_eq(hb_sst_create(g, cfg, &w), HB_OK);
+        hb_sst_config_free(cfg);
+        size_t nl;
+        ck_assert_int_eq(hb_sst_num_layers(w, &nl), HB_OK);
+        ck_assert_uint_eq(nl, 6);
+        hb_optimizer *opt = NULL;
+        ck_assert_int_eq(hb_optimizer_create(ctx, kinds[q], hb_model_params(w), &opt), HB_OK);
+        if (kinds[q] == HB_OPTIM_ADAM_MINI) ck_assert_int_eq(hb_optimizer_set_i64(opt, HB_OPT_HEADS, 4), HB_OK);
+        hb_trainer *tr = NULL;
+        ck_assert_int_eq(hb_trainer_create(w, opt, &tr), HB_OK);
+        ck_assert_int_eq(hb_trainer_run(tr, 5), HB_OK); /* boundaries at steps 2 and 4 */
+        for (size_t i = 0; i < 5; i++) {
+            double l;
+            ck_assert_int_eq(hb_trainer_record_f64(tr, i, HB_REC_LOSS, &l), HB_OK);
+            ck_assert(isfinite(l));
+        }
+        size_t tc, bytes;
+        ck_assert_int_eq(hb_sst_trainable_count(w, &tc), HB_OK);
+        ck_assert_uint_eq(tc, hb_params_trainable_count(hb_model_params(w)));
+        ck_assert_int_eq(hb_optimizer_state_bytes(opt, &bytes), HB_OK);
+        if (kinds[q] == HB_OPTIM_ADAM || kinds[q] == HB_OPTIM_ADAMW)
+            ck_assert_uint_eq(bytes, 2 * sizeof(double) * tc); /* m and v, trainable only */
+        else /* SGD without momentum: none; Adam-mini: m + one v per partition (≤ tc) */
+            ck_assert_uint_le(bytes, 2 * sizeof(double) * tc);
+        hb_trainer_free(tr);
+        hb_optimizer_free(opt);
+        hb_model_free(w);
+        hb_model_free(g);
+        hb_context_free(ctx);
+    }
+}
+END_TEST
+
 START_TEST(test_lora) {
     hb_context *ctx = hb_test_context(1, 25);
     hb_model *inner = NULL, *w = NULL;
@@ -866,6 +925,7 @@ Suite *hb_suite_sst(void) {
     tcase_add_test(tc, test_sampling_mixed_pairs);
     tcase_add_test(tc, test_with_optimizer);
     tcase_add_test(tc, test_checkpoint_resume);
+    tcase_add_test(tc, test_every_optimizer_on_gpt);
     tcase_add_test(tc, test_lora);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_sst_oom);
