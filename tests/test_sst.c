@@ -26,6 +26,22 @@ static hb_model *wrap(hb_context *ctx, hb_model *inner, hb_sst_method method, in
     return w;
 }
 
+/* An SST wrapper (enhanced gradient) over every LINEAR block with r active pairs,
+ * iteration T3 and re-warm length `rewarm`. */
+static hb_model *wrap_sched(hb_context *ctx, hb_model *inner, int64_t r, int64_t iteration,
+                            int64_t rewarm) {
+    hb_sst_config *cfg = NULL;
+    hb_model *w = NULL;
+    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_METHOD_SPECTRAL, &cfg), HB_OK);
+    ck_assert_int_eq(hb_sst_config_add_kind(cfg, HB_BLOCK_LINEAR), HB_OK);
+    ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_RANK, r), HB_OK);
+    ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_ITERATION, iteration), HB_OK);
+    ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_REWARM, rewarm), HB_OK);
+    ck_assert_int_eq(hb_sst_create(inner, cfg, &w), HB_OK);
+    hb_sst_config_free(cfg);
+    return w;
+}
+
 static double *block_ptr(hb_model *m, const char *name, size_t *numel) {
     hb_params *p = hb_model_params(m);
     size_t b, off;
@@ -320,14 +336,7 @@ START_TEST(test_resvd_and_schedule) {
 
     /* Enhanced mode, T3 = 30, re-warm 10: inactive pairs are bit-for-bit frozen during an
      * iteration, active ones move, s ≥ 0; at step 30 the boundary re-SVDs and redraws. */
-    hb_sst_config *cfg = NULL;
-    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_METHOD_SPECTRAL, &cfg), HB_OK);
-    ck_assert_int_eq(hb_sst_config_add_block(cfg, "fc.weight"), HB_OK);
-    ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_RANK, 2), HB_OK);
-    ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_ITERATION, 30), HB_OK);
-    ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_REWARM, 10), HB_OK);
-    ck_assert_int_eq(hb_sst_create(inner, cfg, &w), HB_OK);
-    hb_sst_config_free(cfg);
+    w = wrap_sched(ctx, inner, 2, 30, 10);
     double U0[25], V0[35], s0[5];
     memcpy(U0, block_ptr(w, "fc.weight.U", &n), sizeof U0);
     memcpy(V0, block_ptr(w, "fc.weight.Vt", &n), sizeof V0);
@@ -467,14 +476,7 @@ START_TEST(test_with_optimizer) {
     hb_context *ctx = hb_test_context(1, 27);
     hb_model *inner = NULL, *w = NULL;
     ck_assert_int_eq(fake_model_create(ctx, 5, 7, 8, &inner), HB_OK);
-    hb_sst_config *cfg = NULL;
-    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_METHOD_SPECTRAL, &cfg), HB_OK);
-    ck_assert_int_eq(hb_sst_config_add_kind(cfg, HB_BLOCK_LINEAR), HB_OK);
-    ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_RANK, 2), HB_OK);
-    ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_ITERATION, 10), HB_OK);
-    ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_REWARM, 5), HB_OK);
-    ck_assert_int_eq(hb_sst_create(inner, cfg, &w), HB_OK);
-    hb_sst_config_free(cfg);
+    w = wrap_sched(ctx, inner, 2, 10, 5);
     hb_params *wp = hb_model_params(w);
     hb_optimizer *opt = NULL;
     ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_ADAMW, wp, &opt), HB_OK);
@@ -580,14 +582,7 @@ static void resume_run(int64_t steps, int64_t ckpt_at, void **buf, size_t *len, 
     hb_context *ctx = hb_test_context(1, 28);
     hb_model *inner = NULL, *w = NULL;
     ck_assert_int_eq(fake_model_create(ctx, 5, 7, 8, &inner), HB_OK);
-    hb_sst_config *cfg = NULL;
-    ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_METHOD_SPECTRAL, &cfg), HB_OK);
-    ck_assert_int_eq(hb_sst_config_add_kind(cfg, HB_BLOCK_LINEAR), HB_OK);
-    ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_RANK, 2), HB_OK);
-    ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_ITERATION, 7), HB_OK);
-    ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_REWARM, 3), HB_OK);
-    ck_assert_int_eq(hb_sst_create(inner, cfg, &w), HB_OK);
-    hb_sst_config_free(cfg);
+    w = wrap_sched(ctx, inner, 2, 7, 3);
     hb_params *wp = hb_model_params(w);
     hb_optimizer *opt = NULL;
     ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_ADAMW, wp, &opt), HB_OK);
