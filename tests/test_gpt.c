@@ -270,11 +270,10 @@ START_TEST(test_multi_and_blocks) {
         ck_assert_msg(r <= 1e-13, "hvp_multi direction %zu vs single: %g", j, r);
     }
     /* chunks of at most 2 directions (3 = 2 + 1): the same products */
-    extern size_t hb__gpt_max_chunk;
-    hb__gpt_max_chunk = 2;
+    ck_assert_int_eq(hb__gpt_set_max_chunk(m, 2), HB_OK);
     hb_tensor *O2 = vec(ctx, K, n);
     ck_assert_int_eq(hb_model_hvp_multi(m, V, O2), HB_OK);
-    hb__gpt_max_chunk = 0;
+    ck_assert_int_eq(hb__gpt_set_max_chunk(m, 0), HB_OK);
     double rc = rel_diff(hb_tensor_data(O2), o, K * n);
     ck_assert_msg(rc <= 1e-13, "chunked hvp_multi: %g", rc);
     hb_tensor_free(O2);

@@ -91,4 +91,8 @@ int64_t hb__config_i64(const hb_model_config *cfg, hb_model_key key);
 double hb__config_f64(const hb_model_config *cfg, hb_model_key key);
 hb_model_kind hb__config_kind(const hb_model_config *cfg);
 
+/* Tests only (lib/models/gpt.c): cap the directions per R-operator chunk of gpt model m
+ * (0 = no cap) so the chunk loop runs on tiny models. HB_EINVAL if m is not a gpt. */
+int hb__gpt_set_max_chunk(hb_model *m, size_t max_chunk);
+
 #endif

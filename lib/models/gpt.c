@@ -57,6 +57,7 @@ typedef struct gpt {
     size_t ws_cap;
     const char **vp; /* per call: direction 0 of each block's part of V, or NULL */
     char **op;       /* per call: direction 0 of each block's part of OUT, or NULL */
+    size_t max_chunk; /* tests only (hb__gpt_set_max_chunk): cap on directions per R chunk */
 } gpt;
 
 static size_t lb(const gpt *g, size_t layer, int p) {
@@ -238,15 +239,20 @@ static int ws_create(hb_model *m, size_t N, size_t nd, ws *w) {
     return HB_OK;
 }
 
-/* Tests only: when nonzero, the maximum number of directions per R chunk (so the chunk
- * loop can be exercised on tiny models). Not part of any API. */
-size_t hb__gpt_max_chunk = 0;
+/* Tests only: cap the directions per R chunk of this gpt model (0 = no cap), so the chunk
+ * loop can be exercised on tiny models. Per model, so concurrent models are unaffected.
+ * Declared where the tests see it (model_internal.h); not part of any API. */
+int hb__gpt_set_max_chunk(hb_model *m, size_t max_chunk) {
+    if (!m || !m->vt || strcmp(m->vt->name, "gpt") != 0) return HB_EINVAL;
+    ((gpt *)m->impl)->max_chunk = max_chunk;
+    return HB_OK;
+}
 
 /* Directions per R chunk: as many as fit the budget, balanced over the chunks. */
 static size_t chunk_size(const gpt *g, size_t N, size_t k) {
     size_t per = (ws_bytes(g, N, 2, 1) - ws_bytes(g, N, 1, 1)); /* bytes per direction at es = 1 */
     size_t fit = per ? R_BUDGET / per : k;
-    if (hb__gpt_max_chunk && fit > hb__gpt_max_chunk) fit = hb__gpt_max_chunk;
+    if (g->max_chunk && fit > g->max_chunk) fit = g->max_chunk;
     if (fit < 1) fit = 1;
     if (fit >= k) return k;
     size_t chunks = (k + fit - 1) / fit;
