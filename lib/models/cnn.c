@@ -218,20 +218,12 @@ static int cnn_accuracy(hb_model *m, const hb__batch *b, size_t *correct, size_t
 static int cnn_hvp_multi(hb_model *m, const hb__batch *b, size_t k, const void *V, void *OUT,
                          double scale) {
     cnn *p = m->impl;
-    const hb_params *pr = m->params;
-    size_t es = hb_dtype_size(m->compute);
-    char *Vb = hb__workspace_get(m->ctx, &p->wv, 2 * k * pr->n * es);
-    if (!Vb) return HB_ENOMEM;
-    char *Ob = Vb + k * pr->n * es;
-    memset(Ob, 0, k * pr->n * es);
-    hb__to_block_major(pr, es, k, V, Vb);
     rjob r = {.k = k, .first = 0};
-    for (int64_t i = 0; i <= p->L; i++) {
-        size_t wo = pr->blocks[p->wblk[i]].offset * k * es, bo = pr->blocks[p->bblk[i]].offset * k * es;
-        r.RW[i] = Vb + wo, r.Rb[i] = Vb + bo, r.RdW[i] = Ob + wo, r.Rdb[i] = Ob + bo;
-    }
+    char *Ob;
+    HB_TRY(hb__hvp_stage(m->ctx, &p->wv, m->params, hb_dtype_size(m->compute), k, V,
+                         (size_t)p->L + 1, p->wblk, p->bblk, r.RW, r.Rb, r.RdW, r.Rdb, &Ob));
     int rc = cnn_run(m, b, NULL, NULL, scale, &r, NULL);
-    if (rc == HB_OK) hb__add_from_block_major(pr, m->compute, k, Ob, OUT, 1.0, SIZE_MAX);
+    if (rc == HB_OK) hb__add_from_block_major(m->params, m->compute, k, Ob, OUT, 1.0, SIZE_MAX);
     return rc;
 }
 

@@ -107,6 +107,27 @@ static inline void *hb__workspace_get(hb_context *ctx, hb__workspace *w, size_t 
     return w->buf;
 }
 
+/* The staging shared by the layer models' hvp_multi (mlp, cnn): V (k interleaved
+ * directions) is copied block-major into *Vb, *Ob (same layout) is zeroed for the
+ * products, and for each of the n_lin linear layers (weight block wblk[i], bias block
+ * bblk[i]) the four R-pass pointers are set into both. After the R-pass,
+ * hb__add_from_block_major(p, dt, k, *Ob, OUT, 1.0, SIZE_MAX) writes the result. */
+static inline int hb__hvp_stage(hb_context *ctx, hb__workspace *w, const hb_params *p, size_t es,
+                                size_t k, const void *V, size_t n_lin, const size_t *wblk,
+                                const size_t *bblk, const void **RW, const void **Rb, void **RdW,
+                                void **Rdb, char **Ob) {
+    char *Vb = hb__workspace_get(ctx, w, 2 * k * p->n * es);
+    if (!Vb) return HB_ENOMEM;
+    *Ob = Vb + k * p->n * es;
+    memset(*Ob, 0, k * p->n * es);
+    hb__to_block_major(p, es, k, V, Vb);
+    for (size_t i = 0; i < n_lin; i++) {
+        size_t wo = p->blocks[wblk[i]].offset * k * es, bo = p->blocks[bblk[i]].offset * k * es;
+        RW[i] = Vb + wo, Rb[i] = Vb + bo, RdW[i] = *Ob + wo, Rdb[i] = *Ob + bo;
+    }
+    return HB_OK;
+}
+
 /* Bump allocator with two regions: buffers a pass writes before reading (take) and
  * buffers it accumulates into (takez), zeroed once per pass. With base == NULL it only
  * counts, so the same carving code sizes the workspace and then fills the pointers. */

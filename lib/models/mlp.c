@@ -186,22 +186,14 @@ static int mlp_accuracy(hb_model *m, const hb__batch *b, size_t *correct, size_t
 static int mlp_hvp_multi(hb_model *m, const hb__batch *b, size_t k, const void *V, void *OUT,
                          double scale) {
     mlp *p = m->impl;
-    const hb_params *pr = m->params;
-    size_t es = hb_dtype_size(m->compute);
-    char *Vb = hb__workspace_get(m->ctx, &p->wv, 2 * k * pr->n * es);
-    if (!Vb) return HB_ENOMEM;
-    char *Ob = Vb + k * pr->n * es;
-    memset(Ob, 0, k * pr->n * es);
-    hb__to_block_major(pr, es, k, V, Vb);
     const void *RW[MAXLIN], *Rb[MAXLIN];
     void *RdW[MAXLIN], *Rdb[MAXLIN];
-    for (int64_t i = 0; i <= p->L; i++) {
-        size_t wo = pr->blocks[p->wblk[i]].offset * k * es, bo = pr->blocks[p->bblk[i]].offset * k * es;
-        RW[i] = Vb + wo, Rb[i] = Vb + bo, RdW[i] = Ob + wo, Rdb[i] = Ob + bo;
-    }
+    char *Ob;
+    HB_TRY(hb__hvp_stage(m->ctx, &p->wv, m->params, hb_dtype_size(m->compute), k, V,
+                         (size_t)p->L + 1, p->wblk, p->bblk, RW, Rb, RdW, Rdb, &Ob));
     rjob r = {k, 0, RW, Rb, RdW, Rdb};
     int rc = mlp_run(m, b, NULL, NULL, scale, &r, NULL);
-    if (rc == HB_OK) hb__add_from_block_major(pr, m->compute, k, Ob, OUT, 1.0, SIZE_MAX);
+    if (rc == HB_OK) hb__add_from_block_major(m->params, m->compute, k, Ob, OUT, 1.0, SIZE_MAX);
     return rc;
 }
 
