@@ -348,7 +348,12 @@ for method, extra in (("sst", []), ("lora", ["--freeze-others"]), ("sst", ["--dt
     rank = 3 if "--rank" in extra else 8
     freeze = "--freeze-others" in extra
     check(r["rank"] == rank and r["freeze_others"] == freeze, f"{what}: rank/freeze {r}")
-    check(r["converted_blocks"] == 6, f"{what}: converted {r['converted_blocks']} (Q, K, V, O, c_fc, c_proj)")
+    check(r["converted_blocks"] == 6 and len(r["layers"]) == 6,
+          f"{what}: converted {r['converted_blocks']} (Q, K, V, O, c_fc, c_proj)")
+    for l in r["layers"]:
+        check(l["k"] == min(l["out"], l["in"]) and l["r"] == min(rank, l["k"]), f"{what}: layer {l}")
+    check(sorted(re.sub(r"^h\.\d+\.", "", l["name"]) for l in r["layers"]) ==
+          ["attn.wk", "attn.wo", "attn.wq", "attn.wv", "mlp.c_fc", "mlp.c_proj"], f"{what}: {r['layers']}")
     check(0 < r["trainable_parameters"] < r["total_parameters"], f"{what}: trainable {r['trainable_parameters']}"
           f" total {r['total_parameters']}")
     check(r["trainable_parameters"] == expected_trainable(method, out["sizes"], rank, freeze, r["total_parameters"]),

@@ -521,11 +521,20 @@ int cmd_train(int argc, char **argv, int first) {
                run.loss ? run.loss[0] : NAN, run.final_loss, (long long)run.steps, run.seconds,
                run.param_norm0, run.param_norm);
         if (run.sst_method) {
+            int64_t rmin = run.rank, rmax = 0;
+            for (size_t i = 0; run.layers && i < run.converted_blocks; i++) {
+                if (run.layers[i].r < rmin) rmin = run.layers[i].r;
+                if (run.layers[i].r > rmax) rmax = run.layers[i].r;
+            }
+            char eff[64] = "";
+            if (rmin < run.rank)
+                snprintf(eff, sizeof eff, rmin == rmax ? " (effective %lld)" : " (effective %lld-%lld)",
+                         (long long)rmin, (long long)rmax);
             if (run.sst_method == HB_SST_METHOD_SPECTRAL)
-                printf("sst over adamw: rank %lld, iteration %lld steps, re-warm %lld",
-                       (long long)run.rank, (long long)run.sst_iteration, (long long)run.rewarm);
+                printf("sst over adamw: rank %lld%s, iteration %lld steps, re-warm %lld",
+                       (long long)run.rank, eff, (long long)run.sst_iteration, (long long)run.rewarm);
             else
-                printf("lora over adamw: rank %lld, alpha %g", (long long)run.rank, run.lora_alpha);
+                printf("lora over adamw: rank %lld%s, alpha %g", (long long)run.rank, eff, run.lora_alpha);
             printf("%s; %zu blocks converted; trainable %zu of %zu parameters (%.1f%%; the wrapper "
                    "holds %zu); optimizer state %zu bytes; parameter norm above: the wrapper's trainable "
                    "blocks; effective weights %.6g -> %.6g\n",

@@ -477,6 +477,14 @@ int compute_train(hb_context *ctx, hb_model *inner, const train_opts *to, train_
             m = wrapper;
             rc = hb_sst_num_layers(wrapper, &out->converted_blocks);
         }
+        if (!rc && !(out->layers = calloc(out->converted_blocks + 1, sizeof *out->layers)))
+            rc = HB_ENOMEM;
+        for (size_t i = 0; !rc && i < out->converted_blocks; i++) {
+            const char *name = NULL;
+            struct sst_layer *l = &out->layers[i];
+            rc = hb_sst_layer_info(wrapper, i, &name, &l->out, &l->in, &l->k, &l->r);
+            if (!rc) snprintf(l->name, sizeof l->name, "%s", name);
+        }
         if (!rc) rc = hb_sst_trainable_count(wrapper, &out->trainable);
         if (!rc) out->wrapper_total = hb_params_count(hb_model_params(wrapper));
 #else

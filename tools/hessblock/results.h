@@ -59,6 +59,10 @@ typedef struct train_run {
     size_t state_bytes;             /* hb_optimizer_state_bytes after the run */
     size_t elem_bytes;              /* bytes per parameter element (f64: 8, f32: 4) */
     double inner_norm0, inner_norm; /* L2 norm of the inner model's (effective) parameters */
+    struct sst_layer {               /* converted blocks (converted_blocks entries, owned) */
+        char name[64];
+        int64_t out, in, k, r;       /* r: effective rank min(rank, k) */
+    } *layers;
 } train_run;
 
 /* SGD vs Adam on one model. */
