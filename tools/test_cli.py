@@ -394,6 +394,14 @@ if sst_ok:
                   f"resume {method}: final loss 10 steps {a['final_loss']} vs 6 + 4 {b['final_loss']}")
             check(a["loss"][6:] == b["loss"], f"resume {method}: curves {a['loss'][6:]} vs {b['loss']}")
             check(open(full, "rb").read() == open(rest, "rb").read(), f"resume {method}: checkpoints differ")
+    # a divergent run (absurd lr; SST boundaries every 2 steps, so the re-SVD meets the
+    # non-finite factors) ends as "diverged": exit 1, final loss null, never a crash
+    p = run(["train", "--model", "mlp", "--tiny", "--dtype", "f32", "--optimizer", "sst", "--lr", "1e6",
+             "--sst-iteration", "2", "--steps", "30", "--json", "--quiet"])
+    check(p.returncode == 1 and "diverged" in p.stderr, f"sst divergence: {p.returncode} {p.stderr!r}")
+    out = strict_json(p.stdout, "sst divergence stdout") if p.stdout else None
+    check(out is not None and out["run"]["final_loss"] is None and out["run"]["diverged"],
+          "sst divergence: final_loss null")
     # an SST checkpoint does not fit another wrapper (other rank): exit 1, file named
     half = os.path.join(d, "sst-half.ckpt")
     if os.path.exists(half):

@@ -512,7 +512,11 @@ int compute_train(hb_context *ctx, hb_model *inner, const train_opts *to, train_
 #if HAVE_SST
         /* SST schedule (boundary: re-SVD, redraw, zero the active pairs' state; re-warm
          * through HB_OPT_LR_MULT), indexed by the optimizer's step so a resume continues it. */
-        if (wrapper && (rc = hb_sst_begin_step(wrapper, start + s, o, NULL)) != HB_OK) break;
+        if (wrapper && (rc = hb_sst_begin_step(wrapper, start + s, o, NULL)) != HB_OK) {
+            /* a re-SVD of non-finite factors fails to converge: the run diverged */
+            if (rc == HB_ENONFINITE) { rc = HB_OK; diverged = 1; }
+            break;
+        }
 #endif
         rc = hb_model_loss_grad(m, &loss);
         out->loss[s] = loss;
@@ -546,7 +550,7 @@ int compute_train(hb_context *ctx, hb_model *inner, const train_opts *to, train_
     if (wrapper) {
         /* the inner model's effective weights (W = U·diag(s)·Vᵀ or W0 + (α/r)·B·A) */
         int rc2 = hb_sst_sync(wrapper);
-        if (!rc) rc = rc2;
+        if (!rc && !diverged) rc = rc2;
         out->inner_norm = param_norm(hb_model_params(inner));
         hb_model_free(wrapper);
     }
