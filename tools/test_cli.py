@@ -393,6 +393,9 @@ if sst_ok:
             check(a["final_loss"] == b["final_loss"],
                   f"resume {method}: final loss 10 steps {a['final_loss']} vs 6 + 4 {b['final_loss']}")
             check(a["loss"][6:] == b["loss"], f"resume {method}: curves {a['loss'][6:]} vs {b['loss']}")
+            h = strict_json(p6.stdout, "6 steps")["run"]
+            check(b["inner_param_norm_initial"] == h["inner_param_norm_final"] and
+                  b["param_norm_initial"] == h["param_norm_final"], f"resume {method}: initial norms {b} vs {h}")
             check(open(full, "rb").read() == open(rest, "rb").read(), f"resume {method}: checkpoints differ")
     # a divergent run (absurd lr; SST boundaries every 2 steps, so the re-SVD meets the
     # non-finite factors) ends as "diverged": exit 1, final loss null, never a crash

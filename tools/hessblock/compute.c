@@ -471,7 +471,6 @@ int compute_train(hb_context *ctx, hb_model *inner, const train_opts *to, train_
         out->lora_alpha = to->lora_alpha > 0 ? to->lora_alpha : (double)to->rank;
         out->freeze_others = to->freeze_others;
         out->total = hb_params_count(hb_model_params(inner));
-        out->inner_norm0 = param_norm(hb_model_params(inner));
         rc = make_wrapper(inner, to, &wrapper);
         if (!rc) {
             m = wrapper;
@@ -507,6 +506,11 @@ int compute_train(hb_context *ctx, hb_model *inner, const train_opts *to, train_
     }
     int diverged = 0;
     out->param_norm0 = wrapper ? trainable_norm(p) : param_norm(p);
+#if HAVE_SST
+    /* effective weights at the start (after a resume: the checkpoint's) */
+    if (!rc && wrapper && (rc = hb_sst_sync(wrapper)) == HB_OK)
+        out->inner_norm0 = param_norm(hb_model_params(inner));
+#endif
     for (int64_t s = 0; !rc && s < to->steps; s++) {
         double loss = NAN;
 #if HAVE_SST
