@@ -170,9 +170,18 @@ bad = [
     ["spectrum", "--sigma", "-1"], ["spectrum", "--model", "rnn"], ["spectrum", "--steps", "1e3"],
     ["spectrum", "--blocks", "none"], ["spectrum", "--out", ""], ["quadratic", "--cond", "0.5"],
     ["quadratic", "--family", "weird"], ["quadratic", "--max-iters", "-3"],
-    ["train", "--optimizer", "sst"], ["train", "--optimizer", "lora"], ["train", "--optimizer", "rmsprop"],
+    ["train", "--optimizer", "rmsprop"],
     ["train", "--dtype", "f16"], ["train", "--lr", "inf"], ["train", "--steps", "99999999999999999999"],
     ["train", "--checkpoint-every", "5"], ["train", "--stochastic-rounding"], ["--seed", "1.5"],
+    # SST / LoRA options: only with their optimizer, and range-checked
+    ["train", "--rank", "4"], ["train", "--optimizer", "adamw", "--freeze-others"],
+    ["train", "--optimizer", "sgd", "--sst-iteration", "10"], ["train", "--optimizer", "lora", "--rewarm", "3"],
+    ["train", "--optimizer", "lora", "--sst-iteration", "5"], ["train", "--optimizer", "sst", "--lora-alpha", "2"],
+    ["train", "--optimizer", "sst", "--rank", "0"], ["train", "--optimizer", "lora", "--rank", "x"],
+    ["train", "--optimizer", "lora", "--lora-alpha", "0"], ["train", "--optimizer", "lora", "--lora-alpha", "-1"],
+    ["train", "--optimizer", "sst", "--sst-iteration", "0"], ["train", "--optimizer", "sst", "--rewarm", "-1"],
+    ["train", "--optimizer", "sst", "--model", "cnn"], ["train", "--optimizer", "lora", "--model", "quadratic"],
+    ["train", "--optimizer", "lora", "--dtype", "bf16"],
 ]
 for args in bad:
     p = run(args)
@@ -180,8 +189,8 @@ for args in bad:
     check(p.returncode == 2, f"{args}: exit {p.returncode}, expected 2")
     check(len(lines) == 1 and lines[0].startswith("hessblock"), f"{args}: stderr {p.stderr!r}")
     check(p.stdout == "", f"{args}: stdout not empty")
-p = run(["train", "--optimizer", "sst"])
-check("SST" in p.stderr, "sst rejection names SST")
+p = run(["train", "--optimizer", "adam", "--rank", "4"])
+check("--rank" in p.stderr and "sst or lora" in p.stderr, f"--rank with adam names the option: {p.stderr!r}")
 
 # ---- unreadable files: exit 1 and the file named ---------------------------------------------
 missing = os.path.join(SCRATCH, "no-such-dir", "missing.ckpt")
@@ -301,6 +310,107 @@ if not unavailable(p, "train"):
         open(garbage, "wb").write(b"not a checkpoint at all")
         p = run(["train", "--model", "mlp", "--tiny", "--resume", garbage, "--steps", "1", "--quiet"])
         check(p.returncode == 1 and garbage in p.stderr, f"corrupt checkpoint: {p.returncode} {p.stderr!r}")
+
+# ---- train --optimizer sst|lora ----------------------------------------------------------------
+def expected_trainable(method, sizes, rank, freeze, total):
+    """Trainable scalars of the wrapper computed from the tiny gpt's sizes alone:
+    per layer Q, K, V, O (C x C), c_fc (4C x C), c_proj (C x 4C); SST trains
+    k + r(out + in) per block, LoRA r(out + in); other blocks unless frozen."""
+    C = int(re.search(r"width (\d+)", sizes).group(1))
+    L = int(re.search(r"layers (\d+)", sizes).group(1))
+    shapes = L * [(C, C)] * 4 + L * [(4 * C, C), (C, 4 * C)]
+    n, dense = 0, 0
+    for o, i in shapes:
+        k = min(o, i)
+        r = min(rank, k)
+        n += (k if method == "sst" else 0) + r * (o + i)
+        dense += o * i
+    return n + (0 if freeze else total - dense)
+
+
+d = fresh("train-sst")
+sst_ok = True
+for method, extra in (("sst", []), ("lora", ["--freeze-others"]), ("sst", ["--dtype", "f32", "--rank", "3"]),
+                      ("lora", ["--lora-alpha", "4"])):
+    what = f"train {method} {' '.join(extra)}"
+    out_dir = os.path.join(d, f"{method}{len(extra)}")
+    p = run(["train", "--model", "gpt", "--tiny", "--optimizer", method, "--steps", "4", "--lr", "0.01",
+             "--json", "--quiet", "--out", out_dir] + extra)
+    if unavailable(p, what):
+        sst_ok = False
+        break
+    check(p.returncode == 0, f"{what}: exit {p.returncode}: {p.stderr}")
+    out = strict_json(p.stdout, f"{what} stdout")
+    if not out:
+        continue
+    r = out["run"]
+    check(r["method"] == method and r["optimizer"] == method and r["base_optimizer"] == "adamw", f"{what}: {r}")
+    rank = 3 if "--rank" in extra else 8
+    freeze = "--freeze-others" in extra
+    check(r["rank"] == rank and r["freeze_others"] == freeze, f"{what}: rank/freeze {r}")
+    check(r["converted_blocks"] == 6 and len(r["layers"]) == 6,
+          f"{what}: converted {r['converted_blocks']} (Q, K, V, O, c_fc, c_proj)")
+    for l in r["layers"]:
+        check(l["k"] == min(l["out"], l["in"]) and l["r"] == min(rank, l["k"]), f"{what}: layer {l}")
+    check(sorted(re.sub(r"^h\.\d+\.", "", l["name"]) for l in r["layers"]) ==
+          ["attn.wk", "attn.wo", "attn.wq", "attn.wv", "mlp.c_fc", "mlp.c_proj"], f"{what}: {r['layers']}")
+    check(0 < r["trainable_parameters"] < r["total_parameters"], f"{what}: trainable {r['trainable_parameters']}"
+          f" total {r['total_parameters']}")
+    check(r["trainable_parameters"] == expected_trainable(method, out["sizes"], rank, freeze, r["total_parameters"]),
+          f"{what}: trainable {r['trainable_parameters']} != formula")
+    elem = 4 if "f32" in extra else 8
+    check(r["parameter_bytes"] == elem, f"{what}: parameter_bytes {r['parameter_bytes']}")
+    # AdamW keeps two moments per trainable scalar in the parameter dtype
+    check(r["optimizer_state_bytes"] == 2 * elem * r["trainable_parameters"],
+          f"{what}: state {r['optimizer_state_bytes']} != 2 x {elem} x {r['trainable_parameters']}")
+    check(len(r["loss"]) == 5 and r["final_loss"] < r["initial_loss"], f"{what}: loss {r['loss']}")
+    if method == "lora":
+        check(r["lora_alpha"] == (4 if "--lora-alpha" in extra else rank), f"{what}: alpha {r['lora_alpha']}")
+    else:
+        check(r["sst_iteration"] == 200 and r["rewarm"] == 20, f"{what}: schedule defaults")
+    files = check_outdir(out_dir, what)
+    for f in ("train.json", "train.csv", "train.svg"):
+        check(f in files, f"{what}: {f} missing")
+if sst_ok:
+    p = run(["train", "--model", "mlp", "--tiny", "--optimizer", "sst", "--rank", "2", "--steps", "2", "--quiet"])
+    check(p.returncode == 0 and "trainable" in p.stdout and "optimizer state" in p.stdout,
+          f"train sst text summary: {p.returncode} {p.stdout!r} {p.stderr!r}")
+    # Resume round trip: 6 steps + checkpoint, 4 more from it == 10 steps at once (constant lr;
+    # T3 = 4 puts SST boundaries at steps 4 and 8, one before and one after the checkpoint).
+    # The runs do identical arithmetic, so the final losses and the final checkpoints (params +
+    # optimizer state + step count) must be bit-identical.
+    for method, extra in (("sst", ["--sst-iteration", "4", "--rewarm", "2"]), ("lora", ["--lora-alpha", "16"])):
+        base = ["train", "--model", "gpt", "--tiny", "--optimizer", method, "--lr", "0.01", "--wd", "0.1",
+                "--json", "--quiet"] + extra
+        full, half, rest = (os.path.join(d, f"{method}-{x}.ckpt") for x in ("full", "half", "rest"))
+        p10 = run(base + ["--steps", "10", "--checkpoint", full])
+        p6 = run(base + ["--steps", "6", "--checkpoint", half])
+        p4 = run(base + ["--steps", "4", "--resume", half, "--checkpoint", rest])
+        for q, n in ((p10, 10), (p6, 6), (p4, 4)):
+            check(q.returncode == 0, f"resume {method} {n} steps: exit {q.returncode}: {q.stderr}")
+        if p10.returncode == 0 and p4.returncode == 0:
+            a, b = strict_json(p10.stdout, "10 steps")["run"], strict_json(p4.stdout, "6 + 4 steps")["run"]
+            check(a["final_loss"] == b["final_loss"],
+                  f"resume {method}: final loss 10 steps {a['final_loss']} vs 6 + 4 {b['final_loss']}")
+            check(a["loss"][6:] == b["loss"], f"resume {method}: curves {a['loss'][6:]} vs {b['loss']}")
+            h = strict_json(p6.stdout, "6 steps")["run"]
+            check(b["inner_param_norm_initial"] == h["inner_param_norm_final"] and
+                  b["param_norm_initial"] == h["param_norm_final"], f"resume {method}: initial norms {b} vs {h}")
+            check(open(full, "rb").read() == open(rest, "rb").read(), f"resume {method}: checkpoints differ")
+    # a divergent run (absurd lr; SST boundaries every 2 steps, so the re-SVD meets the
+    # non-finite factors) ends as "diverged": exit 1, final loss null, never a crash
+    p = run(["train", "--model", "mlp", "--tiny", "--dtype", "f32", "--optimizer", "sst", "--lr", "1e6",
+             "--sst-iteration", "2", "--steps", "30", "--json", "--quiet"])
+    check(p.returncode == 1 and "diverged" in p.stderr, f"sst divergence: {p.returncode} {p.stderr!r}")
+    out = strict_json(p.stdout, "sst divergence stdout") if p.stdout else None
+    check(out is not None and out["run"]["final_loss"] is None and out["run"]["diverged"],
+          "sst divergence: final_loss null")
+    # an SST checkpoint does not fit another wrapper (other rank): exit 1, file named
+    half = os.path.join(d, "sst-half.ckpt")
+    if os.path.exists(half):
+        p = run(["train", "--model", "gpt", "--tiny", "--optimizer", "sst", "--rank", "4", "--steps", "1",
+                 "--resume", half, "--quiet"])
+        check(p.returncode == 1 and half in p.stderr, f"sst resume with other rank: {p.returncode} {p.stderr!r}")
 
 print(f"{len(FAILS)} failure(s); skipped (not in this build): {', '.join(SKIPS) or 'none'}")
 sys.exit(1 if FAILS else 0)

@@ -351,7 +351,8 @@ int cmd_train(int argc, char **argv, int first) {
     model_opts mo = {0};
     int kind = 0, dtype = 0, optim = 1, sched = 0, tiny = 0, sr = 0;
     train_opts to = {.lr = NAN, .momentum = 0.9, .wd = 0, .beta1 = 0.9, .beta2 = 0.999,
-                     .eps = 1e-8, .steps = 100, .warmup = 0};
+                     .eps = 1e-8, .steps = 100, .warmup = 0, .rank = -1, .sst_iteration = -1,
+                     .rewarm = -1, .lora_alpha = NAN};
     opt_spec specs[] = {
         {"model", OPT_CHOICE, &kind, 0, 0, kind_choices, "KIND", "model [gpt]"},
         {"tiny", OPT_FLAG, &tiny, 0, 0, NULL, NULL, "tiny model sizes (for tests)"},
@@ -360,13 +361,13 @@ int cmd_train(int argc, char **argv, int first) {
          "parameter dtype (bf16: stored in bf16, computed in f32) [f64]"},
         {"stochastic-rounding", OPT_FLAG, &sr, 0, 0, NULL, NULL, "bf16: round stochastically"},
         {"optimizer", OPT_CHOICE, &optim, 0, 0, optim_choices, "OPT", "optimizer [adam]"},
-        {"lr", OPT_REAL, &to.lr, 0, 1e6, NULL, "X", "learning rate [sgd 0.1, adam* 1e-3]"},
+        {"lr", OPT_REAL, &to.lr, 0, 1e6, NULL, "X", "learning rate [sgd 0.1, adam*/sst/lora 1e-3]"},
         {"momentum", OPT_REAL, &to.momentum, 0, 1, NULL, "X", "sgd: momentum [0.9]"},
         {"wd", OPT_REAL, &to.wd, 0, 1e3, NULL, "X",
-         "weight decay (sgd/adam: coupled L2; adamw/adam-mini: decoupled) [0]"},
-        {"beta1", OPT_REAL, &to.beta1, 0, 0.999999, NULL, "X", "adam*: beta1 [0.9]"},
-        {"beta2", OPT_REAL, &to.beta2, 0, 0.999999999, NULL, "X", "adam*: beta2 [0.999]"},
-        {"eps", OPT_REAL, &to.eps, 0, 1, NULL, "X", "adam*: epsilon [1e-8]"},
+         "weight decay (sgd/adam: coupled L2; adamw/adam-mini/sst/lora: decoupled) [0]"},
+        {"beta1", OPT_REAL, &to.beta1, 0, 0.999999, NULL, "X", "adam*/sst/lora: beta1 [0.9]"},
+        {"beta2", OPT_REAL, &to.beta2, 0, 0.999999999, NULL, "X", "adam*/sst/lora: beta2 [0.999]"},
+        {"eps", OPT_REAL, &to.eps, 0, 1, NULL, "X", "adam*/sst/lora: epsilon [1e-8]"},
         {"schedule", OPT_CHOICE, &sched, 0, 0, sched_choices, "S", "learning-rate schedule [constant]"},
         {"warmup", OPT_INT, &to.warmup, 0, 100000000, NULL, "N", "warmup steps [0]"},
         {"steps", OPT_INT, &to.steps, 1, 100000000, NULL, "N", "training steps [100]"},
@@ -375,16 +376,64 @@ int cmd_train(int argc, char **argv, int first) {
         {"checkpoint-every", OPT_INT, &to.checkpoint_every, 1, 100000000, NULL, "N",
          "checkpoint period in steps"},
         {"resume", OPT_STRING, &to.resume, 0, 0, NULL, "FILE", "resume from this checkpoint"},
+        {"rank", OPT_INT, &to.rank, 1, 1 << 20, NULL, "R",
+         "sst: active singular pairs per block; lora: rank (clamped to min(out, in)) [8]"},
+        {"sst-iteration", OPT_INT, &to.sst_iteration, 1, 100000000, NULL, "T3",
+         "sst: steps per iteration (re-SVD and new draw at each boundary) [200]"},
+        {"rewarm", OPT_INT, &to.rewarm, 0, 100000000, NULL, "N",
+         "sst: linear lr re-warm steps after each boundary, 0 = none [20]"},
+        {"lora-alpha", OPT_REAL, &to.lora_alpha, 0, 1e6, NULL, "A", "lora: alpha, scale alpha/rank [rank]"},
+        {"freeze-others", OPT_FLAG, &to.freeze_others, 0, 0, NULL, NULL,
+         "sst/lora: freeze the unconverted blocks (embeddings, norms, biases, head)"},
         COMMON_OPTS(c),
     };
     int rc = parse_options(cmd, argc, argv, first, specs, sizeof specs / sizeof *specs, "[options]",
                            "Train one built-in model on its synthetic data (full batch: every step uses\n"
-                           "all micro-batches) with one optimizer; print or write the loss curve.");
+                           "all micro-batches) with one optimizer; print or write the loss curve.\n"
+                           "sst / lora: the model's attention and MLP matrices (gpt) or hidden linear\n"
+                           "layers (mlp) are reparametrised (Sparse Spectral Training / LoRA) and the\n"
+                           "wrapper is trained with AdamW.");
     if (rc) return rc == 1 ? EXIT_OK : rc;
-    if (optim >= 4) {
-        usage_error(cmd, "--optimizer %s is not supported yet (SST and LoRA come in a later release)",
-                    optim_choices[optim]);
+    const int is_sst = optim == 4, is_lora = optim == 5;
+    {
+        /* the SST/LoRA options belong to those optimizers only */
+        const struct { const char *name; int given, ok; } own[] = {
+            {"rank", to.rank != -1, is_sst || is_lora},
+            {"freeze-others", to.freeze_others, is_sst || is_lora},
+            {"sst-iteration", to.sst_iteration != -1, is_sst},
+            {"rewarm", to.rewarm != -1, is_sst},
+            {"lora-alpha", !isnan(to.lora_alpha), is_lora},
+        };
+        for (size_t i = 0; i < sizeof own / sizeof *own; i++)
+            if (own[i].given && !own[i].ok) {
+                usage_error(cmd, "--%s is an option of --optimizer %s, not of --optimizer %s", own[i].name,
+                            !strcmp(own[i].name, "lora-alpha") ? "lora"
+                            : (!strcmp(own[i].name, "rank") || !strcmp(own[i].name, "freeze-others"))
+                                ? "sst or lora" : "sst",
+                            optim_choices[optim]);
+                return EXIT_USAGE;
+            }
+    }
+    if (is_lora && !isnan(to.lora_alpha) && !(to.lora_alpha > 0)) {
+        usage_error(cmd, "bad value '%g' for --lora-alpha: expected a number > 0", to.lora_alpha);
         return EXIT_USAGE;
+    }
+    if (is_sst || is_lora) {
+        if (kind_values[kind] != HB_MODEL_GPT && kind_values[kind] != HB_MODEL_MLP) {
+            usage_error(cmd, "--optimizer %s needs --model gpt or mlp (the %s model has no 2-d linear "
+                        "blocks to convert)", optim_choices[optim], kind_choices[kind]);
+            return EXIT_USAGE;
+        }
+        if (dtype_values[dtype] == HB_BF16) {
+            usage_error(cmd, "--optimizer %s needs --dtype f64 or f32 (the SVD and factor updates do "
+                        "not run in bf16)", optim_choices[optim]);
+            return EXIT_USAGE;
+        }
+        to.sst_method = is_sst ? HB_SST_METHOD_SPECTRAL : HB_SST_METHOD_LORA;
+        if (to.rank == -1) to.rank = 8;
+        if (to.sst_iteration == -1) to.sst_iteration = 200;
+        if (to.rewarm == -1) to.rewarm = 20;
+        if (isnan(to.lora_alpha)) to.lora_alpha = 0; /* library: alpha = rank */
     }
     if (to.checkpoint_every && !to.checkpoint) {
         usage_error(cmd, "--checkpoint-every needs --checkpoint FILE");
@@ -402,7 +451,7 @@ int cmd_train(int argc, char **argv, int first) {
     mo.dtype = dtype_values[dtype];
     if (tiny) tiny_preset(&mo);
     if (to.resume && check_readable(cmd, to.resume)) return EXIT_RUNTIME;
-    const char *missing = compute_missing_train();
+    const char *missing = to.sst_method ? compute_missing_sst() : compute_missing_train();
     if (missing) {
         runtime_error(cmd, "not available in this build (%s)", missing);
         return EXIT_RUNTIME;
@@ -420,6 +469,11 @@ int cmd_train(int argc, char **argv, int first) {
         goto done;
     }
     to.heads = mo.heads;
+    if (to.sst_method && compute_sst_convertible(m) == 0) {
+        runtime_error(cmd, "--optimizer %s: this %s model has no 2-d linear block to convert",
+                      to.optimizer, kind_choices[kind]);
+        goto done;
+    }
     progress_stage("train %s (%s) with %s, lr %g, %lld steps", kind_choices[kind], sizes,
                    to.optimizer, to.lr, (long long)to.steps);
     if ((rc = compute_train(ctx, m, &to, &run)) != HB_OK) {
@@ -466,6 +520,28 @@ int cmd_train(int argc, char **argv, int first) {
                kind_choices[kind], sizes, dtype_choices[dtype], to.optimizer, to.lr, to.wd,
                run.loss ? run.loss[0] : NAN, run.final_loss, (long long)run.steps, run.seconds,
                run.param_norm0, run.param_norm);
+        if (run.sst_method) {
+            int64_t rmin = run.rank, rmax = 0;
+            for (size_t i = 0; run.layers && i < run.converted_blocks; i++) {
+                if (run.layers[i].r < rmin) rmin = run.layers[i].r;
+                if (run.layers[i].r > rmax) rmax = run.layers[i].r;
+            }
+            char eff[64] = "";
+            if (rmin < run.rank)
+                snprintf(eff, sizeof eff, rmin == rmax ? " (effective %lld)" : " (effective %lld-%lld)",
+                         (long long)rmin, (long long)rmax);
+            if (run.sst_method == HB_SST_METHOD_SPECTRAL)
+                printf("sst over adamw: rank %lld%s, iteration %lld steps, re-warm %lld",
+                       (long long)run.rank, eff, (long long)run.sst_iteration, (long long)run.rewarm);
+            else
+                printf("lora over adamw: rank %lld%s, alpha %g", (long long)run.rank, eff, run.lora_alpha);
+            printf("%s; %zu blocks converted; trainable %zu of %zu parameters (%.1f%%; the wrapper "
+                   "holds %zu); optimizer state %zu bytes; parameter norm above: the wrapper's trainable "
+                   "blocks; effective weights %.6g -> %.6g\n",
+                   run.freeze_others ? ", others frozen" : "", run.converted_blocks, run.trainable,
+                   run.total, run.total ? 100.0 * (double)run.trainable / (double)run.total : 0.0,
+                   run.wrapper_total, run.state_bytes, run.inner_norm0, run.inner_norm);
+        }
     }
     status = isfinite(run.final_loss) ? EXIT_OK : EXIT_RUNTIME;
     if (status) runtime_error(cmd, "training diverged (non-finite loss)");

@@ -26,6 +26,13 @@ const char *model_kind_name(int kind) {
 #    include <hessblock/optim.h>
 #    define HAVE_OPTIM 1
 #  endif
+#  if __has_include(<hessblock/sst.h>)
+#    include <hessblock/sst.h>
+#    define HAVE_SST 1
+#  endif
+#endif
+#ifndef HAVE_SST
+#  define HAVE_SST 0
 #endif
 #ifndef HAVE_SLQ
 #  define HAVE_SLQ 0
@@ -41,6 +48,10 @@ const char *compute_missing_train(void) {
     return HAVE_OPTIM ? NULL : "optimizers (hessblock/optim.h) are not part of this build";
 }
 const char *compute_missing_quadratic(void) { return compute_missing_train(); }
+const char *compute_missing_sst(void) {
+    if (!HAVE_OPTIM) return compute_missing_train();
+    return HAVE_SST ? NULL : "SST/LoRA (hessblock/sst.h) is not part of this build";
+}
 
 static int set_i(hb_model_config *cfg, hb_model_key key, int64_t v) {
     return v ? hb_model_config_set_i64(cfg, key, v) : HB_OK;
@@ -327,6 +338,81 @@ static double param_norm(hb_params *p) {
     return sqrt(s);
 }
 
+/* L2 norm of the trainable blocks only (an SST/LoRA wrapper: its frozen blocks hold copies
+ * of the factors, W0, integer indices and the iteration, whose norm means nothing). */
+static double trainable_norm(hb_params *p) {
+    size_t nb = hb_params_num_blocks(p);
+    const void *d = hb_params_data(p);
+    double s = 0;
+    for (size_t b = 0; b < nb; b++) {
+        size_t off = 0, n = 0;
+        int tr = 0;
+        if (hb_params_block_info(p, b, NULL, NULL, &off, &n, NULL, NULL) != HB_OK ||
+            hb_params_block_trainable(p, b, &tr) != HB_OK)
+            return NAN;
+        if (!tr) continue;
+        for (size_t i = off; i < off + n; i++) {
+            double v;
+            switch (hb_params_dtype(p)) {
+            case HB_F64: v = ((const double *)d)[i]; break;
+            case HB_F32: v = ((const float *)d)[i]; break;
+            case HB_BF16: v = hb_bf16_to_f32(((const uint16_t *)d)[i]); break;
+            default: return NAN;
+            }
+            s += v * v;
+        }
+    }
+    return sqrt(s);
+}
+
+#if HAVE_SST
+/* Which blocks an SST/LoRA run converts: every 2-d block of a linear-map kind (the
+ * attention projections and MLP matrices of gpt, the hidden LINEAR layers of mlp; a CONV
+ * block qualifies only if 2-d, and the built-in cnn's are 4-d). Embeddings, norms, biases
+ * and heads stay dense, as in the SST and LoRA papers. */
+static const hb_block_kind sst_kinds[] = {HB_BLOCK_ATTN_Q, HB_BLOCK_ATTN_K,  HB_BLOCK_ATTN_V,
+                                          HB_BLOCK_ATTN_O, HB_BLOCK_MLP_IN,  HB_BLOCK_MLP_OUT,
+                                          HB_BLOCK_LINEAR, HB_BLOCK_CONV};
+
+static int make_wrapper(hb_model *inner, const train_opts *to, hb_model **out) {
+    hb_sst_config *cfg = NULL;
+    *out = NULL;
+    int rc = hb_sst_config_create(hb_model_context(inner), (hb_sst_method)to->sst_method, &cfg);
+    if (!rc) rc = hb_sst_config_set_i64(cfg, HB_SST_RANK, to->rank);
+    if (!rc && to->sst_method == HB_SST_METHOD_SPECTRAL) {
+        rc = hb_sst_config_set_i64(cfg, HB_SST_ITERATION, to->sst_iteration);
+        if (!rc) rc = hb_sst_config_set_i64(cfg, HB_SST_REWARM, to->rewarm);
+    }
+    if (!rc && to->sst_method == HB_SST_METHOD_LORA)
+        rc = hb_sst_config_set_f64(cfg, HB_SST_LORA_ALPHA, to->lora_alpha);
+    if (!rc) rc = hb_sst_config_set_i64(cfg, HB_SST_FREEZE_OTHERS, to->freeze_others ? 1 : 0);
+    for (size_t i = 0; !rc && i < sizeof sst_kinds / sizeof *sst_kinds; i++)
+        rc = hb_sst_config_add_kind(cfg, sst_kinds[i]);
+    if (!rc) rc = hb_sst_create(inner, cfg, out);
+    hb_sst_config_free(cfg);
+    return rc;
+}
+#endif
+
+int compute_sst_convertible(hb_model *m) {
+    hb_params *p = hb_model_params(m);
+    int n = 0;
+    for (size_t b = 0; b < hb_params_num_blocks(p); b++) {
+        hb_block_kind kind;
+        int ndim = 0;
+        int64_t shape[HB_MAX_DIMS];
+        if (hb_params_block_info(p, b, NULL, &kind, NULL, NULL, &ndim, shape) != HB_OK) continue;
+        if (ndim != 2) continue;
+#if HAVE_SST
+        for (size_t i = 0; i < sizeof sst_kinds / sizeof *sst_kinds; i++)
+            if (kind == sst_kinds[i]) n++;
+#else
+        (void)kind;
+#endif
+    }
+    return n;
+}
+
 /* ---- training ------------------------------------------------------------------------------ */
 #if HAVE_OPTIM
 static int optimizer_kind(const char *name) {
@@ -354,15 +440,15 @@ static int configure(hb_optimizer *o, int kind, const train_opts *to, hb_params 
 }
 #endif
 
-int compute_train(hb_context *ctx, hb_model *m, const train_opts *to, train_run *out) {
+int compute_train(hb_context *ctx, hb_model *inner, const train_opts *to, train_run *out) {
     memset(out, 0, sizeof *out);
     out->final_loss = NAN;
 #if !HAVE_OPTIM
-    (void)ctx; (void)m; (void)to;
+    (void)ctx; (void)inner; (void)to;
     return CMP_UNAVAILABLE;
 #else
     double t0 = now_seconds();
-    hb_params *p = hb_model_params(m);
+    hb_model *m = inner, *wrapper = NULL;
     int kind = optimizer_kind(to->optimizer);
     hb_optimizer *o = NULL;
     snprintf(out->optimizer, sizeof out->optimizer, "%s", to->optimizer);
@@ -371,7 +457,42 @@ int compute_train(hb_context *ctx, hb_model *m, const train_opts *to, train_run 
     out->loss = malloc((size_t)(to->steps + 1) * sizeof(double));
     if (!out->loss) return HB_ENOMEM;
     for (int64_t s = 0; s <= to->steps; s++) out->loss[s] = NAN;
-    int rc = hb_optimizer_create(ctx, (hb_optimizer_kind)kind, p, &o);
+    int rc = HB_OK;
+    if (to->sst_method) {
+#if HAVE_SST
+        /* The wrapper is made right after the model, from the same context, so a resumed
+         * run builds the identical wrapper (same RNG stream) before loading the checkpoint. */
+        kind = HB_OPTIM_ADAMW;
+        out->sst_method = to->sst_method;
+        snprintf(out->base_optimizer, sizeof out->base_optimizer, "adamw");
+        out->rank = to->rank;
+        out->sst_iteration = to->sst_iteration;
+        out->rewarm = to->rewarm;
+        out->lora_alpha = to->lora_alpha > 0 ? to->lora_alpha : (double)to->rank;
+        out->freeze_others = to->freeze_others;
+        out->total = hb_params_count(hb_model_params(inner));
+        rc = make_wrapper(inner, to, &wrapper);
+        if (!rc) {
+            m = wrapper;
+            rc = hb_sst_num_layers(wrapper, &out->converted_blocks);
+        }
+        if (!rc && !(out->layers = calloc(out->converted_blocks + 1, sizeof *out->layers)))
+            rc = HB_ENOMEM;
+        for (size_t i = 0; !rc && i < out->converted_blocks; i++) {
+            const char *name = NULL;
+            struct sst_layer *l = &out->layers[i];
+            rc = hb_sst_layer_info(wrapper, i, &name, &l->out, &l->in, &l->k, &l->r);
+            if (!rc) snprintf(l->name, sizeof l->name, "%s", name);
+        }
+        if (!rc) rc = hb_sst_trainable_count(wrapper, &out->trainable);
+        if (!rc) out->wrapper_total = hb_params_count(hb_model_params(wrapper));
+#else
+        rc = CMP_UNAVAILABLE;
+#endif
+    }
+    hb_params *p = hb_model_params(m);
+    out->elem_bytes = hb_params_dtype(p) == HB_F64 ? 8 : hb_params_dtype(p) == HB_F32 ? 4 : 2;
+    if (!rc) rc = hb_optimizer_create(ctx, (hb_optimizer_kind)kind, p, &o);
     if (!rc) rc = configure(o, kind, to, p);
     if (!rc && to->resume && (rc = hb_checkpoint_load(to->resume, p, o)) != HB_OK)
         out->failed_file = to->resume;
@@ -384,15 +505,32 @@ int compute_train(hb_context *ctx, hb_model *m, const train_opts *to, train_run 
             rc = hb_optimizer_schedule_cosine(o, to->warmup, to->warmup + 1, 1.0);
     }
     int diverged = 0;
-    out->param_norm0 = param_norm(p);
+    out->param_norm0 = wrapper ? trainable_norm(p) : param_norm(p);
+#if HAVE_SST
+    /* effective weights at the start (after a resume: the checkpoint's) */
+    if (!rc && wrapper && (rc = hb_sst_sync(wrapper)) == HB_OK)
+        out->inner_norm0 = param_norm(hb_model_params(inner));
+#endif
     for (int64_t s = 0; !rc && s < to->steps; s++) {
         double loss = NAN;
+#if HAVE_SST
+        /* SST schedule (boundary: re-SVD, redraw, zero the active pairs' state; re-warm
+         * through HB_OPT_LR_MULT), indexed by the optimizer's step so a resume continues it. */
+        if (wrapper && (rc = hb_sst_begin_step(wrapper, start + s, o, NULL)) != HB_OK) {
+            /* a re-SVD of non-finite factors fails to converge: the run diverged */
+            if (rc == HB_ENONFINITE) { rc = HB_OK; diverged = 1; }
+            break;
+        }
+#endif
         rc = hb_model_loss_grad(m, &loss);
         out->loss[s] = loss;
         if (rc == HB_ENONFINITE || !isfinite(loss)) { rc = HB_OK; diverged = 1; break; }
         if (rc) break;
         rc = hb_optimizer_step(o);
         if (rc == HB_ENONFINITE) { rc = HB_OK; diverged = 1; break; }
+#if HAVE_SST
+        if (!rc && wrapper) rc = hb_sst_end_step(wrapper);
+#endif
         if (!rc) progress_tick("train", s + 1, to->steps);
         if (!rc && to->checkpoint && to->checkpoint_every && (s + 1) % to->checkpoint_every == 0)
             if ((rc = hb_checkpoint_save(to->checkpoint, p, o)) != HB_OK) out->failed_file = to->checkpoint;
@@ -406,8 +544,21 @@ int compute_train(hb_context *ctx, hb_model *m, const train_opts *to, train_run 
     }
     if (!rc && to->checkpoint && (rc = hb_checkpoint_save(to->checkpoint, p, o)) != HB_OK)
         out->failed_file = to->checkpoint;
+    if (o) {
+        int rc2 = hb_optimizer_state_bytes(o, &out->state_bytes);
+        if (!rc) rc = rc2;
+    }
     hb_optimizer_free(o);
-    out->param_norm = param_norm(p);
+    out->param_norm = wrapper ? trainable_norm(p) : param_norm(p);
+#if HAVE_SST
+    if (wrapper) {
+        /* the inner model's effective weights (W = U·diag(s)·Vᵀ or W0 + (α/r)·B·A) */
+        int rc2 = hb_sst_sync(wrapper);
+        if (!rc && !diverged) rc = rc2;
+        out->inner_norm = param_norm(hb_model_params(inner));
+        hb_model_free(wrapper);
+    }
+#endif
     out->seconds = now_seconds() - t0;
     return rc;
 #endif

@@ -33,6 +33,12 @@ typedef struct train_opts {
     const char *checkpoint, *resume;
     int64_t checkpoint_every;
     int64_t heads;                 /* adam-mini: heads of Q/K blocks (0: library default) */
+    /* sst / lora: the built-in model is wrapped (hb_sst_create) and the wrapper trained
+     * with AdamW (lr, wd, betas, eps, schedule, warmup as above). */
+    int sst_method;                /* 0: none, 1: HB_SST_METHOD_SPECTRAL, 2: HB_SST_METHOD_LORA */
+    int64_t rank, sst_iteration, rewarm;
+    double lora_alpha;             /* 0: alpha = rank */
+    int freeze_others;
 } train_opts;
 
 typedef struct quad_opts {
@@ -45,6 +51,9 @@ typedef struct quad_opts {
 const char *compute_missing_spectrum(void);
 const char *compute_missing_train(void);
 const char *compute_missing_quadratic(void);
+const char *compute_missing_sst(void);
+/* Blocks of m that --optimizer sst|lora would convert (2-d blocks of a linear-map kind). */
+int compute_sst_convertible(hb_model *m);
 
 /* Each returns HB_OK, CMP_UNAVAILABLE, or a negative HB_* status (message on ctx). */
 int model_make(hb_context *ctx, model_opts *mo, hb_model **out, char *sizes, size_t nsizes);

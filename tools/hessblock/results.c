@@ -28,6 +28,8 @@ void train_run_free(train_run *r) {
     if (!r) return;
     free(r->loss);
     r->loss = NULL;
+    free(r->layers);
+    r->layers = NULL;
 }
 
 void train_cmp_free(train_cmp *t) {
@@ -117,6 +119,39 @@ void json_train_run(jw *w, const char *key, const train_run *r, int with_curve) 
     jw_number(w, "seconds", r->seconds);
     jw_number(w, "param_norm_initial", r->param_norm0);
     jw_number(w, "param_norm_final", r->param_norm);
+    if (r->sst_method) {
+        jw_string(w, "method", r->sst_method == 1 ? "sst" : "lora");
+        jw_string(w, "base_optimizer", r->base_optimizer);
+        jw_int(w, "rank", r->rank);
+        if (r->sst_method == 1) {
+            jw_int(w, "sst_iteration", r->sst_iteration);
+            jw_int(w, "rewarm", r->rewarm);
+        } else {
+            jw_number(w, "lora_alpha", r->lora_alpha);
+        }
+        jw_bool(w, "freeze_others", r->freeze_others);
+        jw_int(w, "converted_blocks", (int64_t)r->converted_blocks);
+        if (r->layers) {
+            jw_array(w, "layers");
+            for (size_t i = 0; i < r->converted_blocks; i++) {
+                jw_object(w, NULL);
+                jw_string(w, "name", r->layers[i].name);
+                jw_int(w, "out", r->layers[i].out);
+                jw_int(w, "in", r->layers[i].in);
+                jw_int(w, "k", r->layers[i].k);
+                jw_int(w, "r", r->layers[i].r);
+                jw_end_object(w);
+            }
+            jw_end_array(w);
+        }
+        jw_int(w, "trainable_parameters", (int64_t)r->trainable);
+        jw_int(w, "total_parameters", (int64_t)r->total);
+        jw_int(w, "wrapper_parameters", (int64_t)r->wrapper_total);
+        jw_int(w, "optimizer_state_bytes", (int64_t)r->state_bytes);
+        jw_int(w, "parameter_bytes", (int64_t)r->elem_bytes);
+        jw_number(w, "inner_param_norm_initial", r->inner_norm0);
+        jw_number(w, "inner_param_norm_final", r->inner_norm);
+    }
     if (with_curve && r->loss) jw_numbers(w, "loss", r->loss, (size_t)r->steps + 1);
     jw_end_object(w);
 }

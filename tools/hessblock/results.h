@@ -45,7 +45,24 @@ typedef struct train_run {
     double final_loss;       /* loss after training (non-finite if diverged) */
     double seconds;
     const char *failed_file; /* set when a checkpoint could not be read or written */
-    double param_norm0, param_norm; /* L2 norm of all parameters before / after */
+    double param_norm0, param_norm; /* L2 norm of all parameters before / after (sst/lora:
+                                       of the wrapper's trainable blocks) */
+    /* sst / lora runs only (sst_method != 0) */
+    int sst_method;                 /* 1 spectral, 2 lora */
+    char base_optimizer[16];        /* the optimizer over the wrapper's params ("adamw") */
+    int64_t rank, sst_iteration, rewarm;
+    double lora_alpha;              /* effective alpha (rank when not given) */
+    int freeze_others;
+    size_t converted_blocks;        /* hb_sst_num_layers */
+    size_t trainable, total;        /* hb_sst_trainable_count; parameters of the inner model */
+    size_t wrapper_total;           /* parameters of the wrapper (frozen blocks included) */
+    size_t state_bytes;             /* hb_optimizer_state_bytes after the run */
+    size_t elem_bytes;              /* bytes per parameter element (f64: 8, f32: 4) */
+    double inner_norm0, inner_norm; /* L2 norm of the inner model's (effective) parameters */
+    struct sst_layer {               /* converted blocks (converted_blocks entries, owned) */
+        char name[64];
+        int64_t out, in, k, r;       /* r: effective rank min(rank, k) */
+    } *layers;
 } train_run;
 
 /* SGD vs Adam on one model. */

@@ -46,8 +46,12 @@ def train(model, optimizer="adam", steps=100, lr=1e-3, schedule="constant", warm
     to load first (parameters, optimizer state and step count); checkpoint: a path
     written every `checkpoint_every` steps and at the end. callback(step, loss) may
     return False to stop. Returns {'losses', 'steps', 'optimizer'} (the Optimizer is
-    left open for further use)."""
+    left open for further use). An SST/LoRA wrapper (hessblock.SSTModel) is trained as
+    `hessblock train --optimizer sst|lora` does: its schedule (hb_sst_begin_step /
+    hb_sst_end_step) runs at the optimizer's step count, so a resume continues it."""
+    from .sst import SSTModel
     ctx = model.context
+    wrapper = isinstance(model, SSTModel)
     opt = Optimizer(ctx, optimizer, model.params, lr=lr, **options)
     if schedule == "cosine":
         opt.schedule_cosine(warmup, max(steps, warmup + 1))
@@ -57,8 +61,12 @@ def train(model, optimizer="adam", steps=100, lr=1e-3, schedule="constant", warm
         load_checkpoint(resume, model.params, opt)
     losses = []
     while opt.step_count < steps:
+        if wrapper:
+            model.begin_step(opt.step_count, opt)
         loss, _ = model.loss_grad()
         opt.step()
+        if wrapper:
+            model.end_step()
         losses.append(loss)
         t = opt.step_count
         if checkpoint and checkpoint_every and t % checkpoint_every == 0:
