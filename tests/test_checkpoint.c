@@ -258,10 +258,16 @@ START_TEST(test_format_and_crafted) {
     for (int variant = 1; variant <= 3; variant++) {
         hb_params *q = layout(ctx, HB_F32, variant);
         ck_assert_int_eq(hb_checkpoint_load_buffer(img, size, q, NULL), HB_ESHAPE);
+        /* the message names the differing block (it once printed an empty name) */
+        ck_assert_msg(strstr(hb_context_last_error(ctx), "block '") != NULL &&
+                          strstr(hb_context_last_error(ctx), "block ''") == NULL,
+                      "%s", hb_context_last_error(ctx));
         hb_params_free(q);
     }
     hb_params *q64 = layout(ctx, HB_F64, 0);
     ck_assert_int_eq(hb_checkpoint_load_buffer(img, size, q64, NULL), HB_ESHAPE);
+    ck_assert_msg(strstr(hb_context_last_error(ctx), "f32 parameters, the params are f64") != NULL,
+                  "%s", hb_context_last_error(ctx));
     hb_params_free(q64);
     /* other optimizer kind, other heads; params-only load of a full file is fine */
     hb_optimizer *w = NULL;

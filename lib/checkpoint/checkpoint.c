@@ -334,6 +334,10 @@ static int read_section(hb_context *ctx, const uint32_t *table, reader *r, uint3
     return HB_OK;
 }
 
+static const char *dtype_str(uint32_t d) {
+    return d == HB_F64 ? "f64" : d == HB_F32 ? "f32" : d == HB_BF16 ? "bf16" : "?";
+}
+
 /* Version 1 has no flags field (every block trainable). *same_flags: the file's frozen
  * flags equal p's (meaningful when the block tables match). */
 static int validate_blocks(hb_context *ctx, const section *s, const hb_params *p,
@@ -352,7 +356,7 @@ static int validate_blocks(hb_context *ctx, const section *s, const hb_params *p
              "block table: absurd block count %llu", (unsigned long long)nb);
     bool flags_eq = true;
     uint64_t off = 0;
-    bool match = dtype == (uint32_t)p->dtype && nb == p->n_blocks && n == p->n;
+    bool match = dtype == (uint32_t)p->dtype && nb == p->n_blocks; /* then block by block */
     char mismatch[HB_MAX_BLOCK_NAME + 1] = "";
     for (uint64_t b = 0; b < nb; b++) {
         uint32_t len = get_u32(&r);
@@ -398,9 +402,17 @@ static int validate_blocks(hb_context *ctx, const section *s, const hb_params *p
     HB_CHECK(ctx, r.pos == r.len, HB_EFORMAT, "block table: %zu trailing bytes", r.len - r.pos);
     HB_CHECK(ctx, off == n, HB_EFORMAT, "block table: blocks sum to %llu, header says %llu",
              (unsigned long long)off, (unsigned long long)n);
+    HB_CHECK(ctx, dtype == (uint32_t)p->dtype, HB_ESHAPE,
+             "checkpoint holds %s parameters, the params are %s",
+             dtype_str(dtype), dtype_str((uint32_t)p->dtype));
+    HB_CHECK(ctx, nb == p->n_blocks, HB_ESHAPE, "checkpoint has %llu blocks, the params %zu",
+             (unsigned long long)nb, p->n_blocks);
     HB_CHECK(ctx, match, HB_ESHAPE,
-             "checkpoint does not match the model (dtype, block count or length differ, or "
-             "block '%s' differs in name, kind or shape)", mismatch);
+             "checkpoint does not match the params: block '%s' differs in name, kind or shape",
+             mismatch);
+    /* equal block tables have equal lengths (the table's own sum was checked above) */
+    HB_CHECK(ctx, n == p->n, HB_ESHAPE, "checkpoint length %llu, the params %zu",
+             (unsigned long long)n, p->n);
     *same_flags = flags_eq;
     return HB_OK;
 }
