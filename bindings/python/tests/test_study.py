@@ -57,6 +57,28 @@ def test_train_checkpoint_resume(ctx, tmp_path):
         study.train(m, "sgd", steps=1, schedule="linear")
 
 
+def test_train_sst_schedule_and_resume(ctx, tmp_path):
+    """study.train drives an SST wrapper's schedule (the active pairs change at the
+    iteration boundaries) and a resumed run equals the uninterrupted one bit for bit."""
+    _need(ctx)
+    if not hb.sst.AVAILABLE:
+        pytest.xfail("sst component not in this library")
+    m = _mlp(ctx)
+    with hb.SSTConfig(ctx, "spectral", rank=2, kinds=["linear"], iteration=3, rewarm=2) as cfg:
+        w = hb.SSTModel(m, cfg)
+    init = w.params.data.copy()
+    seen = {tuple(w.active(0))}
+    study.train(w, "adamw", steps=10, lr=1e-2, callback=lambda t, loss: seen.add(tuple(w.active(0))) or True)
+    assert len(seen) > 1                       # redrawn at steps 3, 6, 9
+    end = w.params.data.copy()
+    w.params.data[:] = init
+    ck = tmp_path / "sst.ckpt"
+    study.train(w, "adamw", steps=7, lr=1e-2, checkpoint=ck, checkpoint_every=7)
+    w.params.data[:] = 0                       # the checkpoint holds the whole SST state
+    study.train(w, "adamw", steps=10, lr=1e-2, resume=ck)
+    assert np.array_equal(w.params.data, end)
+
+
 def test_quadratic_study(ctx):
     _need(ctx)
     r = study.quadratic(ctx, blocks=2, block_size=4, cond=50.0, max_iters=400, tol=1e-4,
