@@ -4,7 +4,7 @@
  * hidden layers (HB_BLOCK_LINEAR); the gpt's attention and MLP projections. Heads,
  * embeddings, norms and biases stay dense and train in all three runs.
  *   usage: sst_vs_lora [steps=300] [rank=4] [width=64] [iteration T3=50] [seed=1] [mlp|gpt]
- *                      [text file | -] [methods=fsl] [curve N=0]
+ *                      [text file | -] [methods=fsl] [curve N=0] [SST re-warm=20]
  * gpt with a text file: byte-level tokens (vocabulary 128, the file must be ASCII). The
  * file is split: the first 90 % of its bytes train, the last 10 % are held out. Training
  * step t reads the batch windows s = t*batch ... t*batch + batch - 1 of context + 1 bytes
@@ -16,7 +16,8 @@
  * methods: any of f (full), s (SST), l (LoRA), e.g. "fl"; "-" as text file = synthetic.
  * (This file is kept ASCII: the meson test trains on it as its text.)
  * curve N > 0: also evaluate every N steps and print, per N-step window, the mean training
- * loss and the held-out loss at its end (lines "curve <run> <step> <train> <held-out>"). */
+ * loss and the held-out loss at its end (lines "curve <run> <step> <train> <held-out>").
+ * SST re-warm: HB_SST_REWARM, steps of linear lr re-warm after each boundary (0 = none). */
 #include <math.h>
 #include <string.h>
 #include <stdio.h>
@@ -120,7 +121,7 @@ static int text_load(const char *path, int64_t batch, int64_t context, text_data
     return 0;
 }
 
-static int64_t curve_every = 0; /* the optional 9th argument */
+static int64_t curve_every = 0, rewarm = 20; /* the optional 9th and 10th arguments */
 
 typedef struct result {
     double eval_loss, eval_acc, train_loss, seconds;
@@ -166,6 +167,7 @@ static int run(hb_sst_method method, int64_t steps, int64_t rank, int64_t width,
         }
         TRY(hb_sst_config_set_i64(scfg, HB_SST_RANK, rank));
         TRY(hb_sst_config_set_i64(scfg, HB_SST_ITERATION, t3));
+        TRY(hb_sst_config_set_i64(scfg, HB_SST_REWARM, rewarm));
         TRY(hb_sst_create(dense, scfg, &w));
         TRY(hb_sst_trainable_count(w, &res->trainable));
         m = w;
@@ -235,10 +237,12 @@ int main(int argc, char **argv) {
     const char *path = argc > 7 && strcmp(argv[7], "-") != 0 ? argv[7] : NULL;
     const char *which = argc > 8 ? argv[8] : "fsl";
     curve_every = argc > 9 ? atoll(argv[9]) : 0;
+    rewarm = argc > 10 ? atoll(argv[10]) : 20;
     if (steps < 20 || rank < 1 || width < 1 || t3 < 1 || (path && !gpt) ||
-        strspn(which, "fsl") != strlen(which) || !*which || curve_every < 0) {
+        strspn(which, "fsl") != strlen(which) || !*which || curve_every < 0 ||
+        rewarm < 0) {
         fprintf(stderr, "usage: sst_vs_lora [steps>=20] [rank] [width] [T3] [seed] [mlp|gpt] "
-                        "[text file (gpt) | -] [methods: any of f s l] [curve every N steps]\n");
+                        "[text file (gpt) | -] [methods: any of f s l] [curve every N steps] [SST re-warm steps]\n");
         return 2;
     }
     text_data text, *tp = NULL;
@@ -254,7 +258,8 @@ int main(int argc, char **argv) {
         printf("mlp 32-%lld-%lld-%lld-10, f32, batch 64", (long long)width, (long long)width,
                (long long)width);
     printf(", %lld steps of Adam (lr 3e-3, warmup 5%% + cosine to 0.1), rank %lld, T3 %lld, "
-           "seed %lld\n", (long long)steps, (long long)rank, (long long)t3, (long long)seed);
+           "re-warm %lld, seed %lld\n", (long long)steps, (long long)rank, (long long)t3,
+           (long long)rewarm, (long long)seed);
     if (tp)
         printf("text '%s': vocab 128, %zu training bytes, %zu held-out bytes (last 10 %%), "
                "held-out loss over %zu windows of 32\n", path, text.n_train, text.n_held,
