@@ -2,6 +2,8 @@
  * formulas of optim.h (never by calling the library), Adam-mini partitions, bf16
  * rounding, non-finite gradients, schedules, thread independence, bad input, OOM. */
 #include <float.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hb_test.h"
@@ -1284,6 +1286,103 @@ START_TEST(test_oom_frozen) {
 }
 END_TEST
 
+/* Two f64 blocks "a" (4) and "b" (3), values and gradients from fixed formulas. */
+static hb_params *two_blocks(hb_context *ctx, const char *only) {
+    hb_params *p = NULL;
+    int64_t sa[1] = {4}, sb[1] = {3};
+    ck_assert_int_eq(hb_params_create(ctx, HB_F64, &p), HB_OK);
+    if (!only || strcmp(only, "a") == 0)
+        ck_assert_int_eq(hb_params_add_block(p, "a", HB_BLOCK_OTHER, 1, sa, NULL), HB_OK);
+    if (!only || strcmp(only, "b") == 0)
+        ck_assert_int_eq(hb_params_add_block(p, "b", HB_BLOCK_OTHER, 1, sb, NULL), HB_OK);
+    ck_assert_int_eq(hb_params_finalize(p), HB_OK);
+    double *d = hb_params_data(p);
+    for (size_t i = 0; i < hb_params_count(p); i++) d[i] = sin(1.0 + (double)i);
+    return p;
+}
+
+static void grad_formula(hb_params *p, size_t first, int step) {
+    double *g = hb_params_grad(p);
+    for (size_t i = 0; i < hb_params_count(p); i++) g[i] = cos(0.7 * (double)(first + i) + step);
+}
+
+/* hb_optimizer_reset_block restarts a block: its next update is bit-for-bit the first
+ * update of a fresh optimizer over that block alone (Adam: bias correction from 1; SGD
+ * with momentum: buf = d), the other block continues; the restart survives a checkpoint. */
+START_TEST(test_reset_block) {
+    const hb_optimizer_kind kinds[] = {HB_OPTIM_ADAM, HB_OPTIM_SGD, HB_OPTIM_ADAM_MINI};
+    for (int q = 0; q < 3; q++) {
+        hb_context *ctx = hb_test_context(1, 41);
+        hb_params *p = two_blocks(ctx, NULL);
+        hb_optimizer *o = NULL;
+        ck_assert_int_eq(hb_optimizer_create(ctx, kinds[q], p, &o), HB_OK);
+        ck_assert_int_eq(hb_optimizer_set_f64(o, HB_OPT_LR, 0.05), HB_OK);
+        if (kinds[q] == HB_OPTIM_SGD) ck_assert_int_eq(hb_optimizer_set_f64(o, HB_OPT_MOMENTUM, 0.9), HB_OK);
+        for (int t = 0; t < 3; t++) {
+            grad_formula(p, 0, t);
+            ck_assert_int_eq(hb_optimizer_step(o), HB_OK);
+        }
+        size_t nbytes0, nbytes1;
+        ck_assert_int_eq(hb_checkpoint_size(p, o, &nbytes0), HB_OK);
+        ck_assert_int_eq(hb_optimizer_reset_block(o, 1), HB_OK);
+        int64_t sa, sb;
+        ck_assert_int_eq(hb_optimizer_block_step_count(o, 0, &sa), HB_OK);
+        ck_assert_int_eq(hb_optimizer_block_step_count(o, 1, &sb), HB_OK);
+        ck_assert(sa == 3 && sb == 0);
+        ck_assert_int_eq(hb_optimizer_step_count(o), 3); /* the global count continues */
+        /* the restart points travel in the checkpoint: one extra array of 2 i64 */
+        ck_assert_int_eq(hb_checkpoint_size(p, o, &nbytes1), HB_OK);
+        ck_assert_uint_eq(nbytes1, nbytes0 + 16 + 2 * 8);
+        void *img = malloc(nbytes1);
+        ck_assert_int_eq(hb_checkpoint_save_buffer(p, o, img, nbytes1, NULL), HB_OK);
+        /* reference: a fresh optimizer over block b alone, same values and gradient */
+        hb_params *r = two_blocks(ctx, "b");
+        memcpy(hb_params_data(r), (double *)hb_params_data(p) + 4, 3 * sizeof(double));
+        hb_optimizer *ro = NULL;
+        ck_assert_int_eq(hb_optimizer_create(ctx, kinds[q], r, &ro), HB_OK);
+        ck_assert_int_eq(hb_optimizer_set_f64(ro, HB_OPT_LR, 0.05), HB_OK);
+        if (kinds[q] == HB_OPTIM_SGD) ck_assert_int_eq(hb_optimizer_set_f64(ro, HB_OPT_MOMENTUM, 0.9), HB_OK);
+        grad_formula(p, 0, 3);
+        grad_formula(r, 4, 3);
+        ck_assert_int_eq(hb_optimizer_step(o), HB_OK);
+        ck_assert_int_eq(hb_optimizer_step(ro), HB_OK);
+        ck_assert(memcmp((double *)hb_params_data(p) + 4, hb_params_data(r), 3 * sizeof(double)) == 0);
+        ck_assert_int_eq(hb_optimizer_block_step_count(o, 1, &sb), HB_OK);
+        ck_assert(sb == 1);
+        double after[7];
+        memcpy(after, hb_params_data(p), sizeof after);
+        /* load the image (taken right after the restart) into a new optimizer: same step */
+        hb_optimizer *o2 = NULL;
+        ck_assert_int_eq(hb_optimizer_create(ctx, kinds[q], p, &o2), HB_OK);
+        ck_assert_int_eq(hb_optimizer_set_f64(o2, HB_OPT_LR, 0.05), HB_OK);
+        if (kinds[q] == HB_OPTIM_SGD) ck_assert_int_eq(hb_optimizer_set_f64(o2, HB_OPT_MOMENTUM, 0.9), HB_OK);
+        ck_assert_int_eq(hb_checkpoint_load_buffer(img, nbytes1, p, o2), HB_OK);
+        ck_assert_int_eq(hb_optimizer_block_step_count(o2, 1, &sb), HB_OK);
+        ck_assert(sb == 0);
+        grad_formula(p, 0, 3);
+        ck_assert_int_eq(hb_optimizer_step(o2), HB_OK);
+        ck_assert(memcmp(after, hb_params_data(p), sizeof after) == 0);
+        /* hb_optimizer_reset zeroes the restart points with the step count */
+        ck_assert_int_eq(hb_optimizer_reset(o2), HB_OK);
+        ck_assert_int_eq(hb_checkpoint_size(p, o2, &nbytes1), HB_OK);
+        ck_assert_uint_eq(nbytes1, nbytes0);
+        /* bad input */
+        ck_assert_int_eq(hb_optimizer_reset_block(NULL, 0), HB_EINVAL);
+        ck_assert_int_eq(hb_optimizer_reset_block(o, 2), HB_ERANGE);
+        ck_assert_int_eq(hb_optimizer_block_step_count(o, 2, &sb), HB_ERANGE);
+        ck_assert_int_eq(hb_optimizer_block_step_count(o, 0, NULL), HB_EINVAL);
+        ck_assert_int_eq(hb_optimizer_block_step_count(NULL, 0, &sb), HB_EINVAL);
+        free(img);
+        hb_optimizer_free(o);
+        hb_optimizer_free(o2);
+        hb_optimizer_free(ro);
+        hb_params_free(p);
+        hb_params_free(r);
+        hb_context_free(ctx);
+    }
+}
+END_TEST
+
 Suite *hb_suite_optim(void) {
     Suite *s = suite_create("optim");
     TCase *tc = tcase_create("optim");
@@ -1306,6 +1405,7 @@ Suite *hb_suite_optim(void) {
     tcase_add_test(tc, test_lr_mult);
     tcase_add_test(tc, test_reset_range_frozen);
     tcase_add_test(tc, test_oom_frozen);
+    tcase_add_test(tc, test_reset_block);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -574,6 +574,42 @@ START_TEST(test_with_optimizer) {
 }
 END_TEST
 
+/* HB_SST_RESET: with RESTART the boundary restarts the Ua/Vta blocks' own step (bias
+ * correction from 1), with MOMENTS (default) they keep the global step; s never restarts. */
+START_TEST(test_reset_modes) {
+    for (int mode = HB_SST_RESET_MOMENTS; mode <= HB_SST_RESET_RESTART; mode++) {
+        hb_context *ctx = hb_test_context(1, 30);
+        hb_model *inner = NULL, *w = NULL;
+        ck_assert_int_eq(fake_model_create(ctx, 5, 7, 8, &inner), HB_OK);
+        hb_sst_config *cfg = NULL;
+        ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_METHOD_SPECTRAL, &cfg), HB_OK);
+        ck_assert_int_eq(hb_sst_config_add_kind(cfg, HB_BLOCK_LINEAR), HB_OK);
+        ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_RANK, 2), HB_OK);
+        ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_ITERATION, 10), HB_OK);
+        ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_RESET, mode), HB_OK);
+        ck_assert_int_eq(hb_sst_config_set_i64(cfg, HB_SST_RESET, 3), HB_EINVAL);
+        ck_assert_int_eq(hb_sst_create(inner, cfg, &w), HB_OK);
+        hb_sst_config_free(cfg);
+        hb_optimizer *opt = NULL;
+        ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_ADAMW, hb_model_params(w), &opt), HB_OK);
+        hb_trainer *tr = NULL;
+        ck_assert_int_eq(hb_trainer_create(w, opt, &tr), HB_OK);
+        ck_assert_int_eq(hb_trainer_run(tr, 12), HB_OK); /* boundary at step 10 */
+        int64_t sua, sva, ss;
+        ck_assert_int_eq(hb_optimizer_block_step_count(opt, block_index(w, "fc.weight.Ua"), &sua), HB_OK);
+        ck_assert_int_eq(hb_optimizer_block_step_count(opt, block_index(w, "fc.weight.Vta"), &sva), HB_OK);
+        ck_assert_int_eq(hb_optimizer_block_step_count(opt, block_index(w, "fc.weight.s"), &ss), HB_OK);
+        int64_t want = mode == HB_SST_RESET_RESTART ? 2 : 12;
+        ck_assert(sua == want && sva == want && ss == 12);
+        hb_trainer_free(tr);
+        hb_optimizer_free(opt);
+        hb_model_free(w);
+        hb_model_free(inner);
+        hb_context_free(ctx);
+    }
+}
+END_TEST
+
 /* One SST training run of `steps` steps with AdamW, a per-block lr override and the
  * trainer, from a fresh context of fixed seed; optionally checkpointing after `ckpt_at`
  * steps into *buf, or starting from the checkpoint in buf. Returns the wrapper's params. */
@@ -920,6 +956,7 @@ Suite *hb_suite_sst(void) {
     tcase_add_test(tc, test_sampling_mixed_pairs);
     tcase_add_test(tc, test_with_optimizer);
     tcase_add_test(tc, test_checkpoint_resume);
+    tcase_add_test(tc, test_reset_modes);
     tcase_add_test(tc, test_every_optimizer_on_gpt);
     tcase_add_test(tc, test_lora);
     tcase_add_test(tc, test_bad_input);

@@ -16,7 +16,9 @@
  *          (shape[0]) for ATTN_V, ATTN_O, MLP_IN, MLP_OUT, EMBEDDING, HEAD, LINEAR, CONV,
  *          per element for BIAS, per tensor for NORM and OTHER.
  *
- * t is the 1-based number of the step being taken. f64 parameters compute in f64 with
+ * t is the 1-based number of the step being taken (for a block restarted with
+ * hb_optimizer_reset_block, the bias corrections and SGD's first step use the block's own
+ * τ = t − the step of its restart instead). f64 parameters compute in f64 with
  * f64 state; f32 and bf16 parameters compute in f32 with f32 state. bf16 parameters
  * are written back rounded to nearest even (or stochastically, HB_OPT_STOCHASTIC_ROUNDING,
  * with the context's counter-based RNG, so runs are reproducible), optionally from an
@@ -184,6 +186,20 @@ HB_API int hb_optimizer_reset(hb_optimizer *opt);
  * vectors this way). For Adam-mini, every second-moment partition that intersects the
  * range is zeroed. Parts of the range in frozen blocks have no state and are skipped. Returns HB_OK, HB_EINVAL (NULL), HB_ERANGE (range outside the params). */
 HB_API int hb_optimizer_reset_range(hb_optimizer *opt, size_t offset, size_t len);
+
+/* hb_optimizer_reset_block: zero the state of block `index` (as hb_optimizer_reset_range
+ * over the block) AND restart its step: its next update is its first, so Adam's bias
+ * correction (1 − β^τ) and SGD's first-step rule (buf = d) count from there, τ = steps
+ * since the restart — what deleting a parameter's state does in torch.optim. The global
+ * step count (schedules, stochastic rounding) continues. Restart points are saved in
+ * checkpoints. A frozen block has no state: HB_OK, only its restart point moves.
+ * Returns HB_OK, HB_EINVAL (NULL), HB_ERANGE. */
+HB_API int hb_optimizer_reset_block(hb_optimizer *opt, size_t index);
+
+/* hb_optimizer_block_step_count: *steps = the block's own step count τ (the global step
+ * count minus the step of its last hb_optimizer_reset_block). Returns HB_OK, HB_EINVAL,
+ * HB_ERANGE. */
+HB_API int hb_optimizer_block_step_count(const hb_optimizer *opt, size_t index, int64_t *steps);
 
 /* hb_optimizer_partitions: Adam-mini partition table of block `index`: its block is cut
  * into *count partitions of *size consecutive elements each (count·size = numel).

@@ -45,7 +45,7 @@
  * with probability ∝ (1−μ)·s_i/Σs + μ/k (μ = HB_SST_UNIFORM_MIX), from the context seed,
  * the wrapper's RNG stream and counters that depend only on the iteration (a resumed run
  * draws what the uninterrupted run drew), the optimizer state of every N.Ua/N.Vta block is
- * zeroed, and the learning rate is re-warmed linearly over HB_SST_REWARM steps through
+ * zeroed (HB_SST_RESET: keeping or restarting the blocks' own step), and the learning rate is re-warmed linearly over HB_SST_REWARM steps through
  * the optimizer's HB_OPT_LR_MULT (so per-block lr overrides are re-warmed too). After
  * every update s is clamped to ≥ 0.
  *
@@ -77,8 +77,22 @@ typedef enum hb_sst_opt {
     HB_SST_UNIFORM_MIX = 4,   /* f64 μ in [0,1]: mix of the uniform law into ∝ s [0]       */
     HB_SST_GRADIENT = 5,      /* i64 hb_sst_gradient [HB_SST_GRAD_ENHANCED]                */
     HB_SST_LORA_ALPHA = 6,    /* f64 α > 0 (LoRA scale α/r); 0 = use α = r (scale 1) [0]   */
-    HB_SST_FREEZE_OTHERS = 7  /* i64 0/1: unconverted blocks are frozen [0]                 */
+    HB_SST_FREEZE_OTHERS = 7, /* i64 0/1: unconverted blocks are frozen [0]                 */
+    HB_SST_RESET = 8          /* i64 hb_sst_reset: the optimizer-state reset at a boundary
+                                 [HB_SST_RESET_MOMENTS]                                    */
 } hb_sst_opt;
+
+/* What the boundary does to the optimizer state of the N.Ua/N.Vta blocks (the newly
+ * selected pairs). Values are ABI and never reused. */
+typedef enum hb_sst_reset {
+    HB_SST_RESET_MOMENTS = 1, /* zero the moments (hb_optimizer_reset_range); the blocks keep
+                                 the global step, so Adam's bias correction is ≈ 1 while the
+                                 fresh second moment is small: larger steps for a while,
+                                 which the lr re-warm is there to damp                     */
+    HB_SST_RESET_RESTART = 2  /* zero the moments AND restart the blocks' step
+                                 (hb_optimizer_reset_block): bias correction from 1 again,
+                                 as deleting the parameters' state in torch.optim          */
+} hb_sst_reset;
 
 typedef enum hb_sst_gradient {
     HB_SST_GRAD_ENHANCED = 1, /* SST training gradient (see above)                    */

@@ -15,7 +15,7 @@
 
 static const uint8_t MAGIC[8] = {'H', 'B', 'C', 'K', 'P', 'T', '\r', '\n'};
 enum { HDR_BYTES = 32, SEC_HDR = 16, SEC_BLOCKS = 1, SEC_PARAMS = 2, SEC_OPTIM = 3 };
-enum { ARR_MOMENTUM = 1, ARR_M = 2, ARR_V = 3, ARR_MASTER = 4 };
+enum { ARR_MOMENTUM = 1, ARR_M = 2, ARR_V = 3, ARR_MASTER = 4, ARR_RESTART = 5 };
 enum { OPTF_STREAM = 1, OPTF_MASTER_VALID = 2 };
 enum { BLKF_FROZEN = 1 }; /* block entry flags (version 2) */
 
@@ -111,17 +111,26 @@ static size_t blocks_payload(const hb_params *p) {
 
 typedef struct arr_desc { uint32_t id; const void *data; size_t count, es; } arr_desc;
 
-static size_t optim_arrays(const hb_optimizer *o, arr_desc a[4]) {
+/* Any block restarted (hb_optimizer_reset_block)? Then array 5 carries every block's
+ * restart step (i64); otherwise it is omitted and the file is what it always was. */
+static bool any_restart(const hb_optimizer *o) {
+    for (size_t b = 0; b < o->p->n_blocks; b++)
+        if (o->t0[b] != 0) return true;
+    return false;
+}
+
+static size_t optim_arrays(const hb_optimizer *o, arr_desc a[5]) {
     size_t k = 0, n = o->n_state, es = o->sdtype == HB_F64 ? 8 : 4; /* trainable blocks */
     if (o->buf) a[k++] = (arr_desc){ARR_MOMENTUM, o->buf, n, es};
     if (o->m) a[k++] = (arr_desc){ARR_M, o->m, n, es};
     if (o->v) a[k++] = (arr_desc){ARR_V, o->v, o->kind == HB_OPTIM_ADAM_MINI ? o->n_part : n, es};
     if (o->master && o->master_valid) a[k++] = (arr_desc){ARR_MASTER, o->master, n, 4};
+    if (any_restart(o)) a[k++] = (arr_desc){ARR_RESTART, o->t0, o->p->n_blocks, 8};
     return k;
 }
 
 static size_t optim_payload(const hb_optimizer *o) {
-    arr_desc a[4];
+    arr_desc a[5];
     size_t k = optim_arrays(o, a), s = 40;
     for (size_t i = 0; i < k; i++) s += 16 + a[i].count * a[i].es;
     return s;
@@ -168,7 +177,7 @@ static void write_all(writer *w, const hb_params *p, const hb_optimizer *o) {
     section_end(w);
     if (!o) return;
     /* optimizer */
-    arr_desc a[4];
+    arr_desc a[5];
     size_t k = optim_arrays(o, a);
     section_begin(w, SEC_OPTIM, optim_payload(o));
     put_u32(w, (uint32_t)o->kind);
@@ -422,8 +431,8 @@ typedef struct optim_image {
     int64_t t;
     uint64_t stream;
     uint32_t flags;
-    const uint8_t *arr[5]; /* by array id */
-    size_t count[5];
+    const uint8_t *arr[6]; /* by array id */
+    size_t count[6];
 } optim_image;
 
 static int validate_optim(hb_context *ctx, const section *s, hb_optimizer *o, optim_image *img);
@@ -453,16 +462,16 @@ static int validate_optim(hb_context *ctx, const section *s, hb_optimizer *o, op
              "optimizer section: unknown kind %u", kind);
     HB_CHECK(ctx, sdtype == HB_F32 || sdtype == HB_F64, HB_EFORMAT,
              "optimizer section: bad state dtype %u", sdtype);
-    HB_CHECK(ctx, t < (uint64_t)INT64_MAX && heads >= 1 && (flags & ~3u) == 0 && k <= 4,
+    HB_CHECK(ctx, t < (uint64_t)INT64_MAX && heads >= 1 && (flags & ~3u) == 0 && k <= 5,
              HB_EFORMAT, "optimizer section: bad step count, heads, flags or array count");
     memset(img, 0, sizeof *img);
     size_t es = sdtype == HB_F64 ? 8 : 4;
     for (uint32_t i = 0; i < k; i++) {
         uint32_t id = get_u32(&r), reserved = get_u32(&r);
         uint64_t count = get_u64(&r);
-        HB_CHECK(ctx, !r.bad && id >= 1 && id <= 4 && reserved == 0 && !img->arr[id], HB_EFORMAT,
+        HB_CHECK(ctx, !r.bad && id >= 1 && id <= 5 && reserved == 0 && !img->arr[id], HB_EFORMAT,
                  "optimizer section: bad or repeated array %u", id);
-        size_t aes = id == ARR_MASTER ? 4 : es;
+        size_t aes = id == ARR_MASTER ? 4 : id == ARR_RESTART ? 8 : es;
         HB_CHECK(ctx, count <= (r.len - r.pos) / aes, HB_EFORMAT,
                  "optimizer section: array %u claims %llu entries, only %zu bytes remain", id,
                  (unsigned long long)count, r.len - r.pos);
@@ -473,6 +482,13 @@ static int validate_optim(hb_context *ctx, const section *s, hb_optimizer *o, op
              r.len - r.pos);
     HB_CHECK(ctx, ((flags & OPTF_MASTER_VALID) != 0) == (img->arr[ARR_MASTER] != NULL),
              HB_EFORMAT, "optimizer section: master flag and master array disagree");
+    for (size_t b = 0; img->arr[ARR_RESTART] && b < img->count[ARR_RESTART]; b++) {
+        uint64_t v = 0;
+        for (int j = 7; j >= 0; j--) v = v << 8 | img->arr[ARR_RESTART][8 * b + (size_t)j];
+        HB_CHECK(ctx, v <= t, HB_EFORMAT,
+                 "optimizer section: block %zu restarted at step %llu, after the step count %llu",
+                 b, (unsigned long long)v, (unsigned long long)t);
+    }
     if (!o) return HB_OK;
     /* Match with the optimizer. */
     HB_CHECK(ctx, kind == (uint32_t)o->kind, HB_ESHAPE,
@@ -495,6 +511,9 @@ static int validate_optim(hb_context *ctx, const section *s, hb_optimizer *o, op
              HB_ESHAPE, "optimizer state arrays do not match the optimizer's layout");
     HB_CHECK(ctx, !img->arr[ARR_MASTER] || img->count[ARR_MASTER] == n, HB_ESHAPE,
              "master copy has the wrong length");
+    HB_CHECK(ctx, !img->arr[ARR_RESTART] || img->count[ARR_RESTART] == o->p->n_blocks, HB_ESHAPE,
+             "restart steps for %zu blocks, the params have %zu", img->count[ARR_RESTART],
+             o->p->n_blocks);
     img->t = (int64_t)t;
     img->stream = stream;
     img->flags = flags;
@@ -566,6 +585,8 @@ int hb_checkpoint_load_buffer(const void *buf, size_t len, hb_params *p, hb_opti
         if (img.arr[ARR_V]) copy_le(opt->v, img.arr[ARR_V], img.count[ARR_V], ses);
         if (img.arr[ARR_MASTER]) copy_le(opt->master, img.arr[ARR_MASTER], img.count[ARR_MASTER], 4);
         opt->master_valid = img.arr[ARR_MASTER] != NULL;
+        if (img.arr[ARR_RESTART]) copy_le(opt->t0, img.arr[ARR_RESTART], img.count[ARR_RESTART], 8);
+        else memset(opt->t0, 0, opt->p->n_blocks * sizeof *opt->t0);
         if (img.flags & OPTF_STREAM) {
             opt->stream = img.stream;
             opt->has_stream = true;
@@ -588,9 +609,10 @@ int hb_checkpoint_load(const char *path, hb_params *p, hb_optimizer *opt) {
         return hb__fail(ctx, HB_EIO, "'%s' is not a regular file", path);
     }
     /* A checkpoint of these params is at most: header, block table, payload and the
-     * largest optimizer section (three state arrays of f64 and an f32 master copy). */
-    uint64_t most = (uint64_t)total_size(p, NULL) + SEC_HDR + 4 + 40 + 4 * 16 +
-                    (uint64_t)p->n * (3 * 8 + 4);
+     * largest optimizer section (three state arrays of f64, an f32 master copy and the
+     * per-block restart steps). */
+    uint64_t most = (uint64_t)total_size(p, NULL) + SEC_HDR + 4 + 40 + 5 * 16 +
+                    (uint64_t)p->n * (3 * 8 + 4) + (uint64_t)p->n_blocks * 8;
     if ((uint64_t)st.st_size < HDR_BYTES || (uint64_t)st.st_size > most) {
         /* Too big to be ours: a well-formed header (magic, version, CRC, size) means a
          * valid checkpoint of a larger model, which the contract calls HB_ESHAPE; we read

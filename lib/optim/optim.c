@@ -57,8 +57,9 @@ int hb_optimizer_create(hb_context *ctx, hb_optimizer_kind kind, hb_params *p,
     size_t n = o->n_state, es = elem_size(o->sdtype);
     o->n_chunks = (n + HB__CHECK_CHUNK - 1) / HB__CHECK_CHUNK;
     o->hp = hb__calloc(ctx, p->n_blocks, sizeof *o->hp, "optimizer block table");
+    o->t0 = hb__calloc(ctx, p->n_blocks, sizeof *o->t0, "optimizer restart steps");
     o->partial = hb__calloc(ctx, o->n_chunks, sizeof *o->partial, "optimizer scratch");
-    if (!o->hp || !o->partial) goto fail;
+    if (!o->hp || !o->t0 || !o->partial) goto fail;
     if (kind == HB_OPTIM_SGD) {
         o->buf = hb__calloc(ctx, n, es, "SGD momentum buffer");
         if (!o->buf) goto fail;
@@ -89,6 +90,7 @@ void hb_optimizer_free(hb_optimizer *opt) {
     hb__free(ctx, opt->master);
     hb__free(ctx, opt->partial);
     hb__free(ctx, opt->hp);
+    hb__free(ctx, opt->t0);
     hb__free(ctx, opt->soff);
     hb__free(ctx, opt);
 }
@@ -416,6 +418,26 @@ int hb_optimizer_reset(hb_optimizer *opt) {
     if (opt->v) memset(opt->v, 0, (opt->kind == HB_OPTIM_ADAM_MINI ? opt->n_part : n) * es);
     opt->master_valid = false;
     opt->t = 0;
+    memset(opt->t0, 0, opt->p->n_blocks * sizeof *opt->t0);
+    return HB_OK;
+}
+
+int hb_optimizer_reset_block(hb_optimizer *opt, size_t index) {
+    if (!opt) return HB_EINVAL;
+    const hb_params *p = opt->p;
+    HB_CHECK(opt->ctx, index < p->n_blocks, HB_ERANGE, "block %zu out of range (%zu blocks)", index,
+             p->n_blocks);
+    HB_TRY(hb_optimizer_reset_range(opt, p->blocks[index].offset, p->blocks[index].numel));
+    opt->t0[index] = opt->t;
+    return HB_OK;
+}
+
+int hb_optimizer_block_step_count(const hb_optimizer *opt, size_t index, int64_t *steps) {
+    if (!opt) return HB_EINVAL;
+    HB_CHECK(opt->ctx, steps != NULL, HB_EINVAL, "steps is NULL");
+    HB_CHECK(opt->ctx, index < opt->p->n_blocks, HB_ERANGE, "block %zu out of range (%zu blocks)",
+             index, opt->p->n_blocks);
+    *steps = opt->t - opt->t0[index];
     return HB_OK;
 }
 

@@ -35,6 +35,9 @@ struct hb_optimizer {
     void *sched_user;
     double lr_mult;         /* HB_OPT_LR_MULT: global factor on every block's lr (not saved) */
     int64_t t;              /* steps taken */
+    int64_t *t0;            /* n_blocks: the step count when the block was last restarted
+                               (hb_optimizer_reset_block, 0 = never); its bias correction
+                               and SGD first-step rule count from there: τ = t − t0[b] */
     hb_dtype sdtype;        /* state dtype: f64 for f64 params, else f32 */
     /* State covers the blocks trainable at create only, packed in block order: block b's
      * state is [soff[b], soff[b+1]) of buf, m, v (Adam/AdamW) and master; a frozen block

@@ -342,6 +342,7 @@ int hb_optimizer_step(hb_optimizer *o) {
         const hb__opt_hp *h = &o->hp[b];
         const hb__block *blk = &p->blocks[b];
         double lr = h->lr * factor * o->lr_mult;
+        int64_t tau = t - o->t0[b]; /* the block's own step: restarts at reset_block */
         step_scalars s;
         memset(&s, 0, sizeof s);
         s.kind = o->kind;
@@ -352,7 +353,7 @@ int hb_optimizer_step(hb_optimizer *o) {
             s.mu = h->momentum;
             s.omd = 1 - h->dampening;
             s.nesterov = o->nesterov;
-            s.first = t == 1;
+            s.first = tau == 1;
             run_elementwise(o, &s, blk->offset, o->soff[b], blk->numel, t);
             continue;
         }
@@ -362,8 +363,8 @@ int hb_optimizer_step(hb_optimizer *o) {
         s.omb1 = 1 - h->beta1;
         s.b2 = h->beta2;
         s.omb2 = 1 - h->beta2;
-        s.ss = lr / (1 - pow(h->beta1, (double)t));
-        s.bc2s = sqrt(1 - pow(h->beta2, (double)t));
+        s.ss = lr / (1 - pow(h->beta1, (double)tau));
+        s.bc2s = sqrt(1 - pow(h->beta2, (double)tau));
         s.eps = h->eps;
         if (o->kind == HB_OPTIM_ADAM_MINI) {
             size_t count, psize;

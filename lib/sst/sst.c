@@ -39,7 +39,7 @@
 struct hb_sst_config {
     hb_context *ctx;
     hb_sst_method method;
-    int64_t rank, iteration, rewarm, gradient, freeze;
+    int64_t rank, iteration, rewarm, gradient, freeze, reset;
     double mix, alpha;
     char (*names)[HB_MAX_BLOCK_NAME + 1];
     size_t n_names, cap_names;
@@ -50,6 +50,7 @@ typedef struct layer {
     size_t inner_block, inner_off;
     int64_t out, in, k, r;
     size_t off_u, off_s, off_vt, off_ua, off_vta, off_idx; /* SST, in the wrapper's vector */
+    size_t blk_ua, blk_vta;                                /* SST: their block indices */
     size_t off_a, off_b;                                   /* LoRA */
     void *w0;                    /* LoRA: frozen W₀ (out·in) */
     int64_t *active;             /* SST: cache of N.idx (r indices, ascending) */
@@ -64,7 +65,7 @@ typedef struct sst {
     hb__model_vtable vt; /* per wrapper: forwards only what the inner model supports */
     hb_model *inner;
     hb_sst_method method;
-    int64_t rank, iteration, rewarm, gradient, freeze;
+    int64_t rank, iteration, rewarm, gradient, freeze, reset;
     double mix, scale; /* LoRA: α/r */
     layer *layers;
     size_t n_layers;
@@ -99,6 +100,7 @@ int hb_sst_config_create(hb_context *ctx, hb_sst_method method, hb_sst_config **
     c->iteration = 200;
     c->rewarm = 20;
     c->gradient = HB_SST_GRAD_ENHANCED;
+    c->reset = HB_SST_RESET_MOMENTS;
     *out = c;
     return HB_OK;
 }
@@ -129,6 +131,11 @@ int hb_sst_config_set_i64(hb_sst_config *c, hb_sst_opt key, int64_t v) {
         HB_CHECK(ctx, v == HB_SST_GRAD_ENHANCED || v == HB_SST_GRAD_EXACT, HB_EINVAL,
                  "HB_SST_GRADIENT must be HB_SST_GRAD_ENHANCED or HB_SST_GRAD_EXACT");
         c->gradient = v;
+        return HB_OK;
+    case HB_SST_RESET:
+        HB_CHECK(ctx, v == HB_SST_RESET_MOMENTS || v == HB_SST_RESET_RESTART, HB_EINVAL,
+                 "HB_SST_RESET must be HB_SST_RESET_MOMENTS or HB_SST_RESET_RESTART");
+        c->reset = v;
         return HB_OK;
     case HB_SST_FREEZE_OTHERS:
         HB_CHECK(ctx, v == 0 || v == 1, HB_EINVAL, "HB_SST_FREEZE_OTHERS must be 0 or 1");
@@ -593,6 +600,7 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
     S->rewarm = cfg->rewarm;
     S->gradient = cfg->gradient;
     S->freeze = cfg->freeze;
+    S->reset = cfg->reset;
     S->mix = cfg->mix;
     bool spectral = S->method == HB_SST_METHOD_SPECTRAL;
     hb_params *wp = NULL;
@@ -667,6 +675,8 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
                 L->off_ua = wp->blocks[wb + 3].offset;
                 L->off_vta = wp->blocks[wb + 4].offset;
                 L->off_idx = wp->blocks[wb + 5].offset;
+                L->blk_ua = wb + 3;
+                L->blk_vta = wb + 4;
             } else {
                 L->off_a = wp->blocks[wb].offset;
                 L->off_b = wp->blocks[wb + 1].offset;
@@ -798,6 +808,11 @@ int hb__sst_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_
         if (opt)
             for (size_t l = 0; l < S->n_layers; l++) {
                 layer *L = &S->layers[l];
+                if (S->reset == HB_SST_RESET_RESTART) {
+                    HB_TRY(hb_optimizer_reset_block(opt, L->blk_ua));
+                    HB_TRY(hb_optimizer_reset_block(opt, L->blk_vta));
+                    continue;
+                }
                 HB_TRY(hb_optimizer_reset_range(opt, L->off_ua, (size_t)(L->out * L->r)));
                 HB_TRY(hb_optimizer_reset_range(opt, L->off_vta, (size_t)(L->r * L->in)));
             }

@@ -34,7 +34,7 @@ from .optim import (OptimizerKind, OptimizerOption, Optimizer, save_checkpoint,
                     load_checkpoint, checkpoint_bytes, load_checkpoint_bytes)
 
 from .train import TrainerOption, RecordKey, Trainer
-from .sst import SSTMethod, SSTOption, SSTGradient, SSTConfig, SSTModel, SSTLayer
+from .sst import SSTMethod, SSTOption, SSTGradient, SSTReset, SSTConfig, SSTModel, SSTLayer
 
 # Components whose functions the loaded library has (classes of a missing one raise
 # Unsupported when constructed).

@@ -77,6 +77,8 @@ _kind_of = declare("hb_optimizer_kind_of", c_int, [c_void_p])
 _params_of = declare("hb_optimizer_params", c_void_p, [c_void_p])
 _reset = declare("hb_optimizer_reset", c_int, [c_void_p])
 _reset_range = declare("hb_optimizer_reset_range", c_int, [c_void_p, c_size_t, c_size_t])
+_reset_block = declare("hb_optimizer_reset_block", c_int, [c_void_p, c_size_t])
+_block_steps = declare("hb_optimizer_block_step_count", c_int, [c_void_p, c_size_t, P(c_int64)])
 _partitions = declare("hb_optimizer_partitions", c_int, [c_void_p, c_size_t, P(c_size_t), P(c_size_t)])
 _state_bytes = declare("hb_optimizer_state_bytes", c_int, [c_void_p, P(c_size_t)])
 
@@ -232,6 +234,17 @@ class Optimizer(Handle):
         if offset < 0 or length < 0:
             raise InvalidArgument("offset and length must be >= 0", -1)
         self._check(_reset_range(self._ptr, int(offset), int(length)))
+
+    def reset_block(self, block):
+        """hb_optimizer_reset_block: zero the block's state and restart its step (bias
+        correction from 1 again, as deleting a parameter's state in torch.optim)."""
+        self._check(_reset_block(self._ptr, self._params.index(block)))
+
+    def block_step_count(self, block):
+        """hb_optimizer_block_step_count: steps since the block's last restart."""
+        v = c_int64()
+        self._check(_block_steps(self._ptr, self._params.index(block), ctypes.byref(v)))
+        return v.value
 
     def partitions(self, block):
         """hb_optimizer_partitions: (count, size) of the block's Adam-mini partitions."""

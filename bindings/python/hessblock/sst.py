@@ -42,6 +42,12 @@ class SSTOption(enum.IntEnum):
     GRADIENT = 5
     LORA_ALPHA = 6
     FREEZE_OTHERS = 7
+    RESET = 8
+
+
+class SSTReset(enum.IntEnum):
+    MOMENTS = 1
+    RESTART = 2
 
 
 class SSTGradient(enum.IntEnum):
@@ -89,7 +95,7 @@ def is_wrapper(model):
 
 class SSTConfig(Handle):
     """hb_sst_config: method ('spectral' or 'lora'), options (rank=, iteration=, rewarm=,
-    uniform_mix=, gradient=, lora_alpha=, freeze_others=) and the blocks to convert
+    uniform_mix=, gradient=, lora_alpha=, freeze_others=, reset='moments'|'restart') and the blocks to convert
     (blocks=[names], kinds=[BlockKind or names])."""
 
     def __init__(self, ctx, method="spectral", blocks=(), kinds=(), **options):
@@ -112,6 +118,8 @@ class SSTConfig(Handle):
             return
         if key == SSTOption.GRADIENT:
             value = to_enum(SSTGradient, value, "SST gradient")
+        if key == SSTOption.RESET:
+            value = to_enum(SSTReset, value, "SST reset")
         self._ctx._check(_cfg_set_i64(self._ptr, key, int(value)))
 
     def set_i64(self, key, value):
