@@ -5,6 +5,7 @@
  * embeddings, norms and biases stay dense and train in all three runs.
  *   usage: sst_vs_lora [steps=300] [rank=4] [width=64] [iteration T3=50] [seed=1] [mlp|gpt]
  *                      [text file | -] [methods=fsl] [curve N=0] [SST re-warm=20]
+ *                      [SST reset=moments|restart]
  * gpt with a text file: byte-level tokens (vocabulary 128, the file must be ASCII). The
  * file is split: the first 90 % of its bytes train, the last 10 % are held out. Training
  * step t reads the batch windows s = t*batch ... t*batch + batch - 1 of context + 1 bytes
@@ -17,7 +18,9 @@
  * (This file is kept ASCII: the meson test trains on it as its text.)
  * curve N > 0: also evaluate every N steps and print, per N-step window, the mean training
  * loss and the held-out loss at its end (lines "curve <run> <step> <train> <held-out>").
- * SST re-warm: HB_SST_REWARM, steps of linear lr re-warm after each boundary (0 = none). */
+ * SST re-warm: HB_SST_REWARM, steps of linear lr re-warm after each boundary (0 = none).
+ * SST reset: HB_SST_RESET, what the boundary does to the optimizer state of the active
+ * pairs (moments: zero m and v, keep the step; restart: also restart the bias correction). */
 #include <math.h>
 #include <string.h>
 #include <stdio.h>
@@ -122,6 +125,7 @@ static int text_load(const char *path, int64_t batch, int64_t context, text_data
 }
 
 static int64_t curve_every = 0, rewarm = 20; /* the optional 9th and 10th arguments */
+static int64_t reset_mode = HB_SST_RESET_MOMENTS; /* the optional 11th argument */
 
 typedef struct result {
     double eval_loss, eval_acc, train_loss, seconds;
@@ -168,6 +172,7 @@ static int run(hb_sst_method method, int64_t steps, int64_t rank, int64_t width,
         TRY(hb_sst_config_set_i64(scfg, HB_SST_RANK, rank));
         TRY(hb_sst_config_set_i64(scfg, HB_SST_ITERATION, t3));
         TRY(hb_sst_config_set_i64(scfg, HB_SST_REWARM, rewarm));
+        TRY(hb_sst_config_set_i64(scfg, HB_SST_RESET, reset_mode));
         TRY(hb_sst_create(dense, scfg, &w));
         TRY(hb_sst_trainable_count(w, &res->trainable));
         m = w;
@@ -238,11 +243,14 @@ int main(int argc, char **argv) {
     const char *which = argc > 8 ? argv[8] : "fsl";
     curve_every = argc > 9 ? atoll(argv[9]) : 0;
     rewarm = argc > 10 ? atoll(argv[10]) : 20;
+    const char *reset_arg = argc > 11 ? argv[11] : "moments";
+    reset_mode = strcmp(reset_arg, "restart") == 0 ? HB_SST_RESET_RESTART : HB_SST_RESET_MOMENTS;
     if (steps < 20 || rank < 1 || width < 1 || t3 < 1 || (path && !gpt) ||
         strspn(which, "fsl") != strlen(which) || !*which || curve_every < 0 ||
-        rewarm < 0) {
+        rewarm < 0 || (strcmp(reset_arg, "moments") != 0 && strcmp(reset_arg, "restart") != 0)) {
         fprintf(stderr, "usage: sst_vs_lora [steps>=20] [rank] [width] [T3] [seed] [mlp|gpt] "
-                        "[text file (gpt) | -] [methods: any of f s l] [curve every N steps] [SST re-warm steps]\n");
+                        "[text file (gpt) | -] [methods: any of f s l] [curve every N steps] [SST re-warm steps] "
+                        "[SST reset: moments|restart]\n");
         return 2;
     }
     text_data text, *tp = NULL;
@@ -258,8 +266,9 @@ int main(int argc, char **argv) {
         printf("mlp 32-%lld-%lld-%lld-10, f32, batch 64", (long long)width, (long long)width,
                (long long)width);
     printf(", %lld steps of Adam (lr 3e-3, warmup 5%% + cosine to 0.1), rank %lld, T3 %lld, "
-           "re-warm %lld, seed %lld\n", (long long)steps, (long long)rank, (long long)t3,
-           (long long)rewarm, (long long)seed);
+           "re-warm %lld, reset %s, seed %lld\n", (long long)steps, (long long)rank, (long long)t3,
+           (long long)rewarm, reset_mode == HB_SST_RESET_RESTART ? "restart" : "moments",
+           (long long)seed);
     if (tp)
         printf("text '%s': vocab 128, %zu training bytes, %zu held-out bytes (last 10 %%), "
                "held-out loss over %zu windows of 32\n", path, text.n_train, text.n_held,
