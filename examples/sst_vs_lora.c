@@ -13,7 +13,8 @@
  * window rule of hb_model_set_text); the held-out loss is over every non-overlapping
  * window of the held-out part (each held-out byte predicted once, the tail that does not
  * fill a batch dropped). The windows are built here and given with hb_model_set_batch,
- * because hb_model_set_text only accepts a plain gpt, not an SST/LoRA wrapper.
+ * because the split needs two parts of one file (hb_model_set_text, which also accepts
+ * SST/LoRA wrappers since session 10, reads a whole file).
  * methods: any of f (full), s (SST), l (LoRA), e.g. "fl"; "-" as text file = synthetic.
  * (This file is kept ASCII: the meson test trains on it as its text.)
  * curve N > 0: also evaluate every N steps and print, per N-step window, the mean training

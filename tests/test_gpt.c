@@ -490,6 +490,22 @@ START_TEST(test_text) {
         ck_assert_int_eq(y[t], (unsigned char)text[6 + t]);
     }
     ck_assert(isfinite(loss_at(m)));
+    {   /* an SST wrapper of the gpt takes the same windows, and computes the same loss */
+        hb_sst_config *sc = NULL;
+        hb_model *w = NULL;
+        ck_assert_int_eq(hb_sst_config_create(ctx, HB_SST_METHOD_SPECTRAL, &sc), HB_OK);
+        ck_assert_int_eq(hb_sst_config_add_kind(sc, HB_BLOCK_MLP_IN), HB_OK);
+        ck_assert_int_eq(hb_sst_create(m, sc, &w), HB_OK);
+        hb_sst_config_free(sc);
+        ck_assert_int_eq(hb_model_set_text(w, path, 3, 1), HB_OK);
+        ck_assert_uint_eq(hb_model_num_samples(w), 6);
+        const int32_t *wx = w->batches[2].inputs->data, *mx = m->batches[2].inputs->data;
+        for (int t = 0; t < 10; t++) ck_assert_int_eq(wx[t], mx[t]);
+        double lw;
+        ck_assert_int_eq(hb_model_loss(w, &lw), HB_OK);
+        HB_ASSERT_CLOSE(lw, loss_at(m), 1e-12); /* zero distortion, same data */
+        hb_model_free(w);
+    }
     /* errors: nothing changes */
     ck_assert_int_eq(hb_model_set_text(m, "/nonexistent/dir/corpus.txt", 1, 0), HB_EIO);
     ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "/nonexistent/dir/corpus.txt"));

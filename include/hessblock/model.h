@@ -159,15 +159,15 @@ HB_API size_t hb_model_num_samples(const hb_model *m);
  * the same distribution (use first = 0 for training, a large offset for held-out data). */
 HB_API int hb_model_set_synthetic(hb_model *m, size_t n_batches, uint64_t stream, uint64_t first);
 
-/* hb_model_set_text (gpt only): replace the data by n_batches micro-batches of
- * HB_MK_BATCH byte sequences read from the file at path (byte-level vocabulary: each
- * byte is a token id, so the vocabulary must exceed every byte of the file). Sample s
- * (s = first, first + 1, …) is the window of context + 1 bytes starting at byte
- * (s·context) mod (file length − context): inputs are its first context bytes, targets
- * the same shifted by one. Returns HB_OK, HB_EINVAL, HB_EUNSUPPORTED (not a gpt model),
- * HB_EIO (the file cannot be opened or read; the message names it), HB_EFORMAT (fewer
- * than context + 1 bytes), HB_ERANGE (a byte >= vocabulary), HB_ENOMEM. Nothing changes
- * on failure. */
+/* hb_model_set_text (a gpt, or an SST/LoRA wrapper of one): replace the data by n_batches
+ * micro-batches of HB_MK_BATCH byte sequences read from the file at path (byte-level
+ * vocabulary: each byte is a token id, so the vocabulary must exceed every byte of the
+ * file). Sample s (s = first, first + 1, …) is the window of context + 1 bytes starting at
+ * byte (s·context) mod (file length − context): inputs are its first context bytes,
+ * targets the same shifted by one. Returns HB_OK, HB_EINVAL, HB_EUNSUPPORTED (neither a
+ * gpt nor a wrapper of one), HB_EIO (the file cannot be opened or read; the message names
+ * it), HB_EFORMAT (fewer than context + 1 bytes), HB_ERANGE (a byte >= vocabulary),
+ * HB_ENOMEM. Nothing changes on failure. */
 HB_API int hb_model_set_text(hb_model *m, const char *path, size_t n_batches, uint64_t first);
 
 /* ---- Evaluation ---------------------------------------------------------------------- */

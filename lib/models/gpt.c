@@ -18,6 +18,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "hessblock/sst.h"
 #include <sys/stat.h>
 
 #include "kernels/kernels.h"
@@ -804,12 +806,15 @@ int hb__gpt_create(hb_context *ctx, const hb_model_config *cfg, hb_model **out) 
 int hb_model_set_text(hb_model *m, const char *path, size_t n_batches, uint64_t first) {
     if (!m) return HB_EINVAL;
     hb_context *ctx = m->ctx;
-    HB_CHECK(ctx, m->vt == &gpt_vtable, HB_EUNSUPPORTED, "text data needs a gpt model, not %s",
-             m->vt->name);
+    /* An SST/LoRA wrapper of a gpt takes the same data (its inner model gives the sizes;
+       the batches go to the wrapper, which hands them to the inner model when it runs). */
+    const hb_model *base = hb_sst_is_wrapper(m) ? hb_sst_inner(m) : m;
+    HB_CHECK(ctx, base && base->vt == &gpt_vtable, HB_EUNSUPPORTED,
+             "text data needs a gpt model (or an SST/LoRA wrapper of one), not %s", m->vt->name);
     HB_CHECK(ctx, path != NULL, HB_EINVAL, "path is NULL");
     HB_CHECK(ctx, n_batches >= 1 && n_batches <= (1u << 20), HB_EINVAL,
              "n_batches must be in 1..2^20, got %zu", n_batches);
-    const gpt *g = m->impl;
+    const gpt *g = base->impl;
     FILE *f = fopen(path, "rb");
     HB_CHECK(ctx, f != NULL, HB_EIO, "cannot open text file '%s'", path);
     struct stat st;
