@@ -22,6 +22,10 @@ typedef struct spec_opts {
     int full, blocks;              /* compute the full spectrum / per-block spectra */
     char **block_names;            /* subset (NULL: every block) */
     int nblock_names;
+    int js_blocks;                 /* 0: every block enters JS0 (the default, always
+                                      reported); 1 "weights": also JS0 over the blocks
+                                      whose kind is neither bias nor norm and
+                                      that have at least 2 dimensions */
 } spec_opts;
 
 typedef struct train_opts {
