@@ -183,6 +183,7 @@ bad = [
     ["train", "--optimizer", "sst", "--model", "cnn"], ["train", "--optimizer", "lora", "--model", "quadratic"],
     ["train", "--optimizer", "lora", "--dtype", "bf16"],
     ["analyze", "--js-blocks", "bias"], ["spectrum", "--js-blocks", "none"], ["spectrum", "--js-blocks"],
+    ["analyze", "--js-grid", "log"], ["spectrum", "--js-grid", "1"],
 ]
 for args in bad:
     p = run(args)
@@ -294,6 +295,22 @@ if p0.returncode == 0 and p1.returncode == 0:
     a, b = strict_json(p0.stdout, "spectrum default")["spectrum"], strict_json(p1.stdout, "js-blocks all")["spectrum"]
     check("js0_selected" not in a and "js0_selected" not in b, "--js-blocks all adds nothing")
     check(a["js0"] == b["js0"], "--js-blocks all: same js0")
+# --js-grid: linear is the default (same numbers, no extra field); symlog is recorded and wired
+pl = run(["spectrum", "--model", "gpt", "--tiny", "--probes", "2", "--steps", "8", "--json", "--quiet",
+          "--js-grid", "linear"])
+ps = run(["spectrum", "--model", "gpt", "--tiny", "--probes", "2", "--steps", "8", "--json", "--quiet",
+          "--js-grid", "symlog", "--js-blocks", "weights"])
+check(pl.returncode == 0 and ps.returncode == 0, f"--js-grid: exit {pl.returncode} {ps.returncode}: {ps.stderr}")
+if p0.returncode == 0 and pl.returncode == 0 and ps.returncode == 0:
+    a = strict_json(p0.stdout, "spectrum default")["spectrum"]
+    l = strict_json(pl.stdout, "--js-grid linear")["spectrum"]
+    g = strict_json(ps.stdout, "--js-grid symlog")["spectrum"]
+    check("js_grid" not in a and "js_grid" not in l and a["js0"] == l["js0"], "--js-grid linear = default")
+    check(g.get("js_grid") == "symlog", "--js-grid symlog recorded")
+    check(a["blocks"] == g["blocks"], "--js-grid changes no spectrum")
+    for k in ("js0", "js0_normalized", "js0_selected", "js0_selected_normalized"):
+        check(isinstance(g[k], float) and 0 <= g[k] <= 1, f"symlog {k} = {g.get(k)}")
+    check(g["js0"] != a["js0"], "--js-grid symlog changes JS0 (the option is wired)")
 
 # ---- spectrum ------------------------------------------------------------------------------------
 d = fresh("spectrum")

@@ -13,6 +13,10 @@ static const char *const js_blocks_choices[] = {"all", "weights", NULL};
     "blocks whose spectra enter an ADDITIONAL JS0: all (nothing extra) or weights (the "    \
     "blocks of at least 2 dimensions whose kind is not bias or norm, compared on their own " \
     "grid); the all-blocks JS0 is always reported [all]"
+static const char *const js_grid_choices[] = {"linear", "symlog", NULL};
+#define JS_GRID_HELP                                                                        \
+    "grid of every JS value: linear (in lambda) or symlog (in asinh(lambda/c), c = 1e-6 of " \
+    "the largest |lambda| compared: a log-|lambda| axis, smoothing relative) [linear]"
 static const char *const kind_choices[] = {"gpt", "mlp", "cnn", "quadratic", NULL};
 static const int kind_values[] = {HB_MODEL_GPT, HB_MODEL_MLP, HB_MODEL_CNN, HB_MODEL_QUADRATIC};
 static const char *const dtype_choices[] = {"f64", "f32", "bf16", NULL};
@@ -124,6 +128,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
          "per-block spectra: all, none, or comma-separated block names [all]"},
         {"full", OPT_FLAG, &full, 0, 0, NULL, NULL, "also the spectrum of the full Hessian"},
         {"js-blocks", OPT_CHOICE, &so.js_blocks, 0, 0, js_blocks_choices, "SET", JS_BLOCKS_HELP},
+        {"js-grid", OPT_CHOICE, &so.js_grid, 0, 0, js_grid_choices, "G", JS_GRID_HELP},
         COMMON_OPTS(c),
     };
     int rc = parse_options(cmd, argc, argv, first, specs, sizeof specs / sizeof *specs,
@@ -223,6 +228,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
         for (size_t b = 0; b < sr.nblocks; b++)
             printf("%-28s %-10s %9lld %12.4g %12.4g\n", sr.names[b], sr.kinds[b],
                    (long long)sr.numel[b], sr.lmin[b], sr.lmax[b]);
+        if (sr.js && sr.nblocks > 1 && sr.js_grid) printf("JS grid: %s\n", js_grid_name(sr.js_grid));
         if (sr.js && sr.nblocks > 1)
             printf("JS0 (mean pairwise JS distance) = %.4f; with scale-normalised spectra %.4f\n",
                    sr.js0, sr.js0_normalized);
@@ -619,6 +625,7 @@ int cmd_analyze(int argc, char **argv, int first) {
         {"steps", OPT_INT, &so.steps, 2, 2048, NULL, "N", "Lanczos steps [default 32, tiny 12]"},
         {"sigma", OPT_REAL, &so.sigma_rel, 1e-6, 1, NULL, "X", "relative smoothing width [0.01]"},
         {"js-blocks", OPT_CHOICE, &so.js_blocks, 0, 0, js_blocks_choices, "SET", JS_BLOCKS_HELP},
+        {"js-grid", OPT_CHOICE, &so.js_grid, 0, 0, js_grid_choices, "G", JS_GRID_HELP},
         {"train-steps", OPT_INT, &train_steps, 1, 10000000, NULL, "N",
          "training steps per run [default 200, tiny 10]"},
         {"quad-tol", OPT_REAL, &qo.tol, 1e-14, 0.5, NULL, "X", "quadratics: target relative loss [1e-4]"},
@@ -694,6 +701,9 @@ int cmd_analyze(int argc, char **argv, int first) {
                            "smoothing sigma %g of the spectral range, %lld grid points\n",
                            preset_choices[preset], (long long)c.seed, (long long)c.threads,
                            (long long)so.probes, (long long)so.steps, so.sigma_rel, (long long)so.grid);
+    if (so.js_grid)
+        sl += (size_t)snprintf(settings + sl, sizeof settings - sl,
+                               "JS grid: %s (--js-grid; every JS0 below)\n", js_grid_name(so.js_grid));
     if (so.js_blocks)
         sl += (size_t)snprintf(settings + sl, sizeof settings - sl,
                                "JS0 also over the %s blocks only (--js-blocks %s)\n",
@@ -806,6 +816,7 @@ int cmd_analyze(int argc, char **argv, int first) {
             for (size_t k = 0; k < nspec && k < 8; k++)
                 if (!strcmp(specs_r[k].model, mname)) js0n = specs_r[k].js0_normalized;
             jw_number(&w, "js0_normalized", js0n);
+            if (so.js_grid) jw_string(&w, "js_grid", js_grid_name(so.js_grid));
             if (so.js_blocks) {
                 double a = NAN, b = NAN;
                 for (size_t k = 0; k < nspec && k < 8; k++)

@@ -285,6 +285,8 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
     if (nb >= 1) {
         hb_js_options jo = HB_JS_OPTIONS_INIT;
         jo.sigma_rel = so->sigma_rel;
+        jo.grid = so->js_grid ? HB_JS_GRID_SYMLOG : HB_JS_GRID_LINEAR;
+        out->js_grid = so->js_grid;
         double mean = 0;
         if ((rc = hb_spectra_js_matrix((const hb_spectrum *const *)sp, nb, &jo, out->js, &mean)) != HB_OK)
             goto done;

@@ -26,6 +26,7 @@ typedef struct spec_opts {
                                       reported); 1 "weights": also JS0 over the blocks
                                       whose kind is neither bias nor norm and
                                       that have at least 2 dimensions */
+    int js_grid;                   /* hb_js_grid of every JS value (0: linear, the default) */
 } spec_opts;
 
 typedef struct train_opts {

@@ -55,6 +55,10 @@ double trapz(const double *x, const double *y, size_t n) {
 }
 
 /* ---- JSON ------------------------------------------------------------------------- */
+const char *js_grid_name(int js_grid) {
+    return js_grid == 1 ? "symlog" : "linear";
+}
+
 const char *js_blocks_name(int js_blocks) {
     return js_blocks == 1 ? "weights" : "all";
 }
@@ -70,6 +74,7 @@ void json_spectrum(jw *w, const char *key, const spec_result *s, int with_densit
     jw_number(w, "sigma", s->sigma);
     jw_number(w, "js0", s->js0);
     jw_number(w, "js0_normalized", s->js0_normalized);
+    if (s->js_grid) jw_string(w, "js_grid", js_grid_name(s->js_grid));
     if (s->js_blocks) {
         jw_string(w, "js_blocks", js_blocks_name(s->js_blocks));
         jw_number(w, "js0_selected", s->js0_selected);
