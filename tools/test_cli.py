@@ -286,7 +286,7 @@ if outw:
         sw = strict_json(fh.read(), "analyze --js-blocks summary.json")
     check(sw and sw["summary"][0]["js0_selected"] == outw["summary"][0]["js0_selected"], "summary.json js0_selected")
 p = run(["spectrum", "--model", "gpt", "--tiny", "--probes", "2", "--steps", "8", "--js-blocks", "weights", "--quiet"])
-check(p.returncode == 0 and re.search(r"JS0 over the weights blocks only \(\d+ of \d+\) = 0\.\d{4}", p.stdout),
+check(p.returncode == 0 and re.search(r"JS0 over the weight blocks only \(\d+ of \d+\) = 0\.\d{4}", p.stdout),
       f"spectrum --js-blocks text: {p.stdout[-300:]!r}")
 p0 = run(["spectrum", "--model", "gpt", "--tiny", "--probes", "2", "--steps", "8", "--json", "--quiet"])
 p1 = run(["spectrum", "--model", "gpt", "--tiny", "--probes", "2", "--steps", "8", "--json", "--quiet",

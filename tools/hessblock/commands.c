@@ -234,7 +234,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
                    sr.js0, sr.js0_normalized);
         if (sr.js_blocks)
             printf("JS0 over the %s blocks only (%zu of %zu) = %.4f; with scale-normalised spectra "
-                   "%.4f\n", js_blocks_name(sr.js_blocks), sr.js_nselected, sr.nblocks,
+                   "%.4f\n", sr.js_blocks == 1 ? "weight" : "selected", sr.js_nselected, sr.nblocks,
                    sr.js0_selected, sr.js0_selected_normalized);
     }
     status = EXIT_OK;
@@ -859,7 +859,7 @@ int cmd_analyze(int argc, char **argv, int first) {
             for (size_t k = 0; k < nspec; k++) printf(" %s %.4f", specs_r[k].model, specs_r[k].js0_normalized);
             printf("\n");
             if (so.js_blocks) {
-                printf("JS0 over the %s blocks only (selected/all blocks):", js_blocks_name(so.js_blocks));
+                printf("JS0 over the %s blocks only (selected/all blocks):", so.js_blocks == 1 ? "weight" : "selected");
                 for (size_t k = 0; k < nspec; k++)
                     printf(" %s %.4f (%zu/%zu)", specs_r[k].model, specs_r[k].js0_selected,
                            specs_r[k].js_nselected, specs_r[k].nblocks);
