@@ -629,6 +629,111 @@ START_TEST(test_js) {
 }
 END_TEST
 
+/* Direct evaluation of the documented symlog JS distance of two single-probe spectra
+ * (docs/spectral.md): u = asinh(x/c), c = floor·max|x|, σ = sigma_rel·(u_hi − u_lo), G grid
+ * points from u_lo − 5σ to u_hi + 5σ, Gaussian mixtures normalised to sum 1, √JS in bits.
+ * Written from the documentation, not from js.c (loops in another order, no shared helper). */
+static double js_symlog_direct(const double *xa, const double *wa, int na, const double *xb,
+                               const double *wb, int nb, double sigma_rel, double floor, int G) {
+    double mx = 0, ua[8], ub[8], wsa = 0, wsb = 0;
+    for (int j = 0; j < na; j++) mx = fmax(mx, fabs(xa[j])), wsa += wa[j];
+    for (int j = 0; j < nb; j++) mx = fmax(mx, fabs(xb[j])), wsb += wb[j];
+    double c = floor * mx, lo = INFINITY, hi = -INFINITY;
+    for (int j = 0; j < na; j++) ua[j] = log(xa[j] / c + sqrt(xa[j] / c * xa[j] / c + 1));
+    for (int j = 0; j < nb; j++) ub[j] = log(xb[j] / c + sqrt(xb[j] / c * xb[j] / c + 1));
+    for (int j = 0; j < na; j++) lo = fmin(lo, ua[j]), hi = fmax(hi, ua[j]);
+    for (int j = 0; j < nb; j++) lo = fmin(lo, ub[j]), hi = fmax(hi, ub[j]);
+    double sg = sigma_rel * (hi - lo);
+    double *P = calloc((size_t)G, sizeof(double)), *Q = calloc((size_t)G, sizeof(double));
+    double sp = 0, sq = 0;
+    for (int g = 0; g < G; g++) {
+        double u = (lo - 5 * sg) + (hi - lo + 10 * sg) * g / (G - 1.0);
+        for (int j = 0; j < na; j++) P[g] += wa[j] / wsa * exp(-(u - ua[j]) * (u - ua[j]) / (2 * sg * sg));
+        for (int j = 0; j < nb; j++) Q[g] += wb[j] / wsb * exp(-(u - ub[j]) * (u - ub[j]) / (2 * sg * sg));
+        sp += P[g], sq += Q[g];
+    }
+    double js = 0;
+    for (int g = 0; g < G; g++) {
+        double p = P[g] / sp, q = Q[g] / sq, m = (p + q) / 2;
+        if (p > 0) js += p / 2 * log(p / m) / log(2.0);
+        if (q > 0) js += q / 2 * log(q / m) / log(2.0);
+    }
+    free(P);
+    free(Q);
+    return sqrt(fmax(js, 0.0));
+}
+
+START_TEST(test_js_symlog) {
+    hb_context *ctx = hb_test_context(1, 10);
+    double x;
+    /* 1. against the direct evaluation; negative and tiny nodes included. Tolerance 1e-12:
+     *    both sides sum the same ~100 terms in a different order (rounding ~1e-15 relative). */
+    double na[3] = {-0.3, 2e-4, 2.0}, wa[3] = {0.2, 0.5, 0.3}, nb[2] = {1e-5, 0.05}, wb[2] = {1, 3};
+    hb_spectrum *a = spec_of(ctx, na, wa, 3), *b = spec_of(ctx, nb, wb, 2);
+    hb_js_options o = HB_JS_OPTIONS_INIT;
+    ck_assert_int_eq(o.grid, HB_JS_GRID_LINEAR); /* the default stays linear */
+    o.grid = HB_JS_GRID_SYMLOG;
+    o.symlog_floor_rel = 1e-4;
+    o.grid_points = 97;
+    o.sigma_rel = 0.03;
+    ck_assert_int_eq(hb_spectrum_js_distance(a, b, &o, &x), HB_OK);
+    double ref = js_symlog_direct(na, wa, 3, nb, wb, 2, 0.03, 1e-4, 97);
+    ck_assert(ref > 0.2 && ref < 1); /* a non-trivial value, not a saturated 0 or 1 */
+    HB_ASSERT_CLOSE(x, ref, 1e-12);
+    /* 2. what the option is for: blocks at 1e-5 and 1e-3 next to one at 1. On the linear grid
+     *    (σ = 0.01 of the range 1) they are 0.1σ apart: nearly the same bump (a Gaussian pair
+     *    δ = 0.1σ apart has JS ≈ δ²/(8 ln 2)·… ≪ 0.01, distance < 0.05). With the symmetric log
+     *    (c = 1e-6) they sit at asinh(10) = 3.0 and asinh(1000) = 7.6 in u, range 14.5 − (−0)
+     *    → σ_u ≈ 0.115: 40 σ apart, distance 1 up to e^−200. */
+    double t1[1] = {1e-5}, t2[1] = {1e-3}, t3[1] = {1.0}, one[1] = {1};
+    hb_spectrum *s1 = spec_of(ctx, t1, one, 1), *s2 = spec_of(ctx, t2, one, 1), *s3 = spec_of(ctx, t3, one, 1);
+    const hb_spectrum *set[3] = {s1, s2, s3};
+    double Ml[9], Ms[9];
+    ck_assert_int_eq(hb_spectra_js_matrix(set, 3, NULL, Ml, NULL), HB_OK);
+    o = (hb_js_options)HB_JS_OPTIONS_INIT;
+    o.grid = HB_JS_GRID_SYMLOG;
+    ck_assert_int_eq(hb_spectra_js_matrix(set, 3, &o, Ms, NULL), HB_OK);
+    ck_assert_msg(Ml[1] < 0.05, "linear: %g", Ml[1]);
+    HB_ASSERT_CLOSE(Ms[1], 1.0, 1e-12);
+    HB_ASSERT_CLOSE(Ml[2], 1.0, 1e-12); /* 1e-5 vs 1: far apart on both grids */
+    HB_ASSERT_CLOSE(Ms[2], 1.0, 1e-12);
+    /* 3. symmetric in the sign: mirrored spectra give the same distance (asinh is odd) */
+    double m1[3] = {-2.0, -2e-4, 0.3}, m2[2] = {-0.05, -1e-5}, wm2[2] = {3, 1}, wm1[3] = {0.3, 0.5, 0.2};
+    hb_spectrum *ma = spec_of(ctx, m1, wm1, 3), *mb = spec_of(ctx, m2, wm2, 2);
+    double y;
+    o.symlog_floor_rel = 1e-4;
+    o.grid_points = 97;
+    o.sigma_rel = 0.03;
+    ck_assert_int_eq(hb_spectrum_js_distance(ma, mb, &o, &y), HB_OK);
+    HB_ASSERT_CLOSE(y, x, 1e-12);
+    /* 4. an old caller (struct without the grid fields) gets the linear grid, bit for bit */
+    hb_js_options old = HB_JS_OPTIONS_INIT;
+    old.struct_size = offsetof(hb_js_options, grid);
+    old.grid = 12345; /* beyond the old struct: must be ignored */
+    double Mo[9];
+    ck_assert_int_eq(hb_spectra_js_matrix(set, 3, &old, Mo, NULL), HB_OK);
+    for (int i = 0; i < 9; i++) ck_assert(Mo[i] == Ml[i]);
+    /* 5. bad input */
+    o = (hb_js_options)HB_JS_OPTIONS_INIT;
+    o.grid = 2;
+    ck_assert_int_eq(hb_spectrum_js_distance(a, b, &o, &x), HB_EINVAL);
+    o.grid = -1;
+    ck_assert_int_eq(hb_spectrum_js_distance(a, b, &o, &x), HB_EINVAL);
+    o.grid = HB_JS_GRID_SYMLOG;
+    double bad_floor[4] = {0, -1e-3, 1, NAN};
+    for (int i = 0; i < 4; i++) {
+        o.symlog_floor_rel = bad_floor[i];
+        ck_assert_int_eq(hb_spectrum_js_distance(a, b, &o, &x), HB_EINVAL);
+    }
+    o = (hb_js_options)HB_JS_OPTIONS_INIT;
+    o.struct_size = offsetof(hb_js_options, grid) + 4;
+    ck_assert_int_eq(hb_spectrum_js_distance(a, b, &o, &x), HB_EINVAL);
+    hb_spectrum *all[7] = {a, b, s1, s2, s3, ma, mb};
+    for (int i = 0; i < 7; i++) hb_spectrum_free(all[i]);
+    hb_context_free(ctx);
+}
+END_TEST
+
 /* ---- Bad input -------------------------------------------------------------------------- */
 static int nan_op(void *user, const double *x, double *y, size_t n) {
     int *calls = user;
@@ -824,6 +929,9 @@ static int oom_run(hb_context *ctx, void *arg) {
     for (int i = 0; i < 10 && rc == HB_OK; i++) rc = hb_spectrum_add_probe(sp2, nd, wt, 3); /* grows */
     const hb_spectrum *pair[2] = {sp, sp2};
     if (rc == HB_OK) rc = hb_spectra_js_matrix(pair, 2, NULL, M, NULL);
+    hb_js_options jo = HB_JS_OPTIONS_INIT;
+    jo.grid = HB_JS_GRID_SYMLOG; /* allocates the mapped nodes too */
+    if (rc == HB_OK) rc = hb_spectra_js_matrix(pair, 2, &jo, M, NULL);
     hb_spectrum_free(sp);
     hb_spectrum_free(sp2);
     hb_slq_free(s);
@@ -849,6 +957,7 @@ Suite *hb_suite_slq(void) {
         {"topk", test_topk},
         {"density_and_export", test_density_and_export},
         {"js", test_js},
+        {"js_symlog", test_js_symlog},
         {"bad_input", test_bad_input},
         {"oom", test_oom},
     };

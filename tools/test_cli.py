@@ -182,6 +182,8 @@ bad = [
     ["train", "--optimizer", "sst", "--sst-iteration", "0"], ["train", "--optimizer", "sst", "--rewarm", "-1"],
     ["train", "--optimizer", "sst", "--model", "cnn"], ["train", "--optimizer", "lora", "--model", "quadratic"],
     ["train", "--optimizer", "lora", "--dtype", "bf16"],
+    ["analyze", "--js-blocks", "bias"], ["spectrum", "--js-blocks", "none"], ["spectrum", "--js-blocks"],
+    ["analyze", "--js-grid", "log"], ["spectrum", "--js-grid", "1"],
 ]
 for args in bad:
     p = run(args)
@@ -227,6 +229,7 @@ check("<th>JS⁰</th>" in html and "<th>gap</th>" in html, "summary table column
 
 # ---- analyze (tiny) ------------------------------------------------------------------------------
 d = fresh("analyze")
+base_summary = None  # the default run's summary, compared with --js-blocks below
 p = run(["analyze", "--preset", "tiny", "--json", "--quiet", "--out", d], timeout=240)
 if not unavailable(p, "analyze"):
     check(p.returncode == 0, f"analyze: exit {p.returncode}: {p.stderr}")
@@ -234,6 +237,7 @@ if not unavailable(p, "analyze"):
     out = strict_json(p.stdout, "analyze stdout")
     if out:
         check([m["model"] for m in out["summary"]] == ["gpt", "mlp", "cnn"], "analyze models")
+        base_summary = out["summary"]
         for m in out["summary"]:
             for k in ("js0", "sgd_loss", "adam_loss", "gap"):
                 check(isinstance(m[k], float), f"analyze {m['model']}: {k} = {m[k]}")
@@ -252,6 +256,61 @@ if not unavailable(p, "analyze"):
         s = strict_json(fh.read(), "analyze summary.json")
     for sp in s["spectra"]:
         check_spectrum(sp, f"analyze {sp['model']}", True)
+
+# ---- --js-blocks weights: an ADDITIONAL JS0 over the weight blocks; the default is unchanged ------
+d = fresh("analyze-js-blocks")
+pw = run(["analyze", "--preset", "tiny", "--no-train", "--no-quadratic", "--js-blocks", "weights", "--json",
+          "--quiet", "--out", d], timeout=240)
+check(pw.returncode == 0, f"analyze --js-blocks weights: exit {pw.returncode}: {pw.stderr}")
+outw = strict_json(pw.stdout, "analyze --js-blocks stdout") if pw.returncode == 0 else None
+if outw:
+    if base_summary:
+        # same seed, same spectra: the all-blocks JS0 must be bit-identical to the default run
+        for a, b in zip(base_summary, outw["summary"]):
+            check(a["js0"] == b["js0"] and a["js0_normalized"] == b["js0_normalized"],
+                  f"--js-blocks changed the default JS0 of {a['model']}: {a['js0']} vs {b['js0']}")
+            check("js0_selected" not in a and "js_blocks" not in a, "default summary has no js0_selected")
+    for m, sp in zip(outw["summary"], outw["spectra"]):
+        check(m["js_blocks"] == "weights" and sp["js_blocks"] == "weights", f"{m['model']}: js_blocks field")
+        check(m["js0_selected"] == sp["js0_selected"] and
+              m["js0_selected_normalized"] == sp["js0_selected_normalized"], f"{m['model']}: summary vs spectrum")
+        # the subset: not a bias or norm kind, and not a vector (head.bias has kind "head")
+        want = [b["name"] for b in sp["blocks"] if b["kind"] not in ("bias", "norm")
+                and not b["name"].endswith("bias")]
+        check(sp["js_selected_blocks"] == want, f"{m['model']}: selected {sp['js_selected_blocks']} vs {want}")
+        for k in ("js0_selected", "js0_selected_normalized"):
+            check(isinstance(m[k], float) and 0 <= m[k] <= 1, f"{m['model']}: {k} = {m[k]}")
+    names = {sp["model"]: sp["js_selected_blocks"] for sp in outw["spectra"]}
+    check(names.get("mlp") == ["layers.0.weight", "layers.1.weight", "head.weight"], f"mlp subset {names.get('mlp')}")
+    with open(os.path.join(d, "summary.json")) as fh:
+        sw = strict_json(fh.read(), "analyze --js-blocks summary.json")
+    check(sw and sw["summary"][0]["js0_selected"] == outw["summary"][0]["js0_selected"], "summary.json js0_selected")
+p = run(["spectrum", "--model", "gpt", "--tiny", "--probes", "2", "--steps", "8", "--js-blocks", "weights", "--quiet"])
+check(p.returncode == 0 and re.search(r"JS0 over the weight blocks only \(\d+ of \d+\) = 0\.\d{4}", p.stdout),
+      f"spectrum --js-blocks text: {p.stdout[-300:]!r}")
+p0 = run(["spectrum", "--model", "gpt", "--tiny", "--probes", "2", "--steps", "8", "--json", "--quiet"])
+p1 = run(["spectrum", "--model", "gpt", "--tiny", "--probes", "2", "--steps", "8", "--json", "--quiet",
+          "--js-blocks", "all"])
+if p0.returncode == 0 and p1.returncode == 0:
+    a, b = strict_json(p0.stdout, "spectrum default")["spectrum"], strict_json(p1.stdout, "js-blocks all")["spectrum"]
+    check("js0_selected" not in a and "js0_selected" not in b, "--js-blocks all adds nothing")
+    check(a["js0"] == b["js0"], "--js-blocks all: same js0")
+# --js-grid: linear is the default (same numbers, no extra field); symlog is recorded and wired
+pl = run(["spectrum", "--model", "gpt", "--tiny", "--probes", "2", "--steps", "8", "--json", "--quiet",
+          "--js-grid", "linear"])
+ps = run(["spectrum", "--model", "gpt", "--tiny", "--probes", "2", "--steps", "8", "--json", "--quiet",
+          "--js-grid", "symlog", "--js-blocks", "weights"])
+check(pl.returncode == 0 and ps.returncode == 0, f"--js-grid: exit {pl.returncode} {ps.returncode}: {ps.stderr}")
+if p0.returncode == 0 and pl.returncode == 0 and ps.returncode == 0:
+    a = strict_json(p0.stdout, "spectrum default")["spectrum"]
+    l = strict_json(pl.stdout, "--js-grid linear")["spectrum"]
+    g = strict_json(ps.stdout, "--js-grid symlog")["spectrum"]
+    check("js_grid" not in a and "js_grid" not in l and a["js0"] == l["js0"], "--js-grid linear = default")
+    check(g.get("js_grid") == "symlog", "--js-grid symlog recorded")
+    check(a["blocks"] == g["blocks"], "--js-grid changes no spectrum")
+    for k in ("js0", "js0_normalized", "js0_selected", "js0_selected_normalized"):
+        check(isinstance(g[k], float) and 0 <= g[k] <= 1, f"symlog {k} = {g.get(k)}")
+    check(g["js0"] != a["js0"], "--js-grid symlog changes JS0 (the option is wired)")
 
 # ---- spectrum ------------------------------------------------------------------------------------
 d = fresh("spectrum")

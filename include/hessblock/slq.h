@@ -220,14 +220,27 @@ HB_API int hb_slq_topk(hb_slq *s, hb_linop *op, size_t k, hb_eig_which which, do
  *     normalised to sum 1 (discrete distributions P, Q);
  *  4. JS(P,Q) = ½KL(P‖M) + ½KL(Q‖M), M = ½(P+Q), base-2 logs (0·log 0 = 0), so JS ∈ [0,1];
  *     the DISTANCE is √JS ∈ [0,1]. For a pair the grid covers the pair; for a matrix it is
- *     shared by all k spectra. */
+ *     shared by all k spectra.
+ *  Grid (field `grid`, added after sigma_rel): HB_JS_GRID_LINEAR (default) is the grid
+ *  above. HB_JS_GRID_SYMLOG first maps every node x (after step 1) to u = asinh(x/c), with
+ *  c = symlog_floor_rel·max|x| over all spectra compared (c = 1 if that max is 0), and then
+ *  does steps 2–4 in u: a linear grid and smoothing in u, i.e. a symmetric log-|λ| axis that
+ *  is linear for |x| ≪ c and logarithmic for |x| ≫ c, where σ becomes a RELATIVE width.
+ *  Callers compiled before `grid` existed pass struct_size = offsetof(hb_js_options, grid)
+ *  and get the linear grid. */
+typedef enum hb_js_grid {
+    HB_JS_GRID_LINEAR = 0,
+    HB_JS_GRID_SYMLOG = 1
+} hb_js_grid;
 typedef struct hb_js_options {
     size_t struct_size;  /* sizeof(hb_js_options) */
     int normalize;       /* 1: divide each spectrum by its max |θ| first [0] */
     size_t grid_points;  /* G ≥ 16 [1024] */
     double sigma_rel;    /* > 0, relative to the pooled node range [0.01] */
+    int grid;            /* hb_js_grid [HB_JS_GRID_LINEAR] */
+    double symlog_floor_rel; /* SYMLOG only: c relative to the largest |node|, in (0, 1) [1e-6] */
 } hb_js_options;
-#define HB_JS_OPTIONS_INIT { sizeof(hb_js_options), 0, 1024, 0.01 }
+#define HB_JS_OPTIONS_INIT { sizeof(hb_js_options), 0, 1024, 0.01, HB_JS_GRID_LINEAR, 1e-6 }
 
 /* hb_spectrum_js_distance: √JS between a and b (options may be NULL = defaults).
  * Returns HB_OK, HB_EINVAL (NULL, bad options), HB_ENOMEM. */

@@ -3,23 +3,57 @@
  *   lo, hi  = min, max of θ/scale_i over all spectra compared;  R = hi − lo
  *   σ = sigma_rel·R  (sigma_rel·max(|lo|,|hi|) if R = 0; sigma_rel if that is 0 too)
  *   grid: G points, linear, from lo − 5σ to hi + 5σ
+ *   (HB_JS_GRID_SYMLOG: nodes, lo and hi mapped to u = asinh(x/c) first, c = floor_rel·max|x|)
  *   P_i[g] = density_i(x_g) / Σ_g density_i(x_g)
  *   JS(P,Q) = ½ Σ P log2(P/M) + ½ Σ Q log2(Q/M), M = (P+Q)/2;  distance = √JS ∈ [0,1] */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "slq/slq_internal.h"
 
-static int check_opts(hb_context *ctx, const hb_js_options *o) {
+/* Size of hb_js_options before the grid fields were appended (older callers). */
+#define JS_OPTIONS_SIZE_V1 offsetof(hb_js_options, grid)
+
+/* Copies the caller's options into *d (defaults for fields the caller's struct lacks). */
+static int check_opts(hb_context *ctx, const hb_js_options *o, hb_js_options *d) {
+    *d = (hb_js_options)HB_JS_OPTIONS_INIT;
     if (!o) return HB_OK;
-    HB_CHECK(ctx, o->struct_size == sizeof(hb_js_options), HB_EINVAL,
-             "hb_js_options.struct_size is %zu, expected %zu", o->struct_size, sizeof(hb_js_options));
+    HB_CHECK(ctx, o->struct_size == sizeof(hb_js_options) || o->struct_size == JS_OPTIONS_SIZE_V1,
+             HB_EINVAL, "hb_js_options.struct_size is %zu, expected %zu (or %zu)", o->struct_size,
+             sizeof(hb_js_options), (size_t)JS_OPTIONS_SIZE_V1);
+    memcpy(d, o, o->struct_size);
+    d->struct_size = sizeof(hb_js_options);
+    o = d;
     HB_CHECK(ctx, o->normalize == 0 || o->normalize == 1, HB_EINVAL, "normalize must be 0 or 1");
     HB_CHECK(ctx, o->grid_points >= 16 && o->grid_points <= (1u << 24), HB_EINVAL,
              "grid_points must be in [16, 2^24], got %zu", o->grid_points);
     HB_CHECK(ctx, isfinite(o->sigma_rel) && o->sigma_rel > 0, HB_EINVAL,
              "sigma_rel must be finite and > 0");
+    HB_CHECK(ctx, o->grid == HB_JS_GRID_LINEAR || o->grid == HB_JS_GRID_SYMLOG, HB_EINVAL,
+             "grid must be HB_JS_GRID_LINEAR or HB_JS_GRID_SYMLOG, got %d", o->grid);
+    HB_CHECK(ctx, o->grid != HB_JS_GRID_SYMLOG || (o->symlog_floor_rel > 0 && o->symlog_floor_rel < 1),
+             HB_EINVAL, "symlog_floor_rel must be in (0, 1)");
     return HB_OK;
+}
+
+/* Smoothed density at u of spectrum sp whose nodes are already mapped (tn: its nodes,
+ * probe after probe, as u = asinh(θ/(scale·c))). Same arithmetic as
+ * hb__spectrum_density_at, on the mapped nodes. */
+static double mapped_density_at(const hb_spectrum *sp, const double *tn, double u, double sigma) {
+    const double c = 1.0 / (sigma * 2.5066282746310002);
+    double acc = 0;
+    for (size_t p = 0; p < sp->n_probes; p++) {
+        const hb__probe *q = &sp->probes[p];
+        double s = 0;
+        for (size_t j = 0; j < q->count; j++) {
+            double z = (u - tn[j]) / sigma;
+            if (fabs(z) < 40) s += q->weights[j] * exp(-0.5 * z * z);
+        }
+        acc += s;
+        tn += q->count;
+    }
+    return acc * c / (double)sp->n_probes;
 }
 
 static double scale_of(const hb_spectrum *sp, int normalize) {
@@ -51,17 +85,27 @@ int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k, const hb_j
         HB_CHECK(ctx, spectra[i] != NULL, HB_EINVAL, "spectrum %zu is NULL", i);
         HB_CHECK(ctx, spectra[i]->n_probes > 0, HB_ESTATE, "spectrum %zu has no probes", i);
     }
-    HB_TRY(check_opts(ctx, opt));
-    hb_js_options d = HB_JS_OPTIONS_INIT;
-    const hb_js_options *o = opt ? opt : &d;
+    hb_js_options d;
+    HB_TRY(check_opts(ctx, opt, &d));
+    const hb_js_options *o = &d;
+    const int symlog = o->grid == HB_JS_GRID_SYMLOG;
     size_t G = o->grid_points, kG;
     HB_CHECK(ctx, hb__mul_size(k, G, &kG) && hb__mul_size(kG, sizeof(double), &(size_t){0}),
              HB_EOVERFLOW, "k x grid overflows");
+    size_t maxnodes = 1;
+    if (symlog)
+        for (size_t i = 0; i < k; i++) {
+            size_t c = 0;
+            for (size_t p = 0; p < spectra[i]->n_probes; p++) c += spectra[i]->probes[p].count;
+            maxnodes = c > maxnodes ? c : maxnodes;
+        }
     double *scale = hb__malloc(ctx, k * sizeof(double), "JS scales");
     double *P = hb__malloc(ctx, kG * sizeof(double), "JS densities");
-    if (!scale || !P) {
+    double *tn = symlog ? hb__malloc(ctx, maxnodes * sizeof(double), "JS mapped nodes") : NULL;
+    if (!scale || !P || (symlog && !tn)) {
         hb__free(ctx, scale);
         hb__free(ctx, P);
+        hb__free(ctx, tn);
         return HB_ENOMEM;
     }
     double lo = INFINITY, hi = -INFINITY;
@@ -73,6 +117,14 @@ int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k, const hb_j
             hi = fmax(hi, sp->probes[p].nodes[sp->probes[p].count - 1] / scale[i]);
         }
     }
+    /* symmetric log: u = asinh(x/c) is increasing, so lo and hi map to the extremes of u */
+    double cfl = 1.0;
+    if (symlog) {
+        double mx = fmax(fabs(lo), fabs(hi));
+        cfl = mx > 0 ? o->symlog_floor_rel * mx : 1.0;
+        lo = asinh(lo / cfl);
+        hi = asinh(hi / cfl);
+    }
     double R = hi - lo;
     if (!(R > 0)) R = fmax(fabs(lo), fabs(hi));
     double sigma = o->sigma_rel * (R > 0 ? R : 1.0);
@@ -80,8 +132,17 @@ int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k, const hb_j
     int rc = HB_OK;
     for (size_t i = 0; i < k && rc == HB_OK; i++) {
         double *Pi = P + i * G, sum = 0;
+        const hb_spectrum *sp = spectra[i];
+        if (symlog) {
+            size_t t = 0;
+            for (size_t p = 0; p < sp->n_probes; p++)
+                for (size_t j = 0; j < sp->probes[p].count; j++)
+                    tn[t++] = asinh(sp->probes[p].nodes[j] / scale[i] / cfl);
+        }
         for (size_t g = 0; g < G; g++) {
-            Pi[g] = hb__spectrum_density_at(spectra[i], a + step * (double)g, sigma, scale[i]);
+            double x = a + step * (double)g;
+            Pi[g] = symlog ? mapped_density_at(sp, tn, x, sigma)
+                           : hb__spectrum_density_at(sp, x, sigma, scale[i]);
             sum += Pi[g];
         }
         if (!(sum > 0)) /* cannot happen: every node lies ≥ 5σ inside the grid */
@@ -102,6 +163,7 @@ int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k, const hb_j
     }
     hb__free(ctx, scale);
     hb__free(ctx, P);
+    hb__free(ctx, tn);
     return rc;
 }
 
@@ -121,7 +183,8 @@ int hb_slq_block_heterogeneity(hb_slq *s, hb_model *m, const hb_js_options *opt,
     if (!s) return HB_EINVAL;
     hb_context *ctx = s->ctx;
     HB_CHECK(ctx, m != NULL, HB_EINVAL, "model is NULL");
-    HB_TRY(check_opts(ctx, opt));
+    hb_js_options d;
+    HB_TRY(check_opts(ctx, opt, &d));
     size_t B = m->params->n_blocks;
     HB_CHECK(ctx, B > 0, HB_EINVAL, "model has no blocks");
     if (spectra) memset(spectra, 0, B * sizeof *spectra);

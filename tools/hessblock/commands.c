@@ -8,6 +8,15 @@
 #include "compute.h"
 #include "results.h"
 
+static const char *const js_blocks_choices[] = {"all", "weights", NULL};
+#define JS_BLOCKS_HELP                                                                      \
+    "blocks whose spectra enter an ADDITIONAL JS0: all (nothing extra) or weights (the "    \
+    "blocks of at least 2 dimensions whose kind is not bias or norm, compared on their own " \
+    "grid); the all-blocks JS0 is always reported [all]"
+static const char *const js_grid_choices[] = {"linear", "symlog", NULL};
+#define JS_GRID_HELP                                                                        \
+    "grid of every JS value: linear (in lambda) or symlog (in asinh(lambda/c), c = 1e-6 of " \
+    "the largest |lambda| compared: a log-|lambda| axis, smoothing relative) [linear]"
 static const char *const kind_choices[] = {"gpt", "mlp", "cnn", "quadratic", NULL};
 static const int kind_values[] = {HB_MODEL_GPT, HB_MODEL_MLP, HB_MODEL_CNN, HB_MODEL_QUADRATIC};
 static const char *const dtype_choices[] = {"f64", "f32", "bf16", NULL};
@@ -118,6 +127,8 @@ int cmd_spectrum(int argc, char **argv, int first) {
         {"blocks", OPT_STRING, &blocks, 0, 0, NULL, "LIST",
          "per-block spectra: all, none, or comma-separated block names [all]"},
         {"full", OPT_FLAG, &full, 0, 0, NULL, NULL, "also the spectrum of the full Hessian"},
+        {"js-blocks", OPT_CHOICE, &so.js_blocks, 0, 0, js_blocks_choices, "SET", JS_BLOCKS_HELP},
+        {"js-grid", OPT_CHOICE, &so.js_grid, 0, 0, js_grid_choices, "G", JS_GRID_HELP},
         COMMON_OPTS(c),
     };
     int rc = parse_options(cmd, argc, argv, first, specs, sizeof specs / sizeof *specs,
@@ -217,9 +228,14 @@ int cmd_spectrum(int argc, char **argv, int first) {
         for (size_t b = 0; b < sr.nblocks; b++)
             printf("%-28s %-10s %9lld %12.4g %12.4g\n", sr.names[b], sr.kinds[b],
                    (long long)sr.numel[b], sr.lmin[b], sr.lmax[b]);
+        if (sr.js && sr.nblocks > 1 && sr.js_grid) printf("JS grid: %s\n", js_grid_name(sr.js_grid));
         if (sr.js && sr.nblocks > 1)
             printf("JS0 (mean pairwise JS distance) = %.4f; with scale-normalised spectra %.4f\n",
                    sr.js0, sr.js0_normalized);
+        if (sr.js_blocks)
+            printf("JS0 over the %s blocks only (%zu of %zu) = %.4f; with scale-normalised spectra "
+                   "%.4f\n", sr.js_blocks == 1 ? "weight" : "selected", sr.js_nselected, sr.nblocks,
+                   sr.js0_selected, sr.js0_selected_normalized);
     }
     status = EXIT_OK;
 done:
@@ -608,6 +624,8 @@ int cmd_analyze(int argc, char **argv, int first) {
         {"probes", OPT_INT, &so.probes, 1, 1024, NULL, "N", "SLQ probes [default 4, tiny 2]"},
         {"steps", OPT_INT, &so.steps, 2, 2048, NULL, "N", "Lanczos steps [default 32, tiny 12]"},
         {"sigma", OPT_REAL, &so.sigma_rel, 1e-6, 1, NULL, "X", "relative smoothing width [0.01]"},
+        {"js-blocks", OPT_CHOICE, &so.js_blocks, 0, 0, js_blocks_choices, "SET", JS_BLOCKS_HELP},
+        {"js-grid", OPT_CHOICE, &so.js_grid, 0, 0, js_grid_choices, "G", JS_GRID_HELP},
         {"train-steps", OPT_INT, &train_steps, 1, 10000000, NULL, "N",
          "training steps per run [default 200, tiny 10]"},
         {"quad-tol", OPT_REAL, &qo.tol, 1e-14, 0.5, NULL, "X", "quadratics: target relative loss [1e-4]"},
@@ -683,6 +701,13 @@ int cmd_analyze(int argc, char **argv, int first) {
                            "smoothing sigma %g of the spectral range, %lld grid points\n",
                            preset_choices[preset], (long long)c.seed, (long long)c.threads,
                            (long long)so.probes, (long long)so.steps, so.sigma_rel, (long long)so.grid);
+    if (so.js_grid)
+        sl += (size_t)snprintf(settings + sl, sizeof settings - sl,
+                               "JS grid: %s (--js-grid; every JS0 below)\n", js_grid_name(so.js_grid));
+    if (so.js_blocks)
+        sl += (size_t)snprintf(settings + sl, sizeof settings - sl,
+                               "JS0 also over the %s blocks only (--js-blocks %s)\n",
+                               js_blocks_name(so.js_blocks), js_blocks_name(so.js_blocks));
     static const double sgd_lrs[] = {1.0, 0.3, 0.1, 0.03, 0.01};
     static const double adam_lrs[] = {1e-2, 3e-3, 1e-3};
     const size_t n_sgd = sizeof sgd_lrs / sizeof *sgd_lrs, n_adam = sizeof adam_lrs / sizeof *adam_lrs;
@@ -791,6 +816,18 @@ int cmd_analyze(int argc, char **argv, int first) {
             for (size_t k = 0; k < nspec && k < 8; k++)
                 if (!strcmp(specs_r[k].model, mname)) js0n = specs_r[k].js0_normalized;
             jw_number(&w, "js0_normalized", js0n);
+            if (so.js_grid) jw_string(&w, "js_grid", js_grid_name(so.js_grid));
+            if (so.js_blocks) {
+                double a = NAN, b = NAN;
+                for (size_t k = 0; k < nspec && k < 8; k++)
+                    if (!strcmp(specs_r[k].model, mname)) {
+                        a = specs_r[k].js0_selected;
+                        b = specs_r[k].js0_selected_normalized;
+                    }
+                jw_string(&w, "js_blocks", js_blocks_name(so.js_blocks));
+                jw_number(&w, "js0_selected", a);
+                jw_number(&w, "js0_selected_normalized", b);
+            }
             jw_number(&w, "sgd_loss", ls);
             jw_number(&w, "adam_loss", la);
             jw_number(&w, "gap", gap);
@@ -821,6 +858,16 @@ int cmd_analyze(int argc, char **argv, int first) {
             printf("JS0 with every block spectrum scaled by its own max |lambda| first:");
             for (size_t k = 0; k < nspec; k++) printf(" %s %.4f", specs_r[k].model, specs_r[k].js0_normalized);
             printf("\n");
+            if (so.js_blocks) {
+                printf("JS0 over the %s blocks only (selected/all blocks):", so.js_blocks == 1 ? "weight" : "selected");
+                for (size_t k = 0; k < nspec; k++)
+                    printf(" %s %.4f (%zu/%zu)", specs_r[k].model, specs_r[k].js0_selected,
+                           specs_r[k].js_nselected, specs_r[k].nblocks);
+                printf("\n%-36s", "  the same, scale-normalised:");
+                for (size_t k = 0; k < nspec; k++)
+                    printf(" %s %.4f", specs_r[k].model, specs_r[k].js0_selected_normalized);
+                printf("\n");
+            }
         }
         if (nquad) {
             printf("\nquadratic test bed (iterations to relative loss %g; best lr of a log grid):\n", qo.tol);

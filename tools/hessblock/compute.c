@@ -285,6 +285,8 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
     if (nb >= 1) {
         hb_js_options jo = HB_JS_OPTIONS_INIT;
         jo.sigma_rel = so->sigma_rel;
+        jo.grid = so->js_grid ? HB_JS_GRID_SYMLOG : HB_JS_GRID_LINEAR;
+        out->js_grid = so->js_grid;
         double mean = 0;
         if ((rc = hb_spectra_js_matrix((const hb_spectrum *const *)sp, nb, &jo, out->js, &mean)) != HB_OK)
             goto done;
@@ -297,6 +299,37 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
         free(tmp);
         if (rc != HB_OK) goto done;
         out->js0_normalized = nb > 1 ? mean : NAN;
+        if (so->js_blocks) {
+            /* the subset's own JS matrix: exactly as if only these blocks had been analysed */
+            out->js_blocks = so->js_blocks;
+            out->js0_selected = out->js0_selected_normalized = NAN;
+            if (!(out->js_selected = calloc(nb, sizeof(int)))) { rc = HB_ENOMEM; goto done; }
+            const hb_spectrum **sub = malloc(nb * sizeof *sub);
+            if (!sub) { rc = HB_ENOMEM; goto done; }
+            size_t ns = 0;
+            for (size_t i = 0; i < nb; i++) {
+                /* a weight: neither a bias nor a norm by kind, and at least 2-d (a vector
+                 * block such as head.bias, whose kind is "head", is a bias too) */
+                hb_block_kind kind;
+                int ndim = 0;
+                hb_params_block_info(p, sel[i], NULL, &kind, NULL, NULL, &ndim, NULL);
+                if (kind != HB_BLOCK_BIAS && kind != HB_BLOCK_NORM && ndim >= 2) {
+                    out->js_selected[i] = 1;
+                    sub[ns++] = sp[i];
+                }
+            }
+            out->js_nselected = ns;
+            double *m2 = ns > 1 ? malloc(ns * ns * sizeof(double)) : NULL;
+            if (ns > 1 && !m2) rc = HB_ENOMEM;
+            for (int norm = 0; norm < 2 && ns > 1 && rc == HB_OK; norm++) {
+                jo.normalize = norm;
+                rc = hb_spectra_js_matrix(sub, ns, &jo, m2, &mean);
+                if (rc == HB_OK) *(norm ? &out->js0_selected_normalized : &out->js0_selected) = mean;
+            }
+            free(m2);
+            free(sub);
+            if (rc != HB_OK) goto done;
+        }
     } else {
         free(out->js);
         out->js = NULL;

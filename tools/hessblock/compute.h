@@ -22,6 +22,11 @@ typedef struct spec_opts {
     int full, blocks;              /* compute the full spectrum / per-block spectra */
     char **block_names;            /* subset (NULL: every block) */
     int nblock_names;
+    int js_blocks;                 /* 0: every block enters JS0 (the default, always
+                                      reported); 1 "weights": also JS0 over the blocks
+                                      whose kind is neither bias nor norm and
+                                      that have at least 2 dimensions */
+    int js_grid;                   /* hb_js_grid of every JS value (0: linear, the default) */
 } spec_opts;
 
 typedef struct train_opts {

@@ -20,7 +20,7 @@ void spec_result_free(spec_result *s) {
     free_strs(s->names, s->nblocks);
     free_strs(s->kinds, s->nblocks);
     free(s->numel); free(s->lmin); free(s->lmax); free(s->grid); free(s->density); free(s->own_grid); free(s->own_density);
-    free(s->full_density); free(s->js);
+    free(s->full_density); free(s->js); free(s->js_selected);
     memset(s, 0, sizeof *s);
 }
 
@@ -55,6 +55,14 @@ double trapz(const double *x, const double *y, size_t n) {
 }
 
 /* ---- JSON ------------------------------------------------------------------------- */
+const char *js_grid_name(int js_grid) {
+    return js_grid == 1 ? "symlog" : "linear";
+}
+
+const char *js_blocks_name(int js_blocks) {
+    return js_blocks == 1 ? "weights" : "all";
+}
+
 void json_spectrum(jw *w, const char *key, const spec_result *s, int with_densities) {
     jw_object(w, key);
     jw_string(w, "model", s->model);
@@ -66,6 +74,16 @@ void json_spectrum(jw *w, const char *key, const spec_result *s, int with_densit
     jw_number(w, "sigma", s->sigma);
     jw_number(w, "js0", s->js0);
     jw_number(w, "js0_normalized", s->js0_normalized);
+    if (s->js_grid) jw_string(w, "js_grid", js_grid_name(s->js_grid));
+    if (s->js_blocks) {
+        jw_string(w, "js_blocks", js_blocks_name(s->js_blocks));
+        jw_number(w, "js0_selected", s->js0_selected);
+        jw_number(w, "js0_selected_normalized", s->js0_selected_normalized);
+        jw_array(w, "js_selected_blocks");
+        for (size_t b = 0; b < s->nblocks; b++)
+            if (s->js_selected && s->js_selected[b]) jw_string(w, NULL, s->names[b]);
+        jw_end_array(w);
+    }
     jw_number(w, "seconds", s->seconds);
     if (with_densities) jw_numbers(w, "grid", s->grid, s->ngrid);
     if (s->has_full) {

@@ -31,6 +31,14 @@ typedef struct spec_result {
     double *js;              /* nblocks x nblocks Jensen–Shannon distances */
     double js0;              /* mean over pairs i < j */
     double js0_normalized;   /* the same with every spectrum divided by its max |λ| first */
+    /* --js-blocks other than all: the same JS0 restricted to a subset of the blocks,
+     * computed on that subset alone (its own pooled grid and smoothing) */
+    int js_grid;             /* 0 linear (default), 1 symlog: the grid of every JS value */
+    int js_blocks;           /* 0 all (nothing below is set), 1 weights */
+    int *js_selected;        /* nblocks flags: 1 if the block is in the subset */
+    size_t js_nselected;
+    double js0_selected;     /* NaN when fewer than 2 blocks are selected */
+    double js0_selected_normalized;
     double sigma;            /* smoothing width actually used (absolute) */
     int64_t probes, steps;
     double seconds;
@@ -101,6 +109,11 @@ void spec_result_free(spec_result *s);
 void train_run_free(train_run *r);
 void train_cmp_free(train_cmp *t);
 void quad_family_free(quad_family *q);
+
+/* "all" or "weights" (the --js-blocks choice). */
+const char *js_blocks_name(int js_blocks);
+/* "linear" or "symlog" (the --js-grid choice). */
+const char *js_grid_name(int js_grid);
 
 /* JSON fragments (an object member called key). */
 void json_spectrum(jw *w, const char *key, const spec_result *s, int with_densities);

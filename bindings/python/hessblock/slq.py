@@ -68,14 +68,21 @@ _REAL = {SLQOption.BREAKDOWN_TOL, SLQOption.TOPK_TOL, SLQOption.STAT_APPLY_SECON
 _ENUMS = {SLQOption.REORTH: Reorth, SLQOption.PROBE_DIST: Probe}
 
 
+class JSGrid(enum.IntEnum):
+    """hb_js_grid: the axis of the JS densities (docs/spectral.md)."""
+    LINEAR = 0
+    SYMLOG = 1
+
+
 class _JSOptions(ctypes.Structure):
     _fields_ = [("struct_size", c_size_t), ("normalize", c_int), ("grid_points", c_size_t),
-                ("sigma_rel", c_double)]
+                ("sigma_rel", c_double), ("grid", c_int), ("symlog_floor_rel", c_double)]
 
 
-def _js_options(normalize=False, grid_points=1024, sigma_rel=0.01):
+def _js_options(normalize=False, grid_points=1024, sigma_rel=0.01, grid="linear",
+                symlog_floor_rel=1e-6):
     return _JSOptions(ctypes.sizeof(_JSOptions), int(bool(normalize)), int(grid_points),
-                      float(sigma_rel))
+                      float(sigma_rel), int(to_enum(JSGrid, grid, "grid")), float(symlog_floor_rel))
 
 
 LINOP_FN = ctypes.CFUNCTYPE(c_int, c_void_p, PD, PD, c_size_t)
@@ -366,10 +373,12 @@ class Spectrum(Handle):
     def to_dict(self):
         return json.loads(self.to_json())
 
-    def js_distance(self, other, normalize=False, grid_points=1024, sigma_rel=0.01):
-        """hb_spectrum_js_distance: √JS (base 2) in [0, 1] between two spectra."""
+    def js_distance(self, other, normalize=False, grid_points=1024, sigma_rel=0.01, grid="linear",
+                    symlog_floor_rel=1e-6):
+        """hb_spectrum_js_distance: √JS (base 2) in [0, 1] between two spectra. grid:
+        'linear' or 'symlog' (u = asinh(λ/c), c = symlog_floor_rel·max|λ|)."""
         d = c_double()
-        o = _js_options(normalize, grid_points, sigma_rel)
+        o = _js_options(normalize, grid_points, sigma_rel, grid, symlog_floor_rel)
         self._check(_sp_js(self._ptr, other._ptr, ctypes.byref(o), ctypes.byref(d)))
         return d.value
 
@@ -384,7 +393,8 @@ def _fs(path):
     return os.fsencode(path)
 
 
-def js_matrix(spectra, normalize=False, grid_points=1024, sigma_rel=0.01):
+def js_matrix(spectra, normalize=False, grid_points=1024, sigma_rel=0.01, grid="linear",
+              symlog_floor_rel=1e-6):
     """hb_spectra_js_matrix: (k×k JS distance matrix on one shared grid, mean off-diagonal)."""
     spectra = list(spectra)
     if not spectra:
@@ -392,7 +402,7 @@ def js_matrix(spectra, normalize=False, grid_points=1024, sigma_rel=0.01):
     arr = (c_void_p * len(spectra))(*[s._ptr for s in spectra])
     M = np.zeros((len(spectra), len(spectra)))
     mean = c_double()
-    o = _js_options(normalize, grid_points, sigma_rel)
+    o = _js_options(normalize, grid_points, sigma_rel, grid, symlog_floor_rel)
     spectra[0]._check(_need(_js_matrix, "hb_spectra_js_matrix")(
         arr, len(spectra), ctypes.byref(o), _pd(M), ctypes.byref(mean)))
     return M, mean.value
@@ -509,7 +519,8 @@ class SLQ(Handle):
                               ctypes.byref(conv)))
         return TopK(vals, vecs, res, conv.value)
 
-    def block_heterogeneity(self, model, normalize=False, grid_points=1024, sigma_rel=0.01):
+    def block_heterogeneity(self, model, normalize=False, grid_points=1024, sigma_rel=0.01,
+                            grid="linear", symlog_floor_rel=1e-6):
         """hb_slq_block_heterogeneity: (dict name -> Spectrum, B×B JS matrix, mean
         off-diagonal JS distance)."""
         names = model.params.names()
@@ -517,7 +528,7 @@ class SLQ(Handle):
         arr = (c_void_p * B)()
         M = np.zeros((B, B))
         mean = c_double()
-        o = _js_options(normalize, grid_points, sigma_rel)
+        o = _js_options(normalize, grid_points, sigma_rel, grid, symlog_floor_rel)
         self._check(_slq_hetero(self._ptr, model._ptr, ctypes.byref(o), arr, _pd(M),
                                 ctypes.byref(mean)))
         spectra = {nm: Spectrum._adopt(self._ctx, arr[i]) for i, nm in enumerate(names)}

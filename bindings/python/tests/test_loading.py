@@ -98,7 +98,8 @@ ENUM_PREFIXES = [  # C prefix -> Python enum (longest prefixes first)
     ("HB_BLOCK_", "BlockKind"), ("HB_INIT_", "Init"), ("HB_MODEL_", "ModelKind"),
     ("HB_MK_", "ModelKey"), ("HB_ACT_", "Activation"), ("HB_QUAD_", "QuadraticFamily"),
     ("HB_SLQ_", "SLQOption"), ("HB_REORTH_", "Reorth"), ("HB_PROBE_", "Probe"),
-    ("HB_EIG_", "EigWhich"), ("HB_SST_GRAD_", "SSTGradient"), ("HB_SST_RESET_", "SSTReset"), ("HB_SST_METHOD_", "SSTMethod"),
+    ("HB_EIG_", "EigWhich"), ("HB_JS_GRID_", "JSGrid"), ("HB_SST_GRAD_", "SSTGradient"),
+    ("HB_SST_RESET_", "SSTReset"), ("HB_SST_METHOD_", "SSTMethod"),
     ("HB_SST_", ("SSTMethod", "SSTOption")), ("HB_TR_", "TrainerOption"),
     ("HB_REC_", "RecordKey")]
 

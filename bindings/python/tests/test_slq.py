@@ -119,6 +119,45 @@ def test_spectrum_manual_js(ctx, tmp_path, need_slq):
         a.js_distance(b, grid_points=2)
 
 
+def _js_symlog_numpy(a, b, sigma_rel, floor, G):
+    """The documented symlog JS distance of two single-probe spectra, in numpy."""
+    (xa, wa), (xb, wb) = a, b
+    c = floor * max(np.abs(xa).max(), np.abs(xb).max())
+    ua, ub = np.arcsinh(np.asarray(xa) / c), np.arcsinh(np.asarray(xb) / c)
+    lo, hi = min(ua.min(), ub.min()), max(ua.max(), ub.max())
+    s = sigma_rel * (hi - lo)
+    u = np.linspace(lo - 5 * s, hi + 5 * s, G)
+    P = (np.asarray(wa) * np.exp(-0.5 * ((u[:, None] - ua) / s) ** 2)).sum(1)
+    Q = (np.asarray(wb) * np.exp(-0.5 * ((u[:, None] - ub) / s) ** 2)).sum(1)
+    P, Q = P / P.sum(), Q / Q.sum()
+    M = (P + Q) / 2
+    kl = lambda X: np.sum(np.where(X > 0, X * np.log2(np.where(X > 0, X, 1) / M), 0))
+    return np.sqrt(max(0.5 * kl(P) + 0.5 * kl(Q), 0))
+
+
+def test_js_symlog_grid(ctx, need_slq):
+    spa = ([-0.3, 2e-4, 2.0], [0.2, 0.5, 0.3])
+    spb = ([1e-5, 0.05], [0.25, 0.75])
+    a, b = hb.Spectrum(ctx, 3), hb.Spectrum(ctx, 2)
+    a.add_probe(*spa)
+    b.add_probe(*spb)
+    d = a.js_distance(b, grid="symlog", symlog_floor_rel=1e-4, grid_points=97, sigma_rel=0.03)
+    ref = _js_symlog_numpy(spa, spb, 0.03, 1e-4, 97)
+    assert 0.2 < ref < 1
+    # same formula, summed in another order: 1e-12 covers the rounding of ~100 terms
+    assert d == pytest.approx(ref, abs=1e-12)
+    # the default grid is still the linear one
+    assert a.js_distance(b) == a.js_distance(b, grid="linear")
+    assert a.js_distance(b) != d
+    M, _ = hb.js_matrix([a, b], grid=hb.JSGrid.SYMLOG, symlog_floor_rel=1e-4, grid_points=97,
+                        sigma_rel=0.03)
+    assert M[0, 1] == d
+    with pytest.raises(hb.InvalidArgument):
+        a.js_distance(b, grid="symlog", symlog_floor_rel=0)
+    with pytest.raises((hb.InvalidArgument, ValueError)):
+        a.js_distance(b, grid="log")
+
+
 def test_topk_and_trace(ctx, rng, need_slq):
     A, eigs = _sym(rng, 20, eigs=np.arange(1.0, 21.0))
     A = 0.5 * (A + A.T)
