@@ -794,6 +794,46 @@ START_TEST(test_lora) {
     size_t tc;
     ck_assert_int_eq(hb_sst_trainable_count(w, &tc), HB_OK);
     ck_assert_uint_eq(tc, 3 * (5 + 7)); /* others frozen */
+    /* W₀ is the frozen block N.W0: it is what the wrapper forms from, and a checkpoint of
+       the wrapper carries it, so a wrapper over a DIFFERENT inner model loaded from it
+       computes exactly the same loss. */
+    {
+        size_t nw0;
+        double *w0 = block_ptr(w, "fc.weight.W0", &nw0);
+        ck_assert_uint_eq(nw0, 35);
+        ck_assert(memcmp(w0, W0, sizeof W0) == 0);
+        int trn = -1;
+        ck_assert_int_eq(hb_params_block_trainable(hb_model_params(w), block_index(w, "fc.weight.W0"), &trn), HB_OK);
+        ck_assert_int_eq(trn, 0);
+        size_t len;
+        ck_assert_int_eq(hb_checkpoint_size(hb_model_params(w), NULL, &len), HB_OK);
+        void *img = malloc(len);
+        ck_assert_int_eq(hb_checkpoint_save_buffer(hb_model_params(w), NULL, img, len, NULL), HB_OK);
+        hb_context *ctx2 = hb_test_context(1, 99);
+        hb_model *inner2 = NULL, *w2 = NULL;
+        ck_assert_int_eq(fake_model_create(ctx2, 5, 7, 8, &inner2), HB_OK);
+        ck_assert(memcmp(block_ptr(inner2, "fc.weight", &n), W0, sizeof W0) != 0); /* other W */
+        hb_sst_config *c2 = NULL;
+        ck_assert_int_eq(hb_sst_config_create(ctx2, HB_SST_METHOD_LORA, &c2), HB_OK);
+        ck_assert_int_eq(hb_sst_config_add_block(c2, "fc.weight"), HB_OK);
+        ck_assert_int_eq(hb_sst_config_set_i64(c2, HB_SST_RANK, 3), HB_OK);
+        ck_assert_int_eq(hb_sst_config_set_f64(c2, HB_SST_LORA_ALPHA, 6.0), HB_OK);
+        ck_assert_int_eq(hb_sst_config_set_i64(c2, HB_SST_FREEZE_OTHERS, 1), HB_OK);
+        ck_assert_int_eq(hb_sst_create(inner2, c2, &w2), HB_OK);
+        hb_sst_config_free(c2);
+        ck_assert_int_eq(hb_checkpoint_load_buffer(img, len, hb_model_params(w2), NULL), HB_OK);
+        /* the two wrappers now form the same inner model, bit for bit */
+        ck_assert_int_eq(hb_sst_sync(w), HB_OK);
+        ck_assert_int_eq(hb_sst_sync(w2), HB_OK);
+        hb_params *ip1 = hb_model_params(inner), *ip2 = hb_model_params(inner2);
+        ck_assert_uint_eq(hb_params_count(ip1), hb_params_count(ip2));
+        ck_assert(memcmp(hb_params_data(ip1), hb_params_data(ip2),
+                         hb_params_count(ip1) * sizeof(double)) == 0);
+        free(img);
+        hb_model_free(w2);
+        hb_model_free(inner2);
+        hb_context_free(ctx2);
+    }
     ck_assert_int_eq(hb_sst_resvd(w), HB_EINVAL);
     int64_t act[3];
     ck_assert_int_eq(hb_sst_active(w, 0, act), HB_EINVAL);

@@ -22,7 +22,8 @@
  *        Factor blocks keep the inner block's kind, except that s, Vᵀ and Vta of an
  *        ATTN_Q/ATTN_K block are LINEAR (their rows are not head-grouped outputs, which
  *        Adam-mini's per-head partition needs); N.idx and sst.iteration are OTHER.
- *   LoRA: W = W₀ + (α/r)·B·A, W₀ = the block's current W (frozen, held by the wrapper)
+ *   LoRA: W = W₀ + (α/r)·B·A, W₀ = the block's current W: "N.W0" (out, in), frozen, so
+ *        checkpoints of the wrapper carry it;
  *        "N.A" (r, in) kaiming-uniform(a=√5) as PyTorch's LoRA, "N.B" (out, r) zeros.
  *
  * Evaluating the wrapper forms W into the inner model's parameters and runs the inner

@@ -52,7 +52,7 @@ typedef struct layer {
     size_t off_u, off_s, off_vt, off_ua, off_vta, off_idx; /* SST, in the wrapper's vector */
     size_t blk_ua, blk_vta;                                /* SST: their block indices */
     size_t off_a, off_b;                                   /* LoRA */
-    void *w0;                    /* LoRA: frozen W₀ (out·in) */
+    size_t off_w0;               /* LoRA: the frozen block N.W0 (out·in) */
     int64_t *active;             /* SST: cache of N.idx (r indices, ascending) */
     unsigned char *mask;         /* SST: k flags, the same selection */
 } layer;
@@ -200,7 +200,6 @@ static sst *sst_of(const hb_model *m) {
 static void destroy_sst(hb_context *ctx, sst *S) {
     if (!S) return;
     for (size_t l = 0; l < S->n_layers; l++) {
-        hb__free(ctx, S->layers[l].w0);
         hb__free(ctx, S->layers[l].active);
         hb__free(ctx, S->layers[l].mask);
     }
@@ -301,7 +300,7 @@ static int form_layer(hb_model *m, sst *S, layer *L, void *dst) {
     hb_dtype dt = m->compute;
     void *P = m->params->data;
     if (S->method == HB_SST_METHOD_LORA) {
-        memcpy(dst, L->w0, (size_t)(L->out * L->in) * hb_dtype_size(dt));
+        memcpy(dst, at(dt, P, L->off_w0), (size_t)(L->out * L->in) * hb_dtype_size(dt));
         return hb__gemm(m->ctx, dt, false, false, L->out, L->in, L->r, S->scale,
                         at(dt, P, L->off_b), L->r, at(dt, P, L->off_a), L->in, 1.0, dst, L->in);
     }
@@ -644,8 +643,9 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
             if (rc == HB_OK) rc = add_block(wp, B->name, ".idx", HB_BLOCK_OTHER, 1, si, false);
             S->sum_r += (uint64_t)L->r;
         } else {
-            int64_t sa[2] = {L->r, L->in}, sb[2] = {L->out, L->r};
-            rc = add_block(wp, B->name, ".A", B->kind, 2, sa, true);
+            int64_t sw[2] = {L->out, L->in}, sa[2] = {L->r, L->in}, sb[2] = {L->out, L->r};
+            rc = add_block(wp, B->name, ".W0", B->kind, 2, sw, false);
+            if (rc == HB_OK) rc = add_block(wp, B->name, ".A", B->kind, 2, sa, true);
             if (rc == HB_OK) rc = add_block(wp, B->name, ".B", B->kind, 2, sb, true);
         }
         if ((size_t)L->k > max_k) max_k = (size_t)L->k;
@@ -678,8 +678,9 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
                 L->blk_ua = wb + 3;
                 L->blk_vta = wb + 4;
             } else {
-                L->off_a = wp->blocks[wb].offset;
-                L->off_b = wp->blocks[wb + 1].offset;
+                L->off_w0 = wp->blocks[wb].offset;
+                L->off_a = wp->blocks[wb + 1].offset;
+                L->off_b = wp->blocks[wb + 2].offset;
             }
         } else {
             other *O = &S->others[o++];
@@ -697,9 +698,8 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
     for (size_t l = 0; l < S->n_layers; l++) {
         layer *L = &S->layers[l];
         if (!spectral) {
-            L->w0 = hb__malloc(ctx, (size_t)(L->out * L->in) * es, "LoRA frozen W0");
-            if (!L->w0) goto fail;
-            memcpy(L->w0, at(dt, ip->data, L->inner_off), (size_t)(L->out * L->in) * es);
+            memcpy(at(dt, wp->data, L->off_w0), at(dt, ip->data, L->inner_off),
+                   (size_t)(L->out * L->in) * es);
         } else {
             L->active = hb__calloc(ctx, (size_t)L->r, sizeof *L->active, "SST active indices");
             L->mask = hb__calloc(ctx, (size_t)L->k, 1, "SST active mask");
