@@ -852,14 +852,26 @@ END_TEST
 
 /* Create + options + overrides + two steps (the first allocates Adam-mini's v and the
  * master copy) under the allocation-failure loop. */
+/* The MINI block set as params of dtype dt (no allocation check: the OOM loops use it);
+ * with `frozen`, block 1 is frozen before finalising and block 3 after. */
+static int mini_params(hb_context *ctx, hb_dtype dt, bool frozen, hb_params **out) {
+    hb_params *p = NULL;
+    int rc = hb_params_create(ctx, dt, &p);
+    for (size_t b = 0; rc == HB_OK && b < NMINI; b++)
+        rc = hb_params_add_block(p, MINI[b].name, MINI[b].kind, MINI[b].ndim, MINI[b].shape, NULL);
+    if (rc == HB_OK && frozen) rc = hb_params_set_trainable(p, 1, 0);
+    if (rc == HB_OK) rc = hb_params_finalize(p);
+    if (rc == HB_OK && frozen) rc = hb_params_set_trainable(p, 3, 0);
+    if (rc != HB_OK) hb_params_free(p), p = NULL;
+    *out = p;
+    return rc;
+}
+
 static int oom_optimizer(hb_context *ctx, void *arg) {
     hb_optimizer_kind kind = *(hb_optimizer_kind *)arg;
     hb_params *p = NULL;
     hb_optimizer *o = NULL;
-    int rc = hb_params_create(ctx, kind == HB_OPTIM_ADAMW ? HB_BF16 : HB_F64, &p);
-    for (size_t b = 0; rc == HB_OK && b < NMINI; b++)
-        rc = hb_params_add_block(p, MINI[b].name, MINI[b].kind, MINI[b].ndim, MINI[b].shape, NULL);
-    if (rc == HB_OK) rc = hb_params_finalize(p);
+    int rc = mini_params(ctx, kind == HB_OPTIM_ADAMW ? HB_BF16 : HB_F64, false, &p);
     if (rc == HB_OK) rc = hb_optimizer_create(ctx, kind, p, &o);
     if (rc == HB_OK && kind == HB_OPTIM_ADAM_MINI) rc = hb_optimizer_set_i64(o, HB_OPT_HEADS, 2);
     if (rc == HB_OK && kind == HB_OPTIM_ADAMW) rc = hb_optimizer_set_i64(o, HB_OPT_MASTER_COPY, 1);
@@ -1260,12 +1272,7 @@ static int oom_frozen(hb_context *ctx, void *arg) {
     hb_optimizer_kind kind = *(hb_optimizer_kind *)arg;
     hb_params *p = NULL;
     hb_optimizer *o = NULL;
-    int rc = hb_params_create(ctx, HB_BF16, &p);
-    for (size_t b = 0; rc == HB_OK && b < NMINI; b++)
-        rc = hb_params_add_block(p, MINI[b].name, MINI[b].kind, MINI[b].ndim, MINI[b].shape, NULL);
-    if (rc == HB_OK) rc = hb_params_set_trainable(p, 1, 0);
-    if (rc == HB_OK) rc = hb_params_finalize(p);
-    if (rc == HB_OK) rc = hb_params_set_trainable(p, 3, 0);
+    int rc = mini_params(ctx, HB_BF16, true, &p);
     if (rc == HB_OK) rc = hb_optimizer_create(ctx, kind, p, &o);
     if (rc == HB_OK && kind == HB_OPTIM_ADAM_MINI) rc = hb_optimizer_set_i64(o, HB_OPT_HEADS, 2);
     if (rc == HB_OK) rc = hb_optimizer_set_i64(o, HB_OPT_MASTER_COPY, 1);
