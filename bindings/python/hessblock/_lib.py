@@ -11,7 +11,7 @@ An ImportError lists every candidate tried and why it failed.
 Every binding module declares the C functions it uses with `declare(name, restype,
 argtypes)`; `declared()` lists them (the tests check that every public hb_* function of
 the headers is bound). A function missing from an older library is declared as None when
-`optional=True`, so a new component is one new module that declares its own functions.
+`optional=True` (`declare_optional`), so a new component is one new module that declares its own functions.
 """
 import ctypes
 import ctypes.util
@@ -108,6 +108,12 @@ def declare(name, restype, argtypes, optional=False):
     f.argtypes = argtypes
     _declared[name] = f
     return f
+
+
+def declare_optional(name, restype, argtypes):
+    """declare() for a function of an optional component: None when the library lacks it
+    (the component's classes then raise Unsupported)."""
+    return declare(name, restype, argtypes, optional=True)
 
 
 def declared():

@@ -23,8 +23,7 @@ c_void_p, c_int, c_int64, c_size_t, c_double, c_char_p = (
 P = ctypes.POINTER
 
 
-def declare(name, restype, argtypes):
-    return _lib.declare(name, restype, argtypes, optional=True)
+declare = _lib.declare_optional  # this component may be absent from the library
 
 
 class OptimizerKind(enum.IntEnum):

@@ -27,8 +27,7 @@ P = ctypes.POINTER
 PD = P(c_double)
 
 
-def declare(name, restype, argtypes):
-    return _lib.declare(name, restype, argtypes, optional=True)
+declare = _lib.declare_optional  # this component may be absent from the library
 
 
 class SLQOption(enum.IntEnum):

@@ -23,8 +23,7 @@ P = ctypes.POINTER
 PD = P(c_double)
 
 
-def declare(name, restype, argtypes):
-    return _lib.declare(name, restype, argtypes, optional=True)
+declare = _lib.declare_optional  # this component may be absent from the library
 
 
 class TrainerOption(enum.IntEnum):
