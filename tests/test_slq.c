@@ -585,6 +585,17 @@ START_TEST(test_js) {
     /* M = (3/4, 1/4): JS = ½[½log2(2/3)+½log2 2] + ½[1·log2(4/3)] */
     double js = 0.5 * (0.5 * log2((0.5) / 0.75) + 0.5 * log2(0.5 / 0.25)) + 0.5 * log2(1 / 0.75);
     HB_ASSERT_CLOSE(x, sqrt(js), 1e-12);
+    /* issue 12.1: mass at {0, 0.02} against mass at {1}: well separated, so distance 1.
+     * The first density is subnormal where the second is 0 on part of the grid; the old
+     * midpoint form gave 0·∞ = NaN there and the clamp turned the NaN into 0. */
+    double s1[2] = {0, 0.02}, s2[1] = {1};
+    hb_spectrum *g = spec_of(ctx, s1, pw, 2), *h = spec_of(ctx, s2, qw, 1);
+    ck_assert_int_eq(hb_spectrum_js_distance(g, h, NULL, &x), HB_OK);
+    HB_ASSERT_CLOSE(x, 1.0, 1e-12);
+    ck_assert_int_eq(hb_spectrum_js_distance(h, g, NULL, &y), HB_OK);
+    ck_assert(x == y);
+    hb_spectrum_free(g);
+    hb_spectrum_free(h);
     /* matrix: symmetric, zero diagonal, entries = pairwise distances on the shared grid */
     const hb_spectrum *set[4] = {a, b, c, d};
     double M[16], mean;

@@ -5,7 +5,8 @@
  *   grid: G points, linear, from lo − 5σ to hi + 5σ
  *   (HB_JS_GRID_SYMLOG: nodes, lo and hi mapped to u = asinh(x/c) first, c = floor_rel·max|x|)
  *   P_i[g] = density_i(x_g) / Σ_g density_i(x_g)
- *   JS(P,Q) = ½ Σ P log2(P/M) + ½ Σ Q log2(Q/M), M = (P+Q)/2;  distance = √JS ∈ [0,1] */
+ *   JS(P,Q) = ½ Σ P log2(P/M) + ½ Σ Q log2(Q/M), M = (P+Q)/2;  distance = √JS ∈ [0,1]
+ *   (each term evaluated as ½·P·log2(2P/(P+Q)), 0 where P = 0: no 0·∞ when M underflows) */
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -65,14 +66,21 @@ static double scale_of(const hb_spectrum *sp, int normalize) {
     return s > 0 ? s : 1.0;
 }
 
+/* One half-term ½·P·log2(P/M) with M = (P+Q)/2, written as ½·P·log2(2P/(P+Q)): P + Q
+ * cannot underflow to 0 when P > 0 (the old ½(P+Q) did for subnormal P, making the term
+ * 0·∞ = NaN). P = 0 contributes 0 (the limit). */
+static double js_half_term(double P, double Q) {
+    return P > 0 ? 0.5 * P * log2(2.0 * P / (P + Q)) : 0.0;
+}
+
+/* √JS of two normalised densities on the same grid; NaN if any term is not finite
+ * (the caller reports HB_ENONFINITE: a clamp must never turn a NaN into a distance). */
 static double js_of(const double *P, const double *Q, size_t G) {
     double js = 0;
-    for (size_t g = 0; g < G; g++) {
-        double m = 0.5 * (P[g] + Q[g]);
-        if (P[g] > 0) js += 0.5 * P[g] * log2(P[g] / m);
-        if (Q[g] > 0) js += 0.5 * Q[g] * log2(Q[g] / m);
-    }
-    js = fmin(fmax(js, 0.0), 1.0); /* rounding can leave it a few ulps outside [0,1] */
+    for (size_t g = 0; g < G; g++) js += js_half_term(P[g], Q[g]) + js_half_term(Q[g], P[g]);
+    if (!isfinite(js)) return NAN;
+    /* rounding can leave a finite js a few ulps outside [0,1]; only that is clamped */
+    js = js < 0 ? 0.0 : js > 1 ? 1.0 : js;
     return sqrt(js);
 }
 
@@ -145,21 +153,26 @@ int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k, const hb_j
                            : hb__spectrum_density_at(sp, x, sigma, scale[i]);
             sum += Pi[g];
         }
-        if (!(sum > 0)) /* cannot happen: every node lies ≥ 5σ inside the grid */
+        if (!(sum > 0) || !isfinite(sum)) /* cannot happen: every node lies ≥ 5σ inside the grid */
             rc = hb__fail(ctx, HB_ENONFINITE, "density of spectrum %zu vanishes on the grid", i);
         for (size_t g = 0; g < G; g++) Pi[g] /= sum;
     }
     if (rc == HB_OK) {
         double acc = 0;
-        for (size_t i = 0; i < k; i++) {
+        for (size_t i = 0; i < k && rc == HB_OK; i++) {
             out[i * k + i] = 0.0;
             for (size_t j = 0; j < i; j++) {
                 double v = js_of(P + i * G, P + j * G, G);
+                if (isnan(v)) {
+                    rc = hb__fail(ctx, HB_ENONFINITE, "JS distance of spectra %zu and %zu is "
+                                  "not finite", j, i);
+                    break;
+                }
                 out[i * k + j] = out[j * k + i] = v;
                 acc += 2 * v;
             }
         }
-        if (mean_offdiag) *mean_offdiag = k > 1 ? acc / (double)(k * (k - 1)) : 0.0;
+        if (mean_offdiag && rc == HB_OK) *mean_offdiag = k > 1 ? acc / (double)(k * (k - 1)) : 0.0;
     }
     hb__free(ctx, scale);
     hb__free(ctx, P);
