@@ -170,7 +170,11 @@ def _class_names(cls):
 
 def _given(obj):
     t = type(obj)
-    return t.__name__ if t.__module__ in ("builtins", None) else "%s.%s" % (t.__module__, t.__qualname__)
+    if t.__module__ in ("builtins", None):
+        return t.__name__
+    if t.__module__.split(".")[0] == "hessblock":
+        return "hessblock." + t.__qualname__     # as the user spells it: hb.SLQ
+    return "%s.%s" % (t.__module__, t.__qualname__)
 
 
 def type_error(argname, expected, obj, optional=False):

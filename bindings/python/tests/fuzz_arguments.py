@@ -160,7 +160,6 @@ OVERRIDE = {   # (callable label, parameter) -> world -> a valid value
     ("Optimizer.__init__", "kind"): lambda w: "sgd",
     ("Model.__init__", "config"): lambda w: w["ModelConfig"],
     ("ModelConfig.__init__", "kind"): lambda w: "quadratic",
-    ("Optimizer.override_kind", "kind"): lambda w: "linear",
     ("Context.set_log", "fn"): lambda w: (lambda level, msg: None),
     ("Context.set_progress", "fn"): lambda w: (lambda task, done, total: True),
     ("Optimizer.schedule", "fn"): lambda w: (lambda step: 1.0),
@@ -300,8 +299,8 @@ def main():
                         pass
                     finally:
                         faulthandler.cancel_dump_traceback_later()
-                failures += sane(w, "after %s(%s=...)" % (
-                    label, params[pos].name if pos is not None else ""))
+                where = "after %s(%s=...)" % (label, params[pos].name if pos is not None else "")
+                failures += sane(w, where) + sane(w2, where + " (second context)")
             finally:
                 w["Context"].close()
                 w2["Context"].close()

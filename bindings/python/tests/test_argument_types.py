@@ -46,7 +46,7 @@ def test_issue_examples_raise_type_error(tmp_path):
                     assert n in str(e), (n, str(e))
                 return
             raise AssertionError("no TypeError")
-        type_error(lambda: hb.Params(slq), "ctx", "hessblock.Context", "SLQ")
+        type_error(lambda: hb.Params(slq), "ctx", "hessblock.Context", "hessblock.SLQ")
         type_error(lambda: hb.Params(3), "ctx", "hessblock.Context", "int")
         type_error(lambda: hb.Trainer(hb.Spectrum(ctx, 3)), "model", "hessblock.Model", "Spectrum")
         type_error(lambda: hb.SSTConfig(slq), "ctx", "hessblock.Context")
