@@ -56,8 +56,15 @@ HB_API const char *hb_version_string(void);   /* "MAJOR.MINOR.PATCH", static */
 /* ---- Context ---------------------------------------------------------------------
  * A context owns the allocator, the thread count, the seed of the random streams,
  * the last error message and the log/progress callbacks. Every other handle is
- * created from a context and must be freed before it. One context may be used by
- * one thread at a time; distinct contexts are independent. */
+ * created from a context and must be freed before it.
+ *
+ * Threads: a context and everything created from it are used by one thread at a time;
+ * distinct contexts may be used concurrently. Every handle of a context writes the
+ * context's last error and draws from its random-stream counter, unguarded, so two
+ * DIFFERENT handles of one context used from two threads race as well. Distinct
+ * contexts share nothing: the library has no global mutable state and sets no
+ * process-wide thread count. A call given handles of several contexts uses all of
+ * them. Inside a call the library runs up to HB_CTX_THREADS threads of its own. */
 typedef struct hb_context hb_context;
 
 /* Allocator hooks (zstd customMem style). alloc must return memory aligned for any

@@ -18,8 +18,8 @@ from ._version import __version__
 from ._lib import declared as _declared  # noqa: F401
 from .errors import (Error, InvalidArgument, OutOfMemory, ShapeError, DtypeError, NotFound,
                      NonFinite, FileIOError, FormatError, StateError, Unsupported, RangeError,
-                     SizeOverflowError, CallbackError, Canceled, ClosedError, error_class,
-                     strerror)
+                     SizeOverflowError, CallbackError, Canceled, ClosedError, ArgumentTypeError,
+                     error_class, strerror)
 from .core import (Status, ContextOption, LogLevel, Distribution, Context, version_number,
                    version_string, library_path)
 from .tensor import DType, Tensor, dtype_size, f32_to_bf16, bf16_to_f32

@@ -16,7 +16,7 @@ import weakref
 
 import numpy as np
 
-from .errors import ClosedError, take_exception
+from .errors import ArgumentTypeError, ClosedError, take_exception
 
 _lock = threading.RLock()
 
@@ -155,6 +155,53 @@ class Handle:
     def __repr__(self):
         state = "closed" if self.closed else "open"
         return "<hessblock.%s %s>" % (type(self).__name__, state)
+
+
+# ---- type checks of handle arguments ------------------------------------------------
+# ctypes declares every handle parameter as c_void_p, so C cannot tell a Model from a
+# Spectrum: a wrong handle would be reinterpreted as the expected struct (crashes, writes
+# into the wrong object). Every binding that passes ANOTHER object's pointer to C gets
+# it through require(), never by reading `._ptr` of an unchecked object.
+
+def _class_names(cls):
+    classes = cls if isinstance(cls, tuple) else (cls,)
+    return " or ".join("hessblock." + c.__name__ for c in classes)
+
+
+def _given(obj):
+    t = type(obj)
+    if t.__module__ in ("builtins", None):
+        return t.__name__
+    if t.__module__.split(".")[0] == "hessblock":
+        return "hessblock." + t.__qualname__     # as the user spells it: hb.SLQ
+    return "%s.%s" % (t.__module__, t.__qualname__)
+
+
+def type_error(argname, expected, obj, optional=False):
+    """The ArgumentTypeError for argument `argname`: `obj` is not a(n) `expected`.
+    expected: a class, a tuple of classes or a description (str)."""
+    what = expected if isinstance(expected, str) else _class_names(expected)
+    if optional:
+        what += " or None"
+    return ArgumentTypeError("%s must be %s, got %s" % (argname, what, _given(obj)), -1)
+
+
+def expect(obj, cls, argname, optional=False):
+    """`obj` itself if it is an instance of `cls` (a Handle class or a tuple of them),
+    or None when `optional` and obj is None; else raise ArgumentTypeError naming the
+    expected and the given class."""
+    if obj is None and optional:
+        return None
+    if not isinstance(obj, cls):
+        raise type_error(argname, cls, obj, optional)
+    return obj
+
+
+def require(obj, cls, argname, optional=False):
+    """The C pointer of handle `obj` after expect(obj, cls, argname, optional): None for
+    an optional None; ClosedError if the handle is closed."""
+    obj = expect(obj, cls, argname, optional)
+    return None if obj is None else obj._ptr
 
 
 @atexit.register

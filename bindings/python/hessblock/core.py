@@ -5,7 +5,7 @@ import enum
 import numpy as np
 
 from . import _lib
-from ._handle import Handle
+from ._handle import Handle, type_error
 from .errors import check, store_exception, InvalidArgument
 
 c_void_p, c_int, c_int64, c_uint64, c_size_t, c_double, c_char_p = (
@@ -52,7 +52,7 @@ class Distribution(enum.IntEnum):
 
 def to_enum(enum_cls, value, what):
     """Accept an enum member, an int or a (case-insensitive) name. Unknown names raise
-    InvalidArgument here; unknown ints go to C unchanged (the library validates them, and
+    InvalidArgument here, other types ArgumentTypeError; unknown ints go to C unchanged (the library validates them, and
     values added by a newer library keep working)."""
     if isinstance(value, enum_cls):
         return value
@@ -64,12 +64,23 @@ def to_enum(enum_cls, value, what):
                 what, value, ", ".join(m.name.lower() for m in enum_cls)), -1) from None
     try:
         v = int(value)
-    except (ValueError, TypeError):
+    except TypeError:   # not a number at all (None, a handle, an array...)
+        raise type_error(what, "a %s member, its name or an integer" % enum_cls.__name__,
+                         value) from None
+    except (ValueError, OverflowError):
         raise InvalidArgument("unknown %s %r" % (what, value), -1) from None
     try:
         return enum_cls(v)
     except ValueError:
         return v
+
+
+def _callable_or_none(fn, argname):
+    """A callback argument: a callable, or None (removes the callback). Checked when it is
+    installed, not when C first calls it (by then the mistake is far from its cause)."""
+    if fn is not None and not callable(fn):
+        raise type_error(argname, "a callable", fn, optional=True)
+    return fn
 
 
 class _Allocator(ctypes.Structure):
@@ -133,6 +144,10 @@ class Context(Handle):
         if allocator is None:
             check(_ctx_create(ctypes.byref(out)))
         else:
+            if not (callable(getattr(allocator, "alloc", None))
+                    and callable(getattr(allocator, "free", None))):
+                raise type_error("allocator", "an object with alloc(nbytes) and free(address)",
+                                 allocator, optional=True)
             def _alloc(opaque, nbytes, a=allocator):
                 try:
                     return int(a.alloc(int(nbytes)) or 0) or None
@@ -223,6 +238,7 @@ class Context(Handle):
     def set_log(self, fn, max_level=LogLevel.INFO):
         """Install fn(level: LogLevel, message: str) as the log callback (None removes it).
         An exception in fn is re-raised after the C call that logged."""
+        _callable_or_none(fn, "fn")
         if fn is None:
             self._check(_ctx_set_log(self._ptr, LOG_FN(), None, int(max_level)))
             self._keep.pop("log", None)
@@ -242,6 +258,7 @@ class Context(Handle):
         """Install fn(task: str, done: int, total: int) as the progress callback (None
         removes it). Returning False cancels the running call (it raises Canceled); an
         exception cancels it too and is re-raised after the call."""
+        _callable_or_none(fn, "fn")
         if fn is None:
             self._check(_ctx_set_progress(self._ptr, PROGRESS_FN(), None))
             self._keep.pop("progress", None)

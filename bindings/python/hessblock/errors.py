@@ -55,6 +55,14 @@ class ClosedError(StateError, ValueError):
     """A handle was used after close() (status HB_ESTATE; raised by the bindings)."""
 
 
+class ArgumentTypeError(InvalidArgument, TypeError):
+    """An argument of the wrong Python type: a handle of another class where a specific
+    one is expected (a Spectrum passed as a Model), a non-array where a numpy array is
+    required, an object that is neither a name nor an integer where an enum is expected.
+    Raised by the bindings before any C call (status HB_EINVAL): a TypeError, as Python
+    code expects, and an InvalidArgument, as the rest of hessblock's argument errors."""
+
+
 _BY_STATUS = {c.status: c for c in (
     InvalidArgument, OutOfMemory, ShapeError, DtypeError, NotFound, NonFinite, FileIOError,
     FormatError, StateError, Unsupported, RangeError, SizeOverflowError, CallbackError,

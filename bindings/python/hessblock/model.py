@@ -6,8 +6,8 @@ import enum
 import numpy as np
 
 from . import _lib
-from ._handle import Handle, view
-from .core import to_enum
+from ._handle import Handle, require, type_error, view
+from .core import Context, _callable_or_none, to_enum
 from .errors import InvalidArgument, ShapeError, check, store_exception
 from .params import Params
 from .tensor import Tensor, check_array, to_dtype, DType
@@ -109,8 +109,9 @@ class ModelConfig(Handle):
     members or their lowercase names; dtype and enum-valued keys accept names."""
 
     def __init__(self, ctx, kind, **options):
+        ctx_ptr = require(ctx, Context, "ctx")
         out = c_void_p()
-        ctx._check(_cfg_create(ctx._ptr, int(to_enum(ModelKind, kind, "model kind")),
+        ctx._check(_cfg_create(ctx_ptr, int(to_enum(ModelKind, kind, "model kind")),
                                ctypes.byref(out)))
         self._ctx = ctx
         self.kind = to_enum(ModelKind, kind, "model kind")
@@ -221,6 +222,7 @@ class Model(Handle):
     """
 
     def __init__(self, ctx, config, **options):
+        ctx_ptr = require(ctx, Context, "ctx")
         own_cfg = not isinstance(config, ModelConfig)
         cfg = ModelConfig(ctx, config, **options) if own_cfg else config
         if not own_cfg:
@@ -228,7 +230,7 @@ class Model(Handle):
                 cfg[k] = v
         try:
             out = c_void_p()
-            ctx._check(_create(ctx._ptr, cfg._ptr, ctypes.byref(out)))
+            ctx._check(_create(ctx_ptr, require(cfg, ModelConfig, "config"), ctypes.byref(out)))
         finally:
             if own_cfg:
                 cfg.close()
@@ -254,6 +256,13 @@ class Model(Handle):
         (name, shape) / (name, shape, kind) to build one. loss_grad(theta) -> (loss, grad);
         hvp(theta, v) -> H·v, optional (without it H·v is a central difference of
         gradients). Exceptions raised by either are re-raised from the calling method."""
+        ctx_ptr = require(ctx, Context, "ctx")
+        if not callable(loss_grad):
+            raise type_error("loss_grad", "a callable", loss_grad)
+        _callable_or_none(hvp, "hvp")
+        if isinstance(params, Handle) and not isinstance(params, Params):
+            raise type_error("params", "a hessblock.Params or a list of (name, shape[, kind])",
+                             params)
         if not isinstance(params, Params):
             spec, params = params, Params(ctx, "f64")
             for item in spec:
@@ -269,7 +278,7 @@ class Model(Handle):
             raise InvalidArgument("these params belong to a model; build a new Params", -1)
         obj = _Objective(loss_grad, hvp)
         out = c_void_p()
-        ctx._check(_create_callbacks(ctx._ptr, params._ptr, obj.c_loss_grad, obj.c_hvp, None,
+        ctx._check(_create_callbacks(ctx_ptr, params._ptr, obj.c_loss_grad, obj.c_hvp, None,
                                      ctypes.byref(out)))
         m = object.__new__(cls)
         m._setup(ctx, out.value, obj)
@@ -293,6 +302,7 @@ class Model(Handle):
         from the context's RNG) or dense[b] (a symmetric matrix). Either list may be None
         as a whole; entries may be None where the other list gives the block. Blocks are
         named "block.0", "block.1", ...; θ starts at 0."""
+        ctx_ptr = require(ctx, Context, "ctx")
         eig = list(eigenvalues) if eigenvalues is not None else None
         den = list(dense) if dense is not None else None
         B = len(eig) if eig is not None else (len(den) if den is not None else 0)
@@ -323,7 +333,7 @@ class Model(Handle):
                 raise ShapeError("h has %d entries, the blocks hold %d" % (h.size, sum(sizes)), -3)
             hp = h.ctypes.data_as(PD)
         out = c_void_p()
-        ctx._check(_create_quadratic(ctx._ptr, int(to_dtype(dtype)), B, (c_size_t * B)(*sizes),
+        ctx._check(_create_quadratic(ctx_ptr, int(to_dtype(dtype)), B, (c_size_t * B)(*sizes),
                                      eig_ptrs, den_ptrs, hp, ctypes.byref(out)))
         m = object.__new__(cls)
         m._setup(ctx, out.value, None)

@@ -12,9 +12,10 @@ import enum
 import os
 
 from . import _lib
-from ._handle import Handle
-from .core import to_enum
+from ._handle import Handle, expect, require, type_error
+from .core import Context, to_enum
 from .errors import InvalidArgument, Unsupported, store_exception
+from .model import Model
 from .params import BlockKind, Params
 
 c_void_p, c_int, c_int64, c_size_t, c_double, c_char_p = (
@@ -115,11 +116,12 @@ class Optimizer(Handle):
     master_copy, decay_norms_biases) take ints/bools."""
 
     def __init__(self, ctx, kind, params, **options):
-        if not isinstance(params, Params):
-            params = params.params   # a Model
+        ctx_ptr = require(ctx, Context, "ctx")
+        if isinstance(expect(params, (Params, Model), "params"), Model):
+            params = params.params
         out = c_void_p()
         ctx._check(_need(_create, "hb_optimizer_create")(
-            ctx._ptr, int(to_enum(OptimizerKind, kind, "optimizer kind")), params._ptr,
+            ctx_ptr, int(to_enum(OptimizerKind, kind, "optimizer kind")), params._ptr,
             ctypes.byref(out)))
         self._ctx = ctx
         self._params = params
@@ -201,6 +203,9 @@ class Optimizer(Handle):
     def schedule(self, fn):
         """hb_optimizer_schedule_callback: fn(step) -> lr factor (finite, >= 0). An
         exception in fn fails the step (re-raised by step())."""
+        if not callable(fn):
+            raise type_error("fn", "a callable", fn)
+
         def tramp(user, step):
             try:
                 return float(fn(int(step)))
@@ -266,47 +271,50 @@ class Optimizer(Handle):
 
 # ---- checkpoints ---------------------------------------------------------------------------
 
-def _opt_ptr(params, optimizer):
-    if optimizer is None:
-        return None
-    if optimizer._params is not params and optimizer._params._ptr != params._ptr:
+def _ptrs(params, optimizer):
+    """(params pointer, optimizer pointer or None), both type-checked, and the optimizer
+    over these params. Computed before any attribute of `params` is used."""
+    params_ptr = require(params, Params, "params")
+    opt_ptr = require(optimizer, Optimizer, "optimizer", optional=True)
+    if opt_ptr is not None and optimizer._params is not params \
+            and optimizer._params._ptr != params_ptr:
         raise InvalidArgument("the optimizer is over other params", -1)
-    return optimizer._ptr
+    return params_ptr, opt_ptr
 
 
 def save_checkpoint(path, params, optimizer=None):
     """hb_checkpoint_save: params (and the optimizer's state and step count) to path,
     atomically."""
-    params._check(_need(_ck_save, "hb_checkpoint_save")(os.fsencode(path), params._ptr,
-                                                         _opt_ptr(params, optimizer)))
+    p, o = _ptrs(params, optimizer)
+    params._check(_need(_ck_save, "hb_checkpoint_save")(os.fsencode(path), p, o))
 
 
 def load_checkpoint(path, params, optimizer=None):
     """hb_checkpoint_load: validate everything, then load; nothing changes on failure."""
-    params._check(_need(_ck_load, "hb_checkpoint_load")(os.fsencode(path), params._ptr,
-                                                         _opt_ptr(params, optimizer)))
+    p, o = _ptrs(params, optimizer)
+    params._check(_need(_ck_load, "hb_checkpoint_load")(os.fsencode(path), p, o))
 
 
 def checkpoint_size(params, optimizer=None):
     """hb_checkpoint_size: bytes of the in-memory checkpoint."""
+    p, o = _ptrs(params, optimizer)
     v = c_size_t()
-    params._check(_need(_ck_size, "hb_checkpoint_size")(params._ptr, _opt_ptr(params, optimizer),
-                                                         ctypes.byref(v)))
+    params._check(_need(_ck_size, "hb_checkpoint_size")(p, o, ctypes.byref(v)))
     return v.value
 
 
 def checkpoint_bytes(params, optimizer=None):
     """hb_checkpoint_save_buffer into a new bytes object."""
     n = checkpoint_size(params, optimizer)
+    p, o = _ptrs(params, optimizer)
     buf = ctypes.create_string_buffer(n)
     written = c_size_t()
-    params._check(_ck_save_buf(params._ptr, _opt_ptr(params, optimizer), buf, n,
-                               ctypes.byref(written)))
+    params._check(_ck_save_buf(p, o, buf, n, ctypes.byref(written)))
     return buf.raw[:written.value]
 
 
 def load_checkpoint_bytes(data, params, optimizer=None):
-    """hb_checkpoint_load_buffer from a bytes-like object."""
-    data = bytes(data)
-    params._check(_need(_ck_load_buf, "hb_checkpoint_load_buffer")(
-        data, len(data), params._ptr, _opt_ptr(params, optimizer)))
+    """hb_checkpoint_load_buffer from a bytes-like object (TypeError for anything else)."""
+    p, o = _ptrs(params, optimizer)
+    data = bytes(memoryview(data))   # bytes(7) would be 7 zero bytes: take bytes-likes only
+    params._check(_need(_ck_load_buf, "hb_checkpoint_load_buffer")(data, len(data), p, o))

@@ -4,8 +4,8 @@ import enum
 from collections import namedtuple
 
 from . import _lib
-from ._handle import Handle, view
-from .core import to_enum
+from ._handle import Handle, require, view
+from .core import Context, to_enum
 from .errors import InvalidArgument, NotFound, RangeError, StateError
 from .tensor import NUMPY, DType, Tensor, _shape_arg, to_dtype
 
@@ -99,8 +99,9 @@ class Params(Handle):
     """
 
     def __init__(self, ctx, dtype="f64"):
+        ctx_ptr = require(ctx, Context, "ctx")
         out = c_void_p()
-        ctx._check(_create(ctx._ptr, int(to_dtype(dtype)), ctypes.byref(out)))
+        ctx._check(_create(ctx_ptr, int(to_dtype(dtype)), ctypes.byref(out)))
         self._ctx = ctx
         self._init_handle(out.value, _free, ctx)
 

@@ -14,8 +14,8 @@ from collections import namedtuple
 import numpy as np
 
 from . import _lib
-from ._handle import Handle, view
-from .core import to_enum
+from ._handle import Handle, require, type_error, view
+from .core import Context, to_enum
 from .errors import InvalidArgument, RangeError, Unsupported, store_exception
 from .model import Model
 from .tensor import DType, check_array, to_dtype
@@ -175,18 +175,22 @@ class LinOp(Handle):
     def dense(cls, ctx, A, copy=True):
         """hb_linop_create_dense over a symmetric (n, n) float64 array (copy=False borrows
         it zero-copy; the operator keeps the array alive)."""
+        ctx_ptr = require(ctx, Context, "ctx")
         check_array(A, "A", (np.float64,))
         if A.ndim != 2 or A.shape[0] != A.shape[1]:
             raise InvalidArgument("A must be square, got shape %s" % (A.shape,), -1)
         out = c_void_p()
         ctx._check(_need(_op_dense, "hb_linop_create_dense")(
-            ctx._ptr, _pd(A), A.shape[0], 0 if not copy else 1, ctypes.byref(out)))
+            ctx_ptr, _pd(A), A.shape[0], 0 if not copy else 1, ctypes.byref(out)))
         return cls._adopt(ctx, out.value, ctx, keep=None if copy else A)
 
     @classmethod
     def from_callable(cls, ctx, n, fn):
         """hb_linop_create_callback: fn(x) -> A·x for one float64 vector x (read-only view,
         valid during the call). Exceptions in fn are re-raised by the calling method."""
+        ctx_ptr = require(ctx, Context, "ctx")
+        if not callable(fn):
+            raise type_error("fn", "a callable", fn)
         holder = {}
 
         def tramp(user, x, y, nn):
@@ -204,7 +208,7 @@ class LinOp(Handle):
         cb = LINOP_FN(tramp)
         out = c_void_p()
         ctx._check(_need(_op_callback, "hb_linop_create_callback")(
-            ctx._ptr, int(n), cb, None, ctypes.byref(out)))
+            ctx_ptr, int(n), cb, None, ctypes.byref(out)))
         op = cls._adopt(ctx, out.value, ctx, keep=cb)
         holder["res"] = op._res
         op._cb = cb
@@ -213,16 +217,18 @@ class LinOp(Handle):
     @classmethod
     def hessian(cls, model):
         """hb_linop_create_model_hessian: the model's full Hessian at the current θ."""
+        model_ptr = require(model, Model, "model")
         out = c_void_p()
-        model._check(_need(_op_model, "hb_linop_create_model_hessian")(model._ptr, ctypes.byref(out)))
+        model._check(_need(_op_model, "hb_linop_create_model_hessian")(model_ptr, ctypes.byref(out)))
         return cls._adopt(model.context, out.value, model)
 
     @classmethod
     def block(cls, model, block):
         """hb_linop_create_model_block: block `block`'s principal sub-Hessian."""
+        model_ptr = require(model, Model, "model")
         out = c_void_p()
         model._check(_need(_op_block, "hb_linop_create_model_block")(
-            model._ptr, model.params.index(block), ctypes.byref(out)))
+            model_ptr, model.params.index(block), ctypes.byref(out)))
         return cls._adopt(model.context, out.value, model)
 
     @property
@@ -254,8 +260,9 @@ class Spectrum(Handle):
     spectral measure. From SLQ.run, or Spectrum(ctx, n) + add_probe(nodes, weights)."""
 
     def __init__(self, ctx, n):
+        ctx_ptr = require(ctx, Context, "ctx")
         out = c_void_p()
-        ctx._check(_need(_sp_create, "hb_spectrum_create")(ctx._ptr, int(n), ctypes.byref(out)))
+        ctx._check(_need(_sp_create, "hb_spectrum_create")(ctx_ptr, int(n), ctypes.byref(out)))
         self._setup(ctx, out.value)
 
     @classmethod
@@ -378,7 +385,8 @@ class Spectrum(Handle):
         'linear' or 'symlog' (u = asinh(λ/c), c = symlog_floor_rel·max|λ|)."""
         d = c_double()
         o = _js_options(normalize, grid_points, sigma_rel, grid, symlog_floor_rel)
-        self._check(_sp_js(self._ptr, other._ptr, ctypes.byref(o), ctypes.byref(d)))
+        other_ptr = require(other, Spectrum, "other")
+        self._check(_sp_js(self._ptr, other_ptr, ctypes.byref(o), ctypes.byref(d)))
         return d.value
 
     def __repr__(self):
@@ -398,7 +406,8 @@ def js_matrix(spectra, normalize=False, grid_points=1024, sigma_rel=0.01, grid="
     spectra = list(spectra)
     if not spectra:
         raise InvalidArgument("js_matrix needs at least one spectrum", -1)
-    arr = (c_void_p * len(spectra))(*[s._ptr for s in spectra])
+    arr = (c_void_p * len(spectra))(*[require(s, Spectrum, "spectra[%d]" % i)
+                                      for i, s in enumerate(spectra)])
     M = np.zeros((len(spectra), len(spectra)))
     mean = c_double()
     o = _js_options(normalize, grid_points, sigma_rel, grid, symlog_floor_rel)
@@ -413,8 +422,9 @@ class SLQ(Handle):
     SLQ(ctx, probes=10, steps=80, reorth='full', probe_dist='rademacher', ...)"""
 
     def __init__(self, ctx, **options):
+        ctx_ptr = require(ctx, Context, "ctx")
         out = c_void_p()
-        ctx._check(_need(_slq_create, "hb_slq_create")(ctx._ptr, ctypes.byref(out)))
+        ctx._check(_need(_slq_create, "hb_slq_create")(ctx_ptr, ctypes.byref(out)))
         self._ctx = ctx
         self._init_handle(out.value, _slq_free, ctx)
         for k, v in options.items():
@@ -482,7 +492,7 @@ class SLQ(Handle):
                 raise InvalidArgument("block applies to models only", -1)
             self._check(_slq_run(self._ptr, target._ptr, ctypes.byref(out)))
         else:
-            raise InvalidArgument("run needs a Model or a LinOp, got %s" % type(target).__name__, -1)
+            raise type_error("target", (Model, LinOp), target)
         return Spectrum._adopt(self._ctx, out.value)
 
     def trace(self, op):
@@ -490,15 +500,17 @@ class SLQ(Handle):
         if isinstance(op, Model):
             with LinOp.hessian(op) as lop:
                 return self.trace(lop)
+        op_ptr = require(op, (LinOp, Model), "op")
         v, e = c_double(), c_double()
-        self._check(_slq_trace(self._ptr, op._ptr, ctypes.byref(v), ctypes.byref(e)))
+        self._check(_slq_trace(self._ptr, op_ptr, ctypes.byref(v), ctypes.byref(e)))
         return v.value, e.value
 
     def trace_model_blocks(self, model):
         """hb_slq_trace_model_blocks: (traces, stderrs) arrays, one entry per block."""
+        model_ptr = require(model, Model, "model")
         B = model.params.num_blocks
         t, e = np.zeros(B), np.zeros(B)
-        self._check(_slq_trace_blocks(self._ptr, model._ptr, _pd(t), _pd(e)))
+        self._check(_slq_trace_blocks(self._ptr, model_ptr, _pd(t), _pd(e)))
         return t, e
 
     def topk(self, op, k, which="largest", vectors=False):
@@ -506,6 +518,7 @@ class SLQ(Handle):
         if isinstance(op, Model):
             with LinOp.hessian(op) as lop:
                 return self.topk(lop, k, which, vectors)
+        op_ptr = require(op, (LinOp, Model), "op")
         k = int(k)
         if k < 1:
             raise InvalidArgument("k must be >= 1", -1)
@@ -513,7 +526,7 @@ class SLQ(Handle):
         vals, res = np.zeros(k), np.zeros(k)
         vecs = np.zeros((k, n)) if vectors else None
         conv = c_size_t()
-        self._check(_slq_topk(self._ptr, op._ptr, k, to_enum(EigWhich, which, "which"),
+        self._check(_slq_topk(self._ptr, op_ptr, k, to_enum(EigWhich, which, "which"),
                               _pd(vals), _pd(vecs) if vectors else None, _pd(res),
                               ctypes.byref(conv)))
         return TopK(vals, vecs, res, conv.value)
@@ -522,13 +535,14 @@ class SLQ(Handle):
                             grid="linear", symlog_floor_rel=1e-6):
         """hb_slq_block_heterogeneity: (dict name -> Spectrum, B×B JS matrix, mean
         off-diagonal JS distance)."""
+        model_ptr = require(model, Model, "model")
         names = model.params.names()
         B = len(names)
         arr = (c_void_p * B)()
         M = np.zeros((B, B))
         mean = c_double()
         o = _js_options(normalize, grid_points, sigma_rel, grid, symlog_floor_rel)
-        self._check(_slq_hetero(self._ptr, model._ptr, ctypes.byref(o), arr, _pd(M),
+        self._check(_slq_hetero(self._ptr, model_ptr, ctypes.byref(o), arr, _pd(M),
                                 ctypes.byref(mean)))
         spectra = {nm: Spectrum._adopt(self._ctx, arr[i]) for i, nm in enumerate(names)}
         return spectra, M, mean.value

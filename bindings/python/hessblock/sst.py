@@ -13,8 +13,8 @@ from collections import namedtuple
 import numpy as np
 
 from . import _lib
-from ._handle import Handle
-from .core import to_enum
+from ._handle import Handle, require
+from .core import Context, to_enum
 from .errors import Unsupported
 from .model import Model
 from .params import BlockKind
@@ -81,6 +81,11 @@ AVAILABLE = _create is not None
 SSTLayer = namedtuple("SSTLayer", "index name out_dim in_dim k r")
 
 
+def _optimizer_class():
+    from .optim import Optimizer   # optim is a sibling component: imported when needed
+    return Optimizer
+
+
 def _need(fn, name):
     if fn is None:
         raise Unsupported("%s is not in the loaded libhessblock (%s)" % (name, _lib.path), -10)
@@ -89,7 +94,7 @@ def _need(fn, name):
 
 def is_wrapper(model):
     """hb_sst_is_wrapper."""
-    return bool(_need(_is_wrapper, "hb_sst_is_wrapper")(model._ptr))
+    return bool(_need(_is_wrapper, "hb_sst_is_wrapper")(require(model, Model, "model")))
 
 
 class SSTConfig(Handle):
@@ -98,9 +103,10 @@ class SSTConfig(Handle):
     (blocks=[names], kinds=[BlockKind or names])."""
 
     def __init__(self, ctx, method="spectral", blocks=(), kinds=(), **options):
+        ctx_ptr = require(ctx, Context, "ctx")
         out = c_void_p()
         ctx._check(_need(_cfg_create, "hb_sst_config_create")(
-            ctx._ptr, int(to_enum(SSTMethod, method, "SST method")), ctypes.byref(out)))
+            ctx_ptr, int(to_enum(SSTMethod, method, "SST method")), ctypes.byref(out)))
         self._ctx = ctx
         self._init_handle(out.value, _cfg_free, ctx)
         for k, v in options.items():
@@ -141,9 +147,11 @@ class SSTModel(Model):
     the inner model after sync())."""
 
     def __init__(self, inner, config):
+        inner_ptr = require(inner, Model, "inner")
+        config_ptr = require(config, SSTConfig, "config")
         ctx = inner.context
         out = c_void_p()
-        ctx._check(_need(_create, "hb_sst_create")(inner._ptr, config._ptr, ctypes.byref(out)))
+        ctx._check(_need(_create, "hb_sst_create")(inner_ptr, config_ptr, ctypes.byref(out)))
         self._ctx = ctx
         self._objective = None
         self._params = None
@@ -200,8 +208,8 @@ class SSTModel(Model):
     def begin_step(self, step, optimizer=None):
         """hb_sst_begin_step: the schedule in a hand-written loop; returns the lr factor."""
         f = c_double()
-        self._check(_begin(self._ptr, int(step), optimizer._ptr if optimizer is not None else None,
-                           ctypes.byref(f)))
+        opt_ptr = require(optimizer, _optimizer_class(), "optimizer", optional=True)
+        self._check(_begin(self._ptr, int(step), opt_ptr, ctypes.byref(f)))
         return f.value
 
     def end_step(self):

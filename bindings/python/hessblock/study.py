@@ -8,6 +8,7 @@ bindings (results as plain dicts of numpy arrays and Spectrum objects).
 """
 import numpy as np
 
+from ._handle import expect
 from .errors import InvalidArgument
 from .model import Model
 from .optim import Optimizer, load_checkpoint, save_checkpoint
@@ -19,7 +20,7 @@ def spectrum(model, probes=10, steps=80, full=True, blocks=True, grid_points=102
     """SLQ spectra of `model`'s Hessian: 'full' (Spectrum or None), 'blocks' {name:
     Spectrum} (blocks=True: all, a list of names/indices: those, False: none), and for
     two or more blocks 'js' (matrix, on one shared grid) and 'js_mean'."""
-    ctx = model.context
+    ctx = expect(model, Model, "model").context
     if seed is not None:
         ctx.seed = seed
     out = {"full": None, "blocks": {}, "names": [], "js": None, "js_mean": None}
@@ -50,7 +51,7 @@ def train(model, optimizer="adam", steps=100, lr=1e-3, schedule="constant", warm
     `hessblock train --optimizer sst|lora` does: its schedule (hb_sst_begin_step /
     hb_sst_end_step) runs at the optimizer's step count, so a resume continues it."""
     from .sst import SSTModel
-    ctx = model.context
+    ctx = expect(model, Model, "model").context
     wrapper = isinstance(model, SSTModel)
     opt = Optimizer(ctx, optimizer, model.params, lr=lr, **options)
     if schedule == "cosine":

@@ -5,8 +5,8 @@ import enum
 import numpy as np
 
 from . import _lib
-from ._handle import Handle, view
-from .core import to_enum
+from ._handle import Handle, require, type_error, view
+from .core import Context, to_enum
 from .errors import DtypeError, InvalidArgument, ShapeError, check
 
 c_void_p, c_int, c_int64, c_size_t, c_double = (ctypes.c_void_p, ctypes.c_int, ctypes.c_int64,
@@ -90,9 +90,11 @@ def _shape_arg(shape):
 
 def check_array(arr, what, dtypes=(np.float32, np.float64, np.int32), writeable=False):
     """Validate an array to be wrapped zero-copy: numpy, C-contiguous, allowed dtype.
-    Never copies: a non-conforming array raises (DtypeError/InvalidArgument)."""
+    Never copies: a non-array raises ArgumentTypeError (a TypeError), a wrong dtype
+    DtypeError (a TypeError, as numpy's casting errors), a wrong layout InvalidArgument
+    (a ValueError)."""
     if not isinstance(arr, np.ndarray):
-        raise InvalidArgument("%s must be a numpy array, got %s" % (what, type(arr).__name__), -1)
+        raise type_error(what, "a numpy array", arr)
     if arr.dtype not in [np.dtype(d) for d in dtypes]:
         raise DtypeError("%s has dtype %s; expected one of %s" % (
             what, arr.dtype, ", ".join(np.dtype(d).name for d in dtypes)), -4)
@@ -125,9 +127,10 @@ class Tensor(Handle):
     @classmethod
     def zeros(cls, ctx, shape, dtype="f64"):
         """hb_tensor_create: an owned, zero-filled tensor."""
+        ctx_ptr = require(ctx, Context, "ctx")
         shape, cshape = _shape_arg(shape)
         out = c_void_p()
-        ctx._check(_create(ctx._ptr, int(to_dtype(dtype)), len(shape), cshape, ctypes.byref(out)))
+        ctx._check(_create(ctx_ptr, int(to_dtype(dtype)), len(shape), cshape, ctypes.byref(out)))
         return cls._adopt(ctx, out.value)
 
     empty = zeros
@@ -137,6 +140,7 @@ class Tensor(Handle):
         """hb_tensor_wrap over `array` (not copied). A read-only array gives a read-only
         tensor (the bindings refuse to write into it). shape may reinterpret the array
         (same number of elements)."""
+        ctx_ptr = require(ctx, Context, "ctx")
         check_array(array, "array")
         if array.ndim == 0:
             raise ShapeError("cannot wrap a 0-d array", -3)
@@ -144,7 +148,7 @@ class Tensor(Handle):
         if int(np.prod(shape)) != array.size:
             raise ShapeError("shape %s does not hold %d elements" % (shape, array.size), -3)
         out = c_void_p()
-        ctx._check(_wrap(ctx._ptr, int(_FROM_NUMPY[array.dtype]), len(shape), cshape,
+        ctx._check(_wrap(ctx_ptr, int(_FROM_NUMPY[array.dtype]), len(shape), cshape,
                          array.ctypes.data, ctypes.byref(out)))
         return cls._adopt(ctx, out.value, array=array, readonly=not array.flags.writeable)
 
@@ -215,6 +219,8 @@ class Tensor(Handle):
         if isinstance(src, np.ndarray):
             with Tensor.wrap(self._ctx, src) as t:
                 return self._ctx._check(_copy(self._writable(), t._ptr))
+        if not isinstance(src, Tensor):
+            raise type_error("src", "a hessblock.Tensor or a numpy array", src)
         self._ctx._check(_copy(self._writable(), src._ptr))
 
     def __getitem__(self, i):

@@ -12,8 +12,10 @@ import os
 import numpy as np
 
 from . import _lib
-from ._handle import Handle
-from .core import to_enum
+from ._handle import Handle, require
+from .core import _callable_or_none, to_enum
+from .model import Model
+from .optim import Optimizer
 from .errors import Unsupported, store_exception
 
 c_void_p, c_int, c_int64, c_size_t, c_double, c_char_p = (
@@ -80,9 +82,10 @@ class Trainer(Handle):
         if _create is None:
             raise Unsupported("hb_trainer_create is not in the loaded libhessblock (%s)"
                               % _lib.path, -10)
+        model_ptr = require(model, Model, "model")
+        opt_ptr = require(optimizer, Optimizer, "optimizer", optional=True)
         out = c_void_p()
-        model._check(_create(model._ptr, optimizer._ptr if optimizer is not None else None,
-                             ctypes.byref(out)))
+        model._check(_create(model_ptr, opt_ptr, ctypes.byref(out)))
         self._ctx = model.context
         self._model = model
         self._optimizer = optimizer
@@ -137,6 +140,7 @@ class Trainer(Handle):
         return v.value
 
     def _data_cb(self, setter, slot, fn):
+        _callable_or_none(fn, "fn")
         if fn is None:
             self._check(setter(self._ptr, DATA_FN(), None))
             self._keep.pop(slot, None)
