@@ -270,7 +270,7 @@ typedef struct hb_js_options {
  * NULL = defaults; only zero_rel_tol is read). is_zero (may be NULL) gets k flags 0/1,
  * n_zero (may be NULL) their count, tol_used (may be NULL) the relative tolerance applied.
  * Returns HB_OK, HB_EINVAL (NULL spectra, k = 0, bad options), HB_ESTATE (a spectrum
- * without probes). */
+ * without probes), HB_ENOMEM (only when is_zero is NULL: k flags are allocated). */
 HB_API int hb_spectra_zero_flags(const hb_spectrum *const *spectra, size_t k,
                                  const hb_js_options *opt, int *is_zero, size_t *n_zero,
                                  double *tol_used);
