@@ -1,7 +1,9 @@
 /* SLQ, spectra, traces and top-k on dense symmetric matrices with known spectra:
  * diagonal ones (spectrum exact by construction) and random orthogonal conjugations
  * Q·diag(λ)·Qᵀ / Wishart matrices whose reference spectrum comes from LAPACKE_dsyevd. */
+#include <float.h>
 #include <lapacke.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "hb_test.h"
@@ -769,6 +771,98 @@ static int cancel_at_3(void *user, const char *task, int64_t done, int64_t total
     return done >= 3;
 }
 
+/* issue 12.4: numerically-zero spectra (|θ| ≈ 1e-22 next to blocks of size 1, like the gpt
+ * attention-key biases) are left out of normalised comparisons: scaling rounding noise to
+ * unit size made it look like a spectrum, and its ±1 range widened everyone's grid. */
+START_TEST(test_js_zero) {
+    hb_context *ctx = hb_test_context(1, 10);
+    double na[3] = {1, 2, 3}, nb[2] = {0.5, 4}, nc[2] = {-1, 2}, nz[2] = {-3e-22, 1e-22};
+    double wa[3] = {1, 1, 1}, wb[2] = {1, 2}, wc[2] = {1, 3}, wz[2] = {1, 1};
+    hb_spectrum *a = spec_of(ctx, na, wa, 3), *b = spec_of(ctx, nb, wb, 2), *c = spec_of(ctx, nc, wc, 2);
+    hb_spectrum *z = spec_of(ctx, nz, wz, 2);
+    ck_assert(hb_spectrum_unit_roundoff(a) == DBL_EPSILON / 2); /* caller-made: f64 */
+    const hb_spectrum *with[4] = {a, z, b, c}, *without[3] = {a, b, c};
+    hb_js_options o = HB_JS_OPTIONS_INIT;
+    ck_assert(o.zero_rel_tol < 0 && o.keep_zero == 0); /* automatic test, zero spectra left out */
+    /* the flag: max|θ_z| = 3e-22 ≤ 2^-53·4 (≈ 4.4e-16); the others are ≥ 2/4 of the top */
+    int flags[4] = {9, 9, 9, 9};
+    size_t nzero = 99;
+    double tol = 0;
+    ck_assert_int_eq(hb_spectra_zero_flags(with, 4, NULL, flags, &nzero, &tol), HB_OK);
+    ck_assert(flags[0] == 0 && flags[1] == 1 && flags[2] == 0 && flags[3] == 0 && nzero == 1);
+    ck_assert(tol == DBL_EPSILON / 2);
+    /* normalised: z's row and column are NaN; every other entry and the mean are exactly
+     * those of the matrix without z (same grid: z no longer enters the pooled range) */
+    o.normalize = 1;
+    double M[16], M3[9], mean, mean3;
+    ck_assert_int_eq(hb_spectra_js_matrix(with, 4, &o, M, &mean), HB_OK);
+    ck_assert_int_eq(hb_spectra_js_matrix(without, 3, &o, M3, &mean3), HB_OK);
+    const int idx[3] = {0, 2, 3};
+    for (int i = 0; i < 4; i++) ck_assert(isnan(M[1 * 4 + i]) && isnan(M[i * 4 + 1]));
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) ck_assert(M[idx[i] * 4 + idx[j]] == M3[i * 3 + j]);
+    ck_assert(mean == mean3 && mean > 0.05); /* 3 distinct shapes: a non-trivial mean */
+    double x;
+    ck_assert_int_eq(hb_spectrum_js_distance(a, z, &o, &x), HB_OK);
+    ck_assert(isnan(x));
+    /* an older caller (struct without the zero fields) gets the same defaults */
+    hb_js_options old = o;
+    old.struct_size = offsetof(hb_js_options, zero_rel_tol);
+    double Mo[16], meano;
+    ck_assert_int_eq(hb_spectra_js_matrix(with, 4, &old, Mo, &meano), HB_OK);
+    ck_assert(meano == mean && isnan(Mo[1]));
+    /* keep_zero = 1: compared as before (z scaled by its own max to [−1, 1/3]) */
+    o.keep_zero = 1;
+    ck_assert_int_eq(hb_spectra_js_matrix(with, 4, &o, M, &mean), HB_OK);
+    for (int i = 0; i < 16; i++) ck_assert(isfinite(M[i]));
+    ck_assert(mean != mean3);
+    /* without normalisation nothing is left out: z is a spike at 0, far from a and b */
+    o = (hb_js_options)HB_JS_OPTIONS_INIT;
+    ck_assert_int_eq(hb_spectra_js_matrix(with, 4, &o, M, &mean), HB_OK);
+    for (int i = 0; i < 16; i++) ck_assert(isfinite(M[i]));
+    HB_ASSERT_CLOSE(M[0 * 4 + 1], 1.0, 1e-9);
+    /* explicit tolerance 0.6: flags z and c (max 2 ≤ 0.6·4), not a (3) or b (4); 0 flags
+     * nothing but spectra whose nodes are all exactly 0 */
+    o.zero_rel_tol = 0.6;
+    ck_assert_int_eq(hb_spectra_zero_flags(with, 4, &o, flags, &nzero, &tol), HB_OK);
+    ck_assert(flags[0] == 0 && flags[1] == 1 && flags[2] == 0 && flags[3] == 1 && nzero == 2);
+    ck_assert(tol == 0.6);
+    o.zero_rel_tol = 0;
+    ck_assert_int_eq(hb_spectra_zero_flags(with, 4, &o, NULL, &nzero, NULL), HB_OK);
+    ck_assert_uint_eq(nzero, 0);
+    double n0[1] = {0}, w0[1] = {1};
+    hb_spectrum *e = spec_of(ctx, n0, w0, 1);
+    const hb_spectrum *ez[3] = {e, z, a};
+    ck_assert_int_eq(hb_spectra_zero_flags(ez, 3, &o, flags, &nzero, NULL), HB_OK);
+    ck_assert(flags[0] == 1 && flags[1] == 0 && flags[2] == 0 && nzero == 1);
+    /* nothing left to compare (all nodes exactly 0): every entry NaN, mean NaN; one left:
+     * mean 0. The test is relative: z alone, or with e, is the largest and not zero. */
+    o = (hb_js_options)HB_JS_OPTIONS_INIT;
+    o.normalize = 1;
+    const hb_spectrum *zz[2] = {e, e}, *za[2] = {z, a};
+    ck_assert_int_eq(hb_spectra_js_matrix(zz, 2, &o, M, &mean), HB_OK);
+    ck_assert(isnan(M[0]) && isnan(M[1]) && isnan(M[2]) && isnan(M[3]) && isnan(mean));
+    ck_assert_int_eq(hb_spectra_js_matrix(za, 2, &o, M, &mean), HB_OK);
+    ck_assert(isnan(M[0]) && isnan(M[1]) && isnan(M[2]) && M[3] == 0.0 && mean == 0.0);
+    /* bad options and input */
+    o.zero_rel_tol = NAN;
+    ck_assert_int_eq(hb_spectra_js_matrix(with, 4, &o, M, &mean), HB_EINVAL);
+    o.zero_rel_tol = 1.0;
+    ck_assert_int_eq(hb_spectra_zero_flags(with, 4, &o, flags, NULL, NULL), HB_EINVAL);
+    o.zero_rel_tol = -1;
+    o.keep_zero = 2;
+    ck_assert_int_eq(hb_spectra_js_matrix(with, 4, &o, M, &mean), HB_EINVAL);
+    ck_assert_int_eq(hb_spectra_zero_flags(NULL, 4, NULL, flags, NULL, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_spectra_zero_flags(with, 0, NULL, flags, NULL, NULL), HB_EINVAL);
+    const hb_spectrum *withnull[2] = {a, NULL};
+    ck_assert_int_eq(hb_spectra_zero_flags(withnull, 2, NULL, flags, NULL, NULL), HB_EINVAL);
+    ck_assert(hb_spectrum_unit_roundoff(NULL) == 0.0);
+    hb_spectrum *all[5] = {a, b, c, z, e};
+    for (int i = 0; i < 5; i++) hb_spectrum_free(all[i]);
+    hb_context_free(ctx);
+}
+END_TEST
+
 START_TEST(test_bad_input) {
     hb_context *ctx = hb_test_context(1, 12);
     hb_slq *s = NULL;
@@ -969,6 +1063,7 @@ Suite *hb_suite_slq(void) {
         {"density_and_export", test_density_and_export},
         {"js", test_js},
         {"js_symlog", test_js_symlog},
+        {"js_zero", test_js_zero},
         {"bad_input", test_bad_input},
         {"oom", test_oom},
     };

@@ -2,6 +2,7 @@
  *   L(θ) = ½θᵀHθ,  H = blockdiag(Q_b·diag(λ_b)·Q_bᵀ) + C,
  * where C couples different blocks only (zero on the diagonal blocks), so block b's
  * principal sub-Hessian H_bb has exactly the eigenvalues λ_b, while the full H does not. */
+#include <float.h>
 #include <lapacke.h>
 #include <string.h>
 
@@ -407,6 +408,79 @@ static int oom_model(hb_context *ctx, void *arg) {
     return rc;
 }
 
+/* issue 12.4 on a real model: the attention-key bias of gpt has exactly zero curvature (it
+ * shifts every logit of a query by the same amount, which the softmax ignores), so its Ritz
+ * values are rounding: ~1e-22 in f64, ~1e-13 in f32, against |λ| ≈ 6 for the output biases.
+ * It is flagged, and left out of the normalised JS matrix and mean; in f64 nothing else is
+ * (the next smallest block, the Q bias, sits at ~1e-6, ten decades above u·max|λ|). */
+static hb_model *tiny_gpt(hb_context *ctx, hb_dtype dtype) {
+    hb_model_config *cfg = NULL;
+    ck_assert_int_eq(hb_model_config_create(ctx, HB_MODEL_GPT, &cfg), HB_OK);
+    const struct { hb_model_key key; int64_t v; } kv[] = {
+        {HB_MK_VOCAB, 16}, {HB_MK_CONTEXT, 8}, {HB_MK_WIDTH, 16}, {HB_MK_HEADS, 2},
+        {HB_MK_LAYERS, 1}, {HB_MK_BATCH, 4}, {HB_MK_DTYPE, dtype}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+        ck_assert_int_eq(hb_model_config_set_i64(cfg, kv[i].key, kv[i].v), HB_OK);
+    hb_model *m = NULL;
+    ck_assert_int_eq(hb_model_create(ctx, cfg, &m), HB_OK);
+    hb_model_config_free(cfg);
+    return m;
+}
+
+START_TEST(test_zero_blocks_gpt) {
+    for (int f32 = 0; f32 < 2; f32++) {
+        hb_context *ctx = hb_test_context(1, 5);
+        hb_model *m = tiny_gpt(ctx, f32 ? HB_F32 : HB_F64);
+        hb_params *p = hb_model_params(m);
+        size_t B = hb_params_num_blocks(p);
+        hb_slq *s = NULL;
+        ck_assert_int_eq(hb_slq_create(ctx, &s), HB_OK);
+        ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_PROBES, 3), HB_OK);
+        ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STEPS, 12), HB_OK);
+        hb_spectrum **sp = calloc(B, sizeof *sp);
+        double *J = malloc(B * B * sizeof *J), mean;
+        hb_js_options o = HB_JS_OPTIONS_INIT;
+        o.normalize = 1;
+        ck_assert_int_eq(hb_slq_block_heterogeneity(s, m, &o, sp, J, &mean), HB_OK);
+        ck_assert(hb_spectrum_unit_roundoff(sp[0]) == (f32 ? FLT_EPSILON / 2 : DBL_EPSILON / 2));
+        int *zero = malloc(B * sizeof *zero);
+        size_t nz = 0, nkb = 0, nk = 0;
+        ck_assert_int_eq(hb_spectra_zero_flags((const hb_spectrum *const *)sp, B, NULL, zero, &nz,
+                                               NULL), HB_OK);
+        const hb_spectrum **kept = malloc(B * sizeof *kept);
+        for (size_t b = 0; b < B; b++) {
+            const char *name = hb_params_block_name(p, b);
+            size_t L = strlen(name);
+            int kbias = L >= 12 && !strcmp(name + L - 12, "attn.wk.bias");
+            nkb += (size_t)kbias;
+            if (kbias) ck_assert_msg(zero[b], "%s: %s not flagged", f32 ? "f32" : "f64", name);
+            if (!f32) ck_assert_msg(zero[b] == kbias, "f64: %s flagged %d", name, zero[b]);
+            if (!zero[b]) kept[nk++] = sp[b];
+            for (size_t c = 0; c < B; c++)
+                if (zero[b]) ck_assert(isnan(J[b * B + c]) && isnan(J[c * B + b]));
+        }
+        ck_assert(nkb == 1 && nz >= 1 && nk == B - nz);
+        /* the mean is that of the other blocks alone, compared among themselves */
+        double *J2 = malloc(nk * nk * sizeof *J2), mean2;
+        ck_assert_int_eq(hb_spectra_js_matrix(kept, nk, &o, J2, &mean2), HB_OK);
+        ck_assert(mean == mean2 && mean > 0 && mean < 1);
+        /* un-normalised: nothing left out, the K bias is a spike at 0 like any other */
+        o.normalize = 0;
+        ck_assert_int_eq(hb_spectra_js_matrix((const hb_spectrum *const *)sp, B, &o, J, &mean), HB_OK);
+        for (size_t i = 0; i < B * B; i++) ck_assert(isfinite(J[i]));
+        for (size_t b = 0; b < B; b++) hb_spectrum_free(sp[b]);
+        free(sp);
+        free(J);
+        free(J2);
+        free(zero);
+        free(kept);
+        hb_slq_free(s);
+        hb_model_free(m);
+        hb_context_free(ctx);
+    }
+}
+END_TEST
+
 START_TEST(test_oom_models) {
     hb_context *ctx = hb_test_context(1, 23);
     make_quad(ctx, &oom_q);
@@ -422,6 +496,7 @@ Suite *hb_suite_slq_model(void) {
     tcase_add_test(tc, test_model_linops);
     tcase_add_test(tc, test_block_heterogeneity);
     tcase_add_test(tc, test_builtin_quadratic);
+    tcase_add_test(tc, test_zero_blocks_gpt);
     tcase_add_test(tc, test_oom_models);
     suite_add_tcase(s, tc);
     return s;

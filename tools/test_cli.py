@@ -312,6 +312,41 @@ if p0.returncode == 0 and pl.returncode == 0 and ps.returncode == 0:
         check(isinstance(g[k], float) and 0 <= g[k] <= 1, f"symlog {k} = {g.get(k)}")
     check(g["js0"] != a["js0"], "--js-grid symlog changes JS0 (the option is wired)")
 
+# ---- issue 12.4 / 12.6: numerically-zero blocks are flagged; the settings name both grids -------
+d = fresh("analyze-zero")
+pz = run(["analyze", "--preset", "tiny", "--models", "gpt,mlp", "--no-train", "--no-quadratic",
+          "--quiet", "--out", d], timeout=240)
+check(pz.returncode == 0, f"analyze (zero blocks): exit {pz.returncode}: {pz.stderr}")
+if pz.returncode == 0:
+    # 12.6: the density grid (figures, CSV) and the JS grid are different; both are printed
+    mg = re.search(r"grid points: (\d+) for the densities \(figures, CSV\), (\d+) for JS", pz.stdout)
+    check(mg is not None, f"settings line names both grids: {pz.stdout[:400]!r}")
+    with open(os.path.join(d, "summary.json")) as fh:
+        sz = strict_json(fh.read(), "analyze (zero blocks) summary.json")
+    if mg and sz:
+        check("grid points: %s for the densities" % mg.group(1) in sz["settings"], "settings in summary.json")
+        for sp in sz["spectra"]:
+            check(sp["density_grid_points"] == len(sp["grid"]) == int(mg.group(1)),
+                  f"{sp['model']}: density grid {sp['density_grid_points']} vs {len(sp['grid'])}")
+            check(sp["js_grid_points"] == int(mg.group(2)) == 1024, f"{sp['model']}: JS grid points")
+    # 12.4: gpt's attention-key bias has exactly zero curvature (Ritz values ~1e-22): flagged in
+    # JSON, text, figures; left out of the scaled JS0. mlp has no such block.
+    if sz:
+        zero = {sp["model"]: [b["name"] for b in sp["blocks"] if b.get("numerically_zero")] for sp in sz["spectra"]}
+        check(zero == {"gpt": ["h.0.attn.wk.bias"], "mlp": []}, f"numerically-zero blocks: {zero}")
+        for m, sp in zip(sz["summary"], sz["spectra"]):
+            check(m.get("js_zero_blocks") == sp.get("js_zero_blocks") == len(zero[sp["model"]]),
+                  f"{sp['model']}: js_zero_blocks")
+            check(0 < sp.get("js_zero_rel_tol", 0) < 1e-15, f"{sp['model']}: f64 tolerance {sp.get('js_zero_rel_tol')}")
+    check(re.search(r"gpt 0\.\d{4} \(1 numerically-zero blocks left out\) mlp 0\.\d{4}\n", pz.stdout),
+          f"analyze text names the left-out blocks: {pz.stdout[-400:]!r}")
+    svg = open(os.path.join(d, "gpt_js.svg"), encoding="utf-8").read()
+    check("h.0.attn.wk.bias [zero]" in svg and "h.0.attn.wq.bias [zero]" not in svg, "heat map marks zero blocks")
+    svg = open(os.path.join(d, "gpt_spectra.svg"), encoding="utf-8").read()
+    check(svg.count("[zero]") == 1, "density panels mark the zero block once")
+    check("[zero]" not in open(os.path.join(d, "mlp_js.svg"), encoding="utf-8").read(), "mlp: no mark")
+    check_outdir(d, "analyze (zero blocks)")
+
 # ---- spectrum ------------------------------------------------------------------------------------
 d = fresh("spectrum")
 p = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "2", "--steps", "10", "--full", "--threads", "2",

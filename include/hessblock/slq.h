@@ -139,6 +139,12 @@ HB_API void hb_spectrum_free(hb_spectrum *sp);
 /* Accessors (0 / NULL on a NULL spectrum). dim = n of the operator. */
 HB_API size_t hb_spectrum_dim(const hb_spectrum *sp);
 HB_API size_t hb_spectrum_num_probes(const hb_spectrum *sp);
+/* hb_spectrum_unit_roundoff: the unit roundoff u of the products that produced the nodes,
+ * used by the numerically-zero test of the JS functions: 2^-53 for spectra from
+ * hb_spectrum_create and from f64 operators, 2^-24 for a model computing in f32 (f32 or
+ * bf16 parameters), u^(2/3) of those for a model whose HVP is a finite difference of
+ * gradients (hb_model_has_exact_hvp = 0). 0 for NULL. */
+HB_API double hb_spectrum_unit_roundoff(const hb_spectrum *sp);
 /* hb_spectrum_probe: nodes (ascending) and weights of probe p, owned by sp; steps = the
  * Lanczos steps that probe ran (= count), breakdown = 1 if it stopped early because
  * β fell below the tolerance (an invariant subspace was found). Any output may be NULL.
@@ -227,7 +233,22 @@ HB_API int hb_slq_topk(hb_slq *s, hb_linop *op, size_t k, hb_eig_which which, do
  *  does steps 2–4 in u: a linear grid and smoothing in u, i.e. a symmetric log-|λ| axis that
  *  is linear for |x| ≪ c and logarithmic for |x| ≫ c, where σ becomes a RELATIVE width.
  *  Callers compiled before `grid` existed pass struct_size = offsetof(hb_js_options, grid)
- *  and get the linear grid. */
+ *  and get the linear grid.
+ *  Numerically-zero spectra (fields `zero_rel_tol`, `keep_zero`, added after
+ *  symlog_floor_rel): spectrum i is ZERO when max_j |θ_ij| ≤ tol·max over all k spectra of
+ *  max |θ|, with tol = zero_rel_tol, or, when zero_rel_tol < 0 (default), tol = u, the
+ *  largest hb_spectrum_unit_roundoff of the k spectra (2^-53 ≈ 1.1e-16 for f64, 2^-24 ≈
+ *  6.0e-8 for f32 models): below one rounding unit of the largest eigenvalue (the backward
+ *  error of the products) curvature is not resolved. A spectrum whose nodes are all exactly
+ *  0 is always zero. Its nodes are rounding, not curvature, so with normalize = 1 and
+ *  keep_zero = 0
+ *  (default) it is LEFT OUT: it does not enter the pooled grid, its row and column of the
+ *  matrix are NaN (diagonal included), and mean_offdiag is the mean over the k'(k'−1)
+ *  entries between the k' compared spectra (0 when k' = 1, NaN when k' = 0). Without
+ *  normalisation zero spectra are compared as they are (a spike at 0 is what zero
+ *  curvature looks like on a shared axis), and keep_zero = 1 restores that for normalised
+ *  comparisons too (each is then divided by its own max |θ|, as before). Callers compiled
+ *  before these fields existed get the defaults. hb_spectra_zero_flags reports the test. */
 typedef enum hb_js_grid {
     HB_JS_GRID_LINEAR = 0,
     HB_JS_GRID_SYMLOG = 1
@@ -239,24 +260,42 @@ typedef struct hb_js_options {
     double sigma_rel;    /* > 0, relative to the pooled node range [0.01] */
     int grid;            /* hb_js_grid [HB_JS_GRID_LINEAR] */
     double symlog_floor_rel; /* SYMLOG only: c relative to the largest |node|, in (0, 1) [1e-6] */
+    double zero_rel_tol; /* < 0: automatic, u of the spectra; else in [0, 1) [−1] */
+    int keep_zero;       /* 1: normalised comparisons keep numerically-zero spectra [0] */
 } hb_js_options;
-#define HB_JS_OPTIONS_INIT { sizeof(hb_js_options), 0, 1024, 0.01, HB_JS_GRID_LINEAR, 1e-6 }
+#define HB_JS_OPTIONS_INIT                                                                   \
+    { sizeof(hb_js_options), 0, 1024, 0.01, HB_JS_GRID_LINEAR, 1e-6, -1.0, 0 }
 
-/* hb_spectrum_js_distance: √JS between a and b (options may be NULL = defaults).
+/* hb_spectra_zero_flags: the numerically-zero test above on k spectra (options may be
+ * NULL = defaults; only zero_rel_tol is read). is_zero (may be NULL) gets k flags 0/1,
+ * n_zero (may be NULL) their count, tol_used (may be NULL) the relative tolerance applied.
+ * Returns HB_OK, HB_EINVAL (NULL spectra, k = 0, bad options), HB_ESTATE (a spectrum
+ * without probes), HB_ENOMEM (only when is_zero is NULL: k flags are allocated). */
+HB_API int hb_spectra_zero_flags(const hb_spectrum *const *spectra, size_t k,
+                                 const hb_js_options *opt, int *is_zero, size_t *n_zero,
+                                 double *tol_used);
+
+/* hb_spectrum_js_distance: √JS between a and b (options may be NULL = defaults); NaN (with
+ * HB_OK) when normalising and a or b is numerically zero (see above) unless keep_zero = 1.
  * Returns HB_OK, HB_EINVAL (NULL, bad options), HB_ENOMEM. */
 HB_API int hb_spectrum_js_distance(const hb_spectrum *a, const hb_spectrum *b,
                                    const hb_js_options *opt, double *distance);
 /* hb_spectra_js_matrix: the k×k row-major matrix of JS distances (symmetric, zero
  * diagonal) on ONE grid shared by all k spectra, and (mean_offdiag may be NULL) the mean
- * of its k(k−1) off-diagonal entries (0 when k = 1). Returns HB_OK, HB_EINVAL, HB_ENOMEM. */
+ * of its k(k−1) off-diagonal entries (0 when k = 1). When normalising, numerically-zero
+ * spectra are left out as described above (NaN rows/columns, mean over the others).
+ * Returns HB_OK, HB_EINVAL, HB_ENONFINITE, HB_ENOMEM. */
 HB_API int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k,
                                 const hb_js_options *opt, double *out_kxk,
                                 double *mean_offdiag);
 
 /* hb_slq_block_heterogeneity: for a model, SLQ on every block's sub-Hessian (B = number of
  * blocks; each with hb_slq_run_model_block and this slq's options), then the B×B JS matrix
- * and its off-diagonal mean (the paper's JS⁰ when run at initialisation). spectra (may be
- * NULL) receives B spectra the caller frees; js_BxB and mean_offdiag may be NULL.
+ * and its off-diagonal mean (the paper's JS⁰ when run at initialisation), numerically-zero
+ * blocks treated as in hb_spectra_js_matrix (left out when normalising: NaN rows/columns,
+ * mean over the other blocks; hb_spectra_zero_flags on the returned spectra says which).
+ * spectra (may be NULL) receives B spectra the caller frees; js_BxB and mean_offdiag may be
+ * NULL.
  * Returns as hb_slq_run; on failure nothing is left allocated and spectra[] are NULL. */
 HB_API int hb_slq_block_heterogeneity(hb_slq *s, hb_model *m, const hb_js_options *opt,
                                       hb_spectrum **spectra, double *js_BxB,

@@ -6,23 +6,35 @@
  *   (HB_JS_GRID_SYMLOG: nodes, lo and hi mapped to u = asinh(x/c) first, c = floor_rel·max|x|)
  *   P_i[g] = density_i(x_g) / Σ_g density_i(x_g)
  *   JS(P,Q) = ½ Σ P log2(P/M) + ½ Σ Q log2(Q/M), M = (P+Q)/2;  distance = √JS ∈ [0,1]
- *   (each term evaluated as ½·P·log2(2P/(P+Q)), 0 where P = 0: no 0·∞ when M underflows) */
+ *   (each term evaluated as ½·P·log2(2P/(P+Q)), 0 where P = 0: no 0·∞ when M underflows)
+ *   normalising: numerically-zero spectra (max|θ_i| ≤ tol·max_j max|θ_j|) are left out of
+ *   the grid, the matrix (NaN rows/columns) and the mean, unless keep_zero */
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "slq/slq_internal.h"
 
-/* Size of hb_js_options before the grid fields were appended (older callers). */
+/* Sizes of hb_js_options before the grid fields (V1) and the zero-spectrum fields (V2)
+ * were appended (older callers; the fields they lack take their defaults). */
 #define JS_OPTIONS_SIZE_V1 offsetof(hb_js_options, grid)
+#define JS_OPTIONS_SIZE_V2 offsetof(hb_js_options, zero_rel_tol)
+
+/* Automatic zero tolerance, in units of the spectra's unit roundoff u (docs/spectral.md,
+ * "Numerically-zero spectra"): one u of the largest |θ|, the backward error of a product
+ * rounded at u. Not more: growth factors would also flag real curvature (the tiny f32 gpt's
+ * Q bias sits at 2e-7 of the top, 3u, and agrees with f64 to 4 digits). */
+#define ZERO_TOL_ULPS 1.0
 
 /* Copies the caller's options into *d (defaults for fields the caller's struct lacks). */
 static int check_opts(hb_context *ctx, const hb_js_options *o, hb_js_options *d) {
     *d = (hb_js_options)HB_JS_OPTIONS_INIT;
     if (!o) return HB_OK;
-    HB_CHECK(ctx, o->struct_size == sizeof(hb_js_options) || o->struct_size == JS_OPTIONS_SIZE_V1,
-             HB_EINVAL, "hb_js_options.struct_size is %zu, expected %zu (or %zu)", o->struct_size,
-             sizeof(hb_js_options), (size_t)JS_OPTIONS_SIZE_V1);
+    HB_CHECK(ctx, o->struct_size == sizeof(hb_js_options) || o->struct_size == JS_OPTIONS_SIZE_V2 ||
+                      o->struct_size == JS_OPTIONS_SIZE_V1,
+             HB_EINVAL, "hb_js_options.struct_size is %zu, expected %zu (or %zu, %zu)",
+             o->struct_size, sizeof(hb_js_options), (size_t)JS_OPTIONS_SIZE_V2,
+             (size_t)JS_OPTIONS_SIZE_V1);
     memcpy(d, o, o->struct_size);
     d->struct_size = sizeof(hb_js_options);
     o = d;
@@ -35,6 +47,9 @@ static int check_opts(hb_context *ctx, const hb_js_options *o, hb_js_options *d)
              "grid must be HB_JS_GRID_LINEAR or HB_JS_GRID_SYMLOG, got %d", o->grid);
     HB_CHECK(ctx, o->grid != HB_JS_GRID_SYMLOG || (o->symlog_floor_rel > 0 && o->symlog_floor_rel < 1),
              HB_EINVAL, "symlog_floor_rel must be in (0, 1)");
+    HB_CHECK(ctx, !isnan(o->zero_rel_tol) && o->zero_rel_tol < 1, HB_EINVAL,
+             "zero_rel_tol must be < 0 (automatic) or in [0, 1), got %g", o->zero_rel_tol);
+    HB_CHECK(ctx, o->keep_zero == 0 || o->keep_zero == 1, HB_EINVAL, "keep_zero must be 0 or 1");
     return HB_OK;
 }
 
@@ -57,13 +72,65 @@ static double mapped_density_at(const hb_spectrum *sp, const double *tn, double 
     return acc * c / (double)sp->n_probes;
 }
 
-static double scale_of(const hb_spectrum *sp, int normalize) {
-    if (!normalize) return 1.0;
+/* max |θ| over all probes (nodes are ascending: only the ends matter). */
+static double max_abs_node(const hb_spectrum *sp) {
     double s = 0;
     for (size_t p = 0; p < sp->n_probes; p++)
         s = fmax(s, fmax(fabs(sp->probes[p].nodes[0]),
                          fabs(sp->probes[p].nodes[sp->probes[p].count - 1])));
+    return s;
+}
+
+static double scale_of(const hb_spectrum *sp, int normalize) {
+    if (!normalize) return 1.0;
+    double s = max_abs_node(sp);
     return s > 0 ? s : 1.0;
+}
+
+/* The numerically-zero test: zero[i] = 1 when max|θ_i| ≤ tol·max_j max|θ_j| (always when
+ * max|θ_i| = 0), tol = o->zero_rel_tol, or max_i u_i when that is < 0. An eigenvalue
+ * below about u·‖H‖ is not resolved by products rounded at u (the backward error of H·v is
+ * of that size), so a block whose largest |θ| lies there has no curvature we can measure. */
+static void zero_test(const hb_spectrum *const *spectra, size_t k, const hb_js_options *o,
+                      int *zero, size_t *n_zero, double *tol_used) {
+    double top = 0, u = 0;
+    for (size_t i = 0; i < k; i++) {
+        top = fmax(top, max_abs_node(spectra[i]));
+        u = fmax(u, spectra[i]->unit_roundoff);
+    }
+    double tol = o->zero_rel_tol >= 0 ? o->zero_rel_tol : ZERO_TOL_ULPS * u;
+    size_t nz = 0;
+    for (size_t i = 0; i < k; i++) {
+        double mi = max_abs_node(spectra[i]);
+        zero[i] = mi == 0 || mi <= tol * top;
+        nz += (size_t)zero[i];
+    }
+    if (n_zero) *n_zero = nz;
+    if (tol_used) *tol_used = tol;
+}
+
+/* The checks every entry point shares: k ≥ 1 non-NULL spectra, each with probes. */
+static int check_spectra(const hb_spectrum *const *spectra, size_t k) {
+    if (!spectra || k == 0 || !spectra[0]) return HB_EINVAL;
+    hb_context *ctx = spectra[0]->ctx;
+    for (size_t i = 0; i < k; i++) {
+        HB_CHECK(ctx, spectra[i] != NULL, HB_EINVAL, "spectrum %zu is NULL", i);
+        HB_CHECK(ctx, spectra[i]->n_probes > 0, HB_ESTATE, "spectrum %zu has no probes", i);
+    }
+    return HB_OK;
+}
+
+int hb_spectra_zero_flags(const hb_spectrum *const *spectra, size_t k, const hb_js_options *opt,
+                          int *is_zero, size_t *n_zero, double *tol_used) {
+    HB_TRY(check_spectra(spectra, k));
+    hb_context *ctx = spectra[0]->ctx;
+    hb_js_options d;
+    HB_TRY(check_opts(ctx, opt, &d));
+    int *z = is_zero ? is_zero : hb__calloc(ctx, k, sizeof(int), "zero flags");
+    if (!z) return HB_ENOMEM;
+    zero_test(spectra, k, &d, z, n_zero, tol_used);
+    if (!is_zero) hb__free(ctx, z);
+    return HB_OK;
 }
 
 /* One half-term ½·P·log2(P/M) with M = (P+Q)/2, written as ½·P·log2(2P/(P+Q)): P + Q
@@ -84,15 +151,18 @@ static double js_of(const double *P, const double *Q, size_t G) {
     return sqrt(js);
 }
 
+/* Fills every entry of rows and columns i with use[i] = 0 with NaN: "not compared". */
+static void mark_left_out(double *out, size_t k, const int *use) {
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < k; j++)
+            if (!use[i] || !use[j]) out[i * k + j] = NAN;
+}
+
 int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k, const hb_js_options *opt,
                          double *out, double *mean_offdiag) {
-    if (!spectra || k == 0 || !spectra[0]) return HB_EINVAL;
+    HB_TRY(check_spectra(spectra, k));
     hb_context *ctx = spectra[0]->ctx;
     HB_CHECK(ctx, out != NULL, HB_EINVAL, "output matrix is NULL");
-    for (size_t i = 0; i < k; i++) {
-        HB_CHECK(ctx, spectra[i] != NULL, HB_EINVAL, "spectrum %zu is NULL", i);
-        HB_CHECK(ctx, spectra[i]->n_probes > 0, HB_ESTATE, "spectrum %zu has no probes", i);
-    }
     hb_js_options d;
     HB_TRY(check_opts(ctx, opt, &d));
     const hb_js_options *o = &d;
@@ -108,22 +178,42 @@ int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k, const hb_j
             maxnodes = c > maxnodes ? c : maxnodes;
         }
     double *scale = hb__malloc(ctx, k * sizeof(double), "JS scales");
+    int *use = hb__calloc(ctx, k, sizeof(int), "JS compared flags");
     double *P = hb__malloc(ctx, kG * sizeof(double), "JS densities");
     double *tn = symlog ? hb__malloc(ctx, maxnodes * sizeof(double), "JS mapped nodes") : NULL;
-    if (!scale || !P || (symlog && !tn)) {
+    if (!scale || !use || !P || (symlog && !tn)) {
         hb__free(ctx, scale);
+        hb__free(ctx, use);
         hb__free(ctx, P);
         hb__free(ctx, tn);
         return HB_ENOMEM;
+    }
+    /* which spectra are compared: all, except numerically-zero ones when normalising
+     * (scaling rounding noise to unit size would make it look like a spectrum) */
+    size_t n_use = k;
+    if (o->normalize && !o->keep_zero) {
+        size_t nz;
+        zero_test(spectra, k, o, use, &nz, NULL); /* use[] holds the zero flags here */
+        for (size_t i = 0; i < k; i++) use[i] = !use[i];
+        n_use = k - nz;
+    } else {
+        for (size_t i = 0; i < k; i++) use[i] = 1;
     }
     double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < k; i++) {
         const hb_spectrum *sp = spectra[i];
         scale[i] = scale_of(sp, o->normalize);
+        if (!use[i]) continue; /* a left-out spectrum does not widen the pooled grid */
         for (size_t p = 0; p < sp->n_probes; p++) {
             lo = fmin(lo, sp->probes[p].nodes[0] / scale[i]);
             hi = fmax(hi, sp->probes[p].nodes[sp->probes[p].count - 1] / scale[i]);
         }
+    }
+    int rc = HB_OK;
+    if (n_use == 0) { /* nothing to compare: every entry is "not compared" */
+        mark_left_out(out, k, use);
+        if (mean_offdiag) *mean_offdiag = NAN;
+        goto done;
     }
     /* symmetric log: u = asinh(x/c) is increasing, so lo and hi map to the extremes of u */
     double cfl = 1.0;
@@ -137,8 +227,8 @@ int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k, const hb_j
     if (!(R > 0)) R = fmax(fabs(lo), fabs(hi));
     double sigma = o->sigma_rel * (R > 0 ? R : 1.0);
     double a = lo - 5 * sigma, step = (hi - lo + 10 * sigma) / (double)(G - 1);
-    int rc = HB_OK;
     for (size_t i = 0; i < k && rc == HB_OK; i++) {
+        if (!use[i]) continue;
         double *Pi = P + i * G, sum = 0;
         const hb_spectrum *sp = spectra[i];
         if (symlog) {
@@ -160,8 +250,10 @@ int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k, const hb_j
     if (rc == HB_OK) {
         double acc = 0;
         for (size_t i = 0; i < k && rc == HB_OK; i++) {
+            if (!use[i]) continue;
             out[i * k + i] = 0.0;
             for (size_t j = 0; j < i; j++) {
+                if (!use[j]) continue;
                 double v = js_of(P + i * G, P + j * G, G);
                 if (isnan(v)) {
                     rc = hb__fail(ctx, HB_ENONFINITE, "JS distance of spectra %zu and %zu is "
@@ -172,9 +264,13 @@ int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k, const hb_j
                 acc += 2 * v;
             }
         }
-        if (mean_offdiag && rc == HB_OK) *mean_offdiag = k > 1 ? acc / (double)(k * (k - 1)) : 0.0;
+        if (rc == HB_OK) mark_left_out(out, k, use);
+        if (mean_offdiag && rc == HB_OK)
+            *mean_offdiag = n_use > 1 ? acc / (double)(n_use * (n_use - 1)) : 0.0;
     }
+done:
     hb__free(ctx, scale);
+    hb__free(ctx, use);
     hb__free(ctx, P);
     hb__free(ctx, tn);
     return rc;

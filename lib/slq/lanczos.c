@@ -342,6 +342,7 @@ static int slq_core(hb_slq *s, hb_linop *op, slq_work *w, hb_spectrum **out) {
     HB_TRY(lanczos_batch(s, op, w, k, m));
     hb_spectrum *sp = NULL;
     HB_TRY(hb_spectrum_create(ctx, n, &sp));
+    sp->unit_roundoff = hb__linop_unit_roundoff(op);
     for (size_t p = 0; p < k; p++) {
         size_t st = w->steps[p];
         int rc = tridiag_eig(ctx, st, w->alpha + p * m, w->beta + p * m, w->d, w->e, w->Z);

@@ -2,6 +2,7 @@
  *   dense:     Y = X·Aᵀ = X·A   (one gemm, A symmetric; gemv for k = 1)
  *   callback:  y_i = fn(x_i), one call per vector
  *   model:     Y = H·X through ONE hb_model_hvp_multi / hb_model_block_hvp call */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -105,6 +106,19 @@ void hb_linop_free(hb_linop *op) {
 }
 
 size_t hb_linop_size(const hb_linop *op) { return op ? op->n : 0; }
+
+/* Dense and callback operators count as f64 (a callback's own precision is unknown; a
+ * caller who knows better passes hb_js_options.zero_rel_tol). A model's products are in its
+ * compute dtype; a central difference of gradients with step ∝ u^(1/3) (lib/model/
+ * callbacks.c) is accurate to about u^(2/3) relative, not u. */
+double hb__linop_unit_roundoff(const hb_linop *op) {
+    double u = DBL_EPSILON / 2;
+    if (op->kind == HB__LINOP_MODEL || op->kind == HB__LINOP_MODEL_BLOCK) {
+        if (op->model->compute == HB_F32) u = FLT_EPSILON / 2;
+        if (!op->model->exact_hvp) u = cbrt(u) * cbrt(u);
+    }
+    return u;
+}
 
 static int apply_model(hb_linop *op, size_t k, const double *X, double *Y) {
     hb_context *ctx = op->ctx;

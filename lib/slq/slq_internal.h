@@ -45,6 +45,7 @@ typedef struct hb__probe {
 struct hb_spectrum {
     hb_context *ctx;
     size_t n;
+    double unit_roundoff; /* u of the products that made the nodes (hb_spectrum_unit_roundoff) */
     hb__probe *probes;
     size_t n_probes, cap_probes;
 };
@@ -53,6 +54,10 @@ struct hb_spectrum {
  * success; on failure the caller still owns them. */
 int hb__spectrum_push(hb_spectrum *sp, double *nodes, double *weights, size_t count,
                       int breakdown);
+
+/* Unit roundoff of the operator's products: 2^-53 (f64) or 2^-24 (f32/bf16 models), raised
+ * to u^(2/3) for a finite-difference HVP (docs/spectral.md, "Numerically-zero spectra"). */
+double hb__linop_unit_roundoff(const hb_linop *op);
 
 /* Smoothed density of sp (σ > 0) at x, with nodes optionally divided by scale (> 0). */
 double hb__spectrum_density_at(const hb_spectrum *sp, double x, double sigma, double scale);

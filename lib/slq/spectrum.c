@@ -3,6 +3,7 @@
  *   μ ≈ (1/n_v) Σ_p Σ_j τ_pj δ(θ_pj)
  *   density(x) = (1/n_v) Σ_p Σ_j τ_pj exp(−(x−θ_pj)²/2σ²)/(σ√(2π))
  *   moment_k  = mean_p Σ_j τ_pj θ_pj^k   ≈ (1/n) tr(A^k) */
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@ int hb_spectrum_create(hb_context *ctx, size_t n, hb_spectrum **out) {
     if (!sp) return HB_ENOMEM;
     sp->ctx = ctx;
     sp->n = n;
+    sp->unit_roundoff = DBL_EPSILON / 2; /* caller-given nodes: f64 unless SLQ says otherwise */
     *out = sp;
     return HB_OK;
 }
@@ -96,6 +98,7 @@ int hb_spectrum_add_probe(hb_spectrum *sp, const double *nodes, const double *we
 
 size_t hb_spectrum_dim(const hb_spectrum *sp) { return sp ? sp->n : 0; }
 size_t hb_spectrum_num_probes(const hb_spectrum *sp) { return sp ? sp->n_probes : 0; }
+double hb_spectrum_unit_roundoff(const hb_spectrum *sp) { return sp ? sp->unit_roundoff : 0.0; }
 
 int hb_spectrum_probe(const hb_spectrum *sp, size_t p, const double **nodes,
                       const double **weights, size_t *count, int *breakdown) {

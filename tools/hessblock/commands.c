@@ -104,6 +104,16 @@ static void default_preset(model_opts *m) {
 }
 
 /* ---- spectrum ---------------------------------------------------------------------- */
+/* Issue 12.4: name the numerically-zero blocks (left out of the scale-normalised JS0). */
+static void print_zero_blocks(const spec_result *s) {
+    if (!s->n_zero) return;
+    printf("numerically zero (max |lambda| <= %.3g x the largest; left out of the "
+           "scale-normalised JS0):", s->zero_tol);
+    for (size_t b = 0; b < s->nblocks; b++)
+        if (s->zero[b]) printf(" %s", s->names[b]);
+    printf("\n");
+}
+
 int cmd_spectrum(int argc, char **argv, int first) {
     const char *cmd = "spectrum";
     common_opts c;
@@ -123,7 +133,8 @@ int cmd_spectrum(int argc, char **argv, int first) {
         {"steps", OPT_INT, &so.steps, 2, 2048, NULL, "N", "Lanczos steps per probe [40]"},
         {"sigma", OPT_REAL, &so.sigma_rel, 1e-6, 1, NULL, "X",
          "Gaussian smoothing width, relative to the spectral range [0.01]"},
-        {"grid", OPT_INT, &so.grid, 16, 100000, NULL, "N", "density grid points [256]"},
+        {"grid", OPT_INT, &so.grid, 16, 100000, NULL, "N",
+         "density grid points of the figures and CSV (JS values use their own 1024) [256]"},
         {"blocks", OPT_STRING, &blocks, 0, 0, NULL, "LIST",
          "per-block spectra: all, none, or comma-separated block names [all]"},
         {"full", OPT_FLAG, &full, 0, 0, NULL, NULL, "also the spectrum of the full Hessian"},
@@ -228,10 +239,11 @@ int cmd_spectrum(int argc, char **argv, int first) {
         for (size_t b = 0; b < sr.nblocks; b++)
             printf("%-28s %-10s %9lld %12.4g %12.4g\n", sr.names[b], sr.kinds[b],
                    (long long)sr.numel[b], sr.lmin[b], sr.lmax[b]);
+        print_zero_blocks(&sr);
         if (sr.js && sr.nblocks > 1 && sr.js_grid) printf("JS grid: %s\n", js_grid_name(sr.js_grid));
         if (sr.js && sr.nblocks > 1)
-            printf("JS0 (mean pairwise JS distance) = %.4f; with scale-normalised spectra %.4f\n",
-                   sr.js0, sr.js0_normalized);
+            printf("JS0 (mean pairwise JS distance) = %.4f; with scale-normalised spectra %.4f%s\n",
+                   sr.js0, sr.js0_normalized, sr.n_zero ? " (numerically-zero blocks left out)" : "");
         if (sr.js_blocks)
             printf("JS0 over the %s blocks only (%zu of %zu) = %.4f; with scale-normalised spectra "
                    "%.4f\n", sr.js_blocks == 1 ? "weight" : "selected", sr.js_nselected, sr.nblocks,
@@ -698,9 +710,12 @@ int cmd_analyze(int argc, char **argv, int first) {
     size_t sl = 0;
     sl += (size_t)snprintf(settings + sl, sizeof settings - sl,
                            "preset %s, seed %lld, threads %lld\nSLQ: %lld probes, %lld Lanczos steps, "
-                           "smoothing sigma %g of the spectral range, %lld grid points\n",
+                           "smoothing sigma %g of the spectral range; grid points: %zu for the "
+                           "densities (figures, CSV), %zu for JS\n",
                            preset_choices[preset], (long long)c.seed, (long long)c.threads,
-                           (long long)so.probes, (long long)so.steps, so.sigma_rel, (long long)so.grid);
+                           (long long)so.probes, (long long)so.steps, so.sigma_rel,
+                           compute_density_grid_points(so.sigma_rel, (size_t)so.grid),
+                           compute_js_grid_points());
     if (so.js_grid)
         sl += (size_t)snprintf(settings + sl, sizeof settings - sl,
                                "JS grid: %s (--js-grid; every JS0 below)\n", js_grid_name(so.js_grid));
@@ -816,6 +831,9 @@ int cmd_analyze(int argc, char **argv, int first) {
             for (size_t k = 0; k < nspec && k < 8; k++)
                 if (!strcmp(specs_r[k].model, mname)) js0n = specs_r[k].js0_normalized;
             jw_number(&w, "js0_normalized", js0n);
+            for (size_t k = 0; k < nspec && k < 8; k++) /* issue 12.4: left out of js0_normalized */
+                if (!strcmp(specs_r[k].model, mname) && specs_r[k].zero)
+                    jw_int(&w, "js_zero_blocks", (int64_t)specs_r[k].n_zero);
             if (so.js_grid) jw_string(&w, "js_grid", js_grid_name(so.js_grid));
             if (so.js_blocks) {
                 double a = NAN, b = NAN;
@@ -856,7 +874,11 @@ int cmd_analyze(int argc, char **argv, int first) {
         if (nspec || ntrain) print_summary_table(stdout, specs_r, nspec, trains, ntrain);
         if (nspec) {
             printf("JS0 with every block spectrum scaled by its own max |lambda| first:");
-            for (size_t k = 0; k < nspec; k++) printf(" %s %.4f", specs_r[k].model, specs_r[k].js0_normalized);
+            for (size_t k = 0; k < nspec; k++) {
+                printf(" %s %.4f", specs_r[k].model, specs_r[k].js0_normalized);
+                if (specs_r[k].n_zero) /* issue 12.4 */
+                    printf(" (%zu numerically-zero blocks left out)", specs_r[k].n_zero);
+            }
             printf("\n");
             if (so.js_blocks) {
                 printf("JS0 over the %s blocks only (selected/all blocks):", so.js_blocks == 1 ? "weight" : "selected");

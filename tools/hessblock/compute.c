@@ -159,14 +159,25 @@ static char *xstrdup(const char *s) {
     return d;
 }
 
+#endif
+
 /* Linear grid from lo − 5σ to hi + 5σ (the library's JS convention) with at least
  * 2 points per σ, so the trapezoid rule integrates the smoothed density to ≈ 1. */
-static size_t grid_points(double sigma_rel, size_t requested) {
+size_t compute_density_grid_points(double sigma_rel, size_t requested) {
     double need = (1 + 10 * sigma_rel) / (0.5 * sigma_rel) + 1;
     size_t g = need > (double)requested ? (size_t)ceil(need) : requested;
     return g > 200000 ? 200000 : g;
 }
 
+size_t compute_js_grid_points(void) {
+#if HAVE_SLQ
+    return ((hb_js_options)HB_JS_OPTIONS_INIT).grid_points; /* compute_spectrum keeps it */
+#else
+    return 0;
+#endif
+}
+
+#if HAVE_SLQ
 static void fill_grid(double lo, double hi, double sigma, double *grid, size_t n) {
     double a = lo - 5 * sigma, b = hi + 5 * sigma;
     for (size_t i = 0; i < n; i++) grid[i] = a + (b - a) * (double)i / (double)(n - 1);
@@ -238,7 +249,7 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
         hi = fmax(hi, out->full_lmax);
     }
     double sigma = sigma_for(lo, hi, so->sigma_rel);
-    size_t ng = grid_points(so->sigma_rel, (size_t)so->grid);
+    size_t ng = compute_density_grid_points(so->sigma_rel, (size_t)so->grid);
     out->sigma = sigma;
     out->ngrid = ng;
     out->nblocks = nb;
@@ -299,6 +310,12 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
         free(tmp);
         if (rc != HB_OK) goto done;
         out->js0_normalized = nb > 1 ? mean : NAN;
+        out->js_grid_points = jo.grid_points;
+        /* which blocks that normalised JS0 left out (issue 12.4): the library's own test */
+        if (!(out->zero = calloc(nb, sizeof(int)))) { rc = HB_ENOMEM; goto done; }
+        if ((rc = hb_spectra_zero_flags((const hb_spectrum *const *)sp, nb, &jo, out->zero,
+                                        &out->n_zero, &out->zero_tol)) != HB_OK)
+            goto done;
         if (so->js_blocks) {
             /* the subset's own JS matrix: exactly as if only these blocks had been analysed */
             out->js_blocks = so->js_blocks;

@@ -67,6 +67,11 @@ int compute_train(hb_context *ctx, hb_model *m, const train_opts *to, train_run 
 int compute_quadratic(hb_context *ctx, const quad_opts *qo, int family, quad_family *out);
 
 const char *model_kind_name(int kind);
+/* Grid points of the density grid of figures and CSV for a requested count (at least 2
+ * per σ), and of every JS value (the library's default; 0 without SLQ). Issue 12.6: the
+ * settings line prints both. */
+size_t compute_density_grid_points(double sigma_rel, size_t requested);
+size_t compute_js_grid_points(void);
 /* Loads the parameters of a checkpoint into m (its block table must match). */
 int compute_load_checkpoint(hb_context *ctx, hb_model *m, const char *path);
 

@@ -20,7 +20,7 @@ void spec_result_free(spec_result *s) {
     free_strs(s->names, s->nblocks);
     free_strs(s->kinds, s->nblocks);
     free(s->numel); free(s->lmin); free(s->lmax); free(s->grid); free(s->density); free(s->own_grid); free(s->own_density);
-    free(s->full_density); free(s->js); free(s->js_selected);
+    free(s->full_density); free(s->js); free(s->js_selected); free(s->zero);
     memset(s, 0, sizeof *s);
 }
 
@@ -59,6 +59,10 @@ const char *js_grid_name(int js_grid) {
     return js_grid == 1 ? "symlog" : "linear";
 }
 
+const char *zero_mark(const spec_result *s, size_t b) {
+    return s->zero && s->zero[b] ? " [zero]" : "";
+}
+
 const char *js_blocks_name(int js_blocks) {
     return js_blocks == 1 ? "weights" : "all";
 }
@@ -84,6 +88,14 @@ void json_spectrum(jw *w, const char *key, const spec_result *s, int with_densit
             if (s->js_selected && s->js_selected[b]) jw_string(w, NULL, s->names[b]);
         jw_end_array(w);
     }
+    if (s->js_grid_points) { /* issue 12.6: the two grids are different things */
+        jw_int(w, "density_grid_points", (int64_t)s->ngrid);
+        jw_int(w, "js_grid_points", (int64_t)s->js_grid_points);
+    }
+    if (s->zero) { /* issue 12.4: blocks left out of js0_normalized */
+        jw_int(w, "js_zero_blocks", (int64_t)s->n_zero);
+        jw_number(w, "js_zero_rel_tol", s->zero_tol);
+    }
     jw_number(w, "seconds", s->seconds);
     if (with_densities) jw_numbers(w, "grid", s->grid, s->ngrid);
     if (s->has_full) {
@@ -102,6 +114,7 @@ void json_spectrum(jw *w, const char *key, const spec_result *s, int with_densit
         jw_int(w, "numel", s->numel[b]);
         jw_number(w, "lambda_min", s->lmin[b]);
         jw_number(w, "lambda_max", s->lmax[b]);
+        if (s->zero) jw_bool(w, "numerically_zero", s->zero[b]);
         if (s->density) {
             const double *d = s->density + b * s->ngrid;
             jw_number(w, "density_integral", trapz(s->grid, d, s->ngrid));
@@ -269,15 +282,29 @@ int write_spectrum_files(const char *cmd, const char *dir, const spec_result *s)
         }
         if (outdir_close(cmd, f, dir, name)) return -1;
 
-        char title[160];
-        snprintf(title, sizeof title, "%s: Jensen-Shannon distance between block spectra (JS0 = %.3f)",
-                 s->model, s->js0);
-        svg_heatmap hm = {title, s->js, s->nblocks, s->nblocks, (const char *const *)s->names,
-                          (const char *const *)s->names, 0, 1, "JS", s->nblocks <= 12};
-        double side = 260 + 22.0 * (double)s->nblocks;
+        char title[200];
+        snprintf(title, sizeof title, "%s: Jensen-Shannon distance between block spectra (JS0 = %.3f)%s",
+                 s->model, s->js0, s->n_zero ? "; [zero]: numerically zero block" : "");
+        /* labels with the zero mark (issue 12.4): the figure shows the unscaled matrix, where
+         * a zero block is a spike at 0; the mark says it is left out of the scaled JS0 */
+        char **labels = calloc(s->nblocks, sizeof *labels);
+        int bad = !labels;
+        for (size_t b = 0; !bad && b < s->nblocks; b++) {
+            size_t L = strlen(s->names[b]) + strlen(zero_mark(s, b)) + 1;
+            if ((labels[b] = malloc(L))) snprintf(labels[b], L, "%s%s", s->names[b], zero_mark(s, b));
+            else bad = 1;
+        }
+        int wrc = -1;
         snprintf(name, sizeof name, "%s_js.svg", s->model);
-        if (svg_write_heatmap(outdir_path(path, sizeof path, dir, name), &hm, side + 120, side))
-            return fail_path(cmd, dir, name);
+        if (!bad) {
+            svg_heatmap hm = {title, s->js, s->nblocks, s->nblocks, (const char *const *)labels,
+                              (const char *const *)labels, 0, 1, "JS", s->nblocks <= 12};
+            double side = 260 + 22.0 * (double)s->nblocks;
+            wrc = svg_write_heatmap(outdir_path(path, sizeof path, dir, name), &hm, side + 120, side);
+        }
+        free_strs(labels, labels ? s->nblocks : 0);
+        if (bad) { runtime_error(cmd, "out of memory"); return -1; }
+        if (wrc) return fail_path(cmd, dir, name);
     }
 
     /* densities: one panel per block (+ full spectrum first), log-y */
@@ -294,7 +321,8 @@ int write_spectrum_files(const char *cmd, const char *dir, const spec_result *s)
         k++;
     }
     for (size_t b = 0; b < s->nblocks; b++, k++) {
-        snprintf(titles[k], sizeof titles[k], "%s (%lld)", s->names[b], (long long)s->numel[b]);
+        snprintf(titles[k], sizeof titles[k], "%s (%lld)%s", s->names[b], (long long)s->numel[b],
+                 zero_mark(s, b));
         if (s->own_density) /* each block on its own range: readable when scales differ */
             se[k] = (svg_series){NULL, s->own_grid + b * s->ngrid, s->own_density + b * s->ngrid,
                                  s->ngrid, 0, 0};

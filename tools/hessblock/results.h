@@ -39,6 +39,13 @@ typedef struct spec_result {
     size_t js_nselected;
     double js0_selected;     /* NaN when fewer than 2 blocks are selected */
     double js0_selected_normalized;
+    /* numerically-zero blocks (hb_spectra_zero_flags over the blocks computed; issue 12.4):
+     * left out of js0_normalized by the library; NULL/0 when not computed */
+    int *zero;               /* nblocks flags */
+    size_t n_zero;
+    double zero_tol;         /* the relative tolerance applied */
+    size_t js_grid_points;   /* grid of every JS value (0: not computed); ngrid is the
+                                density grid of the figures and CSV */
     double sigma;            /* smoothing width actually used (absolute) */
     int64_t probes, steps;
     double seconds;
@@ -109,6 +116,9 @@ void spec_result_free(spec_result *s);
 void train_run_free(train_run *r);
 void train_cmp_free(train_cmp *t);
 void quad_family_free(quad_family *q);
+
+/* " [zero]" if block b is numerically zero, else "" (figure labels, text tables). */
+const char *zero_mark(const spec_result *s, size_t b);
 
 /* "all" or "weights" (the --js-blocks choice). */
 const char *js_blocks_name(int js_blocks);

@@ -75,13 +75,16 @@ class JSGrid(enum.IntEnum):
 
 class _JSOptions(ctypes.Structure):
     _fields_ = [("struct_size", c_size_t), ("normalize", c_int), ("grid_points", c_size_t),
-                ("sigma_rel", c_double), ("grid", c_int), ("symlog_floor_rel", c_double)]
+                ("sigma_rel", c_double), ("grid", c_int), ("symlog_floor_rel", c_double),
+                ("zero_rel_tol", c_double), ("keep_zero", c_int)]
 
 
 def _js_options(normalize=False, grid_points=1024, sigma_rel=0.01, grid="linear",
-                symlog_floor_rel=1e-6):
+                symlog_floor_rel=1e-6, zero_rel_tol=None, keep_zero=False):
+    # zero_rel_tol None = automatic (the C default −1: the spectra's unit roundoff)
     return _JSOptions(ctypes.sizeof(_JSOptions), int(bool(normalize)), int(grid_points),
-                      float(sigma_rel), int(to_enum(JSGrid, grid, "grid")), float(symlog_floor_rel))
+                      float(sigma_rel), int(to_enum(JSGrid, grid, "grid")), float(symlog_floor_rel),
+                      -1.0 if zero_rel_tol is None else float(zero_rel_tol), int(bool(keep_zero)))
 
 
 LINOP_FN = ctypes.CFUNCTYPE(c_int, c_void_p, PD, PD, c_size_t)
@@ -131,6 +134,9 @@ _sp_to_csv = declare("hb_spectrum_to_csv", c_int, [c_void_p, c_char_p, c_size_t,
 _sp_js = declare("hb_spectrum_js_distance", c_int, [c_void_p, c_void_p, P(_JSOptions), PD])
 _js_matrix = declare("hb_spectra_js_matrix", c_int,
                      [P(c_void_p), c_size_t, P(_JSOptions), PD, PD])
+_zero_flags = declare("hb_spectra_zero_flags", c_int,
+                      [P(c_void_p), c_size_t, P(_JSOptions), P(c_int), P(c_size_t), PD])
+_sp_unit_roundoff = declare("hb_spectrum_unit_roundoff", c_double, [c_void_p])
 
 AVAILABLE = _slq_create is not None
 
@@ -335,6 +341,12 @@ class Spectrum(Handle):
     def default_sigma(self):
         return float(_sp_default_sigma(self._ptr))
 
+    @property
+    def unit_roundoff(self):
+        """hb_spectrum_unit_roundoff: u of the products behind the nodes (2**-53 for f64,
+        2**-24 for f32 models), used by the numerically-zero test of the JS functions."""
+        return float(_need(_sp_unit_roundoff, "hb_spectrum_unit_roundoff")(self._ptr))
+
     def moment(self, order):
         """hb_spectrum_moment: ((1/n)·tr(A^order) estimate, its standard error)."""
         v, e = c_double(), c_double()
@@ -380,11 +392,13 @@ class Spectrum(Handle):
         return json.loads(self.to_json())
 
     def js_distance(self, other, normalize=False, grid_points=1024, sigma_rel=0.01, grid="linear",
-                    symlog_floor_rel=1e-6):
+                    symlog_floor_rel=1e-6, zero_rel_tol=None, keep_zero=False):
         """hb_spectrum_js_distance: √JS (base 2) in [0, 1] between two spectra. grid:
-        'linear' or 'symlog' (u = asinh(λ/c), c = symlog_floor_rel·max|λ|)."""
+        'linear' or 'symlog' (u = asinh(λ/c), c = symlog_floor_rel·max|λ|). NaN when
+        normalising and one of them is numerically zero (see zero_flags), unless keep_zero."""
         d = c_double()
-        o = _js_options(normalize, grid_points, sigma_rel, grid, symlog_floor_rel)
+        o = _js_options(normalize, grid_points, sigma_rel, grid, symlog_floor_rel, zero_rel_tol,
+                        keep_zero)
         other_ptr = require(other, Spectrum, "other")
         self._check(_sp_js(self._ptr, other_ptr, ctypes.byref(o), ctypes.byref(d)))
         return d.value
@@ -400,9 +414,28 @@ def _fs(path):
     return os.fsencode(path)
 
 
+def zero_flags(spectra, zero_rel_tol=None):
+    """hb_spectra_zero_flags: (bool array, tolerance used). A spectrum is numerically zero
+    when its max |θ| is ≤ tol × the largest max |θ| of the spectra given; tol =
+    zero_rel_tol, or (None) the largest unit_roundoff among them (docs/spectral.md)."""
+    spectra = list(spectra)
+    if not spectra:
+        raise InvalidArgument("zero_flags needs at least one spectrum", -1)
+    arr = (c_void_p * len(spectra))(*[require(s, Spectrum, "spectra[%d]" % i)
+                                      for i, s in enumerate(spectra)])
+    flags = (c_int * len(spectra))()
+    tol = c_double()
+    o = _js_options(zero_rel_tol=zero_rel_tol)
+    spectra[0]._check(_need(_zero_flags, "hb_spectra_zero_flags")(
+        arr, len(spectra), ctypes.byref(o), flags, None, ctypes.byref(tol)))
+    return np.array([bool(f) for f in flags]), tol.value
+
+
 def js_matrix(spectra, normalize=False, grid_points=1024, sigma_rel=0.01, grid="linear",
-              symlog_floor_rel=1e-6):
-    """hb_spectra_js_matrix: (k×k JS distance matrix on one shared grid, mean off-diagonal)."""
+              symlog_floor_rel=1e-6, zero_rel_tol=None, keep_zero=False):
+    """hb_spectra_js_matrix: (k×k JS distance matrix on one shared grid, mean off-diagonal).
+    When normalising, numerically-zero spectra (zero_flags) are left out: NaN rows and
+    columns, mean over the others; keep_zero=True compares them anyway."""
     spectra = list(spectra)
     if not spectra:
         raise InvalidArgument("js_matrix needs at least one spectrum", -1)
@@ -410,7 +443,8 @@ def js_matrix(spectra, normalize=False, grid_points=1024, sigma_rel=0.01, grid="
                                       for i, s in enumerate(spectra)])
     M = np.zeros((len(spectra), len(spectra)))
     mean = c_double()
-    o = _js_options(normalize, grid_points, sigma_rel, grid, symlog_floor_rel)
+    o = _js_options(normalize, grid_points, sigma_rel, grid, symlog_floor_rel, zero_rel_tol,
+                    keep_zero)
     spectra[0]._check(_need(_js_matrix, "hb_spectra_js_matrix")(
         arr, len(spectra), ctypes.byref(o), _pd(M), ctypes.byref(mean)))
     return M, mean.value
@@ -532,16 +566,19 @@ class SLQ(Handle):
         return TopK(vals, vecs, res, conv.value)
 
     def block_heterogeneity(self, model, normalize=False, grid_points=1024, sigma_rel=0.01,
-                            grid="linear", symlog_floor_rel=1e-6):
+                            grid="linear", symlog_floor_rel=1e-6, zero_rel_tol=None,
+                            keep_zero=False):
         """hb_slq_block_heterogeneity: (dict name -> Spectrum, B×B JS matrix, mean
-        off-diagonal JS distance)."""
+        off-diagonal JS distance). Numerically-zero blocks are left out when normalising
+        (NaN rows/columns; zero_flags(spectra.values()) says which)."""
         model_ptr = require(model, Model, "model")
         names = model.params.names()
         B = len(names)
         arr = (c_void_p * B)()
         M = np.zeros((B, B))
         mean = c_double()
-        o = _js_options(normalize, grid_points, sigma_rel, grid, symlog_floor_rel)
+        o = _js_options(normalize, grid_points, sigma_rel, grid, symlog_floor_rel, zero_rel_tol,
+                        keep_zero)
         self._check(_slq_hetero(self._ptr, model_ptr, ctypes.byref(o), arr, _pd(M),
                                 ctypes.byref(mean)))
         spectra = {nm: Spectrum._adopt(self._ctx, arr[i]) for i, nm in enumerate(names)}

@@ -19,7 +19,8 @@ def spectrum(model, probes=10, steps=80, full=True, blocks=True, grid_points=102
              sigma_rel=0.01, normalize=False, seed=None):
     """SLQ spectra of `model`'s Hessian: 'full' (Spectrum or None), 'blocks' {name:
     Spectrum} (blocks=True: all, a list of names/indices: those, False: none), and for
-    two or more blocks 'js' (matrix, on one shared grid) and 'js_mean'."""
+    two or more blocks 'js' (matrix, on one shared grid) and 'js_mean' (normalize=True:
+    numerically-zero blocks are NaN rows/columns, left out of js_mean; docs/spectral.md)."""
     ctx = expect(model, Model, "model").context
     if seed is not None:
         ctx.seed = seed

@@ -119,6 +119,44 @@ def test_spectrum_manual_js(ctx, tmp_path, need_slq):
         a.js_distance(b, grid_points=2)
 
 
+def test_js_zero_spectra(ctx, need_slq):
+    """Issue 12.4: a numerically-zero spectrum (nodes ~1e-22 next to spectra of size 1) is
+    left out of normalised JS comparisons: NaN row/column, mean over the others."""
+    def spec(nodes, weights):
+        sp = hb.Spectrum(ctx, 50)
+        sp.add_probe(nodes, weights)
+        return sp
+    a, b = spec([1.0, 2.0, 3.0], [1, 1, 1]), spec([0.5, 4.0], [1, 2])
+    c, z = spec([-1.0, 2.0], [1, 3]), spec([-3e-22, 1e-22], [1, 1])
+    assert a.unit_roundoff == 2.0 ** -53
+    flags, tol = hb.zero_flags([a, z, b, c])
+    assert flags.tolist() == [False, True, False, False] and tol == 2.0 ** -53
+    M, mean = hb.js_matrix([a, z, b, c], normalize=True)
+    M3, mean3 = hb.js_matrix([a, b, c], normalize=True)
+    assert np.isnan(M[1, :]).all() and np.isnan(M[:, 1]).all()
+    assert np.array_equal(M[np.ix_([0, 2, 3], [0, 2, 3])], M3) and mean == mean3
+    assert np.isnan(a.js_distance(z, normalize=True))
+    Mk, meank = hb.js_matrix([a, z, b, c], normalize=True, keep_zero=True)
+    assert np.isfinite(Mk).all() and meank != mean3
+    assert np.isfinite(hb.js_matrix([a, z, b, c])[0]).all()  # unnormalised: unchanged
+    assert hb.zero_flags([a, z, b, c], zero_rel_tol=0.6)[0].tolist() == [False, True, False, True]
+    with pytest.raises(hb.InvalidArgument):
+        hb.js_matrix([a, z], normalize=True, zero_rel_tol=1.5)
+
+
+def test_zero_blocks_f32_gpt(ctx, need_slq):
+    """The key bias of a tiny f32 gpt is zero in exact arithmetic: flagged, with u = 2**-24."""
+    m = hb.Model(ctx, "gpt", vocab=16, context=8, width=16, heads=2, layers=1, batch=4,
+                 dtype="f32")
+    with hb.SLQ(ctx, probes=2, steps=10) as slq:
+        spectra, M, mean = slq.block_heterogeneity(m, normalize=True)
+    names = list(spectra)
+    flags, tol = hb.zero_flags(spectra.values())
+    assert tol == 2.0 ** -24
+    k = names.index("h.0.attn.wk.bias")
+    assert flags[k] and np.isnan(M[k]).all() and np.isfinite(mean)
+
+
 def _js_symlog_numpy(a, b, sigma_rel, floor, G):
     """The documented symlog JS distance of two single-probe spectra, in numpy."""
     (xa, wa), (xb, wb) = a, b
