@@ -184,6 +184,11 @@ bad = [
     ["train", "--optimizer", "lora", "--dtype", "bf16"],
     ["analyze", "--js-blocks", "bias"], ["spectrum", "--js-blocks", "none"], ["spectrum", "--js-blocks"],
     ["analyze", "--js-grid", "log"], ["spectrum", "--js-grid", "1"],
+    # issue 12.10: leading white space is not part of a number; an option given twice is
+    # an error (not "last one wins")
+    ["spectrum", "--probes", " 4"], ["spectrum", "--probes=\t4"], ["spectrum", "--sigma", " 0.1"],
+    ["spectrum", "--probes", "4", "--probes", "5"], ["analyze", "--json", "--json"],
+    ["spectrum", "--model", "mlp", "--model=gpt"],
 ]
 for args in bad:
     p = run(args)
@@ -191,6 +196,8 @@ for args in bad:
     check(p.returncode == 2, f"{args}: exit {p.returncode}, expected 2")
     check(len(lines) == 1 and lines[0].startswith("hessblock"), f"{args}: stderr {p.stderr!r}")
     check(p.stdout == "", f"{args}: stdout not empty")
+p = run(["spectrum", "--steps", "8", "--steps", "8"])
+check("--steps" in p.stderr and "more than once" in p.stderr, f"duplicate option named: {p.stderr!r}")
 p = run(["train", "--optimizer", "adam", "--rank", "4"])
 check("--rank" in p.stderr and "sst or lora" in p.stderr, f"--rank with adam names the option: {p.stderr!r}")
 
