@@ -282,6 +282,37 @@ START_TEST(test_format_and_crafted) {
     ck_assert_int_eq(hb_optimizer_step_count(w), 1);
     ck_assert(memcmp(w->v, o->v, o->n_part * 4) == 0);
     ck_assert_int_eq(hb_checkpoint_load_buffer(img, size, p, NULL), HB_OK);
+    /* issue 12.10: heads is 1 for every kind but Adam-mini, and Adam-mini's is what
+     * HB_OPT_HEADS accepts (1..2^31); 2^40 with valid CRCs once loaded into Adam */
+    memcpy(c, img, size);
+    ck_assert_uint_eq(rd64(c + sec_at[2] + 16 + 16), 2);
+    wr64(c + sec_at[2] + 16 + 16, (uint64_t)1 << 40);
+    RESEC(2);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(c, size, p, NULL), HB_EFORMAT);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(c, size, p, w), HB_EFORMAT);
+    hb_optimizer *adam = NULL;
+    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_ADAM, p, &adam), HB_OK);
+    ck_assert_int_eq(hb_optimizer_set_f64(adam, HB_OPT_LR, 0.01), HB_OK);
+    grad_step(p, adam, 1);
+    size_t asz;
+    ck_assert_int_eq(hb_checkpoint_size(p, adam, &asz), HB_OK);
+    unsigned char *aimg = malloc(asz);
+    ck_assert_int_eq(hb_checkpoint_save_buffer(p, adam, aimg, asz, NULL), HB_OK);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(aimg, asz, p, adam), HB_OK);
+    size_t ah = sec_at[2] + 16 + 16; /* sections 1 and 2 are the same as img's */
+    ck_assert_uint_eq(rd32(aimg + sec_at[2]), 3);
+    ck_assert_uint_eq(rd64(aimg + ah), 1);
+    wr64(aimg + ah, (uint64_t)1 << 40);
+    uint64_t alen = rd64(aimg + sec_at[2] + 8);
+    wr32(aimg + sec_at[2] + 16 + alen, crc32_ref(aimg + sec_at[2], 16 + alen));
+    ck_assert_int_eq(hb_checkpoint_load_buffer(aimg, asz, p, adam), HB_EFORMAT);
+    ck_assert_msg(strstr(hb_context_last_error(ctx), "heads") != NULL, "%s",
+                  hb_context_last_error(ctx));
+    wr64(aimg + ah, 2); /* any value but 1 */
+    wr32(aimg + sec_at[2] + 16 + alen, crc32_ref(aimg + sec_at[2], 16 + alen));
+    ck_assert_int_eq(hb_checkpoint_load_buffer(aimg, asz, p, NULL), HB_EFORMAT);
+    free(aimg);
+    hb_optimizer_free(adam);
     /* a params-only file cannot fill an optimizer */
     size_t ps;
     ck_assert_int_eq(hb_checkpoint_size(p, NULL, &ps), HB_OK);

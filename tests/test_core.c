@@ -58,6 +58,12 @@ START_TEST(test_context_options) {
     ck_assert_int_eq(hb_context_set_i64(ctx, HB_CTX_THREADS, 0), HB_EINVAL);
     ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "threads"));
     ck_assert_int_eq(hb_context_last_status(ctx), HB_EINVAL);
+    /* issue 12.10: the getter's failures leave a message too (it was left empty/stale) */
+    ck_assert_int_eq(hb_context_set_i64(ctx, HB_CTX_THREADS, 1), HB_OK);
+    ck_assert_int_eq(hb_context_get_i64(ctx, (hb_context_opt)77, &v), HB_EINVAL);
+    ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "unknown context option 77"));
+    ck_assert_int_eq(hb_context_get_i64(ctx, HB_CTX_SEED, NULL), HB_EINVAL);
+    ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "NULL"));
     ck_assert_int_eq(hb_context_set_i64(ctx, HB_CTX_THREADS, 1025), HB_EINVAL);
     ck_assert_int_eq(hb_context_set_i64(ctx, (hb_context_opt)99, 1), HB_EINVAL);
     ck_assert_int_eq(hb_context_get_i64(ctx, (hb_context_opt)99, &v), HB_EINVAL);

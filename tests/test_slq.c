@@ -627,6 +627,8 @@ START_TEST(test_js) {
     ck_assert_int_eq(hb_spectrum_js_distance(a, b, &o, &x), HB_EINVAL);
     ck_assert_int_eq(hb_spectra_js_matrix(NULL, 2, NULL, M, NULL), HB_EINVAL);
     ck_assert_int_eq(hb_spectra_js_matrix(set, 0, NULL, M, NULL), HB_EINVAL);
+    /* issue 12.10: the spectra's context exists, so k = 0 leaves a message there */
+    ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "k = 0"));
     ck_assert_int_eq(hb_spectra_js_matrix(set, 2, NULL, NULL, NULL), HB_EINVAL);
     const hb_spectrum *withnull[2] = {a, NULL};
     ck_assert_int_eq(hb_spectra_js_matrix(withnull, 2, NULL, M, NULL), HB_EINVAL);

@@ -248,7 +248,8 @@ HB_API int hb_spectrum_js_distance(const hb_spectrum *a, const hb_spectrum *b,
                                    const hb_js_options *opt, double *distance);
 /* hb_spectra_js_matrix: the k×k row-major matrix of JS distances (symmetric, zero
  * diagonal) on ONE grid shared by all k spectra, and (mean_offdiag may be NULL) the mean
- * of its k(k−1) off-diagonal entries (0 when k = 1). Returns HB_OK, HB_EINVAL, HB_ENOMEM. */
+ * of its k(k−1) off-diagonal entries (0 when k = 1). Returns HB_OK, HB_EINVAL, HB_ENOMEM.
+ * k = 0 is HB_EINVAL; when spectra[0] is a spectrum its context gets the message. */
 HB_API int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k,
                                 const hb_js_options *opt, double *out_kxk,
                                 double *mean_offdiag);

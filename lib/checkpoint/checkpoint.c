@@ -462,8 +462,14 @@ static int validate_optim(hb_context *ctx, const section *s, hb_optimizer *o, op
              "optimizer section: unknown kind %u", kind);
     HB_CHECK(ctx, sdtype == HB_F32 || sdtype == HB_F64, HB_EFORMAT,
              "optimizer section: bad state dtype %u", sdtype);
-    HB_CHECK(ctx, t < (uint64_t)INT64_MAX && heads >= 1 && (flags & ~3u) == 0 && k <= 5,
-             HB_EFORMAT, "optimizer section: bad step count, heads, flags or array count");
+    HB_CHECK(ctx, t < (uint64_t)INT64_MAX && (flags & ~3u) == 0 && k <= 5, HB_EFORMAT,
+             "optimizer section: bad step count, flags or array count");
+    /* heads is 1 except for Adam-mini, whose value is one HB_OPT_HEADS accepts (1..2^31):
+     * a file saying otherwise was not written by us (issue 12.10). */
+    const bool mini = kind == (uint32_t)HB_OPTIM_ADAM_MINI;
+    HB_CHECK(ctx, mini ? heads >= 1 && heads <= ((uint64_t)1 << 31) : heads == 1, HB_EFORMAT,
+             "optimizer section: heads %llu (must be %s)", (unsigned long long)heads,
+             mini ? "in 1..2^31 for Adam-mini" : "1 for every kind but Adam-mini");
     memset(img, 0, sizeof *img);
     size_t es = sdtype == HB_F64 ? 8 : 4;
     for (uint32_t i = 0; i < k; i++) {

@@ -86,8 +86,10 @@ static double js_of(const double *P, const double *Q, size_t G) {
 
 int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k, const hb_js_options *opt,
                          double *out, double *mean_offdiag) {
-    if (!spectra || k == 0 || !spectra[0]) return HB_EINVAL;
+    if (!spectra || !spectra[0]) return HB_EINVAL;
     hb_context *ctx = spectra[0]->ctx;
+    /* k = 0 with a spectrum at hand: its context gets the message (issue 12.10). */
+    HB_CHECK(ctx, k > 0, HB_EINVAL, "no spectra (k = 0)");
     HB_CHECK(ctx, out != NULL, HB_EINVAL, "output matrix is NULL");
     for (size_t i = 0; i < k; i++) {
         HB_CHECK(ctx, spectra[i] != NULL, HB_EINVAL, "spectrum %zu is NULL", i);
@@ -196,11 +198,13 @@ int hb_slq_block_heterogeneity(hb_slq *s, hb_model *m, const hb_js_options *opt,
     if (!s) return HB_EINVAL;
     hb_context *ctx = s->ctx;
     HB_CHECK(ctx, m != NULL, HB_EINVAL, "model is NULL");
+    size_t B = m->params->n_blocks;
+    /* spectra[] is NULL on every failure (slq.h), the rejected-options one included, so
+     * clear it before anything can fail (issue 12.10). */
+    if (spectra) memset(spectra, 0, B * sizeof *spectra);
     hb_js_options d;
     HB_TRY(check_opts(ctx, opt, &d));
-    size_t B = m->params->n_blocks;
     HB_CHECK(ctx, B > 0, HB_EINVAL, "model has no blocks");
-    if (spectra) memset(spectra, 0, B * sizeof *spectra);
     hb_spectrum **sp = spectra ? spectra : hb__calloc(ctx, B, sizeof *sp, "block spectra");
     if (!sp) return HB_ENOMEM;
     double *J = js ? js : hb__malloc(ctx, B * B * sizeof(double), "JS matrix");
