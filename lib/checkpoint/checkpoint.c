@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkpoint/tempfile.h"
 #include "optim/optim_internal.h"
 
 static const uint8_t MAGIC[8] = {'H', 'B', 'C', 'K', 'P', 'T', '\r', '\n'};
@@ -236,61 +237,18 @@ int hb_checkpoint_save(const char *path, hb_params *p, const hb_optimizer *opt) 
     hb_context *ctx = p->ctx;
     HB_CHECK(ctx, path != NULL && path[0] != '\0', HB_EINVAL, "path is NULL or empty");
     HB_TRY(check_save_args(ctx, p, opt));
-    size_t plen = strlen(path);
-    char *tmp = hb__malloc(ctx, plen + 16, "temporary file name");
-    if (!tmp) return HB_ENOMEM;
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
     writer *w = hb__calloc(ctx, 1, sizeof *w, "checkpoint writer");
-    if (!w) {
-        hb__free(ctx, tmp);
-        return HB_ENOMEM;
+    if (!w) return HB_ENOMEM;
+    hb__temp t;
+    int rc = hb__temp_create(ctx, path, &t); /* also removes crashed saves' leftovers */
+    if (rc == HB_OK) {
+        crc_table(w->table);
+        w->f = t.f;
+        errno = 0;
+        write_all(w, p, opt);
+        rc = hb__temp_commit(ctx, path, &t, w->err);
     }
-    int rc = HB_OK;
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = hb__fail(ctx, HB_EIO, "cannot create a temporary file next to '%s': %s", path,
-                      strerror(errno));
-        goto out;
-    }
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        rc = hb__fail(ctx, HB_EIO, "fdopen failed for '%s': %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        goto out;
-    }
-    crc_table(w->table);
-    w->f = f;
-    errno = 0;
-    write_all(w, p, opt);
-    int err = w->err;
-    if (!err && fflush(f) != 0) err = errno;
-    if (!err && fsync(fileno(f)) != 0) err = errno;
-    if (fclose(f) != 0 && !err) err = errno;
-    if (!err && rename(tmp, path) != 0) err = errno;
-    if (err) {
-        unlink(tmp);
-        rc = hb__fail(ctx, HB_EIO, "cannot write checkpoint '%s': %s", path, strerror(err));
-        goto out;
-    }
-    /* Make the rename durable: fsync the directory (best effort). */
-    {
-        char *dir = tmp; /* reuse the buffer: dirname of path */
-        memcpy(dir, path, plen + 1);
-        char *slash = strrchr(dir, '/');
-        if (slash == dir) slash[1] = '\0';
-        else if (slash) *slash = '\0';
-        else memcpy(dir, ".", 2);
-        int dfd = open(dir, O_RDONLY);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
-    }
-out:
     hb__free(ctx, w);
-    hb__free(ctx, tmp);
     return rc;
 }
 
