@@ -302,6 +302,20 @@ if p0.returncode == 0 and p1.returncode == 0:
     a, b = strict_json(p0.stdout, "spectrum default")["spectrum"], strict_json(p1.stdout, "js-blocks all")["spectrum"]
     check("js0_selected" not in a and "js0_selected" not in b, "--js-blocks all adds nothing")
     check(a["js0"] == b["js0"], "--js-blocks all: same js0")
+# issue 12.8 (guard): the tool never calls setlocale, so a decimal-comma environment changes
+# no byte of its JSON or CSV (the library formats its own exports locale-independently).
+comma = next((l for l in ("de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8") if l.lower().replace("-", "")
+              in subprocess.run(["locale", "-a"], capture_output=True, text=True).stdout.lower().replace("-", "")), None)
+if comma is None:
+    print("SKIP locale guard: no decimal-comma locale (tools/setup.sh generates de_DE.UTF-8)")
+else:
+    pc = subprocess.run([HB, "spectrum", "--model", "gpt", "--tiny", "--probes", "2", "--steps", "8",
+                         "--json", "--quiet"], capture_output=True, text=True, timeout=120,
+                        env=dict(os.environ, LC_ALL=comma, LANG=comma))
+    def untimed(text):  # the same run but for its wall-clock fields
+        return re.sub(r'"seconds": [0-9.e+-]+', '"seconds": 0', text)
+    check(pc.returncode == 0 and strict_json(pc.stdout, f"spectrum under {comma}") is not None
+          and untimed(pc.stdout) == untimed(p0.stdout), f"spectrum --json under LC_ALL={comma} differs")
 # --js-grid: linear is the default (same numbers, no extra field); symlog is recorded and wired
 pl = run(["spectrum", "--model", "gpt", "--tiny", "--probes", "2", "--steps", "8", "--json", "--quiet",
           "--js-grid", "linear"])

@@ -171,7 +171,8 @@ HB_API int hb_spectrum_extremes(const hb_spectrum *sp, double *lambda_min, doubl
  *   {"format":"hessblock-spectrum","version":1,"dim":n,"num_probes":k,
  *    "lambda_min":…,"lambda_max":…,"trace":…,"trace_stderr":…,"default_sigma":…,
  *    "probes":[{"steps":s,"breakdown":false,"nodes":[…],"weights":[…]},…]}
- * CSV: header "probe,index,node,weight", one row per node. Numbers use %.17g.
+ * CSV: header "probe,index,node,weight", one row per node. Numbers use %.17g as in the C
+ * locale ('.' as radix) whatever locale the application set.
  * hb_spectrum_save_json / _csv write a file (HB_EIO on failure).
  * hb_spectrum_to_json / _csv write into buf (cap bytes, NUL-terminated) and set *needed to
  * the full length without the NUL; with buf NULL / cap too small they return HB_ERANGE
