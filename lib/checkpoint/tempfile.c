@@ -112,7 +112,7 @@ int hb__temp_create(hb_context *ctx, const char *path, hb__temp *t) {
         hb__free(ctx, t->name);
         return HB_ENOMEM;
     }
-    clean_stale(ctx, t->dir, base);
+    if (*base) clean_stale(ctx, t->dir, base); /* "dir/" names no file: nothing is ours */
     /* The destination's permission bits, if it exists; otherwise the kernel's 0666 & ~umask. */
     struct stat st;
     bool keep = stat(path, &st) == 0 && S_ISREG(st.st_mode);
