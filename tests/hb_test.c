@@ -1,5 +1,7 @@
 /* Shared test helpers (see hb_test.h). */
+#include <locale.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hb_test.h"
@@ -67,4 +69,21 @@ hb_context *hb_test_context(int threads, int64_t seed) {
     ck_assert_int_eq(hb_context_set_i64(ctx, HB_CTX_THREADS, threads), HB_OK);
     ck_assert_int_eq(hb_context_set_i64(ctx, HB_CTX_SEED, seed), HB_OK);
     return ctx;
+}
+
+const char *hb_test_comma_locale(void) {
+    static const char *const names[] = {"de_DE.UTF-8", "de_DE.utf8", "de_DE", "fr_FR.UTF-8",
+                                        "fr_FR.utf8", "nl_NL.UTF-8", "ru_RU.UTF-8"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        if (!setlocale(LC_NUMERIC, names[i])) continue;
+        char b[8];
+        snprintf(b, sizeof b, "%.1f", 0.5);
+        if (strcmp(b, "0,5") == 0) return names[i];
+    }
+    setlocale(LC_NUMERIC, "C");
+    fprintf(stderr, "SKIP the decimal-comma part: no de_DE/fr_FR/nl_NL/ru_RU locale here "
+                    "(tools/setup.sh generates de_DE.UTF-8)\n");
+    ck_assert_msg(getenv("HB_REQUIRE_COMMA_LOCALE") == NULL,
+                  "HB_REQUIRE_COMMA_LOCALE is set but no decimal-comma locale exists");
+    return NULL;
 }

@@ -31,6 +31,12 @@ hb_context *hb_test_context_with(hb_test_alloc *state, int *status);
 typedef int (*hb_test_create_fn)(hb_context *ctx, void *arg);
 long hb_test_oom_loop(hb_test_create_fn fn, void *arg);
 
+/* hb_test_comma_locale: set LC_NUMERIC to an installed locale whose printf writes 0.5 as
+ * "0,5" and return its name; the caller restores setlocale(LC_NUMERIC, "C") (the runner
+ * does not fork: CK_FORK=no). NULL (LC_NUMERIC left "C", a SKIP line on stderr) if none
+ * exists — an assertion failure instead when HB_REQUIRE_COMMA_LOCALE is set (CI). */
+const char *hb_test_comma_locale(void);
+
 /* A plain context with malloc, the given threads and seed. */
 hb_context *hb_test_context(int threads, int64_t seed);
 

@@ -1,7 +1,10 @@
 /* Checkpoints: save → load → continue is bit-identical to an uninterrupted run; every
  * corrupted byte and every truncation is rejected without changing anything; crafted
  * files (version, absurd sizes, other models) are rejected with the documented codes. */
+#define _DEFAULT_SOURCE /* flock(2), to hold a temporary like a live save does */
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
@@ -282,6 +285,37 @@ START_TEST(test_format_and_crafted) {
     ck_assert_int_eq(hb_optimizer_step_count(w), 1);
     ck_assert(memcmp(w->v, o->v, o->n_part * 4) == 0);
     ck_assert_int_eq(hb_checkpoint_load_buffer(img, size, p, NULL), HB_OK);
+    /* issue 12.10: heads is 1 for every kind but Adam-mini, and Adam-mini's is what
+     * HB_OPT_HEADS accepts (1..2^31); 2^40 with valid CRCs once loaded into Adam */
+    memcpy(c, img, size);
+    ck_assert_uint_eq(rd64(c + sec_at[2] + 16 + 16), 2);
+    wr64(c + sec_at[2] + 16 + 16, (uint64_t)1 << 40);
+    RESEC(2);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(c, size, p, NULL), HB_EFORMAT);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(c, size, p, w), HB_EFORMAT);
+    hb_optimizer *adam = NULL;
+    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_ADAM, p, &adam), HB_OK);
+    ck_assert_int_eq(hb_optimizer_set_f64(adam, HB_OPT_LR, 0.01), HB_OK);
+    grad_step(p, adam, 1);
+    size_t asz;
+    ck_assert_int_eq(hb_checkpoint_size(p, adam, &asz), HB_OK);
+    unsigned char *aimg = malloc(asz);
+    ck_assert_int_eq(hb_checkpoint_save_buffer(p, adam, aimg, asz, NULL), HB_OK);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(aimg, asz, p, adam), HB_OK);
+    size_t ah = sec_at[2] + 16 + 16; /* sections 1 and 2 are the same as img's */
+    ck_assert_uint_eq(rd32(aimg + sec_at[2]), 3);
+    ck_assert_uint_eq(rd64(aimg + ah), 1);
+    wr64(aimg + ah, (uint64_t)1 << 40);
+    uint64_t alen = rd64(aimg + sec_at[2] + 8);
+    wr32(aimg + sec_at[2] + 16 + alen, crc32_ref(aimg + sec_at[2], 16 + alen));
+    ck_assert_int_eq(hb_checkpoint_load_buffer(aimg, asz, p, adam), HB_EFORMAT);
+    ck_assert_msg(strstr(hb_context_last_error(ctx), "heads") != NULL, "%s",
+                  hb_context_last_error(ctx));
+    wr64(aimg + ah, 2); /* any value but 1 */
+    wr32(aimg + sec_at[2] + 16 + alen, crc32_ref(aimg + sec_at[2], 16 + alen));
+    ck_assert_int_eq(hb_checkpoint_load_buffer(aimg, asz, p, NULL), HB_EFORMAT);
+    free(aimg);
+    hb_optimizer_free(adam);
     /* a params-only file cannot fill an optimizer */
     size_t ps;
     ck_assert_int_eq(hb_checkpoint_size(p, NULL, &ps), HB_OK);
@@ -378,6 +412,107 @@ START_TEST(test_files_and_bad_input) {
 }
 END_TEST
 
+static mode_t mode_of(const char *path) {
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    return st.st_mode & 07777;
+}
+
+static void touch(const char *dir, const char *name) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("half a checkpoint", f);
+    fclose(f);
+}
+
+static int exists(const char *dir, const char *name) {
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return lstat(path, &st) == 0;
+}
+
+/* Issue 12.9: a saved checkpoint keeps the mode of the file it replaces (a new one gets
+ * 0666 minus the umask, like any file), and a save removes the temporaries that killed
+ * saves of the same path left behind — and nothing else. */
+START_TEST(test_temp_files_and_mode) {
+    hb_context *ctx = hb_test_context(1, 35);
+    hb_params *p = layout(ctx, HB_F32, 0);
+    char dir[] = "/tmp/hb_ckpt_mode_XXXXXX", path[256], other[256];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/m.ckpt", dir);
+    snprintf(other, sizeof other, "%s/n.ckpt", dir);
+    /* new files: the umask decides (mkstemp's fixed 0600 ignored it) */
+    mode_t old_mask = umask(022);
+    ck_assert_int_eq(hb_checkpoint_save(path, p, NULL), HB_OK);
+    ck_assert_uint_eq(mode_of(path), 0644);
+    umask(027);
+    ck_assert_int_eq(hb_checkpoint_save(other, p, NULL), HB_OK);
+    ck_assert_uint_eq(mode_of(other), 0640);
+    umask(077);
+    /* existing files keep their mode whatever the umask */
+    const mode_t modes[3] = {0644, 0640, 0604};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(chmod(path, modes[i]), 0);
+        ck_assert_int_eq(hb_checkpoint_save(path, p, NULL), HB_OK);
+        ck_assert_uint_eq(mode_of(path), modes[i]);
+        ck_assert_int_eq(hb_checkpoint_load(path, p, NULL), HB_OK);
+    }
+    umask(old_mask);
+    /* leftovers of killed saves of m.ckpt: exactly "<base>.tmp." + 6 of [A-Za-z0-9] */
+    const char *stale[] = {"m.ckpt.tmp.Ab3xY9", "m.ckpt.tmp.000000", "m.ckpt.tmp.zzzzzz"};
+    /* look-alikes that must stay: wrong length or character, another file's, a prefix */
+    const char *keep[] = {"m.ckpt.tmp.Ab3xY", "m.ckpt.tmp.Ab3xY90", "m.ckpt.tmp.Ab-xY9",
+                          "m.ckpt.tmp.Ab3xY.", "n.ckpt.tmp.Ab3xY9", "xm.ckpt.tmp.Ab3xY9",
+                          "m.ckpt.tmp1Ab3xY9", "target"};
+    for (size_t i = 0; i < sizeof stale / sizeof *stale; i++) touch(dir, stale[i]);
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) touch(dir, keep[i]);
+    char sub[512], link[512], locked[512];
+    snprintf(sub, sizeof sub, "%s/m.ckpt.tmp.DIRxx1", dir); /* a directory: not a file */
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    snprintf(link, sizeof link, "%s/m.ckpt.tmp.LNKxx1", dir); /* a symlink: never followed */
+    ck_assert_int_eq(symlink("target", link), 0);
+    /* a temporary a live save holds (its flock): must survive */
+    touch(dir, "m.ckpt.tmp.LCKxx1");
+    snprintf(locked, sizeof locked, "%s/m.ckpt.tmp.LCKxx1", dir);
+    int lfd = open(locked, O_RDONLY);
+    ck_assert_int_ge(lfd, 0);
+    ck_assert_int_eq(flock(lfd, LOCK_EX | LOCK_NB), 0);
+    ck_assert_int_eq(hb_checkpoint_save(path, p, NULL), HB_OK);
+    for (size_t i = 0; i < sizeof stale / sizeof *stale; i++)
+        ck_assert_msg(!exists(dir, stale[i]), "stale %s left behind", stale[i]);
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++)
+        ck_assert_msg(exists(dir, keep[i]), "%s removed", keep[i]);
+    ck_assert(exists(dir, "m.ckpt.tmp.DIRxx1") && exists(dir, "m.ckpt.tmp.LNKxx1") &&
+              exists(dir, "m.ckpt.tmp.LCKxx1"));
+    /* nothing else: the save's own temporary was renamed onto m.ckpt */
+    DIR *d = opendir(dir);
+    int entries = 0;
+    for (struct dirent *e; (e = readdir(d));) entries += e->d_name[0] != '.';
+    closedir(d);
+    ck_assert_int_eq(entries, (int)(sizeof keep / sizeof *keep) + 3 + 2); /* + m, n.ckpt */
+    /* once its holder is gone (the lock dies with the process), the next save removes it */
+    close(lfd);
+    ck_assert_int_eq(hb_checkpoint_save(path, p, NULL), HB_OK);
+    ck_assert(!exists(dir, "m.ckpt.tmp.LCKxx1"));
+    ck_assert_int_eq(hb_checkpoint_load(path, p, NULL), HB_OK);
+    /* clean up */
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+        char q[512];
+        snprintf(q, sizeof q, "%s/%s", dir, keep[i]);
+        unlink(q);
+    }
+    unlink(link);
+    rmdir(sub);
+    unlink(path);
+    unlink(other);
+    ck_assert_int_eq(rmdir(dir), 0);
+    hb_params_free(p);
+    hb_context_free(ctx);
+}
+END_TEST
 
 /* Rewrite a version-2 image as an older library wrote version 1: no flags field in the
  * block entries (each must be 0 here: v1 knows no frozen blocks); the block section's
@@ -651,6 +786,7 @@ Suite *hb_suite_checkpoint(void) {
     tcase_add_test(tc, test_every_byte_and_length);
     tcase_add_test(tc, test_format_and_crafted);
     tcase_add_test(tc, test_files_and_bad_input);
+    tcase_add_test(tc, test_temp_files_and_mode);
     tcase_add_test(tc, test_oom);
     tcase_add_test(tc, test_frozen_round_trip);
     tcase_add_test(tc, test_v1_and_flags);

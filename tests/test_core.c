@@ -2,8 +2,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <locale.h>
+
 #include "hb_test.h"
 #include "core/internal.h"
+#include "core/numfmt.h"
 
 START_TEST(test_strerror_every_code) {
     for (int s = 0; s >= HB_ECANCELED; s--) {
@@ -58,6 +61,12 @@ START_TEST(test_context_options) {
     ck_assert_int_eq(hb_context_set_i64(ctx, HB_CTX_THREADS, 0), HB_EINVAL);
     ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "threads"));
     ck_assert_int_eq(hb_context_last_status(ctx), HB_EINVAL);
+    /* issue 12.10: the getter's failures leave a message too (it was left empty/stale) */
+    ck_assert_int_eq(hb_context_set_i64(ctx, HB_CTX_THREADS, 1), HB_OK);
+    ck_assert_int_eq(hb_context_get_i64(ctx, (hb_context_opt)77, &v), HB_EINVAL);
+    ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "unknown context option 77"));
+    ck_assert_int_eq(hb_context_get_i64(ctx, HB_CTX_SEED, NULL), HB_EINVAL);
+    ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "NULL"));
     ck_assert_int_eq(hb_context_set_i64(ctx, HB_CTX_THREADS, 1025), HB_EINVAL);
     ck_assert_int_eq(hb_context_set_i64(ctx, (hb_context_opt)99, 1), HB_EINVAL);
     ck_assert_int_eq(hb_context_get_i64(ctx, (hb_context_opt)99, &v), HB_EINVAL);
@@ -255,6 +264,23 @@ START_TEST(test_context_oom) {
 }
 END_TEST
 
+/* Issue 12.8: numbers the library writes are the C locale's whatever LC_NUMERIC says. */
+START_TEST(test_fmt_double_locale) {
+    const double v[] = {0.5, -1.25e-300, 3.0, 1e21, 0.1, -0.0, 123456.75};
+    char ref[7][HB_NUMFMT_LEN], got[7][HB_NUMFMT_LEN], b[HB_NUMFMT_LEN];
+    for (int i = 0; i < 7; i++) snprintf(ref[i], sizeof ref[i], "%.17g", v[i]);
+    const char *loc = hb_test_comma_locale();
+    for (int i = 0; i < 7; i++) hb__fmt_double(got[i], sizeof got[i], 17, v[i]);
+    char plain[16];
+    snprintf(plain, sizeof plain, "%.2f", 1.5); /* what the locale does to printf */
+    setlocale(LC_NUMERIC, "C");
+    if (loc) ck_assert_str_eq(plain, "1,50");
+    for (int i = 0; i < 7; i++) ck_assert_str_eq(got[i], ref[i]);
+    ck_assert_str_eq(hb__fmt_double(b, sizeof b, 6, 0.25), "0.25");
+    ck_assert_str_eq(hb__fmt_double(b, 4, 17, 0.123), "0.1"); /* truncated, terminated */
+}
+END_TEST
+
 Suite *hb_suite_core(void) {
     Suite *s = suite_create("core");
     TCase *tc = tcase_create("core");
@@ -271,6 +297,7 @@ Suite *hb_suite_core(void) {
     tcase_add_test(tc, test_rng_moments);
     tcase_add_test(tc, test_rng_bad_args);
     tcase_add_test(tc, test_context_oom);
+    tcase_add_test(tc, test_fmt_double_locale);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -277,6 +277,77 @@ START_TEST(test_model_oom) {
 }
 END_TEST
 
+/* Issue 12.5: the data a model holds can be read back (count, shapes, copies). */
+START_TEST(test_batch_getters) {
+    hb_context *ctx = hb_test_context(1, 77);
+    hb_model_config *c = NULL;
+    hb_model *m = NULL;
+    ck_assert_int_eq(hb_model_config_create(ctx, HB_MODEL_MLP, &c), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(c, HB_MK_INPUTS, 3), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(c, HB_MK_CLASSES, 2), HB_OK);
+    ck_assert_int_eq(hb_model_create(ctx, c, &m), HB_OK);
+    double x0[4 * 3] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, x1[3] = {-1, 0.5, 2};
+    int32_t y0[4] = {0, 1, 1, 0}, y1[1] = {1};
+    hb_tensor *tx0 = NULL, *ty0 = NULL, *tx1 = NULL, *ty1 = NULL;
+    int64_t s0[2] = {4, 3}, n0[1] = {4}, s1[2] = {1, 3}, n1[1] = {1};
+    ck_assert_int_eq(hb_tensor_wrap(ctx, HB_F64, 2, s0, x0, &tx0), HB_OK);
+    ck_assert_int_eq(hb_tensor_wrap(ctx, HB_I32, 1, n0, y0, &ty0), HB_OK);
+    ck_assert_int_eq(hb_tensor_wrap(ctx, HB_F64, 2, s1, x1, &tx1), HB_OK);
+    ck_assert_int_eq(hb_tensor_wrap(ctx, HB_I32, 1, n1, y1, &ty1), HB_OK);
+    ck_assert_int_eq(hb_model_set_batch(m, tx0, ty0), HB_OK);
+    ck_assert_int_eq(hb_model_add_batch(m, tx1, ty1), HB_OK);
+    ck_assert_uint_eq(hb_model_num_batches(m), 2);
+    hb_dtype dt;
+    int nd;
+    int64_t sh[HB_MAX_DIMS];
+    ck_assert_int_eq(hb_model_batch_shape(m, 0, HB_BATCH_INPUTS, &dt, &nd, sh), HB_OK);
+    ck_assert(dt == HB_F64 && nd == 2 && sh[0] == 4 && sh[1] == 3 && sh[2] == 1 && sh[3] == 1);
+    ck_assert_int_eq(hb_model_batch_shape(m, 1, HB_BATCH_TARGETS, &dt, &nd, sh), HB_OK);
+    ck_assert(dt == HB_I32 && nd == 1 && sh[0] == 1);
+    ck_assert_int_eq(hb_model_batch_shape(m, 1, HB_BATCH_INPUTS, NULL, NULL, NULL), HB_OK);
+    double gx[12];
+    int32_t gy[4];
+    ck_assert_int_eq(hb_model_batch_copy(m, 0, HB_BATCH_INPUTS, gx, sizeof gx), HB_OK);
+    ck_assert(memcmp(gx, x0, sizeof x0) == 0);
+    ck_assert_int_eq(hb_model_batch_copy(m, 0, HB_BATCH_TARGETS, gy, sizeof gy), HB_OK);
+    ck_assert(memcmp(gy, y0, sizeof y0) == 0);
+    ck_assert_int_eq(hb_model_batch_copy(m, 1, HB_BATCH_INPUTS, gx, 3 * sizeof(double)), HB_OK);
+    ck_assert(memcmp(gx, x1, sizeof x1) == 0);
+    /* errors: index, part, buffer (nothing written), NULLs; each with a message */
+    ck_assert_int_eq(hb_model_batch_shape(m, 2, HB_BATCH_INPUTS, &dt, &nd, sh), HB_ERANGE);
+    ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "micro-batch 2"));
+    ck_assert_int_eq(hb_model_batch_copy(m, 2, HB_BATCH_INPUTS, gx, sizeof gx), HB_ERANGE);
+    ck_assert_int_eq(hb_model_batch_shape(m, 0, (hb_batch_part)3, &dt, &nd, sh), HB_EINVAL);
+    ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "got 3"));
+    gx[0] = -7;
+    ck_assert_int_eq(hb_model_batch_copy(m, 0, HB_BATCH_INPUTS, gx, sizeof gx - 1), HB_EINVAL);
+    ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "96 needed"));
+    ck_assert(gx[0] == -7);
+    ck_assert_int_eq(hb_model_batch_copy(m, 0, HB_BATCH_INPUTS, NULL, 96), HB_EINVAL);
+    ck_assert_int_eq(hb_model_batch_copy(NULL, 0, HB_BATCH_INPUTS, gx, sizeof gx), HB_EINVAL);
+    ck_assert_int_eq(hb_model_batch_shape(NULL, 0, HB_BATCH_INPUTS, &dt, &nd, sh), HB_EINVAL);
+    /* the synthetic data is readable too: one batch of HB_MK_BATCH samples after create */
+    ck_assert_int_eq(hb_model_set_synthetic(m, 3, 5, 0), HB_OK);
+    ck_assert_uint_eq(hb_model_num_batches(m), 3);
+    ck_assert_int_eq(hb_model_batch_shape(m, 2, HB_BATCH_INPUTS, &dt, &nd, sh), HB_OK);
+    ck_assert(nd == 2 && sh[0] == 16 && sh[1] == 3); /* default HB_MK_BATCH = 16 */
+    hb_tensor_free(tx0);
+    hb_tensor_free(ty0);
+    hb_tensor_free(tx1);
+    hb_tensor_free(ty1);
+    hb_model_free(m);
+    hb_model_config_free(c);
+    /* a model without data holds no batch */
+    ck_assert_int_eq(hb_model_config_create(ctx, HB_MODEL_QUADRATIC, &c), HB_OK);
+    ck_assert_int_eq(hb_model_create(ctx, c, &m), HB_OK);
+    ck_assert_uint_eq(hb_model_num_batches(m), 0);
+    ck_assert_int_eq(hb_model_batch_shape(m, 0, HB_BATCH_TARGETS, &dt, &nd, sh), HB_ERANGE);
+    hb_model_free(m);
+    hb_model_config_free(c);
+    hb_context_free(ctx);
+}
+END_TEST
+
 Suite *hb_suite_model(void) {
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("model");
@@ -285,6 +356,7 @@ Suite *hb_suite_model(void) {
     tcase_add_test(tc, test_bad_input_writes_nothing);
     tcase_add_test(tc, test_config);
     tcase_add_test(tc, test_model_oom);
+    tcase_add_test(tc, test_batch_getters);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,7 +4,9 @@
 #include <float.h>
 #include <lapacke.h>
 #include <stddef.h>
+#include <locale.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hb_test.h"
 #include "kernels/kernels.h"
@@ -629,6 +631,8 @@ START_TEST(test_js) {
     ck_assert_int_eq(hb_spectrum_js_distance(a, b, &o, &x), HB_EINVAL);
     ck_assert_int_eq(hb_spectra_js_matrix(NULL, 2, NULL, M, NULL), HB_EINVAL);
     ck_assert_int_eq(hb_spectra_js_matrix(set, 0, NULL, M, NULL), HB_EINVAL);
+    /* issue 12.10: the spectra's context exists, so k = 0 leaves a message there */
+    ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "k = 0"));
     ck_assert_int_eq(hb_spectra_js_matrix(set, 2, NULL, NULL, NULL), HB_EINVAL);
     const hb_spectrum *withnull[2] = {a, NULL};
     ck_assert_int_eq(hb_spectra_js_matrix(withnull, 2, NULL, M, NULL), HB_EINVAL);
@@ -1049,6 +1053,47 @@ START_TEST(test_oom) {
 }
 END_TEST
 
+/* Issue 12.8: an application that set a decimal-comma locale got "lambda_min":0,5 —
+ * invalid JSON, and CSV rows with extra fields. The export must be byte-identical to the
+ * C locale's. */
+START_TEST(test_export_locale) {
+    hb_context *ctx = hb_test_context(1, 12);
+    double nodes[3] = {0.5, 1.25, -3.75e-5}, w[3] = {0.25, 0.5, 0.25};
+    hb_spectrum *sp = spec_of(ctx, nodes, w, 3);
+    char json_c[4096], csv_c[1024], json_l[4096], csv_l[1024];
+    size_t len;
+    ck_assert_int_eq(hb_spectrum_to_json(sp, json_c, sizeof json_c, &len), HB_OK);
+    ck_assert_int_eq(hb_spectrum_to_csv(sp, csv_c, sizeof csv_c, &len), HB_OK);
+    ck_assert_ptr_nonnull(strstr(json_c, "1.25,")); /* the reference has '.' radix */
+    ck_assert_ptr_nonnull(strstr(csv_c, ",1.25,"));
+    char dir[] = "/tmp/hb_locale_XXXXXX", path[256];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/s.json", dir);
+    const char *loc = hb_test_comma_locale();
+    int rj = hb_spectrum_to_json(sp, json_l, sizeof json_l, &len);
+    int rc = hb_spectrum_to_csv(sp, csv_l, sizeof csv_l, &len);
+    int rf = hb_spectrum_save_json(sp, path); /* the FILE path of the same writer */
+    setlocale(LC_NUMERIC, "C");
+    ck_assert_int_eq(rj, HB_OK);
+    ck_assert_int_eq(rc, HB_OK);
+    ck_assert_int_eq(rf, HB_OK);
+    if (loc) fprintf(stderr, "export under LC_NUMERIC=%s\n", loc);
+    ck_assert_str_eq(json_l, json_c);
+    ck_assert_str_eq(csv_l, csv_c);
+    char file[4096] = "";
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t got = fread(file, 1, sizeof file - 1, f);
+    fclose(f);
+    file[got] = '\0';
+    ck_assert_str_eq(file, json_c);
+    unlink(path);
+    rmdir(dir);
+    hb_spectrum_free(sp);
+    hb_context_free(ctx);
+}
+END_TEST
+
 Suite *hb_suite_slq(void) {
     Suite *s = suite_create("slq");
     const struct { const char *name; const TTest *test; } cases[] = {
@@ -1064,6 +1109,7 @@ Suite *hb_suite_slq(void) {
         {"js", test_js},
         {"js_symlog", test_js_symlog},
         {"js_zero", test_js_zero},
+        {"export_locale", test_export_locale},
         {"bad_input", test_bad_input},
         {"oom", test_oom},
     };

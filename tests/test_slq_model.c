@@ -195,6 +195,11 @@ START_TEST(test_model_linops) {
     hb_js_options bad = HB_JS_OPTIONS_INIT;
     bad.normalize = 5;
     ck_assert_int_eq(hb_slq_block_heterogeneity(s, m, &bad, NULL, NULL, NULL), HB_EINVAL);
+    /* issue 12.10: rejected options still leave spectra[] NULL (slq.h), so a caller's
+     * cleanup loop frees nothing it does not own. The sentinel stands for garbage. */
+    hb_spectrum *garbage[3] = {(hb_spectrum *)&bad, (hb_spectrum *)&bad, (hb_spectrum *)&bad};
+    ck_assert_int_eq(hb_slq_block_heterogeneity(s, m, &bad, garbage, NULL, NULL), HB_EINVAL);
+    for (int i = 0; i < 3; i++) ck_assert_ptr_null(garbage[i]);
     free(C);
     free(Hb);
     hb_slq_free(s);

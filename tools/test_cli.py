@@ -184,6 +184,11 @@ bad = [
     ["train", "--optimizer", "lora", "--dtype", "bf16"],
     ["analyze", "--js-blocks", "bias"], ["spectrum", "--js-blocks", "none"], ["spectrum", "--js-blocks"],
     ["analyze", "--js-grid", "log"], ["spectrum", "--js-grid", "1"],
+    # issue 12.10: leading white space is not part of a number; an option given twice is
+    # an error (not "last one wins")
+    ["spectrum", "--probes", " 4"], ["spectrum", "--probes=\t4"], ["spectrum", "--sigma", " 0.1"],
+    ["spectrum", "--probes", "4", "--probes", "5"], ["analyze", "--json", "--json"],
+    ["spectrum", "--model", "mlp", "--model=gpt"],
 ]
 for args in bad:
     p = run(args)
@@ -191,6 +196,8 @@ for args in bad:
     check(p.returncode == 2, f"{args}: exit {p.returncode}, expected 2")
     check(len(lines) == 1 and lines[0].startswith("hessblock"), f"{args}: stderr {p.stderr!r}")
     check(p.stdout == "", f"{args}: stdout not empty")
+p = run(["spectrum", "--steps", "8", "--steps", "8"])
+check("--steps" in p.stderr and "more than once" in p.stderr, f"duplicate option named: {p.stderr!r}")
 p = run(["train", "--optimizer", "adam", "--rank", "4"])
 check("--rank" in p.stderr and "sst or lora" in p.stderr, f"--rank with adam names the option: {p.stderr!r}")
 
@@ -295,6 +302,20 @@ if p0.returncode == 0 and p1.returncode == 0:
     a, b = strict_json(p0.stdout, "spectrum default")["spectrum"], strict_json(p1.stdout, "js-blocks all")["spectrum"]
     check("js0_selected" not in a and "js0_selected" not in b, "--js-blocks all adds nothing")
     check(a["js0"] == b["js0"], "--js-blocks all: same js0")
+# issue 12.8 (guard): the tool never calls setlocale, so a decimal-comma environment changes
+# no byte of its JSON or CSV (the library formats its own exports locale-independently).
+comma = next((l for l in ("de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8") if l.lower().replace("-", "")
+              in subprocess.run(["locale", "-a"], capture_output=True, text=True).stdout.lower().replace("-", "")), None)
+if comma is None:
+    print("SKIP locale guard: no decimal-comma locale (tools/setup.sh generates de_DE.UTF-8)")
+else:
+    pc = subprocess.run([HB, "spectrum", "--model", "gpt", "--tiny", "--probes", "2", "--steps", "8",
+                         "--json", "--quiet"], capture_output=True, text=True, timeout=120,
+                        env=dict(os.environ, LC_ALL=comma, LANG=comma))
+    def untimed(text):  # the same run but for its wall-clock fields
+        return re.sub(r'"seconds": [0-9.e+-]+', '"seconds": 0', text)
+    check(pc.returncode == 0 and strict_json(pc.stdout, f"spectrum under {comma}") is not None
+          and untimed(pc.stdout) == untimed(p0.stdout), f"spectrum --json under LC_ALL={comma} differs")
 # --js-grid: linear is the default (same numbers, no extra field); symlog is recorded and wired
 pl = run(["spectrum", "--model", "gpt", "--tiny", "--probes", "2", "--steps", "8", "--json", "--quiet",
           "--js-grid", "linear"])

@@ -29,7 +29,11 @@ extern "C" {
 #define HB_CHECKPOINT_VERSION 2
 
 /* hb_checkpoint_save: write p (finalised) and, if opt is non-NULL, its state and step
- * count (opt must be over p) to `path` atomically (temporary file + fsync + rename).
+ * count (opt must be over p) to `path` atomically (temporary file `<path>.tmp.XXXXXX` +
+ * fsync + rename). An existing `path` keeps its permission bits; a new one gets 0666
+ * minus the umask. Temporaries that killed saves of the same path left behind (regular
+ * files of this user named exactly `<path>.tmp.` + 6 × [A-Za-z0-9], not locked by a save
+ * in progress) are removed first.
  * The block table records which blocks are frozen; optimizer state covers the trainable
  * blocks only. Returns HB_OK, HB_EINVAL (NULL p or path, opt over other params),
  * HB_ESTATE (p not finalised; p's trainable flags changed since opt was created), HB_EIO (the message has the OS reason; no file is left behind),

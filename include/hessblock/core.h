@@ -99,7 +99,9 @@ typedef enum hb_context_opt {
 } hb_context_opt;
 
 /* hb_context_set_i64 / hb_context_get_i64.
- * Returns HB_OK, HB_EINVAL (NULL, unknown key, out-of-range value). */
+ * Returns HB_OK, HB_EINVAL (NULL, unknown key, out-of-range value). Every failure with a
+ * non-NULL ctx records its message there, the getter's too (it writes only the
+ * last-error fields of its const context). */
 HB_API int hb_context_set_i64(hb_context *ctx, hb_context_opt key, int64_t value);
 HB_API int hb_context_get_i64(const hb_context *ctx, hb_context_opt key, int64_t *value);
 
@@ -108,7 +110,9 @@ HB_API int hb_context_get_i64(const hb_context *ctx, hb_context_opt key, int64_t
  * NULL ctx gives a static message. */
 HB_API const char *hb_context_last_error(const hb_context *ctx);
 
-/* hb_context_last_status: the status code of the last failure (HB_OK if none). */
+/* hb_context_last_status: the status code of the last failure on this context (HB_OK if
+ * none); a successful call does not reset it. NULL ctx returns HB_EINVAL (and
+ * hb_context_last_error(NULL) a static message), so the pair can always be called. */
 HB_API int hb_context_last_status(const hb_context *ctx);
 
 /* Log levels and callback. The library never prints: messages go to this callback

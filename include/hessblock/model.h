@@ -153,6 +153,31 @@ HB_API int hb_model_add_batch(hb_model *m, const hb_tensor *inputs, const hb_ten
 /* hb_model_num_batches / hb_model_num_samples: micro-batches held, samples in total. */
 HB_API size_t hb_model_num_batches(const hb_model *m);
 HB_API size_t hb_model_num_samples(const hb_model *m);
+
+/* Reading the data back (issue 12.5): what a model computes on can be inspected and
+ * compared, e.g. to check that data built elsewhere is the same (docs/cli.md, "How the
+ * CLI makes its data"). Micro-batches are numbered 0 … hb_model_num_batches(m) − 1 in
+ * the order they were set or added; each has two parts. Values are ABI. */
+typedef enum hb_batch_part {
+    HB_BATCH_INPUTS = 1, /* gpt: i32 token ids; mlp/cnn: f32/f64 features */
+    HB_BATCH_TARGETS = 2 /* i32: next tokens (gpt) or classes (mlp, cnn) */
+} hb_batch_part;
+
+/* hb_model_batch_shape: dtype, rank and shape of one part of micro-batch i (any of the
+ * outputs may be NULL; shape receives ndim entries, the rest of its HB_MAX_DIMS set to 1).
+ * The part holds prod(shape) elements of hb_dtype_size(dtype) bytes, row-major.
+ * Returns HB_OK, HB_EINVAL (NULL m, unknown part), HB_ERANGE (i >= number of batches;
+ * a model without data, such as quadratic, holds none). */
+HB_API int hb_model_batch_shape(const hb_model *m, size_t i, hb_batch_part part,
+                                hb_dtype *dtype, int *ndim, int64_t shape[HB_MAX_DIMS]);
+
+/* hb_model_batch_copy: copy one part of micro-batch i (row-major, its own dtype) into buf,
+ * which holds `bytes` bytes. Returns HB_OK, HB_EINVAL (NULL m or buf, unknown part, bytes
+ * smaller than the part: the message says how many are needed), HB_ERANGE (i out of
+ * range). Nothing is written on failure. */
+HB_API int hb_model_batch_copy(const hb_model *m, size_t i, hb_batch_part part, void *buf,
+                               size_t bytes);
+
 /* hb_model_set_synthetic: replace the data by n_batches micro-batches of the model's
  * built-in synthetic data (HB_MK_BATCH samples each), drawn deterministically from
  * (context seed, stream, first sample index). Different `first` give disjoint samples of

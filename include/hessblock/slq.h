@@ -177,7 +177,8 @@ HB_API int hb_spectrum_extremes(const hb_spectrum *sp, double *lambda_min, doubl
  *   {"format":"hessblock-spectrum","version":1,"dim":n,"num_probes":k,
  *    "lambda_min":…,"lambda_max":…,"trace":…,"trace_stderr":…,"default_sigma":…,
  *    "probes":[{"steps":s,"breakdown":false,"nodes":[…],"weights":[…]},…]}
- * CSV: header "probe,index,node,weight", one row per node. Numbers use %.17g.
+ * CSV: header "probe,index,node,weight", one row per node. Numbers use %.17g as in the C
+ * locale ('.' as radix) whatever locale the application set.
  * hb_spectrum_save_json / _csv write a file (HB_EIO on failure).
  * hb_spectrum_to_json / _csv write into buf (cap bytes, NUL-terminated) and set *needed to
  * the full length without the NUL; with buf NULL / cap too small they return HB_ERANGE
@@ -284,7 +285,8 @@ HB_API int hb_spectrum_js_distance(const hb_spectrum *a, const hb_spectrum *b,
  * diagonal) on ONE grid shared by all k spectra, and (mean_offdiag may be NULL) the mean
  * of its k(k−1) off-diagonal entries (0 when k = 1). When normalising, numerically-zero
  * spectra are left out as described above (NaN rows/columns, mean over the others).
- * Returns HB_OK, HB_EINVAL, HB_ENONFINITE, HB_ENOMEM. */
+ * k = 0 is HB_EINVAL; when spectra[0] is a spectrum its context gets the message.
+ * Returns HB_OK, HB_EINVAL, HB_ESTATE (a spectrum without probes), HB_ENONFINITE, HB_ENOMEM. */
 HB_API int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k,
                                 const hb_js_options *opt, double *out_kxk,
                                 double *mean_offdiag);

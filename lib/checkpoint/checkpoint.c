@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkpoint/tempfile.h"
 #include "optim/optim_internal.h"
 
 static const uint8_t MAGIC[8] = {'H', 'B', 'C', 'K', 'P', 'T', '\r', '\n'};
@@ -236,61 +237,18 @@ int hb_checkpoint_save(const char *path, hb_params *p, const hb_optimizer *opt) 
     hb_context *ctx = p->ctx;
     HB_CHECK(ctx, path != NULL && path[0] != '\0', HB_EINVAL, "path is NULL or empty");
     HB_TRY(check_save_args(ctx, p, opt));
-    size_t plen = strlen(path);
-    char *tmp = hb__malloc(ctx, plen + 16, "temporary file name");
-    if (!tmp) return HB_ENOMEM;
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
     writer *w = hb__calloc(ctx, 1, sizeof *w, "checkpoint writer");
-    if (!w) {
-        hb__free(ctx, tmp);
-        return HB_ENOMEM;
+    if (!w) return HB_ENOMEM;
+    hb__temp t;
+    int rc = hb__temp_create(ctx, path, &t); /* also removes crashed saves' leftovers */
+    if (rc == HB_OK) {
+        crc_table(w->table);
+        w->f = t.f;
+        errno = 0;
+        write_all(w, p, opt);
+        rc = hb__temp_commit(ctx, path, &t, w->err);
     }
-    int rc = HB_OK;
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = hb__fail(ctx, HB_EIO, "cannot create a temporary file next to '%s': %s", path,
-                      strerror(errno));
-        goto out;
-    }
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        rc = hb__fail(ctx, HB_EIO, "fdopen failed for '%s': %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        goto out;
-    }
-    crc_table(w->table);
-    w->f = f;
-    errno = 0;
-    write_all(w, p, opt);
-    int err = w->err;
-    if (!err && fflush(f) != 0) err = errno;
-    if (!err && fsync(fileno(f)) != 0) err = errno;
-    if (fclose(f) != 0 && !err) err = errno;
-    if (!err && rename(tmp, path) != 0) err = errno;
-    if (err) {
-        unlink(tmp);
-        rc = hb__fail(ctx, HB_EIO, "cannot write checkpoint '%s': %s", path, strerror(err));
-        goto out;
-    }
-    /* Make the rename durable: fsync the directory (best effort). */
-    {
-        char *dir = tmp; /* reuse the buffer: dirname of path */
-        memcpy(dir, path, plen + 1);
-        char *slash = strrchr(dir, '/');
-        if (slash == dir) slash[1] = '\0';
-        else if (slash) *slash = '\0';
-        else memcpy(dir, ".", 2);
-        int dfd = open(dir, O_RDONLY);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
-    }
-out:
     hb__free(ctx, w);
-    hb__free(ctx, tmp);
     return rc;
 }
 
@@ -462,8 +420,14 @@ static int validate_optim(hb_context *ctx, const section *s, hb_optimizer *o, op
              "optimizer section: unknown kind %u", kind);
     HB_CHECK(ctx, sdtype == HB_F32 || sdtype == HB_F64, HB_EFORMAT,
              "optimizer section: bad state dtype %u", sdtype);
-    HB_CHECK(ctx, t < (uint64_t)INT64_MAX && heads >= 1 && (flags & ~3u) == 0 && k <= 5,
-             HB_EFORMAT, "optimizer section: bad step count, heads, flags or array count");
+    HB_CHECK(ctx, t < (uint64_t)INT64_MAX && (flags & ~3u) == 0 && k <= 5, HB_EFORMAT,
+             "optimizer section: bad step count, flags or array count");
+    /* heads is 1 except for Adam-mini, whose value is one HB_OPT_HEADS accepts (1..2^31):
+     * a file saying otherwise was not written by us (issue 12.10). */
+    const bool mini = kind == (uint32_t)HB_OPTIM_ADAM_MINI;
+    HB_CHECK(ctx, mini ? heads >= 1 && heads <= ((uint64_t)1 << 31) : heads == 1, HB_EFORMAT,
+             "optimizer section: heads %llu (must be %s)", (unsigned long long)heads,
+             mini ? "in 1..2^31 for Adam-mini" : "1 for every kind but Adam-mini");
     memset(img, 0, sizeof *img);
     size_t es = sdtype == HB_F64 ? 8 : 4;
     for (uint32_t i = 0; i < k; i++) {

@@ -56,12 +56,17 @@ int hb_context_set_i64(hb_context *ctx, hb_context_opt key, int64_t value) {
 }
 
 int hb_context_get_i64(const hb_context *ctx, hb_context_opt key, int64_t *value) {
-    if (!ctx || !value) return HB_EINVAL;
+    if (!ctx) return HB_EINVAL;
+    /* The getter takes a const context, yet a failure must leave its message there like
+     * every other call's (issue 12.10). Every context is allocated writable by
+     * hb_context_create*, so casting the const away writes no read-only object. */
+    hb_context *w = (hb_context *)(uintptr_t)ctx;
+    HB_CHECK(w, value != NULL, HB_EINVAL, "value output pointer is NULL");
     switch (key) {
     case HB_CTX_THREADS: *value = ctx->threads; return HB_OK;
     case HB_CTX_SEED: *value = ctx->seed; return HB_OK;
     }
-    return HB_EINVAL;
+    return hb__fail(w, HB_EINVAL, "unknown context option %d", (int)key);
 }
 
 const char *hb_context_last_error(const hb_context *ctx) {

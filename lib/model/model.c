@@ -93,6 +93,42 @@ size_t hb_model_num_samples(const hb_model *m) { return m ? m->n_samples : 0; }
 
 /* ---- data ---- */
 
+/* One part of micro-batch i, checked (shared by the two getters below). */
+static int batch_part(const hb_model *m, size_t i, hb_batch_part part, const hb_tensor **t) {
+    HB_CHECK(m->ctx, part == HB_BATCH_INPUTS || part == HB_BATCH_TARGETS, HB_EINVAL,
+             "batch part must be HB_BATCH_INPUTS (1) or HB_BATCH_TARGETS (2), got %d", (int)part);
+    HB_CHECK(m->ctx, i < m->n_batches, HB_ERANGE, "micro-batch %zu requested, the %s model holds %zu",
+             i, m->vt->name, m->n_batches);
+    *t = part == HB_BATCH_INPUTS ? m->batches[i].inputs : m->batches[i].targets;
+    return HB_OK;
+}
+
+int hb_model_batch_shape(const hb_model *m, size_t i, hb_batch_part part, hb_dtype *dtype,
+                         int *ndim, int64_t shape[HB_MAX_DIMS]) {
+    if (!m) return HB_EINVAL;
+    const hb_tensor *t = NULL;
+    HB_TRY(batch_part(m, i, part, &t));
+    int nd = hb_tensor_ndim(t);
+    if (dtype) *dtype = hb_tensor_dtype(t);
+    if (ndim) *ndim = nd;
+    if (shape)
+        for (int d = 0; d < HB_MAX_DIMS; d++) shape[d] = d < nd ? hb_tensor_dim(t, d) : 1;
+    return HB_OK;
+}
+
+int hb_model_batch_copy(const hb_model *m, size_t i, hb_batch_part part, void *buf, size_t bytes) {
+    if (!m) return HB_EINVAL;
+    const hb_tensor *t = NULL;
+    HB_TRY(batch_part(m, i, part, &t));
+    size_t need = hb_tensor_nbytes(t);
+    HB_CHECK(m->ctx, buf != NULL, HB_EINVAL, "output buffer is NULL");
+    HB_CHECK(m->ctx, bytes >= need, HB_EINVAL,
+             "buffer of %zu bytes for the %s of micro-batch %zu, %zu needed", bytes,
+             part == HB_BATCH_INPUTS ? "inputs" : "targets", i, need);
+    memcpy(buf, hb_tensor_data_const(t), need);
+    return HB_OK;
+}
+
 static int copy_tensor(hb_context *ctx, const hb_tensor *src, hb_tensor **out) {
     HB_TRY(hb_tensor_create(ctx, src->dtype, src->ndim, src->shape, out));
     return hb_tensor_copy(*out, src);

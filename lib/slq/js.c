@@ -111,8 +111,10 @@ static void zero_test(const hb_spectrum *const *spectra, size_t k, const hb_js_o
 
 /* The checks every entry point shares: k ≥ 1 non-NULL spectra, each with probes. */
 static int check_spectra(const hb_spectrum *const *spectra, size_t k) {
-    if (!spectra || k == 0 || !spectra[0]) return HB_EINVAL;
+    if (!spectra || !spectra[0]) return HB_EINVAL;
     hb_context *ctx = spectra[0]->ctx;
+    /* k = 0 with a spectrum at hand: its context gets the message (issue 12.10). */
+    HB_CHECK(ctx, k > 0, HB_EINVAL, "no spectra (k = 0)");
     for (size_t i = 0; i < k; i++) {
         HB_CHECK(ctx, spectra[i] != NULL, HB_EINVAL, "spectrum %zu is NULL", i);
         HB_CHECK(ctx, spectra[i]->n_probes > 0, HB_ESTATE, "spectrum %zu has no probes", i);
@@ -292,11 +294,13 @@ int hb_slq_block_heterogeneity(hb_slq *s, hb_model *m, const hb_js_options *opt,
     if (!s) return HB_EINVAL;
     hb_context *ctx = s->ctx;
     HB_CHECK(ctx, m != NULL, HB_EINVAL, "model is NULL");
+    size_t B = m->params->n_blocks;
+    /* spectra[] is NULL on every failure (slq.h), the rejected-options one included, so
+     * clear it before anything can fail (issue 12.10). */
+    if (spectra) memset(spectra, 0, B * sizeof *spectra);
     hb_js_options d;
     HB_TRY(check_opts(ctx, opt, &d));
-    size_t B = m->params->n_blocks;
     HB_CHECK(ctx, B > 0, HB_EINVAL, "model has no blocks");
-    if (spectra) memset(spectra, 0, B * sizeof *spectra);
     hb_spectrum **sp = spectra ? spectra : hb__calloc(ctx, B, sizeof *sp, "block spectra");
     if (!sp) return HB_ENOMEM;
     double *J = js ? js : hb__malloc(ctx, B * B * sizeof(double), "JS matrix");

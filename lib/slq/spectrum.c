@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/numfmt.h"
 #include "slq/slq_internal.h"
 
 int hb_spectrum_create(hb_context *ctx, size_t n, hb_spectrum **out) {
@@ -228,6 +229,13 @@ static void emit(writer *w, const char *fmt, ...) {
     else w->len += (size_t)r;
 }
 
+/* A number as "%.17g" in the C locale whatever the application's locale (issue 12.8):
+ * a decimal comma would break both the JSON and the CSV. `before` is written first. */
+static void emit_num(writer *w, const char *before, double v) {
+    char b[HB_NUMFMT_LEN];
+    emit(w, "%s%s", before, hb__fmt_double(b, sizeof b, 17, v));
+}
+
 static void write_json(const hb_spectrum *sp, writer *w) {
     double lo = 0, hi = 0, tr = 0, tse = 0;
     if (sp->n_probes) {
@@ -236,16 +244,19 @@ static void write_json(const hb_spectrum *sp, writer *w) {
     }
     emit(w, "{\"format\":\"hessblock-spectrum\",\"version\":1,\"dim\":%zu,\"num_probes\":%zu,",
          sp->n, sp->n_probes);
-    emit(w, "\"lambda_min\":%.17g,\"lambda_max\":%.17g,\"trace\":%.17g,\"trace_stderr\":%.17g,"
-            "\"default_sigma\":%.17g,\"probes\":[",
-         lo, hi, tr, tse, hb_spectrum_default_sigma(sp));
+    emit_num(w, "\"lambda_min\":", lo);
+    emit_num(w, ",\"lambda_max\":", hi);
+    emit_num(w, ",\"trace\":", tr);
+    emit_num(w, ",\"trace_stderr\":", tse);
+    emit_num(w, ",\"default_sigma\":", hb_spectrum_default_sigma(sp));
+    emit(w, ",\"probes\":[");
     for (size_t p = 0; p < sp->n_probes; p++) {
         const hb__probe *q = &sp->probes[p];
         emit(w, "%s{\"steps\":%zu,\"breakdown\":%s,\"nodes\":[", p ? "," : "", q->count,
              q->breakdown ? "true" : "false");
-        for (size_t j = 0; j < q->count; j++) emit(w, "%s%.17g", j ? "," : "", q->nodes[j]);
+        for (size_t j = 0; j < q->count; j++) emit_num(w, j ? "," : "", q->nodes[j]);
         emit(w, "],\"weights\":[");
-        for (size_t j = 0; j < q->count; j++) emit(w, "%s%.17g", j ? "," : "", q->weights[j]);
+        for (size_t j = 0; j < q->count; j++) emit_num(w, j ? "," : "", q->weights[j]);
         emit(w, "]}");
     }
     emit(w, "]}\n");
@@ -254,8 +265,12 @@ static void write_json(const hb_spectrum *sp, writer *w) {
 static void write_csv(const hb_spectrum *sp, writer *w) {
     emit(w, "probe,index,node,weight\n");
     for (size_t p = 0; p < sp->n_probes; p++)
-        for (size_t j = 0; j < sp->probes[p].count; j++)
-            emit(w, "%zu,%zu,%.17g,%.17g\n", p, j, sp->probes[p].nodes[j], sp->probes[p].weights[j]);
+        for (size_t j = 0; j < sp->probes[p].count; j++) {
+            emit(w, "%zu,%zu", p, j);
+            emit_num(w, ",", sp->probes[p].nodes[j]);
+            emit_num(w, ",", sp->probes[p].weights[j]);
+            emit(w, "\n");
+        }
 }
 
 static int save(const hb_spectrum *sp, const char *path, void (*fn)(const hb_spectrum *, writer *)) {

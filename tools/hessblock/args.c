@@ -2,6 +2,7 @@
  * range-checked; anything else is one line on stderr and exit status 2. */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -48,7 +49,12 @@ void print_help(FILE *f, const char *cmd, const opt_spec *specs, size_t n,
     fprintf(f, "  %-24s %s\n", "--help", "show this help and exit");
 }
 
+/* strtoll/strtod skip leading white space, so " 4" would read as 4: a value must start
+ * with its first character (issue 12.10). Trailing junk is caught by *end below. */
+static int starts_clean(const char *s) { return *s && !isspace((unsigned char)*s); }
+
 static int parse_int(const char *s, int64_t *v) {
+    if (!starts_clean(s)) return -1;
     char *end;
     errno = 0;
     long long x = strtoll(s, &end, 10);
@@ -58,6 +64,7 @@ static int parse_int(const char *s, int64_t *v) {
 }
 
 static int parse_real(const char *s, double *v) {
+    if (!starts_clean(s)) return -1;
     char *end;
     errno = 0;
     double x = strtod(s, &end);
@@ -68,6 +75,15 @@ static int parse_real(const char *s, double *v) {
 
 int parse_options(const char *cmd, int argc, char **argv, int first, const opt_spec *specs,
                   size_t nspecs, const char *usage_line, const char *description) {
+    /* An option given twice is an error, not "last one wins": a script that repeats one
+     * by mistake would otherwise run with a value it did not mean (issue 12.10). */
+    enum { MAX_SPECS = 256 };
+    unsigned char seen[MAX_SPECS] = {0};
+    if (nspecs > MAX_SPECS) {
+        runtime_error(cmd, "internal: %zu options exceed the parser's table of %d", nspecs,
+                      (int)MAX_SPECS);
+        return EXIT_USAGE;
+    }
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -86,6 +102,10 @@ int parse_options(const char *cmd, int argc, char **argv, int first, const opt_s
             if (strlen(specs[k].name) == len && !strncmp(specs[k].name, name, len)) sp = &specs[k];
         if (!sp) {
             usage_error(cmd, "unknown option '--%.*s'", (int)len, name);
+            return EXIT_USAGE;
+        }
+        if (seen[sp - specs]++) {
+            usage_error(cmd, "option '--%s' given more than once", sp->name);
             return EXIT_USAGE;
         }
         if (sp->type == OPT_FLAG) {

@@ -54,6 +54,9 @@ int main(int argc, char **argv) {
     /* stdout is line-buffered only on a terminal; make tables appear in order with
      * stderr messages when both go to one pipe */
     setvbuf(stdout, NULL, _IOLBF, 0);
+    /* No setlocale(LC_ALL, ""): the tool stays in the C locale, so every number it writes
+     * (JSON, CSV, SVG, HTML) and parses (strtod) has '.' as radix whatever LANG says
+     * (issue 12.8; tools/test_cli.py checks the output under a decimal-comma locale). */
     int first = 1;
     const char *sub = "analyze";
     if (argc > 1 && argv[1][0] != '-') {

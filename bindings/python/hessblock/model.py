@@ -94,6 +94,20 @@ _create_quadratic = declare("hb_model_create_quadratic", c_int,
                             [c_void_p, c_int, c_size_t, P(c_size_t), P(PD), P(PD), PD, P(c_void_p)])
 _quad_eigs = declare("hb_model_quadratic_eigenvalues", c_int, [c_void_p, c_size_t, PD, c_size_t])
 _quad_matrix = declare("hb_model_quadratic_matrix", c_int, [c_void_p, c_size_t, PD, c_size_t])
+# Reading micro-batches back (Model.batch); imports kept here, next to their only use.
+from .errors import RangeError as _RangeError  # noqa: E402
+from .tensor import NUMPY as _NUMPY  # noqa: E402
+
+
+class BatchPart(enum.IntEnum):
+    """hb_batch_part: which half of a micro-batch hb_model_batch_shape/_copy read."""
+    INPUTS = 1
+    TARGETS = 2
+
+
+_batch_shape = declare("hb_model_batch_shape", c_int,
+                       [c_void_p, c_size_t, c_int, P(c_int), P(c_int), P(c_int64)])
+_batch_copy = declare("hb_model_batch_copy", c_int, [c_void_p, c_size_t, c_int, c_void_p, c_size_t])
 _create_callbacks = declare("hb_model_create_callbacks", c_int,
                             [c_void_p, c_void_p, LOSS_GRAD_FN, HVP_FN, c_void_p, P(c_void_p)])
 
@@ -480,6 +494,27 @@ class Model(Handle):
             return self.hvp_multi(np.eye(n))
         b = self.params.block_info(block)
         return self.block_hvp(b.index, np.eye(b.numel))
+
+    # ---- reading the data back (hb_model_batch_shape / hb_model_batch_copy)
+    def _batch_part(self, i, part):
+        dt, nd = c_int(), c_int()
+        shape = (c_int64 * 4)()
+        self._check(_batch_shape(self._ptr, i, part, ctypes.byref(dt), ctypes.byref(nd), shape))
+        out = np.empty(tuple(shape[:nd.value]), dtype=_NUMPY[DType(dt.value)])
+        self._check(_batch_copy(self._ptr, i, part, out.ctypes.data_as(c_void_p), out.nbytes))
+        return out
+
+    def batch(self, i):
+        """Micro-batch i (0 <= i < num_batches) as (inputs, targets), numpy copies in the
+        library's dtypes: gpt (N, T) int32 token ids and next tokens; mlp (N, inputs) and
+        cnn (N, channels, S, S) float32/float64 features with (N,) int32 classes.
+        Raises RangeError for i out of range (a quadratic model holds no batch)."""
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+            raise InvalidArgument("batch index must be an int, got %s" % type(i).__name__, -1)
+        if i < 0:
+            raise _RangeError("batch index %d is negative" % i, -11)
+        return (self._batch_part(int(i), BatchPart.INPUTS),
+                self._batch_part(int(i), BatchPart.TARGETS))
 
     def __repr__(self):
         if self.closed:
