@@ -492,9 +492,9 @@ int hb_slq_trace_model_blocks(hb_slq *s, hb_model *m, double *traces, double *st
  * sees a single vector of each eigenspace (the Krylov space of v holds the projection of v
  * on it, nothing else), so a repeated eigenvalue appears once and the next distinct one
  * takes the place of the missing copies. Therefore, with X the locked eigenvectors:
- *   1. RUN: Lanczos (full reorthogonalisation) on A restricted to X⊥: the start is a fresh
- *      random vector, and every new Lanczos vector, orthogonalised against X and the basis
- *      (twice). It stops when the `need` = max(k − locked, 1) most extreme Ritz pairs
+ *   1. RUN: Lanczos (full reorthogonalisation) on A restricted to X⊥: the start (a fresh
+ *      Gaussian vector) and every new Lanczos vector are orthogonalised against X and the
+ *      basis (twice). It stops when the `need` = max(k − locked, 1) most extreme Ritz pairs
  *      converge (β·|z_last| ≤ tol·‖A‖), at breakdown (an invariant subspace: its Ritz
  *      pairs are exact) or after the step limit.
  *   2. CERTIFY: if the run's most extreme Ritz pair converged, its value θ is taken to be the
