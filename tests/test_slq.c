@@ -1035,6 +1035,10 @@ START_TEST(test_bad_input) {
     ck_assert_int_eq(hb_slq_run(s, op, &sp), HB_ECANCELED);
     ck_assert_ptr_null(sp);
     ck_assert_int_eq(seen[0], 3);
+    seen[0] = 0; /* top-k reports ("slq", step, steps of the run) and cancels the same way */
+    double tv[2];
+    ck_assert_int_eq(hb_slq_topk(s, op, 2, HB_EIG_LARGEST, tv, NULL, NULL, NULL), HB_ECANCELED);
+    ck_assert_int_eq(seen[0], 3);
     ck_assert_int_eq(hb_context_set_progress(ctx, NULL, NULL), HB_OK);
     /* m > n is capped at n: n = 40 with 17 distinct eigenvalues → breakdown at 17 */
     ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STEPS, 100), HB_OK);
