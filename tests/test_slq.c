@@ -466,6 +466,174 @@ START_TEST(test_topk) {
 }
 END_TEST
 
+/* ---- Top-k with repeated, clustered and random spectra ------------------------------------
+ * What converged = k promises (slq.h): k eigenpairs, each with residual ‖Ay − θy‖ ≤
+ * HB_SLQ_TOPK_TOL·‖A‖, with mutually orthonormal vectors, the k most extreme eigenvalues
+ * COUNTING MULTIPLICITY. check_topk verifies each part against `want` (the reference values
+ * in `which` order) for an operator with ‖A‖ = anorm. */
+static void check_topk(hb_context *ctx, hb_linop *op, size_t k, hb_eig_which which,
+                       const double *want, double anorm, const char *what) {
+    size_t n = hb_linop_size(op);
+    hb_slq *s = make_slq(ctx, 1, 10);
+    double *vals = malloc(k * sizeof *vals), *res = malloc(k * sizeof *res);
+    double *vec = malloc(k * n * sizeof *vec), *y = malloc(n * sizeof *y);
+    size_t conv = 0;
+    ck_assert_int_eq(hb_slq_topk(s, op, k, which, vals, vec, res, &conv), HB_OK);
+    ck_assert_msg(conv == k, "%s: converged %zu of %zu", what, conv, k);
+    /* |θ − λ| ≤ ‖r‖ ≤ 1e-8·‖A‖ (default HB_SLQ_TOPK_TOL); 1e-11·‖A‖ covers the rounding of the
+     * Lanczos residual estimate (≈ eps·‖A‖·√m with m ≤ 300) */
+    double tol = 1e-8 * anorm, round = 1e-11 * anorm;
+    for (size_t i = 0; i < k; i++) {
+        ck_assert_msg(fabs(vals[i] - want[i]) <= tol + round, "%s: value %zu is %.17g, want %.17g",
+                      what, i, vals[i], want[i]);
+        ck_assert_msg(res[i] <= tol, "%s: residual %zu is %g > %g", what, i, res[i], tol);
+        ck_assert_int_eq(hb_linop_apply(op, 1, vec + i * n, y), HB_OK);
+        double r = 0;
+        for (size_t t = 0; t < n; t++) r += pow(y[t] - vals[i] * vec[i * n + t], 2);
+        ck_assert_msg(sqrt(r) <= tol + round, "%s: true residual %zu is %g", what, i, sqrt(r));
+        /* full reorthogonalisation keeps bases orthonormal to O(eps·√m); 1e-10 is far above */
+        for (size_t j = 0; j <= i; j++) {
+            double d = 0;
+            for (size_t t = 0; t < n; t++) d += vec[i * n + t] * vec[j * n + t];
+            ck_assert_msg(fabs(d - (i == j)) <= 1e-10, "%s: y%zu·y%zu = %g", what, i, j, d);
+        }
+    }
+    hb_slq_free(s);
+    free(vals);
+    free(res);
+    free(vec);
+    free(y);
+}
+
+/* check_topk on diag(lam) (callback) and on Q·diag(lam)·Qᵀ (dense), want = reference order */
+static void check_topk_both(hb_context *ctx, double *lam, size_t n, size_t k, hb_eig_which which,
+                            const double *want, const char *what) {
+    double anorm = 0;
+    for (size_t i = 0; i < n; i++) anorm = fmax(anorm, fabs(lam[i]));
+    hb_linop *op = NULL;
+    ck_assert_int_eq(hb_linop_create_callback(ctx, n, diag_op, lam, &op), HB_OK);
+    check_topk(ctx, op, k, which, want, anorm, what);
+    hb_linop_free(op);
+    double *A = conj_matrix(ctx, n, lam, 31);
+    ck_assert_int_eq(hb_linop_create_dense(ctx, A, n, 0, &op), HB_OK);
+    check_topk(ctx, op, k, which, want, anorm, what);
+    hb_linop_free(op);
+    free(A);
+}
+
+/* The issue's case: the three smallest eigenvalues are all −1. Single-vector Lanczos sees the
+ * eigenspace once and used to return [−1, 0.5, 2] with converged = 3. */
+START_TEST(test_topk_repeated_smallest) {
+    hb_context *ctx = hb_test_context(1, 41);
+    const size_t n = 200;
+    double lam[200];
+    lam[0] = lam[1] = lam[2] = -1;
+    lam[3] = 0.5;
+    for (size_t i = 4; i < n; i++) lam[i] = 2 + 3 * (double)(i - 4) / (double)(n - 5); /* [2, 5] */
+    const double want[5] = {-1, -1, -1, 0.5, 2};
+    check_topk_both(ctx, lam, n, 3, HB_EIG_SMALLEST, want, "repeated smallest, k = 3");
+    check_topk_both(ctx, lam, n, 5, HB_EIG_SMALLEST, want, "repeated smallest, k = 5");
+    hb_context_free(ctx);
+}
+END_TEST
+
+START_TEST(test_topk_repeated_largest) {
+    hb_context *ctx = hb_test_context(1, 42);
+    const size_t n = 200;
+    double lam[200];
+    for (size_t i = 0; i < n; i++) lam[i] = (double)i / (double)(n - 1); /* [0, 1] */
+    lam[n - 1] = lam[n - 2] = lam[n - 3] = 3; /* the top three coincide */
+    const double want[4] = {3, 3, 3, (double)(n - 4) / (double)(n - 1)};
+    check_topk_both(ctx, lam, n, 3, HB_EIG_LARGEST, want, "repeated largest, k = 3");
+    check_topk_both(ctx, lam, n, 4, HB_EIG_LARGEST, want, "repeated largest, k = 4");
+    /* largest magnitude: −3 twice and +3 once, the bulk in [−1, 1]; ties in |λ| have no
+     * defined order, so compare |θ| and the sum */
+    for (size_t i = 0; i < n; i++) lam[i] = -1 + 2 * (double)i / (double)(n - 1);
+    lam[0] = lam[1] = -3;
+    lam[n - 1] = 3;
+    hb_linop *op = NULL;
+    ck_assert_int_eq(hb_linop_create_callback(ctx, n, diag_op, lam, &op), HB_OK);
+    hb_slq *s = make_slq(ctx, 1, 10);
+    double vals[3], res[3];
+    size_t conv = 0;
+    ck_assert_int_eq(hb_slq_topk(s, op, 3, HB_EIG_LARGEST_MAGNITUDE, vals, NULL, res, &conv), HB_OK);
+    ck_assert_uint_eq(conv, 3);
+    for (int i = 0; i < 3; i++) HB_ASSERT_CLOSE(fabs(vals[i]), 3, 1e-8);
+    HB_ASSERT_CLOSE(vals[0] + vals[1] + vals[2], -3, 1e-8);
+    hb_slq_free(s);
+    hb_linop_free(op);
+    hb_context_free(ctx);
+}
+END_TEST
+
+/* Clustered but distinct: gaps of 1e-6 ≫ the eigenvalue resolution 1e-8·‖A‖ = 5e-8. */
+START_TEST(test_topk_clustered) {
+    hb_context *ctx = hb_test_context(1, 43);
+    const size_t n = 200;
+    double lam[200];
+    for (size_t i = 0; i < n; i++) lam[i] = (double)i / (double)(n - 1) * 4; /* [0, 4] */
+    lam[n - 1] = 5;
+    lam[n - 2] = 5 - 1e-6;
+    lam[n - 3] = 5 - 2e-6;
+    const double want[4] = {5, 5 - 1e-6, 5 - 2e-6, 4 * (double)(n - 4) / (double)(n - 1)};
+    check_topk_both(ctx, lam, n, 4, HB_EIG_LARGEST, want, "clustered largest");
+    hb_context_free(ctx);
+}
+END_TEST
+
+/* Against LAPACK on random symmetric matrices (GOE: Gaussian entries, semicircle spectrum
+ * whose edges converge only algebraically), all three selections; and k = n. */
+static double *goe_matrix(hb_context *ctx, size_t n, uint64_t stream) {
+    double *A = malloc(n * n * sizeof *A);
+    ck_assert_int_eq(hb_random_fill_f64(ctx, stream, 0, HB_DIST_NORMAL, 0, 1, A, n * n), HB_OK);
+    symmetrize(A, n);
+    return A;
+}
+
+static void want_from_ref(const double *ref, size_t n, size_t k, hb_eig_which which, double *want) {
+    size_t lo = 0, hi = n;
+    for (size_t i = 0; i < k; i++) {
+        if (which == HB_EIG_SMALLEST) want[i] = ref[i];
+        else if (which == HB_EIG_LARGEST) want[i] = ref[n - 1 - i];
+        else want[i] = fabs(ref[hi - 1]) >= fabs(ref[lo]) ? ref[--hi] : ref[lo++];
+    }
+}
+
+START_TEST(test_topk_vs_lapack) {
+    hb_context *ctx = hb_test_context(1, 44);
+    const size_t n = 150, k = 6;
+    double *A = goe_matrix(ctx, n, 51), *ref = ref_eigs(A, n), want[150];
+    double anorm = fmax(fabs(ref[0]), fabs(ref[n - 1]));
+    hb_linop *op = NULL;
+    ck_assert_int_eq(hb_linop_create_dense(ctx, A, n, 0, &op), HB_OK);
+    hb_eig_which which[3] = {HB_EIG_LARGEST, HB_EIG_SMALLEST, HB_EIG_LARGEST_MAGNITUDE};
+    for (int w = 0; w < 3; w++) {
+        want_from_ref(ref, n, k, which[w], want);
+        check_topk(ctx, op, k, which[w], want, anorm, "GOE vs dsyevd");
+    }
+    hb_linop_free(op);
+    free(A);
+    free(ref);
+    /* k = n: a GOE matrix, and 10 distinct eigenvalues of multiplicity 4 each (a random start
+     * spans only 10 dimensions: the old code stopped with HB_EINVAL) */
+    const size_t m = 40;
+    A = goe_matrix(ctx, m, 52);
+    ref = ref_eigs(A, m);
+    ck_assert_int_eq(hb_linop_create_dense(ctx, A, m, 0, &op), HB_OK);
+    want_from_ref(ref, m, m, HB_EIG_SMALLEST, want);
+    check_topk(ctx, op, m, HB_EIG_SMALLEST, want, fmax(fabs(ref[0]), fabs(ref[m - 1])), "GOE, k = n");
+    hb_linop_free(op);
+    free(A);
+    free(ref);
+    double lam[40];
+    for (size_t i = 0; i < m; i++) lam[i] = (double)(i % 10) - 4.5;
+    qsort(lam, m, sizeof *lam, cmp_d);
+    want_from_ref(lam, m, m, HB_EIG_LARGEST, want);
+    check_topk_both(ctx, lam, m, m, HB_EIG_LARGEST, want, "multiplicity 4, k = n");
+    hb_context_free(ctx);
+}
+END_TEST
+
 /* ---- Density, export --------------------------------------------------------------------- */
 START_TEST(test_density_and_export) {
     hb_context *ctx = hb_test_context(1, 9);
@@ -965,6 +1133,10 @@ START_TEST(test_bad_input) {
     ck_assert_int_eq(hb_slq_run(s, op, &sp), HB_ECANCELED);
     ck_assert_ptr_null(sp);
     ck_assert_int_eq(seen[0], 3);
+    seen[0] = 0; /* top-k reports ("slq", step, steps of the run) and cancels the same way */
+    double tv[2];
+    ck_assert_int_eq(hb_slq_topk(s, op, 2, HB_EIG_LARGEST, tv, NULL, NULL, NULL), HB_ECANCELED);
+    ck_assert_int_eq(seen[0], 3);
     ck_assert_int_eq(hb_context_set_progress(ctx, NULL, NULL), HB_OK);
     /* m > n is capped at n: n = 40 with 17 distinct eigenvalues → breakdown at 17 */
     ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STEPS, 100), HB_OK);
@@ -1105,6 +1277,10 @@ Suite *hb_suite_slq(void) {
         {"ghosts", test_ghosts},
         {"breakdown", test_breakdown},
         {"topk", test_topk},
+        {"topk_repeated_smallest", test_topk_repeated_smallest},
+        {"topk_repeated_largest", test_topk_repeated_largest},
+        {"topk_clustered", test_topk_clustered},
+        {"topk_vs_lapack", test_topk_vs_lapack},
         {"density_and_export", test_density_and_export},
         {"js", test_js},
         {"js_symlog", test_js_symlog},

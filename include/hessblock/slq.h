@@ -74,9 +74,11 @@ typedef enum hb_slq_opt {
     HB_SLQ_BASIS_DTYPE = 5,   /* i64: HB_F64 or HB_F32, storage of the Lanczos basis [HB_F64] */
     HB_SLQ_STREAM = 6,        /* i64: −1 = take a fresh stream from the context per run [−1];
                                  ≥ 0 = use this stream (probe p element i is number p·n + i) */
-    HB_SLQ_TOPK_MAX_STEPS = 7,/* i64: Lanczos steps limit of hb_slq_topk [300] (capped at n)  */
+    HB_SLQ_TOPK_MAX_STEPS = 7,/* i64: step limit of each Lanczos run of hb_slq_topk [300]
+                                 (raised to k, capped at n)                                   */
     HB_SLQ_BREAKDOWN_TOL = 20,/* f64: stop a probe when β_j ≤ tol·‖T‖ (running estimate) [1e-10] */
-    HB_SLQ_TOPK_TOL = 21,     /* f64: converged when ‖A·y − θ·y‖ ≤ tol·max|θ| [1e-8]          */
+    HB_SLQ_TOPK_TOL = 21,     /* f64: hb_slq_topk pair converged when ‖A·y − θ·y‖ ≤ tol·‖A‖,
+                                 ‖A‖ estimated by the largest |θ| seen [1e-8]                 */
     /* Read-only statistics of the last hb_slq_run / _trace / _topk on this hb_slq (get only;
      * setting them is HB_EINVAL). Seconds are wall-clock (C11 timespec_get). */
     HB_SLQ_STAT_APPLY_CALLS = 40,   /* i64: operator calls (hb_linop_apply) made          */
@@ -205,14 +207,34 @@ typedef enum hb_eig_which {
     HB_EIG_LARGEST_MAGNITUDE = 3  /* largest |λ|, descending |λ| */
 } hb_eig_which;
 
-/* hb_slq_topk: k extreme eigenvalues of op by single-vector Lanczos with full
- * reorthogonalisation (start vector from the probe distribution, stream as HB_SLQ_STREAM),
- * stopping when all k Ritz pairs have residual ‖A·y − θ·y‖ (= β_j·|last component|) ≤
- * HB_SLQ_TOPK_TOL·max|θ|, or after HB_SLQ_TOPK_MAX_STEPS steps. values gets k entries,
- * vectors (may be NULL) k×n row-major unit Ritz vectors, residuals (may be NULL) k
- * residual norms, converged (may be NULL) how many met the tolerance. Unconverged pairs
- * are still returned. Returns HB_OK, HB_EINVAL (k = 0 or k > n, bad which), and as
- * hb_slq_run. */
+/* hb_slq_topk: the k most extreme eigenvalues of op COUNTING MULTIPLICITY (a triple
+ * smallest eigenvalue −1 gives [−1, −1, −1]), in `which` order, by restarted Lanczos with
+ * explicit deflation (docs/spectral.md "Top-k"): each run, with full reorthogonalisation
+ * and at most HB_SLQ_TOPK_MAX_STEPS steps, starts from a fresh Gaussian vector (stream as
+ * HB_SLQ_STREAM; run r uses numbers r·n… of it; HB_SLQ_PROBE_DIST is not used) and works
+ * on the complement of the eigenvectors locked by the runs before; its converged Ritz pairs
+ * are locked. A pair has converged when its residual ‖A·y − θ·y‖ (= β·|last component of
+ * its tridiagonal eigenvector|) ≤ HB_SLQ_TOPK_TOL·‖A‖ (‖A‖ estimated by the largest |θ|
+ * seen), or when its run found an invariant subspace (residual reported as 0).
+ * values gets k entries, vectors (may be NULL) k×n row-major unit vectors, residuals (may
+ * be NULL) k residual norms, converged (may be NULL) c ∈ [0, k]. What c promises:
+ *  - the pairs 0..c−1 each have residual ≤ HB_SLQ_TOPK_TOL·‖A‖, their vectors are mutually
+ *    orthonormal (to rounding), so each value is within that residual of an eigenvalue;
+ *  - a later run, from a random start orthogonal to all locked vectors, converged to an
+ *    eigenvalue no more extreme than values[c−1] (up to the tolerance): the spectrum of A
+ *    is the locked values plus that complement's, so values[0..c) are the c most extreme
+ *    eigenvalues counting multiplicity, PROVIDED each run's most extreme converged value is
+ *    its complement's most extreme eigenvalue. That is the premise of every Krylov method,
+ *    not a proof: an eigenvector orthogonal to a start vector is never seen from it (a
+ *    random start makes that probability 0), and one with a tiny component is seen late.
+ * c = k is the normal result. c < k when a run's most extreme pair did not converge within
+ * its step limit: pairs c..k−1 are then the best estimates available (other locked pairs
+ * and the last run's unconverged Ritz pairs, merged in `which` order). Cost: two runs when
+ * the k eigenvalues are distinct (one finds them, one certifies them), one more run per
+ * further copy of a repeated eigenvalue; memory (k + 1 + HB_SLQ_TOPK_MAX_STEPS)·n·8 bytes.
+ * Progress is reported per run as ("slq", step, steps of that run at most).
+ * Returns HB_OK, HB_EINVAL (k = 0 or k > n, bad which), HB_EUNSUPPORTED (8 random starts
+ * in a row lay in the span of the locked vectors, or LAPACK failed), and as hb_slq_run. */
 HB_API int hb_slq_topk(hb_slq *s, hb_linop *op, size_t k, hb_eig_which which, double *values,
                        double *vectors, double *residuals, size_t *converged);
 

@@ -488,7 +488,38 @@ int hb_slq_trace_model_blocks(hb_slq *s, hb_model *m, double *traces, double *st
     return rc;
 }
 
-/* ---- Top-k ------------------------------------------------------------------------------- */
+/* ---- Top-k -------------------------------------------------------------------------------
+ * Lanczos with explicit deflation ("locking"). One Lanczos run from one start vector v
+ * sees a single vector of each eigenspace (the Krylov space of v holds the projection of v
+ * on it, nothing else), so a repeated eigenvalue appears once and the next distinct one
+ * takes the place of the missing copies. Therefore, with X the locked eigenvectors:
+ *   1. RUN: Lanczos (full reorthogonalisation) on A restricted to X⊥: the start (a fresh
+ *      Gaussian vector) and every new Lanczos vector are orthogonalised against X and the
+ *      basis (twice). It stops when the `need` = max(k − locked, 1) most extreme Ritz pairs
+ *      converge (β·|z_last| ≤ tol·‖A‖), at breakdown (an invariant subspace: its Ritz
+ *      pairs are exact) or after the step limit.
+ *   2. CERTIFY: if the run's most extreme Ritz pair converged, its value θ is taken to be the
+ *      most extreme eigenvalue of A on X⊥ (the premise of every Krylov method: a random
+ *      start has a component along every eigenvector). The spectrum of A is the locked
+ *      values plus the spectrum on X⊥, so every locked value at least as extreme as θ (up
+ *      to tol·‖A‖) is one of the most extreme eigenvalues counting multiplicity; it stays
+ *      so, as later runs see subspaces of this X⊥. k certified: done. (The residual
+ *      interval [θ − r, θ + r] of an UNconverged pair is no such bound: it holds some
+ *      eigenvalue, often one of the bulk next to θ, not the extreme one.)
+ *   3. LOCK the run's converged leading pairs (Ritz vectors y = Q·z), keep the k most
+ *      extreme locked pairs (a dropped one is beaten by k others: finding it again cannot
+ *      change the answer) and go to 1. A run whose best pair did not converge within the
+ *      step limit (which is per run) ends the call.
+ * ‖A‖ is estimated by the largest |θ| seen (a lower bound, so the test is not looser).
+ * Without repeated eigenvalues a call makes two runs (find k, certify them); every missing
+ * copy of a repeated eigenvalue costs one more. */
+
+/* a strictly more extreme than b for `which` */
+static bool more_extreme(hb_eig_which which, double a, double b) {
+    if (which == HB_EIG_LARGEST) return a > b;
+    if (which == HB_EIG_SMALLEST) return a < b;
+    return fabs(a) > fabs(b);
+}
 
 /* Order of Ritz value indices (nodes ascending) for `which`: idx[0..s) best first. */
 static void order_ritz(const double *d, size_t s, hb_eig_which which, size_t *idx) {
@@ -502,6 +533,244 @@ static void order_ritz(const double *d, size_t s, hb_eig_which which, size_t *id
     }
 }
 
+typedef struct {
+    hb_slq *s;
+    hb_linop *op;
+    size_t n, k;
+    hb_eig_which which;
+    uint64_t stream, draws; /* start vector r is probe `draws` of `stream` */
+    double anorm;           /* max |θ| seen: the ‖A‖ of the residual test */
+    /* locked pairs, most extreme first: nl ≤ k + 1 (k after each lock) */
+    size_t nl;
+    double *lv, *lres, *X;  /* k+1, k+1, (k+1)×n */
+    double *hx;             /* k+1: coefficients against X */
+    /* the current run: one probe of slq_work (Q, Qp, W, basis B, alpha, beta, h, d, e, Z) */
+    slq_work w;
+    size_t m, steps, *idx;
+    double beta_last;
+    bool broke;
+} topk_state;
+
+static void topk_free(topk_state *t) {
+    hb_context *ctx = t->s->ctx;
+    hb__free(ctx, t->lv);
+    hb__free(ctx, t->lres);
+    hb__free(ctx, t->X);
+    hb__free(ctx, t->hx);
+    hb__free(ctx, t->idx);
+    work_free(ctx, &t->w);
+}
+
+static int topk_alloc(topk_state *t) {
+    hb_context *ctx = t->s->ctx;
+    size_t cap = t->k + 1, xn;
+    HB_CHECK(ctx, cap > t->k && hb__mul_size(cap, t->n, &xn) && hb__mul_size(xn, sizeof(double), &(size_t){0}),
+             HB_EOVERFLOW, "top-k work sizes overflow (k %zu, n %zu)", t->k, t->n);
+    HB_TRY(work_alloc(ctx, &t->w, 1, t->m, t->n, true, HB_F64));
+    bool ok = (t->lv = hb__malloc(ctx, cap * sizeof(double), "top-k values")) &&
+              (t->lres = hb__malloc(ctx, cap * sizeof(double), "top-k residuals")) &&
+              (t->X = hb__malloc(ctx, xn * sizeof(double), "top-k locked vectors")) &&
+              (t->hx = hb__malloc(ctx, cap * sizeof(double), "top-k coefficients")) &&
+              (t->idx = hb__malloc(ctx, t->m * sizeof(size_t), "top-k order"));
+    return ok ? HB_OK : HB_ENOMEM;
+}
+
+/* r ← r minus its components along the locked X (nl rows) and the basis B (rows), twice
+ * (classical Gram–Schmidt, "twice is enough"; B ⟂ X, so one sweep over both is one pass). */
+static int orth_locked(topk_state *t, double *r, size_t rows) {
+    hb_context *ctx = t->s->ctx;
+    int64_t n = (int64_t)t->n;
+    for (int pass = 0; pass < 2; pass++) {
+        if (t->nl > 0) {
+            HB_TRY(hb__gemv(ctx, HB_F64, false, (int64_t)t->nl, n, 1.0, t->X, n, r, 1, 0.0, t->hx, 1));
+            HB_TRY(hb__gemv(ctx, HB_F64, true, (int64_t)t->nl, n, -1.0, t->X, n, t->hx, 1, 1.0, r, 1));
+        }
+        if (rows > 0) {
+            HB_TRY(hb__gemv(ctx, HB_F64, false, (int64_t)rows, n, 1.0, t->w.B, n, r, 1, 0.0, t->w.h, 1));
+            HB_TRY(hb__gemv(ctx, HB_F64, true, (int64_t)rows, n, -1.0, t->w.B, n, t->w.h, 1, 1.0, r, 1));
+        }
+    }
+    return HB_OK;
+}
+
+/* A fresh random unit start vector in X⊥ (in w.Q). Gaussian whatever HB_SLQ_PROBE_DIST
+ * says: a ±1 vector lies in a given subspace with positive probability (after locking one
+ * vector of a triple eigenvalue of a diagonal operator, 1/4 of the ±1 starts have no
+ * component left in that eigenspace); a Gaussian one with probability 0. A draw that
+ * lies in span(X) to rounding anyway is replaced by the next one. */
+static int topk_start(topk_state *t) {
+    hb_context *ctx = t->s->ctx;
+    double *q = t->w.Q;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        HB_TRY(hb_random_fill_f64(ctx, t->stream, t->draws++ * t->n, HB_DIST_NORMAL, 0.0, 1.0, q, t->n));
+        double before = 0, after = 0;
+        HB_TRY(hb__nrm2(ctx, HB_F64, (int64_t)t->n, q, 1, &before));
+        HB_TRY(orth_locked(t, q, 0));
+        HB_TRY(hb__nrm2(ctx, HB_F64, (int64_t)t->n, q, 1, &after));
+        if (after > 1e-8 * before)
+            return hb__scal(ctx, HB_F64, (int64_t)t->n, 1.0 / after, q, 1);
+    }
+    return hb__fail(ctx, HB_EUNSUPPORTED, "top-k: 8 random start vectors lay in the span of the "
+                                          "%zu locked eigenvectors", t->nl);
+}
+
+/* residual ‖A·y − θ·y‖ = β_last·|z_last| of Ritz pair c of the current run */
+static double ritz_residual(const topk_state *t, size_t c) {
+    return t->beta_last * fabs(t->w.Z[c * t->steps + t->steps - 1]);
+}
+
+static bool ritz_converged(const topk_state *t, size_t c) {
+    return t->broke || ritz_residual(t, c) <= t->s->topk_tol * t->anorm;
+}
+
+/* Step 2 (the run's best pair has converged): how many leading locked values are at
+ * least as extreme as its value θ, up to tol·‖A‖ (a tie is a further copy: still certified). */
+static size_t topk_certified(const topk_state *t) {
+    double th = t->w.d[t->idx[0]], tol = t->s->topk_tol * t->anorm;
+    size_t c = 0;
+    while (c < t->nl) {
+        double v = t->lv[c];
+        bool ok = t->which == HB_EIG_LARGEST    ? v >= th - tol
+                  : t->which == HB_EIG_SMALLEST ? v <= th + tol
+                                                : fabs(v) >= fabs(th) - tol;
+        if (!ok) break;
+        c++;
+    }
+    return c;
+}
+
+/* Ritz values of the steps run so far, ordered; ‖A‖ estimate updated. */
+static int topk_ritz(topk_state *t) {
+    HB_TRY(tridiag_eig(t->s->ctx, t->steps, t->w.alpha, t->w.beta, t->w.d, t->w.e, t->w.Z));
+    order_ritz(t->w.d, t->steps, t->which, t->idx);
+    t->anorm = fmax(t->anorm, fmax(fabs(t->w.d[0]), fabs(t->w.d[t->steps - 1])));
+    return HB_OK;
+}
+
+/* leading converged pairs of the run, at most `need` */
+static size_t converged_prefix(const topk_state *t, size_t need) {
+    size_t c = 0;
+    while (c < need && c < t->steps && ritz_converged(t, t->idx[c])) c++;
+    return c;
+}
+
+/* Step 1: one Lanczos run on X⊥ of at most min(m, n − nl) steps. */
+static int topk_run(topk_state *t, size_t need) {
+    hb_context *ctx = t->s->ctx;
+    size_t n = t->n, m = t->m < n - t->nl ? t->m : n - t->nl;
+    double *q = t->w.Q, *qp = t->w.Qp, *r = t->w.W, *B = t->w.B;
+    HB_TRY(topk_start(t));
+    memset(qp, 0, n * sizeof(double));
+    memcpy(B, q, n * sizeof(double));
+    t->w.tnorm[0] = 0;
+    for (size_t j = 0; j < m; j++) {
+        double a = 0, b = 0, b_prev = j > 0 ? t->w.beta[j - 1] : 0.0;
+        HB_TRY(apply_timed(t->s, t->op, 1, q, r));
+        HB_TRY(check_finite(ctx, r, n));
+        HB_TRY(hb__dot(ctx, HB_F64, (int64_t)n, q, 1, r, 1, &a));
+        for (size_t i = 0; i < n; i++) r[i] -= a * q[i] + b_prev * qp[i];
+        HB_TRY(orth_locked(t, r, j + 1));
+        HB_TRY(hb__nrm2(ctx, HB_F64, (int64_t)n, r, 1, &b));
+        t->w.alpha[j] = a;
+        t->steps = j + 1;
+        t->w.tnorm[0] = fmax(t->w.tnorm[0], fabs(a) + b + b_prev);
+        t->beta_last = b;
+        t->broke = !(b > t->s->breakdown_tol * t->w.tnorm[0]);
+        bool last = t->broke || t->steps == m;
+        /* check every 5 steps (a tridiagonal eigensolve each) and at the end */
+        if (last || t->steps % 5 == 0) {
+            HB_TRY(topk_ritz(t));
+            if (last || converged_prefix(t, need) == need) return HB_OK;
+        }
+        t->w.beta[j] = b;
+        for (size_t i = 0; i < n; i++) {
+            qp[i] = q[i];
+            q[i] = r[i] / b;
+        }
+        memcpy(B + (j + 1) * n, q, n * sizeof(double));
+        HB_TRY(hb__progress(ctx, "slq", (int64_t)t->steps, (int64_t)m));
+    }
+    return HB_OK; /* not reached: the last step returns above */
+}
+
+/* y = Q_sᵀ·z_c (unit Ritz vector of pair c of the current run) */
+static int ritz_vector(topk_state *t, size_t c, double *y) {
+    return hb__gemv(t->s->ctx, HB_F64, true, (int64_t)t->steps, (int64_t)t->n, 1.0, t->w.B,
+                    (int64_t)t->n, t->w.Z + c * t->steps, 1, 0.0, y, 1);
+}
+
+/* Step 3: lock the run's `c` leading pairs into the sorted locked list, keep the best k. */
+static int topk_lock(topk_state *t, size_t c) {
+    size_t n = t->n;
+    double *y = t->w.W; /* the run's residual vector, free now */
+    for (size_t i = 0; i < c; i++) {
+        size_t z = t->idx[i];
+        double th = t->w.d[z];
+        HB_TRY(ritz_vector(t, z, y));
+        size_t p = t->nl; /* insertion point: after every value at least as extreme */
+        while (p > 0 && more_extreme(t->which, th, t->lv[p - 1])) p--;
+        memmove(t->X + (p + 1) * n, t->X + p * n, (t->nl - p) * n * sizeof(double));
+        memmove(t->lv + p + 1, t->lv + p, (t->nl - p) * sizeof(double));
+        memmove(t->lres + p + 1, t->lres + p, (t->nl - p) * sizeof(double));
+        memcpy(t->X + p * n, y, n * sizeof(double));
+        t->lv[p] = th;
+        t->lres[p] = t->broke ? 0.0 : ritz_residual(t, z);
+        t->nl++;
+    }
+    if (t->nl > t->k) t->nl = t->k;
+    return HB_OK;
+}
+
+/* Outputs: the `cert` certified locked pairs, then the other locked pairs merged with the
+ * last run's Ritz pairs in `which` order (with k certified: the first k locked pairs). */
+static int topk_output(topk_state *t, size_t cert, double *values, double *vectors,
+                       double *residuals) {
+    size_t a = 0, b = 0;
+    for (size_t i = 0; i < t->k; i++) {
+        bool locked = a < t->nl && (a < cert || b >= t->steps ||
+                                    !more_extreme(t->which, t->w.d[t->idx[b]], t->lv[a]));
+        if (locked) {
+            values[i] = t->lv[a];
+            if (residuals) residuals[i] = t->lres[a];
+            if (vectors) memcpy(vectors + i * t->n, t->X + a * t->n, t->n * sizeof(double));
+            a++;
+        } else {
+            size_t z = t->idx[b++];
+            values[i] = t->w.d[z];
+            if (residuals) residuals[i] = t->broke ? 0.0 : ritz_residual(t, z);
+            if (vectors) HB_TRY(ritz_vector(t, z, vectors + i * t->n));
+        }
+    }
+    return HB_OK;
+}
+
+/* The loop of steps 1–3; *converged = the certified count (it only grows, see step 2). */
+static int topk_core(topk_state *t, double *values, double *vectors, double *residuals,
+                     size_t *converged) {
+    HB_TRY(topk_alloc(t));
+    if (t->s->stream >= 0) t->stream = (uint64_t)t->s->stream;
+    else HB_TRY(hb_context_next_stream(t->s->ctx, &t->stream));
+    for (;;) {
+        if (t->nl == t->n) { /* k = n, all locked: the spectrum is the locked values */
+            t->steps = 0;
+            *converged = t->k;
+            break;
+        }
+        size_t need = t->nl < t->k ? t->k - t->nl : 1;
+        HB_TRY(topk_run(t, need));
+        size_t c = converged_prefix(t, need);
+        if (c == 0) break; /* the best pair did not converge within the step limit */
+        size_t cert = topk_certified(t);
+        if (cert > *converged) *converged = cert;
+        if (cert >= t->k) {
+            t->steps = 0; /* the answer is the locked pairs */
+            break;
+        }
+        HB_TRY(topk_lock(t, c));
+    }
+    return topk_output(t, *converged, values, vectors, residuals);
+}
+
 int hb_slq_topk(hb_slq *s, hb_linop *op, size_t k, hb_eig_which which, double *values,
                 double *vectors, double *residuals, size_t *converged) {
     if (!s) return HB_EINVAL;
@@ -512,81 +781,21 @@ int hb_slq_topk(hb_slq *s, hb_linop *op, size_t k, hb_eig_which which, double *v
     HB_CHECK(ctx, which == HB_EIG_LARGEST || which == HB_EIG_SMALLEST ||
                       which == HB_EIG_LARGEST_MAGNITUDE,
              HB_EINVAL, "unknown eigenvalue selection %d", (int)which);
-    size_t m = (size_t)s->topk_max_steps < n ? (size_t)s->topk_max_steps : n;
-    if (m < k) m = k;
-    /* one probe, full reorthogonalisation, f64 basis (the Ritz vectors need it) */
-    slq_work w;
+    topk_state t;
+    memset(&t, 0, sizeof t);
+    t.s = s;
+    t.op = op;
+    t.n = n;
+    t.k = k;
+    t.which = which;
+    /* steps per run: the option, at least k (the first run must be able to hold k pairs) */
+    t.m = (size_t)s->topk_max_steps < k ? k : (size_t)s->topk_max_steps;
+    if (t.m > n) t.m = n;
     stats_reset(s);
-    int rc = work_alloc(ctx, &w, 1, m, n, true, HB_F64);
-    if (rc != HB_OK) {
-        stats_done(s);
-        return rc;
-    }
-    size_t *idx = hb__malloc(ctx, m * sizeof(size_t), "top-k order");
-    if (!idx) {
-        work_free(ctx, &w);
-        stats_done(s);
-        return HB_ENOMEM;
-    }
-    rc = draw_probes(s, 1, n, w.Q);
-    if (rc == HB_OK) rc = normalise_rows(ctx, w.Q, 1, n);
-    double *B = w.B, *q = w.Q, *qp = w.Qp, *r = w.W, last_beta = 0;
-    size_t steps = 0, good = 0;
-    if (rc == HB_OK) memcpy(B, q, n * sizeof(double));
-    for (size_t j = 0; j < m && rc == HB_OK; j++) {
-        rc = apply_timed(s, op, 1, q, r);
-        if (rc == HB_OK) rc = check_finite(ctx, r, n);
-        double a = 0, b = 0, b_prev = j > 0 ? w.beta[j - 1] : 0.0;
-        if (rc == HB_OK) rc = hb__dot(ctx, HB_F64, (int64_t)n, q, 1, r, 1, &a);
-        if (rc != HB_OK) break;
-        for (size_t t = 0; t < n; t++) r[t] -= a * q[t] + b_prev * qp[t];
-        rc = reorth_cgs2(ctx, HB_F64, B, j + 1, n, r, w.h, NULL, NULL);
-        if (rc == HB_OK) rc = hb__nrm2(ctx, HB_F64, (int64_t)n, r, 1, &b);
-        if (rc != HB_OK) break;
-        w.alpha[j] = a;
-        steps = j + 1;
-        w.tnorm[0] = fmax(w.tnorm[0], fabs(a) + b + b_prev);
-        last_beta = b;
-        bool broke = !(b > s->breakdown_tol * w.tnorm[0]);
-        /* convergence check every 5 steps once there are k Ritz values, and at the end */
-        if (steps >= k && (broke || steps == m || steps % 5 == 0)) {
-            rc = tridiag_eig(ctx, steps, w.alpha, w.beta, w.d, w.e, w.Z);
-            if (rc != HB_OK) break;
-            order_ritz(w.d, steps, which, idx);
-            double scale = fmax(fabs(w.d[0]), fabs(w.d[steps - 1]));
-            good = 0;
-            for (size_t i = 0; i < k; i++) {
-                double res = broke ? 0.0 : b * fabs(w.Z[idx[i] * steps + steps - 1]);
-                if (res <= s->topk_tol * scale) good++;
-            }
-            if (good == k || broke || steps == m) break;
-        }
-        if (broke || steps == m) break;
-        w.beta[j] = b;
-        for (size_t t = 0; t < n; t++) {
-            qp[t] = q[t];
-            q[t] = r[t] / b;
-        }
-        memcpy(B + (j + 1) * n, q, n * sizeof(double));
-        rc = hb__progress(ctx, "slq", (int64_t)steps, (int64_t)m);
-    }
-    if (rc == HB_OK && steps < k) /* breakdown before k steps: the Krylov space is too small */
-        rc = hb__fail(ctx, HB_EINVAL, "the start vector spans an invariant subspace of dimension "
-                                      "%zu < k = %zu", steps, k);
-    if (rc == HB_OK) {
-        bool broke = !(last_beta > s->breakdown_tol * w.tnorm[0]);
-        for (size_t i = 0; i < k && rc == HB_OK; i++) {
-            size_t c = idx[i];
-            values[i] = w.d[c];
-            if (residuals) residuals[i] = broke ? 0.0 : last_beta * fabs(w.Z[c * steps + steps - 1]);
-            if (vectors) /* y = Q_sᵀ z_c */
-                rc = hb__gemv(ctx, HB_F64, true, (int64_t)steps, (int64_t)n, 1.0, B, (int64_t)n,
-                              w.Z + c * steps, 1, 0.0, vectors + i * n, 1);
-        }
-        if (converged) *converged = good;
-    }
-    hb__free(ctx, idx);
-    work_free(ctx, &w);
+    size_t conv = 0;
+    int rc = topk_core(&t, values, vectors, residuals, &conv);
+    if (rc == HB_OK && converged) *converged = conv;
+    topk_free(&t);
     stats_done(s);
     return rc;
 }

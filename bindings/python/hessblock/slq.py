@@ -548,7 +548,12 @@ class SLQ(Handle):
         return t, e
 
     def topk(self, op, k, which="largest", vectors=False):
-        """hb_slq_topk: TopK(values, vectors (k×n or None), residuals, converged)."""
+        """hb_slq_topk: TopK(values, vectors (k×n or None), residuals, converged).
+
+        The k most extreme eigenvalues counting multiplicity (restarted Lanczos with
+        deflation). converged = c: values[:c] are certified (residual <= TOPK_TOL·‖A‖,
+        orthonormal vectors, and a later run on the complement found nothing more extreme);
+        c < k only when a run hit TOPK_MAX_STEPS. See docs/spectral.md, "Top-k"."""
         if isinstance(op, Model):
             with LinOp.hessian(op) as lop:
                 return self.topk(lop, k, which, vectors)

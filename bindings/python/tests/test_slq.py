@@ -212,6 +212,18 @@ def test_topk_and_trace(ctx, rng, need_slq):
             s.topk(op, 21)
 
 
+def test_topk_counts_multiplicity(ctx, rng, need_slq):
+    # issue 12.3: the three smallest eigenvalues are all -1; one Lanczos run sees -1 once
+    A, _ = _sym(rng, 30, eigs=np.r_[-1.0, -1.0, -1.0, 0.5, np.linspace(2.0, 5.0, 26)])
+    A = 0.5 * (A + A.T)
+    with hb.SLQ(ctx) as s, hb.LinOp.dense(ctx, A) as op:
+        t = s.topk(op, 4, "smallest", vectors=True)
+        assert t.converged == 4
+        # residual <= 1e-8·‖A‖ = 5e-8 bounds each eigenvalue error
+        np.testing.assert_allclose(t.values, [-1, -1, -1, 0.5], atol=1e-7)
+        np.testing.assert_allclose(t.vectors @ t.vectors.T, np.eye(4), atol=1e-10)
+
+
 def _quad_model(ctx, rng):
     H1, e1 = _sym(rng, 5, np.linspace(1, 2, 5))
     H2, e2 = _sym(rng, 4, np.linspace(10, 50, 4))
