@@ -49,3 +49,12 @@ if _train.AVAILABLE:
     components.append("train")
 if _sst.AVAILABLE:
     components.append("sst")
+
+
+def __getattr__(name):
+    # hessblock.torch (the PyTorch bridge) is imported on first use only, so that
+    # `import hessblock` never imports torch (CI has no torch; importing it costs seconds).
+    if name == "torch":
+        import importlib
+        return importlib.import_module(".torch", __name__)
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
