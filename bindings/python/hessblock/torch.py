@@ -411,8 +411,9 @@ class Model(_Model):
         pass
 
     def close(self):
+        own, self._own_ctx = getattr(self, "_own_ctx", False), False
         super().close()
-        if getattr(self, "_own_ctx", False):
+        if own:      # the context made for this model (closing it closes the model first)
             self._ctx.close()
 
     # -- θ between the library and the module
@@ -430,6 +431,16 @@ class Model(_Model):
         torch, e.g. training it with a torch optimizer)."""
         self.params.data[:] = self._bridge.pull()
         self._bridge.theta_seen = self.params.data.copy()
+
+    @property
+    def torch_dtype(self):
+        """The module's parameter dtype: torch products run in it."""
+        return self._bridge.dtype
+
+    @property
+    def torch_device(self):
+        """The module's device: torch products run there."""
+        return self._bridge.device
 
     @property
     def torch_calls(self):
