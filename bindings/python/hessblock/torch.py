@@ -491,32 +491,44 @@ class Model(_Model):
 
 
 # ---- one-call analysis -------------------------------------------------------------------
-def heterogeneity(module, loss_fn, data, blocks=None, probes=10, steps=80, normalize=True,
-                  traces=True, plot=None, ctx=None, seed=0, grid_points=1024, sigma_rel=0.01,
-                  **model_options):
+def heterogeneity(module, loss_fn, data, blocks=None, probes=10, steps=80, traces=True,
+                  plot=None, ctx=None, seed=0, grid_points=1024, sigma_rel=0.01, **model_options):
     """Per-block SLQ spectra, their Jensen-Shannon matrix and its mean (JS⁰ when the module
     is at its initialisation), and per-block Hutchinson traces, for a torch module.
 
-    Returns a dict: 'names', 'kinds', 'spectra' {name: Spectrum}, 'js' (B×B), 'js_mean',
-    'traces' {name: (trace, stderr)} (traces=True), 'figures' (with matplotlib: the
-    per-block densities and the JS heat map, as the CLI draws them; saved as
-    <plot>_densities.png and <plot>_js.png when plot is a path prefix; None without
-    matplotlib), and 'model' (the hessblock.torch.Model, open: close it when done).
-    probes/steps/normalize/grid_points/sigma_rel are the CLI's `spectrum` options.
+    Returns a dict: 'names', 'kinds' {name: BlockKind}, 'spectra' {name: Spectrum}, 'js'
+    (B×B) and 'js_mean' on the raw spectra (the CLI's js0), 'js_normalized' and
+    'js_mean_normalized' with each spectrum scaled by its own largest |λ| first (the CLI's
+    js0_normalized), 'traces' {name: (trace, stderr)} (traces=True), 'figures' (with
+    matplotlib: the per-block densities and the JS heat map, as the CLI draws them;
+    written to <plot>_densities.png and <plot>_js.png when plot is a path prefix; None
+    without matplotlib), and 'model' (the open hessblock.torch.Model: close it when done).
+    probes/steps/grid_points/sigma_rel are the CLI's `spectrum` options; model_options go
+    to Model (weights=, compute_loss=).
     """
     from . import study
+    from .slq import SLQ, js_matrix
     m = Model(module, loss_fn, data, blocks=blocks, ctx=ctx, seed=seed, **model_options)
-    r = study.spectrum(m, probes=probes, steps=steps, full=False, normalize=normalize,
-                       grid_points=grid_points, sigma_rel=sigma_rel, seed=seed)
-    out = {"names": r["names"], "kinds": {b.name: b.kind for b in m.params.blocks},
-           "spectra": r["blocks"], "js": r["js"], "js_mean": r["js_mean"], "traces": None,
-           "figures": None, "model": m}
-    if traces:
-        from .slq import SLQ
-        with SLQ(m.context, probes=probes) as s:
-            t, e = s.trace_model_blocks(m)
-        out["traces"] = {nm: (float(t[i]), float(e[i])) for i, nm in enumerate(m.params.names())}
-    out["figures"] = _figures(out, plot)
+    try:
+        r = study.spectrum(m, probes=probes, steps=steps, full=False, normalize=False,
+                           grid_points=grid_points, sigma_rel=sigma_rel, seed=seed)
+        out = {"names": r["names"], "kinds": {b.name: b.kind for b in m.params.blocks},
+               "spectra": r["blocks"], "js": r["js"], "js_mean": r["js_mean"],
+               "js_normalized": None, "js_mean_normalized": None, "traces": None,
+               "figures": None, "model": m}
+        if len(r["blocks"]) >= 2:
+            out["js_normalized"], out["js_mean_normalized"] = js_matrix(
+                list(r["blocks"].values()), normalize=True, grid_points=grid_points,
+                sigma_rel=sigma_rel)
+        if traces:
+            with SLQ(m.context, probes=probes) as s:
+                t, e = s.trace_model_blocks(m)
+            out["traces"] = {nm: (float(t[i]), float(e[i]))
+                             for i, nm in enumerate(m.params.names())}
+        out["figures"] = _figures(out, plot)
+    except BaseException:
+        m.close()
+        raise
     return out
 
 

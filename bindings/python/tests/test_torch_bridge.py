@@ -380,6 +380,8 @@ def test_heterogeneity_one_call(tmp_path):
         assert r["js"].shape == (4, 4) and np.allclose(np.diag(r["js"]), 0)
         off = r["js"][~np.eye(4, dtype=bool)]
         assert abs(r["js_mean"] - off.mean()) <= 1e-12 and 0 < r["js_mean"] <= 1
+        M, mean = hb.js_matrix([r["spectra"][n] for n in names], normalize=True)
+        assert np.array_equal(M, r["js_normalized"]) and mean == r["js_mean_normalized"]
         assert r["kinds"]["2.weight"] == hb.BlockKind.HEAD
         # the Hutchinson traces estimate the dense block traces
         for nm, (tr, se) in r["traces"].items():
