@@ -394,3 +394,67 @@ def test_heterogeneity_one_call(tmp_path):
             assert r["figures"] is None
     finally:
         r["model"].close()
+
+
+# ---- the bridge and the library's own gpt (the CLI's code path) agree ---------------------
+class FlatGPT(torch.nn.Module):
+    """The library's gpt (docs/models.md "## gpt"; bench/torch_compare.py) as a torch module
+    with one parameter per library block, so θ and the blocks line up one to one."""
+
+    def __init__(self, blocks, V, T, C, H, L):
+        super().__init__()
+        self.cfg, self.names = (V, T, C, H, L), [b.name for b in blocks]
+        self.p = torch.nn.ParameterList(
+            torch.nn.Parameter(torch.zeros(tuple(b.shape), dtype=torch.float64)) for b in blocks)
+
+    def forward(self, idx):
+        V, T, C, H, L = self.cfg
+        P = dict(zip(self.names, self.p))
+        N, d = idx.shape[0], C // H
+        mask = torch.ones(T, T, dtype=torch.bool).triu(1)
+        x = P["wte"][idx] + P["wpe"][:T]
+        for i in range(L):
+            h = "h.%d." % i
+            a = F.layer_norm(x, (C,), P[h + "ln_1.weight"], P[h + "ln_1.bias"], 1e-5)
+            q, k, v = (F.linear(a, P[h + "attn." + w], P[h + "attn.%s.bias" % w])
+                       .view(N, T, H, d).transpose(1, 2) for w in ("wq", "wk", "wv"))
+            s = ((q @ k.transpose(-2, -1)) / d ** 0.5).masked_fill(mask, float("-inf"))
+            y = (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(N, T, C)
+            x = x + F.linear(y, P[h + "attn.wo"], P[h + "attn.wo.bias"])
+            b = F.layer_norm(x, (C,), P[h + "ln_2.weight"], P[h + "ln_2.bias"], 1e-5)
+            f = F.gelu(F.linear(b, P[h + "mlp.c_fc"], P[h + "mlp.c_fc.bias"]), approximate="tanh")
+            x = x + F.linear(f, P[h + "mlp.c_proj"], P[h + "mlp.c_proj.bias"])
+        x = F.layer_norm(x, (C,), P["ln_f.weight"], P["ln_f.bias"], 1e-5)
+        return F.linear(x, P["lm_head"]).reshape(N * T, V)
+
+
+def test_bridge_and_builtin_gpt_give_the_same_js0(ctx, rng):
+    """Same network, θ and data: the torch bridge and the library's own gpt (what
+    `hessblock spectrum`/`analyze` run) give the same HVPs and the same JS⁰."""
+    V, T, C, H, L, N = 16, 8, 16, 2, 1, 4
+    builtin = hb.Model(ctx, "gpt", dtype="f64", vocab=V, context=T, width=C, heads=H,
+                       layers=L, batch=N)
+    x = rng.integers(0, V, size=(N, T)).astype(np.int32)
+    y = rng.integers(0, V, size=(N, T)).astype(np.int32)
+    builtin.set_batch(x, y)
+    blocks = list(builtin.params.blocks)
+    net = FlatGPT(blocks, V, T, C, H, L)
+    with torch.no_grad():
+        for p, b in zip(net.p, blocks):
+            p.copy_(torch.from_numpy(builtin.params[b.name].reshape(tuple(b.shape))))
+    kinds = {"p.%d" % i: (b.name, b.kind.name.lower()) for i, b in enumerate(blocks)}
+    bridge = hb.torch.Model(net, F.cross_entropy,
+                            [(torch.from_numpy(x).long(), torch.from_numpy(y).long().reshape(-1))],
+                            ctx=ctx, blocks=kinds)
+    assert bridge.params.names() == builtin.params.names()
+    assert [b.kind for b in bridge.params.blocks] == [b.kind for b in blocks]
+    np.testing.assert_array_equal(bridge.params.data, builtin.params.data)
+    assert abs(bridge.loss() - builtin.loss()) <= 1e-13 * builtin.loss()
+    v = rng.normal(size=bridge.n)
+    assert rel_err(bridge.hvp(v), builtin.hvp(v)) <= 1e-12
+    # the same SLQ (seed, probes, steps) on both: the same spectra up to rounding
+    a = hb.study.spectrum(builtin, probes=2, steps=8, full=False, seed=5)
+    b = hb.study.spectrum(bridge, probes=2, steps=8, full=False, seed=5)
+    assert a["names"] == b["names"]
+    np.testing.assert_allclose(b["js"], a["js"], rtol=0, atol=1e-8)
+    assert abs(a["js_mean"] - b["js_mean"]) <= 1e-8 and a["js_mean"] > 0.05
