@@ -11,6 +11,9 @@ optimizers and checkpoints. See docs/python.md.
         loss, grad = model.loss_grad()
         Hv = model.hvp(np.ones(3))
 
+`hessblock.torch` (the PyTorch bridge: any torch.nn.Module as a model) is imported on
+first use of `hessblock.torch`, never by `import hessblock`.
+
 Each component lives in its own module (core, tensor, params, model, ...); a component
 the loaded library lacks is simply not exported (see `components`).
 """

@@ -458,3 +458,18 @@ def test_bridge_and_builtin_gpt_give_the_same_js0(ctx, rng):
     assert a["names"] == b["names"]
     np.testing.assert_allclose(b["js"], a["js"], rtol=0, atol=1e-8)
     assert abs(a["js_mean"] - b["js_mean"]) <= 1e-8 and a["js_mean"] > 0.05
+
+
+def test_compute_loss_for_any_batch_format(ctx, rng):
+    """Dict batches through compute_loss(module, batch); the same objective as tuples."""
+    X, y = mlp_data(24)
+    net = mlp()
+    dicts = [{"x": X[:12], "y": y[:12]}, {"x": X[12:], "y": y[12:]}]
+    m = hb.torch.Model(net, batches=dicts, ctx=ctx,
+                       compute_loss=lambda mod, b: F.cross_entropy(mod(b["x"]), b["y"]))
+    ref = hb.torch.Model(net, F.cross_entropy, [(X, y)], ctx=ctx)
+    v = rng.normal(size=m.n)
+    assert abs(m.loss() - ref.loss()) <= 1e-14
+    assert rel_err(m.hvp(v), ref.hvp(v)) <= 1e-12
+    with pytest.raises(hb.InvalidArgument, match="weights"):
+        hb.torch.Model(net, F.cross_entropy, [(X, y)], ctx=ctx, weights="tokens")
