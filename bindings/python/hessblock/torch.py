@@ -500,9 +500,9 @@ def heterogeneity(module, loss_fn, data, blocks=None, probes=10, steps=80, trace
     (B×B) and 'js_mean' on the raw spectra (the CLI's js0), 'js_normalized' and
     'js_mean_normalized' with each spectrum scaled by its own largest |λ| first (the CLI's
     js0_normalized), 'traces' {name: (trace, stderr)} (traces=True), 'figures' (with
-    matplotlib: the per-block densities and the JS heat map, as the CLI draws them;
-    written to <plot>_densities.png and <plot>_js.png when plot is a path prefix; None
-    without matplotlib), and 'model' (the open hessblock.torch.Model: close it when done).
+    matplotlib, the CLI's two: {'densities': a Figure with one panel per block, 'js': the
+    Axes of the JS heat map}, written to <plot>_densities.png and <plot>_js.png when plot
+    is a path prefix; None without matplotlib), and 'model' (the open hessblock.torch.Model: close it when done).
     probes/steps/grid_points/sigma_rel are the CLI's `spectrum` options; model_options go
     to Model (weights=, compute_loss=).
     """
@@ -533,23 +533,30 @@ def heterogeneity(module, loss_fn, data, blocks=None, probes=10, steps=80, trace
 
 
 def _figures(res, prefix):
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return None
+    """The CLI's two figures (tools/hessblock/results.c): small multiples of the per-block
+    densities, each block on its own eigenvalue range, and the JS heat map."""
     from . import plot
-    spectra = res["spectra"]
-    lo = min(s.extremes()[0] for s in spectra.values())
-    hi = max(s.extremes()[1] for s in spectra.values())
-    pad = 0.05 * (hi - lo) if hi > lo else 1.0
-    grid = np.linspace(lo - pad, hi + pad, 512)
-    ax_d = plot.densities(grid, dict(spectra), title="per-block Hessian spectra")
-    ax_j = None
-    if res["js"] is not None:
-        ax_j = plot.js_matrix(res["js"], res["names"])
+    if not plot.available():
+        return None
+    plt = plot._mpl()
+    names, spectra = res["names"], res["spectra"]
+    cols = min(4, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.3 * rows), squeeze=False)
+    for ax, nm in zip(axes.flat, names):
+        lo, hi = spectra[nm].extremes()
+        pad = 0.05 * (hi - lo) if hi > lo else max(abs(hi), 1e-12)
+        grid = np.linspace(lo - pad, hi + pad, 256)
+        plot.densities(grid, spectra[nm], ax=ax)
+        ax.set_title(nm, fontsize="small")
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    ax_j = plot.js_matrix(res["js"], names) if res["js"] is not None else None
     if prefix:
-        plot.save(ax_d, str(prefix) + "_densities.png")
+        fig.savefig(str(prefix) + "_densities.png", dpi=120)
         if ax_j is not None:
             plot.save(ax_j, str(prefix) + "_js.png")
-    return {"densities": ax_d, "js": ax_j}
-
+    return {"densities": fig, "js": ax_j}

@@ -473,3 +473,33 @@ def test_compute_loss_for_any_batch_format(ctx, rng):
     assert rel_err(m.hvp(v), ref.hvp(v)) <= 1e-12
     with pytest.raises(hb.InvalidArgument, match="weights"):
         hb.torch.Model(net, F.cross_entropy, [(X, y)], ctx=ctx, weights="tokens")
+
+
+def test_heterogeneity_figures_drive_matplotlib(monkeypatch, tmp_path):
+    """The figure code path, on a recording stand-in for matplotlib where the real one is
+    absent (with matplotlib, test_heterogeneity_one_call checks the files)."""
+    try:
+        import matplotlib  # noqa: F401
+        return
+    except ImportError:
+        pass
+    from unittest import mock
+    mpl, plt = mock.MagicMock(), mock.MagicMock()
+    mpl.pyplot = plt
+    fig = mock.MagicMock()
+
+    def subplots(rows=1, cols=1, **kw):
+        if kw.get("squeeze") is False:
+            return fig, np.array([[mock.MagicMock() for _ in range(cols)] for _ in range(rows)])
+        return mock.MagicMock(), mock.MagicMock()
+    plt.subplots.side_effect = subplots
+    monkeypatch.setitem(sys.modules, "matplotlib", mpl)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", plt)
+    r = hb.torch.heterogeneity(mlp(), F.cross_entropy, [mlp_data()], probes=2, steps=8,
+                               traces=False, plot=str(tmp_path / "m"))
+    r["model"].close()
+    assert r["figures"]["densities"] is fig and r["figures"]["js"] is not None
+    assert plt.subplots.call_args_list[0][0] == (1, 4)      # one panel per block
+    fig.savefig.assert_called_once_with(str(tmp_path / "m") + "_densities.png", dpi=120)
+    saved = [c[0][0] for c in r["figures"]["js"].figure.savefig.call_args_list]
+    assert saved == [str(tmp_path / "m") + "_js.png"]
