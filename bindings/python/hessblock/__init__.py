@@ -11,6 +11,9 @@ optimizers and checkpoints. See docs/python.md.
         loss, grad = model.loss_grad()
         Hv = model.hvp(np.ones(3))
 
+`hessblock.torch` (the PyTorch bridge: any torch.nn.Module as a model) is imported on
+first use of `hessblock.torch`, never by `import hessblock`.
+
 Each component lives in its own module (core, tensor, params, model, ...); a component
 the loaded library lacks is simply not exported (see `components`).
 """
@@ -50,3 +53,12 @@ if _train.AVAILABLE:
     components.append("train")
 if _sst.AVAILABLE:
     components.append("sst")
+
+
+def __getattr__(name):
+    # hessblock.torch (the PyTorch bridge) is imported on first use only, so that
+    # `import hessblock` never imports torch (CI has no torch; importing it costs seconds).
+    if name == "torch":
+        import importlib
+        return importlib.import_module(".torch", __name__)
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
