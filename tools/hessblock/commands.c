@@ -14,6 +14,14 @@ static const char *const js_blocks_choices[] = {"all", "weights", NULL};
     "blocks of at least 2 dimensions whose kind is not bias or norm, compared on their own " \
     "grid); the all-blocks JS0 is always reported [all]"
 static const char *const js_grid_choices[] = {"linear", "symlog", NULL};
+#define JS_BOOTSTRAP_HELP \
+    "replicates of the bootstrap over probes behind every JS0 standard error (+-); 0 = none [50]"
+/* "0.1234 +- 0.0056" into b (the +- part only when the standard error is known) */
+static const char *pm(char *b, size_t n, double v, double se) {
+    if (isfinite(se)) snprintf(b, n, "%.4f +- %.4f", v, se);
+    else snprintf(b, n, "%.4f", v);
+    return b;
+}
 #define JS_GRID_HELP                                                                        \
     "grid of every JS value: linear (in lambda) or symlog (in asinh(lambda/c), c = 1e-6 of " \
     "the largest |lambda| compared: a log-|lambda| axis, smoothing relative) [linear]"
@@ -111,7 +119,8 @@ int cmd_spectrum(int argc, char **argv, int first) {
     model_opts mo = {0};
     int kind = 0, dtype = 0, full = 0, tiny = 0;
     const char *checkpoint = NULL, *blocks = "all";
-    spec_opts so = {.probes = 8, .steps = 40, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1};
+    spec_opts so = {.probes = 8, .steps = 40, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1,
+                    .js_replicates = 50};
     opt_spec specs[] = {
         {"model", OPT_CHOICE, &kind, 0, 0, kind_choices, "KIND", "model [gpt]"},
         {"checkpoint", OPT_STRING, &checkpoint, 0, 0, NULL, "FILE",
@@ -129,6 +138,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
         {"full", OPT_FLAG, &full, 0, 0, NULL, NULL, "also the spectrum of the full Hessian"},
         {"js-blocks", OPT_CHOICE, &so.js_blocks, 0, 0, js_blocks_choices, "SET", JS_BLOCKS_HELP},
         {"js-grid", OPT_CHOICE, &so.js_grid, 0, 0, js_grid_choices, "G", JS_GRID_HELP},
+        {"js-bootstrap", OPT_INT, &so.js_replicates, 0, 100000, NULL, "N", JS_BOOTSTRAP_HELP},
         COMMON_OPTS(c),
     };
     int rc = parse_options(cmd, argc, argv, first, specs, sizeof specs / sizeof *specs,
@@ -229,13 +239,19 @@ int cmd_spectrum(int argc, char **argv, int first) {
             printf("%-28s %-10s %9lld %12.4g %12.4g\n", sr.names[b], sr.kinds[b],
                    (long long)sr.numel[b], sr.lmin[b], sr.lmax[b]);
         if (sr.js && sr.nblocks > 1 && sr.js_grid) printf("JS grid: %s\n", js_grid_name(sr.js_grid));
+        char b1[48], b2[48];
         if (sr.js && sr.nblocks > 1)
-            printf("JS0 (mean pairwise JS distance) = %.4f; with scale-normalised spectra %.4f\n",
-                   sr.js0, sr.js0_normalized);
+            printf("JS0 (mean pairwise JS distance) = %s; with scale-normalised spectra %s\n",
+                   pm(b1, sizeof b1, sr.js0, sr.js0_stderr),
+                   pm(b2, sizeof b2, sr.js0_normalized, sr.js0_normalized_stderr));
         if (sr.js_blocks)
-            printf("JS0 over the %s blocks only (%zu of %zu) = %.4f; with scale-normalised spectra "
-                   "%.4f\n", sr.js_blocks == 1 ? "weight" : "selected", sr.js_nselected, sr.nblocks,
-                   sr.js0_selected, sr.js0_selected_normalized);
+            printf("JS0 over the %s blocks only (%zu of %zu) = %s; with scale-normalised spectra "
+                   "%s\n", sr.js_blocks == 1 ? "weight" : "selected", sr.js_nselected, sr.nblocks,
+                   pm(b1, sizeof b1, sr.js0_selected, sr.js0_selected_stderr),
+                   pm(b2, sizeof b2, sr.js0_selected_normalized, sr.js0_selected_normalized_stderr));
+        if (sr.js && sr.nblocks > 1 && isfinite(sr.js0_stderr))
+            printf("(+- : bootstrap standard error over probes, %lld replicates; it does not include "
+                   "the Lanczos-length bias, docs/spectral.md)\n", (long long)sr.js_replicates);
     }
     status = EXIT_OK;
 done:
@@ -614,7 +630,8 @@ int cmd_analyze(int argc, char **argv, int first) {
     c.out = "hessblock-out";
     int preset = 0, no_train = 0, no_quad = 0, no_spectra = 0;
     const char *models = "gpt,mlp,cnn";
-    spec_opts so = {.probes = 0, .steps = 0, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1};
+    spec_opts so = {.probes = 0, .steps = 0, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1,
+                    .js_replicates = 50};
     int64_t train_steps = 0;
     quad_opts qo = {.blocks = 4, .block_size = 25, .max_iters = 0, .cond = 5000, .tol = 1e-4};
     opt_spec specs[] = {
@@ -626,6 +643,7 @@ int cmd_analyze(int argc, char **argv, int first) {
         {"sigma", OPT_REAL, &so.sigma_rel, 1e-6, 1, NULL, "X", "relative smoothing width [0.01]"},
         {"js-blocks", OPT_CHOICE, &so.js_blocks, 0, 0, js_blocks_choices, "SET", JS_BLOCKS_HELP},
         {"js-grid", OPT_CHOICE, &so.js_grid, 0, 0, js_grid_choices, "G", JS_GRID_HELP},
+        {"js-bootstrap", OPT_INT, &so.js_replicates, 0, 100000, NULL, "N", JS_BOOTSTRAP_HELP},
         {"train-steps", OPT_INT, &train_steps, 1, 10000000, NULL, "N",
          "training steps per run [default 200, tiny 10]"},
         {"quad-tol", OPT_REAL, &qo.tol, 1e-14, 0.5, NULL, "X", "quadratics: target relative loss [1e-4]"},
@@ -805,28 +823,25 @@ int cmd_analyze(int argc, char **argv, int first) {
             jw_object(&w, NULL);
             jw_string(&w, "model", mname);
             jw_string(&w, "sizes", sizes[i]);
-            double js0 = NAN, ls = NAN, la = NAN, gap = NAN;
-            for (size_t k = 0; k < nspec && k < 8; k++) if (!strcmp(specs_r[k].model, mname)) js0 = specs_r[k].js0;
+            double ls = NAN, la = NAN, gap = NAN;
+            const spec_result *sr = NULL;
+            for (size_t k = 0; k < nspec && k < 8; k++) if (!strcmp(specs_r[k].model, mname)) sr = &specs_r[k];
             for (size_t k = 0; k < ntrain && k < 8; k++)
                 if (!strcmp(trains[k].model, mname)) {
                     ls = trains[k].sgd.final_loss; la = trains[k].adam.final_loss; gap = trains[k].gap;
                 }
-            jw_number(&w, "js0", js0);
-            double js0n = NAN;
-            for (size_t k = 0; k < nspec && k < 8; k++)
-                if (!strcmp(specs_r[k].model, mname)) js0n = specs_r[k].js0_normalized;
-            jw_number(&w, "js0_normalized", js0n);
+            jw_number(&w, "js0", sr ? sr->js0 : NAN);
+            jw_number(&w, "js0_stderr", sr ? sr->js0_stderr : NAN);
+            jw_number(&w, "js0_normalized", sr ? sr->js0_normalized : NAN);
+            jw_number(&w, "js0_normalized_stderr", sr ? sr->js0_normalized_stderr : NAN);
             if (so.js_grid) jw_string(&w, "js_grid", js_grid_name(so.js_grid));
             if (so.js_blocks) {
-                double a = NAN, b = NAN;
-                for (size_t k = 0; k < nspec && k < 8; k++)
-                    if (!strcmp(specs_r[k].model, mname)) {
-                        a = specs_r[k].js0_selected;
-                        b = specs_r[k].js0_selected_normalized;
-                    }
                 jw_string(&w, "js_blocks", js_blocks_name(so.js_blocks));
-                jw_number(&w, "js0_selected", a);
-                jw_number(&w, "js0_selected_normalized", b);
+                jw_number(&w, "js0_selected", sr ? sr->js0_selected : NAN);
+                jw_number(&w, "js0_selected_stderr", sr ? sr->js0_selected_stderr : NAN);
+                jw_number(&w, "js0_selected_normalized", sr ? sr->js0_selected_normalized : NAN);
+                jw_number(&w, "js0_selected_normalized_stderr",
+                          sr ? sr->js0_selected_normalized_stderr : NAN);
             }
             jw_number(&w, "sgd_loss", ls);
             jw_number(&w, "adam_loss", la);
@@ -855,17 +870,27 @@ int cmd_analyze(int argc, char **argv, int first) {
         printf("hessblock analyze (libhessblock %s)\n%s\n", hb_version_string(), settings);
         if (nspec || ntrain) print_summary_table(stdout, specs_r, nspec, trains, ntrain);
         if (nspec) {
-            printf("JS0 with every block spectrum scaled by its own max |lambda| first:");
-            for (size_t k = 0; k < nspec; k++) printf(" %s %.4f", specs_r[k].model, specs_r[k].js0_normalized);
+            char b1[48];
+            printf("JS0 (+- bootstrap standard error over probes, %lld replicates; not the Lanczos-"
+                   "length bias, docs/spectral.md):", (long long)so.js_replicates);
+            for (size_t k = 0; k < nspec; k++)
+                printf(" %s %s", specs_r[k].model, pm(b1, sizeof b1, specs_r[k].js0, specs_r[k].js0_stderr));
+            printf("\nJS0 with every block spectrum scaled by its own max |lambda| first:");
+            for (size_t k = 0; k < nspec; k++)
+                printf(" %s %s", specs_r[k].model,
+                       pm(b1, sizeof b1, specs_r[k].js0_normalized, specs_r[k].js0_normalized_stderr));
             printf("\n");
             if (so.js_blocks) {
                 printf("JS0 over the %s blocks only (selected/all blocks):", so.js_blocks == 1 ? "weight" : "selected");
                 for (size_t k = 0; k < nspec; k++)
-                    printf(" %s %.4f (%zu/%zu)", specs_r[k].model, specs_r[k].js0_selected,
+                    printf(" %s %s (%zu/%zu)", specs_r[k].model,
+                           pm(b1, sizeof b1, specs_r[k].js0_selected, specs_r[k].js0_selected_stderr),
                            specs_r[k].js_nselected, specs_r[k].nblocks);
                 printf("\n%-36s", "  the same, scale-normalised:");
                 for (size_t k = 0; k < nspec; k++)
-                    printf(" %s %.4f", specs_r[k].model, specs_r[k].js0_selected_normalized);
+                    printf(" %s %s", specs_r[k].model,
+                           pm(b1, sizeof b1, specs_r[k].js0_selected_normalized,
+                              specs_r[k].js0_selected_normalized_stderr));
                 printf("\n");
             }
         }

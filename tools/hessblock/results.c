@@ -73,12 +73,17 @@ void json_spectrum(jw *w, const char *key, const spec_result *s, int with_densit
     jw_int(w, "lanczos_steps", s->steps);
     jw_number(w, "sigma", s->sigma);
     jw_number(w, "js0", s->js0);
+    jw_number(w, "js0_stderr", s->js0_stderr);
     jw_number(w, "js0_normalized", s->js0_normalized);
+    jw_number(w, "js0_normalized_stderr", s->js0_normalized_stderr);
+    jw_int(w, "js_bootstrap_replicates", s->js_replicates);
     if (s->js_grid) jw_string(w, "js_grid", js_grid_name(s->js_grid));
     if (s->js_blocks) {
         jw_string(w, "js_blocks", js_blocks_name(s->js_blocks));
         jw_number(w, "js0_selected", s->js0_selected);
+        jw_number(w, "js0_selected_stderr", s->js0_selected_stderr);
         jw_number(w, "js0_selected_normalized", s->js0_selected_normalized);
+        jw_number(w, "js0_selected_normalized_stderr", s->js0_selected_normalized_stderr);
         jw_array(w, "js_selected_blocks");
         for (size_t b = 0; b < s->nblocks; b++)
             if (s->js_selected && s->js_selected[b]) jw_string(w, NULL, s->names[b]);

@@ -39,6 +39,10 @@ typedef struct spec_result {
     size_t js_nselected;
     double js0_selected;     /* NaN when fewer than 2 blocks are selected */
     double js0_selected_normalized;
+    /* bootstrap standard errors (over probes) of the four JS0 values above; NaN when not
+     * estimated (one probe, --js-bootstrap 0, or the value itself is NaN) */
+    double js0_stderr, js0_normalized_stderr, js0_selected_stderr, js0_selected_normalized_stderr;
+    int64_t js_replicates;   /* bootstrap replicates behind the standard errors (0: none) */
     double sigma;            /* smoothing width actually used (absolute) */
     int64_t probes, steps;
     double seconds;
