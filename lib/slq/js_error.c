@@ -3,9 +3,11 @@
  *
  * An SLQ spectrum is a mean of n_v independent probe quadratures. One bootstrap replicate
  * draws, for every spectrum i separately, n_v(i) of its probes with replacement and
- * recomputes the whole JS matrix (grid, smoothing and scales included: they depend on the
- * nodes, so they are part of the estimator) with hb_spectra_js_matrix. The standard error
- * of an entry is the sample standard deviation (n − 1) of that entry over R replicates:
+ * recomputes the whole JS matrix from them, on the grid of the full estimate (grid,
+ * smoothing σ and normalisation scales are held fixed: re-deriving them per replicate would
+ * re-evaluate every Gaussian; with them fixed, a replicate is a sum of precomputed per-probe
+ * densities, cost k·n_v·G + k²·G instead of k·n_v·m·G). The standard error of an entry is
+ * the sample standard deviation (R − 1) of that entry over the R replicates:
  *
  *   se_ij = sqrt( Σ_r (J_ij^(r) − mean_r J_ij)² / (R − 1) ),  the same for the mean JS⁰.
  *
@@ -52,55 +54,80 @@ int hb_spectra_js_matrix_stderr(const hb_spectrum *const *spectra, size_t k,
         return hb__fail(ctx, HB_ESTATE, "spectrum %zu has 1 probe: probe resampling needs at "
                         "least 2 to estimate the error (results set to NaN)", few);
     }
-    /* resampled spectra are shallow: their probe tables point at the originals' nodes */
-    size_t nprobes = 0;
-    for (size_t i = 0; i < k; i++) nprobes += spectra[i]->n_probes;
-    hb_spectrum *rs = hb__calloc(ctx, k, sizeof *rs, "bootstrap spectra");
-    const hb_spectrum **rp = hb__calloc(ctx, k, sizeof *rp, "bootstrap spectrum list");
-    hb__probe *pt = hb__calloc(ctx, nprobes, sizeof *pt, "bootstrap probe tables");
-    double *J = hb__malloc(ctx, kk * sizeof(double), "bootstrap JS matrix");
+    /* Every probe's density on the grid of the full estimate, once; a replicate's density
+     * of spectrum i is then the sum of its drawn probes' rows, normalised, exactly what
+     * hb_spectra_js_matrix computes for a spectrum made of those probes on that grid. */
+    double *D = NULL;
+    size_t G = 0;
+    HB_TRY(hb__js_probe_masses(spectra, k, opt, &D, &G));
+    size_t maxp = 0, off = 0;
+    for (size_t i = 0; i < k; i++) maxp = spectra[i]->n_probes > maxp ? spectra[i]->n_probes : maxp;
+    size_t *first = hb__malloc(ctx, k * sizeof *first, "bootstrap probe offsets");
+    size_t *pick = hb__malloc(ctx, maxp * sizeof *pick, "bootstrap draws");
+    double *P = hb__malloc(ctx, k * G * sizeof(double), "bootstrap densities");
     double *sum = hb__calloc(ctx, kk + 1, sizeof(double), "bootstrap sums");
     double *sum2 = hb__calloc(ctx, kk + 1, sizeof(double), "bootstrap sums of squares");
     double *ref = hb__malloc(ctx, (kk + 1) * sizeof(double), "bootstrap reference");
-    int rc = (rs && rp && pt && J && sum && sum2 && ref) ? HB_OK : HB_ENOMEM;
-    if (rc == HB_OK) {
-        hb__probe *q = pt;
-        for (size_t i = 0; i < k; i++) {
-            rs[i] = *spectra[i];
-            rs[i].probes = q;
-            rs[i].cap_probes = spectra[i]->n_probes;
-            rp[i] = &rs[i];
-            q += spectra[i]->n_probes;
-        }
-        /* Shifted sums (Welford would do too): accumulating J − J_full keeps the variance
-         * formula free of cancellation when the spread is tiny next to J itself. */
-        double mean_full = 0;
-        rc = hb_spectra_js_matrix(spectra, k, opt, ref, &mean_full);
-        ref[kk] = mean_full;
+    double *J = hb__malloc(ctx, (kk + 1) * sizeof(double), "bootstrap JS matrix");
+    int rc = (first && pick && P && sum && sum2 && ref && J) ? HB_OK : HB_ENOMEM;
+    for (size_t i = 0; i < k && rc == HB_OK; i++) {
+        first[i] = off;
+        off += spectra[i]->n_probes;
     }
     const uint64_t seed = (uint64_t)ctx->seed;
-    for (size_t r = 0; r < replicates && rc == HB_OK; r++) {
+    /* r = 0 is the full sample itself (every probe once): the reference the spreads are
+     * taken around (shifted sums keep the variance free of cancellation), then 1…R */
+    for (size_t r = 0; r <= replicates && rc == HB_OK; r++) {
         for (size_t i = 0; i < k; i++) {
             const size_t n = spectra[i]->n_probes;
-            const uint64_t base = ((uint64_t)(r * k + i)) << 24;
+            const uint64_t base = ((uint64_t)((r - 1) * k + i)) << 24;
             for (size_t j = 0; j < n; j++) {
-                size_t pick = (size_t)(hb__uniform01(seed, stream, base + j) * (double)n);
-                if (pick >= n) pick = n - 1; /* u < 1, but keep the index safe regardless */
-                rs[i].probes[j] = spectra[i]->probes[pick];
+                size_t q = j;
+                if (r > 0) {
+                    q = (size_t)(hb__uniform01(seed, stream, base + j) * (double)n);
+                    if (q >= n) q = n - 1; /* u < 1, but keep the index safe regardless */
+                }
+                pick[j] = q;
+            }
+            double *Pi = P + i * G, tot = 0;
+            memset(Pi, 0, G * sizeof(double));
+            for (size_t j = 0; j < n; j++) {
+                const double *row = D + (first[i] + pick[j]) * G;
+                for (size_t g = 0; g < G; g++) Pi[g] += row[g];
+            }
+            for (size_t g = 0; g < G; g++) tot += Pi[g];
+            if (!(tot > 0) || !isfinite(tot)) {
+                rc = hb__fail(ctx, HB_ENONFINITE, "density of spectrum %zu vanishes on the grid", i);
+                break;
+            }
+            for (size_t g = 0; g < G; g++) Pi[g] /= tot;
+        }
+        double acc = 0;
+        for (size_t i = 0; i < k && rc == HB_OK; i++) {
+            J[i * k + i] = 0.0;
+            for (size_t j = 0; j < i; j++) {
+                double v = hb__js_distance(P + i * G, P + j * G, G);
+                if (isnan(v)) {
+                    rc = hb__fail(ctx, HB_ENONFINITE, "JS distance of spectra %zu and %zu is not "
+                                  "finite", j, i);
+                    break;
+                }
+                J[i * k + j] = J[j * k + i] = v;
+                acc += 2 * v;
             }
         }
-        double mean = 0;
-        rc = hb_spectra_js_matrix(rp, k, opt, J, &mean);
         if (rc != HB_OK) break;
-        for (size_t e = 0; e < kk; e++) {
-            double d = J[e] - ref[e];
-            sum[e] += d;
-            sum2[e] += d * d;
+        J[kk] = k > 1 ? acc / (double)(k * (k - 1)) : 0.0;
+        if (r == 0) {
+            memcpy(ref, J, (kk + 1) * sizeof(double));
+            continue;
         }
-        double d = mean - ref[kk];
-        sum[kk] += d;
-        sum2[kk] += d * d;
-        if ((rc = hb__progress(ctx, "js-bootstrap", (int64_t)r + 1, (int64_t)replicates)) != HB_OK)
+        for (size_t e = 0; e <= kk; e++) {
+            double dlt = J[e] - ref[e];
+            sum[e] += dlt;
+            sum2[e] += dlt * dlt;
+        }
+        if ((rc = hb__progress(ctx, "js-bootstrap", (int64_t)r, (int64_t)replicates)) != HB_OK)
             break;
     }
     if (rc == HB_OK) {
@@ -112,12 +139,13 @@ int hb_spectra_js_matrix_stderr(const hb_spectrum *const *spectra, size_t k,
             if (e == kk && stderr_mean) *stderr_mean = k > 1 ? se : 0.0;
         }
     }
-    hb__free(ctx, rs);
-    hb__free(ctx, rp);
-    hb__free(ctx, pt);
-    hb__free(ctx, J);
+    hb__free(ctx, D);
+    hb__free(ctx, first);
+    hb__free(ctx, pick);
+    hb__free(ctx, P);
     hb__free(ctx, sum);
     hb__free(ctx, sum2);
     hb__free(ctx, ref);
+    hb__free(ctx, J);
     return rc;
 }

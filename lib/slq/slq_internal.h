@@ -57,4 +57,15 @@ int hb__spectrum_push(hb_spectrum *sp, double *nodes, double *weights, size_t co
 /* Smoothed density of sp (σ > 0) at x, with nodes optionally divided by scale (> 0). */
 double hb__spectrum_density_at(const hb_spectrum *sp, double x, double sigma, double scale);
 
+/* For the JS bootstrap (js_error.c), both in js.c. hb__js_probe_masses: the grid
+ * hb_spectra_js_matrix(spectra, k, opt) uses and every probe's own smoothed density on it,
+ * D[(probe index over all spectra, spectrum after spectrum)·G + g] (a density of that probe
+ * alone; sums of rows, normalised, are the P of a spectrum made of those probes). Checks opt;
+ * the caller has checked spectra. *D_out is hb__malloc'ed on spectra[0]'s context.
+ * hb__js_distance: √JS of two distributions on G points that each sum to 1 (NaN if a term
+ * is not finite). */
+int hb__js_probe_masses(const hb_spectrum *const *spectra, size_t k, const hb_js_options *opt,
+                        double **D_out, size_t *G_out);
+double hb__js_distance(const double *P, const double *Q, size_t G);
+
 #endif

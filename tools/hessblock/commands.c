@@ -15,7 +15,7 @@ static const char *const js_blocks_choices[] = {"all", "weights", NULL};
     "grid); the all-blocks JS0 is always reported [all]"
 static const char *const js_grid_choices[] = {"linear", "symlog", NULL};
 #define JS_BOOTSTRAP_HELP \
-    "replicates of the bootstrap over probes behind every JS0 standard error (+-); 0 = none [50]"
+    "replicates of the bootstrap over probes behind every JS0 standard error (+-); 0 = none [100]"
 /* "0.1234 +- 0.0056" into b (the +- part only when the standard error is known) */
 static const char *pm(char *b, size_t n, double v, double se) {
     if (isfinite(se)) snprintf(b, n, "%.4f +- %.4f", v, se);
@@ -120,7 +120,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
     int kind = 0, dtype = 0, full = 0, tiny = 0;
     const char *checkpoint = NULL, *blocks = "all";
     spec_opts so = {.probes = 8, .steps = 40, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1,
-                    .js_replicates = 50};
+                    .js_replicates = 100};
     opt_spec specs[] = {
         {"model", OPT_CHOICE, &kind, 0, 0, kind_choices, "KIND", "model [gpt]"},
         {"checkpoint", OPT_STRING, &checkpoint, 0, 0, NULL, "FILE",
@@ -631,7 +631,7 @@ int cmd_analyze(int argc, char **argv, int first) {
     int preset = 0, no_train = 0, no_quad = 0, no_spectra = 0;
     const char *models = "gpt,mlp,cnn";
     spec_opts so = {.probes = 0, .steps = 0, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1,
-                    .js_replicates = 50};
+                    .js_replicates = 100};
     int64_t train_steps = 0;
     quad_opts qo = {.blocks = 4, .block_size = 25, .max_iters = 0, .cond = 5000, .tol = 1e-4};
     opt_spec specs[] = {
