@@ -16,6 +16,22 @@ static const char *const js_blocks_choices[] = {"all", "weights", NULL};
 static const char *const js_grid_choices[] = {"linear", "symlog", NULL};
 #define JS_BOOTSTRAP_HELP \
     "replicates of the bootstrap over probes behind every JS0 standard error (+-); 0 = none [100]"
+/* Lanczos steps at least this many when every JS is on the symlog grid and --steps is not
+ * given: below it, JS0 is biased upward by far more than its own error (measured against
+ * exact block spectra with bench/bench_js_bias: docs/spectral.md, "Lanczos length on the
+ * symlog grid"). An explicit --steps is used as given, with a note on stderr. */
+#define SYMLOG_MIN_STEPS 128
+
+static int64_t default_steps(int64_t preset_steps, int js_grid) {
+    return js_grid == 1 && preset_steps < SYMLOG_MIN_STEPS ? SYMLOG_MIN_STEPS : preset_steps;
+}
+
+static void note_short_symlog(const char *cmd, const spec_opts *so, int quiet) {
+    if (so->js_grid == 1 && so->steps < SYMLOG_MIN_STEPS && !quiet)
+        fprintf(stderr, "[hessblock] %s: note: --steps %lld < %d on the symlog grid: JS0 is biased "
+                "upward there (docs/spectral.md)\n", cmd, (long long)so->steps, SYMLOG_MIN_STEPS);
+}
+
 /* "0.1234 +- 0.0056" into b (the +- part only when the standard error is known) */
 static const char *pm(char *b, size_t n, double v, double se) {
     if (isfinite(se)) snprintf(b, n, "%.4f +- %.4f", v, se);
@@ -119,7 +135,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
     model_opts mo = {0};
     int kind = 0, dtype = 0, full = 0, tiny = 0;
     const char *checkpoint = NULL, *blocks = "all";
-    spec_opts so = {.probes = 8, .steps = 40, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1,
+    spec_opts so = {.probes = 8, .steps = 0, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1,
                     .js_replicates = 100};
     opt_spec specs[] = {
         {"model", OPT_CHOICE, &kind, 0, 0, kind_choices, "KIND", "model [gpt]"},
@@ -129,7 +145,8 @@ int cmd_spectrum(int argc, char **argv, int first) {
         MODEL_SIZE_OPTS(mo),
         {"dtype", OPT_CHOICE, &dtype, 0, 0, dtype_choices, "T", "parameter dtype [f64]"},
         {"probes", OPT_INT, &so.probes, 1, 1024, NULL, "N", "SLQ probe vectors [8]"},
-        {"steps", OPT_INT, &so.steps, 2, 2048, NULL, "N", "Lanczos steps per probe [40]"},
+        {"steps", OPT_INT, &so.steps, 2, 2048, NULL, "N",
+         "Lanczos steps per probe [40; 128 with --js-grid symlog]"},
         {"sigma", OPT_REAL, &so.sigma_rel, 1e-6, 1, NULL, "X",
          "Gaussian smoothing width, relative to the spectral range [0.01]"},
         {"grid", OPT_INT, &so.grid, 16, 100000, NULL, "N", "density grid points [256]"},
@@ -150,6 +167,8 @@ int cmd_spectrum(int argc, char **argv, int first) {
     mo.kind = kind_values[kind];
     mo.dtype = dtype_values[dtype];
     so.full = full;
+    if (so.steps) note_short_symlog(cmd, &so, c.quiet);
+    else so.steps = default_steps(40, so.js_grid);
     char *names[256];
     char *blist = NULL;
     if (!strcmp(blocks, "none")) so.blocks = 0;
@@ -639,7 +658,8 @@ int cmd_analyze(int argc, char **argv, int first) {
         {"preset", OPT_CHOICE, &preset, 0, 0, preset_choices, "P",
          "sizes: default (a few minutes on 2 cores) or tiny (seconds; for tests)"},
         {"probes", OPT_INT, &so.probes, 1, 1024, NULL, "N", "SLQ probes [default 4, tiny 2]"},
-        {"steps", OPT_INT, &so.steps, 2, 2048, NULL, "N", "Lanczos steps [default 32, tiny 12]"},
+        {"steps", OPT_INT, &so.steps, 2, 2048, NULL, "N",
+         "Lanczos steps [default 32, tiny 12; 128 with --js-grid symlog]"},
         {"sigma", OPT_REAL, &so.sigma_rel, 1e-6, 1, NULL, "X", "relative smoothing width [0.01]"},
         {"js-blocks", OPT_CHOICE, &so.js_blocks, 0, 0, js_blocks_choices, "SET", JS_BLOCKS_HELP},
         {"js-grid", OPT_CHOICE, &so.js_grid, 0, 0, js_grid_choices, "G", JS_GRID_HELP},
@@ -665,7 +685,8 @@ int cmd_analyze(int argc, char **argv, int first) {
     if (rc) return rc == 1 ? EXIT_OK : rc;
     int tiny = preset == 1;
     if (!so.probes) so.probes = tiny ? 2 : 4;
-    if (!so.steps) so.steps = tiny ? 12 : 32;
+    if (so.steps) note_short_symlog(cmd, &so, c.quiet);
+    else so.steps = default_steps(tiny ? 12 : 32, so.js_grid);
     if (!train_steps) train_steps = tiny ? 10 : 200;
     if (!qo.max_iters) qo.max_iters = tiny ? 2000 : 20000;
     if (tiny) { qo.blocks = 4; qo.block_size = 5; }
