@@ -23,6 +23,10 @@ FAILS = []
 SKIPS = []
 
 
+# tools/hessblock/commands.c SYMLOG_MIN_STEPS (docs/spectral.md, measured bias table)
+SYMLOG_MIN_STEPS = 128
+
+
 def check(cond, msg):
     if not cond:
         FAILS.append(msg)
@@ -311,6 +315,38 @@ if p0.returncode == 0 and pl.returncode == 0 and ps.returncode == 0:
     for k in ("js0", "js0_normalized", "js0_selected", "js0_selected_normalized"):
         check(isinstance(g[k], float) and 0 <= g[k] <= 1, f"symlog {k} = {g.get(k)}")
     check(g["js0"] != a["js0"], "--js-grid symlog changes JS0 (the option is wired)")
+
+# issue 12.2: every JS0 has a bootstrap standard error (null when it cannot be estimated),
+# and --js-grid symlog without --steps raises the Lanczos length (short runs are biased there)
+q2 = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "2", "--steps", "8", "--json", "--quiet",
+          "--js-blocks", "weights"])
+q1 = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "1", "--steps", "8", "--json", "--quiet"])
+q0 = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "2", "--steps", "8", "--json", "--quiet",
+          "--js-bootstrap", "0"])
+qt = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "2", "--steps", "8", "--quiet"])
+check(all(x.returncode == 0 for x in (q2, q1, q0, qt)), f"js0_stderr runs: {q1.stderr} {q0.stderr}")
+if all(x.returncode == 0 for x in (q2, q1, q0)):
+    s2 = strict_json(q2.stdout, "stderr 2 probes")["spectrum"]
+    s1 = strict_json(q1.stdout, "stderr 1 probe")["spectrum"]
+    s0 = strict_json(q0.stdout, "stderr off")["spectrum"]
+    for k in ("js0_stderr", "js0_normalized_stderr", "js0_selected_stderr", "js0_selected_normalized_stderr"):
+        check(isinstance(s2.get(k), float) and 0 < s2[k] < 1, f"{k} = {s2.get(k)}")
+    check(s2["js_bootstrap_replicates"] == 100, "default 100 bootstrap replicates")
+    check(s1["js0_stderr"] is None and isinstance(s1["js0"], float), "one probe: js0_stderr null, js0 kept")
+    check(s0["js0_stderr"] is None and s0["js_bootstrap_replicates"] == 0, "--js-bootstrap 0: null")
+    check(s0["js0"] == s2["js0"], "the bootstrap changes no JS0")
+check(re.search(r"JS0 \(mean pairwise JS distance\) = 0\.\d{4} \+- 0\.\d{4}", qt.stdout) is not None,
+      f"text JS0 +- se: {qt.stdout[-300:]!r}")
+r_lin = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "2", "--json", "--quiet"])
+r_sym = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "2", "--json", "--quiet", "--js-grid", "symlog"])
+r_set = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "2", "--steps", "8", "--js-grid", "symlog"])
+if r_lin.returncode == 0 and r_sym.returncode == 0 and r_set.returncode == 0:
+    check(strict_json(r_lin.stdout, "linear steps")["spectrum"]["lanczos_steps"] == 40, "linear default 40 steps")
+    check(strict_json(r_sym.stdout, "symlog steps")["spectrum"]["lanczos_steps"] == SYMLOG_MIN_STEPS,
+          "symlog default steps raised to the measured minimum")
+    check("biased upward" in r_set.stderr, f"--steps 8 with symlog: note on stderr: {r_set.stderr[-200:]!r}")
+else:
+    check(False, f"symlog steps runs: {r_sym.stderr} {r_set.stderr}")
 
 # ---- spectrum ------------------------------------------------------------------------------------
 d = fresh("spectrum")
