@@ -24,7 +24,7 @@ SKIPS = []
 
 
 # tools/hessblock/commands.c SYMLOG_MIN_STEPS (docs/spectral.md, measured bias table)
-SYMLOG_MIN_STEPS = 128
+SYMLOG_MIN_STEPS = 256
 
 
 def check(cond, msg):

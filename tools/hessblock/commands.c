@@ -20,7 +20,7 @@ static const char *const js_grid_choices[] = {"linear", "symlog", NULL};
  * given: below it, JS0 is biased upward by far more than its own error (measured against
  * exact block spectra with bench/bench_js_bias: docs/spectral.md, "Lanczos length on the
  * symlog grid"). An explicit --steps is used as given, with a note on stderr. */
-#define SYMLOG_MIN_STEPS 128
+#define SYMLOG_MIN_STEPS 256
 
 static int64_t default_steps(int64_t preset_steps, int js_grid) {
     return js_grid == 1 && preset_steps < SYMLOG_MIN_STEPS ? SYMLOG_MIN_STEPS : preset_steps;
@@ -146,7 +146,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
         {"dtype", OPT_CHOICE, &dtype, 0, 0, dtype_choices, "T", "parameter dtype [f64]"},
         {"probes", OPT_INT, &so.probes, 1, 1024, NULL, "N", "SLQ probe vectors [8]"},
         {"steps", OPT_INT, &so.steps, 2, 2048, NULL, "N",
-         "Lanczos steps per probe [40; 128 with --js-grid symlog]"},
+         "Lanczos steps per probe [40; 256 with --js-grid symlog]"},
         {"sigma", OPT_REAL, &so.sigma_rel, 1e-6, 1, NULL, "X",
          "Gaussian smoothing width, relative to the spectral range [0.01]"},
         {"grid", OPT_INT, &so.grid, 16, 100000, NULL, "N", "density grid points [256]"},
@@ -659,7 +659,7 @@ int cmd_analyze(int argc, char **argv, int first) {
          "sizes: default (a few minutes on 2 cores) or tiny (seconds; for tests)"},
         {"probes", OPT_INT, &so.probes, 1, 1024, NULL, "N", "SLQ probes [default 4, tiny 2]"},
         {"steps", OPT_INT, &so.steps, 2, 2048, NULL, "N",
-         "Lanczos steps [default 32, tiny 12; 128 with --js-grid symlog]"},
+         "Lanczos steps [default 32, tiny 12; 256 with --js-grid symlog]"},
         {"sigma", OPT_REAL, &so.sigma_rel, 1e-6, 1, NULL, "X", "relative smoothing width [0.01]"},
         {"js-blocks", OPT_CHOICE, &so.js_blocks, 0, 0, js_blocks_choices, "SET", JS_BLOCKS_HELP},
         {"js-grid", OPT_CHOICE, &so.js_grid, 0, 0, js_grid_choices, "G", JS_GRID_HELP},
