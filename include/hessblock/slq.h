@@ -256,14 +256,15 @@ HB_API int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k,
 /* hb_spectra_js_matrix_stderr: standard errors of hb_spectra_js_matrix(spectra, k, opt)
  * by bootstrap over probes: each of `replicates` replicates redraws every spectrum's n_v
  * probes with replacement (independently per spectrum) and recomputes the whole matrix
- * (grid included); se = sample sd (R − 1) over the replicates, for every entry
+ * from them on the grid of the full estimate (grid, σ and normalisation scales held
+ * fixed); se = sample sd (R − 1) over the replicates, for every entry
  * (stderr_kxk, k×k row-major, zero diagonal) and for the mean off-diagonal JS⁰
  * (stderr_mean; 0 when k = 1). Either output may be NULL, not both. Deterministic for
  * (context seed, stream): draw j of spectrum i in replicate r is number
  * ((r·k + i)·2^24 + j) of that counter-based stream, whatever the thread count.
  * It measures PROBE noise only: a Lanczos length too short for the grid biases every probe
  * the same way, which resampling cannot see (docs/spectral.md, "Estimation error").
- * Cost: replicates × one hb_spectra_js_matrix.
+ * Cost: one density per probe on the grid, then per replicate k·n_v·G + k²·G.
  * Returns HB_OK; HB_EINVAL (NULL, both outputs NULL, replicates outside [2, 100000], a
  *   spectrum with ≥ 2^24 probes, bad options); HB_ESTATE (a spectrum has no probes, or has
  *   ONE probe: resampling cannot estimate an error then, so every output is set to NaN);
