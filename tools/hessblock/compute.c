@@ -185,7 +185,7 @@ static double sigma_for(double lo, double hi, double rel) {
 
 /* JS matrix of n spectra (M: n×n), its mean and the bootstrap standard error of the mean
  * (NaN when not estimated: n < 2, no replicates, or a spectrum with one probe). */
-static int js0_with_se(hb_context *ctx, const hb_spectrum *const *sp, size_t n,
+static int js0_with_se(const hb_spectrum *const *sp, size_t n,
                        const hb_js_options *jo, int64_t replicates, double *M, double *mean,
                        double *se) {
     *mean = *se = NAN;
@@ -194,7 +194,6 @@ static int js0_with_se(hb_context *ctx, const hb_spectrum *const *sp, size_t n,
     if (rc != HB_OK || replicates < 2) return rc;
     rc = hb_spectra_js_matrix_stderr(sp, n, jo, (size_t)replicates, JS_BOOTSTRAP_STREAM, NULL, se);
     if (rc == HB_ESTATE) { /* one probe: no error estimate, not a failure of the run */
-        (void)ctx;
         *se = NAN;
         rc = HB_OK;
     }
@@ -317,14 +316,14 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
             out->js[0] = 0;
             out->js0 = out->js0_normalized = NAN;
         } else {
-            if ((rc = js0_with_se(ctx, all, nb, &jo, so->js_replicates, out->js, &out->js0,
+            if ((rc = js0_with_se(all, nb, &jo, so->js_replicates, out->js, &out->js0,
                                   &out->js0_stderr)) != HB_OK)
                 goto done;
             /* secondary convention, reported next to the primary one: scale-normalised spectra */
             double *tmp = malloc(nb * nb * sizeof(double));
             if (!tmp) { rc = HB_ENOMEM; goto done; }
             jo.normalize = 1;
-            rc = js0_with_se(ctx, all, nb, &jo, so->js_replicates, tmp, &out->js0_normalized,
+            rc = js0_with_se(all, nb, &jo, so->js_replicates, tmp, &out->js0_normalized,
                              &out->js0_normalized_stderr);
             free(tmp);
             if (rc != HB_OK) goto done;
@@ -353,7 +352,7 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
             if (ns > 1 && !m2) rc = HB_ENOMEM;
             for (int norm = 0; norm < 2 && ns > 1 && rc == HB_OK; norm++) {
                 jo.normalize = norm;
-                rc = js0_with_se(ctx, sub, ns, &jo, so->js_replicates, m2,
+                rc = js0_with_se(sub, ns, &jo, so->js_replicates, m2,
                                  norm ? &out->js0_selected_normalized : &out->js0_selected,
                                  norm ? &out->js0_selected_normalized_stderr : &out->js0_selected_stderr);
             }

@@ -568,7 +568,8 @@ int write_report(const char *cmd, const char *dir, const char *title, const char
     fputs("</pre>\n", f);
     if (nspec || ntrain) {
         fputs("<h2>Summary</h2>\n<p>JS⁰: mean Jensen–Shannon distance between the Hessian spectra "
-              "of all pairs of parameter blocks at initialisation. Loss: final training loss at "
+              "of all pairs of parameter blocks at initialisation (± its bootstrap standard error over "
+              "probes; it does not include the bias of a short Lanczos run). Loss: final training loss at "
               "the best learning rate of each optimizer's grid; gap = SGD loss − Adam loss.</p>\n"
               "<table><tr><th>model</th><th>JS⁰</th><th>SGD loss</th><th>Adam loss</th>"
               "<th>gap</th></tr>\n", f);
@@ -578,6 +579,7 @@ int write_report(const char *cmd, const char *dir, const char *title, const char
             svg_escape(f, specs[i].model);
             fputs("</td><td>", f);
             html_num(f, "%.4f", specs[i].js0);
+            if (isfinite(specs[i].js0_stderr)) fprintf(f, " ± %.4f", specs[i].js0_stderr);
             fputs("</td><td>", f);
             html_num(f, "%.4g", t ? t->sgd.final_loss : NAN);
             fputs("</td><td>", f);
