@@ -1031,6 +1031,85 @@ START_TEST(test_js_zero) {
     ck_assert(hb_spectrum_unit_roundoff(NULL) == 0.0);
     hb_spectrum *all[5] = {a, b, c, z, e};
     for (int i = 0; i < 5; i++) hb_spectrum_free(all[i]);
+}
+END_TEST
+
+/* Bootstrap standard errors of JS values (hb_spectra_js_matrix_stderr, lib/slq/js_error.c). */
+START_TEST(test_js_stderr) {
+    hb_context *ctx = hb_test_context(1, 10);
+    /* a: 4 identical probes; b: 4 identical probes elsewhere → every resample is a, b → se 0 */
+    double na[3] = {1, 2, 3}, nb[3] = {1.5, 2.5, 4}, w[3] = {1, 1, 1};
+    hb_spectrum *a = NULL, *b = NULL, *c = NULL, *one = NULL;
+    ck_assert_int_eq(hb_spectrum_create(ctx, 100, &a), HB_OK);
+    ck_assert_int_eq(hb_spectrum_create(ctx, 100, &b), HB_OK);
+    for (int p = 0; p < 4; p++) {
+        ck_assert_int_eq(hb_spectrum_add_probe(a, na, w, 3), HB_OK);
+        ck_assert_int_eq(hb_spectrum_add_probe(b, nb, w, 3), HB_OK);
+    }
+    const hb_spectrum *ab[2] = {a, b};
+    double S[9], se = -1;
+    for (int grid = 0; grid < 2; grid++) {
+        hb_js_options o = HB_JS_OPTIONS_INIT;
+        o.grid = grid ? HB_JS_GRID_SYMLOG : HB_JS_GRID_LINEAR;
+        ck_assert_int_eq(hb_spectra_js_matrix_stderr(ab, 2, &o, 20, 7, S, &se), HB_OK);
+        for (int e = 0; e < 4; e++) ck_assert(S[e] == 0.0);
+        ck_assert(se == 0.0);
+    }
+    /* c: 5 different probes (weights shift mass between the nodes) → positive se,
+     * the same numbers for the same (seed, stream), different for another stream */
+    ck_assert_int_eq(hb_spectrum_create(ctx, 100, &c), HB_OK);
+    for (int p = 0; p < 5; p++) {
+        double wc[3] = {1 + p, 1, 5 - p};
+        ck_assert_int_eq(hb_spectrum_add_probe(c, na, wc, 3), HB_OK);
+    }
+    const hb_spectrum *abc[3] = {a, b, c};
+    double S1[9], S2[9], S3[9], se1, se2, se3, M[9], mean;
+    ck_assert_int_eq(hb_spectra_js_matrix_stderr(abc, 3, NULL, 50, 3, S1, &se1), HB_OK);
+    ck_assert_int_eq(hb_spectra_js_matrix_stderr(abc, 3, NULL, 50, 3, S2, &se2), HB_OK);
+    ck_assert_int_eq(hb_spectra_js_matrix_stderr(abc, 3, NULL, 50, 4, S3, &se3), HB_OK);
+    ck_assert(memcmp(S1, S2, sizeof S1) == 0 && se1 == se2);
+    ck_assert(se1 > 0 && se3 > 0 && se1 != se3);
+    ck_assert(S1[0 * 3 + 1] == 0.0 && S1[0] == 0.0 && S1[4] == 0.0 && S1[8] == 0.0);
+    ck_assert(S1[0 * 3 + 2] > 0 && S1[1 * 3 + 2] > 0);
+    ck_assert(S1[0 * 3 + 2] == S1[2 * 3 + 0]);
+    /* the matrix itself is untouched by the resampling (same call as before) */
+    ck_assert_int_eq(hb_spectra_js_matrix(abc, 3, NULL, M, &mean), HB_OK);
+    ck_assert(M[2] > 0 && mean > 0);
+    /* a stderr is a spread, not the value: far below the distances here */
+    ck_assert(S1[2] < M[2]);
+    /* k = 1: zero; only one output wanted: fine */
+    ck_assert_int_eq(hb_spectra_js_matrix_stderr(abc + 2, 1, NULL, 10, 0, S, &se), HB_OK);
+    ck_assert(S[0] == 0.0 && se == 0.0);
+    ck_assert_int_eq(hb_spectra_js_matrix_stderr(abc, 3, NULL, 10, 0, NULL, &se), HB_OK);
+    /* one probe: no error estimate possible → HB_ESTATE and NaN, never a 0 */
+    ck_assert_int_eq(hb_spectrum_create(ctx, 100, &one), HB_OK);
+    ck_assert_int_eq(hb_spectrum_add_probe(one, nb, w, 3), HB_OK);
+    const hb_spectrum *a1[2] = {a, one};
+    S[0] = S[1] = 0;
+    se = 0;
+    ck_assert_int_eq(hb_spectra_js_matrix_stderr(a1, 2, NULL, 10, 0, S, &se), HB_ESTATE);
+    ck_assert(isnan(S[0]) && isnan(S[1]) && isnan(S[3]) && isnan(se));
+    ck_assert(strstr(hb_context_last_error(ctx), "1 probe") != NULL);
+    /* bad input */
+    ck_assert_int_eq(hb_spectra_js_matrix_stderr(NULL, 2, NULL, 10, 0, S, &se), HB_EINVAL);
+    ck_assert_int_eq(hb_spectra_js_matrix_stderr(ab, 0, NULL, 10, 0, S, &se), HB_EINVAL);
+    ck_assert_int_eq(hb_spectra_js_matrix_stderr(ab, 2, NULL, 10, 0, NULL, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_spectra_js_matrix_stderr(ab, 2, NULL, 1, 0, S, &se), HB_EINVAL);
+    ck_assert_int_eq(hb_spectra_js_matrix_stderr(ab, 2, NULL, 100001, 0, S, &se), HB_EINVAL);
+    hb_js_options bad = HB_JS_OPTIONS_INIT;
+    bad.sigma_rel = -1;
+    ck_assert_int_eq(hb_spectra_js_matrix_stderr(ab, 2, &bad, 10, 0, S, &se), HB_EINVAL);
+    const hb_spectrum *withnull[2] = {a, NULL};
+    ck_assert_int_eq(hb_spectra_js_matrix_stderr(withnull, 2, NULL, 10, 0, S, &se), HB_EINVAL);
+    hb_spectrum *empty = NULL;
+    ck_assert_int_eq(hb_spectrum_create(ctx, 5, &empty), HB_OK);
+    const hb_spectrum *ae[2] = {a, empty};
+    ck_assert_int_eq(hb_spectra_js_matrix_stderr(ae, 2, NULL, 10, 0, S, &se), HB_ESTATE);
+    hb_spectrum_free(empty);
+    hb_spectrum_free(a);
+    hb_spectrum_free(b);
+    hb_spectrum_free(c);
+    hb_spectrum_free(one);
     hb_context_free(ctx);
 }
 END_TEST
@@ -1213,6 +1292,8 @@ static int oom_run(hb_context *ctx, void *arg) {
     hb_js_options jo = HB_JS_OPTIONS_INIT;
     jo.grid = HB_JS_GRID_SYMLOG; /* allocates the mapped nodes too */
     if (rc == HB_OK) rc = hb_spectra_js_matrix(pair, 2, &jo, M, NULL);
+    double se4[4];
+    if (rc == HB_OK) rc = hb_spectra_js_matrix_stderr(pair, 2, &jo, 3, 0, se4, NULL);
     hb_spectrum_free(sp);
     hb_spectrum_free(sp2);
     hb_slq_free(s);
@@ -1286,6 +1367,7 @@ Suite *hb_suite_slq(void) {
         {"js_symlog", test_js_symlog},
         {"js_zero", test_js_zero},
         {"export_locale", test_export_locale},
+        {"js_stderr", test_js_stderr},
         {"bad_input", test_bad_input},
         {"oom", test_oom},
     };

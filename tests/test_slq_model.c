@@ -486,6 +486,112 @@ START_TEST(test_zero_blocks_gpt) {
 }
 END_TEST
 
+/* ---- Exact block spectra of a built-in model (issue 12.2, bench/bench_js_bias.c) ----------
+ * The bias measurement compares SLQ with the exact spectral measure of every block: H_bb
+ * assembled from hb_model_block_hvp on unit vectors, its eigenvalues with weights 1/n. This
+ * guards that path on an mlp whose blocks are small (≤ 24): (1) the assembled matrix is
+ * symmetric to rounding; (2) SLQ on it and SLQ on the model's block operator with the same
+ * probe stream give the same spectra, so the same JS matrix to 1e-10; (3) with steps = n_b
+ * Lanczos is exact: every Ritz value of weight > 1e-10 is an eigenvalue (to 1e-8·‖H_bb‖). */
+static double *assemble_block(hb_context *ctx, hb_model *m, size_t b, size_t n) {
+    double *E = calloc(n * n, sizeof *E), *H = calloc(n * n, sizeof *H);
+    for (size_t i = 0; i < n; i++) E[i * n + i] = 1.0;
+    hb_tensor *V = NULL, *Y = NULL;
+    int64_t shape[2] = {(int64_t)n, (int64_t)n};
+    ck_assert_int_eq(hb_tensor_wrap(ctx, HB_F64, 2, shape, E, &V), HB_OK);
+    ck_assert_int_eq(hb_tensor_wrap(ctx, HB_F64, 2, shape, H, &Y), HB_OK);
+    ck_assert_int_eq(hb_model_block_hvp(m, b, V, Y), HB_OK); /* row i = H_bb·e_i */
+    hb_tensor_free(V);
+    hb_tensor_free(Y);
+    free(E);
+    return H;
+}
+
+START_TEST(test_exact_block_spectra) {
+    hb_context *ctx = hb_test_context(1, 31);
+    hb_model_config *cfg = NULL;
+    hb_model *m = NULL;
+    ck_assert_int_eq(hb_model_config_create(ctx, HB_MODEL_MLP, &cfg), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_INPUTS, 4), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_WIDTH, 6), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_LAYERS, 1), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_CLASSES, 3), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_BATCH, 16), HB_OK);
+    ck_assert_int_eq(hb_model_create(ctx, cfg, &m), HB_OK);
+    hb_model_config_free(cfg);
+    hb_params *p = hb_model_params(m);
+    size_t B = hb_params_num_blocks(p);
+    ck_assert(B >= 2 && B <= 8);
+    hb_spectrum *via_model[8], *via_dense[8], *exact[8];
+    for (size_t b = 0; b < B; b++) {
+        size_t n;
+        ck_assert_int_eq(hb_params_block_info(p, b, NULL, NULL, NULL, &n, NULL, NULL), HB_OK);
+        ck_assert(n <= 24);
+        double *H = assemble_block(ctx, m, b, n), hmax = 0, amax = 0;
+        for (size_t i = 0; i < n * n; i++) hmax = fmax(hmax, fabs(H[i]));
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < i; j++) {
+                amax = fmax(amax, fabs(H[i * n + j] - H[j * n + i]));
+                H[i * n + j] = H[j * n + i] = 0.5 * (H[i * n + j] + H[j * n + i]);
+            }
+        ck_assert_msg(amax <= 1e-12 * hmax, "block %zu asymmetry %g of %g", b, amax, hmax);
+        hb_linop *dense = NULL, *blk = NULL;
+        ck_assert_int_eq(hb_linop_create_dense(ctx, H, n, 1, &dense), HB_OK);
+        ck_assert_int_eq(hb_linop_create_model_block(m, b, &blk), HB_OK);
+        hb_slq *s = NULL;
+        ck_assert_int_eq(hb_slq_create(ctx, &s), HB_OK);
+        ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_PROBES, 6), HB_OK);
+        ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STEPS, (int64_t)n), HB_OK);
+        ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STREAM, 40 + (int64_t)b), HB_OK);
+        ck_assert_int_eq(hb_slq_run(s, blk, &via_model[b]), HB_OK);
+        ck_assert_int_eq(hb_slq_run(s, dense, &via_dense[b]), HB_OK);
+        double *w = malloc(n * sizeof *w), *u = malloc(n * sizeof *u);
+        ck_assert_int_eq(LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', (lapack_int)n, H, (lapack_int)n, w), 0);
+        for (size_t i = 0; i < n; i++) u[i] = 1.0;
+        ck_assert_int_eq(hb_spectrum_create(ctx, n, &exact[b]), HB_OK);
+        ck_assert_int_eq(hb_spectrum_add_probe(exact[b], w, u, n), HB_OK);
+        double emax = fmax(fabs(w[0]), fabs(w[n - 1]));
+        for (size_t pr = 0; pr < 6; pr++) {
+            const double *nodes, *wts;
+            size_t cnt;
+            ck_assert_int_eq(hb_spectrum_probe(via_model[b], pr, &nodes, &wts, &cnt, NULL), HB_OK);
+            for (size_t j = 0; j < cnt; j++) {
+                if (wts[j] <= 1e-10) continue; /* ghost-free but tiny weights carry no claim */
+                double best = INFINITY;
+                for (size_t i = 0; i < n; i++) best = fmin(best, fabs(nodes[j] - w[i]));
+                ck_assert_msg(best <= 1e-8 * emax + 1e-300, "block %zu probe %zu node %g: %g "
+                              "from the nearest eigenvalue", b, pr, nodes[j], best);
+            }
+        }
+        free(w);
+        free(u);
+        free(H);
+        hb_slq_free(s);
+        hb_linop_free(dense);
+        hb_linop_free(blk);
+    }
+    for (int grid = 0; grid < 2; grid++) {
+        hb_js_options o = HB_JS_OPTIONS_INIT;
+        o.grid = grid ? HB_JS_GRID_SYMLOG : HB_JS_GRID_LINEAR;
+        double M1[64], M2[64], Me[64], j1, j2, je;
+        ck_assert_int_eq(hb_spectra_js_matrix((const hb_spectrum *const *)via_model, B, &o, M1, &j1), HB_OK);
+        ck_assert_int_eq(hb_spectra_js_matrix((const hb_spectrum *const *)via_dense, B, &o, M2, &j2), HB_OK);
+        ck_assert_int_eq(hb_spectra_js_matrix((const hb_spectrum *const *)exact, B, &o, Me, &je), HB_OK);
+        ck_assert_msg(fabs(j1 - j2) <= 1e-10, "grid %d: JS0 via the model %.15g, via the "
+                      "assembled matrix %.15g", grid, j1, j2);
+        for (size_t e = 0; e < B * B; e++) ck_assert(fabs(M1[e] - M2[e]) <= 1e-10);
+        ck_assert(je > 0 && je < 1);
+    }
+    for (size_t b = 0; b < B; b++) {
+        hb_spectrum_free(via_model[b]);
+        hb_spectrum_free(via_dense[b]);
+        hb_spectrum_free(exact[b]);
+    }
+    hb_model_free(m);
+    hb_context_free(ctx);
+}
+END_TEST
+
 START_TEST(test_oom_models) {
     hb_context *ctx = hb_test_context(1, 23);
     make_quad(ctx, &oom_q);
@@ -502,6 +608,7 @@ Suite *hb_suite_slq_model(void) {
     tcase_add_test(tc, test_block_heterogeneity);
     tcase_add_test(tc, test_builtin_quadratic);
     tcase_add_test(tc, test_zero_blocks_gpt);
+    tcase_add_test(tc, test_exact_block_spectra);
     tcase_add_test(tc, test_oom_models);
     suite_add_tcase(s, tc);
     return s;

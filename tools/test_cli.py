@@ -23,6 +23,10 @@ FAILS = []
 SKIPS = []
 
 
+# tools/hessblock/commands.c SYMLOG_MIN_STEPS (docs/spectral.md, measured bias table)
+SYMLOG_MIN_STEPS = 256
+
+
 def check(cond, msg):
     if not cond:
         FAILS.append(msg)
@@ -359,7 +363,7 @@ if pz.returncode == 0:
             check(m.get("js_zero_blocks") == sp.get("js_zero_blocks") == len(zero[sp["model"]]),
                   f"{sp['model']}: js_zero_blocks")
             check(0 < sp.get("js_zero_rel_tol", 0) < 1e-15, f"{sp['model']}: f64 tolerance {sp.get('js_zero_rel_tol')}")
-    check(re.search(r"gpt 0\.\d{4} \(1 numerically-zero blocks left out\) mlp 0\.\d{4}\n", pz.stdout),
+    check(re.search(r"gpt 0\.\d{4}( \+- 0\.\d{4})? \(1 numerically-zero blocks left out\) mlp 0\.\d{4}( \+- 0\.\d{4})?\n", pz.stdout),
           f"analyze text names the left-out blocks: {pz.stdout[-400:]!r}")
     svg = open(os.path.join(d, "gpt_js.svg"), encoding="utf-8").read()
     check("h.0.attn.wk.bias [zero]" in svg and "h.0.attn.wq.bias [zero]" not in svg, "heat map marks zero blocks")
@@ -367,6 +371,37 @@ if pz.returncode == 0:
     check(svg.count("[zero]") == 1, "density panels mark the zero block once")
     check("[zero]" not in open(os.path.join(d, "mlp_js.svg"), encoding="utf-8").read(), "mlp: no mark")
     check_outdir(d, "analyze (zero blocks)")
+# issue 12.2: every JS0 has a bootstrap standard error (null when it cannot be estimated),
+# and --js-grid symlog without --steps raises the Lanczos length (short runs are biased there)
+q2 = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "2", "--steps", "8", "--json", "--quiet",
+          "--js-blocks", "weights"])
+q1 = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "1", "--steps", "8", "--json", "--quiet"])
+q0 = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "2", "--steps", "8", "--json", "--quiet",
+          "--js-bootstrap", "0"])
+qt = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "2", "--steps", "8", "--quiet"])
+check(all(x.returncode == 0 for x in (q2, q1, q0, qt)), f"js0_stderr runs: {q1.stderr} {q0.stderr}")
+if all(x.returncode == 0 for x in (q2, q1, q0)):
+    s2 = strict_json(q2.stdout, "stderr 2 probes")["spectrum"]
+    s1 = strict_json(q1.stdout, "stderr 1 probe")["spectrum"]
+    s0 = strict_json(q0.stdout, "stderr off")["spectrum"]
+    for k in ("js0_stderr", "js0_normalized_stderr", "js0_selected_stderr", "js0_selected_normalized_stderr"):
+        check(isinstance(s2.get(k), float) and 0 < s2[k] < 1, f"{k} = {s2.get(k)}")
+    check(s2["js_bootstrap_replicates"] == 100, "default 100 bootstrap replicates")
+    check(s1["js0_stderr"] is None and isinstance(s1["js0"], float), "one probe: js0_stderr null, js0 kept")
+    check(s0["js0_stderr"] is None and s0["js_bootstrap_replicates"] == 0, "--js-bootstrap 0: null")
+    check(s0["js0"] == s2["js0"], "the bootstrap changes no JS0")
+check(re.search(r"JS0 \(mean pairwise JS distance\) = 0\.\d{4} \+- 0\.\d{4}", qt.stdout) is not None,
+      f"text JS0 +- se: {qt.stdout[-300:]!r}")
+r_lin = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "2", "--json", "--quiet"])
+r_sym = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "2", "--json", "--quiet", "--js-grid", "symlog"])
+r_set = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "2", "--steps", "8", "--js-grid", "symlog"])
+if r_lin.returncode == 0 and r_sym.returncode == 0 and r_set.returncode == 0:
+    check(strict_json(r_lin.stdout, "linear steps")["spectrum"]["lanczos_steps"] == 40, "linear default 40 steps")
+    check(strict_json(r_sym.stdout, "symlog steps")["spectrum"]["lanczos_steps"] == SYMLOG_MIN_STEPS,
+          "symlog default steps raised to the measured minimum")
+    check("biased upward" in r_set.stderr, f"--steps 8 with symlog: note on stderr: {r_set.stderr[-200:]!r}")
+else:
+    check(False, f"symlog steps runs: {r_sym.stderr} {r_set.stderr}")
 
 # ---- spectrum ------------------------------------------------------------------------------------
 d = fresh("spectrum")

@@ -313,6 +313,28 @@ HB_API int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k,
                                 const hb_js_options *opt, double *out_kxk,
                                 double *mean_offdiag);
 
+/* hb_spectra_js_matrix_stderr: standard errors of hb_spectra_js_matrix(spectra, k, opt)
+ * by bootstrap over probes: each of `replicates` replicates redraws every spectrum's n_v
+ * probes with replacement (independently per spectrum) and recomputes the whole matrix
+ * from them on the grid of the full estimate (grid, σ and normalisation scales held
+ * fixed); se = sample sd (R − 1) over the replicates, for every entry
+ * (stderr_kxk, k×k row-major, zero diagonal) and for the mean off-diagonal JS⁰
+ * (stderr_mean; 0 when k = 1). Either output may be NULL, not both. Deterministic for
+ * (context seed, stream): draw j of spectrum i in replicate r is number
+ * ((r·k + i)·2^24 + j) of that counter-based stream, whatever the thread count.
+ * It measures PROBE noise only: a Lanczos length too short for the grid biases every probe
+ * the same way, which resampling cannot see (docs/spectral.md, "Estimation error").
+ * Cost: one density per probe on the grid, then per replicate k·n_v·G + k²·G.
+ * Returns HB_OK; HB_EINVAL (NULL, both outputs NULL, replicates outside [2, 100000], a
+ *   spectrum with ≥ 2^24 probes, bad options); HB_ESTATE (a spectrum has no probes, or has
+ *   ONE probe: resampling cannot estimate an error then, so every output is set to NaN);
+ *   HB_EOVERFLOW; HB_ENOMEM; HB_ECANCELED (progress callback, task "js-bootstrap");
+ *   HB_ENONFINITE as hb_spectra_js_matrix. */
+HB_API int hb_spectra_js_matrix_stderr(const hb_spectrum *const *spectra, size_t k,
+                                       const hb_js_options *opt, size_t replicates,
+                                       uint64_t stream, double *stderr_kxk,
+                                       double *stderr_mean);
+
 /* hb_slq_block_heterogeneity: for a model, SLQ on every block's sub-Hessian (B = number of
  * blocks; each with hb_slq_run_model_block and this slq's options), then the B×B JS matrix
  * and its off-diagonal mean (the paper's JS⁰ when run at initialisation), numerically-zero

@@ -144,7 +144,7 @@ static double js_half_term(double P, double Q) {
 
 /* √JS of two normalised densities on the same grid; NaN if any term is not finite
  * (the caller reports HB_ENONFINITE: a clamp must never turn a NaN into a distance). */
-static double js_of(const double *P, const double *Q, size_t G) {
+double hb__js_distance(const double *P, const double *Q, size_t G) {
     double js = 0;
     for (size_t g = 0; g < G; g++) js += js_half_term(P[g], Q[g]) + js_half_term(Q[g], P[g]);
     if (!isfinite(js)) return NAN;
@@ -153,11 +153,63 @@ static double js_of(const double *P, const double *Q, size_t G) {
     return sqrt(js);
 }
 
+/* Which spectra are compared (use[i] = 1): all, except numerically-zero ones when
+ * normalising (scaling rounding noise to unit size would make it look like a spectrum).
+ * Returns how many are compared. */
+static size_t compared_set(const hb_spectrum *const *spectra, size_t k, const hb_js_options *o,
+                           int *use) {
+    if (o->normalize && !o->keep_zero) {
+        size_t nz;
+        zero_test(spectra, k, o, use, &nz, NULL); /* use[] holds the zero flags here */
+        for (size_t i = 0; i < k; i++) use[i] = !use[i];
+        return k - nz;
+    }
+    for (size_t i = 0; i < k; i++) use[i] = 1;
+    return k;
+}
+
 /* Fills every entry of rows and columns i with use[i] = 0 with NaN: "not compared". */
 static void mark_left_out(double *out, size_t k, const int *use) {
     for (size_t i = 0; i < k; i++)
         for (size_t j = 0; j < k; j++)
             if (!use[i] || !use[j]) out[i * k + j] = NAN;
+}
+
+/* The grid every JS of these k spectra is computed on (docs/spectral.md, steps 1–2):
+ * scale[i] (normalisation), the symlog constant cfl (1 on the linear grid), σ, and the grid
+ * x_g = a + step·g (in u = asinh(x/cfl) on the symlog grid). use (NULL = all): which
+ * spectra are compared; the others get a scale but do not widen the grid. */
+static void grid_setup(const hb_spectrum *const *spectra, size_t k, const hb_js_options *o,
+                       const int *use, double *scale, double *cfl_out, double *sigma_out,
+                       double *a_out, double *step_out) {
+    const int symlog = o->grid == HB_JS_GRID_SYMLOG;
+    const size_t G = o->grid_points;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < k; i++) {
+        const hb_spectrum *sp = spectra[i];
+        scale[i] = scale_of(sp, o->normalize);
+        if (use && !use[i]) continue; /* a left-out spectrum does not widen the pooled grid */
+        for (size_t p = 0; p < sp->n_probes; p++) {
+            lo = fmin(lo, sp->probes[p].nodes[0] / scale[i]);
+            hi = fmax(hi, sp->probes[p].nodes[sp->probes[p].count - 1] / scale[i]);
+        }
+    }
+    /* symmetric log: u = asinh(x/c) is increasing, so lo and hi map to the extremes of u */
+    double cfl = 1.0;
+    if (symlog) {
+        double mx = fmax(fabs(lo), fabs(hi));
+        cfl = mx > 0 ? o->symlog_floor_rel * mx : 1.0;
+        lo = asinh(lo / cfl);
+        hi = asinh(hi / cfl);
+    }
+    double R = hi - lo;
+    if (!(R > 0)) R = fmax(fabs(lo), fabs(hi));
+    double sigma = o->sigma_rel * (R > 0 ? R : 1.0);
+    double a = lo - 5 * sigma, step = (hi - lo + 10 * sigma) / (double)(G - 1);
+    *cfl_out = cfl;
+    *sigma_out = sigma;
+    *a_out = a;
+    *step_out = step;
 }
 
 int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k, const hb_js_options *opt,
@@ -190,45 +242,15 @@ int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k, const hb_j
         hb__free(ctx, tn);
         return HB_ENOMEM;
     }
-    /* which spectra are compared: all, except numerically-zero ones when normalising
-     * (scaling rounding noise to unit size would make it look like a spectrum) */
-    size_t n_use = k;
-    if (o->normalize && !o->keep_zero) {
-        size_t nz;
-        zero_test(spectra, k, o, use, &nz, NULL); /* use[] holds the zero flags here */
-        for (size_t i = 0; i < k; i++) use[i] = !use[i];
-        n_use = k - nz;
-    } else {
-        for (size_t i = 0; i < k; i++) use[i] = 1;
-    }
-    double lo = INFINITY, hi = -INFINITY;
-    for (size_t i = 0; i < k; i++) {
-        const hb_spectrum *sp = spectra[i];
-        scale[i] = scale_of(sp, o->normalize);
-        if (!use[i]) continue; /* a left-out spectrum does not widen the pooled grid */
-        for (size_t p = 0; p < sp->n_probes; p++) {
-            lo = fmin(lo, sp->probes[p].nodes[0] / scale[i]);
-            hi = fmax(hi, sp->probes[p].nodes[sp->probes[p].count - 1] / scale[i]);
-        }
-    }
+    size_t n_use = compared_set(spectra, k, o, use);
     int rc = HB_OK;
     if (n_use == 0) { /* nothing to compare: every entry is "not compared" */
         mark_left_out(out, k, use);
         if (mean_offdiag) *mean_offdiag = NAN;
         goto done;
     }
-    /* symmetric log: u = asinh(x/c) is increasing, so lo and hi map to the extremes of u */
-    double cfl = 1.0;
-    if (symlog) {
-        double mx = fmax(fabs(lo), fabs(hi));
-        cfl = mx > 0 ? o->symlog_floor_rel * mx : 1.0;
-        lo = asinh(lo / cfl);
-        hi = asinh(hi / cfl);
-    }
-    double R = hi - lo;
-    if (!(R > 0)) R = fmax(fabs(lo), fabs(hi));
-    double sigma = o->sigma_rel * (R > 0 ? R : 1.0);
-    double a = lo - 5 * sigma, step = (hi - lo + 10 * sigma) / (double)(G - 1);
+    double cfl, sigma, a, step;
+    grid_setup(spectra, k, o, use, scale, &cfl, &sigma, &a, &step);
     for (size_t i = 0; i < k && rc == HB_OK; i++) {
         if (!use[i]) continue;
         double *Pi = P + i * G, sum = 0;
@@ -256,7 +278,7 @@ int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k, const hb_j
             out[i * k + i] = 0.0;
             for (size_t j = 0; j < i; j++) {
                 if (!use[j]) continue;
-                double v = js_of(P + i * G, P + j * G, G);
+                double v = hb__js_distance(P + i * G, P + j * G, G);
                 if (isnan(v)) {
                     rc = hb__fail(ctx, HB_ENONFINITE, "JS distance of spectra %zu and %zu is "
                                   "not finite", j, i);
@@ -276,6 +298,58 @@ done:
     hb__free(ctx, P);
     hb__free(ctx, tn);
     return rc;
+}
+
+int hb__js_probe_masses(const hb_spectrum *const *spectra, size_t k, const hb_js_options *opt,
+                        double **D_out, size_t *G_out, int *use, size_t *n_use) {
+    *D_out = NULL;
+    hb_context *ctx = spectra[0]->ctx;
+    hb_js_options d;
+    HB_TRY(check_opts(ctx, opt, &d));
+    const size_t G = d.grid_points;
+    size_t np = 0, maxnodes = 1, bytes;
+    for (size_t i = 0; i < k; i++) {
+        np += spectra[i]->n_probes;
+        for (size_t p = 0; p < spectra[i]->n_probes; p++)
+            maxnodes = spectra[i]->probes[p].count > maxnodes ? spectra[i]->probes[p].count : maxnodes;
+    }
+    HB_CHECK(ctx, hb__mul_size(np, G, &bytes) && hb__mul_size(bytes, sizeof(double), &bytes),
+             HB_EOVERFLOW, "probes x grid overflows");
+    double *scale = hb__malloc(ctx, k * sizeof(double), "JS scales");
+    double *tn = hb__malloc(ctx, maxnodes * sizeof(double), "JS mapped nodes");
+    double *D = hb__malloc(ctx, bytes, "JS probe masses");
+    if (!scale || !tn || !D) {
+        hb__free(ctx, scale);
+        hb__free(ctx, tn);
+        hb__free(ctx, D);
+        return HB_ENOMEM;
+    }
+    double cfl, sigma, a, step;
+    *n_use = compared_set(spectra, k, &d, use);
+    /* with nothing compared the grid is that of all spectra (the caller reports NaN) */
+    grid_setup(spectra, k, &d, *n_use ? use : NULL, scale, &cfl, &sigma, &a, &step);
+    const int symlog = d.grid == HB_JS_GRID_SYMLOG;
+    double *row = D;
+    for (size_t i = 0; i < k; i++)
+        for (size_t p = 0; p < spectra[i]->n_probes; p++, row += G) {
+            /* a one-probe view, so the density code is the very one hb_spectra_js_matrix uses */
+            hb_spectrum one = *spectra[i];
+            one.probes = &spectra[i]->probes[p];
+            one.n_probes = 1;
+            if (symlog)
+                for (size_t j = 0; j < one.probes->count; j++)
+                    tn[j] = asinh(one.probes->nodes[j] / scale[i] / cfl);
+            for (size_t g = 0; g < G; g++) {
+                double x = a + step * (double)g;
+                row[g] = symlog ? mapped_density_at(&one, tn, x, sigma)
+                                : hb__spectrum_density_at(&one, x, sigma, scale[i]);
+            }
+        }
+    hb__free(ctx, scale);
+    hb__free(ctx, tn);
+    *D_out = D;
+    *G_out = G;
+    return HB_OK;
 }
 
 int hb_spectrum_js_distance(const hb_spectrum *a, const hb_spectrum *b, const hb_js_options *opt,

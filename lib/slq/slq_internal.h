@@ -62,4 +62,17 @@ double hb__linop_unit_roundoff(const hb_linop *op);
 /* Smoothed density of sp (σ > 0) at x, with nodes optionally divided by scale (> 0). */
 double hb__spectrum_density_at(const hb_spectrum *sp, double x, double sigma, double scale);
 
+/* For the JS bootstrap (js_error.c), both in js.c. hb__js_probe_masses: the grid
+ * hb_spectra_js_matrix(spectra, k, opt) uses and every probe's own smoothed density on it,
+ * D[(probe index over all spectra, spectrum after spectrum)·G + g] (a density of that probe
+ * alone; sums of rows, normalised, are the P of a spectrum made of those probes). Checks opt;
+ * the caller has checked spectra. *D_out is hb__malloc'ed on spectra[0]'s context. use[k]
+ * (caller's) and *n_use: which spectra hb_spectra_js_matrix compares (numerically-zero ones
+ * are left out when normalising); the others' pairs are NaN there, and must be here too.
+ * hb__js_distance: √JS of two distributions on G points that each sum to 1 (NaN if a term
+ * is not finite). */
+int hb__js_probe_masses(const hb_spectrum *const *spectra, size_t k, const hb_js_options *opt,
+                        double **D_out, size_t *G_out, int *use, size_t *n_use);
+double hb__js_distance(const double *P, const double *Q, size_t G);
+
 #endif

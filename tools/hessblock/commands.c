@@ -14,6 +14,30 @@ static const char *const js_blocks_choices[] = {"all", "weights", NULL};
     "blocks of at least 2 dimensions whose kind is not bias or norm, compared on their own " \
     "grid); the all-blocks JS0 is always reported [all]"
 static const char *const js_grid_choices[] = {"linear", "symlog", NULL};
+#define JS_BOOTSTRAP_HELP \
+    "replicates of the bootstrap over probes behind every JS0 standard error (+-); 0 = none [100]"
+/* Lanczos steps at least this many when every JS is on the symlog grid and --steps is not
+ * given: below it, JS0 is biased upward by far more than its own error (measured against
+ * exact block spectra with bench/bench_js_bias: docs/spectral.md, "Lanczos length on the
+ * symlog grid"). An explicit --steps is used as given, with a note on stderr. */
+#define SYMLOG_MIN_STEPS 256
+
+static int64_t default_steps(int64_t preset_steps, int js_grid) {
+    return js_grid == 1 && preset_steps < SYMLOG_MIN_STEPS ? SYMLOG_MIN_STEPS : preset_steps;
+}
+
+static void note_short_symlog(const char *cmd, const spec_opts *so, int quiet) {
+    if (so->js_grid == 1 && so->steps < SYMLOG_MIN_STEPS && !quiet)
+        fprintf(stderr, "[hessblock] %s: note: --steps %lld < %d on the symlog grid: JS0 is biased "
+                "upward there (docs/spectral.md)\n", cmd, (long long)so->steps, SYMLOG_MIN_STEPS);
+}
+
+/* "0.1234 +- 0.0056" into b (the +- part only when the standard error is known) */
+static const char *pm(char *b, size_t n, double v, double se) {
+    if (isfinite(se)) snprintf(b, n, "%.4f +- %.4f", v, se);
+    else snprintf(b, n, "%.4f", v);
+    return b;
+}
 #define JS_GRID_HELP                                                                        \
     "grid of every JS value: linear (in lambda) or symlog (in asinh(lambda/c), c = 1e-6 of " \
     "the largest |lambda| compared: a log-|lambda| axis, smoothing relative) [linear]"
@@ -121,7 +145,8 @@ int cmd_spectrum(int argc, char **argv, int first) {
     model_opts mo = {0};
     int kind = 0, dtype = 0, full = 0, tiny = 0;
     const char *checkpoint = NULL, *blocks = "all";
-    spec_opts so = {.probes = 8, .steps = 40, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1};
+    spec_opts so = {.probes = 8, .steps = 0, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1,
+                    .js_replicates = 100};
     opt_spec specs[] = {
         {"model", OPT_CHOICE, &kind, 0, 0, kind_choices, "KIND", "model [gpt]"},
         {"checkpoint", OPT_STRING, &checkpoint, 0, 0, NULL, "FILE",
@@ -130,7 +155,8 @@ int cmd_spectrum(int argc, char **argv, int first) {
         MODEL_SIZE_OPTS(mo),
         {"dtype", OPT_CHOICE, &dtype, 0, 0, dtype_choices, "T", "parameter dtype [f64]"},
         {"probes", OPT_INT, &so.probes, 1, 1024, NULL, "N", "SLQ probe vectors [8]"},
-        {"steps", OPT_INT, &so.steps, 2, 2048, NULL, "N", "Lanczos steps per probe [40]"},
+        {"steps", OPT_INT, &so.steps, 2, 2048, NULL, "N",
+         "Lanczos steps per probe [40; 256 with --js-grid symlog]"},
         {"sigma", OPT_REAL, &so.sigma_rel, 1e-6, 1, NULL, "X",
          "Gaussian smoothing width, relative to the spectral range [0.01]"},
         {"grid", OPT_INT, &so.grid, 16, 100000, NULL, "N",
@@ -140,6 +166,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
         {"full", OPT_FLAG, &full, 0, 0, NULL, NULL, "also the spectrum of the full Hessian"},
         {"js-blocks", OPT_CHOICE, &so.js_blocks, 0, 0, js_blocks_choices, "SET", JS_BLOCKS_HELP},
         {"js-grid", OPT_CHOICE, &so.js_grid, 0, 0, js_grid_choices, "G", JS_GRID_HELP},
+        {"js-bootstrap", OPT_INT, &so.js_replicates, 0, 100000, NULL, "N", JS_BOOTSTRAP_HELP},
         COMMON_OPTS(c),
     };
     int rc = parse_options(cmd, argc, argv, first, specs, sizeof specs / sizeof *specs,
@@ -151,6 +178,8 @@ int cmd_spectrum(int argc, char **argv, int first) {
     mo.kind = kind_values[kind];
     mo.dtype = dtype_values[dtype];
     so.full = full;
+    if (so.steps) note_short_symlog(cmd, &so, c.quiet);
+    else so.steps = default_steps(40, so.js_grid);
     char *names[256];
     char *blist = NULL;
     if (!strcmp(blocks, "none")) so.blocks = 0;
@@ -241,13 +270,20 @@ int cmd_spectrum(int argc, char **argv, int first) {
                    (long long)sr.numel[b], sr.lmin[b], sr.lmax[b]);
         print_zero_blocks(&sr);
         if (sr.js && sr.nblocks > 1 && sr.js_grid) printf("JS grid: %s\n", js_grid_name(sr.js_grid));
+        char b1[48], b2[48];
         if (sr.js && sr.nblocks > 1)
-            printf("JS0 (mean pairwise JS distance) = %.4f; with scale-normalised spectra %.4f%s\n",
-                   sr.js0, sr.js0_normalized, sr.n_zero ? " (numerically-zero blocks left out)" : "");
+            printf("JS0 (mean pairwise JS distance) = %s; with scale-normalised spectra %s%s\n",
+                   pm(b1, sizeof b1, sr.js0, sr.js0_stderr),
+                   pm(b2, sizeof b2, sr.js0_normalized, sr.js0_normalized_stderr),
+                   sr.n_zero ? " (numerically-zero blocks left out)" : "");
         if (sr.js_blocks)
-            printf("JS0 over the %s blocks only (%zu of %zu) = %.4f; with scale-normalised spectra "
-                   "%.4f\n", sr.js_blocks == 1 ? "weight" : "selected", sr.js_nselected, sr.nblocks,
-                   sr.js0_selected, sr.js0_selected_normalized);
+            printf("JS0 over the %s blocks only (%zu of %zu) = %s; with scale-normalised spectra "
+                   "%s\n", sr.js_blocks == 1 ? "weight" : "selected", sr.js_nselected, sr.nblocks,
+                   pm(b1, sizeof b1, sr.js0_selected, sr.js0_selected_stderr),
+                   pm(b2, sizeof b2, sr.js0_selected_normalized, sr.js0_selected_normalized_stderr));
+        if (sr.js && sr.nblocks > 1 && isfinite(sr.js0_stderr))
+            printf("(+- : bootstrap standard error over probes, %lld replicates; it does not include "
+                   "the Lanczos-length bias, docs/spectral.md)\n", (long long)sr.js_replicates);
     }
     status = EXIT_OK;
 done:
@@ -626,7 +662,8 @@ int cmd_analyze(int argc, char **argv, int first) {
     c.out = "hessblock-out";
     int preset = 0, no_train = 0, no_quad = 0, no_spectra = 0;
     const char *models = "gpt,mlp,cnn";
-    spec_opts so = {.probes = 0, .steps = 0, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1};
+    spec_opts so = {.probes = 0, .steps = 0, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1,
+                    .js_replicates = 100};
     int64_t train_steps = 0;
     quad_opts qo = {.blocks = 4, .block_size = 25, .max_iters = 0, .cond = 5000, .tol = 1e-4};
     opt_spec specs[] = {
@@ -634,10 +671,12 @@ int cmd_analyze(int argc, char **argv, int first) {
         {"preset", OPT_CHOICE, &preset, 0, 0, preset_choices, "P",
          "sizes: default (a few minutes on 2 cores) or tiny (seconds; for tests)"},
         {"probes", OPT_INT, &so.probes, 1, 1024, NULL, "N", "SLQ probes [default 4, tiny 2]"},
-        {"steps", OPT_INT, &so.steps, 2, 2048, NULL, "N", "Lanczos steps [default 32, tiny 12]"},
+        {"steps", OPT_INT, &so.steps, 2, 2048, NULL, "N",
+         "Lanczos steps [default 32, tiny 12; 256 with --js-grid symlog]"},
         {"sigma", OPT_REAL, &so.sigma_rel, 1e-6, 1, NULL, "X", "relative smoothing width [0.01]"},
         {"js-blocks", OPT_CHOICE, &so.js_blocks, 0, 0, js_blocks_choices, "SET", JS_BLOCKS_HELP},
         {"js-grid", OPT_CHOICE, &so.js_grid, 0, 0, js_grid_choices, "G", JS_GRID_HELP},
+        {"js-bootstrap", OPT_INT, &so.js_replicates, 0, 100000, NULL, "N", JS_BOOTSTRAP_HELP},
         {"train-steps", OPT_INT, &train_steps, 1, 10000000, NULL, "N",
          "training steps per run [default 200, tiny 10]"},
         {"quad-tol", OPT_REAL, &qo.tol, 1e-14, 0.5, NULL, "X", "quadratics: target relative loss [1e-4]"},
@@ -659,7 +698,8 @@ int cmd_analyze(int argc, char **argv, int first) {
     if (rc) return rc == 1 ? EXIT_OK : rc;
     int tiny = preset == 1;
     if (!so.probes) so.probes = tiny ? 2 : 4;
-    if (!so.steps) so.steps = tiny ? 12 : 32;
+    if (so.steps) note_short_symlog(cmd, &so, c.quiet);
+    else so.steps = default_steps(tiny ? 12 : 32, so.js_grid);
     if (!train_steps) train_steps = tiny ? 10 : 200;
     if (!qo.max_iters) qo.max_iters = tiny ? 2000 : 20000;
     if (tiny) { qo.blocks = 4; qo.block_size = 5; }
@@ -820,31 +860,27 @@ int cmd_analyze(int argc, char **argv, int first) {
             jw_object(&w, NULL);
             jw_string(&w, "model", mname);
             jw_string(&w, "sizes", sizes[i]);
-            double js0 = NAN, ls = NAN, la = NAN, gap = NAN;
-            for (size_t k = 0; k < nspec && k < 8; k++) if (!strcmp(specs_r[k].model, mname)) js0 = specs_r[k].js0;
+            double ls = NAN, la = NAN, gap = NAN;
+            const spec_result *sr = NULL;
+            for (size_t k = 0; k < nspec && k < 8; k++) if (!strcmp(specs_r[k].model, mname)) sr = &specs_r[k];
             for (size_t k = 0; k < ntrain && k < 8; k++)
                 if (!strcmp(trains[k].model, mname)) {
                     ls = trains[k].sgd.final_loss; la = trains[k].adam.final_loss; gap = trains[k].gap;
                 }
-            jw_number(&w, "js0", js0);
-            double js0n = NAN;
-            for (size_t k = 0; k < nspec && k < 8; k++)
-                if (!strcmp(specs_r[k].model, mname)) js0n = specs_r[k].js0_normalized;
-            jw_number(&w, "js0_normalized", js0n);
-            for (size_t k = 0; k < nspec && k < 8; k++) /* issue 12.4: left out of js0_normalized */
-                if (!strcmp(specs_r[k].model, mname) && specs_r[k].zero)
-                    jw_int(&w, "js_zero_blocks", (int64_t)specs_r[k].n_zero);
+            jw_number(&w, "js0", sr ? sr->js0 : NAN);
+            jw_number(&w, "js0_stderr", sr ? sr->js0_stderr : NAN);
+            jw_number(&w, "js0_normalized", sr ? sr->js0_normalized : NAN);
+            jw_number(&w, "js0_normalized_stderr", sr ? sr->js0_normalized_stderr : NAN);
+            if (sr && sr->zero) /* issue 12.4: left out of js0_normalized */
+                jw_int(&w, "js_zero_blocks", (int64_t)sr->n_zero);
             if (so.js_grid) jw_string(&w, "js_grid", js_grid_name(so.js_grid));
             if (so.js_blocks) {
-                double a = NAN, b = NAN;
-                for (size_t k = 0; k < nspec && k < 8; k++)
-                    if (!strcmp(specs_r[k].model, mname)) {
-                        a = specs_r[k].js0_selected;
-                        b = specs_r[k].js0_selected_normalized;
-                    }
                 jw_string(&w, "js_blocks", js_blocks_name(so.js_blocks));
-                jw_number(&w, "js0_selected", a);
-                jw_number(&w, "js0_selected_normalized", b);
+                jw_number(&w, "js0_selected", sr ? sr->js0_selected : NAN);
+                jw_number(&w, "js0_selected_stderr", sr ? sr->js0_selected_stderr : NAN);
+                jw_number(&w, "js0_selected_normalized", sr ? sr->js0_selected_normalized : NAN);
+                jw_number(&w, "js0_selected_normalized_stderr",
+                          sr ? sr->js0_selected_normalized_stderr : NAN);
             }
             jw_number(&w, "sgd_loss", ls);
             jw_number(&w, "adam_loss", la);
@@ -873,9 +909,15 @@ int cmd_analyze(int argc, char **argv, int first) {
         printf("hessblock analyze (libhessblock %s)\n%s\n", hb_version_string(), settings);
         if (nspec || ntrain) print_summary_table(stdout, specs_r, nspec, trains, ntrain);
         if (nspec) {
-            printf("JS0 with every block spectrum scaled by its own max |lambda| first:");
+            char b1[48];
+            printf("JS0 (+- bootstrap standard error over probes, %lld replicates; not the Lanczos-"
+                   "length bias, docs/spectral.md):", (long long)so.js_replicates);
+            for (size_t k = 0; k < nspec; k++)
+                printf(" %s %s", specs_r[k].model, pm(b1, sizeof b1, specs_r[k].js0, specs_r[k].js0_stderr));
+            printf("\nJS0 with every block spectrum scaled by its own max |lambda| first:");
             for (size_t k = 0; k < nspec; k++) {
-                printf(" %s %.4f", specs_r[k].model, specs_r[k].js0_normalized);
+                printf(" %s %s", specs_r[k].model,
+                       pm(b1, sizeof b1, specs_r[k].js0_normalized, specs_r[k].js0_normalized_stderr));
                 if (specs_r[k].n_zero) /* issue 12.4 */
                     printf(" (%zu numerically-zero blocks left out)", specs_r[k].n_zero);
             }
@@ -883,11 +925,14 @@ int cmd_analyze(int argc, char **argv, int first) {
             if (so.js_blocks) {
                 printf("JS0 over the %s blocks only (selected/all blocks):", so.js_blocks == 1 ? "weight" : "selected");
                 for (size_t k = 0; k < nspec; k++)
-                    printf(" %s %.4f (%zu/%zu)", specs_r[k].model, specs_r[k].js0_selected,
+                    printf(" %s %s (%zu/%zu)", specs_r[k].model,
+                           pm(b1, sizeof b1, specs_r[k].js0_selected, specs_r[k].js0_selected_stderr),
                            specs_r[k].js_nselected, specs_r[k].nblocks);
                 printf("\n%-36s", "  the same, scale-normalised:");
                 for (size_t k = 0; k < nspec; k++)
-                    printf(" %s %.4f", specs_r[k].model, specs_r[k].js0_selected_normalized);
+                    printf(" %s %s", specs_r[k].model,
+                           pm(b1, sizeof b1, specs_r[k].js0_selected_normalized,
+                              specs_r[k].js0_selected_normalized_stderr));
                 printf("\n");
             }
         }

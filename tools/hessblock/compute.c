@@ -189,6 +189,27 @@ static double sigma_for(double lo, double hi, double rel) {
     if (!(s > 0)) s = rel;
     return s;
 }
+
+/* Stream of the JS bootstrap: fixed and far from the context's counter, so adding the
+ * standard errors changed no other random number of a run (training, data, probes). */
+#define JS_BOOTSTRAP_STREAM (UINT64_C(1) << 62)
+
+/* JS matrix of n spectra (M: n×n), its mean and the bootstrap standard error of the mean
+ * (NaN when not estimated: n < 2, no replicates, or a spectrum with one probe). */
+static int js0_with_se(const hb_spectrum *const *sp, size_t n,
+                       const hb_js_options *jo, int64_t replicates, double *M, double *mean,
+                       double *se) {
+    *mean = *se = NAN;
+    if (n < 2) return HB_OK;
+    int rc = hb_spectra_js_matrix(sp, n, jo, M, mean);
+    if (rc != HB_OK || replicates < 2) return rc;
+    rc = hb_spectra_js_matrix_stderr(sp, n, jo, (size_t)replicates, JS_BOOTSTRAP_STREAM, NULL, se);
+    if (rc == HB_ESTATE) { /* one probe: no error estimate, not a failure of the run */
+        *se = NAN;
+        rc = HB_OK;
+    }
+    return rc;
+}
 #endif
 
 int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_result *out) {
@@ -293,28 +314,36 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
         out->has_full = 1;
         if ((rc = hb_spectrum_density(full, out->grid, ng, sigma, out->full_density)) != HB_OK) goto done;
     }
+    out->js0_stderr = out->js0_normalized_stderr = NAN;
+    out->js0_selected_stderr = out->js0_selected_normalized_stderr = NAN;
+    out->js_replicates = so->js_replicates;
     if (nb >= 1) {
         hb_js_options jo = HB_JS_OPTIONS_INIT;
         jo.sigma_rel = so->sigma_rel;
         jo.grid = so->js_grid ? HB_JS_GRID_SYMLOG : HB_JS_GRID_LINEAR;
         out->js_grid = so->js_grid;
-        double mean = 0;
-        if ((rc = hb_spectra_js_matrix((const hb_spectrum *const *)sp, nb, &jo, out->js, &mean)) != HB_OK)
-            goto done;
-        out->js0 = nb > 1 ? mean : NAN;
-        /* secondary convention, reported next to the primary one: scale-normalised spectra */
-        double *tmp = malloc(nb * nb * sizeof(double));
-        if (!tmp) { rc = HB_ENOMEM; goto done; }
-        jo.normalize = 1;
-        rc = hb_spectra_js_matrix((const hb_spectrum *const *)sp, nb, &jo, tmp, &mean);
-        free(tmp);
-        if (rc != HB_OK) goto done;
-        out->js0_normalized = nb > 1 ? mean : NAN;
+        const hb_spectrum *const *all = (const hb_spectrum *const *)sp;
+        if (nb == 1) {
+            out->js[0] = 0;
+            out->js0 = out->js0_normalized = NAN;
+        } else {
+            if ((rc = js0_with_se(all, nb, &jo, so->js_replicates, out->js, &out->js0,
+                                  &out->js0_stderr)) != HB_OK)
+                goto done;
+            /* secondary convention, reported next to the primary one: scale-normalised spectra */
+            double *tmp = malloc(nb * nb * sizeof(double));
+            if (!tmp) { rc = HB_ENOMEM; goto done; }
+            jo.normalize = 1;
+            rc = js0_with_se(all, nb, &jo, so->js_replicates, tmp, &out->js0_normalized,
+                             &out->js0_normalized_stderr);
+            free(tmp);
+            if (rc != HB_OK) goto done;
+        }
         out->js_grid_points = jo.grid_points;
-        /* which blocks that normalised JS0 left out (issue 12.4): the library's own test */
+        /* which blocks the normalised JS0 left out (issue 12.4): the library's own test */
         if (!(out->zero = calloc(nb, sizeof(int)))) { rc = HB_ENOMEM; goto done; }
-        if ((rc = hb_spectra_zero_flags((const hb_spectrum *const *)sp, nb, &jo, out->zero,
-                                        &out->n_zero, &out->zero_tol)) != HB_OK)
+        if ((rc = hb_spectra_zero_flags(all, nb, &jo, out->zero, &out->n_zero,
+                                        &out->zero_tol)) != HB_OK)
             goto done;
         if (so->js_blocks) {
             /* the subset's own JS matrix: exactly as if only these blocks had been analysed */
@@ -340,8 +369,9 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
             if (ns > 1 && !m2) rc = HB_ENOMEM;
             for (int norm = 0; norm < 2 && ns > 1 && rc == HB_OK; norm++) {
                 jo.normalize = norm;
-                rc = hb_spectra_js_matrix(sub, ns, &jo, m2, &mean);
-                if (rc == HB_OK) *(norm ? &out->js0_selected_normalized : &out->js0_selected) = mean;
+                rc = js0_with_se(sub, ns, &jo, so->js_replicates, m2,
+                                 norm ? &out->js0_selected_normalized : &out->js0_selected,
+                                 norm ? &out->js0_selected_normalized_stderr : &out->js0_selected_stderr);
             }
             free(m2);
             free(sub);

@@ -27,6 +27,7 @@ typedef struct spec_opts {
                                       whose kind is neither bias nor norm and
                                       that have at least 2 dimensions */
     int js_grid;                   /* hb_js_grid of every JS value (0: linear, the default) */
+    int64_t js_replicates;         /* bootstrap replicates of each JS0's standard error (0: none) */
 } spec_opts;
 
 typedef struct train_opts {

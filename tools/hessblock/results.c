@@ -77,12 +77,17 @@ void json_spectrum(jw *w, const char *key, const spec_result *s, int with_densit
     jw_int(w, "lanczos_steps", s->steps);
     jw_number(w, "sigma", s->sigma);
     jw_number(w, "js0", s->js0);
+    jw_number(w, "js0_stderr", s->js0_stderr);
     jw_number(w, "js0_normalized", s->js0_normalized);
+    jw_number(w, "js0_normalized_stderr", s->js0_normalized_stderr);
+    jw_int(w, "js_bootstrap_replicates", s->js_replicates);
     if (s->js_grid) jw_string(w, "js_grid", js_grid_name(s->js_grid));
     if (s->js_blocks) {
         jw_string(w, "js_blocks", js_blocks_name(s->js_blocks));
         jw_number(w, "js0_selected", s->js0_selected);
+        jw_number(w, "js0_selected_stderr", s->js0_selected_stderr);
         jw_number(w, "js0_selected_normalized", s->js0_selected_normalized);
+        jw_number(w, "js0_selected_normalized_stderr", s->js0_selected_normalized_stderr);
         jw_array(w, "js_selected_blocks");
         for (size_t b = 0; b < s->nblocks; b++)
             if (s->js_selected && s->js_selected[b]) jw_string(w, NULL, s->names[b]);
@@ -591,7 +596,8 @@ int write_report(const char *cmd, const char *dir, const char *title, const char
     fputs("</pre>\n", f);
     if (nspec || ntrain) {
         fputs("<h2>Summary</h2>\n<p>JS⁰: mean Jensen–Shannon distance between the Hessian spectra "
-              "of all pairs of parameter blocks at initialisation. Loss: final training loss at "
+              "of all pairs of parameter blocks at initialisation (± its bootstrap standard error over "
+              "probes; it does not include the bias of a short Lanczos run). Loss: final training loss at "
               "the best learning rate of each optimizer's grid; gap = SGD loss − Adam loss.</p>\n"
               "<table><tr><th>model</th><th>JS⁰</th><th>SGD loss</th><th>Adam loss</th>"
               "<th>gap</th></tr>\n", f);
@@ -601,6 +607,7 @@ int write_report(const char *cmd, const char *dir, const char *title, const char
             svg_escape(f, specs[i].model);
             fputs("</td><td>", f);
             html_num(f, "%.4f", specs[i].js0);
+            if (isfinite(specs[i].js0_stderr)) fprintf(f, " ± %.4f", specs[i].js0_stderr);
             fputs("</td><td>", f);
             html_num(f, "%.4g", t ? t->sgd.final_loss : NAN);
             fputs("</td><td>", f);

@@ -46,6 +46,10 @@ typedef struct spec_result {
     double zero_tol;         /* the relative tolerance applied */
     size_t js_grid_points;   /* grid of every JS value (0: not computed); ngrid is the
                                 density grid of the figures and CSV */
+    /* bootstrap standard errors (over probes) of the four JS0 values above; NaN when not
+     * estimated (one probe, --js-bootstrap 0, or the value itself is NaN) */
+    double js0_stderr, js0_normalized_stderr, js0_selected_stderr, js0_selected_normalized_stderr;
+    int64_t js_replicates;   /* bootstrap replicates behind the standard errors (0: none) */
     double sigma;            /* smoothing width actually used (absolute) */
     int64_t probes, steps;
     double seconds;

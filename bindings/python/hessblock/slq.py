@@ -137,6 +137,8 @@ _js_matrix = declare("hb_spectra_js_matrix", c_int,
 _zero_flags = declare("hb_spectra_zero_flags", c_int,
                       [P(c_void_p), c_size_t, P(_JSOptions), P(c_int), P(c_size_t), PD])
 _sp_unit_roundoff = declare("hb_spectrum_unit_roundoff", c_double, [c_void_p])
+_js_matrix_stderr = declare("hb_spectra_js_matrix_stderr", c_int,
+                            [P(c_void_p), c_size_t, P(_JSOptions), c_size_t, ctypes.c_uint64, PD, PD])
 
 AVAILABLE = _slq_create is not None
 
@@ -448,6 +450,27 @@ def js_matrix(spectra, normalize=False, grid_points=1024, sigma_rel=0.01, grid="
     spectra[0]._check(_need(_js_matrix, "hb_spectra_js_matrix")(
         arr, len(spectra), ctypes.byref(o), _pd(M), ctypes.byref(mean)))
     return M, mean.value
+
+
+def js_matrix_stderr(spectra, replicates=200, stream=0, normalize=False, grid_points=1024,
+                     sigma_rel=0.01, grid="linear", symlog_floor_rel=1e-6):
+    """hb_spectra_js_matrix_stderr: bootstrap standard errors over probes of js_matrix with
+    the same options: (k×k standard errors, standard error of the mean off-diagonal JS⁰).
+
+    Deterministic for (context seed, stream). Measures probe noise only, not the bias of a
+    too-short Lanczos run (docs/spectral.md). A spectrum with one probe raises StateError."""
+    spectra = list(spectra)
+    if not spectra:
+        raise InvalidArgument("js_matrix_stderr needs at least one spectrum", -1)
+    arr = (c_void_p * len(spectra))(*[require(s, Spectrum, "spectra[%d]" % i)
+                                      for i, s in enumerate(spectra)])
+    S = np.zeros((len(spectra), len(spectra)))
+    se = c_double()
+    o = _js_options(normalize, grid_points, sigma_rel, grid, symlog_floor_rel)
+    spectra[0]._check(_need(_js_matrix_stderr, "hb_spectra_js_matrix_stderr")(
+        arr, len(spectra), ctypes.byref(o), int(replicates), int(stream), _pd(S),
+        ctypes.byref(se)))
+    return S, se.value
 
 
 class SLQ(Handle):

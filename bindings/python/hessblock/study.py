@@ -12,19 +12,23 @@ from ._handle import expect
 from .errors import InvalidArgument
 from .model import Model
 from .optim import Optimizer, load_checkpoint, save_checkpoint
-from .slq import SLQ, js_matrix
+from .errors import StateError
+from .slq import SLQ, js_matrix, js_matrix_stderr
 
 
 def spectrum(model, probes=10, steps=80, full=True, blocks=True, grid_points=1024,
-             sigma_rel=0.01, normalize=False, seed=None):
+             sigma_rel=0.01, normalize=False, seed=None, bootstrap=200):
     """SLQ spectra of `model`'s Hessian: 'full' (Spectrum or None), 'blocks' {name:
     Spectrum} (blocks=True: all, a list of names/indices: those, False: none), and for
-    two or more blocks 'js' (matrix, on one shared grid) and 'js_mean' (normalize=True:
-    numerically-zero blocks are NaN rows/columns, left out of js_mean; docs/spectral.md)."""
+    two or more blocks 'js' (matrix, on one shared grid) and 'js_mean', with their
+    bootstrap standard errors over probes 'js_stderr' and 'js_mean_stderr' (`bootstrap`
+    replicates; None with one probe or bootstrap=0; probe noise only, not the bias of a
+    short Lanczos run: docs/spectral.md)."""
     ctx = expect(model, Model, "model").context
     if seed is not None:
         ctx.seed = seed
-    out = {"full": None, "blocks": {}, "names": [], "js": None, "js_mean": None}
+    out = {"full": None, "blocks": {}, "names": [], "js": None, "js_mean": None,
+           "js_stderr": None, "js_mean_stderr": None}
     with SLQ(ctx, probes=probes, steps=steps) as s:
         if full:
             out["full"] = s.run(model)
@@ -37,6 +41,13 @@ def spectrum(model, probes=10, steps=80, full=True, blocks=True, grid_points=102
     if len(out["blocks"]) >= 2:
         out["js"], out["js_mean"] = js_matrix(list(out["blocks"].values()), normalize=normalize,
                                               grid_points=grid_points, sigma_rel=sigma_rel)
+        if bootstrap and probes >= 2:
+            try:
+                out["js_stderr"], out["js_mean_stderr"] = js_matrix_stderr(
+                    list(out["blocks"].values()), replicates=bootstrap, normalize=normalize,
+                    grid_points=grid_points, sigma_rel=sigma_rel)
+            except StateError:  # a block whose run kept one probe: no estimate
+                pass
     return out
 
 
@@ -139,7 +150,8 @@ def analyze(ctx, kind, steps=100, probes=10, lanczos_steps=40, sgd_lr=0.1, adam_
         init = m.params.data.copy()
         spec = spectrum(m, probes=probes, steps=lanczos_steps, full=False)
         out = {"kind": kind, "names": spec["names"], "js0": spec["js"],
-               "js0_mean": spec["js_mean"], "spectra": spec["blocks"], "runs": {}}
+               "js0_mean": spec["js_mean"], "js0_mean_stderr": spec["js_mean_stderr"],
+               "spectra": spec["blocks"], "runs": {}}
         for name, opt, lr, extra in (("sgd", "sgd", sgd_lr, {"momentum": 0.9}),
                                      ("adam", "adam", adam_lr, {})):
             m.params.data[:] = init

@@ -92,6 +92,30 @@ def test_slq_exact_on_small_matrix(ctx, rng, need_slq):
         assert sp.to_csv().splitlines()[0] == "probe,index,node,weight"
 
 
+def test_js_matrix_stderr(ctx, need_slq):
+    """Bootstrap standard errors: 0 for identical probes, positive and deterministic
+    otherwise, StateError (not a 0) for a one-probe spectrum."""
+    a, b, c = hb.Spectrum(ctx, 3), hb.Spectrum(ctx, 3), hb.Spectrum(ctx, 3)
+    for p in range(4):
+        a.add_probe([1.0, 2.0, 3.0], [1, 1, 1])
+        b.add_probe([1.5, 2.5, 4.0], [1, 1, 1])
+        c.add_probe([1.0, 2.0, 3.0], [1 + p, 1, 4 - p])
+    S, se = hb.js_matrix_stderr([a, b], replicates=20)
+    assert S.shape == (2, 2) and np.all(S == 0) and se == 0
+    S1, se1 = hb.js_matrix_stderr([a, b, c], replicates=30, stream=5, grid="symlog")
+    S2, se2 = hb.js_matrix_stderr([a, b, c], replicates=30, stream=5, grid="symlog")
+    assert np.array_equal(S1, S2) and se1 == se2 and se1 > 0
+    assert np.allclose(S1, S1.T) and np.all(np.diag(S1) == 0) and S1[0, 2] > 0
+    one = hb.Spectrum(ctx, 3)
+    one.add_probe([1.0, 2.0], [1, 1])
+    with pytest.raises(hb.StateError, match="1 probe"):
+        hb.js_matrix_stderr([a, one])
+    with pytest.raises(hb.InvalidArgument):
+        hb.js_matrix_stderr([a, b], replicates=1)
+    with pytest.raises(hb.InvalidArgument):
+        hb.js_matrix_stderr([])
+
+
 def test_spectrum_manual_js(ctx, tmp_path, need_slq):
     a = hb.Spectrum(ctx, 3)
     a.add_probe([1.0, 2.0, 3.0], [1, 1, 1])

@@ -27,6 +27,9 @@ def test_spectrum_study(ctx):
     assert r["full"].dim == m.n and r["names"] == m.params.names()
     assert set(r["blocks"]) == set(r["names"]) and r["js"].shape == (4, 4)
     assert 0 <= r["js_mean"] <= 1 and np.allclose(r["js"], r["js"].T)
+    # every JS value carries its bootstrap standard error (probe noise; 3 probes: > 0)
+    assert r["js_stderr"].shape == r["js"].shape and r["js_mean_stderr"] > 0
+    assert study.spectrum(m, probes=1, steps=5, full=False, seed=5)["js_mean_stderr"] is None
     r2 = study.spectrum(m, probes=3, steps=20, full=False, blocks=["head.weight", 0], seed=5)
     assert r2["full"] is None and r2["names"] == ["head.weight", "layers.0.weight"]
     # same seed, same calls: the same probes, bit for bit
