@@ -24,6 +24,7 @@
 
 #include "kernels/kernels.h"
 #include "model/model_internal.h"
+#include "models/builtins.h"
 #include "nn/attention.h"
 #include "nn/dense.h"
 #include "nn/embedding.h"

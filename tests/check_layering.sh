@@ -1,0 +1,27 @@
+#!/bin/sh
+# The dependency rules of docs/design.md ("Layering"), checked on the sources:
+#   1. the model core (lib/model/) never names a built-in model (lib/models/): it finds
+#      kinds through the registry (hb__model_builtin_of) that the built-ins fill.
+# Usage: check_layering.sh SOURCE_ROOT. Prints every violation; exits 1 if there is any.
+root=$1
+[ -d "$root/lib/model" ] || { echo "usage: $0 SOURCE_ROOT"; exit 2; }
+fail=0
+
+# forbid RULE FILES... -- PATTERN: report lines of FILES matching the extended regex.
+forbid() {
+    rule=$1; pattern=$2; shift 2
+    hits=$(grep -nE "$pattern" "$@" 2>/dev/null)
+    if [ -n "$hits" ]; then
+        echo "layering rule broken: $rule"
+        echo "$hits"
+        fail=1
+    fi
+}
+
+model_core=$(ls "$root"/lib/model/*.c "$root"/lib/model/*.h)
+forbid "lib/model/ includes lib/models/" '#[[:space:]]*include[[:space:]]*"models/' $model_core
+forbid "lib/model/ names a built-in model" \
+    'hb__(quadratic|mlp|gpt|cnn)_|HB_MODEL_(QUADRATIC|MLP|GPT|CNN)|\<(quadratic|mlp|gpt|cnn)\>' $model_core
+
+[ $fail = 0 ] && echo "layering rules hold"
+exit $fail
