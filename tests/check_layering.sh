@@ -1,7 +1,9 @@
 #!/bin/sh
 # The dependency rules of docs/design.md ("Layering"), checked on the sources:
 #   1. the model core (lib/model/) never names a built-in model (lib/models/): it finds
-#      kinds through the registry (hb__model_builtin_of) that the built-ins fill.
+#      kinds through the registry (hb__model_builtin_of) that the built-ins fill;
+#   2. a model does not know its wrappers: lib/models/ never includes sst/ nor names
+#      hb_sst_* / hb__sst_* (data reaches a wrapped model through the vtable);
 # Usage: check_layering.sh SOURCE_ROOT. Prints every violation; exits 1 if there is any.
 root=$1
 [ -d "$root/lib/model" ] || { echo "usage: $0 SOURCE_ROOT"; exit 2; }
@@ -22,6 +24,11 @@ model_core=$(ls "$root"/lib/model/*.c "$root"/lib/model/*.h)
 forbid "lib/model/ includes lib/models/" '#[[:space:]]*include[[:space:]]*"models/' $model_core
 forbid "lib/model/ names a built-in model" \
     'hb__(quadratic|mlp|gpt|cnn)_|HB_MODEL_(QUADRATIC|MLP|GPT|CNN)|\<(quadratic|mlp|gpt|cnn)\>' $model_core
+
+models=$(ls "$root"/lib/models/*.c "$root"/lib/models/*.h)
+forbid "lib/models/ includes the SST/LoRA wrappers" \
+    '#[[:space:]]*include[[:space:]]*"(sst/|hessblock/sst\.h)' $models
+forbid "lib/models/ names the SST/LoRA wrappers" '\<hb_{1,2}sst_' $models
 
 [ $fail = 0 ] && echo "layering rules hold"
 exit $fail

@@ -48,6 +48,12 @@ typedef struct hb__model_vtable {
     int (*synthetic)(hb_model *m, size_t n, uint64_t stream, uint64_t first,
                      hb_tensor **inputs, hb_tensor **targets);
 
+    /* Optional: the model reads byte text (hb_model_set_text, lib/model/text.c) as windows
+     * of *context tokens with next-token targets, bytes being tokens of a *vocab-token
+     * vocabulary. A wrapper answers for the model it wraps, so the model never needs to
+     * know its wrappers. NULL → the model takes no text data (HB_EUNSUPPORTED). */
+    void (*text_shape)(const hb_model *m, size_t *vocab, size_t *context);
+
     /* Free impl (not the params, not the batches). */
     void (*destroy)(hb_model *m);
 } hb__model_vtable;

@@ -458,6 +458,13 @@ static int w_synthetic(hb_model *m, size_t n, uint64_t stream, uint64_t first, h
     return in->vt->synthetic(in, n, stream, first, x, y);
 }
 
+/* The wrapper takes the text data of the model it wraps (the batches go to the wrapper,
+ * which hands them to the inner model when it runs). */
+static void w_text_shape(const hb_model *m, size_t *vocab, size_t *context) {
+    const hb_model *in = ((const sst *)m->impl)->inner;
+    in->vt->text_shape(in, vocab, context);
+}
+
 bool hb__sst_is_wrapper(const hb_model *m) { return m && m->vt && m->vt->destroy == sst_destroy; }
 
 /* ---------------------------------------------------------------- selection ---- */
@@ -590,6 +597,7 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
         .hvp_multi = w_hvp_multi,
         .accuracy = inner->vt->accuracy ? w_accuracy : NULL,
         .synthetic = inner->vt->synthetic ? w_synthetic : NULL,
+        .text_shape = inner->vt->text_shape ? w_text_shape : NULL,
         .destroy = sst_destroy,
     };
     S->inner = inner;
