@@ -4,6 +4,8 @@
 #      kinds through the registry (hb__model_builtin_of) that the built-ins fill;
 #   2. a model does not know its wrappers: lib/models/ never includes sst/ nor names
 #      hb_sst_* / hb__sst_* (data reaches a wrapped model through the vtable);
+#   3. the trainer (lib/train/) steps the model's generic per-step hooks
+#      (hb__model_begin_step/end_step), never the SST/LoRA wrappers by name;
 # Usage: check_layering.sh SOURCE_ROOT. Prints every violation; exits 1 if there is any.
 root=$1
 [ -d "$root/lib/model" ] || { echo "usage: $0 SOURCE_ROOT"; exit 2; }
@@ -12,7 +14,7 @@ fail=0
 # forbid RULE FILES... -- PATTERN: report lines of FILES matching the extended regex.
 forbid() {
     rule=$1; pattern=$2; shift 2
-    hits=$(grep -nE "$pattern" "$@" 2>/dev/null)
+    hits=$(grep -nHE "$pattern" "$@" 2>/dev/null)
     if [ -n "$hits" ]; then
         echo "layering rule broken: $rule"
         echo "$hits"
@@ -29,6 +31,11 @@ models=$(ls "$root"/lib/models/*.c "$root"/lib/models/*.h)
 forbid "lib/models/ includes the SST/LoRA wrappers" \
     '#[[:space:]]*include[[:space:]]*"(sst/|hessblock/sst\.h)' $models
 forbid "lib/models/ names the SST/LoRA wrappers" '\<hb_{1,2}sst_' $models
+
+trainer=$(ls "$root"/lib/train/*.c)
+forbid "lib/train/ includes the SST/LoRA wrappers" \
+    '#[[:space:]]*include[[:space:]]*"(sst/|hessblock/sst\.h)' $trainer
+forbid "lib/train/ names the SST/LoRA wrappers" '\<hb_{1,2}sst_' $trainer
 
 [ $fail = 0 ] && echo "layering rules hold"
 exit $fail

@@ -31,6 +31,15 @@ const void *hb__model_theta(hb_model *m) {
     return m->theta_f32 ? m->theta_f32 : m->params->data;
 }
 
+int hb__model_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_scale) {
+    *lr_scale = 1.0;
+    return m->vt->begin_step ? m->vt->begin_step(m, step, opt, lr_scale) : HB_OK;
+}
+
+int hb__model_end_step(hb_model *m) {
+    return m->vt->end_step ? m->vt->end_step(m) : HB_OK;
+}
+
 static void sync_theta(hb_model *m) {
     if (m->theta_f32)
         hb__convert(m->ctx, HB_F32, m->theta_f32, HB_BF16, m->params->data, m->params->n);

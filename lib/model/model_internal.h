@@ -54,6 +54,15 @@ typedef struct hb__model_vtable {
      * know its wrappers. NULL → the model takes no text data (HB_EUNSUPPORTED). */
     void (*text_shape)(const hb_model *m, size_t *vocab, size_t *context);
 
+    /* Optional per-step hooks of a model that trains on a schedule of its own (the SST
+     * wrapper's iterations): the trainer (lib/train) calls begin_step before the gradient
+     * of step `step` and end_step after the update, through hb__model_begin_step /
+     * hb__model_end_step, and never asks what the model is. begin_step may reset opt's
+     * state (opt may be NULL) and returns the learning-rate factor of the step in
+     * *lr_scale. NULL → nothing to do, factor 1. */
+    int (*begin_step)(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_scale);
+    int (*end_step)(hb_model *m);
+
     /* Free impl (not the params, not the batches). */
     void (*destroy)(hb_model *m);
 } hb__model_vtable;
@@ -79,6 +88,11 @@ struct hb_model {
  * the caller then sets impl, kind and default_batch. */
 int hb__model_new(hb_context *ctx, hb_params *params, const hb__model_vtable *vt,
                   hb_model **out);
+
+/* hb__model_begin_step / hb__model_end_step: run the model's per-step hooks if it has
+ * them (vtable begin_step/end_step); *lr_scale = 1 for a model without. */
+int hb__model_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_scale);
+int hb__model_end_step(hb_model *m);
 
 /* hb__model_theta: θ in the compute dtype. For bf16 parameters this is an f32 copy that
  * the generic layer refreshes before every evaluation; otherwise the params' buffer. */

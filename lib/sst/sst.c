@@ -465,6 +465,9 @@ static void w_text_shape(const hb_model *m, size_t *vocab, size_t *context) {
     in->vt->text_shape(in, vocab, context);
 }
 
+static int sst_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_scale);
+static int sst_end_step(hb_model *m);
+
 bool hb__sst_is_wrapper(const hb_model *m) { return m && m->vt && m->vt->destroy == sst_destroy; }
 
 /* ---------------------------------------------------------------- selection ---- */
@@ -598,6 +601,8 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
         .accuracy = inner->vt->accuracy ? w_accuracy : NULL,
         .synthetic = inner->vt->synthetic ? w_synthetic : NULL,
         .text_shape = inner->vt->text_shape ? w_text_shape : NULL,
+        .begin_step = sst_begin_step,
+        .end_step = sst_end_step,
         .destroy = sst_destroy,
     };
     S->inner = inner;
@@ -800,7 +805,13 @@ static int resvd_all(hb_model *m, sst *S) {
     return HB_OK;
 }
 
-int hb__sst_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_scale) {
+/* sst_begin_step (vtable begin_step): before the gradient of step `step`: when step / T3
+ * differs from the iteration the current selection belongs to, re-SVD, draw the active
+ * pairs for the new iteration and reset opt's state of every N.Ua/N.Vta block (opt may be
+ * NULL); set opt's HB_OPT_LR_MULT to the re-warm factor (1 outside a re-warm) and return
+ * it in *lr_scale. LoRA wrappers: no-op, *lr_scale = 1 (opt untouched). No argument
+ * checks (hb_sst_begin_step does them). */
+static int sst_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_scale) {
     sst *S = sst_of(m);
     if (lr_scale) *lr_scale = 1.0;
     if (!S || S->method != HB_SST_METHOD_SPECTRAL) return HB_OK;
@@ -835,7 +846,8 @@ int hb__sst_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_
     return HB_OK;
 }
 
-int hb__sst_end_step(hb_model *m) {
+/* sst_end_step (vtable end_step): after the update: clamp s >= 0 (SST), nothing for LoRA. */
+static int sst_end_step(hb_model *m) {
     sst *S = sst_of(m);
     if (!S || S->method != HB_SST_METHOD_SPECTRAL) return HB_OK;
     hb_dtype dt = m->compute;
@@ -929,11 +941,11 @@ int hb_sst_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_s
     HB_CHECK(m->ctx, step >= 0, HB_EINVAL, "step must be >= 0");
     HB_CHECK(m->ctx, opt == NULL || hb_optimizer_params(opt) == m->params, HB_EINVAL,
              "the optimizer is not over the wrapper's parameters");
-    return hb__sst_begin_step(m, step, opt, lr_scale);
+    return sst_begin_step(m, step, opt, lr_scale);
 }
 
 int hb_sst_end_step(hb_model *m) {
     WRAPPER_OR_FAIL(m, S);
     (void)S;
-    return hb__sst_end_step(m);
+    return sst_end_step(m);
 }

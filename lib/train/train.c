@@ -6,7 +6,7 @@
 
 #include "hessblock/checkpoint.h"
 #include "kernels/kernels.h"
-#include "sst/sst_internal.h"
+#include "model/model_internal.h"
 
 typedef struct record {
     double step, loss, grad_norm, lr, weight_norm, eval_loss, eval_acc, time;
@@ -283,9 +283,9 @@ static int one_step(hb_trainer *tr, int64_t t) {
     hb_context *ctx = tr->ctx;
     HB_TRY(set_step_data(tr, t));
     double lr_scale = 1.0;
-    bool sst = hb__sst_is_wrapper(m);
     double t0 = now_seconds();
-    if (sst) HB_TRY(hb__sst_begin_step(m, t, tr->opt, &lr_scale));
+    /* The model's own schedule (an SST wrapper's iterations), whatever the model is. */
+    HB_TRY(hb__model_begin_step(m, t, tr->opt, &lr_scale));
     record r = {(double)t, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
     HB_TRY(hb_model_loss_grad(m, &r.loss));
     HB_TRY(norm2(ctx, p->grad_dtype, p->grad, p->n, &r.grad_norm));
@@ -312,7 +312,7 @@ static int one_step(hb_trainer *tr, int64_t t) {
         r.lr = tr->lr * lr_scale;
         HB_TRY(gd_step(tr, r.lr));
     }
-    if (sst) HB_TRY(hb__sst_end_step(m));
+    HB_TRY(hb__model_end_step(m));
     r.time = now_seconds() - t0;
     tr->rec[i] = r;
     tr->has_bnorm[i] = (unsigned char)tr->block_norms;
