@@ -6,6 +6,7 @@
 #      hb_sst_* / hb__sst_* (data reaches a wrapped model through the vtable);
 #   3. the trainer (lib/train/) steps the model's generic per-step hooks
 #      (hb__model_begin_step/end_step), never the SST/LoRA wrappers by name;
+#   4. one clock: only lib/core/clock.c reads a system clock (hb__clock_ns, hb__seconds).
 # Usage: check_layering.sh SOURCE_ROOT. Prints every violation; exits 1 if there is any.
 root=$1
 [ -d "$root/lib/model" ] || { echo "usage: $0 SOURCE_ROOT"; exit 2; }
@@ -36,6 +37,10 @@ trainer=$(ls "$root"/lib/train/*.c)
 forbid "lib/train/ includes the SST/LoRA wrappers" \
     '#[[:space:]]*include[[:space:]]*"(sst/|hessblock/sst\.h)' $trainer
 forbid "lib/train/ names the SST/LoRA wrappers" '\<hb_{1,2}sst_' $trainer
+
+clock_readers=$(find "$root/lib" -name '*.[ch]' ! -path '*/lib/core/clock.c')
+forbid "a system clock read outside lib/core/clock.c (use hb__seconds / hb__clock_ns)" \
+    '\<(clock_gettime|timespec_get|gettimeofday|clock|time)\(' $clock_readers
 
 [ $fail = 0 ] && echo "layering rules hold"
 exit $fail

@@ -53,6 +53,18 @@ START_TEST(test_status_values_never_change) {
 }
 END_TEST
 
+/* The one clock (lib/core/clock.c) is monotonic and ticks. */
+START_TEST(test_clock_monotonic) {
+    uint64_t a = hb__clock_ns();
+    ck_assert_uint_gt(a, 0);
+    double s0 = hb__seconds();
+    uint64_t b = a;
+    for (int i = 0; i < 1000000 && b == a; i++) b = hb__clock_ns();
+    ck_assert_uint_gt(b, a);
+    ck_assert(hb__seconds() >= s0);
+}
+END_TEST
+
 START_TEST(test_version) {
     ck_assert_uint_eq(hb_version_number(), HB_VERSION_NUMBER);
     ck_assert_str_eq(hb_version_string(), HB_VERSION_STRING);
@@ -321,6 +333,7 @@ Suite *hb_suite_core(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_strerror_every_code);
     tcase_add_test(tc, test_status_values_never_change);
+    tcase_add_test(tc, test_clock_monotonic);
     tcase_add_test(tc, test_version);
     tcase_add_test(tc, test_context_bad_args);
     tcase_add_test(tc, test_context_options);

@@ -2,7 +2,6 @@
  * held-out evaluation, progress/cancel. See include/hessblock/train.h. */
 #include <math.h>
 #include <string.h>
-#include <time.h>
 
 #include "hessblock/checkpoint.h"
 #include "kernels/kernels.h"
@@ -28,12 +27,6 @@ struct hb_trainer {
     unsigned char *has_bnorm;/* per record */
     size_t n_rec, cap_rec, n_blocks;
 };
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int hb_trainer_create(hb_model *m, hb_optimizer *opt, hb_trainer **out) {
     if (out) *out = NULL;
@@ -283,7 +276,7 @@ static int one_step(hb_trainer *tr, int64_t t) {
     hb_context *ctx = tr->ctx;
     HB_TRY(set_step_data(tr, t));
     double lr_scale = 1.0;
-    double t0 = now_seconds();
+    double t0 = hb__seconds();
     /* The model's own schedule (an SST wrapper's iterations), whatever the model is. */
     HB_TRY(hb__model_begin_step(m, t, tr->opt, &lr_scale));
     record r = {(double)t, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
@@ -313,7 +306,7 @@ static int one_step(hb_trainer *tr, int64_t t) {
         HB_TRY(gd_step(tr, r.lr));
     }
     HB_TRY(hb__model_end_step(m));
-    r.time = now_seconds() - t0;
+    r.time = hb__seconds() - t0;
     tr->rec[i] = r;
     tr->has_bnorm[i] = (unsigned char)tr->block_norms;
     tr->n_rec++;
