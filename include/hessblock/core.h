@@ -30,35 +30,35 @@ extern "C" {
  * HB_STATUS_MAP is THE list of codes (libuv's UV_ERRNO_MAP): X(name, value, message).
  * The enum below, hb_strerror, hb_status_name and the Python exception table are all
  * made from it, so a new code is one line here (at the end, with the next value). */
-#define HB_STATUS_MAP(X)                                                                  \
+#define HB_STATUS_MAP(X)                                                                \
     X(HB_OK,            0, "success")                                                   \
-    /* invalid argument: NULL handle, bad enum, out-of-range value */                     \
+    /* invalid argument: NULL handle, bad enum, out-of-range value */                   \
     X(HB_EINVAL,       -1, "invalid argument")                                          \
-    /* an allocation failed; nothing was changed */                                       \
+    /* an allocation failed; nothing was changed */                                     \
     X(HB_ENOMEM,       -2, "out of memory")                                             \
-    /* shapes or lengths do not match */                                                  \
+    /* shapes or lengths do not match */                                                \
     X(HB_ESHAPE,       -3, "shape or length mismatch")                                  \
-    /* unsupported or mismatched element type */                                          \
+    /* unsupported or mismatched element type */                                        \
     X(HB_EDTYPE,       -4, "unsupported or mismatched dtype")                           \
-    /* a named thing (block, option) does not exist */                                    \
+    /* a named thing (block, option) does not exist */                                  \
     X(HB_ENOTFOUND,    -5, "not found")                                                 \
-    /* NaN or Inf where finite numbers are required */                                    \
+    /* NaN or Inf where finite numbers are required */                                  \
     X(HB_ENONFINITE,   -6, "non-finite value (NaN or Inf)")                             \
-    /* a file could not be read or written */                                             \
+    /* a file could not be read or written */                                           \
     X(HB_EIO,          -7, "input/output error")                                        \
-    /* a file or buffer is corrupt or of the wrong format */                              \
+    /* a file or buffer is corrupt or of the wrong format */                            \
     X(HB_EFORMAT,      -8, "corrupt or unrecognised format")                            \
-    /* call not valid in the object's current state */                                    \
+    /* call not valid in the object's current state */                                  \
     X(HB_ESTATE,       -9, "invalid in the current state")                              \
-    /* valid request that this build or object does not support */                        \
+    /* valid request that this build or object does not support */                      \
     X(HB_EUNSUPPORTED, -10, "unsupported")                                              \
-    /* an index is out of range */                                                        \
+    /* an index is out of range */                                                      \
     X(HB_ERANGE,       -11, "index out of range")                                       \
-    /* a size computation would overflow */                                               \
+    /* a size computation would overflow */                                             \
     X(HB_EOVERFLOW,    -12, "size overflow")                                            \
-    /* a user callback reported failure */                                                \
+    /* a user callback reported failure */                                              \
     X(HB_ECALLBACK,    -13, "a user callback failed")                                   \
-    /* a progress callback asked to stop */                                               \
+    /* a progress callback asked to stop */                                             \
     X(HB_ECANCELED,    -14, "canceled")
 
 /* The codes as constants: HB_OK = 0, HB_EINVAL = -1, ... (see the list above). */
