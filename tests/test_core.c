@@ -19,6 +19,52 @@ START_TEST(test_strerror_every_code) {
 }
 END_TEST
 
+/* The codes are ABI: every value ever published stays what it was (written out here on
+ * purpose, not taken from HB_STATUS_MAP), each has its C name and a message, and the
+ * codes are contiguous so hb_status_name can enumerate them. */
+START_TEST(test_status_values_never_change) {
+    static const struct { int code, value; const char *name; } published[] = {
+        {HB_OK, 0, "HB_OK"},                   {HB_EINVAL, -1, "HB_EINVAL"},
+        {HB_ENOMEM, -2, "HB_ENOMEM"},          {HB_ESHAPE, -3, "HB_ESHAPE"},
+        {HB_EDTYPE, -4, "HB_EDTYPE"},          {HB_ENOTFOUND, -5, "HB_ENOTFOUND"},
+        {HB_ENONFINITE, -6, "HB_ENONFINITE"},  {HB_EIO, -7, "HB_EIO"},
+        {HB_EFORMAT, -8, "HB_EFORMAT"},        {HB_ESTATE, -9, "HB_ESTATE"},
+        {HB_EUNSUPPORTED, -10, "HB_EUNSUPPORTED"}, {HB_ERANGE, -11, "HB_ERANGE"},
+        {HB_EOVERFLOW, -12, "HB_EOVERFLOW"},   {HB_ECALLBACK, -13, "HB_ECALLBACK"},
+        {HB_ECANCELED, -14, "HB_ECANCELED"},
+    };
+    size_t n = sizeof published / sizeof published[0];
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(published[i].code, published[i].value);
+        ck_assert_ptr_nonnull(hb_status_name(published[i].value));
+        ck_assert_str_eq(hb_status_name(published[i].value), published[i].name);
+    }
+    ck_assert_str_eq(hb_strerror(HB_OK), "success");
+    ck_assert_str_eq(hb_strerror(HB_EINVAL), "invalid argument");
+    ck_assert_str_eq(hb_strerror(HB_ECANCELED), "canceled");
+    /* contiguous: every value from 0 down to the last named one has a name and a message */
+    int last = 0;
+    while (hb_status_name(last - 1) != NULL) last--;
+    ck_assert_int_le(last, HB_ECANCELED);
+    for (int s = 0; s >= last; s--) ck_assert_str_ne(hb_strerror(s), "unknown status");
+    ck_assert_ptr_null(hb_status_name(1));
+    ck_assert_ptr_null(hb_status_name(last - 1));
+    ck_assert_str_eq(hb_strerror(last - 1), "unknown status");
+}
+END_TEST
+
+/* The one clock (lib/core/clock.c) is monotonic and ticks. */
+START_TEST(test_clock_monotonic) {
+    uint64_t a = hb__clock_ns();
+    ck_assert_uint_gt(a, 0);
+    double s0 = hb__seconds();
+    uint64_t b = a;
+    for (int i = 0; i < 1000000 && b == a; i++) b = hb__clock_ns();
+    ck_assert_uint_gt(b, a);
+    ck_assert(hb__seconds() >= s0);
+}
+END_TEST
+
 START_TEST(test_version) {
     ck_assert_uint_eq(hb_version_number(), HB_VERSION_NUMBER);
     ck_assert_str_eq(hb_version_string(), HB_VERSION_STRING);
@@ -286,6 +332,8 @@ Suite *hb_suite_core(void) {
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_strerror_every_code);
+    tcase_add_test(tc, test_status_values_never_change);
+    tcase_add_test(tc, test_clock_monotonic);
     tcase_add_test(tc, test_version);
     tcase_add_test(tc, test_context_bad_args);
     tcase_add_test(tc, test_context_options);

@@ -13,6 +13,7 @@
 
 #include "hb_test.h"
 #include "model/model_internal.h"
+#include "models/builtins.h"
 
 typedef struct tiny {
     int64_t V, T, C, H, L, batch, dtype;

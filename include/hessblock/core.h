@@ -24,28 +24,56 @@ extern "C" {
 #endif
 
 /* ---- Status codes --------------------------------------------------------------
- * Negative values are errors. Values are part of the ABI and never reused. */
-enum {
-    HB_OK = 0,
-    HB_EINVAL = -1,        /* invalid argument: NULL handle, bad enum, out-of-range value */
-    HB_ENOMEM = -2,        /* an allocation failed; nothing was changed */
-    HB_ESHAPE = -3,        /* shapes or lengths do not match */
-    HB_EDTYPE = -4,        /* unsupported or mismatched element type */
-    HB_ENOTFOUND = -5,     /* a named thing (block, option) does not exist */
-    HB_ENONFINITE = -6,    /* NaN or Inf where finite numbers are required */
-    HB_EIO = -7,           /* a file could not be read or written */
-    HB_EFORMAT = -8,       /* a file or buffer is corrupt or of the wrong format */
-    HB_ESTATE = -9,        /* call not valid in the object's current state */
-    HB_EUNSUPPORTED = -10, /* valid request that this build or object does not support */
-    HB_ERANGE = -11,       /* an index is out of range */
-    HB_EOVERFLOW = -12,    /* a size computation would overflow */
-    HB_ECALLBACK = -13,    /* a user callback reported failure */
-    HB_ECANCELED = -14     /* a progress callback asked to stop */
-};
+ * Negative values are errors. Values are part of the ABI and never reused; they are
+ * contiguous, from HB_OK (0) down to the last code.
+ *
+ * HB_STATUS_MAP is THE list of codes (libuv's UV_ERRNO_MAP): X(name, value, message).
+ * The enum below, hb_strerror, hb_status_name and the Python exception table are all
+ * made from it, so a new code is one line here (at the end, with the next value). */
+#define HB_STATUS_MAP(X)                                                                \
+    X(HB_OK,            0, "success")                                                   \
+    /* invalid argument: NULL handle, bad enum, out-of-range value */                   \
+    X(HB_EINVAL,       -1, "invalid argument")                                          \
+    /* an allocation failed; nothing was changed */                                     \
+    X(HB_ENOMEM,       -2, "out of memory")                                             \
+    /* shapes or lengths do not match */                                                \
+    X(HB_ESHAPE,       -3, "shape or length mismatch")                                  \
+    /* unsupported or mismatched element type */                                        \
+    X(HB_EDTYPE,       -4, "unsupported or mismatched dtype")                           \
+    /* a named thing (block, option) does not exist */                                  \
+    X(HB_ENOTFOUND,    -5, "not found")                                                 \
+    /* NaN or Inf where finite numbers are required */                                  \
+    X(HB_ENONFINITE,   -6, "non-finite value (NaN or Inf)")                             \
+    /* a file could not be read or written */                                           \
+    X(HB_EIO,          -7, "input/output error")                                        \
+    /* a file or buffer is corrupt or of the wrong format */                            \
+    X(HB_EFORMAT,      -8, "corrupt or unrecognised format")                            \
+    /* call not valid in the object's current state */                                  \
+    X(HB_ESTATE,       -9, "invalid in the current state")                              \
+    /* valid request that this build or object does not support */                      \
+    X(HB_EUNSUPPORTED, -10, "unsupported")                                              \
+    /* an index is out of range */                                                      \
+    X(HB_ERANGE,       -11, "index out of range")                                       \
+    /* a size computation would overflow */                                             \
+    X(HB_EOVERFLOW,    -12, "size overflow")                                            \
+    /* a user callback reported failure */                                              \
+    X(HB_ECALLBACK,    -13, "a user callback failed")                                   \
+    /* a progress callback asked to stop */                                             \
+    X(HB_ECANCELED,    -14, "canceled")
 
-/* hb_strerror: a static, never-NULL, one-line description of a status code
- * ("unknown status" for values that are not codes). */
+/* The codes as constants: HB_OK = 0, HB_EINVAL = -1, ... (see the list above). */
+#define HB_STATUS_ENUMERATOR_(name, value, message) name = (value),
+enum { HB_STATUS_MAP(HB_STATUS_ENUMERATOR_) };
+#undef HB_STATUS_ENUMERATOR_
+
+/* hb_strerror: a static, never-NULL, one-line description of a status code (the
+ * message of HB_STATUS_MAP; "unknown status" for values that are not codes). */
 HB_API const char *hb_strerror(int status);
+
+/* hb_status_name: the static name of a status code as spelled in C ("HB_EINVAL"), or
+ * NULL for values that are not codes (so a caller can enumerate the codes: 0, -1, ...
+ * until NULL). */
+HB_API const char *hb_status_name(int status);
 
 /* ---- Versions ---------------------------------------------------------------------
  * The run-time version of the library, to compare with the HB_VERSION_* macros the

@@ -80,7 +80,7 @@ typedef enum hb_slq_opt {
     HB_SLQ_TOPK_TOL = 21,     /* f64: hb_slq_topk pair converged when ‖A·y − θ·y‖ ≤ tol·‖A‖,
                                  ‖A‖ estimated by the largest |θ| seen [1e-8]                 */
     /* Read-only statistics of the last hb_slq_run / _trace / _topk on this hb_slq (get only;
-     * setting them is HB_EINVAL). Seconds are wall-clock (C11 timespec_get). */
+     * setting them is HB_EINVAL). Seconds are elapsed time (the library's monotonic clock). */
     HB_SLQ_STAT_APPLY_CALLS = 40,   /* i64: operator calls (hb_linop_apply) made          */
     HB_SLQ_STAT_APPLY_VECTORS = 41, /* i64: vectors the operator was applied to          */
     HB_SLQ_STAT_APPLY_SECONDS = 42, /* f64: time inside the operator                      */

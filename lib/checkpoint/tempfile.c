@@ -25,7 +25,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char ALNUM[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -92,10 +91,8 @@ static char *dir_of(hb_context *ctx, const char *path) {
  * clock, the pid and the address of the name buffer (not a secret, only unlikely to
  * collide; O_EXCL settles real collisions). */
 static void fill_random(char *s, const void *salt, unsigned attempt) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t key = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^
-                   (uint64_t)getpid() << 40 ^ (uint64_t)(uintptr_t)salt;
+    uint64_t key = hb__clock_ns() * 1000000007u ^ (uint64_t)getpid() << 40 ^
+                   (uint64_t)(uintptr_t)salt;
     hb__u32x4 r = hb__philox(key, attempt, 0);
     for (int i = 0; i < SUFFIX_RAND; i++) s[i] = ALNUM[(r.v[i % 4] >> (16 * (i / 4))) % 62];
 }

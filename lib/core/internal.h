@@ -65,6 +65,12 @@ static inline bool hb__add_size(size_t a, size_t b, size_t *out) {
  * asks to stop, HB_OK otherwise. */
 int hb__progress(hb_context *ctx, const char *task, int64_t done, int64_t total);
 
+/* ---- The one clock (lib/core/clock.c; monotonic) ----
+ * hb__clock_ns: nanoseconds since an arbitrary fixed point (0 if the clock fails);
+ * hb__seconds: the same in seconds. Only differences are meaningful. */
+uint64_t hb__clock_ns(void);
+double hb__seconds(void);
+
 /* ---- Counter-based RNG (Philox4x32-10, Salmon et al. 2011) ----
  * key = the seed (64 bits), counter = (element index i, stream). Every function of
  * (seed, stream, i) is pure, hence thread-count independent. */

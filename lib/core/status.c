@@ -1,24 +1,23 @@
 /* Status strings and version queries. */
 #include "core/internal.h"
 
+/* Both switches are made from HB_STATUS_MAP (include/hessblock/core.h), the one list of
+ * codes; a duplicate value there is a compile error here (duplicate case label). */
 const char *hb_strerror(int status) {
     switch (status) {
-    case HB_OK: return "success";
-    case HB_EINVAL: return "invalid argument";
-    case HB_ENOMEM: return "out of memory";
-    case HB_ESHAPE: return "shape or length mismatch";
-    case HB_EDTYPE: return "unsupported or mismatched dtype";
-    case HB_ENOTFOUND: return "not found";
-    case HB_ENONFINITE: return "non-finite value (NaN or Inf)";
-    case HB_EIO: return "input/output error";
-    case HB_EFORMAT: return "corrupt or unrecognised format";
-    case HB_ESTATE: return "invalid in the current state";
-    case HB_EUNSUPPORTED: return "unsupported";
-    case HB_ERANGE: return "index out of range";
-    case HB_EOVERFLOW: return "size overflow";
-    case HB_ECALLBACK: return "a user callback failed";
-    case HB_ECANCELED: return "canceled";
+#define MESSAGE_CASE(name, value, message) case name: return message;
+    HB_STATUS_MAP(MESSAGE_CASE)
+#undef MESSAGE_CASE
     default: return "unknown status";
+    }
+}
+
+const char *hb_status_name(int status) {
+    switch (status) {
+#define NAME_CASE(name, value, message) case name: return #name;
+    HB_STATUS_MAP(NAME_CASE)
+#undef NAME_CASE
+    default: return NULL;
     }
 }
 

@@ -31,6 +31,15 @@ const void *hb__model_theta(hb_model *m) {
     return m->theta_f32 ? m->theta_f32 : m->params->data;
 }
 
+int hb__model_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_scale) {
+    *lr_scale = 1.0;
+    return m->vt->begin_step ? m->vt->begin_step(m, step, opt, lr_scale) : HB_OK;
+}
+
+int hb__model_end_step(hb_model *m) {
+    return m->vt->end_step ? m->vt->end_step(m) : HB_OK;
+}
+
 static void sync_theta(hb_model *m) {
     if (m->theta_f32)
         hb__convert(m->ctx, HB_F32, m->theta_f32, HB_BF16, m->params->data, m->params->n);
@@ -62,14 +71,9 @@ int hb_model_create(hb_context *ctx, const hb_model_config *cfg, hb_model **out)
     if (out) *out = NULL;
     if (!ctx) return HB_EINVAL;
     HB_CHECK(ctx, cfg != NULL && out != NULL, HB_EINVAL, "config or output pointer is NULL");
-    int rc;
-    switch (hb__config_kind(cfg)) {
-    case HB_MODEL_QUADRATIC: rc = hb__quadratic_create(ctx, cfg, out); break;
-    case HB_MODEL_MLP: rc = hb__mlp_create(ctx, cfg, out); break;
-    case HB_MODEL_GPT: rc = hb__gpt_create(ctx, cfg, out); break;
-    case HB_MODEL_CNN: rc = hb__cnn_create(ctx, cfg, out); break;
-    default: return hb__fail(ctx, HB_EINVAL, "unknown model kind");
-    }
+    const hb__model_builtin *builtin = hb__model_builtin_of(hb__config_kind(cfg));
+    if (!builtin) return hb__fail(ctx, HB_EINVAL, "unknown model kind");
+    int rc = builtin->create(ctx, cfg, out);
     if (rc != HB_OK) return rc;
     (*out)->kind = hb__config_kind(cfg);
     (*out)->default_batch = hb__config_i64(cfg, HB_MK_BATCH);
@@ -333,7 +337,7 @@ static int hvp_driver(hb_model *m, size_t block, const hb_tensor *V, hb_tensor *
     size_t total;
     HB_CHECK(ctx, hb__mul_size(k, vlen, &total), HB_EOVERFLOW, "k x n overflows");
     /* Scratch kept between calls: fresh allocations per HVP cost page faults that were
-     * measured at ~18% of an mlp hvp_multi (docs/performance.md). Grow-only. */
+     * measured at ~18% of a small dense model's hvp_multi (docs/performance.md). Grow-only. */
     if (total > m->hvp_cap) {
         void *nin = hb__calloc(ctx, total, es, "HVP input vectors");
         void *nout = nin ? hb__calloc(ctx, total, es, "HVP output vectors") : NULL;

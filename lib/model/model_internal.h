@@ -15,11 +15,11 @@ typedef struct hb__batch {
 } hb__batch;
 
 typedef struct hb__model_vtable {
-    const char *name; /* "gpt", "mlp", … */
+    const char *name; /* the model's name, as hb_model_name reports it */
 
     /* Validate a micro-batch for this model (shapes, dtypes, ranges, finiteness), set a
      * message and return the status on failure. n_samples receives its sample count.
-     * NULL → the model takes no data (quadratic). */
+     * NULL → the model takes no data. */
     int (*check_batch)(hb_model *m, const hb_tensor *inputs, const hb_tensor *targets,
                        size_t *n_samples);
 
@@ -48,6 +48,21 @@ typedef struct hb__model_vtable {
     int (*synthetic)(hb_model *m, size_t n, uint64_t stream, uint64_t first,
                      hb_tensor **inputs, hb_tensor **targets);
 
+    /* Optional: the model reads byte text (hb_model_set_text, lib/model/text.c) as windows
+     * of *context tokens with next-token targets, bytes being tokens of a *vocab-token
+     * vocabulary. A wrapper answers for the model it wraps, so the model never needs to
+     * know its wrappers. NULL → the model takes no text data (HB_EUNSUPPORTED). */
+    void (*text_shape)(const hb_model *m, size_t *vocab, size_t *context);
+
+    /* Optional per-step hooks of a model that trains on a schedule of its own (the SST
+     * wrapper's iterations): the trainer (lib/train) calls begin_step before the gradient
+     * of step `step` and end_step after the update, through hb__model_begin_step /
+     * hb__model_end_step, and never asks what the model is. begin_step may reset opt's
+     * state (opt may be NULL) and returns the learning-rate factor of the step in
+     * *lr_scale. NULL → nothing to do, factor 1. */
+    int (*begin_step)(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_scale);
+    int (*end_step)(hb_model *m);
+
     /* Free impl (not the params, not the batches). */
     void (*destroy)(hb_model *m);
 } hb__model_vtable;
@@ -74,25 +89,44 @@ struct hb_model {
 int hb__model_new(hb_context *ctx, hb_params *params, const hb__model_vtable *vt,
                   hb_model **out);
 
+/* hb__model_begin_step / hb__model_end_step: run the model's per-step hooks if it has
+ * them (vtable begin_step/end_step); *lr_scale = 1 for a model without. */
+int hb__model_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_scale);
+int hb__model_end_step(hb_model *m);
+
 /* hb__model_theta: θ in the compute dtype. For bf16 parameters this is an f32 copy that
  * the generic layer refreshes before every evaluation; otherwise the params' buffer. */
 const void *hb__model_theta(hb_model *m);
 
-/* Per-kind constructors, called by hb_model_create (lib/model/model.c). Each reads its
- * keys from cfg and builds params + impl. */
+/* ---- The registry of built-in kinds -------------------------------------------------
+ * The model core (lib/model/) knows the built-in kinds only through this table, which the
+ * built-ins fill (lib/models/registry.c): it never names one (tests/check_layering.sh).
+ * hb_model_config_create takes a kind's keys from its entry, hb_model_create calls its
+ * create. */
 typedef struct hb_model_config hb_model_config;
-int hb__quadratic_create(hb_context *ctx, const hb_model_config *cfg, hb_model **out);
-int hb__mlp_create(hb_context *ctx, const hb_model_config *cfg, hb_model **out);
-int hb__gpt_create(hb_context *ctx, const hb_model_config *cfg, hb_model **out);
-int hb__cnn_create(hb_context *ctx, const hb_model_config *cfg, hb_model **out);
+
+/* One option of a kind: default and inclusive bounds; real = set with set_f64. */
+typedef struct hb__model_key_spec {
+    hb_model_key key;
+    bool real;
+    double def, lo, hi;
+} hb__model_key_spec;
+
+typedef struct hb__model_builtin {
+    hb_model_kind kind;
+    const char *name;                     /* as hb_model_name reports it */
+    const hb__model_key_spec *keys;       /* the kind's own keys (the common ones are */
+    size_t n_keys;                        /* config.c's: dtype, batch) */
+    /* Read the kind's keys from cfg, build params + impl. */
+    int (*create)(hb_context *ctx, const hb_model_config *cfg, hb_model **out);
+} hb__model_builtin;
+
+/* hb__model_builtin_of: the registered entry of kind, NULL if none. */
+const hb__model_builtin *hb__model_builtin_of(hb_model_kind kind);
 
 /* Config access for constructors (the config layout is private to config.c). */
 int64_t hb__config_i64(const hb_model_config *cfg, hb_model_key key);
 double hb__config_f64(const hb_model_config *cfg, hb_model_key key);
 hb_model_kind hb__config_kind(const hb_model_config *cfg);
-
-/* Tests only (lib/models/gpt.c): cap the directions per R-operator chunk of gpt model m
- * (0 = no cap) so the chunk loop runs on tiny models. HB_EINVAL if m is not a gpt. */
-int hb__gpt_set_max_chunk(hb_model *m, size_t max_chunk);
 
 #endif

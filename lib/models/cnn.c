@@ -17,6 +17,7 @@
  * RNG counters i (class, phase) and i·(Cin·S·S) + e (noise): independent of batching. */
 #include <stdio.h>
 
+#include "models/builtins.h"
 #include "models/common.h"
 #include "nn/activation.h"
 #include "nn/conv2d.h"

@@ -19,11 +19,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hessblock/sst.h"
-#include <sys/stat.h>
 
 #include "kernels/kernels.h"
 #include "model/model_internal.h"
+#include "models/builtins.h"
 #include "nn/attention.h"
 #include "nn/dense.h"
 #include "nn/embedding.h"
@@ -701,6 +700,13 @@ static void gpt_destroy(hb_model *m) {
     m->impl = NULL;
 }
 
+/* Text data (hb_model_set_text): windows of T bytes, each byte a token < V. */
+static void gpt_text_shape(const hb_model *m, size_t *vocab, size_t *context) {
+    const gpt *g = m->impl;
+    *vocab = g->V;
+    *context = g->T;
+}
+
 static const hb__model_vtable gpt_vtable = {
     .name = "gpt",
     .check_batch = gpt_check_batch,
@@ -709,6 +715,7 @@ static const hb__model_vtable gpt_vtable = {
     .block_hvp = gpt_block_hvp,
     .accuracy = gpt_accuracy,
     .synthetic = gpt_synthetic,
+    .text_shape = gpt_text_shape,
     .destroy = gpt_destroy,
 };
 
@@ -798,90 +805,5 @@ int hb__gpt_create(hb_context *ctx, const hb_model_config *cfg, hb_model **out) 
         return rc;
     }
     (*out)->impl = g;
-    return HB_OK;
-}
-
-/* ---- text data ---- */
-
-int hb_model_set_text(hb_model *m, const char *path, size_t n_batches, uint64_t first) {
-    if (!m) return HB_EINVAL;
-    hb_context *ctx = m->ctx;
-    /* An SST/LoRA wrapper of a gpt takes the same data (its inner model gives the sizes;
-       the batches go to the wrapper, which hands them to the inner model when it runs). */
-    const hb_model *base = hb_sst_is_wrapper(m) ? hb_sst_inner(m) : m;
-    HB_CHECK(ctx, base && base->vt == &gpt_vtable, HB_EUNSUPPORTED,
-             "text data needs a gpt model (or an SST/LoRA wrapper of one), not %s", m->vt->name);
-    HB_CHECK(ctx, path != NULL, HB_EINVAL, "path is NULL");
-    HB_CHECK(ctx, n_batches >= 1 && n_batches <= (1u << 20), HB_EINVAL,
-             "n_batches must be in 1..2^20, got %zu", n_batches);
-    const gpt *g = base->impl;
-    FILE *f = fopen(path, "rb");
-    HB_CHECK(ctx, f != NULL, HB_EIO, "cannot open text file '%s'", path);
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return hb__fail(ctx, HB_EIO, "'%s' is not a readable regular file", path);
-    }
-    long len = -1;
-    if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
-    if (len < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return hb__fail(ctx, HB_EIO, "cannot read text file '%s'", path);
-    }
-    if ((size_t)len < g->T + 1) {
-        fclose(f);
-        return hb__fail(ctx, HB_EFORMAT, "text file '%s' has %ld bytes, fewer than context + 1 = %zu",
-                        path, len, g->T + 1);
-    }
-    unsigned char *text = hb__malloc(ctx, (size_t)len, "text file contents");
-    if (!text) {
-        fclose(f);
-        return HB_ENOMEM;
-    }
-    size_t got = fread(text, 1, (size_t)len, f);
-    fclose(f);
-    int rc = HB_OK;
-    if (got != (size_t)len) rc = hb__fail(ctx, HB_EIO, "cannot read text file '%s'", path);
-    for (size_t i = 0; i < (size_t)len && rc == HB_OK; i++)
-        if (text[i] >= g->V)
-            rc = hb__fail(ctx, HB_ERANGE, "byte %u at offset %zu of '%s' is outside the vocabulary [0, %zu)",
-                          text[i], i, path, g->V);
-    /* Build the new batch list aside, then swap (nothing changes on failure). */
-    size_t bs = (size_t)m->default_batch, windows = (size_t)len - g->T;
-    hb__batch *list = rc == HB_OK ? hb__calloc(ctx, n_batches, sizeof *list, "batch list") : NULL;
-    if (rc == HB_OK && !list) rc = HB_ENOMEM;
-    int64_t shape[2] = {(int64_t)bs, (int64_t)g->T};
-    for (size_t b = 0; b < n_batches && rc == HB_OK; b++) {
-        rc = hb_tensor_create(ctx, HB_I32, 2, shape, &list[b].inputs);
-        if (rc == HB_OK) rc = hb_tensor_create(ctx, HB_I32, 2, shape, &list[b].targets);
-        if (rc != HB_OK) break;
-        list[b].n_samples = bs;
-        int32_t *x = list[b].inputs->data, *y = list[b].targets->data;
-        for (size_t i = 0; i < bs; i++) {
-            uint64_t sample = first + b * bs + i;
-            size_t o = (size_t)((sample % windows) * (uint64_t)g->T % windows);
-            for (size_t t = 0; t < g->T; t++) {
-                x[i * g->T + t] = text[o + t];
-                y[i * g->T + t] = text[o + t + 1];
-            }
-        }
-    }
-    hb__free(ctx, text);
-    if (rc != HB_OK) {
-        for (size_t b = 0; list && b < n_batches; b++) {
-            hb_tensor_free(list[b].inputs);
-            hb_tensor_free(list[b].targets);
-        }
-        hb__free(ctx, list);
-        return rc;
-    }
-    for (size_t b = 0; b < m->n_batches; b++) {
-        hb_tensor_free(m->batches[b].inputs);
-        hb_tensor_free(m->batches[b].targets);
-    }
-    hb__free(ctx, m->batches);
-    m->batches = list;
-    m->n_batches = m->cap_batches = n_batches;
-    m->n_samples = n_batches * bs;
     return HB_OK;
 }

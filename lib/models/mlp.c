@@ -15,6 +15,7 @@
  * (features): it does not depend on how samples are batched. */
 #include <stdio.h>
 
+#include "models/builtins.h"
 #include "models/common.h"
 #include "nn/activation.h"
 #include "nn/linear.h"

@@ -12,6 +12,7 @@
 
 #include "kernels/kernels.h"
 #include "model/model_internal.h"
+#include "models/builtins.h"
 
 typedef struct quad {
     size_t nb;

@@ -11,7 +11,6 @@
 #include <lapacke.h>
 #include <math.h>
 #include <string.h>
-#include <time.h>
 
 #include "kernels/kernels.h"
 #include "slq/slq_internal.h"
@@ -130,12 +129,6 @@ int hb_slq_get_f64(const hb_slq *s, hb_slq_opt key, double *v) {
 }
 
 /* ---- Shared pieces --------------------------------------------------------------------- */
-double hb__seconds(void) {
-    struct timespec ts;
-    if (timespec_get(&ts, TIME_UTC) != TIME_UTC) return 0.0;
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void stats_reset(hb_slq *s) {
     s->stat_calls = s->stat_vectors = 0;
     s->stat_apply_s = 0;

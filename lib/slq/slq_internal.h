@@ -32,8 +32,6 @@ struct hb_slq {
     double stat_apply_s, stat_total_s;
 };
 
-/* Wall-clock seconds (C11 timespec_get). */
-double hb__seconds(void);
 
 typedef struct hb__probe {
     double *nodes;   /* ascending Ritz values */

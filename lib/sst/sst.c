@@ -458,6 +458,16 @@ static int w_synthetic(hb_model *m, size_t n, uint64_t stream, uint64_t first, h
     return in->vt->synthetic(in, n, stream, first, x, y);
 }
 
+/* The wrapper takes the text data of the model it wraps (the batches go to the wrapper,
+ * which hands them to the inner model when it runs). */
+static void w_text_shape(const hb_model *m, size_t *vocab, size_t *context) {
+    const hb_model *in = ((const sst *)m->impl)->inner;
+    in->vt->text_shape(in, vocab, context);
+}
+
+static int sst_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_scale);
+static int sst_end_step(hb_model *m);
+
 bool hb__sst_is_wrapper(const hb_model *m) { return m && m->vt && m->vt->destroy == sst_destroy; }
 
 /* ---------------------------------------------------------------- selection ---- */
@@ -548,11 +558,18 @@ static int add_block(hb_params *wp, const char *base, const char *suffix, hb_blo
     return HB_OK;
 }
 
-int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
-    if (out) *out = NULL;
-    if (!inner) return HB_EINVAL;
+/* hb_sst_create in named steps: validate → new_state → lay_out (add_layer_blocks,
+ * record_offsets) → allocate_workspaces → copy_frozen → (model shell) → initialise. */
+
+/* Whether inner block B becomes SST/LoRA factors under cfg. */
+static bool converts(const hb_sst_config *cfg, const hb__block *B) {
+    return B->ndim == 2 && (wanted_by_name(cfg, B->name) || cfg->kinds[B->kind]);
+}
+
+/* Step 1: cfg against inner (context, dtype, named blocks, every block to convert);
+ * *n_layers = the number of blocks to convert, at least one. */
+static int validate(hb_model *inner, const hb_sst_config *cfg, size_t *n_layers) {
     hb_context *ctx = inner->ctx;
-    HB_CHECK(ctx, cfg != NULL && out != NULL, HB_EINVAL, "config or output pointer is NULL");
     HB_CHECK(ctx, cfg->ctx == ctx, HB_EINVAL, "the config belongs to another context");
     HB_CHECK(ctx, !hb__sst_is_wrapper(inner), HB_EINVAL, "the inner model is already a wrapper");
     hb_params *ip = inner->params;
@@ -565,22 +582,28 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
         HB_CHECK(ctx, ip->blocks[b].ndim == 2, HB_ESHAPE, "block '%s' is %d-d, not a 2-d linear block",
                  cfg->names[i], ip->blocks[b].ndim);
     }
-    size_t n_layers = 0;
+    *n_layers = 0;
     for (size_t b = 0; b < ip->n_blocks; b++) {
         const hb__block *B = &ip->blocks[b];
-        if (B->ndim == 2 && (wanted_by_name(cfg, B->name) || cfg->kinds[B->kind])) {
-            HB_CHECK(ctx, strlen(B->name) <= HB_MAX_BLOCK_NAME - 4, HB_EINVAL,
-                     "block name '%s' leaves no room for the '.Vta' suffix", B->name);
-            HB_CHECK(ctx, (double)(B->shape[0] < B->shape[1] ? B->shape[0] : B->shape[1]) <= exact_int_limit(dt),
-                     HB_ESHAPE, "block '%s' is too large for exact indices in its dtype", B->name);
-            for (size_t i = 0; i < (size_t)(B->shape[0] * B->shape[1]); i++)
-                HB_CHECK(ctx, isfinite(hb__load(dt, ip->data, B->offset + i)), HB_ENONFINITE,
-                         "block '%s' holds a non-finite value", B->name);
-            n_layers++;
-        }
+        if (!converts(cfg, B)) continue;
+        HB_CHECK(ctx, strlen(B->name) <= HB_MAX_BLOCK_NAME - 4, HB_EINVAL,
+                 "block name '%s' leaves no room for the '.Vta' suffix", B->name);
+        HB_CHECK(ctx, (double)(B->shape[0] < B->shape[1] ? B->shape[0] : B->shape[1]) <= exact_int_limit(dt),
+                 HB_ESHAPE, "block '%s' is too large for exact indices in its dtype", B->name);
+        for (size_t i = 0; i < (size_t)(B->shape[0] * B->shape[1]); i++)
+            HB_CHECK(ctx, isfinite(hb__load(dt, ip->data, B->offset + i)), HB_ENONFINITE,
+                     "block '%s' holds a non-finite value", B->name);
+        (*n_layers)++;
     }
-    HB_CHECK(ctx, n_layers > 0, HB_ESHAPE, "no 2-d block of the model matches the configuration");
+    HB_CHECK(ctx, *n_layers > 0, HB_ESHAPE, "no 2-d block of the model matches the configuration");
+    return HB_OK;
+}
 
+/* Step 2: the wrapper's state: its vtable (forwarding only what inner supports), the
+ * options of cfg, and empty tables for n_layers layers and the other blocks. */
+static int new_state(hb_model *inner, const hb_sst_config *cfg, size_t n_layers, sst **out) {
+    hb_context *ctx = inner->ctx;
+    *out = NULL;
     sst *S = hb__calloc(ctx, 1, sizeof *S, "SST wrapper");
     if (!S) return HB_ENOMEM;
     S->vt = (hb__model_vtable){
@@ -590,6 +613,9 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
         .hvp_multi = w_hvp_multi,
         .accuracy = inner->vt->accuracy ? w_accuracy : NULL,
         .synthetic = inner->vt->synthetic ? w_synthetic : NULL,
+        .text_shape = inner->vt->text_shape ? w_text_shape : NULL,
+        .begin_step = sst_begin_step,
+        .end_step = sst_end_step,
         .destroy = sst_destroy,
     };
     S->inner = inner;
@@ -601,68 +627,54 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
     S->freeze = cfg->freeze;
     S->reset = cfg->reset;
     S->mix = cfg->mix;
-    bool spectral = S->method == HB_SST_METHOD_SPECTRAL;
-    hb_params *wp = NULL;
-    hb_model *m = NULL;
-    int rc = HB_OK;
+    if (S->method == HB_SST_METHOD_LORA)
+        S->scale = (cfg->alpha > 0 ? cfg->alpha : (double)S->rank) / (double)S->rank;
     S->layers = hb__calloc(ctx, n_layers, sizeof *S->layers, "SST layers");
-    S->others = hb__calloc(ctx, ip->n_blocks - n_layers + 1, sizeof *S->others, "SST block map");
-    if (!S->layers || !S->others) goto fail;
-    rc = hb_params_create(ctx, dt, &wp);
-    if (rc != HB_OK) goto fail;
-    /* Wrapper blocks, in the inner order; a converted block becomes its factors in place.
-       The wrapper's block index of each is recorded to find the offsets after finalising. */
-    size_t max_k = 1, max_scratch = 1;
-    size_t *first_block = hb__calloc(ctx, ip->n_blocks, sizeof *first_block, "SST block index");
-    if (!first_block) goto fail;
-    for (size_t b = 0; b < ip->n_blocks && rc == HB_OK; b++) {
-        const hb__block *B = &ip->blocks[b];
-        first_block[b] = hb_params_num_blocks(wp);
-        if (!(B->ndim == 2 && (wanted_by_name(cfg, B->name) || cfg->kinds[B->kind]))) {
-            S->others[S->n_others].inner_off = B->offset;
-            S->others[S->n_others].numel = B->numel;
-            rc = add_block(wp, B->name, "", B->kind, B->ndim, B->shape, !S->freeze);
-            S->n_others++;
-            continue;
-        }
-        layer *L = &S->layers[S->n_layers++];
-        L->inner_block = b;
-        L->inner_off = B->offset;
-        L->out = B->shape[0];
-        L->in = B->shape[1];
-        L->k = L->out < L->in ? L->out : L->in;
-        L->r = S->rank < L->k ? S->rank : L->k;
-        if (spectral) {
-            int64_t su[2] = {L->out, L->k}, ss[1] = {L->k}, sv[2] = {L->k, L->in},
-                    sua[2] = {L->out, L->r}, sva[2] = {L->r, L->in}, si[1] = {L->r};
-            rc = add_block(wp, B->name, ".U", factor_kind(B->kind, true), 2, su, false);
-            if (rc == HB_OK) rc = add_block(wp, B->name, ".s", factor_kind(B->kind, false), 1, ss, true);
-            if (rc == HB_OK) rc = add_block(wp, B->name, ".Vt", factor_kind(B->kind, false), 2, sv, false);
-            if (rc == HB_OK) rc = add_block(wp, B->name, ".Ua", factor_kind(B->kind, true), 2, sua, true);
-            if (rc == HB_OK) rc = add_block(wp, B->name, ".Vta", factor_kind(B->kind, false), 2, sva, true);
-            if (rc == HB_OK) rc = add_block(wp, B->name, ".idx", HB_BLOCK_OTHER, 1, si, false);
-            S->sum_r += (uint64_t)L->r;
-        } else {
-            int64_t sw[2] = {L->out, L->in}, sa[2] = {L->r, L->in}, sb[2] = {L->out, L->r};
-            rc = add_block(wp, B->name, ".W0", B->kind, 2, sw, false);
-            if (rc == HB_OK) rc = add_block(wp, B->name, ".A", B->kind, 2, sa, true);
-            if (rc == HB_OK) rc = add_block(wp, B->name, ".B", B->kind, 2, sb, true);
-        }
-        if ((size_t)L->k > max_k) max_k = (size_t)L->k;
-        size_t need = (size_t)(L->out * L->in + L->out * L->k + L->k + L->k * L->in);
-        if (need > max_scratch) max_scratch = need;
+    S->others = hb__calloc(ctx, inner->params->n_blocks - n_layers + 1, sizeof *S->others,
+                           "SST block map");
+    if (!S->layers || !S->others) {
+        destroy_sst(ctx, S);
+        return HB_ENOMEM;
     }
-    size_t iter_block = 0;
-    if (rc == HB_OK && spectral) {
-        int64_t one[1] = {1};
-        iter_block = hb_params_num_blocks(wp);
-        rc = add_block(wp, "sst.iteration", "", HB_BLOCK_OTHER, 1, one, false);
+    *out = S;
+    return HB_OK;
+}
+
+/* Step 3a: the next layer of S from inner block B (index b) and its factor blocks in wp
+ * (SST: N.U N.s N.Vt N.Ua N.Vta N.idx; LoRA: N.W0 N.A N.B). */
+static int add_layer_blocks(sst *S, hb_params *wp, const hb__block *B, size_t b) {
+    layer *L = &S->layers[S->n_layers++];
+    L->inner_block = b;
+    L->inner_off = B->offset;
+    L->out = B->shape[0];
+    L->in = B->shape[1];
+    L->k = L->out < L->in ? L->out : L->in;
+    L->r = S->rank < L->k ? S->rank : L->k;
+    int rc;
+    if (S->method == HB_SST_METHOD_SPECTRAL) {
+        int64_t su[2] = {L->out, L->k}, ss[1] = {L->k}, sv[2] = {L->k, L->in},
+                sua[2] = {L->out, L->r}, sva[2] = {L->r, L->in}, si[1] = {L->r};
+        rc = add_block(wp, B->name, ".U", factor_kind(B->kind, true), 2, su, false);
+        if (rc == HB_OK) rc = add_block(wp, B->name, ".s", factor_kind(B->kind, false), 1, ss, true);
+        if (rc == HB_OK) rc = add_block(wp, B->name, ".Vt", factor_kind(B->kind, false), 2, sv, false);
+        if (rc == HB_OK) rc = add_block(wp, B->name, ".Ua", factor_kind(B->kind, true), 2, sua, true);
+        if (rc == HB_OK) rc = add_block(wp, B->name, ".Vta", factor_kind(B->kind, false), 2, sva, true);
+        if (rc == HB_OK) rc = add_block(wp, B->name, ".idx", HB_BLOCK_OTHER, 1, si, false);
+        S->sum_r += (uint64_t)L->r;
+    } else {
+        int64_t sw[2] = {L->out, L->in}, sa[2] = {L->r, L->in}, sb[2] = {L->out, L->r};
+        rc = add_block(wp, B->name, ".W0", B->kind, 2, sw, false);
+        if (rc == HB_OK) rc = add_block(wp, B->name, ".A", B->kind, 2, sa, true);
+        if (rc == HB_OK) rc = add_block(wp, B->name, ".B", B->kind, 2, sb, true);
     }
-    if (rc == HB_OK) rc = hb_params_finalize(wp);
-    if (rc != HB_OK) {
-        hb__free(ctx, first_block);
-        goto fail;
-    }
+    return rc;
+}
+
+/* Step 3b: after wp is finalised, the wrapper offsets of every layer's factors and every
+ * other block; first_block[b] = wp's index of the first block made from inner block b. */
+static void record_offsets(sst *S, const hb_params *ip, const hb_params *wp,
+                           const size_t *first_block, size_t iter_block) {
+    bool spectral = S->method == HB_SST_METHOD_SPECTRAL;
     for (size_t l = 0, o = 0; l < S->n_layers || o < S->n_others;) {
         /* layers and others are both in inner block order */
         if (l < S->n_layers && (o >= S->n_others || S->layers[l].inner_off < S->others[o].inner_off)) {
@@ -690,74 +702,154 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
         }
     }
     if (spectral) S->off_iter = wp->blocks[iter_block].offset;
+}
+
+/* Step 3: lay out the wrapper's parameters (*wp_out, finalised): inner's blocks in
+ * order, each converted one replaced in place by its factors, then sst.iteration (SST).
+ * *max_k, *max_scratch: the largest k and per-layer scratch, for the workspaces. */
+static int lay_out(sst *S, const hb_sst_config *cfg, hb_params **wp_out, size_t *max_k,
+                   size_t *max_scratch) {
+    hb_context *ctx = S->inner->ctx;
+    const hb_params *ip = S->inner->params;
+    *wp_out = NULL;
+    hb_params *wp = NULL;
+    HB_TRY(hb_params_create(ctx, ip->dtype, &wp));
+    /* The wrapper's block index of each inner block, to find the offsets once finalised. */
+    size_t *first_block = hb__calloc(ctx, ip->n_blocks, sizeof *first_block, "SST block index");
+    int rc = first_block ? HB_OK : HB_ENOMEM;
+    for (size_t b = 0; b < ip->n_blocks && rc == HB_OK; b++) {
+        const hb__block *B = &ip->blocks[b];
+        first_block[b] = hb_params_num_blocks(wp);
+        if (!converts(cfg, B)) {
+            S->others[S->n_others].inner_off = B->offset;
+            S->others[S->n_others].numel = B->numel;
+            rc = add_block(wp, B->name, "", B->kind, B->ndim, B->shape, !S->freeze);
+            S->n_others++;
+            continue;
+        }
+        rc = add_layer_blocks(S, wp, B, b);
+        const layer *L = &S->layers[S->n_layers - 1];
+        if ((size_t)L->k > *max_k) *max_k = (size_t)L->k;
+        size_t need = (size_t)(L->out * L->in + L->out * L->k + L->k + L->k * L->in);
+        if (need > *max_scratch) *max_scratch = need;
+    }
+    size_t iter_block = 0;
+    if (rc == HB_OK && S->method == HB_SST_METHOD_SPECTRAL) {
+        int64_t one[1] = {1};
+        iter_block = hb_params_num_blocks(wp);
+        rc = add_block(wp, "sst.iteration", "", HB_BLOCK_OTHER, 1, one, false);
+    }
+    if (rc == HB_OK) rc = hb_params_finalize(wp);
+    if (rc == HB_OK) record_offsets(S, ip, wp, first_block, iter_block);
     hb__free(ctx, first_block);
+    if (rc != HB_OK) {
+        hb_params_free(wp);
+        return rc;
+    }
+    *wp_out = wp;
+    return HB_OK;
+}
+
+/* Step 4: scratch, sampling weights, per-layer selection arrays and (SST) the ?gesdd
+ * workspace, sized by the largest query over the layers. */
+static int allocate_workspaces(sst *S, size_t max_k, size_t max_scratch) {
+    hb_context *ctx = S->inner->ctx;
+    hb_dtype dt = S->inner->params->dtype;
     size_t es = hb_dtype_size(dt);
     S->scratch = hb__calloc(ctx, max_scratch, es, "SST scratch");
     S->weights = hb__calloc(ctx, max_k, sizeof(double), "SST sampling weights");
-    if (!S->scratch || !S->weights) goto fail;
+    if (!S->scratch || !S->weights) return HB_ENOMEM;
+    if (S->method != HB_SST_METHOD_SPECTRAL) return HB_OK;
     for (size_t l = 0; l < S->n_layers; l++) {
         layer *L = &S->layers[l];
-        if (!spectral) {
+        L->active = hb__calloc(ctx, (size_t)L->r, sizeof *L->active, "SST active indices");
+        L->mask = hb__calloc(ctx, (size_t)L->k, 1, "SST active mask");
+        if (!L->active || !L->mask) return HB_ENOMEM;
+    }
+    lapack_int lwork = 1;
+    for (size_t l = 0; l < S->n_layers; l++) {
+        layer *L = &S->layers[l];
+        double q = 0;
+        float qf = 0;
+        lapack_int dummy_i = 0;
+        lapack_int info = gesdd(dt, L->out, L->in, S->scratch, S->scratch, S->scratch, S->scratch,
+                                dt == HB_F64 ? (void *)&q : (void *)&qf, -1, &dummy_i);
+        if (info != 0)
+            return hb__fail(ctx, HB_EUNSUPPORTED, "?gesdd workspace query failed (info %d)", (int)info);
+        lapack_int need = (lapack_int)(dt == HB_F64 ? q : (double)qf) + 1;
+        if (need > lwork) lwork = need;
+    }
+    S->lwork = lwork;
+    S->work = hb__calloc(ctx, (size_t)lwork, es, "?gesdd workspace");
+    S->iwork = hb__calloc(ctx, 8 * max_k, sizeof *S->iwork, "?gesdd integer workspace");
+    return S->work && S->iwork ? HB_OK : HB_ENOMEM;
+}
+
+/* Step 5: the values that pass through unchanged: every other block, and (LoRA) W0. */
+static void copy_frozen(const sst *S, hb_params *wp) {
+    const hb_params *ip = S->inner->params;
+    hb_dtype dt = ip->dtype;
+    size_t es = hb_dtype_size(dt);
+    if (S->method != HB_SST_METHOD_SPECTRAL)
+        for (size_t l = 0; l < S->n_layers; l++) {
+            const layer *L = &S->layers[l];
             memcpy(at(dt, wp->data, L->off_w0), at(dt, ip->data, L->inner_off),
                    (size_t)(L->out * L->in) * es);
-        } else {
-            L->active = hb__calloc(ctx, (size_t)L->r, sizeof *L->active, "SST active indices");
-            L->mask = hb__calloc(ctx, (size_t)L->k, 1, "SST active mask");
-            if (!L->active || !L->mask) goto fail;
         }
-    }
     for (size_t j = 0; j < S->n_others; j++)
         memcpy(at(dt, wp->data, S->others[j].outer_off), at(dt, ip->data, S->others[j].inner_off),
                S->others[j].numel * es);
-    if (spectral) {
-        /* Workspace: the largest query over the layers. */
-        lapack_int lwork = 1;
-        for (size_t l = 0; l < S->n_layers; l++) {
-            layer *L = &S->layers[l];
-            double q = 0;
-            float qf = 0;
-            lapack_int dummy_i = 0;
-            lapack_int info = gesdd(dt, L->out, L->in, S->scratch, S->scratch, S->scratch, S->scratch,
-                                    dt == HB_F64 ? (void *)&q : (void *)&qf, -1, &dummy_i);
-            if (info != 0) {
-                rc = hb__fail(ctx, HB_EUNSUPPORTED, "?gesdd workspace query failed (info %d)", (int)info);
-                goto fail;
-            }
-            lapack_int need = (lapack_int)(dt == HB_F64 ? q : (double)qf) + 1;
-            if (need > lwork) lwork = need;
-        }
-        S->lwork = lwork;
-        S->work = hb__calloc(ctx, (size_t)lwork, es, "?gesdd workspace");
-        S->iwork = hb__calloc(ctx, 8 * max_k, sizeof *S->iwork, "?gesdd integer workspace");
-        if (!S->work || !S->iwork) goto fail;
-    } else {
-        S->scale = (cfg->alpha > 0 ? cfg->alpha : (double)S->rank) / (double)S->rank;
+}
+
+/* Step 6, on the wrapper model m: SST factors by a thin SVD of each W (zero distortion)
+ * and the first selection; LoRA's A by PyTorch's linear init (B stays zero). */
+static int initialise(hb_model *m, sst *S) {
+    const hb_params *ip = S->inner->params;
+    hb_dtype dt = ip->dtype;
+    int rc = HB_OK;
+    if (S->method == HB_SST_METHOD_SPECTRAL) {
+        for (size_t l = 0; l < S->n_layers && rc == HB_OK; l++)
+            rc = svd_layer(m, S, &S->layers[l], at(dt, ip->data, S->layers[l].inner_off));
+        if (rc == HB_OK) rc = hb_context_next_stream(m->ctx, &S->stream);
+        if (rc == HB_OK) select_all(m, S, 0);
+        return rc;
     }
-    rc = hb__model_new(ctx, wp, &S->vt, &m);
-    if (rc != HB_OK) goto fail;
-    m->impl = S;
-    wp = NULL; /* owned by m now */
+    for (size_t l = 0; l < S->n_layers && rc == HB_OK; l++) {
+        size_t bi;
+        char nm[HB_MAX_BLOCK_NAME + 8];
+        suffixed(nm, ip->blocks[S->layers[l].inner_block].name, ".A");
+        rc = hb_params_find_block(m->params, nm, &bi);
+        if (rc == HB_OK) rc = hb_params_init_block(m->params, bi, HB_INIT_TORCH_LINEAR, 0, 0);
+    }
+    return rc;
+}
+
+int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
+    if (out) *out = NULL;
+    if (!inner) return HB_EINVAL;
+    hb_context *ctx = inner->ctx;
+    HB_CHECK(ctx, cfg != NULL && out != NULL, HB_EINVAL, "config or output pointer is NULL");
+    size_t n_layers = 0;
+    HB_TRY(validate(inner, cfg, &n_layers));
+    sst *S = NULL;
+    HB_TRY(new_state(inner, cfg, n_layers, &S));
+    hb_params *wp = NULL;
+    hb_model *m = NULL;
+    size_t max_k = 1, max_scratch = 1;
+    int rc = lay_out(S, cfg, &wp, &max_k, &max_scratch);
+    if (rc == HB_OK) rc = allocate_workspaces(S, max_k, max_scratch);
+    if (rc == HB_OK) copy_frozen(S, wp);
+    if (rc == HB_OK) rc = hb__model_new(ctx, wp, &S->vt, &m);
+    if (rc != HB_OK) {
+        hb_params_free(wp);
+        destroy_sst(ctx, S);
+        return rc;
+    }
+    m->impl = S; /* m owns wp and S from here: hb_model_free frees S through destroy */
     m->kind = inner->kind;
     m->exact_hvp = false;
     m->default_batch = inner->default_batch;
-    if (spectral) {
-        for (size_t l = 0; l < S->n_layers && rc == HB_OK; l++)
-            rc = svd_layer(m, S, &S->layers[l], at(dt, ip->data, S->layers[l].inner_off));
-        if (rc == HB_OK) rc = hb_context_next_stream(ctx, &S->stream);
-        if (rc == HB_OK) select_all(m, S, 0);
-    } else {
-        for (size_t l = 0; l < S->n_layers && rc == HB_OK; l++) {
-            size_t bi;
-            char nm[HB_MAX_BLOCK_NAME + 8];
-            suffixed(nm, ip->blocks[S->layers[l].inner_block].name, ".A");
-            rc = hb_params_find_block(m->params, nm, &bi);
-            if (rc == HB_OK) rc = hb_params_init_block(m->params, bi, HB_INIT_TORCH_LINEAR, 0, 0);
-        }
-    }
-    if (rc != HB_OK) {
-        hb_model_free(m); /* frees S through destroy */
-        return rc;
-    }
+    rc = initialise(m, S);
     /* A copy of inner's current data, so the wrapper starts with the same batches. */
     for (size_t i = 0; i < inner->n_batches && rc == HB_OK; i++)
         rc = hb_model_add_batch(m, inner->batches[i].inputs, inner->batches[i].targets);
@@ -767,11 +859,6 @@ int hb_sst_create(hb_model *inner, const hb_sst_config *cfg, hb_model **out) {
     }
     *out = m;
     return HB_OK;
-fail:
-    if (rc == HB_OK) rc = HB_ENOMEM;
-    hb_params_free(wp);
-    destroy_sst(ctx, S);
-    return rc;
 }
 
 /* ---------------------------------------------------------------- schedule ---- */
@@ -792,7 +879,13 @@ static int resvd_all(hb_model *m, sst *S) {
     return HB_OK;
 }
 
-int hb__sst_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_scale) {
+/* sst_begin_step (vtable begin_step): before the gradient of step `step`: when step / T3
+ * differs from the iteration the current selection belongs to, re-SVD, draw the active
+ * pairs for the new iteration and reset opt's state of every N.Ua/N.Vta block (opt may be
+ * NULL); set opt's HB_OPT_LR_MULT to the re-warm factor (1 outside a re-warm) and return
+ * it in *lr_scale. LoRA wrappers: no-op, *lr_scale = 1 (opt untouched). No argument
+ * checks (hb_sst_begin_step does them). */
+static int sst_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_scale) {
     sst *S = sst_of(m);
     if (lr_scale) *lr_scale = 1.0;
     if (!S || S->method != HB_SST_METHOD_SPECTRAL) return HB_OK;
@@ -827,7 +920,8 @@ int hb__sst_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_
     return HB_OK;
 }
 
-int hb__sst_end_step(hb_model *m) {
+/* sst_end_step (vtable end_step): after the update: clamp s >= 0 (SST), nothing for LoRA. */
+static int sst_end_step(hb_model *m) {
     sst *S = sst_of(m);
     if (!S || S->method != HB_SST_METHOD_SPECTRAL) return HB_OK;
     hb_dtype dt = m->compute;
@@ -921,11 +1015,11 @@ int hb_sst_begin_step(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_s
     HB_CHECK(m->ctx, step >= 0, HB_EINVAL, "step must be >= 0");
     HB_CHECK(m->ctx, opt == NULL || hb_optimizer_params(opt) == m->params, HB_EINVAL,
              "the optimizer is not over the wrapper's parameters");
-    return hb__sst_begin_step(m, step, opt, lr_scale);
+    return sst_begin_step(m, step, opt, lr_scale);
 }
 
 int hb_sst_end_step(hb_model *m) {
     WRAPPER_OR_FAIL(m, S);
     (void)S;
-    return hb__sst_end_step(m);
+    return sst_end_step(m);
 }

@@ -2,11 +2,10 @@
  * held-out evaluation, progress/cancel. See include/hessblock/train.h. */
 #include <math.h>
 #include <string.h>
-#include <time.h>
 
 #include "hessblock/checkpoint.h"
 #include "kernels/kernels.h"
-#include "sst/sst_internal.h"
+#include "model/model_internal.h"
 
 typedef struct record {
     double step, loss, grad_norm, lr, weight_norm, eval_loss, eval_acc, time;
@@ -28,12 +27,6 @@ struct hb_trainer {
     unsigned char *has_bnorm;/* per record */
     size_t n_rec, cap_rec, n_blocks;
 };
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int hb_trainer_create(hb_model *m, hb_optimizer *opt, hb_trainer **out) {
     if (out) *out = NULL;
@@ -283,9 +276,9 @@ static int one_step(hb_trainer *tr, int64_t t) {
     hb_context *ctx = tr->ctx;
     HB_TRY(set_step_data(tr, t));
     double lr_scale = 1.0;
-    bool sst = hb__sst_is_wrapper(m);
-    double t0 = now_seconds();
-    if (sst) HB_TRY(hb__sst_begin_step(m, t, tr->opt, &lr_scale));
+    double t0 = hb__seconds();
+    /* The model's own schedule (an SST wrapper's iterations), whatever the model is. */
+    HB_TRY(hb__model_begin_step(m, t, tr->opt, &lr_scale));
     record r = {(double)t, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
     HB_TRY(hb_model_loss_grad(m, &r.loss));
     HB_TRY(norm2(ctx, p->grad_dtype, p->grad, p->n, &r.grad_norm));
@@ -312,8 +305,8 @@ static int one_step(hb_trainer *tr, int64_t t) {
         r.lr = tr->lr * lr_scale;
         HB_TRY(gd_step(tr, r.lr));
     }
-    if (sst) HB_TRY(hb__sst_end_step(m));
-    r.time = now_seconds() - t0;
+    HB_TRY(hb__model_end_step(m));
+    r.time = hb__seconds() - t0;
     tr->rec[i] = r;
     tr->has_bnorm[i] = (unsigned char)tr->block_norms;
     tr->n_rec++;

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import _lib
 from ._handle import Handle, type_error
-from .errors import check, store_exception, InvalidArgument
+from .errors import check, store_exception, InvalidArgument, C_CODES
 
 c_void_p, c_int, c_int64, c_uint64, c_size_t, c_double, c_char_p = (
     ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_uint64, ctypes.c_size_t,
@@ -14,22 +14,11 @@ c_void_p, c_int, c_int64, c_uint64, c_size_t, c_double, c_char_p = (
 declare = _lib.declare
 
 
-class Status(enum.IntEnum):
-    OK = 0
-    EINVAL = -1
-    ENOMEM = -2
-    ESHAPE = -3
-    EDTYPE = -4
-    ENOTFOUND = -5
-    ENONFINITE = -6
-    EIO = -7
-    EFORMAT = -8
-    ESTATE = -9
-    EUNSUPPORTED = -10
-    ERANGE = -11
-    EOVERFLOW = -12
-    ECALLBACK = -13
-    ECANCELED = -14
+# Status: OK = 0, EINVAL = -1, ... made from the C library's one list of codes
+# (HB_STATUS_MAP in include/hessblock/core.h, read through hb_status_name).
+Status = enum.IntEnum("Status", [(name[3:], value) for name, value in C_CODES.items()],
+                      module=__name__)
+Status.__doc__ = "The status codes of libhessblock (HB_OK, HB_E*), from the C library."
 
 
 class ContextOption(enum.IntEnum):

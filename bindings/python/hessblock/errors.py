@@ -29,26 +29,52 @@ class Error(Exception):
         return "%s (status %s: %s)" % (self.message, self.status, strerror(self.status or 0))
 
 
-def _cls(name, status, *bases, doc=""):
-    return type(name, (Error,) + bases, {"status": status, "__doc__": doc})
+# The codes, their values and messages come from the C library (HB_STATUS_MAP in
+# include/hessblock/core.h, the one list): only the Python side of each code is written
+# here, keyed by its C name. test_core.py checks that every C code has exactly one class.
+_status_name = declare("hb_status_name", ctypes.c_char_p, [ctypes.c_int])
 
 
-InvalidArgument = _cls("InvalidArgument", -1, ValueError, doc="HB_EINVAL: invalid argument")
-OutOfMemory = _cls("OutOfMemory", -2, MemoryError, doc="HB_ENOMEM: an allocation failed")
-ShapeError = _cls("ShapeError", -3, ValueError, doc="HB_ESHAPE: shapes or lengths differ")
-DtypeError = _cls("DtypeError", -4, TypeError, doc="HB_EDTYPE: unsupported element type")
-NotFound = _cls("NotFound", -5, LookupError, doc="HB_ENOTFOUND: no such named thing")
-NonFinite = _cls("NonFinite", -6, ArithmeticError, doc="HB_ENONFINITE: NaN or Inf")
-FileIOError = _cls("FileIOError", -7, OSError, doc="HB_EIO: a file could not be read/written")
-FormatError = _cls("FormatError", -8, ValueError, doc="HB_EFORMAT: corrupt or wrong format")
-StateError = _cls("StateError", -9, RuntimeError, doc="HB_ESTATE: not valid in this state")
-Unsupported = _cls("Unsupported", -10, NotImplementedError, doc="HB_EUNSUPPORTED")
-RangeError = _cls("RangeError", -11, IndexError, doc="HB_ERANGE: index out of range")
-SizeOverflowError = _cls("SizeOverflowError", -12, OverflowError,
+def _c_codes():
+    """{C name: value} of every status code of the loaded library (0, -1, ... until
+    hb_status_name answers NULL)."""
+    codes, s = {}, 0
+    while True:
+        name = _status_name(s)
+        if name is None:
+            return codes
+        codes[name.decode("ascii")] = s
+        s -= 1
+
+
+C_CODES = _c_codes()
+
+
+def _cls(name, c_name, *bases, doc=""):
+    if c_name not in C_CODES:
+        raise ImportError("hessblock.errors: the C library has no status %s" % c_name)
+    return type(name, (Error,) + bases, {"status": C_CODES[c_name], "__doc__": doc})
+
+
+InvalidArgument = _cls("InvalidArgument", "HB_EINVAL", ValueError, doc="HB_EINVAL: invalid argument")
+OutOfMemory = _cls("OutOfMemory", "HB_ENOMEM", MemoryError, doc="HB_ENOMEM: an allocation failed")
+ShapeError = _cls("ShapeError", "HB_ESHAPE", ValueError, doc="HB_ESHAPE: shapes or lengths differ")
+DtypeError = _cls("DtypeError", "HB_EDTYPE", TypeError, doc="HB_EDTYPE: unsupported element type")
+NotFound = _cls("NotFound", "HB_ENOTFOUND", LookupError, doc="HB_ENOTFOUND: no such named thing")
+NonFinite = _cls("NonFinite", "HB_ENONFINITE", ArithmeticError, doc="HB_ENONFINITE: NaN or Inf")
+FileIOError = _cls("FileIOError", "HB_EIO", OSError,
+                   doc="HB_EIO: a file could not be read/written")
+FormatError = _cls("FormatError", "HB_EFORMAT", ValueError,
+                   doc="HB_EFORMAT: corrupt or wrong format")
+StateError = _cls("StateError", "HB_ESTATE", RuntimeError,
+                  doc="HB_ESTATE: not valid in this state")
+Unsupported = _cls("Unsupported", "HB_EUNSUPPORTED", NotImplementedError, doc="HB_EUNSUPPORTED")
+RangeError = _cls("RangeError", "HB_ERANGE", IndexError, doc="HB_ERANGE: index out of range")
+SizeOverflowError = _cls("SizeOverflowError", "HB_EOVERFLOW", OverflowError,
                          doc="HB_EOVERFLOW: a size computation would overflow")
-CallbackError = _cls("CallbackError", -13, RuntimeError,
+CallbackError = _cls("CallbackError", "HB_ECALLBACK", RuntimeError,
                      doc="HB_ECALLBACK: a C-level callback reported failure")
-Canceled = _cls("Canceled", -14, doc="HB_ECANCELED: a progress callback asked to stop")
+Canceled = _cls("Canceled", "HB_ECANCELED", doc="HB_ECANCELED: a progress callback asked to stop")
 
 
 class ClosedError(StateError, ValueError):

@@ -28,6 +28,22 @@ def test_error_classes(cls, status, builtin):
     assert hb.strerror(status) != hb.strerror(999)   # each code has its own text
 
 
+def test_every_c_status_has_one_class_and_member():
+    # The C list (HB_STATUS_MAP, enumerated through hb_status_name) against the Python
+    # table: a code added in C without its Python class fails here.
+    from hessblock import errors
+    codes = errors.C_CODES
+    assert list(codes.values()) == list(range(0, -len(codes), -1))
+    assert {c.status for c in errors._BY_STATUS.values()} == set(codes.values()) - {0}
+    assert {cls.status for cls, _, _ in ALL_ERRORS} == set(codes.values()) - {0}
+    for name, value in codes.items():
+        assert hb.Status[name[3:]] == value
+        assert hb.strerror(value) != "unknown status"
+        if value != 0:
+            assert errors.error_class(value).__doc__.startswith(name)
+    assert len(hb.Status) == len(codes)
+
+
 def test_unknown_status():
     assert hb.error_class(-999) is hb.Error
     assert hb.strerror(-999) == "unknown status"
