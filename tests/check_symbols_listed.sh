@@ -31,7 +31,7 @@ if grep -q '[*?[]' "$tmp/listed.raw"; then
   echo "$sym: a global: section uses a glob; list every symbol by name:"
   grep '[*?[]' "$tmp/listed.raw"; status=1
 fi
-sort -u "$tmp/listed.raw" > "$tmp/listed"
+grep -v '[*?[]' "$tmp/listed.raw" | sort -u > "$tmp/listed" || true
 dups=$(sort "$tmp/listed.raw" | uniq -d)
 if [ -n "$dups" ]; then echo "listed twice in $sym:"; echo "$dups"; status=1; fi
 
@@ -48,14 +48,16 @@ if [ -n "$missing" ]; then
   status=1
   echo "HB_API functions not listed in $sym (so NOT exported by libhessblock.so):"
   echo "$missing" | sed 's/^/    /'
+  echo "Fix: run 'bash tools/abi.sh update' from the source root (it adds them to node"
+  echo "$node and refreshes abi/libhessblock.abi; commit both files). By hand:"
   if grep -q "^$node *{" "$sym"; then
-    echo "Fix: add each as a line '    NAME;' to the global: list of node $node in"
-    echo "$sym (sorted by name), then run 'tools/abi.sh update' to refresh the ABI baseline."
+    echo "add each as a line '    NAME;' to the global: list of node $node in $sym"
+    echo "(sorted by name), then run 'bash tools/abi.sh update' for the ABI baseline."
   else
     prev=$(sed -n 's/^\(HESSBLOCK_[0-9.]*\) *{.*/\1/p' "$sym" | tail -n 1)
-    echo "Fix: VERSION is $version and $sym has no node $node yet: append"
+    echo "VERSION is $version and $sym has no node $node yet: append"
     echo "    $node { global: NAME; ... } $prev;"
-    echo "with each name above, then run 'tools/abi.sh update' to refresh the ABI baseline."
+    echo "with each name above, then run 'bash tools/abi.sh update' for the ABI baseline."
   fi
 fi
 stale=$(comm -13 "$tmp/api" "$tmp/listed")
