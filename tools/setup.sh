@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential meson ninja-build pkg-config libblis-dev liblapacke-dev check
-          valgrind python3 python3-numpy python3-pytest locales
+          valgrind abigail-tools python3 python3-numpy python3-pytest locales
           python3-pip python3-setuptools python3-wheel python3-venv)  # pip install ., venv test
 if [ "${HB_SKIP_APT:-0}" != 1 ]; then
   missing=()

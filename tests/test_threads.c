@@ -1,0 +1,186 @@
+/* The documented thread model (core.h): "one context per thread; distinct contexts are
+ * independent". JOBS pthreads each run a whole workload on their own context — model,
+ * loss/gradient, HVP, SLQ, optimizer steps, checkpoint to their own file and back — at
+ * the same time, and every result must equal, bit for bit, the same job run serially.
+ * This suite is what ThreadSanitizer runs in CI (build-tsan, --setup=tsan): contexts use
+ * 1 thread there, because libgomp is not instrumented (docs/reliability.md). */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hb_test.h"
+
+enum { JOBS = 4, MAX_N = 512, PROBES = 2, STEPS = 8, OPT_STEPS = 3 };
+
+typedef struct job {
+    int index;          /* in: seeds the context and names the checkpoint file */
+    const char *dir;    /* in: directory for the checkpoint */
+    int rc;             /* out: first failing status (HB_OK if none) */
+    char where[64];     /* out: the call that failed */
+    char msg[256];      /* out: its context message */
+    size_t n;
+    double loss;
+    double grad[MAX_N], hvp[MAX_N], theta[MAX_N];
+    double nodes[PROBES * STEPS];
+    size_t n_nodes;
+    double trace;
+} job;
+
+#define JOB_TRY(call)                                                                  \
+    do {                                                                               \
+        int rc_ = (call);                                                              \
+        if (rc_ != HB_OK) {                                                            \
+            j->rc = rc_;                                                               \
+            snprintf(j->where, sizeof j->where, "%.63s", #call);                       \
+            snprintf(j->msg, sizeof j->msg, "%s", ctx ? hb_context_last_error(ctx) : "");\
+            goto done;                                                                 \
+        }                                                                              \
+    } while (0)
+
+/* A small MLP: its products go through BLIS (gemm), its SLQ through LAPACKE (dstev). */
+static int make_model(hb_context *ctx, hb_model **out) {
+    hb_model_config *cfg = NULL;
+    int rc = hb_model_config_create(ctx, HB_MODEL_MLP, &cfg);
+    if (rc == HB_OK) rc = hb_model_config_set_i64(cfg, HB_MK_BATCH, 8);
+    if (rc == HB_OK) rc = hb_model_config_set_i64(cfg, HB_MK_INPUTS, 8);
+    if (rc == HB_OK) rc = hb_model_config_set_i64(cfg, HB_MK_WIDTH, 16);
+    if (rc == HB_OK) rc = hb_model_config_set_i64(cfg, HB_MK_LAYERS, 1);
+    if (rc == HB_OK) rc = hb_model_config_set_i64(cfg, HB_MK_CLASSES, 4);
+    if (rc == HB_OK) rc = hb_model_create(ctx, cfg, out);
+    hb_model_config_free(cfg);
+    return rc;
+}
+
+static void run_job(job *j) {
+    hb_context *ctx = NULL;
+    hb_model *m = NULL, *m2 = NULL;
+    hb_tensor *v = NULL, *hv = NULL;
+    hb_slq *slq = NULL;
+    hb_spectrum *sp = NULL;
+    hb_optimizer *opt = NULL;
+    double vbuf[MAX_N];
+    char path[512];
+    snprintf(path, sizeof path, "%s/job%d.ckpt", j->dir, j->index);
+    j->rc = HB_OK;
+
+    JOB_TRY(hb_context_create(&ctx));
+    JOB_TRY(hb_context_set_i64(ctx, HB_CTX_THREADS, 1));
+    JOB_TRY(hb_context_set_i64(ctx, HB_CTX_SEED, 1000 + j->index));
+    JOB_TRY(make_model(ctx, &m));
+    hb_params *p = hb_model_params(m);
+    j->n = hb_params_count(p);
+    JOB_TRY(j->n <= MAX_N ? HB_OK : HB_ERANGE);
+
+    JOB_TRY(hb_model_loss_grad(m, &j->loss));
+    memcpy(j->grad, hb_params_grad(p), j->n * sizeof(double));
+
+    int64_t shape[1] = {(int64_t)j->n};
+    JOB_TRY(hb_random_fill_f64(ctx, 7, 0, HB_DIST_NORMAL, 0, 1, vbuf, j->n));
+    JOB_TRY(hb_tensor_wrap(ctx, HB_F64, 1, shape, vbuf, &v));
+    JOB_TRY(hb_tensor_wrap(ctx, HB_F64, 1, shape, j->hvp, &hv));
+    JOB_TRY(hb_model_hvp(m, v, hv));
+
+    JOB_TRY(hb_slq_create(ctx, &slq));
+    JOB_TRY(hb_slq_set_i64(slq, HB_SLQ_PROBES, PROBES));
+    JOB_TRY(hb_slq_set_i64(slq, HB_SLQ_STEPS, STEPS));
+    JOB_TRY(hb_slq_set_i64(slq, HB_SLQ_STREAM, 3));
+    JOB_TRY(hb_slq_run_model(slq, m, &sp));
+    j->n_nodes = 0;
+    for (size_t q = 0; q < PROBES; q++) {
+        const double *nodes = NULL;
+        size_t count = 0;
+        JOB_TRY(hb_spectrum_probe(sp, q, &nodes, NULL, &count, NULL));
+        for (size_t i = 0; i < count && j->n_nodes < PROBES * STEPS; i++)
+            j->nodes[j->n_nodes++] = nodes[i];
+    }
+    JOB_TRY(hb_spectrum_trace(sp, &j->trace, NULL));
+
+    JOB_TRY(hb_optimizer_create(ctx, HB_OPTIM_ADAMW, p, &opt));
+    JOB_TRY(hb_optimizer_set_f64(opt, HB_OPT_LR, 1e-2));
+    for (int s = 0; s < OPT_STEPS; s++) {
+        JOB_TRY(hb_model_loss_grad(m, NULL));
+        JOB_TRY(hb_optimizer_step(opt));
+    }
+    JOB_TRY(hb_checkpoint_save(path, p, opt));
+    /* A second model of the same shape (different initial values) takes the file. */
+    JOB_TRY(make_model(ctx, &m2));
+    JOB_TRY(hb_checkpoint_load(path, hb_model_params(m2), NULL));
+    memcpy(j->theta, hb_params_data(hb_model_params(m2)), j->n * sizeof(double));
+    JOB_TRY(memcmp(j->theta, hb_params_data(p), j->n * sizeof(double)) == 0 ? HB_OK
+                                                                            : HB_EFORMAT);
+done:
+    remove(path);
+    hb_spectrum_free(sp);
+    hb_slq_free(slq);
+    hb_optimizer_free(opt);
+    hb_tensor_free(v);
+    hb_tensor_free(hv);
+    hb_model_free(m2);
+    hb_model_free(m);
+    hb_context_free(ctx);
+}
+
+static void *job_thread(void *arg) {
+    run_job(arg);
+    return NULL;
+}
+
+static void assert_job_ok(const job *j) {
+    ck_assert_msg(j->rc == HB_OK, "job %d: %s returned %d (%s): %s", j->index, j->where, j->rc,
+                  hb_strerror(j->rc), j->msg);
+}
+
+/* Bitwise: each job's results depend only on its own seed, never on what other threads do. */
+static void assert_same(const job *a, const job *b) {
+    ck_assert_uint_eq(a->n, b->n);
+    ck_assert_msg(memcmp(&a->loss, &b->loss, sizeof a->loss) == 0, "job %d: loss differs", a->index);
+    ck_assert_msg(memcmp(a->grad, b->grad, a->n * sizeof(double)) == 0, "job %d: gradient differs",
+                  a->index);
+    ck_assert_msg(memcmp(a->hvp, b->hvp, a->n * sizeof(double)) == 0, "job %d: HVP differs",
+                  a->index);
+    ck_assert_uint_eq(a->n_nodes, b->n_nodes);
+    ck_assert_msg(memcmp(a->nodes, b->nodes, a->n_nodes * sizeof(double)) == 0,
+                  "job %d: SLQ nodes differ", a->index);
+    ck_assert_msg(memcmp(&a->trace, &b->trace, sizeof a->trace) == 0, "job %d: trace differs",
+                  a->index);
+    ck_assert_msg(memcmp(a->theta, b->theta, a->n * sizeof(double)) == 0,
+                  "job %d: trained parameters (after the checkpoint round trip) differ", a->index);
+}
+
+START_TEST(test_contexts_in_parallel_threads_match_serial) {
+    char dir[] = "/tmp/hb_threads_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    static job serial[JOBS], parallel[JOBS];
+    for (int i = 0; i < JOBS; i++) {
+        serial[i] = (job){.index = i, .dir = dir};
+        run_job(&serial[i]);
+        assert_job_ok(&serial[i]);
+    }
+    /* Jobs with different seeds really differ (else the comparison below proves little). */
+    ck_assert_msg(memcmp(serial[0].hvp, serial[1].hvp, serial[0].n * sizeof(double)) != 0,
+                  "jobs 0 and 1 computed the same HVP");
+
+    pthread_t tid[JOBS];
+    for (int i = 0; i < JOBS; i++) {
+        parallel[i] = (job){.index = i, .dir = dir};
+        ck_assert_int_eq(pthread_create(&tid[i], NULL, job_thread, &parallel[i]), 0);
+    }
+    for (int i = 0; i < JOBS; i++) ck_assert_int_eq(pthread_join(tid[i], NULL), 0);
+    for (int i = 0; i < JOBS; i++) {
+        assert_job_ok(&parallel[i]);
+        assert_same(&serial[i], &parallel[i]);
+    }
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+Suite *hb_suite_threads(void) {
+    Suite *s = suite_create("threads");
+    TCase *tc = tcase_create("contexts");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_contexts_in_parallel_threads_match_serial);
+    suite_add_tcase(s, tc);
+    return s;
+}
