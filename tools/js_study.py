@@ -62,9 +62,12 @@ def main():
     ap.add_argument("--widths", default="64,128", help="gpt widths for `spectrum` ('' = none)")
     ap.add_argument("--jobs", type=int, default=2, help="runs in parallel (each uses 1 thread)")
     ap.add_argument("--out", default="/tmp/js-study")
+    ap.add_argument("--grids", default="linear,symlog", help="JS grids to run (comma-separated)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     widths = [int(w) for w in a.widths.split(",") if w]
+    global GRIDS
+    GRIDS = tuple(g for g in a.grids.split(",") if g)
     with cf.ThreadPoolExecutor(a.jobs) as ex:
         an = {(s, g): ex.submit(analyze, a.hessblock, a.out, s, g)
               for s in range(a.seeds) for g in GRIDS}
