@@ -1031,6 +1031,7 @@ START_TEST(test_js_zero) {
     ck_assert(hb_spectrum_unit_roundoff(NULL) == 0.0);
     hb_spectrum *all[5] = {a, b, c, z, e};
     for (int i = 0; i < 5; i++) hb_spectrum_free(all[i]);
+    hb_context_free(ctx);
 }
 END_TEST
 
