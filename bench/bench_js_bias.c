@@ -28,15 +28,7 @@
 
 static hb_context *ctx;
 
-#define CHECK(call)                                                                            \
-    do {                                                                                       \
-        int rc_ = (call);                                                                      \
-        if (rc_ != HB_OK) {                                                                    \
-            fprintf(stderr, "%s failed: %s (%s)\n", #call, hb_strerror(rc_),                 \
-                    hb_context_last_error(ctx));                                               \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
+#include "bench_check.h"
 
 static void set(hb_model_config *cfg, hb_model_key key, int64_t v) {
     CHECK(hb_model_config_set_i64(cfg, key, v));

@@ -26,15 +26,7 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-#define CHECK(call)                                                                            \
-    do {                                                                                       \
-        int rc_ = (call);                                                                      \
-        if (rc_ != HB_OK) {                                                                    \
-            fprintf(stderr, "%s failed: %s (%s)\n", #call, hb_strerror(rc_),                 \
-                    hb_context_last_error(ctx));                                               \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
+#include "bench_check.h"
 
 typedef struct { double total, apply; int64_t calls, vectors; } run_stats;
 

@@ -15,15 +15,7 @@
 
 #include "hessblock/hessblock.h"
 
-#define CHECK(call)                                                                            \
-    do {                                                                                       \
-        int rc_ = (call);                                                                      \
-        if (rc_ != HB_OK) {                                                                    \
-            fprintf(stderr, "%s failed: %s (%s)\n", #call, hb_strerror(rc_),                 \
-                    hb_context_last_error(ctx));                                               \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
+#include "bench_check.h"
 
 static void topk_case(hb_context *ctx, hb_linop *op, size_t k, hb_eig_which which,
                       const char *what) {
