@@ -60,7 +60,10 @@ typedef enum hb_model_key {
 
 typedef enum hb_activation {
     HB_ACT_RELU = 1,
-    HB_ACT_GELU = 2         /* tanh form, as GPT-2 */
+    HB_ACT_GELU = 2,        /* tanh form, as GPT-2 */
+    HB_ACT_GELU_ERF = 3,    /* exact form x·Φ(x) (nn.GELU()); hb_net only */
+    HB_ACT_SILU = 4,        /* x·σ(x); hb_net only */
+    HB_ACT_TANH = 5         /* hb_net only */
 } hb_activation;
 
 typedef enum hb_quadratic_family {
