@@ -7,6 +7,8 @@
 
 /* Returned (positive, distinct from HB_* codes) when this build lacks a component. */
 #define CMP_UNAVAILABLE 1000
+/* Returned after the tool itself printed the message (a state file of a resumable run). */
+#define CMP_REPORTED 1001
 
 /* Model sizes. Zero fields keep the library's defaults. */
 typedef struct model_opts {
@@ -28,6 +30,9 @@ typedef struct spec_opts {
                                       that have at least 2 dimensions */
     int js_grid;                   /* hb_js_grid of every JS value (0: linear, the default) */
     int64_t js_replicates;         /* bootstrap replicates of each JS0's standard error (0: none) */
+    /* resumable runs (NULL: none): every finished block is saved there as it finishes, and
+     * a block finished by the recorded run is read back instead of computed */
+    struct run_state *state;
 } spec_opts;
 
 typedef struct train_opts {
@@ -63,6 +68,9 @@ int compute_sst_convertible(hb_model *m);
 
 /* Each returns HB_OK, CMP_UNAVAILABLE, or a negative HB_* status (message on ctx). */
 int model_make(hb_context *ctx, model_opts *mo, hb_model **out, char *sizes, size_t nsizes);
+/* Block b's probes are stream s0 + b of the context's seed, s0 = the context's next stream
+ * when the call starts (the full Hessian's: s0 + number of blocks): a block's spectrum
+ * depends on (seed, model, block) only, not on which blocks ran before it. */
 int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_result *out);
 int compute_train(hb_context *ctx, hb_model *m, const train_opts *to, train_run *out);
 int compute_quadratic(hb_context *ctx, const quad_opts *qo, int family, quad_family *out);
