@@ -276,7 +276,8 @@ HB_API int hb_model_create_callbacks(hb_context *ctx, hb_params *params,
  *
  * Whatever subset is given, every model call works:
  *   hb_model_hvp          hvp; else hvp_multi with k = 1; else the finite difference.
- *   hb_model_hvp_multi    hvp_multi; else hvp per direction; else finite differences.
+ *   hb_model_hvp_multi    hvp_multi (k = 1: hvp when given); else hvp per direction;
+ *                         else finite differences.
  *   hb_model_block_hvp    block_hvp; else the full product of the zero-padded directions
  *                         (through hvp_multi, hvp or finite differences as above),
  *                         restricted to the block.

@@ -128,7 +128,7 @@ static int cb_hvp_multi(hb_model *m, const hb__batch *b, size_t k, const void *V
     cb_model *cb = m->impl;
     size_t n = m->params->n, es = esize(m);
     const void *theta = hb__model_theta(m);
-    if (cb->cb.hvp_multi) { /* k directions in one call */
+    if (cb->cb.hvp_multi && (k > 1 || !cb->cb.hvp)) { /* k directions in one call */
         void *R = prod_scratch(m, k * n); /* k·n cannot overflow: the generic layer checked */
         if (!R) return m->ctx->last_status;
         int rc = cb->cb.hvp_multi(cb->cb.user, theta, n, k, V, R);
