@@ -8,7 +8,7 @@
  *
  * Vectors (v, H·v, gradients) use the flat layout of params.h. Hessian-vector products
  * are exact (Pearlmutter's R-operator) for built-in models; user objectives without an
- * hvp callback get a central finite difference of gradients (see hb_model_create_callbacks).
+ * HVP callback get a central finite difference of gradients (see hb_model_create_callbacks_ex).
  *
  * Dtypes: a model computes in its params' dtype (f32 or f64; bf16 parameters compute in
  * f32). Vectors passed in may be f32 or f64 and are converted; outputs are written in the

@@ -359,7 +359,7 @@ class Model(Handle):
             dtype = to_dtype(dtype)
             if dtype not in (DType.F32, DType.F64):
                 raise DtypeError("callbacks see f32 or f64 arrays, dtype %s asked for"
-                                 % dtype.name.lower(), -4)
+                                 % getattr(dtype, "name", dtype), -4)
         if isinstance(params, Handle) and not isinstance(params, Params):
             raise type_error("params", "a hessblock.Params or a list of (name, shape[, kind])",
                              params)
