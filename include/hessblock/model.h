@@ -8,7 +8,7 @@
  *
  * Vectors (v, H·v, gradients) use the flat layout of params.h. Hessian-vector products
  * are exact (Pearlmutter's R-operator) for built-in models; user objectives without an
- * hvp callback get a central finite difference of gradients (see hb_model_create_callbacks).
+ * HVP callback get a central finite difference of gradients (see hb_model_create_callbacks_ex).
  *
  * Dtypes: a model computes in its params' dtype (f32 or f64; bf16 parameters compute in
  * f32). Vectors passed in may be f32 or f64 and are converted; outputs are written in the
@@ -223,25 +223,136 @@ HB_API int hb_model_hvp_multi(hb_model *m, const hb_tensor *V, hb_tensor *out);
 HB_API int hb_model_block_hvp(hb_model *m, size_t block, const hb_tensor *v_b, hb_tensor *out_b);
 
 /* ---- User objectives ------------------------------------------------------------------
- * loss_grad(user, theta, n, loss, grad): write L(theta) to *loss and ∇L to grad[0..n).
+ * A callback model is an objective the caller computes: the library asks for L(θ) and
+ * ∇L(θ) (required) and, when given, for Hessian-vector products, and runs everything
+ * else (SLQ, traces, optimizers, trainers) on it as on a built-in model. Callback models
+ * take no data (the batch calls return HB_EUNSUPPORTED): the objective is whatever the
+ * callbacks compute. θ is passed in, read-only, valid during the call only; it is the
+ * params' buffer (or, for bf16 params, the model's f32 copy of it).
+ * A callback returns 0 on success and nonzero on failure; the model call then returns
+ * HB_ECALLBACK with a message naming the callback and its return value. Products the
+ * callbacks return are checked: a NaN or Inf is HB_ENONFINITE.
+ * Callback models are NOT safe for concurrent products (one scratch per model): keep the
+ * context's threads at 1 for analyses of them (the default).
+ *
+ * The f64 interface of the first release: */
+
+/* loss_grad(user, theta, n, loss, grad): write L(theta) to *loss and ∇L to grad[0..n).
  * hvp(user, theta, n, v, out): write H(theta)·v to out (optional).
- * theta/v/grad/out are f64 arrays of n elements. A callback returns 0 on success,
- * nonzero on failure (reported as HB_ECALLBACK). */
+ * theta/v/grad/out are f64 arrays of n elements. */
 typedef int (*hb_loss_grad_fn)(void *user, const double *theta, size_t n, double *loss,
                                double *grad);
 typedef int (*hb_hvp_fn)(void *user, const double *theta, size_t n, const double *v,
                          double *out);
 
 /* hb_model_create_callbacks: a model over `params` (f64, finalised; the model takes
- * ownership and frees them) whose objective is the user's. Without hvp, H·v is
- * approximated by the central difference (∇L(θ+εv) − ∇L(θ−εv)) / 2ε with
- * ε = cbrt(eps_f64)·(1 + ‖θ‖∞)/‖v‖∞ (error O(ε²) from truncation + O(eps/ε) from rounding,
- * ≈ 1e-10 relative for smooth objectives of moderate scale); hb_model_has_exact_hvp
- * then returns 0. Returns HB_OK, HB_EINVAL, HB_EDTYPE, HB_ESTATE (params not finalised),
- * HB_ENOMEM. On failure the params are NOT taken (the caller still owns them). */
+ * ownership and frees them) whose objective is the user's: hb_model_create_callbacks_ex
+ * with dtype HB_F64, these two callbacks and the default finite-difference step (below).
+ * Returns HB_OK, HB_EINVAL, HB_EDTYPE, HB_ESTATE (params not finalised), HB_ENOMEM. On
+ * failure the params are NOT taken (the caller still owns them). */
 HB_API int hb_model_create_callbacks(hb_context *ctx, hb_params *params,
                                      hb_loss_grad_fn loss_grad, hb_hvp_fn hvp, void *user,
                                      hb_model **out);
+
+/* ---- User objectives, any dtype, any subset of products (issue 14.3) ------------------
+ * Every vector a callback sees or writes (theta, grad, v, out, V, OUT) holds elements of
+ * the callbacks' dtype `dtype` (HB_F64: double, HB_F32: float), which must be the model's
+ * compute dtype: HB_F64 for f64 params, HB_F32 for f32 or bf16 params (HB_EDTYPE
+ * otherwise). Vectors are flat in the params' layout; several directions are (k, n)
+ * row-major, one direction per row. The loss is always a double.
+ *
+ *   loss_grad (required)  L(θ) into *loss, ∇L(θ) into grad[0..n).
+ *   hvp       (optional)  out = H(θ)·v, one direction.
+ *   hvp_multi (optional)  OUT = H(θ)·V for k ≥ 1 directions at once, V and OUT (k, n):
+ *                         share one forward/backward among the k products.
+ *   block_hvp (optional)  OUT_b = H_bb(θ)·V_b for k directions of block `block` only
+ *                         (hb_params_block_* give its offset): V_b and OUT_b are
+ *                         (k, block_len), block_len = numel of the block; H_bb is the
+ *                         principal sub-block (the block part of H·[0 … v_b … 0]).
+ *   accuracy  (optional)  *correct of *total predictions correct (hb_model_accuracy
+ *                         reports correct/total, 0 when total = 0).
+ *   destroy   (optional)  destroy(user) once, when the model is freed (not when the
+ *                         create call fails: then the caller keeps the user pointer).
+ *
+ * Whatever subset is given, every model call works:
+ *   hb_model_hvp          hvp; else hvp_multi with k = 1; else the finite difference.
+ *   hb_model_hvp_multi    hvp_multi (k = 1: hvp when given); else hvp per direction;
+ *                         else finite differences.
+ *   hb_model_block_hvp    block_hvp; else the full product of the zero-padded directions
+ *                         (through hvp_multi, hvp or finite differences as above),
+ *                         restricted to the block.
+ *   hb_model_has_exact_hvp  1 when hvp or hvp_multi is given, else 0 (block_hvp alone
+ *                         makes block products exact but not full ones).
+ *
+ * Finite differences (no hvp and no hvp_multi): H·v ≈ (∇L(θ+εv) − ∇L(θ−εv)) / 2ε, two
+ * gradients per direction, with
+ *     ε = h·(1 + ‖θ‖∞)/‖v‖∞,   h = fd_step if fd_step > 0, else the default h = ∛u,
+ * u the machine epsilon of the callbacks' dtype (2^-52 for f64: h ≈ 6.1e-6; 2^-23 for
+ * f32: h ≈ 4.9e-3). ‖εv‖∞ = h·(1 + ‖θ‖∞) is the largest change of any coordinate: h is
+ * a step relative to the parameters' scale (absolute near θ = 0), and the product does
+ * not depend on the norm of v (H is linear; only the step must be). Why ∛u: the central
+ * difference's truncation error is ε²/6·∂³L[v,v,·] (relative ≈ h²/6 for a smooth
+ * objective varying on the scale of θ), its rounding error u·(|∇L| + |H|·|θ|)/ε
+ * (relative ≈ u/h: the gradients are computed to ≈ u, θ ± εv is rounded to u·|θ|);
+ * h = ∛u balances the two at a relative error of ≈ u^(2/3): ≈ 4e-11 in f64, ≈ 2.4e-5 in
+ * f32 (docs/api.md, "Finite-difference step", has the derivation and the tests). A
+ * quadratic has no truncation error; set fd_step larger for noisy objectives. v = 0
+ * gives 0 without a call.
+ *
+ * Versioning: the struct begins with struct_size = sizeof(hb_model_callbacks) as the
+ * CALLER compiled it; fields are only ever appended. The library reads the fields that
+ * lie entirely within struct_size and uses the zero value (= the default) for the rest,
+ * so a caller compiled against an older, shorter struct keeps working. A struct_size
+ * larger than this library's struct (a caller compiled against a newer header) is
+ * accepted when every byte beyond the fields this library knows is zero (the caller uses
+ * none of the newer features) and refused with HB_EUNSUPPORTED otherwise — the Linux
+ * copy_struct_from_user rule. struct_size below HB_MODEL_CALLBACKS_SIZE_MIN (the struct
+ * up to and including loss_grad) or above 4096 is HB_EINVAL. Zero-initialise the struct
+ * (or start from HB_MODEL_CALLBACKS_INIT) so unset fields take their defaults. */
+typedef int (*hb_callback_loss_grad_fn)(void *user, const void *theta, size_t n,
+                                        double *loss, void *grad);
+typedef int (*hb_callback_hvp_fn)(void *user, const void *theta, size_t n, const void *v,
+                                  void *out);
+typedef int (*hb_callback_hvp_multi_fn)(void *user, const void *theta, size_t n, size_t k,
+                                        const void *V, void *OUT);
+typedef int (*hb_callback_block_hvp_fn)(void *user, const void *theta, size_t n,
+                                        size_t block, size_t block_len, size_t k,
+                                        const void *V_b, void *OUT_b);
+typedef int (*hb_callback_accuracy_fn)(void *user, const void *theta, size_t n,
+                                       size_t *correct, size_t *total);
+typedef void (*hb_callback_destroy_fn)(void *user);
+
+typedef struct hb_model_callbacks {
+    size_t struct_size;                 /* sizeof(hb_model_callbacks) */
+    int dtype;                          /* hb_dtype of the vectors: HB_F64, HB_F32; 0 = HB_F64 */
+    void *user;                         /* passed to every callback */
+    hb_callback_loss_grad_fn loss_grad; /* required */
+    hb_callback_hvp_fn hvp;             /* optional */
+    hb_callback_hvp_multi_fn hvp_multi; /* optional */
+    hb_callback_block_hvp_fn block_hvp; /* optional */
+    hb_callback_accuracy_fn accuracy;   /* optional */
+    hb_callback_destroy_fn destroy;     /* optional: destroy(user) when the model is freed */
+    double fd_step;                     /* h > 0 of the finite difference; 0 = ∛u [0] */
+} hb_model_callbacks;
+
+#define HB_MODEL_CALLBACKS_INIT \
+    { sizeof(hb_model_callbacks), HB_F64, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0.0 }
+/* The smallest struct_size accepted: every field up to and including loss_grad. */
+#define HB_MODEL_CALLBACKS_SIZE_MIN \
+    (offsetof(hb_model_callbacks, loss_grad) + sizeof(hb_callback_loss_grad_fn))
+
+/* hb_model_create_callbacks_ex: a model over `params` (finalised; f64, f32 or bf16 as
+ * the dtype rule above says; the model takes ownership and frees them) whose objective
+ * is the callbacks' (copied: the caller's struct need not outlive the call; `user`
+ * must, until the model is freed).
+ * Returns HB_OK; HB_EINVAL (NULL ctx, params, cb or out; no loss_grad; struct_size out
+ * of range; fd_step negative, NaN or Inf; params of another context); HB_EUNSUPPORTED
+ * (struct_size larger than this library's struct with nonzero bytes beyond it); HB_EDTYPE
+ * (dtype not HB_F64/HB_F32, or not the params' compute dtype); HB_ESTATE (params not
+ * finalised); HB_ENOMEM. On failure nothing is taken: the caller still owns the params
+ * and the user pointer, and destroy is not called. */
+HB_API int hb_model_create_callbacks_ex(hb_context *ctx, hb_params *params,
+                                        const hb_model_callbacks *cb, hb_model **out);
 
 #ifdef __cplusplus
 }

@@ -285,7 +285,7 @@ int hb_model_accuracy(hb_model *m, double *accuracy) {
     size_t correct = 0, total = 0;
     for (size_t i = 0; i < count; i++) {
         size_t c = 0, t = 0;
-        HB_TRY(m->vt->accuracy(m, &list[i], &c, &t));
+        HB_TRY(m->vt->accuracy(m, list ? &list[i] : NULL, &c, &t)); /* NULL: data-free */
         correct += c;
         total += t;
     }

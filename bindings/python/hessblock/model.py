@@ -8,7 +8,7 @@ import numpy as np
 from . import _lib
 from ._handle import Handle, require, type_error, view
 from .core import Context, _callable_or_none, to_enum
-from .errors import InvalidArgument, ShapeError, check, store_exception
+from .errors import DtypeError, InvalidArgument, ShapeError, check, store_exception
 from .params import Params
 from .tensor import Tensor, check_array, to_dtype, DType
 
@@ -67,6 +67,25 @@ _KEY_ENUMS = {ModelKey.ACTIVATION: Activation, ModelKey.QUAD_FAMILY: QuadraticFa
 
 LOSS_GRAD_FN = ctypes.CFUNCTYPE(c_int, c_void_p, PD, c_size_t, PD, PD)
 HVP_FN = ctypes.CFUNCTYPE(c_int, c_void_p, PD, c_size_t, PD, PD)
+# hb_model_callbacks (model.h): vectors of the callbacks' dtype, passed as void pointers
+CB_LOSS_GRAD_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, PD, c_void_p)
+CB_HVP_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, c_void_p, c_void_p)
+CB_HVP_MULTI_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, c_size_t, c_void_p,
+                                   c_void_p)
+CB_BLOCK_HVP_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, c_size_t, c_size_t,
+                                   c_size_t, c_void_p, c_void_p)
+CB_ACCURACY_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, P(c_size_t),
+                                  P(c_size_t))
+CB_DESTROY_FN = ctypes.CFUNCTYPE(None, c_void_p)
+
+
+class _Callbacks(ctypes.Structure):
+    """hb_model_callbacks, field for field (model.h)."""
+    _fields_ = [("struct_size", c_size_t), ("dtype", c_int), ("user", c_void_p),
+                ("loss_grad", CB_LOSS_GRAD_FN), ("hvp", CB_HVP_FN),
+                ("hvp_multi", CB_HVP_MULTI_FN), ("block_hvp", CB_BLOCK_HVP_FN),
+                ("accuracy", CB_ACCURACY_FN), ("destroy", CB_DESTROY_FN),
+                ("fd_step", c_double)]
 
 _cfg_create = declare("hb_model_config_create", c_int, [c_void_p, c_int, P(c_void_p)])
 _cfg_free = declare("hb_model_config_free", None, [c_void_p])
@@ -113,6 +132,8 @@ _batch_shape = declare("hb_model_batch_shape", c_int,
 _batch_copy = declare("hb_model_batch_copy", c_int, [c_void_p, c_size_t, c_int, c_void_p, c_size_t])
 _create_callbacks = declare("hb_model_create_callbacks", c_int,
                             [c_void_p, c_void_p, LOSS_GRAD_FN, HVP_FN, c_void_p, P(c_void_p)])
+_create_callbacks_ex = declare("hb_model_create_callbacks_ex", c_int,
+                               [c_void_p, c_void_p, P(_Callbacks), P(c_void_p)])
 
 
 def _key(key):
@@ -181,50 +202,90 @@ class ModelConfig(Handle):
 
 
 class _Objective:
-    """ctypes trampolines for a Python objective. The callables see numpy views of the
-    C arrays: theta and v read-only, valid during the call; they return numpy arrays
-    (copied into C's buffers, float64, shape (n,))."""
+    """ctypes trampolines for a Python objective (hb_model_callbacks). The callables see
+    numpy views of the C arrays in the callbacks' dtype (float64 or float32): theta and
+    the directions read-only, valid during the call; they return arrays (converted to
+    that dtype and copied into C's buffers)."""
 
-    def __init__(self, loss_grad, hvp):
-        self.fn_loss_grad = loss_grad
-        self.fn_hvp = hvp
+    def __init__(self, dtype, loss_grad, hvp=None, hvp_multi=None, block_hvp=None,
+                 accuracy=None):
+        self.np_dtype = np.dtype(np.float64 if dtype == DType.F64 else np.float32)
+        self.fn = {"loss_grad": loss_grad, "hvp": hvp, "hvp_multi": hvp_multi,
+                   "block_hvp": block_hvp, "accuracy": accuracy}
         self.res = None   # the model's resource, set once the model exists
-        self.c_loss_grad = LOSS_GRAD_FN(self._loss_grad)
-        self.c_hvp = HVP_FN(self._hvp) if hvp is not None else HVP_FN()
-        self.calls = {"loss_grad": 0, "hvp": 0}
+        self.calls = {name: 0 for name in self.fn}
+        # the CFUNCTYPE objects live as long as the model (Handle keep=)
+        self.c_fns = {
+            "loss_grad": CB_LOSS_GRAD_FN(self._loss_grad),
+            "hvp": CB_HVP_FN(self._hvp) if hvp is not None else CB_HVP_FN(),
+            "hvp_multi": CB_HVP_MULTI_FN(self._hvp_multi) if hvp_multi is not None
+            else CB_HVP_MULTI_FN(),
+            "block_hvp": CB_BLOCK_HVP_FN(self._block_hvp) if block_hvp is not None
+            else CB_BLOCK_HVP_FN(),
+            "accuracy": CB_ACCURACY_FN(self._accuracy) if accuracy is not None
+            else CB_ACCURACY_FN(),
+        }
 
-    def _in(self, ptr, n):
+    def struct(self, fd_step):
+        c = _Callbacks(struct_size=ctypes.sizeof(_Callbacks),
+                       dtype=int(DType.F64 if self.np_dtype == np.float64 else DType.F32),
+                       user=None, fd_step=fd_step, destroy=CB_DESTROY_FN())
+        for name, fn in self.c_fns.items():
+            setattr(c, name, fn)
+        return c
+
+    def _in(self, ptr, shape):
         # Read-only view; it pins the model, so a view kept by the user stays valid memory.
-        return view(self.res, ctypes.cast(ptr, c_void_p).value, (n,), np.float64, readonly=True)
+        return view(self.res, ptr, shape, self.np_dtype, readonly=True)
 
-    @staticmethod
-    def _out(ptr, n, value, what):
-        arr = np.asarray(value, dtype=np.float64)
-        if arr.shape != (n,):
-            arr = arr.reshape(-1) if arr.size == n else None
+    def _out(self, ptr, shape, value, what):
+        arr = np.asarray(value, dtype=self.np_dtype)
+        if arr.shape != shape:
+            arr = arr.reshape(shape) if arr.size == int(np.prod(shape)) else None
         if arr is None:
-            raise ShapeError("%s returned shape %s, expected (%d,)" % (what, np.shape(value), n), -3)
-        ctypes.memmove(ptr, np.ascontiguousarray(arr).ctypes.data, 8 * n)
+            raise ShapeError("%s returned shape %s, expected %s" % (what, np.shape(value), shape), -3)
+        ctypes.memmove(ptr, np.ascontiguousarray(arr).ctypes.data, arr.nbytes)
 
-    def _loss_grad(self, user, theta, n, loss, grad):
+    def _call(self, name, body):
         try:
-            self.calls["loss_grad"] += 1
-            value, g = self.fn_loss_grad(self._in(theta, n))
-            self._out(grad, n, g, "loss_grad's gradient")
-            loss[0] = float(value)
+            self.calls[name] += 1
+            body()
             return 0
         except BaseException as e:  # must never unwind into C
             store_exception(e)
             return 1
 
+    def _loss_grad(self, user, theta, n, loss, grad):
+        def body():
+            value, g = self.fn["loss_grad"](self._in(theta, (n,)))
+            self._out(grad, (n,), g, "loss_grad's gradient")
+            loss[0] = float(value)
+        return self._call("loss_grad", body)
+
     def _hvp(self, user, theta, n, v, out):
-        try:
-            self.calls["hvp"] += 1
-            self._out(out, n, self.fn_hvp(self._in(theta, n), self._in(v, n)), "hvp")
-            return 0
-        except BaseException as e:
-            store_exception(e)
-            return 1
+        return self._call("hvp", lambda: self._out(
+            out, (n,), self.fn["hvp"](self._in(theta, (n,)), self._in(v, (n,))), "hvp"))
+
+    def _hvp_multi(self, user, theta, n, k, V, OUT):
+        return self._call("hvp_multi", lambda: self._out(
+            OUT, (k, n), self.fn["hvp_multi"](self._in(theta, (n,)), self._in(V, (k, n))),
+            "hvp_multi"))
+
+    def _block_hvp(self, user, theta, n, block, length, k, V, OUT):
+        return self._call("block_hvp", lambda: self._out(
+            OUT, (k, length),
+            self.fn["block_hvp"](self._in(theta, (n,)), int(block), self._in(V, (k, length))),
+            "block_hvp"))
+
+    def _accuracy(self, user, theta, n, correct, total):
+        def body():
+            c, t = self.fn["accuracy"](self._in(theta, (n,)))
+            for x in (c, t):
+                if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0:
+                    raise InvalidArgument("accuracy must return (correct, total), two ints "
+                                          ">= 0, got %r" % ((c, t),), -1)
+            correct[0], total[0] = int(c), int(t)
+        return self._call("accuracy", body)
 
 
 class Model(Handle):
@@ -267,21 +328,46 @@ class Model(Handle):
             objective.res = self._res
 
     @classmethod
-    def from_callbacks(cls, ctx, params, loss_grad, hvp=None):
-        """hb_model_create_callbacks. params: a finalised float64 Params (the model takes
-        it over: it becomes model.params and is freed with the model), or a list of
-        (name, shape) / (name, shape, kind) to build one. loss_grad(theta) -> (loss, grad);
-        hvp(theta, v) -> H·v, optional (without it H·v is a central difference of
-        gradients). Exceptions raised by either are re-raised from the calling method."""
+    def from_callbacks(cls, ctx, params, loss_grad, hvp=None, hvp_multi=None, block_hvp=None,
+                       accuracy=None, dtype=None, fd_step=0.0):
+        """hb_model_create_callbacks_ex: a model whose objective Python computes.
+
+        params: a finalised Params (the model takes it over: it becomes model.params and is
+        freed with the model), or a list of (name, shape) / (name, shape, kind) to build one
+        (of `dtype`, default float64).
+        dtype: of the arrays the callables see and return, 'f64' or 'f32'; default the
+        params' compute dtype (f64 params: f64; f32 and bf16 params: f32). It must be that.
+        loss_grad(theta) -> (loss, grad)            required
+        hvp(theta, v) -> H·v                        optional, one direction (n,)
+        hvp_multi(theta, V) -> H·V                  optional, V of shape (k, n), rows
+        block_hvp(theta, b, V_b) -> H_bb·V_b        optional, block index b, V_b (k, numel(b))
+        accuracy(theta) -> (correct, total)         optional, for Model.accuracy()
+        Missing products are built from the given ones (hvp_multi from hvp, block_hvp from
+        the full product of the zero-padded directions); with neither hvp nor hvp_multi,
+        H·v is a central difference of gradients with the relative step fd_step (0: the
+        default ∛u, u the dtype's machine epsilon; docs/api.md "Finite-difference step")
+        and has_exact_hvp is False. Exceptions raised by a callable are re-raised from the
+        calling method."""
         ctx_ptr = require(ctx, Context, "ctx")
         if not callable(loss_grad):
             raise type_error("loss_grad", "a callable", loss_grad)
-        _callable_or_none(hvp, "hvp")
+        for fn, name in ((hvp, "hvp"), (hvp_multi, "hvp_multi"), (block_hvp, "block_hvp"),
+                         (accuracy, "accuracy")):
+            _callable_or_none(fn, name)
+        if isinstance(fd_step, bool) or not isinstance(fd_step, (int, float, np.integer,
+                                                                 np.floating)):
+            raise type_error("fd_step", "a number >= 0", fd_step)
+        fd_step = float(fd_step)
+        if dtype is not None:
+            dtype = to_dtype(dtype)
+            if dtype not in (DType.F32, DType.F64):
+                raise DtypeError("callbacks see f32 or f64 arrays, dtype %s asked for"
+                                 % getattr(dtype, "name", dtype), -4)
         if isinstance(params, Handle) and not isinstance(params, Params):
             raise type_error("params", "a hessblock.Params or a list of (name, shape[, kind])",
                              params)
         if not isinstance(params, Params):
-            spec, params = params, Params(ctx, "f64")
+            spec, params = params, Params(ctx, dtype if dtype is not None else "f64")
             for item in spec:
                 params.add_block(*item)
             params.finalize()
@@ -293,10 +379,13 @@ class Model(Handle):
             # borrowed (a model's own params): the C call would take over memory that
             # another model frees -- a double free. Refuse.
             raise InvalidArgument("these params belong to a model; build a new Params", -1)
-        obj = _Objective(loss_grad, hvp)
+        if dtype is None:
+            dtype = DType.F64 if params.dtype == DType.F64 else DType.F32
+        obj = _Objective(dtype, loss_grad, hvp, hvp_multi, block_hvp, accuracy)
+        cbs = obj.struct(fd_step)
         out = c_void_p()
-        ctx._check(_create_callbacks(ctx_ptr, params._ptr, obj.c_loss_grad, obj.c_hvp, None,
-                                     ctypes.byref(out)))
+        ctx._check(_create_callbacks_ex(ctx_ptr, params._ptr, ctypes.byref(cbs),
+                                        ctypes.byref(out)))
         m = object.__new__(cls)
         m._setup(ctx, out.value, obj)
         # The C model owns the params now: hand the Python handle over (no free of its

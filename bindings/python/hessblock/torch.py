@@ -5,27 +5,32 @@
     r = hb.torch.heterogeneity(net, torch.nn.functional.cross_entropy, loader)
     print(r["js_mean"])                      # JS⁰ when net is at its initialisation
 
-`Model` is a hessblock.Model (a callback model, hb_model_create_callbacks, through the
+`Model` is a hessblock.Model (a callback model, hb_model_create_callbacks_ex, through the
 same trampolines as Model.from_callbacks) whose blocks mirror the module's
-named_parameters() and whose loss, gradient and Hessian-vector products are computed by
-torch on the module's own device and dtype. The library's SLQ, top-k, traces, JS matrices
-and optimizers run on it unchanged.
+named_parameters() and whose loss, gradient and Hessian-vector products -- one direction,
+k directions in one batched call (the library's hvp_multi: SLQ's probes), and one block's
+principal sub-block (the library's block_hvp: per-block spectra and traces) -- are computed
+by torch on the module's own device and dtype. The library's parameters and the vectors
+the callbacks exchange have the module's dtype too (f32 modules: f32 params). The
+library's SLQ, top-k, traces, JS matrices and optimizers run on it unchanged.
 
 This module is imported only on use (`hb.torch` is resolved lazily by hessblock/__init__),
 so `import hessblock` never imports torch.
 
 Copies, all documented (docs/python.md):
-  * θ: the library's flat f64 vector is the analysis' copy of the parameters. It is filled
-    from the module once (at construction, and on `pull()`), and written into the module
-    (one host→device transfer of n scalars, rounded to the module's dtype) before an
-    evaluation only when it changed since the last write (`push()` forces it).
+  * θ: the library's flat vector (in the module's dtype) is the analysis' copy of the
+    parameters. It is filled from the module once (at construction, and on `pull()`), and
+    written into the module (one host→device transfer of n scalars) before an evaluation
+    only when it changed since the last write (`push()` forces it).
   * per gradient / HVP: v goes host→device (n scalars of the module's dtype) and the result
-    device→host (n scalars), converted to f64 for the library. On CUDA that is
-    2·n·sizeof(dtype) bytes over PCIe per HVP (≈ 2·n·4 B in f32) plus the θ copy when it
+    device→host (n scalars), in that dtype. On CUDA that is 2·n·sizeof(dtype) bytes over
+    PCIe per HVP (2·n·4 B in f32), k times that for a batched call of k directions, and
+    2·numel(b)·sizeof(dtype) per direction of a block product, plus the θ copy when it
     changed; nothing else moves per call (the batches are moved to the device once).
 """
 import fnmatch
 import inspect
+import warnings
 
 import numpy as np
 import torch
@@ -209,8 +214,11 @@ class _Bridge:
         counts = [self._count(b) for b in self.batches] if weights == "samples" else [1] * len(self.batches)
         total = float(sum(counts))
         self.weights = [c / total for c in counts]
-        self.theta_seen = None     # the θ last written into the module (f64 copy)
-        self.calls = {"loss_grad": 0, "hvp": 0, "theta_copies": 0}
+        self.theta_seen = None     # the θ last written into the module (a host copy)
+        self.calls = {"loss_grad": 0, "hvp": 0, "hvp_multi": 0, "block_hvp": 0,
+                      "theta_copies": 0}
+        self.hvp_method = None     # the batched-HVP method of the library's hvp_multi
+        self.block_batched = _has_grads_batched()   # block_hvp's k directions in one call
 
     def _to_device(self, b):
         if torch.is_tensor(b):
@@ -243,18 +251,18 @@ class _Bridge:
     def push(self, theta, force=False):
         if not force and self.theta_seen is not None and np.array_equal(theta, self.theta_seen):
             return
-        flat = torch.from_numpy(np.array(theta, dtype=np.float64)).to(self.device, self.dtype)
+        flat = torch.from_numpy(np.array(theta, copy=True)).to(self.device, self.dtype)
         with torch.no_grad():
             for p, o, s in zip(self.tensors, self.offsets, self.sizes):
                 p.copy_(flat[o:o + s].view_as(p))
-        self.theta_seen = np.array(theta, dtype=np.float64, copy=True)
+        self.theta_seen = np.array(theta, copy=True)
         self.calls["theta_copies"] += 1
 
     def pull(self):
-        """module -> f64 numpy θ."""
+        """module -> numpy θ in the module's dtype."""
         with torch.no_grad():
             flat = torch.cat([p.detach().reshape(-1) for p in self.tensors])
-        return flat.to("cpu", torch.float64).numpy()
+        return flat.to("cpu").numpy()
 
     def split(self, flat):
         return [flat[o:o + s].view_as(p) for p, o, s in zip(self.tensors, self.offsets, self.sizes)]
@@ -324,31 +332,98 @@ class _Bridge:
         raise InvalidArgument("method must be 'auto', 'func', 'grads_batched' or 'loop'", -1)
 
     # numpy-facing callbacks for the library (Model.from_callbacks' trampolines call them
-    # with read-only f64 views of θ and v)
+    # with read-only views of θ and the directions, in the module's dtype)
+    @staticmethod
+    def to_host(t):
+        return t.detach().to("cpu").numpy()
+
     def np_loss_grad(self, theta):
         self.calls["loss_grad"] += 1
         self.push(theta)
         loss, g = self.loss_grad_t()
-        return loss, g.detach().to("cpu", torch.float64).numpy()
+        return loss, self.to_host(g)
 
     def np_hvp(self, theta, v):
         self.calls["hvp"] += 1
         self.push(theta)
-        return self.hvp_t(self.to_torch(v)).detach().to("cpu", torch.float64).numpy()
+        return self.to_host(self.hvp_t(self.to_torch(v)))
+
+    def np_hvp_multi(self, theta, V):
+        """The library's hvp_multi: k directions in one batched torch call."""
+        self.calls["hvp_multi"] += 1
+        self.push(theta)
+        V = self.to_torch(V)
+        if self.hvp_method != "loop":
+            try:
+                return self.to_host(self.hvp_batched_t(V, self.hvp_method))
+            except (RuntimeError, NotImplementedError) as e:
+                # an op of the module without a batching rule in this torch: the loop is
+                # exact too, only slower; said once, then used for the model's lifetime
+                warnings.warn("hessblock.torch: batched HVPs (%s) failed (%s); using a loop "
+                              "over the directions" % (self.hvp_method, e), RuntimeWarning)
+                self.hvp_method = "loop"
+        return self.to_host(self.hvp_batched_t(V, "loop"))
+
+    def np_block_hvp(self, theta, bi, V_b):
+        """The library's block_hvp: H_bb·V_b for k directions of block bi."""
+        self.calls["block_hvp"] += 1
+        self.push(theta)
+        return self.to_host(self.block_hvp_multi_t(bi, self.to_torch(V_b)))
 
     def block_hvp_t(self, bi, v_b):
         """H_bb·v_b as grad of (g_b·v_b) with respect to block b's parameter only: autograd
         differentiates just the paths into that parameter (cheaper than a full HVP)."""
-        bname, _, pname, row0, rows = self.layout[bi]
+        return self.block_hvp_multi_t(bi, v_b.reshape(1, -1), batched=False)[0]
+
+    def block_hvp_multi_t(self, bi, V_b, batched=None):
+        """H_bb·V_b for the k rows of V_b: one backward of g_b with the k directions as
+        batched grad_outputs (is_grads_batched) where torch has it, else one per row."""
+        _, _, pname, row0, rows = self.layout[bi]
         p = self.tensors[self.names.index(pname)]
         sl = slice(None) if rows is None else slice(row0, row0 + rows)
-        out = torch.zeros_like(p[sl]).reshape(-1)
-        vb = v_b.reshape(p[sl].shape)
+        k, shape = V_b.shape[0], p[sl].shape
+        if batched is None:
+            batched = k > 1 and self.block_batched
+        out = torch.zeros((k, p[sl].numel()), dtype=self.dtype, device=self.device)
         for w, b in zip(self.weights, self.batches):
+            if batched:
+                try:
+                    (g,) = torch.autograd.grad(self.batch_loss(b), (p,), create_graph=True)
+                    (hv,) = torch.autograd.grad(g[sl], (p,), grad_outputs=V_b.reshape((k,) + shape),
+                                                is_grads_batched=True)
+                    out += w * hv[:, sl].reshape(k, -1)
+                    continue
+                except (RuntimeError, NotImplementedError) as e:
+                    # as np_hvp_multi: said once, then the (exact) loop for this model
+                    warnings.warn("hessblock.torch: batched block HVPs failed (%s); using a "
+                                  "loop over the directions" % e, RuntimeWarning)
+                    self.block_batched = batched = False
             (g,) = torch.autograd.grad(self.batch_loss(b), (p,), create_graph=True)
-            (hv,) = torch.autograd.grad((g[sl] * vb).sum(), (p,))
-            out += w * hv[sl].reshape(-1)
+            for j in range(k):
+                (hv,) = torch.autograd.grad((g[sl] * V_b[j].reshape(shape)).sum(), (p,),
+                                            retain_graph=j + 1 < k)
+                out[j] += w * hv[sl].reshape(-1)
         return out
+
+
+def _library_hvp_method(method, compute_loss):
+    if method not in ("auto", "func", "grads_batched", "loop"):
+        raise InvalidArgument("hvp_method must be 'auto', 'func', 'grads_batched' or 'loop', "
+                              "got %r" % (method,), -1)
+    if method == "func" and compute_loss is not None:
+        raise InvalidArgument("hvp_method 'func' supports (inputs..., targets) batches only "
+                              "(not compute_loss)", -1)
+    if method == "func" and _func_api() is None:
+        raise InvalidArgument("hvp_method 'func' needs torch.func (2.x) or functorch", -1)
+    if method == "grads_batched" and not _has_grads_batched():
+        raise InvalidArgument("hvp_method 'grads_batched' needs autograd.grad("
+                              "is_grads_batched=)", -1)
+    if method != "auto":
+        return method
+    best = batched_hvp_method()
+    if best == "func" and compute_loss is not None:
+        best = "grads_batched" if _has_grads_batched() else "loop"
+    return best
 
 
 def _count_rows(shape, rows):
@@ -359,7 +434,7 @@ class Model(_Model):
     """A hessblock.Model over a torch.nn.Module.
 
     Model(module, loss_fn, batches, blocks=None, ctx=None, weights='samples',
-          compute_loss=None, seed=0)
+          compute_loss=None, seed=0, hvp_method='auto')
 
     module:  any torch.nn.Module; its trainable parameters (requires_grad) become blocks
              (block_kinds() tells the mapping; `blocks` overrides it). All of one dtype
@@ -371,15 +446,20 @@ class Model(_Model):
              the mean over samples for a mean-reduced loss, as the library's own models) or
              w_b = 1/B (weights='batches'); equal-sized batches give the same.
     ctx:     a hessblock.Context (default: a new one with `seed`, closed with the model).
+    hvp_method: how the library's k-direction products (hvp_multi: SLQ's probes, Hessian
+             columns) are computed: 'func', 'grads_batched', 'loop' (as hvp_batched), or
+             'auto': batched_hvp_method(), but 'grads_batched' with compute_loss (which
+             'func' does not support).
 
     Put the module in the mode you want analysed (module.eval() for no dropout) first.
-    θ: model.params.data is the library's f64 copy; see push()/pull() and the module
-    docstring for when it is copied. Other methods are hessblock.Model's, plus torch-side
+    θ: model.params.data is the library's copy, in the module's dtype (f32 modules get f32
+    params and f32 callbacks); see push()/pull() and the module docstring for when it is
+    copied. Other methods are hessblock.Model's, plus torch-side
     products on the module's device: hvp_torch, hvp_batched, block_hvp_torch.
     """
 
     def __new__(cls, module, loss_fn=None, batches=(), blocks=None, ctx=None, weights="samples",
-                compute_loss=None, seed=0):
+                compute_loss=None, seed=0, hvp_method="auto"):
         if not isinstance(module, torch.nn.Module):
             raise InvalidArgument("module must be a torch.nn.Module, got %s" % type(module).__name__, -1)
         if loss_fn is None and compute_loss is None:
@@ -390,14 +470,16 @@ class Model(_Model):
             ctx = Context(seed=seed)
         try:
             br = _Bridge(module, loss_fn, batches, blocks, weights, compute_loss)
-            params = Params(ctx, "f64")
+            br.hvp_method = _library_hvp_method(hvp_method, compute_loss)
+            params = Params(ctx, "f64" if br.dtype == torch.float64 else "f32")
             shapes = {n: tuple(p.shape) for n, p in zip(br.names, br.tensors)}
             for bname, kind, pname, _, rows in br.layout:
                 shape = _count_rows(shapes[pname], rows)
                 params.add_block(bname, shape if shape else (1,), kind)
             params.finalize()
             params.data[:] = br.pull()       # the one copy module -> library at construction
-            self = cls.from_callbacks(ctx, params, br.np_loss_grad, br.np_hvp)
+            self = cls.from_callbacks(ctx, params, br.np_loss_grad, br.np_hvp,
+                                      hvp_multi=br.np_hvp_multi, block_hvp=br.np_block_hvp)
         except BaseException:
             if own:
                 ctx.close()
@@ -444,8 +526,15 @@ class Model(_Model):
 
     @property
     def torch_calls(self):
-        """Counters: loss_grad and hvp callbacks, θ copies into the module."""
+        """Counters: loss_grad, hvp, hvp_multi and block_hvp callbacks, θ copies into the
+        module."""
         return dict(self._bridge.calls)
+
+    @property
+    def hvp_method(self):
+        """The method of the library's batched products (hvp_multi): 'func',
+        'grads_batched' or 'loop' ('loop' after a batched call failed: see hvp_method=)."""
+        return self._bridge.hvp_method
 
     # -- torch-side products (tensors on the module's device and dtype; no library call)
     def _sync(self):

@@ -232,8 +232,8 @@ def test_create_callbacks_errors(ctx):
     p32 = hb.Params(ctx, "f32")
     p32.add_block("x", 2)
     p32.finalize()
-    with pytest.raises(hb.DtypeError):
-        hb.Model.from_callbacks(ctx, p32, lg)
+    with pytest.raises(hb.DtypeError):      # f64 callbacks need f64 params
+        hb.Model.from_callbacks(ctx, p32, lg, dtype="f64")
     open_p = hb.Params(ctx)
     open_p.add_block("x", 2)
     with pytest.raises(hb.StateError):

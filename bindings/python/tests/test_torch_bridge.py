@@ -261,7 +261,133 @@ def test_block_hvp_is_the_principal_sub_block(ctx, rng, device):
         H = dense_block_hessian(net, batches, pname, None if rows is None else (r0, r0 + rows))
         vb = rng.normal(size=H.shape[0])
         assert rel_err(m.block_hvp_torch(bname, vb).cpu().numpy(), H @ vb) <= 1e-12
-        assert rel_err(m.block_hvp(bname, vb), H @ vb) <= 1e-12   # library: padded full HVP
+        assert rel_err(m.block_hvp(bname, vb), H @ vb) <= 1e-12   # library: block callback
+
+
+# ---- the library's products through the batched and block callbacks (issue 14.3) ---------
+def _method_available(method):
+    if method == "grads_batched" and not hb.torch._has_grads_batched():
+        pytest.skip("%s torch with autograd.grad(is_grads_batched=)" % OPTIONAL)
+    if method == "func" and hb.torch._func_api() is None:
+        pytest.skip("%s torch.func or functorch" % OPTIONAL)
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+@pytest.mark.parametrize("method", ["auto", "grads_batched", "func", "loop"])
+def test_library_hvp_multi_is_one_batched_torch_call(ctx, rng, device, method):
+    """The library's hvp_multi (SLQ's probes, Hessian columns) reaches torch as ONE
+    hvp_multi callback of all k directions, computed by the chosen batched method."""
+    need_device(device)
+    _method_available(method)
+    net = mlp()
+    m, batches = make_model(ctx, net, [mlp_data(24), mlp_data(24, seed=5)], device,
+                            hvp_method=method)
+    want = hb.torch.batched_hvp_method() if method == "auto" else method
+    assert m.hvp_method == want
+    V = rng.normal(size=(4, m.n))
+    HV = m.hvp_multi(V)
+    assert m.torch_calls["hvp_multi"] == 1 and m.torch_calls["hvp"] == 0
+    ref = np.stack([reference_hvp(net, batches, torch.from_numpy(v).to(device)).cpu().numpy()
+                    for v in V])
+    assert rel_err(HV, ref) <= 1e-12
+    assert m.hvp_method == want          # no fallback happened
+    m.hvp(V[0])                          # one direction: the single-direction callback
+    assert m.torch_calls["hvp"] == 1
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_library_hvp_multi_batched_on_a_transformer(ctx, rng, device):
+    need_device(device)
+    net = transformer()
+    m, batches = make_model(ctx, net, text_batches(2), device)
+    V = rng.normal(size=(3, m.n))
+    ref = np.stack([reference_hvp(net, batches, torch.from_numpy(v).to(device)).cpu().numpy()
+                    for v in V])
+    assert rel_err(m.hvp_multi(V), ref) <= 1e-12
+    assert m.torch_calls["hvp_multi"] == 1 and m.hvp_method != "loop"
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_library_block_hvp_is_the_block_callback(ctx, rng, device):
+    """The library's block_hvp (per-block SLQ and traces) is torch's block product of all
+    k directions in one call: grad of g_b w.r.t. block b's parameter only."""
+    need_device(device)
+    net = transformer()
+    m, batches = make_model(ctx, net, text_batches(1), device)
+    for bname, _, pname, r0, rows in hb.torch.block_kinds(net):
+        if bname not in ("layer.self_attn.in_proj_weight.v", "layer.norm1.bias", "emb.weight"):
+            continue
+        H = dense_block_hessian(net, batches, pname, None if rows is None else (r0, r0 + rows))
+        Vb = rng.normal(size=(3, H.shape[0]))
+        before = m.torch_calls["block_hvp"]
+        assert rel_err(m.block_hvp(bname, Vb), Vb @ H) <= 1e-12
+        assert m.torch_calls["block_hvp"] == before + 1
+    assert m.torch_calls["hvp"] == 0 and m.torch_calls["hvp_multi"] == 0
+    # the bridge's per-row loop gives the same (the path taken where torch lacks batching)
+    b = m.params.index("layer.self_attn.in_proj_weight.v")
+    Vt = torch.from_numpy(rng.normal(size=(2, m.params.block_info(b).numel))).to(device)
+    one = m._bridge.block_hvp_multi_t(b, Vt, batched=True)
+    loop = m._bridge.block_hvp_multi_t(b, Vt, batched=False)
+    assert rel_err(one.cpu().numpy(), loop.cpu().numpy()) <= 1e-12
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_f32_module_is_an_f32_library_model(ctx, rng, device):
+    """An f32 module gives f32 params and f32 callbacks (no f64 copy of θ): full, batched
+    and block products agree with the f64 twin to f32 accuracy, and SLQ runs on it."""
+    need_device(device)
+    net32, net64 = transformer(torch.float32), transformer(torch.float64)
+    net64.load_state_dict({k: v.double() for k, v in net32.state_dict().items()})
+    data = text_batches(2)
+    m, _ = make_model(ctx, net32, data, device)
+    assert m.params.dtype == hb.DType.F32 and m.params.data.dtype == np.float32
+    np.testing.assert_array_equal(m.params.data, flat_theta(net32).cpu().numpy())
+    net64.to(device)
+    b64 = [tuple(t.to(device) for t in b) for b in data]
+    V = rng.normal(size=(3, m.n))
+    ref = np.stack([reference_hvp(net64, b64, torch.from_numpy(v).to(device)).cpu().numpy()
+                    for v in V])
+    assert rel_err(m.hvp_multi(V), ref) <= 1e-5
+    assert rel_err(m.hvp(V[1]), ref[1]) <= 1e-5
+    H = dense_block_hessian(net64, b64, "head.bias")
+    Vb = rng.normal(size=(2, H.shape[0]))
+    assert rel_err(m.block_hvp("head.bias", Vb), Vb @ H) <= 1e-5
+    e = np.linalg.eigvalsh(H)
+    with hb.SLQ(ctx, probes=2, steps=len(e)) as s:
+        sp = s.run(m, block="head.bias")
+    for p in sp.probes:     # a full-length run: the Ritz values are the eigenvalues (f32)
+        assert np.abs(p.nodes[:, None] - e[None, :]).min(1).max() <= 1e-4 * (e[-1] - e[0])
+
+
+def test_batched_failure_falls_back_to_the_loop(ctx, rng, monkeypatch):
+    """Where torch has no batching rule for an op of the module, the library's hvp_multi
+    warns once and loops over the directions (exact, slower) for the model's lifetime."""
+    m, _ = make_model(ctx, mlp(), [mlp_data()])
+    br, real = m._bridge, m._bridge.hvp_batched_t
+
+    def no_batching(V, method):
+        if method != "loop":
+            raise RuntimeError("Batching rule not implemented for aten::fake")
+        return real(V, method)
+    monkeypatch.setattr(br, "hvp_batched_t", no_batching)
+    V = rng.normal(size=(3, m.n))
+    with pytest.warns(RuntimeWarning, match="Batching rule not implemented"):
+        HV = m.hvp_multi(V)
+    assert m.hvp_method == "loop"
+    assert rel_err(HV, np.stack([m.hvp(v) for v in V])) <= 1e-12
+
+
+def test_hvp_method_is_checked(ctx):
+    with pytest.raises(hb.InvalidArgument, match="hvp_method"):
+        make_model(ctx, mlp(), [mlp_data()], hvp_method="fast")
+    X, y = mlp_data()
+    cl = lambda mod, b: F.cross_entropy(mod(b["x"]), b["y"])   # noqa: E731
+    m = hb.torch.Model(mlp(), batches=[{"x": X, "y": y}], ctx=ctx, compute_loss=cl)
+    assert m.hvp_method in ("grads_batched", "loop")           # 'func' needs (inputs, targets)
+    if hb.torch._func_api() is not None:
+        with pytest.raises(hb.InvalidArgument, match="compute_loss"):
+            hb.torch.Model(mlp(), batches=[{"x": X, "y": y}], ctx=ctx, compute_loss=cl,
+                           hvp_method="func")
 
 
 # ---- data: several batches ---------------------------------------------------------------
