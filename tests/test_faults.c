@@ -364,6 +364,26 @@ static void c_model_create_callbacks(hb_context *ctx, fault *f, int arg) {
     hb_model_free(m);
 }
 
+/* The same objective through the void-pointer callbacks of hb_model_callbacks (f64). */
+static int cbx_loss_grad(void *user, const void *theta, size_t n, double *loss, void *grad) {
+    return cb_loss_grad(user, theta, n, loss, grad);
+}
+static int cbx_hvp(void *user, const void *theta, size_t n, const void *v, void *out) {
+    return cb_hvp(user, theta, n, v, out);
+}
+
+/* hb_model_create_callbacks_ex: 0 loss_grad only (finite differences), 1 with hvp. */
+static void c_model_create_callbacks_ex(hb_context *ctx, fault *f, int arg) {
+    hb_params *p = make_params(ctx);
+    hb_model *m = NULL;
+    hb_model_callbacks cb = HB_MODEL_CALLBACKS_INIT;
+    cb.loss_grad = cbx_loss_grad;
+    cb.hvp = arg ? cbx_hvp : NULL;
+    FAULT_CALL(f, hb_model_create_callbacks_ex(ctx, p, &cb, &m));
+    digest_model(f, m);
+    hb_model_free(m);
+}
+
 /* A batch for the mlp of make_kind: (4, 4) f64 inputs, (4) i32 classes. */
 static void mlp_batch(hb_context *ctx, double shift, hb_tensor **x, hb_tensor **y) {
     int64_t xs[2] = {4, 4}, ys[1] = {4};
@@ -610,7 +630,7 @@ static void c_slq(hb_context *ctx, fault *f, int arg) {
 }
 
 /* Spectra and JS: 0 spectrum_create; 1 add_probe; 2 js_distance; 3 js_matrix (symlog);
- * 4 js_matrix_stderr; 5 zero_flags without is_zero. */
+ * 4 js_matrix_stderr; 5 zero_flags without is_zero; 6 restore_probe. */
 static void c_spectra(hb_context *ctx, fault *f, int arg) {
     hb_spectrum *a = NULL, *b = make_spectrum(ctx, 2.0), *z = make_spectrum(ctx, 1e-30);
     const double nodes[2] = {0.5, 1.5}, weights[2] = {1, 3};
@@ -631,6 +651,11 @@ static void c_spectra(hb_context *ctx, fault *f, int arg) {
         FAULT_CALL(f, hb_spectra_js_matrix(three, 3, &o, out, &mean));
         break;
     case 4: FAULT_CALL(f, hb_spectra_js_matrix_stderr(three, 3, &o, 5, 9, out, &mean)); break;
+    case 6: {
+        const double rw[2] = {0.25, 0.75};
+        FAULT_CALL(f, hb_spectrum_restore_probe(a, nodes, rw, 2, 0));
+        break;
+    }
     default: FAULT_CALL(f, hb_spectra_zero_flags(three, 3, &o, NULL, &nz, &tol)); break;
     }
     digest_spectrum(f, a);
@@ -738,6 +763,8 @@ static void c_trainer(hb_context *ctx, fault *f, int arg) {
     X(hb_model_create_quadratic, c_model_create_quadratic, 1)                                \
     X(hb_model_create_callbacks, c_model_create_callbacks, 0)                                \
     X(hb_model_create_callbacks, c_model_create_callbacks, 1)                                \
+    X(hb_model_create_callbacks_ex, c_model_create_callbacks_ex, 0)                          \
+    X(hb_model_create_callbacks_ex, c_model_create_callbacks_ex, 1)                          \
     X(hb_model_set_batch, c_model_batch, 0)                                                  \
     X(hb_model_add_batch, c_model_batch, 1)                                                  \
     X(hb_model_set_synthetic, c_model_set_synthetic, M_MLP)                                  \
@@ -799,6 +826,7 @@ static void c_trainer(hb_context *ctx, fault *f, int arg) {
     X(hb_slq_block_heterogeneity, c_slq, 7)                                                  \
     X(hb_spectrum_create, c_spectra, 0)                                                      \
     X(hb_spectrum_add_probe, c_spectra, 1)                                                   \
+    X(hb_spectrum_restore_probe, c_spectra, 6)                                               \
     X(hb_spectrum_js_distance, c_spectra, 2)                                                 \
     X(hb_spectra_js_matrix, c_spectra, 3)                                                    \
     X(hb_spectra_js_matrix_stderr, c_spectra, 4)                                             \
@@ -900,6 +928,7 @@ static void c_trainer(hb_context *ctx, fault *f, int arg) {
  * NO_ALLOC(hb_spectrum_default_sigma, "reads fields")
  * NO_ALLOC(hb_spectrum_density, "evaluates into the caller's array")
  * NO_ALLOC(hb_spectrum_dim, "reads fields")
+ * NO_ALLOC(hb_spectrum_set_unit_roundoff, "sets a field")
  * NO_ALLOC(hb_spectrum_extremes, "scans the probes")
  * NO_ALLOC(hb_spectrum_free, "frees only")
  * NO_ALLOC(hb_spectrum_moment, "sums over the probes")
