@@ -60,6 +60,54 @@ static const int dtype_values[] = {HB_F64, HB_F32, HB_BF16};
     {"batch", OPT_INT, &(m).batch, 1, 1 << 20, NULL, "N", "samples per micro-batch"},        \
     {"batches", OPT_INT, &(m).batches, 1, 4096, NULL, "N", "synthetic micro-batches of data"}
 
+
+/* ---- checkpoints that record their model (format 2.1; docs/cli.md) ---------------------- */
+/* --seed not given (outside the option's range, so never a value) */
+#define SEED_UNSET INT64_MIN
+
+static int index_of(const int *values, size_t n, int v) {
+    for (size_t i = 0; i < n; i++)
+        if (values[i] == v) return (int)i;
+    return 0;
+}
+
+/* The model the checkpoint at path records, checked against the options given explicitly
+ * (kind_given / dtype_given, nonzero size fields of *given, seed unless SEED_UNSET). On
+ * *has = 1, *kind / *dtype become the recorded choice indices and *seed the recorded seed.
+ * Returns 0, EXIT_USAGE (a given option differs: both values named) or EXIT_RUNTIME
+ * (unreadable or corrupt file: named). */
+static int recorded_model(const char *cmd, const char *path, const model_opts *given,
+                          int kind_given, int dtype_given, int64_t *seed, int *kind, int *dtype,
+                          int *has) {
+    *has = 0;
+    if (compute_missing_train()) return 0; /* no checkpoints in this build: reported later */
+    hb_context *tmp = NULL;
+    if (hb_context_create(&tmp) != HB_OK) {
+        runtime_error(cmd, "out of memory");
+        return EXIT_RUNTIME;
+    }
+    model_opts rec;
+    int64_t rseed = 0;
+    int rc = compute_checkpoint_model(tmp, path, has, &rec, &rseed);
+    if (rc != HB_OK) {
+        runtime_error(cmd, "checkpoint '%s': %s (%s)", path, hb_strerror(rc), hb_context_last_error(tmp));
+        hb_context_free(tmp);
+        return EXIT_RUNTIME;
+    }
+    hb_context_free(tmp);
+    if (!*has) return 0;
+    if (check_against_checkpoint(cmd, path, given, kind_given, dtype_given, &rec)) return EXIT_USAGE;
+    if (*seed != SEED_UNSET && *seed != rseed) {
+        usage_error(cmd, "--seed %lld does not match the checkpoint '%s' (seed %lld)",
+                    (long long)*seed, path, (long long)rseed);
+        return EXIT_USAGE;
+    }
+    *seed = rseed;
+    *kind = index_of(kind_values, sizeof kind_values / sizeof *kind_values, rec.kind);
+    *dtype = index_of(dtype_values, sizeof dtype_values / sizeof *dtype_values, rec.dtype);
+    return 0;
+}
+
 static int check_readable(const char *cmd, const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -142,15 +190,17 @@ int cmd_spectrum(int argc, char **argv, int first) {
     const char *cmd = "spectrum";
     common_opts c;
     common_defaults(&c);
+    c.seed = SEED_UNSET;
     model_opts mo = {0};
-    int kind = 0, dtype = 0, full = 0, tiny = 0;
+    int kind = -1, dtype = -1, full = 0, tiny = 0; /* -1: not given */
     const char *checkpoint = NULL, *blocks = "all";
     spec_opts so = {.probes = 8, .steps = 0, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1,
                     .js_replicates = 100};
     opt_spec specs[] = {
         {"model", OPT_CHOICE, &kind, 0, 0, kind_choices, "KIND", "model [gpt]"},
         {"checkpoint", OPT_STRING, &checkpoint, 0, 0, NULL, "FILE",
-         "analyse the parameters of this checkpoint (its model kind and sizes must match)"},
+         "analyse the parameters of this checkpoint (a checkpoint that records its model "
+         "rebuilds it: no size options needed; older ones need the same kind and sizes)"},
         {"tiny", OPT_FLAG, &tiny, 0, 0, NULL, NULL, "tiny model sizes (for tests)"},
         MODEL_SIZE_OPTS(mo),
         {"dtype", OPT_CHOICE, &dtype, 0, 0, dtype_choices, "T", "parameter dtype [f64]"},
@@ -175,6 +225,9 @@ int cmd_spectrum(int argc, char **argv, int first) {
                            "initialisation or at a checkpoint: per-block densities, their pairwise\n"
                            "Jensen-Shannon distances and mean (JS0), optionally the full spectrum.");
     if (rc) return rc == 1 ? EXIT_OK : rc;
+    const int kind_given = kind >= 0, dtype_given = dtype >= 0;
+    if (kind < 0) kind = 0;
+    if (dtype < 0) dtype = 0;
     mo.kind = kind_values[kind];
     mo.dtype = dtype_values[dtype];
     so.full = full;
@@ -201,6 +254,13 @@ int cmd_spectrum(int argc, char **argv, int first) {
     }
     if (tiny) tiny_preset(&mo);
     if (checkpoint && check_readable(cmd, checkpoint)) { free(blist); return EXIT_RUNTIME; }
+    int recorded = 0;
+    if (checkpoint && (rc = recorded_model(cmd, checkpoint, &mo, kind_given, dtype_given, &c.seed,
+                                           &kind, &dtype, &recorded))) {
+        free(blist);
+        return rc;
+    }
+    if (c.seed == SEED_UNSET) c.seed = 0;
     const char *missing = compute_missing_spectrum();
     if (missing) {
         runtime_error(cmd, "not available in this build (%s)", missing);
@@ -215,8 +275,11 @@ int cmd_spectrum(int argc, char **argv, int first) {
     spec_result sr = {0};
     char sizes[256] = "";
     double t0 = now_seconds();
-    progress_stage("%s: building the model", kind_choices[kind]);
-    if ((rc = model_make(ctx, &mo, &m, sizes, sizeof sizes)) != HB_OK) {
+    progress_stage("%s: building the model%s", kind_choices[kind],
+                   recorded ? " the checkpoint records" : "");
+    rc = recorded ? model_make_recorded(ctx, checkpoint, &mo, &m, sizes, sizeof sizes)
+                  : model_make(ctx, &mo, &m, sizes, sizeof sizes);
+    if (rc != HB_OK) {
         status = report_failure(cmd, ctx, rc, "creating the model");
         goto done;
     }
@@ -235,6 +298,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
         goto done;
     }
     snprintf(sr.sizes, sizeof sr.sizes, "%s", sizes);
+    sr.size_info = mo.described;
     if (checkpoint) snprintf(sr.source, sizeof sr.source, "checkpoint:%s", checkpoint);
     else snprintf(sr.source, sizeof sr.source, "init");
     progress_clear();
@@ -412,8 +476,9 @@ int cmd_train(int argc, char **argv, int first) {
     const char *cmd = "train";
     common_opts c;
     common_defaults(&c);
+    c.seed = SEED_UNSET;
     model_opts mo = {0};
-    int kind = 0, dtype = 0, optim = 1, sched = 0, tiny = 0, sr = 0;
+    int kind = -1, dtype = -1, optim = 1, sched = 0, tiny = 0, sr = 0; /* -1: not given */
     train_opts to = {.lr = NAN, .momentum = 0.9, .wd = 0, .beta1 = 0.9, .beta2 = 0.999,
                      .eps = 1e-8, .steps = 100, .warmup = 0, .rank = -1, .sst_iteration = -1,
                      .rewarm = -1, .lora_alpha = NAN};
@@ -439,7 +504,9 @@ int cmd_train(int argc, char **argv, int first) {
          "write a checkpoint here at the end (and every --checkpoint-every steps)"},
         {"checkpoint-every", OPT_INT, &to.checkpoint_every, 1, 100000000, NULL, "N",
          "checkpoint period in steps"},
-        {"resume", OPT_STRING, &to.resume, 0, 0, NULL, "FILE", "resume from this checkpoint"},
+        {"resume", OPT_STRING, &to.resume, 0, 0, NULL, "FILE",
+         "resume from this checkpoint (one that records its model rebuilds it: no size "
+         "options or --seed needed)"},
         {"rank", OPT_INT, &to.rank, 1, 1 << 20, NULL, "R",
          "sst: active singular pairs per block; lora: rank (clamped to min(out, in)) [8]"},
         {"sst-iteration", OPT_INT, &to.sst_iteration, 1, 100000000, NULL, "T3",
@@ -458,6 +525,9 @@ int cmd_train(int argc, char **argv, int first) {
                            "layers (mlp) are reparametrised (Sparse Spectral Training / LoRA) and the\n"
                            "wrapper is trained with AdamW.");
     if (rc) return rc == 1 ? EXIT_OK : rc;
+    const int kind_given = kind >= 0, dtype_given = dtype >= 0;
+    if (kind < 0) kind = 0;
+    if (dtype < 0) dtype = 0;
     const int is_sst = optim == 4, is_lora = optim == 5;
     {
         /* the SST/LoRA options belong to those optimizers only */
@@ -515,6 +585,20 @@ int cmd_train(int argc, char **argv, int first) {
     mo.dtype = dtype_values[dtype];
     if (tiny) tiny_preset(&mo);
     if (to.resume && check_readable(cmd, to.resume)) return EXIT_RUNTIME;
+    int recorded = 0;
+    if (to.resume && (rc = recorded_model(cmd, to.resume, &mo, kind_given, dtype_given, &c.seed,
+                                          &kind, &dtype, &recorded)))
+        return rc;
+    if (c.seed == SEED_UNSET) c.seed = 0;
+    if (recorded) {
+        mo.kind = kind_values[kind];
+        mo.dtype = dtype_values[dtype];
+        if (sr && mo.dtype != HB_BF16) {
+            usage_error(cmd, "--stochastic-rounding needs --dtype bf16 (the checkpoint '%s' is %s)",
+                        to.resume, dtype_choices[dtype]);
+            return EXIT_USAGE;
+        }
+    }
     const char *missing = to.sst_method ? compute_missing_sst() : compute_missing_train();
     if (missing) {
         runtime_error(cmd, "not available in this build (%s)", missing);
@@ -528,7 +612,9 @@ int cmd_train(int argc, char **argv, int first) {
     train_run run = {0};
     char sizes[256] = "";
     double t0 = now_seconds();
-    if ((rc = model_make(ctx, &mo, &m, sizes, sizeof sizes)) != HB_OK) {
+    rc = recorded ? model_make_recorded(ctx, to.resume, &mo, &m, sizes, sizeof sizes)
+                  : model_make(ctx, &mo, &m, sizes, sizeof sizes);
+    if (rc != HB_OK) {
         status = report_failure(cmd, ctx, rc, "creating the model");
         goto done;
     }
@@ -557,7 +643,8 @@ int cmd_train(int argc, char **argv, int first) {
         jw_object(&w, NULL);
         json_header(&w, cmd, &c);
         jw_string(&w, "model", kind_choices[kind]);
-        jw_string(&w, "sizes", sizes);
+        json_sizes(&w, "sizes", &mo.described);
+        jw_string(&w, "sizes_text", sizes);
         jw_string(&w, "dtype", dtype_choices[dtype]);
         jw_number(&w, "weight_decay", to.wd);
         json_train_run(&w, "run", &run, 1);
@@ -571,7 +658,8 @@ int cmd_train(int argc, char **argv, int first) {
         jw_object(&w, NULL);
         json_header(&w, cmd, &c);
         jw_string(&w, "model", kind_choices[kind]);
-        jw_string(&w, "sizes", sizes);
+        json_sizes(&w, "sizes", &mo.described);
+        jw_string(&w, "sizes_text", sizes);
         jw_string(&w, "dtype", dtype_choices[dtype]);
         jw_number(&w, "weight_decay", to.wd);
         json_train_run(&w, "run", &run, 1);
@@ -746,6 +834,8 @@ int cmd_analyze(int argc, char **argv, int first) {
     memset(quads, 0, sizeof quads);
     size_t nspec = 0, ntrain = 0, nquad = 0;
     char sizes[8][256];
+    model_sizes size_info[8];
+    memset(size_info, 0, sizeof size_info);
     char settings[4096];
     size_t sl = 0;
     sl += (size_t)snprintf(settings + sl, sizeof settings - sl,
@@ -777,6 +867,7 @@ int cmd_analyze(int argc, char **argv, int first) {
             status = report_failure(cmd, ctx, rc, mname);
             goto done;
         }
+        size_info[i] = mo.described;
         sl += (size_t)snprintf(settings + sl, sizeof settings - sl, "%s: %s, %zu parameters\n", mname,
                                sizes[i], hb_params_count(hb_model_params(m)));
         if (!c.quiet) fprintf(stderr, "[hessblock] %s: %s\n", mname, sizes[i]);
@@ -789,6 +880,7 @@ int cmd_analyze(int argc, char **argv, int first) {
                 goto done;
             }
             snprintf(specs_r[nspec].sizes, sizeof specs_r[nspec].sizes, "%s", sizes[i]);
+            specs_r[nspec].size_info = mo.described;
             snprintf(specs_r[nspec].source, sizeof specs_r[nspec].source, "init");
             if (write_spectrum_files(cmd, c.out, &specs_r[nspec])) { hb_model_free(m); goto done; }
             nspec++;
@@ -859,7 +951,8 @@ int cmd_analyze(int argc, char **argv, int first) {
             const char *mname = model_kind_name(mkinds[i]);
             jw_object(&w, NULL);
             jw_string(&w, "model", mname);
-            jw_string(&w, "sizes", sizes[i]);
+            json_sizes(&w, "sizes", &size_info[i]);
+            jw_string(&w, "sizes_text", sizes[i]);
             double ls = NAN, la = NAN, gap = NAN;
             const spec_result *sr = NULL;
             for (size_t k = 0; k < nspec && k < 8; k++) if (!strcmp(specs_r[k].model, mname)) sr = &specs_r[k];
