@@ -72,11 +72,14 @@ static int index_of(const int *values, size_t n, int v) {
 }
 
 /* The model the checkpoint at path records, checked against the options given explicitly
- * (kind_given / dtype_given, nonzero size fields of *given, seed unless SEED_UNSET). On
+ * (kind_given / dtype_given, nonzero size fields of *given — before --tiny, which tiny
+ * says was given —, seed unless SEED_UNSET). On
  * *has = 1, *kind / *dtype become the recorded choice indices and *seed the recorded seed.
  * Returns 0, EXIT_USAGE (a given option differs: both values named) or EXIT_RUNTIME
  * (unreadable or corrupt file: named). */
-static int recorded_model(const char *cmd, const char *path, const model_opts *given,
+static void tiny_preset(model_opts *m);
+
+static int recorded_model(const char *cmd, const char *path, const model_opts *given, int tiny,
                           int kind_given, int dtype_given, int64_t *seed, int *kind, int *dtype,
                           int *has) {
     *has = 0;
@@ -96,7 +99,13 @@ static int recorded_model(const char *cmd, const char *path, const model_opts *g
     }
     hb_context_free(tmp);
     if (!*has) return 0;
-    if (check_against_checkpoint(cmd, path, given, kind_given, dtype_given, &rec)) return EXIT_USAGE;
+    /* --tiny stands for the tiny sizes of the recorded kind (or of --model) */
+    model_opts g = *given;
+    if (tiny) {
+        if (!kind_given) g.kind = rec.kind;
+        tiny_preset(&g);
+    }
+    if (check_against_checkpoint(cmd, path, &g, kind_given, dtype_given, &rec)) return EXIT_USAGE;
     if (*seed != SEED_UNSET && *seed != rseed) {
         usage_error(cmd, "--seed %lld does not match the checkpoint '%s' (seed %lld)",
                     (long long)*seed, path, (long long)rseed);
@@ -252,14 +261,14 @@ int cmd_spectrum(int argc, char **argv, int first) {
         free(blist);
         return EXIT_USAGE;
     }
-    if (tiny) tiny_preset(&mo);
     if (checkpoint && check_readable(cmd, checkpoint)) { free(blist); return EXIT_RUNTIME; }
     int recorded = 0;
-    if (checkpoint && (rc = recorded_model(cmd, checkpoint, &mo, kind_given, dtype_given, &c.seed,
-                                           &kind, &dtype, &recorded))) {
+    if (checkpoint && (rc = recorded_model(cmd, checkpoint, &mo, tiny, kind_given, dtype_given,
+                                           &c.seed, &kind, &dtype, &recorded))) {
         free(blist);
         return rc;
     }
+    if (tiny) tiny_preset(&mo);
     if (c.seed == SEED_UNSET) c.seed = 0;
     const char *missing = compute_missing_spectrum();
     if (missing) {
@@ -583,12 +592,12 @@ int cmd_train(int argc, char **argv, int first) {
     if (isnan(to.lr)) to.lr = optim == 0 ? 0.1 : 1e-3;
     mo.kind = kind_values[kind];
     mo.dtype = dtype_values[dtype];
-    if (tiny) tiny_preset(&mo);
     if (to.resume && check_readable(cmd, to.resume)) return EXIT_RUNTIME;
     int recorded = 0;
-    if (to.resume && (rc = recorded_model(cmd, to.resume, &mo, kind_given, dtype_given, &c.seed,
-                                          &kind, &dtype, &recorded)))
+    if (to.resume && (rc = recorded_model(cmd, to.resume, &mo, tiny, kind_given, dtype_given,
+                                          &c.seed, &kind, &dtype, &recorded)))
         return rc;
+    if (tiny) tiny_preset(&mo);
     if (c.seed == SEED_UNSET) c.seed = 0;
     if (recorded) {
         mo.kind = kind_values[kind];

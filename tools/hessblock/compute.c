@@ -278,6 +278,10 @@ int model_make_recorded(hb_context *ctx, const char *path, model_opts *mo, hb_mo
         rc = hb_context_next_stream(ctx, &s);
     }
     if (!rc) rc = hb_model_create(ctx, cfg, out);
+    /* where the context's counter is now (reading it takes one stream: put back below) */
+    uint64_t counter = 0, target = 0;
+    if (!rc) rc = hb_context_next_stream(ctx, &counter);
+    target = counter;
     if (!rc && data == HB_CKDATA_SYNTHETIC) {
         int64_t dseed = 0, dstream = 0, batches = 1, first = 0;
         rc = hb_checkpoint_info_get_i64(info, HB_CK_DATA_SEED, &dseed);
@@ -285,13 +289,21 @@ int model_make_recorded(hb_context *ctx, const char *path, model_opts *mo, hb_mo
         if (!rc) rc = hb_checkpoint_info_get_i64(info, HB_CK_DATA_BATCHES, &batches);
         if (!rc) rc = hb_checkpoint_info_get_i64(info, HB_CK_DATA_FIRST, &first);
         /* hb_model_create's own data is (1, 0, 0) under the model's seed: anything else is
-         * replaced as recorded */
+         * replaced as recorded, and the counter left past the data's stream, as model_make
+         * leaves it (so the SLQ probes that follow are those of the original run) */
         if (!rc && (dseed != seed || dstream != 0 || batches != 1 || first != 0)) {
-            int64_t cur = seed;
-            if (dseed != cur) rc = hb_context_set_i64(ctx, HB_CTX_SEED, dseed);
+            if (dseed != seed) rc = hb_context_set_i64(ctx, HB_CTX_SEED, dseed);
             if (!rc) rc = hb_model_set_synthetic(*out, (size_t)batches, (uint64_t)dstream,
                                                  (uint64_t)first);
+            if ((uint64_t)dstream + 1 > target) target = (uint64_t)dstream + 1;
         }
+    }
+    /* setting the seed restarts the counter: advance it to target */
+    if (!rc) rc = hb_context_set_i64(ctx, HB_CTX_SEED, seed);
+    if (!rc && target > (1u << 20)) rc = HB_EUNSUPPORTED;
+    for (uint64_t i = 0; !rc && i < target; i++) {
+        uint64_t s;
+        rc = hb_context_next_stream(ctx, &s);
     }
     if (!rc) {
         opts_from_config(cfg, (int)kind, mo);
