@@ -2,7 +2,7 @@
 buffer. `hb.checkpoint.save(path, params, opt)`, `load`, `to_bytes`, `from_bytes`, `size`.
 
 What a checkpoint says about itself, without the objects (format 2.1):
-`info = hb.checkpoint.Info.read(ctx, path)` (or `Info.from_bytes(ctx, data)`),
+`info = hb.CheckpointInfo.read(ctx, path)` (or `CheckpointInfo.from_bytes(ctx, data)`),
 `info[CheckpointKey.MODEL_SEED]` / `info['model_seed']`, and `info.model_config()`, the
 hb_model_config recorded by a checkpoint of a model made by hb_model_create (None when the
 file has no model section)."""
@@ -59,13 +59,20 @@ _info_get = declare("hb_checkpoint_info_get_i64", c_int, [c_void_p, c_int, P(c_i
 _info_cfg = declare("hb_checkpoint_info_model_config", c_int, [c_void_p, P(c_void_p)])
 
 
-class Info(Handle):
+class CheckpointInfo(Handle):
     """hb_checkpoint_info: a checkpoint's version, layout, optimizer step and (format 2.1)
-    the configuration, seeds and data of the model it was saved from."""
+    the configuration, seeds and data of the model it was saved from. Made by
+    CheckpointInfo.read(ctx, path) or CheckpointInfo.from_bytes(ctx, data)."""
 
-    def __init__(self, ctx, ptr):
+    def __init__(self, *args, **kwargs):
+        raise TypeError("use CheckpointInfo.read(ctx, path) or CheckpointInfo.from_bytes(ctx, data)")
+
+    @classmethod
+    def _adopt(cls, ctx, ptr):
+        self = cls.__new__(cls)
         self._ctx = ctx
         self._init_handle(ptr, _info_free, ctx)
+        return self
 
     @classmethod
     def read(cls, ctx, path):
@@ -73,7 +80,7 @@ class Info(Handle):
         ctx_ptr = require(ctx, Context, "ctx")
         out = c_void_p()
         ctx._check(_info_read(ctx_ptr, os.fsencode(path), ctypes.byref(out)))
-        return cls(ctx, out.value)
+        return cls._adopt(ctx, out.value)
 
     @classmethod
     def from_bytes(cls, ctx, data):
@@ -82,7 +89,7 @@ class Info(Handle):
         data = bytes(memoryview(data))
         out = c_void_p()
         ctx._check(_info_read_buf(ctx_ptr, data, len(data), ctypes.byref(out)))
-        return cls(ctx, out.value)
+        return cls._adopt(ctx, out.value)
 
     def __getitem__(self, key):
         """hb_checkpoint_info_get_i64 (NotFound when the file has no such value)."""
@@ -108,3 +115,6 @@ class Info(Handle):
         cfg.kind = ModelKind(self[CheckpointKey.MODEL_KIND])
         cfg._init_handle(out.value, _cfg_free, self._ctx)
         return cfg
+
+
+Info = CheckpointInfo
