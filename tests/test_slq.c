@@ -1262,6 +1262,71 @@ START_TEST(test_bad_input) {
 }
 END_TEST
 
+/* Restoring a spectrum from its probes (hb_spectrum_restore_probe): every number that the
+ * JS functions compute from it is identical to the original's, bit for bit — what a
+ * resumed `hessblock` run relies on. add_probe would renormalise the weights (w/sum with a
+ * sum of 1 ± eps) and change the last bits. */
+START_TEST(test_restore_exact) {
+    hb_context *ctx = hb_test_context(1, 5);
+    const size_t n = 60;
+    double lam[60];
+    for (size_t i = 0; i < n; i++) lam[i] = 0.1 * (double)i * (double)i - 3;
+    hb_linop *op = NULL;
+    ck_assert_int_eq(hb_linop_create_callback(ctx, n, diag_op, lam, &op), HB_OK);
+    hb_slq *s = make_slq(ctx, 4, 12);
+    hb_spectrum *a = NULL, *b = NULL, *r[2] = {NULL, NULL};
+    ck_assert_int_eq(hb_slq_run(s, op, &a), HB_OK);
+    for (size_t i = 0; i < n; i++) lam[i] = -lam[i] * 0.5; /* a second, different spectrum */
+    ck_assert_int_eq(hb_slq_run(s, op, &b), HB_OK);
+    const hb_spectrum *orig[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(hb_spectrum_create(ctx, n, &r[k]), HB_OK);
+        ck_assert_int_eq(hb_spectrum_set_unit_roundoff(r[k], hb_spectrum_unit_roundoff(orig[k])), HB_OK);
+        for (size_t p = 0; p < hb_spectrum_num_probes(orig[k]); p++) {
+            const double *nd, *wt;
+            size_t c;
+            int br;
+            ck_assert_int_eq(hb_spectrum_probe(orig[k], p, &nd, &wt, &c, &br), HB_OK);
+            ck_assert_int_eq(hb_spectrum_restore_probe(r[k], nd, wt, c, br), HB_OK);
+        }
+    }
+    hb_js_options jo = HB_JS_OPTIONS_INIT;
+    double M1[4], M2[4], m1, m2, se1, se2;
+    ck_assert_int_eq(hb_spectra_js_matrix(orig, 2, &jo, M1, &m1), HB_OK);
+    ck_assert_int_eq(hb_spectra_js_matrix((const hb_spectrum *const *)r, 2, &jo, M2, &m2), HB_OK);
+    ck_assert_int_eq(hb_spectra_js_matrix_stderr(orig, 2, &jo, 20, 99, NULL, &se1), HB_OK);
+    ck_assert_int_eq(hb_spectra_js_matrix_stderr((const hb_spectrum *const *)r, 2, &jo, 20, 99, NULL,
+                                                 &se2), HB_OK);
+    ck_assert(memcmp(M1, M2, sizeof M1) == 0 && memcmp(&m1, &m2, sizeof m1) == 0);
+    ck_assert(memcmp(&se1, &se2, sizeof se1) == 0);
+    double t1, t2;
+    ck_assert_int_eq(hb_spectrum_trace(a, &t1, NULL), HB_OK);
+    ck_assert_int_eq(hb_spectrum_trace(r[0], &t2, NULL), HB_OK);
+    ck_assert(memcmp(&t1, &t2, sizeof t1) == 0);
+    /* bad input */
+    double nd[2] = {2, 1}, w[2] = {0.5, 0.5}, wbad[2] = {0.5, 0.6}, wneg[2] = {1.5, -0.5};
+    double asc[2] = {1, 2}, nn[2] = {1, NAN};
+    ck_assert_int_eq(hb_spectrum_restore_probe(NULL, asc, w, 2, 0), HB_EINVAL);
+    ck_assert_int_eq(hb_spectrum_restore_probe(r[0], nd, w, 2, 0), HB_EINVAL);    /* unsorted */
+    ck_assert_int_eq(hb_spectrum_restore_probe(r[0], asc, wbad, 2, 0), HB_EINVAL); /* sum 1.1 */
+    ck_assert_int_eq(hb_spectrum_restore_probe(r[0], asc, wneg, 2, 0), HB_EINVAL);
+    ck_assert_int_eq(hb_spectrum_restore_probe(r[0], nn, w, 2, 0), HB_ENONFINITE);
+    ck_assert_int_eq(hb_spectrum_restore_probe(r[0], asc, w, 0, 0), HB_EINVAL);
+    ck_assert_int_eq(hb_spectrum_restore_probe(r[0], asc, NULL, 2, 0), HB_EINVAL);
+    ck_assert_int_eq(hb_spectrum_set_unit_roundoff(r[0], 0), HB_EINVAL);
+    ck_assert_int_eq(hb_spectrum_set_unit_roundoff(r[0], NAN), HB_EINVAL);
+    ck_assert_int_eq(hb_spectrum_set_unit_roundoff(NULL, 1e-8), HB_EINVAL);
+    ck_assert_int_eq(hb_spectrum_set_unit_roundoff(r[0], 0x1p-24), HB_OK);
+    ck_assert(hb_spectrum_unit_roundoff(r[0]) == 0x1p-24);
+    for (int k = 0; k < 2; k++) hb_spectrum_free(r[k]);
+    hb_spectrum_free(a);
+    hb_spectrum_free(b);
+    hb_slq_free(s);
+    hb_linop_free(op);
+    hb_context_free(ctx);
+}
+END_TEST
+
 /* ---- Allocation failures on every create path -------------------------------------------- */
 static const double *oom_matrix(void) {
     static double A[20 * 20];
@@ -1370,6 +1435,7 @@ Suite *hb_suite_slq(void) {
         {"export_locale", test_export_locale},
         {"js_stderr", test_js_stderr},
         {"bad_input", test_bad_input},
+        {"restore_exact", test_restore_exact},
         {"oom", test_oom},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) { /* one case each: CK_RUN_CASE */

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Fuzz the checkpoint loader with libFuzzer (+ AddressSanitizer, UBSan) for a bounded time.
-#   bash tools/fuzz.sh [seconds=60]
+# Fuzz the library with libFuzzer (+ AddressSanitizer, UBSan) for a bounded time per target.
+#   bash tools/fuzz.sh [seconds=60] [target...]      targets: checkpoint api (default: all)
 # Installs clang, the libFuzzer runtime and clang's OpenMP with apt-get when missing
-# (needs root or sudo), builds the library with clang into build-fuzz/, runs
-# fuzz/fuzz_checkpoint.c on a copy of the seed corpus fuzz/corpus/checkpoint, and fails
-# if the fuzzer finds a crash, a leak or a sanitizer report.
+# (needs root or sudo), builds the library with clang into build-fuzz/, runs each target
+# fuzz/fuzz_<target>.c for `seconds` on a copy of its seed corpus fuzz/corpus/<target>,
+# and fails if the fuzzer finds a crash, a leak or a sanitizer report (the input is left
+# in build-fuzz/crash-*; make it a regression test).
+#   checkpoint  hb_checkpoint_load_buffer on mutated checkpoints (fuzz/fuzz_checkpoint.c)
+#   api         random sequences of public calls with often invalid arguments
+#               (fuzz/fuzz_api.c)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(checkpoint api)
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 
 apt_install() {
@@ -39,14 +46,22 @@ if [ ! -f build-fuzz/build.ninja ]; then
 fi
 ninja -C build-fuzz lib/libhessblock.a
 
-clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fopenmp \
-  -Iinclude -Ibuild-fuzz/include fuzz/fuzz_checkpoint.c build-fuzz/lib/libhessblock.a \
-  -lblis -llapacke -lm -o build-fuzz/fuzz_checkpoint
-
-corpus=build-fuzz/corpus-checkpoint
-mkdir -p "$corpus"
-cp -n fuzz/corpus/checkpoint/* "$corpus"/ 2>/dev/null || true
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  build-fuzz/fuzz_checkpoint -max_total_time="$secs" -max_len=4096 -timeout=10 \
-  -artifact_prefix=build-fuzz/ "$corpus"
-echo "fuzz: no crash in ${secs}s"
+status=0
+for t in "${targets[@]}"; do
+  [ -f "fuzz/fuzz_$t.c" ] || { echo "fuzz: no target fuzz/fuzz_$t.c"; exit 2; }
+  clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fopenmp \
+    -Iinclude -Ibuild-fuzz/include "fuzz/fuzz_$t.c" build-fuzz/lib/libhessblock.a \
+    -lblis -llapacke -lm -o "build-fuzz/fuzz_$t"
+  corpus="build-fuzz/corpus-$t"
+  mkdir -p "$corpus"
+  cp -n "fuzz/corpus/$t"/* "$corpus"/ 2>/dev/null || true
+  if ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=fuzz/lsan.supp \
+      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      "build-fuzz/fuzz_$t" -max_total_time="$secs" -max_len=4096 -timeout=10 \
+      -print_final_stats=1 -artifact_prefix="build-fuzz/$t-" "$corpus"; then
+    echo "fuzz $t: no crash in ${secs}s"
+  else
+    echo "fuzz $t: FAILED (input in build-fuzz/$t-*)"; status=1
+  fi
+done
+exit $status

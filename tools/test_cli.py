@@ -396,12 +396,143 @@ r_lin = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "2", "--json", 
 r_sym = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "2", "--json", "--quiet", "--js-grid", "symlog"])
 r_set = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "2", "--steps", "8", "--js-grid", "symlog"])
 if r_lin.returncode == 0 and r_sym.returncode == 0 and r_set.returncode == 0:
-    check(strict_json(r_lin.stdout, "linear steps")["spectrum"]["lanczos_steps"] == 40, "linear default 40 steps")
+    check(strict_json(r_lin.stdout, "linear steps")["spectrum"]["lanczos_steps"] == 12,
+          "linear default: the tiny preset's 12 steps")
     check(strict_json(r_sym.stdout, "symlog steps")["spectrum"]["lanczos_steps"] == SYMLOG_MIN_STEPS,
           "symlog default steps raised to the measured minimum")
     check("biased upward" in r_set.stderr, f"--steps 8 with symlog: note on stderr: {r_set.stderr[-200:]!r}")
 else:
     check(False, f"symlog steps runs: {r_sym.stderr} {r_set.stderr}")
+
+# ---- issue 15: presets, bare hessblock, interrupt and --resume, progress off a terminal ---------
+PRESETS = ("default", "tiny", "ref", "large")
+for sub in (["analyze"], ["spectrum"], ["train"]):
+    p = run(sub + ["--help"])
+    for name in PRESETS:
+        check(re.search(rf"^  {name} ", p.stdout, re.M) is not None, f"{sub} --help: preset {name}")
+    # sizes with their parameter counts; ref = gpt-ref (docs/models.md: 421,632 parameters)
+    check(re.search(r"gpt +421632 parameters: vocab 65, context 64, width 128, heads 4, layers 2; "
+                    r"data 16 samples", p.stdout) is not None, f"{sub} --help: ref gpt sizes")
+    large = re.findall(r"^    (gpt|mlp|cnn) +(\d+) parameters", p.stdout.split("  large ")[-1], re.M)
+    check(len(large) == 3 and all(9e6 <= int(n) <= 1.1e7 for _, n in large), f"{sub} --help: large ~10M: {large}")
+# the help's count is the model's: spectrum --preset tiny reports the same n_params
+p = run(["--help"])
+tiny_gpt = re.search(r"  tiny .*?\n    gpt +(\d+) parameters", p.stdout, re.S)
+q = run(["spectrum", "--preset", "tiny", "--blocks", "none", "--full", "--probes", "1", "--steps", "2",
+         "--json", "--quiet"])
+if check(q.returncode == 0 and tiny_gpt is not None, f"preset tiny spectrum: {q.stderr}"):
+    sq = strict_json(q.stdout, "preset tiny")["spectrum"]
+    check(sq["n_params"] == int(tiny_gpt.group(1)), f"tiny gpt parameters {sq['n_params']} vs help")
+# one set: --tiny is --preset tiny, analyze and spectrum share the SLQ defaults, flags override
+a = run(["spectrum", "--model", "mlp", "--tiny", "--blocks", "layers.0.weight", "--json", "--quiet"])
+b = run(["spectrum", "--model", "mlp", "--preset", "tiny", "--blocks", "layers.0.weight", "--json", "--quiet"])
+c = run(["spectrum", "--model", "mlp", "--preset", "tiny", "--width", "8", "--blocks", "layers.0.weight",
+         "--json", "--quiet"])
+if check(a.returncode == b.returncode == c.returncode == 0, f"--tiny/--preset tiny: {a.stderr}{b.stderr}{c.stderr}"):
+    sa, sb, sc = (strict_json(x.stdout, "preset")["spectrum"] for x in (a, b, c))
+    check(sa["sizes"] == sb["sizes"] and sa["blocks"][0]["lambda_max"] == sb["blocks"][0]["lambda_max"],
+          "--tiny = --preset tiny")
+    check((sa["probes"], sa["lanczos_steps"]) == (2, 12), f"spectrum tiny SLQ defaults {sa['probes']}/{sa['lanczos_steps']}")
+    check(sc["sizes"]["width"] == 8 and sa["sizes"]["width"] == 16, f"--width overrides the preset: {sc['sizes']}")
+if os.path.exists(os.path.join(SCRATCH, "analyze", "summary.json")):
+    st = json.load(open(os.path.join(SCRATCH, "analyze", "summary.json")))["settings"]
+    check("SLQ: 2 probes, 12 Lanczos steps" in st, f"analyze tiny SLQ defaults: {st[:200]!r}")
+p = run(["spectrum", "--tiny", "--preset", "ref"])
+check(p.returncode == 2 and "contradicts" in p.stderr, f"--tiny --preset ref: {p.returncode} {p.stderr!r}")
+p = run(["spectrum", "--preset", "tiny", "--model", "mlp", "--probes", "1"])
+check(p.returncode == 0 and re.search(r"mlp: cost: \d+ HVP products .* memory about \d+ MiB", p.stderr),
+      f"cost line before the run: {p.stderr!r}")
+
+# bare `hessblock`: the help, exit 0, nothing created in the working directory
+bare = fresh("bare")
+os.makedirs(bare)
+p = subprocess.run([HB], capture_output=True, text=True, timeout=60, cwd=bare)
+check(p.returncode == 0 and "usage: hessblock" in p.stdout and "presets" in p.stdout,
+      f"bare hessblock: {p.returncode} {p.stdout[:200]!r}")
+check(os.listdir(bare) == [], f"bare hessblock created {os.listdir(bare)}")
+
+
+def numbers_only(d):
+    """summary.json without what may differ between two runs of the same settings."""
+    if isinstance(d, dict):
+        return {k: numbers_only(v) for k, v in d.items() if k not in ("seconds", "out")}
+    if isinstance(d, list):
+        return [numbers_only(x) for x in d]
+    return d
+
+
+def interrupt(args, out, sig, pause="0.2"):
+    """Runs analyze, sends `sig` once run.json lists a finished block; returns the process."""
+    env = dict(os.environ, HESSBLOCK_TEST_PAUSE_AFTER_BLOCK=pause)
+    proc = subprocess.Popen([HB] + args + ["--out", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    import time
+    t0 = time.time()
+    while time.time() - t0 < 60 and proc.poll() is None:
+        try:
+            if json.load(open(os.path.join(out, "run.json")))["finished_blocks"]:
+                break
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.01)
+    proc.send_signal(sig)
+    o, e = proc.communicate(timeout=120)
+    return proc.returncode, o, e
+
+
+import signal
+full_dir = os.path.join(SCRATCH, "analyze")   # the uninterrupted tiny run above (same settings)
+part = fresh("interrupted")
+rc, o, e = interrupt(["analyze", "--preset", "tiny"], part, signal.SIGINT)
+check(rc == 130, f"SIGINT: exit {rc} (128 + 2): {e[-300:]!r}")
+check("--resume" in e, f"SIGINT: says how to continue: {e[-300:]!r}")
+rj = strict_json(open(os.path.join(part, "run.json")).read(), "partial run.json") if os.path.exists(
+    os.path.join(part, "run.json")) else None
+if check(rj is not None, "interrupted: run.json written"):
+    fin = rj["finished_blocks"]
+    check(rj["complete"] is False and 1 <= len(fin) < 21, f"partial set marked incomplete: {rj['complete']} {len(fin)}")
+    for b in fin:
+        blk = strict_json(open(os.path.join(part, b["file"])).read(), b["file"])
+        check(blk and blk["block"] == b["block"] and len(blk["probes"]) == 2, f"block file {b['file']}")
+    check(not os.path.exists(os.path.join(part, "summary.json")), "no summary.json in a partial set")
+    left = [f for _, _, fs in os.walk(part) for f in fs if f.endswith(".tmp")]
+    check(left == [], f"no temporary files left: {left}")
+    # --resume with other settings: exit 2, every mismatch with both values, nothing touched
+    before = open(os.path.join(part, "run.json")).read()
+    p = run(["analyze", "--preset", "tiny", "--probes", "3", "--seed", "5", "--resume", part])
+    check(p.returncode == 2 and "probes: recorded 2, given 3" in p.stderr and "seed: recorded 0, given 5" in p.stderr,
+          f"resume mismatch: {p.returncode} {p.stderr!r}")
+    check(open(os.path.join(part, "run.json")).read() == before, "a rejected resume changes nothing")
+    p = run(["analyze", "--preset", "tiny", "--resume", os.path.join(SCRATCH, "no-such-run")])
+    check(p.returncode == 2 and "no run to continue" in p.stderr, f"resume of nothing: {p.stderr!r}")
+    # the resumed run reads the finished blocks back and ends bit for bit as an uninterrupted one
+    p = run(["analyze", "--preset", "tiny", "--resume", part], timeout=240)
+    check(p.returncode == 0, f"resume: exit {p.returncode}: {p.stderr[-300:]}")
+    check(f"{len(fin)} finished blocks are read back" in p.stderr, f"resume reads back: {p.stderr[:300]!r}")
+    if p.returncode == 0 and os.path.exists(os.path.join(full_dir, "summary.json")):
+        x = json.load(open(os.path.join(part, "summary.json")))
+        y = json.load(open(os.path.join(full_dir, "summary.json")))
+        check(x["complete"] is True and json.load(open(os.path.join(part, "run.json")))["complete"] is True,
+              "resumed run complete")
+        check(numbers_only(x) == numbers_only(y), "resumed summary.json equals the uninterrupted run's")
+        for b in fin:  # the per-block files too (17 digits: exact)
+            check(open(os.path.join(part, b["file"])).read() == open(os.path.join(full_dir, b["file"])).read(),
+                  f"block file {b['file']} as in the uninterrupted run")
+        # the research outputs (issue 15.4) of the resumed run: byte for byte the uninterrupted run's
+        for m in ("gpt", "mlp", "cnn"):
+            for suffix in ("_ritz.npy", "_blocks.csv", "_js_stderr.csv"):
+                fa, fb = os.path.join(part, m + suffix), os.path.join(full_dir, m + suffix)
+                check(os.path.exists(fa) and os.path.exists(fb) and
+                      open(fa, "rb").read() == open(fb, "rb").read(), f"resumed {m}{suffix} as uninterrupted")
+rc, o, e = interrupt(["analyze", "--preset", "tiny", "--models", "mlp", "--quiet"], fresh("sigterm"), signal.SIGTERM)
+check(rc == 143, f"SIGTERM: exit {rc} (128 + 15): {e!r}")
+
+# progress off a terminal: timestamped lines, at most one per --progress-every seconds
+p = run(["spectrum", "--preset", "tiny", "--model", "mlp", "--progress-every", "0"])
+lines = re.findall(r"^\[hessblock\] \d{4}-\d\d-\d\d \d\d:\d\d:\d\d .*\d+% elapsed \d+:\d\d ETA", p.stderr, re.M)
+check(p.returncode == 0 and len(lines) >= 2, f"progress lines off a terminal: {p.stderr[-400:]!r}")
+p = run(["spectrum", "--preset", "tiny", "--model", "mlp", "--progress-every", "3600"])
+check(p.returncode == 0 and not re.search(r"% elapsed", p.stderr), f"--progress-every 3600: {p.stderr!r}")
 
 # ---- spectrum ------------------------------------------------------------------------------------
 d = fresh("spectrum")
@@ -714,6 +845,32 @@ if not unavailable(p, "train"):
                   and ck in lines[0], f"{sub[0]} {extra} vs checkpoint: {p.returncode} {p.stderr!r}")
     p = run(["spectrum", "--checkpoint", ck, "--vocab", "12", "--quiet"])
     check(p.returncode == 2 and "vocab" in p.stderr, f"option of another kind: {p.returncode} {p.stderr!r}")
+    # an explicit preset is checked like the size options (docs/cli.md): its sizes for the
+    # recorded kind, size flags over them; --preset tiny's mlp has batch 32, not 16
+    for sub in (["spectrum", "--checkpoint", ck], ["train", "--resume", ck, "--steps", "1"]):
+        p = run(sub + ["--preset", "tiny", "--quiet"])
+        lines = p.stderr.strip().splitlines()
+        check(p.returncode == 2 and len(lines) == 1 and "--preset tiny (batch 32)" in lines[0] and "batch 16" in lines[0]
+              and ck in lines[0], f"{sub[0]} --preset tiny vs checkpoint: {p.returncode} {p.stderr!r}")
+    # a checkpoint of a preset's model: that preset is accepted, another one not (ref's mlp =
+    # the library's defaults, compared as such), no preset = the recorded sizes whatever they are
+    tk = os.path.join(d, "tiny.ckpt")
+    p = run(["train", "--model", "mlp", "--preset", "tiny", "--steps", "1", "--checkpoint", tk, "--quiet"])
+    check(p.returncode == 0, f"train --preset tiny --checkpoint: {p.returncode} {p.stderr}")
+    if p.returncode == 0:
+        q = run(["spectrum", "--checkpoint", tk, "--preset", "tiny", "--width", "16", "--blocks", "layers.0.weight",
+                 "--json", "--quiet"])
+        check(q.returncode == 0, f"matching --preset tiny: {q.returncode} {q.stderr!r}")
+        if q.returncode == 0:
+            z = strict_json(q.stdout, "preset tiny ckpt")["spectrum"]
+            check(z["sizes"]["width"] == 16 and (z["probes"], z["lanczos_steps"]) == (2, 12),
+                  f"matching --preset tiny: sizes and the preset's SLQ defaults {z['sizes']} {z['probes']}")
+        for preset in ("default", "ref", "large"):
+            q = run(["spectrum", "--checkpoint", tk, "--preset", preset, "--quiet"])
+            check(q.returncode == 2 and f"--preset {preset} (" in q.stderr and tk in q.stderr,
+                  f"--preset {preset} vs a tiny checkpoint: {q.returncode} {q.stderr!r}")
+        q = run(["spectrum", "--checkpoint", tk, "--tiny", "--preset", "ref", "--quiet"])
+        check(q.returncode == 2 and "contradicts" in q.stderr, f"--tiny --preset ref with a checkpoint: {q.stderr!r}")
     # an old-format checkpoint (no model section) still loads, with the sizes given as before
     old = os.path.join(d, "old.ckpt")
     strip_model_section(ck, old)

@@ -137,6 +137,19 @@ HB_API int hb_spectrum_add_probe(hb_spectrum *sp, const double *nodes, const dou
                                  size_t count);
 /* hb_spectrum_free: NULL is a no-op. */
 HB_API void hb_spectrum_free(hb_spectrum *sp);
+/* hb_spectrum_restore_probe: append one quadrature EXACTLY as given — no sorting, no
+ * renormalisation of the weights — with its breakdown flag: for rebuilding, bit for bit, a
+ * spectrum whose probes were read with hb_spectrum_probe and saved (e.g. `hessblock`'s
+ * per-block files of an interrupted run). Nodes must be ascending (non-decreasing), weights
+ * ≥ 0 with a sum within 1e-9 of 1 (what hb_spectrum_probe returns). Returns HB_OK, HB_EINVAL
+ * (NULL, count = 0, unsorted nodes, a negative weight, a sum away from 1), HB_ENONFINITE,
+ * HB_EOVERFLOW, HB_ENOMEM. */
+HB_API int hb_spectrum_restore_probe(hb_spectrum *sp, const double *nodes,
+                                     const double *weights, size_t count, int breakdown);
+/* hb_spectrum_set_unit_roundoff: set the unit roundoff u that hb_spectrum_unit_roundoff
+ * returns (what the numerically-zero test uses), for a restored spectrum of an f32 or
+ * finite-difference operator. Returns HB_OK, HB_EINVAL (NULL, u not in (0, 1)). */
+HB_API int hb_spectrum_set_unit_roundoff(hb_spectrum *sp, double u);
 
 /* Accessors (0 / NULL on a NULL spectrum). dim = n of the operator. */
 HB_API size_t hb_spectrum_dim(const hb_spectrum *sp);

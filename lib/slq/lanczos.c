@@ -198,13 +198,16 @@ static void store_row(hb_dtype bdt, void *B, size_t row, size_t n, const double 
 }
 
 /* Eigen-decomposition of the tridiagonal (alpha[0..s), beta[0..s-1)) into nodes (ascending)
- * and, if Z is non-NULL, the s×s column-major eigenvector matrix. d, e: scratch of s. */
+ * and, if Z is non-NULL, the s×s column-major eigenvector matrix. d: scratch of s; e:
+ * scratch of 3s (the off-diagonal, then dstev's workspace of 2s − 2). The _work form takes
+ * our workspace: LAPACKE_dstev would malloc it behind the context's allocator, and report
+ * its failure as an info code that is not HB_ENOMEM (docs/reliability.md). */
 static int tridiag_eig(hb_context *ctx, size_t s, const double *alpha, const double *beta,
                        double *d, double *e, double *Z) {
     memcpy(d, alpha, s * sizeof(double));
     if (s > 1) memcpy(e, beta, (s - 1) * sizeof(double));
-    lapack_int info = LAPACKE_dstev(LAPACK_COL_MAJOR, Z ? 'V' : 'N', (lapack_int)s, d, e, Z,
-                                    (lapack_int)s);
+    lapack_int info = LAPACKE_dstev_work(LAPACK_COL_MAJOR, Z ? 'V' : 'N', (lapack_int)s, d, e,
+                                         Z, (lapack_int)s, e + s);
     HB_CHECK(ctx, info == 0, HB_EUNSUPPORTED, "LAPACKE_dstev failed (info %d) on a %zu x %zu tridiagonal",
              (int)info, s, s);
     return HB_OK;
@@ -222,7 +225,7 @@ typedef struct {
     int *broke;     /* k */
     void *h;        /* m doubles */
     float *wf, *uf; /* n floats (f32 basis) */
-    double *d, *e, *Z; /* m, m, m×m */
+    double *d, *e, *Z; /* m, 3m (off-diagonal + dstev workspace), m×m */
 } slq_work;
 
 static void work_free(hb_context *ctx, slq_work *w) {
@@ -255,7 +258,7 @@ static int work_alloc(hb_context *ctx, slq_work *w, size_t k, size_t m, size_t n
                ((w->wf = hb__malloc(ctx, n * sizeof(float), "f32 scratch")) &&
                 (w->uf = hb__malloc(ctx, n * sizeof(float), "f32 scratch")))) &&
               (w->d = hb__malloc(ctx, m * sizeof(double), "tridiagonal")) &&
-              (w->e = hb__malloc(ctx, m * sizeof(double), "tridiagonal")) &&
+              (w->e = hb__malloc(ctx, 3 * m * sizeof(double), "tridiagonal and dstev workspace")) &&
               (w->Z = hb__malloc(ctx, mm * sizeof(double), "tridiagonal eigenvectors"));
     if (!ok) {
         work_free(ctx, w);

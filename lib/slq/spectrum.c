@@ -97,6 +97,46 @@ int hb_spectrum_add_probe(hb_spectrum *sp, const double *nodes, const double *we
     return rc;
 }
 
+int hb_spectrum_restore_probe(hb_spectrum *sp, const double *nodes, const double *weights,
+                              size_t count, int breakdown) {
+    if (!sp) return HB_EINVAL;
+    hb_context *ctx = sp->ctx;
+    HB_CHECK(ctx, nodes != NULL && weights != NULL, HB_EINVAL, "nodes or weights is NULL");
+    HB_CHECK(ctx, count >= 1, HB_EINVAL, "a probe needs at least one node");
+    HB_CHECK(ctx, count <= ((size_t)-1) / sizeof(double), HB_EOVERFLOW, "count overflows");
+    double sum = 0;
+    for (size_t i = 0; i < count; i++) {
+        HB_CHECK(ctx, isfinite(nodes[i]) && isfinite(weights[i]), HB_ENONFINITE,
+                 "node or weight %zu is not finite", i);
+        HB_CHECK(ctx, weights[i] >= 0, HB_EINVAL, "weight %zu is negative (%g)", i, weights[i]);
+        HB_CHECK(ctx, i == 0 || nodes[i] >= nodes[i - 1], HB_EINVAL,
+                 "nodes are not ascending at %zu (%.17g after %.17g)", i, nodes[i], nodes[i - 1]);
+        sum += weights[i];
+    }
+    /* the weights of a saved probe sum to 1 up to rounding; anything else is not one */
+    HB_CHECK(ctx, fabs(sum - 1) <= 1e-9, HB_EINVAL, "weights sum to %.17g, not 1", sum);
+    double *nd = hb__malloc(ctx, count * sizeof(double), "spectrum nodes");
+    double *wt = hb__malloc(ctx, count * sizeof(double), "spectrum weights");
+    int rc = nd && wt ? HB_OK : HB_ENOMEM;
+    if (rc == HB_OK) {
+        memcpy(nd, nodes, count * sizeof(double));
+        memcpy(wt, weights, count * sizeof(double));
+        rc = hb__spectrum_push(sp, nd, wt, count, breakdown != 0);
+    }
+    if (rc != HB_OK) {
+        hb__free(ctx, nd);
+        hb__free(ctx, wt);
+    }
+    return rc;
+}
+
+int hb_spectrum_set_unit_roundoff(hb_spectrum *sp, double u) {
+    if (!sp) return HB_EINVAL;
+    HB_CHECK(sp->ctx, u > 0 && u < 1, HB_EINVAL, "unit roundoff %g is not in (0, 1)", u);
+    sp->unit_roundoff = u;
+    return HB_OK;
+}
+
 size_t hb_spectrum_dim(const hb_spectrum *sp) { return sp ? sp->n : 0; }
 size_t hb_spectrum_num_probes(const hb_spectrum *sp) { return sp ? sp->n_probes : 0; }
 double hb_spectrum_unit_roundoff(const hb_spectrum *sp) { return sp ? sp->unit_roundoff : 0.0; }

@@ -19,6 +19,7 @@ typedef struct common_opts {
     const char *out;     /* output directory or NULL */
     int json;            /* machine-readable summary on stdout */
     int quiet;           /* nothing on stderr but errors */
+    double progress_every; /* stderr not a terminal: seconds between progress lines */
 } common_opts;
 
 /* ---- strict argument parsing (args.c) ------------------------------------------- */
@@ -48,13 +49,21 @@ void usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(pr
 void runtime_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- progress and log (progress.c) ---------------------------------------------- */
-void progress_setup(hb_context *ctx, int quiet);
+/* Installs the progress callback on ctx (also the cancel path, so always); every: seconds
+ * between two progress lines when stderr is not a terminal. */
+void progress_setup(hb_context *ctx, int quiet, double every);
+/* SIGINT and SIGTERM only set a flag (sig_atomic_t); the progress callback then returns
+ * nonzero and the running library call stops with HB_ECANCELED. */
+void progress_catch_signals(void);
+/* The signal that interrupted the run (SIGINT, SIGTERM) or 0. */
+int progress_interrupted(void);
 void progress_stage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void progress_clear(void);
 /* Sub-label shown in the bar (no log line). */
 void progress_label(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Report progress of work done by the tool itself (same bar as the library's). */
-void progress_tick(const char *task, int64_t done, int64_t total);
+/* Report progress of work done by the tool itself (same bar as the library's); returns
+ * nonzero when the run was interrupted (the tool's own loops stop then). */
+int progress_tick(const char *task, int64_t done, int64_t total);
 /* The next tasks are item i of n of an outer loop: the bar and ETA cover the whole loop
  * (n = 0: off). Reset by progress_stage. */
 void progress_outer(int64_t i, int64_t n);
@@ -65,10 +74,14 @@ double now_seconds(void);
 int outdir_make(const char *cmd, const char *dir);
 /* path = dir/name into buf (size n). */
 const char *outdir_path(char *buf, size_t n, const char *dir, const char *name);
-/* Opens dir/name for writing; on failure prints a message naming the file. */
+/* Opens dir/name for writing — in fact a temporary ".name.tmp" in dir; on failure prints
+ * a message naming the file. */
 FILE *outdir_open(const char *cmd, const char *dir, const char *name);
-/* Closes f; returns 0 or -1 after a message naming the file. */
+/* Closes f, fsyncs it and renames it to dir/name (atomic: the file is complete or absent);
+ * returns 0 or -1 after a message naming the file (the temporary is removed). */
 int outdir_close(const char *cmd, FILE *f, const char *dir, const char *name);
+/* Closes f (if any) and removes the temporary without publishing it. */
+void outdir_discard(FILE *f, const char *dir, const char *name);
 /* CSV field: quoted when it holds a comma, quote or newline. */
 void csv_field(FILE *f, const char *s);
 
@@ -86,7 +99,9 @@ int cmd_train(int argc, char **argv, int first);
     {"out", OPT_STRING, &(c).out, 0, 0, NULL, "DIR", "write the output files to DIR"},     \
     {"json", OPT_FLAG, &(c).json, 0, 0, NULL, NULL,                                        \
      "print a machine-readable JSON summary on stdout instead of tables"},                 \
-    {"quiet", OPT_FLAG, &(c).quiet, 0, 0, NULL, NULL, "no progress or log on stderr"}
+    {"quiet", OPT_FLAG, &(c).quiet, 0, 0, NULL, NULL, "no progress or log on stderr"},    \
+    {"progress-every", OPT_REAL, &(c).progress_every, 0, 1e6, NULL, "S",                    \
+     "stderr not a terminal: a timestamped progress line at most every S seconds [10]"}
 
 void common_defaults(common_opts *c);
 /* Creates the context with threads and seed, progress hooked. Returns NULL after a

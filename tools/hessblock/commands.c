@@ -1,12 +1,16 @@
 /* The subcommands: option tables, orchestration, output. */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "compute.h"
+#include "presets.h"
 #include "results.h"
+#include "runstate.h"
 
 static const char *const js_blocks_choices[] = {"all", "weights", NULL};
 #define JS_BLOCKS_HELP                                                                      \
@@ -71,15 +75,17 @@ static int index_of(const int *values, size_t n, int v) {
     return 0;
 }
 
-/* The model the checkpoint at path records, checked against the options given explicitly
- * (kind_given / dtype_given, nonzero size fields of *given — before --tiny, which tiny
- * says was given —, seed unless SEED_UNSET). On
- * *has = 1, *kind / *dtype become the recorded choice indices and *seed the recorded seed.
- * Returns 0, EXIT_USAGE (a given option differs: both values named) or EXIT_RUNTIME
- * (unreadable or corrupt file: named). */
-static void tiny_preset(model_opts *m);
+/* The preset in force: --tiny is --preset tiny; -1 = none given (then `default`). */
+static int given_preset(int preset_ix, int tiny) { return tiny ? PRESET_TINY : preset_ix; }
 
-static int recorded_model(const char *cmd, const char *path, const model_opts *given, int tiny,
+/* The model the checkpoint at path records, checked against the options given explicitly:
+ * kind (kind_given), dtype (dtype_given), the nonzero size fields of *given, the preset
+ * preset_ix unless -1 (its sizes for the recorded kind, size flags over them, the library's
+ * defaults where the preset has none: every one must be the recorded value) and the seed
+ * unless SEED_UNSET. On *has = 1, *kind / *dtype become the recorded choice indices and
+ * *seed the recorded seed. Returns 0, EXIT_USAGE (a given option differs: both values
+ * named) or EXIT_RUNTIME (unreadable or corrupt file: named). */
+static int recorded_model(const char *cmd, const char *path, const model_opts *given, int preset_ix,
                           int kind_given, int dtype_given, int64_t *seed, int *kind, int *dtype,
                           int *has) {
     *has = 0;
@@ -97,15 +103,21 @@ static int recorded_model(const char *cmd, const char *path, const model_opts *g
         hb_context_free(tmp);
         return EXIT_RUNTIME;
     }
-    hb_context_free(tmp);
-    if (!*has) return 0;
-    /* --tiny stands for the tiny sizes of the recorded kind (or of --model) */
-    model_opts g = *given;
-    if (tiny) {
-        if (!kind_given) g.kind = rec.kind;
-        tiny_preset(&g);
+    int status = 0;
+    if (*has) {
+        model_opts g = *given;
+        g.kind = kind_values[*kind];
+        g.dtype = dtype_values[*dtype];
+        status = check_against_checkpoint(cmd, path, &g, kind_given, dtype_given, &rec);
+        if (!status && preset_ix >= 0) {
+            model_opts ex = {.kind = rec.kind, .dtype = rec.dtype};
+            preset_apply(preset_get(preset_ix), &ex);
+            preset_override(&ex, given);
+            status = check_preset_against_checkpoint(tmp, cmd, path, preset_choices[preset_ix], &ex, &rec);
+        }
     }
-    if (check_against_checkpoint(cmd, path, &g, kind_given, dtype_given, &rec)) return EXIT_USAGE;
+    hb_context_free(tmp);
+    if (!*has || status) return status;
     if (*seed != SEED_UNSET && *seed != rseed) {
         usage_error(cmd, "--seed %lld does not match the checkpoint '%s' (seed %lld)",
                     (long long)*seed, path, (long long)rseed);
@@ -127,9 +139,17 @@ static int check_readable(const char *cmd, const char *path) {
     return 0;
 }
 
-/* Reports a compute failure; returns the exit status. */
+/* Reports a compute failure; returns the exit status: 128 + the signal number after an
+ * interruption (SIGINT 130, SIGTERM 143: the shells' convention). */
 static int report_failure(const char *cmd, hb_context *ctx, int rc, const char *what) {
     progress_clear();
+    int sig = progress_interrupted();
+    if (sig && rc == HB_ECANCELED) {
+        fprintf(stderr, "hessblock %s: interrupted by %s during %s\n", cmd,
+                sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", what);
+        return 128 + sig;
+    }
+    if (rc == CMP_REPORTED) return EXIT_RUNTIME;
     if (rc == CMP_UNAVAILABLE)
         runtime_error(cmd, "%s: not available in this build", what);
     else
@@ -146,42 +166,18 @@ static void json_header(jw *w, const char *cmd, const common_opts *c) {
     jw_int(w, "threads", c->threads);
 }
 
-static void tiny_preset(model_opts *m) {
-    switch (m->kind) {
-    case HB_MODEL_GPT:
-        m->vocab = 16; m->context = 8; m->width = 16; m->heads = 2; m->layers = 1;
-        m->batch = 4; m->batches = 1;
-        break;
-    case HB_MODEL_MLP:
-        m->inputs = 8; m->width = 16; m->layers = 2; m->classes = 4; m->batch = 32;
-        m->batches = 1;
-        break;
-    case HB_MODEL_CNN:
-        m->image = 8; m->channels = 1; m->conv_width = 2; m->stages = 1; m->classes = 4;
-        m->batch = 16; m->batches = 1;
-        break;
-    default: break;
-    }
-}
 
-/* Sizes of `hessblock analyze` (preset "default"): small enough that the whole run
- * fits in a few minutes on 2 cores; printed in the output. */
-static void default_preset(model_opts *m) {
-    switch (m->kind) {
-    case HB_MODEL_GPT:
-        m->vocab = 32; m->context = 16; m->width = 32; m->heads = 2; m->layers = 2;
-        m->batch = 16; m->batches = 2;
-        break;
-    case HB_MODEL_MLP:
-        m->inputs = 32; m->width = 64; m->layers = 2; m->classes = 10; m->batch = 128;
-        m->batches = 2;
-        break;
-    case HB_MODEL_CNN:
-        m->image = 12; m->channels = 1; m->conv_width = 4; m->stages = 2; m->classes = 10;
-        m->batch = 64; m->batches = 2;
-        break;
-    default: break;
+/* The model sizes of spectrum and train: the preset's (--tiny = --preset tiny; preset_ix
+ * -1: none given, `default`), then every size flag given. Returns 0 or EXIT_USAGE. */
+static int resolve_sizes(const char *cmd, int preset_ix, int tiny, model_opts *mo, const model_opts *given) {
+    if (tiny && preset_ix >= 0 && preset_ix != PRESET_TINY) {
+        usage_error(cmd, "--tiny is --preset tiny; it contradicts --preset %s", preset_choices[preset_ix]);
+        return EXIT_USAGE;
     }
+    const int p = given_preset(preset_ix, tiny);
+    preset_apply(preset_get(p >= 0 ? p : PRESET_DEFAULT), mo);
+    preset_override(mo, given);
+    return 0;
 }
 
 /* ---- spectrum ---------------------------------------------------------------------- */
@@ -200,22 +196,26 @@ int cmd_spectrum(int argc, char **argv, int first) {
     common_opts c;
     common_defaults(&c);
     c.seed = SEED_UNSET;
-    model_opts mo = {0};
-    int kind = -1, dtype = -1, full = 0, tiny = 0; /* -1: not given */
+    model_opts mo = {0}, given = {0};
+    int kind = -1, dtype = -1, full = 0, tiny = 0, preset_ix = -1; /* -1: not given */
     const char *checkpoint = NULL, *blocks = "all";
-    spec_opts so = {.probes = 8, .steps = 0, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1,
+    spec_opts so = {.probes = 0, .steps = 0, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1,
                     .js_replicates = 100};
     opt_spec specs[] = {
         {"model", OPT_CHOICE, &kind, 0, 0, kind_choices, "KIND", "model [gpt]"},
         {"checkpoint", OPT_STRING, &checkpoint, 0, 0, NULL, "FILE",
          "analyse the parameters of this checkpoint (a checkpoint that records its model "
          "rebuilds it: no size options needed; older ones need the same kind and sizes)"},
-        {"tiny", OPT_FLAG, &tiny, 0, 0, NULL, NULL, "tiny model sizes (for tests)"},
-        MODEL_SIZE_OPTS(mo),
+        {"preset", OPT_CHOICE, &preset_ix, 0, 0, preset_choices, "P",
+         "model sizes and SLQ defaults (below); size flags override [default]"},
+        {"tiny", OPT_FLAG, &tiny, 0, 0, NULL, NULL, "the same as --preset tiny"},
+        MODEL_SIZE_OPTS(given),
         {"dtype", OPT_CHOICE, &dtype, 0, 0, dtype_choices, "T", "parameter dtype [f64]"},
-        {"probes", OPT_INT, &so.probes, 1, 1024, NULL, "N", "SLQ probe vectors [8]"},
+        {"probes", OPT_INT, &so.probes, 1, 1024, NULL, "N",
+         "SLQ probe vectors [preset: default 4, tiny 2, ref 10, large 4]"},
         {"steps", OPT_INT, &so.steps, 2, 2048, NULL, "N",
-         "Lanczos steps per probe [40; 256 with --js-grid symlog]"},
+         "Lanczos steps per probe [preset: default 32, tiny 12, ref 80, large 32; 256 with --js-grid "
+         "symlog]"},
         {"sigma", OPT_REAL, &so.sigma_rel, 1e-6, 1, NULL, "X",
          "Gaussian smoothing width, relative to the spectral range [0.01]"},
         {"grid", OPT_INT, &so.grid, 16, 100000, NULL, "N",
@@ -233,15 +233,20 @@ int cmd_spectrum(int argc, char **argv, int first) {
                            "Hessian spectrum (stochastic Lanczos quadrature) of one model at its\n"
                            "initialisation or at a checkpoint: per-block densities, their pairwise\n"
                            "Jensen-Shannon distances and mean (JS0), optionally the full spectrum.");
+    if (rc == 1) preset_help(stdout);
     if (rc) return rc == 1 ? EXIT_OK : rc;
     const int kind_given = kind >= 0, dtype_given = dtype >= 0;
     if (kind < 0) kind = 0;
     if (dtype < 0) dtype = 0;
     mo.kind = kind_values[kind];
     mo.dtype = dtype_values[dtype];
+    if ((rc = resolve_sizes(cmd, preset_ix, tiny, &mo, &given)) != 0) return rc;
+    const preset *pr = preset_get(given_preset(preset_ix, tiny) >= 0 ? given_preset(preset_ix, tiny)
+                                                                    : PRESET_DEFAULT);
+    if (!so.probes) so.probes = pr->probes;
     so.full = full;
     if (so.steps) note_short_symlog(cmd, &so, c.quiet);
-    else so.steps = default_steps(40, so.js_grid);
+    else so.steps = default_steps(pr->steps, so.js_grid);
     char *names[256];
     char *blist = NULL;
     if (!strcmp(blocks, "none")) so.blocks = 0;
@@ -263,12 +268,14 @@ int cmd_spectrum(int argc, char **argv, int first) {
     }
     if (checkpoint && check_readable(cmd, checkpoint)) { free(blist); return EXIT_RUNTIME; }
     int recorded = 0;
-    if (checkpoint && (rc = recorded_model(cmd, checkpoint, &mo, tiny, kind_given, dtype_given,
-                                           &c.seed, &kind, &dtype, &recorded))) {
+    if (checkpoint && (rc = recorded_model(cmd, checkpoint, &given, given_preset(preset_ix, tiny),
+                                           kind_given, dtype_given, &c.seed, &kind, &dtype,
+                                           &recorded))) {
         free(blist);
         return rc;
     }
-    if (tiny) tiny_preset(&mo);
+    /* the recorded model replaces the preset's sizes (model_make_recorded fills them) */
+    if (recorded) mo = (model_opts){.kind = kind_values[kind], .dtype = dtype_values[dtype]};
     if (c.seed == SEED_UNSET) c.seed = 0;
     const char *missing = compute_missing_spectrum();
     if (missing) {
@@ -299,6 +306,13 @@ int cmd_spectrum(int argc, char **argv, int first) {
             status = report_failure(cmd, ctx, rc, what);
             goto done;
         }
+    }
+    {
+        size_t sel[256], nsel = 0;
+        for (int i = 0; so.block_names && i < so.nblock_names; i++)
+            if (hb_params_find_block(hb_model_params(m), so.block_names[i], &sel[nsel]) == HB_OK) nsel++;
+        preset_print_cost(kind_choices[kind], m, &mo, so.probes, so.steps, so.block_names ? sel : NULL,
+                          so.blocks ? nsel : 0, so.full, c.quiet);
     }
     progress_stage("%s: SLQ spectra (%lld probes, %lld Lanczos steps)", kind_choices[kind],
                    (long long)so.probes, (long long)so.steps);
@@ -486,15 +500,17 @@ int cmd_train(int argc, char **argv, int first) {
     common_opts c;
     common_defaults(&c);
     c.seed = SEED_UNSET;
-    model_opts mo = {0};
-    int kind = -1, dtype = -1, optim = 1, sched = 0, tiny = 0, sr = 0; /* -1: not given */
+    model_opts mo = {0}, given = {0};
+    int kind = -1, dtype = -1, optim = 1, sched = 0, tiny = 0, sr = 0, preset_ix = -1; /* -1: not given */
     train_opts to = {.lr = NAN, .momentum = 0.9, .wd = 0, .beta1 = 0.9, .beta2 = 0.999,
                      .eps = 1e-8, .steps = 100, .warmup = 0, .rank = -1, .sst_iteration = -1,
                      .rewarm = -1, .lora_alpha = NAN};
     opt_spec specs[] = {
         {"model", OPT_CHOICE, &kind, 0, 0, kind_choices, "KIND", "model [gpt]"},
-        {"tiny", OPT_FLAG, &tiny, 0, 0, NULL, NULL, "tiny model sizes (for tests)"},
-        MODEL_SIZE_OPTS(mo),
+        {"preset", OPT_CHOICE, &preset_ix, 0, 0, preset_choices, "P",
+         "model sizes (below); size flags override [default]"},
+        {"tiny", OPT_FLAG, &tiny, 0, 0, NULL, NULL, "the same as --preset tiny"},
+        MODEL_SIZE_OPTS(given),
         {"dtype", OPT_CHOICE, &dtype, 0, 0, dtype_choices, "T",
          "parameter dtype (bf16: stored in bf16, computed in f32) [f64]"},
         {"stochastic-rounding", OPT_FLAG, &sr, 0, 0, NULL, NULL, "bf16: round stochastically"},
@@ -533,10 +549,18 @@ int cmd_train(int argc, char **argv, int first) {
                            "sst / lora: the model's attention and MLP matrices (gpt) or hidden linear\n"
                            "layers (mlp) are reparametrised (Sparse Spectral Training / LoRA) and the\n"
                            "wrapper is trained with AdamW.");
+    if (rc == 1) preset_help(stdout);
     if (rc) return rc == 1 ? EXIT_OK : rc;
     const int kind_given = kind >= 0, dtype_given = dtype >= 0;
     if (kind < 0) kind = 0;
     if (dtype < 0) dtype = 0;
+    /* a checkpoint that records its model decides kind and dtype before the checks below */
+    if (to.resume && check_readable(cmd, to.resume)) return EXIT_RUNTIME;
+    int recorded = 0;
+    if (to.resume && (rc = recorded_model(cmd, to.resume, &given, given_preset(preset_ix, tiny),
+                                          kind_given, dtype_given, &c.seed, &kind, &dtype,
+                                          &recorded)))
+        return rc;
     const int is_sst = optim == 4, is_lora = optim == 5;
     {
         /* the SST/LoRA options belong to those optimizers only */
@@ -592,22 +616,10 @@ int cmd_train(int argc, char **argv, int first) {
     if (isnan(to.lr)) to.lr = optim == 0 ? 0.1 : 1e-3;
     mo.kind = kind_values[kind];
     mo.dtype = dtype_values[dtype];
-    if (to.resume && check_readable(cmd, to.resume)) return EXIT_RUNTIME;
-    int recorded = 0;
-    if (to.resume && (rc = recorded_model(cmd, to.resume, &mo, tiny, kind_given, dtype_given,
-                                          &c.seed, &kind, &dtype, &recorded)))
-        return rc;
-    if (tiny) tiny_preset(&mo);
+    if ((rc = resolve_sizes(cmd, preset_ix, tiny, &mo, &given)) != 0) return rc;
+    /* the recorded model replaces the preset's sizes (model_make_recorded fills them) */
+    if (recorded) mo = (model_opts){.kind = kind_values[kind], .dtype = dtype_values[dtype]};
     if (c.seed == SEED_UNSET) c.seed = 0;
-    if (recorded) {
-        mo.kind = kind_values[kind];
-        mo.dtype = dtype_values[dtype];
-        if (sr && mo.dtype != HB_BF16) {
-            usage_error(cmd, "--stochastic-rounding needs --dtype bf16 (the checkpoint '%s' is %s)",
-                        to.resume, dtype_choices[dtype]);
-            return EXIT_USAGE;
-        }
-    }
     const char *missing = to.sst_method ? compute_missing_sst() : compute_missing_train();
     if (missing) {
         runtime_error(cmd, "not available in this build (%s)", missing);
@@ -714,7 +726,6 @@ done:
 }
 
 /* ---- analyze ------------------------------------------------------------------------------------ */
-static const char *const preset_choices[] = {"default", "tiny", NULL};
 
 /* Trains fresh copies of the model (same seed: same initialisation and data) at every
  * learning rate of the grid; best = lowest final loss. */
@@ -752,37 +763,74 @@ static int train_grid(hb_context *ctx, const common_opts *c, model_opts *mo,
     return HB_OK;
 }
 
-int cmd_analyze(int argc, char **argv, int first) {
-    const char *cmd = "analyze";
+/* ---- analyze: parse, run (per model: build, spectra, training; then quadratics), report --- */
+typedef struct analyze_opts {
     common_opts c;
-    common_defaults(&c);
-    c.out = "hessblock-out";
-    int preset = 0, no_train = 0, no_quad = 0, no_spectra = 0;
-    const char *models = "gpt,mlp,cnn";
-    spec_opts so = {.probes = 0, .steps = 0, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1,
-                    .js_replicates = 100};
-    int64_t train_steps = 0;
-    quad_opts qo = {.blocks = 4, .block_size = 25, .max_iters = 0, .cond = 5000, .tol = 1e-4};
+    int preset, no_train, no_quad, no_spectra;
+    const char *models, *resume;
+    spec_opts so;
+    int64_t train_steps;
+    quad_opts qo;
+    int nm, mkinds[8];
+} analyze_opts;
+
+typedef struct analyze_results {
+    spec_result spec[8];
+    train_cmp train[8];
+    quad_family quad[2];
+    size_t nspec, ntrain, nquad;
+    char sizes[8][256];
+    model_sizes size_info[8]; /* the same, structured (JSON "sizes") */
+    char settings[4096];
+    size_t sl;               /* length of settings */
+    double seconds;
+} analyze_results;
+
+static const double sgd_lrs[] = {1.0, 0.3, 0.1, 0.03, 0.01};
+static const double adam_lrs[] = {1e-2, 3e-3, 1e-3};
+enum { N_SGD = sizeof sgd_lrs / sizeof *sgd_lrs, N_ADAM = sizeof adam_lrs / sizeof *adam_lrs };
+
+static void settings_add(analyze_results *R, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void settings_add(analyze_results *R, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = R->sl < sizeof R->settings ? vsnprintf(R->settings + R->sl, sizeof R->settings - R->sl, fmt, ap) : 0;
+    va_end(ap);
+    if (n > 0) R->sl += (size_t)n;
+    if (R->sl >= sizeof R->settings) R->sl = sizeof R->settings - 1;
+}
+
+/* The command line into A. Returns 0, EXIT_OK after --help, or EXIT_USAGE. */
+static int analyze_parse(int argc, char **argv, int first, analyze_opts *A) {
+    const char *cmd = "analyze";
+    common_defaults(&A->c);
+    A->c.out = NULL;
+    A->models = "gpt,mlp,cnn";
+    A->so = (spec_opts){.grid = 256, .sigma_rel = 0.01, .blocks = 1, .js_replicates = 100};
+    A->qo = (quad_opts){.blocks = 4, .cond = 5000, .tol = 1e-4};
     opt_spec specs[] = {
-        {"models", OPT_STRING, &models, 0, 0, NULL, "LIST", "models, comma-separated [gpt,mlp,cnn]"},
-        {"preset", OPT_CHOICE, &preset, 0, 0, preset_choices, "P",
-         "sizes: default (a few minutes on 2 cores) or tiny (seconds; for tests)"},
-        {"probes", OPT_INT, &so.probes, 1, 1024, NULL, "N", "SLQ probes [default 4, tiny 2]"},
-        {"steps", OPT_INT, &so.steps, 2, 2048, NULL, "N",
-         "Lanczos steps [default 32, tiny 12; 256 with --js-grid symlog]"},
-        {"sigma", OPT_REAL, &so.sigma_rel, 1e-6, 1, NULL, "X", "relative smoothing width [0.01]"},
-        {"js-blocks", OPT_CHOICE, &so.js_blocks, 0, 0, js_blocks_choices, "SET", JS_BLOCKS_HELP},
-        {"js-grid", OPT_CHOICE, &so.js_grid, 0, 0, js_grid_choices, "G", JS_GRID_HELP},
-        {"js-bootstrap", OPT_INT, &so.js_replicates, 0, 100000, NULL, "N", JS_BOOTSTRAP_HELP},
-        {"train-steps", OPT_INT, &train_steps, 1, 10000000, NULL, "N",
-         "training steps per run [default 200, tiny 10]"},
-        {"quad-tol", OPT_REAL, &qo.tol, 1e-14, 0.5, NULL, "X", "quadratics: target relative loss [1e-4]"},
-        {"quad-max-iters", OPT_INT, &qo.max_iters, 1, 100000000, NULL, "N",
-         "quadratics: iteration limit [default 20000, tiny 2000]"},
-        {"no-spectra", OPT_FLAG, &no_spectra, 0, 0, NULL, NULL, "skip the spectra"},
-        {"no-train", OPT_FLAG, &no_train, 0, 0, NULL, NULL, "skip SGD vs Adam"},
-        {"no-quadratic", OPT_FLAG, &no_quad, 0, 0, NULL, NULL, "skip the quadratic test bed"},
-        COMMON_OPTS(c),
+        {"models", OPT_STRING, &A->models, 0, 0, NULL, "LIST", "models, comma-separated [gpt,mlp,cnn]"},
+        {"preset", OPT_CHOICE, &A->preset, 0, 0, preset_choices, "P", "model sizes and SLQ defaults "
+         "(below) [default]"},
+        {"probes", OPT_INT, &A->so.probes, 1, 1024, NULL, "N", "SLQ probes [preset: default 4, tiny 2, "
+         "ref 10, large 4]"},
+        {"steps", OPT_INT, &A->so.steps, 2, 2048, NULL, "N", "Lanczos steps [preset: default 32, tiny 12, "
+         "ref 80, large 32; 256 with --js-grid symlog]"},
+        {"sigma", OPT_REAL, &A->so.sigma_rel, 1e-6, 1, NULL, "X", "relative smoothing width [0.01]"},
+        {"js-blocks", OPT_CHOICE, &A->so.js_blocks, 0, 0, js_blocks_choices, "SET", JS_BLOCKS_HELP},
+        {"js-grid", OPT_CHOICE, &A->so.js_grid, 0, 0, js_grid_choices, "G", JS_GRID_HELP},
+        {"js-bootstrap", OPT_INT, &A->so.js_replicates, 0, 100000, NULL, "N", JS_BOOTSTRAP_HELP},
+        {"train-steps", OPT_INT, &A->train_steps, 1, 10000000, NULL, "N",
+         "training steps per run [preset: tiny 10, others 200]"},
+        {"quad-tol", OPT_REAL, &A->qo.tol, 1e-14, 0.5, NULL, "X", "quadratics: target relative loss [1e-4]"},
+        {"quad-max-iters", OPT_INT, &A->qo.max_iters, 1, 100000000, NULL, "N",
+         "quadratics: iteration limit [preset: tiny 2000, others 20000]"},
+        {"no-spectra", OPT_FLAG, &A->no_spectra, 0, 0, NULL, NULL, "skip the spectra"},
+        {"no-train", OPT_FLAG, &A->no_train, 0, 0, NULL, NULL, "skip SGD vs Adam"},
+        {"no-quadratic", OPT_FLAG, &A->no_quad, 0, 0, NULL, NULL, "skip the quadratic test bed"},
+        {"resume", OPT_STRING, &A->resume, 0, 0, NULL, "DIR",
+         "continue the interrupted run in DIR (same options; finished blocks are not redone)"},
+        COMMON_OPTS(A->c),
     };
     int rc = parse_options(cmd, argc, argv, first, specs, sizeof specs / sizeof *specs, "[options]",
                            "The whole study on built-in synthetic data (no download): for each model at\n"
@@ -791,23 +839,38 @@ int cmd_analyze(int argc, char **argv, int first) {
                            "0.9, best of a learning-rate grid) and with Adam (best of a grid) and the\n"
                            "loss gap; then the quadratic test bed (heterogeneous vs homogeneous blocks,\n"
                            "kappa = 5000). Writes summary.json, CSV, SVG and report.html to --out\n"
-                           "[hessblock-out].");
-    if (rc) return rc == 1 ? EXIT_OK : rc;
-    int tiny = preset == 1;
-    if (!so.probes) so.probes = tiny ? 2 : 4;
-    if (so.steps) note_short_symlog(cmd, &so, c.quiet);
-    else so.steps = default_steps(tiny ? 12 : 32, so.js_grid);
-    if (!train_steps) train_steps = tiny ? 10 : 200;
-    if (!qo.max_iters) qo.max_iters = tiny ? 2000 : 20000;
-    if (tiny) { qo.blocks = 4; qo.block_size = 5; }
+                           "[hessblock-out]. Each finished block is saved at once: an interrupted run\n"
+                           "(Ctrl-C, SIGTERM) continues with --resume DIR.");
+    if (rc == 1) preset_help(stdout);
+    if (rc) return rc; /* 1: --help */
+    if (A->resume && A->c.out && strcmp(A->resume, A->c.out) != 0) {
+        usage_error(cmd, "--resume %s writes to its own directory; --out %s differs", A->resume, A->c.out);
+        return EXIT_USAGE;
+    }
+    if (!A->c.out) A->c.out = A->resume ? A->resume : "hessblock-out";
+    return 0;
+}
 
+/* Fills what the options left to the preset. */
+static void analyze_defaults(analyze_opts *A) {
+    const preset *p = preset_get(A->preset);
+    if (!A->so.probes) A->so.probes = p->probes;
+    if (A->so.steps) note_short_symlog("analyze", &A->so, A->c.quiet);
+    else A->so.steps = default_steps(p->steps, A->so.js_grid);
+    if (!A->train_steps) A->train_steps = p->train_steps;
+    if (!A->qo.max_iters) A->qo.max_iters = p->quad_max_iters;
+    A->qo.block_size = p->quad_block_size;
+}
+
+/* --models into A->mkinds. Returns 0 or EXIT_USAGE. */
+static int analyze_parse_models(analyze_opts *A) {
+    const char *cmd = "analyze";
     char mbuf[256];
     char *mnames[8];
-    snprintf(mbuf, sizeof mbuf, "%s", models);
-    int nm = split_list(mbuf, mnames, 8);
-    int mkinds[8];
-    if (nm < 0) { usage_error(cmd, "bad value '%s' for --models", models); return EXIT_USAGE; }
-    for (int i = 0; i < nm; i++) {
+    snprintf(mbuf, sizeof mbuf, "%s", A->models);
+    A->nm = split_list(mbuf, mnames, 8);
+    if (A->nm < 0) { usage_error(cmd, "bad value '%s' for --models", A->models); return EXIT_USAGE; }
+    for (int i = 0; i < A->nm; i++) {
         int k = -1;
         for (int j = 0; j < 3; j++) if (!strcmp(mnames[i], kind_choices[j])) k = j;
         if (k < 0) {
@@ -815,239 +878,297 @@ int cmd_analyze(int argc, char **argv, int first) {
             return EXIT_USAGE;
         }
         for (int j = 0; j < i; j++)
-            if (mkinds[j] == kind_values[k]) {
+            if (A->mkinds[j] == kind_values[k]) {
                 usage_error(cmd, "model '%s' listed twice in --models", mnames[i]);
                 return EXIT_USAGE;
             }
-        mkinds[i] = kind_values[k];
+        A->mkinds[i] = kind_values[k];
     }
+    return 0;
+}
+
+/* Every setting that changes a number, recorded in run.json and checked on --resume. */
+static void analyze_record_settings(const analyze_opts *A, run_state *rs) {
+    runstate_set(rs, "preset", "%s", preset_choices[A->preset]);
+    runstate_set(rs, "models", "%s", A->models);
+    runstate_set(rs, "seed", "%lld", (long long)A->c.seed);
+    runstate_set(rs, "threads", "%lld", (long long)A->c.threads);
+    runstate_set(rs, "probes", "%lld", (long long)A->so.probes);
+    runstate_set(rs, "steps", "%lld", (long long)A->so.steps);
+    runstate_set(rs, "sigma", "%.17g", A->so.sigma_rel);
+    runstate_set(rs, "js-blocks", "%s", js_blocks_choices[A->so.js_blocks]);
+    runstate_set(rs, "js-grid", "%s", js_grid_choices[A->so.js_grid]);
+    runstate_set(rs, "js-bootstrap", "%lld", (long long)A->so.js_replicates);
+    runstate_set(rs, "train-steps", "%lld", (long long)A->train_steps);
+    runstate_set(rs, "quad-tol", "%.17g", A->qo.tol);
+    runstate_set(rs, "quad-max-iters", "%lld", (long long)A->qo.max_iters);
+    runstate_set(rs, "no-spectra", "%d", A->no_spectra);
+    runstate_set(rs, "no-train", "%d", A->no_train);
+    runstate_set(rs, "no-quadratic", "%d", A->no_quad);
+}
+
+static void analyze_settings_header(const analyze_opts *A, analyze_results *R) {
+    const spec_opts *so = &A->so;
+    settings_add(R, "preset %s, seed %lld, threads %lld\nSLQ: %lld probes, %lld Lanczos steps, "
+                 "smoothing sigma %g of the spectral range; grid points: %zu for the densities "
+                 "(figures, CSV), %zu for JS\n", preset_choices[A->preset], (long long)A->c.seed,
+                 (long long)A->c.threads, (long long)so->probes, (long long)so->steps, so->sigma_rel,
+                 compute_density_grid_points(so->sigma_rel, (size_t)so->grid), compute_js_grid_points());
+    if (so->js_grid) settings_add(R, "JS grid: %s (--js-grid; every JS0 below)\n", js_grid_name(so->js_grid));
+    if (so->js_blocks)
+        settings_add(R, "JS0 also over the %s blocks only (--js-blocks %s)\n",
+                     js_blocks_name(so->js_blocks), js_blocks_name(so->js_blocks));
+}
+
+/* Per-block spectra of model m into R->spec[R->nspec] and its files. Returns EXIT_OK or
+ * the exit status after a message. */
+static int analyze_spectra(hb_context *ctx, const analyze_opts *A, analyze_results *R, hb_model *m,
+                           const model_opts *mo, int i) {
+    const char *mname = model_kind_name(A->mkinds[i]);
+    preset_print_cost(mname, m, mo, A->so.probes, A->so.steps, NULL, 0, 0, A->c.quiet);
+    progress_stage("%s: per-block Hessian spectra at initialisation", mname);
+    spec_result *sr = &R->spec[R->nspec];
+    int rc = compute_spectrum(ctx, m, &A->so, sr);
+    if (rc != HB_OK) return report_failure("analyze", ctx, rc, "the spectra");
+    snprintf(sr->sizes, sizeof sr->sizes, "%s", R->sizes[i]);
+    sr->size_info = R->size_info[i];
+    snprintf(sr->source, sizeof sr->source, "init");
+    R->nspec++;
+    return write_spectrum_files("analyze", A->c.out, sr) ? EXIT_RUNTIME : EXIT_OK;
+}
+
+/* SGD and Adam over their learning-rate grids on fresh copies of model mo. */
+static int analyze_training(hb_context *ctx, const analyze_opts *A, analyze_results *R,
+                            model_opts *mo, int i) {
+    const char *cmd = "analyze", *mname = model_kind_name(A->mkinds[i]);
+    train_cmp *t = &R->train[R->ntrain++];
+    snprintf(t->model, sizeof t->model, "%s", mname);
+    t->n_sgd = N_SGD;
+    t->n_adam = N_ADAM;
+    t->sgd_lrs = malloc(sizeof sgd_lrs);
+    t->sgd_final = malloc(sizeof sgd_lrs);
+    t->adam_lrs = malloc(sizeof adam_lrs);
+    t->adam_final = malloc(sizeof adam_lrs);
+    if (!t->sgd_lrs || !t->sgd_final || !t->adam_lrs || !t->adam_final) {
+        runtime_error(cmd, "out of memory");
+        return EXIT_RUNTIME;
+    }
+    memcpy(t->sgd_lrs, sgd_lrs, sizeof sgd_lrs);
+    memcpy(t->adam_lrs, adam_lrs, sizeof adam_lrs);
+    progress_stage("%s: SGD (momentum 0.9), %d learning rates x %lld steps", mname, (int)N_SGD,
+                   (long long)A->train_steps);
+    int rc = train_grid(ctx, &A->c, mo, "sgd", sgd_lrs, N_SGD, A->train_steps, t->sgd_final, &t->sgd);
+    if (rc != HB_OK) return report_failure(cmd, ctx, rc, "SGD training");
+    progress_stage("%s: Adam, %d learning rates x %lld steps", mname, (int)N_ADAM, (long long)A->train_steps);
+    rc = train_grid(ctx, &A->c, mo, "adam", adam_lrs, N_ADAM, A->train_steps, t->adam_final, &t->adam);
+    if (rc != HB_OK) return report_failure(cmd, ctx, rc, "Adam training");
+    t->gap = t->sgd.final_loss - t->adam.final_loss;
+    return EXIT_OK;
+}
+
+/* Model i: built from the seed (the same state whatever ran before), its spectra, its
+ * training. */
+static int analyze_model(hb_context *ctx, const analyze_opts *A, analyze_results *R, int i) {
+    model_opts mo = {.kind = A->mkinds[i], .dtype = HB_F64};
+    preset_apply(preset_get(A->preset), &mo);
+    const char *mname = model_kind_name(A->mkinds[i]);
+    hb_model *m = NULL;
+    hb_context_set_i64(ctx, HB_CTX_SEED, A->c.seed);
+    int rc = model_make(ctx, &mo, &m, R->sizes[i], sizeof R->sizes[i]);
+    if (rc != HB_OK) return report_failure("analyze", ctx, rc, mname);
+    R->size_info[i] = mo.described;
+    settings_add(R, "%s: %s, %zu parameters\n", mname, R->sizes[i], hb_params_count(hb_model_params(m)));
+    if (!A->c.quiet) fprintf(stderr, "[hessblock] %s: %s\n", mname, R->sizes[i]);
+    int status = A->no_spectra ? EXIT_OK : analyze_spectra(ctx, A, R, m, &mo, i);
+    hb_model_free(m);
+    if (status == EXIT_OK && !A->no_train) status = analyze_training(ctx, A, R, &mo, i);
+    return status;
+}
+
+static int analyze_quadratics(hb_context *ctx, const analyze_opts *A, analyze_results *R) {
+    hb_context_set_i64(ctx, HB_CTX_SEED, A->c.seed);
+    int status = run_quadratics("analyze", ctx, &A->qo, 0, R->quad, &R->nquad);
+    if (status != EXIT_OK) return status;
+    settings_add(R, "quadratics: %lld blocks of %lld, kappa = %g, target relative loss %g, at most "
+                 "%lld iterations\n", (long long)A->qo.blocks, (long long)A->qo.block_size, A->qo.cond,
+                 A->qo.tol, (long long)A->qo.max_iters);
+    return write_quad_files("analyze", A->c.out, R->quad, R->nquad) ? EXIT_RUNTIME : EXIT_OK;
+}
+
+/* One row of summary[]: the model's JS0 values and its training losses. */
+static void json_summary_row(jw *w, const analyze_opts *A, const analyze_results *R, int i) {
+    const char *mname = model_kind_name(A->mkinds[i]);
+    double ls = NAN, la = NAN, gap = NAN;
+    const spec_result *sr = NULL;
+    for (size_t k = 0; k < R->nspec; k++) if (!strcmp(R->spec[k].model, mname)) sr = &R->spec[k];
+    for (size_t k = 0; k < R->ntrain; k++)
+        if (!strcmp(R->train[k].model, mname)) {
+            ls = R->train[k].sgd.final_loss; la = R->train[k].adam.final_loss; gap = R->train[k].gap;
+        }
+    jw_object(w, NULL);
+    jw_string(w, "model", mname);
+    json_sizes(w, "sizes", &R->size_info[i]);
+    jw_string(w, "sizes_text", R->sizes[i]);
+    jw_number(w, "js0", sr ? sr->js0 : NAN);
+    jw_number(w, "js0_stderr", sr ? sr->js0_stderr : NAN);
+    jw_number(w, "js0_normalized", sr ? sr->js0_normalized : NAN);
+    jw_number(w, "js0_normalized_stderr", sr ? sr->js0_normalized_stderr : NAN);
+    if (sr && sr->zero) /* issue 12.4: left out of js0_normalized */
+        jw_int(w, "js_zero_blocks", (int64_t)sr->n_zero);
+    if (A->so.js_grid) jw_string(w, "js_grid", js_grid_name(A->so.js_grid));
+    if (A->so.js_blocks) {
+        jw_string(w, "js_blocks", js_blocks_name(A->so.js_blocks));
+        jw_number(w, "js0_selected", sr ? sr->js0_selected : NAN);
+        jw_number(w, "js0_selected_stderr", sr ? sr->js0_selected_stderr : NAN);
+        jw_number(w, "js0_selected_normalized", sr ? sr->js0_selected_normalized : NAN);
+        jw_number(w, "js0_selected_normalized_stderr", sr ? sr->js0_selected_normalized_stderr : NAN);
+    }
+    jw_number(w, "sgd_loss", ls);
+    jw_number(w, "adam_loss", la);
+    jw_number(w, "gap", gap);
+    jw_end_object(w);
+}
+
+/* summary.json (full: the large arrays too) or the --json document on stdout. */
+static int analyze_write_json(FILE *f, const analyze_opts *A, const analyze_results *R, int full) {
+    jw w;
+    jw_init(&w, f, 1);
+    jw_object(&w, NULL);
+    json_header(&w, "analyze", &A->c);
+    jw_bool(&w, "complete", 1);
+    jw_string(&w, "preset", preset_choices[A->preset]);
+    jw_string(&w, "settings", R->settings);
+    jw_string(&w, "out", A->c.out);
+    jw_number(&w, "seconds", R->seconds);
+    jw_array(&w, "summary");
+    for (int i = 0; i < A->nm; i++) json_summary_row(&w, A, R, i);
+    jw_end_array(&w);
+    jw_array(&w, "spectra");
+    for (size_t k = 0; k < R->nspec; k++) json_spectrum(&w, NULL, &R->spec[k], full);
+    jw_end_array(&w);
+    jw_array(&w, "training");
+    for (size_t k = 0; k < R->ntrain; k++) json_train_cmp(&w, NULL, &R->train[k]);
+    jw_end_array(&w);
+    if (!A->no_quad) json_quad_opts(&w, &A->qo);
+    jw_array(&w, "quadratic");
+    for (size_t k = 0; k < R->nquad; k++) json_quad_family(&w, NULL, &R->quad[k], full);
+    jw_end_array(&w);
+    jw_end_object(&w);
+    return jw_finish(&w);
+}
+
+static int analyze_write_summary(const analyze_opts *A, const analyze_results *R) {
+    const char *cmd = "analyze";
+    FILE *f = outdir_open(cmd, A->c.out, "summary.json");
+    if (!f) return -1;
+    if (analyze_write_json(f, A, R, 1)) {
+        outdir_discard(f, A->c.out, "summary.json");
+        runtime_error(cmd, "error writing summary.json");
+        return -1;
+    }
+    return outdir_close(cmd, f, A->c.out, "summary.json");
+}
+
+static void print_js_lines(const analyze_opts *A, const analyze_results *R) {
+    char b1[48];
+    const spec_result *sp = R->spec;
+    printf("JS0 (+- bootstrap standard error over probes, %lld replicates; not the Lanczos-"
+           "length bias, docs/spectral.md):", (long long)A->so.js_replicates);
+    for (size_t k = 0; k < R->nspec; k++) printf(" %s %s", sp[k].model, pm(b1, sizeof b1, sp[k].js0, sp[k].js0_stderr));
+    printf("\nJS0 with every block spectrum scaled by its own max |lambda| first:");
+    for (size_t k = 0; k < R->nspec; k++) {
+        printf(" %s %s", sp[k].model, pm(b1, sizeof b1, sp[k].js0_normalized, sp[k].js0_normalized_stderr));
+        if (sp[k].n_zero) /* issue 12.4 */
+            printf(" (%zu numerically-zero blocks left out)", sp[k].n_zero);
+    }
+    printf("\n");
+    if (!A->so.js_blocks) return;
+    printf("JS0 over the %s blocks only (selected/all blocks):", A->so.js_blocks == 1 ? "weight" : "selected");
+    for (size_t k = 0; k < R->nspec; k++)
+        printf(" %s %s (%zu/%zu)", sp[k].model, pm(b1, sizeof b1, sp[k].js0_selected, sp[k].js0_selected_stderr),
+               sp[k].js_nselected, sp[k].nblocks);
+    printf("\n%-36s", "  the same, scale-normalised:");
+    for (size_t k = 0; k < R->nspec; k++)
+        printf(" %s %s", sp[k].model,
+               pm(b1, sizeof b1, sp[k].js0_selected_normalized, sp[k].js0_selected_normalized_stderr));
+    printf("\n");
+}
+
+static void analyze_print_text(const analyze_opts *A, const analyze_results *R) {
+    printf("hessblock analyze (libhessblock %s)\n%s\n", hb_version_string(), R->settings);
+    if (R->nspec || R->ntrain) print_summary_table(stdout, R->spec, R->nspec, R->train, R->ntrain);
+    if (R->nspec) print_js_lines(A, R);
+    if (R->nquad) {
+        printf("\nquadratic test bed (iterations to relative loss %g; best lr of a log grid):\n", A->qo.tol);
+        print_quad_table(stdout, R->quad, R->nquad);
+    }
+    printf("\nwrote %s/report.html, summary.json, *.csv, *.svg in %.1f s\n", A->c.out, R->seconds);
+}
+
+/* Every part of the study, then the files. Returns the exit status. */
+static int analyze_run(hb_context *ctx, const analyze_opts *A, analyze_results *R, run_state *rs) {
+    double t0 = now_seconds();
+    analyze_settings_header(A, R);
+    int status = EXIT_OK;
+    for (int i = 0; i < A->nm && status == EXIT_OK; i++) status = analyze_model(ctx, A, R, i);
+    if (status != EXIT_OK) return status;
+    if (!A->no_train && R->ntrain) {
+        settings_add(R, "training: full batch, %lld steps; SGD momentum 0.9, lr grid {1, 0.3, 0.1, "
+                     "0.03, 0.01}; Adam betas (0.9, 0.999), lr grid {1e-2, 3e-3, 1e-3}\n",
+                     (long long)A->train_steps);
+        if (write_train_files("analyze", A->c.out, R->train, R->ntrain)) return EXIT_RUNTIME;
+    }
+    if (!A->no_quad && (status = analyze_quadratics(ctx, A, R)) != EXIT_OK) return status;
+    progress_clear();
+    R->seconds = now_seconds() - t0;
+    if (analyze_write_summary(A, R)) return EXIT_RUNTIME;
+    if (A->c.json && analyze_write_json(stdout, A, R, 0)) return EXIT_RUNTIME;
+    if (write_report("analyze", A->c.out, "hessblock analyze", R->settings, R->spec, R->nspec, R->train,
+                     R->ntrain, R->quad, R->nquad))
+        return EXIT_RUNTIME;
+    if (runstate_finish(rs, 1)) return EXIT_RUNTIME;
+    if (!A->c.json) analyze_print_text(A, R);
+    return EXIT_OK;
+}
+
+int cmd_analyze(int argc, char **argv, int first) {
+    const char *cmd = "analyze";
+    analyze_opts A;
+    memset(&A, 0, sizeof A);
+    int rc = analyze_parse(argc, argv, first, &A);
+    if (rc) return rc == 1 ? EXIT_OK : rc;
+    progress_catch_signals();
+    analyze_defaults(&A);
+    if ((rc = analyze_parse_models(&A)) != 0) return rc;
     const char *missing = NULL;
-    if (!no_spectra && (missing = compute_missing_spectrum())) {}
-    else if (!no_train && (missing = compute_missing_train())) {}
-    else if (!no_quad && (missing = compute_missing_quadratic())) {}
-    if (outdir_make(cmd, c.out)) return EXIT_RUNTIME;
+    if (!A.no_spectra && (missing = compute_missing_spectrum())) {}
+    else if (!A.no_train && (missing = compute_missing_train())) {}
+    else if (!A.no_quad && (missing = compute_missing_quadratic())) {}
+    if (outdir_make(cmd, A.c.out)) return EXIT_RUNTIME;
     if (missing) {
         runtime_error(cmd, "not available in this build (%s)", missing);
         return EXIT_RUNTIME;
     }
-    hb_context *ctx = make_context(cmd, &c);
-    if (!ctx) return EXIT_RUNTIME;
-
-    int status = EXIT_RUNTIME;
-    double t0 = now_seconds();
-    spec_result specs_r[8];
-    train_cmp trains[8];
-    quad_family quads[2];
-    memset(specs_r, 0, sizeof specs_r);
-    memset(trains, 0, sizeof trains);
-    memset(quads, 0, sizeof quads);
-    size_t nspec = 0, ntrain = 0, nquad = 0;
-    char sizes[8][256];
-    model_sizes size_info[8];
-    memset(size_info, 0, sizeof size_info);
-    char settings[4096];
-    size_t sl = 0;
-    sl += (size_t)snprintf(settings + sl, sizeof settings - sl,
-                           "preset %s, seed %lld, threads %lld\nSLQ: %lld probes, %lld Lanczos steps, "
-                           "smoothing sigma %g of the spectral range; grid points: %zu for the "
-                           "densities (figures, CSV), %zu for JS\n",
-                           preset_choices[preset], (long long)c.seed, (long long)c.threads,
-                           (long long)so.probes, (long long)so.steps, so.sigma_rel,
-                           compute_density_grid_points(so.sigma_rel, (size_t)so.grid),
-                           compute_js_grid_points());
-    if (so.js_grid)
-        sl += (size_t)snprintf(settings + sl, sizeof settings - sl,
-                               "JS grid: %s (--js-grid; every JS0 below)\n", js_grid_name(so.js_grid));
-    if (so.js_blocks)
-        sl += (size_t)snprintf(settings + sl, sizeof settings - sl,
-                               "JS0 also over the %s blocks only (--js-blocks %s)\n",
-                               js_blocks_name(so.js_blocks), js_blocks_name(so.js_blocks));
-    static const double sgd_lrs[] = {1.0, 0.3, 0.1, 0.03, 0.01};
-    static const double adam_lrs[] = {1e-2, 3e-3, 1e-3};
-    const size_t n_sgd = sizeof sgd_lrs / sizeof *sgd_lrs, n_adam = sizeof adam_lrs / sizeof *adam_lrs;
-
-    for (int i = 0; i < nm; i++) {
-        model_opts mo = {.kind = mkinds[i], .dtype = HB_F64};
-        if (tiny) tiny_preset(&mo); else default_preset(&mo);
-        const char *mname = model_kind_name(mkinds[i]);
-        hb_model *m = NULL;
-        hb_context_set_i64(ctx, HB_CTX_SEED, c.seed);
-        if ((rc = model_make(ctx, &mo, &m, sizes[i], sizeof sizes[i])) != HB_OK) {
-            status = report_failure(cmd, ctx, rc, mname);
-            goto done;
-        }
-        size_info[i] = mo.described;
-        sl += (size_t)snprintf(settings + sl, sizeof settings - sl, "%s: %s, %zu parameters\n", mname,
-                               sizes[i], hb_params_count(hb_model_params(m)));
-        if (!c.quiet) fprintf(stderr, "[hessblock] %s: %s\n", mname, sizes[i]);
-        if (!no_spectra) {
-            progress_stage("%s: per-block Hessian spectra at initialisation", mname);
-            rc = compute_spectrum(ctx, m, &so, &specs_r[nspec]);
-            if (rc != HB_OK) {
-                hb_model_free(m);
-                status = report_failure(cmd, ctx, rc, "the spectra");
-                goto done;
-            }
-            snprintf(specs_r[nspec].sizes, sizeof specs_r[nspec].sizes, "%s", sizes[i]);
-            specs_r[nspec].size_info = mo.described;
-            snprintf(specs_r[nspec].source, sizeof specs_r[nspec].source, "init");
-            if (write_spectrum_files(cmd, c.out, &specs_r[nspec])) { hb_model_free(m); goto done; }
-            nspec++;
-        }
-        hb_model_free(m);
-        if (!no_train) {
-            train_cmp *t = &trains[ntrain];
-            snprintf(t->model, sizeof t->model, "%s", mname);
-            t->n_sgd = n_sgd;
-            t->n_adam = n_adam;
-            t->sgd_lrs = malloc(n_sgd * sizeof(double));
-            t->sgd_final = malloc(n_sgd * sizeof(double));
-            t->adam_lrs = malloc(n_adam * sizeof(double));
-            t->adam_final = malloc(n_adam * sizeof(double));
-            ntrain++;
-            if (!t->sgd_lrs || !t->sgd_final || !t->adam_lrs || !t->adam_final) {
-                runtime_error(cmd, "out of memory");
-                goto done;
-            }
-            memcpy(t->sgd_lrs, sgd_lrs, sizeof sgd_lrs);
-            memcpy(t->adam_lrs, adam_lrs, sizeof adam_lrs);
-            progress_stage("%s: SGD (momentum 0.9), %zu learning rates x %lld steps", mname, n_sgd,
-                           (long long)train_steps);
-            rc = train_grid(ctx, &c, &mo, "sgd", sgd_lrs, n_sgd, train_steps, t->sgd_final, &t->sgd);
-            if (rc != HB_OK) { status = report_failure(cmd, ctx, rc, "SGD training"); goto done; }
-            progress_stage("%s: Adam, %zu learning rates x %lld steps", mname, n_adam,
-                           (long long)train_steps);
-            rc = train_grid(ctx, &c, &mo, "adam", adam_lrs, n_adam, train_steps, t->adam_final, &t->adam);
-            if (rc != HB_OK) { status = report_failure(cmd, ctx, rc, "Adam training"); goto done; }
-            t->gap = t->sgd.final_loss - t->adam.final_loss;
-        }
-    }
-    if (!no_train && ntrain) {
-        sl += (size_t)snprintf(settings + sl, sizeof settings - sl,
-                               "training: full batch, %lld steps; SGD momentum 0.9, lr grid "
-                               "{1, 0.3, 0.1, 0.03, 0.01}; Adam betas (0.9, 0.999), lr grid "
-                               "{1e-2, 3e-3, 1e-3}\n", (long long)train_steps);
-        if (write_train_files(cmd, c.out, trains, ntrain)) goto done;
-    }
-    if (!no_quad) {
-        hb_context_set_i64(ctx, HB_CTX_SEED, c.seed);
-        if ((status = run_quadratics(cmd, ctx, &qo, 0, quads, &nquad)) != EXIT_OK) goto done;
-        status = EXIT_RUNTIME;
-        sl += (size_t)snprintf(settings + sl, sizeof settings - sl,
-                               "quadratics: %lld blocks of %lld, kappa = %g, target relative loss %g, "
-                               "at most %lld iterations\n", (long long)qo.blocks,
-                               (long long)qo.block_size, qo.cond, qo.tol, (long long)qo.max_iters);
-        if (write_quad_files(cmd, c.out, quads, nquad)) goto done;
-    }
-    progress_clear();
-    double seconds = now_seconds() - t0;
-
-    /* summary.json (everything, densities included) */
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1 && !c.json) break;
-        FILE *f = pass ? stdout : outdir_open(cmd, c.out, "summary.json");
-        if (!f) goto done;
-        jw w;
-        jw_init(&w, f, 1);
-        jw_object(&w, NULL);
-        json_header(&w, cmd, &c);
-        jw_string(&w, "preset", preset_choices[preset]);
-        jw_string(&w, "settings", settings);
-        jw_string(&w, "out", c.out);
-        jw_number(&w, "seconds", seconds);
-        jw_array(&w, "summary");
-        for (int i = 0; i < nm; i++) {
-            const char *mname = model_kind_name(mkinds[i]);
-            jw_object(&w, NULL);
-            jw_string(&w, "model", mname);
-            json_sizes(&w, "sizes", &size_info[i]);
-            jw_string(&w, "sizes_text", sizes[i]);
-            double ls = NAN, la = NAN, gap = NAN;
-            const spec_result *sr = NULL;
-            for (size_t k = 0; k < nspec && k < 8; k++) if (!strcmp(specs_r[k].model, mname)) sr = &specs_r[k];
-            for (size_t k = 0; k < ntrain && k < 8; k++)
-                if (!strcmp(trains[k].model, mname)) {
-                    ls = trains[k].sgd.final_loss; la = trains[k].adam.final_loss; gap = trains[k].gap;
-                }
-            jw_number(&w, "js0", sr ? sr->js0 : NAN);
-            jw_number(&w, "js0_stderr", sr ? sr->js0_stderr : NAN);
-            jw_number(&w, "js0_normalized", sr ? sr->js0_normalized : NAN);
-            jw_number(&w, "js0_normalized_stderr", sr ? sr->js0_normalized_stderr : NAN);
-            if (sr && sr->zero) /* issue 12.4: left out of js0_normalized */
-                jw_int(&w, "js_zero_blocks", (int64_t)sr->n_zero);
-            if (so.js_grid) jw_string(&w, "js_grid", js_grid_name(so.js_grid));
-            if (so.js_blocks) {
-                jw_string(&w, "js_blocks", js_blocks_name(so.js_blocks));
-                jw_number(&w, "js0_selected", sr ? sr->js0_selected : NAN);
-                jw_number(&w, "js0_selected_stderr", sr ? sr->js0_selected_stderr : NAN);
-                jw_number(&w, "js0_selected_normalized", sr ? sr->js0_selected_normalized : NAN);
-                jw_number(&w, "js0_selected_normalized_stderr",
-                          sr ? sr->js0_selected_normalized_stderr : NAN);
-            }
-            jw_number(&w, "sgd_loss", ls);
-            jw_number(&w, "adam_loss", la);
-            jw_number(&w, "gap", gap);
-            jw_end_object(&w);
-        }
-        jw_end_array(&w);
-        jw_array(&w, "spectra");
-        for (size_t k = 0; k < nspec; k++) json_spectrum(&w, NULL, &specs_r[k], pass == 0);
-        jw_end_array(&w);
-        jw_array(&w, "training");
-        for (size_t k = 0; k < ntrain; k++) json_train_cmp(&w, NULL, &trains[k]);
-        jw_end_array(&w);
-        if (!no_quad) json_quad_opts(&w, &qo);
-        jw_array(&w, "quadratic");
-        for (size_t k = 0; k < nquad; k++) json_quad_family(&w, NULL, &quads[k], pass == 0);
-        jw_end_array(&w);
-        jw_end_object(&w);
-        if (jw_finish(&w) && pass == 0) { fclose(f); runtime_error(cmd, "error writing summary.json"); goto done; }
-        if (pass == 0 && outdir_close(cmd, f, c.out, "summary.json")) goto done;
-    }
-    if (write_report(cmd, c.out, "hessblock analyze", settings, specs_r, nspec, trains, ntrain,
-                     quads, nquad))
-        goto done;
-    if (!c.json) {
-        printf("hessblock analyze (libhessblock %s)\n%s\n", hb_version_string(), settings);
-        if (nspec || ntrain) print_summary_table(stdout, specs_r, nspec, trains, ntrain);
-        if (nspec) {
-            char b1[48];
-            printf("JS0 (+- bootstrap standard error over probes, %lld replicates; not the Lanczos-"
-                   "length bias, docs/spectral.md):", (long long)so.js_replicates);
-            for (size_t k = 0; k < nspec; k++)
-                printf(" %s %s", specs_r[k].model, pm(b1, sizeof b1, specs_r[k].js0, specs_r[k].js0_stderr));
-            printf("\nJS0 with every block spectrum scaled by its own max |lambda| first:");
-            for (size_t k = 0; k < nspec; k++) {
-                printf(" %s %s", specs_r[k].model,
-                       pm(b1, sizeof b1, specs_r[k].js0_normalized, specs_r[k].js0_normalized_stderr));
-                if (specs_r[k].n_zero) /* issue 12.4 */
-                    printf(" (%zu numerically-zero blocks left out)", specs_r[k].n_zero);
-            }
-            printf("\n");
-            if (so.js_blocks) {
-                printf("JS0 over the %s blocks only (selected/all blocks):", so.js_blocks == 1 ? "weight" : "selected");
-                for (size_t k = 0; k < nspec; k++)
-                    printf(" %s %s (%zu/%zu)", specs_r[k].model,
-                           pm(b1, sizeof b1, specs_r[k].js0_selected, specs_r[k].js0_selected_stderr),
-                           specs_r[k].js_nselected, specs_r[k].nblocks);
-                printf("\n%-36s", "  the same, scale-normalised:");
-                for (size_t k = 0; k < nspec; k++)
-                    printf(" %s %s", specs_r[k].model,
-                           pm(b1, sizeof b1, specs_r[k].js0_selected_normalized,
-                              specs_r[k].js0_selected_normalized_stderr));
-                printf("\n");
-            }
-        }
-        if (nquad) {
-            printf("\nquadratic test bed (iterations to relative loss %g; best lr of a log grid):\n", qo.tol);
-            print_quad_table(stdout, quads, nquad);
-        }
-        printf("\nwrote %s/report.html, summary.json, *.csv, *.svg in %.1f s\n", c.out, seconds);
-    }
-    status = EXIT_OK;
-done:
-    for (size_t k = 0; k < 8; k++) { spec_result_free(&specs_r[k]); train_cmp_free(&trains[k]); }
-    for (size_t k = 0; k < 2; k++) quad_family_free(&quads[k]);
+    run_state rs;
+    memset(&rs, 0, sizeof rs);
+    analyze_record_settings(&A, &rs);
+    if ((rc = runstate_start(&rs, cmd, A.c.out, A.resume != NULL, "summary.json")) != 0) return rc;
+    if (A.resume && !A.c.quiet)
+        fprintf(stderr, "[hessblock] resuming %s: %zu finished blocks are read back, not recomputed\n",
+                A.c.out, rs.ndone);
+    A.so.state = &rs;
+    hb_context *ctx = make_context(cmd, &A.c);
+    analyze_results *R = calloc(1, sizeof *R);
+    int status = ctx && R ? analyze_run(ctx, &A, R, &rs) : EXIT_RUNTIME;
+    if (!R && ctx) runtime_error(cmd, "out of memory");
+    if (progress_interrupted() && status != EXIT_OK)
+        fprintf(stderr, "hessblock %s: the finished blocks are saved in %s (run.json: \"complete\": "
+                "false, %zu blocks); continue with 'hessblock %s --resume %s' and the same options\n",
+                cmd, A.c.out, rs.ndone, cmd, A.c.out);
+    for (size_t k = 0; R && k < 8; k++) { spec_result_free(&R->spec[k]); train_cmp_free(&R->train[k]); }
+    for (size_t k = 0; R && k < 2; k++) quad_family_free(&R->quad[k]);
+    free(R);
     hb_context_free(ctx);
+    runstate_free(&rs);
     return status;
 }

@@ -1,6 +1,7 @@
 /* Computations of the hessblock tool on the public API. Components that have not
  * landed in this build report CMP_UNAVAILABLE. */
 #include "compute.h"
+#include "runstate.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -367,6 +368,44 @@ int check_against_checkpoint(const char *cmd, const char *path, const model_opts
     return 0;
 }
 
+int check_preset_against_checkpoint(hb_context *ctx, const char *cmd, const char *path,
+                                    const char *preset_name, const model_opts *expected,
+                                    const model_opts *rec) {
+    hb_model_config *cfg = NULL;
+    if (hb_model_config_create(ctx, (hb_model_kind)rec->kind, &cfg) != HB_OK) {
+        runtime_error(cmd, "%s", hb_context_last_error(ctx));
+        return EXIT_RUNTIME;
+    }
+    model_opts def;
+    memset(&def, 0, sizeof def);
+    opts_from_config(cfg, rec->kind, &def);
+    hb_model_config_free(cfg);
+    def.batches = 1;
+    size_t nk;
+    const key_name *keys = keys_of(rec->kind, &nk);
+    struct { const char *name; int64_t e, r; } k[17];
+    size_t n = 0;
+    for (size_t i = 0; i < nk; i++) {
+        const int64_t *e = mo_field((model_opts *)expected, &keys[i]);
+        if (!e) continue;
+        k[n].name = keys[i].name;
+        k[n].e = *e ? *e : *mo_field(&def, &keys[i]);
+        k[n].r = *mo_field((model_opts *)rec, &keys[i]);
+        n++;
+    }
+    k[n].name = "batches";
+    k[n].e = expected->batches ? expected->batches : def.batches;
+    k[n].r = rec->batches;
+    n++;
+    for (size_t i = 0; i < n; i++)
+        if (k[i].e != k[i].r) {
+            usage_error(cmd, "--preset %s (%s %lld) does not match the checkpoint '%s' (%s %lld)",
+                        preset_name, k[i].name, (long long)k[i].e, path, k[i].name, (long long)k[i].r);
+            return EXIT_USAGE;
+        }
+    return 0;
+}
+
 /* ---- spectra --------------------------------------------------------------------------- */
 #if HAVE_SLQ
 static char *xstrdup(const char *s) {
@@ -514,14 +553,33 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
     if ((rc = hb_slq_create(ctx, &slq)) != HB_OK) goto done;
     if ((rc = hb_slq_set_i64(slq, HB_SLQ_PROBES, so->probes)) != HB_OK) goto done;
     if ((rc = hb_slq_set_i64(slq, HB_SLQ_STEPS, so->steps)) != HB_OK) goto done;
+    /* Explicit probe streams (issue 15): block b draws from stream s0 + b, whatever ran
+     * before it, so a resumed run that skips finished blocks draws the same probes for the
+     * others. s0 is the stream the first block took when every run took the context's
+     * next one: a run of all blocks gives the numbers it gave before. */
+    uint64_t s0;
+    if ((rc = hb_context_next_stream(ctx, &s0)) != HB_OK) goto done;
     for (size_t i = 0; i < nb; i++) {
-        progress_label("block %zu/%zu %s", i + 1, nb, hb_params_block_name(p, sel[i]));
+        const char *bname = hb_params_block_name(p, sel[i]);
+        progress_label("block %zu/%zu %s", i + 1, nb, bname);
         progress_outer((int64_t)i, (int64_t)(nb + (so->full ? 1 : 0)));
+        if (so->state) {
+            int got = runstate_load_block(so->state, ctx, out->model, sel[i], bname, &sp[i]);
+            if (got < 0) { rc = CMP_REPORTED; goto done; }
+            if (got) continue;
+        }
+        if (progress_interrupted()) { rc = HB_ECANCELED; goto done; }
+        if ((rc = hb_slq_set_i64(slq, HB_SLQ_STREAM, (int64_t)(s0 + sel[i]))) != HB_OK) goto done;
         if ((rc = hb_slq_run_model_block(slq, m, sel[i], &sp[i])) != HB_OK) goto done;
+        if (so->state && runstate_save_block(so->state, out->model, sel[i], bname, sp[i], s0 + sel[i])) {
+            rc = CMP_REPORTED;
+            goto done;
+        }
     }
     if (so->full) {
         progress_label("full Hessian");
         progress_outer((int64_t)nb, (int64_t)nb + 1);
+        if ((rc = hb_slq_set_i64(slq, HB_SLQ_STREAM, (int64_t)(s0 + nb_all))) != HB_OK) goto done;
         if ((rc = hb_slq_run_model(slq, m, &full)) != HB_OK) goto done;
     }
     progress_label("%s", "");
@@ -884,7 +942,7 @@ int compute_train(hb_context *ctx, hb_model *inner, const train_opts *to, train_
 #if HAVE_SST
         if (!rc && wrapper) rc = hb_sst_end_step(wrapper);
 #endif
-        if (!rc) progress_tick("train", s + 1, to->steps);
+        if (!rc && progress_tick("train", s + 1, to->steps)) rc = HB_ECANCELED; /* signal */
         if (!rc && to->checkpoint && to->checkpoint_every && (s + 1) % to->checkpoint_every == 0)
             if ((rc = hb_checkpoint_save(to->checkpoint, p, o)) != HB_OK) out->failed_file = to->checkpoint;
     }
@@ -1059,7 +1117,8 @@ int compute_quadratic(hb_context *ctx, const quad_opts *qo_in, int family, quad_
             mm->lrs[k] = pow(10, methods[j].lo_exp + 0.25 * (double)k);
             size_t nc = 0;
             rc = quad_run(ctx, m, methods[j].kind, mm->lrs[k], l0, lstar, &qo, &mm->iters[k], curve, &nc);
-            progress_tick("quadratic runs", (int64_t)++done, (int64_t)total);
+            if (progress_tick("quadratic runs", (int64_t)++done, (int64_t)total)) rc = HB_ECANCELED;
+            if (rc == HB_ECANCELED) break;
             if (rc || nc == 0) continue;
             int better;
             if (mm->iters[k] >= 0)

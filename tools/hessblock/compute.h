@@ -7,6 +7,8 @@
 
 /* Returned (positive, distinct from HB_* codes) when this build lacks a component. */
 #define CMP_UNAVAILABLE 1000
+/* Returned after the tool itself printed the message (a state file of a resumable run). */
+#define CMP_REPORTED 1001
 
 /* Model sizes. Zero fields keep the library's defaults. */
 typedef struct model_opts {
@@ -29,6 +31,9 @@ typedef struct spec_opts {
                                       that have at least 2 dimensions */
     int js_grid;                   /* hb_js_grid of every JS value (0: linear, the default) */
     int64_t js_replicates;         /* bootstrap replicates of each JS0's standard error (0: none) */
+    /* resumable runs (NULL: none): every finished block is saved there as it finishes, and
+     * a block finished by the recorded run is read back instead of computed */
+    struct run_state *state;
 } spec_opts;
 
 typedef struct train_opts {
@@ -64,6 +69,9 @@ int compute_sst_convertible(hb_model *m);
 
 /* Each returns HB_OK, CMP_UNAVAILABLE, or a negative HB_* status (message on ctx). */
 int model_make(hb_context *ctx, model_opts *mo, hb_model **out, char *sizes, size_t nsizes);
+/* Block b's probes are stream s0 + b of the context's seed, s0 = the context's next stream
+ * when the call starts (the full Hessian's: s0 + number of blocks): a block's spectrum
+ * depends on (seed, model, block) only, not on which blocks ran before it. */
 int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_result *out);
 int compute_train(hb_context *ctx, hb_model *m, const train_opts *to, train_run *out);
 int compute_quadratic(hb_context *ctx, const quad_opts *qo, int family, quad_family *out);
@@ -90,6 +98,14 @@ int model_make_recorded(hb_context *ctx, const char *path, model_opts *mo, hb_mo
  * usage line naming the option, both values and the file; returns 0 or EXIT_USAGE. */
 int check_against_checkpoint(const char *cmd, const char *path, const model_opts *given,
                              int kind_given, int dtype_given, const model_opts *rec);
+/* A preset given explicitly against the recorded model: expected holds the preset's sizes
+ * for the recorded kind with the size flags over them; its zero fields stand for the
+ * library's defaults (read from a configuration made on ctx). On the first difference one
+ * usage line naming the preset, both values and the file; returns 0, EXIT_USAGE or
+ * EXIT_RUNTIME (out of memory). */
+int check_preset_against_checkpoint(hb_context *ctx, const char *cmd, const char *path,
+                                    const char *preset_name, const model_opts *expected,
+                                    const model_opts *rec);
 
 /* Loads the parameters of a checkpoint into m (its block table must match). */
 int compute_load_checkpoint(hb_context *ctx, hb_model *m, const char *path);

@@ -1,11 +1,13 @@
 /* hessblock: command-line front end of libhessblock.
- *   hessblock [analyze] [options]      the whole study (default subcommand)
+ *   hessblock                          this help (creates nothing)
+ *   hessblock [analyze] [options]      the whole study (the subcommand when options come first)
  *   hessblock spectrum|quadratic|train [options]
  * Exit status: 0 success, 1 runtime failure, 2 bad usage. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "presets.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -13,14 +15,17 @@ static void usage(FILE *f) {
             "Hessian block-heterogeneity analysis of neural networks (libhessblock %s).\n\n"
             "subcommands:\n"
             "  analyze     spectra, JS heterogeneity, SGD vs Adam and the quadratic test bed\n"
-            "              for gpt, mlp and cnn on built-in synthetic data (the default)\n"
+            "              for gpt, mlp and cnn on built-in synthetic data (the main job:\n"
+            "              'hessblock analyze'; interrupt it and continue with --resume DIR)\n"
             "  spectrum    Hessian spectrum of one model or checkpoint, full and per block\n"
             "  quadratic   GD, SGD with momentum and Adam on block-diagonal quadratics\n"
             "  train       train one model with one optimizer (checkpoint and resume)\n\n"
-            "common options: --threads N, --seed N, --out DIR, --json, --quiet, --help\n"
+            "common options: --threads N, --seed N, --out DIR, --json, --quiet,\n"
+            "                --progress-every S, --help\n"
             "'hessblock SUBCOMMAND --help' shows the options of a subcommand;\n"
             "'hessblock --version' prints the version.\n",
             hb_version_string());
+    preset_help(f);
 }
 
 void common_defaults(common_opts *c) {
@@ -31,6 +36,7 @@ void common_defaults(common_opts *c) {
     c->out = NULL;
     c->json = 0;
     c->quiet = 0;
+    c->progress_every = 10;
 }
 
 hb_context *make_context(const char *cmd, const common_opts *c) {
@@ -46,7 +52,7 @@ hb_context *make_context(const char *cmd, const common_opts *c) {
         hb_context_free(ctx);
         return NULL;
     }
-    progress_setup(ctx, c->quiet);
+    progress_setup(ctx, c->quiet, c->progress_every);
     return ctx;
 }
 
@@ -57,6 +63,10 @@ int main(int argc, char **argv) {
     /* No setlocale(LC_ALL, ""): the tool stays in the C locale, so every number it writes
      * (JSON, CSV, SVG, HTML) and parses (strtod) has '.' as radix whatever LANG says
      * (issue 12.8; tools/test_cli.py checks the output under a decimal-comma locale). */
+    if (argc < 2) { /* bare `hessblock`: the help, nothing run, nothing created (issue 15) */
+        usage(stdout);
+        return EXIT_OK;
+    }
     int first = 1;
     const char *sub = "analyze";
     if (argc > 1 && argv[1][0] != '-') {

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 int outdir_make(const char *cmd, const char *dir) {
     char buf[4096];
@@ -39,22 +41,52 @@ const char *outdir_path(char *buf, size_t n, const char *dir, const char *name) 
     return buf;
 }
 
+/* Every file is written atomically: to ".NAME.tmp" in the same directory, flushed to disk
+ * (fsync) and renamed over NAME by outdir_close. A run killed at any moment leaves each
+ * file either complete or absent (issue 15), never half-written: what an interrupted,
+ * resumable run relies on. */
+static const char *tmp_path(char *buf, size_t n, const char *dir, const char *name) {
+    snprintf(buf, n, "%s/.%s.tmp", dir, name);
+    return buf;
+}
+
 FILE *outdir_open(const char *cmd, const char *dir, const char *name) {
-    char path[4096];
+    char path[4096], tmp[4200];
     outdir_path(path, sizeof path, dir, name);
-    FILE *f = fopen(path, "w");
+    FILE *f = fopen(tmp_path(tmp, sizeof tmp, dir, name), "w");
     if (!f) runtime_error(cmd, "cannot write '%s': %s", path, strerror(errno));
     return f;
 }
 
 int outdir_close(const char *cmd, FILE *f, const char *dir, const char *name) {
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        char path[4096];
-        runtime_error(cmd, "error writing '%s'", outdir_path(path, sizeof path, dir, name));
+    char path[4096], tmp[4200];
+    outdir_path(path, sizeof path, dir, name);
+    tmp_path(tmp, sizeof tmp, dir, name);
+    int bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad) {
+        unlink(tmp);
+        runtime_error(cmd, "error writing '%s'", path);
         return -1;
     }
+    if (rename(tmp, path) != 0) {
+        runtime_error(cmd, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    /* the rename itself reaches the disk with the directory's entry */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
     return 0;
+}
+
+void outdir_discard(FILE *f, const char *dir, const char *name) {
+    char tmp[4200];
+    if (f) fclose(f);
+    unlink(tmp_path(tmp, sizeof tmp, dir, name));
 }
 
 void csv_field(FILE *f, const char *s) {

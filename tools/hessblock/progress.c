@@ -1,14 +1,35 @@
-/* Progress bar with ETA on stderr (only when stderr is a terminal), hooked to the
- * library's progress callback; stage lines on stderr unless --quiet. */
+/* Progress on stderr, hooked to the library's progress callback: a bar with ETA when
+ * stderr is a terminal, otherwise (a cluster log, a pipe) one timestamped line at most
+ * every --progress-every seconds; stage lines unless --quiet. The same callback is the
+ * cancel path: after SIGINT/SIGTERM it returns nonzero, so the running library call stops
+ * with HB_ECANCELED (issue 15). */
 #include "cli.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+/* Set by the signal handler (and nothing else happens there): the signal number. */
+static volatile sig_atomic_t interrupted_by;
+
+static void on_signal(int sig) { interrupted_by = sig; }
+
+void progress_catch_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int progress_interrupted(void) { return (int)interrupted_by; }
+
 static struct {
     int tty, quiet, drawn;
+    double every, last_line;   /* not a terminal: a line at most every `every` seconds */
     char task[48];
     double t0, last_draw;
     int64_t last_done;
@@ -32,25 +53,20 @@ static void fmt_time(char *b, size_t n, double s) {
 
 static char label[96];
 
-static int on_progress(void *user, const char *task, int64_t done, int64_t total) {
-    (void)user;
-    if (!P.tty || P.quiet || total <= 0) return 0;
-    double t = now_seconds();
-    if (strncmp(P.task, task, sizeof P.task - 1) != 0 || done < P.last_done) {
-        snprintf(P.task, sizeof P.task, "%s", task);
-        P.t0 = t;
-        P.last_draw = 0;
-    }
-    P.last_done = done;
-    if (done < total && t - P.last_draw < 0.1) return 0;
-    P.last_draw = t;
+/* Fraction done of the current task (of the whole outer loop when one is set) and the
+ * time it started. */
+static double fraction(int64_t done, int64_t total, double *t0) {
     double frac = (double)done / (double)total;
     if (frac > 1) frac = 1;
-    double t0 = P.t0;
+    *t0 = P.t0;
     if (P.outer_n > 0) { /* whole outer loop: item i of n, the inner task a fraction of it */
         frac = ((double)P.outer_i + frac) / (double)P.outer_n;
-        t0 = P.outer_t0;
+        *t0 = P.outer_t0;
     }
+    return frac;
+}
+
+static void draw_bar(double t, double frac, double t0) {
     char bar[31];
     int filled = (int)(frac * 30);
     for (int i = 0; i < 30; i++) bar[i] = i < filled ? '#' : '.';
@@ -64,13 +80,53 @@ static int on_progress(void *user, const char *task, int64_t done, int64_t total
             label[0] ? " " : "", label, bar, 100 * frac, el, eta);
     fflush(stderr);
     P.drawn = 1;
+}
+
+/* Not a terminal: "[hessblock] 2024-05-01 12:00:00 gpt: ... block 3/16 wq 42% 0:12 ETA 0:17" */
+static void log_line(double t, double frac, double t0) {
+    char el[16], eta[16], stamp[32];
+    fmt_time(el, sizeof el, t - t0);
+    fmt_time(eta, sizeof eta, frac > 0 ? (t - t0) / frac * (1 - frac) : -1);
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+    fprintf(stderr, "[hessblock] %s %s%s%s %.0f%% elapsed %s ETA %s\n", stamp, P.stage,
+            label[0] ? " " : "", label, 100 * frac, el, eta);
+    fflush(stderr);
+}
+
+static int on_progress(void *user, const char *task, int64_t done, int64_t total) {
+    (void)user;
+    if (interrupted_by) return 1; /* the library call stops with HB_ECANCELED */
+    if (P.quiet || total <= 0) return 0;
+    double t = now_seconds();
+    if (strncmp(P.task, task, sizeof P.task - 1) != 0 || done < P.last_done) {
+        snprintf(P.task, sizeof P.task, "%s", task);
+        P.t0 = t;
+        P.last_draw = 0;
+    }
+    P.last_done = done;
+    double t0, frac = fraction(done, total, &t0);
+    if (!P.tty) {
+        if (t - P.last_line >= P.every) {
+            P.last_line = t;
+            log_line(t, frac, t0);
+        }
+        return 0;
+    }
+    if (done < total && t - P.last_draw < 0.1) return 0;
+    P.last_draw = t;
+    draw_bar(t, frac, t0);
     return 0;
 }
 
-void progress_setup(hb_context *ctx, int quiet) {
+void progress_setup(hb_context *ctx, int quiet, double every) {
     P.tty = isatty(fileno(stderr));
     P.quiet = quiet;
-    if (ctx && P.tty && !quiet) hb_context_set_progress(ctx, on_progress, NULL);
+    P.every = every;
+    /* installed even with --quiet or without a terminal: it is also the cancel path */
+    if (ctx) hb_context_set_progress(ctx, on_progress, NULL);
 }
 
 void progress_clear(void) {
@@ -91,6 +147,7 @@ void progress_stage(const char *fmt, ...) {
     label[0] = 0;
     P.outer_n = 0;
     if (P.quiet) return;
+    P.last_line = now_seconds(); /* the stage line counts as the latest line */
     fprintf(stderr, "[hessblock] %s\n", P.stage);
     fflush(stderr);
 }
@@ -102,8 +159,8 @@ void progress_label(const char *fmt, ...) {
     va_end(ap);
 }
 
-void progress_tick(const char *task, int64_t done, int64_t total) {
-    on_progress(NULL, task, done, total);
+int progress_tick(const char *task, int64_t done, int64_t total) {
+    return on_progress(NULL, task, done, total);
 }
 
 void progress_outer(int64_t i, int64_t n) {

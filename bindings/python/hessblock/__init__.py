@@ -40,6 +40,8 @@ from .optim import (OptimizerKind, OptimizerOption, Optimizer, save_checkpoint,
 
 from .train import TrainerOption, RecordKey, Trainer
 from .sst import SSTMethod, SSTOption, SSTGradient, SSTReset, SSTConfig, SSTModel, SSTLayer
+from . import net as _net
+from .net import Net, Pool
 
 # Components whose functions the loaded library has (classes of a missing one raise
 # Unsupported when constructed).
@@ -54,6 +56,8 @@ if _train.AVAILABLE:
     components.append("train")
 if _sst.AVAILABLE:
     components.append("sst")
+if _net.AVAILABLE:
+    components.append("net")
 
 
 def __getattr__(name):

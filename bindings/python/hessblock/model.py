@@ -50,7 +50,10 @@ class ModelKey(enum.IntEnum):
 
 class Activation(enum.IntEnum):
     RELU = 1
-    GELU = 2
+    GELU = 2        # tanh form, as GPT-2
+    GELU_ERF = 3    # exact x·Φ(x); Net only
+    SILU = 4        # Net only
+    TANH = 5        # Net only
 
 
 class QuadraticFamily(enum.IntEnum):

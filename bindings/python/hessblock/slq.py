@@ -117,6 +117,8 @@ _slq_hetero = declare("hb_slq_block_heterogeneity", c_int,
 
 _sp_create = declare("hb_spectrum_create", c_int, [c_void_p, c_size_t, P(c_void_p)])
 _sp_add = declare("hb_spectrum_add_probe", c_int, [c_void_p, PD, PD, c_size_t])
+_sp_restore = declare("hb_spectrum_restore_probe", c_int, [c_void_p, PD, PD, c_size_t, c_int])
+_sp_set_uround = declare("hb_spectrum_set_unit_roundoff", c_int, [c_void_p, c_double])
 _sp_free = declare("hb_spectrum_free", None, [c_void_p])
 _sp_dim = declare("hb_spectrum_dim", c_size_t, [c_void_p])
 _sp_num_probes = declare("hb_spectrum_num_probes", c_size_t, [c_void_p])
@@ -293,6 +295,20 @@ class Spectrum(Handle):
         if nodes.shape != weights.shape or nodes.ndim != 1:
             raise InvalidArgument("nodes and weights must be 1-d of equal length", -1)
         self._check(_sp_add(self._ptr, _pd(nodes), _pd(weights), nodes.size))
+
+    def restore_probe(self, nodes, weights, breakdown=False):
+        """hb_spectrum_restore_probe: append a probe exactly as given (nodes ascending,
+        weights summing to 1 within 1e-9; no renormalisation): a bit-exact rebuild."""
+        nodes = np.ascontiguousarray(nodes, dtype=np.float64)
+        weights = np.ascontiguousarray(weights, dtype=np.float64)
+        if nodes.shape != weights.shape or nodes.ndim != 1:
+            raise InvalidArgument("nodes and weights must be 1-d of equal length", -1)
+        self._check(_need(_sp_restore, "hb_spectrum_restore_probe")(
+            self._ptr, _pd(nodes), _pd(weights), nodes.size, 1 if breakdown else 0))
+
+    def set_unit_roundoff(self, u):
+        """hb_spectrum_set_unit_roundoff: the u the numerically-zero test uses (0 < u < 1)."""
+        self._check(_need(_sp_set_uround, "hb_spectrum_set_unit_roundoff")(self._ptr, float(u)))
 
     @property
     def dim(self):

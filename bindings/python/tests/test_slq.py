@@ -345,3 +345,24 @@ def test_linop_keeps_model_alive_and_closes_with_it(ctx, rng, need_slq):
     assert op.closed
     with pytest.raises(hb.ClosedError):
         op.apply(np.ones(9))
+
+
+def test_restore_probe_exact(ctx, need_slq):
+    """restore_probe keeps nodes and weights bit for bit (add_probe renormalises); a
+    restored copy gives the same JS values; bad input raises."""
+    a = hb.Spectrum(ctx, 4)
+    a.add_probe([0.5, 1.0, 3.0], [0.1, 0.3, 0.6000000000000001])
+    b = hb.Spectrum(ctx, 4)
+    b.add_probe([1.0, 2.0, 5.0], [0.2, 0.2, 0.6])
+    r = hb.Spectrum(ctx, 4)
+    nodes, weights = a.probe(0)[:2]
+    r.restore_probe(nodes, weights)
+    r.set_unit_roundoff(a.unit_roundoff)
+    assert np.array_equal(r.probe(0)[0], nodes) and np.array_equal(r.probe(0)[1], weights)
+    assert np.array_equal(hb.js_matrix([a, b])[0], hb.js_matrix([r, b])[0])
+    with pytest.raises(hb.InvalidArgument):
+        r.restore_probe([2.0, 1.0], [0.5, 0.5])   # not ascending
+    with pytest.raises(hb.InvalidArgument):
+        r.restore_probe([1.0, 2.0], [0.5, 0.6])   # does not sum to 1
+    with pytest.raises(hb.InvalidArgument):
+        r.set_unit_roundoff(0.0)
