@@ -13,15 +13,19 @@
  * (valid checkpoints of each object set, in the current format) into the directory given
  * as argv[1] as seed-v<version>-<set>.ckpt. fuzz/corpus/checkpoint keeps the version-1
  * seeds (seed-<set>.ckpt) of the first five sets, written by the previous library, as
- * they still load. */
+ * they still load. Set 6 is the params of a built-in model (a tiny mlp, AdamW), whose
+ * checkpoints are format 2.1 with a model section (seed-v2-6.ckpt); every input also goes
+ * through hb_checkpoint_info_read_buffer and, when that succeeds, its getters and
+ * hb_checkpoint_info_model_config. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hessblock/hessblock.h"
 
-enum { NSETS = 6 };
+enum { NSETS = 7 };
 static hb_context *ctx;
+static hb_model *model; /* set 6's params belong to it */
 static hb_params *params[NSETS];
 static hb_optimizer *opts[NSETS];
 
@@ -48,9 +52,22 @@ static void setup(void) {
     if (ctx) return;
     OK(hb_context_create(&ctx));
     const hb_optimizer_kind kinds[NSETS] = {0, HB_OPTIM_SGD, HB_OPTIM_ADAMW, HB_OPTIM_ADAM_MINI,
-                                            HB_OPTIM_ADAMW, HB_OPTIM_ADAM_MINI};
+                                            HB_OPTIM_ADAMW, HB_OPTIM_ADAM_MINI, HB_OPTIM_ADAMW};
+
     for (int k = 0; k < NSETS; k++) {
-        params[k] = layout(k == 4 ? HB_BF16 : HB_F32, k == 5);
+        if (k == 6) { /* last, so sets 0-5 draw the same values as before it existed */
+            hb_model_config *cfg = NULL;
+            OK(hb_model_config_create(ctx, HB_MODEL_MLP, &cfg));
+            OK(hb_model_config_set_i64(cfg, HB_MK_INPUTS, 3));
+            OK(hb_model_config_set_i64(cfg, HB_MK_WIDTH, 4));
+            OK(hb_model_config_set_i64(cfg, HB_MK_LAYERS, 1));
+            OK(hb_model_config_set_i64(cfg, HB_MK_CLASSES, 2));
+            OK(hb_model_config_set_i64(cfg, HB_MK_BATCH, 2));
+            OK(hb_model_config_set_i64(cfg, HB_MK_DTYPE, HB_F32));
+            OK(hb_model_create(ctx, cfg, &model));
+            hb_model_config_free(cfg);
+        }
+        params[k] = k == 6 ? hb_model_params(model) : layout(k == 4 ? HB_BF16 : HB_F32, k == 5);
         if (!kinds[k]) continue;
         OK(hb_optimizer_create(ctx, kinds[k], params[k], &opts[k]));
         if (kinds[k] == HB_OPTIM_SGD) OK(hb_optimizer_set_f64(opts[k], HB_OPT_MOMENTUM, 0.9));
@@ -116,6 +133,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 }
 
 static void one_input(const uint8_t *data, size_t size) {
+    hb_checkpoint_info *info = NULL;
+    int irc = hb_checkpoint_info_read_buffer(ctx, data, size, &info);
+    if (irc != HB_OK && irc != HB_EFORMAT) abort(); /* undocumented */
+    if (irc == HB_OK) {
+        for (int key = 0; key <= 25; key++) {
+            int64_t v;
+            int grc = hb_checkpoint_info_get_i64(info, (hb_checkpoint_key)key, &v);
+            if (grc != HB_OK && grc != HB_ENOTFOUND && grc != HB_EINVAL) abort();
+        }
+        hb_model_config *cfg = NULL;
+        int crc = hb_checkpoint_info_model_config(info, &cfg);
+        if (crc != HB_OK && crc != HB_ENOTFOUND && crc != HB_EUNSUPPORTED) abort();
+        hb_model_config_free(cfg);
+        hb_checkpoint_info_free(info);
+    }
     for (int k = 0; k < NSETS; k++) {
         size_t before_len;
         unsigned char *before = save(k, &before_len);

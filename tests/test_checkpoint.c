@@ -778,6 +778,318 @@ START_TEST(test_oom) {
 }
 END_TEST
 
+
+/* Rewrite the header of an image after its sections changed: size, section count, version
+ * field, CRC. */
+static void fix_header(unsigned char *img, size_t len, uint32_t version, uint32_t nsec) {
+    wr32(img + 8, version);
+    wr64(img + 16, len);
+    wr32(img + 24, nsec);
+    wr32(img + 28, crc32_ref(img, 28));
+}
+
+/* Append a section (tag, payload) with its CRC at img + len; returns the new length. */
+static size_t append_section(unsigned char *img, size_t len, uint32_t tag, const void *payload,
+                             size_t plen) {
+    wr32(img + len, tag);
+    wr32(img + len + 4, 0);
+    wr64(img + len + 8, plen);
+    memcpy(img + len + 16, payload, plen);
+    wr32(img + len + 16 + plen, crc32_ref(img + len, 16 + plen));
+    return len + 16 + plen + 4;
+}
+
+static int64_t info_i64(const hb_checkpoint_info *info, hb_checkpoint_key key) {
+    int64_t v = -12345;
+    ck_assert_int_eq(hb_checkpoint_info_get_i64(info, key, &v), HB_OK);
+    return v;
+}
+
+/* Format 2.1: a checkpoint of a built-in model records its configuration, seeds and data,
+ * and hb_checkpoint_info rebuilds the identical model (initial values and data) from the
+ * file alone. */
+START_TEST(test_model_section_rebuilds) {
+    hb_context *ctx = hb_test_context(1, 41);
+    uint64_t s0;
+    ck_assert_int_eq(hb_context_next_stream(ctx, &s0), HB_OK); /* counter not at 0 */
+    hb_model_config *cfg = NULL;
+    ck_assert_int_eq(hb_model_config_create(ctx, HB_MODEL_MLP, &cfg), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_INPUTS, 5), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_WIDTH, 7), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_LAYERS, 1), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_CLASSES, 3), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_BATCH, 6), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_ACTIVATION, HB_ACT_GELU), HB_OK);
+    hb_model *m = NULL;
+    ck_assert_int_eq(hb_model_create(ctx, cfg, &m), HB_OK);
+    hb_params *p = hb_model_params(m);
+    size_t nb = data_bytes(p);
+    unsigned char *init = malloc(nb);
+    memcpy(init, hb_params_data(p), nb);
+    uint64_t ds;
+    ck_assert_int_eq(hb_context_next_stream(ctx, &ds), HB_OK);
+    ck_assert_int_eq(hb_model_set_synthetic(m, 3, ds, 5), HB_OK);
+    double loss0;
+    ck_assert_int_eq(hb_model_loss(m, &loss0), HB_OK);
+    hb_optimizer *o = NULL;
+    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_ADAM, p, &o), HB_OK);
+    for (int t = 0; t < 2; t++) {
+        ck_assert_int_eq(hb_model_loss_grad(m, NULL), HB_OK);
+        ck_assert_int_eq(hb_optimizer_step(o), HB_OK);
+    }
+    size_t size;
+    ck_assert_int_eq(hb_checkpoint_size(p, o, &size), HB_OK);
+    unsigned char *img = malloc(size);
+    ck_assert_int_eq(hb_checkpoint_save_buffer(p, o, img, size, NULL), HB_OK);
+    ck_assert_uint_eq(rd32(img + 8), 2u | 1u << 16); /* format 2.1 */
+    ck_assert_uint_eq(rd32(img + 24), 4);
+
+    hb_checkpoint_info *info = NULL;
+    ck_assert_int_eq(hb_checkpoint_info_read_buffer(ctx, img, size, &info), HB_OK);
+    ck_assert_int_eq(info_i64(info, HB_CK_VERSION_MAJOR), 2);
+    ck_assert_int_eq(info_i64(info, HB_CK_VERSION_MINOR), 1);
+    ck_assert_int_eq(info_i64(info, HB_CK_DTYPE), HB_F64);
+    ck_assert_int_eq(info_i64(info, HB_CK_NUM_PARAMS), (int64_t)hb_params_count(p));
+    ck_assert_int_eq(info_i64(info, HB_CK_NUM_BLOCKS), (int64_t)hb_params_num_blocks(p));
+    ck_assert_int_eq(info_i64(info, HB_CK_HAS_OPTIMIZER), 1);
+    ck_assert_int_eq(info_i64(info, HB_CK_OPTIMIZER_KIND), HB_OPTIM_ADAM);
+    ck_assert_int_eq(info_i64(info, HB_CK_STEP), 2);
+    ck_assert_int_eq(info_i64(info, HB_CK_HAS_MODEL), 1);
+    ck_assert_int_eq(info_i64(info, HB_CK_MODEL_KIND), HB_MODEL_MLP);
+    ck_assert_int_eq(info_i64(info, HB_CK_MODEL_SEED), 41);
+    ck_assert_int_eq(info_i64(info, HB_CK_MODEL_STREAM), 1);
+    ck_assert_int_eq(info_i64(info, HB_CK_DATA), HB_CKDATA_SYNTHETIC);
+    ck_assert_int_eq(info_i64(info, HB_CK_DATA_SEED), 41);
+    ck_assert_int_eq(info_i64(info, HB_CK_DATA_STREAM), (int64_t)ds);
+    ck_assert_int_eq(info_i64(info, HB_CK_DATA_BATCHES), 3);
+    ck_assert_int_eq(info_i64(info, HB_CK_DATA_FIRST), 5);
+    int64_t v;
+    ck_assert_int_eq(hb_checkpoint_info_get_i64(info, (hb_checkpoint_key)99, &v), HB_EINVAL);
+    ck_assert_int_eq(hb_checkpoint_info_get_i64(info, HB_CK_STEP, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_checkpoint_info_get_i64(NULL, HB_CK_STEP, &v), HB_EINVAL);
+
+    /* rebuild from the file alone, in a fresh context */
+    hb_model_config *cfg2 = NULL;
+    ck_assert_int_eq(hb_checkpoint_info_model_config(info, &cfg2), HB_OK);
+    for (hb_model_key k = HB_MK_DTYPE; k <= HB_MK_QUAD_COND; k++) {
+        int64_t a = -1, b = -2;
+        int ra = hb_model_config_get_i64(cfg, k, &a), rb = hb_model_config_get_i64(cfg2, k, &b);
+        ck_assert_int_eq(ra, rb);
+        if (ra == HB_OK) ck_assert_int_eq(a, b);
+    }
+    hb_context *ctx2 = hb_test_context(1, 0);
+    ck_assert_int_eq(hb_context_set_i64(ctx2, HB_CTX_SEED, info_i64(info, HB_CK_MODEL_SEED)), HB_OK);
+    for (int64_t i = 0; i < info_i64(info, HB_CK_MODEL_STREAM); i++)
+        ck_assert_int_eq(hb_context_next_stream(ctx2, &s0), HB_OK);
+    hb_model *m2 = NULL;
+    ck_assert_int_eq(hb_model_create(ctx2, cfg2, &m2), HB_OK);
+    hb_params *p2 = hb_model_params(m2);
+    ck_assert(memcmp(hb_params_data(p2), init, nb) == 0); /* the same initialisation */
+    ck_assert_int_eq(hb_context_set_i64(ctx2, HB_CTX_SEED, info_i64(info, HB_CK_DATA_SEED)), HB_OK);
+    ck_assert_int_eq(hb_model_set_synthetic(m2, (size_t)info_i64(info, HB_CK_DATA_BATCHES),
+                                            (uint64_t)info_i64(info, HB_CK_DATA_STREAM),
+                                            (uint64_t)info_i64(info, HB_CK_DATA_FIRST)), HB_OK);
+    double loss2;
+    ck_assert_int_eq(hb_model_loss(m2, &loss2), HB_OK);
+    ck_assert(loss2 == loss0); /* the same data, bit for bit */
+    hb_optimizer *o2 = NULL;
+    ck_assert_int_eq(hb_optimizer_create(ctx2, HB_OPTIM_ADAM, p2, &o2), HB_OK);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(img, size, p2, o2), HB_OK);
+    ck_assert(memcmp(hb_params_data(p2), hb_params_data(p), nb) == 0);
+    /* saved again: the same bytes (the rebuilt model records the same origin) */
+    unsigned char *again = malloc(size);
+    ck_assert_int_eq(hb_checkpoint_save_buffer(p2, o2, again, size, NULL), HB_OK);
+    ck_assert(memcmp(again, img, size) == 0);
+
+    /* user data: the section says so, and the config still rebuilds */
+    int64_t shx[2] = {2, 5}, shy[1] = {2};
+    hb_tensor *x = NULL, *y = NULL;
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_F64, 2, shx, &x), HB_OK);
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_I32, 1, shy, &y), HB_OK);
+    ck_assert_int_eq(hb_model_set_batch(m, x, y), HB_OK);
+    hb_checkpoint_info *info2 = NULL;
+    ck_assert_int_eq(hb_checkpoint_save_buffer(p, NULL, again, size, &size), HB_OK);
+    ck_assert_int_eq(hb_checkpoint_info_read_buffer(ctx, again, size, &info2), HB_OK);
+    ck_assert_int_eq(info_i64(info2, HB_CK_DATA), HB_CKDATA_EXTERNAL);
+    ck_assert_int_eq(info_i64(info2, HB_CK_HAS_OPTIMIZER), 0);
+    ck_assert_int_eq(hb_checkpoint_info_get_i64(info2, HB_CK_DATA_SEED, &v), HB_ENOTFOUND);
+    ck_assert_int_eq(hb_checkpoint_info_get_i64(info2, HB_CK_STEP, &v), HB_ENOTFOUND);
+    hb_checkpoint_info_free(info2);
+
+    hb_tensor_free(x);
+    hb_tensor_free(y);
+    hb_checkpoint_info_free(info);
+    hb_checkpoint_info_free(NULL);
+    hb_model_config_free(cfg);
+    hb_model_config_free(cfg2);
+    hb_optimizer_free(o);
+    hb_optimizer_free(o2);
+    hb_model_free(m);
+    hb_model_free(m2);
+    free(init);
+    free(img);
+    free(again);
+    hb_context_free(ctx2);
+    hb_context_free(ctx);
+}
+END_TEST
+
+/* Quadratic (real key, no data), params of no model (format 2.0, unchanged bytes), the
+ * reader's tolerance (unknown optional sections skipped) and its checks. */
+START_TEST(test_model_section_format) {
+    hb_context *ctx = hb_test_context(1, 5);
+    hb_model_config *cfg = NULL;
+    ck_assert_int_eq(hb_model_config_create(ctx, HB_MODEL_QUADRATIC, &cfg), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_QUAD_BLOCKS, 2), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_QUAD_BLOCK_SIZE, 3), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_f64(cfg, HB_MK_QUAD_COND, 123.25), HB_OK);
+    hb_model *m = NULL;
+    ck_assert_int_eq(hb_model_create(ctx, cfg, &m), HB_OK);
+    hb_params *p = hb_model_params(m);
+    size_t size;
+    ck_assert_int_eq(hb_checkpoint_size(p, NULL, &size), HB_OK);
+    unsigned char *img = malloc(size + 4096), *c = malloc(size + 4096);
+    ck_assert_int_eq(hb_checkpoint_save_buffer(p, NULL, img, size, NULL), HB_OK);
+    hb_checkpoint_info *info = NULL;
+    ck_assert_int_eq(hb_checkpoint_info_read_buffer(ctx, img, size, &info), HB_OK);
+    ck_assert_int_eq(info_i64(info, HB_CK_DATA), HB_CKDATA_NONE);
+    ck_assert_int_eq(info_i64(info, HB_CK_MODEL_KIND), HB_MODEL_QUADRATIC);
+    hb_model_config *cfg2 = NULL;
+    ck_assert_int_eq(hb_checkpoint_info_model_config(info, &cfg2), HB_OK);
+    double cond = 0;
+    ck_assert_int_eq(hb_model_config_get_f64(cfg2, HB_MK_QUAD_COND, &cond), HB_OK);
+    ck_assert(cond == 123.25);
+    hb_model_config_free(cfg2);
+    hb_checkpoint_info_free(info);
+
+    /* where the model section starts: after header, block table and parameters */
+    size_t pos = 32;
+    for (int sct = 0; sct < 2; sct++) pos += 16 + (size_t)rd64(img + pos + 8) + 4;
+    ck_assert_uint_eq(rd32(img + pos), 4);
+    const size_t msec = pos, mlen = (size_t)rd64(img + pos + 8);
+
+    /* an unknown optional section after it is skipped (a later minor version's) */
+    const unsigned char extra[5] = {1, 2, 3, 4, 5};
+    memcpy(c, img, size);
+    size_t n2 = append_section(c, size, 9, extra, sizeof extra);
+    fix_header(c, n2, 2u | 7u << 16, 4);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(c, n2, p, NULL), HB_OK);
+    ck_assert_int_eq(hb_checkpoint_info_read_buffer(ctx, c, n2, &info), HB_OK);
+    ck_assert_int_eq(info_i64(info, HB_CK_VERSION_MINOR), 7);
+    ck_assert_int_eq(info_i64(info, HB_CK_HAS_MODEL), 1);
+    hb_checkpoint_info_free(info);
+    /* ... but not in a 2.0 file, nor out of tag order, nor a repeated tag */
+    fix_header(c, n2, 2u, 4);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(c, n2, p, NULL), HB_EFORMAT);
+    memcpy(c, img, msec);
+    n2 = append_section(c, msec, 9, extra, sizeof extra);
+    n2 = append_section(c, n2, 4, img + msec + 16, mlen);
+    fix_header(c, n2, 2u | 1u << 16, 4);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(c, n2, p, NULL), HB_EFORMAT);
+    memcpy(c, img, size);
+    n2 = append_section(c, size, 4, img + msec + 16, mlen);
+    fix_header(c, n2, 2u | 1u << 16, 4);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(c, n2, p, NULL), HB_EFORMAT);
+    /* the section count must say how many follow */
+    memcpy(c, img, size);
+    ck_assert_uint_eq(rd32(c + 24), 3);
+    fix_header(c, size, 2u | 1u << 16, 2);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(c, size, p, NULL), HB_EFORMAT);
+    fix_header(c, size, 2u | 1u << 16, 4);
+    ck_assert_int_eq(hb_checkpoint_load_buffer(c, size, p, NULL), HB_EFORMAT);
+
+    /* the model section's own checks (CRC made right): a repeated key, a bad type, a
+     * key past the table, trailing bytes, no kind */
+    const size_t k0 = msec + 16 + 64; /* first key entry */
+    struct { size_t off; uint32_t val; } bad[] = {
+        {k0 + 16, 0 /* key := first key */}, {k0 + 4, 3}, {k0, 64}, {msec + 16 + 4, 0},
+        {msec + 16, 0 /* section version 0 */}, {msec + 16 + 24, 3 /* data kind */}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        memcpy(c, img, size);
+        wr32(c + bad[i].off, i == 0 ? rd32(img + k0) : bad[i].val);
+        wr32(c + msec + 16 + mlen, crc32_ref(c + msec, 16 + mlen));
+        if (hb_checkpoint_load_buffer(c, size, p, NULL) != HB_EFORMAT) ck_abort_msg("bad[%zu]", i);
+        ck_assert_int_eq(hb_checkpoint_info_read_buffer(ctx, c, size, &info), HB_EFORMAT);
+    }
+    /* a key this library does not know: the file reads, the config does not rebuild */
+    memcpy(c, img, size);
+    wr32(c + k0, 63);
+    wr32(c + msec + 16 + mlen, crc32_ref(c + msec, 16 + mlen));
+    ck_assert_int_eq(hb_checkpoint_load_buffer(c, size, p, NULL), HB_OK);
+    ck_assert_int_eq(hb_checkpoint_info_read_buffer(ctx, c, size, &info), HB_OK);
+    ck_assert_int_eq(hb_checkpoint_info_model_config(info, &cfg2), HB_EUNSUPPORTED);
+    ck_assert_ptr_null(cfg2);
+    ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "cannot be rebuilt"));
+    hb_checkpoint_info_free(info);
+    /* a later section version may append fields */
+    memcpy(c, img, size);
+    memcpy(c + size, extra, sizeof extra); /* scratch: rebuild the section longer */
+    {
+        unsigned char *payload = malloc(mlen + 8);
+        memcpy(payload, img + msec + 16, mlen);
+        memset(payload + mlen, 0xab, 8);
+        wr32(payload, 2);
+        n2 = append_section(c, msec, 4, payload, mlen + 8);
+        fix_header(c, n2, 2u | 1u << 16, 3);
+        ck_assert_int_eq(hb_checkpoint_load_buffer(c, n2, p, NULL), HB_OK);
+        wr32(payload, 1); /* version 1 with trailing bytes: not ours */
+        n2 = append_section(c, msec, 4, payload, mlen + 8);
+        fix_header(c, n2, 2u | 1u << 16, 3);
+        ck_assert_int_eq(hb_checkpoint_load_buffer(c, n2, p, NULL), HB_EFORMAT);
+        free(payload);
+    }
+
+    /* params of no model: format 2.0, no model section */
+    hb_params *q = layout(ctx, HB_F32, 0);
+    ck_assert_int_eq(hb_checkpoint_save_buffer(q, NULL, c, size + 4096, &n2), HB_OK);
+    ck_assert_uint_eq(rd32(c + 8), 2);
+    ck_assert_uint_eq(rd32(c + 24), 2);
+    ck_assert_int_eq(hb_checkpoint_info_read_buffer(ctx, c, n2, &info), HB_OK);
+    ck_assert_int_eq(info_i64(info, HB_CK_HAS_MODEL), 0);
+    ck_assert_int_eq(info_i64(info, HB_CK_VERSION_MINOR), 0);
+    int64_t v;
+    ck_assert_int_eq(hb_checkpoint_info_get_i64(info, HB_CK_MODEL_SEED, &v), HB_ENOTFOUND);
+    ck_assert_int_eq(hb_checkpoint_info_get_i64(info, HB_CK_DATA, &v), HB_ENOTFOUND);
+    ck_assert_int_eq(hb_checkpoint_info_model_config(info, &cfg2), HB_ENOTFOUND);
+    ck_assert_int_eq(hb_checkpoint_info_model_config(info, NULL), HB_EINVAL);
+    hb_checkpoint_info_free(info);
+    /* bad arguments, bad files */
+    ck_assert_int_eq(hb_checkpoint_info_read_buffer(NULL, c, n2, &info), HB_EINVAL);
+    ck_assert_int_eq(hb_checkpoint_info_read_buffer(ctx, c, n2, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_checkpoint_info_read_buffer(ctx, NULL, 5, &info), HB_EINVAL);
+    ck_assert_int_eq(hb_checkpoint_info_read_buffer(ctx, c, n2 - 1, &info), HB_EFORMAT);
+    ck_assert_ptr_null(info);
+    ck_assert_int_eq(hb_checkpoint_info_read(ctx, "/nonexistent/x.ckpt", &info), HB_EIO);
+    ck_assert_int_eq(hb_checkpoint_info_read(ctx, "/", &info), HB_EIO);
+    ck_assert_int_eq(hb_checkpoint_info_model_config(NULL, &cfg2), HB_EINVAL);
+    char dir[] = "/tmp/hb_ckinfo_XXXXXX", path[256];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/q.ckpt", dir);
+    ck_assert_int_eq(hb_checkpoint_save(path, p, NULL), HB_OK);
+    ck_assert_int_eq(hb_checkpoint_info_read(ctx, path, &info), HB_OK);
+    ck_assert_int_eq(info_i64(info, HB_CK_NUM_PARAMS), 6);
+    hb_checkpoint_info_free(info);
+    FILE *f = fopen(path, "r+b");
+    fseek(f, 40, SEEK_SET);
+    fputc(0x5a, f);
+    fclose(f);
+    ck_assert_int_eq(hb_checkpoint_info_read(ctx, path, &info), HB_EFORMAT);
+    f = fopen(path, "wb");
+    fputs("not a checkpoint, just text", f);
+    fclose(f);
+    ck_assert_int_eq(hb_checkpoint_info_read(ctx, path, &info), HB_EFORMAT);
+    unlink(path);
+    rmdir(dir);
+
+    hb_params_free(q);
+    hb_model_config_free(cfg);
+    hb_model_free(m);
+    free(img);
+    free(c);
+    hb_context_free(ctx);
+}
+END_TEST
+
 Suite *hb_suite_checkpoint(void) {
     Suite *s = suite_create("checkpoint");
     TCase *tc = tcase_create("checkpoint");
@@ -790,6 +1102,8 @@ Suite *hb_suite_checkpoint(void) {
     tcase_add_test(tc, test_oom);
     tcase_add_test(tc, test_frozen_round_trip);
     tcase_add_test(tc, test_v1_and_flags);
+    tcase_add_test(tc, test_model_section_rebuilds);
+    tcase_add_test(tc, test_model_section_format);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -629,8 +629,53 @@ static void c_slq(hb_context *ctx, fault *f, int arg) {
     hb_model_free(m);
 }
 
+/* Checkpoint facts of a built-in model's params (format 2.1, model section): 0 info_read
+ * from a file; 1 info_read_buffer; 2 info_model_config (the recorded configuration). */
+static void c_checkpoint_info(hb_context *ctx, fault *f, int arg) {
+    hb_model *m = make_kind(ctx, HB_MODEL_MLP, HB_F32);
+    hb_params *p = hb_model_params(m);
+    char path[128];
+    temp_path(path, sizeof path, "ckinfo");
+    size_t size = 0;
+    OK(hb_checkpoint_size(p, NULL, &size));
+    void *buf = malloc(size);
+    OK(hb_checkpoint_save_buffer(p, NULL, buf, size, NULL));
+    hb_checkpoint_info *info = NULL;
+    hb_model_config *cfg = NULL;
+    if (arg == 0) {
+        OK(hb_checkpoint_save(path, p, NULL));
+        FAULT_CALL(f, hb_checkpoint_info_read(ctx, path, &info));
+    } else if (arg == 1) {
+        FAULT_CALL(f, hb_checkpoint_info_read_buffer(ctx, buf, size, &info));
+    } else {
+        OK(hb_checkpoint_info_read_buffer(ctx, buf, size, &info));
+        FAULT_CALL(f, hb_checkpoint_info_model_config(info, &cfg));
+    }
+    /* every fact (HB_ENOTFOUND ones as a marker), and the configuration's keys */
+    for (int key = 1; key <= 24; key++) {
+        int64_t v = -7;
+        int rc = hb_checkpoint_info_get_i64(info, (hb_checkpoint_key)key, &v);
+        digest_f64(f, (double)rc);
+        digest_f64(f, (double)v);
+    }
+    if (cfg) {
+        const hb_model_key keys[] = {HB_MK_INPUTS, HB_MK_WIDTH, HB_MK_LAYERS, HB_MK_CLASSES,
+                                     HB_MK_BATCH, HB_MK_DTYPE};
+        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+            int64_t v = -7;
+            OK(hb_model_config_get_i64(cfg, keys[i], &v));
+            digest_f64(f, (double)v);
+        }
+    }
+    remove(path);
+    free(buf);
+    hb_model_config_free(cfg);
+    hb_checkpoint_info_free(info);
+    hb_model_free(m);
+}
+
 /* Spectra and JS: 0 spectrum_create; 1 add_probe; 2 js_distance; 3 js_matrix (symlog);
- * 4 js_matrix_stderr; 5 zero_flags without is_zero; 6 restore_probe. */
+ * 4 js_matrix_stderr; 5 zero_flags without is_zero; 6 restore_probe (with breakdown). */
 static void c_spectra(hb_context *ctx, fault *f, int arg) {
     hb_spectrum *a = NULL, *b = make_spectrum(ctx, 2.0), *z = make_spectrum(ctx, 1e-30);
     const double nodes[2] = {0.5, 1.5}, weights[2] = {1, 3};
@@ -653,7 +698,10 @@ static void c_spectra(hb_context *ctx, fault *f, int arg) {
     case 4: FAULT_CALL(f, hb_spectra_js_matrix_stderr(three, 3, &o, 5, 9, out, &mean)); break;
     case 6: {
         const double rw[2] = {0.25, 0.75};
-        FAULT_CALL(f, hb_spectrum_restore_probe(a, nodes, rw, 2, 0));
+        int brk = 0;
+        FAULT_CALL(f, hb_spectrum_restore_probe(a, nodes, rw, 2, 1));
+        OK(hb_spectrum_probe(a, hb_spectrum_num_probes(a) - 1, NULL, NULL, NULL, &brk));
+        digest_f64(f, (double)brk);
         break;
     }
     default: FAULT_CALL(f, hb_spectra_zero_flags(three, 3, &o, NULL, &nz, &tol)); break;
@@ -808,6 +856,9 @@ static void c_trainer(hb_context *ctx, fault *f, int arg) {
     X(hb_checkpoint_save, c_checkpoint, 0)                                                   \
     X(hb_checkpoint_load, c_checkpoint, 1)                                                   \
     X(hb_checkpoint_load_buffer, c_checkpoint, 2)                                            \
+    X(hb_checkpoint_info_read, c_checkpoint_info, 0)                                         \
+    X(hb_checkpoint_info_read_buffer, c_checkpoint_info, 1)                                  \
+    X(hb_checkpoint_info_model_config, c_checkpoint_info, 2)                                 \
     X(hb_linop_create_dense, c_linop, 0)                                                     \
     X(hb_linop_create_dense, c_linop, 1)                                                     \
     X(hb_linop_create_callback, c_linop, 2)                                                  \
@@ -826,11 +877,11 @@ static void c_trainer(hb_context *ctx, fault *f, int arg) {
     X(hb_slq_block_heterogeneity, c_slq, 7)                                                  \
     X(hb_spectrum_create, c_spectra, 0)                                                      \
     X(hb_spectrum_add_probe, c_spectra, 1)                                                   \
-    X(hb_spectrum_restore_probe, c_spectra, 6)                                               \
     X(hb_spectrum_js_distance, c_spectra, 2)                                                 \
     X(hb_spectra_js_matrix, c_spectra, 3)                                                    \
     X(hb_spectra_js_matrix_stderr, c_spectra, 4)                                             \
     X(hb_spectra_zero_flags, c_spectra, 5)                                                   \
+    X(hb_spectrum_restore_probe, c_spectra, 6)                                               \
     X(hb_sst_config_create, c_sst, 0)                                                        \
     X(hb_sst_config_add_block, c_sst, 1)                                                     \
     X(hb_sst_create, c_sst, 2)                                                               \
@@ -853,6 +904,8 @@ static void c_trainer(hb_context *ctx, fault *f, int arg) {
  * NO_ALLOC_CG(hb_optimizer_lr_factor, "indirect: the user's schedule callback")
  * NO_ALLOC(hb_bf16_to_f32, "converts one value")
  * NO_ALLOC(hb_block_kind_name, "returns a static string")
+ * NO_ALLOC(hb_checkpoint_info_free, "frees only")
+ * NO_ALLOC(hb_checkpoint_info_get_i64, "reads fields")
  * NO_ALLOC(hb_checkpoint_save_buffer, "serialises into the caller's buffer")
  * NO_ALLOC(hb_checkpoint_size, "computes a size from the block table")
  * NO_ALLOC(hb_context_free, "frees only")
@@ -928,7 +981,6 @@ static void c_trainer(hb_context *ctx, fault *f, int arg) {
  * NO_ALLOC(hb_spectrum_default_sigma, "reads fields")
  * NO_ALLOC(hb_spectrum_density, "evaluates into the caller's array")
  * NO_ALLOC(hb_spectrum_dim, "reads fields")
- * NO_ALLOC(hb_spectrum_set_unit_roundoff, "sets a field")
  * NO_ALLOC(hb_spectrum_extremes, "scans the probes")
  * NO_ALLOC(hb_spectrum_free, "frees only")
  * NO_ALLOC(hb_spectrum_moment, "sums over the probes")
@@ -936,6 +988,7 @@ static void c_trainer(hb_context *ctx, fault *f, int arg) {
  * NO_ALLOC(hb_spectrum_probe, "reads fields")
  * NO_ALLOC(hb_spectrum_save_csv, "stdio only (its FILE buffer is libc's: docs/reliability.md)")
  * NO_ALLOC(hb_spectrum_save_json, "stdio only (its FILE buffer is libc's: docs/reliability.md)")
+ * NO_ALLOC(hb_spectrum_set_unit_roundoff, "writes fields of the handle")
  * NO_ALLOC(hb_spectrum_to_csv, "formats into the caller's buffer")
  * NO_ALLOC(hb_spectrum_to_json, "formats into the caller's buffer")
  * NO_ALLOC(hb_spectrum_trace, "sums over the probes")

@@ -433,7 +433,7 @@ if check(a.returncode == b.returncode == c.returncode == 0, f"--tiny/--preset ti
     check(sa["sizes"] == sb["sizes"] and sa["blocks"][0]["lambda_max"] == sb["blocks"][0]["lambda_max"],
           "--tiny = --preset tiny")
     check((sa["probes"], sa["lanczos_steps"]) == (2, 12), f"spectrum tiny SLQ defaults {sa['probes']}/{sa['lanczos_steps']}")
-    check("width 8" in sc["sizes"] and "width 16" in sa["sizes"], f"--width overrides the preset: {sc['sizes']}")
+    check(sc["sizes"]["width"] == 8 and sa["sizes"]["width"] == 16, f"--width overrides the preset: {sc['sizes']}")
 if os.path.exists(os.path.join(SCRATCH, "analyze", "summary.json")):
     st = json.load(open(os.path.join(SCRATCH, "analyze", "summary.json")))["settings"]
     check("SLQ: 2 probes, 12 Lanczos steps" in st, f"analyze tiny SLQ defaults: {st[:200]!r}")
@@ -518,6 +518,12 @@ if check(rj is not None, "interrupted: run.json written"):
         for b in fin:  # the per-block files too (17 digits: exact)
             check(open(os.path.join(part, b["file"])).read() == open(os.path.join(full_dir, b["file"])).read(),
                   f"block file {b['file']} as in the uninterrupted run")
+        # the research outputs (issue 15.4) of the resumed run: byte for byte the uninterrupted run's
+        for m in ("gpt", "mlp", "cnn"):
+            for suffix in ("_ritz.npy", "_blocks.csv", "_js_stderr.csv"):
+                fa, fb = os.path.join(part, m + suffix), os.path.join(full_dir, m + suffix)
+                check(os.path.exists(fa) and os.path.exists(fb) and
+                      open(fa, "rb").read() == open(fb, "rb").read(), f"resumed {m}{suffix} as uninterrupted")
 rc, o, e = interrupt(["analyze", "--preset", "tiny", "--models", "mlp", "--quiet"], fresh("sigterm"), signal.SIGTERM)
 check(rc == 143, f"SIGTERM: exit {rc} (128 + 15): {e!r}")
 
@@ -591,8 +597,8 @@ def expected_trainable(method, sizes, rank, freeze, total):
     """Trainable scalars of the wrapper computed from the tiny gpt's sizes alone:
     per layer Q, K, V, O (C x C), c_fc (4C x C), c_proj (C x 4C); SST trains
     k + r(out + in) per block, LoRA r(out + in); other blocks unless frozen."""
-    C = int(re.search(r"width (\d+)", sizes).group(1))
-    L = int(re.search(r"layers (\d+)", sizes).group(1))
+    C = sizes["width"]   # the structured "sizes" object (issue 15.4)
+    L = sizes["layers"]
     shapes = L * [(C, C)] * 4 + L * [(4 * C, C), (C, 4 * C)]
     n, dense = 0, 0
     for o, i in shapes:
@@ -686,6 +692,201 @@ if sst_ok:
         p = run(["train", "--model", "gpt", "--tiny", "--optimizer", "sst", "--rank", "4", "--steps", "1",
                  "--resume", half, "--quiet"])
         check(p.returncode == 1 and half in p.stderr, f"sst resume with other rank: {p.returncode} {p.stderr!r}")
+
+
+# ---- issue 15.4: research outputs (Ritz nodes/weights, traces, JS errors, structured sizes) -----
+def check_sizes(z, kind, what):
+    check(isinstance(z, dict) and z.get("kind") == kind, f"{what}: sizes {z!r}")
+    if isinstance(z, dict):
+        for k in ("dtype", "parameters") + (("batch", "batches", "samples") if kind != "quadratic" else ()):
+            check(k in z, f"{what}: sizes.{k} missing")
+
+
+def check_research(d, sp, what):
+    """Files of docs/cli.md "Research outputs": they exist, load with numpy, the weights of
+    every probe sum to 1 and the densities recomputed from nodes and weights are the
+    written ones."""
+    import numpy as np
+    m = sp["model"]
+    for f in (f"{m}_ritz.npy", f"{m}_blocks.csv", f"{m}_js_stderr.csv"):
+        check(os.path.exists(os.path.join(d, f)), f"{what}: {f} missing")
+    check(sp.get("ritz_file") == f"{m}_ritz.npy", f"{what}: ritz_file {sp.get('ritz_file')!r}")
+    R = np.load(os.path.join(d, f"{m}_ritz.npy"))
+    check(R.dtype == np.float64 and R.ndim == 2 and R.shape[1] == 4 and R.shape[0] == sp["ritz_rows"],
+          f"{what}: ritz array {R.dtype} {R.shape}")
+    g, sigma, probes = np.array(sp["grid"]), sp["sigma"], sp["probes"]
+    nb = len(sp["blocks"])
+    check(set(np.unique(R[:, 0]).astype(int)) == set(range(nb)) | ({-1} if "full" in sp else set()),
+          f"{what}: ritz block indices")
+    for b in list(range(nb)) + ([-1] if "full" in sp else []):
+        rows = R[R[:, 0] == b]
+        check(set(np.unique(rows[:, 1]).astype(int)) == set(range(probes)), f"{what}: block {b} probes")
+        for q in range(probes):
+            w = rows[rows[:, 1] == q][:, 3]
+            check(abs(w.sum() - 1) < 1e-10 and (w >= 0).all(), f"{what}: block {b} probe {q} weights sum {w.sum()}")
+        dens = (rows[:, 3][None, :] * np.exp(-(g[:, None] - rows[:, 2][None, :]) ** 2 / (2 * sigma ** 2))
+                ).sum(1) / (np.sqrt(2 * np.pi) * sigma * probes)
+        written = np.array(sp["full"]["density"] if b == -1 else sp["blocks"][b]["density"])
+        err = np.max(np.abs(dens - written)) / np.max(np.abs(written))
+        check(err < 1e-8, f"{what}: block {b} density from nodes/weights differs by {err:.2e}")
+    with open(os.path.join(d, f"{m}_blocks.csv")) as fh:
+        rows = list(csv.DictReader(fh))
+    check([r["block"] for r in rows] == [b["name"] for b in sp["blocks"]], f"{what}: blocks.csv names")
+    for r, b in zip(rows, sp["blocks"]):
+        # JSON numbers carry 12 significant digits, the CSV 17
+        check(isinstance(b.get("trace"), float) and
+              abs(float(r["trace"]) - b["trace"]) <= 1e-11 * abs(b["trace"]),
+              f"{what}: trace of {b['name']}: {b.get('trace')} vs {r['trace']}")
+        check(isinstance(b.get("trace_stderr"), (int, float)) and b["trace_stderr"] >= 0,
+              f"{what}: trace_stderr of {b['name']}")
+        # the trace is the integral of λ over the density: the Ritz estimate agrees
+        rr = R[R[:, 0] == int(r["index"])]
+        check(abs((rr[:, 2] * rr[:, 3]).sum() / probes * b["numel"] - b["trace"]) <= 1e-9 * (1 + abs(b["trace"])),
+              f"{what}: trace of {b['name']} vs Ritz quadrature")
+    E = sp.get("js_matrix_stderr")
+    check(E is not None and len(E) == nb and all(len(r) == nb for r in E), f"{what}: js_matrix_stderr shape")
+    if E:
+        E = np.array(E, dtype=float)
+        check(np.allclose(E, E.T) and (np.diag(E) == 0).all() and (E >= 0).all(), f"{what}: js_matrix_stderr values")
+
+
+d = fresh("research")
+p = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "3", "--steps", "8", "--full", "--json", "--quiet",
+         "--out", d])
+if not unavailable(p, "spectrum"):
+    check(p.returncode == 0, f"research spectrum: exit {p.returncode}: {p.stderr}")
+    with open(os.path.join(d, "spectrum.json")) as fh:
+        sp = strict_json(fh.read(), "research spectrum.json")["spectrum"]
+    check_sizes(sp["sizes"], "mlp", "spectrum")
+    check(sp["sizes"].get("width") == 16 and sp["sizes"].get("parameters") == sp["n_params"], "sizes values")
+    check(isinstance(sp.get("sizes_text"), str), "sizes_text")
+    check_research(d, sp, "spectrum")
+# analyze: the structured sizes in summary[] and every spectrum, and the research files
+d = os.path.join(SCRATCH, "analyze")
+if os.path.exists(os.path.join(d, "summary.json")):
+    with open(os.path.join(d, "summary.json")) as fh:
+        s = strict_json(fh.read(), "analyze summary.json")
+    for m in s["summary"]:
+        check_sizes(m["sizes"], m["model"], f"analyze summary {m['model']}")
+    for sp in s["spectra"]:
+        check_sizes(sp["sizes"], sp["model"], f"analyze {sp['model']}")
+        check_research(d, sp, f"analyze {sp['model']}")
+# one probe: no standard errors (null), the files still written
+d = fresh("research1")
+p = run(["spectrum", "--model", "mlp", "--tiny", "--probes", "1", "--steps", "6", "--json", "--quiet", "--out", d])
+if p.returncode == 0:
+    sp = strict_json(p.stdout, "one probe")["spectrum"]
+    check(sp["js_matrix_stderr"] is None and all(b["trace_stderr"] is None for b in sp["blocks"]),
+          "one probe: no standard errors")
+    check(not os.path.exists(os.path.join(d, "mlp_js_stderr.csv")), "one probe: no js_stderr.csv")
+
+# ---- issue 15.3: checkpoints carry the model configuration ------------------------------------------
+def strip_model_section(src, dst):
+    """The same checkpoint in format 2.0 (what the library wrote before 2.1): the model
+    section dropped, header version, size, section count and CRC rewritten."""
+    import struct
+    import zlib
+    b = bytearray(open(src, "rb").read())
+    nsec = struct.unpack_from("<I", b, 24)[0]
+    pos, kept = 32, 0
+    for i in range(nsec):
+        tag, _, ln = struct.unpack_from("<IIQ", b, pos)
+        if tag == 4:
+            del b[pos:pos + 16 + ln + 4]
+            break
+        pos += 16 + ln + 4
+        kept += 1
+    check(kept == nsec - 1, "old format: the model section is the last one")
+    struct.pack_into("<IIQI", b, 8, 2, struct.unpack_from("<I", b, 12)[0], len(b), kept)
+    struct.pack_into("<I", b, 28, zlib.crc32(bytes(b[:28])) & 0xffffffff)
+    open(dst, "wb").write(bytes(b))
+
+
+d = fresh("ckpt-config")
+os.makedirs(d)
+ck = os.path.join(d, "a.ckpt")
+# explicit sizes (--tiny replaces the size options, --batches included): 2 micro-batches
+MLP = ["--model", "mlp", "--inputs", "8", "--width", "16", "--layers", "2", "--classes", "4", "--batch", "16",
+       "--batches", "2"]
+p = run(["train"] + MLP + ["--seed", "5", "--steps", "3", "--checkpoint", ck, "--quiet"])
+if not unavailable(p, "train"):
+    check(p.returncode == 0, f"train for ckpt-config: exit {p.returncode}: {p.stderr}")
+    hdr = open(ck, "rb").read(32)
+    check(int.from_bytes(hdr[8:12], "little") == 2 | 1 << 16, "a CLI checkpoint is format 2.1")
+    # --resume alone rebuilds the model: the same numbers as an uninterrupted run
+    full = run(["train"] + MLP + ["--seed", "5", "--steps", "5", "--json", "--quiet"])
+    res = run(["train", "--resume", ck, "--steps", "2", "--json", "--quiet"])
+    check(res.returncode == 0, f"train --resume alone: exit {res.returncode}: {res.stderr}")
+    if res.returncode == 0 and full.returncode == 0:
+        a, b = strict_json(full.stdout, "5 steps"), strict_json(res.stdout, "3 + 2 steps")
+        check(a["run"]["final_loss"] == b["run"]["final_loss"] and a["run"]["loss"][3:] == b["run"]["loss"],
+              f"resume alone: {a['run']['final_loss']} vs {b['run']['final_loss']}")
+        check(b["seed"] == 5 and b["model"] == "mlp" and b["sizes"] == a["sizes"],
+              f"resume alone: seed/model/sizes {b['seed']} {b['model']} {b['sizes']}")
+    # --checkpoint alone in spectrum, and with matching explicit options: the same spectrum
+    sa = run(["spectrum", "--checkpoint", ck, "--probes", "2", "--steps", "6", "--json", "--quiet"])
+    sb = run(["spectrum", "--checkpoint", ck] + MLP + ["--seed", "5", "--dtype", "f64", "--probes", "2",
+                                                       "--steps", "6", "--json", "--quiet"])
+    check(sa.returncode == 0 and sb.returncode == 0, f"spectrum --checkpoint alone: {sa.stderr} {sb.stderr}")
+    if sa.returncode == 0 and sb.returncode == 0:
+        x, y = strict_json(sa.stdout, "alone")["spectrum"], strict_json(sb.stdout, "explicit")["spectrum"]
+        check(x["model"] == "mlp" and x["js_matrix"] == y["js_matrix"] and x["sizes"] == y["sizes"],
+              "spectrum --checkpoint alone = with the same options")
+        check(x["sizes"]["batches"] == 2 and x["sizes"]["samples"] == 32, f"recorded data: {x['sizes']}")
+    # explicit options that differ: exit 2, one line with both values
+    for extra, given, recorded in ((["--width", "17"], "17", "16"), (["--seed", "4"], "4", "5"),
+                                   (["--model", "gpt"], "gpt", "mlp"), (["--dtype", "f32"], "f32", "f64"),
+                                   (["--batches", "3"], "3", "2"), (["--batch", "8"], "8", "16"),
+                                   (["--tiny"], "32", "16")):  # --tiny's mlp sizes: batch 32 differs
+        for sub in (["spectrum", "--checkpoint", ck], ["train", "--resume", ck, "--steps", "1"]):
+            p = run(sub + extra + ["--quiet"])
+            lines = p.stderr.strip().splitlines()
+            check(p.returncode == 2 and len(lines) == 1 and given in lines[0] and recorded in lines[0]
+                  and ck in lines[0], f"{sub[0]} {extra} vs checkpoint: {p.returncode} {p.stderr!r}")
+    p = run(["spectrum", "--checkpoint", ck, "--vocab", "12", "--quiet"])
+    check(p.returncode == 2 and "vocab" in p.stderr, f"option of another kind: {p.returncode} {p.stderr!r}")
+    # an explicit preset is checked like the size options (docs/cli.md): its sizes for the
+    # recorded kind, size flags over them; --preset tiny's mlp has batch 32, not 16
+    for sub in (["spectrum", "--checkpoint", ck], ["train", "--resume", ck, "--steps", "1"]):
+        p = run(sub + ["--preset", "tiny", "--quiet"])
+        lines = p.stderr.strip().splitlines()
+        check(p.returncode == 2 and len(lines) == 1 and "--preset tiny (batch 32)" in lines[0] and "batch 16" in lines[0]
+              and ck in lines[0], f"{sub[0]} --preset tiny vs checkpoint: {p.returncode} {p.stderr!r}")
+    # a checkpoint of a preset's model: that preset is accepted, another one not (ref's mlp =
+    # the library's defaults, compared as such), no preset = the recorded sizes whatever they are
+    tk = os.path.join(d, "tiny.ckpt")
+    p = run(["train", "--model", "mlp", "--preset", "tiny", "--steps", "1", "--checkpoint", tk, "--quiet"])
+    check(p.returncode == 0, f"train --preset tiny --checkpoint: {p.returncode} {p.stderr}")
+    if p.returncode == 0:
+        q = run(["spectrum", "--checkpoint", tk, "--preset", "tiny", "--width", "16", "--blocks", "layers.0.weight",
+                 "--json", "--quiet"])
+        check(q.returncode == 0, f"matching --preset tiny: {q.returncode} {q.stderr!r}")
+        if q.returncode == 0:
+            z = strict_json(q.stdout, "preset tiny ckpt")["spectrum"]
+            check(z["sizes"]["width"] == 16 and (z["probes"], z["lanczos_steps"]) == (2, 12),
+                  f"matching --preset tiny: sizes and the preset's SLQ defaults {z['sizes']} {z['probes']}")
+        for preset in ("default", "ref", "large"):
+            q = run(["spectrum", "--checkpoint", tk, "--preset", preset, "--quiet"])
+            check(q.returncode == 2 and f"--preset {preset} (" in q.stderr and tk in q.stderr,
+                  f"--preset {preset} vs a tiny checkpoint: {q.returncode} {q.stderr!r}")
+        q = run(["spectrum", "--checkpoint", tk, "--tiny", "--preset", "ref", "--quiet"])
+        check(q.returncode == 2 and "contradicts" in q.stderr, f"--tiny --preset ref with a checkpoint: {q.stderr!r}")
+    # an old-format checkpoint (no model section) still loads, with the sizes given as before
+    old = os.path.join(d, "old.ckpt")
+    strip_model_section(ck, old)
+    po = run(["spectrum", "--checkpoint", old] + MLP + ["--seed", "5", "--probes", "2", "--steps", "6", "--json",
+                                                        "--quiet"])
+    check(po.returncode == 0, f"old checkpoint with options: exit {po.returncode}: {po.stderr}")
+    if po.returncode == 0 and sa.returncode == 0:
+        check(strict_json(po.stdout, "old")["spectrum"]["js_matrix"] == strict_json(sa.stdout, "alone")["spectrum"]["js_matrix"],
+              "old checkpoint: the same spectrum")
+    pr = run(["train", "--resume", old] + MLP + ["--seed", "5", "--steps", "2", "--json", "--quiet"])
+    check(pr.returncode == 0 and res.returncode == 0 and
+          strict_json(pr.stdout, "old resume")["run"]["final_loss"] == strict_json(res.stdout, "resume")["run"]["final_loss"],
+          f"old checkpoint resumes: {pr.returncode} {pr.stderr}")
+    # without options it cannot know the model: the default gpt does not fit (exit 1, file named)
+    p = run(["spectrum", "--checkpoint", old, "--quiet"])
+    check(p.returncode == 1 and old in p.stderr, f"old checkpoint alone: {p.returncode} {p.stderr!r}")
 
 print(f"{len(FAILS)} failure(s); skipped (not in this build): {', '.join(SKIPS) or 'none'}")
 sys.exit(1 if FAILS else 0)

@@ -5,6 +5,7 @@
  * the commit phase copies anything, so a failed load changes nothing. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,16 @@
 #include "optim/optim_internal.h"
 
 static const uint8_t MAGIC[8] = {'H', 'B', 'C', 'K', 'P', 'T', '\r', '\n'};
-enum { HDR_BYTES = 32, SEC_HDR = 16, SEC_BLOCKS = 1, SEC_PARAMS = 2, SEC_OPTIM = 3 };
+enum { HDR_BYTES = 32, SEC_HDR = 16, SEC_BLOCKS = 1, SEC_PARAMS = 2, SEC_OPTIM = 3, SEC_MODEL = 4 };
+/* Optional sections (format 2.1): tags >= SEC_FIRST_OPTIONAL in increasing order after the
+ * required ones, at most MAX_OPTIONAL of them, skipped by readers that do not know them. */
+enum { SEC_FIRST_OPTIONAL = 4, MAX_OPTIONAL = 16 };
+/* Model section (tag 4): fixed part, then 16 bytes per configuration key. */
+enum { MODEL_FIXED = 64, MODEL_KEY_BYTES = 16, MODEL_SECTION_VERSION = 1 };
+enum { KEY_I64 = 1, KEY_F64 = 2 };
+/* hb_checkpoint_load reads no file larger than a checkpoint of the params could be; the
+ * optional sections it may not know are allowed this much in all. */
+#define OPTIONAL_MAX_BYTES ((uint64_t)1 << 20)
 enum { ARR_MOMENTUM = 1, ARR_M = 2, ARR_V = 3, ARR_MASTER = 4, ARR_RESTART = 5 };
 enum { OPTF_STREAM = 1, OPTF_MASTER_VALID = 2 };
 enum { BLKF_FROZEN = 1 }; /* block entry flags (version 2) */
@@ -137,20 +147,60 @@ static size_t optim_payload(const hb_optimizer *o) {
     return s;
 }
 
+static size_t model_payload(const hb_params *p) {
+    return MODEL_FIXED + MODEL_KEY_BYTES * (size_t)p->origin.n_keys;
+}
+
 static size_t total_size(const hb_params *p, const hb_optimizer *o) {
     size_t s = HDR_BYTES + 2 * (SEC_HDR + 4) + blocks_payload(p) + p->n * dtype_bytes(p->dtype);
     if (o) s += SEC_HDR + 4 + optim_payload(o);
+    if (p->origin.present) s += SEC_HDR + 4 + model_payload(p);
     return s;
 }
+
+static void put_f64(writer *w, double v) {
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    put_u64(w, u);
+}
+
+/* Section 4: how to rebuild the model the params belong to (docs/checkpoint-format.md). */
+static void write_model(writer *w, const hb_params *p) {
+    const hb__params_origin *m = &p->origin;
+    section_begin(w, SEC_MODEL, model_payload(p));
+    put_u32(w, MODEL_SECTION_VERSION);
+    put_u32(w, m->kind);
+    put_u64(w, (uint64_t)m->seed);
+    put_u64(w, m->stream);
+    put_u32(w, m->data);
+    put_u32(w, m->n_keys);
+    put_u64(w, (uint64_t)m->data_seed);
+    put_u64(w, m->data_stream);
+    put_u64(w, m->data_batches);
+    put_u64(w, m->data_first);
+    for (uint32_t i = 0; i < m->n_keys; i++) {
+        put_u32(w, m->keys[i].key);
+        put_u32(w, m->keys[i].real ? KEY_F64 : KEY_I64);
+        if (m->keys[i].real) put_f64(w, m->keys[i].value);
+        else put_u64(w, (uint64_t)(int64_t)m->keys[i].value);
+    }
+    section_end(w);
+}
+
+static void write_optim(writer *w, const hb_optimizer *o);
 
 static void write_all(writer *w, const hb_params *p, const hb_optimizer *o) {
     /* header */
     w->crc = 0;
     put(w, MAGIC, 8);
-    put_u32(w, HB_CHECKPOINT_VERSION);
+    /* 2.0 unless an optional section follows: files without one stay readable by
+     * libraries that know 2.0 only */
+    const bool model = p->origin.present;
+    put_u32(w, model ? (uint32_t)HB_CHECKPOINT_VERSION | (uint32_t)HB_CHECKPOINT_VERSION_MINOR << 16
+                     : (uint32_t)HB_CHECKPOINT_VERSION);
     put_u32(w, o ? 1u : 0u);
     put_u64(w, total_size(p, o));
-    put_u32(w, o ? 3u : 2u);
+    put_u32(w, (o ? 3u : 2u) + (model ? 1u : 0u));
     section_end(w);
     /* block table */
     section_begin(w, SEC_BLOCKS, blocks_payload(p));
@@ -176,8 +226,11 @@ static void write_all(writer *w, const hb_params *p, const hb_optimizer *o) {
     section_begin(w, SEC_PARAMS, p->n * es);
     put_array(w, p->data, p->n, es);
     section_end(w);
-    if (!o) return;
-    /* optimizer */
+    if (o) write_optim(w, o);
+    if (p->origin.present) write_model(w, p);
+}
+
+static void write_optim(writer *w, const hb_optimizer *o) {
     arr_desc a[5];
     size_t k = optim_arrays(o, a);
     section_begin(w, SEC_OPTIM, optim_payload(o));
@@ -280,14 +333,15 @@ static uint64_t get_u64(reader *r) {
 
 typedef struct section { uint32_t tag; const uint8_t *payload; size_t len; } section;
 
-/* Read one section at r (header, payload, CRC) and check its tag and CRC. */
+/* Read one section at r (header, payload, CRC) and check its tag (want; 0: any) and CRC. */
 static int read_section(hb_context *ctx, const uint32_t *table, reader *r, uint32_t want,
                         section *s) {
     size_t start = r->pos;
     uint32_t tag = get_u32(r), reserved = get_u32(r);
     uint64_t len = get_u64(r);
     HB_CHECK(ctx, !r->bad, HB_EFORMAT, "checkpoint truncated in a section header");
-    HB_CHECK(ctx, tag == want, HB_EFORMAT, "checkpoint section %u where %u was expected", tag, want);
+    HB_CHECK(ctx, want == 0 || tag == want, HB_EFORMAT, "checkpoint section %u where %u was expected",
+             tag, want);
     HB_CHECK(ctx, reserved == 0, HB_EFORMAT, "checkpoint section %u: reserved field not 0", tag);
     HB_CHECK(ctx, len <= r->len - r->pos && r->len - r->pos - len >= 4, HB_EFORMAT,
              "checkpoint section %u claims %llu bytes, only %zu remain", tag,
@@ -306,9 +360,12 @@ static const char *dtype_str(uint32_t d) {
 }
 
 /* Version 1 has no flags field (every block trainable). *same_flags: the file's frozen
- * flags equal p's (meaningful when the block tables match). */
+ * flags equal p's (meaningful when the block tables match). p NULL: the structure only
+ * (then same_flags may be NULL too); *n_out and *nb_out (may be NULL) get the flat length
+ * and block count. */
 static int validate_blocks(hb_context *ctx, const section *s, const hb_params *p,
-                           uint32_t version, bool *same_flags) {
+                           uint32_t version, bool *same_flags, uint64_t *n_out,
+                           uint64_t *nb_out) {
     reader r = {s->payload, s->len, 0, false};
     uint32_t dtype = get_u32(&r), reserved = get_u32(&r);
     uint64_t n = get_u64(&r), nb = get_u64(&r);
@@ -323,7 +380,7 @@ static int validate_blocks(hb_context *ctx, const section *s, const hb_params *p
              "block table: absurd block count %llu", (unsigned long long)nb);
     bool flags_eq = true;
     uint64_t off = 0;
-    bool match = dtype == (uint32_t)p->dtype && nb == p->n_blocks; /* then block by block */
+    bool match = p && dtype == (uint32_t)p->dtype && nb == p->n_blocks; /* then block by block */
     char mismatch[HB_MAX_BLOCK_NAME + 1] = "";
     for (uint64_t b = 0; b < nb; b++) {
         uint32_t len = get_u32(&r);
@@ -369,6 +426,9 @@ static int validate_blocks(hb_context *ctx, const section *s, const hb_params *p
     HB_CHECK(ctx, r.pos == r.len, HB_EFORMAT, "block table: %zu trailing bytes", r.len - r.pos);
     HB_CHECK(ctx, off == n, HB_EFORMAT, "block table: blocks sum to %llu, header says %llu",
              (unsigned long long)off, (unsigned long long)n);
+    if (n_out) *n_out = n;
+    if (nb_out) *nb_out = nb;
+    if (!p) return HB_OK;
     HB_CHECK(ctx, dtype == (uint32_t)p->dtype, HB_ESHAPE,
              "checkpoint holds %s parameters, the params are %s",
              dtype_str(dtype), dtype_str((uint32_t)p->dtype));
@@ -484,28 +544,71 @@ static int validate_optim(hb_context *ctx, const section *s, hb_optimizer *o, op
     return HB_OK;
 }
 
-/* The 32-byte header alone: magic, supported version, matching size field, header CRC. */
-static bool header_is_valid(const uint8_t *hdr, off_t file_size) {
-    uint32_t table[256];
-    crc_table(table);
-    reader r = {hdr, HDR_BYTES, 0, false};
-    const uint8_t *magic = take(&r, 8);
-    uint32_t version = get_u32(&r);
-    (void)get_u32(&r); /* flags */
-    uint64_t size = get_u64(&r);
-    (void)get_u32(&r); /* section count */
-    uint32_t crc = get_u32(&r);
-    return !r.bad && magic && memcmp(magic, MAGIC, 8) == 0 &&
-           (version == 1 || version == HB_CHECKPOINT_VERSION) &&
-           size == (uint64_t)file_size && crc == crc_update(table, 0, hdr, HDR_BYTES - 4);
+/* Versions read: 1 (1.0) and 2.x for every minor x (bits 16-31): a minor version only adds
+ * optional sections. */
+static bool version_known(uint32_t v) {
+    return v == 1 || (v & 0xffffu) == HB_CHECKPOINT_VERSION;
 }
 
-int hb_checkpoint_load_buffer(const void *buf, size_t len, hb_params *p, hb_optimizer *opt) {
-    if (!p) return HB_EINVAL;
-    hb_context *ctx = p->ctx;
-    HB_CHECK(ctx, buf != NULL || len == 0, HB_EINVAL, "buffer is NULL");
-    HB_CHECK(ctx, p->finalized, HB_ESTATE, "params are not finalised");
-    HB_CHECK(ctx, !opt || opt->p == p, HB_EINVAL, "the optimizer is over other params");
+/* Section 4, validated: the fields (docs/checkpoint-format.md). A payload of a later
+ * section version than MODEL_SECTION_VERSION keeps these fields and may append more: they
+ * are ignored. */
+static int parse_model(hb_context *ctx, const section *s, hb__params_origin *m) {
+    reader r = {s->payload, s->len, 0, false};
+    memset(m, 0, sizeof *m);
+    uint32_t version = get_u32(&r), kind = get_u32(&r);
+    m->seed = (int64_t)get_u64(&r);
+    m->stream = get_u64(&r);
+    m->data = get_u32(&r);
+    uint32_t k = get_u32(&r);
+    m->data_seed = (int64_t)get_u64(&r);
+    m->data_stream = get_u64(&r);
+    m->data_batches = get_u64(&r);
+    m->data_first = get_u64(&r);
+    HB_CHECK(ctx, !r.bad, HB_EFORMAT, "model section truncated");
+    HB_CHECK(ctx, version >= 1, HB_EFORMAT, "model section: version 0");
+    HB_CHECK(ctx, kind != 0, HB_EFORMAT, "model section: model kind 0");
+    HB_CHECK(ctx, k <= HB__ORIGIN_MAX_KEYS && k <= (r.len - r.pos) / MODEL_KEY_BYTES, HB_EFORMAT,
+             "model section: %u configuration keys (at most %d, and what the payload holds)", k,
+             HB__ORIGIN_MAX_KEYS);
+    HB_CHECK(ctx, version > MODEL_SECTION_VERSION || r.len - r.pos == (size_t)k * MODEL_KEY_BYTES,
+             HB_EFORMAT, "model section: %zu bytes after the keys", r.len - r.pos - (size_t)k * MODEL_KEY_BYTES);
+    if (m->data > HB__DATA_EXTERNAL) {
+        /* a data source of a later version: not ours to rebuild */
+        HB_CHECK(ctx, version > MODEL_SECTION_VERSION, HB_EFORMAT, "model section: data kind %u",
+                 m->data);
+        m->data = HB__DATA_EXTERNAL;
+    }
+    bool seen[HB__ORIGIN_MAX_KEYS] = {false};
+    for (uint32_t i = 0; i < k; i++) {
+        uint32_t key = get_u32(&r), type = get_u32(&r);
+        uint64_t bits = get_u64(&r);
+        HB_CHECK(ctx, key >= 1 && key < HB__ORIGIN_MAX_KEYS && !seen[key] &&
+                          (type == KEY_I64 || type == KEY_F64), HB_EFORMAT,
+                 "model section: bad or repeated key %u (type %u)", key, type);
+        seen[key] = true;
+        double v;
+        if (type == KEY_F64) memcpy(&v, &bits, 8);
+        else v = (double)(int64_t)bits;
+        HB_CHECK(ctx, isfinite(v), HB_EFORMAT, "model section: key %u is not finite", key);
+        m->keys[i] = (hb__origin_key){key, type == KEY_F64, v};
+    }
+    m->kind = kind;
+    m->n_keys = k;
+    m->present = true;
+    return HB_OK;
+}
+
+/* A whole image, structure and CRCs checked: its sections. */
+typedef struct image {
+    uint32_t major, minor;
+    bool has_optim, has_model;
+    section sb, sp, so, sm;
+    hb__params_origin model; /* has_model */
+} image;
+
+static int parse_image(hb_context *ctx, const uint8_t *buf, size_t len, image *im) {
+    memset(im, 0, sizeof *im);
     uint32_t table[256];
     crc_table(table);
     reader r = {buf, len, 0, false};
@@ -518,22 +621,66 @@ int hb_checkpoint_load_buffer(const void *buf, size_t len, hb_params *p, hb_opti
     HB_CHECK(ctx, !r.bad, HB_EFORMAT, "checkpoint truncated in its header");
     HB_CHECK(ctx, crc == crc_update(table, 0, buf, HDR_BYTES - 4), HB_EFORMAT,
              "checkpoint header: CRC mismatch");
-    HB_CHECK(ctx, version == 1 || version == HB_CHECKPOINT_VERSION, HB_EFORMAT,
-             "checkpoint format version %u, this library reads 1 to %d", version,
-             HB_CHECKPOINT_VERSION);
+    HB_CHECK(ctx, version_known(version), HB_EFORMAT,
+             "checkpoint format version %u.%u, this library reads 1.0 and %d.x", version & 0xffffu,
+             version >> 16, HB_CHECKPOINT_VERSION);
+    im->major = version & 0xffffu;
+    im->minor = version >> 16;
     HB_CHECK(ctx, size == len, HB_EFORMAT,
              "checkpoint is %zu bytes, its header says %llu (truncated or trailing data)", len,
              (unsigned long long)size);
-    HB_CHECK(ctx, (flags == 0 && nsec == 2) || (flags == 1 && nsec == 3), HB_EFORMAT,
+    const uint32_t base = flags == 1 ? 3 : 2, optional = im->major >= 2 && im->minor >= 1 ? MAX_OPTIONAL : 0;
+    HB_CHECK(ctx, flags <= 1 && nsec >= base && nsec - base <= optional, HB_EFORMAT,
              "checkpoint header: bad flags %u or section count %u", flags, nsec);
-    section sb, sp, so = {0, NULL, 0};
-    HB_TRY(read_section(ctx, table, &r, SEC_BLOCKS, &sb));
-    HB_TRY(read_section(ctx, table, &r, SEC_PARAMS, &sp));
-    if (flags) HB_TRY(read_section(ctx, table, &r, SEC_OPTIM, &so));
+    HB_TRY(read_section(ctx, table, &r, SEC_BLOCKS, &im->sb));
+    HB_TRY(read_section(ctx, table, &r, SEC_PARAMS, &im->sp));
+    im->has_optim = flags == 1;
+    if (im->has_optim) HB_TRY(read_section(ctx, table, &r, SEC_OPTIM, &im->so));
+    uint32_t last = SEC_FIRST_OPTIONAL - 1;
+    for (uint32_t i = base; i < nsec; i++) {
+        section x;
+        HB_TRY(read_section(ctx, table, &r, 0, &x));
+        HB_CHECK(ctx, x.tag > last, HB_EFORMAT,
+                 "checkpoint: optional section %u after section %u (tags must increase)", x.tag, last);
+        last = x.tag;
+        if (x.tag == SEC_MODEL) {
+            im->sm = x;
+            im->has_model = true;
+            HB_TRY(parse_model(ctx, &x, &im->model));
+        } /* other tags: a later minor version's, skipped (their CRC was checked) */
+    }
     HB_CHECK(ctx, r.pos == r.len, HB_EFORMAT, "checkpoint: %zu bytes after the last section",
              r.len - r.pos);
+    return HB_OK;
+}
+
+/* The 32-byte header alone: magic, supported version, matching size field, header CRC. */
+static bool header_is_valid(const uint8_t *hdr, off_t file_size) {
+    uint32_t table[256];
+    crc_table(table);
+    reader r = {hdr, HDR_BYTES, 0, false};
+    const uint8_t *magic = take(&r, 8);
+    uint32_t version = get_u32(&r);
+    (void)get_u32(&r); /* flags */
+    uint64_t size = get_u64(&r);
+    (void)get_u32(&r); /* section count */
+    uint32_t crc = get_u32(&r);
+    return !r.bad && magic && memcmp(magic, MAGIC, 8) == 0 && version_known(version) &&
+           size == (uint64_t)file_size && crc == crc_update(table, 0, hdr, HDR_BYTES - 4);
+}
+
+int hb_checkpoint_load_buffer(const void *buf, size_t len, hb_params *p, hb_optimizer *opt) {
+    if (!p) return HB_EINVAL;
+    hb_context *ctx = p->ctx;
+    HB_CHECK(ctx, buf != NULL || len == 0, HB_EINVAL, "buffer is NULL");
+    HB_CHECK(ctx, p->finalized, HB_ESTATE, "params are not finalised");
+    HB_CHECK(ctx, !opt || opt->p == p, HB_EINVAL, "the optimizer is over other params");
+    image im;
+    HB_TRY(parse_image(ctx, buf, len, &im));
+    const uint32_t flags = im.has_optim;
+    section sp = im.sp, so = im.so;
     bool same_flags = false;
-    HB_TRY(validate_blocks(ctx, &sb, p, version, &same_flags));
+    HB_TRY(validate_blocks(ctx, &im.sb, p, im.major, &same_flags, NULL, NULL));
     size_t es = dtype_bytes(p->dtype);
     HB_CHECK(ctx, sp.len / es == p->n && sp.len % es == 0, HB_EFORMAT,
              "parameter payload has %zu bytes, expected %zu", sp.len, p->n * es);
@@ -574,9 +721,10 @@ int hb_checkpoint_load(const char *path, hb_params *p, hb_optimizer *opt) {
     }
     /* A checkpoint of these params is at most: header, block table, payload and the
      * largest optimizer section (three state arrays of f64, an f32 master copy and the
-     * per-block restart steps). */
+     * per-block restart steps), and optional sections (format 2.1) up to a fixed size. */
     uint64_t most = (uint64_t)total_size(p, NULL) + SEC_HDR + 4 + 40 + 5 * 16 +
-                    (uint64_t)p->n * (3 * 8 + 4) + (uint64_t)p->n_blocks * 8;
+                    (uint64_t)p->n * (3 * 8 + 4) + (uint64_t)p->n_blocks * 8 +
+                    MAX_OPTIONAL * (SEC_HDR + 4) + OPTIONAL_MAX_BYTES;
     if ((uint64_t)st.st_size < HDR_BYTES || (uint64_t)st.st_size > most) {
         /* Too big to be ours: a well-formed header (magic, version, CRC, size) means a
          * valid checkpoint of a larger model, which the contract calls HB_ESHAPE; we read
@@ -606,4 +754,169 @@ int hb_checkpoint_load(const char *path, hb_params *p, hb_optimizer *opt) {
     else rc = hb_checkpoint_load_buffer(buf, got, p, opt);
     hb__free(ctx, buf);
     return rc;
+}
+
+/* ---- what a checkpoint holds (format 2.1) ---- */
+struct hb_checkpoint_info {
+    hb_context *ctx;
+    uint32_t major, minor, dtype;
+    uint64_t n, nb;
+    bool has_optim;
+    uint32_t optim_kind;
+    uint64_t step;
+    hb__params_origin model; /* model.present: the file has a model section */
+};
+
+int hb_checkpoint_info_read_buffer(hb_context *ctx, const void *buf, size_t len,
+                                   hb_checkpoint_info **out) {
+    if (out) *out = NULL;
+    if (!ctx) return HB_EINVAL;
+    HB_CHECK(ctx, out != NULL, HB_EINVAL, "output pointer is NULL");
+    HB_CHECK(ctx, buf != NULL || len == 0, HB_EINVAL, "buffer is NULL");
+    image im;
+    HB_TRY(parse_image(ctx, buf, len, &im));
+    uint64_t n = 0, nb = 0;
+    HB_TRY(validate_blocks(ctx, &im.sb, NULL, im.major, NULL, &n, &nb));
+    const uint32_t dtype = (uint32_t)im.sb.payload[0] | (uint32_t)im.sb.payload[1] << 8 |
+                           (uint32_t)im.sb.payload[2] << 16 | (uint32_t)im.sb.payload[3] << 24;
+    size_t es = dtype_bytes((hb_dtype)dtype);
+    HB_CHECK(ctx, im.sp.len % es == 0 && im.sp.len / es == n, HB_EFORMAT,
+             "parameter payload has %zu bytes, expected %llu", im.sp.len,
+             (unsigned long long)(n * es));
+    optim_image img;
+    if (im.has_optim) HB_TRY(validate_optim(ctx, &im.so, NULL, &img));
+    hb_checkpoint_info *info = hb__calloc(ctx, 1, sizeof *info, "checkpoint info");
+    if (!info) return HB_ENOMEM;
+    info->ctx = ctx;
+    info->major = im.major;
+    info->minor = im.minor;
+    info->dtype = dtype;
+    info->n = n;
+    info->nb = nb;
+    info->has_optim = im.has_optim;
+    if (im.has_optim) {
+        reader r = {im.so.payload, im.so.len, 0, false};
+        info->optim_kind = get_u32(&r);
+        (void)get_u32(&r); /* state dtype */
+        info->step = get_u64(&r);
+    }
+    if (im.has_model) info->model = im.model;
+    *out = info;
+    return HB_OK;
+}
+
+int hb_checkpoint_info_read(hb_context *ctx, const char *path, hb_checkpoint_info **out) {
+    if (out) *out = NULL;
+    if (!ctx) return HB_EINVAL;
+    HB_CHECK(ctx, path != NULL && out != NULL, HB_EINVAL, "path or output pointer is NULL");
+    FILE *f = fopen(path, "rb");
+    HB_CHECK(ctx, f != NULL, HB_EIO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return hb__fail(ctx, HB_EIO, "'%s' is not a regular file", path);
+    }
+    /* The header first: a file that is not a checkpoint is never read whole. */
+    uint8_t hdr[HDR_BYTES];
+    if ((uint64_t)st.st_size < HDR_BYTES || fread(hdr, 1, HDR_BYTES, f) != HDR_BYTES ||
+        !header_is_valid(hdr, st.st_size) || (uint64_t)st.st_size > SIZE_MAX) {
+        fclose(f);
+        return hb__fail(ctx, HB_EFORMAT, "'%s' is not a libhessblock checkpoint (bad header)", path);
+    }
+    size_t len = (size_t)st.st_size;
+    uint8_t *buf = hb__malloc(ctx, len, "checkpoint image");
+    if (!buf) {
+        fclose(f);
+        return HB_ENOMEM;
+    }
+    memcpy(buf, hdr, HDR_BYTES);
+    size_t got = HDR_BYTES + fread(buf + HDR_BYTES, 1, len - HDR_BYTES, f);
+    int rerr = ferror(f);
+    fclose(f);
+    int rc;
+    if (rerr) rc = hb__fail(ctx, HB_EIO, "cannot read '%s'", path);
+    else rc = hb_checkpoint_info_read_buffer(ctx, buf, got, out);
+    hb__free(ctx, buf);
+    return rc;
+}
+
+void hb_checkpoint_info_free(hb_checkpoint_info *info) {
+    if (info) hb__free(info->ctx, info);
+}
+
+int hb_checkpoint_info_get_i64(const hb_checkpoint_info *info, hb_checkpoint_key key,
+                               int64_t *value) {
+    if (!info) return HB_EINVAL;
+    hb_context *ctx = info->ctx;
+    HB_CHECK(ctx, value != NULL, HB_EINVAL, "value pointer is NULL");
+    const hb__params_origin *m = &info->model;
+    const bool synthetic = m->present && m->data == HB__DATA_SYNTHETIC;
+    switch (key) {
+    case HB_CK_VERSION_MAJOR: *value = info->major; return HB_OK;
+    case HB_CK_VERSION_MINOR: *value = info->minor; return HB_OK;
+    case HB_CK_DTYPE: *value = info->dtype; return HB_OK;
+    case HB_CK_NUM_PARAMS: *value = (int64_t)info->n; return HB_OK;
+    case HB_CK_NUM_BLOCKS: *value = (int64_t)info->nb; return HB_OK;
+    case HB_CK_HAS_OPTIMIZER: *value = info->has_optim; return HB_OK;
+    case HB_CK_HAS_MODEL: *value = m->present; return HB_OK;
+    case HB_CK_OPTIMIZER_KIND:
+    case HB_CK_STEP:
+        HB_CHECK(ctx, info->has_optim, HB_ENOTFOUND, "the checkpoint holds no optimizer state");
+        *value = key == HB_CK_STEP ? (int64_t)info->step : (int64_t)info->optim_kind;
+        return HB_OK;
+    case HB_CK_MODEL_KIND:
+    case HB_CK_MODEL_SEED:
+    case HB_CK_MODEL_STREAM:
+    case HB_CK_DATA:
+        HB_CHECK(ctx, m->present, HB_ENOTFOUND,
+                 "the checkpoint has no model section (format before 2.1, or params not made by "
+                 "hb_model_create)");
+        *value = key == HB_CK_MODEL_KIND ? (int64_t)m->kind
+                 : key == HB_CK_MODEL_SEED ? m->seed
+                 : key == HB_CK_MODEL_STREAM ? (int64_t)m->stream : (int64_t)m->data;
+        return HB_OK;
+    case HB_CK_DATA_SEED:
+    case HB_CK_DATA_STREAM:
+    case HB_CK_DATA_BATCHES:
+    case HB_CK_DATA_FIRST:
+        HB_CHECK(ctx, synthetic, HB_ENOTFOUND,
+                 m->present ? "the checkpoint's model did not hold synthetic data"
+                            : "the checkpoint has no model section");
+        *value = key == HB_CK_DATA_SEED ? m->data_seed
+                 : key == HB_CK_DATA_STREAM ? (int64_t)m->data_stream
+                 : key == HB_CK_DATA_BATCHES ? (int64_t)m->data_batches : (int64_t)m->data_first;
+        return HB_OK;
+    }
+    return hb__fail(ctx, HB_EINVAL, "unknown checkpoint key %d", (int)key);
+}
+
+int hb_checkpoint_info_model_config(const hb_checkpoint_info *info, hb_model_config **out) {
+    if (out) *out = NULL;
+    if (!info) return HB_EINVAL;
+    hb_context *ctx = info->ctx;
+    HB_CHECK(ctx, out != NULL, HB_EINVAL, "output pointer is NULL");
+    const hb__params_origin *m = &info->model;
+    HB_CHECK(ctx, m->present, HB_ENOTFOUND,
+             "the checkpoint has no model section (format before 2.1, or params not made by "
+             "hb_model_create)");
+    hb_model_config *cfg = NULL;
+    int rc = hb_model_config_create(ctx, (hb_model_kind)m->kind, &cfg);
+    for (uint32_t i = 0; rc == HB_OK && i < m->n_keys; i++) {
+        const hb__origin_key *k = &m->keys[i];
+        rc = k->real ? hb_model_config_set_f64(cfg, (hb_model_key)k->key, k->value)
+                     : hb_model_config_set_i64(cfg, (hb_model_key)k->key, (int64_t)k->value);
+    }
+    if (rc != HB_OK) {
+        hb_model_config_free(cfg);
+        if (rc == HB_ENOMEM) return rc;
+        /* the message of the failed call says which kind, key or value (copied: the
+         * context's message buffer is the destination) */
+        char why[256];
+        snprintf(why, sizeof why, "%s", hb_context_last_error(ctx));
+        return hb__fail(ctx, HB_EUNSUPPORTED,
+                        "the checkpoint's model configuration cannot be rebuilt by this "
+                        "library: %s", why);
+    }
+    *out = cfg;
+    return HB_OK;
 }

@@ -109,3 +109,13 @@ int hb_model_config_get_f64(const hb_model_config *cfg, hb_model_key key, double
 int64_t hb__config_i64(const hb_model_config *cfg, hb_model_key key) { return (int64_t)cfg->value[key]; }
 double hb__config_f64(const hb_model_config *cfg, hb_model_key key) { return cfg->value[key]; }
 hb_model_kind hb__config_kind(const hb_model_config *cfg) { return cfg->kind; }
+
+size_t hb__config_entries(const hb_model_config *cfg, hb__origin_key *out, size_t max) {
+    const hb__model_builtin *b = hb__model_builtin_of(cfg->kind);
+    size_t total = N_COMMON + (b ? b->n_keys : 0), k = 0;
+    for (size_t i = 0; i < total && k < max; i++) {
+        const hb__model_key_spec *s = i < N_COMMON ? &common_keys[i] : &b->keys[i - N_COMMON];
+        out[k++] = (hb__origin_key){(uint32_t)s->key, s->real, cfg->value[s->key]};
+    }
+    return k;
+}

@@ -73,10 +73,22 @@ int hb_model_create(hb_context *ctx, const hb_model_config *cfg, hb_model **out)
     HB_CHECK(ctx, cfg != NULL && out != NULL, HB_EINVAL, "config or output pointer is NULL");
     const hb__model_builtin *builtin = hb__model_builtin_of(hb__config_kind(cfg));
     if (!builtin) return hb__fail(ctx, HB_EINVAL, "unknown model kind");
+    /* what rebuilds this model (checkpoints record it): the seed and stream counter the
+     * constructor draws from, and the configuration */
+    const int64_t seed = ctx->seed;
+    const uint64_t stream = ctx->next_stream;
     int rc = builtin->create(ctx, cfg, out);
     if (rc != HB_OK) return rc;
     (*out)->kind = hb__config_kind(cfg);
     (*out)->default_batch = hb__config_i64(cfg, HB_MK_BATCH);
+    hb__params_origin *o = &(*out)->params->origin;
+    memset(o, 0, sizeof *o);
+    o->present = true;
+    o->kind = (uint32_t)hb__config_kind(cfg);
+    o->seed = seed;
+    o->stream = stream;
+    o->n_keys = (uint32_t)hb__config_entries(cfg, o->keys, HB__ORIGIN_MAX_KEYS);
+    o->data = HB__DATA_NONE;
     if ((*out)->vt->synthetic) {
         rc = hb_model_set_synthetic(*out, 1, 0, 0);
         if (rc != HB_OK) {
@@ -179,6 +191,8 @@ static int add_batch(hb_model *m, const hb_tensor *inputs, const hb_tensor *targ
         return rc;
     }
     if (replace) free_batches(m);
+    /* the caller's batches: a checkpoint cannot say how to rebuild them */
+    hb__model_data_changed(m, HB__DATA_EXTERNAL, 0, 0, 0);
     return push_batch(m, x, y, n); /* capacity reserved: cannot fail */
 }
 
@@ -223,7 +237,19 @@ int hb_model_set_synthetic(hb_model *m, size_t n_batches, uint64_t stream, uint6
     m->n_batches = tmp.n_batches;
     m->cap_batches = tmp.cap_batches;
     m->n_samples = tmp.n_samples;
+    hb__model_data_changed(m, HB__DATA_SYNTHETIC, stream, n_batches, first);
     return HB_OK;
+}
+
+void hb__model_data_changed(hb_model *m, uint32_t data, uint64_t stream, uint64_t batches,
+                            uint64_t first) {
+    hb__params_origin *o = &m->params->origin;
+    if (!o->present) return;
+    o->data = data;
+    o->data_seed = data == HB__DATA_SYNTHETIC ? m->ctx->seed : 0;
+    o->data_stream = data == HB__DATA_SYNTHETIC ? stream : 0;
+    o->data_batches = data == HB__DATA_SYNTHETIC ? batches : 0;
+    o->data_first = data == HB__DATA_SYNTHETIC ? first : 0;
 }
 
 /* ---- evaluation ---- */

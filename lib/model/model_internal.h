@@ -128,5 +128,14 @@ const hb__model_builtin *hb__model_builtin_of(hb_model_kind kind);
 int64_t hb__config_i64(const hb_model_config *cfg, hb_model_key key);
 double hb__config_f64(const hb_model_config *cfg, hb_model_key key);
 hb_model_kind hb__config_kind(const hb_model_config *cfg);
+/* hb__config_entries: every key of cfg's kind (common keys first, then the kind's own, in
+ * registry order) with its value, into out[0..max); returns the number written. */
+size_t hb__config_entries(const hb_model_config *cfg, hb__origin_key *out, size_t max);
+
+/* hb__model_data_changed: record in the params' origin what the model's data now is
+ * (HB__DATA_*; for synthetic data the context seed and the arguments of the call). A
+ * no-op for params without origin. Never fails. */
+void hb__model_data_changed(hb_model *m, uint32_t data, uint64_t stream, uint64_t batches,
+                            uint64_t first);
 
 #endif

@@ -87,5 +87,6 @@ int hb_model_set_text(hb_model *m, const char *path, size_t n_batches, uint64_t 
     m->batches = list;
     m->n_batches = m->cap_batches = n_batches;
     m->n_samples = n_batches * bs;
+    hb__model_data_changed(m, HB__DATA_EXTERNAL, 0, 0, 0); /* a file: not recorded */
     return HB_OK;
 }

@@ -64,6 +64,71 @@ static const int dtype_values[] = {HB_F64, HB_F32, HB_BF16};
     {"batch", OPT_INT, &(m).batch, 1, 1 << 20, NULL, "N", "samples per micro-batch"},        \
     {"batches", OPT_INT, &(m).batches, 1, 4096, NULL, "N", "synthetic micro-batches of data"}
 
+
+/* ---- checkpoints that record their model (format 2.1; docs/cli.md) ---------------------- */
+/* --seed not given (outside the option's range, so never a value) */
+#define SEED_UNSET INT64_MIN
+
+static int index_of(const int *values, size_t n, int v) {
+    for (size_t i = 0; i < n; i++)
+        if (values[i] == v) return (int)i;
+    return 0;
+}
+
+/* The preset in force: --tiny is --preset tiny; -1 = none given (then `default`). */
+static int given_preset(int preset_ix, int tiny) { return tiny ? PRESET_TINY : preset_ix; }
+
+/* The model the checkpoint at path records, checked against the options given explicitly:
+ * kind (kind_given), dtype (dtype_given), the nonzero size fields of *given, the preset
+ * preset_ix unless -1 (its sizes for the recorded kind, size flags over them, the library's
+ * defaults where the preset has none: every one must be the recorded value) and the seed
+ * unless SEED_UNSET. On *has = 1, *kind / *dtype become the recorded choice indices and
+ * *seed the recorded seed. Returns 0, EXIT_USAGE (a given option differs: both values
+ * named) or EXIT_RUNTIME (unreadable or corrupt file: named). */
+static int recorded_model(const char *cmd, const char *path, const model_opts *given, int preset_ix,
+                          int kind_given, int dtype_given, int64_t *seed, int *kind, int *dtype,
+                          int *has) {
+    *has = 0;
+    if (compute_missing_train()) return 0; /* no checkpoints in this build: reported later */
+    hb_context *tmp = NULL;
+    if (hb_context_create(&tmp) != HB_OK) {
+        runtime_error(cmd, "out of memory");
+        return EXIT_RUNTIME;
+    }
+    model_opts rec;
+    int64_t rseed = 0;
+    int rc = compute_checkpoint_model(tmp, path, has, &rec, &rseed);
+    if (rc != HB_OK) {
+        runtime_error(cmd, "checkpoint '%s': %s (%s)", path, hb_strerror(rc), hb_context_last_error(tmp));
+        hb_context_free(tmp);
+        return EXIT_RUNTIME;
+    }
+    int status = 0;
+    if (*has) {
+        model_opts g = *given;
+        g.kind = kind_values[*kind];
+        g.dtype = dtype_values[*dtype];
+        status = check_against_checkpoint(cmd, path, &g, kind_given, dtype_given, &rec);
+        if (!status && preset_ix >= 0) {
+            model_opts ex = {.kind = rec.kind, .dtype = rec.dtype};
+            preset_apply(preset_get(preset_ix), &ex);
+            preset_override(&ex, given);
+            status = check_preset_against_checkpoint(tmp, cmd, path, preset_choices[preset_ix], &ex, &rec);
+        }
+    }
+    hb_context_free(tmp);
+    if (!*has || status) return status;
+    if (*seed != SEED_UNSET && *seed != rseed) {
+        usage_error(cmd, "--seed %lld does not match the checkpoint '%s' (seed %lld)",
+                    (long long)*seed, path, (long long)rseed);
+        return EXIT_USAGE;
+    }
+    *seed = rseed;
+    *kind = index_of(kind_values, sizeof kind_values / sizeof *kind_values, rec.kind);
+    *dtype = index_of(dtype_values, sizeof dtype_values / sizeof *dtype_values, rec.dtype);
+    return 0;
+}
+
 static int check_readable(const char *cmd, const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -102,14 +167,15 @@ static void json_header(jw *w, const char *cmd, const common_opts *c) {
 }
 
 
-/* The model sizes of spectrum and train: the preset's (--tiny = --preset tiny), then every
- * size flag given. Returns 0 or EXIT_USAGE. */
+/* The model sizes of spectrum and train: the preset's (--tiny = --preset tiny; preset_ix
+ * -1: none given, `default`), then every size flag given. Returns 0 or EXIT_USAGE. */
 static int resolve_sizes(const char *cmd, int preset_ix, int tiny, model_opts *mo, const model_opts *given) {
-    if (tiny && preset_ix && preset_ix != PRESET_TINY) {
+    if (tiny && preset_ix >= 0 && preset_ix != PRESET_TINY) {
         usage_error(cmd, "--tiny is --preset tiny; it contradicts --preset %s", preset_choices[preset_ix]);
         return EXIT_USAGE;
     }
-    preset_apply(preset_get(tiny ? PRESET_TINY : preset_ix), mo);
+    const int p = given_preset(preset_ix, tiny);
+    preset_apply(preset_get(p >= 0 ? p : PRESET_DEFAULT), mo);
     preset_override(mo, given);
     return 0;
 }
@@ -129,15 +195,17 @@ int cmd_spectrum(int argc, char **argv, int first) {
     const char *cmd = "spectrum";
     common_opts c;
     common_defaults(&c);
+    c.seed = SEED_UNSET;
     model_opts mo = {0}, given = {0};
-    int kind = 0, dtype = 0, full = 0, tiny = 0, preset_ix = 0;
+    int kind = -1, dtype = -1, full = 0, tiny = 0, preset_ix = -1; /* -1: not given */
     const char *checkpoint = NULL, *blocks = "all";
     spec_opts so = {.probes = 0, .steps = 0, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1,
                     .js_replicates = 100};
     opt_spec specs[] = {
         {"model", OPT_CHOICE, &kind, 0, 0, kind_choices, "KIND", "model [gpt]"},
         {"checkpoint", OPT_STRING, &checkpoint, 0, 0, NULL, "FILE",
-         "analyse the parameters of this checkpoint (its model kind and sizes must match)"},
+         "analyse the parameters of this checkpoint (a checkpoint that records its model "
+         "rebuilds it: no size options needed; older ones need the same kind and sizes)"},
         {"preset", OPT_CHOICE, &preset_ix, 0, 0, preset_choices, "P",
          "model sizes and SLQ defaults (below); size flags override [default]"},
         {"tiny", OPT_FLAG, &tiny, 0, 0, NULL, NULL, "the same as --preset tiny"},
@@ -167,10 +235,14 @@ int cmd_spectrum(int argc, char **argv, int first) {
                            "Jensen-Shannon distances and mean (JS0), optionally the full spectrum.");
     if (rc == 1) preset_help(stdout);
     if (rc) return rc == 1 ? EXIT_OK : rc;
+    const int kind_given = kind >= 0, dtype_given = dtype >= 0;
+    if (kind < 0) kind = 0;
+    if (dtype < 0) dtype = 0;
     mo.kind = kind_values[kind];
     mo.dtype = dtype_values[dtype];
     if ((rc = resolve_sizes(cmd, preset_ix, tiny, &mo, &given)) != 0) return rc;
-    const preset *pr = preset_get(tiny ? PRESET_TINY : preset_ix);
+    const preset *pr = preset_get(given_preset(preset_ix, tiny) >= 0 ? given_preset(preset_ix, tiny)
+                                                                    : PRESET_DEFAULT);
     if (!so.probes) so.probes = pr->probes;
     so.full = full;
     if (so.steps) note_short_symlog(cmd, &so, c.quiet);
@@ -195,6 +267,16 @@ int cmd_spectrum(int argc, char **argv, int first) {
         return EXIT_USAGE;
     }
     if (checkpoint && check_readable(cmd, checkpoint)) { free(blist); return EXIT_RUNTIME; }
+    int recorded = 0;
+    if (checkpoint && (rc = recorded_model(cmd, checkpoint, &given, given_preset(preset_ix, tiny),
+                                           kind_given, dtype_given, &c.seed, &kind, &dtype,
+                                           &recorded))) {
+        free(blist);
+        return rc;
+    }
+    /* the recorded model replaces the preset's sizes (model_make_recorded fills them) */
+    if (recorded) mo = (model_opts){.kind = kind_values[kind], .dtype = dtype_values[dtype]};
+    if (c.seed == SEED_UNSET) c.seed = 0;
     const char *missing = compute_missing_spectrum();
     if (missing) {
         runtime_error(cmd, "not available in this build (%s)", missing);
@@ -209,8 +291,11 @@ int cmd_spectrum(int argc, char **argv, int first) {
     spec_result sr = {0};
     char sizes[256] = "";
     double t0 = now_seconds();
-    progress_stage("%s: building the model", kind_choices[kind]);
-    if ((rc = model_make(ctx, &mo, &m, sizes, sizeof sizes)) != HB_OK) {
+    progress_stage("%s: building the model%s", kind_choices[kind],
+                   recorded ? " the checkpoint records" : "");
+    rc = recorded ? model_make_recorded(ctx, checkpoint, &mo, &m, sizes, sizeof sizes)
+                  : model_make(ctx, &mo, &m, sizes, sizeof sizes);
+    if (rc != HB_OK) {
         status = report_failure(cmd, ctx, rc, "creating the model");
         goto done;
     }
@@ -236,6 +321,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
         goto done;
     }
     snprintf(sr.sizes, sizeof sr.sizes, "%s", sizes);
+    sr.size_info = mo.described;
     if (checkpoint) snprintf(sr.source, sizeof sr.source, "checkpoint:%s", checkpoint);
     else snprintf(sr.source, sizeof sr.source, "init");
     progress_clear();
@@ -413,8 +499,9 @@ int cmd_train(int argc, char **argv, int first) {
     const char *cmd = "train";
     common_opts c;
     common_defaults(&c);
+    c.seed = SEED_UNSET;
     model_opts mo = {0}, given = {0};
-    int kind = 0, dtype = 0, optim = 1, sched = 0, tiny = 0, sr = 0, preset_ix = 0;
+    int kind = -1, dtype = -1, optim = 1, sched = 0, tiny = 0, sr = 0, preset_ix = -1; /* -1: not given */
     train_opts to = {.lr = NAN, .momentum = 0.9, .wd = 0, .beta1 = 0.9, .beta2 = 0.999,
                      .eps = 1e-8, .steps = 100, .warmup = 0, .rank = -1, .sst_iteration = -1,
                      .rewarm = -1, .lora_alpha = NAN};
@@ -442,7 +529,9 @@ int cmd_train(int argc, char **argv, int first) {
          "write a checkpoint here at the end (and every --checkpoint-every steps)"},
         {"checkpoint-every", OPT_INT, &to.checkpoint_every, 1, 100000000, NULL, "N",
          "checkpoint period in steps"},
-        {"resume", OPT_STRING, &to.resume, 0, 0, NULL, "FILE", "resume from this checkpoint"},
+        {"resume", OPT_STRING, &to.resume, 0, 0, NULL, "FILE",
+         "resume from this checkpoint (one that records its model rebuilds it: no size "
+         "options or --seed needed)"},
         {"rank", OPT_INT, &to.rank, 1, 1 << 20, NULL, "R",
          "sst: active singular pairs per block; lora: rank (clamped to min(out, in)) [8]"},
         {"sst-iteration", OPT_INT, &to.sst_iteration, 1, 100000000, NULL, "T3",
@@ -462,6 +551,16 @@ int cmd_train(int argc, char **argv, int first) {
                            "wrapper is trained with AdamW.");
     if (rc == 1) preset_help(stdout);
     if (rc) return rc == 1 ? EXIT_OK : rc;
+    const int kind_given = kind >= 0, dtype_given = dtype >= 0;
+    if (kind < 0) kind = 0;
+    if (dtype < 0) dtype = 0;
+    /* a checkpoint that records its model decides kind and dtype before the checks below */
+    if (to.resume && check_readable(cmd, to.resume)) return EXIT_RUNTIME;
+    int recorded = 0;
+    if (to.resume && (rc = recorded_model(cmd, to.resume, &given, given_preset(preset_ix, tiny),
+                                          kind_given, dtype_given, &c.seed, &kind, &dtype,
+                                          &recorded)))
+        return rc;
     const int is_sst = optim == 4, is_lora = optim == 5;
     {
         /* the SST/LoRA options belong to those optimizers only */
@@ -518,7 +617,9 @@ int cmd_train(int argc, char **argv, int first) {
     mo.kind = kind_values[kind];
     mo.dtype = dtype_values[dtype];
     if ((rc = resolve_sizes(cmd, preset_ix, tiny, &mo, &given)) != 0) return rc;
-    if (to.resume && check_readable(cmd, to.resume)) return EXIT_RUNTIME;
+    /* the recorded model replaces the preset's sizes (model_make_recorded fills them) */
+    if (recorded) mo = (model_opts){.kind = kind_values[kind], .dtype = dtype_values[dtype]};
+    if (c.seed == SEED_UNSET) c.seed = 0;
     const char *missing = to.sst_method ? compute_missing_sst() : compute_missing_train();
     if (missing) {
         runtime_error(cmd, "not available in this build (%s)", missing);
@@ -532,7 +633,9 @@ int cmd_train(int argc, char **argv, int first) {
     train_run run = {0};
     char sizes[256] = "";
     double t0 = now_seconds();
-    if ((rc = model_make(ctx, &mo, &m, sizes, sizeof sizes)) != HB_OK) {
+    rc = recorded ? model_make_recorded(ctx, to.resume, &mo, &m, sizes, sizeof sizes)
+                  : model_make(ctx, &mo, &m, sizes, sizeof sizes);
+    if (rc != HB_OK) {
         status = report_failure(cmd, ctx, rc, "creating the model");
         goto done;
     }
@@ -561,7 +664,8 @@ int cmd_train(int argc, char **argv, int first) {
         jw_object(&w, NULL);
         json_header(&w, cmd, &c);
         jw_string(&w, "model", kind_choices[kind]);
-        jw_string(&w, "sizes", sizes);
+        json_sizes(&w, "sizes", &mo.described);
+        jw_string(&w, "sizes_text", sizes);
         jw_string(&w, "dtype", dtype_choices[dtype]);
         jw_number(&w, "weight_decay", to.wd);
         json_train_run(&w, "run", &run, 1);
@@ -575,7 +679,8 @@ int cmd_train(int argc, char **argv, int first) {
         jw_object(&w, NULL);
         json_header(&w, cmd, &c);
         jw_string(&w, "model", kind_choices[kind]);
-        jw_string(&w, "sizes", sizes);
+        json_sizes(&w, "sizes", &mo.described);
+        jw_string(&w, "sizes_text", sizes);
         jw_string(&w, "dtype", dtype_choices[dtype]);
         jw_number(&w, "weight_decay", to.wd);
         json_train_run(&w, "run", &run, 1);
@@ -675,6 +780,7 @@ typedef struct analyze_results {
     quad_family quad[2];
     size_t nspec, ntrain, nquad;
     char sizes[8][256];
+    model_sizes size_info[8]; /* the same, structured (JSON "sizes") */
     char settings[4096];
     size_t sl;               /* length of settings */
     double seconds;
@@ -825,6 +931,7 @@ static int analyze_spectra(hb_context *ctx, const analyze_opts *A, analyze_resul
     int rc = compute_spectrum(ctx, m, &A->so, sr);
     if (rc != HB_OK) return report_failure("analyze", ctx, rc, "the spectra");
     snprintf(sr->sizes, sizeof sr->sizes, "%s", R->sizes[i]);
+    sr->size_info = R->size_info[i];
     snprintf(sr->source, sizeof sr->source, "init");
     R->nspec++;
     return write_spectrum_files("analyze", A->c.out, sr) ? EXIT_RUNTIME : EXIT_OK;
@@ -869,6 +976,7 @@ static int analyze_model(hb_context *ctx, const analyze_opts *A, analyze_results
     hb_context_set_i64(ctx, HB_CTX_SEED, A->c.seed);
     int rc = model_make(ctx, &mo, &m, R->sizes[i], sizeof R->sizes[i]);
     if (rc != HB_OK) return report_failure("analyze", ctx, rc, mname);
+    R->size_info[i] = mo.described;
     settings_add(R, "%s: %s, %zu parameters\n", mname, R->sizes[i], hb_params_count(hb_model_params(m)));
     if (!A->c.quiet) fprintf(stderr, "[hessblock] %s: %s\n", mname, R->sizes[i]);
     int status = A->no_spectra ? EXIT_OK : analyze_spectra(ctx, A, R, m, &mo, i);
@@ -899,7 +1007,8 @@ static void json_summary_row(jw *w, const analyze_opts *A, const analyze_results
         }
     jw_object(w, NULL);
     jw_string(w, "model", mname);
-    jw_string(w, "sizes", R->sizes[i]);
+    json_sizes(w, "sizes", &R->size_info[i]);
+    jw_string(w, "sizes_text", R->sizes[i]);
     jw_number(w, "js0", sr ? sr->js0 : NAN);
     jw_number(w, "js0_stderr", sr ? sr->js0_stderr : NAN);
     jw_number(w, "js0_normalized", sr ? sr->js0_normalized : NAN);

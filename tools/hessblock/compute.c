@@ -4,6 +4,7 @@
 #include "runstate.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,35 +59,154 @@ static int set_i(hb_model_config *cfg, hb_model_key key, int64_t v) {
     return v ? hb_model_config_set_i64(cfg, key, v) : HB_OK;
 }
 
+/* The CLI's names of the configuration keys of each kind (the option names, and the
+ * JSON "sizes" keys), in the order they are described. */
+typedef struct key_name { hb_model_key key; const char *name; size_t off; } key_name;
+#define MO(f) offsetof(model_opts, f)
+static const key_name gpt_keys[] = {
+    {HB_MK_VOCAB, "vocab", MO(vocab)}, {HB_MK_CONTEXT, "context", MO(context)},
+    {HB_MK_WIDTH, "width", MO(width)}, {HB_MK_HEADS, "heads", MO(heads)},
+    {HB_MK_LAYERS, "layers", MO(layers)}, {HB_MK_BATCH, "batch", MO(batch)}};
+static const key_name mlp_keys[] = {
+    {HB_MK_INPUTS, "inputs", MO(inputs)}, {HB_MK_WIDTH, "width", MO(width)},
+    {HB_MK_LAYERS, "layers", MO(layers)}, {HB_MK_CLASSES, "classes", MO(classes)},
+    {HB_MK_ACTIVATION, "activation", (size_t)-1}, {HB_MK_BATCH, "batch", MO(batch)}};
+static const key_name cnn_keys[] = {
+    {HB_MK_IMAGE_SIZE, "image", MO(image)}, {HB_MK_CHANNELS, "channels", MO(channels)},
+    {HB_MK_CONV_WIDTH, "conv-width", MO(conv_width)}, {HB_MK_CONV_STAGES, "stages", MO(stages)},
+    {HB_MK_CLASSES, "classes", MO(classes)}, {HB_MK_BATCH, "batch", MO(batch)}};
+static const key_name quad_keys[] = {
+    {HB_MK_QUAD_BLOCKS, "blocks", (size_t)-1}, {HB_MK_QUAD_BLOCK_SIZE, "block_size", (size_t)-1},
+    {HB_MK_QUAD_FAMILY, "family", (size_t)-1}, {HB_MK_QUAD_COND, "cond", (size_t)-1},
+    {HB_MK_BATCH, "batch", MO(batch)}};
+#undef MO
+
+static const key_name *keys_of(int kind, size_t *n) {
+    switch (kind) {
+    case HB_MODEL_GPT: *n = sizeof gpt_keys / sizeof *gpt_keys; return gpt_keys;
+    case HB_MODEL_MLP: *n = sizeof mlp_keys / sizeof *mlp_keys; return mlp_keys;
+    case HB_MODEL_CNN: *n = sizeof cnn_keys / sizeof *cnn_keys; return cnn_keys;
+    case HB_MODEL_QUADRATIC: *n = sizeof quad_keys / sizeof *quad_keys; return quad_keys;
+    default: *n = 0; return NULL;
+    }
+}
+
+static int64_t *mo_field(model_opts *mo, const key_name *k) {
+    return k->off == (size_t)-1 ? NULL : (int64_t *)(void *)((char *)mo + k->off);
+}
+
+static const char *dtype_name(int64_t d) {
+    return d == HB_F32 ? "f32" : d == HB_BF16 ? "bf16" : "f64";
+}
+
+/* The config's values into mo (every key the CLI has an option for, and dtype). */
+static void opts_from_config(const hb_model_config *cfg, int kind, model_opts *mo) {
+    size_t nk;
+    const key_name *keys = keys_of(kind, &nk);
+    mo->kind = kind;
+    for (size_t i = 0; i < nk; i++) {
+        int64_t *f = mo_field(mo, &keys[i]), v = 0;
+        if (f && hb_model_config_get_i64(cfg, keys[i].key, &v) == HB_OK) *f = v;
+    }
+    int64_t d = HB_F64;
+    hb_model_config_get_i64(cfg, HB_MK_DTYPE, &d);
+    mo->dtype = (int)d;
+}
+
+/* Text and structured description of what was built (sizes may be NULL). */
+static void describe(const hb_model_config *cfg, hb_model *m, model_opts *mo, char *sizes,
+                     size_t nsizes) {
+    model_sizes *z = &mo->described;
+    memset(z, 0, sizeof *z);
+    snprintf(z->kind, sizeof z->kind, "%s", model_kind_name(mo->kind));
+    int64_t d = HB_F64;
+    hb_model_config_get_i64(cfg, HB_MK_DTYPE, &d);
+    snprintf(z->dtype, sizeof z->dtype, "%s", dtype_name(d));
+    size_t nk;
+    const key_name *keys = keys_of(mo->kind, &nk);
+    for (size_t i = 0; i < nk && z->n < 16; i++) {
+        int64_t v = 0;
+        double r = 0;
+        int real = keys[i].key == HB_MK_QUAD_COND;
+        if (real ? hb_model_config_get_f64(cfg, keys[i].key, &r)
+                 : hb_model_config_get_i64(cfg, keys[i].key, &v))
+            continue;
+        snprintf(z->item[z->n].key, sizeof z->item[z->n].key, "%s", keys[i].name);
+        z->item[z->n].value = real ? r : (double)v;
+        z->item[z->n].real = real;
+        z->n++;
+    }
+    z->batches = (int64_t)hb_model_num_batches(m);
+    z->samples = (int64_t)hb_model_num_samples(m);
+    z->n_params = (int64_t)hb_params_count(hb_model_params(m));
+    if (mo->kind == HB_MODEL_GPT) {
+        int64_t h = 0;
+        if (hb_model_config_get_i64(cfg, HB_MK_HEADS, &h) == HB_OK) mo->heads = h;
+    }
+    if (!sizes || !nsizes) return;
+    int64_t v[8] = {0};
+    switch (mo->kind) {
+    case HB_MODEL_GPT:
+        hb_model_config_get_i64(cfg, HB_MK_VOCAB, &v[0]);
+        hb_model_config_get_i64(cfg, HB_MK_CONTEXT, &v[1]);
+        hb_model_config_get_i64(cfg, HB_MK_WIDTH, &v[2]);
+        hb_model_config_get_i64(cfg, HB_MK_HEADS, &v[3]);
+        hb_model_config_get_i64(cfg, HB_MK_LAYERS, &v[4]);
+        snprintf(sizes, nsizes, "vocab %lld, context %lld, width %lld, heads %lld, layers %lld",
+                 (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3], (long long)v[4]);
+        break;
+    case HB_MODEL_MLP:
+        hb_model_config_get_i64(cfg, HB_MK_INPUTS, &v[0]);
+        hb_model_config_get_i64(cfg, HB_MK_WIDTH, &v[1]);
+        hb_model_config_get_i64(cfg, HB_MK_LAYERS, &v[2]);
+        hb_model_config_get_i64(cfg, HB_MK_CLASSES, &v[3]);
+        snprintf(sizes, nsizes, "inputs %lld, width %lld, hidden layers %lld, classes %lld",
+                 (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3]);
+        break;
+    case HB_MODEL_CNN:
+        hb_model_config_get_i64(cfg, HB_MK_IMAGE_SIZE, &v[0]);
+        hb_model_config_get_i64(cfg, HB_MK_CHANNELS, &v[1]);
+        hb_model_config_get_i64(cfg, HB_MK_CONV_WIDTH, &v[2]);
+        hb_model_config_get_i64(cfg, HB_MK_CONV_STAGES, &v[3]);
+        hb_model_config_get_i64(cfg, HB_MK_CLASSES, &v[4]);
+        snprintf(sizes, nsizes, "image %lldx%lld, channels %lld, conv width %lld, stages %lld, classes %lld",
+                 (long long)v[0], (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3],
+                 (long long)v[4]);
+        break;
+    case HB_MODEL_QUADRATIC: {
+        double cond = 0;
+        hb_model_config_get_i64(cfg, HB_MK_QUAD_BLOCKS, &v[0]);
+        hb_model_config_get_i64(cfg, HB_MK_QUAD_BLOCK_SIZE, &v[1]);
+        hb_model_config_get_i64(cfg, HB_MK_QUAD_FAMILY, &v[2]);
+        hb_model_config_get_f64(cfg, HB_MK_QUAD_COND, &cond);
+        snprintf(sizes, nsizes, "%lld blocks of %lld, %s, kappa %g", (long long)v[0],
+                 (long long)v[1], v[2] == HB_QUAD_HOMOGENEOUS ? "homogeneous" : "heterogeneous",
+                 cond);
+        break;
+    }
+    default:
+        sizes[0] = 0;
+    }
+    size_t l = strlen(sizes);
+    if (mo->kind != HB_MODEL_QUADRATIC && l < nsizes) {
+        int64_t b = 0;
+        hb_model_config_get_i64(cfg, HB_MK_BATCH, &b);
+        snprintf(sizes + l, nsizes - l, "; data %zu samples (%zu x %lld)",
+                 hb_model_num_samples(m), hb_model_num_batches(m), (long long)b);
+    }
+}
+
 int model_make(hb_context *ctx, model_opts *mo, hb_model **out, char *sizes, size_t nsizes) {
     *out = NULL;
     hb_model_config *cfg = NULL;
     int rc = hb_model_config_create(ctx, (hb_model_kind)mo->kind, &cfg);
     if (rc != HB_OK) return rc;
     if (mo->dtype) rc = hb_model_config_set_i64(cfg, HB_MK_DTYPE, mo->dtype);
-    if (!rc) rc = set_i(cfg, HB_MK_BATCH, mo->batch);
-    switch (mo->kind) {
-    case HB_MODEL_GPT:
-        if (!rc) rc = set_i(cfg, HB_MK_VOCAB, mo->vocab);
-        if (!rc) rc = set_i(cfg, HB_MK_CONTEXT, mo->context);
-        if (!rc) rc = set_i(cfg, HB_MK_WIDTH, mo->width);
-        if (!rc) rc = set_i(cfg, HB_MK_HEADS, mo->heads);
-        if (!rc) rc = set_i(cfg, HB_MK_LAYERS, mo->layers);
-        break;
-    case HB_MODEL_MLP:
-        if (!rc) rc = set_i(cfg, HB_MK_INPUTS, mo->inputs);
-        if (!rc) rc = set_i(cfg, HB_MK_WIDTH, mo->width);
-        if (!rc) rc = set_i(cfg, HB_MK_LAYERS, mo->layers);
-        if (!rc) rc = set_i(cfg, HB_MK_CLASSES, mo->classes);
-        break;
-    case HB_MODEL_CNN:
-        if (!rc) rc = set_i(cfg, HB_MK_IMAGE_SIZE, mo->image);
-        if (!rc) rc = set_i(cfg, HB_MK_CHANNELS, mo->channels);
-        if (!rc) rc = set_i(cfg, HB_MK_CONV_WIDTH, mo->conv_width);
-        if (!rc) rc = set_i(cfg, HB_MK_CONV_STAGES, mo->stages);
-        if (!rc) rc = set_i(cfg, HB_MK_CLASSES, mo->classes);
-        break;
-    default: break;
+    size_t nk;
+    const key_name *keys = keys_of(mo->kind, &nk);
+    for (size_t i = 0; i < nk && !rc; i++) {
+        int64_t *f = mo_field(mo, &keys[i]);
+        if (f) rc = set_i(cfg, keys[i].key, *f);
     }
     if (!rc) rc = hb_model_create(ctx, cfg, out);
     if (!rc && mo->batches > 1 && mo->kind != HB_MODEL_QUADRATIC) {
@@ -94,62 +214,196 @@ int model_make(hb_context *ctx, model_opts *mo, hb_model **out, char *sizes, siz
         rc = hb_context_next_stream(ctx, &stream);
         if (!rc) rc = hb_model_set_synthetic(*out, (size_t)mo->batches, stream, 0);
     }
-    if (!rc && sizes && nsizes) {
-        int64_t v[8] = {0};
-        switch (mo->kind) {
-        case HB_MODEL_GPT:
-            hb_model_config_get_i64(cfg, HB_MK_VOCAB, &v[0]);
-            hb_model_config_get_i64(cfg, HB_MK_CONTEXT, &v[1]);
-            hb_model_config_get_i64(cfg, HB_MK_WIDTH, &v[2]);
-            hb_model_config_get_i64(cfg, HB_MK_HEADS, &v[3]);
-            mo->heads = v[3];
-            hb_model_config_get_i64(cfg, HB_MK_LAYERS, &v[4]);
-            snprintf(sizes, nsizes, "vocab %lld, context %lld, width %lld, heads %lld, layers %lld",
-                     (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3], (long long)v[4]);
-            break;
-        case HB_MODEL_MLP:
-            hb_model_config_get_i64(cfg, HB_MK_INPUTS, &v[0]);
-            hb_model_config_get_i64(cfg, HB_MK_WIDTH, &v[1]);
-            hb_model_config_get_i64(cfg, HB_MK_LAYERS, &v[2]);
-            hb_model_config_get_i64(cfg, HB_MK_CLASSES, &v[3]);
-            snprintf(sizes, nsizes, "inputs %lld, width %lld, hidden layers %lld, classes %lld",
-                     (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3]);
-            break;
-        case HB_MODEL_CNN:
-            hb_model_config_get_i64(cfg, HB_MK_IMAGE_SIZE, &v[0]);
-            hb_model_config_get_i64(cfg, HB_MK_CHANNELS, &v[1]);
-            hb_model_config_get_i64(cfg, HB_MK_CONV_WIDTH, &v[2]);
-            hb_model_config_get_i64(cfg, HB_MK_CONV_STAGES, &v[3]);
-            hb_model_config_get_i64(cfg, HB_MK_CLASSES, &v[4]);
-            snprintf(sizes, nsizes, "image %lldx%lld, channels %lld, conv width %lld, stages %lld, classes %lld",
-                     (long long)v[0], (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3],
-                     (long long)v[4]);
-            break;
-        case HB_MODEL_QUADRATIC: {
-            double cond = 0;
-            hb_model_config_get_i64(cfg, HB_MK_QUAD_BLOCKS, &v[0]);
-            hb_model_config_get_i64(cfg, HB_MK_QUAD_BLOCK_SIZE, &v[1]);
-            hb_model_config_get_i64(cfg, HB_MK_QUAD_FAMILY, &v[2]);
-            hb_model_config_get_f64(cfg, HB_MK_QUAD_COND, &cond);
-            snprintf(sizes, nsizes, "%lld blocks of %lld, %s, kappa %g", (long long)v[0],
-                     (long long)v[1], v[2] == HB_QUAD_HOMOGENEOUS ? "homogeneous" : "heterogeneous",
-                     cond);
-            break;
-        }
-        default:
-            sizes[0] = 0;
-        }
-        size_t l = strlen(sizes);
-        if (mo->kind != HB_MODEL_QUADRATIC && l < nsizes) {
-            int64_t b = 0;
-            hb_model_config_get_i64(cfg, HB_MK_BATCH, &b);
-            snprintf(sizes + l, nsizes - l, "; data %zu samples (%zu x %lld)",
-                     hb_model_num_samples(*out), hb_model_num_batches(*out), (long long)b);
-        }
-    }
+    if (!rc) describe(cfg, *out, mo, sizes, nsizes);
     hb_model_config_free(cfg);
     if (rc) { hb_model_free(*out); *out = NULL; }
     return rc;
+}
+
+int compute_checkpoint_model(hb_context *ctx, const char *path, int *has, model_opts *rec,
+                             int64_t *seed) {
+    *has = 0;
+    memset(rec, 0, sizeof *rec);
+#if !HAVE_OPTIM
+    (void)ctx; (void)path; (void)seed;
+    return CMP_UNAVAILABLE;
+#else
+    hb_checkpoint_info *info = NULL;
+    hb_model_config *cfg = NULL;
+    int64_t v = 0, kind = 0;
+    int rc = hb_checkpoint_info_read(ctx, path, &info);
+    if (!rc) rc = hb_checkpoint_info_get_i64(info, HB_CK_HAS_MODEL, &v);
+    if (!rc && v) {
+        rc = hb_checkpoint_info_get_i64(info, HB_CK_MODEL_KIND, &kind);
+        if (!rc) rc = hb_checkpoint_info_get_i64(info, HB_CK_MODEL_SEED, seed);
+        if (!rc) rc = hb_checkpoint_info_model_config(info, &cfg);
+        if (!rc) {
+            opts_from_config(cfg, (int)kind, rec);
+            rec->batches = 1;
+            int64_t data = 0, b = 1;
+            if (hb_checkpoint_info_get_i64(info, HB_CK_DATA, &data) == HB_OK &&
+                data == HB_CKDATA_SYNTHETIC &&
+                hb_checkpoint_info_get_i64(info, HB_CK_DATA_BATCHES, &b) == HB_OK)
+                rec->batches = b;
+            *has = 1;
+        }
+    }
+    hb_model_config_free(cfg);
+    hb_checkpoint_info_free(info);
+    return rc;
+#endif
+}
+
+int model_make_recorded(hb_context *ctx, const char *path, model_opts *mo, hb_model **out,
+                        char *sizes, size_t nsizes) {
+    *out = NULL;
+#if !HAVE_OPTIM
+    (void)ctx; (void)path; (void)mo; (void)sizes; (void)nsizes;
+    return CMP_UNAVAILABLE;
+#else
+    hb_checkpoint_info *info = NULL;
+    hb_model_config *cfg = NULL;
+    int64_t kind = 0, seed = 0, stream = 0, data = 0;
+    int rc = hb_checkpoint_info_read(ctx, path, &info);
+    if (!rc) rc = hb_checkpoint_info_model_config(info, &cfg);
+    if (!rc) rc = hb_checkpoint_info_get_i64(info, HB_CK_MODEL_KIND, &kind);
+    if (!rc) rc = hb_checkpoint_info_get_i64(info, HB_CK_MODEL_SEED, &seed);
+    if (!rc) rc = hb_checkpoint_info_get_i64(info, HB_CK_MODEL_STREAM, &stream);
+    if (!rc) rc = hb_checkpoint_info_get_i64(info, HB_CK_DATA, &data);
+    /* the constructor draws from the streams after `stream` of `seed`: put the context
+     * there (setting the seed restarts its counter) */
+    if (!rc) rc = hb_context_set_i64(ctx, HB_CTX_SEED, seed);
+    if (!rc && (uint64_t)stream > (1u << 20)) rc = HB_EUNSUPPORTED; /* not a CLI run's */
+    for (int64_t i = 0; !rc && i < stream; i++) {
+        uint64_t s;
+        rc = hb_context_next_stream(ctx, &s);
+    }
+    if (!rc) rc = hb_model_create(ctx, cfg, out);
+    /* where the context's counter is now (reading it takes one stream: put back below) */
+    uint64_t counter = 0, target = 0;
+    if (!rc) rc = hb_context_next_stream(ctx, &counter);
+    target = counter;
+    if (!rc && data == HB_CKDATA_SYNTHETIC) {
+        int64_t dseed = 0, dstream = 0, batches = 1, first = 0;
+        rc = hb_checkpoint_info_get_i64(info, HB_CK_DATA_SEED, &dseed);
+        if (!rc) rc = hb_checkpoint_info_get_i64(info, HB_CK_DATA_STREAM, &dstream);
+        if (!rc) rc = hb_checkpoint_info_get_i64(info, HB_CK_DATA_BATCHES, &batches);
+        if (!rc) rc = hb_checkpoint_info_get_i64(info, HB_CK_DATA_FIRST, &first);
+        /* hb_model_create's own data is (1, 0, 0) under the model's seed: anything else is
+         * replaced as recorded, and the counter left past the data's stream, as model_make
+         * leaves it (so the SLQ probes that follow are those of the original run) */
+        if (!rc && (dseed != seed || dstream != 0 || batches != 1 || first != 0)) {
+            if (dseed != seed) rc = hb_context_set_i64(ctx, HB_CTX_SEED, dseed);
+            if (!rc) rc = hb_model_set_synthetic(*out, (size_t)batches, (uint64_t)dstream,
+                                                 (uint64_t)first);
+            if ((uint64_t)dstream + 1 > target) target = (uint64_t)dstream + 1;
+        }
+    }
+    /* setting the seed restarts the counter: advance it to target */
+    if (!rc) rc = hb_context_set_i64(ctx, HB_CTX_SEED, seed);
+    if (!rc && target > (1u << 20)) rc = HB_EUNSUPPORTED;
+    for (uint64_t i = 0; !rc && i < target; i++) {
+        uint64_t s;
+        rc = hb_context_next_stream(ctx, &s);
+    }
+    if (!rc) {
+        opts_from_config(cfg, (int)kind, mo);
+        mo->batches = (int64_t)hb_model_num_batches(*out);
+        describe(cfg, *out, mo, sizes, nsizes);
+    }
+    hb_model_config_free(cfg);
+    hb_checkpoint_info_free(info);
+    if (rc) { hb_model_free(*out); *out = NULL; }
+    return rc;
+#endif
+}
+
+int check_against_checkpoint(const char *cmd, const char *path, const model_opts *given,
+                             int kind_given, int dtype_given, const model_opts *rec) {
+    if (kind_given && given->kind != rec->kind) {
+        usage_error(cmd, "--model %s does not match the checkpoint '%s' (model %s)",
+                    model_kind_name(given->kind), path, model_kind_name(rec->kind));
+        return EXIT_USAGE;
+    }
+    if (dtype_given && given->dtype != rec->dtype) {
+        usage_error(cmd, "--dtype %s does not match the checkpoint '%s' (dtype %s)",
+                    dtype_name(given->dtype), path, dtype_name(rec->dtype));
+        return EXIT_USAGE;
+    }
+    size_t nk;
+    const key_name *keys = keys_of(rec->kind, &nk);
+    for (size_t i = 0; i < nk; i++) {
+        const int64_t *g = mo_field((model_opts *)given, &keys[i]);
+        const int64_t *r = mo_field((model_opts *)rec, &keys[i]);
+        if (g && *g && *g != *r) {
+            usage_error(cmd, "--%s %lld does not match the checkpoint '%s' (%s %lld)", keys[i].name,
+                        (long long)*g, path, keys[i].name, (long long)*r);
+            return EXIT_USAGE;
+        }
+    }
+    if (given->batches && given->batches != rec->batches) {
+        usage_error(cmd, "--batches %lld does not match the checkpoint '%s' (batches %lld)",
+                    (long long)given->batches, path, (long long)rec->batches);
+        return EXIT_USAGE;
+    }
+    /* options of another kind, given with a checkpoint of this one */
+    static const struct { const char *name; size_t off; } all[] = {
+        {"width", offsetof(model_opts, width)}, {"layers", offsetof(model_opts, layers)},
+        {"heads", offsetof(model_opts, heads)}, {"context", offsetof(model_opts, context)},
+        {"vocab", offsetof(model_opts, vocab)}, {"inputs", offsetof(model_opts, inputs)},
+        {"classes", offsetof(model_opts, classes)}, {"image", offsetof(model_opts, image)},
+        {"channels", offsetof(model_opts, channels)},
+        {"conv-width", offsetof(model_opts, conv_width)}, {"stages", offsetof(model_opts, stages)},
+        {"batch", offsetof(model_opts, batch)}};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+        const int64_t *g = (const int64_t *)(const void *)((const char *)given + all[i].off);
+        int known = 0;
+        for (size_t j = 0; j < nk; j++) known |= keys[j].off == all[i].off;
+        if (*g && !known) {
+            usage_error(cmd, "--%s does not apply to the checkpoint '%s' (a %s model)", all[i].name,
+                        path, model_kind_name(rec->kind));
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+int check_preset_against_checkpoint(hb_context *ctx, const char *cmd, const char *path,
+                                    const char *preset_name, const model_opts *expected,
+                                    const model_opts *rec) {
+    hb_model_config *cfg = NULL;
+    if (hb_model_config_create(ctx, (hb_model_kind)rec->kind, &cfg) != HB_OK) {
+        runtime_error(cmd, "%s", hb_context_last_error(ctx));
+        return EXIT_RUNTIME;
+    }
+    model_opts def;
+    memset(&def, 0, sizeof def);
+    opts_from_config(cfg, rec->kind, &def);
+    hb_model_config_free(cfg);
+    def.batches = 1;
+    size_t nk;
+    const key_name *keys = keys_of(rec->kind, &nk);
+    struct { const char *name; int64_t e, r; } k[17];
+    size_t n = 0;
+    for (size_t i = 0; i < nk; i++) {
+        const int64_t *e = mo_field((model_opts *)expected, &keys[i]);
+        if (!e) continue;
+        k[n].name = keys[i].name;
+        k[n].e = *e ? *e : *mo_field(&def, &keys[i]);
+        k[n].r = *mo_field((model_opts *)rec, &keys[i]);
+        n++;
+    }
+    k[n].name = "batches";
+    k[n].e = expected->batches ? expected->batches : def.batches;
+    k[n].r = rec->batches;
+    n++;
+    for (size_t i = 0; i < n; i++)
+        if (k[i].e != k[i].r) {
+            usage_error(cmd, "--preset %s (%s %lld) does not match the checkpoint '%s' (%s %lld)",
+                        preset_name, k[i].name, (long long)k[i].e, path, k[i].name, (long long)k[i].r);
+            return EXIT_USAGE;
+        }
+    return 0;
 }
 
 /* ---- spectra --------------------------------------------------------------------------- */
@@ -199,17 +453,72 @@ static double sigma_for(double lo, double hi, double rel) {
  * (NaN when not estimated: n < 2, no replicates, or a spectrum with one probe). */
 static int js0_with_se(const hb_spectrum *const *sp, size_t n,
                        const hb_js_options *jo, int64_t replicates, double *M, double *mean,
-                       double *se) {
+                       double *se, double **se_matrix) {
     *mean = *se = NAN;
     if (n < 2) return HB_OK;
     int rc = hb_spectra_js_matrix(sp, n, jo, M, mean);
     if (rc != HB_OK || replicates < 2) return rc;
-    rc = hb_spectra_js_matrix_stderr(sp, n, jo, (size_t)replicates, JS_BOOTSTRAP_STREAM, NULL, se);
+    /* se_matrix (may be NULL): the standard error of every entry too, from the same
+     * replicates (allocated here; left NULL when not estimated) */
+    double *sek = NULL;
+    if (se_matrix && !(sek = calloc(n * n, sizeof *sek))) return HB_ENOMEM;
+    rc = hb_spectra_js_matrix_stderr(sp, n, jo, (size_t)replicates, JS_BOOTSTRAP_STREAM, sek, se);
     if (rc == HB_ESTATE) { /* one probe: no error estimate, not a failure of the run */
         *se = NAN;
         rc = HB_OK;
+        free(sek);
+        sek = NULL;
     }
+    if (se_matrix) *se_matrix = sek;
     return rc;
+}
+#endif
+
+#if HAVE_SLQ
+/* Per-block traces and every probe's quadrature (issue 15.4), from the spectra computed. */
+static int collect_research(hb_spectrum *const *sp, size_t nb, const hb_spectrum *full,
+                            spec_result *out) {
+    out->trace = calloc(nb + 1, sizeof(double));
+    out->trace_stderr = calloc(nb + 1, sizeof(double));
+    if (!out->trace || !out->trace_stderr) return HB_ENOMEM;
+    size_t rows = 0;
+    for (size_t i = 0; i <= nb; i++) {
+        const hb_spectrum *x = i < nb ? sp[i] : full;
+        if (!x) continue;
+        for (size_t q = 0; q < hb_spectrum_num_probes(x); q++) {
+            size_t count = 0;
+            int rc = hb_spectrum_probe(x, q, NULL, NULL, &count, NULL);
+            if (rc != HB_OK) return rc;
+            rows += count;
+        }
+    }
+    if (!(out->ritz = malloc((rows ? rows : 1) * RITZ_COLS * sizeof(double)))) return HB_ENOMEM;
+    size_t r = 0;
+    for (size_t i = 0; i <= nb; i++) {
+        const hb_spectrum *x = i < nb ? sp[i] : full;
+        if (!x) continue;
+        if (i < nb) {
+            int rc = hb_spectrum_trace(x, &out->trace[i], &out->trace_stderr[i]);
+            if (rc != HB_OK) return rc;
+            /* one probe: the library reports no spread; NaN is written as null */
+            if (hb_spectrum_num_probes(x) < 2) out->trace_stderr[i] = NAN;
+        }
+        for (size_t q = 0; q < hb_spectrum_num_probes(x); q++) {
+            const double *nodes, *weights;
+            size_t count = 0;
+            int rc = hb_spectrum_probe(x, q, &nodes, &weights, &count, NULL);
+            if (rc != HB_OK) return rc;
+            for (size_t j = 0; j < count; j++, r++) {
+                double *row = out->ritz + r * RITZ_COLS;
+                row[0] = i < nb ? (double)i : -1.0;
+                row[1] = (double)q;
+                row[2] = nodes[j];
+                row[3] = weights[j];
+            }
+        }
+    }
+    out->nritz = r;
+    return HB_OK;
 }
 #endif
 
@@ -329,6 +638,7 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
                                       out->own_density + i * ng)) != HB_OK)
             goto done;
     }
+    if ((rc = collect_research(sp, nb, full, out)) != HB_OK) goto done;
     if (full) {
         if (!(out->full_density = calloc(ng, sizeof(double)))) { rc = HB_ENOMEM; goto done; }
         out->has_full = 1;
@@ -348,14 +658,14 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
             out->js0 = out->js0_normalized = NAN;
         } else {
             if ((rc = js0_with_se(all, nb, &jo, so->js_replicates, out->js, &out->js0,
-                                  &out->js0_stderr)) != HB_OK)
+                                  &out->js0_stderr, &out->js_stderr)) != HB_OK)
                 goto done;
             /* secondary convention, reported next to the primary one: scale-normalised spectra */
             double *tmp = malloc(nb * nb * sizeof(double));
             if (!tmp) { rc = HB_ENOMEM; goto done; }
             jo.normalize = 1;
             rc = js0_with_se(all, nb, &jo, so->js_replicates, tmp, &out->js0_normalized,
-                             &out->js0_normalized_stderr);
+                             &out->js0_normalized_stderr, NULL);
             free(tmp);
             if (rc != HB_OK) goto done;
         }
@@ -391,7 +701,8 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
                 jo.normalize = norm;
                 rc = js0_with_se(sub, ns, &jo, so->js_replicates, m2,
                                  norm ? &out->js0_selected_normalized : &out->js0_selected,
-                                 norm ? &out->js0_selected_normalized_stderr : &out->js0_selected_stderr);
+                                 norm ? &out->js0_selected_normalized_stderr : &out->js0_selected_stderr,
+                                 NULL);
             }
             free(m2);
             free(sub);

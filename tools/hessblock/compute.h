@@ -16,6 +16,7 @@ typedef struct model_opts {
     int64_t width, layers, heads, context, vocab, batch, batches;
     int64_t inputs, classes, image, channels, conv_width, stages;
     int dtype;                     /* hb_dtype, 0 = f64 default */
+    model_sizes described;         /* filled by model_make: what was built */
 } model_opts;
 
 typedef struct spec_opts {
@@ -81,6 +82,31 @@ const char *model_kind_name(int kind);
  * settings line prints both. */
 size_t compute_density_grid_points(double sigma_rel, size_t requested);
 size_t compute_js_grid_points(void);
+/* ---- checkpoints that record their model (format 2.1; docs/cli.md) ---------------------
+ * compute_checkpoint_model: *has = 1 and rec = the recorded kind, sizes, dtype, batch and
+ * micro-batches of the model (every key, defaults included), *seed = its seed, when the
+ * checkpoint at path has a model section; *has = 0 for older files and wrappers.
+ * model_make_recorded: build that model exactly (seed, stream counter, configuration,
+ * synthetic data as recorded) in ctx, whose seed it sets; mo receives the sizes as
+ * model_make would. Both return HB_OK, CMP_UNAVAILABLE or a negative HB_* status. */
+int compute_checkpoint_model(hb_context *ctx, const char *path, int *has, model_opts *rec,
+                             int64_t *seed);
+int model_make_recorded(hb_context *ctx, const char *path, model_opts *mo, hb_model **out,
+                        char *sizes, size_t nsizes);
+/* The explicitly given model options (nonzero fields of given; kind and dtype when
+ * kind_given / dtype_given) against the recorded ones: on the first difference one
+ * usage line naming the option, both values and the file; returns 0 or EXIT_USAGE. */
+int check_against_checkpoint(const char *cmd, const char *path, const model_opts *given,
+                             int kind_given, int dtype_given, const model_opts *rec);
+/* A preset given explicitly against the recorded model: expected holds the preset's sizes
+ * for the recorded kind with the size flags over them; its zero fields stand for the
+ * library's defaults (read from a configuration made on ctx). On the first difference one
+ * usage line naming the preset, both values and the file; returns 0, EXIT_USAGE or
+ * EXIT_RUNTIME (out of memory). */
+int check_preset_against_checkpoint(hb_context *ctx, const char *cmd, const char *path,
+                                    const char *preset_name, const model_opts *expected,
+                                    const model_opts *rec);
+
 /* Loads the parameters of a checkpoint into m (its block table must match). */
 int compute_load_checkpoint(hb_context *ctx, hb_model *m, const char *path);
 

@@ -21,6 +21,7 @@ void spec_result_free(spec_result *s) {
     free_strs(s->kinds, s->nblocks);
     free(s->numel); free(s->lmin); free(s->lmax); free(s->grid); free(s->density); free(s->own_grid); free(s->own_density);
     free(s->full_density); free(s->js); free(s->js_selected); free(s->zero);
+    free(s->trace); free(s->trace_stderr); free(s->js_stderr); free(s->ritz);
     memset(s, 0, sizeof *s);
 }
 
@@ -71,7 +72,8 @@ void json_spectrum(jw *w, const char *key, const spec_result *s, int with_densit
     jw_object(w, key);
     jw_string(w, "model", s->model);
     jw_string(w, "source", s->source);
-    jw_string(w, "sizes", s->sizes);
+    json_sizes(w, "sizes", &s->size_info);
+    jw_string(w, "sizes_text", s->sizes);
     jw_int(w, "n_params", s->n_params);
     jw_int(w, "probes", s->probes);
     jw_int(w, "lanczos_steps", s->steps);
@@ -120,6 +122,10 @@ void json_spectrum(jw *w, const char *key, const spec_result *s, int with_densit
         jw_number(w, "lambda_min", s->lmin[b]);
         jw_number(w, "lambda_max", s->lmax[b]);
         if (s->zero) jw_bool(w, "numerically_zero", s->zero[b]);
+        if (s->trace) {
+            jw_number(w, "trace", s->trace[b]);
+            jw_number(w, "trace_stderr", s->trace_stderr[b]);
+        }
         if (s->density) {
             const double *d = s->density + b * s->ngrid;
             jw_number(w, "density_integral", trapz(s->grid, d, s->ngrid));
@@ -140,7 +146,38 @@ void json_spectrum(jw *w, const char *key, const spec_result *s, int with_densit
         jw_array(w, "js_matrix");
         for (size_t b = 0; b < s->nblocks; b++) jw_numbers(w, NULL, s->js + b * s->nblocks, s->nblocks);
         jw_end_array(w);
+        if (s->js_stderr) {
+            jw_array(w, "js_matrix_stderr");
+            for (size_t b = 0; b < s->nblocks; b++)
+                jw_numbers(w, NULL, s->js_stderr + b * s->nblocks, s->nblocks);
+            jw_end_array(w);
+        } else {
+            jw_null(w, "js_matrix_stderr");
+        }
     }
+    if (s->ritz) {
+        char name[96];
+        snprintf(name, sizeof name, "%s_ritz.npy", s->model);
+        jw_string(w, "ritz_file", name);
+        jw_int(w, "ritz_rows", (int64_t)s->nritz);
+    }
+    jw_end_object(w);
+}
+
+void json_sizes(jw *w, const char *key, const model_sizes *z) {
+    if (!z->kind[0]) { jw_null(w, key); return; }
+    jw_object(w, key);
+    jw_string(w, "kind", z->kind);
+    for (size_t i = 0; i < z->n; i++) {
+        if (z->item[i].real) jw_number(w, z->item[i].key, z->item[i].value);
+        else jw_int(w, z->item[i].key, (int64_t)z->item[i].value);
+    }
+    jw_string(w, "dtype", z->dtype);
+    if (strcmp(z->kind, "quadratic") != 0) {
+        jw_int(w, "batches", z->batches);
+        jw_int(w, "samples", z->samples);
+    }
+    jw_int(w, "parameters", z->n_params);
     jw_end_object(w);
 }
 
@@ -260,6 +297,7 @@ static int fail_path(const char *cmd, const char *dir, const char *name) {
 
 int write_spectrum_files(const char *cmd, const char *dir, const spec_result *s) {
     char name[128], path[4096];
+    if (write_research_files(cmd, dir, s)) return -1;
     snprintf(name, sizeof name, "%s_spectra.csv", s->model);
     FILE *f = outdir_open(cmd, dir, name);
     if (!f) return -1;

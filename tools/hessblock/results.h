@@ -9,11 +9,24 @@
 
 #include "jsonw.h"
 
+/* The model's size as a structured record (JSON "sizes"): every configuration key of its
+ * kind by name, the dtype, the data (micro-batches x samples) and the parameter count. */
+typedef struct model_sizes {
+    char kind[16];           /* "" when not filled */
+    char dtype[8];
+    size_t n;
+    struct { char key[24]; double value; int real; } item[16];
+    int64_t batches, samples, n_params;
+} model_sizes;
+/* "sizes": {"kind", <key>: value…, "dtype", "batches", "samples", "parameters"} */
+void json_sizes(jw *w, const char *key, const model_sizes *z);
+
 /* Spectrum of one model: per-block densities on one shared grid, JS matrix, JS⁰. */
 typedef struct spec_result {
     char model[32];
     char source[512];        /* "init" or "checkpoint:<path>" */
     char sizes[256];         /* human description of the model size */
+    model_sizes size_info;   /* the same, structured (JSON "sizes") */
     int64_t n_params;
     size_t nblocks;
     char **names;            /* nblocks */
@@ -53,7 +66,22 @@ typedef struct spec_result {
     double sigma;            /* smoothing width actually used (absolute) */
     int64_t probes, steps;
     double seconds;
+    /* research outputs (issue 15.4) */
+    double *trace, *trace_stderr; /* nblocks: Hutchinson estimate of tr(H_bb) and its
+                                     standard error over probes (hb_spectrum_trace) */
+    double *js_stderr;       /* nblocks x nblocks bootstrap standard errors of js (NULL when
+                                not estimated: one probe or --js-bootstrap 0) */
+    double *ritz;            /* nritz rows of RITZ_COLS: block (-1: the full Hessian), probe,
+                                Ritz value (node), weight — every probe's quadrature */
+    size_t nritz;
 } spec_result;
+#define RITZ_COLS 4
+
+/* research.c: <model>_ritz.npy, <model>_blocks.csv, <model>_js_stderr.csv (docs/cli.md).
+ * Returns 0 or -1 after a message naming the file. */
+int write_research_files(const char *cmd, const char *dir, const spec_result *s);
+/* The .npy writer: a C-order float64 array of the given shape (format version 1.0). */
+int npy_write_f64(FILE *f, const double *data, size_t rows, size_t cols);
 
 /* One training run. */
 typedef struct train_run {

@@ -34,6 +34,7 @@ from . import slq as _slq, optim as _optim, checkpoint, study  # noqa: F401
 from . import train as _train, sst as _sst, plot  # noqa: F401 (plot imports matplotlib lazily)
 from .slq import (SLQOption, Reorth, Probe, EigWhich, JSGrid, LinOp, Spectrum, SLQ, TopK,
                   js_matrix, zero_flags, js_matrix_stderr)
+from .checkpoint import CheckpointKey, CheckpointData, CheckpointInfo  # noqa: F401
 from .optim import (OptimizerKind, OptimizerOption, Optimizer, save_checkpoint,
                     load_checkpoint, checkpoint_bytes, load_checkpoint_bytes)
 

@@ -68,6 +68,7 @@ def make_world():
     mlp.set_synthetic()
     w["mlp"] = mlp
     w["SSTModel"] = hb.SSTModel(mlp, w["SSTConfig"])
+    w["CheckpointInfo"] = hb.CheckpointInfo.from_bytes(ctx, hb.checkpoint.to_bytes(mlp.params))
     return w
 
 
