@@ -34,7 +34,8 @@ from hessblock._handle import Handle
 # study (compositions of the classes fuzzed here whose good arguments run whole training
 # sweeps: too slow for the bound; their handle arguments are type-checked by expect()),
 # plot (pure numpy/matplotlib, never reaches C).
-MODULES = ("core", "tensor", "params", "model", "slq", "optim", "checkpoint", "train", "sst")
+MODULES = ("core", "tensor", "params", "model", "slq", "optim", "checkpoint", "train", "sst",
+           "net")
 # Lifecycle and no-argument introspection helpers: nothing to fuzz, and close() would end
 # the world early.
 SKIP_METHODS = {"close"}
@@ -69,6 +70,11 @@ def make_world():
     w["mlp"] = mlp
     w["SSTModel"] = hb.SSTModel(mlp, w["SSTConfig"])
     w["CheckpointInfo"] = hb.CheckpointInfo.from_bytes(ctx, hb.checkpoint.to_bytes(mlp.params))
+    if hasattr(hb, "Net") and "net" in hb.components:
+        net = hb.Net(ctx)
+        net.input_features("x", (3,))
+        net.linear("fc", "x", "h", 3)
+        w["Net"] = net
     return w
 
 
@@ -154,6 +160,13 @@ GOOD = {   # parameter name -> world -> a valid value
     "vector": lambda w: np.zeros(5), "x": lambda w: 1.0, "bits": lambda w: 0x3F80,
     "status": lambda w: -1, "dtype": lambda w: "f64", "k": lambda w: 1,
     "enum_cls": lambda w: hb.DType, "what": lambda w: "thing", "init": lambda w: "zeros",
+    # hb.Net: activation and block names, sizes
+    "inp": lambda w: "x", "out": lambda w: "y", "a": lambda w: "x", "b": lambda w: "h",
+    "width": lambda w: 2, "out_features": lambda w: 2, "bias": lambda w: True, "eps": lambda w: 0.0,
+    "heads": lambda w: 1, "act": lambda w: "relu", "out_channels": lambda w: 2,
+    "kernel": lambda w: 1, "padding": lambda w: 0, "size": lambda w: 1, "logits": lambda w: "h",
+    "prediction": lambda w: "h", "new_name": lambda w: "fc.w2", "context": lambda w: 3,
+    "vocab": lambda w: 5,
 }
 OVERRIDE = {   # (callable label, parameter) -> world -> a valid value
     ("SSTModel.__init__", "config"): lambda w: w["SSTConfig"],
@@ -190,6 +203,12 @@ OVERRIDE = {   # (callable label, parameter) -> world -> a valid value
     ("SSTConfig.set_f64", "key"): lambda w: "uniform_mix",
     ("Trainer.get_i64", "key"): lambda w: "eval_every",
     ("Trainer.set_i64", "key"): lambda w: "eval_every",
+    ("Net.set_init", "a"): lambda w: 0.0, ("Net.set_init", "b"): lambda w: 0.0,
+    ("Net.set_init", "block"): lambda w: "fc.weight",
+    ("Net.rename_block", "block"): lambda w: "fc.weight",
+    ("Net.set_block_kind", "block"): lambda w: "fc.weight",
+    ("Net.pool2d", "kind"): lambda w: "max",
+    ("Net.linear", "kind"): lambda w: None,
 }
 
 
