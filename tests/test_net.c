@@ -633,6 +633,49 @@ START_TEST(hooks_and_accuracy) {
 }
 END_TEST
 
+/* A net's model is an ordinary model: an optimizer trains it, LoRA wraps its linears. */
+START_TEST(ordinary_model) {
+    hb_net *net = new_net(HB_F64);
+    int64_t F = 4;
+    OK(hb_net_input_features(net, "x", 1, &F));
+    OK(hb_net_linear(net, "fc1", "x", "h", 6, 1, 0));
+    OK(hb_net_activation(net, HB_ACT_SILU, "h", "a"));
+    OK(hb_net_linear(net, "fc2", "a", "y", 2, 1, 0));
+    OK(hb_net_loss_mse(net, "y"));
+    hb_model *m = NULL;
+    OK(hb_model_create_net(net, &m));
+    hb_tensor *x, *y;
+    hb_net_check_batch(net, 8, 11, &x, &y);
+    OK(hb_model_set_batch(m, x, y));
+    hb_optimizer *opt = NULL;
+    OK(hb_optimizer_create(CTX, HB_OPTIM_SGD, hb_model_params(m), &opt));
+    double l0, l;
+    OK(hb_model_loss_grad(m, &l0));
+    for (int s = 0; s < 20; s++) {
+        OK(hb_model_loss_grad(m, &l));
+        OK(hb_optimizer_step(opt));
+    }
+    OK(hb_model_loss(m, &l));
+    ck_assert(l < l0);
+    hb_optimizer_free(opt);
+    hb_sst_config *cfg = NULL;
+    OK(hb_sst_config_create(CTX, HB_SST_METHOD_LORA, &cfg));
+    OK(hb_sst_config_set_i64(cfg, HB_SST_RANK, 2));
+    OK(hb_sst_config_add_kind(cfg, HB_BLOCK_LINEAR));
+    hb_model *w = NULL;
+    OK(hb_sst_create(m, cfg, &w));
+    double lw;
+    OK(hb_model_loss(w, &lw));
+    HB_ASSERT_CLOSE(lw, l, 1e-12); /* LoRA starts at B = 0: the same function */
+    OK(hb_model_loss_grad(w, &lw)); /* wrappers train; their HVPs are the inner model's */
+    hb_model_free(w);
+    hb_sst_config_free(cfg);
+    hb_tensor_free(x), hb_tensor_free(y);
+    hb_model_free(m);
+    hb_net_free(net);
+}
+END_TEST
+
 /* ---- allocation failure ---- */
 
 static int build_and_run(hb_context *ctx, void *arg) {
@@ -698,6 +741,7 @@ Suite *hb_suite_net(void) {
     tcase_add_test(t, gelu_bit_compatible);
     tcase_add_test(t, slots_reused);
     tcase_add_test(t, hooks_and_accuracy);
+    tcase_add_test(t, ordinary_model);
     tcase_add_test(t, allocation_failure);
     suite_add_tcase(s, t);
     return s;
