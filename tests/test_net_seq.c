@@ -242,37 +242,131 @@ END_TEST
 /* ---- compositions ------------------------------------------------------------------------ */
 
 /* One pre-LN block of the tiny transformer: x → x + attn(LN(x)) → + mlp(RMSNorm(·)). */
-static void block(hb_net *net, int i, const char *x, const char *out, int64_t C, int64_t H,
-                  hb_activation act) {
+static int block(hb_net *net, int i, const char *x, const char *out, int64_t H, hb_activation act) {
     char n[12][32];
     static const char *const tag[12] = {"ln", "a", "attn", "at", "r", "rms", "nr", "fc", "f",
                                         "g", "proj", "p"};
+    int64_t shape[3];
+    int nd, rc = hb_net_activation_shape(net, x, &nd, shape);
     for (int j = 0; j < 12; j++) snprintf(n[j], sizeof n[j], "h%d.%s", i, tag[j]);
-    OK(hb_net_layernorm(net, n[0], x, n[1], 0));
-    OK(hb_net_attention(net, n[2], n[1], n[3], H, 1));
-    OK(hb_net_add(net, x, n[3], n[4]));
-    OK(hb_net_rmsnorm(net, n[5], n[4], n[6], 0));
-    OK(hb_net_linear(net, n[7], n[6], n[8], 2 * C, 1, HB_BLOCK_MLP_IN));
-    OK(hb_net_activation(net, act, n[8], n[9]));
-    OK(hb_net_linear(net, n[10], n[9], n[11], C, 1, HB_BLOCK_MLP_OUT));
-    OK(hb_net_add(net, n[4], n[11], out));
+    if (rc == HB_OK) rc = hb_net_layernorm(net, n[0], x, n[1], 0);
+    if (rc == HB_OK) rc = hb_net_attention(net, n[2], n[1], n[3], H, 1);
+    if (rc == HB_OK) rc = hb_net_add(net, x, n[3], n[4]);
+    if (rc == HB_OK) rc = hb_net_rmsnorm(net, n[5], n[4], n[6], 0);
+    if (rc == HB_OK) rc = hb_net_linear(net, n[7], n[6], n[8], 2 * shape[1], 1, HB_BLOCK_MLP_IN);
+    if (rc == HB_OK) rc = hb_net_activation(net, act, n[8], n[9]);
+    if (rc == HB_OK) rc = hb_net_linear(net, n[10], n[9], n[11], shape[1], 1, HB_BLOCK_MLP_OUT);
+    if (rc == HB_OK) rc = hb_net_add(net, n[4], n[11], out);
+    return rc;
+}
+
+/* tokens → embedding → pos_embedding → [layernorm → attention → add → rmsnorm → linear →
+ * GELU / SiLU → linear → add] × 2 → layernorm → linear head → xent */
+static int tiny_transformer(hb_context *ctx, hb_dtype dt, hb_net **out) {
+    const int64_t T = 3, V = 5, C = 4, H = 2;
+    hb_net *net = NULL;
+    int rc = hb_net_create(ctx, dt, &net);
+    if (rc == HB_OK) rc = hb_net_input_tokens(net, "tok", T, V);
+    if (rc == HB_OK) rc = hb_net_embedding(net, "wte", "tok", "e", C);
+    if (rc == HB_OK) rc = hb_net_pos_embedding(net, "wpe", "e", "x0");
+    for (int i = 0; i < 2 && rc == HB_OK; i++)
+        rc = block(net, i, i ? "x1" : "x0", i ? "x2" : "x1", H, i ? HB_ACT_SILU : HB_ACT_GELU);
+    if (rc == HB_OK) rc = hb_net_layernorm(net, "ln_f", "x2", "xf", 0);
+    if (rc == HB_OK) rc = hb_net_linear(net, "lm_head", "xf", "z", V, 0, HB_BLOCK_HEAD);
+    if (rc == HB_OK) rc = hb_net_loss_xent(net, "z");
+    if (rc != HB_OK) hb_net_free(net), net = NULL;
+    *out = net;
+    return rc;
 }
 
 START_TEST(test_tiny_transformer) {
     hb_context *ctx = hb_test_context(1, 107);
-    const int64_t T = 3, V = 5, C = 4, H = 2;
-    hb_net *net = new_net(ctx);
-    OK(hb_net_input_tokens(net, "tok", T, V));
-    OK(hb_net_embedding(net, "wte", "tok", "e", C));
-    OK(hb_net_pos_embedding(net, "wpe", "e", "x0"));
-    block(net, 0, "x0", "x1", C, H, HB_ACT_GELU);
-    block(net, 1, "x1", "x2", C, H, HB_ACT_SILU);
-    OK(hb_net_layernorm(net, "ln_f", "x2", "xf", 0));
-    OK(hb_net_linear(net, "lm_head", "xf", "z", V, 0, HB_BLOCK_HEAD));
-    OK(hb_net_loss_xent(net, "z"));
+    hb_net *net = NULL;
+    OK(tiny_transformer(ctx, HB_F64, &net));
     hb_net_check(net, 2, 70, "tiny transformer");
     hb_net_free(net);
     hb_context_free(ctx);
+}
+END_TEST
+
+/* The f32 kernels of the ops: the tiny transformer in f32 with the f64 model's θ (rounded)
+ * agrees with it to f32 accuracy: loss 1e-6, gradient 1e-5, HVP 1e-4 relative (measured
+ * 6e-10, 1e-7, 4e-7: f32 roundings of O(1) terms, ~6e-8 each, through the softmax and
+ * norm Jacobians; the bounds leave ~100× for other BLIS kernels, while a wrong f32 path is
+ * off by O(1)). */
+static double rel2(const double *a, const double *b, size_t n);
+
+START_TEST(test_f32) {
+    hb_context *ctx = hb_test_context(1, 110);
+    hb_net *n64 = NULL, *n32 = NULL;
+    hb_model *m64 = NULL, *m32 = NULL;
+    OK(tiny_transformer(ctx, HB_F64, &n64));
+    OK(tiny_transformer(ctx, HB_F32, &n32));
+    OK(hb_model_create_net(n64, &m64));
+    OK(hb_model_create_net(n32, &m32));
+    hb_params *p64 = hb_model_params(m64), *p32 = hb_model_params(m32);
+    size_t n = hb_params_count(p64);
+    double *th = hb_params_data(p64);
+    float *th32 = hb_params_data(p32);
+    OK(hb_random_fill_f64(ctx, 9, 0, HB_DIST_NORMAL, 0, 0.5, th, n));
+    for (size_t i = 0; i < n; i++) th32[i] = (float)th[i], th[i] = th32[i];
+    hb_tensor *in = NULL, *tg = NULL;
+    hb_net_check_batch(n64, 3, 90, &in, &tg);
+    OK(hb_model_set_batch(m64, in, tg));
+    OK(hb_model_set_batch(m32, in, tg));
+    double l64, l32;
+    OK(hb_model_loss_grad(m64, &l64));
+    OK(hb_model_loss_grad(m32, &l32));
+    ck_assert_msg(fabs(l32 - l64) <= 1e-6 * fabs(l64), "f32 loss %.9g vs %.9g", l32, l64);
+    double *g32 = malloc(n * sizeof *g32);
+    for (size_t i = 0; i < n; i++) g32[i] = ((const float *)hb_params_grad(p32))[i];
+    double rg = rel2(g32, hb_params_grad(p64), n);
+    ck_assert_msg(rg <= 1e-5, "f32 gradient differs by %g", rg);
+    hb_tensor *v = NULL, *o64 = NULL, *o32 = NULL;
+    OK(hb_tensor_create(ctx, HB_F64, 1, (int64_t[]){(int64_t)n}, &v));
+    OK(hb_tensor_create(ctx, HB_F64, 1, (int64_t[]){(int64_t)n}, &o64));
+    OK(hb_tensor_create(ctx, HB_F64, 1, (int64_t[]){(int64_t)n}, &o32));
+    OK(hb_random_fill_f64(ctx, 10, 0, HB_DIST_NORMAL, 0, 1, hb_tensor_data(v), n));
+    OK(hb_model_hvp(m64, v, o64));
+    OK(hb_model_hvp(m32, v, o32));
+    double rh = rel2(hb_tensor_data(o32), hb_tensor_data(o64), n);
+    ck_assert_msg(rh <= 1e-4, "f32 HVP differs by %g", rh);
+    free(g32);
+    hb_tensor_free(v), hb_tensor_free(o64), hb_tensor_free(o32);
+    hb_tensor_free(in), hb_tensor_free(tg);
+    hb_model_free(m64), hb_model_free(m32);
+    hb_net_free(n64), hb_net_free(n32);
+    hb_context_free(ctx);
+}
+END_TEST
+
+/* Allocation failure anywhere in building the tiny transformer, making its model, and a
+ * gradient and an HVP on it: a clean HB_ENOMEM, nothing leaked. */
+static int build_and_run(hb_context *ctx, void *arg) {
+    (void)arg;
+    hb_net *net = NULL;
+    hb_model *m = NULL;
+    hb_tensor *x = NULL, *y = NULL, *v = NULL, *o = NULL;
+    int rc = tiny_transformer(ctx, HB_F64, &net);
+    if (rc == HB_OK) rc = hb_model_create_net(net, &m);
+    if (rc == HB_OK) rc = hb_tensor_create(ctx, HB_I32, 2, (int64_t[]){2, 3}, &x);
+    if (rc == HB_OK) rc = hb_tensor_create(ctx, HB_I32, 2, (int64_t[]){2, 3}, &y);
+    if (rc == HB_OK) rc = hb_model_set_batch(m, x, y);
+    double l;
+    if (rc == HB_OK) rc = hb_model_loss_grad(m, &l);
+    size_t n = m ? hb_params_count(hb_model_params(m)) : 0;
+    if (rc == HB_OK) rc = hb_tensor_create(ctx, HB_F64, 1, (int64_t[]){(int64_t)n}, &v);
+    if (rc == HB_OK) rc = hb_tensor_create(ctx, HB_F64, 1, (int64_t[]){(int64_t)n}, &o);
+    if (rc == HB_OK) rc = hb_tensor_fill(v, 0.5);
+    if (rc == HB_OK) rc = hb_model_hvp(m, v, o);
+    hb_tensor_free(x), hb_tensor_free(y), hb_tensor_free(v), hb_tensor_free(o);
+    hb_model_free(m);
+    hb_net_free(net);
+    return rc;
+}
+
+START_TEST(test_allocation_failure) {
+    ck_assert_int_gt(hb_test_oom_loop(build_and_run, NULL), 8);
 }
 END_TEST
 
@@ -519,6 +613,8 @@ Suite *hb_suite_net_seq(void) {
     tcase_add_test(tc, test_xent);
     tcase_add_test(tc, test_token_range);
     tcase_add_test(tc, test_tiny_transformer);
+    tcase_add_test(tc, test_f32);
+    tcase_add_test(tc, test_allocation_failure);
     tcase_add_test(tc, test_gpt_equivalence);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(s, tc);
