@@ -274,7 +274,7 @@ END_TEST
 
 /* f32 and bf16 parameters compute in f32; f32 data into an f64 model is converted. */
 START_TEST(dtypes) {
-    double loss[3];
+    double loss[3], hv[3][64];
     hb_dtype dts[3] = {HB_F64, HB_F32, HB_BF16};
     for (int d = 0; d < 3; d++) {
         OK(hb_context_set_i64(CTX, HB_CTX_SEED, 77));
@@ -302,9 +302,8 @@ START_TEST(dtypes) {
         OK(hb_tensor_create(CTX, HB_F32, 1, (int64_t[]){(int64_t)n}, &o));
         OK(hb_tensor_fill(v, 1.0));
         OK(hb_model_hvp(m, v, o));
-        double o0;
-        OK(hb_tensor_get_f64(o, 0, &o0));
-        ck_assert(isfinite(o0));
+        ck_assert_uint_le(n, 64);
+        for (size_t i = 0; i < n; i++) OK(hb_tensor_get_f64(o, i, &hv[d][i]));
         hb_tensor_free(v), hb_tensor_free(o), hb_tensor_free(x), hb_tensor_free(y);
         hb_tensor_free(x32), hb_tensor_free(y32);
         hb_model_free(m);
@@ -312,6 +311,12 @@ START_TEST(dtypes) {
     }
     HB_ASSERT_CLOSE(loss[1], loss[0], 1e-5); /* same init (seed), f32 rounding */
     HB_ASSERT_CLOSE(loss[2], loss[0], 3e-2); /* bf16 parameters */
+    double e = 0, r = 0;
+    for (int i = 0; i < 6 * 4 + 6 + 2 * 6 + 2; i++) {
+        e += (hv[1][i] - hv[0][i]) * (hv[1][i] - hv[0][i]);
+        r += hv[0][i] * hv[0][i];
+    }
+    ck_assert_msg(sqrt(e) <= 1e-4 * sqrt(r), "f32 HVP differs from f64 by %g (rel)", sqrt(e / r));
 }
 END_TEST
 
@@ -527,6 +532,155 @@ START_TEST(gelu_bit_compatible) {
 }
 END_TEST
 
+/* R-gradient slots are reused along a chain: a deep chain needs two. */
+START_TEST(slots_reused) {
+    hb_net *net = new_net(HB_F64);
+    int64_t F = 3;
+    OK(hb_net_input_features(net, "a0", 1, &F));
+    char in[8], out[8], name[8];
+    for (int l = 0; l < 8; l++) {
+        snprintf(in, sizeof in, "a%d", l);
+        snprintf(out, sizeof out, "a%d", l + 1);
+        snprintf(name, sizeof name, "l%d", l);
+        OK(hb_net_linear(net, name, in, out, 3, 1, 0));
+    }
+    OK(hb_net_loss_mse(net, "a8"));
+    hb_model *m = NULL;
+    OK(hb_model_create_net(net, &m));
+    hb_tensor *x, *y;
+    hb_net_check_batch(net, 2, 5, &x, &y);
+    OK(hb_model_set_batch(m, x, y));
+    size_t n = hb_params_count(hb_model_params(m));
+    double *v = calloc(n, sizeof *v), *o = calloc(n, sizeof *o);
+    hb_tensor *tv, *to;
+    OK(hb_tensor_wrap(CTX, HB_F64, 1, (int64_t[]){(int64_t)n}, v, &tv));
+    OK(hb_tensor_wrap(CTX, HB_F64, 1, (int64_t[]){(int64_t)n}, o, &to));
+    OK(hb_model_hvp(m, tv, to));
+    const hb__net_model *nm = m->impl;
+    ck_assert_uint_eq(nm->n_slots, 2); /* Rg of a_l and a_{l+1}: never more at once */
+    hb_tensor_free(tv), hb_tensor_free(to), hb_tensor_free(x), hb_tensor_free(y);
+    free(v), free(o);
+    hb_model_free(m);
+    hb_net_free(net);
+}
+END_TEST
+
+/* A test-only loss class with an accuracy hook: L = mean of x, correct = #(x > 0). */
+static int sum_forward(const hb__op_call *c) {
+    const hb__act *x = &c->acts[c->op->in[0]];
+    size_t n = c->N * x->rows * x->width;
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += ((const double *)c->x[0])[i];
+    *c->loss = s / (double)n;
+    return HB_OK;
+}
+static int sum_backward(const hb__op_call *c) {
+    const hb__act *x = &c->acts[c->op->in[0]];
+    size_t n = c->N * x->rows * x->width;
+    for (size_t i = 0; i < n; i++) ((double *)c->gx[0])[i] += c->scale / (double)n;
+    return HB_OK;
+}
+static int sum_rbackward(const hb__op_call *c) { (void)c; return HB_OK; }
+static int sum_accuracy(const hb__op_call *c, size_t *correct, size_t *total) {
+    const hb__act *x = &c->acts[c->op->in[0]];
+    size_t n = c->N * x->rows * x->width;
+    for (size_t i = 0; i < n; i++) *correct += ((const double *)c->x[0])[i] > 0;
+    *total += n;
+    return HB_OK;
+}
+static const hb__op_class sum_loss = {.name = "sum", .loss = true, .forward = sum_forward,
+                                      .backward = sum_backward, .rbackward = sum_rbackward,
+                                      .accuracy = sum_accuracy};
+
+static int fake_synthetic(hb_model *m, size_t n, uint64_t stream, uint64_t first,
+                          hb_tensor **inputs, hb_tensor **targets) {
+    (void)stream, (void)first;
+    int rc = hb_tensor_create(hb_model_context(m), HB_F64, 2, (int64_t[]){(int64_t)n, 2}, inputs);
+    if (rc == HB_OK) rc = hb_tensor_create(hb_model_context(m), HB_I32, 1, (int64_t[]){(int64_t)n}, targets);
+    if (rc == HB_OK) rc = hb_tensor_fill(*inputs, 0.5);
+    return rc;
+}
+static int freed;
+static void fake_free(hb_context *ctx, void *user) {
+    (void)ctx;
+    freed += *(int *)user;
+}
+
+/* Built-ins' hooks: name, kind, synthetic data, user state owned by the model; the loss
+ * class's accuracy hook. */
+START_TEST(hooks_and_accuracy) {
+    hb_net *net = new_net(HB_F64);
+    int64_t F = 2;
+    OK(hb_net_input_features(net, "x", 1, &F));
+    OK(hb_net_linear(net, "fc", "x", "y", 3, 1, 0));
+    hb__net_op op;
+    const char *in = "y";
+    OK(hb__net_begin_op(net, &sum_loss, &in, 1, NULL, &op));
+    OK(hb__net_commit_op(net, &op, 0, NULL));
+    int user = 7;
+    hb__net_hooks hooks = {.name = "custom", .kind = 42, .synthetic = fake_synthetic,
+                           .user = &user, .user_free = fake_free};
+    hb_model *m = NULL;
+    freed = 0;
+    OK(hb__model_create_net_hooks(net, &hooks, &m));
+    ck_assert_str_eq(hb_model_name(m), "custom");
+    ck_assert_int_eq(hb_model_kind_of(m), 42);
+    ck_assert_ptr_eq(hb__net_model_user(m), &user);
+    OK(hb_model_set_synthetic(m, 2, 0, 0));
+    double acc, l;
+    OK(hb_model_accuracy(m, &acc));
+    ck_assert(acc >= 0 && acc <= 1);
+    OK(hb_model_loss_grad(m, &l));
+    ck_assert_ptr_null(hb__net_model_user(NULL));
+    hb_model_free(m);
+    ck_assert_int_eq(freed, 7);
+    hb_net_free(net);
+}
+END_TEST
+
+/* A net's model is an ordinary model: an optimizer trains it, LoRA wraps its linears. */
+START_TEST(ordinary_model) {
+    hb_net *net = new_net(HB_F64);
+    int64_t F = 4;
+    OK(hb_net_input_features(net, "x", 1, &F));
+    OK(hb_net_linear(net, "fc1", "x", "h", 6, 1, 0));
+    OK(hb_net_activation(net, HB_ACT_SILU, "h", "a"));
+    OK(hb_net_linear(net, "fc2", "a", "y", 2, 1, 0));
+    OK(hb_net_loss_mse(net, "y"));
+    hb_model *m = NULL;
+    OK(hb_model_create_net(net, &m));
+    hb_tensor *x, *y;
+    hb_net_check_batch(net, 8, 11, &x, &y);
+    OK(hb_model_set_batch(m, x, y));
+    hb_optimizer *opt = NULL;
+    OK(hb_optimizer_create(CTX, HB_OPTIM_SGD, hb_model_params(m), &opt));
+    double l0, l;
+    OK(hb_model_loss_grad(m, &l0));
+    for (int s = 0; s < 20; s++) {
+        OK(hb_model_loss_grad(m, &l));
+        OK(hb_optimizer_step(opt));
+    }
+    OK(hb_model_loss(m, &l));
+    ck_assert(l < l0);
+    hb_optimizer_free(opt);
+    hb_sst_config *cfg = NULL;
+    OK(hb_sst_config_create(CTX, HB_SST_METHOD_LORA, &cfg));
+    OK(hb_sst_config_set_i64(cfg, HB_SST_RANK, 2));
+    OK(hb_sst_config_add_kind(cfg, HB_BLOCK_LINEAR));
+    hb_model *w = NULL;
+    OK(hb_sst_create(m, cfg, &w));
+    double lw;
+    OK(hb_model_loss(w, &lw));
+    HB_ASSERT_CLOSE(lw, l, 1e-12); /* LoRA starts at B = 0: the same function */
+    OK(hb_model_loss_grad(w, &lw)); /* wrappers train; their HVPs are the inner model's */
+    hb_model_free(w);
+    hb_sst_config_free(cfg);
+    hb_tensor_free(x), hb_tensor_free(y);
+    hb_model_free(m);
+    hb_net_free(net);
+}
+END_TEST
+
 /* ---- allocation failure ---- */
 
 static int build_and_run(hb_context *ctx, void *arg) {
@@ -590,6 +744,9 @@ Suite *hb_suite_net(void) {
     tcase_add_test(t, linear_needs_features_or_sequence);
     tcase_add_test(t, workspace_overflow);
     tcase_add_test(t, gelu_bit_compatible);
+    tcase_add_test(t, slots_reused);
+    tcase_add_test(t, hooks_and_accuracy);
+    tcase_add_test(t, ordinary_model);
     tcase_add_test(t, allocation_failure);
     suite_add_tcase(s, t);
     return s;

@@ -83,52 +83,50 @@ int hb__eltwise_rbackward(hb_context *ctx, hb_dtype dt, size_t M, size_t k, size
 
 #else /* ---- template body ---- */
 
-/* y = f(x), d1 = f'(x), d2 = f''(x) (either NULL: not stored) */
+/* y = f(x), d1 = f'(x), d2 = f''(x) (either NULL: not stored). One loop per activation
+ * (a switch inside the loop kept ReLU from vectorising). */
+#define F_LOOP(body)                                                                        \
+    for (size_t i = 0; i < n; i++) {                                                        \
+        real v = x[i], f, p, q;                                                             \
+        body;                                                                               \
+        y[i] = f;                                                                           \
+        if (d1) d1[i] = p;                                                                  \
+        if (d2) d2[i] = q;                                                                  \
+    }
 static void F(fwd)(int act, size_t n, const real *x, real *y, real *d1, real *d2) {
     const real s = (real)GELU_S, a = (real)GELU_A, h = (real)0.5;
-    for (size_t i = 0; i < n; i++) {
-        real v = x[i], f, p, q;
-        switch (act) {
-        case HB_ACT_RELU:
-            f = v > 0 ? v : 0;
-            p = v > 0 ? 1 : 0;
-            q = 0;
-            break;
-        case HB_ACT_GELU: { /* nn/gelu.c, term for term */
-            real th = TANH(s * (v + a * v * v * v)), sech2 = 1 - th * th;
-            real u1 = s * (1 + 3 * a * v * v), u2 = 6 * s * a * v;
-            f = h * v * (1 + th);
-            p = h * (1 + th) + h * v * sech2 * u1;
-            q = sech2 * (u1 - v * th * u1 * u1 + h * v * u2);
-            break;
-        }
-        case HB_ACT_GELU_ERF: {
-            real Phi = h * (1 + ERF(v * (real)INV_SQRT2)), phi = (real)INV_SQRT2PI * EXP(-h * v * v);
-            f = v * Phi;
-            p = Phi + v * phi;
-            q = phi * (2 - v * v);
-            break;
-        }
-        case HB_ACT_SILU: {
-            real sg = 1 / (1 + EXP(-v));
-            f = v * sg;
-            p = sg * (1 + v * (1 - sg));
-            q = sg * (1 - sg) * (2 + v * (1 - 2 * sg));
-            break;
-        }
-        default: { /* HB_ACT_TANH */
-            real t = TANH(v);
-            f = t;
-            p = 1 - t * t;
-            q = -2 * t * p;
-            break;
-        }
-        }
-        y[i] = f;
-        if (d1) d1[i] = p;
-        if (d2) d2[i] = q;
+    switch (act) {
+    case HB_ACT_RELU:
+        if (d1 && !d2)
+            for (size_t i = 0; i < n; i++) {
+                real v = x[i];
+                y[i] = v > 0 ? v : 0;
+                d1[i] = v > 0 ? 1 : 0;
+            }
+        else
+            F_LOOP(f = v > 0 ? v : 0; p = v > 0 ? 1 : 0; q = 0)
+        break;
+    case HB_ACT_GELU: /* nn/gelu.c, term for term */
+        F_LOOP(real th = TANH(s * (v + a * v * v * v)); real sech2 = 1 - th * th;
+               real u1 = s * (1 + 3 * a * v * v); real u2 = 6 * s * a * v;
+               f = h * v * (1 + th); p = h * (1 + th) + h * v * sech2 * u1;
+               q = sech2 * (u1 - v * th * u1 * u1 + h * v * u2))
+        break;
+    case HB_ACT_GELU_ERF:
+        F_LOOP(real Phi = h * (1 + ERF(v * (real)INV_SQRT2));
+               real phi = (real)INV_SQRT2PI * EXP(-h * v * v);
+               f = v * Phi; p = Phi + v * phi; q = phi * (2 - v * v))
+        break;
+    case HB_ACT_SILU:
+        F_LOOP(real sg = 1 / (1 + EXP(-v)); f = v * sg; p = sg * (1 + v * (1 - sg));
+               q = sg * (1 - sg) * (2 + v * (1 - 2 * sg)))
+        break;
+    default: /* HB_ACT_TANH */
+        F_LOOP(real t = TANH(v); f = t; p = 1 - t * t; q = -2 * t * p)
+        break;
     }
 }
+#undef F_LOOP
 
 /* gx[i] += d1[i]·gy[i] */
 static void F(bwd)(size_t n, const real *d1, const real *gy, real *gx) {
