@@ -7,7 +7,9 @@
  * symmetric to 1e-12, every block HVP equal to the dense Hessian's block, hvp_multi equal
  * to single HVPs, micro-batch split. A net whose op reads an input with no direction
  * (every block HVP of a block above it) exercises the ops' NULL-direction paths, and the
- * block HVPs of an op's own blocks their NULL-output paths.
+ * block HVPs of an op's own blocks their NULL-output paths. The paths the engine never
+ * takes (a weight and its bias with different direction strides; attention asked for a
+ * gradient below with no direction into q, k, v) are checked by calling the ops directly.
  *
  * The gpt comparison: the built-in gpt calls the same kernels in the same order, so the
  * net made of embedding, pos_embedding, layernorm, attention, add, linear, GELU, xent with
@@ -19,6 +21,7 @@
 
 #include "hb_net_check.h"
 #include "hessblock/net.h"
+#include "net/net_internal.h"
 
 /* A small fixed-seed generator for the shapes: lo..hi inclusive. */
 static uint64_t shape_state;
@@ -499,6 +502,141 @@ START_TEST(test_gpt_equivalence) {
 }
 END_TEST
 
+/* ---- the ops called directly: directions whose weight and bias strides differ -------------
+ * The engine gives every block of a call one stride, so the ops' fallback for a weight and
+ * a bias with different strides (op_seq_util.h), and attention's R-backward with no
+ * direction into q, k, v but a gradient wanted below, run only here. Each is compared with
+ * the common path on the same numbers: the two must agree to rounding (1e-14). */
+
+enum { DK = 2 };                /* directions */
+static double *dvec(size_t n, uint64_t stream) {
+    double *a = calloc(n ? n : 1, sizeof *a);
+    hb_context *c = hb_test_context(1, 5);
+    ck_assert_int_eq(hb_random_fill_f64(c, stream, 0, HB_DIST_NORMAL, 0, 1, a, n), HB_OK);
+    hb_context_free(c);
+    return a;
+}
+
+/* Directions of blocks sizes[0..nb) in two layouts with the same values: packed, block b
+ * of direction j at P + j·n + off_b (one stride n); spread, block b with its own stride
+ * sizes[b]·(b + 1). */
+typedef struct two_layouts {
+    double *P, *S[8];
+    hb__dir packed[8], spread[8];
+    size_t n;
+} two_layouts;
+
+static void layouts(two_layouts *L, int nb, const size_t *sizes, uint64_t stream, bool zero) {
+    memset(L, 0, sizeof *L);
+    size_t off[8];
+    for (int b = 0; b < nb; b++) off[b] = L->n, L->n += sizes[b];
+    L->P = zero ? calloc(DK * L->n, sizeof(double)) : dvec(DK * L->n, stream);
+    for (int b = 0; b < nb; b++) {
+        size_t ld = sizes[b] * (size_t)(b + 1);
+        L->S[b] = calloc(DK * ld, sizeof(double));
+        for (size_t j = 0; j < DK; j++)
+            memcpy(L->S[b] + j * ld, L->P + j * L->n + off[b], sizes[b] * sizeof(double));
+        L->packed[b] = (hb__dir){L->P + off[b], L->n};
+        L->spread[b] = (hb__dir){L->S[b], ld};
+    }
+}
+static void layouts_free(two_layouts *L) {
+    free(L->P);
+    for (int b = 0; b < 8; b++) free(L->S[b]);
+}
+/* max |packed − spread| over the blocks' outputs */
+static double layouts_diff(const two_layouts *L, int nb, const size_t *sizes) {
+    double d = 0;
+    for (int b = 0; b < nb; b++)
+        for (size_t j = 0; j < DK; j++)
+            for (size_t i = 0; i < sizes[b]; i++)
+                d = fmax(d, fabs(((double *)L->packed[b].p)[j * L->n + i] -
+                                 ((double *)L->spread[b].p)[j * L->spread[b].ld + i]));
+    return d;
+}
+static double maxdiff(const double *a, const double *b, size_t n) {
+    double d = 0;
+    for (size_t i = 0; i < n; i++) d = fmax(d, fabs(a[i] - b[i]));
+    return d;
+}
+
+/* One op on (N, T, C) → (N, T, C) with its blocks sizes[0..nb): forward, then the R-passes
+ * with the packed and with the spread directions and outputs, compared. */
+static void check_strides(const hb__op_class *cls, int nb, const size_t *sizes, int64_t heads) {
+    hb_context *ctx = hb_test_context(1, 111);
+    const size_t N = 2, T = 3, C = 4, MC = N * T * C;
+    hb__act acts[2] = {{.ndim = 2, .dims = {T, C}, .rows = T, .width = C},
+                       {.ndim = 2, .dims = {T, C}, .rows = T, .width = C}};
+    hb__net_op op = {.cls = cls, .n_in = 1, .in = {0}, .out = 1, .n_blk = nb,
+                     .iarg = {heads, 1}, .farg = {1e-5}};
+    size_t sv = cls->saved ? cls->saved(&op, acts, N) : 0;
+    size_t rs = cls->rsaved ? cls->rsaved(&op, acts, N) : 0;
+    size_t sc = cls->scratch ? cls->scratch(&op, acts, N, DK) : 0;
+    two_layouts W, V, O;
+    layouts(&W, nb, sizes, 1, false);
+    layouts(&V, nb, sizes, 2, false);
+    layouts(&O, nb, sizes, 3, true);
+    double *x = dvec(MC, 4), *y = dvec(MC, 5), *gy = dvec(MC, 6), *Rx = dvec(DK * MC, 7);
+    double *Rgy = dvec(DK * MC, 8), *saved = calloc(sv + 1, 8), *rsaved = calloc(DK * rs + 1, 8);
+    double *scratch = calloc(sc + 1, 8), *Ry[2], *Rgx[2];
+    for (int i = 0; i < 2; i++) Ry[i] = calloc(DK * MC, 8), Rgx[i] = calloc(DK * MC, 8);
+    hb__op_call c = {.ctx = ctx, .dt = HB_F64, .op = &op, .acts = acts, .N = N, .k = DK,
+                     .x = {x}, .y = y, .saved = saved, .gy = gy, .Rx = {Rx}, .rsaved = rsaved,
+                     .Rgy = Rgy, .scratch = scratch};
+    for (int b = 0; b < nb; b++) c.W[b] = W.packed[b].p;
+    OK(cls->forward(&c));
+    for (int lay = 0; lay < 2; lay++) {
+        for (int b = 0; b < nb; b++) {
+            c.V[b] = lay ? V.spread[b] : V.packed[b];
+            c.O[b] = lay ? O.spread[b] : O.packed[b];
+        }
+        c.Ry = Ry[lay];
+        c.Rgx[0] = Rgx[lay];
+        OK(cls->rforward(&c));
+        OK(cls->rbackward(&c));
+    }
+    ck_assert_msg(maxdiff(Ry[0], Ry[1], DK * MC) <= 1e-14, "%s R-forward strides", cls->name);
+    ck_assert_msg(maxdiff(Rgx[0], Rgx[1], DK * MC) <= 1e-14, "%s R-backward strides", cls->name);
+    ck_assert_msg(layouts_diff(&O, nb, sizes) <= 1e-14, "%s R-gradient strides", cls->name);
+    if (cls == &hb__op_attention) {
+        /* no direction into q, k, v (Rx and the Q/K/V directions NULL), a gradient wanted
+         * below: the same as zero directions given explicitly */
+        two_layouts Z;
+        double *zero = calloc(DK * MC, 8);
+        layouts(&Z, nb, sizes, 0, true);
+        for (int lay = 0; lay < 2; lay++) {
+            memset(Rgx[lay], 0, DK * MC * 8);
+            for (int b = 0; b < nb; b++) {
+                bool wo = b >= 6;
+                c.V[b] = wo ? V.packed[b] : lay ? (hb__dir){NULL, 0} : Z.packed[b];
+                c.O[b] = (hb__dir){NULL, 0};
+            }
+            c.Rx[0] = lay ? NULL : zero;
+            for (size_t i = 0; i < DK * rs; i++) rsaved[i] = 1.0; /* not zero: stale R state */
+            c.Ry = Ry[lay];
+            c.Rgx[0] = Rgx[lay];
+            OK(cls->rforward(&c));
+            OK(cls->rbackward(&c));
+        }
+        ck_assert_msg(maxdiff(Ry[0], Ry[1], DK * MC) <= 1e-14, "attention Ry without q, k, v directions");
+        ck_assert_msg(maxdiff(Rgx[0], Rgx[1], DK * MC) <= 1e-14 && maxdiff(Rgx[0], zero, DK * MC) > 0,
+                      "attention Rgx without q, k, v directions");
+        layouts_free(&Z);
+        free(zero);
+    }
+    layouts_free(&W), layouts_free(&V), layouts_free(&O);
+    free(x), free(y), free(gy), free(Rx), free(Rgy), free(saved), free(rsaved), free(scratch);
+    for (int i = 0; i < 2; i++) free(Ry[i]), free(Rgx[i]);
+    hb_context_free(ctx);
+}
+
+START_TEST(test_strides) {
+    const size_t ln[2] = {4, 4}, at[8] = {16, 4, 16, 4, 16, 4, 16, 4};
+    check_strides(&hb__op_layernorm, 2, ln, 0);
+    check_strides(&hb__op_attention, 8, at, 2);
+}
+END_TEST
+
 /* ---- validation ------------------------------------------------------------------------- */
 
 /* A call that must fail with `want`, leave the op count unchanged and say something. */
@@ -617,6 +755,7 @@ Suite *hb_suite_net_seq(void) {
     tcase_add_test(tc, test_allocation_failure);
     tcase_add_test(tc, test_gpt_equivalence);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_strides);
     suite_add_tcase(s, tc);
     return s;
 }
