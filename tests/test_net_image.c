@@ -266,15 +266,13 @@ START_TEST(test_conv_r_null) {
 }
 END_TEST
 
-/* Chunks: a geometry whose per-sample buffers exceed a fraction of the chunk budget, so N
- * samples take several chunks; the result equals per-sample calls (N = 1) exactly up to
- * the order of the weight-gradient sums. */
-START_TEST(test_conv_chunks) {
+/* Blocks of work: samples side by side (small images), directions in groups (large ones;
+ * a group size that does not divide k), one sample and one direction per block (larger
+ * still). The results equal calls per sample and direction (N = k = 1) up to the order of
+ * the weight-gradient sums. */
+static void conv_blocks_case(size_t N, size_t k, hb__conv2d_geom g) {
     hb_context *ctx = hb_test_context(1, 1);
-    hb__conv2d_geom g = {4, 40, 36, 5, 3, 1};
-    size_t N = 7, k = 3;
-    conv_sizes s = conv_sizes_of(N, k, g), s1 = conv_sizes_of(1, k, g);
-    ck_assert(hb__conv2d_scratch(&g, N, k) < N * hb__conv2d_scratch(&g, 1, k)); /* chunked */
+    conv_sizes s = conv_sizes_of(N, k, g);
     size_t nx = N * s.nx, ny = N * s.ny;
     double *x = vec(nx, 1), *W = vec(s.nw, 2), *b = vec(s.Co, 3), *gy = vec(ny, 4);
     double *Rx = vec(k * nx, 5), *RW = vec(k * s.ldw, 6), *Rb = vec(k * s.ldb, 7), *Rgy = vec(k * ny, 8);
@@ -283,6 +281,7 @@ START_TEST(test_conv_chunks) {
     double *y1 = vec(ny, 0), *Ry1 = vec(k * ny, 0), *gx1 = calloc(nx, 8), *gW1 = calloc(s.nw, 8);
     double *Rgx1 = calloc(k * nx, 8), *OW1 = calloc(k * s.ldo, 8), *Ob1 = calloc(k * s.ldob, 8);
     double *S = scratch_for(&s, k), gb[8] = {0}, gb1[8] = {0};
+    ck_assert(s.Co <= 8);
     ck_assert_int_eq(hb__conv2d_il_forward(ctx, HB_F64, &g, N, x, W, b, y, S), HB_OK);
     ck_assert_int_eq(hb__conv2d_il_backward(ctx, HB_F64, &g, N, x, W, gy, gx, gW, gb, S), HB_OK);
     ck_assert_int_eq(hb__conv2d_il_rforward(ctx, HB_F64, &g, N, k, x, W, Rx, RW, s.ldw, Rb, s.ldb, Ry, S), HB_OK);
@@ -290,17 +289,20 @@ START_TEST(test_conv_chunks) {
                                              OW, s.ldo, Ob, s.ldob, S), HB_OK);
     for (size_t n = 0; n < N; n++) {
         const double *xn = x + n * s.nx, *gyn = gy + n * s.ny;
-        const double *Rxn = Rx + n * k * s.nx, *Rgyn = Rgy + n * k * s.ny;
         ck_assert_int_eq(hb__conv2d_il_forward(ctx, HB_F64, &g, 1, xn, W, b, y1 + n * s.ny, S), HB_OK);
         ck_assert_int_eq(hb__conv2d_il_backward(ctx, HB_F64, &g, 1, xn, W, gyn, gx1 + n * s.nx, gW1, gb1, S),
                          HB_OK);
-        ck_assert_int_eq(hb__conv2d_il_rforward(ctx, HB_F64, &g, 1, k, xn, W, Rxn, RW, s.ldw, Rb, s.ldb,
-                                                Ry1 + n * k * s.ny, S), HB_OK);
-        ck_assert_int_eq(hb__conv2d_il_rbackward(ctx, HB_F64, &g, 1, k, xn, W, gyn, Rxn, RW, s.ldw, Rgyn,
-                                                 Rgx1 + n * k * s.nx, OW1, s.ldo, Ob1, s.ldob, S),
-                         HB_OK);
+        for (size_t j = 0; j < k; j++) {
+            size_t r = n * k + j;
+            ck_assert_int_eq(hb__conv2d_il_rforward(ctx, HB_F64, &g, 1, 1, xn, W, Rx + r * s.nx,
+                                                    RW + j * s.ldw, 0, Rb + j * s.ldb, 0,
+                                                    Ry1 + r * s.ny, S), HB_OK);
+            ck_assert_int_eq(hb__conv2d_il_rbackward(ctx, HB_F64, &g, 1, 1, xn, W, gyn, Rx + r * s.nx,
+                                                     RW + j * s.ldw, 0, Rgy + r * s.ny, Rgx1 + r * s.nx,
+                                                     OW1 + j * s.ldo, 0, Ob1 + j * s.ldob, 0, S),
+                             HB_OK);
+        }
     }
-    (void)s1;
     ck_assert(rel_err(y, y1, ny) == 0);
     ck_assert(rel_err(Ry, Ry1, k * ny) <= 1e-14);
     ck_assert(rel_err(gx, gx1, nx) <= 1e-14);
@@ -313,6 +315,17 @@ START_TEST(test_conv_chunks) {
     free(gx), free(gW), free(Rgx), free(OW), free(Ob), free(y1), free(Ry1), free(gx1), free(gW1);
     free(Rgx1), free(OW1), free(Ob1), free(S);
     hb_context_free(ctx);
+}
+
+START_TEST(test_conv_blocks) {
+    hb__conv2d_geom small = {2, 12, 10, 3, 3, 1}, mid = {2, 16, 16, 2, 3, 1}, large = {4, 40, 36, 5, 3, 1};
+    /* the scratch shows the blocking: samples side by side need less than N× one sample's */
+    ck_assert(hb__conv2d_scratch(&small, 9, 2) < 9 * hb__conv2d_scratch(&small, 1, 2));
+    ck_assert(hb__conv2d_scratch(&small, 9, 2) > hb__conv2d_scratch(&small, 1, 2));
+    ck_assert(hb__conv2d_scratch(&mid, 3, 7) == hb__conv2d_scratch(&mid, 1, 7));
+    conv_blocks_case(9, 2, small);
+    conv_blocks_case(3, 7, mid);
+    conv_blocks_case(3, 3, large);
 }
 END_TEST
 
@@ -537,7 +550,7 @@ Suite *hb_suite_net_image(void) {
     tcase_add_test(tc, test_conv_theta);
     tcase_add_test(tc, test_conv_r);
     tcase_add_test(tc, test_conv_r_null);
-    tcase_add_test(tc, test_conv_chunks);
+    tcase_add_test(tc, test_conv_blocks);
     tcase_add_test(tc, test_conv_layouts);
     tcase_add_test(tc, test_conv_errors);
     tcase_add_test(tc, test_pool_avg);
