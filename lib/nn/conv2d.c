@@ -23,7 +23,9 @@
  *               Rb-gradients: row sums of Rgy
  * i.e. each term is ONE gemm over all k directions: the directions of R-images are columns
  * (W·…, Wᵀ·…), those of parameters are rows ([RW_j] stacked: k·Cout·Cin·K² copies per call).
- * The chunk is sized so its buffers hold ≈ 2^20 elements (hb__conv2d_scratch). */
+ * Work goes in blocks whose buffers hold ≈ 2^16 elements (hb__conv2d_scratch): B samples
+ * with all k directions while they fit, else one sample and a group of directions. Larger
+ * blocks leave the cache in im2col and were up to 1.7× slower (docs/performance.md). */
 #ifndef HB_NN_TEMPLATE
 #include <string.h>
 
@@ -240,7 +242,7 @@ int hb__conv2d_rop_backward(hb_context *ctx, hb_dtype dt, const hb__conv2d_shape
 
 /* ---- Interleaved layout (lib/net) ------------------------------------------------------ */
 
-#define CHUNK_ELEMS ((size_t)1 << 16) /* target size of a chunk's buffers, elements */
+#define CHUNK_ELEMS ((size_t)1 << 16) /* target size of a block's buffers, elements */
 
 typedef struct lay {
     int64_t Pp, ckk, in_sz, out_sz; /* Ho·Wo, Cin·K², per-sample sizes of x and y */
