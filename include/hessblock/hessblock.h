@@ -10,6 +10,7 @@
  *   slq.h     linear operators, SLQ spectra, traces, top-k, Jensen–Shannon heterogeneity
  *   train.h   the training loop (steps, evaluation, records)
  *   sst.h     SST spectral layers and the LoRA baseline (wrapper models)
+ *   net.h     networks: build your own model from named ops, with exact HVPs
  * Conventions (docs/design.md): opaque handles; hb_X_create…(…, &out) / hb_X_free(NULL ok);
  * every fallible call returns HB_OK or a negative HB_E* code and leaves a message on
  * the context; the library never prints and never aborts. */
@@ -26,5 +27,6 @@
 #include "hessblock/slq.h"
 #include "hessblock/train.h"
 #include "hessblock/sst.h"
+#include "hessblock/net.h"
 
 #endif /* HESSBLOCK_H */

@@ -1,0 +1,59 @@
+/* The state of a model made from a net (lib/net/engine.c runs it, lib/net/model_net.c
+ * makes it). Everything a call needs is sized when the model is made or kept in the
+ * grow-only workspace, so a call allocates nothing but a larger workspace. */
+#ifndef HB_NET_ENGINE_H
+#define HB_NET_ENGINE_H
+
+#include "core/arena.h"
+#include "model/model_internal.h"
+#include "net/net_build.h"
+
+typedef struct hb__net_model {
+    hb__model_vtable vt;  /* per model: name and optional hooks from hb__net_hooks */
+    hb__net_hooks hooks;
+    hb_dtype dt;          /* compute dtype */
+    /* the definition (copied from the net) */
+    hb__act *acts;
+    size_t n_acts;
+    hb__net_op *ops;
+    size_t n_ops;
+    int input, loss;      /* activation index of the input, op index of the loss */
+    bool mse;             /* the loss is hb__op_mse (float targets), else class ids */
+    size_t n_blocks;
+    int *block_op;        /* op that owns each block */
+    bool *useful;         /* ops whose output reaches the loss */
+    /* the plan of the current call (see plan() in engine.c) */
+    bool *wanted;         /* blocks: gradient / direction and output of this call */
+    bool *down;           /* acts: downstream of a wanted block (needs g, has R) */
+    int *first_writer;    /* acts: op whose backward writes its gradient first (-1: none) */
+    int *slot;            /* acts: R-gradient slot, -1 */
+    size_t *slot_size;    /* slots: elements per sample and direction */
+    size_t n_slots;
+    bool *slot_busy;      /* slots: taken (planning only) */
+    /* the current call's buffers (carved from ws) */
+    const void **y;       /* acts: θ values (the input: the batch or its conversion) */
+    void **g;             /* acts: θ gradients */
+    void **Ry;            /* acts: R values (rows, k, width) */
+    void **saved, **rsaved; /* ops */
+    void **slot_mem;      /* slots: R gradients */
+    void *scratch;
+    const void *targets;
+    hb__dir *dirV, *dirO; /* blocks: this chunk's directions and outputs */
+    hb__arena ws;
+    size_t max_chunk;     /* tests: cap on directions per R chunk (0 = none) */
+} hb__net_model;
+
+/* The vtable entries of a net model (engine.c). */
+int hb__net_check_batch(hb_model *m, const hb_tensor *x, const hb_tensor *y, size_t *n);
+int hb__net_loss_grad(hb_model *m, const hb__batch *b, double *loss, void *grad, double scale);
+int hb__net_hvp_multi(hb_model *m, const hb__batch *b, size_t k, const void *V, void *OUT,
+                      double scale);
+int hb__net_block_hvp(hb_model *m, const hb__batch *b, size_t block, size_t k, const void *V_b,
+                      void *OUT_b, double scale);
+int hb__net_accuracy(hb_model *m, const hb__batch *b, size_t *correct, size_t *total);
+
+/* Tests only: bytes of the workspace of a call on N samples with k directions per chunk
+ * (k = 0: loss and gradient); HB_EOVERFLOW when it does not fit a size_t. */
+int hb__net_workspace_bytes(hb_model *m, size_t N, size_t k, size_t *bytes);
+
+#endif

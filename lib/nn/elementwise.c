@@ -1,0 +1,164 @@
+/* Elementwise activations: forward, backward and R-operator passes side by side
+ * (formulas in nn/elementwise.h).
+ * Backward:   gx  += f'(x)·gy
+ * R-forward:  Ry   = f'(x)·Rx
+ * R-backward: Rgx += f''(x)·gy·Rx + f'(x)·Rgy
+ * GELU (tanh) uses nn/gelu.c's expressions term for term, so a net with it reproduces the
+ * gpt model to the last bit. Template part compiled once per dtype. */
+#ifndef HB_NN_TEMPLATE
+#include <math.h>
+#include <string.h>
+
+#include "nn/elementwise.h"
+
+#define GELU_S 0.7978845608028654  /* √(2/π) */
+#define GELU_A 0.044715
+#define INV_SQRT2 0.7071067811865476 /* 1/√2 */
+#define INV_SQRT2PI 0.3989422804014327 /* 1/√(2π) */
+
+#define HB_NN_TEMPLATE
+#define real float
+#define F(name) name##_f32
+#define TANH tanhf
+#define EXP expf
+#define ERF erff
+#include "elementwise.c"
+#undef real
+#undef F
+#undef TANH
+#undef EXP
+#undef ERF
+#define real double
+#define F(name) name##_f64
+#define TANH tanh
+#define EXP exp
+#define ERF erf
+#include "elementwise.c"
+#undef real
+#undef F
+#undef TANH
+#undef EXP
+#undef ERF
+#undef HB_NN_TEMPLATE
+
+bool hb__eltwise_valid(int act) { return act >= HB_ACT_RELU && act <= HB_ACT_TANH; }
+bool hb__eltwise_has_d2(int act) { return act != HB_ACT_RELU; }
+
+#define DISPATCH(call32, call64)                                                          \
+    do {                                                                                  \
+        HB_CHECK(ctx, dt == HB_F32 || dt == HB_F64, HB_EDTYPE,                            \
+                 "elementwise activation needs f32 or f64, got dtype %d", (int)dt);        \
+        if (dt == HB_F32) call32;                                                         \
+        else call64;                                                                      \
+        return HB_OK;                                                                     \
+    } while (0)
+
+int hb__eltwise_forward(hb_context *ctx, hb_dtype dt, int act, size_t n, const void *x, void *y,
+                        void *d1, void *d2) {
+    HB_CHECK(ctx, hb__eltwise_valid(act), HB_EINVAL, "unknown activation %d", act);
+    DISPATCH(fwd_f32(act, n, x, y, d1, d2), fwd_f64(act, n, x, y, d1, d2));
+}
+
+int hb__eltwise_backward(hb_context *ctx, hb_dtype dt, size_t n, const void *d1, const void *gy,
+                         void *gx) {
+    DISPATCH(bwd_f32(n, d1, gy, gx), bwd_f64(n, d1, gy, gx));
+}
+
+int hb__eltwise_rforward(hb_context *ctx, hb_dtype dt, size_t M, size_t k, size_t C,
+                         const void *d1, const void *Rx, void *Ry) {
+    if (!Rx) {
+        memset(Ry, 0, M * k * C * hb_dtype_size(dt));
+        return HB_OK;
+    }
+    DISPATCH(rfwd_f32(M, k, C, d1, Rx, Ry), rfwd_f64(M, k, C, d1, Rx, Ry));
+}
+
+int hb__eltwise_rbackward(hb_context *ctx, hb_dtype dt, size_t M, size_t k, size_t C,
+                          const void *d1, const void *d2, const void *gy, const void *Rx,
+                          const void *Rgy, void *Rgx) {
+    if (!Rx) d2 = NULL;
+    DISPATCH(rbwd_f32(M, k, C, d1, d2, gy, Rx, Rgy, Rgx),
+             rbwd_f64(M, k, C, d1, d2, gy, Rx, Rgy, Rgx));
+}
+
+#else /* ---- template body ---- */
+
+/* y = f(x), d1 = f'(x), d2 = f''(x) (either NULL: not stored) */
+static void F(fwd)(int act, size_t n, const real *x, real *y, real *d1, real *d2) {
+    const real s = (real)GELU_S, a = (real)GELU_A, h = (real)0.5;
+    for (size_t i = 0; i < n; i++) {
+        real v = x[i], f, p, q;
+        switch (act) {
+        case HB_ACT_RELU:
+            f = v > 0 ? v : 0;
+            p = v > 0 ? 1 : 0;
+            q = 0;
+            break;
+        case HB_ACT_GELU: { /* nn/gelu.c, term for term */
+            real th = TANH(s * (v + a * v * v * v)), sech2 = 1 - th * th;
+            real u1 = s * (1 + 3 * a * v * v), u2 = 6 * s * a * v;
+            f = h * v * (1 + th);
+            p = h * (1 + th) + h * v * sech2 * u1;
+            q = sech2 * (u1 - v * th * u1 * u1 + h * v * u2);
+            break;
+        }
+        case HB_ACT_GELU_ERF: {
+            real Phi = h * (1 + ERF(v * (real)INV_SQRT2)), phi = (real)INV_SQRT2PI * EXP(-h * v * v);
+            f = v * Phi;
+            p = Phi + v * phi;
+            q = phi * (2 - v * v);
+            break;
+        }
+        case HB_ACT_SILU: {
+            real sg = 1 / (1 + EXP(-v));
+            f = v * sg;
+            p = sg * (1 + v * (1 - sg));
+            q = sg * (1 - sg) * (2 + v * (1 - 2 * sg));
+            break;
+        }
+        default: { /* HB_ACT_TANH */
+            real t = TANH(v);
+            f = t;
+            p = 1 - t * t;
+            q = -2 * t * p;
+            break;
+        }
+        }
+        y[i] = f;
+        if (d1) d1[i] = p;
+        if (d2) d2[i] = q;
+    }
+}
+
+/* gx[i] += d1[i]·gy[i] */
+static void F(bwd)(size_t n, const real *d1, const real *gy, real *gx) {
+    for (size_t i = 0; i < n; i++) gx[i] += d1[i] * gy[i];
+}
+
+/* Ry[m,j,c] = d1[m,c]·Rx[m,j,c] */
+static void F(rfwd)(size_t M, size_t k, size_t C, const real *d1, const real *Rx, real *Ry) {
+    for (size_t m = 0; m < M; m++)
+        for (size_t j = 0; j < k; j++) {
+            const real *d = d1 + m * C, *rx = Rx + (m * k + j) * C;
+            real *ry = Ry + (m * k + j) * C;
+            for (size_t c = 0; c < C; c++) ry[c] = d[c] * rx[c];
+        }
+}
+
+/* Rgx[m,j,c] += d2[m,c]·gy[m,c]·Rx[m,j,c] + d1[m,c]·Rgy[m,j,c] (d2 NULL: second term only) */
+static void F(rbwd)(size_t M, size_t k, size_t C, const real *d1, const real *d2, const real *gy,
+                    const real *Rx, const real *Rgy, real *Rgx) {
+    for (size_t m = 0; m < M; m++)
+        for (size_t j = 0; j < k; j++) {
+            const real *a = d1 + m * C, *rg = Rgy + (m * k + j) * C;
+            real *o = Rgx + (m * k + j) * C;
+            if (d2) {
+                const real *b = d2 + m * C, *g = gy + m * C, *rx = Rx + (m * k + j) * C;
+                for (size_t c = 0; c < C; c++) o[c] += b[c] * g[c] * rx[c] + a[c] * rg[c];
+            } else {
+                for (size_t c = 0; c < C; c++) o[c] += a[c] * rg[c];
+            }
+        }
+}
+
+#endif
