@@ -1,4 +1,5 @@
-/* The gpt layers (lib/nn: embedding, layernorm, attention, dense, gelu, softmax_xent) in
+/* The interleaved-R layers (lib/nn: embedding, position embedding, layernorm, rmsnorm,
+ * attention, dense, gelu, softmax_xent; the gpt model's and hb_net's) in
  * f64 against central finite differences. Each layer is wrapped as y = f(u) with u its
  * input and parameters packed in one vector, so one harness checks, for k = 2 directions:
  *   backward:   gu = J(u)ᵀ·gy            vs FD of ⟨gy, f(u)⟩                     (≤ 1e-7)
@@ -18,6 +19,7 @@
 #include "nn/gelu.h"
 #include "nn/layernorm.h"
 #include "nn/linear.h"
+#include "nn/rmsnorm.h"
 #include "nn/softmax_xent.h"
 #include "nn/xent.h"
 
@@ -134,11 +136,11 @@ static void emb_rbwd(const double *u, const double *gy, const double *Ru, const 
 /* ---- layernorm: u = (x (M, C), w (C), b (C)), y (M, C) ---- */
 static void ln_fwd(const double *u, double *y) {
     double mu[64], rs[64];
-    ck_assert_int_eq(hb__layernorm_forward(CTX, HB_F64, M_, C_, u, u + M_ * C_, u + M_ * C_ + C_, y, mu, rs), HB_OK);
+    ck_assert_int_eq(hb__layernorm_forward(CTX, HB_F64, M_, C_, HB__LN_EPS, u, u + M_ * C_, u + M_ * C_ + C_, y, mu, rs), HB_OK);
 }
 static void ln_bwd(const double *u, const double *gy, double *gu) {
     double mu[64], rs[64], *y = malloc(M_ * C_ * sizeof *y);
-    ck_assert_int_eq(hb__layernorm_forward(CTX, HB_F64, M_, C_, u, u + M_ * C_, u + M_ * C_ + C_, y, mu, rs), HB_OK);
+    ck_assert_int_eq(hb__layernorm_forward(CTX, HB_F64, M_, C_, HB__LN_EPS, u, u + M_ * C_, u + M_ * C_ + C_, y, mu, rs), HB_OK);
     memset(gu, 0, (M_ * C_ + 2 * C_) * sizeof(double));
     ck_assert_int_eq(hb__layernorm_backward(CTX, HB_F64, M_, C_, u, u + M_ * C_, mu, rs, gy, gu,
                                             gu + M_ * C_, gu + M_ * C_ + C_), HB_OK);
@@ -148,7 +150,7 @@ static void ln_rfwd(const double *u, const double *Ru, double *Ry) {
     double mu[64], rs[64], *y = malloc(M_ * C_ * sizeof *y), *Rx = malloc(K * M_ * C_ * sizeof *Rx);
     double *R = malloc(K * M_ * C_ * sizeof *R);
     size_t nu = M_ * C_ + 2 * C_;
-    ck_assert_int_eq(hb__layernorm_forward(CTX, HB_F64, M_, C_, u, u + M_ * C_, u + M_ * C_ + C_, y, mu, rs), HB_OK);
+    ck_assert_int_eq(hb__layernorm_forward(CTX, HB_F64, M_, C_, HB__LN_EPS, u, u + M_ * C_, u + M_ * C_ + C_, y, mu, rs), HB_OK);
     inter(K, M_, C_, Ru, nu, Rx);
     ck_assert_int_eq(hb__layernorm_rforward(CTX, HB_F64, M_, C_, K, u, u + M_ * C_, mu, rs, Rx,
                                             Ru + M_ * C_, Ru + M_ * C_ + C_, nu, R), HB_OK);
@@ -159,7 +161,7 @@ static void ln_rbwd(const double *u, const double *gy, const double *Ru, const d
     double mu[64], rs[64], *y = malloc(M_ * C_ * sizeof *y), *Rx = malloc(K * M_ * C_ * sizeof *Rx);
     double *Rg = malloc(K * M_ * C_ * sizeof *Rg), *Rgx = calloc(K * M_ * C_, sizeof *Rgx);
     size_t nu = M_ * C_ + 2 * C_;
-    ck_assert_int_eq(hb__layernorm_forward(CTX, HB_F64, M_, C_, u, u + M_ * C_, u + M_ * C_ + C_, y, mu, rs), HB_OK);
+    ck_assert_int_eq(hb__layernorm_forward(CTX, HB_F64, M_, C_, HB__LN_EPS, u, u + M_ * C_, u + M_ * C_ + C_, y, mu, rs), HB_OK);
     inter(K, M_, C_, Ru, nu, Rx);
     inter(K, M_, C_, Rgy, M_ * C_, Rg);
     memset(Rgu, 0, K * nu * sizeof(double));
@@ -287,6 +289,72 @@ static void at_rbwd(const double *u, const double *gy, const double *Ru, const d
     free(P), free(y), free(RP), free(Rq), free(R), free(Rg), free(Rgq), free(sc);
 }
 
+/* ---- position embedding alone: u = (x (N·T, C), W (T, C)), y (N·T, C) ---- */
+static void pe_fwd(const double *u, double *y) {
+    ck_assert_int_eq(hb__pos_embedding_forward(CTX, HB_F64, N_, T_, C_, 1, u, u + M_ * C_, 0, y), HB_OK);
+}
+static void pe_bwd(const double *u, const double *gy, double *gu) {
+    (void)u;
+    memset(gu, 0, (M_ + T_) * C_ * sizeof(double));
+    ck_assert_int_eq(hb__pos_embedding_backward(CTX, HB_F64, N_, T_, C_, 1, gy, gu, gu + M_ * C_, 0), HB_OK);
+}
+static void pe_rfwd(const double *u, const double *Ru, double *Ry) {
+    (void)u;
+    size_t nu = (M_ + T_) * C_;
+    double *Rx = malloc(K * M_ * C_ * sizeof *Rx), *R = malloc(K * M_ * C_ * sizeof *R);
+    inter(K, M_, C_, Ru, nu, Rx);
+    ck_assert_int_eq(hb__pos_embedding_forward(CTX, HB_F64, N_, T_, C_, K, Rx, Ru + M_ * C_, nu, R), HB_OK);
+    deinter(K, M_, C_, R, Ry, M_ * C_);
+    free(Rx), free(R);
+}
+static void pe_rbwd(const double *u, const double *gy, const double *Ru, const double *Rgy, double *Rgu) {
+    (void)u, (void)gy, (void)Ru;
+    size_t nu = (M_ + T_) * C_;
+    double *Rg = malloc(K * M_ * C_ * sizeof *Rg), *Rgx = calloc(K * M_ * C_, sizeof *Rgx);
+    inter(K, M_, C_, Rgy, M_ * C_, Rg);
+    memset(Rgu, 0, K * nu * sizeof(double));
+    ck_assert_int_eq(hb__pos_embedding_backward(CTX, HB_F64, N_, T_, C_, K, Rg, Rgx, Rgu + M_ * C_, nu), HB_OK);
+    deinter(K, M_, C_, Rgx, Rgu, nu);
+    free(Rg), free(Rgx);
+}
+
+/* ---- rmsnorm: u = (x (M, C), w (C)), y (M, C); eps 1e-3 so that it matters ---- */
+#define RMS_EPS 1e-3
+static void rms_fwd(const double *u, double *y) {
+    double rs[64];
+    ck_assert_int_eq(hb__rmsnorm_forward(CTX, HB_F64, M_, C_, RMS_EPS, u, u + M_ * C_, y, rs), HB_OK);
+}
+static void rms_bwd(const double *u, const double *gy, double *gu) {
+    double rs[64], *y = malloc(M_ * C_ * sizeof *y);
+    ck_assert_int_eq(hb__rmsnorm_forward(CTX, HB_F64, M_, C_, RMS_EPS, u, u + M_ * C_, y, rs), HB_OK);
+    memset(gu, 0, (M_ * C_ + C_) * sizeof(double));
+    ck_assert_int_eq(hb__rmsnorm_backward(CTX, HB_F64, M_, C_, u, u + M_ * C_, rs, gy, gu, gu + M_ * C_), HB_OK);
+    free(y);
+}
+static void rms_rfwd(const double *u, const double *Ru, double *Ry) {
+    double rs[64], *y = malloc(M_ * C_ * sizeof *y), *Rx = malloc(K * M_ * C_ * sizeof *Rx);
+    double *R = malloc(K * M_ * C_ * sizeof *R);
+    size_t nu = M_ * C_ + C_;
+    ck_assert_int_eq(hb__rmsnorm_forward(CTX, HB_F64, M_, C_, RMS_EPS, u, u + M_ * C_, y, rs), HB_OK);
+    inter(K, M_, C_, Ru, nu, Rx);
+    ck_assert_int_eq(hb__rmsnorm_rforward(CTX, HB_F64, M_, C_, K, u, u + M_ * C_, rs, Rx, Ru + M_ * C_, nu, R), HB_OK);
+    deinter(K, M_, C_, R, Ry, M_ * C_);
+    free(y), free(Rx), free(R);
+}
+static void rms_rbwd(const double *u, const double *gy, const double *Ru, const double *Rgy, double *Rgu) {
+    double rs[64], *y = malloc(M_ * C_ * sizeof *y), *Rx = malloc(K * M_ * C_ * sizeof *Rx);
+    double *Rg = malloc(K * M_ * C_ * sizeof *Rg), *Rgx = calloc(K * M_ * C_, sizeof *Rgx);
+    size_t nu = M_ * C_ + C_;
+    ck_assert_int_eq(hb__rmsnorm_forward(CTX, HB_F64, M_, C_, RMS_EPS, u, u + M_ * C_, y, rs), HB_OK);
+    inter(K, M_, C_, Ru, nu, Rx);
+    inter(K, M_, C_, Rgy, M_ * C_, Rg);
+    memset(Rgu, 0, K * nu * sizeof(double));
+    ck_assert_int_eq(hb__rmsnorm_rbackward(CTX, HB_F64, M_, C_, K, u, u + M_ * C_, rs, gy, Rx, Ru + M_ * C_,
+                                           nu, Rg, Rgx, Rgu + M_ * C_, nu), HB_OK);
+    deinter(K, M_, C_, Rgx, Rgu, nu);
+    free(y), free(Rx), free(Rg), free(Rgx);
+}
+
 START_TEST(test_layers_fd) {
     CTX = hb_test_context(1, 42);
     N_ = 2, T_ = 4, V_ = 5, C_ = 6, M_ = N_ * T_, CO_ = 3, H_ = 2;
@@ -296,6 +364,8 @@ START_TEST(test_layers_fd) {
     const layer_case cases[] = {
         {"embedding", (V_ + T_) * C_, M_ * C_, emb_fwd, emb_bwd, emb_rfwd, emb_rbwd},
         {"layernorm", M_ * C_ + 2 * C_, M_ * C_, ln_fwd, ln_bwd, ln_rfwd, ln_rbwd},
+        {"pos_embedding", (M_ + T_) * C_, M_ * C_, pe_fwd, pe_bwd, pe_rfwd, pe_rbwd},
+        {"rmsnorm", M_ * C_ + C_, M_ * C_, rms_fwd, rms_bwd, rms_rfwd, rms_rbwd},
         {"dense", DNU, M_ * CO_, dn_fwd, dn_bwd, dn_rfwd, dn_rbwd},
         {"gelu", M_ * C_, M_ * C_, ge_fwd, ge_bwd, ge_rfwd, ge_rbwd},
         {"attention", 3 * M_ * C_, M_ * C_, at_fwd, at_bwd, at_rfwd, at_rbwd},
@@ -335,15 +405,45 @@ START_TEST(test_xent_fd) {
         ck_assert_msg(rel(Rg + j * M * V, fd, M * V) <= 1e-6, "xent R-backward: %g",
                       rel(Rg + j * M * V, fd, M * V));
     }
+    /* the accumulating variant (hb_net) into zeros gives the same numbers exactly, and
+     * accumulates on top of what is there */
+    double Ra[K * M * V], Rb[K * M * V];
+    inter(K, M, V, Rz, M * V, R);
+    memset(Ra, 0, sizeof Ra);
+    ck_assert_int_eq(hb__sxent_rbackward_add(CTX, HB_F64, M, V, K, p, R, scale, Ra), HB_OK);
+    deinter(K, M, V, Ra, Rb, M * V);
+    for (int i = 0; i < K * M * V; i++) ck_assert(Rb[i] == Rg[i]);
+    ck_assert_int_eq(hb__sxent_rbackward_add(CTX, HB_F64, M, V, K, p, R, scale, Ra), HB_OK);
+    deinter(K, M, V, Ra, Rb, M * V);
+    for (int i = 0; i < K * M * V; i++) ck_assert(fabs(Rb[i] - 2 * Rg[i]) <= 1e-15);
     /* dtype checks */
+    ck_assert_int_eq(hb__sxent_rbackward_add(CTX, HB_BF16, M, V, 1, p, p, 1, gz), HB_EDTYPE);
+    ck_assert_int_eq(hb__rmsnorm_forward(CTX, HB_BF16, 1, 1, 1e-5, p, p, gz, gm), HB_EDTYPE);
+    ck_assert_int_eq(hb__pos_embedding_forward(CTX, HB_BF16, 1, 1, 1, 1, p, p, 0, gz), HB_EDTYPE);
     ck_assert_int_eq(hb__sxent_rbackward(CTX, HB_BF16, M, V, 1, p, p, 1, gz), HB_EDTYPE);
     ck_assert_int_eq(hb__gelu_forward(CTX, HB_I32, 1, p, gz, NULL, NULL), HB_EDTYPE);
-    ck_assert_int_eq(hb__layernorm_forward(CTX, HB_BF16, 1, 1, p, p, p, gz, gm, gp), HB_EDTYPE);
+    ck_assert_int_eq(hb__layernorm_forward(CTX, HB_BF16, 1, 1, HB__LN_EPS, p, p, p, gz, gm, gp), HB_EDTYPE);
     ck_assert_int_eq(hb__embedding_forward(CTX, HB_BF16, 1, 1, 1, t, p, p, gz), HB_EDTYPE);
     hb__attn_shape bad = {1, 2, 5, 2};
     ck_assert_int_eq(hb__attention_forward(CTX, HB_F64, &bad, p, p, p, gz, gm), HB_ESHAPE);
     free(z);
     free(Rz);
+    hb_context_free(CTX);
+}
+END_TEST
+
+/* eps reaches the normalisations: a row (a, −a) has variance and mean square a², so
+ * y = ±a/√(a² + eps)·w exactly (f64 to 1e-15); with a² = eps the output is ±1/√2. */
+START_TEST(test_norm_eps) {
+    CTX = hb_test_context(1, 44);
+    const double a = 0.01, eps = a * a, x[2] = {a, -a}, w[2] = {1, 1}, b[2] = {0, 0};
+    double y[2], mu, rs;
+    ck_assert_int_eq(hb__layernorm_forward(CTX, HB_F64, 1, 2, eps, x, w, b, y, &mu, &rs), HB_OK);
+    ck_assert(fabs(y[0] - sqrt(0.5)) <= 1e-15 && fabs(y[1] + sqrt(0.5)) <= 1e-15);
+    ck_assert_int_eq(hb__rmsnorm_forward(CTX, HB_F64, 1, 2, eps, x, w, y, &rs), HB_OK);
+    ck_assert(fabs(y[0] - sqrt(0.5)) <= 1e-15 && fabs(y[1] + sqrt(0.5)) <= 1e-15);
+    ck_assert_int_eq(hb__layernorm_forward(CTX, HB_F64, 1, 2, HB__LN_EPS, x, w, b, y, &mu, &rs), HB_OK);
+    ck_assert(fabs(y[0] - a / sqrt(a * a + 1e-5)) <= 1e-15);
     hb_context_free(CTX);
 }
 END_TEST
@@ -354,6 +454,7 @@ Suite *hb_suite_gpt_layers(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_layers_fd);
     tcase_add_test(tc, test_xent_fd);
+    tcase_add_test(tc, test_norm_eps);
     suite_add_tcase(s, tc);
     return s;
 }

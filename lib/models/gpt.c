@@ -283,7 +283,7 @@ static int forward(hb_model *m, ws *w, const int32_t *idx, const int32_t *tgt, d
     for (size_t l = 0; l < g->L; l++) {
         layer_acts *t = &w->la[l];
         char *xout = l + 1 < g->L ? w->la[l + 1].xin : w->xL;
-        HB_TRY(hb__layernorm_forward(ctx, dt, M, C, t->xin, PTR(th, lb(g, l, P_LN1_W)),
+        HB_TRY(hb__layernorm_forward(ctx, dt, M, C, HB__LN_EPS, t->xin, PTR(th, lb(g, l, P_LN1_W)),
                                      PTR(th, lb(g, l, P_LN1_B)), t->a, t->mu1, t->rs1));
         HB_TRY(hb__linear_forward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)C, t->a, PTR(th, lb(g, l, P_WQ)), PTR(th, lb(g, l, P_BQ)), t->q));
         HB_TRY(hb__linear_forward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)C, t->a, PTR(th, lb(g, l, P_WK)), PTR(th, lb(g, l, P_BK)), t->k));
@@ -291,14 +291,14 @@ static int forward(hb_model *m, ws *w, const int32_t *idx, const int32_t *tgt, d
         HB_TRY(hb__attention_forward(ctx, dt, &sh, t->q, t->k, t->v, t->P, t->y));
         HB_TRY(hb__linear_forward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)C, t->y, PTR(th, lb(g, l, P_WO)), PTR(th, lb(g, l, P_BO)), t->xmid));
         HB_TRY(add_to(m, M * C, t->xin, t->xmid));
-        HB_TRY(hb__layernorm_forward(ctx, dt, M, C, t->xmid, PTR(th, lb(g, l, P_LN2_W)),
+        HB_TRY(hb__layernorm_forward(ctx, dt, M, C, HB__LN_EPS, t->xmid, PTR(th, lb(g, l, P_LN2_W)),
                                      PTR(th, lb(g, l, P_LN2_B)), t->b, t->mu2, t->rs2));
         HB_TRY(hb__linear_forward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)F, t->b, PTR(th, lb(g, l, P_FC)), PTR(th, lb(g, l, P_BFC)), t->f));
         HB_TRY(hb__gelu_forward(ctx, dt, M * F, t->f, t->g, t->d1, t->d2));
         HB_TRY(hb__linear_forward(ctx, dt, (int64_t)M, (int64_t)F, (int64_t)C, t->g, PTR(th, lb(g, l, P_PROJ)), PTR(th, lb(g, l, P_BPROJ)), xout));
         HB_TRY(add_to(m, M * C, t->xmid, xout));
     }
-    HB_TRY(hb__layernorm_forward(ctx, dt, M, C, w->xL, PTR(th, b_lnf_w(g)), PTR(th, b_lnf_b(g)),
+    HB_TRY(hb__layernorm_forward(ctx, dt, M, C, HB__LN_EPS, w->xL, PTR(th, b_lnf_w(g)), PTR(th, b_lnf_b(g)),
                                  w->xf, w->muf, w->rsf));
     HB_TRY(hb__linear_forward(ctx, dt, (int64_t)M, (int64_t)C, (int64_t)V, w->xf, PTR(th, b_head(g)), NULL, w->z));
     double l = 0;

@@ -5,6 +5,9 @@
  * R-forward:   Rx[n,t] = Rwte[idx[n,t]] + Rwpe[t]   (linear in θ, no input)
  * R-backward:  R(gwte)[idx[n,t]] += R(gx)[n,t],  R(gwpe)[t] += R(gx)[n,t]
  *              (no second-order term: ∂²x/∂θ² = 0)
+ * Position embedding alone (added to an input x):
+ *   y[n,t] = x[n,t] + W[t];   gx += gy,  gW[t] += Σ_n gy[n,t];   linear, so the R-passes
+ *   are the same two functions on the directions (no second-order term either).
  * Template: the part under HB_NN_TEMPLATE is compiled once per dtype. */
 #ifndef HB_NN_TEMPLATE
 #include "nn/embedding.h"
@@ -56,6 +59,16 @@ int hb__embedding_rbackward(hb_context *ctx, hb_dtype dt, size_t N, size_t T, si
              bwd_f64(N, T, C, k, idx, Rgx, Ote, Ope, ldo));
 }
 
+int hb__pos_embedding_forward(hb_context *ctx, hb_dtype dt, size_t N, size_t T, size_t C,
+                              size_t k, const void *x, const void *W, size_t ld, void *y) {
+    DISPATCH(pos_fwd_f32(N, T, C, k, x, W, ld, y), pos_fwd_f64(N, T, C, k, x, W, ld, y));
+}
+
+int hb__pos_embedding_backward(hb_context *ctx, hb_dtype dt, size_t N, size_t T, size_t C,
+                               size_t k, const void *gy, void *gx, void *gW, size_t ld) {
+    DISPATCH(pos_bwd_f32(N, T, C, k, gy, gx, gW, ld), pos_bwd_f64(N, T, C, k, gy, gx, gW, ld));
+}
+
 #else /* ---- template body ---- */
 
 /* k directions; the forward is the k = 1 case. te/pe NULL = zero. */
@@ -86,6 +99,34 @@ static void F(bwd)(size_t N, size_t T, size_t C, size_t k, const int32_t *idx, c
                     for (size_t c = 0; c < C; c++) gpe[j * ld + t * C + c] += g[c];
             }
         }
+}
+
+/* y = x + W[t] per direction; the sum is written as the fused forward's (a + b), so a token
+ * embedding followed by this gives the fused embedding's numbers exactly. */
+static void F(pos_fwd)(size_t N, size_t T, size_t C, size_t k, const real *x, const real *W,
+                       size_t ld, real *y) {
+    for (size_t n = 0; n < N; n++)
+        for (size_t t = 0; t < T; t++)
+            for (size_t j = 0; j < k; j++) {
+                size_t r = ((n * T + t) * k + j) * C;
+                const real *a = x ? x + r : NULL, *b = W ? W + j * ld + t * C : NULL;
+                for (size_t c = 0; c < C; c++) y[r + c] = (a ? a[c] : 0) + (b ? b[c] : 0);
+            }
+}
+
+/* in the fused backward's order (n, t, j), so the accumulations round alike */
+static void F(pos_bwd)(size_t N, size_t T, size_t C, size_t k, const real *gy, real *gx,
+                       real *gW, size_t ld) {
+    for (size_t n = 0; n < N; n++)
+        for (size_t t = 0; t < T; t++)
+            for (size_t j = 0; j < k; j++) {
+                size_t r = ((n * T + t) * k + j) * C;
+                const real *g = gy + r;
+                if (gW)
+                    for (size_t c = 0; c < C; c++) gW[j * ld + t * C + c] += g[c];
+                if (gx)
+                    for (size_t c = 0; c < C; c++) gx[r + c] += g[c];
+            }
 }
 
 #endif

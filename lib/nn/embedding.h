@@ -1,4 +1,6 @@
-/* Token + position embedding with its backward and R-operator passes.
+/* Token + position embedding with its backward and R-operator passes; and the position
+ * embedding alone, added to an input (hb_net_pos_embedding). The token embedding alone is
+ * the fused one with wpe = NULL (hb_net_embedding).
  * Shapes: idx (N, T) i32 token ids in [0, V) (checked by the caller); wte (V, C);
  * wpe (T', C) with T' >= T; x, gx (N·T, C). R-passes interleave k directions per row:
  * Rx, Rgx (N·T, k, C); parameter directions Vte_j = Vte + j·ld (NULL = zero), outputs
@@ -23,5 +25,15 @@ int hb__embedding_rforward(hb_context *ctx, hb_dtype dt, size_t N, size_t T, siz
 int hb__embedding_rbackward(hb_context *ctx, hb_dtype dt, size_t N, size_t T, size_t C,
                             size_t k, const int32_t *idx, const void *Rgx, void *Ote,
                             void *Ope, size_t ldo);
+
+/* Position embedding added to an input, k directions (the θ passes are k = 1, ld = 0):
+ *   y[n,t,j] = x[n,t,j] + W_j[t]        x, y (N·T, k, C); W_j = W + j·ld (T', C), T' ≥ T
+ * x NULL = zero, W NULL = zero (y written). The map is linear in (x, W): the R-forward is
+ * this with (Rx, V), the R-backward hb__pos_embedding_backward with Rgy. */
+int hb__pos_embedding_forward(hb_context *ctx, hb_dtype dt, size_t N, size_t T, size_t C,
+                              size_t k, const void *x, const void *W, size_t ld, void *y);
+/* gx += gy (NULL: skipped);  gW_j[t] += Σ_n gy[n,t,j] (NULL: skipped). */
+int hb__pos_embedding_backward(hb_context *ctx, hb_dtype dt, size_t N, size_t T, size_t C,
+                               size_t k, const void *gy, void *gx, void *gW, size_t ld);
 
 #endif

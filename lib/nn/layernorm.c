@@ -1,6 +1,7 @@
 /* Layer normalisation: forward, backward and R-operator passes side by side.
  *
  *   xhat = (x − μ)·ρ,  μ = mean(x),  ρ = 1/√(var(x) + eps)            x, y: (M, C) rows
+ * (eps enters only the forward: the other passes read ρ, which the forward stored)
  *   y    = xhat·w + b                                                   w, b: (C)
  * Backward (gy given):
  *   gxhat = gy·w,  A = mean(gxhat),  B = mean(gxhat·xhat)
@@ -31,11 +32,12 @@
 #undef F
 #undef HB_NN_TEMPLATE
 
-int hb__layernorm_forward(hb_context *ctx, hb_dtype dt, size_t M, size_t C, const void *x,
-                          const void *w, const void *b, void *y, void *mean, void *rstd) {
+int hb__layernorm_forward(hb_context *ctx, hb_dtype dt, size_t M, size_t C, double eps,
+                          const void *x, const void *w, const void *b, void *y, void *mean,
+                          void *rstd) {
     HB_CHECK(ctx, dt == HB_F32 || dt == HB_F64, HB_EDTYPE, "layernorm needs f32 or f64");
-    if (dt == HB_F32) fwd_f32(M, C, x, w, b, y, mean, rstd);
-    else fwd_f64(M, C, x, w, b, y, mean, rstd);
+    if (dt == HB_F32) fwd_f32(M, C, eps, x, w, b, y, mean, rstd);
+    else fwd_f64(M, C, eps, x, w, b, y, mean, rstd);
     return HB_OK;
 }
 
@@ -69,8 +71,8 @@ int hb__layernorm_rbackward(hb_context *ctx, hb_dtype dt, size_t M, size_t C, si
 
 #else /* ---- template body: real, F(name) ---- */
 
-static void F(fwd)(size_t M, size_t C, const real *x, const real *w, const real *b, real *y,
-                   real *mean, real *rstd) {
+static void F(fwd)(size_t M, size_t C, double eps, const real *x, const real *w, const real *b,
+                   real *y, real *mean, real *rstd) {
     for (size_t m = 0; m < M; m++) {
         const real *xm = x + m * C;
         double mu = 0, var = 0;
@@ -78,7 +80,7 @@ static void F(fwd)(size_t M, size_t C, const real *x, const real *w, const real 
         mu /= (double)C;
         for (size_t c = 0; c < C; c++) var += ((double)xm[c] - mu) * ((double)xm[c] - mu);
         var /= (double)C;
-        real r = (real)(1.0 / sqrt(var + HB__LN_EPS)), mur = (real)mu;
+        real r = (real)(1.0 / sqrt(var + eps)), mur = (real)mu;
         mean[m] = mur;
         rstd[m] = r;
         for (size_t c = 0; c < C; c++) y[m * C + c] = (xm[c] - mur) * r * w[c] + b[c];

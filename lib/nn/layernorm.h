@@ -1,6 +1,7 @@
 /* Layer normalisation over the last dimension, with its backward and R-operator passes.
  * Rows are independent; every function takes (ctx, dt, …) with dt HB_F32 or HB_F64 and
- * element pointers of that dtype. eps = HB__LN_EPS (PyTorch's default).
+ * element pointers of that dtype. eps is the forward's argument (HB__LN_EPS = 1e-5 is
+ * PyTorch's default, used by the gpt model); the other passes read rstd instead.
  *
  * Shapes: x, y, gx, gy (M, C); w, b, gw, gb (C); mean, rstd (M).
  * R-passes: k directions interleaved per row, Rx, Ry, Rgx, Rgy (M, k, C); the parameter
@@ -12,9 +13,10 @@
 
 #define HB__LN_EPS 1e-5
 
-/* y = (x − mean)·rstd·w + b; writes mean and rstd per row. */
-int hb__layernorm_forward(hb_context *ctx, hb_dtype dt, size_t M, size_t C, const void *x,
-                          const void *w, const void *b, void *y, void *mean, void *rstd);
+/* y = (x − mean)·rstd·w + b, rstd = 1/√(var + eps); writes mean and rstd per row. */
+int hb__layernorm_forward(hb_context *ctx, hb_dtype dt, size_t M, size_t C, double eps,
+                          const void *x, const void *w, const void *b, void *y, void *mean,
+                          void *rstd);
 /* gx += ∂/∂x, gw += Σ gy·xhat, gb += Σ gy (gx, gw, gb may be NULL: skipped). */
 int hb__layernorm_backward(hb_context *ctx, hb_dtype dt, size_t M, size_t C, const void *x,
                            const void *w, const void *mean, const void *rstd, const void *gy,

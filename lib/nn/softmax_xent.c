@@ -34,20 +34,31 @@
 
 int hb__sxent_rbackward(hb_context *ctx, hb_dtype dt, size_t M, size_t V, size_t k,
                         const void *p, const void *Rz, double scale, void *Rgz) {
-    DISPATCH(rbwd_f32(M, V, k, p, Rz, scale, Rgz), rbwd_f64(M, V, k, p, Rz, scale, Rgz));
+    DISPATCH(rbwd_f32(M, V, k, p, Rz, scale, false, Rgz),
+             rbwd_f64(M, V, k, p, Rz, scale, false, Rgz));
+}
+
+int hb__sxent_rbackward_add(hb_context *ctx, hb_dtype dt, size_t M, size_t V, size_t k,
+                            const void *p, const void *Rz, double scale, void *Rgz) {
+    DISPATCH(rbwd_f32(M, V, k, p, Rz, scale, true, Rgz),
+             rbwd_f64(M, V, k, p, Rz, scale, true, Rgz));
 }
 
 #else /* ---- template body ---- */
 
+/* add: accumulate into Rgz instead of writing it */
 static void F(rbwd)(size_t M, size_t V, size_t k, const real *p, const real *Rz, double scale,
-                    real *Rgz) {
+                    bool add, real *Rgz) {
     real s = (real)(scale / (double)M);
     for (size_t m = 0; m < M; m++)
         for (size_t j = 0; j < k; j++) {
             const real *pr = p + m * V, *rz = Rz + (m * k + j) * V;
             real *o = Rgz + (m * k + j) * V, dot = 0;
             for (size_t v = 0; v < V; v++) dot += pr[v] * rz[v];
-            for (size_t v = 0; v < V; v++) o[v] = s * pr[v] * (rz[v] - dot);
+            if (add)
+                for (size_t v = 0; v < V; v++) o[v] += s * pr[v] * (rz[v] - dot);
+            else
+                for (size_t v = 0; v < V; v++) o[v] = s * pr[v] * (rz[v] - dot);
         }
 }
 

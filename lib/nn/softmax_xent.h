@@ -12,5 +12,9 @@
 /* R(gz) = scale/M · p ⊙ (Rz − ⟨p, Rz⟩) per row and direction; Rgz may alias Rz. */
 int hb__sxent_rbackward(hb_context *ctx, hb_dtype dt, size_t M, size_t V, size_t k,
                         const void *p, const void *Rz, double scale, void *Rgz);
+/* The same, accumulated: Rgz += scale/M · p ⊙ (Rz − ⟨p, Rz⟩) (the net engine's convention;
+ * into a zeroed Rgz it gives hb__sxent_rbackward's numbers exactly). Rgz must not alias Rz. */
+int hb__sxent_rbackward_add(hb_context *ctx, hb_dtype dt, size_t M, size_t V, size_t k,
+                            const void *p, const void *Rz, double scale, void *Rgz);
 
 #endif
