@@ -10,16 +10,49 @@
  *   Rdx_n = col2im(Wᵀ·Rdy_n + RWᵀ·dy_n)
  *   RdW   = Σ_n Rdy_n·col(x_n)ᵀ + dy_n·col(Rx_n)ᵀ          Rdb = Σ_n Rdy_n·1
  * col2im is the adjoint of im2col (adds every patch entry back to its pixel). col(x_n) is
- * built once per sample and reused by all k directions. */
-#include "nn/conv2d.h"
-
+ * built once per sample and reused by all k directions.
+ *
+ * Interleaved layout (hb__conv2d_il_*, the network engine): R quantities (N, k, …), parameter
+ * directions at a stride. A chunk of B samples is processed at once, its patches side by
+ * side (col of width B·Ho·Wo), so every gemm is wide even for small images:
+ *   forward     y_B   = W·col(x_B) + b                            one gemm per chunk
+ *   backward    gW   += gy_B·col(x_B)ᵀ,  gx_B += col2im(Wᵀ·gy_B)   (gy_B gathered (Cout, B·P))
+ *   rforward    Ry    = W·col(Rx_{B,all j})  +  [RW_1; …; RW_k]·col(x_B)  + Rb_j
+ *   rbackward   Rgx  += col2im(Wᵀ·Rgy_{B,all j} + [RW_1ᵀ; …; RW_kᵀ]·gy_B)
+ *               RW-gradients: [Rgy_1; …; Rgy_k]·col(x_B)ᵀ + gy_B·[col(Rx_1) … col(Rx_k)]ᵀ
+ *               Rb-gradients: row sums of Rgy
+ * i.e. each term is ONE gemm over all k directions: the directions of R-images are columns
+ * (W·…, Wᵀ·…), those of parameters are rows ([RW_j] stacked: k·Cout·Cin·K² copies per call).
+ * The chunk is sized so its buffers hold ≈ 2^20 elements (hb__conv2d_scratch). */
+#ifndef HB_NN_TEMPLATE
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "nn/conv2d.h"
 
+static inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+#define HB_NN_TEMPLATE
+#define real float
+#define F(name) name##_f32
+#include "conv2d.c"
+#undef real
+#undef F
+#define real double
+#define F(name) name##_f64
+#include "conv2d.c"
+#undef real
+#undef F
+#undef HB_NN_TEMPLATE
+
+#define CALL(fn, ...) (dt == HB_F32 ? fn##_f32(__VA_ARGS__) : fn##_f64(__VA_ARGS__))
 #define ES(dt) ((int64_t)hb_dtype_size(dt))
-#define AT(p, dt, off) ((const char *)(p) + (int64_t)(off) * ES(dt))
-#define ATW(p, dt, off) ((char *)(p) + (int64_t)(off) * ES(dt))
+#define AT(p, dt, off) ((const void *)((const char *)(p) + (int64_t)(off) * ES(dt)))
+#define ATW(p, dt, off) ((void *)((char *)(p) + (int64_t)(off) * ES(dt)))
+
+/* ---- Leading-k layout (lib/models/cnn.c) ---------------------------------------------- */
 
 typedef struct dims {
     int64_t So, P2, ckk, in_sz, out_sz; /* So², Cin·K·K, per-sample sizes */
@@ -39,61 +72,18 @@ static double ld(hb_dtype dt, const void *p, int64_t i) {
     return dt == HB_F64 ? ((const double *)p)[i] : (double)((const float *)p)[i];
 }
 
-/* col = im2col(x) and dx += col2im(col) for one sample, per dtype. For each patch row
- * (c, ky, kx) and output row oy, the valid output columns [ox0, ox1) (those whose input
- * column ox + kx − P lies inside the image) are a contiguous copy; the rest is padding. */
-#define DEFINE_COL(T, SUF)                                                                    \
-    static void im2col_##SUF(const hb__conv2d_shape *s, const dims *d, const T *x, T *col) {  \
-        int64_t Sd = s->S, K = s->K, P = s->P, So = d->So;                                  \
-        for (int64_t c = 0; c < s->Cin; c++)                                                \
-            for (int64_t ky = 0; ky < K; ky++)                                              \
-                for (int64_t kx = 0; kx < K; kx++) {                                        \
-                    T *row = col + ((c * K + ky) * K + kx) * d->P2;                         \
-                    int64_t ox0 = P - kx > 0 ? P - kx : 0;                                  \
-                    int64_t ox1 = Sd + P - kx < So ? Sd + P - kx : So;                      \
-                    if (ox1 < ox0) ox1 = ox0;                                               \
-                    for (int64_t oy = 0; oy < So; oy++) {                                   \
-                        int64_t iy = oy + ky - P;                                           \
-                        T *o = row + oy * So;                                               \
-                        if (iy < 0 || iy >= Sd) {                                           \
-                            for (int64_t ox = 0; ox < So; ox++) o[ox] = 0;                  \
-                            continue;                                                       \
-                        }                                                                   \
-                        const T *xi = x + (c * Sd + iy) * Sd + kx - P;                      \
-                        for (int64_t ox = 0; ox < ox0; ox++) o[ox] = 0;                     \
-                        for (int64_t ox = ox0; ox < ox1; ox++) o[ox] = xi[ox];              \
-                        for (int64_t ox = ox1; ox < So; ox++) o[ox] = 0;                    \
-                    }                                                                       \
-                }                                                                           \
-    }                                                                                       \
-    static void col2im_##SUF(const hb__conv2d_shape *s, const dims *d, const T *col, T *dx) { \
-        int64_t Sd = s->S, K = s->K, P = s->P, So = d->So;                                  \
-        for (int64_t c = 0; c < s->Cin; c++)                                                \
-            for (int64_t ky = 0; ky < K; ky++)                                              \
-                for (int64_t kx = 0; kx < K; kx++) {                                        \
-                    const T *row = col + ((c * K + ky) * K + kx) * d->P2;                   \
-                    int64_t ox0 = P - kx > 0 ? P - kx : 0;                                  \
-                    int64_t ox1 = Sd + P - kx < So ? Sd + P - kx : So;                      \
-                    for (int64_t oy = 0; oy < So; oy++) {                                   \
-                        int64_t iy = oy + ky - P;                                           \
-                        if (iy < 0 || iy >= Sd) continue;                                   \
-                        T *xi = dx + (c * Sd + iy) * Sd + kx - P;                           \
-                        const T *o = row + oy * So;                                         \
-                        for (int64_t ox = ox0; ox < ox1; ox++) xi[ox] += o[ox];             \
-                    }                                                                       \
-                }                                                                           \
-    }
-DEFINE_COL(float, f32)
-DEFINE_COL(double, f64)
+static hb__conv2d_geom geom_of(const hb__conv2d_shape *s) {
+    return (hb__conv2d_geom){s->Cin, s->S, s->S, s->Cout, s->K, s->P};
+}
 
 static void im2col(hb_dtype dt, const hb__conv2d_shape *s, const dims *d, const void *x, void *col) {
-    if (dt == HB_F64) im2col_f64(s, d, x, col);
-    else im2col_f32(s, d, x, col);
+    hb__conv2d_geom g = geom_of(s);
+    CALL(im2col, &g, x, col, d->P2);
 }
 
 static void col2im_add(hb_dtype dt, const hb__conv2d_shape *s, const dims *d, const void *col, void *dx) {
-    if (dt == HB_F64) col2im_f64(s, d, col, dx);
-    else col2im_f32(s, d, col, dx);
+    hb__conv2d_geom g = geom_of(s);
+    CALL(col2im, &g, col, d->P2, NULL, 0, dx);
 }
 
 /* y (Cout, P2) += b per channel */
@@ -247,3 +237,350 @@ int hb__conv2d_rop_backward(hb_context *ctx, hb_dtype dt, const hb__conv2d_shape
     hb__free(ctx, col);
     return rc;
 }
+
+/* ---- Interleaved layout (lib/net) ------------------------------------------------------ */
+
+#define CHUNK_ELEMS ((size_t)1 << 20) /* target size of a chunk's buffers, elements */
+
+typedef struct lay {
+    int64_t Pp, ckk, in_sz, out_sz; /* Ho·Wo, Cin·K², per-sample sizes of x and y */
+} lay;
+
+static lay lay_of(const hb__conv2d_geom *g) {
+    lay l;
+    l.Pp = hb__conv2d_out_h(g) * hb__conv2d_out_w(g);
+    l.ckk = g->Cin * g->K * g->K;
+    l.in_sz = g->Cin * g->H * g->W;
+    l.out_sz = g->Cout * l.Pp;
+    return l;
+}
+
+/* Buffer elements per sample of a chunk: the largest pass, rbackward, holds col(x),
+ * col(Rx) (k), two gathers of Rgy (2k), gy, and two col2im sources (reusing col(Rx)):
+ * (2k+1)·(ckk + Cout)·Pp; the θ backward needs ckk·Pp more when k = 0. */
+static size_t per_sample(const lay *l, int64_t Cout, size_t k) {
+    return ((2 * k + 1) * (size_t)(l->ckk + Cout) + (size_t)l->ckk) * (size_t)l->Pp;
+}
+
+static size_t chunk_of(const lay *l, int64_t Cout, size_t N, size_t k) {
+    size_t B = CHUNK_ELEMS / per_sample(l, Cout, k);
+    return B < 1 ? 1 : B > N ? N : B;
+}
+
+size_t hb__conv2d_scratch(const hb__conv2d_geom *g, size_t N, size_t k) {
+    lay l = lay_of(g);
+    /* + three packed (k, Cout, ckk) parameter-direction arrays (rforward / rbackward) */
+    return chunk_of(&l, g->Cout, N, k) * per_sample(&l, g->Cout, k) +
+           3 * k * (size_t)(g->Cout * l.ckk);
+}
+
+int hb__conv2d_check(hb_context *ctx, const hb__conv2d_geom *g) {
+    HB_CHECK(ctx,
+             g->Cin >= 1 && g->H >= 1 && g->W >= 1 && g->Cout >= 1 && g->K >= 1 && g->P >= 0 &&
+                 hb__conv2d_out_h(g) >= 1 && hb__conv2d_out_w(g) >= 1,
+             HB_ESHAPE,
+             "conv2d: input (C=%lld, H=%lld, W=%lld) with %lld output channels, kernel %lld and "
+             "padding %lld has no valid output",
+             (long long)g->Cin, (long long)g->H, (long long)g->W, (long long)g->Cout,
+             (long long)g->K, (long long)g->P);
+    return HB_OK;
+}
+
+static int check_il(hb_context *ctx, hb_dtype dt, const hb__conv2d_geom *g) {
+    HB_CHECK(ctx, dt == HB_F32 || dt == HB_F64, HB_EDTYPE, "conv2d needs f32 or f64");
+    return hb__conv2d_check(ctx, g);
+}
+
+static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
+
+/* col(x) of samples x[0..B) side by side into col (ckk, B·Pp) */
+static void im2col_samples(hb_dtype dt, const hb__conv2d_geom *g, const lay *l, size_t B,
+                           const void *x, void *col) {
+    for (size_t i = 0; i < B; i++)
+        CALL(im2col, g, AT(x, dt, (int64_t)i * l->in_sz), ATW(col, dt, (int64_t)i * l->Pp),
+             (int64_t)B * l->Pp);
+}
+
+int hb__conv2d_il_forward(hb_context *ctx, hb_dtype dt, const hb__conv2d_geom *g, size_t N,
+                          const void *x, const void *W, const void *b, void *y, void *scratch) {
+    HB_TRY(check_il(ctx, dt, g));
+    lay l = lay_of(g);
+    int64_t Co = g->Cout;
+    size_t Bmax = chunk_of(&l, Co, N, 0);
+    void *col = scratch, *tmp = ATW(col, dt, (int64_t)Bmax * l.ckk * l.Pp);
+    for (size_t n0 = 0; n0 < N; n0 += Bmax) {
+        size_t B = min_sz(Bmax, N - n0);
+        int64_t w = (int64_t)B * l.Pp;
+        im2col_samples(dt, g, &l, B, AT(x, dt, (int64_t)n0 * l.in_sz), col);
+        HB_TRY(hb__gemm(ctx, dt, false, false, Co, w, l.ckk, 1.0, W, l.ckk, col, w, 0.0, tmp, w));
+        CALL(scatter_r, (int64_t)B, 1, Co, l.Pp, tmp, NULL, b, 0, ATW(y, dt, (int64_t)n0 * l.out_sz));
+    }
+    return HB_OK;
+}
+
+int hb__conv2d_il_backward(hb_context *ctx, hb_dtype dt, const hb__conv2d_geom *g, size_t N,
+                           const void *x, const void *W, const void *gy, void *gx, void *gW,
+                           void *gb, void *scratch) {
+    HB_TRY(check_il(ctx, dt, g));
+    lay l = lay_of(g);
+    int64_t Co = g->Cout;
+    size_t Bmax = chunk_of(&l, Co, N, 0);
+    int64_t cw = (int64_t)Bmax * l.Pp;
+    void *gyB = scratch, *colX = ATW(gyB, dt, Co * cw), *dcol = ATW(colX, dt, l.ckk * cw);
+    for (size_t n0 = 0; n0 < N; n0 += Bmax) {
+        size_t B = min_sz(Bmax, N - n0);
+        int64_t w = (int64_t)B * l.Pp;
+        CALL(gather_c, (int64_t)B, Co, l.Pp, AT(gy, dt, (int64_t)n0 * l.out_sz), gyB);
+        if (gW) {
+            im2col_samples(dt, g, &l, B, AT(x, dt, (int64_t)n0 * l.in_sz), colX);
+            HB_TRY(hb__gemm(ctx, dt, false, true, Co, l.ckk, w, 1.0, gyB, w, colX, w, 1.0, gW, l.ckk));
+        }
+        if (gx) {
+            HB_TRY(hb__gemm(ctx, dt, true, false, l.ckk, w, Co, 1.0, W, l.ckk, gyB, w, 0.0, dcol, w));
+            for (size_t i = 0; i < B; i++)
+                CALL(col2im, g, AT(dcol, dt, (int64_t)i * l.Pp), w, NULL, 0,
+                     ATW(gx, dt, (int64_t)(n0 + i) * l.in_sz));
+        }
+        if (gb) CALL(row_sums, 1, Co, w, gyB, gb, 0);
+    }
+    return HB_OK;
+}
+
+/* (k, rows, cols) packed from blocks at p + j·ldp, transposed per block when `transpose`
+ * (then (k, cols, rows)); the blocks themselves when they are already contiguous. */
+static const void *pack_dirs(hb_dtype dt, size_t k, int64_t rows, int64_t cols, const void *p,
+                             size_t ldp, bool transpose, void *buf) {
+    if (!transpose && (k == 1 || ldp == (size_t)(rows * cols))) return p;
+    CALL(pack, (int64_t)k, rows, cols, p, ldp, transpose, buf);
+    return buf;
+}
+
+int hb__conv2d_il_rforward(hb_context *ctx, hb_dtype dt, const hb__conv2d_geom *g, size_t N,
+                           size_t k, const void *x, const void *W, const void *Rx,
+                           const void *RW, size_t ldw, const void *Rb, size_t ldb, void *Ry,
+                           void *scratch) {
+    HB_TRY(check_il(ctx, dt, g));
+    lay l = lay_of(g);
+    int64_t Co = g->Cout, K = (int64_t)k;
+    size_t Bmax = chunk_of(&l, Co, N, k);
+    int64_t cw = (int64_t)Bmax * l.Pp;
+    /* RWs (k·Co, ckk) | col(Rx) (ckk, B·k·Pp) | col(x) (ckk, B·Pp) | t1 (Co, B·k·Pp) | t2 (k·Co, B·Pp) */
+    void *RWs = scratch, *colR = ATW(RWs, dt, K * Co * l.ckk), *colX = ATW(colR, dt, K * l.ckk * cw),
+         *t1 = ATW(colX, dt, l.ckk * cw), *t2 = ATW(t1, dt, K * Co * cw);
+    const void *RWp = RW ? pack_dirs(dt, k, Co, l.ckk, RW, ldw, false, RWs) : NULL;
+    for (size_t n0 = 0; n0 < N; n0 += Bmax) {
+        size_t B = min_sz(Bmax, N - n0);
+        int64_t w = (int64_t)B * l.Pp, kw = K * w;
+        if (Rx) { /* t1 = W·[col(Rx[n, j])]: the B·k R-images side by side, (n, j) order */
+            im2col_samples(dt, g, &l, B * k, AT(Rx, dt, (int64_t)n0 * K * l.in_sz), colR);
+            HB_TRY(hb__gemm(ctx, dt, false, false, Co, kw, l.ckk, 1.0, W, l.ckk, colR, kw, 0.0, t1, kw));
+        }
+        if (RWp) { /* t2 = [RW_1; …; RW_k]·col(x_B) */
+            im2col_samples(dt, g, &l, B, AT(x, dt, (int64_t)n0 * l.in_sz), colX);
+            HB_TRY(hb__gemm(ctx, dt, false, false, K * Co, w, l.ckk, 1.0, RWp, l.ckk, colX, w, 0.0, t2, w));
+        }
+        CALL(scatter_r, (int64_t)B, K, Co, l.Pp, Rx ? t1 : NULL, RWp ? t2 : NULL, Rb, ldb,
+             ATW(Ry, dt, (int64_t)n0 * K * l.out_sz));
+    }
+    return HB_OK;
+}
+
+int hb__conv2d_il_rbackward(hb_context *ctx, hb_dtype dt, const hb__conv2d_geom *g, size_t N,
+                            size_t k, const void *x, const void *W, const void *gy,
+                            const void *Rx, const void *RW, size_t ldw, const void *Rgy,
+                            void *Rgx, void *OW, size_t ldow, void *Ob, size_t ldob,
+                            void *scratch) {
+    HB_TRY(check_il(ctx, dt, g));
+    lay l = lay_of(g);
+    int64_t Co = g->Cout, K = (int64_t)k, blk = Co * l.ckk;
+    size_t Bmax = chunk_of(&l, Co, N, k);
+    int64_t cw = (int64_t)Bmax * l.Pp;
+    /* RWt (k·ckk, Co) | OWp (k·Co, ckk) | OWq (Co, k·ckk) | col(x) (ckk, B·Pp) |
+     * col(Rx) = dcolB (k·ckk, B·Pp) | G1 (k·Co, B·Pp) | G2 (Co, B·k·Pp) | gyB (Co, B·Pp) |
+     * dcolA (ckk, B·k·Pp) */
+    void *RWt = scratch, *OWp = ATW(RWt, dt, K * blk), *OWq = ATW(OWp, dt, K * blk),
+         *colX = ATW(OWq, dt, K * blk), *colR = ATW(colX, dt, l.ckk * cw),
+         *G1 = ATW(colR, dt, K * l.ckk * cw), *G2 = ATW(G1, dt, K * Co * cw),
+         *gyB = ATW(G2, dt, K * Co * cw), *dcolA = ATW(gyB, dt, Co * cw);
+    bool wantW = OW != NULL, dirW = RW != NULL && Rgx != NULL;
+    bool useRgy = Rgy != NULL && (OW || Ob || Rgx), useRx = Rx != NULL && wantW;
+    const void *RWtp = dirW ? pack_dirs(dt, k, Co, l.ckk, RW, ldw, true, RWt) : NULL;
+    double beta = 0.0; /* OWp / OWq: written by the first chunk, accumulated after */
+    for (size_t n0 = 0; n0 < N; n0 += Bmax) {
+        size_t B = min_sz(Bmax, N - n0);
+        int64_t w = (int64_t)B * l.Pp, kw = K * w;
+        const void *Rgy0 = useRgy ? AT(Rgy, dt, (int64_t)n0 * K * l.out_sz) : NULL;
+        if (useRx || dirW) CALL(gather_c, (int64_t)B, Co, l.Pp, AT(gy, dt, (int64_t)n0 * l.out_sz), gyB);
+        if (useRgy && (wantW || Ob)) CALL(gather_jc, (int64_t)B, K, Co, l.Pp, Rgy0, G1);
+        if (wantW) {
+            if (useRgy) { /* OWp += [Rgy_1; …; Rgy_k]·col(x_B)ᵀ */
+                im2col_samples(dt, g, &l, B, AT(x, dt, (int64_t)n0 * l.in_sz), colX);
+                HB_TRY(hb__gemm(ctx, dt, false, true, K * Co, l.ckk, w, 1.0, G1, w, colX, w, beta,
+                                OWp, l.ckk));
+            }
+            if (useRx) { /* OWq += gy_B·[col(Rx_1) … col(Rx_k)]ᵀ, col(Rx) stored (k·ckk, B·Pp) */
+                for (size_t j = 0; j < k; j++)
+                    for (size_t i = 0; i < B; i++)
+                        CALL(im2col, g, AT(Rx, dt, (int64_t)((n0 + i) * k + j) * l.in_sz),
+                             ATW(colR, dt, (int64_t)j * l.ckk * w + (int64_t)i * l.Pp), w);
+                HB_TRY(hb__gemm(ctx, dt, false, true, Co, K * l.ckk, w, 1.0, gyB, w, colR, w, beta,
+                                OWq, K * l.ckk));
+            }
+            if (useRgy || useRx) beta = 1.0;
+        }
+        if (Ob && useRgy) CALL(row_sums, K, Co, w, G1, Ob, ldob);
+        if (Rgx && (useRgy || dirW)) {
+            if (useRgy) { /* dcolA = Wᵀ·[Rgy[n, j]], (ckk, B·k·Pp) in (n, j) order */
+                CALL(gather_c, (int64_t)(B * k), Co, l.Pp, Rgy0, G2);
+                HB_TRY(hb__gemm(ctx, dt, true, false, l.ckk, kw, Co, 1.0, W, l.ckk, G2, kw, 0.0, dcolA, kw));
+            }
+            if (dirW) /* dcolB = [RW_1ᵀ; …; RW_kᵀ]·gy_B, (k·ckk, B·Pp), in col(Rx)'s place */
+                HB_TRY(hb__gemm(ctx, dt, false, false, K * l.ckk, w, Co, 1.0, RWtp, Co, gyB, w, 0.0,
+                                colR, w));
+            for (size_t i = 0; i < B; i++)
+                for (size_t j = 0; j < k; j++)
+                    CALL(col2im, g, useRgy ? AT(dcolA, dt, (int64_t)(i * k + j) * l.Pp) : NULL, kw,
+                         dirW ? AT(colR, dt, (int64_t)j * l.ckk * w + (int64_t)i * l.Pp) : NULL, w,
+                         ATW(Rgx, dt, (int64_t)((n0 + i) * k + j) * l.in_sz));
+        }
+    }
+    if (wantW && beta != 0.0)
+        CALL(unpack_add, K, Co, l.ckk, useRgy ? OWp : NULL, useRx ? OWq : NULL, OW, ldow);
+    return HB_OK;
+}
+
+#else /* ---- template body ---- */
+
+/* col (Cin·K², Ho·Wo), row stride ldc: col[(c·K + ky)·K + kx][oy·Wo + ox] =
+ * x[c, oy + ky − P, ox + kx − P], 0 outside the image. For each (c, ky, kx, oy) the valid
+ * columns [ox0, ox1) (input column inside the image) are a contiguous copy. */
+static void F(im2col)(const hb__conv2d_geom *g, const real *x, real *col, int64_t ldc) {
+    int64_t H = g->H, Wd = g->W, K = g->K, P = g->P;
+    int64_t Ho = hb__conv2d_out_h(g), Wo = hb__conv2d_out_w(g);
+    for (int64_t c = 0; c < g->Cin; c++)
+        for (int64_t ky = 0; ky < K; ky++)
+            for (int64_t kx = 0; kx < K; kx++) {
+                real *row = col + ((c * K + ky) * K + kx) * ldc;
+                int64_t ox0 = clamp64(P - kx, 0, Wo), ox1 = clamp64(Wd + P - kx, ox0, Wo);
+                for (int64_t oy = 0; oy < Ho; oy++) {
+                    int64_t iy = oy + ky - P;
+                    real *o = row + oy * Wo;
+                    if (iy < 0 || iy >= H) {
+                        for (int64_t ox = 0; ox < Wo; ox++) o[ox] = 0;
+                        continue;
+                    }
+                    const real *xr = x + (c * H + iy) * Wd; /* o[ox] = xr[ox + kx − P] */
+                    for (int64_t ox = 0; ox < ox0; ox++) o[ox] = 0;
+                    for (int64_t ox = ox0; ox < ox1; ox++) o[ox] = xr[ox + kx - P];
+                    for (int64_t ox = ox1; ox < Wo; ox++) o[ox] = 0;
+                }
+            }
+}
+
+/* dx += col2im(a) + col2im(b): the adjoint of im2col, of one or two col matrices (row
+ * strides lda, ldb; NULL = absent). */
+static void F(col2im)(const hb__conv2d_geom *g, const real *a, int64_t lda, const real *b,
+                      int64_t ldb, real *dx) {
+    int64_t H = g->H, Wd = g->W, K = g->K, P = g->P;
+    int64_t Ho = hb__conv2d_out_h(g), Wo = hb__conv2d_out_w(g);
+    for (int64_t c = 0; c < g->Cin; c++)
+        for (int64_t ky = 0; ky < K; ky++)
+            for (int64_t kx = 0; kx < K; kx++) {
+                int64_t q = (c * K + ky) * K + kx;
+                int64_t ox0 = clamp64(P - kx, 0, Wo), ox1 = clamp64(Wd + P - kx, ox0, Wo);
+                for (int64_t oy = 0; oy < Ho; oy++) {
+                    int64_t iy = oy + ky - P;
+                    if (iy < 0 || iy >= H) continue;
+                    real *xr = dx + (c * H + iy) * Wd + kx - P; /* xr[ox], ox ≥ ox0, is inside */
+                    if (a) {
+                        const real *o = a + q * lda + oy * Wo;
+                        for (int64_t ox = ox0; ox < ox1; ox++) xr[ox] += o[ox];
+                    }
+                    if (b) {
+                        const real *o = b + q * ldb + oy * Wo;
+                        for (int64_t ox = ox0; ox < ox1; ox++) xr[ox] += o[ox];
+                    }
+                }
+            }
+}
+
+/* Images (B, Co, Pp) → channel-major (Co, B·Pp). */
+static void F(gather_c)(int64_t B, int64_t Co, int64_t Pp, const real *src, real *dst) {
+    for (int64_t i = 0; i < B; i++)
+        for (int64_t c = 0; c < Co; c++)
+            memcpy(dst + c * B * Pp + i * Pp, src + (i * Co + c) * Pp, (size_t)Pp * sizeof(real));
+}
+
+/* R-images (B, k, Co, Pp) → direction- and channel-major (k·Co, B·Pp). */
+static void F(gather_jc)(int64_t B, int64_t k, int64_t Co, int64_t Pp, const real *src, real *dst) {
+    for (int64_t i = 0; i < B; i++)
+        for (int64_t j = 0; j < k; j++)
+            for (int64_t c = 0; c < Co; c++)
+                memcpy(dst + (j * Co + c) * B * Pp + i * Pp, src + ((i * k + j) * Co + c) * Pp,
+                       (size_t)Pp * sizeof(real));
+}
+
+/* dst images (B, k, Co, Pp) = t1 + t2 + b_j, each term optional (NULL):
+ *   t1 (Co, B·k·Pp), image (i, j) at column (i·k + j)·Pp;  t2 (k·Co, B·Pp), row j·Co + c;
+ *   b_j = b + j·ldb (Co).   With k = 1 and t2 = NULL this is the forward's scatter. */
+static void F(scatter_r)(int64_t B, int64_t k, int64_t Co, int64_t Pp, const real *t1,
+                         const real *t2, const real *b, size_t ldb, real *dst) {
+    for (int64_t i = 0; i < B; i++)
+        for (int64_t j = 0; j < k; j++)
+            for (int64_t c = 0; c < Co; c++) {
+                real *o = dst + ((i * k + j) * Co + c) * Pp;
+                real bc = b ? b[(size_t)j * ldb + (size_t)c] : (real)0;
+                const real *a1 = t1 ? t1 + c * B * k * Pp + (i * k + j) * Pp : NULL;
+                const real *a2 = t2 ? t2 + (j * Co + c) * B * Pp + i * Pp : NULL;
+                if (a1 && a2)
+                    for (int64_t p = 0; p < Pp; p++) o[p] = a1[p] + a2[p] + bc;
+                else if (a1 || a2) {
+                    const real *a = a1 ? a1 : a2;
+                    for (int64_t p = 0; p < Pp; p++) o[p] = a[p] + bc;
+                } else
+                    for (int64_t p = 0; p < Pp; p++) o[p] = bc;
+            }
+}
+
+/* out_j[c] += Σ_e G[(j·Co + c)·w + e]  (rows of w elements, summed in double) */
+static void F(row_sums)(int64_t k, int64_t Co, int64_t w, const real *G, real *out, size_t ld) {
+    for (int64_t j = 0; j < k; j++)
+        for (int64_t c = 0; c < Co; c++) {
+            const real *r = G + (j * Co + c) * w;
+            double s = 0;
+            for (int64_t e = 0; e < w; e++) s += r[e];
+            out[(size_t)j * ld + (size_t)c] += (real)s;
+        }
+}
+
+/* buf (k, rows, cols) = blocks p + j·ldp, or (k, cols, rows) transposed per block */
+static void F(pack)(int64_t k, int64_t rows, int64_t cols, const real *p, size_t ldp,
+                    bool transpose, real *buf) {
+    for (int64_t j = 0; j < k; j++) {
+        const real *s = p + (size_t)j * ldp;
+        real *d = buf + j * rows * cols;
+        if (!transpose) memcpy(d, s, (size_t)(rows * cols) * sizeof(real));
+        else
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t q = 0; q < cols; q++) d[q * rows + r] = s[r * cols + q];
+    }
+}
+
+/* OW_j[c·ckk + q] += OWp[(j·Co + c)·ckk + q] + OWq[c·k·ckk + j·ckk + q] (NULL = absent) */
+static void F(unpack_add)(int64_t k, int64_t Co, int64_t ckk, const real *OWp, const real *OWq,
+                          real *OW, size_t ld) {
+    for (int64_t j = 0; j < k; j++)
+        for (int64_t c = 0; c < Co; c++) {
+            real *o = OW + (size_t)j * ld + (size_t)(c * ckk);
+            if (OWp) {
+                const real *a = OWp + (j * Co + c) * ckk;
+                for (int64_t q = 0; q < ckk; q++) o[q] += a[q];
+            }
+            if (OWq) {
+                const real *a = OWq + (c * k + j) * ckk;
+                for (int64_t q = 0; q < ckk; q++) o[q] += a[q];
+            }
+        }
+}
+
+#endif
