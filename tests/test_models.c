@@ -497,9 +497,15 @@ static void check_bad_input(hb_model *m, int nd, const int64_t *x_shape, int32_t
     ck_assert_int_eq(hb_tensor_set_f64(x, 3, INFINITY), HB_OK);
     ck_assert_int_eq(hb_model_add_batch(m, x, y), HB_ENONFINITE);
     ck_assert_int_eq(hb_tensor_set_f64(x, 3, 0.25), HB_OK);
-    /* wrong dtypes: i32 inputs, f64 targets */
-    ck_assert_int_eq(hb_model_set_batch(m, y, y), HB_EDTYPE);
-    ck_assert_int_eq(hb_model_set_batch(m, x, x), HB_EDTYPE);
+    /* wrong dtypes: i32 inputs (of the right shape: a wrong shape is HB_ESHAPE first),
+     * f64 targets */
+    hb_tensor *xi = NULL;
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_I32, nd, x_shape, &xi), HB_OK);
+    ck_assert_int_eq(hb_model_set_batch(m, xi, y), HB_EDTYPE);
+    hb_tensor_free(xi);
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_F64, 1, ys, &xi), HB_OK);
+    ck_assert_int_eq(hb_model_set_batch(m, x, xi), HB_EDTYPE);
+    hb_tensor_free(xi);
     /* wrong shapes: a trailing dimension off by one; targets of the wrong length; ndim */
     int64_t sh[4];
     memcpy(sh, x_shape, (size_t)nd * sizeof *sh);
