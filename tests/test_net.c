@@ -527,6 +527,112 @@ START_TEST(gelu_bit_compatible) {
 }
 END_TEST
 
+/* R-gradient slots are reused along a chain: a deep chain needs two. */
+START_TEST(slots_reused) {
+    hb_net *net = new_net(HB_F64);
+    int64_t F = 3;
+    OK(hb_net_input_features(net, "a0", 1, &F));
+    char in[8], out[8], name[8];
+    for (int l = 0; l < 8; l++) {
+        snprintf(in, sizeof in, "a%d", l);
+        snprintf(out, sizeof out, "a%d", l + 1);
+        snprintf(name, sizeof name, "l%d", l);
+        OK(hb_net_linear(net, name, in, out, 3, 1, 0));
+    }
+    OK(hb_net_loss_mse(net, "a8"));
+    hb_model *m = NULL;
+    OK(hb_model_create_net(net, &m));
+    hb_tensor *x, *y;
+    hb_net_check_batch(net, 2, 5, &x, &y);
+    OK(hb_model_set_batch(m, x, y));
+    size_t n = hb_params_count(hb_model_params(m));
+    double *v = calloc(n, sizeof *v), *o = calloc(n, sizeof *o);
+    hb_tensor *tv, *to;
+    OK(hb_tensor_wrap(CTX, HB_F64, 1, (int64_t[]){(int64_t)n}, v, &tv));
+    OK(hb_tensor_wrap(CTX, HB_F64, 1, (int64_t[]){(int64_t)n}, o, &to));
+    OK(hb_model_hvp(m, tv, to));
+    const hb__net_model *nm = m->impl;
+    ck_assert_uint_eq(nm->n_slots, 2); /* Rg of a_l and a_{l+1}: never more at once */
+    hb_tensor_free(tv), hb_tensor_free(to), hb_tensor_free(x), hb_tensor_free(y);
+    free(v), free(o);
+    hb_model_free(m);
+    hb_net_free(net);
+}
+END_TEST
+
+/* A test-only loss class with an accuracy hook: L = mean of x, correct = #(x > 0). */
+static int sum_forward(const hb__op_call *c) {
+    const hb__act *x = &c->acts[c->op->in[0]];
+    size_t n = c->N * x->rows * x->width;
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += ((const double *)c->x[0])[i];
+    *c->loss = s / (double)n;
+    return HB_OK;
+}
+static int sum_backward(const hb__op_call *c) {
+    const hb__act *x = &c->acts[c->op->in[0]];
+    size_t n = c->N * x->rows * x->width;
+    for (size_t i = 0; i < n; i++) ((double *)c->gx[0])[i] += c->scale / (double)n;
+    return HB_OK;
+}
+static int sum_rbackward(const hb__op_call *c) { (void)c; return HB_OK; }
+static int sum_accuracy(const hb__op_call *c, size_t *correct, size_t *total) {
+    const hb__act *x = &c->acts[c->op->in[0]];
+    size_t n = c->N * x->rows * x->width;
+    for (size_t i = 0; i < n; i++) *correct += ((const double *)c->x[0])[i] > 0;
+    *total += n;
+    return HB_OK;
+}
+static const hb__op_class sum_loss = {.name = "sum", .loss = true, .forward = sum_forward,
+                                      .backward = sum_backward, .rbackward = sum_rbackward,
+                                      .accuracy = sum_accuracy};
+
+static int fake_synthetic(hb_model *m, size_t n, uint64_t stream, uint64_t first,
+                          hb_tensor **inputs, hb_tensor **targets) {
+    (void)stream, (void)first;
+    int rc = hb_tensor_create(hb_model_context(m), HB_F64, 2, (int64_t[]){(int64_t)n, 2}, inputs);
+    if (rc == HB_OK) rc = hb_tensor_create(hb_model_context(m), HB_I32, 1, (int64_t[]){(int64_t)n}, targets);
+    if (rc == HB_OK) rc = hb_tensor_fill(*inputs, 0.5);
+    return rc;
+}
+static int freed;
+static void fake_free(hb_context *ctx, void *user) {
+    (void)ctx;
+    freed += *(int *)user;
+}
+
+/* Built-ins' hooks: name, kind, synthetic data, user state owned by the model; the loss
+ * class's accuracy hook. */
+START_TEST(hooks_and_accuracy) {
+    hb_net *net = new_net(HB_F64);
+    int64_t F = 2;
+    OK(hb_net_input_features(net, "x", 1, &F));
+    OK(hb_net_linear(net, "fc", "x", "y", 3, 1, 0));
+    hb__net_op op;
+    const char *in = "y";
+    OK(hb__net_begin_op(net, &sum_loss, &in, 1, NULL, &op));
+    OK(hb__net_commit_op(net, &op, 0, NULL));
+    int user = 7;
+    hb__net_hooks hooks = {.name = "custom", .kind = 42, .synthetic = fake_synthetic,
+                           .user = &user, .user_free = fake_free};
+    hb_model *m = NULL;
+    freed = 0;
+    OK(hb__model_create_net_hooks(net, &hooks, &m));
+    ck_assert_str_eq(hb_model_name(m), "custom");
+    ck_assert_int_eq(hb_model_kind_of(m), 42);
+    ck_assert_ptr_eq(hb__net_model_user(m), &user);
+    OK(hb_model_set_synthetic(m, 2, 0, 0));
+    double acc, l;
+    OK(hb_model_accuracy(m, &acc));
+    ck_assert(acc >= 0 && acc <= 1);
+    OK(hb_model_loss_grad(m, &l));
+    ck_assert_ptr_null(hb__net_model_user(NULL));
+    hb_model_free(m);
+    ck_assert_int_eq(freed, 7);
+    hb_net_free(net);
+}
+END_TEST
+
 /* ---- allocation failure ---- */
 
 static int build_and_run(hb_context *ctx, void *arg) {
@@ -590,6 +696,8 @@ Suite *hb_suite_net(void) {
     tcase_add_test(t, linear_needs_features_or_sequence);
     tcase_add_test(t, workspace_overflow);
     tcase_add_test(t, gelu_bit_compatible);
+    tcase_add_test(t, slots_reused);
+    tcase_add_test(t, hooks_and_accuracy);
     tcase_add_test(t, allocation_failure);
     suite_add_tcase(s, t);
     return s;
