@@ -10,9 +10,16 @@
  * fixed; the data have distinct values far apart (≥ 1e-3) against ε = 1e-4, so no window
  * changes its argmax under the differences (ε·|direction| < 1.3e-4). Parameter directions and R-gradient outputs
  * sit at strides larger than a block, and outputs are pre-filled (backward passes
- * accumulate). */
+ * accumulate).
+ *
+ * Ops (f64 nets through tests/hb_net_check.h: gradient and HVP against finite differences,
+ * a dense Hessian symmetric to 1e-12, block HVPs, hvp_multi, micro-batch splits) with
+ * random shapes from fixed streams; a small CNN; the builder's validation errors. Max
+ * pooling sees continuous random data (ties have probability 0; the checker's three FD
+ * steps guard against a near-tie within one step). */
 #include <string.h>
 
+#include "hb_net_check.h"
 #include "hb_test.h"
 #include "nn/conv2d.h"
 #include "nn/pool.h"
@@ -266,15 +273,13 @@ START_TEST(test_conv_r_null) {
 }
 END_TEST
 
-/* Chunks: a geometry whose per-sample buffers exceed a fraction of the chunk budget, so N
- * samples take several chunks; the result equals per-sample calls (N = 1) exactly up to
- * the order of the weight-gradient sums. */
-START_TEST(test_conv_chunks) {
+/* Blocks of work: samples side by side (small images), directions in groups (large ones;
+ * a group size that does not divide k), one sample and one direction per block (larger
+ * still). The results equal calls per sample and direction (N = k = 1) up to the order of
+ * the weight-gradient sums. */
+static void conv_blocks_case(size_t N, size_t k, hb__conv2d_geom g) {
     hb_context *ctx = hb_test_context(1, 1);
-    hb__conv2d_geom g = {4, 40, 36, 5, 3, 1};
-    size_t N = 7, k = 3;
-    conv_sizes s = conv_sizes_of(N, k, g), s1 = conv_sizes_of(1, k, g);
-    ck_assert(hb__conv2d_scratch(&g, N, k) < N * hb__conv2d_scratch(&g, 1, k)); /* chunked */
+    conv_sizes s = conv_sizes_of(N, k, g);
     size_t nx = N * s.nx, ny = N * s.ny;
     double *x = vec(nx, 1), *W = vec(s.nw, 2), *b = vec(s.Co, 3), *gy = vec(ny, 4);
     double *Rx = vec(k * nx, 5), *RW = vec(k * s.ldw, 6), *Rb = vec(k * s.ldb, 7), *Rgy = vec(k * ny, 8);
@@ -283,6 +288,7 @@ START_TEST(test_conv_chunks) {
     double *y1 = vec(ny, 0), *Ry1 = vec(k * ny, 0), *gx1 = calloc(nx, 8), *gW1 = calloc(s.nw, 8);
     double *Rgx1 = calloc(k * nx, 8), *OW1 = calloc(k * s.ldo, 8), *Ob1 = calloc(k * s.ldob, 8);
     double *S = scratch_for(&s, k), gb[8] = {0}, gb1[8] = {0};
+    ck_assert(s.Co <= 8);
     ck_assert_int_eq(hb__conv2d_il_forward(ctx, HB_F64, &g, N, x, W, b, y, S), HB_OK);
     ck_assert_int_eq(hb__conv2d_il_backward(ctx, HB_F64, &g, N, x, W, gy, gx, gW, gb, S), HB_OK);
     ck_assert_int_eq(hb__conv2d_il_rforward(ctx, HB_F64, &g, N, k, x, W, Rx, RW, s.ldw, Rb, s.ldb, Ry, S), HB_OK);
@@ -290,17 +296,20 @@ START_TEST(test_conv_chunks) {
                                              OW, s.ldo, Ob, s.ldob, S), HB_OK);
     for (size_t n = 0; n < N; n++) {
         const double *xn = x + n * s.nx, *gyn = gy + n * s.ny;
-        const double *Rxn = Rx + n * k * s.nx, *Rgyn = Rgy + n * k * s.ny;
         ck_assert_int_eq(hb__conv2d_il_forward(ctx, HB_F64, &g, 1, xn, W, b, y1 + n * s.ny, S), HB_OK);
         ck_assert_int_eq(hb__conv2d_il_backward(ctx, HB_F64, &g, 1, xn, W, gyn, gx1 + n * s.nx, gW1, gb1, S),
                          HB_OK);
-        ck_assert_int_eq(hb__conv2d_il_rforward(ctx, HB_F64, &g, 1, k, xn, W, Rxn, RW, s.ldw, Rb, s.ldb,
-                                                Ry1 + n * k * s.ny, S), HB_OK);
-        ck_assert_int_eq(hb__conv2d_il_rbackward(ctx, HB_F64, &g, 1, k, xn, W, gyn, Rxn, RW, s.ldw, Rgyn,
-                                                 Rgx1 + n * k * s.nx, OW1, s.ldo, Ob1, s.ldob, S),
-                         HB_OK);
+        for (size_t j = 0; j < k; j++) {
+            size_t r = n * k + j;
+            ck_assert_int_eq(hb__conv2d_il_rforward(ctx, HB_F64, &g, 1, 1, xn, W, Rx + r * s.nx,
+                                                    RW + j * s.ldw, 0, Rb + j * s.ldb, 0,
+                                                    Ry1 + r * s.ny, S), HB_OK);
+            ck_assert_int_eq(hb__conv2d_il_rbackward(ctx, HB_F64, &g, 1, 1, xn, W, gyn, Rx + r * s.nx,
+                                                     RW + j * s.ldw, 0, Rgy + r * s.ny, Rgx1 + r * s.nx,
+                                                     OW1 + j * s.ldo, 0, Ob1 + j * s.ldob, 0, S),
+                             HB_OK);
+        }
     }
-    (void)s1;
     ck_assert(rel_err(y, y1, ny) == 0);
     ck_assert(rel_err(Ry, Ry1, k * ny) <= 1e-14);
     ck_assert(rel_err(gx, gx1, nx) <= 1e-14);
@@ -313,6 +322,17 @@ START_TEST(test_conv_chunks) {
     free(gx), free(gW), free(Rgx), free(OW), free(Ob), free(y1), free(Ry1), free(gx1), free(gW1);
     free(Rgx1), free(OW1), free(Ob1), free(S);
     hb_context_free(ctx);
+}
+
+START_TEST(test_conv_blocks) {
+    hb__conv2d_geom small = {2, 12, 10, 3, 3, 1}, mid = {2, 16, 16, 2, 3, 1}, large = {4, 40, 36, 5, 3, 1};
+    /* the scratch shows the blocking: samples side by side need less than N× one sample's */
+    ck_assert(hb__conv2d_scratch(&small, 9, 2) < 9 * hb__conv2d_scratch(&small, 1, 2));
+    ck_assert(hb__conv2d_scratch(&small, 9, 2) > hb__conv2d_scratch(&small, 1, 2));
+    ck_assert(hb__conv2d_scratch(&mid, 3, 7) == hb__conv2d_scratch(&mid, 1, 7));
+    conv_blocks_case(9, 2, small);
+    conv_blocks_case(3, 7, mid);
+    conv_blocks_case(3, 3, large);
 }
 END_TEST
 
@@ -530,6 +550,267 @@ START_TEST(test_pool_errors) {
 }
 END_TEST
 
+/* ==== ops through the engine ============================================================ */
+
+#define OK(expr) ck_assert_int_eq((expr), HB_OK)
+
+static hb_context *CTX;
+
+static void setup(void) { CTX = hb_test_context(1, 4321); }
+static void teardown(void) { hb_context_free(CTX); }
+
+static hb_net *new_net(hb_dtype dt) {
+    hb_net *net = NULL;
+    OK(hb_net_create(CTX, dt, &net));
+    return net;
+}
+
+/* A deterministic integer in [lo, hi] from (stream, i). */
+static int64_t pick(uint64_t stream, uint64_t i, int64_t lo, int64_t hi) {
+    double u = 0;
+    OK(hb_random_fill_f64(CTX, stream, i, HB_DIST_UNIFORM, 0, 1, &u, 1));
+    int64_t v = lo + (int64_t)(u * (double)(hi - lo + 1));
+    return v > hi ? hi : v;
+}
+
+/* conv → tanh → conv → mse: the second conv sees an input with a gradient (gx, Rgx), the
+ * first a data input; random Cin, H ≠ W, Cout, kernel, padding, bias per case. */
+START_TEST(conv_random) {
+    for (uint64_t s = 0; s < 6; s++) {
+        hb_net *net = new_net(HB_F64);
+        int64_t K1 = pick(30, s, 1, 3), P1 = pick(31, s, 0, 2), K2 = pick(32, s, 1, 3);
+        int64_t P2 = pick(33, s, 0, 1);
+        int64_t sh[3] = {pick(34, s, 1, 3), pick(35, s, 3, 6), pick(36, s, 3, 6)};
+        int64_t C1 = pick(37, s, 1, 3), C2 = pick(38, s, 1, 2);
+        OK(hb_net_input_features(net, "x", 3, sh));
+        OK(hb_net_conv2d(net, "c1", "x", "h", C1, K1, P1, (int)(s % 2)));
+        OK(hb_net_activation(net, HB_ACT_TANH, "h", "t"));
+        OK(hb_net_conv2d(net, "c2", "t", "y", C2, K2, P2, (int)(s % 3 != 1)));
+        OK(hb_net_loss_mse(net, "y"));
+        char label[160];
+        snprintf(label, sizeof label, "conv (%lld,%lld,%lld) k%lld p%lld -> %lld, k%lld p%lld -> %lld",
+                 (long long)sh[0], (long long)sh[1], (long long)sh[2], (long long)K1, (long long)P1,
+                 (long long)C1, (long long)K2, (long long)P2, (long long)C2);
+        hb_net_check(net, 2 + (size_t)(s % 3), 400 + s, label);
+        hb_net_free(net);
+    }
+}
+END_TEST
+
+/* conv → pool (avg | max) → tanh → conv → flatten → linear → mse: the pool's input and
+ * output both carry gradients; random window sizes with remainders. */
+static void pool_net_case(hb_net_pool kind, uint64_t s) {
+    hb_net *net = new_net(HB_F64);
+    int64_t sh[3] = {pick(40, s, 1, 2), pick(41, s, 4, 7), pick(42, s, 4, 7)};
+    int64_t size = pick(43, s, 1, 3);
+    OK(hb_net_input_features(net, "x", 3, sh));
+    OK(hb_net_conv2d(net, "c1", "x", "h", pick(44, s, 1, 3), 3, 1, 1));
+    OK(hb_net_pool2d(net, kind, "h", "p", size));
+    OK(hb_net_activation(net, HB_ACT_TANH, "p", "t"));
+    OK(hb_net_conv2d(net, "c2", "t", "z", 2, 1, 0, 1));
+    OK(hb_net_flatten(net, "z", "f"));
+    OK(hb_net_linear(net, "fc", "f", "y", 2, 1, 0));
+    OK(hb_net_loss_mse(net, "y"));
+    char label[128];
+    snprintf(label, sizeof label, "%s pool %lld over (%lld,%lld,%lld)", kind == HB_POOL_MAX ? "max" : "avg",
+             (long long)size, (long long)sh[0], (long long)sh[1], (long long)sh[2]);
+    hb_net_check(net, 3, 500 + s, label);
+    hb_net_free(net);
+}
+
+START_TEST(pool_avg_random) {
+    for (uint64_t s = 0; s < 4; s++) pool_net_case(HB_POOL_AVG, s);
+}
+END_TEST
+
+START_TEST(pool_max_random) {
+    for (uint64_t s = 0; s < 4; s++) pool_net_case(HB_POOL_MAX, 10 + s);
+}
+END_TEST
+
+/* pooling right after the input (no input gradient wanted) */
+START_TEST(pool_on_input) {
+    for (int m = 0; m < 2; m++) {
+        hb_net *net = new_net(HB_F64);
+        int64_t sh[3] = {2, 5, 6};
+        OK(hb_net_input_features(net, "x", 3, sh));
+        OK(hb_net_pool2d(net, m ? HB_POOL_MAX : HB_POOL_AVG, "x", "p", 2));
+        OK(hb_net_flatten(net, "p", "f"));
+        OK(hb_net_linear(net, "fc", "f", "h", 3, 1, 0));
+        OK(hb_net_activation(net, HB_ACT_TANH, "h", "y"));
+        OK(hb_net_loss_mse(net, "y"));
+        hb_net_check(net, 4, 600 + (uint64_t)m, m ? "max pool on the input" : "avg pool on the input");
+        hb_net_free(net);
+    }
+}
+END_TEST
+
+/* The small CNN of the issue: conv → relu → maxpool → conv → relu → avgpool → flatten →
+ * linear → mse, on a rectangular image. */
+static hb_net *small_cnn(hb_dtype dt) {
+    hb_net *net = new_net(dt);
+    int64_t sh[3] = {2, 8, 6};
+    OK(hb_net_input_features(net, "img", 3, sh));
+    OK(hb_net_conv2d(net, "conv1", "img", "z1", 4, 3, 1, 1));
+    OK(hb_net_activation(net, HB_ACT_RELU, "z1", "r1"));
+    OK(hb_net_pool2d(net, HB_POOL_MAX, "r1", "p1", 2));
+    OK(hb_net_conv2d(net, "conv2", "p1", "z2", 3, 3, 1, 1));
+    OK(hb_net_activation(net, HB_ACT_RELU, "z2", "r2"));
+    OK(hb_net_pool2d(net, HB_POOL_AVG, "r2", "p2", 2));
+    OK(hb_net_flatten(net, "p2", "f"));
+    OK(hb_net_linear(net, "head", "f", "y", 3, 1, HB_BLOCK_HEAD));
+    OK(hb_net_loss_mse(net, "y"));
+    return net;
+}
+
+START_TEST(small_cnn_checked) {
+    hb_net *net = small_cnn(HB_F64);
+    int nd;
+    int64_t shape[3];
+    OK(hb_net_activation_shape(net, "p1", &nd, shape));
+    ck_assert(nd == 3 && shape[0] == 4 && shape[1] == 4 && shape[2] == 3);
+    OK(hb_net_activation_shape(net, "p2", &nd, shape));
+    ck_assert(nd == 3 && shape[0] == 3 && shape[1] == 2 && shape[2] == 1);
+    hb_net_check(net, 4, 700, "small cnn");
+    hb_net_free(net);
+}
+END_TEST
+
+/* Blocks: names, kinds, shapes, PyTorch's default init bounds (U(±1/√(Cin·K²))). */
+START_TEST(conv_blocks_and_init) {
+    hb_net *net = small_cnn(HB_F64);
+    hb_model *m = NULL;
+    OK(hb_model_create_net(net, &m));
+    hb_params *p = hb_model_params(m);
+    ck_assert_uint_eq(hb_params_num_blocks(p), 6);
+    static const char *const names[4] = {"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias"};
+    static const int64_t fan[2] = {2 * 9, 4 * 9}, cout[2] = {4, 3}, cin[2] = {2, 4};
+    const double *th = hb_params_data(p);
+    size_t off = 0;
+    for (int b = 0; b < 4; b++) {
+        const char *name;
+        hb_block_kind kind;
+        int64_t shape[HB_MAX_DIMS];
+        int nd;
+        size_t numel = 0;
+        OK(hb_params_block_info(p, (size_t)b, &name, &kind, NULL, &numel, &nd, shape));
+        ck_assert_str_eq(name, names[b]);
+        int l = b / 2;
+        if (b % 2 == 0) {
+            ck_assert_int_eq(kind, HB_BLOCK_CONV);
+            ck_assert(nd == 4 && shape[0] == cout[l] && shape[1] == cin[l] && shape[2] == 3 && shape[3] == 3);
+        } else {
+            ck_assert_int_eq(kind, HB_BLOCK_BIAS);
+            ck_assert(nd == 1 && shape[0] == cout[l]);
+        }
+        double bound = 1.0 / sqrt((double)fan[l]), mx = 0;
+        for (size_t i = 0; i < numel; i++) mx = fmax(mx, fabs(th[off + i]));
+        ck_assert(mx <= bound && mx > 0.3 * bound);
+        off += numel;
+    }
+    hb_model_free(m);
+    hb_net_free(net);
+}
+END_TEST
+
+/* f32 parameters compute in f32: the loss, gradient and HVP of the small CNN agree with
+ * the f64 model of the same parameters (copied) to f32 rounding. */
+START_TEST(small_cnn_f32) {
+    hb_net *n64 = small_cnn(HB_F64), *n32 = small_cnn(HB_F32);
+    hb_model *m64 = NULL, *m32 = NULL;
+    OK(hb_model_create_net(n64, &m64));
+    OK(hb_model_create_net(n32, &m32));
+    size_t n = hb_params_count(hb_model_params(m64));
+    float *t32 = hb_params_data(hb_model_params(m32));
+    const double *t64 = hb_params_data(hb_model_params(m64));
+    for (size_t i = 0; i < n; i++) t32[i] = (float)t64[i];
+    hb_params *p64 = hb_model_params(m64);
+    double *w64 = hb_params_data(p64);
+    for (size_t i = 0; i < n; i++) w64[i] = t32[i];
+    hb_tensor *x, *y, *v, *o64, *o32;
+    hb_net_check_batch(n64, 5, 3, &x, &y);
+    OK(hb_model_set_batch(m64, x, y));
+    OK(hb_model_set_batch(m32, x, y));
+    double l64, l32;
+    OK(hb_model_loss_grad(m64, &l64));
+    OK(hb_model_loss_grad(m32, &l32));
+    HB_ASSERT_CLOSE(l32, l64, 1e-5);
+    const double *ga = hb_params_grad(hb_model_params(m64));
+    const float *gb = hb_params_grad(hb_model_params(m32));
+    int64_t len = (int64_t)n;
+    OK(hb_tensor_create(CTX, HB_F64, 1, &len, &v));
+    OK(hb_tensor_create(CTX, HB_F64, 1, &len, &o64));
+    OK(hb_tensor_create(CTX, HB_F64, 1, &len, &o32));
+    OK(hb_random_fill_f64(CTX, 77, 0, HB_DIST_NORMAL, 0, 1, hb_tensor_data(v), n));
+    OK(hb_model_hvp(m64, v, o64));
+    OK(hb_model_hvp(m32, v, o32));
+    const double *a = hb_tensor_data(o64), *b = hb_tensor_data(o32);
+    double na = 0, d = 0, nga = 0, dg = 0;
+    for (size_t i = 0; i < n; i++) {
+        na = fmax(na, fabs(a[i])), d = fmax(d, fabs(a[i] - b[i]));
+        nga = fmax(nga, fabs(ga[i])), dg = fmax(dg, fabs(ga[i] - gb[i]));
+    }
+    ck_assert_msg(d <= 1e-4 * na, "f32 HVP off by %g of %g", d, na);
+    ck_assert_msg(dg <= 1e-4 * nga, "f32 gradient off by %g of %g", dg, nga);
+    hb_tensor_free(x), hb_tensor_free(y), hb_tensor_free(v), hb_tensor_free(o64), hb_tensor_free(o32);
+    hb_model_free(m64), hb_model_free(m32);
+    hb_net_free(n64), hb_net_free(n32);
+}
+END_TEST
+
+/* Shape errors name the op and both shapes; a failed call changes nothing. */
+START_TEST(validation) {
+    hb_net *net = new_net(HB_F64);
+    int64_t F = 12, img[3] = {2, 5, 4};
+    OK(hb_net_input_features(net, "x", 3, img));
+    OK(hb_net_linear(net, "seq", "x", "bad", 3, 1, 0) == HB_ESHAPE ? HB_OK : HB_EINVAL);
+    size_t ops = hb_net_op_count(net);
+    /* kernel larger than the padded image: the output would be empty */
+    ck_assert_int_eq(hb_net_conv2d(net, "c", "x", "y", 3, 6, 0, 1), HB_ESHAPE);
+    const char *msg = hb_context_last_error(CTX);
+    ck_assert_ptr_nonnull(strstr(msg, "conv2d 'c'"));
+    ck_assert_ptr_nonnull(strstr(msg, "(C=2, H=5, W=4)"));
+    ck_assert_ptr_nonnull(strstr(msg, "(C=3, H=0, W=-1)"));
+    ck_assert_uint_eq(hb_net_op_count(net), ops);
+    /* bad arguments */
+    ck_assert_int_eq(hb_net_conv2d(net, "c", "x", "y", 0, 3, 1, 1), HB_EINVAL);
+    ck_assert_int_eq(hb_net_conv2d(net, "c", "x", "y", 3, 0, 1, 1), HB_EINVAL);
+    ck_assert_int_eq(hb_net_conv2d(net, "c", "x", "y", 3, 3, -1, 1), HB_EINVAL);
+    ck_assert_int_eq(hb_net_conv2d(net, "", "x", "y", 3, 3, 1, 1), HB_EINVAL);
+    ck_assert_int_eq(hb_net_conv2d(NULL, "c", "x", "y", 3, 3, 1, 1), HB_EINVAL);
+    ck_assert_int_eq(hb_net_conv2d(net, "c", "nope", "y", 3, 3, 1, 1), HB_ENOTFOUND);
+    ck_assert_int_eq(hb_net_conv2d(net, "c", "x", "x", 3, 3, 1, 1), HB_EINVAL); /* output exists */
+    ck_assert_int_eq(hb_net_pool2d(net, HB_POOL_MAX, "x", "p", 5), HB_ESHAPE);   /* > W */
+    msg = hb_context_last_error(CTX);
+    ck_assert_ptr_nonnull(strstr(msg, "pool2d"));
+    ck_assert_ptr_nonnull(strstr(msg, "(C=2, H=5, W=4)"));
+    ck_assert_int_eq(hb_net_pool2d(net, HB_POOL_MAX, "x", "p", 0), HB_EINVAL);
+    ck_assert_int_eq(hb_net_pool2d(net, (hb_net_pool)3, "x", "p", 2), HB_EINVAL);
+    ck_assert_int_eq(hb_net_pool2d(NULL, HB_POOL_AVG, "x", "p", 2), HB_EINVAL);
+    ck_assert_uint_eq(hb_net_op_count(net), ops);
+    /* a valid conv, then ops on non-images */
+    OK(hb_net_conv2d(net, "c", "x", "y", 3, 3, 1, 0));
+    OK(hb_net_flatten(net, "y", "f"));
+    ck_assert_int_eq(hb_net_conv2d(net, "c2", "f", "z", 3, 3, 1, 1), HB_ESHAPE);
+    msg = hb_context_last_error(CTX);
+    ck_assert_ptr_nonnull(strstr(msg, "conv2d 'c2'"));
+    ck_assert_ptr_nonnull(strstr(msg, "(F=60)"));
+    ck_assert_int_eq(hb_net_pool2d(net, HB_POOL_AVG, "f", "p", 2), HB_ESHAPE);
+    ck_assert_ptr_nonnull(strstr(hb_context_last_error(CTX), "(F=60)"));
+    ck_assert_int_eq(hb_net_conv2d(net, "c", "y", "z", 3, 3, 1, 1), HB_EINVAL); /* c.weight exists */
+    ck_assert_uint_eq(hb_net_op_count(net), ops + 2);
+    /* no bias: one block */
+    OK(hb_net_linear(net, "fc", "f", "o", 2, 1, 0));
+    OK(hb_net_loss_mse(net, "o"));
+    hb_model *m = NULL;
+    OK(hb_model_create_net(net, &m));
+    ck_assert_uint_eq(hb_params_num_blocks(hb_model_params(m)), 3);
+    hb_model_free(m);
+    hb_net_free(net);
+    (void)F;
+}
+END_TEST
+
 Suite *hb_suite_net_image(void) {
     Suite *s = suite_create("net_image");
     TCase *tc = tcase_create("kernels");
@@ -537,13 +818,25 @@ Suite *hb_suite_net_image(void) {
     tcase_add_test(tc, test_conv_theta);
     tcase_add_test(tc, test_conv_r);
     tcase_add_test(tc, test_conv_r_null);
-    tcase_add_test(tc, test_conv_chunks);
+    tcase_add_test(tc, test_conv_blocks);
     tcase_add_test(tc, test_conv_layouts);
     tcase_add_test(tc, test_conv_errors);
     tcase_add_test(tc, test_pool_avg);
     tcase_add_test(tc, test_pool_max);
     tcase_add_test(tc, test_pool_max_ties);
     tcase_add_test(tc, test_pool_errors);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("ops");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, conv_random);
+    tcase_add_test(tc, pool_avg_random);
+    tcase_add_test(tc, pool_max_random);
+    tcase_add_test(tc, pool_on_input);
+    tcase_add_test(tc, small_cnn_checked);
+    tcase_add_test(tc, conv_blocks_and_init);
+    tcase_add_test(tc, small_cnn_f32);
+    tcase_add_test(tc, validation);
     suite_add_tcase(s, tc);
     return s;
 }

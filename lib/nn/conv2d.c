@@ -23,7 +23,9 @@
  *               Rb-gradients: row sums of Rgy
  * i.e. each term is ONE gemm over all k directions: the directions of R-images are columns
  * (W·…, Wᵀ·…), those of parameters are rows ([RW_j] stacked: k·Cout·Cin·K² copies per call).
- * The chunk is sized so its buffers hold ≈ 2^20 elements (hb__conv2d_scratch). */
+ * Work goes in blocks whose buffers hold ≈ 2^16 elements (hb__conv2d_scratch): B samples
+ * with all k directions while they fit, else one sample and a group of directions. Larger
+ * blocks leave the cache in im2col and were up to 1.7× slower (docs/performance.md). */
 #ifndef HB_NN_TEMPLATE
 #include <string.h>
 
@@ -240,7 +242,7 @@ int hb__conv2d_rop_backward(hb_context *ctx, hb_dtype dt, const hb__conv2d_shape
 
 /* ---- Interleaved layout (lib/net) ------------------------------------------------------ */
 
-#define CHUNK_ELEMS ((size_t)1 << 20) /* target size of a chunk's buffers, elements */
+#define CHUNK_ELEMS ((size_t)1 << 16) /* target size of a block's buffers, elements */
 
 typedef struct lay {
     int64_t Pp, ckk, in_sz, out_sz; /* Ho·Wo, Cin·K², per-sample sizes of x and y */
@@ -255,23 +257,41 @@ static lay lay_of(const hb__conv2d_geom *g) {
     return l;
 }
 
-/* Buffer elements per sample of a chunk: the largest pass, rbackward, holds col(x),
- * col(Rx) (k), two gathers of Rgy (2k), gy, and two col2im sources (reusing col(Rx)):
- * (2k+1)·(ckk + Cout)·Pp; the θ backward needs ckk·Pp more when k = 0. */
-static size_t per_sample(const lay *l, int64_t Cout, size_t k) {
-    return ((2 * k + 1) * (size_t)(l->ckk + Cout) + (size_t)l->ckk) * (size_t)l->Pp;
+/* A block of the work: B samples × J directions (J = k: all at once). Its buffer elements,
+ * at most: rbackward holds col(x) and gy of the B samples, and per direction col(Rx), two
+ * gathers of Rgy and two col2im sources (one reusing col(Rx)):
+ * ((2J + 1)·(ckk + Cout) + ckk)·Pp per sample (the ckk·Pp for the θ backward, J = 0). */
+static size_t per_sample(const lay *l, int64_t Cout, size_t J) {
+    return ((2 * J + 1) * (size_t)(l->ckk + Cout) + (size_t)l->ckk) * (size_t)l->Pp;
 }
 
-static size_t chunk_of(const lay *l, int64_t Cout, size_t N, size_t k) {
-    size_t B = CHUNK_ELEMS / per_sample(l, Cout, k);
-    return B < 1 ? 1 : B > N ? N : B;
+typedef struct plan {
+    size_t B, J; /* samples per block, directions per block */
+} plan;
+
+/* Samples side by side while all k directions fit the budget, else one sample and as many
+ * directions as fit (at least one): the buffers stay cache-sized, the gemms wide. */
+static plan plan_of(const lay *l, int64_t Cout, size_t N, size_t k) {
+    plan p = {1, k};
+    size_t all = per_sample(l, Cout, k);
+    if (all <= CHUNK_ELEMS) {
+        p.B = CHUNK_ELEMS / all;
+        if (p.B > N) p.B = N;
+        if (p.B < 1) p.B = 1;
+    } else {
+        size_t base = per_sample(l, Cout, 0), dir = per_sample(l, Cout, 1) - base;
+        p.J = CHUNK_ELEMS > base ? (CHUNK_ELEMS - base) / dir : 1;
+        if (p.J < 1) p.J = 1;
+        if (p.J > k) p.J = k;
+    }
+    return p;
 }
 
 size_t hb__conv2d_scratch(const hb__conv2d_geom *g, size_t N, size_t k) {
     lay l = lay_of(g);
+    plan p = plan_of(&l, g->Cout, N, k);
     /* + three packed (k, Cout, ckk) parameter-direction arrays (rforward / rbackward) */
-    return chunk_of(&l, g->Cout, N, k) * per_sample(&l, g->Cout, k) +
-           3 * k * (size_t)(g->Cout * l.ckk);
+    return p.B * per_sample(&l, g->Cout, p.J) + 3 * k * (size_t)(g->Cout * l.ckk);
 }
 
 int hb__conv2d_check(hb_context *ctx, const hb__conv2d_geom *g) {
@@ -306,14 +326,14 @@ int hb__conv2d_il_forward(hb_context *ctx, hb_dtype dt, const hb__conv2d_geom *g
     HB_TRY(check_il(ctx, dt, g));
     lay l = lay_of(g);
     int64_t Co = g->Cout;
-    size_t Bmax = chunk_of(&l, Co, N, 0);
+    size_t Bmax = plan_of(&l, Co, N, 0).B;
     void *col = scratch, *tmp = ATW(col, dt, (int64_t)Bmax * l.ckk * l.Pp);
     for (size_t n0 = 0; n0 < N; n0 += Bmax) {
         size_t B = min_sz(Bmax, N - n0);
         int64_t w = (int64_t)B * l.Pp;
         im2col_samples(dt, g, &l, B, AT(x, dt, (int64_t)n0 * l.in_sz), col);
         HB_TRY(hb__gemm(ctx, dt, false, false, Co, w, l.ckk, 1.0, W, l.ckk, col, w, 0.0, tmp, w));
-        CALL(scatter_r, (int64_t)B, 1, Co, l.Pp, tmp, NULL, b, 0, ATW(y, dt, (int64_t)n0 * l.out_sz));
+        CALL(scatter_r, (int64_t)B, 1, 1, Co, l.Pp, tmp, NULL, b, 0, ATW(y, dt, (int64_t)n0 * l.out_sz));
     }
     return HB_OK;
 }
@@ -324,7 +344,7 @@ int hb__conv2d_il_backward(hb_context *ctx, hb_dtype dt, const hb__conv2d_geom *
     HB_TRY(check_il(ctx, dt, g));
     lay l = lay_of(g);
     int64_t Co = g->Cout;
-    size_t Bmax = chunk_of(&l, Co, N, 0);
+    size_t Bmax = plan_of(&l, Co, N, 0).B;
     int64_t cw = (int64_t)Bmax * l.Pp;
     void *gyB = scratch, *colX = ATW(gyB, dt, Co * cw), *dcol = ATW(colX, dt, l.ckk * cw);
     for (size_t n0 = 0; n0 < N; n0 += Bmax) {
@@ -361,26 +381,37 @@ int hb__conv2d_il_rforward(hb_context *ctx, hb_dtype dt, const hb__conv2d_geom *
                            void *scratch) {
     HB_TRY(check_il(ctx, dt, g));
     lay l = lay_of(g);
-    int64_t Co = g->Cout, K = (int64_t)k;
-    size_t Bmax = chunk_of(&l, Co, N, k);
-    int64_t cw = (int64_t)Bmax * l.Pp;
-    /* RWs (k·Co, ckk) | col(Rx) (ckk, B·k·Pp) | col(x) (ckk, B·Pp) | t1 (Co, B·k·Pp) | t2 (k·Co, B·Pp) */
-    void *RWs = scratch, *colR = ATW(RWs, dt, K * Co * l.ckk), *colX = ATW(colR, dt, K * l.ckk * cw),
-         *t1 = ATW(colX, dt, l.ckk * cw), *t2 = ATW(t1, dt, K * Co * cw);
+    int64_t Co = g->Cout;
+    plan pl = plan_of(&l, Co, N, k);
+    int64_t cw = (int64_t)pl.B * l.Pp, cJ = (int64_t)pl.J;
+    /* RWs (k·Co, ckk) | col(x) (ckk, B·Pp) | col(Rx) (ckk, B·J·Pp) | t1 (Co, B·J·Pp) |
+     * t2 (J·Co, B·Pp) */
+    void *RWs = scratch, *colX = ATW(RWs, dt, (int64_t)k * Co * l.ckk),
+         *colR = ATW(colX, dt, l.ckk * cw), *t1 = ATW(colR, dt, cJ * l.ckk * cw),
+         *t2 = ATW(t1, dt, cJ * Co * cw);
     const void *RWp = RW ? pack_dirs(dt, k, Co, l.ckk, RW, ldw, false, RWs) : NULL;
-    for (size_t n0 = 0; n0 < N; n0 += Bmax) {
-        size_t B = min_sz(Bmax, N - n0);
-        int64_t w = (int64_t)B * l.Pp, kw = K * w;
-        if (Rx) { /* t1 = W·[col(Rx[n, j])]: the B·k R-images side by side, (n, j) order */
-            im2col_samples(dt, g, &l, B * k, AT(Rx, dt, (int64_t)n0 * K * l.in_sz), colR);
-            HB_TRY(hb__gemm(ctx, dt, false, false, Co, kw, l.ckk, 1.0, W, l.ckk, colR, kw, 0.0, t1, kw));
+    for (size_t n0 = 0; n0 < N; n0 += pl.B) {
+        size_t B = min_sz(pl.B, N - n0);
+        int64_t w = (int64_t)B * l.Pp;
+        if (RWp) im2col_samples(dt, g, &l, B, AT(x, dt, (int64_t)n0 * l.in_sz), colX);
+        for (size_t j0 = 0; j0 < k; j0 += pl.J) {
+            size_t J = min_sz(pl.J, k - j0);
+            int64_t Jw = (int64_t)J * w;
+            if (Rx) { /* t1 = W·[col(Rx[n, j])]: the B·J R-images side by side, (n, j) order */
+                for (size_t i = 0; i < B; i++)
+                    for (size_t jj = 0; jj < J; jj++)
+                        CALL(im2col, g, AT(Rx, dt, (int64_t)((n0 + i) * k + j0 + jj) * l.in_sz),
+                             ATW(colR, dt, (int64_t)(i * J + jj) * l.Pp), Jw);
+                HB_TRY(hb__gemm(ctx, dt, false, false, Co, Jw, l.ckk, 1.0, W, l.ckk, colR, Jw, 0.0,
+                                t1, Jw));
+            }
+            if (RWp) /* t2 = [RW_j0; …; RW_j0+J−1]·col(x_B) */
+                HB_TRY(hb__gemm(ctx, dt, false, false, (int64_t)J * Co, w, l.ckk, 1.0,
+                                AT(RWp, dt, (int64_t)j0 * Co * l.ckk), l.ckk, colX, w, 0.0, t2, w));
+            CALL(scatter_r, (int64_t)B, (int64_t)J, (int64_t)k, Co, l.Pp, Rx ? t1 : NULL,
+                 RWp ? t2 : NULL, Rb ? AT(Rb, dt, (int64_t)(j0 * ldb)) : NULL, ldb,
+                 ATW(Ry, dt, ((int64_t)(n0 * k + j0)) * l.out_sz));
         }
-        if (RWp) { /* t2 = [RW_1; …; RW_k]·col(x_B) */
-            im2col_samples(dt, g, &l, B, AT(x, dt, (int64_t)n0 * l.in_sz), colX);
-            HB_TRY(hb__gemm(ctx, dt, false, false, K * Co, w, l.ckk, 1.0, RWp, l.ckk, colX, w, 0.0, t2, w));
-        }
-        CALL(scatter_r, (int64_t)B, K, Co, l.Pp, Rx ? t1 : NULL, RWp ? t2 : NULL, Rb, ldb,
-             ATW(Ry, dt, (int64_t)n0 * K * l.out_sz));
     }
     return HB_OK;
 }
@@ -393,58 +424,63 @@ int hb__conv2d_il_rbackward(hb_context *ctx, hb_dtype dt, const hb__conv2d_geom 
     HB_TRY(check_il(ctx, dt, g));
     lay l = lay_of(g);
     int64_t Co = g->Cout, K = (int64_t)k, blk = Co * l.ckk;
-    size_t Bmax = chunk_of(&l, Co, N, k);
-    int64_t cw = (int64_t)Bmax * l.Pp;
-    /* RWt (k·ckk, Co) | OWp (k·Co, ckk) | OWq (Co, k·ckk) | col(x) (ckk, B·Pp) |
-     * col(Rx) = dcolB (k·ckk, B·Pp) | G1 (k·Co, B·Pp) | G2 (Co, B·k·Pp) | gyB (Co, B·Pp) |
-     * dcolA (ckk, B·k·Pp) */
+    plan pl = plan_of(&l, Co, N, k);
+    int64_t cw = (int64_t)pl.B * l.Pp, cJ = (int64_t)pl.J;
+    /* RWt (k·ckk, Co) | OWp (k·Co, ckk) | OWq (Co, k·ckk) | col(x) (ckk, B·Pp) | gy_B (Co, B·Pp) |
+     * col(Rx) = dcolB (J·ckk, B·Pp) | G1 (J·Co, B·Pp) | G2 (Co, B·J·Pp) | dcolA (ckk, B·J·Pp) */
     void *RWt = scratch, *OWp = ATW(RWt, dt, K * blk), *OWq = ATW(OWp, dt, K * blk),
-         *colX = ATW(OWq, dt, K * blk), *colR = ATW(colX, dt, l.ckk * cw),
-         *G1 = ATW(colR, dt, K * l.ckk * cw), *G2 = ATW(G1, dt, K * Co * cw),
-         *gyB = ATW(G2, dt, K * Co * cw), *dcolA = ATW(gyB, dt, Co * cw);
+         *colX = ATW(OWq, dt, K * blk), *gyB = ATW(colX, dt, l.ckk * cw),
+         *colR = ATW(gyB, dt, Co * cw), *G1 = ATW(colR, dt, cJ * l.ckk * cw),
+         *G2 = ATW(G1, dt, cJ * Co * cw), *dcolA = ATW(G2, dt, cJ * Co * cw);
     bool wantW = OW != NULL, dirW = RW != NULL && Rgx != NULL;
     bool useRgy = Rgy != NULL && (OW || Ob || Rgx), useRx = Rx != NULL && wantW;
     const void *RWtp = dirW ? pack_dirs(dt, k, Co, l.ckk, RW, ldw, true, RWt) : NULL;
-    double beta = 0.0; /* OWp / OWq: written by the first chunk, accumulated after */
-    for (size_t n0 = 0; n0 < N; n0 += Bmax) {
-        size_t B = min_sz(Bmax, N - n0);
-        int64_t w = (int64_t)B * l.Pp, kw = K * w;
-        const void *Rgy0 = useRgy ? AT(Rgy, dt, (int64_t)n0 * K * l.out_sz) : NULL;
+    for (size_t n0 = 0; n0 < N; n0 += pl.B) {
+        size_t B = min_sz(pl.B, N - n0);
+        int64_t w = (int64_t)B * l.Pp;
+        double beta = n0 == 0 ? 0.0 : 1.0; /* OWp / OWq: written by the first samples */
         if (useRx || dirW) CALL(gather_c, (int64_t)B, Co, l.Pp, AT(gy, dt, (int64_t)n0 * l.out_sz), gyB);
-        if (useRgy && (wantW || Ob)) CALL(gather_jc, (int64_t)B, K, Co, l.Pp, Rgy0, G1);
-        if (wantW) {
-            if (useRgy) { /* OWp += [Rgy_1; …; Rgy_k]·col(x_B)ᵀ */
-                im2col_samples(dt, g, &l, B, AT(x, dt, (int64_t)n0 * l.in_sz), colX);
-                HB_TRY(hb__gemm(ctx, dt, false, true, K * Co, l.ckk, w, 1.0, G1, w, colX, w, beta,
-                                OWp, l.ckk));
-            }
-            if (useRx) { /* OWq += gy_B·[col(Rx_1) … col(Rx_k)]ᵀ, col(Rx) stored (k·ckk, B·Pp) */
-                for (size_t j = 0; j < k; j++)
+        if (wantW && useRgy) im2col_samples(dt, g, &l, B, AT(x, dt, (int64_t)n0 * l.in_sz), colX);
+        for (size_t j0 = 0; j0 < k; j0 += pl.J) {
+            size_t J = min_sz(pl.J, k - j0);
+            int64_t Jw = (int64_t)J * w;
+            const void *Rgy0 = useRgy ? AT(Rgy, dt, (int64_t)(n0 * k) * l.out_sz) : NULL;
+            if (useRgy && (wantW || Ob))
+                CALL(gather_jc, (int64_t)B, (int64_t)J, K, Co, l.Pp,
+                     AT(Rgy0, dt, (int64_t)j0 * l.out_sz), G1);
+            if (wantW && useRgy) /* OWp_J += [Rgy_j]·col(x_B)ᵀ */
+                HB_TRY(hb__gemm(ctx, dt, false, true, (int64_t)J * Co, l.ckk, w, 1.0, G1, w, colX, w,
+                                beta, ATW(OWp, dt, (int64_t)j0 * blk), l.ckk));
+            if (useRx) { /* OWq_J += gy_B·[col(Rx_j)]ᵀ, col(Rx) stored (J·ckk, B·Pp) */
+                for (size_t jj = 0; jj < J; jj++)
                     for (size_t i = 0; i < B; i++)
-                        CALL(im2col, g, AT(Rx, dt, (int64_t)((n0 + i) * k + j) * l.in_sz),
-                             ATW(colR, dt, (int64_t)j * l.ckk * w + (int64_t)i * l.Pp), w);
-                HB_TRY(hb__gemm(ctx, dt, false, true, Co, K * l.ckk, w, 1.0, gyB, w, colR, w, beta,
-                                OWq, K * l.ckk));
+                        CALL(im2col, g, AT(Rx, dt, (int64_t)((n0 + i) * k + j0 + jj) * l.in_sz),
+                             ATW(colR, dt, (int64_t)jj * l.ckk * w + (int64_t)i * l.Pp), w);
+                HB_TRY(hb__gemm(ctx, dt, false, true, Co, (int64_t)J * l.ckk, w, 1.0, gyB, w, colR, w,
+                                beta, ATW(OWq, dt, (int64_t)j0 * l.ckk), K * l.ckk));
             }
-            if (useRgy || useRx) beta = 1.0;
-        }
-        if (Ob && useRgy) CALL(row_sums, K, Co, w, G1, Ob, ldob);
-        if (Rgx && (useRgy || dirW)) {
-            if (useRgy) { /* dcolA = Wᵀ·[Rgy[n, j]], (ckk, B·k·Pp) in (n, j) order */
-                CALL(gather_c, (int64_t)(B * k), Co, l.Pp, Rgy0, G2);
-                HB_TRY(hb__gemm(ctx, dt, true, false, l.ckk, kw, Co, 1.0, W, l.ckk, G2, kw, 0.0, dcolA, kw));
+            if (Ob && useRgy)
+                CALL(row_sums, (int64_t)J, Co, w, G1, ATW(Ob, dt, (int64_t)(j0 * ldob)), ldob);
+            if (!Rgx || !(useRgy || dirW)) continue;
+            if (useRgy) { /* dcolA = Wᵀ·[Rgy[n, j]], (ckk, B·J·Pp) in (n, j) order */
+                for (size_t i = 0; i < B; i++)
+                    CALL(gather_c_to, (int64_t)J, Co, l.Pp,
+                         AT(Rgy0, dt, (int64_t)(i * k + j0) * l.out_sz), G2, Jw,
+                         (int64_t)(i * J) * l.Pp);
+                HB_TRY(hb__gemm(ctx, dt, true, false, l.ckk, Jw, Co, 1.0, W, l.ckk, G2, Jw, 0.0,
+                                dcolA, Jw));
             }
-            if (dirW) /* dcolB = [RW_1ᵀ; …; RW_kᵀ]·gy_B, (k·ckk, B·Pp), in col(Rx)'s place */
-                HB_TRY(hb__gemm(ctx, dt, false, false, K * l.ckk, w, Co, 1.0, RWtp, Co, gyB, w, 0.0,
-                                colR, w));
+            if (dirW) /* dcolB = [RW_jᵀ]·gy_B, (J·ckk, B·Pp), in col(Rx)'s place */
+                HB_TRY(hb__gemm(ctx, dt, false, false, (int64_t)J * l.ckk, w, Co, 1.0,
+                                AT(RWtp, dt, (int64_t)j0 * blk), Co, gyB, w, 0.0, colR, w));
             for (size_t i = 0; i < B; i++)
-                for (size_t j = 0; j < k; j++)
-                    CALL(col2im, g, useRgy ? AT(dcolA, dt, (int64_t)(i * k + j) * l.Pp) : NULL, kw,
-                         dirW ? AT(colR, dt, (int64_t)j * l.ckk * w + (int64_t)i * l.Pp) : NULL, w,
-                         ATW(Rgx, dt, (int64_t)((n0 + i) * k + j) * l.in_sz));
+                for (size_t jj = 0; jj < J; jj++)
+                    CALL(col2im, g, useRgy ? AT(dcolA, dt, (int64_t)(i * J + jj) * l.Pp) : NULL, Jw,
+                         dirW ? AT(colR, dt, (int64_t)jj * l.ckk * w + (int64_t)i * l.Pp) : NULL, w,
+                         ATW(Rgx, dt, (int64_t)((n0 + i) * k + j0 + jj) * l.in_sz));
         }
     }
-    if (wantW && beta != 0.0)
+    if (wantW && (useRgy || useRx) && N > 0)
         CALL(unpack_add, K, Co, l.ckk, useRgy ? OWp : NULL, useRx ? OWq : NULL, OW, ldow);
     return HB_OK;
 }
@@ -454,7 +490,8 @@ int hb__conv2d_il_rbackward(hb_context *ctx, hb_dtype dt, const hb__conv2d_geom 
 /* col (Cin·K², Ho·Wo), row stride ldc: col[(c·K + ky)·K + kx][oy·Wo + ox] =
  * x[c, oy + ky − P, ox + kx − P], 0 outside the image. For each (c, ky, kx, oy) the valid
  * columns [ox0, ox1) (input column inside the image) are a contiguous copy. */
-static void F(im2col)(const hb__conv2d_geom *g, const real *x, real *col, int64_t ldc) {
+static void F(im2col)(const hb__conv2d_geom *g, const real *restrict x, real *restrict col,
+                      int64_t ldc) {
     int64_t H = g->H, Wd = g->W, K = g->K, P = g->P;
     int64_t Ho = hb__conv2d_out_h(g), Wo = hb__conv2d_out_w(g);
     for (int64_t c = 0; c < g->Cin; c++)
@@ -479,8 +516,8 @@ static void F(im2col)(const hb__conv2d_geom *g, const real *x, real *col, int64_
 
 /* dx += col2im(a) + col2im(b): the adjoint of im2col, of one or two col matrices (row
  * strides lda, ldb; NULL = absent). */
-static void F(col2im)(const hb__conv2d_geom *g, const real *a, int64_t lda, const real *b,
-                      int64_t ldb, real *dx) {
+static void F(col2im)(const hb__conv2d_geom *g, const real *restrict a, int64_t lda,
+                      const real *restrict b, int64_t ldb, real *restrict dx) {
     int64_t H = g->H, Wd = g->W, K = g->K, P = g->P;
     int64_t Ho = hb__conv2d_out_h(g), Wo = hb__conv2d_out_w(g);
     for (int64_t c = 0; c < g->Cin; c++)
@@ -504,33 +541,41 @@ static void F(col2im)(const hb__conv2d_geom *g, const real *a, int64_t lda, cons
             }
 }
 
-/* Images (B, Co, Pp) → channel-major (Co, B·Pp). */
-static void F(gather_c)(int64_t B, int64_t Co, int64_t Pp, const real *src, real *dst) {
-    for (int64_t i = 0; i < B; i++)
+/* n images (n, Co, Pp) → columns [off, off + n·Pp) of a channel-major (Co, ld) matrix */
+static void F(gather_c_to)(int64_t n, int64_t Co, int64_t Pp, const real *src, real *dst,
+                           int64_t ld, int64_t off) {
+    for (int64_t i = 0; i < n; i++)
         for (int64_t c = 0; c < Co; c++)
-            memcpy(dst + c * B * Pp + i * Pp, src + (i * Co + c) * Pp, (size_t)Pp * sizeof(real));
+            memcpy(dst + c * ld + off + i * Pp, src + (i * Co + c) * Pp, (size_t)Pp * sizeof(real));
 }
 
-/* R-images (B, k, Co, Pp) → direction- and channel-major (k·Co, B·Pp). */
-static void F(gather_jc)(int64_t B, int64_t k, int64_t Co, int64_t Pp, const real *src, real *dst) {
+/* Images (B, Co, Pp) → channel-major (Co, B·Pp). */
+static void F(gather_c)(int64_t B, int64_t Co, int64_t Pp, const real *src, real *dst) {
+    F(gather_c_to)(B, Co, Pp, src, dst, B * Pp, 0);
+}
+
+/* R-images (B, ·, Co, Pp), directions [0, J) of k per sample → (J·Co, B·Pp) */
+static void F(gather_jc)(int64_t B, int64_t J, int64_t k, int64_t Co, int64_t Pp, const real *src,
+                         real *dst) {
     for (int64_t i = 0; i < B; i++)
-        for (int64_t j = 0; j < k; j++)
+        for (int64_t j = 0; j < J; j++)
             for (int64_t c = 0; c < Co; c++)
                 memcpy(dst + (j * Co + c) * B * Pp + i * Pp, src + ((i * k + j) * Co + c) * Pp,
                        (size_t)Pp * sizeof(real));
 }
 
-/* dst images (B, k, Co, Pp) = t1 + t2 + b_j, each term optional (NULL):
- *   t1 (Co, B·k·Pp), image (i, j) at column (i·k + j)·Pp;  t2 (k·Co, B·Pp), row j·Co + c;
- *   b_j = b + j·ldb (Co).   With k = 1 and t2 = NULL this is the forward's scatter. */
-static void F(scatter_r)(int64_t B, int64_t k, int64_t Co, int64_t Pp, const real *t1,
+/* dst images (B, ·, Co, Pp), directions [0, J) of k per sample, = t1 + t2 + b_j, each term
+ * optional (NULL): t1 (Co, B·J·Pp), image (i, j) at column (i·J + j)·Pp;
+ * t2 (J·Co, B·Pp), row j·Co + c;  b_j = b + j·ldb (Co).
+ * With J = k = 1 and t2 = NULL this is the forward's scatter. */
+static void F(scatter_r)(int64_t B, int64_t J, int64_t k, int64_t Co, int64_t Pp, const real *t1,
                          const real *t2, const real *b, size_t ldb, real *dst) {
     for (int64_t i = 0; i < B; i++)
-        for (int64_t j = 0; j < k; j++)
+        for (int64_t j = 0; j < J; j++)
             for (int64_t c = 0; c < Co; c++) {
                 real *o = dst + ((i * k + j) * Co + c) * Pp;
                 real bc = b ? b[(size_t)j * ldb + (size_t)c] : (real)0;
-                const real *a1 = t1 ? t1 + c * B * k * Pp + (i * k + j) * Pp : NULL;
+                const real *a1 = t1 ? t1 + c * B * J * Pp + (i * J + j) * Pp : NULL;
                 const real *a2 = t2 ? t2 + (j * Co + c) * B * Pp + i * Pp : NULL;
                 if (a1 && a2)
                     for (int64_t p = 0; p < Pp; p++) o[p] = a1[p] + a2[p] + bc;
