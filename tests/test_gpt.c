@@ -14,6 +14,7 @@
 #include "hb_test.h"
 #include "model/model_internal.h"
 #include "models/builtins.h"
+#include "net/net_build.h"
 
 typedef struct tiny {
     int64_t V, T, C, H, L, batch, dtype;
@@ -271,10 +272,10 @@ START_TEST(test_multi_and_blocks) {
         ck_assert_msg(r <= 1e-13, "hvp_multi direction %zu vs single: %g", j, r);
     }
     /* chunks of at most 2 directions (3 = 2 + 1): the same products */
-    ck_assert_int_eq(hb__gpt_set_max_chunk(m, 2), HB_OK);
+    ck_assert_int_eq(hb__net_model_set_max_chunk(m, 2), HB_OK);
     hb_tensor *O2 = vec(ctx, K, n);
     ck_assert_int_eq(hb_model_hvp_multi(m, V, O2), HB_OK);
-    ck_assert_int_eq(hb__gpt_set_max_chunk(m, 0), HB_OK);
+    ck_assert_int_eq(hb__net_model_set_max_chunk(m, 0), HB_OK);
     double rc = rel_diff(hb_tensor_data(O2), o, K * n);
     ck_assert_msg(rc <= 1e-13, "chunked hvp_multi: %g", rc);
     hb_tensor_free(O2);

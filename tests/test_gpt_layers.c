@@ -1,5 +1,5 @@
 /* The interleaved-R layers (lib/nn: embedding, position embedding, layernorm, rmsnorm,
- * attention, dense, gelu, softmax_xent; the gpt model's and hb_net's) in
+ * attention, linear, xent: the R-passes of hb_net's ops) in
  * f64 against central finite differences. Each layer is wrapped as y = f(u) with u its
  * input and parameters packed in one vector, so one harness checks, for k = 2 directions:
  *   backward:   gu = J(u)ᵀ·gy            vs FD of ⟨gy, f(u)⟩                     (≤ 1e-7)
@@ -14,13 +14,10 @@
 #include "hb_test.h"
 #include "kernels/kernels.h"
 #include "nn/attention.h"
-#include "nn/dense.h"
 #include "nn/embedding.h"
-#include "nn/gelu.h"
 #include "nn/layernorm.h"
 #include "nn/linear.h"
 #include "nn/rmsnorm.h"
-#include "nn/softmax_xent.h"
 #include "nn/xent.h"
 
 enum { K = 2 };
@@ -186,56 +183,23 @@ static void dn_bwd(const double *u, const double *gy, double *gu) {
 }
 static void dn_rfwd(const double *u, const double *Ru, double *Ry) {
     double *Rx = malloc(K * M_ * C_ * sizeof *Rx), *R = malloc(K * M_ * CO_ * sizeof *R);
-    double *s = malloc(hb__dense_scratch(C_, CO_, K) * sizeof *s);
+    double *s = malloc(hb__linear_rscratch(C_, CO_, K) * sizeof *s);
     inter(K, M_, C_, Ru, DNU, Rx);
-    ck_assert_int_eq(hb__dense_rforward(CTX, HB_F64, M_, C_, CO_, K, u, DW, Rx, Ru + M_ * C_,
+    ck_assert_int_eq(hb__linear_rforward(CTX, HB_F64, M_, C_, CO_, K, u, DW, Rx, Ru + M_ * C_,
                                         Ru + M_ * C_ + CO_ * C_, DNU, R, s), HB_OK);
     deinter(K, M_, CO_, R, Ry, M_ * CO_);
     free(Rx), free(R), free(s);
 }
 static void dn_rbwd(const double *u, const double *gy, const double *Ru, const double *Rgy, double *Rgu) {
     double *Rx = malloc(K * M_ * C_ * sizeof *Rx), *Rg = malloc(K * M_ * CO_ * sizeof *Rg);
-    double *Rgx = calloc(K * M_ * C_, sizeof *Rgx), *s = malloc(hb__dense_scratch(C_, CO_, K) * sizeof *s);
+    double *Rgx = calloc(K * M_ * C_, sizeof *Rgx), *s = malloc(hb__linear_rscratch(C_, CO_, K) * sizeof *s);
     inter(K, M_, C_, Ru, DNU, Rx);
     inter(K, M_, CO_, Rgy, M_ * CO_, Rg);
     memset(Rgu, 0, K * DNU * sizeof(double));
-    ck_assert_int_eq(hb__dense_rbackward(CTX, HB_F64, M_, C_, CO_, K, u, DW, gy, Rx, Ru + M_ * C_, DNU,
+    ck_assert_int_eq(hb__linear_rbackward(CTX, HB_F64, M_, C_, CO_, K, u, DW, gy, Rx, Ru + M_ * C_, DNU,
                                          Rg, Rgx, Rgu + M_ * C_, Rgu + M_ * C_ + CO_ * C_, DNU, s), HB_OK);
     deinter(K, M_, C_, Rgx, Rgu, DNU);
     free(Rx), free(Rg), free(Rgx), free(s);
-}
-
-/* ---- gelu: u = x (M, C), y (M, C); the passes take x through gelu'(x), gelu''(x) ---- */
-static double *GD1, *GD2;
-static void ge_derivs(const double *u) {
-    double *y = malloc(M_ * C_ * sizeof *y);
-    ck_assert_int_eq(hb__gelu_forward(CTX, HB_F64, M_ * C_, u, y, GD1, GD2), HB_OK);
-    free(y);
-}
-static void ge_fwd(const double *u, double *y) {
-    ck_assert_int_eq(hb__gelu_forward(CTX, HB_F64, M_ * C_, u, y, NULL, NULL), HB_OK);
-}
-static void ge_bwd(const double *u, const double *gy, double *gu) {
-    ge_derivs(u);
-    ck_assert_int_eq(hb__gelu_backward(CTX, HB_F64, M_ * C_, GD1, gy, gu), HB_OK);
-}
-static void ge_rfwd(const double *u, const double *Ru, double *Ry) {
-    double *Rx = malloc(K * M_ * C_ * sizeof *Rx), *R = malloc(K * M_ * C_ * sizeof *R);
-    ge_derivs(u);
-    inter(K, M_, C_, Ru, M_ * C_, Rx);
-    ck_assert_int_eq(hb__gelu_rforward(CTX, HB_F64, M_, K, C_, GD1, Rx, R), HB_OK);
-    deinter(K, M_, C_, R, Ry, M_ * C_);
-    free(Rx), free(R);
-}
-static void ge_rbwd(const double *u, const double *gy, const double *Ru, const double *Rgy, double *Rgu) {
-    double *Rx = malloc(K * M_ * C_ * sizeof *Rx), *Rg = malloc(K * M_ * C_ * sizeof *Rg);
-    double *R = malloc(K * M_ * C_ * sizeof *R);
-    ge_derivs(u);
-    inter(K, M_, C_, Ru, M_ * C_, Rx);
-    inter(K, M_, C_, Rgy, M_ * C_, Rg);
-    ck_assert_int_eq(hb__gelu_rbackward(CTX, HB_F64, M_, K, C_, GD1, GD2, gy, Rx, Rg, R), HB_OK);
-    deinter(K, M_, C_, R, Rgu, M_ * C_);
-    free(Rx), free(Rg), free(R);
 }
 
 /* ---- attention: u = (q, k, v) each (N·T, C), y (N·T, C) ---- */
@@ -359,25 +323,20 @@ START_TEST(test_layers_fd) {
     CTX = hb_test_context(1, 42);
     N_ = 2, T_ = 4, V_ = 5, C_ = 6, M_ = N_ * T_, CO_ = 3, H_ = 2;
     for (size_t i = 0; i < N_ * T_; i++) IDX[i] = (int32_t)((i * 3 + 1) % V_);
-    GD1 = malloc(M_ * C_ * sizeof *GD1);
-    GD2 = malloc(M_ * C_ * sizeof *GD2);
     const layer_case cases[] = {
         {"embedding", (V_ + T_) * C_, M_ * C_, emb_fwd, emb_bwd, emb_rfwd, emb_rbwd},
         {"layernorm", M_ * C_ + 2 * C_, M_ * C_, ln_fwd, ln_bwd, ln_rfwd, ln_rbwd},
         {"pos_embedding", (M_ + T_) * C_, M_ * C_, pe_fwd, pe_bwd, pe_rfwd, pe_rbwd},
         {"rmsnorm", M_ * C_ + C_, M_ * C_, rms_fwd, rms_bwd, rms_rfwd, rms_rbwd},
         {"dense", DNU, M_ * CO_, dn_fwd, dn_bwd, dn_rfwd, dn_rbwd},
-        {"gelu", M_ * C_, M_ * C_, ge_fwd, ge_bwd, ge_rfwd, ge_rbwd},
         {"attention", 3 * M_ * C_, M_ * C_, at_fwd, at_bwd, at_rfwd, at_rbwd},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_layer(&cases[i]);
-    free(GD1);
-    free(GD2);
     hb_context_free(CTX);
 }
 END_TEST
 
-/* softmax_xent: R(gz) vs FD of the shared backward's gz (M = 3 rows, V = 4). */
+/* xent: R(gz) vs FD of the shared backward's gz (M = 3 rows, V = 4). */
 START_TEST(test_xent_fd) {
     CTX = hb_test_context(1, 43);
     enum { M = 3, V = 4 };
@@ -385,13 +344,16 @@ START_TEST(test_xent_fd) {
     double *z = rnd(M * V, 5, 1), *Rz = rnd(K * M * V, 6, 1), p[M * V], gz[M * V], zp[M * V];
     double R[K * M * V], Rg[K * M * V], gp[M * V], gm[M * V], fd[M * V], pp[M * V], l;
     const double h = 1e-5, scale = 0.7;
-    /* forward and backward are the shared nn/xent.c; the R-backward is nn/softmax_xent.c */
+    /* forward, backward and R-backward: nn/xent.c */
     ck_assert_int_eq(hb__xent_forward(CTX, HB_F64, M, V, z, t, p, &l), HB_OK);
     memset(gz, 0, sizeof gz);
     ck_assert_int_eq(hb__xent_backward(CTX, HB_F64, M, V, p, t, scale, gz), HB_OK);
     inter(K, M, V, Rz, M * V, R);
-    ck_assert_int_eq(hb__sxent_rbackward(CTX, HB_F64, M, V, K, p, R, scale, R), HB_OK); /* in place */
-    deinter(K, M, V, R, Rg, M * V);
+    memset(Rg, 0, sizeof Rg);
+    double Ri[K * M * V];
+    memset(Ri, 0, sizeof Ri);
+    ck_assert_int_eq(hb__xent_rbackward(CTX, HB_F64, M, V, K, p, R, scale, Ri), HB_OK);
+    deinter(K, M, V, Ri, Rg, M * V);
     for (int j = 0; j < K; j++) {
         for (int i = 0; i < M * V; i++) zp[i] = z[i] + h * Rz[j * M * V + i];
         ck_assert_int_eq(hb__xent_forward(CTX, HB_F64, M, V, zp, t, pp, &l), HB_OK);
@@ -405,23 +367,15 @@ START_TEST(test_xent_fd) {
         ck_assert_msg(rel(Rg + j * M * V, fd, M * V) <= 1e-6, "xent R-backward: %g",
                       rel(Rg + j * M * V, fd, M * V));
     }
-    /* the accumulating variant (hb_net) into zeros gives the same numbers exactly, and
-     * accumulates on top of what is there */
-    double Ra[K * M * V], Rb[K * M * V];
-    inter(K, M, V, Rz, M * V, R);
-    memset(Ra, 0, sizeof Ra);
-    ck_assert_int_eq(hb__sxent_rbackward_add(CTX, HB_F64, M, V, K, p, R, scale, Ra), HB_OK);
-    deinter(K, M, V, Ra, Rb, M * V);
-    for (int i = 0; i < K * M * V; i++) ck_assert(Rb[i] == Rg[i]);
-    ck_assert_int_eq(hb__sxent_rbackward_add(CTX, HB_F64, M, V, K, p, R, scale, Ra), HB_OK);
-    deinter(K, M, V, Ra, Rb, M * V);
+    /* it accumulates on top of what is there */
+    double Rb[K * M * V];
+    ck_assert_int_eq(hb__xent_rbackward(CTX, HB_F64, M, V, K, p, R, scale, Ri), HB_OK);
+    deinter(K, M, V, Ri, Rb, M * V);
     for (int i = 0; i < K * M * V; i++) ck_assert(fabs(Rb[i] - 2 * Rg[i]) <= 1e-15);
     /* dtype checks */
-    ck_assert_int_eq(hb__sxent_rbackward_add(CTX, HB_BF16, M, V, 1, p, p, 1, gz), HB_EDTYPE);
+    ck_assert_int_eq(hb__xent_rbackward(CTX, HB_BF16, M, V, 1, p, p, 1, gz), HB_EDTYPE);
     ck_assert_int_eq(hb__rmsnorm_forward(CTX, HB_BF16, 1, 1, 1e-5, p, p, gz, gm), HB_EDTYPE);
     ck_assert_int_eq(hb__pos_embedding_forward(CTX, HB_BF16, 1, 1, 1, 1, p, p, 0, gz), HB_EDTYPE);
-    ck_assert_int_eq(hb__sxent_rbackward(CTX, HB_BF16, M, V, 1, p, p, 1, gz), HB_EDTYPE);
-    ck_assert_int_eq(hb__gelu_forward(CTX, HB_I32, 1, p, gz, NULL, NULL), HB_EDTYPE);
     ck_assert_int_eq(hb__layernorm_forward(CTX, HB_BF16, 1, 1, HB__LN_EPS, p, p, p, gz, gm, gp), HB_EDTYPE);
     ck_assert_int_eq(hb__embedding_forward(CTX, HB_BF16, 1, 1, 1, t, p, p, gz), HB_EDTYPE);
     hb__attn_shape bad = {1, 2, 5, 2};

@@ -497,9 +497,15 @@ static void check_bad_input(hb_model *m, int nd, const int64_t *x_shape, int32_t
     ck_assert_int_eq(hb_tensor_set_f64(x, 3, INFINITY), HB_OK);
     ck_assert_int_eq(hb_model_add_batch(m, x, y), HB_ENONFINITE);
     ck_assert_int_eq(hb_tensor_set_f64(x, 3, 0.25), HB_OK);
-    /* wrong dtypes: i32 inputs, f64 targets */
-    ck_assert_int_eq(hb_model_set_batch(m, y, y), HB_EDTYPE);
-    ck_assert_int_eq(hb_model_set_batch(m, x, x), HB_EDTYPE);
+    /* wrong dtypes: i32 inputs (of the right shape: a wrong shape is HB_ESHAPE first),
+     * f64 targets */
+    hb_tensor *xi = NULL;
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_I32, nd, x_shape, &xi), HB_OK);
+    ck_assert_int_eq(hb_model_set_batch(m, xi, y), HB_EDTYPE);
+    hb_tensor_free(xi);
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_F64, 1, ys, &xi), HB_OK);
+    ck_assert_int_eq(hb_model_set_batch(m, x, xi), HB_EDTYPE);
+    hb_tensor_free(xi);
     /* wrong shapes: a trailing dimension off by one; targets of the wrong length; ndim */
     int64_t sh[4];
     memcpy(sh, x_shape, (size_t)nd * sizeof *sh);
@@ -664,6 +670,37 @@ START_TEST(test_cnn_exact) {
 }
 END_TEST
 
+/* HB_MK_POOL = HB_POOL_MAX: same blocks, another function (the loss differs from the
+ * average-pooling cnn's), gradient and HVP exact against differences (with this seed no
+ * window's two largest values lie within the stencil of each other), the dense Hessian
+ * symmetric; an unknown pooling is HB_EINVAL at the setter. */
+START_TEST(test_cnn_max_pool) {
+    hb_context *ctx = hb_test_context(1, 19);
+    int64_t kv[16];
+    memcpy(kv, cnn_tiny, sizeof cnn_tiny);
+    kv[12] = HB_MK_POOL, kv[13] = HB_POOL_MAX;
+    hb_model *mx = make_model(ctx, HB_MODEL_CNN, kv, 7), *ma = make_model(ctx, HB_MODEL_CNN, cnn_tiny, 6);
+    ck_assert_uint_eq(nparams(mx), nparams(ma));
+    memcpy(theta(mx), theta(ma), nparams(ma) * sizeof(double));
+    ck_assert(fabs(loss_of(mx) - loss_of(ma)) > 1e-6);
+    check_grad_fd(mx);
+    check_hvp_fd(mx, true);
+    check_multi_and_block(mx);
+    hb_model_free(mx), hb_model_free(ma);
+    hb_model_config *c = NULL;
+    ck_assert_int_eq(hb_model_config_create(ctx, HB_MODEL_CNN, &c), HB_OK);
+    int64_t v = 0;
+    ck_assert_int_eq(hb_model_config_get_i64(c, HB_MK_POOL, &v), HB_OK);
+    ck_assert_int_eq(v, HB_POOL_AVG);
+    ck_assert_int_eq(hb_model_config_set_i64(c, HB_MK_POOL, 3), HB_EINVAL);
+    hb_model_config_free(c);
+    ck_assert_int_eq(hb_model_config_create(ctx, HB_MODEL_MLP, &c), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(c, HB_MK_POOL, HB_POOL_MAX), HB_EINVAL);
+    hb_model_config_free(c);
+    hb_context_free(ctx);
+}
+END_TEST
+
 static const int64_t cnn_small[] = {HB_MK_IMAGE_SIZE, 6, HB_MK_CONV_WIDTH, 2, HB_MK_CONV_STAGES, 2,
                                     HB_MK_CLASSES, 3};
 
@@ -799,6 +836,7 @@ Suite *hb_suite_models(void) {
     suite_add_tcase(s, tm);
     TCase *tc = tcase_create("cnn");
     tcase_add_test(tc, test_cnn_exact);
+    tcase_add_test(tc, test_cnn_max_pool);
     tcase_add_test(tc, test_cnn_batches_precisions);
     tcase_add_test(tc, test_cnn_bad_input_and_learning);
     tcase_add_test(tc, test_cnn_oom);

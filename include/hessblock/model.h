@@ -52,6 +52,7 @@ typedef enum hb_model_key {
     HB_MK_CHANNELS = 31,    /* cnn: input channels [1]                                       */
     HB_MK_CONV_WIDTH = 32,  /* cnn: channels of the first conv layer, doubled per stage [8]  */
     HB_MK_CONV_STAGES = 33, /* cnn: conv(3x3)+ReLU+pool(2x2) stages [2]                      */
+    HB_MK_POOL = 34,        /* cnn: pooling, hb_net_pool (net.h) [HB_POOL_AVG = 1]; max = 2  */
     HB_MK_QUAD_BLOCKS = 40, /* quadratic: number of blocks [4]                               */
     HB_MK_QUAD_BLOCK_SIZE = 41, /* quadratic: size of every block [25]                       */
     HB_MK_QUAD_FAMILY = 42, /* quadratic: hb_quadratic_family [HB_QUAD_HETEROGENEOUS]        */

@@ -2,6 +2,7 @@
  * (default and inclusive bounds) and its constructor. The model core (lib/model/) finds
  * kinds here and nowhere else, so a new built-in is one entry below plus its file.
  * Adding a key to a kind: one row in its table here and one line in model.h. */
+#include "hessblock/net.h"
 #include "models/builtins.h"
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -28,6 +29,7 @@ static const hb__model_key_spec cnn_keys[] = {
     {HB_MK_CHANNELS, false, 1, 1, 1024},
     {HB_MK_CONV_WIDTH, false, 8, 1, 4096},
     {HB_MK_CONV_STAGES, false, 2, 1, 12},
+    {HB_MK_POOL, false, HB_POOL_AVG, HB_POOL_AVG, HB_POOL_MAX},
 };
 
 static const hb__model_key_spec quadratic_keys[] = {

@@ -3,7 +3,7 @@
  *   q = x·Wqᵀ + bq,  k = x·Wkᵀ + bk,  v = x·Wvᵀ + bv              x, q, k, v (N·T, C)
  *   y = per (sequence, head) softmax(q kᵀ/√d + causal mask)·v      P (N, H, T, T), d = C/H
  *   out = y·Woᵀ + bo                                               out (N·T, C)
- * The projections are nn/linear.c (θ side) and nn/dense.c (interleaved R-passes), the
+ * The projections are nn/linear.c, the
  * attention core nn/attention.c; their equations are there. The passes call the kernels
  * in the order of lib/models/gpt.c (forward, backward, rpass: one block's attention), so a
  * gpt rebuilt from ops gives its numbers exactly.
@@ -23,7 +23,7 @@
 #include "kernels/kernels.h"
 #include "net/op_seq_util.h"
 #include "nn/attention.h"
-#include "nn/dense.h"
+#include "nn/linear.h"
 #include "nn/linear.h"
 
 enum { WQ = 0, BQ, WK, BK, WV, BV, WO, BO };
@@ -54,7 +54,7 @@ static size_t attn_rsaved(const hb__net_op *op, const hb__act *acts, size_t N) {
 
 /* kernel scratch after the gradient buffers: attention's or dense's, used one at a time */
 static size_t kernel_scratch(const attn_dims *d, size_t k) {
-    size_t a = hb__attention_scratch(&d->sh, k ? k : 1), b = hb__dense_scratch(d->sh.C, d->sh.C, k);
+    size_t a = hb__attention_scratch(&d->sh, k ? k : 1), b = hb__linear_rscratch(d->sh.C, d->sh.C, k);
     return a > b ? a : b;
 }
 
@@ -148,7 +148,7 @@ static int proj_rforward(const hb__op_call *c, const attn_dims *d, int w, const 
                          const void *Rx, void *Ry, void *ws) {
     hb__dir Vw = c->V[w], Vb = c->V[w + 1];
     bool one = hb__seq_one_ld(Vw, Vb);
-    HB_TRY(hb__dense_rforward(c->ctx, c->dt, d->M, d->sh.C, d->sh.C, c->k, x, c->W[w], Rx, Vw.p,
+    HB_TRY(hb__linear_rforward(c->ctx, c->dt, d->M, d->sh.C, d->sh.C, c->k, x, c->W[w], Rx, Vw.p,
                               one ? Vb.p : NULL, hb__seq_ld(Vw, Vb), Ry, ws));
     if (!one) hb__seq_add_dir_rows(c->dt, d->M, c->k, d->sh.C, Vb, Ry);
     return HB_OK;
@@ -174,7 +174,7 @@ static int proj_rbackward(const hb__op_call *c, const attn_dims *d, int w, const
                           const void *gy, const void *Rx, const void *Rgy, void *Rgx, void *ws) {
     hb__dir Ow = c->O[w], Ob = c->O[w + 1];
     bool one = hb__seq_one_ld(Ow, Ob);
-    HB_TRY(hb__dense_rbackward(c->ctx, c->dt, d->M, d->sh.C, d->sh.C, c->k, x, c->W[w], gy, Rx,
+    HB_TRY(hb__linear_rbackward(c->ctx, c->dt, d->M, d->sh.C, d->sh.C, c->k, x, c->W[w], gy, Rx,
                                c->V[w].p, c->V[w].ld, Rgy, Rgx, Ow.p, one ? Ob.p : NULL,
                                hb__seq_ld(Ow, Ob), ws));
     if (!one) hb__seq_sum_dir_rows(c->dt, d->M, c->k, d->sh.C, Rgy, Ob);

@@ -1,16 +1,16 @@
 /* Linear op over the last dimension: y = x·Wᵀ + b.
  *   x (M, Cin), W (Cout, Cin), b (Cout), y (M, Cout),  M = N·rows (rows = T or 1)
  * Backward:   gx += gy·W,  gW += gyᵀ·x,  gb += Σ_rows gy         (nn/linear.c)
- * R-forward:  Ry = Rx·Wᵀ + x·RWᵀ + Rb                             (nn/dense.c)
+ * R-forward:  Ry = Rx·Wᵀ + x·RWᵀ + Rb                             (nn/linear.c)
  * R-backward: Rgx += Rgy·W + gy·RW,  OW += Rgyᵀ·x + gyᵀ·Rx,  Ob += Σ_rows Rgy
  * R quantities (M, k, ·) interleaved; blk[0] = weight, blk[1] = bias or absent.
- * nn/dense.c takes ONE stride for the weight's and the bias's directions (and one for
+ * nn/linear.c takes ONE stride for the weight's and the bias's directions (and one for
  * their outputs): the engine passes the same stride to every block of a call. */
 #include <stdio.h>
 #include <string.h>
 
 #include "net/net_internal.h"
-#include "nn/dense.h"
+#include "nn/linear.h"
 #include "nn/linear.h"
 
 /* Shapes of a call: M rows, Cin → Cout. */
@@ -30,10 +30,10 @@ static int one_ld(const hb__op_call *c, const hb__dir *d, size_t *ld) {
     return HB_OK;
 }
 
-/* scratch of the R-passes: the k parameter directions packed side by side (nn/dense.h) */
+/* scratch of the R-passes: the k parameter directions packed side by side (nn/linear.h) */
 static size_t linear_scratch(const hb__net_op *op, const hb__act *acts, size_t N, size_t k) {
     (void)N;
-    return k ? hb__dense_scratch(acts[op->in[0]].width, acts[op->out].width, k) : 0;
+    return k ? hb__linear_rscratch(acts[op->in[0]].width, acts[op->out].width, k) : 0;
 }
 
 /* y (M, Cout) = x (M, Cin)·Wᵀ + b */
@@ -57,7 +57,7 @@ static int linear_rforward(const hb__op_call *c) {
     size_t M, Cin, Cout, ld;
     dims(c, &M, &Cin, &Cout);
     HB_TRY(one_ld(c, c->V, &ld));
-    return hb__dense_rforward(c->ctx, c->dt, M, Cin, Cout, c->k, c->x[0], c->W[0], c->Rx[0],
+    return hb__linear_rforward(c->ctx, c->dt, M, Cin, Cout, c->k, c->x[0], c->W[0], c->Rx[0],
                               c->V[0].p, c->V[1].p, ld, c->Ry, c->scratch);
 }
 
@@ -68,7 +68,7 @@ static int linear_rbackward(const hb__op_call *c) {
     dims(c, &M, &Cin, &Cout);
     HB_TRY(one_ld(c, c->V, &ldv));
     HB_TRY(one_ld(c, c->O, &ldo));
-    return hb__dense_rbackward(c->ctx, c->dt, M, Cin, Cout, c->k, c->x[0], c->W[0], c->gy,
+    return hb__linear_rbackward(c->ctx, c->dt, M, Cin, Cout, c->k, c->x[0], c->W[0], c->gy,
                                c->Rx[0], c->V[0].p, ldv, c->Rgy, c->Rgx[0], c->O[0].p, c->O[1].p,
                                ldo, c->scratch);
 }

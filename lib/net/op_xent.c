@@ -8,7 +8,7 @@
  * nn/xent.c (forward, backward, accuracy) and nn/softmax_xent.c (R-backward, the gpt
  * model's numerics). saved: p (M, V). */
 #include "net/op_seq_util.h"
-#include "nn/softmax_xent.h"
+#include "nn/xent.h"
 #include "nn/xent.h"
 
 static size_t rows_of(const hb__op_call *c) { return c->N * hb__seq_in(c, 0)->rows; }
@@ -43,7 +43,7 @@ static int xent_rforward(const hb__op_call *c) {
 /* Rgz += scale/M · p ⊙ (Rz − ⟨p, Rz⟩); zero where Rz is */
 static int xent_rbackward(const hb__op_call *c) {
     if (!c->Rgx[0] || !c->Rx[0]) return HB_OK;
-    return hb__sxent_rbackward_add(c->ctx, c->dt, rows_of(c), classes_of(c), c->k, c->saved,
+    return hb__xent_rbackward(c->ctx, c->dt, rows_of(c), classes_of(c), c->k, c->saved,
                                    c->Rx[0], c->scale, c->Rgx[0]);
 }
 

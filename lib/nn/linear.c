@@ -1,24 +1,34 @@
 /* Linear layer: forward, backward and R-operator passes side by side.
  *
- *   y  = x·Wᵀ + b                          x (N,in)  W (out,in)  b (out)  y (N,out)
- *   dx = dy·W      dW = dyᵀ·x      db = Σ_n dy
- * R-pass (Pearlmutter: R{f} = d/dε f(θ + εv) at ε = 0), direction j of k:
- *   Ry   = Rx·Wᵀ + x·RWᵀ + Rb
- *   Rdx  = Rdy·W + dy·RW
- *   RdW  = Rdyᵀ·x + dyᵀ·Rx
- *   Rdb  = Σ_n Rdy
- * Products of an R quantity with a θ quantity on the left (Rx·Wᵀ, Rdy·W) are ONE gemm over
- * all k directions ((k·N) rows); the others are one gemm per direction (the (k, N, ·)
- * layout makes their stacked result non-strided). */
-#include "nn/linear.h"
-
+ *   y = x·Wᵀ + b                                 x (M, Cin), W (Cout, Cin), y (M, Cout)
+ * Backward:   gx = gy·W,  gW = gyᵀ·x,  gb = Σ_rows gy
+ * R-forward:  Ry = Rx·Wᵀ + x·RWᵀ + Rb
+ * R-backward: R(gx) = Rgy·W + gy·RW,  R(gW) = Rgyᵀ·x + gyᵀ·Rx,  R(gb) = Σ_rows Rgy
+ * (Pearlmutter: R{f} = d/dε f(θ + εv) at ε = 0.) The k directions are interleaved per row
+ * (see linear.h): each R term is one gemm over all k, after packing the k parameter
+ * directions side by side (k·Cout·Cin copies, negligible next to the M·k·Cout·Cin
+ * multiply-adds). Template part compiled once per dtype. */
+#ifndef HB_NN_TEMPLATE
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "nn/linear.h"
 
-#define ES(dt) ((int64_t)hb_dtype_size(dt))
-#define AT(p, dt, off) ((const char *)(p) + (int64_t)(off) * ES(dt))
-#define ATW(p, dt, off) ((char *)(p) + (int64_t)(off) * ES(dt))
+#define HB_NN_TEMPLATE
+#define real float
+#define F(name) name##_f32
+#include "linear.c"
+#undef real
+#undef F
+#define real double
+#define F(name) name##_f64
+#include "linear.c"
+#undef real
+#undef F
+#undef HB_NN_TEMPLATE
+
+#define CALL(fn, ...) (dt == HB_F32 ? fn##_f32(__VA_ARGS__) : fn##_f64(__VA_ARGS__))
+#define I64(x) ((int64_t)(x))
 
 /* y[n,:] += b for every row n (b: (out)). */
 static void add_bias(hb_dtype dt, int64_t rows, int64_t out, const void *b, void *y) {
@@ -64,47 +74,107 @@ int hb__linear_backward(hb_context *ctx, hb_dtype dt, int64_t N, int64_t in, int
     return HB_OK;
 }
 
-int hb__linear_rop_forward(hb_context *ctx, hb_dtype dt, int64_t N, int64_t in, int64_t out,
-                           int64_t k, const void *x, const void *W, const void *Rx,
-                           const void *RW, const void *Rb, void *Ry) {
-    /* Ry = Rx·Wᵀ over all k·N rows at once (when Rx is given), then += x·RW_jᵀ, + Rb_j;
-     * the first product to land in Ry overwrites it (beta = 0), none at all leaves 0. */
+size_t hb__linear_rscratch(size_t Cin, size_t Cout, size_t k) { return 2 * k * Cout * Cin; }
+
+int hb__linear_rforward(hb_context *ctx, hb_dtype dt, size_t M, size_t Cin, size_t Cout,
+                       size_t k, const void *x, const void *W, const void *Rx, const void *RW,
+                       const void *Rb, size_t ldv, void *Ry, void *scratch) {
+    size_t es = hb_dtype_size(dt);
     if (Rx)
-        HB_TRY(hb__gemm(ctx, dt, false, true, k * N, out, in, 1.0, Rx, in, W, in, 0.0, Ry, out));
-    else if (!RW)
-        memset(Ry, 0, (size_t)(k * N * out * ES(dt)));
-    for (int64_t j = 0; j < k; j++) {
-        void *Ryj = ATW(Ry, dt, j * N * out);
-        if (RW)
-            HB_TRY(hb__gemm(ctx, dt, false, true, N, out, in, 1.0, x, in, AT(RW, dt, j * out * in),
-                            in, Rx ? 1.0 : 0.0, Ryj, out));
-        if (Rb) add_bias(dt, N, out, AT(Rb, dt, j * out), Ryj);
+        HB_TRY(hb__gemm(ctx, dt, false, true, I64(M * k), I64(Cout), I64(Cin), 1.0, Rx, I64(Cin),
+                        W, I64(Cin), 0.0, Ry, I64(Cout)));
+    else
+        memset(Ry, 0, M * k * Cout * es);
+    if (RW) {
+        /* x·[RW_1ᵀ … RW_kᵀ]: B stored (k·Cout, Cin), packed unless already contiguous */
+        const void *B = RW;
+        if (k > 1 && ldv != Cout * Cin) {
+            for (size_t j = 0; j < k; j++)
+                memcpy((char *)scratch + j * Cout * Cin * es, (const char *)RW + j * ldv * es,
+                       Cout * Cin * es);
+            B = scratch;
+        }
+        HB_TRY(hb__gemm(ctx, dt, false, true, I64(M), I64(k * Cout), I64(Cin), 1.0, x, I64(Cin), B,
+                        I64(Cin), 1.0, Ry, I64(k * Cout)));
     }
+    if (Rb) CALL(add_rows, M, k, Cout, Rb, ldv, Ry);
     return HB_OK;
 }
 
-int hb__linear_rop_backward(hb_context *ctx, hb_dtype dt, int64_t N, int64_t in, int64_t out,
-                            int64_t k, const void *x, const void *W, const void *dy,
-                            const void *Rx, const void *RW, const void *Rdy, void *Rdx,
-                            void *RdW, void *Rdb) {
-    if (Rdx) {
-        /* Rdx += Rdy·W, all directions in one gemm of (k·N) rows */
-        HB_TRY(hb__gemm(ctx, dt, false, false, k * N, in, out, 1.0, Rdy, out, W, in, 1.0, Rdx, in));
-        if (RW)
-            for (int64_t j = 0; j < k; j++)
-                HB_TRY(hb__gemm(ctx, dt, false, false, N, in, out, 1.0, dy, out,
-                                AT(RW, dt, j * out * in), in, 1.0, ATW(Rdx, dt, j * N * in), in));
-    }
-    for (int64_t j = 0; j < k; j++) {
-        if (RdW) {
-            void *RdWj = ATW(RdW, dt, j * out * in);
-            HB_TRY(hb__gemm(ctx, dt, true, false, out, in, N, 1.0, AT(Rdy, dt, j * N * out), out, x,
-                            in, 1.0, RdWj, in));
-            if (Rx)
-                HB_TRY(hb__gemm(ctx, dt, true, false, out, in, N, 1.0, dy, out,
-                                AT(Rx, dt, j * N * in), in, 1.0, RdWj, in));
+int hb__linear_rbackward(hb_context *ctx, hb_dtype dt, size_t M, size_t Cin, size_t Cout,
+                        size_t k, const void *x, const void *W, const void *gy, const void *Rx,
+                        const void *RW, size_t ldv, const void *Rgy, void *Rgx, void *OW,
+                        void *Ob, size_t ldo, void *scratch) {
+    size_t es = hb_dtype_size(dt), blk = Cout * Cin;
+    char *S = scratch;
+    if (Rgx) {
+        HB_TRY(hb__gemm(ctx, dt, false, false, I64(M * k), I64(Cin), I64(Cout), 1.0, Rgy, I64(Cout),
+                        W, I64(Cin), 1.0, Rgx, I64(Cin)));
+        if (RW) {
+            /* gy·[RW_1 … RW_k]: B stored (Cout, k·Cin), B[o, j·Cin + i] = RW_j[o, i] */
+            for (size_t j = 0; j < k; j++)
+                for (size_t o = 0; o < Cout; o++)
+                    memcpy(S + (o * k + j) * Cin * es, (const char *)RW + (j * ldv + o * Cin) * es,
+                           Cin * es);
+            HB_TRY(hb__gemm(ctx, dt, false, false, I64(M), I64(k * Cin), I64(Cout), 1.0, gy,
+                            I64(Cout), S, I64(k * Cin), 1.0, Rgx, I64(k * Cin)));
         }
-        if (Rdb) add_colsum(dt, N, out, AT(Rdy, dt, j * N * out), ATW(Rdb, dt, j * out));
     }
+    if (OW) {
+        /* Rgyᵀ·x: (k·Cout, M)·(M, Cin) = the k blocks stacked */
+        bool direct = k == 1 || ldo == blk;
+        HB_TRY(hb__gemm(ctx, dt, true, false, I64(k * Cout), I64(Cin), I64(M), 1.0, Rgy,
+                        I64(k * Cout), x, I64(Cin), direct ? 1.0 : 0.0, direct ? OW : S, I64(Cin)));
+        if (!direct) CALL(add_blocks, k, blk, (void *)S, OW, ldo);
+        if (Rx) {
+            /* gyᵀ·Rx: (Cout, M)·(M, k·Cin) = (Cout, k, Cin) */
+            HB_TRY(hb__gemm(ctx, dt, true, false, I64(Cout), I64(k * Cin), I64(M), 1.0, gy, I64(Cout),
+                            Rx, I64(k * Cin), 0.0, S, I64(k * Cin)));
+            CALL(add_interleaved, k, Cout, Cin, (void *)S, OW, ldo);
+        }
+    }
+    if (Ob) CALL(col_sums, M, k, Cout, Rgy, Ob, ldo);
     return HB_OK;
 }
+
+#else /* ---- template body ---- */
+
+/* y[m, j, :] += b + j·ld for rows m, directions j */
+static int F(add_rows)(size_t M, size_t k, size_t C, const real *b, size_t ld, real *y) {
+    for (size_t m = 0; m < M; m++)
+        for (size_t j = 0; j < k; j++) {
+            real *r = y + (m * k + j) * C;
+            const real *bj = b + j * ld;
+            for (size_t c = 0; c < C; c++) r[c] += bj[c];
+        }
+    return 0;
+}
+
+/* out_j[c] += Σ_m g[m, j, c] */
+static int F(col_sums)(size_t M, size_t k, size_t C, const real *g, real *out, size_t ld) {
+    for (size_t m = 0; m < M; m++)
+        for (size_t j = 0; j < k; j++) {
+            const real *r = g + (m * k + j) * C;
+            real *o = out + j * ld;
+            for (size_t c = 0; c < C; c++) o[c] += r[c];
+        }
+    return 0;
+}
+
+/* out_j[i] += S[j·blk + i] */
+static int F(add_blocks)(size_t k, size_t blk, const real *S, real *out, size_t ld) {
+    for (size_t j = 0; j < k; j++)
+        for (size_t i = 0; i < blk; i++) out[j * ld + i] += S[j * blk + i];
+    return 0;
+}
+
+/* out_j[o, i] += S[o, j, i] */
+static int F(add_interleaved)(size_t k, size_t Cout, size_t Cin, const real *S, real *out,
+                              size_t ld) {
+    for (size_t o = 0; o < Cout; o++)
+        for (size_t j = 0; j < k; j++)
+            for (size_t i = 0; i < Cin; i++) out[j * ld + o * Cin + i] += S[(o * k + j) * Cin + i];
+    return 0;
+}
+
+#endif

@@ -1,23 +1,22 @@
-/* Linear layer  y = x·Wᵀ + b  (PyTorch nn.Linear layout), with its backward and its
- * R-operator passes for k directions at once.
+/* Linear (dense) layer  y = x·Wᵀ + b  (PyTorch nn.Linear layout): forward, backward and
+ * the R-operator passes for k directions INTERLEAVED per row: Rx (M, k, Cin),
+ * Ry (M, k, Cout). With that layout every product of an R-pass is ONE gemm for all k
+ * directions (x·[RW_1ᵀ … RW_kᵀ] is (M, k·Cout) = (M, k, Cout)).
  *
- * Shapes (row-major, contiguous):  x (N, in)   W (out, in)   b (out) or NULL   y (N, out)
- * R quantities carry a leading direction dimension k:
- *   Rx (k, N, in)   RW (k, out, in)   Rb (k, out)   Ry (k, N, out)
- * Any R input may be NULL, meaning zero (e.g. Rx = 0 for the first layer, RW = 0 for a
- * frozen block).
+ * Shapes (row-major): x (M, Cin), W (Cout, Cin), b (Cout) or NULL, y, gy (M, Cout),
+ * gx (M, Cin). Parameter directions RW_j = RW + j·ldv, Rb_j = Rb + j·ldv (NULL = zero);
+ * R-gradient outputs OW_j = OW + j·ldo, Ob_j = Ob + j·ldo (NULL = skipped).
  *
  * Conventions shared by every lib/nn layer: forward outputs (y, Ry) are WRITTEN; backward
- * outputs (dx, dW, db and their R versions) are ACCUMULATED (the caller zeroes), so
- * micro-batches, residual branches and shared parameters need no special case. Every
- * function takes (ctx, dt) with dt = HB_F32 or HB_F64 and returns HB_OK or the kernels'
- * status. */
+ * outputs (gx, gW, gb and their R versions) are ACCUMULATED (the caller zeroes), so
+ * micro-batches, residual branches and shared parameters need no special case. dt is
+ * HB_F32 or HB_F64; every function returns HB_OK or the kernels' status. */
 #ifndef HB_NN_LINEAR_H
 #define HB_NN_LINEAR_H
 
 #include "core/internal.h"
 
-/* y = x·Wᵀ + b */
+/* y = x·Wᵀ + b   (N = M rows; in = Cin, out = Cout) */
 int hb__linear_forward(hb_context *ctx, hb_dtype dt, int64_t N, int64_t in, int64_t out,
                        const void *x, const void *W, const void *b, void *y);
 
@@ -26,20 +25,18 @@ int hb__linear_backward(hb_context *ctx, hb_dtype dt, int64_t N, int64_t in, int
                         const void *x, const void *W, const void *dy, void *dx, void *dW,
                         void *db);
 
-/* R-forward:  Ry_j = Rx_j·Wᵀ + x·RW_jᵀ + Rb_j      (written) */
-int hb__linear_rop_forward(hb_context *ctx, hb_dtype dt, int64_t N, int64_t in, int64_t out,
-                           int64_t k, const void *x, const void *W, const void *Rx,
-                           const void *RW, const void *Rb, void *Ry);
+/* Scratch elements needed by hb__linear_rforward / hb__linear_rbackward. */
+size_t hb__linear_rscratch(size_t Cin, size_t Cout, size_t k);
 
-/* R-backward (the directional derivative of the backward):
- *   R(dx)_j += R(dy)_j·W + dy·RW_j
- *   R(dW)_j += R(dy)_jᵀ·x + dyᵀ·Rx_j
- *   R(db)_j += Σ_n R(dy)_j[n,:]
- * Rdy (k, N, out); outputs Rdx (k, N, in), RdW (k, out, in), Rdb (k, out), each may be
- * NULL (not wanted); RW, Rx may be NULL (zero). */
-int hb__linear_rop_backward(hb_context *ctx, hb_dtype dt, int64_t N, int64_t in, int64_t out,
-                            int64_t k, const void *x, const void *W, const void *dy,
-                            const void *Rx, const void *RW, const void *Rdy, void *Rdx,
-                            void *RdW, void *Rdb);
+/* Ry = Rx·Wᵀ + x·RWᵀ + Rb (overwrites Ry; Rx NULL = zero). */
+int hb__linear_rforward(hb_context *ctx, hb_dtype dt, size_t M, size_t Cin, size_t Cout,
+                        size_t k, const void *x, const void *W, const void *Rx, const void *RW,
+                        const void *Rb, size_t ldv, void *Ry, void *scratch);
+/* R of the backward: Rgx += Rgy·W + gy·RW;  OW_j += Rgy_jᵀ·x + gyᵀ·Rx_j;
+ * Ob_j += Σ_rows Rgy_j. */
+int hb__linear_rbackward(hb_context *ctx, hb_dtype dt, size_t M, size_t Cin, size_t Cout,
+                         size_t k, const void *x, const void *W, const void *gy, const void *Rx,
+                         const void *RW, size_t ldv, const void *Rgy, void *Rgx, void *OW,
+                         void *Ob, size_t ldo, void *scratch);
 
 #endif

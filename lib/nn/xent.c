@@ -1,14 +1,31 @@
-/* Softmax cross-entropy, forward / backward / R-pass side by side.
+/* Softmax cross-entropy (mean over rows), forward / backward / R-backward side by side.
  *
  *   p[n,:]  = softmax(z[n,:])                        z (N, C), targets t (N)
  *   L       = (1/N) Σ_n −log p[n, t_n] = (1/N) Σ_n (logsumexp(z[n,:]) − z[n, t_n])
  *   dz      = dL·(p − onehot(t))/N
- * R-pass (p depends on z only; onehot is constant):
+ * R-forward:  (the R-pass of the loss value itself is not needed for H·v)
+ * R-backward, k directions interleaved per row, Rz and R(dz) (N, k, C):
  *   R(dz)   = dL·R(p)/N,   R(p) = p ⊙ (Rz − ⟨p, Rz⟩)   (= (diag p − p pᵀ)·Rz)
- * Row sums and logsumexp are accumulated in double for both dtypes. */
+ * dL (`scale`, `dloss`) is the micro-batch weight, so second-order terms upstream see the
+ * same factor as first-order ones. Row sums and logsumexp are accumulated in double for
+ * both dtypes on the θ side. Template part (the R-backward) compiled once per dtype. */
+#ifndef HB_NN_TEMPLATE
 #include <math.h>
 
 #include "nn/xent.h"
+
+#define HB_NN_TEMPLATE
+#define real float
+#define F(name) name##_f32
+#include "xent.c"
+#undef real
+#undef F
+#define real double
+#define F(name) name##_f64
+#include "xent.c"
+#undef real
+#undef F
+#undef HB_NN_TEMPLATE
 
 static double ld(hb_dtype dt, const void *p, int64_t i) {
     return dt == HB_F64 ? ((const double *)p)[i] : (double)((const float *)p)[i];
@@ -60,25 +77,6 @@ int hb__xent_backward(hb_context *ctx, hb_dtype dt, int64_t N, int64_t C, const 
     return HB_OK;
 }
 
-int hb__xent_rop_backward(hb_context *ctx, hb_dtype dt, int64_t N, int64_t C, int64_t k,
-                          const void *probs, const void *Rlogits, double dloss, void *Rdlogits) {
-    HB_CHECK(ctx, dt == HB_F32 || dt == HB_F64, HB_EDTYPE, "cross-entropy needs f32 or f64");
-    double a = dloss / (double)N;
-#pragma omp parallel for num_threads(hb__threads(ctx)) schedule(static) collapse(2) \
-    if (k * N * C >= 65536)
-    for (int64_t j = 0; j < k; j++)
-        for (int64_t n = 0; n < N; n++) {
-            int64_t r = n * C, o = j * N * C + n * C;
-            double pr = 0;
-            for (int64_t c = 0; c < C; c++) pr += ld(dt, probs, r + c) * ld(dt, Rlogits, o + c);
-            for (int64_t c = 0; c < C; c++) {
-                double v = ld(dt, probs, r + c) * (ld(dt, Rlogits, o + c) - pr);
-                st(dt, Rdlogits, o + c, ld(dt, Rdlogits, o + c) + a * v);
-            }
-        }
-    return HB_OK;
-}
-
 int hb__xent_correct(hb_context *ctx, hb_dtype dt, int64_t N, int64_t C, const void *logits,
                      const int32_t *targets, size_t *correct) {
     HB_CHECK(ctx, dt == HB_F32 || dt == HB_F64, HB_EDTYPE, "cross-entropy needs f32 or f64");
@@ -92,3 +90,28 @@ int hb__xent_correct(hb_context *ctx, hb_dtype dt, int64_t N, int64_t C, const v
     *correct = ok;
     return HB_OK;
 }
+
+int hb__xent_rbackward(hb_context *ctx, hb_dtype dt, size_t M, size_t V, size_t k,
+                       const void *p, const void *Rz, double scale, void *Rgz) {
+    HB_CHECK(ctx, dt == HB_F32 || dt == HB_F64, HB_EDTYPE, "cross-entropy needs f32 or f64");
+    if (dt == HB_F32) rbwd_f32(M, V, k, p, Rz, scale, Rgz);
+    else rbwd_f64(M, V, k, p, Rz, scale, Rgz);
+    return HB_OK;
+}
+
+#else /* ---- template body ---- */
+
+/* Rgz += scale/M · p ⊙ (Rz − ⟨p, Rz⟩), row by row and direction by direction */
+static void F(rbwd)(size_t M, size_t V, size_t k, const real *p, const real *Rz, double scale,
+                    real *Rgz) {
+    real s = (real)(scale / (double)M);
+    for (size_t m = 0; m < M; m++)
+        for (size_t j = 0; j < k; j++) {
+            const real *pr = p + m * V, *rz = Rz + (m * k + j) * V;
+            real *o = Rgz + (m * k + j) * V, dot = 0;
+            for (size_t v = 0; v < V; v++) dot += pr[v] * rz[v];
+            for (size_t v = 0; v < V; v++) o[v] += s * pr[v] * (rz[v] - dot);
+        }
+}
+
+#endif

@@ -2,7 +2,7 @@
  * Conventions as lib/nn/linear.h.
  *
  * Shapes: logits, probs, dlogits (N, C); targets (N) int32 in [0, C);
- *         Rlogits, Rdlogits (k, N, C). */
+ *         R-side Rz, Rgz (M = N rows, k directions interleaved per row, V = C). */
 #ifndef HB_NN_XENT_H
 #define HB_NN_XENT_H
 
@@ -18,13 +18,13 @@ int hb__xent_forward(hb_context *ctx, hb_dtype dt, int64_t N, int64_t C, const v
 int hb__xent_backward(hb_context *ctx, hb_dtype dt, int64_t N, int64_t C, const void *probs,
                       const int32_t *targets, double dloss, void *dlogits);
 
-/* R-backward: Rdlogits_j += dloss·J·Rlogits_j/N row-wise, J = diag(p) − p·pᵀ the softmax
- * Jacobian, i.e. p ⊙ (Rz − ⟨p, Rz⟩)·dloss/N. */
-int hb__xent_rop_backward(hb_context *ctx, hb_dtype dt, int64_t N, int64_t C, int64_t k,
-                          const void *probs, const void *Rlogits, double dloss, void *Rdlogits);
-
 /* Argmax per row equal to the target: number of such rows into *correct. */
 int hb__xent_correct(hb_context *ctx, hb_dtype dt, int64_t N, int64_t C, const void *logits,
                      const int32_t *targets, size_t *correct);
+
+/* R-backward, accumulated: Rgz += scale/M · p ⊙ (Rz − ⟨p, Rz⟩) per row and direction
+ * (the Jacobian of the softmax applied to Rz). Rgz must not alias Rz. */
+int hb__xent_rbackward(hb_context *ctx, hb_dtype dt, size_t M, size_t V, size_t k,
+                       const void *p, const void *Rz, double scale, void *Rgz);
 
 #endif

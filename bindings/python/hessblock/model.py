@@ -42,6 +42,7 @@ class ModelKey(enum.IntEnum):
     CHANNELS = 31
     CONV_WIDTH = 32
     CONV_STAGES = 33
+    POOL = 34
     QUAD_BLOCKS = 40
     QUAD_BLOCK_SIZE = 41
     QUAD_FAMILY = 42
