@@ -21,6 +21,7 @@
  * given one line here: `X(hb_new_fn, case_fn, arg)` with a case, or
  * `NO_ALLOC(hb_new_fn, "why")`. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -382,6 +383,80 @@ static void c_model_create_callbacks_ex(hb_context *ctx, fault *f, int arg) {
     FAULT_CALL(f, hb_model_create_callbacks_ex(ctx, p, &cb, &m));
     digest_model(f, m);
     hb_model_free(m);
+}
+
+/* ---- Networks (net.h) ---------------------------------------------------------------
+ * Two scripts of builder calls, a transformer-like token net (arg 1..12) and an image net
+ * (arg 100..106) after hb_net_create (arg 0): the step `arg` is the armed call (the last step of each is
+ * hb_model_create_net), the others run clean; then a model is made, given a batch, and
+ * digested (parameters and loss), so a failed step that left anything behind shows up. */
+static int net_step(hb_context *ctx, hb_net *net, int step, hb_model **m) {
+    static const int64_t img[3] = {2, 4, 4};
+    switch (step) {
+    case 1: return hb_net_input_tokens(net, "t", 4, 5);
+    case 2: return hb_net_embedding(net, "wte", "t", "e", 4);
+    case 3: return hb_net_pos_embedding(net, "wpe", "e", "x");
+    case 4: return hb_net_layernorm(net, "ln", "x", "a", 0);
+    case 5: return hb_net_attention(net, "attn", "a", "o", 2, 1);
+    case 6: return hb_net_add(net, "x", "o", "r");
+    case 7: return hb_net_rmsnorm(net, "rms", "r", "b", 0);
+    case 8: return hb_net_linear(net, "fc", "b", "h", 6, 1, 0);
+    case 9: return hb_net_activation(net, HB_ACT_GELU_ERF, "h", "g");
+    case 10: return hb_net_linear(net, "head", "g", "z", 5, 0, HB_BLOCK_HEAD);
+    case 11: return hb_net_loss_xent(net, "z");
+    case 12: case 106: return (hb_context_set_i64(ctx, HB_CTX_SEED, 3), hb_model_create_net(net, m));
+    case 100: return hb_net_input_features(net, "x", 3, img);
+    case 101: return hb_net_conv2d(net, "c", "x", "y", 3, 3, 1, 1);
+    case 102: return hb_net_pool2d(net, HB_POOL_MAX, "y", "p", 2);
+    case 103: return hb_net_flatten(net, "p", "f");
+    case 104: return hb_net_linear(net, "fc", "f", "z", 2, 1, 0);
+    default: return hb_net_loss_mse(net, "z");
+    }
+}
+
+static void c_net(hb_context *ctx, fault *f, int arg) {
+    hb_net *net = NULL;
+    hb_model *m = NULL;
+    if (arg == 0) FAULT_CALL(f, hb_net_create(ctx, HB_F64, &net));
+    else OK(hb_net_create(ctx, HB_F64, &net));
+    const int first = arg >= 100 ? 100 : 1, last = arg >= 100 ? 106 : 12;
+    for (int s = first; s <= last; s++) {
+        if (s == arg && arg != 0) {
+            /* The builder's arrays grow by doubling (8, 16, …): unused tanh activations
+             * fill them so that the armed call must grow one (the activations for an op,
+             * the op list for a loss) and so allocates. */
+            bool loss = s == 11 || s == 105, model = s == 12 || s == 106;
+            const char *base = first == 1 ? "e" : "x";
+            for (int i = 0; !model && s > first + 1 && hb_net_op_count(net) % 8 != (loss ? 1u : 0u); i++) {
+                char pad[16];
+                snprintf(pad, sizeof pad, "pad%d", i);
+                OK(hb_net_activation(net, HB_ACT_TANH, base, pad));
+            }
+            FAULT_CALL(f, net_step(ctx, net, s, &m));
+        } else {
+            OK(net_step(ctx, net, s, &m));
+        }
+    }
+    digest_f64(f, (double)hb_net_op_count(net));
+    hb_tensor *x = NULL, *y = NULL;
+    if (first == 1) {
+        int64_t sh[2] = {2, 4};
+        OK(hb_tensor_create(ctx, HB_I32, 2, sh, &x));
+        OK(hb_tensor_create(ctx, HB_I32, 2, sh, &y));
+        for (size_t i = 0; i < 8; i++) OK(hb_tensor_set_f64(x, i, (double)(i % 5))), OK(hb_tensor_set_f64(y, i, (double)((i + 2) % 5)));
+    } else {
+        int64_t sx[4] = {2, 2, 4, 4}, sy[2] = {2, 2};
+        OK(hb_tensor_create(ctx, HB_F64, 4, sx, &x));
+        OK(hb_tensor_create(ctx, HB_F64, 2, sy, &y));
+        for (size_t i = 0; i < 64; i++) OK(hb_tensor_set_f64(x, i, sin((double)i)));
+        for (size_t i = 0; i < 4; i++) OK(hb_tensor_set_f64(y, i, cos((double)i)));
+    }
+    OK(hb_model_set_batch(m, x, y));
+    digest_model(f, m);
+    hb_tensor_free(x);
+    hb_tensor_free(y);
+    hb_model_free(m);
+    hb_net_free(net);
 }
 
 /* A batch for the mlp of make_kind: (4, 4) f64 inputs, (4) i32 classes. */
@@ -811,6 +886,25 @@ static void c_trainer(hb_context *ctx, fault *f, int arg) {
     X(hb_model_create_quadratic, c_model_create_quadratic, 1)                                \
     X(hb_model_create_callbacks, c_model_create_callbacks, 0)                                \
     X(hb_model_create_callbacks, c_model_create_callbacks, 1)                                \
+    X(hb_net_create, c_net, 0)                                                               \
+    X(hb_net_input_tokens, c_net, 1)                                                         \
+    X(hb_net_embedding, c_net, 2)                                                            \
+    X(hb_net_pos_embedding, c_net, 3)                                                        \
+    X(hb_net_layernorm, c_net, 4)                                                            \
+    X(hb_net_attention, c_net, 5)                                                            \
+    X(hb_net_add, c_net, 6)                                                                  \
+    X(hb_net_rmsnorm, c_net, 7)                                                              \
+    X(hb_net_linear, c_net, 8)                                                               \
+    X(hb_net_activation, c_net, 9)                                                           \
+    X(hb_net_loss_xent, c_net, 11)                                                           \
+    X(hb_model_create_net, c_net, 12)                                                        \
+    X(hb_net_input_features, c_net, 100)                                                     \
+    X(hb_net_conv2d, c_net, 101)                                                             \
+    X(hb_net_pool2d, c_net, 102)                                                             \
+    X(hb_net_flatten, c_net, 103)                                                            \
+    X(hb_net_linear, c_net, 104)                                                             \
+    X(hb_net_loss_mse, c_net, 105)                                                           \
+    X(hb_model_create_net, c_net, 106)                                                       \
     X(hb_model_create_callbacks_ex, c_model_create_callbacks_ex, 0)                          \
     X(hb_model_create_callbacks_ex, c_model_create_callbacks_ex, 1)                          \
     X(hb_model_set_batch, c_model_batch, 0)                                                  \
@@ -989,6 +1083,12 @@ static void c_trainer(hb_context *ctx, fault *f, int arg) {
  * NO_ALLOC(hb_spectrum_save_csv, "stdio only (its FILE buffer is libc's: docs/reliability.md)")
  * NO_ALLOC(hb_spectrum_save_json, "stdio only (its FILE buffer is libc's: docs/reliability.md)")
  * NO_ALLOC(hb_spectrum_set_unit_roundoff, "writes fields of the handle")
+ * NO_ALLOC(hb_net_free, "frees only")
+ * NO_ALLOC(hb_net_op_count, "reads fields")
+ * NO_ALLOC(hb_net_activation_shape, "reads fields")
+ * NO_ALLOC(hb_net_rename_block, "writes a fixed-size name in place")
+ * NO_ALLOC(hb_net_set_block_kind, "writes a field")
+ * NO_ALLOC(hb_net_set_init, "writes fields")
  * NO_ALLOC(hb_spectrum_to_csv, "formats into the caller's buffer")
  * NO_ALLOC(hb_spectrum_to_json, "formats into the caller's buffer")
  * NO_ALLOC(hb_spectrum_trace, "sums over the probes")

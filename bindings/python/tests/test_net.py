@@ -33,7 +33,7 @@ def test_mlp_net_hvp_matches_finite_differences():
         assert net.shape("logits") == (3,)
         assert net.op_count >= 5
         m = net.model()
-        names = [b.name for b in m.params.blocks()]
+        names = [b.name for b in m.params.blocks]
         assert names == ["fc1.weight", "fc1.bias", "head.weight", "head.bias"]
         x = rng.standard_normal((6, 5))
         y = rng.integers(0, 3, size=6).astype(np.int32)
@@ -87,7 +87,7 @@ def test_rename_kind_and_init():
         net.set_block_kind("fc1.bias", "other")
         net.set_init("fc1.weight", "constant", 0.5)
         m = net.model()
-        blocks = {b.name: b for b in m.params.blocks()}
+        blocks = {b.name: b for b in m.params.blocks}
         assert "lm_head" in blocks
         assert blocks["fc1.bias"].kind == hb.BlockKind.OTHER
         w = m.params.block("fc1.weight")
