@@ -28,7 +28,9 @@ Copies, all documented (docs/python.md):
     2·numel(b)·sizeof(dtype) per direction of a block product, plus the θ copy when it
     changed; nothing else moves per call (the batches are moved to the device once).
 """
+import contextlib
 import fnmatch
+import functools
 import inspect
 import warnings
 
@@ -139,6 +141,33 @@ def block_kinds(module, blocks=None):
 
 
 # ---- batched HVPs: feature detection -----------------------------------------------------
+def _math_attention():
+    """A context in which F.scaled_dot_product_attention uses its plain (math) kernel.
+    The fused CUDA kernels (flash, memory-efficient) have no double backward
+    ("derivative for aten::_scaled_dot_product_efficient_attention_backward is not
+    implemented"), so every forward whose graph an HVP differentiates twice runs in it.
+    The math kernel is the same function, so only the speed of such forwards changes."""
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel   # torch >= 2.3
+        return sdpa_kernel([SDPBackend.MATH])
+    except ImportError:
+        pass
+    old = getattr(getattr(torch.backends, "cuda", None), "sdp_kernel", None)  # torch 2.0-2.2
+    if old is not None:   # its keywords vary by version (1.13 has no mem_efficient one)
+        names = inspect.signature(old).parameters
+        return old(**{k: k == "enable_math" for k in names if k.startswith("enable_")})
+    return contextlib.nullcontext()                                  # torch 1.13: no SDPA
+
+
+def _twice_differentiable(method):
+    """Decorator: run `method` (an HVP: a double backward) under _math_attention()."""
+    @functools.wraps(method)
+    def wrapped(*args, **kwargs):
+        with _math_attention():
+            return method(*args, **kwargs)
+    return wrapped
+
+
 def _func_api():
     """(vmap, vjp, grad, functional_call) from torch.func (2.x) or functorch (1.13), or None."""
     f = getattr(torch, "func", None)
@@ -280,6 +309,7 @@ class _Bridge:
             loss += w * float(li.detach())
         return loss, g
 
+    @_twice_differentiable
     def hvp_t(self, v):
         """H·v for a flat torch vector: double backward per batch, weighted sum."""
         vs = self.split(v)
@@ -291,6 +321,7 @@ class _Bridge:
             out += w * torch.cat([x.reshape(-1) for x in hv])
         return out
 
+    @_twice_differentiable
     def hvp_batched_t(self, V, method):
         k = V.shape[0]
         out = torch.zeros((k, self.n), dtype=self.dtype, device=self.device)
@@ -375,6 +406,7 @@ class _Bridge:
         differentiates just the paths into that parameter (cheaper than a full HVP)."""
         return self.block_hvp_multi_t(bi, v_b.reshape(1, -1), batched=False)[0]
 
+    @_twice_differentiable
     def block_hvp_multi_t(self, bi, V_b, batched=None):
         """H_bb·V_b for the k rows of V_b: one backward of g_b with the k directions as
         batched grad_outputs (is_grads_batched) where torch has it, else one per row."""
