@@ -141,10 +141,17 @@ def check_outdir(d, what):
                 strict_json(fh.read(), f"{what}: {f}")
     if "report.html" in files:
         html = open(os.path.join(d, "report.html"), encoding="utf-8").read()
-        refs = re.findall(r'(?:src|href)="([^"]+)"', html)
-        check(refs or what.startswith("spectrum"), f"{what}: report.html references nothing")
-        for r in refs:
-            check(os.path.exists(os.path.join(d, r)), f"{what}: report.html references missing {r}")
+        # issue 15.5: self-contained — no <img>, no src/href at all (nothing to fetch or follow
+        # outside the page), every figure written inlined as <svg>, clip ids unique in the page
+        refs = re.findall(r'(?:src|href|xlink:href)\s*=\s*"([^"]*)"', html)
+        check(not refs and "<img" not in html and "<link" not in html and "<script" not in html,
+              f"{what}: report.html is not self-contained: {refs[:3]}")
+        svgs = [f for f in files if f.endswith(".svg") and f != "train.svg"]  # train has no report
+        check(html.count("<svg ") == len(svgs), f"{what}: {html.count('<svg ')} inline SVG for {len(svgs)} files")
+        check("<?xml" not in html, f"{what}: an XML declaration inside the page")
+        ids = re.findall(r' id="([^"]+)"', html)
+        check(len(ids) == len(set(ids)), f"{what}: duplicate ids in report.html")
+        check('id="headline"' in html, f"{what}: report.html has no headline")
         check("<table>" in html, f"{what}: report.html has no table")
     return files
 
@@ -779,6 +786,98 @@ if p.returncode == 0:
     check(sp["js_matrix_stderr"] is None and all(b["trace_stderr"] is None for b in sp["blocks"]),
           "one probe: no standard errors")
     check(not os.path.exists(os.path.join(d, "mlp_js_stderr.csv")), "one probe: no js_stderr.csv")
+
+# ---- issue 15.5: figures that show the finding --------------------------------------------------------
+def headline_of(html):
+    m = re.search(r'<div class="headline" id="headline">(.*?)</div>', html, re.S)
+    return re.sub(r"<[^>]+>", "", m.group(1)) if m else ""
+
+
+def heatmap_rows(svg):
+    """Row labels of a JS heat map in drawing order, and the number of cells."""
+    rows = [t.replace(" [zero]", "") for t in re.findall(r'<text class="rowlabel"[^>]*>([^<]*)</text>', svg)]
+    return [html_unescape(r) for r in rows], len(re.findall(r'<rect class="cell"', svg))
+
+
+def html_unescape(t):
+    import html as _h
+    return _h.unescape(t)
+
+
+KIND_ORDER = ["embedding", "conv", "linear", "attn_q", "attn_k", "attn_v", "attn_o", "mlp_in", "mlp_out",
+              "head", "norm", "bias"]
+
+
+def documented_order(blocks):
+    """docs/cli.md, "Figures": by kind (KIND_ORDER), then layer (first all-digit component of
+    the name; none: -1 before the first numbered block, +inf after), then model order."""
+    def layer(n):
+        for c in n.split("."):
+            if c.isdigit():
+                return int(c)
+        return None
+    first_num = next((i for i, b in enumerate(blocks) if layer(b["name"]) is not None), len(blocks))
+    def key(ib):
+        i, b = ib
+        L = layer(b["name"])
+        L = L if L is not None else (-1 if i < first_num else float("inf"))
+        k = KIND_ORDER.index(b["kind"]) if b["kind"] in KIND_ORDER else len(KIND_ORDER)
+        return (k, L, i)
+    return [b["name"] for _, b in sorted(enumerate(blocks), key=key)]
+
+
+d = os.path.join(SCRATCH, "analyze")
+if os.path.exists(os.path.join(d, "summary.json")):
+    with open(os.path.join(d, "summary.json")) as fh:
+        s = strict_json(fh.read(), "analyze summary.json")
+    html = open(os.path.join(d, "report.html"), encoding="utf-8").read()
+    head = headline_of(html)
+    # the headline names the top-ranked model and every JS0 of summary.json with its error
+    top = max(s["summary"], key=lambda m: m["js0"])
+    check(re.search(re.escape(top["model"]) + r"\s+ranks highest", head), f"headline top model: {head[:300]!r}")
+    for m in s["summary"]:
+        check(f"{m['js0']:.4f} ± {m['js0_stderr']:.4f}" in head, f"headline lacks {m['model']} JS0 {m['js0']:.4f}")
+    # the verdict follows from the numbers (2 combined standard errors, docs/cli.md)
+    g = next(m for m in s["summary"] if m["model"] == "gpt")
+    z = [(g["js0"] - m["js0"]) / (g["js0_stderr"] ** 2 + m["js0_stderr"] ** 2) ** 0.5
+         for m in s["summary"] if m["model"] != "gpt"]
+    want = "agrees" if all(x > 2 for x in z) else "disagrees" if any(x < -2 for x in z) else None
+    if want:
+        check(re.search(r"Measured:\s*" + want + r"\s+—", head), f"headline verdict should be {want}: {head[:600]!r}")
+    check("SGD vs Adam" in head and "Quadratics" in head, "headline covers training and quadratics")
+    for sp in s["spectra"]:
+        svg = open(os.path.join(d, f"{sp['model']}_js.svg"), encoding="utf-8").read()
+        rows, cells = heatmap_rows(svg)
+        nb = len(sp["blocks"])
+        check(cells == nb * nb, f"{sp['model']}_js.svg: {cells} cells for {nb} blocks")
+        check(rows == documented_order(sp["blocks"]), f"{sp['model']}_js.svg order {rows}")
+        # values printed in the cells: every off-diagonal entry, 2 decimals, where it fits
+        order = [next(b for b in range(nb) if sp["blocks"][b]["name"] == r) for r in rows]
+        vals = re.findall(r'</title></rect>\n<text [^>]*>([^<]*)</text>', svg)
+        check(len(vals) == nb * nb, f"{sp['model']}_js.svg: {len(vals)} printed values")
+        if len(vals) == nb * nb:
+            check(all(abs(float(vals[i * nb + j]) - sp["js_matrix"][order[i]][order[j]]) <= 0.005 + 1e-12
+                      for i in range(nb) for j in range(nb)), f"{sp['model']}_js.svg: printed values")
+        ov = open(os.path.join(d, f"{sp['model']}_shared.svg"), encoding="utf-8").read()
+        check(ov.count("<polyline") >= 2 * nb and "symlog" in ov and "linear grid" in ov,
+              f"{sp['model']}_shared.svg: both grids, every block")
+    # gpt's zero block: a note in the panels, not a plot on absurd axes (no 1e16+ ticks)
+    sp = open(os.path.join(d, "gpt_spectra.svg"), encoding="utf-8").read()
+    check("numerically zero: max |λ|" in sp, "gpt_spectra.svg: the zero block is a note")
+    check(not re.search(r">1e(1[6-9]|2\d)<", sp), "gpt_spectra.svg: absurd density ticks")
+    # quadratic.svg: a logarithmic iteration axis (ticks 1, 10, 100, …)
+    q = open(os.path.join(d, "quadratic.svg"), encoding="utf-8").read()
+    check("iteration (log scale)" in q and all(f">{t}</text>" in q for t in ("1", "10", "100")),
+          "quadratic.svg: log iteration axis")
+# spectrum: one model, its report names spectrum.json and shows no training columns
+d = os.path.join(SCRATCH, "research")
+if os.path.exists(os.path.join(d, "report.html")):
+    html = open(os.path.join(d, "report.html"), encoding="utf-8").read()
+    check("spectrum.json" in html and "summary.json" not in html, "spectrum report names spectrum.json")
+    check("<th>gap</th>" not in html and "SGD loss" not in html and "n/a" not in html,
+          "spectrum report: no training columns")
+    sp = json.load(open(os.path.join(d, "spectrum.json")))["spectrum"]
+    check(f"JS⁰ = {sp['js0']:.4f} ± {sp['js0_stderr']:.4f}" in headline_of(html), "spectrum headline JS0")
 
 # ---- issue 15.3: checkpoints carry the model configuration ------------------------------------------
 def strip_model_section(src, dst):

@@ -337,7 +337,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
         jw_end_object(&w);
         jw_finish(&w);
         if (outdir_close(cmd, f, c.out, "spectrum.json")) goto done;
-        if (write_report(cmd, c.out, "hessblock spectrum", sizes, &sr, 1, NULL, 0, NULL, 0)) goto done;
+        if (write_report(cmd, c.out, "hessblock spectrum", "spectrum.json", sizes, &sr, 1, NULL, 0, NULL, 0)) goto done;
     }
     if (c.json) {
         jw w;
@@ -465,7 +465,7 @@ int cmd_quadratic(int argc, char **argv, int first) {
         char settings[256];
         snprintf(settings, sizeof settings, "%lld blocks of %lld, kappa = %g, target %g",
                  (long long)qo.blocks, (long long)qo.block_size, qo.cond, qo.tol);
-        if (write_report(cmd, c.out, "hessblock quadratic", settings, NULL, 0, NULL, 0, q, nq)) goto done;
+        if (write_report(cmd, c.out, "hessblock quadratic", "quadratic.json", settings, NULL, 0, NULL, 0, q, nq)) goto done;
     }
     if (c.json) {
         jw w;
@@ -1123,7 +1123,7 @@ static int analyze_run(hb_context *ctx, const analyze_opts *A, analyze_results *
     R->seconds = now_seconds() - t0;
     if (analyze_write_summary(A, R)) return EXIT_RUNTIME;
     if (A->c.json && analyze_write_json(stdout, A, R, 0)) return EXIT_RUNTIME;
-    if (write_report("analyze", A->c.out, "hessblock analyze", R->settings, R->spec, R->nspec, R->train,
+    if (write_report("analyze", A->c.out, "hessblock analyze", "summary.json", R->settings, R->spec, R->nspec, R->train,
                      R->ntrain, R->quad, R->nquad))
         return EXIT_RUNTIME;
     if (runstate_finish(rs, 1)) return EXIT_RUNTIME;

@@ -652,6 +652,8 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
         jo.sigma_rel = so->sigma_rel;
         jo.grid = so->js_grid ? HB_JS_GRID_SYMLOG : HB_JS_GRID_LINEAR;
         out->js_grid = so->js_grid;
+        out->sigma_rel = jo.sigma_rel;               /* the figures redraw these grids */
+        out->symlog_floor_rel = jo.symlog_floor_rel;
         const hb_spectrum *const *all = (const hb_spectrum *const *)sp;
         if (nb == 1) {
             out->js[0] = 0;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "figures.h"
 #include "svgplot.h"
 
 #define MAX_CURVE_POINTS 1500 /* curves longer than this are subsampled in files */
@@ -296,7 +297,7 @@ static int fail_path(const char *cmd, const char *dir, const char *name) {
 }
 
 int write_spectrum_files(const char *cmd, const char *dir, const spec_result *s) {
-    char name[128], path[4096];
+    char name[128];
     if (write_research_files(cmd, dir, s)) return -1;
     snprintf(name, sizeof name, "%s_spectra.csv", s->model);
     FILE *f = outdir_open(cmd, dir, name);
@@ -325,60 +326,24 @@ int write_spectrum_files(const char *cmd, const char *dir, const spec_result *s)
         }
         if (outdir_close(cmd, f, dir, name)) return -1;
 
-        char title[200];
-        snprintf(title, sizeof title, "%s: Jensen-Shannon distance between block spectra (JS0 = %.3f)%s",
-                 s->model, s->js0, s->n_zero ? "; [zero]: numerically zero block" : "");
-        /* labels with the zero mark (issue 12.4): the figure shows the unscaled matrix, where
-         * a zero block is a spike at 0; the mark says it is left out of the scaled JS0 */
-        char **labels = calloc(s->nblocks, sizeof *labels);
-        int bad = !labels;
-        for (size_t b = 0; !bad && b < s->nblocks; b++) {
-            size_t L = strlen(s->names[b]) + strlen(zero_mark(s, b)) + 1;
-            if ((labels[b] = malloc(L))) snprintf(labels[b], L, "%s%s", s->names[b], zero_mark(s, b));
-            else bad = 1;
-        }
-        int wrc = -1;
-        snprintf(name, sizeof name, "%s_js.svg", s->model);
-        if (!bad) {
-            svg_heatmap hm = {title, s->js, s->nblocks, s->nblocks, (const char *const *)labels,
-                              (const char *const *)labels, 0, 1, "JS", s->nblocks <= 12};
-            double side = 260 + 22.0 * (double)s->nblocks;
-            wrc = svg_write_heatmap(outdir_path(path, sizeof path, dir, name), &hm, side + 120, side);
-        }
-        free_strs(labels, labels ? s->nblocks : 0);
-        if (bad) { runtime_error(cmd, "out of memory"); return -1; }
-        if (wrc) return fail_path(cmd, dir, name);
+        if (write_js_heatmap(cmd, dir, s)) return -1;
     }
+    if (write_shared_overlay(cmd, dir, s)) return -1;
+    return write_block_panels(cmd, dir, s);
+}
 
-    /* densities: one panel per block (+ full spectrum first), log-y */
-    size_t np = s->nblocks + (s->has_full ? 1 : 0);
-    svg_lineplot *pl = calloc(np, sizeof *pl);
-    svg_series *se = calloc(np, sizeof *se);
-    char (*titles)[160] = calloc(np, sizeof *titles);
-    if (!pl || !se || !titles) { free(pl); free(se); free(titles); runtime_error(cmd, "out of memory"); return -1; }
-    size_t k = 0;
-    if (s->has_full) {
-        snprintf(titles[k], sizeof titles[k], "full Hessian");
-        se[k] = (svg_series){"full", s->grid, s->full_density, s->ngrid, 0, 0};
-        pl[k] = (svg_lineplot){titles[k], "eigenvalue", "density", 0, 1, &se[k], 1, 0, NAN, 6};
-        k++;
-    }
-    for (size_t b = 0; b < s->nblocks; b++, k++) {
-        snprintf(titles[k], sizeof titles[k], "%s (%lld)%s", s->names[b], (long long)s->numel[b],
-                 zero_mark(s, b));
-        if (s->own_density) /* each block on its own range: readable when scales differ */
-            se[k] = (svg_series){NULL, s->own_grid + b * s->ngrid, s->own_density + b * s->ngrid,
-                                 s->ngrid, 0, 0};
-        else
-            se[k] = (svg_series){NULL, s->grid, s->density + b * s->ngrid, s->ngrid, 0, 0};
-        pl[k] = (svg_lineplot){titles[k], "eigenvalue", "density", 0, 1, &se[k], 1, 0, NAN, 6};
-    }
-    char ftitle[700];
-    snprintf(ftitle, sizeof ftitle, "%s: Hessian spectra per block (SLQ, %s)", s->model, s->source);
-    snprintf(name, sizeof name, "%s_spectra.svg", s->model);
-    int rc = svg_write_lineplots(outdir_path(path, sizeof path, dir, name), ftitle, pl, np, 4, 300, 210);
-    free(pl); free(se); free(titles);
-    return rc ? fail_path(cmd, dir, name) : 0;
+/* For a log x axis: x = 1..n-1 (iteration 0 has no place on it), every point up to 100,
+ * then points at least 0.5 % apart, so the curve keeps its early detail; always the last.
+ * At most ~100 + 200·ln(n/100) points. */
+static size_t subsample_log(const double *y, size_t n, double *xs, double *ys) {
+    size_t k = 0, last = 0;
+    for (size_t i = 1; i < n; i++)
+        if (i <= 100 || (double)(i - last) >= 0.005 * (double)i || i == n - 1) {
+            xs[k] = (double)i;
+            ys[k++] = y[i];
+            last = i;
+        }
+    return k;
 }
 
 /* x = 0..n-1 subsampled to at most MAX_CURVE_POINTS points (always keeping the last). */
@@ -439,13 +404,17 @@ int write_train_files(const char *cmd, const char *dir, const train_cmp *t, size
             buf[i][2 * o + 1] = malloc((len + 2) * sizeof(double));
             if (!buf[i][2 * o] || !buf[i][2 * o + 1]) { rc = -1; continue; }
             size_t k = len ? subsample(r->loss, len, buf[i][2 * o], buf[i][2 * o + 1]) : 0;
-            se[i][o] = (svg_series){o ? "Adam" : "SGD", buf[i][2 * o], buf[i][2 * o + 1], k, 0, 0};
-            se2[i][o] = (svg_series){o ? "Adam" : "SGD", o ? t[i].adam_lrs : t[i].sgd_lrs,
-                                     o ? t[i].adam_final : t[i].sgd_final,
-                                     o ? t[i].n_adam : t[i].n_sgd, 0, 1};
+            se[i][o] = (svg_series){.label = o ? "Adam" : "SGD", .x = buf[i][2 * o],
+                                    .y = buf[i][2 * o + 1], .n = k};
+            se2[i][o] = (svg_series){.label = o ? "Adam" : "SGD", .x = o ? t[i].adam_lrs : t[i].sgd_lrs,
+                                     .y = o ? t[i].adam_final : t[i].sgd_final,
+                                     .n = o ? t[i].n_adam : t[i].n_sgd, .markers = 1};
         }
-        pl[i] = (svg_lineplot){titles[i], "step", "training loss", 0, 1, se[i], 2, 1, NAN, 0};
-        pl2[i] = (svg_lineplot){titles[i], "learning rate", "final loss", 1, 1, se2[i], 2, 1, NAN, 0};
+        pl[i] = (svg_lineplot){.title = titles[i], .xlabel = "step", .ylabel = "training loss",
+                               .logy = 1, .series = se[i], .nseries = 2, .legend = 1, .hline = NAN};
+        pl2[i] = (svg_lineplot){.title = titles[i], .xlabel = "learning rate", .ylabel = "final loss",
+                                .logx = 1, .logy = 1, .series = se2[i], .nseries = 2, .legend = 1,
+                                .hline = NAN};
     }
     if (!rc && svg_write_lineplots(outdir_path(path, sizeof path, dir, "training.svg"),
                                    "Training loss, best learning rate of each optimizer", pl, m, 3, 330, 250))
@@ -475,8 +444,9 @@ int write_train_run_files(const char *cmd, const char *dir, const train_run *r) 
     double *xs = malloc((len + 2) * sizeof *xs), *ys = malloc((len + 2) * sizeof *ys);
     if (!xs || !ys) { free(xs); free(ys); runtime_error(cmd, "out of memory"); return -1; }
     size_t k = len ? subsample(r->loss, len, xs, ys) : 0;
-    svg_series se = {r->optimizer, xs, ys, k, 0, 0};
-    svg_lineplot pl = {"training loss", "step", "loss", 0, 1, &se, 1, 1, NAN, 0};
+    svg_series se = {.label = r->optimizer, .x = xs, .y = ys, .n = k};
+    svg_lineplot pl = {.title = "training loss", .xlabel = "step", .ylabel = "loss", .logy = 1,
+                       .series = &se, .nseries = 1, .legend = 1, .hline = NAN};
     int rc = svg_write_lineplots(outdir_path(path, sizeof path, dir, "train.svg"), NULL, &pl, 1, 1, 480, 320);
     free(xs); free(ys);
     return rc ? fail_path(cmd, dir, "train.svg") : 0;
@@ -509,7 +479,9 @@ int write_quad_files(const char *cmd, const char *dir, const quad_family *q, siz
     if (outdir_close(cmd, f, dir, "quadratic_curves.csv")) return -1;
 
     svg_lineplot pl[4], pl2[4];
-    svg_series se[4][3], se2[4][3];
+    svg_series se[4][6], se2[4][3];
+    double mx[4][3], my[4][3];   /* where each method reached the target (a marker) */
+    char mlab[4][3][48];
     double *bx[4][3] = {{0}}, *by[4][3] = {{0}}, *ix[4][3] = {{0}};
     char titles[4][96];
     size_t m = n < 4 ? n : 4;
@@ -522,16 +494,32 @@ int write_quad_files(const char *cmd, const char *dir, const quad_family *q, siz
             by[i][j] = malloc((mm->ncurve + 2) * sizeof(double));
             ix[i][j] = malloc((mm->nlr + 1) * sizeof(double));
             if (!bx[i][j] || !by[i][j] || !ix[i][j]) { rc = -1; continue; }
-            size_t k = mm->curve ? subsample(mm->curve, mm->ncurve, bx[i][j], by[i][j]) : 0;
+            /* log iteration axis (issue 15.5): Adam's ~100 and SGD's ~700 iterations are not
+             * crushed against 0 by GD's ~13000 */
+            size_t k = mm->curve ? subsample_log(mm->curve, mm->ncurve, bx[i][j], by[i][j]) : 0;
             for (size_t l = 0; l < mm->nlr; l++) ix[i][j][l] = mm->iters[l] >= 0 ? (double)mm->iters[l] : NAN;
-            se[i][j] = (svg_series){mm->name, bx[i][j], by[i][j], k, 0, 0};
-            se2[i][j] = (svg_series){mm->name, mm->lrs, ix[i][j], mm->nlr, 0, 1};
+            if (mm->best_iters >= 0)
+                snprintf(mlab[i][j], sizeof mlab[i][j], "%s: %lld it.", mm->name, (long long)mm->best_iters);
+            else
+                snprintf(mlab[i][j], sizeof mlab[i][j], "%s: > %lld it.", mm->name, (long long)q[i].max_iters);
+            se[i][j] = (svg_series){.label = mlab[i][j], .x = bx[i][j], .y = by[i][j], .n = k,
+                                    .color = svg_palette(j)};
+            mx[i][j] = mm->best_iters > 0 ? (double)mm->best_iters : NAN;
+            my[i][j] = q[i].tol;
+            se[i][q[i].nm + j] = (svg_series){.x = &mx[i][j], .y = &my[i][j], .n = 1, .markers = 1,
+                                              .color = svg_palette(j)};
+            se2[i][j] = (svg_series){.label = mm->name, .x = mm->lrs, .y = ix[i][j], .n = mm->nlr,
+                                     .markers = 1, .color = svg_palette(j)};
         }
-        pl[i] = (svg_lineplot){titles[i], "iteration", "relative loss", 0, 1, se[i], q[i].nm, 1, q[i].tol, 0};
-        pl2[i] = (svg_lineplot){titles[i], "learning rate", "iterations to target", 1, 1, se2[i], q[i].nm, 1, NAN, 0};
+        pl[i] = (svg_lineplot){.title = titles[i], .xlabel = "iteration (log scale)",
+                               .ylabel = "relative loss", .logx = 1, .logy = 1, .series = se[i],
+                               .nseries = 2 * q[i].nm, .legend = 1, .hline = q[i].tol};
+        pl2[i] = (svg_lineplot){.title = titles[i], .xlabel = "learning rate",
+                                .ylabel = "iterations to target", .logx = 1, .logy = 1,
+                                .series = se2[i], .nseries = q[i].nm, .legend = 1, .hline = NAN};
     }
     if (!rc && svg_write_lineplots(outdir_path(path, sizeof path, dir, "quadratic.svg"),
-                                   "Quadratics: convergence at the best learning rate", pl, m, 2, 380, 270))
+                                   "Quadratics: convergence at the best learning rate (dot: target reached)", pl, m, 2, 440, 300))
         rc = fail_path(cmd, dir, "quadratic.svg");
     if (!rc && svg_write_lineplots(outdir_path(path, sizeof path, dir, "quadratic_lr.svg"),
                                    "Quadratics: iterations to target against learning rate", pl2, m, 2, 380, 270))
@@ -594,108 +582,3 @@ void print_quad_table(FILE *f, const quad_family *q, size_t n) {
         }
 }
 
-/* ---- report.html ------------------------------------------------------------------------ */
-static void html_num(FILE *f, const char *fmt, double v) {
-    if (isfinite(v)) fprintf(f, fmt, v);
-    else fputs("n/a", f);
-}
-
-static void html_figure(FILE *f, const char *dir, const char *file, const char *caption) {
-    char path[4096];
-    FILE *t = fopen(outdir_path(path, sizeof path, dir, file), "r");
-    if (!t) return;  /* reference only files that exist */
-    fclose(t);
-    fputs("<figure><a href=\"", f);
-    svg_escape(f, file);
-    fputs("\"><img src=\"", f);
-    svg_escape(f, file);
-    fputs("\" alt=\"", f);
-    svg_escape(f, caption);
-    fputs("\"></a><figcaption>", f);
-    svg_escape(f, caption);
-    fputs("</figcaption></figure>\n", f);
-}
-
-int write_report(const char *cmd, const char *dir, const char *title, const char *settings,
-                 const spec_result *specs, size_t nspec, const train_cmp *trains, size_t ntrain,
-                 const quad_family *quads, size_t nquad) {
-    FILE *f = outdir_open(cmd, dir, "report.html");
-    if (!f) return -1;
-    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>", f);
-    svg_escape(f, title);
-    fputs("</title>\n<style>body{font-family:sans-serif;max-width:1300px;margin:1em auto;"
-          "padding:0 1em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;"
-          "padding:3px 8px;text-align:right}th{background:#eee}td:first-child,th:first-child"
-          "{text-align:left}figure{margin:1em 0}img{max-width:100%}pre{background:#f6f6f6;"
-          "padding:.5em;white-space:pre-wrap}</style></head><body>\n<h1>", f);
-    svg_escape(f, title);
-    fprintf(f, "</h1>\n<p>libhessblock %s</p>\n<pre>", hb_version_string());
-    svg_escape(f, settings);
-    fputs("</pre>\n", f);
-    if (nspec || ntrain) {
-        fputs("<h2>Summary</h2>\n<p>JS⁰: mean Jensen–Shannon distance between the Hessian spectra "
-              "of all pairs of parameter blocks at initialisation (± its bootstrap standard error over "
-              "probes; it does not include the bias of a short Lanczos run). Loss: final training loss at "
-              "the best learning rate of each optimizer's grid; gap = SGD loss − Adam loss.</p>\n"
-              "<table><tr><th>model</th><th>JS⁰</th><th>SGD loss</th><th>Adam loss</th>"
-              "<th>gap</th></tr>\n", f);
-        for (size_t i = 0; i < nspec; i++) {
-            const train_cmp *t = find_train(trains, ntrain, specs[i].model);
-            fputs("<tr><td>", f);
-            svg_escape(f, specs[i].model);
-            fputs("</td><td>", f);
-            html_num(f, "%.4f", specs[i].js0);
-            if (isfinite(specs[i].js0_stderr)) fprintf(f, " ± %.4f", specs[i].js0_stderr);
-            fputs("</td><td>", f);
-            html_num(f, "%.4g", t ? t->sgd.final_loss : NAN);
-            fputs("</td><td>", f);
-            html_num(f, "%.4g", t ? t->adam.final_loss : NAN);
-            fputs("</td><td>", f);
-            html_num(f, "%.4g", t ? t->gap : NAN);
-            fputs("</td></tr>\n", f);
-        }
-        fputs("</table>\n", f);
-    }
-    if (nquad) {
-        fputs("<h2>Quadratic test bed</h2>\n<table><tr><th>family</th><th>κ</th><th>method</th>"
-              "<th>best lr</th><th>iterations to target</th></tr>\n", f);
-        for (size_t i = 0; i < nquad; i++)
-            for (size_t j = 0; j < quads[i].nm; j++) {
-                const quad_method *m = &quads[i].m[j];
-                fputs("<tr><td>", f);
-                svg_escape(f, quads[i].family);
-                fprintf(f, "</td><td>%g</td><td>", quads[i].cond);
-                svg_escape(f, m->name);
-                fputs("</td><td>", f);
-                html_num(f, "%.3g", m->best_lr);
-                fputs("</td><td>", f);
-                if (m->best_iters >= 0) fprintf(f, "%lld", (long long)m->best_iters);
-                else fprintf(f, "&gt; %lld", (long long)quads[i].max_iters);
-                fputs("</td></tr>\n", f);
-            }
-        fprintf(f, "</table>\n<p>Target: relative loss (L − L*)/(L₀ − L*) ≤ %g.</p>\n",
-                nquad ? quads[0].tol : 0.0);
-    }
-    if (nspec) fputs("<h2>Spectra</h2>\n", f);
-    for (size_t i = 0; i < nspec; i++) {
-        char file[128], cap[160];
-        snprintf(file, sizeof file, "%s_js.svg", specs[i].model);
-        snprintf(cap, sizeof cap, "%s: JS distance matrix", specs[i].model);
-        html_figure(f, dir, file, cap);
-        snprintf(file, sizeof file, "%s_spectra.svg", specs[i].model);
-        snprintf(cap, sizeof cap, "%s: block spectra", specs[i].model);
-        html_figure(f, dir, file, cap);
-    }
-    if (ntrain) {
-        fputs("<h2>Training</h2>\n", f);
-        html_figure(f, dir, "training.svg", "training curves");
-        html_figure(f, dir, "training_lr.svg", "learning-rate sweeps");
-    }
-    if (nquad) {
-        fputs("<h2>Quadratics</h2>\n", f);
-        html_figure(f, dir, "quadratic.svg", "convergence curves");
-        html_figure(f, dir, "quadratic_lr.svg", "iterations against learning rate");
-    }
-    fputs("<p>Data: summary.json, *.csv in this directory.</p>\n</body></html>\n", f);
-    return outdir_close(cmd, f, dir, "report.html");
-}

@@ -64,6 +64,8 @@ typedef struct spec_result {
     double js0_stderr, js0_normalized_stderr, js0_selected_stderr, js0_selected_normalized_stderr;
     int64_t js_replicates;   /* bootstrap replicates behind the standard errors (0: none) */
     double sigma;            /* smoothing width actually used (absolute) */
+    double sigma_rel;        /* the same relative to the pooled range (--sigma; 0: unknown) */
+    double symlog_floor_rel; /* hb_js_options.symlog_floor_rel of the JS values (0: unknown) */
     int64_t probes, steps;
     double seconds;
     /* research outputs (issue 15.4) */
@@ -170,9 +172,11 @@ int write_train_files(const char *cmd, const char *dir, const train_cmp *t, size
 int write_train_run_files(const char *cmd, const char *dir, const train_run *r);
 int write_quad_files(const char *cmd, const char *dir, const quad_family *q, size_t n);
 
-/* report.html: summary table, quadratic table, the figures (linked by relative path;
- * only files that were written are referenced). */
-int write_report(const char *cmd, const char *dir, const char *title, const char *settings,
+/* report.html, self-contained: a headline computed from the numbers (report.c), the
+ * summary and quadratic tables, every figure written to dir inlined as SVG. data_file
+ * names the JSON file of the run ("summary.json", "spectrum.json", "quadratic.json"). */
+int write_report(const char *cmd, const char *dir, const char *title, const char *data_file,
+                 const char *settings,
                  const spec_result *specs, size_t nspec, const train_cmp *trains, size_t ntrain,
                  const quad_family *quads, size_t nquad);
 

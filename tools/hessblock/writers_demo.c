@@ -141,7 +141,7 @@ int main(int argc, char **argv) {
     jw_end_object(&w);
     rc |= jw_finish(&w);
     rc |= outdir_close(cmd, f, dir, "summary.json");
-    rc |= write_report(cmd, dir, "writers demo <&>", "settings \"quoted\" & <b>", &s, 1, &t, 1, q, 2);
+    rc |= write_report(cmd, dir, "writers demo <&>", "summary.json", "settings \"quoted\" & <b>", &s, 1, &t, 1, q, 2);
     print_summary_table(stdout, &s, 1, &t, 1);
     print_quad_table(stdout, q, 2);
     spec_result_free(&s);
