@@ -121,7 +121,7 @@ static int cb_linop(void *user, const double *x, double *y, size_t n) {
 }
 static double cb_schedule(void *user, int64_t step) {
     (void)user;
-    return cb_mode ? -1.0 : 1.0 / (double)(step + 1);
+    return cb_mode ? -1.0 : 1.0 / ((double)step + 1.0); /* step may be INT64_MAX */
 }
 static int cb_progress(void *user, const char *task, int64_t done, int64_t total) {
     (void)user;
