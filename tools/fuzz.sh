@@ -7,7 +7,8 @@
 # and fails if the fuzzer finds a crash, a leak or a sanitizer report (the input is left
 # in build-fuzz/crash-*; make it a regression test).
 #   checkpoint  hb_checkpoint_load_buffer on mutated checkpoints (fuzz/fuzz_checkpoint.c)
-#   api         random sequences of public calls with often invalid arguments
+#   api         random sequences of public calls with often invalid arguments, incl. the
+#               network builder and versioned callbacks
 #               (fuzz/fuzz_api.c)
 set -euo pipefail
 cd "$(dirname "$0")/.."
