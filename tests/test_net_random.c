@@ -25,8 +25,11 @@
  * output name), check its code, that it changed nothing (op count, no output, the block
  * name free for the next op, which reuses it), and the net still builds and checks.
  *
- * Kinks (ReLU, max pooling): the checker's best-of-three finite-difference steps cover a
- * kink crossed within one step; the default tolerances hold for every seed here. */
+ * Tolerances: the checker's defaults for the finite differences (its steps 1e-4 … 1e-7
+ * cover a ReLU or max-pool kink crossed within one step, and a sharp smooth norm); its
+ * exact comparisons with BLOCK_FLOOR and EXACT_NORM below, for roundoff that a norm or a
+ * softmax amplifies. The generator was run over 2500 seeds per family with these (7500
+ * nets, all pass); the suite keeps NETS per family. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
@@ -36,7 +39,7 @@
 
 #define OK(expr) ck_assert_int_eq((expr), HB_OK)
 
-enum { NETS = 48, CAP = 300, MAXA = 48, LOGLEN = 1024 };
+enum { NETS = 80, CAP = 300, MAXA = 48, LOGLEN = 1024 };
 
 /* Coverage over all nets of the suite: op kinds, activation kinds, options. */
 enum {
@@ -71,7 +74,7 @@ typedef struct walk {
     int64_t params; /* parameters so far */
     int64_t V;      /* the head's width */
     bool xent;
-    bool norm;      /* has a layernorm or rmsnorm (see EXACT_NORM) */
+    bool norm;      /* has a layernorm or rmsnorm (EXACT_NORM) */
     size_t ops;     /* expected hb_net_op_count */
     char log[LOGLEN];
 } walk;
@@ -156,12 +159,12 @@ static bool op_activation(walk *w, int src) {
     return true;
 }
 
-static bool op_linear(walk *w, int src, int64_t width) {
+static bool op_linear_(walk *w, int src, int64_t width, bool head) {
     act x = w->a[src], o = x;
     int bias = (int)draw(w, 0, 1);
     o.d[o.nd - 1] = width;
     int64_t cost = last_dim(&x) * width + (bias ? width : 0);
-    if (!fits(w, cost, &o)) return false;
+    if (head ? w->params + cost > CAP : !fits(w, cost, &o)) return false;
     char out[16], name[16];
     next_name(w, out), next_block(w, name);
     OK(hb_net_linear(w->net, name, x.name, out, width, bias, 0));
@@ -171,6 +174,8 @@ static bool op_linear(walk *w, int src, int64_t width) {
     return true;
 }
 
+static bool op_linear(walk *w, int src, int64_t width) { return op_linear_(w, src, width, false); }
+
 static bool op_norm(walk *w, int src) {
     const act x = w->a[src];
     bool rms = draw(w, 0, 1);
@@ -179,6 +184,13 @@ static bool op_norm(walk *w, int src) {
     char out[16], name[16];
     next_name(w, out), next_block(w, name);
     OK(rms ? hb_net_rmsnorm(w->net, name, x.name, out, 0) : hb_net_layernorm(w->net, name, x.name, out, 0));
+    if (!rms && last_dim(&x) == 1) {
+        /* LayerNorm over one element outputs its bias, 0 at init: a ReLU after it would sit
+         * exactly on its kink, where the loss has no derivative (token seed 212) */
+        char bias[24];
+        snprintf(bias, sizeof bias, "%s.bias", name);
+        OK(hb_net_set_init(w->net, bias, HB_INIT_NORMAL, 0, 1));
+    }
     logf_(w, " %s(%s)", rms ? "rmsnorm" : "layernorm", x.name);
     w->blocks++, w->norm = true, cover[rms ? C_RMS : C_LN]++;
     commit(w, x, cost);
@@ -381,11 +393,11 @@ static void finish(walk *w) {
         cover[C_FLAT]++;
         act f = {.nd = 1, .d = {numel(x)}};
         x = commit(w, f, 0);
-    } else if (draw(w, 0, 3) == 0 && (!w->xent || last_dim(x) >= 2)) {
-        head = false; /* the loss straight on the walk's output */
+    } else if (draw(w, 0, 3) == 0 && (!w->xent || last_dim(x) >= 2) && w->params > 0) {
+        head = false; /* the loss straight on the walk's output (a net has parameters) */
     }
     if (head) {
-        ck_assert_msg(op_linear(w, w->n - 1, w->V), "%s: the head does not fit", w->log);
+        ck_assert_msg(op_linear_(w, w->n - 1, w->V, true), "%s: the head does not fit", w->log);
         x = &w->a[w->n - 1];
     } else {
         cover[C_NOHEAD]++;
@@ -442,20 +454,32 @@ static void build(walk *w, hb_context *ctx, family fam, uint64_t seed, bool inva
     finish(w);
 }
 
-/* The tolerance of the checker's exact comparisons (block HVP vs the dense Hessian,
- * hvp_multi vs single HVPs, micro-batch split) for a net with a norm: [1e-11] otherwise.
- * A norm makes the loss nearly invariant to the scale of its input, so a block feeding a
- * norm through a rank-1 path (a width-1 embedding → linear → layernorm → rmsnorm, as seed
- * 11 of the token nets) has a Hessian that is O(eps) by cancellation of O(1/eps) terms: its
- * two exact routes agree to ~1e-17 of max |H| but only to 5e-11 of the block's own norm.
- * Changing eps moves that error with the block (tried: eps 1e-5 … 1), as roundoff does; a
- * wrong derivative is an O(1) relative error, far above 1e-9. */
+/* The block-HVP comparison (d) is relative to max(‖block's H·v‖, BLOCK_FLOOR · max |H| ·
+ * ‖v‖), not to the block's own H·v alone. A norm makes the loss nearly invariant to the
+ * scale of its input, so a block feeding a norm through a rank-1 path (a width-1 embedding
+ * → linear → layernorm → rmsnorm: token seeds 11 and 151 of a 600-seed run) has a Hessian
+ * that is O(eps) by cancellation of O(1/eps) terms, 1e-4 to 1e-7 of max |H|: its two exact
+ * routes agree to ~1e-14 of max |H| but only to 5e-11 … 5e-8 of the block's own norm;
+ * changing the norms' eps (1e-5 … 1) moves that error with the block, as roundoff does.
+ * Softmax's shift invariance does the same, milder, to an attention's wq (1.3e-11, feature
+ * seed 397). A wrong derivative of such a block is still an error of ~its own size, far
+ * above 1e-11 · 1e-2 of max |H|.
+ * A net with a norm also compares its exact routes ((d), (e), (f)) to EXACT_NORM, not
+ * 1e-11: a norm whose input is nearly zero (rms ≈ √eps, e.g. a rank-1 path of a scalar
+ * near 0) amplifies roundoff by its conditioning. Measured on tokens → embedding →
+ * flatten → linear(1) → linear(3) → rmsnorm → rmsnorm → silu → linear → xent (the
+ * shape of token seed 1559, 1.1e-11 on a block of normal size), the worst block
+ * discrepancy over 20 inits is 2.1e-11 with eps 1e-5, 9.0e-13 with 1e-3, 2.8e-15 with
+ * 0.1: roundoff that the conditioning scales, where a wrong derivative would not move. */
 #define EXACT_NORM 1e-9
+#define BLOCK_FLOOR 1e-2
 
 static void check_family(family fam, uint64_t first, uint64_t count) {
     hb_context *ctx = hb_test_context(1, 8800 + (int64_t)fam);
-    for (uint64_t seed = first; seed < first + count; seed++) {
+    for (uint64_t seed = first; seed < first + count; seed++) { 
         walk w;
+        /* each net's initialisation from its own seed: a net is reproducible alone */
+        OK(hb_context_set_i64(ctx, HB_CTX_SEED, 8800 + (int64_t)(seed * 3) + (int64_t)fam));
         build(&w, ctx, fam, seed, seed % 4 == 3);
         hb_model *m = NULL;
         int rc = hb_model_create_net(w.net, &m);
@@ -465,7 +489,7 @@ static void check_family(family fam, uint64_t first, uint64_t count) {
                       w.log, n, (long long)w.params);
         hb_tensor *x = NULL, *y = NULL;
         hb_net_check_batch(w.net, 2 + seed % 3, 0x524E44ull + seed * 8 + (uint64_t)fam, &x, &y);
-        hb_net_check_tol tol = {.exact = w.norm ? EXACT_NORM : 0};
+        hb_net_check_tol tol = {.exact = w.norm ? EXACT_NORM : 0, .block_floor = BLOCK_FLOOR};
         hb_net_check_model(m, x, y, &tol, w.log);
         hb_tensor_free(x), hb_tensor_free(y);
         hb_model_free(m);
