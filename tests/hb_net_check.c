@@ -147,8 +147,8 @@ static double *dense_hessian(checker *c) {
     for (size_t i = 0; i < n * n; i++) hmax = fmax(hmax, fabs(H[i]));
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < i; j++) asym = fmax(asym, fabs(H[i * n + j] - H[j * n + i]));
-    ck_assert_msg(asym <= c->tol.sym * hmax || hmax < 1e-14, "%s: (c) max |H - Hᵀ| = %.3g, max |H| = %.3g",
-                  c->label, asym, hmax);
+    ck_assert_msg(asym <= c->tol.sym * hmax || hmax < 1e-14,
+                  "%s: (c) max |H - Hᵀ| = %.3g, max |H| = %.3g", c->label, asym, hmax);
     free(I);
     return H;
 }

@@ -183,7 +183,8 @@ static bool op_norm(walk *w, int src) {
     if (!fits(w, cost, &x)) return false;
     char out[16], name[16];
     next_name(w, out), next_block(w, name);
-    OK(rms ? hb_net_rmsnorm(w->net, name, x.name, out, 0) : hb_net_layernorm(w->net, name, x.name, out, 0));
+    OK(rms ? hb_net_rmsnorm(w->net, name, x.name, out, 0)
+           : hb_net_layernorm(w->net, name, x.name, out, 0));
     if (!rms && last_dim(&x) == 1) {
         /* LayerNorm over one element outputs its bias, 0 at init: a ReLU after it would sit
          * exactly on its kink, where the loss has no derivative (token seed 212) */
@@ -208,7 +209,8 @@ static bool op_attention(walk *w, int src) {
     next_name(w, out), next_block(w, name);
     OK(hb_net_attention(w->net, name, x.name, out, heads, bias));
     logf_(w, " attention(%s,h%lld%s)", x.name, (long long)heads, bias ? "" : ",nobias");
-    w->blocks++, cover[C_ATTN]++, cover[C_ATTN_NOBIAS] += !bias, cover[C_ATTN_MULTIHEAD] += heads > 1;
+    w->blocks++, cover[C_ATTN]++, cover[C_ATTN_NOBIAS] += !bias;
+    cover[C_ATTN_MULTIHEAD] += heads > 1;
     commit(w, x, cost);
     return true;
 }
@@ -312,7 +314,8 @@ static void invalid_call(walk *w) {
         want = HB_EINVAL, what = "duplicate output name";
     } else if (x->nd == 3) {
         if (kind == 2) {
-            rc = hb_net_pool2d(w->net, HB_POOL_MAX, x->name, out, (x->d[1] > x->d[2] ? x->d[1] : x->d[2]) + 1);
+            int64_t side = x->d[1] > x->d[2] ? x->d[1] : x->d[2];
+            rc = hb_net_pool2d(w->net, HB_POOL_MAX, x->name, out, side + 1);
             want = HB_ESHAPE, what = "pool larger than the image";
         } else {
             rc = hb_net_linear(w->net, name, x->name, out, 2, 1, 0);
@@ -338,8 +341,10 @@ static void invalid_call(walk *w) {
             want = HB_ESHAPE, what = "attention on features";
         }
     }
-    ck_assert_msg(rc == want, "%s: invalid call (%s) returned %d, expected %d", w->log, what, rc, want);
-    ck_assert_msg(hb_context_last_error(w->ctx)[0] != '\0', "%s: %s without a message", w->log, what);
+    ck_assert_msg(rc == want, "%s: invalid call (%s) returned %d, expected %d", w->log, what, rc,
+                  want);
+    ck_assert_msg(hb_context_last_error(w->ctx)[0] != '\0', "%s: %s without a message", w->log,
+                  what);
     ck_assert_uint_eq(hb_net_op_count(w->net), w->ops);
     int nd;
     int64_t d[3];
@@ -442,10 +447,12 @@ static void build(walk *w, hb_context *ctx, family fam, uint64_t seed, bool inva
     } else {
         in.nd = 3, in.d[0] = draw(w, 1, 2), in.d[1] = draw(w, 2, 5), in.d[2] = draw(w, 2, 5);
         OK(hb_net_input_features(w->net, in.name, 3, in.d));
-        logf_(w, " image(%lld,%lld,%lld)", (long long)in.d[0], (long long)in.d[1], (long long)in.d[2]);
+        logf_(w, " image(%lld,%lld,%lld)", (long long)in.d[0], (long long)in.d[1],
+              (long long)in.d[2]);
         w->a[w->n++] = in, w->ops++;
     }
-    ck_assert_msg(w->params + head_cost(w, &w->a[w->n - 1]) <= CAP, "%s: the start does not fit", w->log);
+    ck_assert_msg(w->params + head_cost(w, &w->a[w->n - 1]) <= CAP, "%s: the start does not fit",
+                  w->log);
     int steps = (int)draw(w, 2, 7), bad_at = invalid ? (int)draw(w, 0, steps - 1) : -1;
     for (int s = 0; s < steps; s++) {
         if (s == bad_at) invalid_call(w);
@@ -485,7 +492,8 @@ static void check_family(family fam, uint64_t first, uint64_t count) {
         int rc = hb_model_create_net(w.net, &m);
         ck_assert_msg(rc == HB_OK, "%s: create: %s", w.log, hb_context_last_error(ctx));
         size_t n = hb_params_count(hb_model_params(m));
-        ck_assert_msg((int64_t)n == w.params && n <= CAP, "%s: %zu parameters, the generator counted %lld",
+        ck_assert_msg((int64_t)n == w.params && n <= CAP,
+                      "%s: %zu parameters, the generator counted %lld",
                       w.log, n, (long long)w.params);
         hb_tensor *x = NULL, *y = NULL;
         hb_net_check_batch(w.net, 2 + seed % 3, 0x524E44ull + seed * 8 + (uint64_t)fam, &x, &y);
