@@ -73,7 +73,10 @@ static void hvp(checker *c, const double *V, double *out, size_t k) {
     hb_tensor_free(to);
 }
 
-static const double STEPS[3] = {1e-4, 1e-5, 1e-6};
+/* Tried in order until one agrees (hb_net_check.h): 1e-7 only matters for a sharp smooth
+ * net, whose truncation error ∝ h² is still above the tolerance at 1e-6. */
+static const double STEPS[4] = {1e-4, 1e-5, 1e-6, 1e-7};
+enum { NSTEPS = 4 };
 
 /* Name of the block holding parameter i. */
 static const char *block_at(checker *c, size_t i) {
@@ -94,7 +97,7 @@ static void check_grad(checker *c) {
     size_t stride = c->n > 400 ? c->n / 400 + 1 : 1; /* at most ~400 coordinates */
     for (size_t i = 0; i < c->n; i += stride) {
         double best = INFINITY, t0 = c->theta[i];
-        for (int s = 0; s < 3; s++) {
+        for (int s = 0; s < NSTEPS && best > c->tol.grad_fd * fmax(gmax, 1e-8); s++) {
             double h = STEPS[s] * fmax(1.0, fabs(t0));
             c->theta[i] = t0 + h;
             double lp = loss_at(c);
@@ -118,7 +121,7 @@ static void check_hvp_fd(checker *c) {
     hvp(c, v, Hv, 1);
     memcpy(t0, c->theta, c->n * sizeof *t0);
     double best = INFINITY;
-    for (int s = 0; s < 3; s++) {
+    for (int s = 0; s < NSTEPS && best > c->tol.hvp_fd; s++) {
         double h = STEPS[s];
         for (size_t i = 0; i < c->n; i++) c->theta[i] = t0[i] + h * v[i];
         grad_at(c, gp);
@@ -144,8 +147,8 @@ static double *dense_hessian(checker *c) {
     for (size_t i = 0; i < n * n; i++) hmax = fmax(hmax, fabs(H[i]));
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < i; j++) asym = fmax(asym, fabs(H[i * n + j] - H[j * n + i]));
-    ck_assert_msg(asym <= c->tol.sym * hmax, "%s: (c) max |H - Hᵀ| = %.3g, max |H| = %.3g",
-                  c->label, asym, hmax);
+    ck_assert_msg(asym <= c->tol.sym * hmax || hmax < 1e-14,
+                  "%s: (c) max |H - Hᵀ| = %.3g, max |H| = %.3g", c->label, asym, hmax);
     free(I);
     return H;
 }
@@ -153,6 +156,8 @@ static double *dense_hessian(checker *c) {
 /* ---- (d) block_hvp vs the dense Hessian's diagonal blocks ---- */
 static void check_blocks(checker *c, const double *H, size_t max_chunk) {
     size_t nb = hb_params_num_blocks(c->p), k = 3;
+    double hmax = 0;
+    for (size_t i = 0; i < c->n * c->n; i++) hmax = fmax(hmax, fabs(H[i]));
     ck_assert_int_eq(hb__net_model_set_max_chunk(c->m, max_chunk), HB_OK);
     for (size_t b = 0; b < nb; b++) {
         size_t off, len;
@@ -167,11 +172,12 @@ static void check_blocks(checker *c, const double *H, size_t max_chunk) {
                 for (size_t q = 0; q < len; q++) s += H[(off + r) * c->n + off + q] * v[j * len + q];
                 ref[j * len + r] = s;
             }
-        double e = rel_err(o, ref, k * len);
+        double e = rel_err(o, ref, k * len), scale = c->tol.block_floor * hmax * norm2(v, k * len);
+        if (norm2(ref, k * len) < scale) e *= norm2(ref, k * len) / scale;
         ck_assert_msg(e <= c->tol.exact || norm2(ref, k * len) < 1e-14,
                       "%s: (d) block_hvp of block %zu (%s), chunk cap %zu, differs from the dense "
-                      "Hessian's block by %.3g (rel)", c->label, b, hb_params_block_name(c->p, b),
-                      max_chunk, e);
+                      "Hessian's block by %.3g (rel; block_floor %g)", c->label, b,
+                      hb_params_block_name(c->p, b), max_chunk, e, c->tol.block_floor);
         hb_tensor_free(tv), hb_tensor_free(to);
         free(v), free(o), free(ref);
     }
@@ -189,7 +195,8 @@ static void check_multi(checker *c) {
     hvp(c, V, M2, k);
     ck_assert_int_eq(hb__net_model_set_max_chunk(c->m, 0), HB_OK);
     double e1 = rel_err(M1, S, k * n), e2 = rel_err(M2, S, k * n);
-    ck_assert_msg(e1 <= c->tol.exact && e2 <= c->tol.exact,
+    bool zero = norm2(S, k * n) < 1e-14; /* a Hessian zero up to roundoff */
+    ck_assert_msg((e1 <= c->tol.exact && e2 <= c->tol.exact) || zero,
                   "%s: (e) hvp_multi(%zu) differs from single HVPs by %.3g (one chunk), %.3g "
                   "(chunks of 2)", c->label, k, e1, e2);
     free(V), free(M1), free(M2), free(S);
@@ -225,7 +232,8 @@ static void check_split(checker *c, const hb_tensor *x, const hb_tensor *y) {
     grad_at(c, g2);
     hvp(c, v, h2, 1);
     ck_assert_msg(fabs(l1 - l2) <= c->tol.exact * fmax(fabs(l1), 1e-300) &&
-                      rel_err(g2, g1, n) <= c->tol.exact && rel_err(h2, h1, n) <= c->tol.exact,
+                      (rel_err(g2, g1, n) <= c->tol.exact || norm2(g1, n) < 1e-14) &&
+                      (rel_err(h2, h1, n) <= c->tol.exact || norm2(h1, n) < 1e-14),
                   "%s: (f) two micro-batches differ from one: loss %.17g vs %.17g, gradient %.3g, "
                   "HVP %.3g (rel)", c->label, l2, l1, rel_err(g2, g1, n), rel_err(h2, h1, n));
     ck_assert_int_eq(hb_model_set_batch(c->m, x, y), HB_OK);
@@ -235,12 +243,13 @@ static void check_split(checker *c, const hb_tensor *x, const hb_tensor *y) {
 
 void hb_net_check_model(hb_model *m, const hb_tensor *inputs, const hb_tensor *targets,
                         const hb_net_check_tol *tol, const char *label) {
-    checker c = {m, hb_model_context(m), hb_model_params(m), 0, NULL, label, {1e-6, 1e-6, 1e-12, 1e-11}};
+    checker c = {m, hb_model_context(m), hb_model_params(m), 0, NULL, label, {1e-6, 1e-6, 1e-12, 1e-11, 0}};
     if (tol) {
         if (tol->grad_fd > 0) c.tol.grad_fd = tol->grad_fd;
         if (tol->hvp_fd > 0) c.tol.hvp_fd = tol->hvp_fd;
         if (tol->sym > 0) c.tol.sym = tol->sym;
         if (tol->exact > 0) c.tol.exact = tol->exact;
+        if (tol->block_floor > 0) c.tol.block_floor = tol->block_floor;
     }
     ck_assert_int_eq(hb_params_dtype(c.p), HB_F64);
     ck_assert_int_ge(hb_tensor_dim(inputs, 0), 2);

@@ -6,9 +6,13 @@
  *   (d) block_hvp of every block equals the block's rows/columns of the dense Hessian;
  *   (e) hvp_multi(k) equals k single HVPs (one chunk and chunks of 2);
  *   (f) loss, gradient and HVP independent of the micro-batch split (two vs one).
- * The finite differences take the best of three steps (1e-4, 1e-5, 1e-6) per quantity:
- * a piecewise-smooth net (ReLU, max pooling) may cross a kink within one step, which
- * spoils that difference but seldom all three, while a wrong derivative fails all three.
+ * The finite differences try the steps 1e-4, 1e-5, 1e-6, 1e-7 per quantity until one
+ * agrees: a piecewise-smooth net (ReLU, max pooling) may cross a kink within one step, which
+ * spoils that difference but seldom all, and a sharp smooth net (a LayerNorm over two
+ * nearly equal values is a sign function smoothed over √eps) has a truncation error ∝ h²
+ * that only the small steps bring under the tolerance, while a wrong derivative fails all.
+ * (b)–(f) pass a quantity that is zero up to roundoff (below 1e-12 … 1e-14 absolute: a
+ * block nothing depends on, or a loss constant for the batch drawn). 
  * Use: build an f64 net, then hb_net_check(net, N, stream, "what"). */
 #ifndef HB_NET_CHECK_H
 #define HB_NET_CHECK_H
@@ -21,6 +25,10 @@ typedef struct hb_net_check_tol {
     double hvp_fd;   /* (b) 2-norm, relative                                    [1e-6] */
     double sym;      /* (c) max |H − Hᵀ| relative to max |H|                    [1e-12] */
     double exact;    /* (d), (e), (f): same quantity by another route, 2-norm   [1e-11] */
+    /* (d) is relative to max(‖block's H·v‖, block_floor · max |H| · ‖v‖)         [0]:
+     * a block whose Hessian is tiny by cancellation (a norm after a rank-1 path) is
+     * exact only to roundoff of the whole Hessian's scale, not of its own. */
+    double block_floor;
 } hb_net_check_tol;
 
 /* hb_net_check_batch: a random micro-batch of N samples for the net's input and loss:
