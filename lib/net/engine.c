@@ -74,6 +74,7 @@ static void plan(hb__net_model *nm, size_t block) {
         nm->first_writer[a] = -1;
         nm->slot[a] = -1;
     }
+    for (size_t o = 0; o < nm->n_ops; o++) nm->bwd_ran[o] = false;
     for (size_t o = 0; o < nm->n_ops; o++) {
         const hb__net_op *op = &nm->ops[o];
         if (!nm->useful[o] || op->out < 0) continue;
@@ -276,7 +277,9 @@ static int backward(hb_model *m, size_t N, double scale, void *grad) {
         for (int i = 0; i < op->n_in; i++) {
             if (!nm->down[op->in[i]]) continue;
             c.gx[i] = nm->g[op->in[i]];
-            if (first_write(nm, op, o, i))
+            /* the first writer overwrites (writes_first) or gets a zeroed buffer */
+            c.gx_first[i] = first_write(nm, op, o, i);
+            if (c.gx_first[i] && !op->cls->writes_first)
                 memset(c.gx[i], 0, N * per_sample(&nm->acts[op->in[i]]) * es);
             any = true;
         }
@@ -286,6 +289,7 @@ static int backward(hb_model *m, size_t N, double scale, void *grad) {
                 any = true;
             }
         if (any) HB_TRY(op->cls->backward(&c));
+        nm->bwd_ran[o] = any;
     }
     return HB_OK;
 }
@@ -332,10 +336,12 @@ static int rbackward(hb_model *m, size_t N, size_t k, double scale) {
         for (int i = 0; i < op->n_in; i++) {
             if (!nm->down[op->in[i]]) continue;
             c.Rgx[i] = nm->slot_mem[nm->slot[op->in[i]]];
-            if (first_write(nm, op, o, i))
+            c.Rgx_first[i] = first_write(nm, op, o, i);
+            if (c.Rgx_first[i] && !op->cls->writes_first)
                 memset(c.Rgx[i], 0, N * k * per_sample(&nm->acts[op->in[i]]) * es);
             any = true;
         }
+        c.bwd_ran = nm->bwd_ran[o];
         for (int b = 0; b < op->n_blk; b++) any = any || c.O[b].p != NULL;
         if (any) HB_TRY(op->cls->rbackward(&c));
     }

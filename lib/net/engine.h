@@ -26,6 +26,7 @@ typedef struct hb__net_model {
     bool *wanted;         /* blocks: gradient / direction and output of this call */
     bool *down;           /* acts: downstream of a wanted block (needs g, has R) */
     int *first_writer;    /* acts: op whose backward writes its gradient first (-1: none) */
+    bool *bwd_ran;        /* ops: the θ backward ran in this call (hb__op_call.bwd_ran) */
     int *slot;            /* acts: R-gradient slot, -1 */
     size_t *slot_size;    /* slots: elements per sample and direction */
     size_t n_slots;

@@ -119,6 +119,7 @@ static void state_layout(hb__carve *c, hb__net_model *nm, const hb_net *net) {
     nm->ops = hb__carve_take(c, O, sizeof *nm->ops);
     nm->block_op = hb__carve_take(c, B, sizeof *nm->block_op);
     nm->useful = hb__carve_take(c, O, sizeof *nm->useful);
+    nm->bwd_ran = hb__carve_take(c, O, sizeof *nm->bwd_ran);
     nm->wanted = hb__carve_take(c, B, sizeof *nm->wanted);
     nm->down = hb__carve_take(c, A, sizeof *nm->down);
     nm->first_writer = hb__carve_take(c, A, sizeof *nm->first_writer);

@@ -13,11 +13,18 @@
  * Pass conventions (every op class):
  *   forward   WRITES y (and its saved state);
  *   backward  ACCUMULATES gx[i] (NULL: input i needs no gradient) and gW[b] (NULL: not
- *             wanted); the engine zeroes every gradient buffer once per pass;
+ *             wanted); the engine zeroes every gradient buffer at its first writer, unless
+ *             that op's class sets writes_first: then the first writer gets gx_first[i]
+ *             (Rgx_first[i] in the R-backward) true and must WRITE gx[i] (Rgx[i]) instead
+ *             of accumulating — the old hand-written models' overwrite, which saves a
+ *             memset and a read of zeros per buffer;
  *   rforward  WRITES Ry (and its rsaved state); Rx[i] NULL = zero direction,
  *             V[b].p NULL = zero direction for block b;
  *   rbackward ACCUMULATES Rgx[i] (NULL: not needed) and O[b] (O[b].p NULL: not wanted);
- *             it may read gy (the θ gradient of y) and everything saved.
+ *             it may read gy (the θ gradient of y) and everything saved; bwd_ran says
+ *             that the op's own θ backward ran earlier in this call, with this gy and
+ *             with gx[i] non-NULL wherever Rgx[i] is (so what that backward left in
+ *             saved is valid: attention keeps its gradients of y, q, k, v there).
  * Loss ops have no output activation: forward sets *loss (mean over the micro-batch),
  * backward accumulates scale·∂L/∂x into gx[0], rbackward accumulates scale·∂²L/∂x²·Rx into
  * Rgx[0]; `targets` holds the micro-batch's targets in the compute dtype (mse) or i32 (xent).
@@ -67,6 +74,9 @@ typedef struct hb__op_class {
     int (*backward)(const hb__op_call *c);
     int (*rforward)(const hb__op_call *c);
     int (*rbackward)(const hb__op_call *c);
+    /* The backward passes honour gx_first / Rgx_first (else the engine zeroes the
+     * buffers for them). */
+    bool writes_first;
     /* Losses only (NULL otherwise): correct predictions and predictions made, for
      * hb_model accuracy (xent). */
     int (*accuracy)(const hb__op_call *c, size_t *correct, size_t *total);
@@ -108,6 +118,11 @@ struct hb__op_call {
     void *Rgx[HB__NET_MAX_IN];
     hb__dir V[HB__NET_MAX_BLK];
     hb__dir O[HB__NET_MAX_BLK];
+    /* first writers (classes with writes_first only, see the pass conventions): WRITE
+     * gx[i] / Rgx[i] instead of accumulating */
+    bool gx_first[HB__NET_MAX_IN];
+    bool Rgx_first[HB__NET_MAX_IN];
+    bool bwd_ran;            /* R-backward: this op's θ backward ran in this call */
     /* losses */
     const void *targets;
     double scale;

@@ -1,7 +1,7 @@
 /* Elementwise activation op, any shape: y = f(x), f = iarg[0] (an hb_activation).
  *   x, y (M, C) with M = N·rows, C = width;  R side (M, k, C)
  * Saved by the forward: d1 = f'(x) (M, C), then d2 = f''(x) (M, C) unless ReLU.
- * Backward:   gx  += f'·gy
+ * Backward:   gx  += f'·gy          (= on a first write: gx_first, Rgx_first)
  * R-forward:  Ry   = f'·Rx
  * R-backward: Rgx += f''·gy·Rx + f'·Rgy                         (nn/elementwise.c) */
 #include "net/net_internal.h"
@@ -36,7 +36,7 @@ static int act_forward(const hb__op_call *c) {
 static int act_backward(const hb__op_call *c) {
     if (!c->gx[0]) return HB_OK;
     return hb__eltwise_backward(c->ctx, c->dt, numel(c->op, c->acts, c->N), c->saved, c->gy,
-                                c->gx[0]);
+                                c->gx[0], c->gx_first[0]);
 }
 
 /* Ry (M, k, C) = d1·Rx */
@@ -53,12 +53,13 @@ static int act_rbackward(const hb__op_call *c) {
     const void *d1, *d2;
     derivs(c, &d1, &d2);
     return hb__eltwise_rbackward(c->ctx, c->dt, c->N * y->rows, c->k, y->width, d1, d2, c->gy,
-                                 c->Rx[0], c->Rgy, c->Rgx[0]);
+                                 c->Rx[0], c->Rgy, c->Rgx[0], c->Rgx_first[0]);
 }
 
 const hb__op_class hb__op_activation = {
     .name = "activation",
     .saved = act_saved,
+    .writes_first = true, /* = instead of += on a first write */
     .forward = act_forward,
     .backward = act_backward,
     .rforward = act_rforward,

@@ -1,6 +1,6 @@
 /* Residual add of two activations of equal shape: y = a + b.
  *   a, b, y (M, C);  R side (M, k, C)
- * Backward:   ga += gy,  gb += gy
+ * Backward:   ga += gy,  gb += gy        (= on a first write, gx_first)
  * R-forward:  Ry = Ra + Rb                (NULL = zero)
  * R-backward: Rga += Rgy,  Rgb += Rgy
  * a and b may be the same activation (y = 2a): its gradient then receives both terms. */
@@ -33,10 +33,20 @@ static int add_forward(const hb__op_call *c) {
     return HB_OK;
 }
 
-/* ga, gb (M, C) += gy */
+/* g += gy over n elements, or g = gy on the buffer's first write (writes_first: a copy
+ * instead of the engine's memset and an axpy onto zeros). */
+static int pass_on(const hb__op_call *c, size_t n, const void *gy, void *g, bool first) {
+    if (first) {
+        memcpy(g, gy, n * hb_dtype_size(c->dt));
+        return HB_OK;
+    }
+    return hb__axpy(c->ctx, c->dt, (int64_t)n, 1.0, gy, 1, g, 1);
+}
+
+/* ga, gb (M, C) += gy (input 0 first: with a = b, gx_first[1] is false) */
 static int add_backward(const hb__op_call *c) {
     for (int i = 0; i < 2; i++)
-        if (c->gx[i]) HB_TRY(hb__axpy(c->ctx, c->dt, (int64_t)numel(c, 1), 1.0, c->gy, 1, c->gx[i], 1));
+        if (c->gx[i]) HB_TRY(pass_on(c, numel(c, 1), c->gy, c->gx[i], c->gx_first[i]));
     return HB_OK;
 }
 
@@ -52,13 +62,13 @@ static int add_rforward(const hb__op_call *c) {
 /* Rga, Rgb (M, k, C) += Rgy */
 static int add_rbackward(const hb__op_call *c) {
     for (int i = 0; i < 2; i++)
-        if (c->Rgx[i])
-            HB_TRY(hb__axpy(c->ctx, c->dt, (int64_t)numel(c, c->k), 1.0, c->Rgy, 1, c->Rgx[i], 1));
+        if (c->Rgx[i]) HB_TRY(pass_on(c, numel(c, c->k), c->Rgy, c->Rgx[i], c->Rgx_first[i]));
     return HB_OK;
 }
 
 const hb__op_class hb__op_add = {
     .name = "add",
+    .writes_first = true, /* pass_on copies on a first write */
     .forward = add_forward,
     .backward = add_backward,
     .rforward = add_rforward,

@@ -10,12 +10,15 @@
  *
  * Blocks (op->blk, W/V/O index): 0 wq, 1 wq.bias, 2 wk, 3 wk.bias, 4 wv, 5 wv.bias, 6 wo,
  * 7 wo.bias (biases absent: NULL). iarg[0] = heads, iarg[1] = bias.
- * saved  (compute dtype): q, k, v (N·T, C) each, P (N, H, T, T), y (N·T, C).
+ * saved  (compute dtype): q, k, v (N·T, C) each, P (N, H, T, T), y (N·T, C); then
+ *          g_y, g_q, g_k, g_v (N·T, C), written by the backward for the R-backward.
  * rsaved (k directions):  Rq, Rk, Rv (N·T, k, C) each, RP (N, H, T, k, T), Ry (N·T, k, C).
- * scratch: g_y, g_q, g_k, g_v (N·T, C); Rg_y, Rg_q, Rg_k, Rg_v (N·T, k, C); then the
- *          attention or dense kernels' scratch. The R-backward recomputes g_y … g_v from gy
- *          (one C×C product and an attention backward): the engine may stop the θ backward
- *          above this op (block HVPs of its own blocks) and never run its backward.
+ * scratch: Rg_y, Rg_q, Rg_k, Rg_v (N·T, k, C); then the attention or dense kernels'
+ *          scratch. The R-backward reuses g_y … g_v when the θ backward of this call left
+ *          them (c->bwd_ran with an input gradient: every chunk of a full HVP, like the
+ *          hand-written gpt); only when that backward did not need them (block HVPs of
+ *          this op's own Q/K/V blocks, whose input has no gradient) does the R-backward
+ *          form them (one C×C product and an attention backward per chunk).
  * Liveness (as gpt.c's lo/sop logic): with no direction into q, k, v (Rx and the Q/K/V
  * directions all NULL) the R-forward runs only the output projection, with Ry = 0; with
  * nothing wanted below y (Rgx and the Q/K/V outputs all NULL) the R-backward stops after
@@ -43,13 +46,18 @@ static attn_dims dims_of(const hb__net_op *op, const hb__act *acts, size_t N) {
     return d;
 }
 
-static size_t attn_saved(const hb__net_op *op, const hb__act *acts, size_t N) {
+/* q, k, v, y and P; the gradients of y, q, k, v after them (saved only) */
+static size_t five(const hb__net_op *op, const hb__act *acts, size_t N) {
     attn_dims d = dims_of(op, acts, N);
     return 4 * d.MC + d.PP;
 }
 
+static size_t attn_saved(const hb__net_op *op, const hb__act *acts, size_t N) {
+    return five(op, acts, N) + 4 * dims_of(op, acts, N).MC;
+}
+
 static size_t attn_rsaved(const hb__net_op *op, const hb__act *acts, size_t N) {
-    return attn_saved(op, acts, N); /* the same five arrays, per direction */
+    return five(op, acts, N); /* the five forward arrays, per direction */
 }
 
 /* kernel scratch after the gradient buffers: attention's or dense's, used one at a time */
@@ -60,14 +68,14 @@ static size_t kernel_scratch(const attn_dims *d, size_t k) {
 
 static size_t attn_scratch(const hb__net_op *op, const hb__act *acts, size_t N, size_t k) {
     attn_dims d = dims_of(op, acts, N);
-    return 4 * d.MC + 4 * k * d.MC + kernel_scratch(&d, k);
+    return 4 * k * d.MC + kernel_scratch(&d, k);
 }
 
 /* Pointers into saved / rsaved / scratch (k = 0: the θ passes' scratch layout). */
 typedef struct attn_bufs {
     char *q, *k, *v, *P, *y;      /* saved */
     char *Rq, *Rk, *Rv, *RP, *Ry; /* rsaved */
-    char *gy_, *gq, *gk, *gv;     /* scratch: θ gradients of y, q, k, v */
+    char *gy_, *gq, *gk, *gv;     /* saved: θ gradients of y, q, k, v */
     char *Rgy_, *Rgq, *Rgk, *Rgv; /* scratch: their R versions */
     char *ws;                     /* scratch: the kernels' */
 } attn_bufs;
@@ -79,14 +87,14 @@ static attn_bufs bufs_of(const hb__op_call *c, const attn_dims *d, size_t k) {
     if (s) {
         b.q = s, b.k = s + MC, b.v = s + 2 * MC, b.P = s + 3 * MC;
         b.y = b.P + d->PP * es;
+        b.gy_ = b.y + MC, b.gq = b.gy_ + MC, b.gk = b.gy_ + 2 * MC, b.gv = b.gy_ + 3 * MC;
     }
     if (r) {
         b.Rq = r, b.Rk = r + k * MC, b.Rv = r + 2 * k * MC, b.RP = r + 3 * k * MC;
         b.Ry = b.RP + k * d->PP * es;
     }
     if (w) {
-        b.gy_ = w, b.gq = w + MC, b.gk = w + 2 * MC, b.gv = w + 3 * MC;
-        b.Rgy_ = w + 4 * MC, b.Rgq = b.Rgy_ + k * MC, b.Rgk = b.Rgy_ + 2 * k * MC;
+        b.Rgy_ = w, b.Rgq = b.Rgy_ + k * MC, b.Rgk = b.Rgy_ + 2 * k * MC;
         b.Rgv = b.Rgy_ + 3 * k * MC;
         b.ws = b.Rgy_ + 4 * k * MC;
     }
@@ -116,12 +124,12 @@ static int attn_forward(const hb__op_call *c) {
     return hb__linear_forward(c->ctx, c->dt, M, C, C, b.y, c->W[WO], c->W[BO], c->y);
 }
 
-/* g_y, then g_q, g_k, g_v from gy (overwritten); gWo, gbo += when given */
+/* g_y, then g_q, g_k, g_v from gy (all overwritten); gWo, gbo += when given */
 static int grads_of_y_qkv(const hb__op_call *c, const attn_dims *d, const attn_bufs *b,
                           void *gWo, void *gbo) {
     int64_t M = (int64_t)d->M, C = (int64_t)d->sh.C;
-    memset(b->gy_, 0, d->MC * hb_dtype_size(c->dt));
-    HB_TRY(hb__linear_backward(c->ctx, c->dt, M, C, C, b->y, c->W[WO], c->gy, b->gy_, gWo, gbo));
+    HB_TRY(hb__linear_backward_to(c->ctx, c->dt, M, C, C, b->y, c->W[WO], c->gy, b->gy_, true,
+                                  gWo, gbo));
     return hb__attention_backward(c->ctx, c->dt, &d->sh, b->q, b->k, b->v, b->P, b->gy_, b->gq,
                                   b->gk, b->gv, b->ws);
 }
@@ -137,9 +145,10 @@ static int attn_backward(const hb__op_call *c) {
                                    c->gW[BO]);
     HB_TRY(grads_of_y_qkv(c, &d, &b, c->gW[WO], c->gW[BO]));
     const char *g[3] = {b.gq, b.gk, b.gv};
-    for (int p = 0; p < 3; p++)
-        HB_TRY(hb__linear_backward(c->ctx, c->dt, M, C, C, c->x[0], c->W[WQ + 2 * p], g[p],
-                                   c->gx[0], c->gW[WQ + 2 * p], c->gW[BQ + 2 * p]));
+    for (int p = 0; p < 3; p++) /* the Q projection writes gx on its first write */
+        HB_TRY(hb__linear_backward_to(c->ctx, c->dt, M, C, C, c->x[0], c->W[WQ + 2 * p], g[p],
+                                      c->gx[0], p == 0 && c->gx_first[0], c->gW[WQ + 2 * p],
+                                      c->gW[BQ + 2 * p]));
     return HB_OK;
 }
 
@@ -169,14 +178,16 @@ static int attn_rforward(const hb__op_call *c) {
     return proj_rforward(c, &d, WO, b.y, rqkv ? b.Ry : NULL, c->Ry, b.ws);
 }
 
-/* R of projection `w`'s backward: Rgx += Rgy·W + gy·RW (Rgx non-NULL), O_w += …, O_b += … */
+/* R of projection `w`'s backward: Rgx += Rgy·W + gy·RW (= when write; Rgx non-NULL),
+ * O_w += …, O_b += … */
 static int proj_rbackward(const hb__op_call *c, const attn_dims *d, int w, const void *x,
-                          const void *gy, const void *Rx, const void *Rgy, void *Rgx, void *ws) {
+                          const void *gy, const void *Rx, const void *Rgy, void *Rgx, bool write,
+                          void *ws) {
     hb__dir Ow = c->O[w], Ob = c->O[w + 1];
     bool one = hb__seq_one_ld(Ow, Ob);
-    HB_TRY(hb__linear_rbackward(c->ctx, c->dt, d->M, d->sh.C, d->sh.C, c->k, x, c->W[w], gy, Rx,
-                               c->V[w].p, c->V[w].ld, Rgy, Rgx, Ow.p, one ? Ob.p : NULL,
-                               hb__seq_ld(Ow, Ob), ws));
+    HB_TRY(hb__linear_rbackward_to(c->ctx, c->dt, d->M, d->sh.C, d->sh.C, c->k, x, c->W[w], gy,
+                                   Rx, c->V[w].p, c->V[w].ld, Rgy, Rgx, write, Ow.p,
+                                   one ? Ob.p : NULL, hb__seq_ld(Ow, Ob), ws));
     if (!one) hb__seq_sum_dir_rows(c->dt, d->M, c->k, d->sh.C, Rgy, Ob);
     return HB_OK;
 }
@@ -188,20 +199,20 @@ static int attn_rbackward(const hb__op_call *c) {
     size_t es = hb_dtype_size(c->dt), RMC = c->k * d.MC * es;
     bool rqkv = c->Rx[0] || any_dir(c->V, WQ, BV);
     bool below = c->Rgx[0] || any_dir(c->O, WQ, BV);
-    if (below) {
-        HB_TRY(grads_of_y_qkv(c, &d, &b, NULL, NULL));
-        memset(b.Rgy_, 0, RMC);
-    }
+    /* g_y … g_v are in saved when this call's θ backward formed them: it did whenever it
+     * had an input gradient (c->Rgx[0] non-NULL implies gx[0] was, net_internal.h) */
+    if (below && !(c->bwd_ran && c->Rgx[0])) HB_TRY(grads_of_y_qkv(c, &d, &b, NULL, NULL));
     HB_TRY(proj_rbackward(c, &d, WO, b.y, c->gy, rqkv ? b.Ry : NULL, c->Rgy,
-                          below ? b.Rgy_ : NULL, b.ws));
+                          below ? b.Rgy_ : NULL, true, b.ws));
     if (!below) return HB_OK;
     if (!rqkv) /* the R-forward stopped at the output projection: Rq … RP are zero */
         memset(b.Rq, 0, 3 * RMC + c->k * d.PP * es);
     HB_TRY(hb__attention_rbackward(c->ctx, c->dt, &d.sh, c->k, b.q, b.k, b.v, b.P, b.Rq, b.Rk,
                                    b.Rv, b.RP, b.gy_, b.Rgy_, b.Rgq, b.Rgk, b.Rgv, b.ws));
-    HB_TRY(proj_rbackward(c, &d, WQ, c->x[0], b.gq, c->Rx[0], b.Rgq, c->Rgx[0], b.ws));
-    HB_TRY(proj_rbackward(c, &d, WK, c->x[0], b.gk, c->Rx[0], b.Rgk, c->Rgx[0], b.ws));
-    return proj_rbackward(c, &d, WV, c->x[0], b.gv, c->Rx[0], b.Rgv, c->Rgx[0], b.ws);
+    HB_TRY(proj_rbackward(c, &d, WQ, c->x[0], b.gq, c->Rx[0], b.Rgq, c->Rgx[0], c->Rgx_first[0],
+                          b.ws));
+    HB_TRY(proj_rbackward(c, &d, WK, c->x[0], b.gk, c->Rx[0], b.Rgk, c->Rgx[0], false, b.ws));
+    return proj_rbackward(c, &d, WV, c->x[0], b.gv, c->Rx[0], b.Rgv, c->Rgx[0], false, b.ws);
 }
 
 const hb__op_class hb__op_attention = {
@@ -209,6 +220,7 @@ const hb__op_class hb__op_attention = {
     .saved = attn_saved,
     .rsaved = attn_rsaved,
     .scratch = attn_scratch,
+    .writes_first = true, /* the Q projection writes gx / Rgx on a first write */
     .forward = attn_forward,
     .backward = attn_backward,
     .rforward = attn_rforward,

@@ -1,6 +1,6 @@
 /* Linear op over the last dimension: y = x·Wᵀ + b.
  *   x (M, Cin), W (Cout, Cin), b (Cout), y (M, Cout),  M = N·rows (rows = T or 1)
- * Backward:   gx += gy·W,  gW += gyᵀ·x,  gb += Σ_rows gy         (nn/linear.c)
+ * Backward:   gx += gy·W (gx = on the first write, gx_first),  gW += gyᵀ·x,  gb += Σ_rows gy         (nn/linear.c)
  * R-forward:  Ry = Rx·Wᵀ + x·RWᵀ + Rb                             (nn/linear.c)
  * R-backward: Rgx += Rgy·W + gy·RW,  OW += Rgyᵀ·x + gyᵀ·Rx,  Ob += Σ_rows Rgy
  * R quantities (M, k, ·) interleaved; blk[0] = weight, blk[1] = bias or absent.
@@ -48,8 +48,9 @@ static int linear_forward(const hb__op_call *c) {
 static int linear_backward(const hb__op_call *c) {
     size_t M, Cin, Cout;
     dims(c, &M, &Cin, &Cout);
-    return hb__linear_backward(c->ctx, c->dt, (int64_t)M, (int64_t)Cin, (int64_t)Cout, c->x[0],
-                               c->W[0], c->gy, c->gx[0], c->gW[0], c->gW[1]);
+    return hb__linear_backward_to(c->ctx, c->dt, (int64_t)M, (int64_t)Cin, (int64_t)Cout,
+                                  c->x[0], c->W[0], c->gy, c->gx[0], c->gx_first[0], c->gW[0],
+                                  c->gW[1]);
 }
 
 /* Ry (M, k, Cout) = Rx (M, k, Cin)·Wᵀ + x·RW_jᵀ + Rb_j */
@@ -68,14 +69,15 @@ static int linear_rbackward(const hb__op_call *c) {
     dims(c, &M, &Cin, &Cout);
     HB_TRY(one_ld(c, c->V, &ldv));
     HB_TRY(one_ld(c, c->O, &ldo));
-    return hb__linear_rbackward(c->ctx, c->dt, M, Cin, Cout, c->k, c->x[0], c->W[0], c->gy,
-                               c->Rx[0], c->V[0].p, ldv, c->Rgy, c->Rgx[0], c->O[0].p, c->O[1].p,
-                               ldo, c->scratch);
+    return hb__linear_rbackward_to(c->ctx, c->dt, M, Cin, Cout, c->k, c->x[0], c->W[0], c->gy,
+                                   c->Rx[0], c->V[0].p, ldv, c->Rgy, c->Rgx[0], c->Rgx_first[0],
+                                   c->O[0].p, c->O[1].p, ldo, c->scratch);
 }
 
 const hb__op_class hb__op_linear = {
     .name = "linear",
     .scratch = linear_scratch,
+    .writes_first = true, /* gx / Rgx by gemm with beta 0 on a first write */
     .forward = linear_forward,
     .backward = linear_backward,
     .rforward = linear_rforward,

@@ -60,7 +60,9 @@ int hb__eltwise_forward(hb_context *ctx, hb_dtype dt, int act, size_t n, const v
 }
 
 int hb__eltwise_backward(hb_context *ctx, hb_dtype dt, size_t n, const void *d1, const void *gy,
-                         void *gx) {
+                         void *gx, bool write) {
+    if (write) /* gx = d1·gy: the R-forward's product with k = 1, C = 1 */
+        DISPATCH(rfwd_f32(n, 1, 1, d1, gy, gx), rfwd_f64(n, 1, 1, d1, gy, gx));
     DISPATCH(bwd_f32(n, d1, gy, gx), bwd_f64(n, d1, gy, gx));
 }
 
@@ -75,10 +77,10 @@ int hb__eltwise_rforward(hb_context *ctx, hb_dtype dt, size_t M, size_t k, size_
 
 int hb__eltwise_rbackward(hb_context *ctx, hb_dtype dt, size_t M, size_t k, size_t C,
                           const void *d1, const void *d2, const void *gy, const void *Rx,
-                          const void *Rgy, void *Rgx) {
+                          const void *Rgy, void *Rgx, bool write) {
     if (!Rx) d2 = NULL;
-    DISPATCH(rbwd_f32(M, k, C, d1, d2, gy, Rx, Rgy, Rgx),
-             rbwd_f64(M, k, C, d1, d2, gy, Rx, Rgy, Rgx));
+    DISPATCH(rbwd_f32(M, k, C, d1, d2, gy, Rx, Rgy, Rgx, write),
+             rbwd_f64(M, k, C, d1, d2, gy, Rx, Rgy, Rgx, write));
 }
 
 #else /* ---- template body ---- */
@@ -143,16 +145,22 @@ static void F(rfwd)(size_t M, size_t k, size_t C, const real *d1, const real *Rx
         }
 }
 
-/* Rgx[m,j,c] += d2[m,c]·gy[m,c]·Rx[m,j,c] + d1[m,c]·Rgy[m,j,c] (d2 NULL: second term only) */
+/* Rgx[m,j,c] += d2[m,c]·gy[m,c]·Rx[m,j,c] + d1[m,c]·Rgy[m,j,c] (d2 NULL: second term only;
+ * write: = instead of +=, as nn/gelu.c's R-backward did) */
 static void F(rbwd)(size_t M, size_t k, size_t C, const real *d1, const real *d2, const real *gy,
-                    const real *Rx, const real *Rgy, real *Rgx) {
+                    const real *Rx, const real *Rgy, real *Rgx, bool write) {
     for (size_t m = 0; m < M; m++)
         for (size_t j = 0; j < k; j++) {
             const real *a = d1 + m * C, *rg = Rgy + (m * k + j) * C;
             real *o = Rgx + (m * k + j) * C;
             if (d2) {
                 const real *b = d2 + m * C, *g = gy + m * C, *rx = Rx + (m * k + j) * C;
-                for (size_t c = 0; c < C; c++) o[c] += b[c] * g[c] * rx[c] + a[c] * rg[c];
+                if (write)
+                    for (size_t c = 0; c < C; c++) o[c] = b[c] * g[c] * rx[c] + a[c] * rg[c];
+                else
+                    for (size_t c = 0; c < C; c++) o[c] += b[c] * g[c] * rx[c] + a[c] * rg[c];
+            } else if (write) {
+                for (size_t c = 0; c < C; c++) o[c] = a[c] * rg[c];
             } else {
                 for (size_t c = 0; c < C; c++) o[c] += a[c] * rg[c];
             }

@@ -24,16 +24,16 @@ bool hb__eltwise_has_d2(int act);
 /* y = f(x); d1 = f'(x); d2 = f''(x) (when non-NULL).        x, y, d1, d2: n */
 int hb__eltwise_forward(hb_context *ctx, hb_dtype dt, int act, size_t n, const void *x, void *y,
                         void *d1, void *d2);
-/* gx += f'(x)·gy                                            d1, gy, gx: n */
+/* gx += f'(x)·gy  (write: gx = …, a first write)           d1, gy, gx: n */
 int hb__eltwise_backward(hb_context *ctx, hb_dtype dt, size_t n, const void *d1, const void *gy,
-                         void *gx);
+                         void *gx, bool write);
 /* Ry = f'(x)·Rx (written; Rx NULL → 0)                      d1 (M, C); Rx, Ry (M, k, C) */
 int hb__eltwise_rforward(hb_context *ctx, hb_dtype dt, size_t M, size_t k, size_t C,
                          const void *d1, const void *Rx, void *Ry);
-/* Rgx += f''(x)·gy·Rx + f'(x)·Rgy   (Rx or d2 NULL: no first term)
+/* Rgx += f''(x)·gy·Rx + f'(x)·Rgy   (Rx or d2 NULL: no first term; write: Rgx = …)
  *                                   d1, d2, gy (M, C); Rx, Rgy, Rgx (M, k, C) */
 int hb__eltwise_rbackward(hb_context *ctx, hb_dtype dt, size_t M, size_t k, size_t C,
                           const void *d1, const void *d2, const void *gy, const void *Rx,
-                          const void *Rgy, void *Rgx);
+                          const void *Rgy, void *Rgx, bool write);
 
 #endif

@@ -68,7 +68,16 @@ int hb__linear_forward(hb_context *ctx, hb_dtype dt, int64_t N, int64_t in, int6
 int hb__linear_backward(hb_context *ctx, hb_dtype dt, int64_t N, int64_t in, int64_t out,
                         const void *x, const void *W, const void *dy, void *dx, void *dW,
                         void *db) {
-    if (dx) HB_TRY(hb__gemm(ctx, dt, false, false, N, in, out, 1.0, dy, out, W, in, 1.0, dx, in));
+    return hb__linear_backward_to(ctx, dt, N, in, out, x, W, dy, dx, false, dW, db);
+}
+
+int hb__linear_backward_to(hb_context *ctx, hb_dtype dt, int64_t N, int64_t in, int64_t out,
+                           const void *x, const void *W, const void *dy, void *dx, bool dx_write,
+                           void *dW, void *db) {
+    /* beta 0 on a first write: the same sums as accumulating into zeros, without them */
+    if (dx)
+        HB_TRY(hb__gemm(ctx, dt, false, false, N, in, out, 1.0, dy, out, W, in, dx_write ? 0.0 : 1.0,
+                        dx, in));
     if (dW) HB_TRY(hb__gemm(ctx, dt, true, false, out, in, N, 1.0, dy, out, x, in, 1.0, dW, in));
     if (db) add_colsum(dt, N, out, dy, db);
     return HB_OK;
@@ -105,11 +114,19 @@ int hb__linear_rbackward(hb_context *ctx, hb_dtype dt, size_t M, size_t Cin, siz
                         size_t k, const void *x, const void *W, const void *gy, const void *Rx,
                         const void *RW, size_t ldv, const void *Rgy, void *Rgx, void *OW,
                         void *Ob, size_t ldo, void *scratch) {
+    return hb__linear_rbackward_to(ctx, dt, M, Cin, Cout, k, x, W, gy, Rx, RW, ldv, Rgy, Rgx,
+                                   false, OW, Ob, ldo, scratch);
+}
+
+int hb__linear_rbackward_to(hb_context *ctx, hb_dtype dt, size_t M, size_t Cin, size_t Cout,
+                            size_t k, const void *x, const void *W, const void *gy, const void *Rx,
+                            const void *RW, size_t ldv, const void *Rgy, void *Rgx, bool Rgx_write,
+                            void *OW, void *Ob, size_t ldo, void *scratch) {
     size_t es = hb_dtype_size(dt), blk = Cout * Cin;
     char *S = scratch;
     if (Rgx) {
         HB_TRY(hb__gemm(ctx, dt, false, false, I64(M * k), I64(Cin), I64(Cout), 1.0, Rgy, I64(Cout),
-                        W, I64(Cin), 1.0, Rgx, I64(Cin)));
+                        W, I64(Cin), Rgx_write ? 0.0 : 1.0, Rgx, I64(Cin)));
         if (RW) {
             /* gy·[RW_1 … RW_k]: B stored (Cout, k·Cin), B[o, j·Cin + i] = RW_j[o, i] */
             for (size_t j = 0; j < k; j++)

@@ -24,6 +24,11 @@ int hb__linear_forward(hb_context *ctx, hb_dtype dt, int64_t N, int64_t in, int6
 int hb__linear_backward(hb_context *ctx, hb_dtype dt, int64_t N, int64_t in, int64_t out,
                         const void *x, const void *W, const void *dy, void *dx, void *dW,
                         void *db);
+/* As hb__linear_backward, but dx_write: dx = dy·W (overwritten, for the first writer of a
+ * gradient buffer: no zeroing needed before). */
+int hb__linear_backward_to(hb_context *ctx, hb_dtype dt, int64_t N, int64_t in, int64_t out,
+                           const void *x, const void *W, const void *dy, void *dx, bool dx_write,
+                           void *dW, void *db);
 
 /* Scratch elements needed by hb__linear_rforward / hb__linear_rbackward. */
 size_t hb__linear_rscratch(size_t Cin, size_t Cout, size_t k);
@@ -38,5 +43,10 @@ int hb__linear_rbackward(hb_context *ctx, hb_dtype dt, size_t M, size_t Cin, siz
                          size_t k, const void *x, const void *W, const void *gy, const void *Rx,
                          const void *RW, size_t ldv, const void *Rgy, void *Rgx, void *OW,
                          void *Ob, size_t ldo, void *scratch);
+/* As hb__linear_rbackward, but Rgx_write: Rgx = Rgy·W + gy·RW (overwritten). */
+int hb__linear_rbackward_to(hb_context *ctx, hb_dtype dt, size_t M, size_t Cin, size_t Cout,
+                            size_t k, const void *x, const void *W, const void *gy, const void *Rx,
+                            const void *RW, size_t ldv, const void *Rgy, void *Rgx, bool Rgx_write,
+                            void *OW, void *Ob, size_t ldo, void *scratch);
 
 #endif
