@@ -43,7 +43,8 @@ static int one(const job *j) {
     return hb_model_block_hvp(j->m, j->block, j->v, j->o);
 }
 
-/* not inlined: callgrind's --toggle-collect names it */
+/* not inlined and not static: callgrind's --toggle-collect names it */
+int measured_calls(const job *j, int reps, double *t);
 __attribute__((noinline)) int measured_calls(const job *j, int reps, double *t) {
     for (int r = 0; r < reps; r++) {
         double t0 = now();
