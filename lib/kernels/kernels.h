@@ -17,7 +17,9 @@
 /* Minimum work per BLIS thread, in flops (2·m·n·k per gemm): a gemm gets
  * min(threads, 2mnk / this) threads, so nothing under 2× this is threaded. Measured with
  * bench/bench_threads (docs/performance.md, "Thread thresholds"). */
+#ifndef HB__GEMM_FLOPS_PER_THREAD /* overridable (-D) to sweep it with bench_threads */
 #define HB__GEMM_FLOPS_PER_THREAD 4.0e6
+#endif
 
 /* The thread count hb__gemm uses for an m×n×k product under ctx (1 .. ctx threads). */
 int hb__gemm_threads(const hb_context *ctx, int64_t m, int64_t n, int64_t k);
