@@ -15,7 +15,7 @@
 #include "hb_test.h"
 #include "kernels/kernels.h"
 
-enum { PROBES = 2, STEPS = 5, MULTI = 3, OPT_STEPS = 3, MAX_BLOCKS = 3, REPEATS = 2 };
+enum { PROBES = 2, STEPS = 4, MULTI = 3, OPT_STEPS = 3, MAX_BLOCKS = 2, REPEATS = 2 };
 
 typedef struct record {
     double *v;
