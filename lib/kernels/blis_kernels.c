@@ -1,13 +1,38 @@
 /* BLIS-backed implementations of kernels/kernels.h. Validation first, always: BLIS
  * aborts on bad arguments and this library never aborts. */
 #include <blis.h>
+#include <omp.h>
 
 #include "kernels/kernels.h"
 #include "tensor/tensor_internal.h"
 
-static void make_rntm(const hb_context *ctx, rntm_t *rntm) {
+/* Every BLIS call gets an explicit per-call thread count (never the global one, which
+ * BLIS_NUM_THREADS could set behind the caller's back). */
+static void make_rntm(int threads, rntm_t *rntm) {
     bli_rntm_init(rntm);
-    bli_rntm_set_num_threads(hb__threads(ctx), rntm);
+    bli_rntm_set_num_threads(threads, rntm);
+}
+
+/* Threads for a product of `flops` floating-point operations: the context's count, but no
+ * more than one per HB__GEMM_FLOPS_PER_THREAD. A threaded BLIS call opens an OpenMP team,
+ * builds a thread-info tree, and meets at BLIS's own barriers (pure spin loops, deaf to
+ * OMP_WAIT_POLICY) several times per packed block; below the threshold that costs more
+ * than the second thread gains, and on a loaded machine a spinning thread whose partner
+ * is descheduled burns whole time slices (docs/performance.md, "Why 2 threads were slower
+ * than 1"). Depends only on the shape, so the split of a given call is the same every run. */
+int hb__gemm_threads(const hb_context *ctx, int64_t m, int64_t n, int64_t k) {
+    int t = hb__threads(ctx);
+    if (t <= 1) return 1;
+    /* Never more BLIS threads than processors this process may run on: with more, a
+     * thread spinning at a BLIS barrier waits for a peer that has no processor (7 threads
+     * on 2 cores took minutes per product). omp_get_num_procs honours the affinity mask
+     * and changes no OpenMP state. */
+    int procs = omp_get_num_procs();
+    if (procs >= 1 && t > procs) t = procs;
+    if (t <= 1) return 1;
+    double per = 2.0 * (double)m * (double)n * (double)k / HB__GEMM_FLOPS_PER_THREAD;
+    if (per < 2.0) return 1;
+    return per < (double)t ? (int)per : t;
 }
 
 static int check_dtype(hb_context *ctx, hb_dtype dt) {
@@ -60,7 +85,7 @@ int hb__gemm_strided(hb_context *ctx, hb_dtype dt, bool ta, bool tb, int64_t m, 
         return HB_OK;
     }
     rntm_t rntm;
-    make_rntm(ctx, &rntm);
+    make_rntm(hb__gemm_threads(ctx, m, n, k), &rntm);
     trans_t tra = ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
     trans_t trb = tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
     if (dt == HB_F64) {
@@ -97,8 +122,9 @@ int hb__gemv(hb_context *ctx, hb_dtype dt, bool ta, int64_t m, int64_t n, double
     HB_TRY(check_matrix(ctx, "gemv x", x, nx, 1, incx, 1));
     HB_TRY(check_matrix(ctx, "gemv A", A, m, n, lda, 1));
     if (nx == 0) return hb__scal(ctx, dt, ny, beta, y, incy);
+    /* Memory-bound (one pass over A) and small in every model here: one thread. */
     rntm_t rntm;
-    make_rntm(ctx, &rntm);
+    make_rntm(1, &rntm);
     trans_t tr = ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
     if (dt == HB_F64) {
         double al = alpha, be = beta;
@@ -119,7 +145,7 @@ int hb__axpy(hb_context *ctx, hb_dtype dt, int64_t n, double alpha, const void *
     HB_TRY(check_matrix(ctx, "axpy y", y, n, 1, incy, 1));
     if (n == 0) return HB_OK;
     rntm_t rntm;
-    make_rntm(ctx, &rntm);
+    make_rntm(1, &rntm); /* level 1: memory-bound, and a fixed summation order */
     if (dt == HB_F64) {
         double al = alpha;
         bli_daxpyv_ex(BLIS_NO_CONJUGATE, n, &al, (double *)x, incx, (double *)y, incy, NULL, &rntm);
@@ -139,7 +165,7 @@ int hb__dot(hb_context *ctx, hb_dtype dt, int64_t n, const void *x, int64_t incx
     *result = 0.0;
     if (n == 0) return HB_OK;
     rntm_t rntm;
-    make_rntm(ctx, &rntm);
+    make_rntm(1, &rntm); /* level 1: memory-bound, and a fixed summation order */
     if (dt == HB_F64) {
         double r;
         bli_ddotv_ex(BLIS_NO_CONJUGATE, BLIS_NO_CONJUGATE, n, (double *)x, incx, (double *)y, incy,
@@ -161,7 +187,7 @@ int hb__nrm2(hb_context *ctx, hb_dtype dt, int64_t n, const void *x, int64_t inc
     *result = 0.0;
     if (n == 0) return HB_OK;
     rntm_t rntm;
-    make_rntm(ctx, &rntm);
+    make_rntm(1, &rntm); /* level 1: memory-bound, and a fixed summation order */
     if (dt == HB_F64) {
         double r;
         bli_dnormfv_ex(n, (double *)x, incx, &r, NULL, &rntm);
@@ -179,7 +205,7 @@ int hb__scal(hb_context *ctx, hb_dtype dt, int64_t n, double alpha, void *x, int
     HB_TRY(check_matrix(ctx, "scal x", x, n, 1, incx, 1));
     if (n == 0) return HB_OK;
     rntm_t rntm;
-    make_rntm(ctx, &rntm);
+    make_rntm(1, &rntm); /* level 1: memory-bound, and a fixed summation order */
     if (dt == HB_F64) {
         double al = alpha;
         bli_dscalv_ex(BLIS_NO_CONJUGATE, n, &al, (double *)x, incx, NULL, &rntm);

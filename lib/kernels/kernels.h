@@ -5,13 +5,24 @@
  * process on bad ones: negative or overflowing sizes, NULL pointers with nonzero work,
  * leading dimensions smaller than a row. alpha/beta are doubles for both dtypes
  * (rounded to f32 for HB_F32). The context's thread count is passed to BLIS per call
- * (rntm_t), never set globally. */
+ * (rntm_t), never set globally; it threads only gemm, and only above a size
+ * (hb__gemm_threads); gemv and the level-1 kernels run on one thread. */
 #ifndef HB_KERNELS_H
 #define HB_KERNELS_H
 
 #include <stdbool.h>
 
 #include "core/internal.h"
+
+/* Minimum work per BLIS thread, in flops (2·m·n·k per gemm): a gemm gets
+ * min(threads, 2mnk / this) threads, so nothing under 2× this is threaded. Measured with
+ * bench/bench_threads (docs/performance.md, "Thread thresholds"). */
+#ifndef HB__GEMM_FLOPS_PER_THREAD /* overridable (-D) to sweep it with bench_threads */
+#define HB__GEMM_FLOPS_PER_THREAD 4.0e6
+#endif
+
+/* The thread count hb__gemm uses for an m×n×k product under ctx (1 .. ctx threads). */
+int hb__gemm_threads(const hb_context *ctx, int64_t m, int64_t n, int64_t k);
 
 /* C(m×n) = alpha·op(A)·op(B) + beta·C, op(X) = X or Xᵀ. Matrices are given by element
  * strides: element (i,j) of a *stored* matrix X is X[i*rs_x + j*cs_x]. A stored is m×k

@@ -47,18 +47,32 @@ int hb__xent_forward(hb_context *ctx, hb_dtype dt, int64_t N, int64_t C, const v
                      const int32_t *targets, void *probs, double *loss) {
     HB_CHECK(ctx, dt == HB_F32 || dt == HB_F64, HB_EDTYPE, "cross-entropy needs f32 or f64");
     HB_TRY(check_targets(ctx, N, C, targets));
-    double total = 0;
-#pragma omp parallel for num_threads(hb__threads(ctx)) schedule(static) reduction(+ : total) \
-    if (N * C >= 65536)
-    for (int64_t n = 0; n < N; n++) {
-        int64_t r = n * C;
-        double mx = -INFINITY;
-        for (int64_t c = 0; c < C; c++) mx = fmax(mx, ld(dt, logits, r + c));
-        double s = 0;
-        for (int64_t c = 0; c < C; c++) s += exp(ld(dt, logits, r + c) - mx);
-        for (int64_t c = 0; c < C; c++) st(dt, probs, r + c, exp(ld(dt, logits, r + c) - mx) / s);
-        total += mx + log(s) - ld(dt, logits, r + targets[n]);
+    /* The row losses are summed in HB__XENT_CHUNKS fixed chunks of consecutive rows, each
+     * in row order, then the chunk sums in chunk order: the same additions for every
+     * thread count and every run (an OpenMP reduction clause combines in the order the
+     * threads finish). With N ≤ HB__XENT_CHUNKS this is the plain sequential sum. */
+    enum { HB__XENT_CHUNKS = 64 };
+    double part[HB__XENT_CHUNKS];
+    int64_t per = (N + HB__XENT_CHUNKS - 1) / HB__XENT_CHUNKS;
+    int64_t nch = per > 0 ? (N + per - 1) / per : 0;
+#pragma omp parallel for num_threads(hb__threads(ctx)) schedule(static) if (N * C >= 65536)
+    for (int64_t ch = 0; ch < nch; ch++) {
+        int64_t n1 = (ch + 1) * per < N ? (ch + 1) * per : N;
+        double acc = 0;
+        for (int64_t n = ch * per; n < n1; n++) {
+            int64_t r = n * C;
+            double mx = -INFINITY;
+            for (int64_t c = 0; c < C; c++) mx = fmax(mx, ld(dt, logits, r + c));
+            double s = 0;
+            for (int64_t c = 0; c < C; c++) s += exp(ld(dt, logits, r + c) - mx);
+            for (int64_t c = 0; c < C; c++)
+                st(dt, probs, r + c, exp(ld(dt, logits, r + c) - mx) / s);
+            acc += mx + log(s) - ld(dt, logits, r + targets[n]);
+        }
+        part[ch] = acc;
     }
+    double total = 0;
+    for (int64_t ch = 0; ch < nch; ch++) total += part[ch];
     *loss = total / (double)N;
     return HB_OK;
 }
