@@ -429,7 +429,7 @@ static int hvp_driver(hb_model *m, size_t block, const hb_tensor *V, hb_tensor *
                  p->n_blocks);
         len = p->blocks[block].numel;
     }
-    size_t k, k_out;
+    size_t k = 0, k_out = 0; /* set by check_vectors; initialised for -Wmaybe-uninitialized */
     HB_TRY(check_vectors(ctx, V, "v", len, &k, true));
     HB_TRY(check_vectors(ctx, OUT, "out", len, &k_out, false));
     HB_CHECK(ctx, k == k_out, HB_ESHAPE, "v holds %zu vectors but out has room for %zu", k, k_out);
