@@ -70,17 +70,7 @@ int write_research_files(const char *cmd, const char *dir, const spec_result *s)
         if (outdir_close(cmd, f, dir, name)) return -1;
     }
     if (s->js_stderr) {
-        snprintf(name, sizeof name, "%s_js_stderr.csv", s->model);
-        if (!(f = outdir_open(cmd, dir, name))) return -1;
-        fputs("block", f);
-        for (size_t b = 0; b < s->nblocks; b++) { fputc(',', f); csv_field(f, s->names[b]); }
-        fputc('\n', f);
-        for (size_t a = 0; a < s->nblocks; a++) {
-            csv_field(f, s->names[a]);
-            for (size_t b = 0; b < s->nblocks; b++) fprintf(f, ",%.8g", s->js_stderr[a * s->nblocks + b]);
-            fputc('\n', f);
-        }
-        if (outdir_close(cmd, f, dir, name)) return -1;
+        if (write_block_matrix_csv(cmd, dir, "js_stderr", s, s->js_stderr)) return -1;
     }
     return 0;
 }

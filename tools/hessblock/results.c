@@ -296,6 +296,25 @@ static int fail_path(const char *cmd, const char *dir, const char *name) {
     return -1;
 }
 
+/* <model>_<what>.csv: a blocks × blocks matrix (JS distances, their standard errors) with
+ * the block names as header row and first column. */
+int write_block_matrix_csv(const char *cmd, const char *dir, const char *what,
+                           const spec_result *s, const double *m) {
+    char name[128];
+    snprintf(name, sizeof name, "%s_%s.csv", s->model, what);
+    FILE *f = outdir_open(cmd, dir, name);
+    if (!f) return -1;
+    fputs("block", f);
+    for (size_t b = 0; b < s->nblocks; b++) { fputc(',', f); csv_field(f, s->names[b]); }
+    fputc('\n', f);
+    for (size_t a = 0; a < s->nblocks; a++) {
+        csv_field(f, s->names[a]);
+        for (size_t b = 0; b < s->nblocks; b++) fprintf(f, ",%.8g", m[a * s->nblocks + b]);
+        fputc('\n', f);
+    }
+    return outdir_close(cmd, f, dir, name) ? -1 : 0;
+}
+
 int write_spectrum_files(const char *cmd, const char *dir, const spec_result *s) {
     char name[128];
     if (write_research_files(cmd, dir, s)) return -1;
@@ -314,17 +333,7 @@ int write_spectrum_files(const char *cmd, const char *dir, const spec_result *s)
     if (outdir_close(cmd, f, dir, name)) return -1;
 
     if (s->js) {
-        snprintf(name, sizeof name, "%s_js.csv", s->model);
-        if (!(f = outdir_open(cmd, dir, name))) return -1;
-        fputs("block", f);
-        for (size_t b = 0; b < s->nblocks; b++) { fputc(',', f); csv_field(f, s->names[b]); }
-        fputc('\n', f);
-        for (size_t a = 0; a < s->nblocks; a++) {
-            csv_field(f, s->names[a]);
-            for (size_t b = 0; b < s->nblocks; b++) fprintf(f, ",%.8g", s->js[a * s->nblocks + b]);
-            fputc('\n', f);
-        }
-        if (outdir_close(cmd, f, dir, name)) return -1;
+        if (write_block_matrix_csv(cmd, dir, "js", s, s->js)) return -1;
 
         if (write_js_heatmap(cmd, dir, s)) return -1;
     }

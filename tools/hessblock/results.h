@@ -82,6 +82,10 @@ typedef struct spec_result {
 /* research.c: <model>_ritz.npy, <model>_blocks.csv, <model>_js_stderr.csv (docs/cli.md).
  * Returns 0 or -1 after a message naming the file. */
 int write_research_files(const char *cmd, const char *dir, const spec_result *s);
+/* write_block_matrix_csv: <model>_<what>.csv, a blocks x blocks matrix with block-name header
+ * row and first column (the JS matrix, its standard errors). 0, or -1 after a message. */
+int write_block_matrix_csv(const char *cmd, const char *dir, const char *what,
+                           const spec_result *s, const double *m);
 /* The .npy writer: a C-order float64 array of the given shape (format version 1.0). */
 int npy_write_f64(FILE *f, const double *data, size_t rows, size_t cols);
 
