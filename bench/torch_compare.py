@@ -6,8 +6,9 @@ Run by hand (never a meson test; CI does not need torch):
     nice /usr/bin/python3 bench/torch_compare.py [--quick] [--threads 1,2,4] [--cases basic,slq,blocks]
         [--reps R] [--reps-batched R2] [--k K] [--dtype f32|f64|both]
         [--slq-probes 16] [--slq-steps 30] [--block-probes 4] [--block-steps 30] [--blocks all]
-        [--reps-slq 1] [--slq-dtype f32|f64|both] [--torch-method auto|batched|func|loop]
-        [--save DIR]
+        [--reps-slq 1] [--slq-dtype f32|f64|both]
+        [--torch-method auto|batched|func|loop|rebuild|masked] [--save DIR]
+    nice /usr/bin/python3 bench/torch_compare.py --table DIR[,DIR2...]   # the sweep table only
 
 Without torch it prints "skipped: torch not installed" and exits 0. The library is found as
 the bindings find it (docs/python.md: $HESSBLOCK_LIBRARY, else <repo>/build/lib).
@@ -55,7 +56,9 @@ context n threads):
               create_graph=True and its graph reused by every step (θ does not change);
      func:    torch.func (or functorch in 1.13) vmap over jvp(grad(loss)) (forward over
               reverse; recomputes the forward per step);
-     loop:    P single double backwards per step (the fallback when neither works).
+     loop:    P single double backwards per step (the fallback when neither works);
+     rebuild: as batched but the graph of g rebuilt every step (forward + backward + double
+              backward per step, the work our hvp_multi does per call; only when asked).
    The method that ran is printed. Cross-check (every run): a tiny gpt in f64 (vocab 11,
    context 8, width 8, 2 heads, 1 layer, batch 4) with the SAME probe vectors (our SLQ on a
    fixed stream; the probes regenerated with ctx.random(P·n, "rademacher", stream)): the
@@ -68,14 +71,20 @@ context n threads):
    blocks: all, every:K or a comma list of indices/names). Ours: hb_slq_run_model_block per
    block (the model's hb_model_block_hvp). PyTorch: per block, θ split into blocks with only
    block b a leaf, g_b = ∂loss/∂θ_b built once with create_graph, and each step's P block
-   HVPs as one batched double backward w.r.t. θ_b (or func/loop as above).
+   HVPs as one batched double backward w.r.t. θ_b (batched; or func/loop as above), or
+   (masked) the full graph of g built once for all blocks and each step's P directions
+   zero outside the block through one batched double backward w.r.t. θ, keeping the block's
+   slice. auto estimates each method's total from the middle block (graph build + one
+   P-vector product) and runs the cheapest. Cross-check (every run): on the tiny f64 gpt,
+   each method's block HVPs of three blocks against hb_model_block_hvp, ≤ 1e-10 relative.
    The slq and blocks cases are timed --reps-slq times (default 1; alternating who goes
    first), after the warm-up of the basic cases.
 
 Output: per n, the tables of each case; at the end (parent), one sweep table over all thread
 counts in the run (and in --save DIR from earlier runs): threads × case, ours / torch wall
 medians, the ratio, and each library's speed-up over its own 1-thread time, as markdown
-ready to paste into docs/performance.md, with the exact command line.
+ready to paste into docs/performance.md, with the exact command line. Runs split over
+several invocations (each with its own --save DIR) are merged by --table DIR1,DIR2.
 """
 import argparse
 import ctypes
@@ -129,10 +138,13 @@ def parse_args(argv=None):
     ap.add_argument("--blocks", help="blocks of the blocks case: all (default), every:K, or a "
                                      "comma list of indices / names")
     ap.add_argument("--reps-slq", type=int, help="repetitions of the slq and blocks cases (default 1)")
-    ap.add_argument("--torch-method", default="auto", choices=["auto", "batched", "func", "loop"],
-                    help="torch's HVP batch in the SLQ cases (default auto: the fastest available)")
+    ap.add_argument("--torch-method", default="auto", choices=["auto", "batched", "func", "loop", "rebuild", "masked"],
+                    help="torch's HVP batch in the SLQ cases (default auto: the fastest "
+                         "available; masked: blocks case only)")
     ap.add_argument("--save", help="directory for the per-thread-count results (n<N>.json); the "
                                    "sweep table covers every n<N>.json there")
+    ap.add_argument("--table", help="only print the sweep table of the n<N>.json files in these "
+                                    "comma-separated directories (runs nothing)")
     ap.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--result-file", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -153,6 +165,9 @@ def parse_args(argv=None):
 
 def main():
     args = parse_args()
+    if args.table:
+        print_sweep(args.table.split(","), "(from saved results)")
+        return 0
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -173,7 +188,7 @@ def main():
         sys.stdout.flush()
         rc |= subprocess.call(cmd, env=child_env(n))
     print("uptime:", uptime())
-    print_sweep(save, command)
+    print_sweep([save], command)
     return rc
 
 
@@ -307,6 +322,7 @@ class Results:
 
 
 def run(args, n):
+    t_start = time.perf_counter()
     import numpy as np
     import torch
     hb = import_hessblock()
@@ -323,11 +339,11 @@ def run(args, n):
         for dt in ["f32", "f64"] if args.dtype == "both" else [args.dtype]:
             ok &= run_dtype(args, n, dt, hb, torch, np, blis, out)
     if "slq" in args.cases or "blocks" in args.cases:
-        if "slq" in args.cases:
-            ok &= slq_crosscheck(args, hb, torch, np)
+        ok &= slq_crosscheck(args, hb, torch, np)
         for dt in ["f32", "f64"] if args.slq_dtype == "both" else [args.slq_dtype]:
             ok &= run_slq_cases(args, n, dt, hb, torch, np, out)
     out.save()
+    print("n=%d: child took %.0f s" % (n, time.perf_counter() - t_start))
     return 0 if ok else 1
 
 
@@ -615,10 +631,10 @@ def func_api(torch):
         return None
 
 
-def torch_hvp_methods(torch, f, theta, idx, tgt, sizes=None, block=None):
+def torch_hvp_methods(torch, f, theta, idx, tgt, sizes=None, block=None, shared=None):
     """{method: (make, description)}; make() -> apply(X f64 k×n_b) -> H_bb·X (f64), built at θ
     (block None: the full Hessian; else the principal sub-Hessian of block `block`, θ split
-    by `sizes`)."""
+    by `sizes`). shared: a dict that keeps the full-θ graph of g between blocks ("masked")."""
     f64, dt = torch.float64, theta.dtype
     parts = None if block is None else [t.detach() for t in torch.split(theta, sizes)]
     base = theta.detach() if block is None else parts[block]
@@ -642,6 +658,13 @@ def torch_hvp_methods(torch, f, theta, idx, tgt, sizes=None, block=None):
             return hv.to(f64)
         return apply
 
+    def make_rebuild():
+        def apply(X):  # what the basic "HVP xk batched" case times: forward + backward each call
+            leaf, g = reverse_graph()
+            (hv,) = torch.autograd.grad(g, leaf, grad_outputs=X.to(dt), is_grads_batched=True)
+            return hv.to(f64)
+        return apply
+
     def make_loop():
         leaf, g = reverse_graph()
 
@@ -651,11 +674,35 @@ def torch_hvp_methods(torch, f, theta, idx, tgt, sizes=None, block=None):
                                 for i in range(Xd.shape[0])]).to(f64)
         return apply
 
+    def make_masked():  # block only: H·[0 … X … 0] on the full graph (built once), sliced
+        if "g" not in shared:
+            leaf = theta.detach().clone().requires_grad_(True)
+            (g,) = torch.autograd.grad(f(leaf, idx, tgt), leaf, create_graph=True)
+            shared.update(leaf=leaf, g=g)
+        leaf, g = shared["leaf"], shared["g"]
+        off = sum(sizes[:block])
+        nb = sizes[block]
+
+        def apply(X):
+            Z = torch.zeros((X.shape[0], theta.numel()), dtype=dt)
+            Z[:, off:off + nb] = X
+            (hv,) = torch.autograd.grad(g, leaf, grad_outputs=Z, retain_graph=True,
+                                        is_grads_batched=True)
+            return hv[:, off:off + nb].to(f64)
+        return apply
+
     methods = {
         "batched": (make_batched, "one batched double backward per step (autograd.grad(g, θ, V, "
                                   "is_grads_batched=True), graph of g = ∇loss built once)"),
         "loop": (make_loop, "a loop of single double backwards per step (graph of g built once)"),
+        "rebuild": (make_rebuild, "one batched double backward per step, graph of g rebuilt "
+                                  "every step (forward + backward + double backward per step, "
+                                  "as our hvp_multi; for comparison, never picked by auto)"),
     }
+    if block is not None and shared is not None:
+        methods["masked"] = (make_masked, "one batched double backward per step on the FULL "
+                             "graph of g (built once for all blocks) with directions zero "
+                             "outside the block, the block's slice kept")
     fa = func_api(torch)
     if fa:
         vmap, jvp, grad, where = fa
@@ -702,6 +749,47 @@ def pick_method(torch, methods, want, n_b, probes, label):
     return m
 
 
+def pick_block_method(torch, mk, want, bl, sizes, probes, steps, label):
+    """The blocks case's torch method: `want`, or (auto) the one with the least estimated
+    total over the blocks, from the middle block: blocks × (graph build + steps × one
+    P-vector product) for batched (grad w.r.t. the block; a graph per block), one graph +
+    blocks × steps × product for masked, blocks × steps × product for func."""
+    mid = bl[len(bl) // 2]
+    if want != "auto":
+        m = want
+        if m not in mk(mid, {}):
+            raise SystemExit("torch method %s is not available here" % m)
+        print("  torch method (%s): %s — %s" % (label, m, mk(mid, {})[m][1]))
+        return m
+    X = torch.randn(probes, sizes[mid], dtype=torch.float64)
+    est = {}
+    for m in ("batched", "masked", "func"):
+        shared = {}
+        ms = mk(mid, shared)
+        if m not in ms:
+            continue
+        try:
+            t0 = time.perf_counter()
+            apply = ms[m][0]()
+            build = time.perf_counter() - t0
+            apply(X)
+            t0 = time.perf_counter()
+            apply(X)
+            step = time.perf_counter() - t0
+        except Exception as e:  # vmap / is_grads_batched rules this torch may lack
+            print("  torch method %s unavailable: %s: %s" % (m, type(e).__name__,
+                                                             str(e).splitlines()[0][:160]))
+            continue
+        per_block = len(bl) * steps * step
+        est[m] = (per_block + (build if m == "masked" else len(bl) * build), build, step)
+    m = min(est, key=lambda k: est[k][0]) if est else "loop"
+    how = "; ".join("%s: graph %.0f ms, step %.0f ms, est. %.1f s" % (k, v[1] * 1e3, v[2] * 1e3, v[0])
+                    for k, v in est.items())
+    print("  torch method (%s, measured on block %d): %s — %s [%s]"
+          % (label, mid, m, mk(mid, {})[m][1], how))
+    return m
+
+
 TINY = dict(V=11, T=8, C=8, H=2, L=1, N=4)
 
 
@@ -716,7 +804,7 @@ def slq_crosscheck(args, hb, torch, np):
     Q0 = torch.tensor(ctx.random(P * n, "rademacher", 0.0, 1.0, stream=stream).reshape(P, n))
     methods = torch_hvp_methods(torch, f, theta, idx, tgt)
     ok, msgs = same, []
-    for m in [k for k in ("batched", "func", "loop") if k in methods]:
+    for m in [k for k in ("batched", "func", "loop", "rebuild") if k in methods]:
         try:
             apply = methods[m][0]()
             apply(Q0[:2])
@@ -744,6 +832,24 @@ def slq_crosscheck(args, hb, torch, np):
           "batch %d), %d probes x %d steps, the same Rademacher probes (stream %d): %s: %s"
           % (n, TINY["V"], TINY["T"], TINY["C"], TINY["H"], TINY["L"], TINY["N"], P, S, stream,
              "; ".join(msgs), "agree (≤ 1e-8)" if ok else "DISAGREE"))
+    # the blocks case's block HVPs: every torch method against hb_model_block_hvp
+    sizes = [b.numel for b in model.params.blocks]
+    worst, names = {}, []
+    for b in sorted({0, len(sizes) // 2, len(sizes) - 1}):
+        names.append(model.params.blocks[b].name)
+        X = ctx.random(2 * sizes[b], "normal", 0.0, 1.0, stream=999 + b).reshape(2, sizes[b])
+        ref = model.block_hvp(b, X)
+        for m, (make, _) in torch_hvp_methods(torch, f, theta, idx, tgt, sizes, b, {}).items():
+            try:
+                got = make()(torch.tensor(X)).numpy()
+            except Exception:  # unavailable in this torch (said above for the full Hessian)
+                continue
+            worst[m] = max(worst.get(m, 0.0), rel(ref, got))
+    bok = all(v <= 1e-10 for v in worst.values())
+    ok &= bok
+    print("[blocks cross-check] tiny gpt f64, block HVPs of %s (2 directions) vs hb_model_block_hvp, "
+          "‖Δ‖/‖ours‖: %s: %s" % (", ".join(names), ", ".join("%s %.1e" % kv for kv in worst.items()),
+                                   "agree (≤ 1e-10)" if bok else "DISAGREE"))
     sys.stdout.flush()
     sp.close()
     slq.close()
@@ -819,18 +925,19 @@ def run_slq_cases(args, n, dt, hb, torch, np, out):
         print("[%s] blocks: %d of %d blocks (%s), %d probes x %d steps each, %d parameters in all"
               % (dt, len(bl), len(blocks), args.blocks, P, S, sum(sizes[b] for b in bl)))
         slqb = hb.SLQ(ctx, probes=P, steps=S, reorth="full", probe_dist="rademacher")
-        mid = bl[len(bl) // 2]
-        mb = pick_method(torch, torch_hvp_methods(torch, f, theta, idx, tgt, sizes, mid),
-                         args.torch_method, sizes[mid], P, "blocks, measured on %s" % blocks[mid].name)
+
+        def mk(b, shared):
+            return torch_hvp_methods(torch, f, theta, idx, tgt, sizes, b, shared)
+        mb = pick_block_method(torch, mk, args.torch_method, bl, sizes, P, S, "blocks")
 
         def ours_b():
             for b in bl:
                 slqb.run(model, block=b).close()
 
         def theirs_b():
+            shared = {}  # the full graph of the masked method: built once per run
             for b in bl:
-                ms = torch_hvp_methods(torch, f, theta, idx, tgt, sizes, b)
-                torch_slq(torch, ms[mb][0](), sizes[b], P, S)
+                torch_slq(torch, mk(b, shared)[mb][0](), sizes[b], P, S)
         cases.append(("blocks %d x (%dx%d)" % (len(bl), P, S), ours_b, theirs_b, mb, slqb))
     for name, fo, ft, m, s in cases:
         res = {"hb": [], "torch": []}
@@ -863,15 +970,18 @@ def run_slq_cases(args, n, dt, hb, torch, np, out):
 
 # ---------------------------------------------------------------------------- the sweep table
 
-def print_sweep(save, command):
-    runs = []
-    for p in sorted(glob.glob(os.path.join(save, "n*.json"))):
-        with open(p) as fh:
-            runs.append(json.load(fh))
-    if not runs:
+def print_sweep(dirs, command):
+    byn = {}
+    for dname in dirs:
+        for p in sorted(glob.glob(os.path.join(dname, "n*.json"))):
+            with open(p) as fh:
+                d = json.load(fh)
+            byn[d["threads"]] = d  # a later directory's run of the same n wins
+    save = ", ".join(dirs)
+    if not byn:
         print("no results in %s" % save)
         return
-    runs.sort(key=lambda d: d["threads"])
+    runs = [byn[k] for k in sorted(byn)]
     base = {}
     for d in runs:
         if d["threads"] == 1:
