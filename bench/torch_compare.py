@@ -997,11 +997,11 @@ def print_sweep(dirs, command):
     for d in runs:
         print("n = %d: %s … %s" % (d["threads"], d.get("uptime", "?"), d.get("uptime_end", "?")))
     print()
-    print("Wall medians, ms; ratio = ours / torch (< 1: ours faster); speed-up = the library's "
-          "own 1-thread time / this time.\n")
-    print("| dtype | case | threads | ours ms | torch ms | ours / torch | ours speed-up | "
+    print("Wall medians, ms; ours / torch of the wall medians (< 1: ours faster), (CPU): of the "
+          "process-CPU medians; speed-up = the library's own 1-thread wall time / this one.\n")
+    print("| dtype | case | threads | ours ms | torch ms | ours / torch | (CPU) | ours speed-up | "
           "torch speed-up | torch method |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for dt, case in keys:
         for d in runs:
             row = next((r for r in d["rows"] if (r["dtype"], r["case"]) == (dt, case)), None)
@@ -1015,9 +1015,11 @@ def print_sweep(dirs, command):
                 b0 = b[who][0] if b and b[who] else None
                 sp.append("%.2f" % (b0 / v) if b0 and v else "—")
             method = row["note"].split(";")[0].replace("torch ", "") if "torch" in row["note"] else ""
-            print("| %s | %s | %d | %s | %s | %s | %s | %s | %s |"
+            cpu = ("%.2f" % (row["hb"][1] / row["torch"][1])
+                   if row["hb"] and row["torch"] and row["torch"][1] > 0 else "—")
+            print("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |"
                   % (dt, case, d["threads"], fmt_ms(hb_ms), fmt_ms(t_ms),
-                     "%.2f" % (hb_ms / t_ms) if hb_ms and t_ms else "—", sp[0], sp[1], method))
+                     "%.2f" % (hb_ms / t_ms) if hb_ms and t_ms else "—", cpu, sp[0], sp[1], method))
     sys.stdout.flush()
 
 
