@@ -614,6 +614,14 @@ def torch_slq(torch, apply, n, probes, steps, basis_f64=True, Q0=None):
     return ritz(torch, alpha, beta, nsteps), (alpha, beta, nsteps)
 
 
+def counted(apply, count):
+    """apply, counting the vectors it is given into count["torch"]."""
+    def run(X):
+        count["torch"] += X.shape[0]
+        return apply(X)
+    return run
+
+
 def func_api(torch):
     """(vmap, jvp, grad) from torch.func (2.x) or functorch (1.13), else None."""
     try:
@@ -906,21 +914,25 @@ def run_slq_cases(args, n, dt, hb, torch, np, out):
     cases = []
     if "slq" in args.cases:
         P, S = args.slq_probes, args.slq_steps
+        count = {}
         print("[%s] slq: full Hessian, n = %d, %d probes x %d steps, full reorthogonalisation "
               "(f64 basis, %.2f GB per library)" % (dt, N, P, S, P * S * N * 8 / 1e9))
         slq = hb.SLQ(ctx, probes=P, steps=S, reorth="full", probe_dist="rademacher")
         methods = torch_hvp_methods(torch, f, theta, idx, tgt)
         m = pick_method(torch, methods, args.torch_method, N, P, "slq")
 
-        def ours():
+        def ours(count=count):
             sp = slq.run(model)
             sp.close()
+            count["hb"] = slq.stats["apply_vectors"]
 
-        def theirs():
-            torch_slq(torch, methods[m][0](), N, P, S)
-        cases.append(("SLQ %dx%d" % (P, S), ours, theirs, m, slq))
+        def theirs(P=P, S=S, m=m, count=count):  # bound now: the blocks case rebinds P, S
+            count["torch"] = 0
+            torch_slq(torch, counted(methods[m][0](), count), N, P, S)
+        cases.append(("SLQ %dx%d" % (P, S), ours, theirs, m, slq, count))
     if "blocks" in args.cases:
         P, S = args.block_probes, args.block_steps
+        count_b = {}
         bl = block_list(args, model)
         print("[%s] blocks: %d of %d blocks (%s), %d probes x %d steps each, %d parameters in all"
               % (dt, len(bl), len(blocks), args.blocks, P, S, sum(sizes[b] for b in bl)))
@@ -930,16 +942,20 @@ def run_slq_cases(args, n, dt, hb, torch, np, out):
             return torch_hvp_methods(torch, f, theta, idx, tgt, sizes, b, shared)
         mb = pick_block_method(torch, mk, args.torch_method, bl, sizes, P, S, "blocks")
 
-        def ours_b():
+        def ours_b(count=count_b):
+            count["hb"] = 0
             for b in bl:
                 slqb.run(model, block=b).close()
+                count["hb"] += slqb.stats["apply_vectors"]
 
-        def theirs_b():
+        def theirs_b(P=P, S=S, mb=mb, count=count_b):
+            count["torch"] = 0
             shared = {}  # the full graph of the masked method: built once per run
             for b in bl:
-                torch_slq(torch, mk(b, shared)[mb][0](), sizes[b], P, S)
-        cases.append(("blocks %d x (%dx%d)" % (len(bl), P, S), ours_b, theirs_b, mb, slqb))
-    for name, fo, ft, m, s in cases:
+                torch_slq(torch, counted(mk(b, shared)[mb][0](), count), sizes[b], P, S)
+        cases.append(("blocks %d x (%dx%d)" % (len(bl), P, S), ours_b, theirs_b, mb, slqb, count_b))
+    ok = True
+    for name, fo, ft, m, s, count in cases:
         res = {"hb": [], "torch": []}
         apply_s = []
         for r in range(R):
@@ -952,8 +968,12 @@ def run_slq_cases(args, n, dt, hb, torch, np, out):
                     apply_s.append(s.stats["apply_seconds"])
                 print("  [%s] %s rep %d: %s %.0f ms wall" % (dt, name, r + 1, who, res[who][-1][0]))
                 sys.stdout.flush()
-        print("[%s] n=%d, %s, median of %d, (min–max), wall ms / CPU ms (torch method: %s):"
-              % (dt, n, name, R, m))
+        same_work = count["hb"] == count["torch"]
+        ok &= same_work
+        print("[%s] n=%d, %s, median of %d, (min–max), wall ms / CPU ms (torch method: %s; "
+              "operator products per run: ours %d, torch %d%s):"
+              % (dt, n, name, R, m, count["hb"], count["torch"],
+                 "" if same_work else " — NOT THE SAME WORK"))
         print_header()
         med = print_row(name, res)
         if name.startswith("SLQ"):
@@ -961,11 +981,11 @@ def run_slq_cases(args, n, dt, hb, torch, np, out):
                   % (100 * apply_s[-1] * 1e3 / res["hb"][-1][0]))
         out.add(dt, name, med["hb"], med["torch"], "torch %s; median of %d" % (m, R))
         sys.stdout.flush()
-    for _, _, _, _, s in cases:
+    for _, _, _, _, s, _ in cases:
         s.close()
     model.close()
     ctx.close()
-    return True
+    return ok
 
 
 # ---------------------------------------------------------------------------- the sweep table
