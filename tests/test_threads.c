@@ -176,11 +176,108 @@ START_TEST(test_contexts_in_parallel_threads_match_serial) {
 }
 END_TEST
 
+/* ---- Task-parallel SLQ: results independent of the thread count ------------------------ */
+
+/* A quadratic objective through callbacks: L = ½ θᵀDθ, D = diag(1..n). */
+static int cbq_loss_grad(void *user, const void *theta, size_t n, double *loss, void *grad) {
+    (void)user;
+    const double *t = theta;
+    double *g = grad, l = 0;
+    for (size_t i = 0; i < n; i++) {
+        g[i] = (double)(i + 1) * t[i];
+        l += 0.5 * (double)(i + 1) * t[i] * t[i];
+    }
+    *loss = l;
+    return 0;
+}
+
+static int make_callbacks(hb_context *ctx, int thread_safe, hb_model **out) {
+    hb_params *p = NULL;
+    int rc = hb_params_create(ctx, HB_F64, &p);
+    if (rc == HB_OK) rc = hb_params_add_block(p, "a", 0, 1, (int64_t[]){20}, NULL);
+    if (rc == HB_OK) rc = hb_params_add_block(p, "b", 0, 1, (int64_t[]){12}, NULL);
+    if (rc == HB_OK) rc = hb_params_finalize(p);
+    hb_model_callbacks c = HB_MODEL_CALLBACKS_INIT;
+    c.loss_grad = cbq_loss_grad; /* finite-difference products: loss_grad from tasks */
+    c.thread_safe = thread_safe;
+    if (rc == HB_OK) rc = hb_model_create_callbacks_ex(ctx, p, &c, out);
+    if (rc != HB_OK) hb_params_free(p);
+    return rc;
+}
+
+static int make_quadratic(hb_context *ctx, hb_model **out) {
+    static const size_t sizes[3] = {6, 9, 4};
+    static const double e0[6] = {1, 2, 3, 4, 5, 6}, e1[9] = {-1, 0.5, 2, 2, 7, 8, 9, 10, 11},
+                        e2[4] = {0.1, 0.2, 0.3, 40};
+    const double *const ev[3] = {e0, e1, e2};
+    return hb_model_create_quadratic(ctx, HB_F64, 3, sizes, ev, NULL, NULL, out);
+}
+
+typedef struct slq_result {
+    double nodes[4096], weights[4096], js[64], traces[8];
+    size_t count;
+} slq_result;
+
+/* SLQ of the full Hessian, the per-block JS matrix and the block traces of model `which`
+ * on a context with `threads` threads. */
+static void run_slq(int which, int threads, slq_result *r) {
+    hb_context *ctx = NULL;
+    ck_assert_int_eq(hb_context_create(&ctx), HB_OK);
+    ck_assert_int_eq(hb_context_set_i64(ctx, HB_CTX_THREADS, threads), HB_OK);
+    hb_model *m = NULL;
+    int rc = which == 0 ? make_model(ctx, &m) : which == 1 ? make_quadratic(ctx, &m)
+                                              : make_callbacks(ctx, which == 3, &m);
+    ck_assert_int_eq(rc, HB_OK);
+    hb_slq *s = NULL;
+    ck_assert_int_eq(hb_slq_create(ctx, &s), HB_OK);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_PROBES, 5), HB_OK);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STEPS, 6), HB_OK);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STREAM, 7), HB_OK);
+    hb_spectrum *sp = NULL;
+    ck_assert_int_eq(hb_slq_run_model(s, m, &sp), HB_OK);
+    memset(r, 0, sizeof *r);
+    for (size_t p = 0; p < 5; p++) {
+        const double *nd, *wt;
+        size_t c;
+        int br;
+        ck_assert_int_eq(hb_spectrum_probe(sp, p, &nd, &wt, &c, &br), HB_OK);
+        memcpy(r->nodes + r->count, nd, c * sizeof *nd);
+        memcpy(r->weights + r->count, wt, c * sizeof *wt);
+        r->count += c;
+    }
+    hb_spectrum_free(sp);
+    size_t B = hb_params_num_blocks(hb_model_params(m));
+    ck_assert_uint_le(B, 8);
+    ck_assert_int_eq(hb_slq_block_heterogeneity(s, m, NULL, NULL, r->js, NULL), HB_OK);
+    ck_assert_int_eq(hb_slq_trace_model_blocks(s, m, r->traces, NULL), HB_OK);
+    hb_slq_free(s);
+    hb_model_free(m);
+    hb_context_free(ctx);
+}
+
+START_TEST(test_slq_tasks_thread_count_independent) {
+    static slq_result ref, got;
+    for (int which = 0; which < 4; which++) {
+        run_slq(which, 1, &ref);
+        static const int threads[] = {2, 3, 7, 1};
+        for (size_t t = 0; t < 4; t++) {
+            run_slq(which, threads[t], &got);
+            ck_assert_uint_eq(got.count, ref.count);
+            ck_assert_mem_eq(got.nodes, ref.nodes, ref.count * sizeof(double));
+            ck_assert_mem_eq(got.weights, ref.weights, ref.count * sizeof(double));
+            ck_assert_mem_eq(got.js, ref.js, sizeof ref.js);
+            ck_assert_mem_eq(got.traces, ref.traces, sizeof ref.traces);
+        }
+    }
+}
+END_TEST
+
 Suite *hb_suite_threads(void) {
     Suite *s = suite_create("threads");
     TCase *tc = tcase_create("contexts");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_contexts_in_parallel_threads_match_serial);
+    tcase_add_test(tc, test_slq_tasks_thread_count_independent);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -57,6 +57,22 @@ int hb__spectrum_push(hb_spectrum *sp, double *nodes, double *weights, size_t co
  * to u^(2/3) for a finite-difference HVP (docs/spectral.md, "Numerically-zero spectra"). */
 double hb__linop_unit_roundoff(const hb_linop *op);
 
+/* Task-parallel application (lib/slq/lanczos.c runs probes and blocks as tasks):
+ * hb__linop_serial: the operator's products may not run concurrently (a hb_linop_fn, a
+ * model whose products are not concurrent_hvp: callbacks without thread_safe).
+ * hb__linop_prepare: once, serially, before products on tasks (a model's data check and
+ * θ refresh). hb__linop_apply_task: Y = A·X for k vectors on worker context ctx and model
+ * task mt (model operators only; X finite), writing nothing but Y and mt. */
+bool hb__linop_serial(const hb_linop *op);
+int hb__linop_prepare(hb_linop *op);
+int hb__linop_apply_task(hb_context *ctx, hb_linop *op, hb__model_task *mt, size_t k,
+                         const double *X, double *Y);
+
+/* hb__slq_run_blocks: the spectrum of every block of m into sp[0..B) (NULL on failure),
+ * blocks as tasks; sp[b] equals what hb_slq_run_model_block(s, m, b) gives when the
+ * streams are the same (lanczos.c). */
+int hb__slq_run_blocks(hb_slq *s, hb_model *m, hb_spectrum **sp);
+
 /* Smoothed density of sp (σ > 0) at x, with nodes optionally divided by scale (> 0). */
 double hb__spectrum_density_at(const hb_spectrum *sp, double x, double sigma, double scale);
 

@@ -1,0 +1,137 @@
+/* Task runs over a small pthread team (tasks.h). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/tasks.h"
+
+typedef struct hb__task_share {
+    hb_context *parent;
+    pthread_mutex_t lock;  /* the parent's allocator and progress callback */
+    atomic_int stop;       /* a task failed or the run was canceled */
+    atomic_size_t next;    /* the next task to claim */
+    size_t n_tasks;
+    hb__task_fn fn;
+    void *arg;
+    int *status;           /* per task: HB_OK, a status, or 1 = not run */
+    char (*msg)[HB_ERRMSG_LEN]; /* per task: the message of a failed one */
+} hb__task_share;
+
+typedef struct worker {
+    hb_context ctx;
+    hb__task_share *share;
+    size_t index;
+} worker;
+
+static void *locked_alloc(void *opaque, size_t bytes) {
+    hb__task_share *s = opaque;
+    pthread_mutex_lock(&s->lock);
+    void *p = s->parent->alloc.alloc(s->parent->alloc.opaque, bytes);
+    pthread_mutex_unlock(&s->lock);
+    return p;
+}
+
+static void locked_free(void *opaque, void *ptr) {
+    hb__task_share *s = opaque;
+    pthread_mutex_lock(&s->lock);
+    s->parent->alloc.free(s->parent->alloc.opaque, ptr);
+    pthread_mutex_unlock(&s->lock);
+}
+
+size_t hb__tasks_workers(const hb_context *ctx, size_t n_tasks, bool serial) {
+    size_t t = (size_t)hb__threads(ctx);
+    if (serial || t < 1) t = 1;
+    return t < n_tasks ? t : n_tasks ? n_tasks : 1;
+}
+
+int hb__task_progress(hb_context *wctx, const char *task, int64_t done, int64_t total) {
+    hb__task_share *s = wctx->share;
+    if (atomic_load(&s->stop)) return HB__ESTOPPED;
+    hb_context *p = s->parent;
+    if (!p->progress_fn) return HB_OK;
+    pthread_mutex_lock(&s->lock); /* reports one at a time, never concurrently */
+    int r = atomic_load(&s->stop) ? 0 : p->progress_fn(p->progress_user, task, done, total);
+    pthread_mutex_unlock(&s->lock);
+    if (r == 0) return atomic_load(&s->stop) ? HB__ESTOPPED : HB_OK;
+    atomic_store(&s->stop, 1);
+    return hb__fail(wctx, HB_ECANCELED, "%s canceled by the progress callback at %lld/%lld",
+                    task, (long long)done, (long long)total);
+}
+
+static void *work(void *arg) {
+    worker *w = arg;
+    hb__task_share *s = w->share;
+    for (;;) {
+        size_t t = atomic_fetch_add(&s->next, 1);
+        if (t >= s->n_tasks || atomic_load(&s->stop)) break;
+        w->ctx.last_status = HB_OK;
+        int rc = s->fn(s->arg, t, w->index, &w->ctx);
+        s->status[t] = rc < 0 ? rc : HB_OK;
+        if (rc < 0) {
+            if (rc != HB__ESTOPPED) memcpy(s->msg[t], w->ctx.last_error, HB_ERRMSG_LEN);
+            atomic_store(&s->stop, 1);
+        }
+    }
+    return NULL;
+}
+
+int hb__tasks_run(hb_context *ctx, size_t n_tasks, size_t workers, hb__task_fn fn, void *arg) {
+    if (n_tasks == 0) return HB_OK;
+    if (ctx->share) { /* inside a task already: its worker context runs them in order */
+        for (size_t t = 0; t < n_tasks; t++) HB_TRY(fn(arg, t, 0, ctx));
+        return HB_OK;
+    }
+    if (workers < 1) workers = 1;
+    if (workers > n_tasks) workers = n_tasks;
+    hb__task_share s = {.parent = ctx, .n_tasks = n_tasks, .fn = fn, .arg = arg};
+    atomic_init(&s.stop, 0);
+    atomic_init(&s.next, 0);
+    s.status = hb__calloc(ctx, n_tasks, sizeof *s.status, "task statuses");
+    s.msg = s.status ? hb__calloc(ctx, n_tasks, sizeof *s.msg, "task messages") : NULL;
+    worker *w = s.msg ? hb__calloc(ctx, workers, sizeof *w, "task workers") : NULL;
+    pthread_t *th = w ? hb__calloc(ctx, workers, sizeof *th, "task threads") : NULL;
+    if (!th || pthread_mutex_init(&s.lock, NULL) != 0) {
+        int rc = th ? hb__fail(ctx, HB_ENOMEM, "cannot create a mutex for a task run") : HB_ENOMEM;
+        hb__free(ctx, s.status);
+        hb__free(ctx, s.msg);
+        hb__free(ctx, w);
+        hb__free(ctx, th);
+        return rc;
+    }
+    for (size_t t = 0; t < n_tasks; t++) s.status[t] = 1; /* not run */
+    for (size_t i = 0; i < workers; i++) {
+        w[i].ctx = *ctx;
+        w[i].ctx.alloc = (hb_allocator){sizeof(hb_allocator), locked_alloc, locked_free, &s};
+        /* a lone task owns every thread; otherwise the threads are the tasks' */
+        w[i].ctx.threads = workers == 1 && n_tasks == 1 ? ctx->threads : 1;
+        w[i].ctx.last_status = HB_OK;
+        w[i].ctx.last_error[0] = '\0';
+        w[i].ctx.log_fn = NULL;
+        w[i].ctx.progress_fn = NULL;
+        w[i].ctx.share = &s;
+        w[i].share = &s;
+        w[i].index = i;
+    }
+    size_t started = 1;
+    for (size_t i = 1; i < workers; i++) {
+        if (pthread_create(&th[i], NULL, work, &w[i]) != 0) break; /* fewer workers */
+        started++;
+    }
+    work(&w[0]);
+    for (size_t i = 1; i < started; i++) pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&s.lock);
+    int rc = HB_OK;
+    size_t first = 0;
+    for (size_t t = 0; t < n_tasks && rc == HB_OK; t++)
+        if (s.status[t] < 0 && s.status[t] != HB__ESTOPPED) {
+            rc = s.status[t];
+            first = t;
+        }
+    if (rc != HB_OK) hb__fail(ctx, rc, "%s", s.msg[first]);
+    hb__free(ctx, s.status);
+    hb__free(ctx, s.msg);
+    hb__free(ctx, w);
+    hb__free(ctx, th);
+    return rc;
+}
