@@ -8,7 +8,9 @@
 
 typedef struct hb__task_share {
     hb_context *parent;
-    pthread_mutex_t lock;  /* the parent's allocator and progress callback */
+    pthread_mutex_t lock;  /* the parent's allocator, progress callback and every other
+                              use of the parent (hb__task_serialized); recursive, so that
+                              a serialized function may allocate through a worker context */
     atomic_int stop;       /* a task failed or the run was canceled */
     atomic_size_t next;    /* the next task to claim */
     size_t n_tasks;
@@ -43,6 +45,15 @@ size_t hb__tasks_workers(const hb_context *ctx, size_t n_tasks, bool serial) {
     size_t t = (size_t)hb__threads(ctx);
     if (serial || t < 1) t = 1;
     return t < n_tasks ? t : n_tasks ? n_tasks : 1;
+}
+
+int hb__task_serialized(hb_context *wctx, int (*fn)(void *arg), void *arg) {
+    hb__task_share *s = wctx ? wctx->share : NULL;
+    if (!s) return fn(arg);
+    pthread_mutex_lock(&s->lock);
+    int rc = fn(arg);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
 }
 
 int hb__task_progress(hb_context *wctx, const char *task, int64_t done, int64_t total) {
@@ -91,7 +102,14 @@ int hb__tasks_run(hb_context *ctx, size_t n_tasks, size_t workers, hb__task_fn f
     s.msg = s.status ? hb__calloc(ctx, n_tasks, sizeof *s.msg, "task messages") : NULL;
     worker *w = s.msg ? hb__calloc(ctx, workers, sizeof *w, "task workers") : NULL;
     pthread_t *th = w ? hb__calloc(ctx, workers, sizeof *th, "task threads") : NULL;
-    if (!th || pthread_mutex_init(&s.lock, NULL) != 0) {
+    pthread_mutexattr_t attr;
+    bool locked = th && pthread_mutexattr_init(&attr) == 0;
+    if (locked) {
+        locked = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE) == 0 &&
+                 pthread_mutex_init(&s.lock, &attr) == 0;
+        pthread_mutexattr_destroy(&attr);
+    }
+    if (!locked) {
         int rc = th ? hb__fail(ctx, HB_ENOMEM, "cannot create a mutex for a task run") : HB_ENOMEM;
         hb__free(ctx, s.status);
         hb__free(ctx, s.msg);
@@ -100,11 +118,16 @@ int hb__tasks_run(hb_context *ctx, size_t n_tasks, size_t workers, hb__task_fn f
         return rc;
     }
     for (size_t t = 0; t < n_tasks; t++) s.status[t] = 1; /* not run */
+    /* The context's threads are split among the workers, never oversubscribed: with fewer
+     * tasks than threads each task's products are threaded inside (BLIS above its size
+     * threshold, the library's loops), which gives the same bits for any thread count
+     * (docs/design.md "Threads"); the first threads % workers workers get one more. */
+    size_t threads = (size_t)(ctx->threads > 0 ? ctx->threads : 1);
     for (size_t i = 0; i < workers; i++) {
         w[i].ctx = *ctx;
         w[i].ctx.alloc = (hb_allocator){sizeof(hb_allocator), locked_alloc, locked_free, &s};
-        /* a lone task owns every thread; otherwise the threads are the tasks' */
-        w[i].ctx.threads = workers == 1 && n_tasks == 1 ? ctx->threads : 1;
+        size_t own = threads / workers + (i < threads % workers ? 1 : 0);
+        w[i].ctx.threads = own > 0 ? (int)own : 1;
         w[i].ctx.last_status = HB_OK;
         w[i].ctx.last_error[0] = '\0';
         w[i].ctx.log_fn = NULL;

@@ -3,8 +3,9 @@
  * "Threads").
  *
  * Each worker thread runs its tasks on a WORKER CONTEXT of its own: a copy of the caller's
- * with its own last error, 1 thread for BLIS and the library's loops (the context's
- * threads are spent at the task level: no oversubscription; a run of one task keeps them
+ * with its own last error, its share of the context's threads for BLIS and the library's
+ * loops (threads / workers, the remainder to the first workers: no oversubscription; with
+ * as many tasks as threads every task is single-threaded, a run of one task keeps them
  * all), the caller's allocator behind a lock (a user allocator need not be thread-safe),
  * no log callback (the error that ends the run is logged once, on the caller's context),
  * and progress reports that go to the caller's callback one at a time.
@@ -38,6 +39,12 @@ size_t hb__tasks_workers(const hb_context *ctx, size_t n_tasks, bool serial);
  * there). Returns HB_OK, or the status of the first failed task in TASK order with its
  * message recorded on ctx (HB_ENOMEM if the worker contexts cannot be allocated). */
 int hb__tasks_run(hb_context *ctx, size_t n_tasks, size_t workers, hb__task_fn fn, void *arg);
+
+/* hb__task_serialized: fn(arg) under the run's lock (one call at a time across the run's
+ * workers, never concurrently with a locked allocation or progress report), so fn may use
+ * the caller's context and its allocator (e.g. build a result on it, call a user's
+ * callback). Outside a task run (wctx has no run) it simply calls fn. Returns fn's status. */
+int hb__task_serialized(hb_context *wctx, int (*fn)(void *arg), void *arg);
 
 /* hb__task_progress: hb__progress on a worker context (context.c forwards to it). */
 int hb__task_progress(hb_context *wctx, const char *task, int64_t done, int64_t total);

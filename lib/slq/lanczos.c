@@ -1,4 +1,4 @@
-/* Lanczos in float64: SLQ (one task per probe, docs/design.md "Threads"), Hutchinson
+/* Lanczos in float64: SLQ (one task per group of probes, docs/design.md "Threads"), Hutchinson
  * traces and top-k eigenpairs.
  *
  * Step j of one probe (q_0 = v/‖v‖, β_{-1} = 0):
@@ -33,6 +33,7 @@ int hb_slq_create(hb_context *ctx, hb_slq **out) {
     s->basis_dtype = HB_F64;
     s->stream = -1;
     s->topk_max_steps = 300;
+    s->group = HB__SLQ_GROUP_DEFAULT;
     s->breakdown_tol = 1e-10;
     s->topk_tol = 1e-8;
     *out = s;
@@ -80,6 +81,11 @@ int hb_slq_set_i64(hb_slq *s, hb_slq_opt key, int64_t v) {
         HB_CHECK(ctx, v >= -1, HB_EINVAL, "stream must be -1 or >= 0, got %lld", (long long)v);
         s->stream = v;
         return HB_OK;
+    case HB_SLQ_GROUP:
+        HB_CHECK(ctx, v >= 1 && v <= (1 << 20), HB_EINVAL,
+                 "probe group must be in [1, 2^20], got %lld", (long long)v);
+        s->group = v;
+        return HB_OK;
     default:
         return hb__fail(ctx, HB_EINVAL, "key %d is not an integer SLQ option", (int)key);
     }
@@ -96,6 +102,7 @@ int hb_slq_get_i64(const hb_slq *s, hb_slq_opt key, int64_t *v) {
     case HB_SLQ_PROBE_DIST: *v = s->dist; return HB_OK;
     case HB_SLQ_BASIS_DTYPE: *v = s->basis_dtype; return HB_OK;
     case HB_SLQ_STREAM: *v = s->stream; return HB_OK;
+    case HB_SLQ_GROUP: *v = s->group; return HB_OK;
     case HB_SLQ_STAT_APPLY_CALLS: *v = s->stat_calls; return HB_OK;
     case HB_SLQ_STAT_APPLY_VECTORS: *v = s->stat_vectors; return HB_OK;
     default: return hb__fail(s->ctx, HB_EINVAL, "key %d is not an integer SLQ option", (int)key);
@@ -141,10 +148,12 @@ static void stats_reset(hb_slq *s) {
 static void stats_done(hb_slq *s) { s->stat_total_s += hb__seconds(); }
 
 /* ---- SLQ --------------------------------------------------------------------------------
- * Every probe is one TASK (lib/core/tasks.h): its start vector depends only on (seed,
- * stream, probe index) — probe p is numbers p·n … p·n + n − 1 of the stream — and its
- * Lanczos run, reorthogonalisation and tridiagonal eigenproblem are computed by one
- * worker alone, single-threaded, so its nodes and weights are the same on any worker and
+ * Every group of probes is one TASK (lib/core/tasks.h; "Probe groups as tasks" below): a
+ * probe's start vector depends only on (seed, stream, probe index) — probe p is numbers
+ * p·n … p·n + n − 1 of the stream — and its group's Lanczos run, reorthogonalisation and
+ * tridiagonal eigenproblems are computed by one worker alone (level 1 and gemv always
+ * single-threaded; a gemm threaded inside only when the task owns several threads, with
+ * the same bits for any team), so its nodes and weights are the same on any worker and
  * for any number of threads. The spectrum gathers them in probe order. */
 typedef struct {
     double *Q;      /* k×n current vectors q_j */
@@ -383,7 +392,8 @@ static size_t steps_of(const hb_slq *s, size_t n) {
 /* The worker's Lanczos work, (re)sized for k probes of m steps of n elements. */
 static int worker_work(hb_context *ctx, const hb_slq *s, slq_worker *wk, size_t k, size_t m,
                        size_t n) {
-    if (wk->has_work && wk->m_cap == m && wk->n_cap == n && wk->k_cap == k) return HB_OK;
+    /* a smaller group (a run's last) fits: the layout's strides are m and n, not k */
+    if (wk->has_work && wk->m_cap == m && wk->n_cap == n && k <= wk->k_cap) return HB_OK;
     if (wk->has_work) work_free(ctx, &wk->w);
     wk->has_work = false;
     HB_TRY(work_alloc(ctx, &wk->w, k, m, n, s->reorth == HB_REORTH_FULL, (hb_dtype)s->basis_dtype));
@@ -466,21 +476,112 @@ static void stats_add(hb_slq *s, const probe_out *o, size_t count) {
     }
 }
 
-/* A run's tasks: probe `task` of op. */
-typedef struct probe_job {
-    hb_slq *s;
-    hb_linop *op;
-    uint64_t stream;
-    slq_worker *workers;
-    probe_out *out;
-    atomic_llong done;
-    int64_t total;
-} probe_job;
+/* ---- Probe groups as tasks ----------------------------------------------------------------
+ * A run is a list of ENTRIES (operators: hb_slq_run's one, or the blocks and the full
+ * Hessian of hb_slq_run_model_blocks), each with its k probes split into groups of G
+ * consecutive probes (probe_group). A group is one TASK: its probes advance in lockstep,
+ * one product of all its active probes per Lanczos step (the forward and backward passes
+ * of a model product are shared by the directions: hvp_multi / block_hvp of k vectors).
+ * G is a function of the options and the operator's size only, never of the thread count,
+ * so a group's products, and the nodes, are the same for any number of threads; the
+ * spectra gather the probes in probe order. An entry is finished (its spectrum built, the
+ * caller told) by whichever task finishes its last group, under the run's lock. */
+static size_t probe_group(const hb_slq *s, size_t k) {
+    size_t g = (size_t)s->group;
+    return g < k ? g : k;
+}
 
-static int probe_task(void *arg, size_t task, size_t worker, hb_context *ctx) {
-    probe_job *J = arg;
-    return probes_run(ctx, J->s, J->op, J->stream, task, 1, &J->workers[worker], &J->done,
-                      J->total, &J->out[task]);
+typedef struct slq_entry {
+    hb_linop *op;        /* the operator (hb_slq_run: the caller's; else `own`) */
+    hb_linop own;
+    uint64_t stream;
+    size_t group;        /* probes per group */
+    size_t first;        /* task index of the entry's first group */
+    atomic_size_t left;  /* groups not finished yet */
+} slq_entry;
+
+typedef struct slq_job {
+    hb_slq *s;
+    slq_entry *e;
+    size_t n, k;           /* entries, probes per entry */
+    slq_worker *workers;
+    probe_out *out;        /* n×k */
+    hb_spectrum **sp;      /* n: an entry's spectrum once finished */
+    hb_slq_block_fn on_done;
+    void *user;
+    atomic_llong done;     /* progress: probe steps done in the run, of `total` */
+    int64_t total;
+} slq_job;
+
+/* What a task hands to entry_finish under the lock. */
+typedef struct finish_arg {
+    slq_job *J;
+    size_t i;
+    hb_context *wctx;
+} finish_arg;
+
+/* Entry i's spectrum (on the caller's context: under the run's lock, tasks.h) and the
+ * caller's callback. An error is recorded on the task's worker context. */
+static int entry_finish(void *arg) {
+    finish_arg *f = arg;
+    slq_job *J = f->J;
+    hb_context *ctx = J->s->ctx;
+    int rc = gather_spectrum(J->s, J->e[f->i].op, J->out + f->i * J->k, J->k, &J->sp[f->i]);
+    if (rc != HB_OK) return hb__fail(f->wctx, rc, "%s", hb_context_last_error(ctx));
+    if (!J->on_done) return HB_OK;
+    int r = J->on_done(J->user, f->i, J->sp[f->i]);
+    HB_CHECK(f->wctx, r == 0, HB_ECANCELED,
+             "run canceled: on_block_done returned %d for entry %zu", r, f->i);
+    return HB_OK;
+}
+
+static int group_task(void *arg, size_t task, size_t worker, hb_context *ctx) {
+    slq_job *J = arg;
+    size_t lo = 0, hi = J->n; /* the entry of the task: the last with first ≤ task */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (J->e[mid].first <= task) lo = mid;
+        else hi = mid;
+    }
+    slq_entry *e = &J->e[lo];
+    size_t p0 = (task - e->first) * e->group, kk = J->k - p0 < e->group ? J->k - p0 : e->group;
+    HB_TRY(probes_run(ctx, J->s, e->op, e->stream, p0, kk, &J->workers[worker], &J->done,
+                      J->total, &J->out[lo * J->k + p0]));
+    if (atomic_fetch_sub(&e->left, 1) != 1) return HB_OK;
+    finish_arg f = {J, lo, ctx};
+    return hb__task_serialized(ctx, entry_finish, &f);
+}
+
+/* Runs the n entries e[0..n) (ops and streams set; all model operators of one model, or
+ * one operator) into sp[0..n): on failure sp[i] is the spectrum of every entry finished
+ * (and reported) before it, NULL for the others. */
+static int run_entries(hb_slq *s, slq_entry *e, size_t n, hb_spectrum **sp,
+                       hb_slq_block_fn on_done, void *user) {
+    hb_context *ctx = s->ctx;
+    size_t k = (size_t)s->probes, tasks = 0;
+    slq_job J = {.s = s, .e = e, .n = n, .k = k, .sp = sp, .on_done = on_done, .user = user};
+    atomic_init(&J.done, 0);
+    for (size_t i = 0; i < n; i++) {
+        e[i].group = probe_group(s, k);
+        size_t groups = (k + e[i].group - 1) / e[i].group;
+        e[i].first = tasks;
+        atomic_init(&e[i].left, groups);
+        tasks += groups;
+        J.total += (int64_t)(k * steps_of(s, e[i].op->n));
+        sp[i] = NULL;
+    }
+    size_t nw = hb__tasks_workers(ctx, tasks, hb__linop_serial(e[0].op));
+    int rc = hb__linop_prepare(e[0].op); /* one model, or one operator */
+    if (rc == HB_OK) {
+        J.workers = hb__calloc(ctx, nw, sizeof *J.workers, "SLQ workers");
+        J.out = J.workers ? hb__calloc(ctx, n * k, sizeof *J.out, "SLQ probe results") : NULL;
+        if (!J.out) rc = HB_ENOMEM;
+    }
+    if (rc == HB_OK) rc = hb__tasks_run(ctx, tasks, nw, group_task, &J);
+    if (J.out) stats_add(s, J.out, n * k);
+    workers_free(ctx, e[0].op, J.workers, nw);
+    outs_free(ctx, J.out, n * k);
+    return rc;
 }
 
 int hb_slq_run(hb_slq *s, hb_linop *op, hb_spectrum **out) {
@@ -490,23 +591,10 @@ int hb_slq_run(hb_slq *s, hb_linop *op, hb_spectrum **out) {
     *out = NULL;
     HB_CHECK(ctx, op != NULL, HB_EINVAL, "operator is NULL");
     HB_CHECK(ctx, op->n > 0, HB_EINVAL, "operator of size 0");
-    size_t k = (size_t)s->probes;
     stats_reset(s);
-    probe_job J = {.s = s, .op = op, .total = (int64_t)(k * steps_of(s, op->n))};
-    atomic_init(&J.done, 0);
-    size_t nw = hb__tasks_workers(ctx, k, hb__linop_serial(op));
-    int rc = hb__linop_prepare(op);
-    if (rc == HB_OK) rc = run_stream(s, &J.stream);
-    if (rc == HB_OK) {
-        J.workers = hb__calloc(ctx, nw, sizeof *J.workers, "SLQ workers");
-        J.out = J.workers ? hb__calloc(ctx, k, sizeof *J.out, "SLQ probe results") : NULL;
-        if (!J.out) rc = HB_ENOMEM;
-    }
-    if (rc == HB_OK) rc = hb__tasks_run(ctx, k, nw, probe_task, &J);
-    if (J.out) stats_add(s, J.out, k);
-    if (rc == HB_OK) rc = gather_spectrum(s, op, J.out, k, out);
-    workers_free(ctx, op, J.workers, nw);
-    outs_free(ctx, J.out, k);
+    slq_entry e = {.op = op};
+    int rc = run_stream(s, &e.stream);
+    if (rc == HB_OK) rc = run_entries(s, &e, 1, out, NULL, NULL);
     stats_done(s);
     return rc;
 }
@@ -535,65 +623,44 @@ int hb_slq_run_model_block(hb_slq *s, hb_model *m, size_t block, hb_spectrum **o
     return rc;
 }
 
-/* ---- Per-block runs: one task per block --------------------------------------------------
- * Block b's k probes run in lockstep inside its task (one block product of k directions
- * per step: the forward and backward passes are shared by the probes; one task per probe
- * was measured 2.5x the CPU time on examples/custom_net). A block's nodes therefore agree
- * with hb_slq_run_model_block's (one task per probe) to rounding, not to the bit; both are
- * independent of the thread count. */
-typedef struct block_job {
-    hb_slq *s;
-    hb_model *m;
-    const uint64_t *streams; /* per block */
-    slq_worker *workers;
-    probe_out *out;          /* B×k */
-    atomic_llong done;
-    int64_t total;
-} block_job;
-
-static int block_task(void *arg, size_t b, size_t worker, hb_context *ctx) {
-    block_job *J = arg;
-    const hb_params *pr = J->m->params;
-    hb_linop op = {.ctx = ctx, .kind = HB__LINOP_MODEL_BLOCK, .n = pr->blocks[b].numel,
-                   .model = J->m, .block = b};
-    size_t k = (size_t)J->s->probes;
-    return probes_run(ctx, J->s, &op, J->streams[b], 0, k, &J->workers[worker], &J->done, J->total,
-                      &J->out[b * k]);
-}
-
-int hb__slq_run_blocks(hb_slq *s, hb_model *m, hb_spectrum **sp) {
+/* ---- Several blocks (and the full Hessian) in one run -------------------------------------
+ * Every entry's groups are tasks of ONE task run, so blocks and the full Hessian run
+ * concurrently; entry i's spectrum is exactly what hb_slq_run_model_block (or
+ * hb_slq_run_model) gives with stream streams[i] (same groups, same products). */
+int hb_slq_run_model_blocks(hb_slq *s, hb_model *m, const size_t *blocks,
+                            const uint64_t *streams, size_t n, hb_spectrum **out,
+                            hb_slq_block_fn on_done, void *user) {
+    if (!s) return HB_EINVAL;
     hb_context *ctx = s->ctx;
-    size_t B = m->params->n_blocks, k = (size_t)s->probes;
-    block_job J = {.s = s, .m = m};
-    atomic_init(&J.done, 0);
-    for (size_t b = 0; b < B; b++) J.total += (int64_t)steps_of(s, m->params->blocks[b].numel);
-    hb_linop whole = {.ctx = ctx, .kind = HB__LINOP_MODEL, .n = m->params->n, .model = m};
-    size_t nw = hb__tasks_workers(ctx, B, hb__linop_serial(&whole));
+    HB_CHECK(ctx, n == 0 || out != NULL, HB_EINVAL, "out is NULL");
+    size_t k = (size_t)s->probes, nk;
+    HB_CHECK(ctx, hb__mul_size(n, k, &nk) && hb__mul_size(nk, sizeof(probe_out), &(size_t){0}) &&
+                      hb__mul_size(n, sizeof(slq_entry), &(size_t){0}),
+             HB_EOVERFLOW, "%zu entries x %zu probes overflow", n, k);
+    if (n > 0) memset(out, 0, n * sizeof *out);
+    HB_CHECK(ctx, m != NULL, HB_EINVAL, "model is NULL");
+    const hb_params *pr = m->params;
+    for (size_t i = 0; i < n; i++) {
+        size_t b = blocks ? blocks[i] : i;
+        HB_CHECK(ctx, b == HB_SLQ_FULL_HESSIAN || b < pr->n_blocks, HB_ERANGE,
+                 "entry %zu: block %zu out of range (%zu blocks)", i, b, pr->n_blocks);
+    }
     stats_reset(s);
-    uint64_t *streams = hb__calloc(ctx, B, sizeof *streams, "block streams");
-    int rc = streams ? hb__linop_prepare(&whole) : HB_ENOMEM;
-    for (size_t b = 0; b < B && rc == HB_OK; b++) rc = run_stream(s, &streams[b]); /* block order */
-    J.streams = streams;
-    if (rc == HB_OK) {
-        J.workers = hb__calloc(ctx, nw, sizeof *J.workers, "SLQ workers");
-        J.out = J.workers ? hb__calloc(ctx, B * k, sizeof *J.out, "SLQ probe results") : NULL;
-        if (!J.out) rc = HB_ENOMEM;
+    int rc = HB_OK;
+    slq_entry *e = n ? hb__calloc(ctx, n, sizeof *e, "SLQ entries") : NULL;
+    if (n && !e) rc = HB_ENOMEM;
+    for (size_t i = 0; i < n && rc == HB_OK; i++) {
+        size_t b = blocks ? blocks[i] : i;
+        bool full = b == HB_SLQ_FULL_HESSIAN;
+        e[i].own = (hb_linop){.ctx = ctx, .kind = full ? HB__LINOP_MODEL : HB__LINOP_MODEL_BLOCK,
+                              .n = full ? pr->n : pr->blocks[b].numel, .model = m,
+                              .block = full ? 0 : b};
+        e[i].op = &e[i].own;
+        if (streams) e[i].stream = streams[i];
+        else rc = run_stream(s, &e[i].stream); /* in entry order, as n single runs would */
     }
-    if (rc == HB_OK) rc = hb__tasks_run(ctx, B, nw, block_task, &J);
-    if (J.out) stats_add(s, J.out, B * k);
-    for (size_t b = 0; b < B && rc == HB_OK; b++) {
-        hb_linop op = {.ctx = ctx, .kind = HB__LINOP_MODEL_BLOCK, .n = m->params->blocks[b].numel,
-                       .model = m, .block = b};
-        rc = gather_spectrum(s, &op, J.out + b * k, k, &sp[b]);
-    }
-    if (rc != HB_OK)
-        for (size_t b = 0; b < B; b++) {
-            hb_spectrum_free(sp[b]);
-            sp[b] = NULL;
-        }
-    workers_free(ctx, &whole, J.workers, nw);
-    outs_free(ctx, J.out, B * k);
-    hb__free(ctx, streams);
+    if (rc == HB_OK && n > 0) rc = run_entries(s, e, n, out, on_done, user);
+    hb__free(ctx, e);
     stats_done(s);
     return rc;
 }
@@ -610,23 +677,26 @@ static void mean_stderr(const double *t, size_t k, double *mean, double *se) {
     *se = k > 1 ? sqrt(ss / (double)(k - 1) / (double)k) : 0.0;
 }
 
-/* Tasks of the trace: W row p = A·(V row p), one probe per task. */
+/* Tasks of the trace: rows p0 … p0 + G − 1 of W = A·(those rows of V), one product per
+ * group of G probes (probe_group: as the SLQ runs). */
 typedef struct trace_job {
     hb_linop *op;
     const double *V;
     double *W;
+    size_t k, group;
     slq_worker *workers;
     probe_out *out;
 } trace_job;
 
-static int trace_task(void *arg, size_t p, size_t worker, hb_context *ctx) {
+static int trace_task(void *arg, size_t g, size_t worker, hb_context *ctx) {
     trace_job *J = arg;
-    size_t n = J->op->n;
+    size_t n = J->op->n, p0 = g * J->group;
+    size_t kk = J->k - p0 < J->group ? J->k - p0 : J->group;
     slq_worker *wk = &J->workers[worker];
     wk->mt.ctx = ctx;
-    lanczos_run r = {ctx, NULL, J->op, &wk->mt, &J->out[p], NULL, 0};
-    HB_TRY(apply_timed(&r, 1, J->V + p * n, J->W + p * n));
-    return check_finite(ctx, J->W + p * n, n);
+    lanczos_run r = {ctx, NULL, J->op, &wk->mt, &J->out[g], NULL, 0};
+    HB_TRY(apply_timed(&r, kk, J->V + p0 * n, J->W + p0 * n));
+    return check_finite(ctx, J->W + p0 * n, kk * n);
 }
 
 /* V (k×n) probes, W = A·V; caller frees both. */
@@ -643,14 +713,15 @@ static int probe_products(hb_slq *s, hb_linop *op, double **V, double **W) {
     hb_distribution d = s->dist == HB_PROBE_GAUSSIAN ? HB_DIST_NORMAL : HB_DIST_RADEMACHER;
     HB_TRY(hb_random_fill_f64(ctx, stream, 0, d, 0.0, 1.0, *V, kn));
     HB_TRY(hb__linop_prepare(op));
-    size_t nw = hb__tasks_workers(ctx, k, hb__linop_serial(op));
-    trace_job J = {.op = op, .V = *V, .W = *W};
+    trace_job J = {.op = op, .V = *V, .W = *W, .k = k, .group = probe_group(s, k)};
+    size_t groups = (k + J.group - 1) / J.group;
+    size_t nw = hb__tasks_workers(ctx, groups, hb__linop_serial(op));
     J.workers = hb__calloc(ctx, nw, sizeof *J.workers, "trace workers");
-    J.out = J.workers ? hb__calloc(ctx, k, sizeof *J.out, "trace task results") : NULL;
-    int rc = J.out ? hb__tasks_run(ctx, k, nw, trace_task, &J) : HB_ENOMEM;
-    if (J.out) stats_add(s, J.out, k);
+    J.out = J.workers ? hb__calloc(ctx, groups, sizeof *J.out, "trace task results") : NULL;
+    int rc = J.out ? hb__tasks_run(ctx, groups, nw, trace_task, &J) : HB_ENOMEM;
+    if (J.out) stats_add(s, J.out, groups);
     workers_free(ctx, op, J.workers, nw);
-    outs_free(ctx, J.out, k);
+    outs_free(ctx, J.out, groups);
     return rc;
 }
 

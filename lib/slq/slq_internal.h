@@ -23,9 +23,13 @@ struct hb_linop {
     size_t block;      /* model block */
 };
 
+/* Default of HB_SLQ_GROUP: probes advanced in lockstep by one task (docs/design.md
+ * "Threads", measured in docs/performance.md). */
+#define HB__SLQ_GROUP_DEFAULT 16
+
 struct hb_slq {
     hb_context *ctx;
-    int64_t probes, steps, reorth, dist, basis_dtype, stream, topk_max_steps;
+    int64_t probes, steps, reorth, dist, basis_dtype, stream, topk_max_steps, group;
     double breakdown_tol, topk_tol;
     /* statistics of the last run */
     int64_t stat_calls, stat_vectors;
@@ -68,10 +72,6 @@ int hb__linop_prepare(hb_linop *op);
 int hb__linop_apply_task(hb_context *ctx, hb_linop *op, hb__model_task *mt, size_t k,
                          const double *X, double *Y);
 
-/* hb__slq_run_blocks: the spectrum of every block of m into sp[0..B) (NULL on failure),
- * blocks as tasks; sp[b] equals what hb_slq_run_model_block(s, m, b) gives when the
- * streams are the same (lanczos.c). */
-int hb__slq_run_blocks(hb_slq *s, hb_model *m, hb_spectrum **sp);
 
 /* Smoothed density of sp (σ > 0) at x, with nodes optionally divided by scale (> 0). */
 double hb__spectrum_density_at(const hb_spectrum *sp, double x, double sigma, double scale);
