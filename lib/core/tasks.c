@@ -1,4 +1,5 @@
 /* Task runs over a small pthread team (tasks.h). */
+#include <omp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -121,8 +122,14 @@ int hb__tasks_run(hb_context *ctx, size_t n_tasks, size_t workers, hb__task_fn f
     /* The context's threads are split among the workers, never oversubscribed: with fewer
      * tasks than threads each task's products are threaded inside (BLIS above its size
      * threshold, the library's loops), which gives the same bits for any thread count
-     * (docs/design.md "Threads"); the first threads % workers workers get one more. */
+     * (docs/design.md "Threads"); the first threads % workers workers get one more. The
+     * split is of at most the processors this process may use (omp_get_num_procs honours
+     * the affinity mask and changes no OpenMP state): workers beyond them already share
+     * cores, and threaded BLIS calls inside them would spin at barriers for a peer
+     * without a processor (docs/performance.md, "Why 2 threads were slower than 1"). */
     size_t threads = (size_t)(ctx->threads > 0 ? ctx->threads : 1);
+    int procs = omp_get_num_procs();
+    if (procs >= 1 && threads > (size_t)procs) threads = (size_t)procs;
     for (size_t i = 0; i < workers; i++) {
         w[i].ctx = *ctx;
         w[i].ctx.alloc = (hb_allocator){sizeof(hb_allocator), locked_alloc, locked_free, &s};

@@ -4,7 +4,8 @@
  *
  * Each worker thread runs its tasks on a WORKER CONTEXT of its own: a copy of the caller's
  * with its own last error, its share of the context's threads for BLIS and the library's
- * loops (threads / workers, the remainder to the first workers: no oversubscription; with
+ * loops (min(threads, processors) / workers, the remainder to the first workers: no
+ * oversubscription; with
  * as many tasks as threads every task is single-threaded, a run of one task keeps them
  * all), the caller's allocator behind a lock (a user allocator need not be thread-safe),
  * no log callback (the error that ends the run is logged once, on the caller's context),
