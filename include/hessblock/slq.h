@@ -126,8 +126,8 @@ typedef struct hb_spectrum hb_spectrum;
 /* hb_slq_run: SLQ on op. The probes advance in groups of HB_SLQ_GROUP: each Lanczos step
  * of a group is ONE product of its still-active probes; groups run concurrently on the
  * context's threads (unless the operator's products may not: a callback operator, a
- * callback model without thread_safe). Progress is reported as ("slq", probe steps done,
- * n_v·m).
+ * callback model without thread_safe). Progress is reported as ("slq", steps done, total)
+ * with one step per group and Lanczos step (one group: ("slq", j, m) as before groups).
  * Returns HB_OK, HB_EINVAL, HB_ENONFINITE (the operator returned NaN/Inf), HB_ECALLBACK,
  * HB_ECANCELED, HB_EOVERFLOW, HB_ENOMEM, HB_EUNSUPPORTED (LAPACK failure) and the
  * operator's errors. *out is NULL on failure. Memory: n_v·m·n·8 bytes for the basis with
@@ -155,7 +155,7 @@ HB_API int hb_slq_run_model_block(hb_slq *s, hb_model *m, size_t block, hb_spect
  * spectrum (hb_spectrum_* calls on it), save it, report progress; it must not free it, nor
  * use s, m or their context for anything else. Returning nonzero stops the run
  * (HB_ECANCELED). Cancelling otherwise: the context's progress callback (reports
- * ("slq", probe steps done, probe steps in all) of the whole call) returning nonzero.
+ * ("slq", group steps done, group steps in all) of the whole call) returning nonzero.
  *
  * Returns HB_OK, HB_EINVAL (s, m NULL; out NULL with n > 0), HB_ERANGE (a block index out
  * of range: nothing run), HB_EOVERFLOW, HB_ECANCELED, HB_ENOMEM and hb_slq_run's errors.

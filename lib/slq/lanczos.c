@@ -233,7 +233,7 @@ typedef struct lanczos_run {
     hb_linop *op;
     hb__model_task *mt;
     probe_out *stat;
-    atomic_llong *done;  /* progress: probe steps done in the run, of `total` */
+    atomic_llong *done;  /* progress: group steps done in the run, of `total` */
     int64_t total;
 } lanczos_run;
 
@@ -368,7 +368,7 @@ static int lanczos_batch(lanczos_run *r, slq_work *w, size_t k, size_t m) {
             w->act[still++] = p;
         }
         na = still;
-        /* progress: probe steps of the whole run, reported one at a time (tasks.h) */
+        /* progress: Lanczos steps of the run's groups (one group: (step, m)), reported one at a time (tasks.h) */
         int64_t done = (int64_t)atomic_fetch_add(r->done, 1) + 1;
         HB_TRY(hb__progress(ctx, "slq", done, r->total));
     }
@@ -509,7 +509,7 @@ typedef struct slq_job {
     hb_spectrum **sp;      /* n: an entry's spectrum once finished */
     hb_slq_block_fn on_done;
     void *user;
-    atomic_llong done;     /* progress: probe steps done in the run, of `total` */
+    atomic_llong done;     /* progress: group steps done in the run, of `total` */
     int64_t total;
 } slq_job;
 
@@ -567,7 +567,7 @@ static int run_entries(hb_slq *s, slq_entry *e, size_t n, hb_spectrum **sp,
         e[i].first = tasks;
         atomic_init(&e[i].left, groups);
         tasks += groups;
-        J.total += (int64_t)(k * steps_of(s, e[i].op->n));
+        J.total += (int64_t)(groups * steps_of(s, e[i].op->n));
         sp[i] = NULL;
     }
     size_t nw = hb__tasks_workers(ctx, tasks, hb__linop_serial(e[0].op));
