@@ -61,9 +61,10 @@ static int fk_loss_grad(hb_model *m, const hb__batch *b, double *loss, void *gra
     return HB_OK;
 }
 
-static int fk_hvp(hb_model *m, const hb__batch *b, size_t k, const void *V, void *OUT, double s) {
-    (void)b, (void)k, (void)V, (void)OUT, (void)s;
-    return hb__fail(m->ctx, HB_EUNSUPPORTED, "fake model: no HVP");
+static int fk_hvp(hb_model *m, hb__model_task *t, const hb__batch *b, size_t k, const void *V,
+                  void *OUT, double s) {
+    (void)m, (void)b, (void)k, (void)V, (void)OUT, (void)s;
+    return hb__fail(t->ctx, HB_EUNSUPPORTED, "fake model: no HVP");
 }
 
 static int fk_accuracy(hb_model *m, const hb__batch *b, size_t *correct, size_t *total) {

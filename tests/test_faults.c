@@ -648,8 +648,21 @@ static void c_linop(hb_context *ctx, fault *f, int arg) {
     hb_model_free(m);
 }
 
+/* hb_slq_run_model_blocks (blocks 1, full, 0; groups of 2 of the 3 probes) into out[3],
+ * freeing what a failed attempt left there first (a stopped run keeps finished entries). */
+static int run_blocks3(hb_slq *s, hb_model *m, hb_spectrum **out) {
+    static const size_t blocks[3] = {1, HB_SLQ_FULL_HESSIAN, 0};
+    static const uint64_t streams[3] = {4, 5, 6};
+    for (int i = 0; i < 3; i++) {
+        hb_spectrum_free(out[i]);
+        out[i] = NULL;
+    }
+    return hb_slq_run_model_blocks(s, m, blocks, streams, 3, out, NULL, NULL);
+}
+
 /* SLQ: 0 create; 1 run (dense); 2 run_model; 3 run_model_block; 4 trace; 5
- * trace_model_blocks; 6 topk; 7 block_heterogeneity; 8 run with an f32 basis, no reorth. */
+ * trace_model_blocks; 6 topk; 7 block_heterogeneity; 8 run with an f32 basis, no reorth;
+ * 9 run_model_blocks; 10 the same on 3 threads (allocations from the worker threads). */
 static void c_slq(hb_context *ctx, fault *f, int arg) {
     hb_model *m = make_kind(ctx, HB_MODEL_QUADRATIC, HB_F64);
     hb_slq *s = NULL;
@@ -670,6 +683,9 @@ static void c_slq(hb_context *ctx, fault *f, int arg) {
         OK(hb_slq_set_i64(s, HB_SLQ_BASIS_DTYPE, HB_F32));
         OK(hb_slq_set_i64(s, HB_SLQ_REORTH, HB_REORTH_NONE));
     }
+    hb_spectrum *many[3] = {NULL, NULL, NULL};
+    if (arg >= 9) OK(hb_slq_set_i64(s, HB_SLQ_GROUP, 2));
+    if (arg == 10) OK(hb_context_set_i64(ctx, HB_CTX_THREADS, 3));
     switch (arg) {
     case 0: OK(hb_slq_run(s, op, &sp)); break;
     case 1: case 8: FAULT_CALL(f, hb_slq_run(s, op, &sp)); break;
@@ -678,6 +694,7 @@ static void c_slq(hb_context *ctx, fault *f, int arg) {
     case 4: FAULT_CALL(f, hb_slq_trace(s, op, &traces[0], &stderrs[0])); break;
     case 5: FAULT_CALL(f, hb_slq_trace_model_blocks(s, m, traces, stderrs)); break;
     case 6: FAULT_CALL(f, hb_slq_topk(s, op, 2, HB_EIG_LARGEST, vals, vecs, res, &conv)); break;
+    case 9: case 10: FAULT_CALL(f, run_blocks3(s, m, many)); break;
     default: {
         hb_js_options o = HB_JS_OPTIONS_INIT;
         o.grid_points = 64;
@@ -688,6 +705,10 @@ static void c_slq(hb_context *ctx, fault *f, int arg) {
     if (sp) digest_spectrum(f, sp);
     for (int i = 0; i < 2; i++)
         if (spectra[i]) digest_spectrum(f, spectra[i]);
+    for (int i = 0; i < 3; i++) {
+        if (many[i]) digest_spectrum(f, many[i]);
+        hb_spectrum_free(many[i]);
+    }
     digest(f, traces, sizeof traces);
     digest(f, stderrs, sizeof stderrs);
     digest(f, vals, sizeof vals);
@@ -969,6 +990,8 @@ static void c_trainer(hb_context *ctx, fault *f, int arg) {
     X(hb_slq_trace_model_blocks, c_slq, 5)                                                   \
     X(hb_slq_topk, c_slq, 6)                                                                 \
     X(hb_slq_block_heterogeneity, c_slq, 7)                                                  \
+    X(hb_slq_run_model_blocks, c_slq, 9)                                                     \
+    X(hb_slq_run_model_blocks, c_slq, 10)                                                    \
     X(hb_spectrum_create, c_spectra, 0)                                                      \
     X(hb_spectrum_add_probe, c_spectra, 1)                                                   \
     X(hb_spectrum_js_distance, c_spectra, 2)                                                 \

@@ -515,8 +515,8 @@ START_TEST(slots_reused) {
     OK(hb_tensor_wrap(CTX, HB_F64, 1, (int64_t[]){(int64_t)n}, v, &tv));
     OK(hb_tensor_wrap(CTX, HB_F64, 1, (int64_t[]){(int64_t)n}, o, &to));
     OK(hb_model_hvp(m, tv, to));
-    const hb__net_model *nm = m->impl;
-    ck_assert_uint_eq(nm->n_slots, 2); /* Rg of a_l and a_{l+1}: never more at once */
+    const hb__net_state *st = m->task0.impl; /* the public API's task */
+    ck_assert_uint_eq(st->n_slots, 2); /* Rg of a_l and a_{l+1}: never more at once */
     hb_tensor_free(tv), hb_tensor_free(to), hb_tensor_free(x), hb_tensor_free(y);
     free(v), free(o);
     hb_model_free(m);

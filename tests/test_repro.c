@@ -121,8 +121,21 @@ static void run_case(model_case c, int threads, record *r) {
     OK(hb_slq_set_i64(slq, HB_SLQ_STEPS, STEPS));
     size_t nb = hb_params_num_blocks(p) < MAX_BLOCKS ? hb_params_num_blocks(p) : MAX_BLOCKS;
     hb_spectrum *sp[MAX_BLOCKS + 1] = {NULL};
+    /* groups of 1 probe (every probe a task) and explicit streams: the serial loop below is
+     * then compared with the same runs as ONE hb_slq_run_model_blocks call */
+    OK(hb_slq_set_i64(slq, HB_SLQ_GROUP, 1));
+    size_t eb[MAX_BLOCKS + 1] = {HB_SLQ_FULL_HESSIAN};
+    uint64_t es[MAX_BLOCKS + 1] = {90};
+    for (size_t b = 0; b < nb; b++) {
+        eb[b + 1] = b;
+        es[b + 1] = 91 + b;
+    }
+    OK(hb_slq_set_i64(slq, HB_SLQ_STREAM, (int64_t)es[0]));
     OK(hb_slq_run_model(slq, m, &sp[0]));
-    for (size_t b = 0; b < nb; b++) OK(hb_slq_run_model_block(slq, m, b, &sp[b + 1]));
+    for (size_t b = 0; b < nb; b++) {
+        OK(hb_slq_set_i64(slq, HB_SLQ_STREAM, (int64_t)es[b + 1]));
+        OK(hb_slq_run_model_block(slq, m, b, &sp[b + 1]));
+    }
     for (size_t i = 0; i <= nb; i++)
         for (size_t q = 0; q < PROBES; q++) {
             const double *nodes = NULL, *weights = NULL;
@@ -135,6 +148,23 @@ static void run_case(model_case c, int threads, record *r) {
     OK(hb_spectra_js_matrix((const hb_spectrum *const *)&sp[1], nb, NULL, js, &mean));
     put(r, js, nb * nb, HB_F64);
     put(r, &mean, 1, HB_F64);
+
+    /* The same runs as ONE task run (hb_slq_run_model_blocks: the full Hessian and the
+     * blocks concurrently): bit for bit the serial loop above, at every thread count. */
+    hb_spectrum *many[MAX_BLOCKS + 1] = {NULL};
+    OK(hb_slq_run_model_blocks(slq, m, eb, es, nb + 1, many, NULL, NULL));
+    for (size_t i = 0; i <= nb; i++) {
+        for (size_t q = 0; q < PROBES; q++) {
+            const double *na = NULL, *wa = NULL, *nb1 = NULL, *wb = NULL;
+            size_t ca = 0, cb = 0;
+            OK(hb_spectrum_probe(many[i], q, &na, &wa, &ca, NULL));
+            OK(hb_spectrum_probe(sp[i], q, &nb1, &wb, &cb, NULL));
+            ck_assert_uint_eq(ca, cb);
+            ck_assert_mem_eq(na, nb1, ca * sizeof *na);
+            ck_assert_mem_eq(wa, wb, ca * sizeof *wa);
+        }
+        hb_spectrum_free(many[i]);
+    }
 
     /* AdamW with clipping: the clipped norm is a reduction over the whole gradient */
     hb_optimizer *opt = NULL;

@@ -133,7 +133,7 @@ START_TEST(test_model_linops) {
     q.hvp_calls = 0;
     ck_assert_int_eq(hb_slq_run_model(s, m, &a), HB_OK);
     ck_assert_int_eq(q.hvp_calls, 4 * 25);
-    int64_t calls, vecs; /* ONE batched operator call per Lanczos step, k = n_v vectors */
+    int64_t calls, vecs; /* n_v ≤ HB_SLQ_GROUP: ONE operator call per step, k = n_v vectors */
     double t_apply, t_total;
     ck_assert_int_eq(hb_slq_get_i64(s, HB_SLQ_STAT_APPLY_CALLS, &calls), HB_OK);
     ck_assert_int_eq(hb_slq_get_i64(s, HB_SLQ_STAT_APPLY_VECTORS, &vecs), HB_OK);
@@ -144,6 +144,21 @@ START_TEST(test_model_linops) {
     ck_assert(t_apply > 0 && t_apply <= t_total);
     ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STAT_APPLY_CALLS, 3), HB_EINVAL); /* read-only */
     ck_assert_int_eq(hb_slq_set_f64(s, HB_SLQ_STAT_TOTAL_SECONDS, 3), HB_EINVAL);
+    /* groups of 3 probes: a group of 3 and one of 1, one call per group and step */
+    int64_t g = 0;
+    ck_assert_int_eq(hb_slq_get_i64(s, HB_SLQ_GROUP, &g), HB_OK);
+    ck_assert_int_ge(g, 4); /* the default batches these 4 probes (the check above) */
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_GROUP, 0), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_GROUP, 3), HB_OK);
+    hb_spectrum *g3 = NULL;
+    ck_assert_int_eq(hb_slq_run_model(s, m, &g3), HB_OK);
+    ck_assert_int_eq(hb_slq_get_i64(s, HB_SLQ_STAT_APPLY_CALLS, &calls), HB_OK);
+    ck_assert_int_eq(hb_slq_get_i64(s, HB_SLQ_STAT_APPLY_VECTORS, &vecs), HB_OK);
+    ck_assert_int_eq(calls, 2 * 25);
+    ck_assert_int_eq(vecs, 4 * 25);
+    ck_assert_uint_eq(hb_spectrum_num_probes(g3), 4);
+    hb_spectrum_free(g3);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_GROUP, g), HB_OK);
     ck_assert_int_eq(hb_slq_run(s, dense, &b), HB_OK);
     for (size_t p = 0; p < 4; p++) {
         const double *na, *nb2;

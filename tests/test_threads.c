@@ -176,11 +176,257 @@ START_TEST(test_contexts_in_parallel_threads_match_serial) {
 }
 END_TEST
 
+/* ---- Task-parallel SLQ: results independent of the thread count ------------------------ */
+
+/* A quadratic objective through callbacks: L = ½ θᵀDθ, D = diag(1..n). */
+static int cbq_loss_grad(void *user, const void *theta, size_t n, double *loss, void *grad) {
+    (void)user;
+    const double *t = theta;
+    double *g = grad, l = 0;
+    for (size_t i = 0; i < n; i++) {
+        g[i] = (double)(i + 1) * t[i];
+        l += 0.5 * (double)(i + 1) * t[i] * t[i];
+    }
+    *loss = l;
+    return 0;
+}
+
+static int make_callbacks(hb_context *ctx, int thread_safe, hb_model **out) {
+    hb_params *p = NULL;
+    int rc = hb_params_create(ctx, HB_F64, &p);
+    if (rc == HB_OK) rc = hb_params_add_block(p, "a", 0, 1, (int64_t[]){20}, NULL);
+    if (rc == HB_OK) rc = hb_params_add_block(p, "b", 0, 1, (int64_t[]){12}, NULL);
+    if (rc == HB_OK) rc = hb_params_finalize(p);
+    hb_model_callbacks c = HB_MODEL_CALLBACKS_INIT;
+    c.loss_grad = cbq_loss_grad; /* finite-difference products: loss_grad from tasks */
+    c.thread_safe = thread_safe;
+    if (rc == HB_OK) rc = hb_model_create_callbacks_ex(ctx, p, &c, out);
+    if (rc != HB_OK) hb_params_free(p);
+    return rc;
+}
+
+static int make_quadratic(hb_context *ctx, hb_model **out) {
+    static const size_t sizes[3] = {6, 9, 4};
+    static const double e0[6] = {1, 2, 3, 4, 5, 6}, e1[9] = {-1, 0.5, 2, 2, 7, 8, 9, 10, 11},
+                        e2[4] = {0.1, 0.2, 0.3, 40};
+    const double *const ev[3] = {e0, e1, e2};
+    return hb_model_create_quadratic(ctx, HB_F64, 3, sizes, ev, NULL, NULL, out);
+}
+
+typedef struct slq_result {
+    double nodes[4096], weights[4096], js[64], traces[8];
+    size_t count;
+    double bnodes[4096]; /* hb_slq_run_model_blocks: blocks 2, 0, full, 1, 0 */
+    size_t bcount;
+} slq_result;
+
+static void append_nodes(const hb_spectrum *sp, double *nodes, double *weights, size_t *count) {
+    for (size_t p = 0; p < hb_spectrum_num_probes(sp); p++) {
+        const double *nd, *wt;
+        size_t c;
+        int br;
+        ck_assert_int_eq(hb_spectrum_probe(sp, p, &nd, &wt, &c, &br), HB_OK);
+        ck_assert_uint_le(*count + c, 4096);
+        memcpy(nodes + *count, nd, c * sizeof *nd);
+        if (weights) memcpy(weights + *count, wt, c * sizeof *wt);
+        *count += c;
+    }
+}
+
+static hb_model *make_which(hb_context *ctx, int which) {
+    hb_model *m = NULL;
+    int rc = which == 0 ? make_model(ctx, &m) : which == 1 ? make_quadratic(ctx, &m)
+                                              : make_callbacks(ctx, which == 3, &m);
+    ck_assert_int_eq(rc, HB_OK);
+    return m;
+}
+
+/* The entries of the hb_slq_run_model_blocks runs below: a block twice, the full Hessian
+ * in the middle, block 1 last (the callback models have 2 blocks, the others ≥ 3). */
+static const size_t entry_blocks[5] = {1, 0, HB_SLQ_FULL_HESSIAN, 1, 0};
+static const uint64_t entry_streams[5] = {11, 12, 13, 14, 11};
+
+/* The order blocks finish in depends on scheduling; each entry must come exactly once. */
+typedef struct done_log {
+    int seen[5];
+    size_t calls;
+} done_log;
+
+static int on_done_count(void *user, size_t i, const hb_spectrum *sp) {
+    done_log *d = user;
+    ck_assert_uint_lt(i, 5);
+    ck_assert_ptr_nonnull(sp);
+    d->seen[i]++;
+    d->calls++;
+    return 0;
+}
+
+/* SLQ of the full Hessian with `probes` probes in groups of `group`, the per-block JS matrix,
+ * the block traces and a hb_slq_run_model_blocks run of model `which` on a context with
+ * `threads` threads. */
+static void run_slq(int which, int threads, int64_t probes, int64_t group, slq_result *r) {
+    hb_context *ctx = NULL;
+    ck_assert_int_eq(hb_context_create(&ctx), HB_OK);
+    ck_assert_int_eq(hb_context_set_i64(ctx, HB_CTX_THREADS, threads), HB_OK);
+    hb_model *m = make_which(ctx, which);
+    hb_slq *s = NULL;
+    ck_assert_int_eq(hb_slq_create(ctx, &s), HB_OK);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_PROBES, probes), HB_OK);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STEPS, 6), HB_OK);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STREAM, 7), HB_OK);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_GROUP, group), HB_OK);
+    hb_spectrum *sp = NULL;
+    ck_assert_int_eq(hb_slq_run_model(s, m, &sp), HB_OK);
+    memset(r, 0, sizeof *r);
+    ck_assert_uint_eq(hb_spectrum_num_probes(sp), (size_t)probes);
+    append_nodes(sp, r->nodes, r->weights, &r->count);
+    hb_spectrum_free(sp);
+    size_t B = hb_params_num_blocks(hb_model_params(m));
+    ck_assert_uint_le(B, 8);
+    ck_assert_int_eq(hb_slq_block_heterogeneity(s, m, NULL, NULL, r->js, NULL), HB_OK);
+    ck_assert_int_eq(hb_slq_trace_model_blocks(s, m, r->traces, NULL), HB_OK);
+    hb_spectrum *bs[5] = {NULL};
+    done_log log = {{0}, 0};
+    ck_assert_int_eq(hb_slq_run_model_blocks(s, m, entry_blocks, entry_streams, 5, bs,
+                                             on_done_count, &log), HB_OK);
+    ck_assert_uint_eq(log.calls, 5);
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_int_eq(log.seen[i], 1);
+        append_nodes(bs[i], r->bnodes, NULL, &r->bcount);
+        /* the same numbers as a run of its own with that stream */
+        hb_spectrum *one = NULL;
+        ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STREAM, (int64_t)entry_streams[i]), HB_OK);
+        ck_assert_int_eq(entry_blocks[i] == HB_SLQ_FULL_HESSIAN
+                             ? hb_slq_run_model(s, m, &one)
+                             : hb_slq_run_model_block(s, m, entry_blocks[i], &one), HB_OK);
+        double a[1024], b[1024];
+        size_t na = 0, nb = 0;
+        append_nodes(bs[i], a, NULL, &na);
+        append_nodes(one, b, NULL, &nb);
+        ck_assert_uint_eq(na, nb);
+        ck_assert_mem_eq(a, b, na * sizeof *a);
+        hb_spectrum_free(one);
+        hb_spectrum_free(bs[i]);
+    }
+    hb_slq_free(s);
+    hb_model_free(m);
+    hb_context_free(ctx);
+}
+
+/* Results of every thread count equal 1 thread's to the bit, for every probe grouping:
+ * G = 1 (a task per probe), G = 2 with 5 probes (groups 2, 2, 1), G = 8 > k (one group). */
+START_TEST(test_slq_tasks_thread_count_independent) {
+    static slq_result ref, got;
+    static const int64_t groups[] = {1, 2, 8};
+    for (int which = 0; which < 4; which++)
+        for (size_t gi = 0; gi < 3; gi++) {
+            run_slq(which, 1, 5, groups[gi], &ref);
+            static const int threads[] = {2, 3, 7, 1};
+            for (size_t t = 0; t < 4; t++) {
+                run_slq(which, threads[t], 5, groups[gi], &got);
+                ck_assert_uint_eq(got.count, ref.count);
+                ck_assert_mem_eq(got.nodes, ref.nodes, ref.count * sizeof(double));
+                ck_assert_mem_eq(got.weights, ref.weights, ref.count * sizeof(double));
+                ck_assert_mem_eq(got.js, ref.js, sizeof ref.js);
+                ck_assert_mem_eq(got.traces, ref.traces, sizeof ref.traces);
+                ck_assert_uint_eq(got.bcount, ref.bcount);
+                ck_assert_mem_eq(got.bnodes, ref.bnodes, ref.bcount * sizeof(double));
+            }
+        }
+}
+END_TEST
+
+/* A group of one probe equals a run of that probe alone (probe p's stream position does
+ * not depend on the grouping), so G = 1's probe 3 is the fourth probe of any G = 1 run;
+ * and the spectrum of G = k (one group) has the same probes, batched: close, not equal. */
+START_TEST(test_slq_groups_same_probes) {
+    static slq_result g1, g5;
+    run_slq(1, 2, 5, 1, &g1);
+    run_slq(1, 2, 5, 5, &g5);
+    ck_assert_uint_eq(g1.count, g5.count);
+    for (size_t i = 0; i < g1.count; i++) HB_ASSERT_CLOSE(g1.nodes[i], g5.nodes[i], 1e-9);
+}
+END_TEST
+
+static int on_done_stop(void *user, size_t i, const hb_spectrum *sp) {
+    (void)sp;
+    (void)i;
+    size_t *calls = user;
+    return ++*calls == 2 ? 7 : 0; /* stop after the second finished entry */
+}
+
+static int cancel_progress(void *user, const char *task, int64_t done, int64_t total) {
+    (void)task;
+    (void)total;
+    return done >= *(int64_t *)user;
+}
+
+/* Bad inputs of hb_slq_run_model_blocks, and what a stopped run leaves in out. */
+START_TEST(test_slq_run_model_blocks_errors) {
+    for (int threads = 1; threads <= 3; threads += 2) {
+        hb_context *ctx = NULL;
+        ck_assert_int_eq(hb_context_create(&ctx), HB_OK);
+        ck_assert_int_eq(hb_context_set_i64(ctx, HB_CTX_THREADS, threads), HB_OK);
+        hb_model *m = make_which(ctx, 1); /* quadratic, 3 blocks */
+        hb_slq *s = NULL;
+        ck_assert_int_eq(hb_slq_create(ctx, &s), HB_OK);
+        ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_PROBES, 3), HB_OK);
+        ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STEPS, 4), HB_OK);
+        ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_GROUP, 2), HB_OK);
+        hb_spectrum *out[4] = {NULL};
+        size_t bad[2] = {0, 3};
+        ck_assert_int_eq(hb_slq_run_model_blocks(NULL, m, NULL, NULL, 2, out, NULL, NULL), HB_EINVAL);
+        ck_assert_int_eq(hb_slq_run_model_blocks(s, NULL, NULL, NULL, 2, out, NULL, NULL), HB_EINVAL);
+        ck_assert_int_eq(hb_slq_run_model_blocks(s, m, NULL, NULL, 2, NULL, NULL, NULL), HB_EINVAL);
+        ck_assert_int_eq(hb_slq_run_model_blocks(s, m, bad, NULL, 2, out, NULL, NULL), HB_ERANGE);
+        ck_assert(strstr(hb_context_last_error(ctx), "entry 1") != NULL);
+        ck_assert_ptr_null(out[0]);
+        ck_assert_int_eq(hb_slq_run_model_blocks(s, m, NULL, NULL, 4, out, NULL, NULL), HB_ERANGE);
+        ck_assert_int_eq(hb_slq_run_model_blocks(s, m, NULL, NULL, SIZE_MAX / 2, out, NULL, NULL),
+                         HB_EOVERFLOW);
+        ck_assert_int_eq(hb_slq_run_model_blocks(s, m, NULL, NULL, 0, NULL, NULL, NULL), HB_OK);
+        /* blocks NULL: block i; streams NULL: each takes the context's next, in order */
+        ck_assert_int_eq(hb_slq_run_model_blocks(s, m, NULL, NULL, 3, out, NULL, NULL), HB_OK);
+        for (size_t i = 0; i < 3; i++) {
+            ck_assert_ptr_nonnull(out[i]);
+            hb_spectrum_free(out[i]);
+            out[i] = NULL;
+        }
+        /* the callback stops the run: HB_ECANCELED; the 2 reported entries stay in out */
+        size_t calls = 0;
+        ck_assert_int_eq(hb_slq_run_model_blocks(s, m, NULL, NULL, 3, out, on_done_stop, &calls),
+                         HB_ECANCELED);
+        ck_assert_uint_eq(calls, 2);
+        size_t held = 0;
+        for (size_t i = 0; i < 3; i++) {
+            held += out[i] != NULL;
+            hb_spectrum_free(out[i]);
+            out[i] = NULL;
+        }
+        ck_assert_uint_eq(held, 2);
+        /* the progress callback cancels: HB_ECANCELED, out holds no unfinished entry */
+        int64_t at = 2;
+        ck_assert_int_eq(hb_context_set_progress(ctx, cancel_progress, &at), HB_OK);
+        ck_assert_int_eq(hb_slq_run_model_blocks(s, m, NULL, NULL, 3, out, NULL, NULL), HB_ECANCELED);
+        for (size_t i = 0; i < 3; i++) {
+            if (out[i]) ck_assert_uint_eq(hb_spectrum_num_probes(out[i]), 3);
+            hb_spectrum_free(out[i]);
+        }
+        hb_slq_free(s);
+        hb_model_free(m);
+        hb_context_free(ctx);
+    }
+}
+END_TEST
+
 Suite *hb_suite_threads(void) {
     Suite *s = suite_create("threads");
     TCase *tc = tcase_create("contexts");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_contexts_in_parallel_threads_match_serial);
+    tcase_add_test(tc, test_slq_tasks_thread_count_independent);
+    tcase_add_test(tc, test_slq_groups_same_probes);
+    tcase_add_test(tc, test_slq_run_model_blocks_errors);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -553,6 +553,25 @@ if not unavailable(p, "spectrum"):
         check("full" in out["spectrum"], "spectrum --full")
     check_outdir(d, "spectrum")
 
+# ---- threads: a model's blocks run concurrently (hb_slq_run_model_blocks); the outputs are the
+# serial loop's, byte for byte, for any --threads (and for a --probe-group, any --threads too)
+def same_outputs(a, b):
+    names = sorted(f for f in os.listdir(a) if f.endswith((".csv", ".npy")))
+    diff = [f for f in names if open(os.path.join(a, f), "rb").read() != open(os.path.join(b, f), "rb").read()]
+    return names, diff
+
+
+for extra, counts in (([], ("1", "2")), (["--probe-group", "1"], ("1", "3"))):
+    dirs = []
+    for t in counts:
+        d = fresh("threads%s_%s" % (t, len(extra)))
+        p = run(["analyze", "--preset", "tiny", "--no-train", "--no-quadratic", "--quiet", "--threads", t,
+                 "--out", d] + extra, timeout=240)
+        check(p.returncode == 0, f"analyze --threads {t} {extra}: exit {p.returncode}: {p.stderr[-300:]}")
+        dirs.append(d)
+    names, diff = same_outputs(*dirs)
+    check(len(names) >= 9 and not diff, f"analyze {extra} --threads {counts}: outputs differ: {diff}")
+
 # ---- quadratic -----------------------------------------------------------------------------------
 d = fresh("quadratic")
 p = run(["quadratic", "--blocks", "3", "--block-size", "4", "--cond", "100", "--max-iters", "3000",

@@ -309,7 +309,17 @@ HB_API int hb_model_create_callbacks(hb_context *ctx, hb_params *params,
  * none of the newer features) and refused with HB_EUNSUPPORTED otherwise — the Linux
  * copy_struct_from_user rule. struct_size below HB_MODEL_CALLBACKS_SIZE_MIN (the struct
  * up to and including loss_grad) or above 4096 is HB_EINVAL. Zero-initialise the struct
- * (or start from HB_MODEL_CALLBACKS_INIT) so unset fields take their defaults. */
+ * (or start from HB_MODEL_CALLBACKS_INIT) so unset fields take their defaults.
+ *
+ * Threads (thread_safe, appended in 0.2): the spectral functions (slq.h) run the probes
+ * of one SLQ run and the blocks of a per-block analysis as concurrent tasks on the
+ * context's threads. With thread_safe = 1 the caller declares that hvp, hvp_multi,
+ * block_hvp and (for finite differences) loss_grad may be called from several threads at
+ * once, on the same θ (read-only) and the same user pointer, with distinct v and out
+ * buffers; the library then runs those tasks concurrently. With 0 (the default, and what
+ * a caller compiled against the older struct gets) every callback is called from one
+ * thread at a time, the tasks running one after another. Results are bit-identical either
+ * way (docs/design.md, "Threads"). Values other than 0 and 1 are HB_EINVAL. */
 typedef int (*hb_callback_loss_grad_fn)(void *user, const void *theta, size_t n,
                                         double *loss, void *grad);
 typedef int (*hb_callback_hvp_fn)(void *user, const void *theta, size_t n, const void *v,
@@ -334,10 +344,11 @@ typedef struct hb_model_callbacks {
     hb_callback_accuracy_fn accuracy;   /* optional */
     hb_callback_destroy_fn destroy;     /* optional: destroy(user) when the model is freed */
     double fd_step;                     /* h > 0 of the finite difference; 0 = ∛u [0] */
+    int thread_safe;                    /* 1: callbacks may run concurrently (above) [0] */
 } hb_model_callbacks;
 
 #define HB_MODEL_CALLBACKS_INIT \
-    { sizeof(hb_model_callbacks), HB_F64, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0.0 }
+    { sizeof(hb_model_callbacks), HB_F64, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0.0, 0 }
 /* The smallest struct_size accepted: every field up to and including loss_grad. */
 #define HB_MODEL_CALLBACKS_SIZE_MIN \
     (offsetof(hb_model_callbacks, loss_grad) + sizeof(hb_callback_loss_grad_fn))

@@ -76,6 +76,15 @@ typedef enum hb_slq_opt {
                                  ≥ 0 = use this stream (probe p element i is number p·n + i) */
     HB_SLQ_TOPK_MAX_STEPS = 7,/* i64: step limit of each Lanczos run of hb_slq_topk [300]
                                  (raised to k, capped at n)                                   */
+    HB_SLQ_GROUP = 8,         /* i64: probe group G ≥ 1 [16]. The probes of a run are split
+                                 into groups of G consecutive probes (the last one smaller);
+                                 a group advances in lockstep, one product of its active
+                                 probes per Lanczos step, and groups run concurrently on the
+                                 context's threads. Results depend on G (a product of k
+                                 directions need not equal k single products to the last
+                                 bit), never on the thread count. n_v ≤ G: one group, every
+                                 step one product of all probes. Smaller G: more parallel
+                                 tasks, less batching (docs/design.md "Threads").           */
     HB_SLQ_BREAKDOWN_TOL = 20,/* f64: stop a probe when β_j ≤ tol·‖T‖ (running estimate) [1e-10] */
     HB_SLQ_TOPK_TOL = 21,     /* f64: hb_slq_topk pair converged when ‖A·y − θ·y‖ ≤ tol·‖A‖,
                                  ‖A‖ estimated by the largest |θ| seen [1e-8]                 */
@@ -114,8 +123,11 @@ HB_API int hb_slq_get_f64(const hb_slq *s, hb_slq_opt key, double *value);
  * components of the tridiagonal's eigenvectors, summing to 1); μ ≈ (1/n_v)·Σ_p Σ_j τ_pj δ(θ_pj). */
 typedef struct hb_spectrum hb_spectrum;
 
-/* hb_slq_run: SLQ on op. All probes advance together: each Lanczos step is ONE
- * hb_linop_apply with the still-active probes. Progress is reported as ("slq", step, m).
+/* hb_slq_run: SLQ on op. The probes advance in groups of HB_SLQ_GROUP: each Lanczos step
+ * of a group is ONE product of its still-active probes; groups run concurrently on the
+ * context's threads (unless the operator's products may not: a callback operator, a
+ * callback model without thread_safe). Progress is reported as ("slq", steps done, total)
+ * with one step per group and Lanczos step (one group: ("slq", j, m) as before groups).
  * Returns HB_OK, HB_EINVAL, HB_ENONFINITE (the operator returned NaN/Inf), HB_ECALLBACK,
  * HB_ECANCELED, HB_EOVERFLOW, HB_ENOMEM, HB_EUNSUPPORTED (LAPACK failure) and the
  * operator's errors. *out is NULL on failure. Memory: n_v·m·n·8 bytes for the basis with
@@ -125,6 +137,37 @@ HB_API int hb_slq_run(hb_slq *s, hb_linop *op, hb_spectrum **out);
  * call with k = n_v). hb_slq_run_model_block: on block `block`'s sub-Hessian. */
 HB_API int hb_slq_run_model(hb_slq *s, hb_model *m, hb_spectrum **out);
 HB_API int hb_slq_run_model_block(hb_slq *s, hb_model *m, size_t block, hb_spectrum **out);
+
+/* ---- Several blocks in one run -----------------------------------------------------------
+ * hb_slq_run_model_blocks: SLQ on n sub-Hessians of m in ONE call whose tasks (every
+ * entry's probe groups, HB_SLQ_GROUP) run concurrently on the context's threads: the
+ * per-block loop of an analysis, parallel. Entry i is block blocks[i] (blocks NULL: block
+ * i), or the full Hessian where blocks[i] == HB_SLQ_FULL_HESSIAN; its probes are drawn from
+ * stream streams[i] (streams NULL: each entry takes, in entry order, the stream a run of
+ * its own would: HB_SLQ_STREAM's, or the context's next). out[i] receives exactly the
+ * spectrum hb_slq_run_model_block(s, m, blocks[i], …) (hb_slq_run_model for the full
+ * Hessian) gives with HB_SLQ_STREAM = streams[i], bit for bit, for every thread count.
+ * A block may be listed twice; n = 0 does nothing.
+ *
+ * on_block_done (may be NULL) is called once per entry as soon as its spectrum is
+ * complete, in completion order (not entry order), ONE CALL AT A TIME under the run's lock:
+ * from the caller's thread or from one of the library's worker threads. It may read the
+ * spectrum (hb_spectrum_* calls on it), save it, report progress; it must not free it, nor
+ * use s, m or their context for anything else. Returning nonzero stops the run
+ * (HB_ECANCELED). Cancelling otherwise: the context's progress callback (reports
+ * ("slq", group steps done, group steps in all) of the whole call) returning nonzero.
+ *
+ * Returns HB_OK, HB_EINVAL (s, m NULL; out NULL with n > 0), HB_ERANGE (a block index out
+ * of range: nothing run), HB_EOVERFLOW, HB_ECANCELED, HB_ENOMEM and hb_slq_run's errors.
+ * On success out[0..n) are n spectra the caller frees. On failure out[i] still holds the
+ * spectrum of every entry whose on_block_done returned 0 before the run stopped (the caller
+ * frees those; a resumable caller has them saved already) and NULL for every other. Memory:
+ * up to threads (at most one per task) groups' Lanczos bases at once, G·m·n_b·8 bytes each. */
+#define HB_SLQ_FULL_HESSIAN ((size_t)-1)
+typedef int (*hb_slq_block_fn)(void *user, size_t index, const hb_spectrum *spectrum);
+HB_API int hb_slq_run_model_blocks(hb_slq *s, hb_model *m, const size_t *blocks,
+                                   const uint64_t *streams, size_t n, hb_spectrum **out,
+                                   hb_slq_block_fn on_block_done, void *user);
 
 /* hb_spectrum_create: an empty spectrum of an operator of size n, to be filled with
  * hb_spectrum_add_probe (for spectra computed elsewhere, tests, and bindings).

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "core/tasks.h"
 
 static void *default_alloc(void *opaque, size_t bytes) {
     (void)opaque;
@@ -101,6 +102,7 @@ int hb_context_next_stream(hb_context *ctx, uint64_t *stream) {
 }
 
 int hb__progress(hb_context *ctx, const char *task, int64_t done, int64_t total) {
+    if (ctx && ctx->share) return hb__task_progress(ctx, task, done, total);
     if (!ctx || !ctx->progress_fn) return HB_OK;
     if (ctx->progress_fn(ctx->progress_user, task, done, total) != 0)
         return hb__fail(ctx, HB_ECANCELED, "%s canceled by the progress callback at %lld/%lld",

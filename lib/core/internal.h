@@ -24,6 +24,9 @@ struct hb_context {
     int log_max_level;
     hb_progress_fn progress_fn;
     void *progress_user;
+    /* A worker context of a task run (lib/core/tasks.c): progress and cancellation go to
+     * the run's shared state; NULL for every context a caller creates. */
+    struct hb__task_share *share;
 };
 
 /* hb__fail: record status + formatted message on ctx (if non-NULL), log it at ERROR,

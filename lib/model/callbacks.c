@@ -20,53 +20,81 @@ typedef struct cb_model {
     hb_model_callbacks cb;  /* the caller's, normalised: unset fields hold their defaults */
     hb__model_vtable vt;    /* the template with the entries the caller did not give NULLed */
     double fd_h;            /* relative finite-difference step h (model.h) */
+    void *tmp;              /* n of the compute dtype: the gradient of loss_grad */
+} cb_model;
+
+/* The products' state, one per task (hb__model_task.impl). */
+typedef struct cb_task {
     void *tmp;              /* 3n of the compute dtype: θ±εv, g+ (or g), g− */
     void *prod;             /* products of hvp_multi / block_hvp before scaling, grow-only */
     size_t prod_cap;        /* its capacity in elements */
-} cb_model;
+} cb_task;
 
 static size_t esize(const hb_model *m) { return hb_dtype_size(m->compute); }
 
-static int callback_failed(hb_model *m, const char *which, int rc) {
-    return hb__fail(m->ctx, HB_ECALLBACK, "the user's %s callback returned %d", which, rc);
+static int callback_failed(hb_context *ctx, const char *which, int rc) {
+    return hb__fail(ctx, HB_ECALLBACK, "the user's %s callback returned %d", which, rc);
 }
 
 /* Products written by the user must be finite: a NaN would silently poison a Lanczos run. */
-static int check_finite(hb_model *m, const void *x, size_t count, const char *which) {
+static int check_finite(hb_model *m, hb_context *ctx, const void *x, size_t count,
+                        const char *which) {
     for (size_t i = 0; i < count; i++)
-        HB_CHECK(m->ctx, isfinite(hb__load(m->compute, x, i)), HB_ENONFINITE,
+        HB_CHECK(ctx, isfinite(hb__load(m->compute, x, i)), HB_ENONFINITE,
                  "the user's %s produced a non-finite value at element %zu", which, i);
     return HB_OK;
 }
 
-/* Scratch for `count` product elements (kept between calls: one per model). */
-static void *prod_scratch(hb_model *m, size_t count) {
-    cb_model *cb = m->impl;
-    if (count > cb->prod_cap) {
-        void *p = hb__calloc(m->ctx, count, esize(m), "callback products");
-        if (!p) return NULL;
-        hb__free(m->ctx, cb->prod);
-        cb->prod = p;
-        cb->prod_cap = count;
+/* The task's state, made on its first product. */
+static cb_task *task_state(hb_model *m, hb__model_task *t) {
+    if (t->impl) return t->impl;
+    cb_task *ts = hb__calloc(t->ctx, 1, sizeof *ts, "callback task");
+    if (!ts) return NULL;
+    ts->tmp = hb__calloc(t->ctx, m->params->n, 3 * esize(m), "callback model scratch");
+    if (!ts->tmp) {
+        hb__free(t->ctx, ts);
+        return NULL;
     }
-    memset(cb->prod, 0, count * esize(m));
-    return cb->prod;
+    t->impl = ts;
+    return ts;
 }
 
-static int call_loss_grad(hb_model *m, const void *theta, double *loss, void *grad) {
+static void cb_task_free(hb_model *m, hb__model_task *t) {
+    (void)m;
+    cb_task *ts = t->impl;
+    hb__free(t->ctx, ts->tmp);
+    hb__free(t->ctx, ts->prod);
+    hb__free(t->ctx, ts);
+}
+
+/* Scratch for `count` product elements (kept between calls: one per task). */
+static void *prod_scratch(hb_model *m, hb__model_task *t, cb_task *ts, size_t count) {
+    if (count > ts->prod_cap) {
+        void *p = hb__calloc(t->ctx, count, esize(m), "callback products");
+        if (!p) return NULL;
+        hb__free(t->ctx, ts->prod);
+        ts->prod = p;
+        ts->prod_cap = count;
+    }
+    memset(ts->prod, 0, count * esize(m));
+    return ts->prod;
+}
+
+static int call_loss_grad(hb_model *m, hb_context *ctx, const void *theta, double *loss,
+                          void *grad) {
     cb_model *cb = m->impl;
     size_t n = m->params->n;
     memset(grad, 0, n * esize(m));
     int rc = cb->cb.loss_grad(cb->cb.user, theta, n, loss, grad);
-    return rc == 0 ? HB_OK : callback_failed(m, "loss_grad", rc);
+    return rc == 0 ? HB_OK : callback_failed(ctx, "loss_grad", rc);
 }
 
 static int cb_loss_grad(hb_model *m, const hb__batch *b, double *loss, void *grad, double scale) {
     (void)b;
     cb_model *cb = m->impl;
     size_t n = m->params->n;
-    void *g = (char *)cb->tmp + n * esize(m);
-    HB_TRY(call_loss_grad(m, hb__model_theta(m), loss, g));
+    void *g = cb->tmp;
+    HB_TRY(call_loss_grad(m, m->ctx, hb__model_theta(m), loss, g));
     if (grad) HB_TRY(hb__axpy(m->ctx, m->compute, (int64_t)n, scale, g, 1, grad, 1));
     return HB_OK;
 }
@@ -100,11 +128,12 @@ static void shift(hb_dtype dt, void *dst, const void *theta, double eps, const v
 
 /* out = H·v ≈ (∇L(θ+εv) − ∇L(θ−εv)) / 2ε, ε = h·(1 + ‖θ‖∞)/‖v‖∞ (model.h). out is
  * n elements of scratch distinct from tmp's first and last thirds. */
-static int finite_difference(hb_model *m, const void *theta, const void *v, void *out) {
+static int finite_difference(hb_model *m, hb_context *ctx, cb_task *ts, const void *theta,
+                             const void *v, void *out) {
     cb_model *cb = m->impl;
     hb_dtype dt = m->compute;
     size_t n = m->params->n, es = esize(m);
-    void *tp = cb->tmp, *gm = (char *)cb->tmp + 2 * n * es;
+    void *tp = ts->tmp, *gm = (char *)ts->tmp + 2 * n * es;
     double vmax = max_abs(dt, v, n), loss;
     if (vmax == 0) { /* H·0 = 0, no call */
         memset(out, 0, n * es);
@@ -112,9 +141,9 @@ static int finite_difference(hb_model *m, const void *theta, const void *v, void
     }
     double eps = cb->fd_h * (1.0 + max_abs(dt, theta, n)) / vmax;
     shift(dt, tp, theta, eps, v, n);
-    HB_TRY(call_loss_grad(m, tp, &loss, out));
+    HB_TRY(call_loss_grad(m, ctx, tp, &loss, out));
     shift(dt, tp, theta, -eps, v, n);
-    HB_TRY(call_loss_grad(m, tp, &loss, gm));
+    HB_TRY(call_loss_grad(m, ctx, tp, &loss, gm));
     if (dt == HB_F64) central_f64(out, gm, 0.5 / eps, n);
     else central_f32(out, gm, 0.5 / eps, n);
     return HB_OK;
@@ -122,49 +151,54 @@ static int finite_difference(hb_model *m, const void *theta, const void *v, void
 
 /* ---- products ---- */
 
-static int cb_hvp_multi(hb_model *m, const hb__batch *b, size_t k, const void *V, void *OUT,
-                        double scale) {
+static int cb_hvp_multi(hb_model *m, hb__model_task *t, const hb__batch *b, size_t k,
+                        const void *V, void *OUT, double scale) {
     (void)b;
     cb_model *cb = m->impl;
+    hb_context *ctx = t->ctx;
     size_t n = m->params->n, es = esize(m);
     const void *theta = hb__model_theta(m);
+    cb_task *ts = task_state(m, t);
+    if (!ts) return ctx->last_status;
     if (cb->cb.hvp_multi && (k > 1 || !cb->cb.hvp)) { /* k directions in one call */
-        void *R = prod_scratch(m, k * n); /* k·n cannot overflow: the generic layer checked */
-        if (!R) return m->ctx->last_status;
+        void *R = prod_scratch(m, t, ts, k * n); /* k·n cannot overflow: the generic layer checked */
+        if (!R) return ctx->last_status;
         int rc = cb->cb.hvp_multi(cb->cb.user, theta, n, k, V, R);
-        if (rc != 0) return callback_failed(m, "hvp_multi", rc);
-        HB_TRY(check_finite(m, R, k * n, "hvp_multi"));
-        return hb__axpy(m->ctx, m->compute, (int64_t)(k * n), scale, R, 1, OUT, 1);
+        if (rc != 0) return callback_failed(ctx, "hvp_multi", rc);
+        HB_TRY(check_finite(m, ctx, R, k * n, "hvp_multi"));
+        return hb__axpy(ctx, m->compute, (int64_t)(k * n), scale, R, 1, OUT, 1);
     }
-    void *r = (char *)cb->tmp + n * es; /* one direction at a time */
+    void *r = (char *)ts->tmp + n * es; /* one direction at a time */
     for (size_t j = 0; j < k; j++) {
         const void *v = (const char *)V + j * n * es;
         if (cb->cb.hvp) {
             memset(r, 0, n * es);
             int rc = cb->cb.hvp(cb->cb.user, theta, n, v, r);
-            if (rc != 0) return callback_failed(m, "hvp", rc);
-            HB_TRY(check_finite(m, r, n, "hvp"));
+            if (rc != 0) return callback_failed(ctx, "hvp", rc);
+            HB_TRY(check_finite(m, ctx, r, n, "hvp"));
         } else {
-            HB_TRY(finite_difference(m, theta, v, r));
-            HB_TRY(check_finite(m, r, n, "objective's finite-difference H·v"));
+            HB_TRY(finite_difference(m, ctx, ts, theta, v, r));
+            HB_TRY(check_finite(m, ctx, r, n, "objective's finite-difference H·v"));
         }
-        HB_TRY(hb__axpy(m->ctx, m->compute, (int64_t)n, scale, r, 1, (char *)OUT + j * n * es, 1));
+        HB_TRY(hb__axpy(ctx, m->compute, (int64_t)n, scale, r, 1, (char *)OUT + j * n * es, 1));
     }
     return HB_OK;
 }
 
 /* Only in the vtable when the caller gave block_hvp (else model.c pads). */
-static int cb_block_hvp(hb_model *m, const hb__batch *b, size_t block, size_t k,
-                        const void *V_b, void *OUT_b, double scale) {
+static int cb_block_hvp(hb_model *m, hb__model_task *t, const hb__batch *b, size_t block,
+                        size_t k, const void *V_b, void *OUT_b, double scale) {
     (void)b;
     cb_model *cb = m->impl;
+    hb_context *ctx = t->ctx;
     size_t len = m->params->blocks[block].numel;
-    void *R = prod_scratch(m, k * len);
-    if (!R) return m->ctx->last_status;
+    cb_task *ts = task_state(m, t);
+    void *R = ts ? prod_scratch(m, t, ts, k * len) : NULL;
+    if (!R) return ctx->last_status;
     int rc = cb->cb.block_hvp(cb->cb.user, hb__model_theta(m), m->params->n, block, len, k, V_b, R);
-    if (rc != 0) return callback_failed(m, "block_hvp", rc);
-    HB_TRY(check_finite(m, R, k * len, "block_hvp"));
-    return hb__axpy(m->ctx, m->compute, (int64_t)(k * len), scale, R, 1, OUT_b, 1);
+    if (rc != 0) return callback_failed(ctx, "block_hvp", rc);
+    HB_TRY(check_finite(m, ctx, R, k * len, "block_hvp"));
+    return hb__axpy(ctx, m->compute, (int64_t)(k * len), scale, R, 1, OUT_b, 1);
 }
 
 /* Only in the vtable when the caller gave accuracy. */
@@ -173,7 +207,7 @@ static int cb_accuracy(hb_model *m, const hb__batch *b, size_t *correct, size_t 
     cb_model *cb = m->impl;
     *correct = *total = 0;
     int rc = cb->cb.accuracy(cb->cb.user, hb__model_theta(m), m->params->n, correct, total);
-    if (rc != 0) return callback_failed(m, "accuracy", rc);
+    if (rc != 0) return callback_failed(m->ctx, "accuracy", rc);
     HB_CHECK(m->ctx, *correct <= *total, HB_ECALLBACK,
              "the user's accuracy callback reported %zu correct of %zu", *correct, *total);
     return HB_OK;
@@ -181,7 +215,6 @@ static int cb_accuracy(hb_model *m, const hb__batch *b, size_t *correct, size_t 
 
 static void free_impl(hb_context *ctx, cb_model *cb) {
     hb__free(ctx, cb->tmp);
-    hb__free(ctx, cb->prod);
     hb__free(ctx, cb);
 }
 
@@ -198,6 +231,7 @@ static const hb__model_vtable cb_vtable = {
     .hvp_multi = cb_hvp_multi,
     .block_hvp = cb_block_hvp,
     .accuracy = cb_accuracy,
+    .task_free = cb_task_free,
     .destroy = cb_destroy,
 };
 
@@ -233,6 +267,7 @@ static int read_callbacks(hb_context *ctx, const hb_model_callbacks *in, hb_mode
     TAKE(accuracy);
     TAKE(destroy);
     TAKE(fd_step);
+    TAKE(thread_safe);
 #undef TAKE
     c->struct_size = sizeof *c;
     if (c->dtype == 0) c->dtype = HB_F64;
@@ -243,6 +278,8 @@ static int check_args(hb_context *ctx, const hb_params *params, const hb_model_c
     HB_CHECK(ctx, c->loss_grad != NULL, HB_EINVAL, "the loss_grad callback is required");
     HB_CHECK(ctx, isfinite(c->fd_step) && c->fd_step >= 0, HB_EINVAL,
              "fd_step must be finite and >= 0 (0: the default), got %g", c->fd_step);
+    HB_CHECK(ctx, c->thread_safe == 0 || c->thread_safe == 1, HB_EINVAL,
+             "thread_safe must be 0 or 1, got %d", c->thread_safe);
     HB_CHECK(ctx, c->dtype == HB_F64 || c->dtype == HB_F32, HB_EDTYPE,
              "callbacks see f64 (%d) or f32 (%d) vectors, dtype %d asked for", (int)HB_F64,
              (int)HB_F32, c->dtype);
@@ -269,7 +306,7 @@ int hb_model_create_callbacks_ex(hb_context *ctx, hb_params *params, const hb_mo
     size_t es = hb_dtype_size(c.dtype == HB_F64 ? HB_F64 : HB_F32);
     cb_model *cb = hb__calloc(ctx, 1, sizeof *cb, "callback model");
     if (!cb) return HB_ENOMEM;
-    cb->tmp = hb__calloc(ctx, params->n, 3 * es, "callback model scratch");
+    cb->tmp = hb__calloc(ctx, params->n, es, "callback model gradient");
     if (!cb->tmp) {
         free_impl(ctx, cb);
         return HB_ENOMEM;
@@ -286,6 +323,7 @@ int hb_model_create_callbacks_ex(hb_context *ctx, hb_params *params, const hb_mo
     }
     (*out)->impl = cb;
     (*out)->exact_hvp = c.hvp != NULL || c.hvp_multi != NULL;
+    (*out)->concurrent_hvp = c.thread_safe != 0; /* the caller's word: else products run serially */
     (*out)->kind = 0;
     return HB_OK;
 }

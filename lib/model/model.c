@@ -16,6 +16,7 @@ int hb__model_new(hb_context *ctx, hb_params *params, const hb__model_vtable *vt
     m->exact_hvp = true;
     m->compute = params->dtype == HB_BF16 ? HB_F32 : params->dtype;
     m->default_batch = 16;
+    hb__model_task_init(&m->task0, ctx);
     if (params->dtype == HB_BF16) {
         m->theta_f32 = hb__calloc(ctx, params->n, sizeof(float), "f32 copy of bf16 parameters");
         if (!m->theta_f32) {
@@ -59,10 +60,9 @@ void hb_model_free(hb_model *m) {
     hb_context *ctx = m->ctx;
     free_batches(m);
     hb__free(ctx, m->batches);
+    hb__model_task_free(m, &m->task0); /* before destroy: task_free may read impl */
     if (m->vt->destroy) m->vt->destroy(m);
     hb__free(ctx, m->theta_f32);
-    hb__free(ctx, m->hvp_in);
-    hb__free(ctx, m->hvp_out);
     hb_params_free(m->params);
     hb__free(ctx, m);
 }
@@ -335,27 +335,41 @@ static int check_vectors(hb_context *ctx, const hb_tensor *t, const char *what, 
     return HB_OK;
 }
 
-/* Shared driver of hvp, hvp_multi and block_hvp. block = SIZE_MAX for the full H. */
-static int hvp_driver(hb_model *m, size_t block, const hb_tensor *V, hb_tensor *OUT) {
-    if (!m) return HB_EINVAL;
-    hb_context *ctx = m->ctx;
-    hb_params *p = m->params;
-    size_t len = p->n, off = 0;
-    if (block != SIZE_MAX) {
-        HB_CHECK(ctx, block < p->n_blocks, HB_ERANGE, "block %zu out of range (%zu blocks)", block,
-                 p->n_blocks);
-        len = p->blocks[block].numel;
-        off = p->blocks[block].offset;
-    }
-    size_t k, k_out;
-    HB_TRY(check_vectors(ctx, V, "v", len, &k, true));
-    HB_TRY(check_vectors(ctx, OUT, "out", len, &k_out, false));
-    HB_CHECK(ctx, k == k_out, HB_ESHAPE, "v holds %zu vectors but out has room for %zu", k, k_out);
+void hb__model_task_init(hb__model_task *t, hb_context *ctx) {
+    memset(t, 0, sizeof *t);
+    t->ctx = ctx;
+}
+
+void hb__model_task_free(hb_model *m, hb__model_task *t) {
+    if (t->impl && m->vt->task_free) m->vt->task_free(m, t);
+    t->impl = NULL;
+    hb__free(m->ctx, t->hvp_in);
+    hb__free(m->ctx, t->hvp_out);
+    t->hvp_in = t->hvp_out = NULL;
+    t->hvp_cap = 0;
+}
+
+int hb__model_tasks_prepare(hb_model *m) {
     const hb__batch *list = NULL;
     size_t count = 0;
     HB_TRY(batches_of(m, &list, &count));
     sync_theta(m);
+    return HB_OK;
+}
 
+/* The products on task t: k directions V (dtype vdt, k×len) into OUT (odt), block =
+ * SIZE_MAX for the full H. Arguments checked by the caller; θ already in sync. */
+static int hvp_on_task(hb_model *m, hb__model_task *t, size_t block, size_t k, hb_dtype vdt,
+                       const void *V, hb_dtype odt, void *OUT) {
+    hb_context *ctx = t->ctx;
+    hb_params *p = m->params;
+    size_t len = p->n, off = 0;
+    if (block != SIZE_MAX) {
+        len = p->blocks[block].numel;
+        off = p->blocks[block].offset;
+    }
+    const hb__batch *list = m->batches;
+    size_t count = m->vt->check_batch ? m->n_batches : 1;
     hb_dtype cd = m->compute;
     size_t es = hb_dtype_size(cd);
     bool padded = block != SIZE_MAX && !m->vt->block_hvp;
@@ -364,39 +378,64 @@ static int hvp_driver(hb_model *m, size_t block, const hb_tensor *V, hb_tensor *
     HB_CHECK(ctx, hb__mul_size(k, vlen, &total), HB_EOVERFLOW, "k x n overflows");
     /* Scratch kept between calls: fresh allocations per HVP cost page faults that were
      * measured at ~18% of a small dense model's hvp_multi (docs/performance.md). Grow-only. */
-    if (total > m->hvp_cap) {
+    if (total > t->hvp_cap) {
         void *nin = hb__calloc(ctx, total, es, "HVP input vectors");
         void *nout = nin ? hb__calloc(ctx, total, es, "HVP output vectors") : NULL;
         if (!nin || !nout) {
             hb__free(ctx, nin);
             return ctx->last_status;
         }
-        hb__free(ctx, m->hvp_in);
-        hb__free(ctx, m->hvp_out);
-        m->hvp_in = nin;
-        m->hvp_out = nout;
-        m->hvp_cap = total;
+        hb__free(ctx, t->hvp_in);
+        hb__free(ctx, t->hvp_out);
+        t->hvp_in = nin;
+        t->hvp_out = nout;
+        t->hvp_cap = total;
     }
-    void *vin = m->hvp_in, *vout = m->hvp_out;
+    void *vin = t->hvp_in, *vout = t->hvp_out;
     if (padded) memset(vin, 0, total * es); /* zeros outside the block */
     memset(vout, 0, total * es);            /* the vtable accumulates */
     for (size_t j = 0; j < k; j++) /* place (and convert) direction j */
-        hb__convert(ctx, cd, (char *)vin + (j * vlen + (padded ? off : 0)) * es, V->dtype,
-                    (const char *)V->data + j * len * hb_dtype_size(V->dtype), len);
+        hb__convert(ctx, cd, (char *)vin + (j * vlen + (padded ? off : 0)) * es, vdt,
+                    (const char *)V + j * len * hb_dtype_size(vdt), len);
     int rc = HB_OK;
     for (size_t i = 0; i < count && rc == HB_OK; i++) {
-        const hb__batch *b = list ? &list[i] : NULL;
+        const hb__batch *b = m->vt->check_batch ? &list[i] : NULL;
         double w = weight_of(m, b);
         if (block != SIZE_MAX && m->vt->block_hvp)
-            rc = m->vt->block_hvp(m, b, block, k, vin, vout, w);
+            rc = m->vt->block_hvp(m, t, b, block, k, vin, vout, w);
         else
-            rc = m->vt->hvp_multi(m, b, k, vin, vout, w);
+            rc = m->vt->hvp_multi(m, t, b, k, vin, vout, w);
     }
     if (rc == HB_OK)
         for (size_t j = 0; j < k; j++)
-            hb__convert(ctx, OUT->dtype, (char *)OUT->data + j * len * hb_dtype_size(OUT->dtype), cd,
+            hb__convert(ctx, odt, (char *)OUT + j * len * hb_dtype_size(odt), cd,
                         (const char *)vout + (j * vlen + (padded ? off : 0)) * es, len);
     return rc;
+}
+
+int hb__model_hvp_task(hb_model *m, hb__model_task *t, size_t block, size_t k, const double *V,
+                       double *OUT) {
+    return hvp_on_task(m, t, block, k, HB_F64, V, HB_F64, OUT);
+}
+
+/* Shared driver of hvp, hvp_multi and block_hvp. block = SIZE_MAX for the full H. */
+static int hvp_driver(hb_model *m, size_t block, const hb_tensor *V, hb_tensor *OUT) {
+    if (!m) return HB_EINVAL;
+    hb_context *ctx = m->ctx;
+    hb_params *p = m->params;
+    size_t len = p->n;
+    if (block != SIZE_MAX) {
+        HB_CHECK(ctx, block < p->n_blocks, HB_ERANGE, "block %zu out of range (%zu blocks)", block,
+                 p->n_blocks);
+        len = p->blocks[block].numel;
+    }
+    size_t k = 0, k_out = 0; /* set by check_vectors; initialised for -Wmaybe-uninitialized */
+    HB_TRY(check_vectors(ctx, V, "v", len, &k, true));
+    HB_TRY(check_vectors(ctx, OUT, "out", len, &k_out, false));
+    HB_CHECK(ctx, k == k_out, HB_ESHAPE, "v holds %zu vectors but out has room for %zu", k, k_out);
+    HB_TRY(hb__model_tasks_prepare(m));
+    m->task0.ctx = ctx;
+    return hvp_on_task(m, &m->task0, block, k, V->dtype, V->data, OUT->dtype, OUT->data);
 }
 
 int hb_model_hvp(hb_model *m, const hb_tensor *v, hb_tensor *out) {

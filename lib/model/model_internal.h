@@ -14,6 +14,18 @@ typedef struct hb__batch {
     size_t n_samples;
 } hb__batch;
 
+/* The per-call state of one TASK of a model (docs/design.md, "Threads"): everything an
+ * HVP writes besides its output. The model itself holds only its definition, parameters
+ * and data, read-only during products, so tasks with distinct states may run hvp_multi /
+ * block_hvp on one model at once (when the model allows it: hb_model.concurrent_hvp).
+ * The public API uses the model's own task (hb_model.task0). */
+typedef struct hb__model_task {
+    hb_context *ctx;        /* errors and allocations of this task's calls */
+    void *impl;             /* the implementation's state, made on first use (vt->task_free) */
+    void *hvp_in, *hvp_out; /* HVP scratch of the generic layer, kept between calls */
+    size_t hvp_cap;         /* capacity of each, in compute-dtype elements */
+} hb__model_task;
+
 typedef struct hb__model_vtable {
     const char *name; /* the model's name, as hb_model_name reports it */
 
@@ -31,13 +43,18 @@ typedef struct hb__model_vtable {
 
     /* ACCUMULATE scale·H_batch·V into OUT for k directions; V and OUT are k×n row-major
      * in the compute dtype. Exact (R-operator). */
-    int (*hvp_multi)(hb_model *m, const hb__batch *batch, size_t k, const void *V,
-                     void *OUT, double scale);
+    int (*hvp_multi)(hb_model *m, hb__model_task *t, const hb__batch *batch, size_t k,
+                     const void *V, void *OUT, double scale);
 
     /* Optional: ACCUMULATE scale·H_bb·V_b for block b, k directions, V_b and OUT_b are
-     * k×numel(b). NULL → the generic layer pads with zeros and calls hvp_multi. */
-    int (*block_hvp)(hb_model *m, const hb__batch *batch, size_t block, size_t k,
-                     const void *V_b, void *OUT_b, double scale);
+     * k×numel(b). NULL → the generic layer pads with zeros and calls hvp_multi.
+     * Both products keep every state they write in t (errors and allocations on t->ctx),
+     * so they may run concurrently on distinct tasks when the model is concurrent_hvp. */
+    int (*block_hvp)(hb_model *m, hb__model_task *t, const hb__batch *batch, size_t block,
+                     size_t k, const void *V_b, void *OUT_b, double scale);
+
+    /* Optional: free t->impl (non-NULL) with m->ctx's allocator. */
+    void (*task_free)(hb_model *m, hb__model_task *t);
 
     /* Optional: correct predictions in one micro-batch into *correct, and the number of
      * predictions made into *total. NULL → HB_EUNSUPPORTED. */
@@ -80,9 +97,23 @@ struct hb_model {
     size_t n_batches, cap_batches;
     size_t n_samples;
     void *theta_f32;            /* bf16 params only: f32 copy of θ, refreshed per call */
-    void *hvp_in, *hvp_out;     /* HVP scratch of the generic layer, kept between calls */
-    size_t hvp_cap;             /* capacity of each, in compute-dtype elements */
+    bool concurrent_hvp;        /* products may run on several tasks at once */
+    hb__model_task task0;       /* the task of the public API's calls (on ctx) */
 };
+
+/* ---- Tasks (concurrent products on one model) ----------------------------------------
+ * hb__model_task_init: an empty task whose calls report on ctx (a worker context).
+ * hb__model_task_free: free its state (with m->ctx's allocator); the task may be reused.
+ * hb__model_tasks_prepare: before products on several tasks: checks that the model holds
+ * data and refreshes the f32 copy of bf16 θ ONCE (tasks never write it).
+ * hb__model_hvp_task: OUT (k×len, f64) = H·V for the full Hessian (block = SIZE_MAX,
+ * len = n) or H_bb (len = numel(b)), V k×len f64 finite (the caller's duty), on task t,
+ * without touching anything outside t but OUT. */
+void hb__model_task_init(hb__model_task *t, hb_context *ctx);
+void hb__model_task_free(hb_model *m, hb__model_task *t);
+int hb__model_tasks_prepare(hb_model *m);
+int hb__model_hvp_task(hb_model *m, hb__model_task *t, size_t block, size_t k, const double *V,
+                       double *OUT);
 
 /* hb__model_new: allocate a model shell over params (taken on success) with vtable vt;
  * the caller then sets impl, kind and default_batch. */

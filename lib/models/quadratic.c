@@ -72,29 +72,29 @@ static int quad_loss_grad(hb_model *m, const hb__batch *b, double *loss, void *g
 
 /* OUT_b += scale·V_b·H_b for the k rows (H_b symmetric, so this is (H_b v)ᵀ per row).
  * ld: row length of V and OUT. */
-static int block_product(hb_model *m, size_t i, size_t k, const void *V, void *OUT, int64_t ld,
-                         double scale) {
+static int block_product(hb_model *m, hb_context *ctx, size_t i, size_t k, const void *V, void *OUT,
+                         int64_t ld, double scale) {
     quad *q = m->impl;
     int64_t s = (int64_t)q->size[i];
-    return hb__gemm(m->ctx, m->compute, false, false, (int64_t)k, s, s, scale, V, ld,
+    return hb__gemm(ctx, m->compute, false, false, (int64_t)k, s, s, scale, V, ld,
                     PTR(q->H, m, q->moff[i]), s, 1.0, OUT, ld);
 }
 
-static int quad_hvp_multi(hb_model *m, const hb__batch *b, size_t k, const void *V, void *OUT,
+static int quad_hvp_multi(hb_model *m, hb__model_task *t, const hb__batch *b, size_t k, const void *V, void *OUT,
                           double scale) {
     (void)b;
     quad *q = m->impl;
     int64_t n = (int64_t)m->params->n;
     for (size_t i = 0; i < q->nb; i++)
-        HB_TRY(block_product(m, i, k, PTR(V, m, q->offset[i]), PTR(OUT, m, q->offset[i]), n, scale));
+        HB_TRY(block_product(m, t->ctx, i, k, PTR(V, m, q->offset[i]), PTR(OUT, m, q->offset[i]), n, scale));
     return HB_OK;
 }
 
-static int quad_block_hvp(hb_model *m, const hb__batch *b, size_t block, size_t k,
+static int quad_block_hvp(hb_model *m, hb__model_task *t, const hb__batch *b, size_t block, size_t k,
                           const void *V_b, void *OUT_b, double scale) {
     (void)b;
     quad *q = m->impl;
-    return block_product(m, block, k, V_b, OUT_b, (int64_t)q->size[block], scale);
+    return block_product(m, t->ctx, block, k, V_b, OUT_b, (int64_t)q->size[block], scale);
 }
 
 static const hb__model_vtable quad_vtable = {
@@ -269,6 +269,7 @@ static int quad_build(hb_context *ctx, const quad_spec *sp, hb_model **out) {
     }
     (*out)->impl = q;
     (*out)->kind = HB_MODEL_QUADRATIC;
+    (*out)->concurrent_hvp = true; /* products read H only */
     return HB_OK;
 }
 

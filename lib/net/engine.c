@@ -34,70 +34,70 @@ static size_t per_sample(const hb__act *a) { return a->rows * a->width; }
 
 /* ---- plan ---- */
 
-static bool owns_wanted(const hb__net_model *nm, const hb__net_op *op) {
+static bool owns_wanted(const hb__net_state *st, const hb__net_op *op) {
     for (int b = 0; b < op->n_blk; b++)
-        if (op->blk[b] != SIZE_MAX && nm->wanted[op->blk[b]]) return true;
+        if (op->blk[b] != SIZE_MAX && st->wanted[op->blk[b]]) return true;
     return false;
 }
 
 /* Does the backward sweep run op o? */
-static bool visited(const hb__net_model *nm, size_t o) {
+static bool visited(const hb__net_model *nm, const hb__net_state *st, size_t o) {
     const hb__net_op *op = &nm->ops[o];
-    return nm->useful[o] && (op->out >= 0 ? nm->down[op->out] : nm->down[op->in[0]]);
+    return nm->useful[o] && (op->out >= 0 ? st->down[op->out] : st->down[op->in[0]]);
 }
 
 /* A slot for an R gradient of `need` elements per sample and direction: the smallest free
  * one that is large enough, else the largest free one (grown), else a new one. */
-static int pick_slot(hb__net_model *nm, bool *busy, size_t need) {
+static int pick_slot(hb__net_state *st, bool *busy, size_t need) {
     int fit = -1, big = -1;
-    for (size_t s = 0; s < nm->n_slots; s++) {
+    for (size_t s = 0; s < st->n_slots; s++) {
         if (busy[s]) continue;
-        if (nm->slot_size[s] >= need && (fit < 0 || nm->slot_size[s] < nm->slot_size[fit])) fit = (int)s;
-        if (big < 0 || nm->slot_size[s] > nm->slot_size[big]) big = (int)s;
+        if (st->slot_size[s] >= need && (fit < 0 || st->slot_size[s] < st->slot_size[fit])) fit = (int)s;
+        if (big < 0 || st->slot_size[s] > st->slot_size[big]) big = (int)s;
     }
     int s = fit >= 0 ? fit : big;
     if (s < 0) {
-        s = (int)nm->n_slots++;
-        nm->slot_size[s] = 0;
+        s = (int)st->n_slots++;
+        st->slot_size[s] = 0;
     }
-    if (nm->slot_size[s] < need) nm->slot_size[s] = need;
+    if (st->slot_size[s] < need) st->slot_size[s] = need;
     busy[s] = true;
     return s;
 }
 
 /* The plan of a call wanting `block` (ALL_BLOCKS, NO_BLOCKS or one index). */
-static void plan(hb__net_model *nm, size_t block) {
+static void plan(const hb__net_model *nm, hb__net_state *st, size_t block) {
     for (size_t b = 0; b < nm->n_blocks; b++)
-        nm->wanted[b] = block == ALL_BLOCKS || b == block;
+        st->wanted[b] = block == ALL_BLOCKS || b == block;
     for (size_t a = 0; a < nm->n_acts; a++) {
-        nm->down[a] = false;
-        nm->first_writer[a] = -1;
-        nm->slot[a] = -1;
+        st->down[a] = false;
+        st->first_writer[a] = -1;
+        st->slot[a] = -1;
     }
-    for (size_t o = 0; o < nm->n_ops; o++) nm->bwd_ran[o] = false;
+    for (size_t o = 0; o < nm->n_ops; o++) st->bwd_ran[o] = false;
     for (size_t o = 0; o < nm->n_ops; o++) {
         const hb__net_op *op = &nm->ops[o];
         if (!nm->useful[o] || op->out < 0) continue;
-        bool d = owns_wanted(nm, op);
-        for (int i = 0; i < op->n_in; i++) d = d || nm->down[op->in[i]];
-        nm->down[op->out] = d;
+        bool d = owns_wanted(st, op);
+        for (int i = 0; i < op->n_in; i++) d = d || st->down[op->in[i]];
+        st->down[op->out] = d;
     }
     /* The reverse sweep: first writers of gradients, and R-gradient slots live from the
      * first writer to the producer. */
-    bool *busy = nm->slot_busy;
-    nm->n_slots = 0;
+    bool *busy = st->slot_busy;
+    st->n_slots = 0;
     for (size_t o = nm->n_ops; o-- > 0;) {
-        if (!visited(nm, o)) continue;
+        if (!visited(nm, st, o)) continue;
         const hb__net_op *op = &nm->ops[o];
         for (int i = 0; i < op->n_in; i++) {
             int a = op->in[i];
-            if (!nm->down[a] || nm->first_writer[a] >= 0) continue;
-            nm->first_writer[a] = (int)o;
-            nm->slot[a] = pick_slot(nm, busy, per_sample(&nm->acts[a]));
+            if (!st->down[a] || st->first_writer[a] >= 0) continue;
+            st->first_writer[a] = (int)o;
+            st->slot[a] = pick_slot(st, busy, per_sample(&nm->acts[a]));
         }
-        if (op->out >= 0 && nm->slot[op->out] >= 0) busy[nm->slot[op->out]] = false;
+        if (op->out >= 0 && st->slot[op->out] >= 0) busy[st->slot[op->out]] = false;
     }
-    for (size_t s = 0; s < nm->n_slots; s++) busy[s] = false;
+    for (size_t s = 0; s < st->n_slots; s++) busy[s] = false;
 }
 
 /* ---- workspace ---- */
@@ -120,83 +120,85 @@ typedef struct shape_of_call {
 
 /* Every buffer of a call, in one order for the counting and the carving pass. Pointers
  * of buffers the call does not use are set to NULL. */
-static void layout(hb__net_model *nm, hb__carve *c, const shape_of_call *s, size_t es) {
+static void layout(const hb__net_model *nm, hb__net_state *st, hb__carve *c, const shape_of_call *s,
+                   size_t es) {
     size_t N = s->N, k = s->mode == MODE_HVP ? s->k : 0, scratch = 0;
     for (size_t a = 0; a < nm->n_acts; a++) {
         const hb__act *act = &nm->acts[a];
         bool made = act->producer >= 0 && nm->useful[act->producer];
-        nm->y[a] = (int)a == nm->input ? (s->conv_x ? take(c, N, per_sample(act), 1, es) : NULL)
+        st->y[a] = (int)a == nm->input ? (s->conv_x ? take(c, N, per_sample(act), 1, es) : NULL)
                    : made ? take(c, N, per_sample(act), 1, es) : NULL;
-        nm->g[a] = s->mode != MODE_FORWARD && nm->down[a] ? take(c, N, per_sample(act), 1, es) : NULL;
-        nm->Ry[a] = k && nm->down[a] ? take(c, N, per_sample(act), k, es) : NULL;
+        st->g[a] = s->mode != MODE_FORWARD && st->down[a] ? take(c, N, per_sample(act), 1, es) : NULL;
+        st->Ry[a] = k && st->down[a] ? take(c, N, per_sample(act), k, es) : NULL;
     }
     for (size_t o = 0; o < nm->n_ops; o++) {
         const hb__net_op *op = &nm->ops[o];
         const hb__op_class *cls = op->cls;
-        bool r = k && op->out >= 0 && nm->useful[o] && nm->down[op->out];
-        nm->saved[o] = nm->useful[o] && cls->saved ? take(c, cls->saved(op, nm->acts, N), 1, 1, es) : NULL;
-        nm->rsaved[o] = r && cls->rsaved ? take(c, cls->rsaved(op, nm->acts, N), k, 1, es) : NULL;
+        bool r = k && op->out >= 0 && nm->useful[o] && st->down[op->out];
+        st->saved[o] = nm->useful[o] && cls->saved ? take(c, cls->saved(op, nm->acts, N), 1, 1, es) : NULL;
+        st->rsaved[o] = r && cls->rsaved ? take(c, cls->rsaved(op, nm->acts, N), k, 1, es) : NULL;
         size_t need = nm->useful[o] && cls->scratch ? cls->scratch(op, nm->acts, N, 0) : 0;
         if (need > scratch) scratch = need;
-        need = (r || (k && visited(nm, o))) && cls->scratch ? cls->scratch(op, nm->acts, N, k) : 0;
+        need = (r || (k && visited(nm, st, o))) && cls->scratch ? cls->scratch(op, nm->acts, N, k) : 0;
         if (need > scratch) scratch = need;
     }
-    for (size_t sl = 0; sl < nm->n_slots; sl++)
-        nm->slot_mem[sl] = k ? take(c, N, nm->slot_size[sl], k, es) : NULL;
-    nm->targets = s->conv_t ? take(c, N, per_sample(&nm->acts[nm->ops[nm->loss].in[0]]), 1, es) : NULL;
-    nm->scratch = take(c, scratch, 1, 1, es);
+    for (size_t sl = 0; sl < st->n_slots; sl++)
+        st->slot_mem[sl] = k ? take(c, N, st->slot_size[sl], k, es) : NULL;
+    st->targets = s->conv_t ? take(c, N, per_sample(&nm->acts[nm->ops[nm->loss].in[0]]), 1, es) : NULL;
+    st->scratch = take(c, scratch, 1, 1, es);
 }
 
 /* A coarse guard before the ops' own size functions run (they multiply unchecked). */
-static int guard(hb_model *m, size_t N, size_t k) {
+static int guard(hb_model *m, hb_context *ctx, size_t N, size_t k) {
     const hb__net_model *nm = m->impl;
     double sum = 0;
     for (size_t a = 0; a < nm->n_acts; a++) sum += (double)per_sample(&nm->acts[a]);
     double bytes = (double)N * sum * ((double)k + 2) * 8.0 * 64.0;
-    HB_CHECK(m->ctx, bytes < 0x1p62, HB_EOVERFLOW,
+    HB_CHECK(ctx, bytes < 0x1p62, HB_EOVERFLOW,
              "%s workspace for %zu samples and %zu directions is too large", nm->vt.name, N, k);
     return HB_OK;
 }
 
-static size_t counted_bytes(hb__net_model *nm, const shape_of_call *s, size_t es, bool *overflow) {
+static size_t counted_bytes(const hb__net_model *nm, hb__net_state *st, const shape_of_call *s,
+                            size_t es, bool *overflow) {
     hb__carve c = hb__carve_counting();
-    layout(nm, &c, s, es);
+    layout(nm, st, &c, s, es);
     if (overflow) *overflow = c.overflow;
     return c.used;
 }
 
 /* Lay out and carve the workspace of a call; point the input (and mse targets) at the
  * batch or at its conversion to the compute dtype. */
-static int prepare(hb_model *m, const hb__batch *b, enum mode mode, size_t k) {
-    hb__net_model *nm = m->impl;
+static int prepare(hb_model *m, hb__net_state *st, const hb__batch *b, enum mode mode, size_t k) {
+    const hb__net_model *nm = m->impl;
     shape_of_call s = {b->n_samples, k, mode, false, false};
     s.conv_x = !nm->acts[nm->input].tokens && b->inputs->dtype != nm->dt;
     s.conv_t = nm->mse && b->targets->dtype != nm->dt;
-    HB_TRY(guard(m, s.N, mode == MODE_HVP ? k : 0));
+    HB_TRY(guard(m, st->ctx, s.N, mode == MODE_HVP ? k : 0));
     hb__carve c = hb__carve_counting();
-    layout(nm, &c, &s, hb_dtype_size(nm->dt));
-    HB_TRY(hb__arena_reserve(m->ctx, &nm->ws, &c, "net workspace"));
-    c = hb__carve_from(&nm->ws);
-    layout(nm, &c, &s, hb_dtype_size(nm->dt));
+    layout(nm, st, &c, &s, hb_dtype_size(nm->dt));
+    HB_TRY(hb__arena_reserve(st->ctx, &st->ws, &c, "net workspace"));
+    c = hb__carve_from(&st->ws);
+    layout(nm, st, &c, &s, hb_dtype_size(nm->dt));
     if (s.conv_x)
-        hb__convert(m->ctx, nm->dt, (void *)nm->y[nm->input], b->inputs->dtype, b->inputs->data,
+        hb__convert(st->ctx, nm->dt, (void *)st->y[nm->input], b->inputs->dtype, b->inputs->data,
                     b->inputs->numel);
     else
-        nm->y[nm->input] = b->inputs->data;
+        st->y[nm->input] = b->inputs->data;
     if (s.conv_t)
-        hb__convert(m->ctx, nm->dt, (void *)nm->targets, b->targets->dtype, b->targets->data,
+        hb__convert(st->ctx, nm->dt, (void *)st->targets, b->targets->dtype, b->targets->data,
                     b->targets->numel);
     else
-        nm->targets = b->targets->data;
+        st->targets = b->targets->data;
     return HB_OK;
 }
 
 /* Directions per R chunk: as many as fit R_BUDGET, balanced over the chunks. */
-static size_t chunk_size(hb__net_model *nm, size_t N, size_t k) {
+static size_t chunk_size(const hb__net_model *nm, hb__net_state *st, size_t N, size_t k) {
     shape_of_call one = {N, 1, MODE_HVP, false, false}, two = one;
     two.k = 2;
     bool o1, o2;
-    size_t b1 = counted_bytes(nm, &one, 1, &o1), b2 = counted_bytes(nm, &two, 1, &o2);
+    size_t b1 = counted_bytes(nm, st, &one, 1, &o1), b2 = counted_bytes(nm, st, &two, 1, &o2);
     size_t per = b2 > b1 ? b2 - b1 : 0;
     size_t fit = o1 || o2 ? 1 : per ? R_BUDGET / per : k;
     if (nm->max_chunk && fit > nm->max_chunk) fit = nm->max_chunk;
@@ -207,11 +209,13 @@ static size_t chunk_size(hb__net_model *nm, size_t N, size_t k) {
 }
 
 int hb__net_workspace_bytes(hb_model *m, size_t N, size_t k, size_t *bytes) {
-    hb__net_model *nm = m->impl;
-    plan(nm, ALL_BLOCKS);
+    const hb__net_model *nm = m->impl;
+    hb__net_state *st = hb__net_state_of(m, &m->task0);
+    if (!st) return m->ctx->last_status;
+    plan(nm, st, ALL_BLOCKS);
     shape_of_call s = {N, k, k ? MODE_HVP : MODE_GRAD, false, false};
     bool overflow;
-    *bytes = counted_bytes(nm, &s, hb_dtype_size(nm->dt), &overflow);
+    *bytes = counted_bytes(nm, st, &s, hb_dtype_size(nm->dt), &overflow);
     HB_CHECK(m->ctx, !overflow, HB_EOVERFLOW,
              "%s workspace for %zu samples and %zu directions overflows", nm->vt.name, N, k);
     return HB_OK;
@@ -220,39 +224,41 @@ int hb__net_workspace_bytes(hb_model *m, size_t N, size_t k, size_t *bytes) {
 /* ---- passes ---- */
 
 /* The θ side of op o's call: shapes, inputs, output, saved state, parameters. */
-static void call_init(hb_model *m, size_t o, size_t N, double scale, hb__op_call *c) {
+static void call_init(hb_model *m, const hb__net_state *st, size_t o, size_t N, double scale,
+                      hb__op_call *c) {
     const hb__net_model *nm = m->impl;
     const hb__net_op *op = &nm->ops[o];
     const char *theta = hb__model_theta(m);
     size_t es = hb_dtype_size(nm->dt);
     memset(c, 0, sizeof *c);
-    c->ctx = m->ctx;
+    c->ctx = st->ctx;
     c->dt = nm->dt;
     c->op = op;
     c->acts = nm->acts;
     c->N = N;
     c->scale = scale;
-    c->scratch = nm->scratch;
-    c->targets = op->out < 0 ? nm->targets : NULL;
-    for (int i = 0; i < op->n_in; i++) c->x[i] = nm->y[op->in[i]];
-    c->y = op->out >= 0 ? (void *)nm->y[op->out] : NULL;
-    c->saved = nm->saved[o];
+    c->scratch = st->scratch;
+    c->targets = op->out < 0 ? st->targets : NULL;
+    for (int i = 0; i < op->n_in; i++) c->x[i] = st->y[op->in[i]];
+    c->y = op->out >= 0 ? (void *)st->y[op->out] : NULL;
+    c->saved = st->saved[o];
     for (int b = 0; b < op->n_blk; b++)
         if (op->blk[b] != SIZE_MAX) c->W[b] = theta + m->params->blocks[op->blk[b]].offset * es;
 }
 
 /* Input i of op o gets its gradient buffer here for the first time in this sweep. */
-static bool first_write(const hb__net_model *nm, const hb__net_op *op, size_t o, int i) {
-    return nm->first_writer[op->in[i]] == (int)o && !(i == 1 && op->in[1] == op->in[0]);
+static bool first_write(const hb__net_state *st, const hb__net_op *op, size_t o, int i) {
+    return st->first_writer[op->in[i]] == (int)o && !(i == 1 && op->in[1] == op->in[0]);
 }
 
-static int forward(hb_model *m, size_t N, double *loss, size_t *correct, size_t *total) {
+static int forward(hb_model *m, const hb__net_state *st, size_t N, double *loss, size_t *correct,
+                   size_t *total) {
     const hb__net_model *nm = m->impl;
     hb__op_call c;
     for (size_t o = 0; o < nm->n_ops; o++) {
         if (!nm->useful[o]) continue;
         double l = 0;
-        call_init(m, o, N, 1.0, &c);
+        call_init(m, st, o, N, 1.0, &c);
         c.loss = &l;
         HB_TRY(nm->ops[o].cls->forward(&c));
         if (nm->ops[o].out >= 0) continue;
@@ -264,84 +270,85 @@ static int forward(hb_model *m, size_t N, double *loss, size_t *correct, size_t 
 
 /* θ backward over the visited ops: gradients of the down activations, and of the wanted
  * blocks into grad (flat, compute dtype) when grad is non-NULL. */
-static int backward(hb_model *m, size_t N, double scale, void *grad) {
+static int backward(hb_model *m, const hb__net_state *st, size_t N, double scale, void *grad) {
     const hb__net_model *nm = m->impl;
     size_t es = hb_dtype_size(nm->dt);
     hb__op_call c;
     for (size_t o = nm->n_ops; o-- > 0;) {
-        if (!visited(nm, o)) continue;
+        if (!visited(nm, st, o)) continue;
         const hb__net_op *op = &nm->ops[o];
         bool any = false;
-        call_init(m, o, N, scale, &c);
-        c.gy = op->out >= 0 ? nm->g[op->out] : NULL;
+        call_init(m, st, o, N, scale, &c);
+        c.gy = op->out >= 0 ? st->g[op->out] : NULL;
         for (int i = 0; i < op->n_in; i++) {
-            if (!nm->down[op->in[i]]) continue;
-            c.gx[i] = nm->g[op->in[i]];
+            if (!st->down[op->in[i]]) continue;
+            c.gx[i] = st->g[op->in[i]];
             /* the first writer overwrites (writes_first) or gets a zeroed buffer */
-            c.gx_first[i] = first_write(nm, op, o, i);
+            c.gx_first[i] = first_write(st, op, o, i);
             if (c.gx_first[i] && !op->cls->writes_first)
                 memset(c.gx[i], 0, N * per_sample(&nm->acts[op->in[i]]) * es);
             any = true;
         }
         for (int b = 0; b < op->n_blk && grad; b++)
-            if (op->blk[b] != SIZE_MAX && nm->wanted[op->blk[b]]) {
+            if (op->blk[b] != SIZE_MAX && st->wanted[op->blk[b]]) {
                 c.gW[b] = (char *)grad + m->params->blocks[op->blk[b]].offset * es;
                 any = true;
             }
         if (any) HB_TRY(op->cls->backward(&c));
-        nm->bwd_ran[o] = any;
+        st->bwd_ran[o] = any;
     }
     return HB_OK;
 }
 
 /* The R side of op o's call for k directions of this chunk. */
-static void rcall_init(hb_model *m, size_t o, size_t N, size_t k, double scale, hb__op_call *c) {
+static void rcall_init(hb_model *m, const hb__net_state *st, size_t o, size_t N, size_t k,
+                       double scale, hb__op_call *c) {
     const hb__net_model *nm = m->impl;
     const hb__net_op *op = &nm->ops[o];
-    call_init(m, o, N, scale, c);
+    call_init(m, st, o, N, scale, c);
     c->k = k;
-    c->gy = op->out >= 0 ? nm->g[op->out] : NULL;
-    for (int i = 0; i < op->n_in; i++) c->Rx[i] = nm->down[op->in[i]] ? nm->Ry[op->in[i]] : NULL;
-    c->Ry = op->out >= 0 ? nm->Ry[op->out] : NULL;
-    c->rsaved = nm->rsaved[o];
+    c->gy = op->out >= 0 ? st->g[op->out] : NULL;
+    for (int i = 0; i < op->n_in; i++) c->Rx[i] = st->down[op->in[i]] ? st->Ry[op->in[i]] : NULL;
+    c->Ry = op->out >= 0 ? st->Ry[op->out] : NULL;
+    c->rsaved = st->rsaved[o];
     for (int b = 0; b < op->n_blk; b++)
-        if (op->blk[b] != SIZE_MAX && nm->wanted[op->blk[b]]) {
-            c->V[b] = nm->dirV[op->blk[b]];
-            c->O[b] = nm->dirO[op->blk[b]];
+        if (op->blk[b] != SIZE_MAX && st->wanted[op->blk[b]]) {
+            c->V[b] = st->dirV[op->blk[b]];
+            c->O[b] = st->dirO[op->blk[b]];
         }
 }
 
-static int rforward(hb_model *m, size_t N, size_t k) {
+static int rforward(hb_model *m, const hb__net_state *st, size_t N, size_t k) {
     const hb__net_model *nm = m->impl;
     hb__op_call c;
     for (size_t o = 0; o < nm->n_ops; o++) {
         const hb__net_op *op = &nm->ops[o];
-        if (!nm->useful[o] || op->out < 0 || !nm->down[op->out]) continue;
-        rcall_init(m, o, N, k, 1.0, &c);
+        if (!nm->useful[o] || op->out < 0 || !st->down[op->out]) continue;
+        rcall_init(m, st, o, N, k, 1.0, &c);
         HB_TRY(op->cls->rforward(&c));
     }
     return HB_OK;
 }
 
-static int rbackward(hb_model *m, size_t N, size_t k, double scale) {
+static int rbackward(hb_model *m, const hb__net_state *st, size_t N, size_t k, double scale) {
     const hb__net_model *nm = m->impl;
     size_t es = hb_dtype_size(nm->dt);
     hb__op_call c;
     for (size_t o = nm->n_ops; o-- > 0;) {
-        if (!visited(nm, o)) continue;
+        if (!visited(nm, st, o)) continue;
         const hb__net_op *op = &nm->ops[o];
-        rcall_init(m, o, N, k, scale, &c);
-        c.Rgy = op->out >= 0 ? nm->slot_mem[nm->slot[op->out]] : NULL;
+        rcall_init(m, st, o, N, k, scale, &c);
+        c.Rgy = op->out >= 0 ? st->slot_mem[st->slot[op->out]] : NULL;
         bool any = false;
         for (int i = 0; i < op->n_in; i++) {
-            if (!nm->down[op->in[i]]) continue;
-            c.Rgx[i] = nm->slot_mem[nm->slot[op->in[i]]];
-            c.Rgx_first[i] = first_write(nm, op, o, i);
+            if (!st->down[op->in[i]]) continue;
+            c.Rgx[i] = st->slot_mem[st->slot[op->in[i]]];
+            c.Rgx_first[i] = first_write(st, op, o, i);
             if (c.Rgx_first[i] && !op->cls->writes_first)
                 memset(c.Rgx[i], 0, N * k * per_sample(&nm->acts[op->in[i]]) * es);
             any = true;
         }
-        c.bwd_ran = nm->bwd_ran[o];
+        c.bwd_ran = st->bwd_ran[o];
         for (int b = 0; b < op->n_blk; b++) any = any || c.O[b].p != NULL;
         if (any) HB_TRY(op->cls->rbackward(&c));
     }
@@ -350,56 +357,66 @@ static int rbackward(hb_model *m, size_t N, size_t k, double scale) {
 
 /* ---- vtable ---- */
 
+/* Loss, gradient and accuracy run on the model's own task (the public API's). */
 int hb__net_loss_grad(hb_model *m, const hb__batch *b, double *loss, void *grad, double scale) {
-    hb__net_model *nm = m->impl;
-    plan(nm, grad ? ALL_BLOCKS : NO_BLOCKS);
-    HB_TRY(prepare(m, b, grad ? MODE_GRAD : MODE_FORWARD, 0));
-    HB_TRY(forward(m, b->n_samples, loss, NULL, NULL));
-    return grad ? backward(m, b->n_samples, scale, grad) : HB_OK;
+    const hb__net_model *nm = m->impl;
+    hb__net_state *st = hb__net_state_of(m, &m->task0);
+    if (!st) return m->ctx->last_status;
+    st->ctx = m->ctx;
+    plan(nm, st, grad ? ALL_BLOCKS : NO_BLOCKS);
+    HB_TRY(prepare(m, st, b, grad ? MODE_GRAD : MODE_FORWARD, 0));
+    HB_TRY(forward(m, st, b->n_samples, loss, NULL, NULL));
+    return grad ? backward(m, st, b->n_samples, scale, grad) : HB_OK;
 }
 
 /* Shared by hvp_multi (block = ALL_BLOCKS; V, OUT (k, n)) and block_hvp (V, OUT
- * (k, numel(block))): accumulate scale·H·V into OUT. */
-static int hvp_common(hb_model *m, const hb__batch *b, size_t block, size_t k, const void *V,
-                      void *OUT, double scale) {
-    hb__net_model *nm = m->impl;
+ * (k, numel(block))): accumulate scale·H·V into OUT, on task t. */
+static int hvp_common(hb_model *m, hb__model_task *t, const hb__batch *b, size_t block, size_t k,
+                      const void *V, void *OUT, double scale) {
+    const hb__net_model *nm = m->impl;
+    hb__net_state *st = hb__net_state_of(m, t);
+    if (!st) return t->ctx->last_status;
+    st->ctx = t->ctx;
     const hb_params *p = m->params;
     size_t es = hb_dtype_size(nm->dt), N = b->n_samples;
     size_t ld = block == ALL_BLOCKS ? p->n : p->blocks[block].numel;
-    plan(nm, block);
-    HB_TRY(guard(m, N, 2));
-    size_t nd = chunk_size(nm, N, k);
-    HB_TRY(prepare(m, b, MODE_HVP, nd));
-    HB_TRY(forward(m, N, NULL, NULL, NULL));
-    HB_TRY(backward(m, N, scale, NULL));
+    plan(nm, st, block);
+    HB_TRY(guard(m, st->ctx, N, 2));
+    size_t nd = chunk_size(nm, st, N, k);
+    HB_TRY(prepare(m, st, b, MODE_HVP, nd));
+    HB_TRY(forward(m, st, N, NULL, NULL, NULL));
+    HB_TRY(backward(m, st, N, scale, NULL));
     for (size_t j0 = 0; j0 < k; j0 += nd) {
         size_t kk = nd < k - j0 ? nd : k - j0;
         for (size_t i = 0; i < nm->n_blocks; i++) {
             size_t off = j0 * ld + (block == ALL_BLOCKS ? p->blocks[i].offset : 0);
-            bool on = nm->wanted[i];
-            nm->dirV[i] = (hb__dir){on ? (char *)V + off * es : NULL, on ? ld : 0};
-            nm->dirO[i] = (hb__dir){on ? (char *)OUT + off * es : NULL, on ? ld : 0};
+            bool on = st->wanted[i];
+            st->dirV[i] = (hb__dir){on ? (char *)V + off * es : NULL, on ? ld : 0};
+            st->dirO[i] = (hb__dir){on ? (char *)OUT + off * es : NULL, on ? ld : 0};
         }
-        HB_TRY(rforward(m, N, kk));
-        HB_TRY(rbackward(m, N, kk, scale));
+        HB_TRY(rforward(m, st, N, kk));
+        HB_TRY(rbackward(m, st, N, kk, scale));
     }
     return HB_OK;
 }
 
-int hb__net_hvp_multi(hb_model *m, const hb__batch *b, size_t k, const void *V, void *OUT,
-                      double scale) {
-    return hvp_common(m, b, ALL_BLOCKS, k, V, OUT, scale);
+int hb__net_hvp_multi(hb_model *m, hb__model_task *t, const hb__batch *b, size_t k,
+                      const void *V, void *OUT, double scale) {
+    return hvp_common(m, t, b, ALL_BLOCKS, k, V, OUT, scale);
 }
 
-int hb__net_block_hvp(hb_model *m, const hb__batch *b, size_t block, size_t k, const void *V_b,
-                      void *OUT_b, double scale) {
-    return hvp_common(m, b, block, k, V_b, OUT_b, scale);
+int hb__net_block_hvp(hb_model *m, hb__model_task *t, const hb__batch *b, size_t block,
+                      size_t k, const void *V_b, void *OUT_b, double scale) {
+    return hvp_common(m, t, b, block, k, V_b, OUT_b, scale);
 }
 
 int hb__net_accuracy(hb_model *m, const hb__batch *b, size_t *correct, size_t *total) {
-    hb__net_model *nm = m->impl;
-    plan(nm, NO_BLOCKS);
-    HB_TRY(prepare(m, b, MODE_FORWARD, 0));
+    const hb__net_model *nm = m->impl;
+    hb__net_state *st = hb__net_state_of(m, &m->task0);
+    if (!st) return m->ctx->last_status;
+    st->ctx = m->ctx;
+    plan(nm, st, NO_BLOCKS);
+    HB_TRY(prepare(m, st, b, MODE_FORWARD, 0));
     *correct = *total = 0;
-    return forward(m, b->n_samples, NULL, correct, total);
+    return forward(m, st, b->n_samples, NULL, correct, total);
 }

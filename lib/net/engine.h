@@ -8,20 +8,11 @@
 #include "model/model_internal.h"
 #include "net/net_build.h"
 
-typedef struct hb__net_model {
-    hb__model_vtable vt;  /* per model: name and optional hooks from hb__net_hooks */
-    hb__net_hooks hooks;
-    hb_dtype dt;          /* compute dtype */
-    /* the definition (copied from the net) */
-    hb__act *acts;
-    size_t n_acts;
-    hb__net_op *ops;
-    size_t n_ops;
-    int input, loss;      /* activation index of the input, op index of the loss */
-    bool mse;             /* the loss is hb__op_mse (float targets), else class ids */
-    size_t n_blocks;
-    int *block_op;        /* op that owns each block */
-    bool *useful;         /* ops whose output reaches the loss */
+/* The per-call state of one task (hb__model_task.impl; made by hb__net_state_of): the
+ * plan and the buffers of its current call, carved from its own grow-only workspace, so
+ * tasks run products on one model concurrently. */
+typedef struct hb__net_state {
+    hb_context *ctx;      /* the task's: errors and the workspace's allocation */
     /* the plan of the current call (see plan() in engine.c) */
     bool *wanted;         /* blocks: gradient / direction and output of this call */
     bool *down;           /* acts: downstream of a wanted block (needs g, has R) */
@@ -41,16 +32,37 @@ typedef struct hb__net_model {
     const void *targets;
     hb__dir *dirV, *dirO; /* blocks: this chunk's directions and outputs */
     hb__arena ws;
+} hb__net_state;
+
+typedef struct hb__net_model {
+    hb__model_vtable vt;  /* per model: name and optional hooks from hb__net_hooks */
+    hb__net_hooks hooks;
+    hb_dtype dt;          /* compute dtype */
+    /* the definition (copied from the net) */
+    hb__act *acts;
+    size_t n_acts;
+    hb__net_op *ops;
+    size_t n_ops;
+    int input, loss;      /* activation index of the input, op index of the loss */
+    bool mse;             /* the loss is hb__op_mse (float targets), else class ids */
+    size_t n_blocks;
+    int *block_op;        /* op that owns each block */
+    bool *useful;         /* ops whose output reaches the loss */
     size_t max_chunk;     /* tests: cap on directions per R chunk (0 = none) */
 } hb__net_model;
 
-/* The vtable entries of a net model (engine.c). */
+/* The vtable entries of a net model (engine.c, model_net.c). */
 int hb__net_check_batch(hb_model *m, const hb_tensor *x, const hb_tensor *y, size_t *n);
 int hb__net_loss_grad(hb_model *m, const hb__batch *b, double *loss, void *grad, double scale);
-int hb__net_hvp_multi(hb_model *m, const hb__batch *b, size_t k, const void *V, void *OUT,
-                      double scale);
-int hb__net_block_hvp(hb_model *m, const hb__batch *b, size_t block, size_t k, const void *V_b,
-                      void *OUT_b, double scale);
+int hb__net_hvp_multi(hb_model *m, hb__model_task *t, const hb__batch *b, size_t k,
+                      const void *V, void *OUT, double scale);
+int hb__net_block_hvp(hb_model *m, hb__model_task *t, const hb__batch *b, size_t block,
+                      size_t k, const void *V_b, void *OUT_b, double scale);
+void hb__net_task_free(hb_model *m, hb__model_task *t);
+
+/* hb__net_state_of: task t's state, made on first use (its arrays sized from the
+ * definition, on t->ctx); NULL with the status on t->ctx when that allocation fails. */
+hb__net_state *hb__net_state_of(hb_model *m, hb__model_task *t);
 int hb__net_accuracy(hb_model *m, const hb__batch *b, size_t *correct, size_t *total);
 
 /* Tests only: bytes of the workspace of a call on N samples with k directions per chunk

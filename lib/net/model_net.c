@@ -90,7 +90,6 @@ int hb__net_check_batch(hb_model *m, const hb_tensor *x, const hb_tensor *y, siz
 static void net_destroy(hb_model *m) {
     hb__net_model *nm = m->impl;
     if (!nm) return;
-    hb__arena_free(m->ctx, &nm->ws);
     if (nm->hooks.user_free && nm->hooks.user) nm->hooks.user_free(m->ctx, nm->hooks.user);
     hb__free(m->ctx, nm); /* the arrays live in the same allocation */
     m->impl = NULL;
@@ -112,28 +111,56 @@ int hb__net_model_set_max_chunk(hb_model *m, size_t max_chunk) {
     return HB_OK;
 }
 
-/* The state and every per-model array, in one order for counting and carving. */
-static void state_layout(hb__carve *c, hb__net_model *nm, const hb_net *net) {
+/* The definition's arrays, in one order for counting and carving. */
+static void def_layout(hb__carve *c, hb__net_model *nm, const hb_net *net) {
     size_t A = net->n_acts, O = net->n_ops, B = net->n_blocks;
     nm->acts = hb__carve_take(c, A, sizeof *nm->acts);
     nm->ops = hb__carve_take(c, O, sizeof *nm->ops);
     nm->block_op = hb__carve_take(c, B, sizeof *nm->block_op);
     nm->useful = hb__carve_take(c, O, sizeof *nm->useful);
-    nm->bwd_ran = hb__carve_take(c, O, sizeof *nm->bwd_ran);
-    nm->wanted = hb__carve_take(c, B, sizeof *nm->wanted);
-    nm->down = hb__carve_take(c, A, sizeof *nm->down);
-    nm->first_writer = hb__carve_take(c, A, sizeof *nm->first_writer);
-    nm->slot = hb__carve_take(c, A, sizeof *nm->slot);
-    nm->slot_size = hb__carve_take(c, A, sizeof *nm->slot_size);
-    nm->slot_busy = hb__carve_take(c, A, sizeof *nm->slot_busy);
-    nm->y = hb__carve_take(c, A, sizeof *nm->y);
-    nm->g = hb__carve_take(c, A, sizeof *nm->g);
-    nm->Ry = hb__carve_take(c, A, sizeof *nm->Ry);
-    nm->slot_mem = hb__carve_take(c, A, sizeof *nm->slot_mem);
-    nm->saved = hb__carve_take(c, O, sizeof *nm->saved);
-    nm->rsaved = hb__carve_take(c, O, sizeof *nm->rsaved);
-    nm->dirV = hb__carve_take(c, B, sizeof *nm->dirV);
-    nm->dirO = hb__carve_take(c, B, sizeof *nm->dirO);
+}
+
+/* A task's arrays (plan and buffer pointers), in one order for counting and carving. */
+static void state_layout(hb__carve *c, hb__net_state *st, const hb__net_model *nm) {
+    size_t A = nm->n_acts, O = nm->n_ops, B = nm->n_blocks;
+    st->bwd_ran = hb__carve_take(c, O, sizeof *st->bwd_ran);
+    st->wanted = hb__carve_take(c, B, sizeof *st->wanted);
+    st->down = hb__carve_take(c, A, sizeof *st->down);
+    st->first_writer = hb__carve_take(c, A, sizeof *st->first_writer);
+    st->slot = hb__carve_take(c, A, sizeof *st->slot);
+    st->slot_size = hb__carve_take(c, A, sizeof *st->slot_size);
+    st->slot_busy = hb__carve_take(c, A, sizeof *st->slot_busy);
+    st->y = hb__carve_take(c, A, sizeof *st->y);
+    st->g = hb__carve_take(c, A, sizeof *st->g);
+    st->Ry = hb__carve_take(c, A, sizeof *st->Ry);
+    st->slot_mem = hb__carve_take(c, A, sizeof *st->slot_mem);
+    st->saved = hb__carve_take(c, O, sizeof *st->saved);
+    st->rsaved = hb__carve_take(c, O, sizeof *st->rsaved);
+    st->dirV = hb__carve_take(c, B, sizeof *st->dirV);
+    st->dirO = hb__carve_take(c, B, sizeof *st->dirO);
+}
+
+hb__net_state *hb__net_state_of(hb_model *m, hb__model_task *t) {
+    if (t->impl) return t->impl;
+    const hb__net_model *nm = m->impl;
+    hb__net_state tmp;
+    hb__carve c = hb__carve_counting();
+    state_layout(&c, &tmp, nm);
+    size_t head = (sizeof(hb__net_state) + HB__ARENA_ALIGN - 1) & ~(size_t)(HB__ARENA_ALIGN - 1);
+    hb__net_state *st = hb__calloc(t->ctx, 1, head + c.used + HB__ARENA_ALIGN, "net task state");
+    if (!st) return NULL;
+    hb__arena arrays = {(char *)st + head, c.used};
+    c = hb__carve_from(&arrays);
+    state_layout(&c, st, nm);
+    t->impl = st;
+    return st;
+}
+
+void hb__net_task_free(hb_model *m, hb__model_task *t) {
+    (void)m;
+    hb__net_state *st = t->impl;
+    hb__arena_free(t->ctx, &st->ws);
+    hb__free(t->ctx, st); /* the arrays live in the same allocation */
 }
 
 /* The model state: the definition copied, ops that reach the loss marked. */
@@ -141,13 +168,13 @@ static int new_state(const hb_net *net, const hb__net_hooks *hooks, hb__net_mode
     hb_context *ctx = net->ctx;
     hb__net_model tmp;
     hb__carve c = hb__carve_counting();
-    state_layout(&c, &tmp, net);
+    def_layout(&c, &tmp, net);
     size_t head = (sizeof(hb__net_model) + HB__ARENA_ALIGN - 1) & ~(size_t)(HB__ARENA_ALIGN - 1);
     hb__net_model *nm = hb__calloc(ctx, 1, head + c.used + HB__ARENA_ALIGN, "net model");
     if (!nm) return HB_ENOMEM;
     hb__arena state = {(char *)nm + head, c.used};
     c = hb__carve_from(&state);
-    state_layout(&c, nm, net);
+    def_layout(&c, nm, net);
     memcpy(nm->acts, net->acts, net->n_acts * sizeof *nm->acts);
     memcpy(nm->ops, net->ops, net->n_ops * sizeof *nm->ops);
     nm->n_acts = net->n_acts;
@@ -162,12 +189,17 @@ static int new_state(const hb_net *net, const hb__net_hooks *hooks, hb__net_mode
         for (int b = 0; b < nm->ops[o].n_blk; b++)
             if (nm->ops[o].blk[b] != SIZE_MAX) nm->block_op[nm->ops[o].blk[b]] = (int)o;
     /* useful: the op's output reaches the loss (definition order is a topological order) */
-    bool *reach = nm->down; /* borrowed; plan() resets it */
+    bool *reach = hb__calloc(ctx, nm->n_acts, sizeof *reach, "net reach flags");
+    if (!reach) {
+        hb__free(ctx, nm);
+        return HB_ENOMEM;
+    }
     for (size_t o = nm->n_ops; o-- > 0;) {
         const hb__net_op *op = &nm->ops[o];
         nm->useful[o] = (int)o == nm->loss || (op->out >= 0 && reach[op->out]);
         for (int i = 0; i < op->n_in && nm->useful[o]; i++) reach[op->in[i]] = true;
     }
+    hb__free(ctx, reach);
     nm->vt = (hb__model_vtable){
         .name = hooks->name ? hooks->name : "net",
         .check_batch = hb__net_check_batch,
@@ -177,6 +209,7 @@ static int new_state(const hb_net *net, const hb__net_hooks *hooks, hb__net_mode
         .accuracy = nm->ops[nm->loss].cls->accuracy ? hb__net_accuracy : NULL,
         .synthetic = hooks->synthetic,
         .text_shape = hooks->text_shape,
+        .task_free = hb__net_task_free,
         .destroy = net_destroy,
     };
     *out = nm;
@@ -228,6 +261,7 @@ int hb__model_create_net_hooks(const hb_net *net, const hb__net_hooks *hooks, hb
     }
     (*out)->impl = nm;
     (*out)->kind = hooks->kind;
+    (*out)->concurrent_hvp = true; /* every per-call state lives in the task (engine.h) */
     return HB_OK;
 }
 

@@ -379,7 +379,7 @@ int hb_slq_block_heterogeneity(hb_slq *s, hb_model *m, const hb_js_options *opt,
     if (!sp) return HB_ENOMEM;
     double *J = js ? js : hb__malloc(ctx, B * B * sizeof(double), "JS matrix");
     int rc = J ? HB_OK : HB_ENOMEM;
-    for (size_t b = 0; b < B && rc == HB_OK; b++) rc = hb_slq_run_model_block(s, m, b, &sp[b]);
+    if (rc == HB_OK) rc = hb_slq_run_model_blocks(s, m, NULL, NULL, B, sp, NULL, NULL);
     if (rc == HB_OK) rc = hb_spectra_js_matrix((const hb_spectrum *const *)sp, B, opt, J, mean_offdiag);
     if (rc != HB_OK || !spectra)
         for (size_t b = 0; b < B; b++) {

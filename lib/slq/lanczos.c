@@ -1,4 +1,4 @@
-/* Lanczos in float64: SLQ (all probes in lockstep, one operator call per step), Hutchinson
+/* Lanczos in float64: SLQ (one task per group of probes, docs/design.md "Threads"), Hutchinson
  * traces and top-k eigenpairs.
  *
  * Step j of one probe (q_0 = v/‖v‖, β_{-1} = 0):
@@ -7,11 +7,14 @@
  *   β_j = ‖w‖;  β_j ≤ tol·‖T‖ → breakdown (invariant subspace; stop this probe);
  *   else q_{j+1} = w/β_j.
  * T = tridiag(β, α, β) of the steps run; T = Z diag(θ) Zᵀ (LAPACKE_dstev);
- * nodes θ_i, weights τ_i = Z_{0i}². */
+ * nodes θ_i, weights τ_i = Z_{0i}².
+ * SLQ runs every probe as a task of its own (below, "SLQ"); top-k is one sequential run. */
 #include <lapacke.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
+#include "core/tasks.h"
 #include "kernels/kernels.h"
 #include "slq/slq_internal.h"
 
@@ -30,6 +33,7 @@ int hb_slq_create(hb_context *ctx, hb_slq **out) {
     s->basis_dtype = HB_F64;
     s->stream = -1;
     s->topk_max_steps = 300;
+    s->group = HB__SLQ_GROUP_DEFAULT;
     s->breakdown_tol = 1e-10;
     s->topk_tol = 1e-8;
     *out = s;
@@ -77,6 +81,11 @@ int hb_slq_set_i64(hb_slq *s, hb_slq_opt key, int64_t v) {
         HB_CHECK(ctx, v >= -1, HB_EINVAL, "stream must be -1 or >= 0, got %lld", (long long)v);
         s->stream = v;
         return HB_OK;
+    case HB_SLQ_GROUP:
+        HB_CHECK(ctx, v >= 1 && v <= (1 << 20), HB_EINVAL,
+                 "probe group must be in [1, 2^20], got %lld", (long long)v);
+        s->group = v;
+        return HB_OK;
     default:
         return hb__fail(ctx, HB_EINVAL, "key %d is not an integer SLQ option", (int)key);
     }
@@ -93,6 +102,7 @@ int hb_slq_get_i64(const hb_slq *s, hb_slq_opt key, int64_t *v) {
     case HB_SLQ_PROBE_DIST: *v = s->dist; return HB_OK;
     case HB_SLQ_BASIS_DTYPE: *v = s->basis_dtype; return HB_OK;
     case HB_SLQ_STREAM: *v = s->stream; return HB_OK;
+    case HB_SLQ_GROUP: *v = s->group; return HB_OK;
     case HB_SLQ_STAT_APPLY_CALLS: *v = s->stat_calls; return HB_OK;
     case HB_SLQ_STAT_APPLY_VECTORS: *v = s->stat_vectors; return HB_OK;
     default: return hb__fail(s->ctx, HB_EINVAL, "key %d is not an integer SLQ option", (int)key);
@@ -137,25 +147,124 @@ static void stats_reset(hb_slq *s) {
 
 static void stats_done(hb_slq *s) { s->stat_total_s += hb__seconds(); }
 
-/* hb_linop_apply, counted and timed on s */
-static int apply_timed(hb_slq *s, hb_linop *op, size_t k, const double *X, double *Y) {
-    double t0 = hb__seconds();
-    int rc = hb_linop_apply(op, k, X, Y);
-    s->stat_apply_s += hb__seconds() - t0;
-    s->stat_calls++;
-    s->stat_vectors += (int64_t)k;
-    return rc;
+/* ---- SLQ --------------------------------------------------------------------------------
+ * Every group of probes is one TASK (lib/core/tasks.h; "Probe groups as tasks" below): a
+ * probe's start vector depends only on (seed, stream, probe index) — probe p is numbers
+ * p·n … p·n + n − 1 of the stream — and its group's Lanczos run, reorthogonalisation and
+ * tridiagonal eigenproblems are computed by one worker alone (level 1 and gemv always
+ * single-threaded; a gemm threaded inside only when the task owns several threads, with
+ * the same bits for any team), so its nodes and weights are the same on any worker and
+ * for any number of threads. The spectrum gathers them in probe order. */
+typedef struct {
+    double *Q;      /* k×n current vectors q_j */
+    double *Qp;     /* k×n previous vectors q_{j-1} */
+    double *X, *W;  /* k×n packed operator input / output */
+    void *B;        /* k × m × n basis (FULL) */
+    double *alpha, *beta; /* k×m */
+    double *tnorm;  /* k */
+    size_t *steps, *act; /* k */
+    int *broke;     /* k */
+    void *h;        /* m doubles */
+    float *wf, *uf; /* n floats (f32 basis) */
+    double *d, *e, *Z; /* m, 3m (off-diagonal + dstev workspace), m×m */
+} slq_work;
+
+static void work_free(hb_context *ctx, slq_work *w) {
+    void *ptrs[] = {w->Q, w->Qp, w->X, w->W, w->B, w->alpha, w->beta, w->tnorm, w->steps, w->act,
+                    w->broke, w->h, w->wf, w->uf, w->d, w->e, w->Z};
+    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) hb__free(ctx, ptrs[i]);
+    memset(w, 0, sizeof *w);
 }
 
-/* Fill k probe vectors (k×n) from the options' distribution and stream; probe p element i
- * is number p·n + i of the stream. */
-static int draw_probes(hb_slq *s, size_t k, size_t n, double *V) {
-    hb_context *ctx = s->ctx;
-    uint64_t stream;
-    if (s->stream >= 0) stream = (uint64_t)s->stream;
-    else HB_TRY(hb_context_next_stream(ctx, &stream));
-    hb_distribution d = s->dist == HB_PROBE_GAUSSIAN ? HB_DIST_NORMAL : HB_DIST_RADEMACHER;
-    return hb_random_fill_f64(ctx, stream, 0, d, 0.0, 1.0, V, k * n);
+static int work_alloc(hb_context *ctx, slq_work *w, size_t k, size_t m, size_t n, bool full,
+                      hb_dtype bdt) {
+    memset(w, 0, sizeof *w);
+    size_t kn, km, kmn, mm;
+    HB_CHECK(ctx, hb__mul_size(k, n, &kn) && hb__mul_size(k, m, &km) && hb__mul_size(km, n, &kmn) &&
+                      hb__mul_size(m, m, &mm) && hb__mul_size(kmn, 8, &(size_t){0}),
+             HB_EOVERFLOW, "SLQ work sizes overflow (k %zu, m %zu, n %zu)", k, m, n);
+    bool ok = (w->Q = hb__malloc(ctx, kn * sizeof(double), "SLQ vectors")) &&
+              (w->Qp = hb__calloc(ctx, kn, sizeof(double), "SLQ vectors")) &&
+              (w->X = hb__malloc(ctx, kn * sizeof(double), "SLQ operator input")) &&
+              (w->W = hb__malloc(ctx, kn * sizeof(double), "SLQ operator output")) &&
+              (!full || (w->B = hb__malloc(ctx, kmn * hb_dtype_size(bdt), "Lanczos basis"))) &&
+              (w->alpha = hb__calloc(ctx, km, sizeof(double), "SLQ alpha")) &&
+              (w->beta = hb__calloc(ctx, km, sizeof(double), "SLQ beta")) &&
+              (w->tnorm = hb__calloc(ctx, k, sizeof(double), "SLQ norms")) &&
+              (w->steps = hb__calloc(ctx, k, sizeof(size_t), "SLQ steps")) &&
+              (w->act = hb__calloc(ctx, k, sizeof(size_t), "SLQ active list")) &&
+              (w->broke = hb__calloc(ctx, k, sizeof(int), "SLQ breakdown flags")) &&
+              (w->h = hb__malloc(ctx, m * sizeof(double), "reorth coefficients")) &&
+              (bdt == HB_F64 || !full ||
+               ((w->wf = hb__malloc(ctx, n * sizeof(float), "f32 scratch")) &&
+                (w->uf = hb__malloc(ctx, n * sizeof(float), "f32 scratch")))) &&
+              (w->d = hb__malloc(ctx, m * sizeof(double), "tridiagonal")) &&
+              (w->e = hb__malloc(ctx, 3 * m * sizeof(double), "tridiagonal and dstev workspace")) &&
+              (w->Z = hb__malloc(ctx, mm * sizeof(double), "tridiagonal eigenvectors"));
+    if (!ok) {
+        work_free(ctx, w);
+        return HB_ENOMEM;
+    }
+    return HB_OK;
+}
+
+/* What one worker keeps between its tasks: the model's task state (its workspaces grow
+ * once) and the Lanczos work of one probe, sized for m_cap steps of n_cap elements. */
+typedef struct slq_worker {
+    hb__model_task mt;
+    slq_work w;
+    size_t k_cap, m_cap, n_cap;
+    bool has_work;
+} slq_worker;
+
+/* The results of one task (a probe; for traces only the counters). */
+typedef struct probe_out {
+    double *nodes, *weights;
+    size_t count;
+    int broke;
+    int64_t calls, vectors;
+    double apply_s;
+} probe_out;
+
+/* One probe task's view of the run. */
+typedef struct lanczos_run {
+    hb_context *ctx;     /* the worker's */
+    const hb_slq *s;
+    hb_linop *op;
+    hb__model_task *mt;
+    probe_out *stat;
+    atomic_llong *done;  /* progress: group steps done in the run, of `total` */
+    int64_t total;
+} lanczos_run;
+
+static void workers_free(hb_context *ctx, hb_linop *op, slq_worker *wk, size_t count) {
+    if (!wk) return;
+    bool model = op && (op->kind == HB__LINOP_MODEL || op->kind == HB__LINOP_MODEL_BLOCK);
+    for (size_t i = 0; i < count; i++) {
+        if (wk[i].has_work) work_free(ctx, &wk[i].w);
+        wk[i].mt.ctx = ctx; /* its allocations went to ctx's allocator */
+        if (model) hb__model_task_free(op->model, &wk[i].mt);
+    }
+    hb__free(ctx, wk);
+}
+
+static void outs_free(hb_context *ctx, probe_out *o, size_t count) {
+    if (!o) return;
+    for (size_t i = 0; i < count; i++) {
+        hb__free(ctx, o[i].nodes);
+        hb__free(ctx, o[i].weights);
+    }
+    hb__free(ctx, o);
+}
+
+/* Y = A·X on the task, counted and timed into its stats */
+static int apply_timed(lanczos_run *r, size_t k, const double *X, double *Y) {
+    double t0 = hb__seconds();
+    int rc = hb__linop_apply_task(r->ctx, r->op, r->mt, k, X, Y);
+    r->stat->apply_s += hb__seconds() - t0;
+    r->stat->calls++;
+    r->stat->vectors += (int64_t)k;
+    return rc;
 }
 
 static int check_finite(hb_context *ctx, const double *Y, size_t len) {
@@ -213,64 +322,11 @@ static int tridiag_eig(hb_context *ctx, size_t s, const double *alpha, const dou
     return HB_OK;
 }
 
-/* ---- SLQ --------------------------------------------------------------------------------- */
-typedef struct {
-    double *Q;      /* k×n current vectors q_j */
-    double *Qp;     /* k×n previous vectors q_{j-1} */
-    double *X, *W;  /* k×n packed operator input / output */
-    void *B;        /* k × m × n basis (FULL) */
-    double *alpha, *beta; /* k×m */
-    double *tnorm;  /* k */
-    size_t *steps, *act; /* k */
-    int *broke;     /* k */
-    void *h;        /* m doubles */
-    float *wf, *uf; /* n floats (f32 basis) */
-    double *d, *e, *Z; /* m, 3m (off-diagonal + dstev workspace), m×m */
-} slq_work;
-
-static void work_free(hb_context *ctx, slq_work *w) {
-    void *ptrs[] = {w->Q, w->Qp, w->X, w->W, w->B, w->alpha, w->beta, w->tnorm, w->steps, w->act,
-                    w->broke, w->h, w->wf, w->uf, w->d, w->e, w->Z};
-    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) hb__free(ctx, ptrs[i]);
-    memset(w, 0, sizeof *w);
-}
-
-static int work_alloc(hb_context *ctx, slq_work *w, size_t k, size_t m, size_t n, bool full,
-                      hb_dtype bdt) {
-    memset(w, 0, sizeof *w);
-    size_t kn, km, kmn, mm;
-    HB_CHECK(ctx, hb__mul_size(k, n, &kn) && hb__mul_size(k, m, &km) && hb__mul_size(km, n, &kmn) &&
-                      hb__mul_size(m, m, &mm) && hb__mul_size(kmn, 8, &(size_t){0}),
-             HB_EOVERFLOW, "SLQ work sizes overflow (k %zu, m %zu, n %zu)", k, m, n);
-    bool ok = (w->Q = hb__malloc(ctx, kn * sizeof(double), "SLQ vectors")) &&
-              (w->Qp = hb__calloc(ctx, kn, sizeof(double), "SLQ vectors")) &&
-              (w->X = hb__malloc(ctx, kn * sizeof(double), "SLQ operator input")) &&
-              (w->W = hb__malloc(ctx, kn * sizeof(double), "SLQ operator output")) &&
-              (!full || (w->B = hb__malloc(ctx, kmn * hb_dtype_size(bdt), "Lanczos basis"))) &&
-              (w->alpha = hb__calloc(ctx, km, sizeof(double), "SLQ alpha")) &&
-              (w->beta = hb__calloc(ctx, km, sizeof(double), "SLQ beta")) &&
-              (w->tnorm = hb__calloc(ctx, k, sizeof(double), "SLQ norms")) &&
-              (w->steps = hb__calloc(ctx, k, sizeof(size_t), "SLQ steps")) &&
-              (w->act = hb__calloc(ctx, k, sizeof(size_t), "SLQ active list")) &&
-              (w->broke = hb__calloc(ctx, k, sizeof(int), "SLQ breakdown flags")) &&
-              (w->h = hb__malloc(ctx, m * sizeof(double), "reorth coefficients")) &&
-              (bdt == HB_F64 || !full ||
-               ((w->wf = hb__malloc(ctx, n * sizeof(float), "f32 scratch")) &&
-                (w->uf = hb__malloc(ctx, n * sizeof(float), "f32 scratch")))) &&
-              (w->d = hb__malloc(ctx, m * sizeof(double), "tridiagonal")) &&
-              (w->e = hb__malloc(ctx, 3 * m * sizeof(double), "tridiagonal and dstev workspace")) &&
-              (w->Z = hb__malloc(ctx, mm * sizeof(double), "tridiagonal eigenvectors"));
-    if (!ok) {
-        work_free(ctx, w);
-        return HB_ENOMEM;
-    }
-    return HB_OK;
-}
-
 /* The Lanczos iteration of all k probes (start vectors in w->Q, unit norm). */
-static int lanczos_batch(hb_slq *s, hb_linop *op, slq_work *w, size_t k, size_t m) {
-    hb_context *ctx = s->ctx;
-    size_t n = op->n;
+static int lanczos_batch(lanczos_run *r, slq_work *w, size_t k, size_t m) {
+    hb_context *ctx = r->ctx;
+    const hb_slq *s = r->s;
+    size_t n = r->op->n;
     bool full = s->reorth == HB_REORTH_FULL;
     hb_dtype bdt = (hb_dtype)s->basis_dtype;
     size_t es = hb_dtype_size(bdt);
@@ -282,19 +338,19 @@ static int lanczos_batch(hb_slq *s, hb_linop *op, slq_work *w, size_t k, size_t 
     for (size_t j = 0; j < m && na > 0; j++) {
         for (size_t i = 0; i < na; i++)
             memcpy(w->X + i * n, w->Q + w->act[i] * n, n * sizeof(double));
-        HB_TRY(apply_timed(s, op, na, w->X, w->W));
+        HB_TRY(apply_timed(r, na, w->X, w->W));
         HB_TRY(check_finite(ctx, w->W, na * n));
         size_t still = 0;
         for (size_t i = 0; i < na; i++) {
             size_t p = w->act[i];
-            double *q = w->Q + p * n, *qp = w->Qp + p * n, *r = w->W + i * n;
+            double *q = w->Q + p * n, *qp = w->Qp + p * n, *rr = w->W + i * n;
             double a = 0, b_prev = j > 0 ? w->beta[p * m + j - 1] : 0.0;
-            HB_TRY(hb__dot(ctx, HB_F64, (int64_t)n, q, 1, r, 1, &a));
-            for (size_t t = 0; t < n; t++) r[t] -= a * q[t] + b_prev * qp[t];
+            HB_TRY(hb__dot(ctx, HB_F64, (int64_t)n, q, 1, rr, 1, &a));
+            for (size_t t = 0; t < n; t++) rr[t] -= a * q[t] + b_prev * qp[t];
             void *Bp = full ? (char *)w->B + p * m * n * es : NULL;
-            if (full) HB_TRY(reorth_cgs2(ctx, bdt, Bp, j + 1, n, r, w->h, w->wf, w->uf));
+            if (full) HB_TRY(reorth_cgs2(ctx, bdt, Bp, j + 1, n, rr, w->h, w->wf, w->uf));
             double b = 0;
-            HB_TRY(hb__nrm2(ctx, HB_F64, (int64_t)n, r, 1, &b));
+            HB_TRY(hb__nrm2(ctx, HB_F64, (int64_t)n, rr, 1, &b));
             w->alpha[p * m + j] = a;
             w->steps[p] = j + 1;
             w->tnorm[p] = fmax(w->tnorm[p], fabs(a) + b + b_prev);
@@ -306,13 +362,15 @@ static int lanczos_batch(hb_slq *s, hb_linop *op, slq_work *w, size_t k, size_t 
             w->beta[p * m + j] = b;
             for (size_t t = 0; t < n; t++) {
                 qp[t] = q[t];
-                q[t] = r[t] / b;
+                q[t] = rr[t] / b;
             }
             if (full) store_row(bdt, Bp, j + 1, n, q);
             w->act[still++] = p;
         }
         na = still;
-        HB_TRY(hb__progress(ctx, "slq", (int64_t)(j + 1), (int64_t)m));
+        /* progress: Lanczos steps of the run's groups (one group: (step, m)), reported one at a time (tasks.h) */
+        int64_t done = (int64_t)atomic_fetch_add(r->done, 1) + 1;
+        HB_TRY(hb__progress(ctx, "slq", done, r->total));
     }
     return HB_OK;
 }
@@ -327,46 +385,203 @@ static int normalise_rows(hb_context *ctx, double *V, size_t k, size_t n) {
     return HB_OK;
 }
 
-static int slq_core(hb_slq *s, hb_linop *op, slq_work *w, hb_spectrum **out) {
-    hb_context *ctx = s->ctx;
-    size_t n = op->n, k = (size_t)s->probes;
-    size_t m = (size_t)s->steps < n ? (size_t)s->steps : n;
-    bool full = s->reorth == HB_REORTH_FULL;
-    HB_TRY(work_alloc(ctx, w, k, m, n, full, (hb_dtype)s->basis_dtype));
-    HB_TRY(draw_probes(s, k, n, w->Q));
+static size_t steps_of(const hb_slq *s, size_t n) {
+    return (size_t)s->steps < n ? (size_t)s->steps : n;
+}
+
+/* The worker's Lanczos work, (re)sized for k probes of m steps of n elements. */
+static int worker_work(hb_context *ctx, const hb_slq *s, slq_worker *wk, size_t k, size_t m,
+                       size_t n) {
+    /* a smaller group (a run's last) fits: the layout's strides are m and n, not k */
+    if (wk->has_work && wk->m_cap == m && wk->n_cap == n && k <= wk->k_cap) return HB_OK;
+    if (wk->has_work) work_free(ctx, &wk->w);
+    wk->has_work = false;
+    HB_TRY(work_alloc(ctx, &wk->w, k, m, n, s->reorth == HB_REORTH_FULL, (hb_dtype)s->basis_dtype));
+    wk->has_work = true;
+    wk->k_cap = k;
+    wk->m_cap = m;
+    wk->n_cap = n;
+    return HB_OK;
+}
+
+/* Probes p0 … p0 + k − 1 of a run on op (stream `stream`), in lockstep (one operator call
+ * of k vectors per step), on worker wk: their nodes and weights into o[0..k). */
+static int probes_run(hb_context *ctx, const hb_slq *s, hb_linop *op, uint64_t stream, size_t p0,
+                      size_t k, slq_worker *wk, atomic_llong *done, int64_t total, probe_out *o) {
+    size_t n = op->n, m = steps_of(s, n);
+    HB_TRY(worker_work(ctx, s, wk, k, m, n));
+    slq_work *w = &wk->w;
+    memset(w->Qp, 0, k * n * sizeof(double));
+    memset(w->alpha, 0, k * m * sizeof(double));
+    memset(w->beta, 0, k * m * sizeof(double));
+    memset(w->tnorm, 0, k * sizeof(double));
+    memset(w->steps, 0, k * sizeof(size_t));
+    memset(w->broke, 0, k * sizeof(int));
+    hb_distribution d = s->dist == HB_PROBE_GAUSSIAN ? HB_DIST_NORMAL : HB_DIST_RADEMACHER;
+    HB_TRY(hb_random_fill_f64(ctx, stream, (uint64_t)p0 * n, d, 0.0, 1.0, w->Q, k * n));
     HB_TRY(normalise_rows(ctx, w->Q, k, n));
-    HB_TRY(lanczos_batch(s, op, w, k, m));
-    hb_spectrum *sp = NULL;
-    HB_TRY(hb_spectrum_create(ctx, n, &sp));
-    sp->unit_roundoff = hb__linop_unit_roundoff(op);
+    wk->mt.ctx = ctx;
+    lanczos_run r = {ctx, s, op, &wk->mt, o, done, total};
+    HB_TRY(lanczos_batch(&r, w, k, m));
     for (size_t p = 0; p < k; p++) {
         size_t st = w->steps[p];
-        int rc = tridiag_eig(ctx, st, w->alpha + p * m, w->beta + p * m, w->d, w->e, w->Z);
-        double *nodes = NULL, *wts = NULL;
-        if (rc == HB_OK) {
-            nodes = hb__malloc(ctx, st * sizeof(double), "spectrum nodes");
-            wts = hb__malloc(ctx, st * sizeof(double), "spectrum weights");
-            if (!nodes || !wts) rc = HB_ENOMEM;
+        HB_TRY(tridiag_eig(ctx, st, w->alpha + p * m, w->beta + p * m, w->d, w->e, w->Z));
+        o[p].nodes = hb__malloc(ctx, st * sizeof(double), "spectrum nodes");
+        o[p].weights = hb__malloc(ctx, st * sizeof(double), "spectrum weights");
+        if (!o[p].nodes || !o[p].weights) return HB_ENOMEM;
+        double sum = 0;
+        for (size_t i = 0; i < st; i++) {
+            o[p].nodes[i] = w->d[i];
+            o[p].weights[i] = w->Z[i * st] * w->Z[i * st];
+            sum += o[p].weights[i];
         }
-        if (rc == HB_OK) {
-            double sum = 0;
-            for (size_t i = 0; i < st; i++) {
-                nodes[i] = w->d[i];
-                wts[i] = w->Z[i * st] * w->Z[i * st];
-                sum += wts[i];
-            }
-            for (size_t i = 0; i < st; i++) wts[i] /= sum; /* Z is orthogonal: sum = 1 ± eps */
-            rc = hb__spectrum_push(sp, nodes, wts, st, w->broke[p]);
-        }
+        for (size_t i = 0; i < st; i++) o[p].weights[i] /= sum; /* Z orthogonal: sum = 1 ± eps */
+        o[p].count = st;
+        o[p].broke = w->broke[p];
+    }
+    return HB_OK;
+}
+
+/* The stream of a run: the option's, or the context's next. */
+static int run_stream(hb_slq *s, uint64_t *stream) {
+    if (s->stream >= 0) {
+        *stream = (uint64_t)s->stream;
+        return HB_OK;
+    }
+    return hb_context_next_stream(s->ctx, stream);
+}
+
+/* The spectrum of k probe results (taken on success), on s->ctx. */
+static int gather_spectrum(hb_slq *s, hb_linop *op, probe_out *o, size_t k, hb_spectrum **out) {
+    hb_spectrum *sp = NULL;
+    HB_TRY(hb_spectrum_create(s->ctx, op->n, &sp));
+    sp->unit_roundoff = hb__linop_unit_roundoff(op);
+    for (size_t p = 0; p < k; p++) {
+        int rc = hb__spectrum_push(sp, o[p].nodes, o[p].weights, o[p].count, o[p].broke);
         if (rc != HB_OK) {
-            hb__free(ctx, nodes);
-            hb__free(ctx, wts);
             hb_spectrum_free(sp);
             return rc;
         }
+        o[p].nodes = o[p].weights = NULL; /* the spectrum's now */
     }
     *out = sp;
     return HB_OK;
+}
+
+static void stats_add(hb_slq *s, const probe_out *o, size_t count) {
+    for (size_t i = 0; i < count; i++) { /* in task order: the sum does not depend on threads */
+        s->stat_calls += o[i].calls;
+        s->stat_vectors += o[i].vectors;
+        s->stat_apply_s += o[i].apply_s;
+    }
+}
+
+/* ---- Probe groups as tasks ----------------------------------------------------------------
+ * A run is a list of ENTRIES (operators: hb_slq_run's one, or the blocks and the full
+ * Hessian of hb_slq_run_model_blocks), each with its k probes split into groups of G
+ * consecutive probes (probe_group). A group is one TASK: its probes advance in lockstep,
+ * one product of all its active probes per Lanczos step (the forward and backward passes
+ * of a model product are shared by the directions: hvp_multi / block_hvp of k vectors).
+ * G is a function of the options and the operator's size only, never of the thread count,
+ * so a group's products, and the nodes, are the same for any number of threads; the
+ * spectra gather the probes in probe order. An entry is finished (its spectrum built, the
+ * caller told) by whichever task finishes its last group, under the run's lock. */
+static size_t probe_group(const hb_slq *s, size_t k) {
+    size_t g = (size_t)s->group;
+    return g < k ? g : k;
+}
+
+typedef struct slq_entry {
+    hb_linop *op;        /* the operator (hb_slq_run: the caller's; else `own`) */
+    hb_linop own;
+    uint64_t stream;
+    size_t group;        /* probes per group */
+    size_t first;        /* task index of the entry's first group */
+    atomic_size_t left;  /* groups not finished yet */
+} slq_entry;
+
+typedef struct slq_job {
+    hb_slq *s;
+    slq_entry *e;
+    size_t n, k;           /* entries, probes per entry */
+    slq_worker *workers;
+    probe_out *out;        /* n×k */
+    hb_spectrum **sp;      /* n: an entry's spectrum once finished */
+    hb_slq_block_fn on_done;
+    void *user;
+    atomic_llong done;     /* progress: group steps done in the run, of `total` */
+    int64_t total;
+} slq_job;
+
+/* What a task hands to entry_finish under the lock. */
+typedef struct finish_arg {
+    slq_job *J;
+    size_t i;
+    hb_context *wctx;
+} finish_arg;
+
+/* Entry i's spectrum (on the caller's context: under the run's lock, tasks.h) and the
+ * caller's callback. An error is recorded on the task's worker context. */
+static int entry_finish(void *arg) {
+    finish_arg *f = arg;
+    slq_job *J = f->J;
+    hb_context *ctx = J->s->ctx;
+    int rc = gather_spectrum(J->s, J->e[f->i].op, J->out + f->i * J->k, J->k, &J->sp[f->i]);
+    if (rc != HB_OK) return hb__fail(f->wctx, rc, "%s", hb_context_last_error(ctx));
+    if (!J->on_done) return HB_OK;
+    int r = J->on_done(J->user, f->i, J->sp[f->i]);
+    HB_CHECK(f->wctx, r == 0, HB_ECANCELED,
+             "run canceled: on_block_done returned %d for entry %zu", r, f->i);
+    return HB_OK;
+}
+
+static int group_task(void *arg, size_t task, size_t worker, hb_context *ctx) {
+    slq_job *J = arg;
+    size_t lo = 0, hi = J->n; /* the entry of the task: the last with first ≤ task */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (J->e[mid].first <= task) lo = mid;
+        else hi = mid;
+    }
+    slq_entry *e = &J->e[lo];
+    size_t p0 = (task - e->first) * e->group, kk = J->k - p0 < e->group ? J->k - p0 : e->group;
+    HB_TRY(probes_run(ctx, J->s, e->op, e->stream, p0, kk, &J->workers[worker], &J->done,
+                      J->total, &J->out[lo * J->k + p0]));
+    if (atomic_fetch_sub(&e->left, 1) != 1) return HB_OK;
+    finish_arg f = {J, lo, ctx};
+    return hb__task_serialized(ctx, entry_finish, &f);
+}
+
+/* Runs the n entries e[0..n) (ops and streams set; all model operators of one model, or
+ * one operator) into sp[0..n): on failure sp[i] is the spectrum of every entry finished
+ * (and reported) before it, NULL for the others. */
+static int run_entries(hb_slq *s, slq_entry *e, size_t n, hb_spectrum **sp,
+                       hb_slq_block_fn on_done, void *user) {
+    hb_context *ctx = s->ctx;
+    size_t k = (size_t)s->probes, tasks = 0;
+    slq_job J = {.s = s, .e = e, .n = n, .k = k, .sp = sp, .on_done = on_done, .user = user};
+    atomic_init(&J.done, 0);
+    for (size_t i = 0; i < n; i++) {
+        e[i].group = probe_group(s, k);
+        size_t groups = (k + e[i].group - 1) / e[i].group;
+        e[i].first = tasks;
+        atomic_init(&e[i].left, groups);
+        tasks += groups;
+        J.total += (int64_t)(groups * steps_of(s, e[i].op->n));
+        sp[i] = NULL;
+    }
+    size_t nw = hb__tasks_workers(ctx, tasks, hb__linop_serial(e[0].op));
+    int rc = hb__linop_prepare(e[0].op); /* one model, or one operator */
+    if (rc == HB_OK) {
+        J.workers = hb__calloc(ctx, nw, sizeof *J.workers, "SLQ workers");
+        J.out = J.workers ? hb__calloc(ctx, n * k, sizeof *J.out, "SLQ probe results") : NULL;
+        if (!J.out) rc = HB_ENOMEM;
+    }
+    if (rc == HB_OK) rc = hb__tasks_run(ctx, tasks, nw, group_task, &J);
+    if (J.out) stats_add(s, J.out, n * k);
+    workers_free(ctx, e[0].op, J.workers, nw);
+    outs_free(ctx, J.out, n * k);
+    return rc;
 }
 
 int hb_slq_run(hb_slq *s, hb_linop *op, hb_spectrum **out) {
@@ -376,11 +591,10 @@ int hb_slq_run(hb_slq *s, hb_linop *op, hb_spectrum **out) {
     *out = NULL;
     HB_CHECK(ctx, op != NULL, HB_EINVAL, "operator is NULL");
     HB_CHECK(ctx, op->n > 0, HB_EINVAL, "operator of size 0");
-    slq_work w;
-    memset(&w, 0, sizeof w);
     stats_reset(s);
-    int rc = slq_core(s, op, &w, out);
-    work_free(ctx, &w);
+    slq_entry e = {.op = op};
+    int rc = run_stream(s, &e.stream);
+    if (rc == HB_OK) rc = run_entries(s, &e, 1, out, NULL, NULL);
     stats_done(s);
     return rc;
 }
@@ -409,6 +623,48 @@ int hb_slq_run_model_block(hb_slq *s, hb_model *m, size_t block, hb_spectrum **o
     return rc;
 }
 
+/* ---- Several blocks (and the full Hessian) in one run -------------------------------------
+ * Every entry's groups are tasks of ONE task run, so blocks and the full Hessian run
+ * concurrently; entry i's spectrum is exactly what hb_slq_run_model_block (or
+ * hb_slq_run_model) gives with stream streams[i] (same groups, same products). */
+int hb_slq_run_model_blocks(hb_slq *s, hb_model *m, const size_t *blocks,
+                            const uint64_t *streams, size_t n, hb_spectrum **out,
+                            hb_slq_block_fn on_done, void *user) {
+    if (!s) return HB_EINVAL;
+    hb_context *ctx = s->ctx;
+    HB_CHECK(ctx, n == 0 || out != NULL, HB_EINVAL, "out is NULL");
+    size_t k = (size_t)s->probes, nk;
+    HB_CHECK(ctx, hb__mul_size(n, k, &nk) && hb__mul_size(nk, sizeof(probe_out), &(size_t){0}) &&
+                      hb__mul_size(n, sizeof(slq_entry), &(size_t){0}),
+             HB_EOVERFLOW, "%zu entries x %zu probes overflow", n, k);
+    if (n > 0) memset(out, 0, n * sizeof *out);
+    HB_CHECK(ctx, m != NULL, HB_EINVAL, "model is NULL");
+    const hb_params *pr = m->params;
+    for (size_t i = 0; i < n; i++) {
+        size_t b = blocks ? blocks[i] : i;
+        HB_CHECK(ctx, b == HB_SLQ_FULL_HESSIAN || b < pr->n_blocks, HB_ERANGE,
+                 "entry %zu: block %zu out of range (%zu blocks)", i, b, pr->n_blocks);
+    }
+    stats_reset(s);
+    int rc = HB_OK;
+    slq_entry *e = n ? hb__calloc(ctx, n, sizeof *e, "SLQ entries") : NULL;
+    if (n && !e) rc = HB_ENOMEM;
+    for (size_t i = 0; i < n && rc == HB_OK; i++) {
+        size_t b = blocks ? blocks[i] : i;
+        bool full = b == HB_SLQ_FULL_HESSIAN;
+        e[i].own = (hb_linop){.ctx = ctx, .kind = full ? HB__LINOP_MODEL : HB__LINOP_MODEL_BLOCK,
+                              .n = full ? pr->n : pr->blocks[b].numel, .model = m,
+                              .block = full ? 0 : b};
+        e[i].op = &e[i].own;
+        if (streams) e[i].stream = streams[i];
+        else rc = run_stream(s, &e[i].stream); /* in entry order, as n single runs would */
+    }
+    if (rc == HB_OK && n > 0) rc = run_entries(s, e, n, out, on_done, user);
+    hb__free(ctx, e);
+    stats_done(s);
+    return rc;
+}
+
 /* ---- Hutchinson traces ----------------------------------------------------------------- */
 
 /* mean and standard error (sample std with n−1 / √k) of t[0..k) */
@@ -421,6 +677,28 @@ static void mean_stderr(const double *t, size_t k, double *mean, double *se) {
     *se = k > 1 ? sqrt(ss / (double)(k - 1) / (double)k) : 0.0;
 }
 
+/* Tasks of the trace: rows p0 … p0 + G − 1 of W = A·(those rows of V), one product per
+ * group of G probes (probe_group: as the SLQ runs). */
+typedef struct trace_job {
+    hb_linop *op;
+    const double *V;
+    double *W;
+    size_t k, group;
+    slq_worker *workers;
+    probe_out *out;
+} trace_job;
+
+static int trace_task(void *arg, size_t g, size_t worker, hb_context *ctx) {
+    trace_job *J = arg;
+    size_t n = J->op->n, p0 = g * J->group;
+    size_t kk = J->k - p0 < J->group ? J->k - p0 : J->group;
+    slq_worker *wk = &J->workers[worker];
+    wk->mt.ctx = ctx;
+    lanczos_run r = {ctx, NULL, J->op, &wk->mt, &J->out[g], NULL, 0};
+    HB_TRY(apply_timed(&r, kk, J->V + p0 * n, J->W + p0 * n));
+    return check_finite(ctx, J->W + p0 * n, kk * n);
+}
+
 /* V (k×n) probes, W = A·V; caller frees both. */
 static int probe_products(hb_slq *s, hb_linop *op, double **V, double **W) {
     hb_context *ctx = s->ctx;
@@ -430,9 +708,21 @@ static int probe_products(hb_slq *s, hb_linop *op, double **V, double **W) {
     *V = hb__malloc(ctx, kn * sizeof(double), "trace probes");
     *W = hb__malloc(ctx, kn * sizeof(double), "trace products");
     if (!*V || !*W) return HB_ENOMEM;
-    HB_TRY(draw_probes(s, k, n, *V));
-    HB_TRY(apply_timed(s, op, k, *V, *W));
-    return check_finite(ctx, *W, kn);
+    uint64_t stream;
+    HB_TRY(run_stream(s, &stream));
+    hb_distribution d = s->dist == HB_PROBE_GAUSSIAN ? HB_DIST_NORMAL : HB_DIST_RADEMACHER;
+    HB_TRY(hb_random_fill_f64(ctx, stream, 0, d, 0.0, 1.0, *V, kn));
+    HB_TRY(hb__linop_prepare(op));
+    trace_job J = {.op = op, .V = *V, .W = *W, .k = k, .group = probe_group(s, k)};
+    size_t groups = (k + J.group - 1) / J.group;
+    size_t nw = hb__tasks_workers(ctx, groups, hb__linop_serial(op));
+    J.workers = hb__calloc(ctx, nw, sizeof *J.workers, "trace workers");
+    J.out = J.workers ? hb__calloc(ctx, groups, sizeof *J.out, "trace task results") : NULL;
+    int rc = J.out ? hb__tasks_run(ctx, groups, nw, trace_task, &J) : HB_ENOMEM;
+    if (J.out) stats_add(s, J.out, groups);
+    workers_free(ctx, op, J.workers, nw);
+    outs_free(ctx, J.out, groups);
+    return rc;
 }
 
 int hb_slq_trace(hb_slq *s, hb_linop *op, double *trace, double *stderr_out) {
@@ -481,6 +771,16 @@ int hb_slq_trace_model_blocks(hb_slq *s, hb_model *m, double *traces, double *st
     hb__free(ctx, t);
     hb_linop_free(op);
     stats_done(s);
+    return rc;
+}
+
+/* hb_linop_apply, counted and timed on s (top-k: one sequential run on s->ctx) */
+static int apply_counted(hb_slq *s, hb_linop *op, size_t k, const double *X, double *Y) {
+    double t0 = hb__seconds();
+    int rc = hb_linop_apply(op, k, X, Y);
+    s->stat_apply_s += hb__seconds() - t0;
+    s->stat_calls++;
+    s->stat_vectors += (int64_t)k;
     return rc;
 }
 
@@ -661,7 +961,7 @@ static int topk_run(topk_state *t, size_t need) {
     t->w.tnorm[0] = 0;
     for (size_t j = 0; j < m; j++) {
         double a = 0, b = 0, b_prev = j > 0 ? t->w.beta[j - 1] : 0.0;
-        HB_TRY(apply_timed(t->s, t->op, 1, q, r));
+        HB_TRY(apply_counted(t->s, t->op, 1, q, r));
         HB_TRY(check_finite(ctx, r, n));
         HB_TRY(hb__dot(ctx, HB_F64, (int64_t)n, q, 1, r, 1, &a));
         for (size_t i = 0; i < n; i++) r[i] -= a * q[i] + b_prev * qp[i];

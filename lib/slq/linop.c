@@ -162,3 +162,40 @@ int hb_linop_apply(hb_linop *op, size_t k, const double *X, double *Y) {
     }
     return hb__fail(ctx, HB_EINVAL, "corrupt linop");
 }
+
+bool hb__linop_serial(const hb_linop *op) {
+    if (op->kind == HB__LINOP_CALLBACK) return true; /* hb_linop_fn: no thread-safety promise */
+    if (op->kind == HB__LINOP_MODEL || op->kind == HB__LINOP_MODEL_BLOCK)
+        return !op->model->concurrent_hvp;
+    return false;
+}
+
+int hb__linop_prepare(hb_linop *op) {
+    if (op->kind == HB__LINOP_MODEL || op->kind == HB__LINOP_MODEL_BLOCK)
+        return hb__model_tasks_prepare(op->model);
+    return HB_OK;
+}
+
+int hb__linop_apply_task(hb_context *ctx, hb_linop *op, hb__model_task *mt, size_t k,
+                         const double *X, double *Y) {
+    switch (op->kind) {
+    case HB__LINOP_DENSE:
+        if (k == 1)
+            return hb__gemv(ctx, HB_F64, false, (int64_t)op->n, (int64_t)op->n, 1.0, op->A,
+                            (int64_t)op->n, X, 1, 0.0, Y, 1);
+        return hb__gemm(ctx, HB_F64, false, false, (int64_t)k, (int64_t)op->n, (int64_t)op->n, 1.0,
+                        X, (int64_t)op->n, op->A, (int64_t)op->n, 0.0, Y, (int64_t)op->n);
+    case HB__LINOP_CALLBACK:
+        for (size_t i = 0; i < k; i++) {
+            int r = op->fn(op->user, X + i * op->n, Y + i * op->n, op->n);
+            HB_CHECK(ctx, r == 0, HB_ECALLBACK, "operator callback failed (returned %d) on vector %zu",
+                     r, i);
+        }
+        return HB_OK;
+    case HB__LINOP_MODEL:
+        return hb__model_hvp_task(op->model, mt, SIZE_MAX, k, X, Y);
+    case HB__LINOP_MODEL_BLOCK:
+        return hb__model_hvp_task(op->model, mt, op->block, k, X, Y);
+    }
+    return hb__fail(ctx, HB_EINVAL, "corrupt linop");
+}

@@ -23,9 +23,13 @@ struct hb_linop {
     size_t block;      /* model block */
 };
 
+/* Default of HB_SLQ_GROUP: probes advanced in lockstep by one task (docs/design.md
+ * "Threads", measured in docs/performance.md). */
+#define HB__SLQ_GROUP_DEFAULT 16
+
 struct hb_slq {
     hb_context *ctx;
-    int64_t probes, steps, reorth, dist, basis_dtype, stream, topk_max_steps;
+    int64_t probes, steps, reorth, dist, basis_dtype, stream, topk_max_steps, group;
     double breakdown_tol, topk_tol;
     /* statistics of the last run */
     int64_t stat_calls, stat_vectors;
@@ -56,6 +60,18 @@ int hb__spectrum_push(hb_spectrum *sp, double *nodes, double *weights, size_t co
 /* Unit roundoff of the operator's products: 2^-53 (f64) or 2^-24 (f32/bf16 models), raised
  * to u^(2/3) for a finite-difference HVP (docs/spectral.md, "Numerically-zero spectra"). */
 double hb__linop_unit_roundoff(const hb_linop *op);
+
+/* Task-parallel application (lib/slq/lanczos.c runs probes and blocks as tasks):
+ * hb__linop_serial: the operator's products may not run concurrently (a hb_linop_fn, a
+ * model whose products are not concurrent_hvp: callbacks without thread_safe).
+ * hb__linop_prepare: once, serially, before products on tasks (a model's data check and
+ * θ refresh). hb__linop_apply_task: Y = A·X for k vectors on worker context ctx and model
+ * task mt (model operators only; X finite), writing nothing but Y and mt. */
+bool hb__linop_serial(const hb_linop *op);
+int hb__linop_prepare(hb_linop *op);
+int hb__linop_apply_task(hb_context *ctx, hb_linop *op, hb__model_task *mt, size_t k,
+                         const double *X, double *Y);
+
 
 /* Smoothed density of sp (σ > 0) at x, with nodes optionally divided by scale (> 0). */
 double hb__spectrum_density_at(const hb_spectrum *sp, double x, double sigma, double scale);

@@ -438,10 +438,10 @@ static int w_loss_grad(hb_model *m, const hb__batch *b, double *loss, void *grad
     return HB_OK;
 }
 
-static int w_hvp_multi(hb_model *m, const hb__batch *b, size_t k, const void *V, void *OUT,
-                       double scale) {
-    (void)b, (void)k, (void)V, (void)OUT, (void)scale;
-    return hb__fail(m->ctx, HB_EUNSUPPORTED,
+static int w_hvp_multi(hb_model *m, hb__model_task *t, const hb__batch *b, size_t k,
+                       const void *V, void *OUT, double scale) {
+    (void)m, (void)b, (void)k, (void)V, (void)OUT, (void)scale;
+    return hb__fail(t->ctx, HB_EUNSUPPORTED,
                     "Hessian products of SST/LoRA wrappers are not provided: call hb_sst_sync and "
                     "analyse the inner model");
 }

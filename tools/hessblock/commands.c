@@ -45,6 +45,10 @@ static const char *pm(char *b, size_t n, double v, double se) {
 #define JS_GRID_HELP                                                                        \
     "grid of every JS value: linear (in lambda) or symlog (in asinh(lambda/c), c = 1e-6 of " \
     "the largest |lambda| compared: a log-|lambda| axis, smoothing relative) [linear]"
+#define PROBE_GROUP_HELP                                                                    \
+    "probes advanced together by one task, one batched product per Lanczos step (SLQ "     \
+    "HB_SLQ_GROUP); groups and blocks run concurrently on --threads. Smaller: more "        \
+    "parallel tasks, less batching; changes the last bits, --threads never does [16]"
 static const char *const kind_choices[] = {"gpt", "mlp", "cnn", "quadratic", NULL};
 static const int kind_values[] = {HB_MODEL_GPT, HB_MODEL_MLP, HB_MODEL_CNN, HB_MODEL_QUADRATIC};
 static const char *const dtype_choices[] = {"f64", "f32", "bf16", NULL};
@@ -213,6 +217,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
         {"dtype", OPT_CHOICE, &dtype, 0, 0, dtype_choices, "T", "parameter dtype [f64]"},
         {"probes", OPT_INT, &so.probes, 1, 1024, NULL, "N",
          "SLQ probe vectors [preset: default 4, tiny 2, ref 10, large 4]"},
+        {"probe-group", OPT_INT, &so.probe_group, 1, 1024, NULL, "G", PROBE_GROUP_HELP},
         {"steps", OPT_INT, &so.steps, 2, 2048, NULL, "N",
          "Lanczos steps per probe [preset: default 32, tiny 12, ref 80, large 32; 256 with --js-grid "
          "symlog]"},
@@ -814,6 +819,7 @@ static int analyze_parse(int argc, char **argv, int first, analyze_opts *A) {
          "(below) [default]"},
         {"probes", OPT_INT, &A->so.probes, 1, 1024, NULL, "N", "SLQ probes [preset: default 4, tiny 2, "
          "ref 10, large 4]"},
+        {"probe-group", OPT_INT, &A->so.probe_group, 1, 1024, NULL, "G", PROBE_GROUP_HELP},
         {"steps", OPT_INT, &A->so.steps, 2, 2048, NULL, "N", "Lanczos steps [preset: default 32, tiny 12, "
          "ref 80, large 32; 256 with --js-grid symlog]"},
         {"sigma", OPT_REAL, &A->so.sigma_rel, 1e-6, 1, NULL, "X", "relative smoothing width [0.01]"},
@@ -894,6 +900,8 @@ static void analyze_record_settings(const analyze_opts *A, run_state *rs) {
     runstate_set(rs, "seed", "%lld", (long long)A->c.seed);
     runstate_set(rs, "threads", "%lld", (long long)A->c.threads);
     runstate_set(rs, "probes", "%lld", (long long)A->so.probes);
+    if (A->so.probe_group) /* recorded only when given: run.json of earlier runs still match */
+        runstate_set(rs, "probe-group", "%lld", (long long)A->so.probe_group);
     runstate_set(rs, "steps", "%lld", (long long)A->so.steps);
     runstate_set(rs, "sigma", "%.17g", A->so.sigma_rel);
     runstate_set(rs, "js-blocks", "%s", js_blocks_choices[A->so.js_blocks]);
@@ -914,6 +922,8 @@ static void analyze_settings_header(const analyze_opts *A, analyze_results *R) {
                  "(figures, CSV), %zu for JS\n", preset_choices[A->preset], (long long)A->c.seed,
                  (long long)A->c.threads, (long long)so->probes, (long long)so->steps, so->sigma_rel,
                  compute_density_grid_points(so->sigma_rel, (size_t)so->grid), compute_js_grid_points());
+    if (so->probe_group)
+        settings_add(R, "SLQ probe groups of %lld (--probe-group)\n", (long long)so->probe_group);
     if (so->js_grid) settings_add(R, "JS grid: %s (--js-grid; every JS0 below)\n", js_grid_name(so->js_grid));
     if (so->js_blocks)
         settings_add(R, "JS0 also over the %s blocks only (--js-blocks %s)\n",

@@ -522,6 +522,92 @@ static int collect_research(hb_spectrum *const *sp, size_t nb, const hb_spectrum
 }
 #endif
 
+#if HAVE_SLQ
+/* What the library's per-block callback needs: the entries of the call (which block, its
+ * stream, where its spectrum goes) and the resumable state to save each one to. */
+typedef struct block_run {
+    const spec_opts *so;
+    hb_params *p;
+    const char *model;
+    size_t *block;        /* per entry: the block's index in the model; SIZE_MAX = full */
+    size_t *slot;         /* per entry: its index in the selection (sp[]); SIZE_MAX = full */
+    uint64_t *streams;
+    size_t n, finished;
+    int save_failed;
+} block_run;
+
+/* Called by the library (one call at a time, maybe from one of its threads) as soon as an
+ * entry is finished: its state file is written at once (atomically), so an interrupted run
+ * keeps every block finished so far. */
+static int block_done(void *user, size_t i, const hb_spectrum *sp) {
+    block_run *R = user;
+    R->finished++;
+    progress_label("%zu/%zu done", R->finished, R->n);
+    if (R->block[i] == SIZE_MAX || !R->so->state) return 0;
+    size_t b = R->block[i];
+    if (runstate_save_block(R->so->state, R->model, b, hb_params_block_name(R->p, b), sp,
+                            R->streams[i])) {
+        R->save_failed = 1;
+        return 1; /* stops the run (HB_ECANCELED), reported as CMP_REPORTED */
+    }
+    return 0;
+}
+
+/* The spectra of the selected blocks (sp[0..nb), block sel[i] from stream s0 + sel[i]) and,
+ * with so->full, of the full Hessian (stream s0 + nb_all) into *full: the finished blocks of
+ * a resumed run are read back, all others computed in ONE library call whose blocks run
+ * concurrently on the context's threads (hb_slq_run_model_blocks: the same numbers as one
+ * run per block). */
+static int run_blocks(hb_context *ctx, hb_slq *slq, hb_model *m, const spec_opts *so,
+                      const char *model, const size_t *sel, size_t nb, uint64_t s0,
+                      size_t nb_all, hb_spectrum **sp, hb_spectrum **full) {
+    hb_params *p = hb_model_params(m);
+    size_t cap = nb + 1;
+    block_run R = {.so = so, .p = p, .model = model};
+    size_t *blocks = calloc(cap, sizeof *blocks);
+    R.block = calloc(cap, sizeof *R.block);
+    R.slot = calloc(cap, sizeof *R.slot);
+    R.streams = calloc(cap, sizeof *R.streams);
+    hb_spectrum **got = calloc(cap, sizeof *got);
+    int rc = blocks && R.block && R.slot && R.streams && got ? HB_OK : HB_ENOMEM;
+    /* the full Hessian first: the costliest entry starts first, the blocks fill around it */
+    if (rc == HB_OK && so->full) {
+        blocks[R.n] = HB_SLQ_FULL_HESSIAN;
+        R.block[R.n] = R.slot[R.n] = SIZE_MAX;
+        R.streams[R.n++] = s0 + nb_all;
+    }
+    for (size_t i = 0; i < nb && rc == HB_OK; i++) {
+        if (so->state) {
+            int st = runstate_load_block(so->state, ctx, model, sel[i],
+                                         hb_params_block_name(p, sel[i]), &sp[i]);
+            if (st < 0) rc = CMP_REPORTED;
+            if (st) continue;
+        }
+        blocks[R.n] = R.block[R.n] = sel[i];
+        R.slot[R.n] = i;
+        R.streams[R.n++] = s0 + sel[i];
+    }
+    if (rc == HB_OK && progress_interrupted()) rc = HB_ECANCELED;
+    if (rc == HB_OK && R.n > 0) {
+        progress_label("0/%zu done", R.n);
+        progress_outer(0, 0);
+        rc = hb_slq_run_model_blocks(slq, m, blocks, R.streams, R.n, got, block_done, &R);
+        if (R.save_failed) rc = CMP_REPORTED;
+    }
+    /* the entries into their places (on failure too: the caller frees them) */
+    for (size_t j = 0; got && j < R.n; j++) {
+        if (R.slot[j] == SIZE_MAX) *full = got[j];
+        else sp[R.slot[j]] = got[j];
+    }
+    free(blocks);
+    free(R.block);
+    free(R.slot);
+    free(R.streams);
+    free(got);
+    return rc;
+}
+#endif
+
 int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_result *out) {
     memset(out, 0, sizeof *out);
 #if !HAVE_SLQ
@@ -553,35 +639,16 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
     if ((rc = hb_slq_create(ctx, &slq)) != HB_OK) goto done;
     if ((rc = hb_slq_set_i64(slq, HB_SLQ_PROBES, so->probes)) != HB_OK) goto done;
     if ((rc = hb_slq_set_i64(slq, HB_SLQ_STEPS, so->steps)) != HB_OK) goto done;
+    if (so->probe_group && (rc = hb_slq_set_i64(slq, HB_SLQ_GROUP, so->probe_group)) != HB_OK)
+        goto done;
     /* Explicit probe streams (issue 15): block b draws from stream s0 + b, whatever ran
      * before it, so a resumed run that skips finished blocks draws the same probes for the
      * others. s0 is the stream the first block took when every run took the context's
      * next one: a run of all blocks gives the numbers it gave before. */
     uint64_t s0;
     if ((rc = hb_context_next_stream(ctx, &s0)) != HB_OK) goto done;
-    for (size_t i = 0; i < nb; i++) {
-        const char *bname = hb_params_block_name(p, sel[i]);
-        progress_label("block %zu/%zu %s", i + 1, nb, bname);
-        progress_outer((int64_t)i, (int64_t)(nb + (so->full ? 1 : 0)));
-        if (so->state) {
-            int got = runstate_load_block(so->state, ctx, out->model, sel[i], bname, &sp[i]);
-            if (got < 0) { rc = CMP_REPORTED; goto done; }
-            if (got) continue;
-        }
-        if (progress_interrupted()) { rc = HB_ECANCELED; goto done; }
-        if ((rc = hb_slq_set_i64(slq, HB_SLQ_STREAM, (int64_t)(s0 + sel[i]))) != HB_OK) goto done;
-        if ((rc = hb_slq_run_model_block(slq, m, sel[i], &sp[i])) != HB_OK) goto done;
-        if (so->state && runstate_save_block(so->state, out->model, sel[i], bname, sp[i], s0 + sel[i])) {
-            rc = CMP_REPORTED;
-            goto done;
-        }
-    }
-    if (so->full) {
-        progress_label("full Hessian");
-        progress_outer((int64_t)nb, (int64_t)nb + 1);
-        if ((rc = hb_slq_set_i64(slq, HB_SLQ_STREAM, (int64_t)(s0 + nb_all))) != HB_OK) goto done;
-        if ((rc = hb_slq_run_model(slq, m, &full)) != HB_OK) goto done;
-    }
+    if ((rc = run_blocks(ctx, slq, m, so, out->model, sel, nb, s0, nb_all, sp, &full)) != HB_OK)
+        goto done;
     progress_label("%s", "");
     progress_outer(0, 0);
 

@@ -38,6 +38,7 @@ class SLQOption(enum.IntEnum):
     BASIS_DTYPE = 5
     STREAM = 6
     TOPK_MAX_STEPS = 7
+    GROUP = 8                  # probes advanced in lockstep by one task
     BREAKDOWN_TOL = 20
     TOPK_TOL = 21
     STAT_APPLY_CALLS = 40      # read-only statistics of the last run/trace/topk
@@ -108,6 +109,11 @@ _slq_run = declare("hb_slq_run", c_int, [c_void_p, c_void_p, P(c_void_p)])
 _slq_run_model = declare("hb_slq_run_model", c_int, [c_void_p, c_void_p, P(c_void_p)])
 _slq_run_block = declare("hb_slq_run_model_block", c_int,
                          [c_void_p, c_void_p, c_size_t, P(c_void_p)])
+_BLOCK_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_size_t, c_void_p)
+_slq_run_blocks = declare("hb_slq_run_model_blocks", c_int,
+                          [c_void_p, c_void_p, P(c_size_t), P(ctypes.c_uint64), c_size_t,
+                           P(c_void_p), _BLOCK_FN, c_void_p])
+FULL_HESSIAN = ctypes.c_size_t(-1).value  # HB_SLQ_FULL_HESSIAN: an entry of run_blocks
 _slq_trace = declare("hb_slq_trace", c_int, [c_void_p, c_void_p, PD, PD])
 _slq_trace_blocks = declare("hb_slq_trace_model_blocks", c_int, [c_void_p, c_void_p, PD, PD])
 _slq_topk = declare("hb_slq_topk", c_int, [c_void_p, c_void_p, c_size_t, c_int, PD, PD, PD,
@@ -567,6 +573,45 @@ class SLQ(Handle):
         else:
             raise type_error("target", (Model, LinOp), target)
         return Spectrum._adopt(self._ctx, out.value)
+
+    def run_blocks(self, model, blocks=None, streams=None, on_done=None):
+        """hb_slq_run_model_blocks: the spectra of several blocks (names or indices;
+        "full" or FULL_HESSIAN for the full Hessian; None: every block) in one call whose
+        probe groups run concurrently on the context's threads; entry i's probes from
+        streams[i] (None: each takes the stream a run of its own would). on_done(i) is
+        called once per finished entry, one call at a time, possibly from a library
+        thread; returning True (or raising) stops the run. Returns a list of Spectrum."""
+        model_ptr = require(model, Model, "model")
+        if blocks is None:
+            idx = list(range(model.params.num_blocks))
+        else:
+            idx = [FULL_HESSIAN if (isinstance(b, str) and b == "full") else
+                   model.params.index(b) if isinstance(b, str) else int(b) for b in blocks]
+        n = len(idx)
+        barr = (c_size_t * max(n, 1))(*idx)
+        sarr = None
+        if streams is not None:
+            if len(streams) != n:
+                raise InvalidArgument("streams has %d entries, blocks %d" % (len(streams), n), -1)
+            sarr = (ctypes.c_uint64 * max(n, 1))(*[int(x) for x in streams])
+        out = (c_void_p * max(n, 1))()
+
+        def call(user, i, sp):
+            try:
+                return 1 if on_done is not None and on_done(int(i)) else 0
+            except Exception:  # noqa: BLE001 - an exception stops the run, never crosses C
+                return 1
+
+        cb = _BLOCK_FN(call) if on_done is not None else ctypes.cast(None, _BLOCK_FN)
+        st = _need(_slq_run_blocks, "hb_slq_run_model_blocks")(
+            self._ptr, model_ptr, barr, sarr, n, out, cb, None)
+        spectra = [Spectrum._adopt(self._ctx, out[i]) if out[i] else None for i in range(n)]
+        if st != 0:
+            for sp in spectra:
+                if sp is not None:
+                    sp.close()
+        self._check(st)
+        return spectra
 
     def trace(self, op):
         """hb_slq_trace: Hutchinson (trace, standard error) of a LinOp (or a Model's H)."""

@@ -282,6 +282,24 @@ def test_slq_on_models(ctx, rng, need_slq):
             s.run("not a model")
 
 
+def test_run_blocks(ctx, rng, need_slq):
+    m, H, e1, e2 = _quad_model(ctx, rng)
+    ctx.threads = 2
+    with hb.SLQ(ctx, probes=3, steps=4, group=2) as s:
+        assert s["group"] == 2
+        seen = []
+        got = s.run_blocks(m, ["b", "full", 0], streams=[5, 6, 7], on_done=seen.append)
+        assert sorted(seen) == [0, 1, 2] and [g.dim for g in got] == [4, 9, 5]
+        s["stream"] = 6
+        alone = s.run(m)
+        np.testing.assert_array_equal(got[1].probe(2)[0], alone.probe(2)[0])  # bit for bit
+        assert len(s.run_blocks(m)) == 2
+        with pytest.raises(hb.Canceled):
+            s.run_blocks(m, on_done=lambda i: True)
+        with pytest.raises(hb.RangeError):
+            s.run_blocks(m, [7])
+
+
 def test_progress_and_cancel(ctx, rng, need_slq):
     m, *_ = _quad_model(ctx, rng)
     seen = []
