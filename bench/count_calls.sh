@@ -4,7 +4,8 @@
 # measured call (--instr-atstart=no + CALLGRIND_START/STOP_INSTRUMENTATION in bench_call),
 # one thread, the two builds run side by side. Prints a markdown row per call: total Ir,
 # Ir outside BLIS (libhessblock + libm + libc + rest), both old / new / ratio, and whether
-# the two builds issue the same list of gemms (bench/gemm_log_shim.c).
+# the two builds issue the same list of gemms (bench/gemm_log_shim.c; last column: same,
+# shapes = same shapes and order but β differs, order = same gemms in another order, NO).
 #
 #   bench/count_calls.sh OLD_BENCH_CALL NEW_BENCH_CALL OUTDIR "MODEL DTYPE CALL [batch=N]" ...
 #
@@ -32,7 +33,14 @@ for c in "$@"; do
       bin=$OLD; [ $b = new ] && bin=$NEW
       GEMM_LOG="$DIR/$tag.$b.gemm" LD_PRELOAD=/tmp/gemm_log_shim.so "$bin" "$1" "$2" "$3" 1 "${@:4}" >/dev/null
     done
-    cmp -s "$DIR/$tag.old.gemm" "$DIR/$tag.new.gemm" && same=yes || same=NO
+    # same: identical lists; shapes: the same (trans, m, n, k, strides) in the same order, β
+    # differs (new ops write their first gradient with β = 0); order: the same multiset in
+    # another order; NO: different gemms.
+    strip() { sed 's/ beta=[^ ]*//' "$1"; }
+    if cmp -s "$DIR/$tag.old.gemm" "$DIR/$tag.new.gemm"; then same=same
+    elif cmp -s <(strip "$DIR/$tag.old.gemm") <(strip "$DIR/$tag.new.gemm"); then same=shapes
+    elif cmp -s <(strip "$DIR/$tag.old.gemm" | sort) <(strip "$DIR/$tag.new.gemm" | sort); then same=order
+    else same=NO; fi
   fi
   python3 - "$c" "$here" "$DIR/$tag.old.cg" "$DIR/$tag.new.cg" "$same" <<'PY'
 import sys
