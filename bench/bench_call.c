@@ -2,7 +2,8 @@
  * (docs/performance.md "Built-ins as nets"). Public API only, so the same file builds
  * against an old tree's library:
  *
- *   bench_call MODEL DTYPE CALL REPS      MODEL gpt|mlp|cnn, DTYPE f32|f64,
+ *   bench_call MODEL DTYPE CALL REPS [batch=N] [context=N]
+ *                                         MODEL gpt|mlp|cnn, DTYPE f32|f64,
  *                                         CALL loss|grad|hvp|multi|block:NAME
  *
  * (gpt: the default gpt-ref config; mlp, cnn: batch 64, as bench_hvp; multi = hvp_multi
@@ -15,6 +16,16 @@
 #include <time.h>
 
 #include "hessblock/hessblock.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#endif
+#endif
+#ifndef CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_STOP_INSTRUMENTATION
+#endif
 
 static double now(void) {
     struct timespec t;
@@ -46,18 +57,21 @@ static int one(const job *j) {
 /* not inlined and not static: callgrind's --toggle-collect names it */
 int measured_calls(const job *j, int reps, double *t);
 __attribute__((noinline)) int measured_calls(const job *j, int reps, double *t) {
-    for (int r = 0; r < reps; r++) {
+    int rc = 0;
+    CALLGRIND_START_INSTRUMENTATION;
+    for (int r = 0; r < reps && !rc; r++) {
         double t0 = now();
-        int rc = one(j);
+        rc = one(j);
         t[r] = now() - t0;
-        if (rc) return rc;
     }
-    return 0;
+    CALLGRIND_STOP_INSTRUMENTATION;
+    return rc;
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5) {
-        fprintf(stderr, "usage: %s gpt|mlp|cnn f32|f64 loss|grad|hvp|multi|block:NAME REPS\n", argv[0]);
+    if (argc < 5) {
+        fprintf(stderr, "usage: %s gpt|mlp|cnn f32|f64 loss|grad|hvp|multi|block:NAME REPS"
+                        " [batch=N] [context=N]\n", argv[0]);
         return 2;
     }
     hb_model_kind kind = !strcmp(argv[1], "gpt") ? HB_MODEL_GPT
@@ -70,9 +84,19 @@ int main(int argc, char **argv) {
     job j = {NULL, argv[3], 0, NULL, NULL};
     if (hb_context_create(&ctx) || hb_model_config_create(ctx, kind, &cfg) ||
         hb_model_config_set_i64(cfg, HB_MK_DTYPE, dt) ||
-        (kind != HB_MODEL_GPT && hb_model_config_set_i64(cfg, HB_MK_BATCH, 64)) ||
-        hb_model_create(ctx, cfg, &j.m))
+        (kind != HB_MODEL_GPT && hb_model_config_set_i64(cfg, HB_MK_BATCH, 64)))
         goto fail;
+    for (int a = 5; a < argc; a++) {
+        int is_batch = !strncmp(argv[a], "batch=", 6), is_ctx = !strncmp(argv[a], "context=", 8);
+        if (!is_batch && !is_ctx) {
+            fprintf(stderr, "unknown option %s\n", argv[a]);
+            return 2;
+        }
+        if (hb_model_config_set_i64(cfg, is_batch ? HB_MK_BATCH : HB_MK_CONTEXT,
+                                    atoll(strchr(argv[a], '=') + 1)))
+            goto fail;
+    }
+    if (hb_model_create(ctx, cfg, &j.m)) goto fail;
     hb_params *p = hb_model_params(j.m);
     size_t n = hb_params_count(p);
     int64_t rows = !strcmp(j.call, "multi") ? 10 : 1, len = (int64_t)n;
