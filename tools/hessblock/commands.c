@@ -784,6 +784,10 @@ typedef struct analyze_results {
     char settings[4096];
     size_t sl;               /* length of settings */
     double seconds;
+    /* where `seconds` went (wall; summary.json "seconds_parts", issue 19): building the
+     * models, their spectra (compute_spectrum), the spectra's files (CSV, SVG, .npy), the
+     * training grids with their files, the quadratic test bed with its files */
+    double t_models, t_spectra, t_spectrum_files, t_training, t_quadratics;
 } analyze_results;
 
 static const double sgd_lrs[] = {1.0, 0.3, 0.1, 0.03, 0.01};
@@ -928,13 +932,18 @@ static int analyze_spectra(hb_context *ctx, const analyze_opts *A, analyze_resul
     preset_print_cost(mname, m, mo, A->so.probes, A->so.steps, NULL, 0, 0, A->c.quiet);
     progress_stage("%s: per-block Hessian spectra at initialisation", mname);
     spec_result *sr = &R->spec[R->nspec];
+    double t0 = now_seconds();
     int rc = compute_spectrum(ctx, m, &A->so, sr);
+    double t1 = now_seconds();
+    R->t_spectra += t1 - t0;
     if (rc != HB_OK) return report_failure("analyze", ctx, rc, "the spectra");
     snprintf(sr->sizes, sizeof sr->sizes, "%s", R->sizes[i]);
     sr->size_info = R->size_info[i];
     snprintf(sr->source, sizeof sr->source, "init");
     R->nspec++;
-    return write_spectrum_files("analyze", A->c.out, sr) ? EXIT_RUNTIME : EXIT_OK;
+    int status = write_spectrum_files("analyze", A->c.out, sr) ? EXIT_RUNTIME : EXIT_OK;
+    R->t_spectrum_files += now_seconds() - t1;
+    return status;
 }
 
 /* SGD and Adam over their learning-rate grids on fresh copies of model mo. */
@@ -974,14 +983,18 @@ static int analyze_model(hb_context *ctx, const analyze_opts *A, analyze_results
     const char *mname = model_kind_name(A->mkinds[i]);
     hb_model *m = NULL;
     hb_context_set_i64(ctx, HB_CTX_SEED, A->c.seed);
+    double t0 = now_seconds();
     int rc = model_make(ctx, &mo, &m, R->sizes[i], sizeof R->sizes[i]);
+    R->t_models += now_seconds() - t0;
     if (rc != HB_OK) return report_failure("analyze", ctx, rc, mname);
     R->size_info[i] = mo.described;
     settings_add(R, "%s: %s, %zu parameters\n", mname, R->sizes[i], hb_params_count(hb_model_params(m)));
     if (!A->c.quiet) fprintf(stderr, "[hessblock] %s: %s\n", mname, R->sizes[i]);
     int status = A->no_spectra ? EXIT_OK : analyze_spectra(ctx, A, R, m, &mo, i);
     hb_model_free(m);
+    t0 = now_seconds();
     if (status == EXIT_OK && !A->no_train) status = analyze_training(ctx, A, R, &mo, i);
+    R->t_training += now_seconds() - t0;
     return status;
 }
 
@@ -1040,6 +1053,13 @@ static int analyze_write_json(FILE *f, const analyze_opts *A, const analyze_resu
     jw_string(&w, "settings", R->settings);
     jw_string(&w, "out", A->c.out);
     jw_number(&w, "seconds", R->seconds);
+    jw_object(&w, "seconds_parts");
+    jw_number(&w, "models", R->t_models);
+    jw_number(&w, "spectra", R->t_spectra);
+    jw_number(&w, "spectrum_files", R->t_spectrum_files);
+    jw_number(&w, "training", R->t_training);
+    jw_number(&w, "quadratics", R->t_quadratics);
+    jw_end_object(&w);
     jw_array(&w, "summary");
     for (int i = 0; i < A->nm; i++) json_summary_row(&w, A, R, i);
     jw_end_array(&w);
@@ -1116,9 +1136,13 @@ static int analyze_run(hb_context *ctx, const analyze_opts *A, analyze_results *
         settings_add(R, "training: full batch, %lld steps; SGD momentum 0.9, lr grid {1, 0.3, 0.1, "
                      "0.03, 0.01}; Adam betas (0.9, 0.999), lr grid {1e-2, 3e-3, 1e-3}\n",
                      (long long)A->train_steps);
+        double tf = now_seconds();
         if (write_train_files("analyze", A->c.out, R->train, R->ntrain)) return EXIT_RUNTIME;
+        R->t_training += now_seconds() - tf;
     }
+    double tq = now_seconds();
     if (!A->no_quad && (status = analyze_quadratics(ctx, A, R)) != EXIT_OK) return status;
+    R->t_quadratics = now_seconds() - tq;
     progress_clear();
     R->seconds = now_seconds() - t0;
     if (analyze_write_summary(A, R)) return EXIT_RUNTIME;

@@ -453,16 +453,20 @@ static double sigma_for(double lo, double hi, double rel) {
  * (NaN when not estimated: n < 2, no replicates, or a spectrum with one probe). */
 static int js0_with_se(const hb_spectrum *const *sp, size_t n,
                        const hb_js_options *jo, int64_t replicates, double *M, double *mean,
-                       double *se, double **se_matrix) {
+                       double *se, double **se_matrix, spec_result *times) {
     *mean = *se = NAN;
     if (n < 2) return HB_OK;
+    double t0 = now_seconds();
     int rc = hb_spectra_js_matrix(sp, n, jo, M, mean);
+    double t1 = now_seconds();
+    times->t_js += t1 - t0;
     if (rc != HB_OK || replicates < 2) return rc;
     /* se_matrix (may be NULL): the standard error of every entry too, from the same
      * replicates (allocated here; left NULL when not estimated) */
     double *sek = NULL;
     if (se_matrix && !(sek = calloc(n * n, sizeof *sek))) return HB_ENOMEM;
     rc = hb_spectra_js_matrix_stderr(sp, n, jo, (size_t)replicates, JS_BOOTSTRAP_STREAM, sek, se);
+    times->t_js_bootstrap += now_seconds() - t1;
     if (rc == HB_ESTATE) { /* one probe: no error estimate, not a failure of the run */
         *se = NAN;
         rc = HB_OK;
@@ -576,6 +580,8 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
             goto done;
         }
     }
+    double t_blocks_end = now_seconds();
+    out->t_slq_blocks = t_blocks_end - t0;
     if (so->full) {
         progress_label("full Hessian");
         progress_outer((int64_t)nb, (int64_t)nb + 1);
@@ -584,6 +590,8 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
     }
     progress_label("%s", "");
     progress_outer(0, 0);
+    double t_dens0 = now_seconds();
+    out->t_slq_full = t_dens0 - t_blocks_end;
 
     /* shared grid over all spectra computed */
     double lo = INFINITY, hi = -INFINITY;
@@ -644,6 +652,8 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
         out->has_full = 1;
         if ((rc = hb_spectrum_density(full, out->grid, ng, sigma, out->full_density)) != HB_OK) goto done;
     }
+    double t_js0 = now_seconds();
+    out->t_density = t_js0 - t_dens0;
     out->js0_stderr = out->js0_normalized_stderr = NAN;
     out->js0_selected_stderr = out->js0_selected_normalized_stderr = NAN;
     out->js_replicates = so->js_replicates;
@@ -660,23 +670,25 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
             out->js0 = out->js0_normalized = NAN;
         } else {
             if ((rc = js0_with_se(all, nb, &jo, so->js_replicates, out->js, &out->js0,
-                                  &out->js0_stderr, &out->js_stderr)) != HB_OK)
+                                  &out->js0_stderr, &out->js_stderr, out)) != HB_OK)
                 goto done;
             /* secondary convention, reported next to the primary one: scale-normalised spectra */
             double *tmp = malloc(nb * nb * sizeof(double));
             if (!tmp) { rc = HB_ENOMEM; goto done; }
             jo.normalize = 1;
             rc = js0_with_se(all, nb, &jo, so->js_replicates, tmp, &out->js0_normalized,
-                             &out->js0_normalized_stderr, NULL);
+                             &out->js0_normalized_stderr, NULL, out);
             free(tmp);
             if (rc != HB_OK) goto done;
         }
         out->js_grid_points = jo.grid_points;
         /* which blocks the normalised JS0 left out (issue 12.4): the library's own test */
         if (!(out->zero = calloc(nb, sizeof(int)))) { rc = HB_ENOMEM; goto done; }
+        double tz = now_seconds();
         if ((rc = hb_spectra_zero_flags(all, nb, &jo, out->zero, &out->n_zero,
                                         &out->zero_tol)) != HB_OK)
             goto done;
+        out->t_js += now_seconds() - tz;
         if (so->js_blocks) {
             /* the subset's own JS matrix: exactly as if only these blocks had been analysed */
             out->js_blocks = so->js_blocks;
@@ -704,7 +716,7 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
                 rc = js0_with_se(sub, ns, &jo, so->js_replicates, m2,
                                  norm ? &out->js0_selected_normalized : &out->js0_selected,
                                  norm ? &out->js0_selected_normalized_stderr : &out->js0_selected_stderr,
-                                 NULL);
+                                 NULL, out);
             }
             free(m2);
             free(sub);
