@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "compute.h"
+#include "jobs.h"
 #include "presets.h"
 #include "results.h"
 #include "runstate.h"
@@ -141,7 +142,14 @@ static int check_readable(const char *cmd, const char *path) {
 
 /* Reports a compute failure; returns the exit status: 128 + the signal number after an
  * interruption (SIGINT 130, SIGTERM 143: the shells' convention). */
+static int report_failure_text(const char *cmd, int rc, const char *what, const char *msg);
+
 static int report_failure(const char *cmd, hb_context *ctx, int rc, const char *what) {
+    return report_failure_text(cmd, rc, what, ctx ? hb_context_last_error(ctx) : "");
+}
+
+/* report_failure with the library's message given (a job's context is gone by then). */
+static int report_failure_text(const char *cmd, int rc, const char *what, const char *msg) {
     progress_clear();
     int sig = progress_interrupted();
     if (sig && rc == HB_ECANCELED) {
@@ -153,8 +161,7 @@ static int report_failure(const char *cmd, hb_context *ctx, int rc, const char *
     if (rc == CMP_UNAVAILABLE)
         runtime_error(cmd, "%s: not available in this build", what);
     else
-        runtime_error(cmd, "%s failed: %s (%s)", what, hb_strerror(rc),
-                      ctx ? hb_context_last_error(ctx) : "");
+        runtime_error(cmd, "%s failed: %s (%s)", what, hb_strerror(rc), msg);
     return EXIT_RUNTIME;
 }
 
@@ -387,15 +394,18 @@ static const char *const family_choices[] = {"both", "heterogeneous", "homogeneo
 static int run_quadratics(const char *cmd, hb_context *ctx, const quad_opts *qo, int which,
                           quad_family *q, size_t *nq) {
     *nq = 0;
-    for (int fam = 1; fam <= 2; fam++) {
-        if (which != 0 && which != fam) continue;
-        progress_stage("quadratic: %s blocks, kappa = %g", fam == 1 ? "heterogeneous" : "homogeneous",
-                       qo->cond);
-        int rc = compute_quadratic(ctx, qo, fam == 1 ? HB_QUAD_HETEROGENEOUS : HB_QUAD_HOMOGENEOUS,
-                                   &q[*nq]);
-        if (rc != HB_OK) return report_failure(cmd, ctx, rc, "the quadratic test bed");
-        (*nq)++;
-    }
+    int fams[2];
+    size_t nf = 0;
+    for (int fam = 1; fam <= 2; fam++)
+        if (which == 0 || which == fam) fams[nf++] = fam == 1 ? HB_QUAD_HETEROGENEOUS : HB_QUAD_HOMOGENEOUS;
+    progress_stage("quadratic: %s blocks, kappa = %g", nf == 2 ? "heterogeneous and homogeneous"
+                   : which == 1 ? "heterogeneous" : "homogeneous", qo->cond);
+    int64_t threads = 1;
+    hb_context_get_i64(ctx, HB_CTX_THREADS, &threads);
+    char why[512] = "";
+    int rc = compute_quadratics(ctx, qo, fams, nf, (int)threads, q, why, sizeof why);
+    if (rc != HB_OK) return report_failure_text(cmd, rc, "the quadratic test bed", why);
+    *nq = nf;
     progress_clear();
     return EXIT_OK;
 }
@@ -729,38 +739,106 @@ done:
 
 /* Trains fresh copies of the model (same seed: same initialisation and data) at every
  * learning rate of the grid; best = lowest final loss. */
-static int train_grid(hb_context *ctx, const common_opts *c, model_opts *mo,
-                      const char *optimizer, const double *lrs, size_t n, int64_t steps,
-                      double *finals, train_run *best) {
-    memset(best, 0, sizeof *best);
-    best->final_loss = NAN;
-    for (size_t i = 0; i < n; i++) {
-        hb_model *m = NULL;
-        hb_context_set_i64(ctx, HB_CTX_SEED, c->seed);
-        int rc = model_make(ctx, mo, &m, NULL, 0);
-        if (rc != HB_OK) return rc;
-        train_opts to = {.optimizer = optimizer, .lr = lrs[i], .momentum = 0.9, .wd = 0,
-                         .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .steps = steps,
-                         .heads = mo->heads};
-        progress_label("lr %g", lrs[i]);
-        progress_outer((int64_t)i, (int64_t)n);
-        train_run r = {0};
-        rc = compute_train(ctx, m, &to, &r);
-        hb_model_free(m);
-        if (rc != HB_OK && rc != HB_ENONFINITE) { train_run_free(&r); return rc; }
-        finals[i] = r.final_loss;
-        if (isfinite(r.final_loss) && !(r.final_loss >= best->final_loss)) {
-            train_run_free(best);
-            *best = r;
-        } else {
-            train_run_free(&r);
+/* One run of a learning-rate grid: a fresh model from the seed (the same state whatever
+ * ran before, on whichever context), trained. */
+typedef struct lr_job {
+    const char *optimizer;
+    double lr;
+    train_run run;
+    int rc;
+    char why[512]; /* the job context's message when rc is a failure */
+} lr_job;
+
+typedef struct lr_jobs {
+    hb_context *ctx;        /* job_threads = 0: every job in order on this context */
+    const common_opts *c;
+    const model_opts *mo;
+    int64_t steps;
+    int job_threads;        /* > 0: each job on a context of its own with these threads */
+    size_t n;
+    lr_job *job;
+} lr_jobs;
+
+static int lr_run(hb_context *ctx, const lr_jobs *J, lr_job *j) {
+    model_opts mo = *J->mo;
+    hb_model *m = NULL;
+    hb_context_set_i64(ctx, HB_CTX_SEED, J->c->seed);
+    int rc = model_make(ctx, &mo, &m, NULL, 0);
+    if (rc != HB_OK) return rc;
+    train_opts to = {.optimizer = j->optimizer, .lr = j->lr, .momentum = 0.9, .wd = 0,
+                     .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .steps = J->steps,
+                     .heads = mo.heads, .in_job = J->job_threads > 0};
+    rc = compute_train(ctx, m, &to, &j->run);
+    hb_model_free(m);
+    return rc;
+}
+
+static void lr_job_fn(void *arg, size_t i) {
+    lr_jobs *J = arg;
+    lr_job *j = &J->job[i];
+    hb_context *ctx = J->ctx;
+    int rc = HB_OK;
+    if (J->job_threads) {
+        ctx = NULL;
+        if ((rc = hb_context_create(&ctx)) == HB_OK &&
+            (rc = hb_context_set_i64(ctx, HB_CTX_THREADS, J->job_threads)) == HB_OK)
+            progress_cancel_only(ctx);
+    } else {
+        progress_label("%s lr %g", j->optimizer, j->lr);
+        progress_outer((int64_t)i, (int64_t)J->n);
+    }
+    if (rc == HB_OK) rc = lr_run(ctx, J, j);
+    if (rc != HB_OK && rc != HB_ENONFINITE)
+        snprintf(j->why, sizeof j->why, "%s", ctx ? hb_context_last_error(ctx) : "cannot create a context");
+    j->rc = rc;
+    if (J->job_threads) hb_context_free(ctx);
+}
+
+/* The grids of one model (SGD and Adam: 8 independent runs) as jobs on the --threads
+ * (issue 19; a run itself is sequential: step t needs step t − 1). Each job gets
+ * threads / jobs of them for its own products; the results do not depend on that (the
+ * library is bit-identical for any thread count, tests/test_repro.c), nor on which job
+ * ends first: every grid is combined below in learning-rate order, as the serial loop did.
+ * finals[g][i]: the final loss of grid g at lrs[g][i]; best[g]: its best finite run. On a
+ * failure (not a divergence) the first failing run in order is the one reported (why). */
+static int train_grids(hb_context *ctx, const common_opts *c, const model_opts *mo, int64_t steps,
+                       const char *const optimizer[2], const double *const lrs[2], const size_t n[2],
+                       double *const finals[2], train_run best[2], char *why, size_t nwhy) {
+    size_t total = n[0] + n[1];
+    lr_job *job = calloc(total, sizeof *job);
+    if (!job) return HB_ENOMEM;
+    for (size_t g = 0, k = 0; g < 2; g++)
+        for (size_t i = 0; i < n[g]; i++, k++) job[k] = (lr_job){.optimizer = optimizer[g], .lr = lrs[g][i]};
+    int T = c->threads > 1 ? (int)c->threads : 1, nw = (size_t)T < total ? T : (int)total;
+    lr_jobs J = {.ctx = ctx, .c = c, .mo = mo, .steps = steps, .n = total, .job = job,
+                 .job_threads = T > 1 ? T / nw : 0};
+    jobs_run(total, T, lr_job_fn, &J);
+    int rc = HB_OK;
+    for (size_t g = 0, k = 0; g < 2; g++) {
+        memset(&best[g], 0, sizeof best[g]);
+        best[g].final_loss = NAN;
+        for (size_t i = 0; i < n[g]; i++, k++) {
+            train_run *r = &job[k].run;
+            if (rc == HB_OK && job[k].rc != HB_OK && job[k].rc != HB_ENONFINITE) {
+                rc = job[k].rc;
+                snprintf(why, nwhy, "%s", job[k].why);
+            }
+            if (rc != HB_OK) { train_run_free(r); continue; }
+            finals[g][i] = r->final_loss;
+            if (isfinite(r->final_loss) && !(r->final_loss >= best[g].final_loss)) {
+                train_run_free(&best[g]);
+                best[g] = *r;
+            } else {
+                train_run_free(r);
+            }
+        }
+        if (!best[g].loss) { /* every run diverged: keep the grid, report non-finite */
+            snprintf(best[g].optimizer, sizeof best[g].optimizer, "%s", optimizer[g]);
+            best[g].steps = steps;
         }
     }
-    if (!best->loss) { /* every run diverged: keep the grid, report non-finite */
-        snprintf(best->optimizer, sizeof best->optimizer, "%s", optimizer);
-        best->steps = steps;
-    }
-    return HB_OK;
+    free(job);
+    return rc;
 }
 
 /* ---- analyze: parse, run (per model: build, spectra, training; then quadratics), report --- */
@@ -964,13 +1042,18 @@ static int analyze_training(hb_context *ctx, const analyze_opts *A, analyze_resu
     }
     memcpy(t->sgd_lrs, sgd_lrs, sizeof sgd_lrs);
     memcpy(t->adam_lrs, adam_lrs, sizeof adam_lrs);
-    progress_stage("%s: SGD (momentum 0.9), %d learning rates x %lld steps", mname, (int)N_SGD,
-                   (long long)A->train_steps);
-    int rc = train_grid(ctx, &A->c, mo, "sgd", sgd_lrs, N_SGD, A->train_steps, t->sgd_final, &t->sgd);
-    if (rc != HB_OK) return report_failure(cmd, ctx, rc, "SGD training");
-    progress_stage("%s: Adam, %d learning rates x %lld steps", mname, (int)N_ADAM, (long long)A->train_steps);
-    rc = train_grid(ctx, &A->c, mo, "adam", adam_lrs, N_ADAM, A->train_steps, t->adam_final, &t->adam);
-    if (rc != HB_OK) return report_failure(cmd, ctx, rc, "Adam training");
+    progress_stage("%s: SGD (momentum 0.9), %d learning rates, and Adam, %d, x %lld steps", mname,
+                   (int)N_SGD, (int)N_ADAM, (long long)A->train_steps);
+    const char *const opts[2] = {"sgd", "adam"};
+    const double *const lrs[2] = {sgd_lrs, adam_lrs};
+    const size_t n[2] = {N_SGD, N_ADAM};
+    double *const finals[2] = {t->sgd_final, t->adam_final};
+    train_run best[2];
+    char why[512] = "";
+    int rc = train_grids(ctx, &A->c, mo, A->train_steps, opts, lrs, n, finals, best, why, sizeof why);
+    t->sgd = best[0];
+    t->adam = best[1];
+    if (rc != HB_OK) return report_failure_text(cmd, rc, "SGD and Adam training", why);
     t->gap = t->sgd.final_loss - t->adam.final_loss;
     return EXIT_OK;
 }
