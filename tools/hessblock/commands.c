@@ -742,6 +742,7 @@ done:
 /* One run of a learning-rate grid: a fresh model from the seed (the same state whatever
  * ran before, on whichever context), trained. */
 typedef struct lr_job {
+    const model_opts *mo;
     const char *optimizer;
     double lr;
     train_run run;
@@ -752,7 +753,6 @@ typedef struct lr_job {
 typedef struct lr_jobs {
     hb_context *ctx;        /* job_threads = 0: every job in order on this context */
     const common_opts *c;
-    const model_opts *mo;
     int64_t steps;
     int job_threads;        /* > 0: each job on a context of its own with these threads */
     size_t n;
@@ -760,7 +760,7 @@ typedef struct lr_jobs {
 } lr_jobs;
 
 static int lr_run(hb_context *ctx, const lr_jobs *J, lr_job *j) {
-    model_opts mo = *J->mo;
+    model_opts mo = *j->mo;
     hb_model *m = NULL;
     hb_context_set_i64(ctx, HB_CTX_SEED, J->c->seed);
     int rc = model_make(ctx, &mo, &m, NULL, 0);
@@ -794,47 +794,60 @@ static void lr_job_fn(void *arg, size_t i) {
     if (J->job_threads) hb_context_free(ctx);
 }
 
-/* The grids of one model (SGD and Adam: 8 independent runs) as jobs on the --threads
- * (issue 19; a run itself is sequential: step t needs step t − 1). Each job gets
- * threads / jobs of them for its own products; the results do not depend on that (the
- * library is bit-identical for any thread count, tests/test_repro.c), nor on which job
- * ends first: every grid is combined below in learning-rate order, as the serial loop did.
- * finals[g][i]: the final loss of grid g at lrs[g][i]; best[g]: its best finite run. On a
- * failure (not a divergence) the first failing run in order is the one reported (why). */
-static int train_grids(hb_context *ctx, const common_opts *c, const model_opts *mo, int64_t steps,
-                       const char *const optimizer[2], const double *const lrs[2], const size_t n[2],
-                       double *const finals[2], train_run best[2], char *why, size_t nwhy) {
-    size_t total = n[0] + n[1];
-    lr_job *job = calloc(total, sizeof *job);
+/* One learning-rate grid of one model: finals[i] the final loss at lrs[i], best its best
+ * finite run (filled by train_grids). */
+typedef struct lr_grid {
+    const model_opts *mo;
+    const char *optimizer;
+    const double *lrs;
+    size_t n;
+    double *finals;
+    train_run best;
+} lr_grid;
+
+/* The ng grids (every model's SGD and Adam: 8 runs a model) as jobs on the --threads
+ * (issue 19; a run itself is sequential: step t needs step t − 1, so the longest run is
+ * the floor). Each job gets threads / jobs of them for its own products; the results do not
+ * depend on that (the library is bit-identical for any thread count, tests/test_repro.c),
+ * nor on which job ends first: every grid is combined below in learning-rate order, as the
+ * serial loop did. On a failure (not a divergence) the first failing run in order is the one
+ * reported (why). */
+static int train_grids(hb_context *ctx, const common_opts *c, int64_t steps, lr_grid *grid, size_t ng,
+                       char *why, size_t nwhy) {
+    size_t total = 0;
+    for (size_t g = 0; g < ng; g++) total += grid[g].n;
+    lr_job *job = calloc(total ? total : 1, sizeof *job);
     if (!job) return HB_ENOMEM;
-    for (size_t g = 0, k = 0; g < 2; g++)
-        for (size_t i = 0; i < n[g]; i++, k++) job[k] = (lr_job){.optimizer = optimizer[g], .lr = lrs[g][i]};
+    for (size_t g = 0, k = 0; g < ng; g++)
+        for (size_t i = 0; i < grid[g].n; i++, k++)
+            job[k] = (lr_job){.mo = grid[g].mo, .optimizer = grid[g].optimizer, .lr = grid[g].lrs[i]};
     int T = c->threads > 1 ? (int)c->threads : 1, nw = (size_t)T < total ? T : (int)total;
-    lr_jobs J = {.ctx = ctx, .c = c, .mo = mo, .steps = steps, .n = total, .job = job,
+    lr_jobs J = {.ctx = ctx, .c = c, .steps = steps, .n = total, .job = job,
                  .job_threads = T > 1 ? T / nw : 0};
     jobs_run(total, T, lr_job_fn, &J);
     int rc = HB_OK;
-    for (size_t g = 0, k = 0; g < 2; g++) {
-        memset(&best[g], 0, sizeof best[g]);
-        best[g].final_loss = NAN;
-        for (size_t i = 0; i < n[g]; i++, k++) {
+    for (size_t g = 0, k = 0; g < ng; g++) {
+        train_run *best = &grid[g].best;
+        memset(best, 0, sizeof *best);
+        best->final_loss = NAN;
+        for (size_t i = 0; i < grid[g].n; i++, k++) {
             train_run *r = &job[k].run;
             if (rc == HB_OK && job[k].rc != HB_OK && job[k].rc != HB_ENONFINITE) {
                 rc = job[k].rc;
                 snprintf(why, nwhy, "%s", job[k].why);
             }
             if (rc != HB_OK) { train_run_free(r); continue; }
-            finals[g][i] = r->final_loss;
-            if (isfinite(r->final_loss) && !(r->final_loss >= best[g].final_loss)) {
-                train_run_free(&best[g]);
-                best[g] = *r;
+            grid[g].finals[i] = r->final_loss;
+            if (isfinite(r->final_loss) && !(r->final_loss >= best->final_loss)) {
+                train_run_free(best);
+                *best = *r;
             } else {
                 train_run_free(r);
             }
         }
-        if (!best[g].loss) { /* every run diverged: keep the grid, report non-finite */
-            snprintf(best[g].optimizer, sizeof best[g].optimizer, "%s", optimizer[g]);
-            best[g].steps = steps;
+        if (!best->loss) { /* every run diverged: keep the grid, report non-finite */
+            snprintf(best->optimizer, sizeof best->optimizer, "%s", grid[g].optimizer);
+            best->steps = steps;
         }
     }
     free(job);
@@ -859,6 +872,7 @@ typedef struct analyze_results {
     size_t nspec, ntrain, nquad;
     char sizes[8][256];
     model_sizes size_info[8]; /* the same, structured (JSON "sizes") */
+    model_opts mo[8];         /* how each model was built (the training rebuilds it) */
     char settings[4096];
     size_t sl;               /* length of settings */
     double seconds;
@@ -1024,42 +1038,47 @@ static int analyze_spectra(hb_context *ctx, const analyze_opts *A, analyze_resul
     return status;
 }
 
-/* SGD and Adam over their learning-rate grids on fresh copies of model mo. */
-static int analyze_training(hb_context *ctx, const analyze_opts *A, analyze_results *R,
-                            model_opts *mo, int i) {
-    const char *cmd = "analyze", *mname = model_kind_name(A->mkinds[i]);
-    train_cmp *t = &R->train[R->ntrain++];
-    snprintf(t->model, sizeof t->model, "%s", mname);
-    t->n_sgd = N_SGD;
-    t->n_adam = N_ADAM;
-    t->sgd_lrs = malloc(sizeof sgd_lrs);
-    t->sgd_final = malloc(sizeof sgd_lrs);
-    t->adam_lrs = malloc(sizeof adam_lrs);
-    t->adam_final = malloc(sizeof adam_lrs);
-    if (!t->sgd_lrs || !t->sgd_final || !t->adam_lrs || !t->adam_final) {
-        runtime_error(cmd, "out of memory");
-        return EXIT_RUNTIME;
+/* SGD and Adam over their learning-rate grids on fresh copies of every model: all runs of
+ * all models as one set of jobs (the longest gpt run is the floor, not the sum of every
+ * model's longest), after the spectra. */
+static int analyze_training(hb_context *ctx, const analyze_opts *A, analyze_results *R) {
+    const char *cmd = "analyze";
+    lr_grid grid[16];
+    for (int i = 0; i < A->nm; i++) {
+        train_cmp *t = &R->train[R->ntrain++];
+        snprintf(t->model, sizeof t->model, "%s", model_kind_name(A->mkinds[i]));
+        t->n_sgd = N_SGD;
+        t->n_adam = N_ADAM;
+        t->sgd_lrs = malloc(sizeof sgd_lrs);
+        t->sgd_final = malloc(sizeof sgd_lrs);
+        t->adam_lrs = malloc(sizeof adam_lrs);
+        t->adam_final = malloc(sizeof adam_lrs);
+        if (!t->sgd_lrs || !t->sgd_final || !t->adam_lrs || !t->adam_final) {
+            runtime_error(cmd, "out of memory");
+            return EXIT_RUNTIME;
+        }
+        memcpy(t->sgd_lrs, sgd_lrs, sizeof sgd_lrs);
+        memcpy(t->adam_lrs, adam_lrs, sizeof adam_lrs);
+        grid[2 * i] = (lr_grid){.mo = &R->mo[i], .optimizer = "sgd", .lrs = sgd_lrs, .n = N_SGD,
+                                .finals = t->sgd_final};
+        grid[2 * i + 1] = (lr_grid){.mo = &R->mo[i], .optimizer = "adam", .lrs = adam_lrs, .n = N_ADAM,
+                                    .finals = t->adam_final};
     }
-    memcpy(t->sgd_lrs, sgd_lrs, sizeof sgd_lrs);
-    memcpy(t->adam_lrs, adam_lrs, sizeof adam_lrs);
-    progress_stage("%s: SGD (momentum 0.9), %d learning rates, and Adam, %d, x %lld steps", mname,
-                   (int)N_SGD, (int)N_ADAM, (long long)A->train_steps);
-    const char *const opts[2] = {"sgd", "adam"};
-    const double *const lrs[2] = {sgd_lrs, adam_lrs};
-    const size_t n[2] = {N_SGD, N_ADAM};
-    double *const finals[2] = {t->sgd_final, t->adam_final};
-    train_run best[2];
+    progress_stage("training: SGD (momentum 0.9), %d learning rates, and Adam, %d, x %lld steps, %d "
+                   "model%s", (int)N_SGD, (int)N_ADAM, (long long)A->train_steps, A->nm, A->nm > 1 ? "s" : "");
     char why[512] = "";
-    int rc = train_grids(ctx, &A->c, mo, A->train_steps, opts, lrs, n, finals, best, why, sizeof why);
-    t->sgd = best[0];
-    t->adam = best[1];
+    int rc = train_grids(ctx, &A->c, A->train_steps, grid, 2 * (size_t)A->nm, why, sizeof why);
+    for (int i = 0; i < A->nm; i++) {
+        train_cmp *t = &R->train[i];
+        t->sgd = grid[2 * i].best;
+        t->adam = grid[2 * i + 1].best;
+        t->gap = t->sgd.final_loss - t->adam.final_loss;
+    }
     if (rc != HB_OK) return report_failure_text(cmd, rc, "SGD and Adam training", why);
-    t->gap = t->sgd.final_loss - t->adam.final_loss;
     return EXIT_OK;
 }
 
-/* Model i: built from the seed (the same state whatever ran before), its spectra, its
- * training. */
+/* Model i: built from the seed (the same state whatever ran before), its spectra. */
 static int analyze_model(hb_context *ctx, const analyze_opts *A, analyze_results *R, int i) {
     model_opts mo = {.kind = A->mkinds[i], .dtype = HB_F64};
     preset_apply(preset_get(A->preset), &mo);
@@ -1075,9 +1094,7 @@ static int analyze_model(hb_context *ctx, const analyze_opts *A, analyze_results
     if (!A->c.quiet) fprintf(stderr, "[hessblock] %s: %s\n", mname, R->sizes[i]);
     int status = A->no_spectra ? EXIT_OK : analyze_spectra(ctx, A, R, m, &mo, i);
     hb_model_free(m);
-    t0 = now_seconds();
-    if (status == EXIT_OK && !A->no_train) status = analyze_training(ctx, A, R, &mo, i);
-    R->t_training += now_seconds() - t0;
+    R->mo[i] = mo; /* the training (analyze_training) rebuilds it from these */
     return status;
 }
 
@@ -1215,6 +1232,9 @@ static int analyze_run(hb_context *ctx, const analyze_opts *A, analyze_results *
     int status = EXIT_OK;
     for (int i = 0; i < A->nm && status == EXIT_OK; i++) status = analyze_model(ctx, A, R, i);
     if (status != EXIT_OK) return status;
+    double tt = now_seconds();
+    if (!A->no_train && (status = analyze_training(ctx, A, R)) != EXIT_OK) return status;
+    R->t_training = now_seconds() - tt;
     if (!A->no_train && R->ntrain) {
         settings_add(R, "training: full batch, %lld steps; SGD momentum 0.9, lr grid {1, 0.3, 0.1, "
                      "0.03, 0.01}; Adam betas (0.9, 0.999), lr grid {1e-2, 3e-3, 1e-3}\n",
