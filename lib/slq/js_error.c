@@ -197,6 +197,7 @@ int hb__js_matrix_stderr_chunked(const hb_spectrum *const *spectra, size_t k,
     if ((size_t)nt > replicates) nt = (int)replicates;
     size_t per = (kk + 1) * sizeof(double), chunk = CHUNK_BYTES / per;
     if (max_chunk && chunk > max_chunk) chunk = max_chunk; /* tests: many chunks */
+    if (nt == 1) chunk = 1; /* nothing to balance: progress and cancel after every replicate */
     if (chunk < (size_t)nt) chunk = (size_t)nt;
     if (chunk > replicates) chunk = replicates;
     size_t kG, picks, scr, mats;
