@@ -1241,6 +1241,10 @@ static void quad_job_fn(void *arg, size_t i) {
         rc = quad_run(ctx, m, quad_methods[q->j].kind, Q->out[q->f].m[q->j].lrs[q->k], Q->l0[q->f],
                       Q->lstar[q->f], &qo, &q->iters, q->curve, &q->nc);
     if (!rc && progress_interrupted()) rc = HB_ECANCELED;
+    if (!rc && q->nc < (size_t)qo.max_iters + 1) { /* keep only what the run wrote */
+        double *c = realloc(q->curve, (q->nc ? q->nc : 1) * sizeof(double));
+        if (c) q->curve = c;
+    }
     if (rc) snprintf(q->why, sizeof q->why, "%s", ctx ? hb_context_last_error(ctx) : "cannot create a context");
     q->rc = rc;
     hb_model_free(m);
@@ -1252,6 +1256,9 @@ int compute_quadratics(hb_context *ctx, const quad_opts *qo, const int *fam, siz
                        quad_family *out, char *why, size_t nwhy) {
     why[0] = 0;
     for (size_t f = 0; f < nf; f++) memset(&out[f], 0, sizeof out[f]);
+    /* every running job holds a curve of max_iters + 1 until its run ends: with a huge
+     * --quad-max-iters, the serial loop (one curve) instead of threads × that */
+    if ((double)(qo->max_iters + 1) * sizeof(double) * (double)threads > (double)(1u << 30)) threads = 1;
     if (threads <= 1) {
         for (size_t f = 0; f < nf; f++) {
             int rc = compute_quadratic(ctx, qo, fam[f], &out[f]);
