@@ -87,3 +87,31 @@ const char *hb_test_comma_locale(void) {
                   "HB_REQUIRE_COMMA_LOCALE is set but no decimal-comma locale exists");
     return NULL;
 }
+
+/* xorshift32: a generator of the test's own, so the spectra do not depend on the context */
+static double test_uniform(unsigned *x) {
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return (double)(*x >> 8) / (double)(1u << 24);
+}
+
+void hb_test_spectra(hb_context *ctx, size_t k, unsigned seed, size_t zero_at, hb_spectrum **out) {
+    unsigned x = seed * 2654435761u + 1u;
+    for (size_t i = 0; i < k; i++) {
+        ck_assert_int_eq(hb_spectrum_create(ctx, 100, &out[i]), HB_OK);
+        size_t probes = 2 + (size_t)(test_uniform(&x) * 4);
+        double shift = 4 * test_uniform(&x) - 2, width = 0.5 + 3 * test_uniform(&x);
+        for (size_t p = 0; p < probes; p++) {
+            double nodes[8], weights[8];
+            size_t count = 3 + (size_t)(test_uniform(&x) * 6);
+            double at = shift;
+            for (size_t j = 0; j < count; j++) {
+                at += width * (0.05 + test_uniform(&x)) / (double)count;
+                nodes[j] = i == zero_at ? 1e-30 * at : at;
+                weights[j] = 0.1 + test_uniform(&x);
+            }
+            ck_assert_int_eq(hb_spectrum_add_probe(out[i], nodes, weights, count), HB_OK);
+        }
+    }
+}

@@ -40,6 +40,13 @@ const char *hb_test_comma_locale(void);
 /* A plain context with malloc, the given threads and seed. */
 hb_context *hb_test_context(int threads, int64_t seed);
 
+/* hb_test_spectra: k spectra on ctx (operator size 100), each of 2..5 probes of 3..8
+ * ascending nodes in about [-2, 6] with positive weights, all drawn from a fixed generator
+ * of `seed` (not the context's: the same spectra on any context). Spectrum zero_at (if
+ * < k) has its nodes scaled by 1e-30: numerically zero next to the others. The caller
+ * frees out[0..k-1]. */
+void hb_test_spectra(hb_context *ctx, size_t k, unsigned seed, size_t zero_at, hb_spectrum **out);
+
 /* |a-b| <= tol·max(1, |a|, |b|) */
 #define HB_ASSERT_CLOSE(a, b, tol)                                                       \
     do {                                                                                 \

@@ -224,6 +224,38 @@ START_TEST(test_gemm_threads_policy) {
 }
 END_TEST
 
+/* The JS bootstrap (lib/slq/js_error.c) runs its replicates on the context's threads: the
+ * CLI's size (37 blocks, 100 replicates), both conventions, one spectrum numerically zero. */
+static void js_bootstrap_at(int threads, int normalize, double *S, double *se) {
+    enum { K = 37 };
+    hb_context *ctx = hb_test_context(threads, 4242);
+    hb_spectrum *sp[K];
+    hb_test_spectra(ctx, K, 19, 11, sp);
+    hb_js_options o = HB_JS_OPTIONS_INIT;
+    o.normalize = normalize;
+    OK(hb_spectra_js_matrix_stderr((const hb_spectrum *const *)sp, K, &o, 100, 1, S, se));
+    for (int i = 0; i < K; i++) hb_spectrum_free(sp[i]);
+    hb_context_free(ctx);
+}
+
+START_TEST(test_repro_js_bootstrap) {
+    enum { K = 37 };
+    static double S0[K * K], S[K * K];
+    for (int norm = 0; norm < 2; norm++) {
+        double se0, se;
+        js_bootstrap_at(1, norm, S0, &se0);
+        ck_assert(se0 > 0);
+        for (size_t i = 0; i < sizeof thread_counts / sizeof thread_counts[0]; i++)
+            for (int rep = 0; rep < REPEATS; rep++) {
+                js_bootstrap_at(thread_counts[i], norm, S, &se);
+                ck_assert_msg(memcmp(S, S0, sizeof S) == 0 && memcmp(&se, &se0, sizeof se) == 0,
+                              "normalize %d, %d threads, run %d: se %.17g, at 1 thread %.17g", norm,
+                              thread_counts[i], rep + 1, se, se0);
+            }
+    }
+}
+END_TEST
+
 START_TEST(test_repro_gpt) { check_case(GPT); }
 END_TEST
 START_TEST(test_repro_gpt_f32) { check_case(GPT_F32); }
@@ -245,6 +277,7 @@ Suite *hb_suite_repro(void) {
     tcase_add_test(tc, test_repro_mlp);
     tcase_add_test(tc, test_repro_cnn);
     tcase_add_test(tc, test_repro_net);
+    tcase_add_test(tc, test_repro_js_bootstrap);
     suite_add_tcase(s, tc);
     return s;
 }

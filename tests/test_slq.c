@@ -10,6 +10,7 @@
 
 #include "hb_test.h"
 #include "kernels/kernels.h"
+#include "slq/slq_internal.h"
 
 /* ---- Helpers ------------------------------------------------------------------------- */
 static int cmp_d(const void *a, const void *b) {
@@ -1035,6 +1036,72 @@ START_TEST(test_js_zero) {
 }
 END_TEST
 
+/* The bootstrap replicates run on the context's threads (issue 19): the same bits for any
+ * thread count and any chunk of replicates per parallel round, on every JS convention,
+ * with fewer replicates than threads too; progress comes in replicate order from the
+ * calling thread, and a cancel mid-run returns HB_ECANCELED. */
+static int js_boot_seen(void *user, const char *task, int64_t done, int64_t total) {
+    int64_t *seen = user; /* [0]: calls, [1]: last done; cancel at seen[2] (0: never) */
+    ck_assert_str_eq(task, "js-bootstrap");
+    ck_assert(done == seen[1] + 1 && done <= total);
+    seen[0]++;
+    seen[1] = done;
+    return seen[2] && done >= seen[2];
+}
+
+static void js_stderr_at(int threads, size_t chunk, int conv, size_t reps, double *S, double *se) {
+    enum { K = 7 };
+    hb_context *ctx = hb_test_context(threads, 21);
+    hb_spectrum *sp[K];
+    hb_test_spectra(ctx, K, 5, 3, sp);
+    hb_js_options o = HB_JS_OPTIONS_INIT;
+    o.normalize = conv == 1;                 /* spectrum 3 numerically zero: left out */
+    o.grid = conv == 2 ? HB_JS_GRID_SYMLOG : HB_JS_GRID_LINEAR;
+    int64_t seen[3] = {0, 0, 0};
+    ck_assert_int_eq(hb_context_set_progress(ctx, js_boot_seen, seen), HB_OK);
+    ck_assert_int_eq(hb__js_matrix_stderr_chunked((const hb_spectrum *const *)sp, K, &o, reps, 77,
+                                                  chunk, S, se), HB_OK);
+    ck_assert(seen[0] == (int64_t)reps && seen[1] == (int64_t)reps);
+    for (int i = 0; i < K; i++) hb_spectrum_free(sp[i]);
+    hb_context_free(ctx);
+}
+
+START_TEST(test_js_stderr_threads) {
+    enum { K = 7 };
+    static const int threads[] = {1, 2, 3, 7};
+    static const size_t chunks[] = {0, 1, 3};
+    static const size_t reps[] = {2, 23};
+    for (int conv = 0; conv < 3; conv++)
+        for (size_t r = 0; r < 2; r++) {
+            double S0[K * K], se0, S[K * K], se;
+            js_stderr_at(1, 0, conv, reps[r], S0, &se0);
+            ck_assert(se0 > 0 && S0[1] > 0);
+            if (conv == 1) ck_assert(isnan(S0[3 * K + 1]) && isnan(S0[1 * K + 3]));
+            for (size_t t = 0; t < 4; t++)
+                for (size_t c = 0; c < 3; c++) {
+                    if (threads[t] == 1 && chunks[c] == 0) continue;
+                    js_stderr_at(threads[t], chunks[c], conv, reps[r], S, &se);
+                    ck_assert_msg(memcmp(S, S0, sizeof S) == 0 && memcmp(&se, &se0, sizeof se) == 0,
+                                  "convention %d, %zu replicates, %d threads, chunk %zu: se %.17g vs "
+                                  "%.17g at 1 thread", conv, reps[r], threads[t], chunks[c], se, se0);
+                }
+        }
+    /* cancel at replicate 5 of 23 on 3 threads, 2 per round: stops there, in order */
+    hb_context *ctx = hb_test_context(3, 21);
+    hb_spectrum *sp[K];
+    hb_test_spectra(ctx, K, 5, K, sp);
+    int64_t seen[3] = {0, 0, 5};
+    double S[K * K], se;
+    ck_assert_int_eq(hb_context_set_progress(ctx, js_boot_seen, seen), HB_OK);
+    ck_assert_int_eq(hb__js_matrix_stderr_chunked((const hb_spectrum *const *)sp, K, NULL, 23, 77, 2,
+                                                  S, &se), HB_ECANCELED);
+    ck_assert(seen[0] == 5 && seen[1] == 5);
+    ck_assert(strstr(hb_context_last_error(ctx), "js-bootstrap") != NULL);
+    for (int i = 0; i < K; i++) hb_spectrum_free(sp[i]);
+    hb_context_free(ctx);
+}
+END_TEST
+
 /* Bootstrap standard errors of JS values (hb_spectra_js_matrix_stderr, lib/slq/js_error.c). */
 START_TEST(test_js_stderr) {
     hb_context *ctx = hb_test_context(1, 10);
@@ -1434,6 +1501,7 @@ Suite *hb_suite_slq(void) {
         {"js_zero", test_js_zero},
         {"export_locale", test_export_locale},
         {"js_stderr", test_js_stderr},
+        {"js_stderr_threads", test_js_stderr_threads},
         {"bad_input", test_bad_input},
         {"restore_exact", test_restore_exact},
         {"oom", test_oom},

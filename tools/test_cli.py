@@ -274,6 +274,32 @@ if not unavailable(p, "analyze"):
         s = strict_json(fh.read(), "analyze summary.json")
     for sp in s["spectra"]:
         check_spectrum(sp, f"analyze {sp['model']}", True)
+    # issue 19: where the time went, and the same numbers and files at 3 threads (the JS
+    # bootstrap replicates, the learning-rate grids and the quadratic runs run as jobs then)
+    parts = s.get("seconds_parts", {})
+    check(sorted(parts) == ["models", "quadratics", "spectra", "spectrum_files", "training"]
+          and all(v >= 0 for v in parts.values()), f"analyze seconds_parts: {parts}")
+    for sp in s["spectra"]:
+        check(sorted(sp.get("seconds_parts", {})) == ["densities", "js_bootstrap", "js_matrices",
+                                                       "slq_blocks", "slq_full"], "spectrum seconds_parts")
+
+    def same_numbers(d):
+        if isinstance(d, dict):
+            return {k: same_numbers(v) for k, v in d.items()
+                    if k not in ("seconds", "seconds_parts", "out", "threads", "settings")}
+        if isinstance(d, list):
+            return [same_numbers(x) for x in d]
+        return d
+    d3 = fresh("analyze-threads3")
+    p3 = run(["analyze", "--preset", "tiny", "--threads", "3", "--quiet", "--out", d3], timeout=240)
+    check(p3.returncode == 0, f"analyze --threads 3: exit {p3.returncode}: {p3.stderr}")
+    with open(os.path.join(d3, "summary.json")) as fh:
+        s3 = strict_json(fh.read(), "analyze --threads 3 summary.json")
+    check(s3 is not None and same_numbers(s3) == same_numbers(s), "analyze: 3 threads changed a number")
+    for f in sorted(files):
+        if f.endswith((".csv", ".svg", ".npy")):
+            with open(os.path.join(d, f), "rb") as a, open(os.path.join(d3, f), "rb") as b:
+                check(a.read() == b.read(), f"analyze: {f} differs at 3 threads")
 
 # ---- --js-blocks weights: an ADDITIONAL JS0 over the weight blocks; the default is unchanged ------
 d = fresh("analyze-js-blocks")
@@ -324,6 +350,7 @@ else:
                          "--json", "--quiet"], capture_output=True, text=True, timeout=120,
                         env=dict(os.environ, LC_ALL=comma, LANG=comma))
     def untimed(text):  # the same run but for its wall-clock fields
+        text = re.sub(r'"seconds_parts": \{[^}]*\}', '"seconds_parts": {}', text)
         return re.sub(r'"seconds": [0-9.e+-]+', '"seconds": 0', text)
     check(pc.returncode == 0 and strict_json(pc.stdout, f"spectrum under {comma}") is not None
           and untimed(pc.stdout) == untimed(p0.stdout), f"spectrum --json under LC_ALL={comma} differs")
@@ -462,7 +489,7 @@ check(os.listdir(bare) == [], f"bare hessblock created {os.listdir(bare)}")
 def numbers_only(d):
     """summary.json without what may differ between two runs of the same settings."""
     if isinstance(d, dict):
-        return {k: numbers_only(v) for k, v in d.items() if k not in ("seconds", "out")}
+        return {k: numbers_only(v) for k, v in d.items() if k not in ("seconds", "seconds_parts", "out")}
     if isinstance(d, list):
         return [numbers_only(x) for x in d]
     return d

@@ -378,6 +378,10 @@ HB_API int hb_spectra_js_matrix(const hb_spectrum *const *spectra, size_t k,
  * (stderr_mean; 0 when k = 1). Either output may be NULL, not both. Deterministic for
  * (context seed, stream): draw j of spectrum i in replicate r is number
  * ((r·k + i)·2^24 + j) of that counter-based stream, whatever the thread count.
+ * Threads: the replicates run on the context's threads (HB_CTX_THREADS), combined in
+ * replicate order, so every output is bit-identical for any thread count; progress
+ * ("js-bootstrap", r, R) comes from the calling thread, in order, after each round of
+ * replicates (every replicate at 1 thread), and a cancel takes effect at the next report.
  * It measures PROBE noise only: a Lanczos length too short for the grid biases every probe
  * the same way, which resampling cannot see (docs/spectral.md, "Estimation error").
  * Cost: one density per probe on the grid, then per replicate k·n_v·G + k²·G.

@@ -10,6 +10,7 @@
  *   normalising: numerically-zero spectra (max|θ_i| ≤ tol·max_j max|θ_j|) are left out of
  *   the grid, the matrix (NaN rows/columns) and the mean, unless keep_zero */
 #include <math.h>
+#include <omp.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -315,11 +316,18 @@ int hb__js_probe_masses(const hb_spectrum *const *spectra, size_t k, const hb_js
     }
     HB_CHECK(ctx, hb__mul_size(np, G, &bytes) && hb__mul_size(bytes, sizeof(double), &bytes),
              HB_EOVERFLOW, "probes x grid overflows");
+    /* spectra on the context's threads (issue 19): every row is computed by the same code
+     * whichever thread does it, so D is the same bits for any thread count */
+    int nt = hb__threads(ctx);
+    if (nt < 1) nt = 1;
+    if ((size_t)nt > k) nt = (int)k;
     double *scale = hb__malloc(ctx, k * sizeof(double), "JS scales");
-    double *tn = hb__malloc(ctx, maxnodes * sizeof(double), "JS mapped nodes");
+    size_t *first = hb__malloc(ctx, k * sizeof(size_t), "JS probe rows");
+    double *tn = hb__malloc(ctx, (size_t)nt * maxnodes * sizeof(double), "JS mapped nodes");
     double *D = hb__malloc(ctx, bytes, "JS probe masses");
-    if (!scale || !tn || !D) {
+    if (!scale || !first || !tn || !D) {
         hb__free(ctx, scale);
+        hb__free(ctx, first);
         hb__free(ctx, tn);
         hb__free(ctx, D);
         return HB_ENOMEM;
@@ -329,23 +337,31 @@ int hb__js_probe_masses(const hb_spectrum *const *spectra, size_t k, const hb_js
     /* with nothing compared the grid is that of all spectra (the caller reports NaN) */
     grid_setup(spectra, k, &d, *n_use ? use : NULL, scale, &cfl, &sigma, &a, &step);
     const int symlog = d.grid == HB_JS_GRID_SYMLOG;
-    double *row = D;
-    for (size_t i = 0; i < k; i++)
-        for (size_t p = 0; p < spectra[i]->n_probes; p++, row += G) {
-            /* a one-probe view, so the density code is the very one hb_spectra_js_matrix uses */
-            hb_spectrum one = *spectra[i];
-            one.probes = &spectra[i]->probes[p];
-            one.n_probes = 1;
-            if (symlog)
-                for (size_t j = 0; j < one.probes->count; j++)
-                    tn[j] = asinh(one.probes->nodes[j] / scale[i] / cfl);
-            for (size_t g = 0; g < G; g++) {
-                double x = a + step * (double)g;
-                row[g] = symlog ? mapped_density_at(&one, tn, x, sigma)
-                                : hb__spectrum_density_at(&one, x, sigma, scale[i]);
+    for (size_t i = 0, r = 0; i < k; r += spectra[i]->n_probes, i++) first[i] = r;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        double *tn_t = tn + (size_t)omp_get_thread_num() * maxnodes;
+#pragma omp for schedule(static)
+        for (size_t i = 0; i < k; i++) {
+            double *row = D + first[i] * G;
+            for (size_t p = 0; p < spectra[i]->n_probes; p++, row += G) {
+                /* a one-probe view: the density code is the very one hb_spectra_js_matrix uses */
+                hb_spectrum one = *spectra[i];
+                one.probes = &spectra[i]->probes[p];
+                one.n_probes = 1;
+                if (symlog)
+                    for (size_t j = 0; j < one.probes->count; j++)
+                        tn_t[j] = asinh(one.probes->nodes[j] / scale[i] / cfl);
+                for (size_t g = 0; g < G; g++) {
+                    double x = a + step * (double)g;
+                    row[g] = symlog ? mapped_density_at(&one, tn_t, x, sigma)
+                                    : hb__spectrum_density_at(&one, x, sigma, scale[i]);
+                }
             }
         }
+    }
     hb__free(ctx, scale);
+    hb__free(ctx, first);
     hb__free(ctx, tn);
     *D_out = D;
     *G_out = G;

@@ -88,5 +88,11 @@ double hb__spectrum_density_at(const hb_spectrum *sp, double x, double sigma, do
 int hb__js_probe_masses(const hb_spectrum *const *spectra, size_t k, const hb_js_options *opt,
                         double **D_out, size_t *G_out, int *use, size_t *n_use);
 double hb__js_distance(const double *P, const double *Q, size_t G);
+/* hb_spectra_js_matrix_stderr with at most max_chunk replicates per parallel round
+ * (0: as many as 32 MiB of matrices hold; never fewer than the threads). The chunk size
+ * changes no number; the tests pass small ones to run many rounds (js_error.c). */
+int hb__js_matrix_stderr_chunked(const hb_spectrum *const *spectra, size_t k,
+                                 const hb_js_options *opt, size_t replicates, uint64_t stream,
+                                 size_t max_chunk, double *stderr_kxk, double *stderr_mean);
 
 #endif

@@ -52,6 +52,9 @@ void runtime_error(const char *cmd, const char *fmt, ...) __attribute__((format(
 /* Installs the progress callback on ctx (also the cancel path, so always); every: seconds
  * between two progress lines when stderr is not a terminal. */
 void progress_setup(hb_context *ctx, int quiet, double every);
+/* The cancel path alone, for a context of a job on another thread (jobs.h): the bar and
+ * log lines are the main thread's, so a job draws nothing. */
+void progress_cancel_only(hb_context *ctx);
 /* SIGINT and SIGTERM only set a flag (sig_atomic_t); the progress callback then returns
  * nonzero and the running library call stops with HB_ECANCELED. */
 void progress_catch_signals(void);

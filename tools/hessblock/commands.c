@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "compute.h"
+#include "jobs.h"
 #include "presets.h"
 #include "results.h"
 #include "runstate.h"
@@ -145,7 +146,14 @@ static int check_readable(const char *cmd, const char *path) {
 
 /* Reports a compute failure; returns the exit status: 128 + the signal number after an
  * interruption (SIGINT 130, SIGTERM 143: the shells' convention). */
+static int report_failure_text(const char *cmd, int rc, const char *what, const char *msg);
+
 static int report_failure(const char *cmd, hb_context *ctx, int rc, const char *what) {
+    return report_failure_text(cmd, rc, what, ctx ? hb_context_last_error(ctx) : "");
+}
+
+/* report_failure with the library's message given (a job's context is gone by then). */
+static int report_failure_text(const char *cmd, int rc, const char *what, const char *msg) {
     progress_clear();
     int sig = progress_interrupted();
     if (sig && rc == HB_ECANCELED) {
@@ -157,8 +165,7 @@ static int report_failure(const char *cmd, hb_context *ctx, int rc, const char *
     if (rc == CMP_UNAVAILABLE)
         runtime_error(cmd, "%s: not available in this build", what);
     else
-        runtime_error(cmd, "%s failed: %s (%s)", what, hb_strerror(rc),
-                      ctx ? hb_context_last_error(ctx) : "");
+        runtime_error(cmd, "%s failed: %s (%s)", what, hb_strerror(rc), msg);
     return EXIT_RUNTIME;
 }
 
@@ -392,15 +399,18 @@ static const char *const family_choices[] = {"both", "heterogeneous", "homogeneo
 static int run_quadratics(const char *cmd, hb_context *ctx, const quad_opts *qo, int which,
                           quad_family *q, size_t *nq) {
     *nq = 0;
-    for (int fam = 1; fam <= 2; fam++) {
-        if (which != 0 && which != fam) continue;
-        progress_stage("quadratic: %s blocks, kappa = %g", fam == 1 ? "heterogeneous" : "homogeneous",
-                       qo->cond);
-        int rc = compute_quadratic(ctx, qo, fam == 1 ? HB_QUAD_HETEROGENEOUS : HB_QUAD_HOMOGENEOUS,
-                                   &q[*nq]);
-        if (rc != HB_OK) return report_failure(cmd, ctx, rc, "the quadratic test bed");
-        (*nq)++;
-    }
+    int fams[2];
+    size_t nf = 0;
+    for (int fam = 1; fam <= 2; fam++)
+        if (which == 0 || which == fam) fams[nf++] = fam == 1 ? HB_QUAD_HETEROGENEOUS : HB_QUAD_HOMOGENEOUS;
+    progress_stage("quadratic: %s blocks, kappa = %g", nf == 2 ? "heterogeneous and homogeneous"
+                   : which == 1 ? "heterogeneous" : "homogeneous", qo->cond);
+    int64_t threads = 1;
+    hb_context_get_i64(ctx, HB_CTX_THREADS, &threads);
+    char why[512] = "";
+    int rc = compute_quadratics(ctx, qo, fams, nf, (int)threads, q, why, sizeof why);
+    if (rc != HB_OK) return report_failure_text(cmd, rc, "the quadratic test bed", why);
+    *nq = nf;
     progress_clear();
     return EXIT_OK;
 }
@@ -734,38 +744,119 @@ done:
 
 /* Trains fresh copies of the model (same seed: same initialisation and data) at every
  * learning rate of the grid; best = lowest final loss. */
-static int train_grid(hb_context *ctx, const common_opts *c, model_opts *mo,
-                      const char *optimizer, const double *lrs, size_t n, int64_t steps,
-                      double *finals, train_run *best) {
-    memset(best, 0, sizeof *best);
-    best->final_loss = NAN;
-    for (size_t i = 0; i < n; i++) {
-        hb_model *m = NULL;
-        hb_context_set_i64(ctx, HB_CTX_SEED, c->seed);
-        int rc = model_make(ctx, mo, &m, NULL, 0);
-        if (rc != HB_OK) return rc;
-        train_opts to = {.optimizer = optimizer, .lr = lrs[i], .momentum = 0.9, .wd = 0,
-                         .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .steps = steps,
-                         .heads = mo->heads};
-        progress_label("lr %g", lrs[i]);
-        progress_outer((int64_t)i, (int64_t)n);
-        train_run r = {0};
-        rc = compute_train(ctx, m, &to, &r);
-        hb_model_free(m);
-        if (rc != HB_OK && rc != HB_ENONFINITE) { train_run_free(&r); return rc; }
-        finals[i] = r.final_loss;
-        if (isfinite(r.final_loss) && !(r.final_loss >= best->final_loss)) {
-            train_run_free(best);
-            *best = r;
-        } else {
-            train_run_free(&r);
+/* One run of a learning-rate grid: a fresh model from the seed (the same state whatever
+ * ran before, on whichever context), trained. */
+typedef struct lr_job {
+    const model_opts *mo;
+    const char *optimizer;
+    double lr;
+    train_run run;
+    int rc;
+    char why[512]; /* the job context's message when rc is a failure */
+} lr_job;
+
+typedef struct lr_jobs {
+    hb_context *ctx;        /* job_threads = 0: every job in order on this context */
+    const common_opts *c;
+    int64_t steps;
+    int job_threads;        /* > 0: each job on a context of its own with these threads */
+    size_t n;
+    lr_job *job;
+} lr_jobs;
+
+static int lr_run(hb_context *ctx, const lr_jobs *J, lr_job *j) {
+    model_opts mo = *j->mo;
+    hb_model *m = NULL;
+    hb_context_set_i64(ctx, HB_CTX_SEED, J->c->seed);
+    int rc = model_make(ctx, &mo, &m, NULL, 0);
+    if (rc != HB_OK) return rc;
+    train_opts to = {.optimizer = j->optimizer, .lr = j->lr, .momentum = 0.9, .wd = 0,
+                     .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .steps = J->steps,
+                     .heads = mo.heads, .in_job = J->job_threads > 0};
+    rc = compute_train(ctx, m, &to, &j->run);
+    hb_model_free(m);
+    return rc;
+}
+
+static void lr_job_fn(void *arg, size_t i) {
+    lr_jobs *J = arg;
+    lr_job *j = &J->job[i];
+    hb_context *ctx = J->ctx;
+    int rc = HB_OK;
+    if (J->job_threads) {
+        ctx = NULL;
+        if ((rc = hb_context_create(&ctx)) == HB_OK &&
+            (rc = hb_context_set_i64(ctx, HB_CTX_THREADS, J->job_threads)) == HB_OK)
+            progress_cancel_only(ctx);
+    } else {
+        progress_label("%s lr %g", j->optimizer, j->lr);
+        progress_outer((int64_t)i, (int64_t)J->n);
+    }
+    if (rc == HB_OK) rc = lr_run(ctx, J, j);
+    if (rc != HB_OK && rc != HB_ENONFINITE)
+        snprintf(j->why, sizeof j->why, "%s", ctx ? hb_context_last_error(ctx) : "cannot create a context");
+    j->rc = rc;
+    if (J->job_threads) hb_context_free(ctx);
+}
+
+/* One learning-rate grid of one model: finals[i] the final loss at lrs[i], best its best
+ * finite run (filled by train_grids). */
+typedef struct lr_grid {
+    const model_opts *mo;
+    const char *optimizer;
+    const double *lrs;
+    size_t n;
+    double *finals;
+    train_run best;
+} lr_grid;
+
+/* The ng grids (every model's SGD and Adam: 8 runs a model) as jobs on the --threads
+ * (issue 19; a run itself is sequential: step t needs step t − 1, so the longest run is
+ * the floor). Each job gets threads / jobs of them for its own products; the results do not
+ * depend on that (the library is bit-identical for any thread count, tests/test_repro.c),
+ * nor on which job ends first: every grid is combined below in learning-rate order, as the
+ * serial loop did. On a failure (not a divergence) the first failing run in order is the one
+ * reported (why). */
+static int train_grids(hb_context *ctx, const common_opts *c, int64_t steps, lr_grid *grid, size_t ng,
+                       char *why, size_t nwhy) {
+    size_t total = 0;
+    for (size_t g = 0; g < ng; g++) total += grid[g].n;
+    lr_job *job = calloc(total ? total : 1, sizeof *job);
+    if (!job) return HB_ENOMEM;
+    for (size_t g = 0, k = 0; g < ng; g++)
+        for (size_t i = 0; i < grid[g].n; i++, k++)
+            job[k] = (lr_job){.mo = grid[g].mo, .optimizer = grid[g].optimizer, .lr = grid[g].lrs[i]};
+    int T = c->threads > 1 ? (int)c->threads : 1, nw = (size_t)T < total ? T : (int)total;
+    lr_jobs J = {.ctx = ctx, .c = c, .steps = steps, .n = total, .job = job,
+                 .job_threads = T > 1 ? T / nw : 0};
+    jobs_run(total, T, lr_job_fn, &J);
+    int rc = HB_OK;
+    for (size_t g = 0, k = 0; g < ng; g++) {
+        train_run *best = &grid[g].best;
+        memset(best, 0, sizeof *best);
+        best->final_loss = NAN;
+        for (size_t i = 0; i < grid[g].n; i++, k++) {
+            train_run *r = &job[k].run;
+            if (rc == HB_OK && job[k].rc != HB_OK && job[k].rc != HB_ENONFINITE) {
+                rc = job[k].rc;
+                snprintf(why, nwhy, "%s", job[k].why);
+            }
+            if (rc != HB_OK) { train_run_free(r); continue; }
+            grid[g].finals[i] = r->final_loss;
+            if (isfinite(r->final_loss) && !(r->final_loss >= best->final_loss)) {
+                train_run_free(best);
+                *best = *r;
+            } else {
+                train_run_free(r);
+            }
+        }
+        if (!best->loss) { /* every run diverged: keep the grid, report non-finite */
+            snprintf(best->optimizer, sizeof best->optimizer, "%s", grid[g].optimizer);
+            best->steps = steps;
         }
     }
-    if (!best->loss) { /* every run diverged: keep the grid, report non-finite */
-        snprintf(best->optimizer, sizeof best->optimizer, "%s", optimizer);
-        best->steps = steps;
-    }
-    return HB_OK;
+    free(job);
+    return rc;
 }
 
 /* ---- analyze: parse, run (per model: build, spectra, training; then quadratics), report --- */
@@ -786,9 +877,14 @@ typedef struct analyze_results {
     size_t nspec, ntrain, nquad;
     char sizes[8][256];
     model_sizes size_info[8]; /* the same, structured (JSON "sizes") */
+    model_opts mo[8];         /* how each model was built (the training rebuilds it) */
     char settings[4096];
     size_t sl;               /* length of settings */
     double seconds;
+    /* where `seconds` went (wall; summary.json "seconds_parts", issue 19): building the
+     * models, their spectra (compute_spectrum), the spectra's files (CSV, SVG, .npy), the
+     * training grids with their files, the quadratic test bed with its files */
+    double t_models, t_spectra, t_spectrum_files, t_training, t_quadratics;
 } analyze_results;
 
 static const double sgd_lrs[] = {1.0, 0.3, 0.1, 0.03, 0.01};
@@ -938,60 +1034,77 @@ static int analyze_spectra(hb_context *ctx, const analyze_opts *A, analyze_resul
     preset_print_cost(mname, m, mo, A->so.probes, A->so.steps, NULL, 0, 0, A->c.quiet);
     progress_stage("%s: per-block Hessian spectra at initialisation", mname);
     spec_result *sr = &R->spec[R->nspec];
+    double t0 = now_seconds();
     int rc = compute_spectrum(ctx, m, &A->so, sr);
+    double t1 = now_seconds();
+    R->t_spectra += t1 - t0;
     if (rc != HB_OK) return report_failure("analyze", ctx, rc, "the spectra");
     snprintf(sr->sizes, sizeof sr->sizes, "%s", R->sizes[i]);
     sr->size_info = R->size_info[i];
     snprintf(sr->source, sizeof sr->source, "init");
     R->nspec++;
-    return write_spectrum_files("analyze", A->c.out, sr) ? EXIT_RUNTIME : EXIT_OK;
+    int status = write_spectrum_files("analyze", A->c.out, sr) ? EXIT_RUNTIME : EXIT_OK;
+    R->t_spectrum_files += now_seconds() - t1;
+    return status;
 }
 
-/* SGD and Adam over their learning-rate grids on fresh copies of model mo. */
-static int analyze_training(hb_context *ctx, const analyze_opts *A, analyze_results *R,
-                            model_opts *mo, int i) {
-    const char *cmd = "analyze", *mname = model_kind_name(A->mkinds[i]);
-    train_cmp *t = &R->train[R->ntrain++];
-    snprintf(t->model, sizeof t->model, "%s", mname);
-    t->n_sgd = N_SGD;
-    t->n_adam = N_ADAM;
-    t->sgd_lrs = malloc(sizeof sgd_lrs);
-    t->sgd_final = malloc(sizeof sgd_lrs);
-    t->adam_lrs = malloc(sizeof adam_lrs);
-    t->adam_final = malloc(sizeof adam_lrs);
-    if (!t->sgd_lrs || !t->sgd_final || !t->adam_lrs || !t->adam_final) {
-        runtime_error(cmd, "out of memory");
-        return EXIT_RUNTIME;
+/* SGD and Adam over their learning-rate grids on fresh copies of every model: all runs of
+ * all models as one set of jobs (the longest gpt run is the floor, not the sum of every
+ * model's longest), after the spectra. */
+static int analyze_training(hb_context *ctx, const analyze_opts *A, analyze_results *R) {
+    const char *cmd = "analyze";
+    lr_grid grid[16];
+    for (int i = 0; i < A->nm; i++) {
+        train_cmp *t = &R->train[R->ntrain++];
+        snprintf(t->model, sizeof t->model, "%s", model_kind_name(A->mkinds[i]));
+        t->n_sgd = N_SGD;
+        t->n_adam = N_ADAM;
+        t->sgd_lrs = malloc(sizeof sgd_lrs);
+        t->sgd_final = malloc(sizeof sgd_lrs);
+        t->adam_lrs = malloc(sizeof adam_lrs);
+        t->adam_final = malloc(sizeof adam_lrs);
+        if (!t->sgd_lrs || !t->sgd_final || !t->adam_lrs || !t->adam_final) {
+            runtime_error(cmd, "out of memory");
+            return EXIT_RUNTIME;
+        }
+        memcpy(t->sgd_lrs, sgd_lrs, sizeof sgd_lrs);
+        memcpy(t->adam_lrs, adam_lrs, sizeof adam_lrs);
+        grid[2 * i] = (lr_grid){.mo = &R->mo[i], .optimizer = "sgd", .lrs = sgd_lrs, .n = N_SGD,
+                                .finals = t->sgd_final};
+        grid[2 * i + 1] = (lr_grid){.mo = &R->mo[i], .optimizer = "adam", .lrs = adam_lrs, .n = N_ADAM,
+                                    .finals = t->adam_final};
     }
-    memcpy(t->sgd_lrs, sgd_lrs, sizeof sgd_lrs);
-    memcpy(t->adam_lrs, adam_lrs, sizeof adam_lrs);
-    progress_stage("%s: SGD (momentum 0.9), %d learning rates x %lld steps", mname, (int)N_SGD,
-                   (long long)A->train_steps);
-    int rc = train_grid(ctx, &A->c, mo, "sgd", sgd_lrs, N_SGD, A->train_steps, t->sgd_final, &t->sgd);
-    if (rc != HB_OK) return report_failure(cmd, ctx, rc, "SGD training");
-    progress_stage("%s: Adam, %d learning rates x %lld steps", mname, (int)N_ADAM, (long long)A->train_steps);
-    rc = train_grid(ctx, &A->c, mo, "adam", adam_lrs, N_ADAM, A->train_steps, t->adam_final, &t->adam);
-    if (rc != HB_OK) return report_failure(cmd, ctx, rc, "Adam training");
-    t->gap = t->sgd.final_loss - t->adam.final_loss;
+    progress_stage("training: SGD (momentum 0.9), %d learning rates, and Adam, %d, x %lld steps, %d "
+                   "model%s", (int)N_SGD, (int)N_ADAM, (long long)A->train_steps, A->nm, A->nm > 1 ? "s" : "");
+    char why[512] = "";
+    int rc = train_grids(ctx, &A->c, A->train_steps, grid, 2 * (size_t)A->nm, why, sizeof why);
+    for (int i = 0; i < A->nm; i++) {
+        train_cmp *t = &R->train[i];
+        t->sgd = grid[2 * i].best;
+        t->adam = grid[2 * i + 1].best;
+        t->gap = t->sgd.final_loss - t->adam.final_loss;
+    }
+    if (rc != HB_OK) return report_failure_text(cmd, rc, "SGD and Adam training", why);
     return EXIT_OK;
 }
 
-/* Model i: built from the seed (the same state whatever ran before), its spectra, its
- * training. */
+/* Model i: built from the seed (the same state whatever ran before), its spectra. */
 static int analyze_model(hb_context *ctx, const analyze_opts *A, analyze_results *R, int i) {
     model_opts mo = {.kind = A->mkinds[i], .dtype = HB_F64};
     preset_apply(preset_get(A->preset), &mo);
     const char *mname = model_kind_name(A->mkinds[i]);
     hb_model *m = NULL;
     hb_context_set_i64(ctx, HB_CTX_SEED, A->c.seed);
+    double t0 = now_seconds();
     int rc = model_make(ctx, &mo, &m, R->sizes[i], sizeof R->sizes[i]);
+    R->t_models += now_seconds() - t0;
     if (rc != HB_OK) return report_failure("analyze", ctx, rc, mname);
     R->size_info[i] = mo.described;
     settings_add(R, "%s: %s, %zu parameters\n", mname, R->sizes[i], hb_params_count(hb_model_params(m)));
     if (!A->c.quiet) fprintf(stderr, "[hessblock] %s: %s\n", mname, R->sizes[i]);
     int status = A->no_spectra ? EXIT_OK : analyze_spectra(ctx, A, R, m, &mo, i);
     hb_model_free(m);
-    if (status == EXIT_OK && !A->no_train) status = analyze_training(ctx, A, R, &mo, i);
+    R->mo[i] = mo; /* the training (analyze_training) rebuilds it from these */
     return status;
 }
 
@@ -1050,6 +1163,13 @@ static int analyze_write_json(FILE *f, const analyze_opts *A, const analyze_resu
     jw_string(&w, "settings", R->settings);
     jw_string(&w, "out", A->c.out);
     jw_number(&w, "seconds", R->seconds);
+    jw_object(&w, "seconds_parts");
+    jw_number(&w, "models", R->t_models);
+    jw_number(&w, "spectra", R->t_spectra);
+    jw_number(&w, "spectrum_files", R->t_spectrum_files);
+    jw_number(&w, "training", R->t_training);
+    jw_number(&w, "quadratics", R->t_quadratics);
+    jw_end_object(&w);
     jw_array(&w, "summary");
     for (int i = 0; i < A->nm; i++) json_summary_row(&w, A, R, i);
     jw_end_array(&w);
@@ -1122,13 +1242,20 @@ static int analyze_run(hb_context *ctx, const analyze_opts *A, analyze_results *
     int status = EXIT_OK;
     for (int i = 0; i < A->nm && status == EXIT_OK; i++) status = analyze_model(ctx, A, R, i);
     if (status != EXIT_OK) return status;
+    double tt = now_seconds();
+    if (!A->no_train && (status = analyze_training(ctx, A, R)) != EXIT_OK) return status;
+    R->t_training = now_seconds() - tt;
     if (!A->no_train && R->ntrain) {
         settings_add(R, "training: full batch, %lld steps; SGD momentum 0.9, lr grid {1, 0.3, 0.1, "
                      "0.03, 0.01}; Adam betas (0.9, 0.999), lr grid {1e-2, 3e-3, 1e-3}\n",
                      (long long)A->train_steps);
+        double tf = now_seconds();
         if (write_train_files("analyze", A->c.out, R->train, R->ntrain)) return EXIT_RUNTIME;
+        R->t_training += now_seconds() - tf;
     }
+    double tq = now_seconds();
     if (!A->no_quad && (status = analyze_quadratics(ctx, A, R)) != EXIT_OK) return status;
+    R->t_quadratics = now_seconds() - tq;
     progress_clear();
     R->seconds = now_seconds() - t0;
     if (analyze_write_summary(A, R)) return EXIT_RUNTIME;

@@ -1,6 +1,7 @@
 /* Computations of the hessblock tool on the public API. Components that have not
  * landed in this build report CMP_UNAVAILABLE. */
 #include "compute.h"
+#include "jobs.h"
 #include "runstate.h"
 
 #include <math.h>
@@ -453,16 +454,20 @@ static double sigma_for(double lo, double hi, double rel) {
  * (NaN when not estimated: n < 2, no replicates, or a spectrum with one probe). */
 static int js0_with_se(const hb_spectrum *const *sp, size_t n,
                        const hb_js_options *jo, int64_t replicates, double *M, double *mean,
-                       double *se, double **se_matrix) {
+                       double *se, double **se_matrix, spec_result *times) {
     *mean = *se = NAN;
     if (n < 2) return HB_OK;
+    double t0 = now_seconds();
     int rc = hb_spectra_js_matrix(sp, n, jo, M, mean);
+    double t1 = now_seconds();
+    times->t_js += t1 - t0;
     if (rc != HB_OK || replicates < 2) return rc;
     /* se_matrix (may be NULL): the standard error of every entry too, from the same
      * replicates (allocated here; left NULL when not estimated) */
     double *sek = NULL;
     if (se_matrix && !(sek = calloc(n * n, sizeof *sek))) return HB_ENOMEM;
     rc = hb_spectra_js_matrix_stderr(sp, n, jo, (size_t)replicates, JS_BOOTSTRAP_STREAM, sek, se);
+    times->t_js_bootstrap += now_seconds() - t1;
     if (rc == HB_ESTATE) { /* one probe: no error estimate, not a failure of the run */
         *se = NAN;
         rc = HB_OK;
@@ -649,8 +654,14 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
     if ((rc = hb_context_next_stream(ctx, &s0)) != HB_OK) goto done;
     if ((rc = run_blocks(ctx, slq, m, so, out->model, sel, nb, s0, nb_all, sp, &full)) != HB_OK)
         goto done;
+    /* the blocks and the full Hessian run as one task set (run_blocks): their time is one
+     * figure, slq_blocks; slq_full stays 0 (docs/cli.md) */
+    double t_blocks_end = now_seconds();
+    out->t_slq_blocks = t_blocks_end - t0;
     progress_label("%s", "");
     progress_outer(0, 0);
+    double t_dens0 = now_seconds();
+    out->t_slq_full = 0;
 
     /* shared grid over all spectra computed */
     double lo = INFINITY, hi = -INFINITY;
@@ -711,6 +722,8 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
         out->has_full = 1;
         if ((rc = hb_spectrum_density(full, out->grid, ng, sigma, out->full_density)) != HB_OK) goto done;
     }
+    double t_js0 = now_seconds();
+    out->t_density = t_js0 - t_dens0;
     out->js0_stderr = out->js0_normalized_stderr = NAN;
     out->js0_selected_stderr = out->js0_selected_normalized_stderr = NAN;
     out->js_replicates = so->js_replicates;
@@ -727,23 +740,25 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
             out->js0 = out->js0_normalized = NAN;
         } else {
             if ((rc = js0_with_se(all, nb, &jo, so->js_replicates, out->js, &out->js0,
-                                  &out->js0_stderr, &out->js_stderr)) != HB_OK)
+                                  &out->js0_stderr, &out->js_stderr, out)) != HB_OK)
                 goto done;
             /* secondary convention, reported next to the primary one: scale-normalised spectra */
             double *tmp = malloc(nb * nb * sizeof(double));
             if (!tmp) { rc = HB_ENOMEM; goto done; }
             jo.normalize = 1;
             rc = js0_with_se(all, nb, &jo, so->js_replicates, tmp, &out->js0_normalized,
-                             &out->js0_normalized_stderr, NULL);
+                             &out->js0_normalized_stderr, NULL, out);
             free(tmp);
             if (rc != HB_OK) goto done;
         }
         out->js_grid_points = jo.grid_points;
         /* which blocks the normalised JS0 left out (issue 12.4): the library's own test */
         if (!(out->zero = calloc(nb, sizeof(int)))) { rc = HB_ENOMEM; goto done; }
+        double tz = now_seconds();
         if ((rc = hb_spectra_zero_flags(all, nb, &jo, out->zero, &out->n_zero,
                                         &out->zero_tol)) != HB_OK)
             goto done;
+        out->t_js += now_seconds() - tz;
         if (so->js_blocks) {
             /* the subset's own JS matrix: exactly as if only these blocks had been analysed */
             out->js_blocks = so->js_blocks;
@@ -771,7 +786,7 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
                 rc = js0_with_se(sub, ns, &jo, so->js_replicates, m2,
                                  norm ? &out->js0_selected_normalized : &out->js0_selected,
                                  norm ? &out->js0_selected_normalized_stderr : &out->js0_selected_stderr,
-                                 NULL);
+                                 NULL, out);
             }
             free(m2);
             free(sub);
@@ -1011,7 +1026,8 @@ int compute_train(hb_context *ctx, hb_model *inner, const train_opts *to, train_
 #if HAVE_SST
         if (!rc && wrapper) rc = hb_sst_end_step(wrapper);
 #endif
-        if (!rc && progress_tick("train", s + 1, to->steps)) rc = HB_ECANCELED; /* signal */
+        if (!rc && (to->in_job ? progress_interrupted() : progress_tick("train", s + 1, to->steps)))
+            rc = HB_ECANCELED; /* signal */
         if (!rc && to->checkpoint && to->checkpoint_every && (s + 1) % to->checkpoint_every == 0)
             if ((rc = hb_checkpoint_save(to->checkpoint, p, o)) != HB_OK) out->failed_file = to->checkpoint;
     }
@@ -1134,6 +1150,86 @@ static int quad_run(hb_context *ctx, hb_model *m, int kind, double lr, double l0
 }
 #endif
 
+#if HAVE_OPTIM
+/* learning-rate grids: 4 points per decade */
+static const struct {
+    const char *name;
+    int kind;
+    double lo_exp, hi_exp;
+} quad_methods[3] = {{"gd", HB_OPTIM_SGD, -6, 0}, {"sgd_momentum", HB_OPTIM_SGD, -6, 0},
+                     {"adam", HB_OPTIM_ADAM, -5, 0}};
+
+static size_t quad_nlr(int j) { return (size_t)((quad_methods[j].hi_exp - quad_methods[j].lo_exp) * 4) + 1; }
+
+/* The test-bed model of one family (draws its rotations and h from ctx's next streams). */
+static int quad_model(hb_context *ctx, const quad_opts *qo, int family, hb_model **m) {
+    hb_model_config *cfg = NULL;
+    *m = NULL;
+    int rc = hb_model_config_create(ctx, HB_MODEL_QUADRATIC, &cfg);
+    if (!rc) rc = hb_model_config_set_i64(cfg, HB_MK_DTYPE, HB_F64);
+    if (!rc) rc = hb_model_config_set_i64(cfg, HB_MK_QUAD_BLOCKS, qo->blocks);
+    if (!rc) rc = hb_model_config_set_i64(cfg, HB_MK_QUAD_BLOCK_SIZE, qo->block_size);
+    if (!rc) rc = hb_model_config_set_i64(cfg, HB_MK_QUAD_FAMILY, family);
+    if (!rc) rc = hb_model_config_set_f64(cfg, HB_MK_QUAD_COND, qo->cond);
+    if (!rc) rc = hb_model_create(ctx, cfg, m);
+    hb_model_config_free(cfg);
+    return rc;
+}
+
+/* out's settings, methods and lr grids (iterations still to come), best_* unset. */
+static int quad_header(quad_family *out, const quad_opts *qo, int family) {
+    snprintf(out->family, sizeof out->family, "%s",
+             family == HB_QUAD_HETEROGENEOUS ? "heterogeneous" : "homogeneous");
+    out->cond = qo->cond;
+    out->blocks = qo->blocks;
+    out->block_size = qo->block_size;
+    out->tol = qo->tol;
+    out->max_iters = qo->max_iters;
+    for (int j = 0; j < 3; j++) {
+        quad_method *mm = &out->m[j];
+        out->nm = (size_t)j + 1;
+        snprintf(mm->name, sizeof mm->name, "%s", quad_methods[j].name);
+        mm->nlr = quad_nlr(j);
+        mm->lrs = malloc(mm->nlr * sizeof(double));
+        mm->iters = malloc(mm->nlr * sizeof(int64_t));
+        if (!mm->lrs || !mm->iters) return HB_ENOMEM;
+        for (size_t k = 0; k < mm->nlr; k++) mm->lrs[k] = pow(10, quad_methods[j].lo_exp + 0.25 * (double)k);
+        mm->best_lr = NAN;
+        mm->best_iters = -1;
+    }
+    return HB_OK;
+}
+
+/* Run k of method mm (its iterations already in mm->iters[k], its curve nc long) against
+ * the best so far; best_final: while no lr reached the target, the lowest final rel. */
+static int quad_take(quad_method *mm, size_t k, const double *curve, size_t nc, double *best_final) {
+    if (nc == 0) return HB_OK;
+    int better;
+    if (mm->iters[k] >= 0)
+        better = mm->best_iters < 0 || mm->iters[k] < mm->best_iters;
+    else
+        better = mm->best_iters < 0 && curve[nc - 1] < *best_final;
+    if (!better) return HB_OK;
+    if (mm->iters[k] >= 0) mm->best_iters = mm->iters[k];
+    else *best_final = curve[nc - 1];
+    mm->best_lr = mm->lrs[k];
+    free(mm->curve);
+    mm->curve = malloc(nc * sizeof(double));
+    if (!mm->curve) return HB_ENOMEM;
+    memcpy(mm->curve, curve, nc * sizeof(double));
+    mm->ncurve = nc;
+    return HB_OK;
+}
+
+/* θ = 0: the initial loss l0 and the optimum's loss lstar. */
+static int quad_ends(hb_model *m, double *l0, double *lstar) {
+    memset(hb_params_data(hb_model_params(m)), 0, hb_params_count(hb_model_params(m)) * sizeof(double));
+    int rc = hb_model_loss(m, l0);
+    if (!rc) rc = quad_optimum(m, lstar);
+    return rc;
+}
+#endif
+
 int compute_quadratic(hb_context *ctx, const quad_opts *qo_in, int family, quad_family *out) {
     memset(out, 0, sizeof *out);
 #if !HAVE_OPTIM
@@ -1141,73 +1237,150 @@ int compute_quadratic(hb_context *ctx, const quad_opts *qo_in, int family, quad_
     return CMP_UNAVAILABLE;
 #else
     quad_opts qo = *qo_in;
-    hb_model_config *cfg = NULL;
     hb_model *m = NULL;
-    int rc = hb_model_config_create(ctx, HB_MODEL_QUADRATIC, &cfg);
-    if (!rc) rc = hb_model_config_set_i64(cfg, HB_MK_DTYPE, HB_F64);
-    if (!rc) rc = hb_model_config_set_i64(cfg, HB_MK_QUAD_BLOCKS, qo.blocks);
-    if (!rc) rc = hb_model_config_set_i64(cfg, HB_MK_QUAD_BLOCK_SIZE, qo.block_size);
-    if (!rc) rc = hb_model_config_set_i64(cfg, HB_MK_QUAD_FAMILY, family);
-    if (!rc) rc = hb_model_config_set_f64(cfg, HB_MK_QUAD_COND, qo.cond);
-    if (!rc) rc = hb_model_create(ctx, cfg, &m);
-    hb_model_config_free(cfg);
+    int rc = quad_model(ctx, &qo, family, &m);
     if (rc) return rc;
-    snprintf(out->family, sizeof out->family, "%s",
-             family == HB_QUAD_HETEROGENEOUS ? "heterogeneous" : "homogeneous");
-    out->cond = qo.cond;
-    out->blocks = qo.blocks;
-    out->block_size = qo.block_size;
-    out->tol = qo.tol;
-    out->max_iters = qo.max_iters;
     double l0 = 0, lstar = 0;
-    memset(hb_params_data(hb_model_params(m)), 0, hb_params_count(hb_model_params(m)) * sizeof(double));
-    rc = hb_model_loss(m, &l0);
-    if (!rc) rc = quad_optimum(m, &lstar);
-    /* learning-rate grids: 4 points per decade */
-    static const struct { const char *name; int kind; double lo_exp, hi_exp; } methods[3] = {
-        {"gd", HB_OPTIM_SGD, -6, 0}, {"sgd_momentum", HB_OPTIM_SGD, -6, 0}, {"adam", HB_OPTIM_ADAM, -5, 0}};
+    rc = quad_header(out, &qo, family);
+    if (!rc) rc = quad_ends(m, &l0, &lstar);
     double *curve = malloc((size_t)(qo.max_iters + 1) * sizeof(double));
     if (!curve && !rc) rc = HB_ENOMEM;
     size_t total = 0, done = 0;
-    for (int j = 0; j < 3; j++) total += (size_t)((methods[j].hi_exp - methods[j].lo_exp) * 4) + 1;
+    for (int j = 0; j < 3; j++) total += quad_nlr(j);
     for (int j = 0; j < 3 && !rc; j++) {
         quad_method *mm = &out->m[j];
-        out->nm = (size_t)j + 1;
-        snprintf(mm->name, sizeof mm->name, "%s", methods[j].name);
-        qo.sgd_variant = methods[j].name;
-        mm->nlr = (size_t)((methods[j].hi_exp - methods[j].lo_exp) * 4) + 1;
-        mm->lrs = malloc(mm->nlr * sizeof(double));
-        mm->iters = malloc(mm->nlr * sizeof(int64_t));
-        if (!mm->lrs || !mm->iters) { rc = HB_ENOMEM; break; }
-        mm->best_lr = NAN;
-        mm->best_iters = -1;
-        double best_final = INFINITY; /* while no lr reached the target: lowest final rel */
+        qo.sgd_variant = quad_methods[j].name;
+        double best_final = INFINITY;
         for (size_t k = 0; k < mm->nlr && !rc; k++) {
-            mm->lrs[k] = pow(10, methods[j].lo_exp + 0.25 * (double)k);
             size_t nc = 0;
-            rc = quad_run(ctx, m, methods[j].kind, mm->lrs[k], l0, lstar, &qo, &mm->iters[k], curve, &nc);
+            rc = quad_run(ctx, m, quad_methods[j].kind, mm->lrs[k], l0, lstar, &qo, &mm->iters[k], curve, &nc);
             if (progress_tick("quadratic runs", (int64_t)++done, (int64_t)total)) rc = HB_ECANCELED;
-            if (rc == HB_ECANCELED) break;
-            if (rc || nc == 0) continue;
-            int better;
-            if (mm->iters[k] >= 0)
-                better = mm->best_iters < 0 || mm->iters[k] < mm->best_iters;
-            else
-                better = mm->best_iters < 0 && curve[nc - 1] < best_final;
-            if (!better) continue;
-            if (mm->iters[k] >= 0) mm->best_iters = mm->iters[k];
-            else best_final = curve[nc - 1];
-            mm->best_lr = mm->lrs[k];
-            free(mm->curve);
-            mm->curve = malloc(nc * sizeof(double));
-            if (!mm->curve) { rc = HB_ENOMEM; break; }
-            memcpy(mm->curve, curve, nc * sizeof(double));
-            mm->ncurve = nc;
+            if (!rc) rc = quad_take(mm, k, curve, nc, &best_final);
         }
     }
     free(curve);
     hb_model_free(m);
     if (rc) quad_family_free(out);
+    return rc;
+#endif
+}
+
+#if HAVE_OPTIM
+/* One run of the quadratic grids as a job (jobs.h): its own context and model. */
+typedef struct quad_job {
+    size_t f;           /* index into the families of this call */
+    int j;              /* method */
+    size_t k;           /* learning rate */
+    int64_t iters;
+    double *curve;
+    size_t nc;
+    int rc;
+    char why[512];
+} quad_job;
+
+typedef struct quad_jobs {
+    const quad_opts *qo;
+    const int *fam;
+    int64_t seed;
+    const double *l0, *lstar;
+    quad_family *out;
+    quad_job *job;
+} quad_jobs;
+
+static void quad_job_fn(void *arg, size_t i) {
+    quad_jobs *Q = arg;
+    quad_job *q = &Q->job[i];
+    hb_context *ctx = NULL;
+    hb_model *m = NULL;
+    int rc = hb_context_create(&ctx);
+    if (!rc) rc = hb_context_set_i64(ctx, HB_CTX_SEED, Q->seed);
+    if (!rc) progress_cancel_only(ctx);
+    /* the models of this call's earlier families first: the same streams as the serial
+     * order, which made them one after the other on a context freshly seeded */
+    for (size_t g = 0; g <= q->f && !rc; g++) {
+        hb_model_free(m);
+        m = NULL;
+        rc = quad_model(ctx, Q->qo, Q->fam[g], &m);
+    }
+    quad_opts qo = *Q->qo;
+    qo.sgd_variant = quad_methods[q->j].name;
+    q->curve = rc ? NULL : malloc((size_t)(qo.max_iters + 1) * sizeof(double));
+    if (!rc && !q->curve) rc = HB_ENOMEM;
+    if (!rc)
+        rc = quad_run(ctx, m, quad_methods[q->j].kind, Q->out[q->f].m[q->j].lrs[q->k], Q->l0[q->f],
+                      Q->lstar[q->f], &qo, &q->iters, q->curve, &q->nc);
+    if (!rc && progress_interrupted()) rc = HB_ECANCELED;
+    if (!rc && q->nc < (size_t)qo.max_iters + 1) { /* keep only what the run wrote */
+        double *c = realloc(q->curve, (q->nc ? q->nc : 1) * sizeof(double));
+        if (c) q->curve = c;
+    }
+    if (rc) snprintf(q->why, sizeof q->why, "%s", ctx ? hb_context_last_error(ctx) : "cannot create a context");
+    q->rc = rc;
+    hb_model_free(m);
+    hb_context_free(ctx);
+}
+#endif
+
+int compute_quadratics(hb_context *ctx, const quad_opts *qo, const int *fam, size_t nf, int threads,
+                       quad_family *out, char *why, size_t nwhy) {
+    why[0] = 0;
+    for (size_t f = 0; f < nf; f++) memset(&out[f], 0, sizeof out[f]);
+    /* every running job holds a curve of max_iters + 1 until its run ends: with a huge
+     * --quad-max-iters, the serial loop (one curve) instead of threads × that */
+    if ((double)(qo->max_iters + 1) * sizeof(double) * (double)threads > (double)(1u << 30)) threads = 1;
+    if (threads <= 1) {
+        for (size_t f = 0; f < nf; f++) {
+            int rc = compute_quadratic(ctx, qo, fam[f], &out[f]);
+            if (rc) {
+                snprintf(why, nwhy, "%s", hb_context_last_error(ctx));
+                for (size_t g = 0; g < f; g++) quad_family_free(&out[g]);
+                return rc;
+            }
+        }
+        return HB_OK;
+    }
+#if !HAVE_OPTIM
+    return CMP_UNAVAILABLE;
+#else
+    /* each family's model on ctx in order (its streams as in the serial loop), for the ends
+     * of the relative loss; the runs then on job contexts that rebuild the same models */
+    int64_t seed = 0;
+    double l0[8], lstar[8];
+    size_t total = 0;
+    int rc = nf <= 8 ? hb_context_get_i64(ctx, HB_CTX_SEED, &seed) : HB_EINVAL;
+    for (size_t f = 0; f < nf && !rc; f++) {
+        hb_model *m = NULL;
+        rc = quad_model(ctx, qo, fam[f], &m);
+        if (!rc) rc = quad_header(&out[f], qo, fam[f]);
+        if (!rc) rc = quad_ends(m, &l0[f], &lstar[f]);
+        hb_model_free(m);
+        for (int j = 0; j < 3; j++) total += quad_nlr(j);
+    }
+    if (rc) snprintf(why, nwhy, "%s", hb_context_last_error(ctx));
+    quad_job *job = rc ? NULL : calloc(total, sizeof *job);
+    if (!rc && !job) rc = HB_ENOMEM;
+    if (!rc) {
+        size_t i = 0;
+        for (size_t f = 0; f < nf; f++)
+            for (int j = 0; j < 3; j++)
+                for (size_t k = 0; k < quad_nlr(j); k++) job[i++] = (quad_job){.f = f, .j = j, .k = k};
+        quad_jobs Q = {.qo = qo, .fam = fam, .seed = seed, .l0 = l0, .lstar = lstar, .out = out, .job = job};
+        jobs_run(total, threads, quad_job_fn, &Q);
+        /* in the serial order: the same bests, the first failure reported */
+        double best_final = INFINITY;
+        for (size_t i2 = 0; i2 < total && !rc; i2++) {
+            quad_job *q = &job[i2];
+            quad_method *mm = &out[q->f].m[q->j];
+            if (q->k == 0) best_final = INFINITY;
+            mm->iters[q->k] = q->iters;
+            if ((rc = q->rc) != HB_OK) snprintf(why, nwhy, "%s", q->why);
+            else rc = quad_take(mm, q->k, q->curve, q->nc, &best_final);
+        }
+        for (size_t i2 = 0; i2 < total; i2++) free(job[i2].curve);
+    }
+    free(job);
+    if (rc)
+        for (size_t f = 0; f < nf; f++) quad_family_free(&out[f]);
     return rc;
 #endif
 }

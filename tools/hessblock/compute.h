@@ -52,6 +52,8 @@ typedef struct train_opts {
     int64_t rank, sst_iteration, rewarm;
     double lora_alpha;             /* 0: alpha = rank */
     int freeze_others;
+    int in_job;                    /* run as a job on another thread (jobs.h): no progress
+                                      drawing, only the interrupt flag is checked */
 } train_opts;
 
 typedef struct quad_opts {
@@ -76,6 +78,13 @@ int model_make(hb_context *ctx, model_opts *mo, hb_model **out, char *sizes, siz
 int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_result *out);
 int compute_train(hb_context *ctx, hb_model *m, const train_opts *to, train_run *out);
 int compute_quadratic(hb_context *ctx, const quad_opts *qo, int family, quad_family *out);
+/* compute_quadratics: the families fam[0..nf-1] (nf <= 8) into out[0..nf-1], exactly as nf
+ * calls of compute_quadratic on ctx in that order give them when ctx's seed was set just
+ * before (the job contexts rebuild each model from that seed); with threads > 1 every
+ * learning-rate run is a job (jobs.h) on a context and model of its own, the results
+ * combined in the serial order (issue 19). why: the library's message of a failure. */
+int compute_quadratics(hb_context *ctx, const quad_opts *qo, const int *fam, size_t nf, int threads,
+                       quad_family *out, char *why, size_t nwhy);
 
 const char *model_kind_name(int kind);
 /* Grid points of the density grid of figures and CSV for a requested count (at least 2

@@ -121,6 +121,16 @@ static int on_progress(void *user, const char *task, int64_t done, int64_t total
     return 0;
 }
 
+/* Reads only the signal flag: safe from any thread. */
+static int cancel_only(void *user, const char *task, int64_t done, int64_t total) {
+    (void)user, (void)task, (void)done, (void)total;
+    return interrupted_by != 0;
+}
+
+void progress_cancel_only(hb_context *ctx) {
+    if (ctx) hb_context_set_progress(ctx, cancel_only, NULL);
+}
+
 void progress_setup(hb_context *ctx, int quiet, double every) {
     P.tty = isatty(fileno(stderr));
     P.quiet = quiet;

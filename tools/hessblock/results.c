@@ -105,6 +105,13 @@ void json_spectrum(jw *w, const char *key, const spec_result *s, int with_densit
         jw_number(w, "js_zero_rel_tol", s->zero_tol);
     }
     jw_number(w, "seconds", s->seconds);
+    jw_object(w, "seconds_parts");
+    jw_number(w, "slq_blocks", s->t_slq_blocks);
+    jw_number(w, "slq_full", s->t_slq_full);
+    jw_number(w, "densities", s->t_density);
+    jw_number(w, "js_matrices", s->t_js);
+    jw_number(w, "js_bootstrap", s->t_js_bootstrap);
+    jw_end_object(w);
     if (with_densities) jw_numbers(w, "grid", s->grid, s->ngrid);
     if (s->has_full) {
         jw_object(w, "full");

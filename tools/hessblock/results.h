@@ -68,6 +68,10 @@ typedef struct spec_result {
     double symlog_floor_rel; /* hb_js_options.symlog_floor_rel of the JS values (0: unknown) */
     int64_t probes, steps;
     double seconds;
+    /* where `seconds` went (wall, summary.json "seconds_parts"; issue 19): the per-block SLQ
+     * runs, the full-Hessian run, every density and the Ritz table, the JS matrices (and the
+     * zero-block test), the bootstrap standard errors */
+    double t_slq_blocks, t_slq_full, t_density, t_js, t_js_bootstrap;
     /* research outputs (issue 15.4) */
     double *trace, *trace_stderr; /* nblocks: Hutchinson estimate of tr(H_bb) and its
                                      standard error over probes (hb_spectrum_trace) */
