@@ -116,6 +116,7 @@ typedef struct shape_of_call {
     size_t N, k; /* samples; directions per chunk (HVP) */
     enum mode mode;
     bool conv_x, conv_t; /* inputs / mse targets converted to the compute dtype */
+    int threads;         /* of the ops' own loops (hb__op_call.threads): per-thread scratch */
 } shape_of_call;
 
 /* Every buffer of a call, in one order for the counting and the carving pass. Pointers
@@ -136,9 +137,9 @@ static void layout(hb__net_model *nm, hb__carve *c, const shape_of_call *s, size
         bool r = k && op->out >= 0 && nm->useful[o] && nm->down[op->out];
         nm->saved[o] = nm->useful[o] && cls->saved ? take(c, cls->saved(op, nm->acts, N), 1, 1, es) : NULL;
         nm->rsaved[o] = r && cls->rsaved ? take(c, cls->rsaved(op, nm->acts, N), k, 1, es) : NULL;
-        size_t need = nm->useful[o] && cls->scratch ? cls->scratch(op, nm->acts, N, 0) : 0;
+        size_t need = nm->useful[o] && cls->scratch ? cls->scratch(op, nm->acts, N, 0, s->threads) : 0;
         if (need > scratch) scratch = need;
-        need = (r || (k && visited(nm, o))) && cls->scratch ? cls->scratch(op, nm->acts, N, k) : 0;
+        need = (r || (k && visited(nm, o))) && cls->scratch ? cls->scratch(op, nm->acts, N, k, s->threads) : 0;
         if (need > scratch) scratch = need;
     }
     for (size_t sl = 0; sl < nm->n_slots; sl++)
@@ -169,7 +170,8 @@ static size_t counted_bytes(hb__net_model *nm, const shape_of_call *s, size_t es
  * batch or at its conversion to the compute dtype. */
 static int prepare(hb_model *m, const hb__batch *b, enum mode mode, size_t k) {
     hb__net_model *nm = m->impl;
-    shape_of_call s = {b->n_samples, k, mode, false, false};
+    shape_of_call s = {b->n_samples, k, mode, false, false, hb__threads(m->ctx)};
+    nm->threads = s.threads;
     s.conv_x = !nm->acts[nm->input].tokens && b->inputs->dtype != nm->dt;
     s.conv_t = nm->mse && b->targets->dtype != nm->dt;
     HB_TRY(guard(m, s.N, mode == MODE_HVP ? k : 0));
@@ -191,9 +193,10 @@ static int prepare(hb_model *m, const hb__batch *b, enum mode mode, size_t k) {
     return HB_OK;
 }
 
-/* Directions per R chunk: as many as fit R_BUDGET, balanced over the chunks. */
+/* Directions per R chunk: as many as fit R_BUDGET, balanced over the chunks. Counted for
+ * one thread: the chunking must not depend on the thread count (bit-identical results). */
 static size_t chunk_size(hb__net_model *nm, size_t N, size_t k) {
-    shape_of_call one = {N, 1, MODE_HVP, false, false}, two = one;
+    shape_of_call one = {N, 1, MODE_HVP, false, false, 1}, two = one;
     two.k = 2;
     bool o1, o2;
     size_t b1 = counted_bytes(nm, &one, 1, &o1), b2 = counted_bytes(nm, &two, 1, &o2);
@@ -209,7 +212,7 @@ static size_t chunk_size(hb__net_model *nm, size_t N, size_t k) {
 int hb__net_workspace_bytes(hb_model *m, size_t N, size_t k, size_t *bytes) {
     hb__net_model *nm = m->impl;
     plan(nm, ALL_BLOCKS);
-    shape_of_call s = {N, k, k ? MODE_HVP : MODE_GRAD, false, false};
+    shape_of_call s = {N, k, k ? MODE_HVP : MODE_GRAD, false, false, hb__threads(m->ctx)};
     bool overflow;
     *bytes = counted_bytes(nm, &s, hb_dtype_size(nm->dt), &overflow);
     HB_CHECK(m->ctx, !overflow, HB_EOVERFLOW,
@@ -233,6 +236,7 @@ static void call_init(hb_model *m, size_t o, size_t N, double scale, hb__op_call
     c->N = N;
     c->scale = scale;
     c->scratch = nm->scratch;
+    c->threads = nm->threads;
     c->targets = op->out < 0 ? nm->targets : NULL;
     for (int i = 0; i < op->n_in; i++) c->x[i] = nm->y[op->in[i]];
     c->y = op->out >= 0 ? (void *)nm->y[op->out] : NULL;
