@@ -11,6 +11,8 @@
  * Part 2, the attention loop's threshold: one attention forward + backward (nn/attention.c)
  * of a growing number of (sequence, head) items of gpt-ref's head shape (T 64, d 32), with
  * the loop on 1 and on P threads.
+ * Part 2b, the activations' threshold: one GELU forward (tanh; f′, f″ stored) of n
+ * elements on 1 and on P threads.
  * Part 3, the effect: a gpt through the library (--model ref: gpt-ref, the default config;
  * 10m: width 384, 6 layers, 6 heads, context 256, vocab 65, batch 16, 10.7 M parameters)
  * at every thread count of the series (default 1,P): loss+gradient, one HVP and, with
@@ -28,6 +30,7 @@
 #include "hessblock/hessblock.h"
 #include "kernels/kernels.h"
 #include "nn/attention.h"
+#include "nn/elementwise.h"
 
 static double wall(void) {
     struct timespec ts;
@@ -98,6 +101,32 @@ static double time_attention(hb_dtype dt, size_t items, size_t T, size_t d, int 
     }
     qsort(ts, (size_t)reps, sizeof(double), cmp);
     free(u), free(P), free(sc);
+    hb_context_free(ctx);
+    return ts[reps / 2];
+}
+
+/* Part 2b: seconds of one GELU forward of n elements on `threads` threads; median of reps */
+static double time_gelu(hb_dtype dt, size_t n, int threads, int reps) {
+    hb_context *ctx = NULL;
+    if (hb_context_create(&ctx) || hb_context_set_i64(ctx, HB_CTX_THREADS, threads)) exit(1);
+    size_t es = dt == HB_F64 ? 8 : 4;
+    char *u = calloc(4 * n, es);
+    if (!u) exit(1);
+    for (size_t i = 0; i < n; i++) {
+        double x = 0.01 * (double)(i % 397) - 2.0;
+        if (dt == HB_F64) ((double *)u)[i] = x;
+        else ((float *)u)[i] = (float)x;
+    }
+    double ts[MAXR];
+    for (int r = -1; r < reps; r++) {
+        double t0 = wall();
+        if (hb__eltwise_forward(ctx, dt, HB_ACT_GELU, n, u, u + n * es, u + 2 * n * es,
+                                u + 3 * n * es))
+            exit(1);
+        if (r >= 0) ts[r] = wall() - t0;
+    }
+    qsort(ts, (size_t)reps, sizeof(double), cmp);
+    free(u);
     hb_context_free(ctx);
     return ts[reps / 2];
 }
@@ -268,7 +297,7 @@ int main(int argc, char **argv) {
                "loop on 1 and %d threads, wall median of %d; threshold %.3g flops per thread\n",
                P, reps, HB__ATTN_FLOPS_PER_THREAD);
         printf("%6s %10s %12s %12s %10s %12s\n", "items", "MFLOP", "1 thread us", "P thread us",
-               "t1/tP", "lib threads");
+               "t1/tP", "lib (bwd)");
         static const size_t items[] = {1, 2, 4, 8, 16, 64};
         for (size_t i = 0; i < sizeof items / sizeof *items; i++) {
             double t1 = time_attention(dt, items[i], 64, 32, 1, reps);
@@ -278,6 +307,16 @@ int main(int argc, char **argv) {
                    tp * 1e6, t1 / tp,
                    hb__team(P, items[i], 4.0 * 2.0 * 64 * 64 * 32 * (double)items[i],
                             HB__ATTN_FLOPS_PER_THREAD));
+        }
+        printf("GELU forward (tanh), n elements on 1 and %d threads, wall median of %d; "
+               "threshold %.0f elements per thread\n", P, reps, HB__ELTWISE_PER_THREAD);
+        printf("%9s %12s %12s %10s %12s\n", "n", "1 thread us", "P thread us", "t1/tP",
+               "lib threads");
+        static const size_t ns_[] = {8192, 32768, 65536, 131072, 524288, 2097152};
+        for (size_t i = 0; i < sizeof ns_ / sizeof *ns_; i++) {
+            double t1 = time_gelu(dt, ns_[i], 1, reps), tp = time_gelu(dt, ns_[i], P, reps);
+            printf("%9zu %12.1f %12.1f %10.2f %12d\n", ns_[i], t1 * 1e6, tp * 1e6, t1 / tp,
+                   hb__team(P, ns_[i], (double)ns_[i], HB__ELTWISE_PER_THREAD));
         }
         hb_context_free(ctx);
         free(A), free(B), free(C);

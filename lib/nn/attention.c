@@ -84,9 +84,12 @@ static int run_items(hb_context *ctx, const attn_args *a, attn_item f, double un
     return rc;
 }
 
+/* One part per thread that can have an item: min(threads, items) (run_items' team never
+ * exceeds either), so a context of many threads does not size parts no item would use. */
 size_t hb__attention_scratch(const hb__attn_shape *s, size_t nd) {
-    size_t threads = s->threads > 1 ? (size_t)s->threads : 1;
-    return threads * ((2 + nd) * s->T * s->T + s->T);
+    size_t parts = s->threads > 1 ? (size_t)s->threads : 1, items = s->N * s->H;
+    if (parts > items) parts = items ? items : 1;
+    return parts * ((2 + nd) * s->T * s->T + s->T);
 }
 
 /* Shorthands: a (rows × cols) operand with row stride rs and unit column stride, on bt
