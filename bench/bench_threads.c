@@ -1,15 +1,26 @@
-/* bench_threads: where a second (third, …) thread pays, and what it gives gpt-ref.
+/* bench_threads: where a second (third, …) thread pays, and what it gives a gpt.
  *
- *   bench_threads [--threads P] [--reps R] [--dtype f32|f64] [--no-model]
+ *   bench_threads [--threads P] [--reps R] [--dtype f32|f64] [--no-model] [--no-gemm]
+ *                 [--model ref|10m] [--series 1,2,4,...] [--k K]
  *
- * Part 1, the threshold: for the gemm shapes one gpt-ref gradient/HVP issues (counted with
- * an LD_PRELOAD shim on bli_?gemm_ex, docs/performance.md) and a few larger ones, the wall
- * time of one BLIS call with 1 thread and with P threads (per-call rntm, as the library
- * passes it), median of R batches, and the ratio t1 / tP (> 1: threading pays). The library
- * threads a gemm only when 2mnk ≥ 2·HB__GEMM_FLOPS_PER_THREAD (the column "lib threads").
- * Part 2, the effect: gpt-ref loss+gradient and one HVP through the library with 1 and P
- * threads, wall medians, ratio t1 / tP. Wall time, so run it on a quiet machine and say
- * the load (uptime) with the figures. */
+ * Part 1, the gemm threshold: for the gemm shapes one gpt-ref gradient/HVP issues (counted
+ * with an LD_PRELOAD shim on bli_?gemm_ex, docs/performance.md) and a few larger ones, the
+ * wall time of one BLIS call with 1 thread and with P threads (per-call rntm, as the
+ * library passes it), median of R batches, and the ratio t1 / tP (> 1: threading pays).
+ * The library threads a gemm only when 2mnk ≥ 2·HB__GEMM_FLOPS_PER_THREAD ("lib threads").
+ * Part 2, the attention loop's threshold: one attention forward + backward (nn/attention.c)
+ * of a growing number of (sequence, head) items of gpt-ref's head shape (T 64, d 32), with
+ * the loop on 1 and on P threads.
+ * Part 2b, the activations' threshold: one GELU forward (tanh; f′, f″ stored) of n
+ * elements on 1 and on P threads.
+ * Part 3, the effect: a gpt through the library (--model ref: gpt-ref, the default config;
+ * 10m: width 384, 6 layers, 6 heads, context 256, vocab 65, batch 16, 10.7 M parameters)
+ * at every thread count of the series (default 1,P): loss+gradient, one HVP and, with
+ * --k K > 0, hvp_multi(K), wall medians; the speed-up over the series' first entry; and
+ * each product's GFLOP/s against a BLIS gemm of the model's widest shape, (N·T × C)·(C × 4C),
+ * through the library at the same thread count, timed between the model calls (the
+ * "% of gemm" of bench_model; dense flops only, formulas there). Wall time, so run it on
+ * a quiet machine and say the load (uptime) with the figures. */
 #include <blis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +29,8 @@
 
 #include "hessblock/hessblock.h"
 #include "kernels/kernels.h"
+#include "nn/attention.h"
+#include "nn/elementwise.h"
 
 static double wall(void) {
     struct timespec ts;
@@ -60,86 +73,254 @@ static double time_gemm(hb_dtype dt, int64_t m, int64_t n, int64_t k, int thread
     return ts[reps / 2];
 }
 
-static double time_model(hb_dtype dt, int threads, int reps, int hvp) {
+/* Part 2: seconds of one attention forward + backward of `items` (sequence, head) items,
+ * T × d heads (H = 1, N = items), the loop on `threads` threads; median of reps. */
+static double time_attention(hb_dtype dt, size_t items, size_t T, size_t d, int threads,
+                             int reps) {
     hb_context *ctx = NULL;
-    hb_model_config *cfg = NULL;
-    hb_model *m = NULL;
-    hb_tensor *v = NULL, *o = NULL;
-    if (hb_context_create(&ctx) || hb_context_set_i64(ctx, HB_CTX_THREADS, threads) ||
-        hb_model_config_create(ctx, HB_MODEL_GPT, &cfg) ||
-        hb_model_config_set_i64(cfg, HB_MK_DTYPE, dt) || hb_model_create(ctx, cfg, &m)) {
-        fprintf(stderr, "model: %s\n", ctx ? hb_context_last_error(ctx) : "no context");
-        exit(1);
+    if (hb_context_create(&ctx) || hb_context_set_i64(ctx, HB_CTX_THREADS, threads)) exit(1);
+    hb__attn_shape s = {items, T, d, 1, threads};
+    size_t es = dt == HB_F64 ? 8 : 4, MC = items * T * d;
+    char *u = calloc(7 * MC, es), *P = calloc(items * T * T, es);
+    char *sc = calloc(hb__attention_scratch(&s, 1), es);
+    if (!u || !P || !sc) exit(1);
+    for (size_t i = 0; i < 7 * MC; i++) {
+        double x = 0.01 * (double)(i % 97) - 0.4;
+        if (dt == HB_F64) ((double *)u)[i] = x;
+        else ((float *)u)[i] = (float)x;
     }
-    int64_t s[1] = {(int64_t)hb_params_count(hb_model_params(m))};
-    if (hb_tensor_create(ctx, dt, 1, s, &v) || hb_tensor_create(ctx, dt, 1, s, &o) ||
-        hb_tensor_fill(v, 0.01))
-        exit(1);
-    double ts[MAXR], loss;
+    char *q = u, *k = u + MC * es, *v = u + 2 * MC * es, *y = u + 3 * MC * es;
+    char *gq = u + 4 * MC * es, *gk = u + 5 * MC * es, *gv = u + 6 * MC * es;
+    double ts[MAXR];
     for (int r = -1; r < reps; r++) {
         double t0 = wall();
-        int rc = hvp ? hb_model_hvp(m, v, o) : hb_model_loss_grad(m, &loss);
-        if (rc) exit(1);
+        if (hb__attention_forward(ctx, dt, &s, q, k, v, P, y) ||
+            hb__attention_backward(ctx, dt, &s, q, k, v, P, y, gq, gk, gv, sc))
+            exit(1);
         if (r >= 0) ts[r] = wall() - t0;
     }
     qsort(ts, (size_t)reps, sizeof(double), cmp);
-    hb_tensor_free(v), hb_tensor_free(o), hb_model_free(m), hb_model_config_free(cfg);
+    free(u), free(P), free(sc);
     hb_context_free(ctx);
     return ts[reps / 2];
 }
 
+/* Part 2b: seconds of one GELU forward of n elements on `threads` threads; median of reps */
+static double time_gelu(hb_dtype dt, size_t n, int threads, int reps) {
+    hb_context *ctx = NULL;
+    if (hb_context_create(&ctx) || hb_context_set_i64(ctx, HB_CTX_THREADS, threads)) exit(1);
+    size_t es = dt == HB_F64 ? 8 : 4;
+    char *u = calloc(4 * n, es);
+    if (!u) exit(1);
+    for (size_t i = 0; i < n; i++) {
+        double x = 0.01 * (double)(i % 397) - 2.0;
+        if (dt == HB_F64) ((double *)u)[i] = x;
+        else ((float *)u)[i] = (float)x;
+    }
+    double ts[MAXR];
+    for (int r = -1; r < reps; r++) {
+        double t0 = wall();
+        if (hb__eltwise_forward(ctx, dt, HB_ACT_GELU, n, u, u + n * es, u + 2 * n * es,
+                                u + 3 * n * es))
+            exit(1);
+        if (r >= 0) ts[r] = wall() - t0;
+    }
+    qsort(ts, (size_t)reps, sizeof(double), cmp);
+    free(u);
+    hb_context_free(ctx);
+    return ts[reps / 2];
+}
+
+typedef struct gpt_size {
+    int64_t V, T, C, H, L, N;
+} gpt_size;
+
+/* Part 3: wall medians of grad, HVP and hvp_multi(k) (k = 0: skipped) at `threads`, and
+ * the gemm reference (seconds per call) sampled after every model call. */
+typedef struct model_times {
+    double grad, hvp, multi, gemm;
+} model_times;
+
+static double median(double *ts, int n) {
+    qsort(ts, (size_t)n, sizeof(double), cmp);
+    return ts[n / 2];
+}
+
+static model_times time_model(hb_dtype dt, const gpt_size *g, int threads, int reps, int k) {
+    hb_context *ctx = NULL;
+    hb_model_config *cfg = NULL;
+    hb_model *m = NULL;
+    hb_tensor *v = NULL, *o = NULL, *Vk = NULL, *Ok = NULL;
+    if (hb_context_create(&ctx) || hb_context_set_i64(ctx, HB_CTX_THREADS, threads) ||
+        hb_model_config_create(ctx, HB_MODEL_GPT, &cfg) ||
+        hb_model_config_set_i64(cfg, HB_MK_DTYPE, dt) ||
+        hb_model_config_set_i64(cfg, HB_MK_VOCAB, g->V) ||
+        hb_model_config_set_i64(cfg, HB_MK_CONTEXT, g->T) ||
+        hb_model_config_set_i64(cfg, HB_MK_WIDTH, g->C) ||
+        hb_model_config_set_i64(cfg, HB_MK_HEADS, g->H) ||
+        hb_model_config_set_i64(cfg, HB_MK_LAYERS, g->L) ||
+        hb_model_config_set_i64(cfg, HB_MK_BATCH, g->N) || hb_model_create(ctx, cfg, &m)) {
+        fprintf(stderr, "model: %s\n", ctx ? hb_context_last_error(ctx) : "no context");
+        exit(1);
+    }
+    int64_t n = (int64_t)hb_params_count(hb_model_params(m)), s[1] = {n}, sk[2] = {k, n};
+    if (hb_tensor_create(ctx, dt, 1, s, &v) || hb_tensor_create(ctx, dt, 1, s, &o) ||
+        hb_tensor_fill(v, 0.01))
+        exit(1);
+    if (k > 0 && (hb_tensor_create(ctx, dt, 2, sk, &Vk) || hb_tensor_create(ctx, dt, 2, sk, &Ok) ||
+                  hb_tensor_fill(Vk, 0.01)))
+        exit(1);
+    int64_t gm = g->N * g->T, gn = 4 * g->C, gk = g->C;
+    size_t es = dt == HB_F64 ? 8 : 4;
+    void *A = calloc((size_t)(gm * gk), es), *B = calloc((size_t)(gk * gn), es),
+         *C = calloc((size_t)(gm * gn), es);
+    if (!A || !B || !C) exit(1);
+    double tg[MAXR], th[MAXR], tm[MAXR], tr[3 * MAXR], loss;
+    int nr = 0;
+    for (int r = -1; r < reps; r++)
+        for (int what = 0; what < 3; what++) {
+            if (what == 2 && k == 0) continue;
+            double t0 = wall();
+            int rc = what == 0 ? hb_model_loss_grad(m, &loss)
+                     : what == 1 ? hb_model_hvp(m, v, o)
+                                 : hb_model_hvp_multi(m, Vk, Ok);
+            double t = wall() - t0;
+            if (rc) exit(1);
+            t0 = wall(); /* the reference, under the same load */
+            if (hb__gemm(ctx, dt, false, false, gm, gn, gk, 1.0, A, gk, B, gn, 0.0, C, gn)) exit(1);
+            double t_ref = wall() - t0;
+            if (r < 0) continue;
+            (what == 0 ? tg : what == 1 ? th : tm)[r] = t;
+            tr[nr++] = t_ref;
+        }
+    model_times out = {median(tg, reps), median(th, reps), k ? median(tm, reps) : 0,
+                       median(tr, nr)};
+    free(A), free(B), free(C);
+    hb_tensor_free(v), hb_tensor_free(o), hb_tensor_free(Vk), hb_tensor_free(Ok);
+    hb_model_free(m), hb_model_config_free(cfg);
+    hb_context_free(ctx);
+    return out;
+}
+
+static void model_part(hb_dtype dt, const char *name, const gpt_size *g, const int *series,
+                       int ns, int reps, int k) {
+    /* dense flops (bench/bench_model.c's header) */
+    double M = (double)(g->N * g->T), C = (double)g->C, F = 4 * C, T = (double)g->T;
+    double lin = (double)g->L * (8 * M * C * C + 4 * M * C * F) + 2 * M * C * (double)g->V;
+    double A = (double)g->L * 2 * (double)g->N * T * T * C;
+    double f_grad = 3 * lin + 6 * A, f_shared = 2 * lin + 6 * A, f_dir = 6 * lin + 13 * A;
+    double f_gemm = 2 * M * F * C;
+    printf("gpt-%s %s through the library (vocab %lld, context %lld, width %lld, %lld heads, "
+           "%lld layers, batch %lld), wall medians of %d\n",
+           name, dt == HB_F64 ? "f64" : "f32", (long long)g->V, (long long)g->T, (long long)g->C,
+           (long long)g->H, (long long)g->L, (long long)g->N, reps);
+    printf("%8s %10s %7s %6s %10s %7s %6s", "threads", "grad ms", "x", "%gemm", "HVP ms", "x",
+           "%gemm");
+    if (k) printf(" %9s%-3d %7s %6s", "multi(", k, "x", "%gemm");
+    printf(" %12s\n", "gemm GFLOP/s");
+    model_times base = {0};
+    for (int i = 0; i < ns; i++) {
+        model_times t = time_model(dt, g, series[i], reps, k);
+        if (i == 0) base = t;
+        double gf = f_gemm / t.gemm;
+        printf("%8d %10.1f %7.2f %6.0f %10.1f %7.2f %6.0f", series[i], t.grad * 1e3,
+               base.grad / t.grad, 100 * f_grad / t.grad / gf, t.hvp * 1e3, base.hvp / t.hvp,
+               100 * (f_shared + f_dir) / t.hvp / gf);
+        if (k)
+            printf(" %12.1f %7.2f %6.0f", t.multi * 1e3, base.multi / t.multi,
+                   100 * (f_shared + k * f_dir) / t.multi / gf);
+        printf(" %12.1f\n", gf * 1e-9);
+        fflush(stdout);
+    }
+}
+
 int main(int argc, char **argv) {
-    int P = 2, reps = 9, model = 1;
+    int P = 2, reps = 9, model = 1, gemm = 1, k = 0, series[16], ns = 0;
     hb_dtype dt = HB_F64;
+    gpt_size g = {65, 64, 128, 4, 2, 16};
+    const char *name = "ref";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) P = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--dtype") && i + 1 < argc)
             dt = !strcmp(argv[++i], "f32") ? HB_F32 : HB_F64;
         else if (!strcmp(argv[i], "--no-model")) model = 0;
-        else {
-            fprintf(stderr, "usage: %s [--threads P] [--reps R] [--dtype f32|f64] [--no-model]\n",
+        else if (!strcmp(argv[i], "--no-gemm")) gemm = 0;
+        else if (!strcmp(argv[i], "--k") && i + 1 < argc) k = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) {
+            name = argv[++i];
+            if (!strcmp(name, "10m")) g = (gpt_size){65, 256, 384, 6, 6, 16};
+            else if (strcmp(name, "ref")) return fprintf(stderr, "--model ref|10m\n"), 2;
+        } else if (!strcmp(argv[i], "--series") && i + 1 < argc) {
+            for (char *t = strtok(argv[++i], ","); t && ns < 16; t = strtok(NULL, ","))
+                series[ns++] = atoi(t);
+        } else {
+            fprintf(stderr,
+                    "usage: %s [--threads P] [--reps R] [--dtype f32|f64] [--no-model] "
+                    "[--no-gemm] [--model ref|10m] [--series 1,2,4,...] [--k K]\n",
                     argv[0]);
             return 2;
         }
     }
-    if (P < 2 || reps < 1 || reps > MAXR) {
-        fprintf(stderr, "need --threads >= 2 and 1 <= reps <= %d\n", MAXR);
+    if (P < 2 || reps < 1 || reps > MAXR || k < 0) {
+        fprintf(stderr, "need --threads >= 2, 1 <= reps <= %d, k >= 0\n", MAXR);
         return 2;
     }
-    static const int64_t shapes[][3] = {
-        /* gpt-ref: attention per (sequence, head), then the linear layers */
-        {64, 64, 32}, {64, 32, 64}, {128, 128, 64}, {256, 128, 128}, {1024, 65, 128},
-        {1024, 128, 128}, {128, 128, 1024}, {1024, 512, 128}, {1024, 128, 512},
-        {2048, 512, 512}};
-    size_t ns = sizeof shapes / sizeof shapes[0];
-    size_t es = dt == HB_F64 ? 8 : 4, cap = 2048 * 512;
-    void *A = calloc(cap, es), *B = calloc(cap, es), *C = calloc(cap, es);
-    if (!A || !B || !C) return 1;
-    hb_context *ctx = NULL;
-    if (hb_context_create(&ctx) || hb_context_set_i64(ctx, HB_CTX_THREADS, P)) return 1;
-    printf("BLIS %s gemm, one call, wall median of %d; threshold %.3g flops per thread\n",
-           dt == HB_F64 ? "f64" : "f32", reps, HB__GEMM_FLOPS_PER_THREAD);
-    printf("%6s %6s %6s %10s %12s %12s %10s %12s\n", "m", "n", "k", "MFLOP", "1 thread us",
-           "P thread us", "t1/tP", "lib threads");
-    for (size_t i = 0; i < ns; i++) {
-        int64_t m = shapes[i][0], n = shapes[i][1], k = shapes[i][2];
-        double t1 = time_gemm(dt, m, n, k, 1, reps, A, B, C);
-        double tp = time_gemm(dt, m, n, k, P, reps, A, B, C);
-        printf("%6lld %6lld %6lld %10.2f %12.1f %12.1f %10.2f %12d\n", (long long)m, (long long)n,
-               (long long)k, 2e-6 * (double)m * (double)n * (double)k, t1 * 1e6, tp * 1e6,
-               t1 / tp, hb__gemm_threads(ctx, m, n, k));
-    }
-    if (model) {
-        printf("gpt-ref %s through the library, wall median of %d (ratio t1/tP > 1: P threads faster)\n",
-               dt == HB_F64 ? "f64" : "f32", reps);
-        for (int h = 0; h < 2; h++) {
-            double t1 = time_model(dt, 1, reps, h), tp = time_model(dt, P, reps, h);
-            printf("  %-5s 1 thread %8.1f ms   %d threads %8.1f ms   t1/tP %.2f\n",
-                   h ? "HVP" : "grad", t1 * 1e3, P, tp * 1e3, t1 / tp);
+    for (int i = 0; i < ns; i++)
+        if (series[i] < 1) return fprintf(stderr, "--series: thread counts >= 1\n"), 2;
+    if (!ns) series[ns++] = 1, series[ns++] = P;
+    if (gemm) {
+        static const int64_t shapes[][3] = {
+            /* gpt-ref: attention per (sequence, head), then the linear layers */
+            {64, 64, 32}, {64, 32, 64}, {128, 128, 64}, {256, 128, 128}, {1024, 65, 128},
+            {1024, 128, 128}, {128, 128, 1024}, {1024, 512, 128}, {1024, 128, 512},
+            {2048, 512, 512}};
+        size_t nsh = sizeof shapes / sizeof shapes[0];
+        size_t es = dt == HB_F64 ? 8 : 4, cap = 2048 * 512;
+        void *A = calloc(cap, es), *B = calloc(cap, es), *C = calloc(cap, es);
+        if (!A || !B || !C) return 1;
+        hb_context *ctx = NULL;
+        if (hb_context_create(&ctx) || hb_context_set_i64(ctx, HB_CTX_THREADS, P)) return 1;
+        printf("BLIS %s gemm, one call, wall median of %d; threshold %.3g flops per thread\n",
+               dt == HB_F64 ? "f64" : "f32", reps, HB__GEMM_FLOPS_PER_THREAD);
+        printf("%6s %6s %6s %10s %12s %12s %10s %12s\n", "m", "n", "k", "MFLOP", "1 thread us",
+               "P thread us", "t1/tP", "lib threads");
+        for (size_t i = 0; i < nsh; i++) {
+            int64_t m = shapes[i][0], n = shapes[i][1], kk = shapes[i][2];
+            double t1 = time_gemm(dt, m, n, kk, 1, reps, A, B, C);
+            double tp = time_gemm(dt, m, n, kk, P, reps, A, B, C);
+            printf("%6lld %6lld %6lld %10.2f %12.1f %12.1f %10.2f %12d\n", (long long)m,
+                   (long long)n, (long long)kk, 2e-6 * (double)m * (double)n * (double)kk,
+                   t1 * 1e6, tp * 1e6, t1 / tp, hb__gemm_threads(ctx, m, n, kk));
         }
+        printf("attention forward+backward of gpt-ref heads (T 64, d 32), the (sequence, head) "
+               "loop on 1 and %d threads, wall median of %d; threshold %.3g flops per thread\n",
+               P, reps, HB__ATTN_FLOPS_PER_THREAD);
+        printf("%6s %10s %12s %12s %10s %12s\n", "items", "MFLOP", "1 thread us", "P thread us",
+               "t1/tP", "lib (bwd)");
+        static const size_t items[] = {1, 2, 4, 8, 16, 64};
+        for (size_t i = 0; i < sizeof items / sizeof *items; i++) {
+            double t1 = time_attention(dt, items[i], 64, 32, 1, reps);
+            double tp = time_attention(dt, items[i], 64, 32, P, reps);
+            double work = 6.0 * 2.0 * 64 * 64 * 32 * (double)items[i]; /* fwd 2 + bwd 4 units */
+            printf("%6zu %10.2f %12.1f %12.1f %10.2f %12d\n", items[i], work * 1e-6, t1 * 1e6,
+                   tp * 1e6, t1 / tp,
+                   hb__team(P, items[i], 4.0 * 2.0 * 64 * 64 * 32 * (double)items[i],
+                            HB__ATTN_FLOPS_PER_THREAD));
+        }
+        printf("GELU forward (tanh), n elements on 1 and %d threads, wall median of %d; "
+               "threshold %.0f elements per thread\n", P, reps, HB__ELTWISE_PER_THREAD);
+        printf("%9s %12s %12s %10s %12s\n", "n", "1 thread us", "P thread us", "t1/tP",
+               "lib threads");
+        static const size_t ns_[] = {8192, 32768, 65536, 131072, 524288, 2097152};
+        for (size_t i = 0; i < sizeof ns_ / sizeof *ns_; i++) {
+            double t1 = time_gelu(dt, ns_[i], 1, reps), tp = time_gelu(dt, ns_[i], P, reps);
+            printf("%9zu %12.1f %12.1f %10.2f %12d\n", ns_[i], t1 * 1e6, tp * 1e6, t1 / tp,
+                   hb__team(P, ns_[i], (double)ns_[i], HB__ELTWISE_PER_THREAD));
+        }
+        hb_context_free(ctx);
+        free(A), free(B), free(C);
     }
-    hb_context_free(ctx);
-    free(A), free(B), free(C);
+    if (model) model_part(dt, name, &g, series, ns, reps, k);
     return 0;
 }

@@ -203,7 +203,7 @@ static void dn_rbwd(const double *u, const double *gy, const double *Ru, const d
 }
 
 /* ---- attention: u = (q, k, v) each (N·T, C), y (N·T, C) ---- */
-static hb__attn_shape ash(void) { return (hb__attn_shape){N_, T_, C_, H_}; }
+static hb__attn_shape ash(void) { return (hb__attn_shape){N_, T_, C_, H_, 1}; }
 static void at_fwd(const double *u, double *y) {
     hb__attn_shape s = ash();
     size_t MC = N_ * T_ * C_;
@@ -378,7 +378,7 @@ START_TEST(test_xent_fd) {
     ck_assert_int_eq(hb__pos_embedding_forward(CTX, HB_BF16, 1, 1, 1, 1, p, p, 0, gz), HB_EDTYPE);
     ck_assert_int_eq(hb__layernorm_forward(CTX, HB_BF16, 1, 1, HB__LN_EPS, p, p, p, gz, gm, gp), HB_EDTYPE);
     ck_assert_int_eq(hb__embedding_forward(CTX, HB_BF16, 1, 1, 1, t, p, p, gz), HB_EDTYPE);
-    hb__attn_shape bad = {1, 2, 5, 2};
+    hb__attn_shape bad = {1, 2, 5, 2, 1};
     ck_assert_int_eq(hb__attention_forward(CTX, HB_F64, &bad, p, p, p, gz, gm), HB_ESHAPE);
     free(z);
     free(Rz);

@@ -571,7 +571,7 @@ static void check_strides(const hb__op_class *cls, int nb, const size_t *sizes, 
                      .iarg = {heads, 1}, .farg = {1e-5}};
     size_t sv = cls->saved ? cls->saved(&op, acts, N) : 0;
     size_t rs = cls->rsaved ? cls->rsaved(&op, acts, N) : 0;
-    size_t sc = cls->scratch ? cls->scratch(&op, acts, N, DK) : 0;
+    size_t sc = cls->scratch ? cls->scratch(&op, acts, N, DK, 1) : 0;
     two_layouts W, V, O;
     layouts(&W, nb, sizes, 1, false);
     layouts(&V, nb, sizes, 2, false);

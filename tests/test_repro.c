@@ -3,8 +3,10 @@
  * JS matrix of the block spectra, an optimizer trajectory with gradient clipping — is the
  * same to the last bit for 1, 2, 3, 7 and 16 threads, and across repeated runs in one
  * process. The models are sized so that the threaded paths really run: the cross-entropy
- * rows (N·C ≥ 65536) and gemms above the per-thread threshold (HB__GEMM_FLOPS_PER_THREAD,
- * checked below with hb__gemm_threads), as well as the single-threaded small ones.
+ * rows (N·C ≥ 65536), gemms above the per-thread threshold (HB__GEMM_FLOPS_PER_THREAD,
+ * checked below with hb__gemm_threads), the gpt's attention (sequence, head) loop and its
+ * GELU rows above theirs (HB__ATTN_FLOPS_PER_THREAD, HB__ELTWISE_PER_THREAD, checked with
+ * hb__team: on 2 cores too), as well as the single-threaded small ones.
  * Every run rebuilds the model from the context's seed and records its results as a flat
  * list of doubles; the lists must be equal byte for byte. */
 #include <stdint.h>
@@ -14,6 +16,8 @@
 #include "hb_net_check.h"
 #include "hb_test.h"
 #include "kernels/kernels.h"
+#include "nn/attention.h"
+#include "nn/elementwise.h"
 
 enum { PROBES = 2, STEPS = 4, MULTI = 3, OPT_STEPS = 3, MAX_BLOCKS = 2, REPEATS = 2 };
 
@@ -221,6 +225,13 @@ START_TEST(test_gemm_threads_policy) {
     ctx = hb_test_context(1, 1);
     ck_assert_int_eq(hb__gemm_threads(ctx, 4096, 4096, 4096), 1);
     hb_context_free(ctx);
+    /* the gpt case: batch 16, context 32, width 64, 2 heads (32 items of 32 × 32 × 32; the
+     * forward is 2 such products per item, the backward 4), MLP rows 512 × 256 */
+    double unit = 2.0 * 32 * 32 * 32 * 32;
+    ck_assert_int_eq(hb__team(7, 32, 2 * unit, HB__ATTN_FLOPS_PER_THREAD), cap < 4 ? cap : 4);
+    ck_assert_int_eq(hb__team(7, 32, 4 * unit, HB__ATTN_FLOPS_PER_THREAD), cap < 8 ? cap : 8);
+    ck_assert_int_eq(hb__team(7, 512 * 256, 512.0 * 256, HB__ELTWISE_PER_THREAD), cap < 2 ? cap : 2);
+    ck_assert_int_eq(hb__team(1, 32, 1e12, HB__ATTN_FLOPS_PER_THREAD), 1);
 }
 END_TEST
 

@@ -35,6 +35,16 @@ int hb__gemm_threads(const hb_context *ctx, int64_t m, int64_t n, int64_t k) {
     return per < (double)t ? (int)per : t;
 }
 
+int hb__team(int threads, size_t items, double work, double work_per_thread) {
+    if (threads <= 1 || items < 2) return 1;
+    int procs = omp_get_num_procs(); /* as hb__gemm_threads: no more than the processors */
+    if (procs >= 1 && threads > procs) threads = procs;
+    if ((size_t)threads > items) threads = (int)items;
+    double per = work / work_per_thread;
+    if (per < 2.0) return 1;
+    return per < (double)threads ? (int)per : threads;
+}
+
 static int check_dtype(hb_context *ctx, hb_dtype dt) {
     HB_CHECK(ctx, dt == HB_F32 || dt == HB_F64, HB_EDTYPE,
              "kernel needs f32 or f64, got dtype %d", (int)dt);
@@ -64,10 +74,10 @@ static int check_matrix(hb_context *ctx, const char *name, const void *p, int64_
     return HB_OK;
 }
 
-int hb__gemm_strided(hb_context *ctx, hb_dtype dt, bool ta, bool tb, int64_t m, int64_t n,
-                     int64_t k, double alpha, const void *A, int64_t rs_a, int64_t cs_a,
-                     const void *B, int64_t rs_b, int64_t cs_b, double beta, void *C,
-                     int64_t rs_c, int64_t cs_c) {
+int hb__gemm_strided_on(hb_context *ctx, int threads, hb_dtype dt, bool ta, bool tb, int64_t m,
+                        int64_t n, int64_t k, double alpha, const void *A, int64_t rs_a,
+                        int64_t cs_a, const void *B, int64_t rs_b, int64_t cs_b, double beta,
+                        void *C, int64_t rs_c, int64_t cs_c) {
     HB_TRY(check_dtype(ctx, dt));
     HB_CHECK(ctx, m >= 0 && n >= 0 && k >= 0, HB_ESHAPE, "gemm sizes must be >= 0 (m=%lld n=%lld k=%lld)",
              (long long)m, (long long)n, (long long)k);
@@ -85,7 +95,7 @@ int hb__gemm_strided(hb_context *ctx, hb_dtype dt, bool ta, bool tb, int64_t m, 
         return HB_OK;
     }
     rntm_t rntm;
-    make_rntm(hb__gemm_threads(ctx, m, n, k), &rntm);
+    make_rntm(threads >= 1 ? threads : hb__gemm_threads(ctx, m, n, k), &rntm);
     trans_t tra = ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
     trans_t trb = tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
     if (dt == HB_F64) {
@@ -103,6 +113,14 @@ int hb__gemm_strided(hb_context *ctx, hb_dtype dt, bool ta, bool tb, int64_t m, 
                      &be, (float *)C, rs_c, cs_c, NULL, &rntm);
     }
     return HB_OK;
+}
+
+int hb__gemm_strided(hb_context *ctx, hb_dtype dt, bool ta, bool tb, int64_t m, int64_t n,
+                     int64_t k, double alpha, const void *A, int64_t rs_a, int64_t cs_a,
+                     const void *B, int64_t rs_b, int64_t cs_b, double beta, void *C,
+                     int64_t rs_c, int64_t cs_c) {
+    return hb__gemm_strided_on(ctx, 0, dt, ta, tb, m, n, k, alpha, A, rs_a, cs_a, B, rs_b, cs_b,
+                               beta, C, rs_c, cs_c);
 }
 
 int hb__gemm(hb_context *ctx, hb_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k,

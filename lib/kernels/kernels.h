@@ -24,6 +24,13 @@
 /* The thread count hb__gemm uses for an m×n×k product under ctx (1 .. ctx threads). */
 int hb__gemm_threads(const hb_context *ctx, int64_t m, int64_t n, int64_t k);
 
+/* The team of a library OpenMP loop over `items` independent items of `work` (flops,
+ * elements: any unit) in all: min(threads, processors this process may use, items,
+ * work / work_per_thread), and 1 (run serially) below two threads' worth of work. Depends
+ * on the sizes, the thread count and the machine only; the loops using it give the same
+ * bits for every team (each item is computed by one thread, in a fixed order). */
+int hb__team(int threads, size_t items, double work, double work_per_thread);
+
 /* C(m×n) = alpha·op(A)·op(B) + beta·C, op(X) = X or Xᵀ. Matrices are given by element
  * strides: element (i,j) of a *stored* matrix X is X[i*rs_x + j*cs_x]. A stored is m×k
  * (or k×m when trans_a), B stored is k×n (or n×k when trans_b). beta = 0 ignores C's
@@ -33,6 +40,15 @@ int hb__gemm_strided(hb_context *ctx, hb_dtype dt, bool trans_a, bool trans_b,
                      const void *A, int64_t rs_a, int64_t cs_a,
                      const void *B, int64_t rs_b, int64_t cs_b, double beta,
                      void *C, int64_t rs_c, int64_t cs_c);
+
+/* hb__gemm_strided with `threads` BLIS threads (>= 1; 0: hb__gemm_threads). Loops that
+ * run independent products on an OpenMP team of their own pass 1, so no product opens a
+ * nested team (nn/attention.c). */
+int hb__gemm_strided_on(hb_context *ctx, int threads, hb_dtype dt, bool trans_a, bool trans_b,
+                        int64_t m, int64_t n, int64_t k, double alpha,
+                        const void *A, int64_t rs_a, int64_t cs_a,
+                        const void *B, int64_t rs_b, int64_t cs_b, double beta,
+                        void *C, int64_t rs_c, int64_t cs_c);
 
 /* Row-major convenience: lda, ldb, ldc are the row lengths of the stored matrices. */
 int hb__gemm(hb_context *ctx, hb_dtype dt, bool trans_a, bool trans_b,

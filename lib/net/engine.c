@@ -116,6 +116,7 @@ typedef struct shape_of_call {
     size_t N, k; /* samples; directions per chunk (HVP) */
     enum mode mode;
     bool conv_x, conv_t; /* inputs / mse targets converted to the compute dtype */
+    int threads;         /* of the ops' own loops (hb__op_call.threads): per-thread scratch */
 } shape_of_call;
 
 /* Every buffer of a call, in one order for the counting and the carving pass. Pointers
@@ -137,9 +138,9 @@ static void layout(const hb__net_model *nm, hb__net_state *st, hb__carve *c, con
         bool r = k && op->out >= 0 && nm->useful[o] && st->down[op->out];
         st->saved[o] = nm->useful[o] && cls->saved ? take(c, cls->saved(op, nm->acts, N), 1, 1, es) : NULL;
         st->rsaved[o] = r && cls->rsaved ? take(c, cls->rsaved(op, nm->acts, N), k, 1, es) : NULL;
-        size_t need = nm->useful[o] && cls->scratch ? cls->scratch(op, nm->acts, N, 0) : 0;
+        size_t need = nm->useful[o] && cls->scratch ? cls->scratch(op, nm->acts, N, 0, s->threads) : 0;
         if (need > scratch) scratch = need;
-        need = (r || (k && visited(nm, st, o))) && cls->scratch ? cls->scratch(op, nm->acts, N, k) : 0;
+        need = (r || (k && visited(nm, st, o))) && cls->scratch ? cls->scratch(op, nm->acts, N, k, s->threads) : 0;
         if (need > scratch) scratch = need;
     }
     for (size_t sl = 0; sl < st->n_slots; sl++)
@@ -171,7 +172,10 @@ static size_t counted_bytes(const hb__net_model *nm, hb__net_state *st, const sh
  * batch or at its conversion to the compute dtype. */
 static int prepare(hb_model *m, hb__net_state *st, const hb__batch *b, enum mode mode, size_t k) {
     const hb__net_model *nm = m->impl;
-    shape_of_call s = {b->n_samples, k, mode, false, false};
+    /* per-thread scratch for the thread count of the context the call runs on (a task's
+     * worker context: 1 thread when tasks take every thread) */
+    shape_of_call s = {b->n_samples, k, mode, false, false, hb__threads(st->ctx)};
+    st->threads = s.threads;
     s.conv_x = !nm->acts[nm->input].tokens && b->inputs->dtype != nm->dt;
     s.conv_t = nm->mse && b->targets->dtype != nm->dt;
     HB_TRY(guard(m, st->ctx, s.N, mode == MODE_HVP ? k : 0));
@@ -193,9 +197,10 @@ static int prepare(hb_model *m, hb__net_state *st, const hb__batch *b, enum mode
     return HB_OK;
 }
 
-/* Directions per R chunk: as many as fit R_BUDGET, balanced over the chunks. */
+/* Directions per R chunk: as many as fit R_BUDGET, balanced over the chunks. Counted for
+ * one thread: the chunking must not depend on the thread count (bit-identical results). */
 static size_t chunk_size(const hb__net_model *nm, hb__net_state *st, size_t N, size_t k) {
-    shape_of_call one = {N, 1, MODE_HVP, false, false}, two = one;
+    shape_of_call one = {N, 1, MODE_HVP, false, false, 1}, two = one;
     two.k = 2;
     bool o1, o2;
     size_t b1 = counted_bytes(nm, st, &one, 1, &o1), b2 = counted_bytes(nm, st, &two, 1, &o2);
@@ -213,7 +218,7 @@ int hb__net_workspace_bytes(hb_model *m, size_t N, size_t k, size_t *bytes) {
     hb__net_state *st = hb__net_state_of(m, &m->task0);
     if (!st) return m->ctx->last_status;
     plan(nm, st, ALL_BLOCKS);
-    shape_of_call s = {N, k, k ? MODE_HVP : MODE_GRAD, false, false};
+    shape_of_call s = {N, k, k ? MODE_HVP : MODE_GRAD, false, false, hb__threads(st->ctx)};
     bool overflow;
     *bytes = counted_bytes(nm, st, &s, hb_dtype_size(nm->dt), &overflow);
     HB_CHECK(m->ctx, !overflow, HB_EOVERFLOW,
@@ -238,6 +243,7 @@ static void call_init(hb_model *m, const hb__net_state *st, size_t o, size_t N, 
     c->N = N;
     c->scale = scale;
     c->scratch = st->scratch;
+    c->threads = st->threads;
     c->targets = op->out < 0 ? st->targets : NULL;
     for (int i = 0; i < op->n_in; i++) c->x[i] = st->y[op->in[i]];
     c->y = op->out >= 0 ? (void *)st->y[op->out] : NULL;

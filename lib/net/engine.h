@@ -29,6 +29,7 @@ typedef struct hb__net_state {
     void **saved, **rsaved; /* ops */
     void **slot_mem;      /* slots: R gradients */
     void *scratch;
+    int threads;          /* the thread count scratch was laid out for (hb__op_call.threads) */
     const void *targets;
     hb__dir *dirV, *dirO; /* blocks: this chunk's directions and outputs */
     hb__arena ws;

@@ -66,10 +66,12 @@ typedef struct hb__op_class {
     bool loss;        /* a loss: no output activation */
     /* Elements (compute dtype) the op keeps from forward to backward (saved) and from
      * rforward to rbackward (rsaved, per direction: the engine provides k times this),
-     * and of scratch per call (any pass; k = 0 for the θ passes), for N samples. NULL = 0. */
+     * and of scratch per call (any pass; k = 0 for the θ passes), for N samples, and for
+     * passes that run on up to `threads` threads (hb__op_call.threads). NULL = 0. */
     size_t (*saved)(const hb__net_op *op, const hb__act *acts, size_t N);
     size_t (*rsaved)(const hb__net_op *op, const hb__act *acts, size_t N);
-    size_t (*scratch)(const hb__net_op *op, const hb__act *acts, size_t N, size_t k);
+    size_t (*scratch)(const hb__net_op *op, const hb__act *acts, size_t N, size_t k,
+                      int threads);
     int (*forward)(const hb__op_call *c);
     int (*backward)(const hb__op_call *c);
     int (*rforward)(const hb__op_call *c);
@@ -102,6 +104,8 @@ struct hb__op_call {
     const hb__act *acts;     /* the definition's activations (shapes) */
     size_t N;                /* samples of the micro-batch */
     size_t k;                /* directions (R passes) */
+    int threads;             /* most threads an op's own loop may use: the scratch was sized
+                              * for it (0 or 1: serial) */
     /* θ side */
     const void *x[HB__NET_MAX_IN];
     void *y;

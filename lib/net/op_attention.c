@@ -36,10 +36,12 @@ typedef struct attn_dims {
     size_t M, MC, PP; /* rows N·T; elements of (N·T, C) and of P */
 } attn_dims;
 
-static attn_dims dims_of(const hb__net_op *op, const hb__act *acts, size_t N) {
+/* threads: the (sequence, head) loop's most threads (hb__op_call.threads; the scratch is
+ * sized for them) */
+static attn_dims dims_of(const hb__net_op *op, const hb__act *acts, size_t N, int threads) {
     const hb__act *a = &acts[op->in[0]];
     attn_dims d;
-    d.sh = (hb__attn_shape){N, a->rows, a->width, (size_t)op->iarg[0]};
+    d.sh = (hb__attn_shape){N, a->rows, a->width, (size_t)op->iarg[0], threads};
     d.M = N * a->rows;
     d.MC = d.M * a->width;
     d.PP = N * d.sh.H * a->rows * a->rows;
@@ -48,26 +50,28 @@ static attn_dims dims_of(const hb__net_op *op, const hb__act *acts, size_t N) {
 
 /* q, k, v, y and P; the gradients of y, q, k, v after them (saved only) */
 static size_t five(const hb__net_op *op, const hb__act *acts, size_t N) {
-    attn_dims d = dims_of(op, acts, N);
+    attn_dims d = dims_of(op, acts, N, 1);
     return 4 * d.MC + d.PP;
 }
 
 static size_t attn_saved(const hb__net_op *op, const hb__act *acts, size_t N) {
-    return five(op, acts, N) + 4 * dims_of(op, acts, N).MC;
+    return five(op, acts, N) + 4 * dims_of(op, acts, N, 1).MC;
 }
 
 static size_t attn_rsaved(const hb__net_op *op, const hb__act *acts, size_t N) {
     return five(op, acts, N); /* the five forward arrays, per direction */
 }
 
-/* kernel scratch after the gradient buffers: attention's or dense's, used one at a time */
+/* kernel scratch after the gradient buffers: attention's (one part per thread) or dense's,
+ * used one at a time */
 static size_t kernel_scratch(const attn_dims *d, size_t k) {
     size_t a = hb__attention_scratch(&d->sh, k ? k : 1), b = hb__linear_rscratch(d->sh.C, d->sh.C, k);
     return a > b ? a : b;
 }
 
-static size_t attn_scratch(const hb__net_op *op, const hb__act *acts, size_t N, size_t k) {
-    attn_dims d = dims_of(op, acts, N);
+static size_t attn_scratch(const hb__net_op *op, const hb__act *acts, size_t N, size_t k,
+                           int threads) {
+    attn_dims d = dims_of(op, acts, N, threads);
     return 4 * k * d.MC + kernel_scratch(&d, k);
 }
 
@@ -114,7 +118,7 @@ static bool any_ptr(void *const *p, int from, int to) {
 
 /* ---- forward: q, k, v, P, y saved; out written ---- */
 static int attn_forward(const hb__op_call *c) {
-    attn_dims d = dims_of(c->op, c->acts, c->N);
+    attn_dims d = dims_of(c->op, c->acts, c->N, c->threads);
     attn_bufs b = bufs_of(c, &d, 0);
     int64_t M = (int64_t)d.M, C = (int64_t)d.sh.C;
     HB_TRY(hb__linear_forward(c->ctx, c->dt, M, C, C, c->x[0], c->W[WQ], c->W[BQ], b.q));
@@ -136,7 +140,7 @@ static int grads_of_y_qkv(const hb__op_call *c, const attn_dims *d, const attn_b
 
 /* ---- backward: gx += ∂/∂x, gW += ∂/∂W (those not NULL) ---- */
 static int attn_backward(const hb__op_call *c) {
-    attn_dims d = dims_of(c->op, c->acts, c->N);
+    attn_dims d = dims_of(c->op, c->acts, c->N, c->threads);
     attn_bufs b = bufs_of(c, &d, 0);
     int64_t M = (int64_t)d.M, C = (int64_t)d.sh.C;
     bool below = c->gx[0] || any_ptr(c->gW, WQ, BV); /* anything under y wanted */
@@ -165,7 +169,7 @@ static int proj_rforward(const hb__op_call *c, const attn_dims *d, int w, const 
 
 /* ---- R-forward: Rq, Rk, Rv, RP, Ry saved (when q, k, v have a direction); Rout written ---- */
 static int attn_rforward(const hb__op_call *c) {
-    attn_dims d = dims_of(c->op, c->acts, c->N);
+    attn_dims d = dims_of(c->op, c->acts, c->N, c->threads);
     attn_bufs b = bufs_of(c, &d, c->k);
     bool rqkv = c->Rx[0] || any_dir(c->V, WQ, BV);
     if (rqkv) {
@@ -194,7 +198,7 @@ static int proj_rbackward(const hb__op_call *c, const attn_dims *d, int w, const
 
 /* ---- R-backward: Rgx += R(gx), O += R(gW) (those not NULL) ---- */
 static int attn_rbackward(const hb__op_call *c) {
-    attn_dims d = dims_of(c->op, c->acts, c->N);
+    attn_dims d = dims_of(c->op, c->acts, c->N, c->threads);
     attn_bufs b = bufs_of(c, &d, c->k);
     size_t es = hb_dtype_size(c->dt), RMC = c->k * d.MC * es;
     bool rqkv = c->Rx[0] || any_dir(c->V, WQ, BV);

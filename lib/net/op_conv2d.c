@@ -19,7 +19,9 @@ static hb__conv2d_geom geom(const hb__net_op *op, const hb__act *acts) {
                              op->iarg[2]};
 }
 
-static size_t conv_scratch(const hb__net_op *op, const hb__act *acts, size_t N, size_t k) {
+static size_t conv_scratch(const hb__net_op *op, const hb__act *acts, size_t N, size_t k,
+                           int threads) {
+    (void)threads;
     hb__conv2d_geom g = geom(op, acts);
     return hb__conv2d_scratch(&g, N, k);
 }

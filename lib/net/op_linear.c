@@ -31,8 +31,9 @@ static int one_ld(const hb__op_call *c, const hb__dir *d, size_t *ld) {
 }
 
 /* scratch of the R-passes: the k parameter directions packed side by side (nn/linear.h) */
-static size_t linear_scratch(const hb__net_op *op, const hb__act *acts, size_t N, size_t k) {
-    (void)N;
+static size_t linear_scratch(const hb__net_op *op, const hb__act *acts, size_t N, size_t k,
+                             int threads) {
+    (void)N, (void)threads;
     return k ? hb__linear_rscratch(acts[op->in[0]].width, acts[op->out].width, k) : 0;
 }
 

@@ -3,7 +3,9 @@
  *   q, k, v, y, gq, gk, gv, gy: (N·T, C);  P: (N, H, T, T) softmax probabilities.
  * R-passes interleave nd directions per row: Rq, Rk, Rv, Ry, Rgy, Rgq, Rgk, Rgv
  * (N·T, nd, C); RP (N, H, T, nd, T). dt is HB_F32 or HB_F64. Every product goes through
- * hb__gemm / hb__gemm_strided, one (sequence, head) at a time. */
+ * hb__gemm_strided(_on), one (sequence, head) at a time; the (sequence, head) items run
+ * on up to `threads` OpenMP threads (never more than the context's), each product then on
+ * one BLIS thread, bit-identical for every thread count (nn/attention.c). */
 #ifndef HB_NN_ATTENTION_H
 #define HB_NN_ATTENTION_H
 
@@ -11,9 +13,18 @@
 
 typedef struct hb__attn_shape {
     size_t N, T, C, H;
+    int threads; /* most threads of the (sequence, head) loop; the scratch holds one part per
+                  * thread. 0 or 1: serial (tests that build a shape by hand) */
 } hb__attn_shape;
 
-/* Scratch elements needed by the passes (per call, of dtype dt). */
+/* Minimum flops per thread of the (sequence, head) loop: one OpenMP fork and join per pass
+ * (no BLIS team per product), so far below hb__gemm's threshold (docs/performance.md,
+ * "Attention's (sequence, head) loop on threads"). */
+#ifndef HB__ATTN_FLOPS_PER_THREAD /* overridable (-D) to sweep it with bench_threads */
+#define HB__ATTN_FLOPS_PER_THREAD 1.0e6
+#endif
+
+/* Scratch elements needed by the passes (per call, of dtype dt; for s->threads threads). */
 size_t hb__attention_scratch(const hb__attn_shape *s, size_t nd);
 
 /* y = softmax(q kᵀ/√d + causal mask) v per (sequence, head); writes P. */

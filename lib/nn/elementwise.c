@@ -7,8 +7,10 @@
  * gpt model to the last bit. Template part compiled once per dtype. */
 #ifndef HB_NN_TEMPLATE
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
+#include "kernels/kernels.h"
 #include "nn/elementwise.h"
 
 #define GELU_S 0.7978845608028654  /* √(2/π) */
@@ -44,26 +46,61 @@
 bool hb__eltwise_valid(int act) { return act >= HB_ACT_RELU && act <= HB_ACT_TANH; }
 bool hb__eltwise_has_d2(int act) { return act != HB_ACT_RELU; }
 
-#define DISPATCH(call32, call64)                                                          \
-    do {                                                                                  \
-        HB_CHECK(ctx, dt == HB_F32 || dt == HB_F64, HB_EDTYPE,                            \
-                 "elementwise activation needs f32 or f64, got dtype %d", (int)dt);        \
-        if (dt == HB_F32) call32;                                                         \
-        else call64;                                                                      \
-        return HB_OK;                                                                     \
+/* Rows [lo, hi) of `rows` for thread t of `team`: contiguous, fixed by (rows, team). */
+#define ROW_RANGE(rows, t, team) size_t lo = (rows) * (size_t)(t) / (size_t)(team), \
+                                        hi = (rows) * ((size_t)(t) + 1) / (size_t)(team)
+
+/* Run body(lo, hi) over rows [0, rows) of `per_row` elements: serially (one call,
+ * lo = 0, hi = rows: the code path of a 1-thread context) below the threshold, else split
+ * statically over an OpenMP team. Every element is computed by the same expression
+ * whatever the split (no sums across elements), so the bits never depend on the team. */
+#define SPLIT_ROWS(ctx, rows, per_row, body)                                                 \
+    do {                                                                                     \
+        int team_ = hb__team(hb__threads(ctx), (rows), (double)(rows) * (double)(per_row), \
+                             HB__ELTWISE_PER_THREAD);                                        \
+        if (team_ <= 1) {                                                                    \
+            size_t lo = 0, hi = (rows);                                                      \
+            body;                                                                            \
+        } else {                                                                             \
+            _Pragma("omp parallel num_threads(team_)") {                                     \
+                ROW_RANGE((rows), omp_get_thread_num(), omp_get_num_threads());              \
+                body;                                                                        \
+            }                                                                                \
+        }                                                                                    \
     } while (0)
+
+#define DTYPE_CHECK()                                                                     \
+    HB_CHECK(ctx, dt == HB_F32 || dt == HB_F64, HB_EDTYPE,                                \
+             "elementwise activation needs f32 or f64, got dtype %d", (int)dt)
+
+/* element i of a buffer of the call's dtype (NULL stays NULL) */
+#define AT(p, i) ((p) ? (void *)((char *)(p) + (i) * es) : NULL)
+#define CAT(p, i) ((p) ? (const void *)((const char *)(p) + (i) * es) : NULL)
 
 int hb__eltwise_forward(hb_context *ctx, hb_dtype dt, int act, size_t n, const void *x, void *y,
                         void *d1, void *d2) {
     HB_CHECK(ctx, hb__eltwise_valid(act), HB_EINVAL, "unknown activation %d", act);
-    DISPATCH(fwd_f32(act, n, x, y, d1, d2), fwd_f64(act, n, x, y, d1, d2));
+    DTYPE_CHECK();
+    size_t es = hb_dtype_size(dt);
+    SPLIT_ROWS(ctx, n, 1,
+               if (dt == HB_F32) fwd_f32(act, hi - lo, CAT(x, lo), AT(y, lo), AT(d1, lo), AT(d2, lo));
+               else fwd_f64(act, hi - lo, CAT(x, lo), AT(y, lo), AT(d1, lo), AT(d2, lo)));
+    return HB_OK;
 }
 
 int hb__eltwise_backward(hb_context *ctx, hb_dtype dt, size_t n, const void *d1, const void *gy,
                          void *gx, bool write) {
+    DTYPE_CHECK();
+    size_t es = hb_dtype_size(dt);
     if (write) /* gx = d1·gy: the R-forward's product with k = 1, C = 1 */
-        DISPATCH(rfwd_f32(n, 1, 1, d1, gy, gx), rfwd_f64(n, 1, 1, d1, gy, gx));
-    DISPATCH(bwd_f32(n, d1, gy, gx), bwd_f64(n, d1, gy, gx));
+        SPLIT_ROWS(ctx, n, 1,
+                   if (dt == HB_F32) rfwd_f32(hi - lo, 1, 1, CAT(d1, lo), CAT(gy, lo), AT(gx, lo));
+                   else rfwd_f64(hi - lo, 1, 1, CAT(d1, lo), CAT(gy, lo), AT(gx, lo)));
+    else
+        SPLIT_ROWS(ctx, n, 1,
+                   if (dt == HB_F32) bwd_f32(hi - lo, CAT(d1, lo), CAT(gy, lo), AT(gx, lo));
+                   else bwd_f64(hi - lo, CAT(d1, lo), CAT(gy, lo), AT(gx, lo)));
+    return HB_OK;
 }
 
 int hb__eltwise_rforward(hb_context *ctx, hb_dtype dt, size_t M, size_t k, size_t C,
@@ -72,15 +109,28 @@ int hb__eltwise_rforward(hb_context *ctx, hb_dtype dt, size_t M, size_t k, size_
         memset(Ry, 0, M * k * C * hb_dtype_size(dt));
         return HB_OK;
     }
-    DISPATCH(rfwd_f32(M, k, C, d1, Rx, Ry), rfwd_f64(M, k, C, d1, Rx, Ry));
+    DTYPE_CHECK();
+    size_t es = hb_dtype_size(dt), kC = k * C;
+    SPLIT_ROWS(ctx, M, kC,
+               if (dt == HB_F32) rfwd_f32(hi - lo, k, C, CAT(d1, lo * C), CAT(Rx, lo * kC), AT(Ry, lo * kC));
+               else rfwd_f64(hi - lo, k, C, CAT(d1, lo * C), CAT(Rx, lo * kC), AT(Ry, lo * kC)));
+    return HB_OK;
 }
 
 int hb__eltwise_rbackward(hb_context *ctx, hb_dtype dt, size_t M, size_t k, size_t C,
                           const void *d1, const void *d2, const void *gy, const void *Rx,
                           const void *Rgy, void *Rgx, bool write) {
     if (!Rx) d2 = NULL;
-    DISPATCH(rbwd_f32(M, k, C, d1, d2, gy, Rx, Rgy, Rgx, write),
-             rbwd_f64(M, k, C, d1, d2, gy, Rx, Rgy, Rgx, write));
+    DTYPE_CHECK();
+    size_t es = hb_dtype_size(dt), kC = k * C;
+    SPLIT_ROWS(ctx, M, kC,
+               if (dt == HB_F32)
+                   rbwd_f32(hi - lo, k, C, CAT(d1, lo * C), CAT(d2, lo * C), CAT(gy, lo * C),
+                            CAT(Rx, lo * kC), CAT(Rgy, lo * kC), AT(Rgx, lo * kC), write);
+               else
+                   rbwd_f64(hi - lo, k, C, CAT(d1, lo * C), CAT(d2, lo * C), CAT(gy, lo * C),
+                            CAT(Rx, lo * kC), CAT(Rgy, lo * kC), AT(Rgx, lo * kC), write));
+    return HB_OK;
 }
 
 #else /* ---- template body ---- */

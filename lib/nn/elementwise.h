@@ -16,6 +16,13 @@
 
 #include "core/internal.h"
 
+/* Minimum elements per thread of the activation loops (they split rows statically over
+ * the context's threads above it; docs/performance.md, "Attention's (sequence, head) loop
+ * on threads"). Overridable (-D) to sweep it with bench_threads. */
+#ifndef HB__ELTWISE_PER_THREAD
+#define HB__ELTWISE_PER_THREAD 65536.0
+#endif
+
 /* Whether act is one of the five above. */
 bool hb__eltwise_valid(int act);
 /* Whether the forward needs d2 (f'' ≠ 0): every act but ReLU. */
