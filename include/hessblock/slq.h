@@ -76,7 +76,7 @@ typedef enum hb_slq_opt {
                                  ≥ 0 = use this stream (probe p element i is number p·n + i) */
     HB_SLQ_TOPK_MAX_STEPS = 7,/* i64: step limit of each Lanczos run of hb_slq_topk [300]
                                  (raised to k, capped at n)                                   */
-    HB_SLQ_GROUP = 8,         /* i64: probe group G ≥ 1 [16]. The probes of a run are split
+    HB_SLQ_GROUP = 8,         /* i64: probe group G ≥ 1 [4]. The probes of a run are split
                                  into groups of G consecutive probes (the last one smaller);
                                  a group advances in lockstep, one product of its active
                                  probes per Lanczos step, and groups run concurrently on the

@@ -25,7 +25,7 @@ struct hb_linop {
 
 /* Default of HB_SLQ_GROUP: probes advanced in lockstep by one task (docs/design.md
  * "Threads", measured in docs/performance.md). */
-#define HB__SLQ_GROUP_DEFAULT 16
+#define HB__SLQ_GROUP_DEFAULT 4
 
 struct hb_slq {
     hb_context *ctx;

@@ -49,7 +49,7 @@ static const char *pm(char *b, size_t n, double v, double se) {
 #define PROBE_GROUP_HELP                                                                    \
     "probes advanced together by one task, one batched product per Lanczos step (SLQ "     \
     "HB_SLQ_GROUP); groups and blocks run concurrently on --threads. Smaller: more "        \
-    "parallel tasks, less batching; changes the last bits, --threads never does [16]"
+    "parallel tasks, less batching; changes the last bits, --threads never does [4]"
 static const char *const kind_choices[] = {"gpt", "mlp", "cnn", "quadratic", NULL};
 static const int kind_values[] = {HB_MODEL_GPT, HB_MODEL_MLP, HB_MODEL_CNN, HB_MODEL_QUADRATIC};
 static const char *const dtype_choices[] = {"f64", "f32", "bf16", NULL};
