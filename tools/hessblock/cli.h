@@ -97,7 +97,7 @@ int cmd_train(int argc, char **argv, int first);
 /* Shared common options table (added to every subcommand's table). */
 #define COMMON_OPTS(c)                                                                     \
     {"threads", OPT_INT, &(c).threads, 1, 1024, NULL, "N",                                 \
-     "threads for BLIS and OpenMP loops [1]"},                    \
+     "threads for the library's tasks, BLIS and OpenMP loops; never changes a result [the processors this process may use]"},                    \
     {"seed", OPT_INT, &(c).seed, -9.2e18, 9.2e18, NULL, "N", "random seed [0]"},           \
     {"out", OPT_STRING, &(c).out, 0, 0, NULL, "DIR", "write the output files to DIR"},     \
     {"json", OPT_FLAG, &(c).json, 0, 0, NULL, NULL,                                        \

@@ -994,7 +994,6 @@ static void analyze_record_settings(const analyze_opts *A, run_state *rs) {
     runstate_set(rs, "preset", "%s", preset_choices[A->preset]);
     runstate_set(rs, "models", "%s", A->models);
     runstate_set(rs, "seed", "%lld", (long long)A->c.seed);
-    runstate_set(rs, "threads", "%lld", (long long)A->c.threads);
     runstate_set(rs, "probes", "%lld", (long long)A->so.probes);
     if (A->so.probe_group) /* recorded only when given: run.json of earlier runs still match */
         runstate_set(rs, "probe-group", "%lld", (long long)A->so.probe_group);
