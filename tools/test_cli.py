@@ -290,16 +290,27 @@ if not unavailable(p, "analyze"):
         if isinstance(d, list):
             return [same_numbers(x) for x in d]
         return d
-    d3 = fresh("analyze-threads3")
-    p3 = run(["analyze", "--preset", "tiny", "--threads", "3", "--quiet", "--out", d3], timeout=240)
-    check(p3.returncode == 0, f"analyze --threads 3: exit {p3.returncode}: {p3.stderr}")
-    with open(os.path.join(d3, "summary.json")) as fh:
-        s3 = strict_json(fh.read(), "analyze --threads 3 summary.json")
-    check(s3 is not None and same_numbers(s3) == same_numbers(s), "analyze: 3 threads changed a number")
-    for f in sorted(files):
-        if f.endswith((".csv", ".svg", ".npy")):
-            with open(os.path.join(d, f), "rb") as a, open(os.path.join(d3, f), "rb") as b:
-                check(a.read() == b.read(), f"analyze: {f} differs at 3 threads")
+    # --threads > 1 also runs the stages side by side (the spectra beside the training grids
+    # and the quadratics; at 2 threads one each, the side stages on one thread in order): every
+    # number, file and settings line is the serial run's
+    for t in ("2", "3"):
+        d3 = fresh("analyze-threads" + t)
+        p3 = run(["analyze", "--preset", "tiny", "--threads", t, "--quiet", "--out", d3], timeout=240)
+        check(p3.returncode == 0, f"analyze --threads {t}: exit {p3.returncode}: {p3.stderr}")
+        check(p3.stderr == "", f"analyze --threads {t} --quiet wrote to stderr: {p3.stderr!r}")
+        with open(os.path.join(d3, "summary.json")) as fh:
+            s3 = strict_json(fh.read(), f"analyze --threads {t} summary.json")
+        check(s3 is not None and same_numbers(s3) == same_numbers(s), f"analyze: {t} threads changed a number")
+        check(s3 is not None and s3["settings"].replace("threads " + t + "\n", "threads 1\n") == s["settings"],
+              f"analyze: settings at {t} threads: {s3 and s3['settings']!r}")
+        files3 = check_outdir(d3, f"analyze --threads {t}")
+        check(sorted(files3) == sorted(files), f"analyze: other files at {t} threads")
+        for f in sorted(files):
+            if f.endswith((".csv", ".svg", ".npy")):
+                with open(os.path.join(d, f), "rb") as a, open(os.path.join(d3, f), "rb") as b:
+                    check(a.read() == b.read(), f"analyze: {f} differs at {t} threads")
+        for f in ("training.csv", "quadratic.csv", "training.svg", "quadratic.svg"):
+            check(f in files3, f"analyze --threads {t}: {f} missing")
 
 # ---- --js-blocks weights: an ADDITIONAL JS0 over the weight blocks; the default is unchanged ------
 d = fresh("analyze-js-blocks")
@@ -560,6 +571,19 @@ if check(rj is not None, "interrupted: run.json written"):
                       open(fa, "rb").read() == open(fb, "rb").read(), f"resumed {m}{suffix} as uninterrupted")
 rc, o, e = interrupt(["analyze", "--preset", "tiny", "--models", "mlp", "--quiet"], fresh("sigterm"), signal.SIGTERM)
 check(rc == 143, f"SIGTERM: exit {rc} (128 + 15): {e!r}")
+# the stages side by side (--threads 3): SIGINT stops every one, and --resume with the same
+# options ends as the uninterrupted run
+part3 = fresh("interrupted3")
+rc, o, e = interrupt(["analyze", "--preset", "tiny", "--threads", "3"], part3, signal.SIGINT)
+check(rc == 130 and "--resume" in e, f"SIGINT at 3 threads: exit {rc}: {e[-300:]!r}")
+check(not os.path.exists(os.path.join(part3, "summary.json")), "3 threads: no summary.json in a partial set")
+p = run(["analyze", "--preset", "tiny", "--threads", "3", "--resume", part3], timeout=240)
+check(p.returncode == 0, f"resume at 3 threads: exit {p.returncode}: {p.stderr[-300:]}")
+if p.returncode == 0 and os.path.exists(os.path.join(full_dir, "summary.json")):
+    x = json.load(open(os.path.join(part3, "summary.json")))
+    y = json.load(open(os.path.join(full_dir, "summary.json")))
+    x.pop("threads"), y.pop("threads"), x.pop("settings"), y.pop("settings")
+    check(numbers_only(x) == numbers_only(y), "resumed at 3 threads: summary.json as the uninterrupted run's")
 
 # progress off a terminal: timestamped lines, at most one per --progress-every seconds
 p = run(["spectrum", "--preset", "tiny", "--model", "mlp", "--progress-every", "0"])
