@@ -1276,23 +1276,53 @@ static void analyze_print_text(const analyze_opts *A, const analyze_results *R) 
  * builds, every training run and the quadratics start from HB_CTX_SEED), so every number is
  * the serial run's; the side results are combined, their settings lines added and their files
  * written on the main thread after the spectra, in the serial order.
- * Threads: the side stages get round(T x their share of the 1-thread time), at least 1 and
- * at most T − 1, the spectra the rest: T in all, never more. The shares are the default
- * preset's measured 1-thread seconds (issue 19: spectra 27.2, training 18.9, quadratics 4.1).
+ * When and how many threads: a stage on t threads takes about max(work / t, floor), where
+ * work is its 1-thread time and floor the part no thread count shortens (its longest
+ * sequential piece). The serial order at T threads takes the sum of its stages' times; side
+ * by side with b threads for the side, max(spectra on T − b, training + quadratics on b).
+ * The side gets the b that minimises that, and only when it beats the serial order by 10 %
+ * (the model is rough; at a tie the serial order keeps every stage's threads in one team):
+ * no more than T threads in all, ever. Work and floors are the default preset's, measured
+ * on the 16-core host (issue 19: 1-thread spectra 27.2 s, training 18.9 s, quadratics 4.1 s;
+ * floors: the longest SLQ block task ≈ 2 s plus the JS part, the longest gpt training run
+ * 2.3 s, the quadratics ≈ 0.3 s); only their ratios matter, so other presets are assumed
+ * to have the default's proportions. The model says serial up to T = 10 (at 2 threads the
+ * side by side order measured 10 % slower on the 2-core VM: 1 + 1 threads leave the
+ * spectra's one thread the floor) and side by side from 11 (16: 9 + 7 threads).
  * Training then quadratics on one side thread rather than three stages: the quadratics'
- * share alone (4.1 / 50.2 of T) would round to 1 thread and make them the floor. */
-enum { W_SPECTRA = 272, W_TRAINING = 189, W_QUADRATICS = 41 }; /* deciseconds */
+ * share alone would round to a single thread and make them the floor.
+ * HESSBLOCK_TEST_SIDE_THREADS=b (tests only) forces b side threads (0: serial). */
+static const struct { double work, floor; } stage_cost[3] = {
+    {27.2, 2.5}, /* spectra of every model */
+    {18.9, 2.3}, /* training grids */
+    {4.1, 0.3},  /* quadratic test bed */
+};
 
-/* The side stages' threads, or 0: the serial order (T = 1, or one side has nothing to do). */
+static double stage_seconds(int s, double threads) {
+    double t = stage_cost[s].work / threads;
+    return t > stage_cost[s].floor ? t : stage_cost[s].floor;
+}
+
+/* The side stages' threads, or 0: the serial order (T = 1, one side has nothing to do, or
+ * the model above says the serial order is as fast). */
 static int side_threads(const analyze_opts *A) {
     int64_t T = A->c.threads;
-    double ws = A->no_spectra ? 0 : W_SPECTRA;
-    double wb = (A->no_train ? 0 : W_TRAINING) + (A->no_quad ? 0 : W_QUADRATICS);
-    if (T < 2 || ws == 0 || wb == 0) return 0;
-    int64_t tb = llround((double)T * wb / (ws + wb));
-    if (tb < 1) tb = 1;
-    if (tb > T - 1) tb = T - 1;
-    return (int)tb;
+    int tr = !A->no_train, qu = !A->no_quad;
+    if (T < 2 || A->no_spectra || !(tr || qu)) return 0;
+    const char *force = getenv("HESSBLOCK_TEST_SIDE_THREADS");
+    if (force && *force) {
+        long b = strtol(force, NULL, 10);
+        return b > 0 && b < T ? (int)b : 0;
+    }
+    double serial = stage_seconds(0, (double)T) + tr * stage_seconds(1, (double)T) + qu * stage_seconds(2, (double)T);
+    double best = INFINITY;
+    int best_b = 0;
+    for (int64_t b = 1; b < T; b++) {
+        double side = tr * stage_seconds(1, (double)b) + qu * stage_seconds(2, (double)b);
+        double o = fmax(stage_seconds(0, (double)(T - b)), side);
+        if (o < best) best = o, best_b = (int)b;
+    }
+    return best < 0.9 * serial ? best_b : 0;
 }
 
 typedef struct side_lane {
