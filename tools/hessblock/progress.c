@@ -12,10 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Set by the signal handler (and nothing else happens there): the signal number. */
-static volatile sig_atomic_t interrupted_by;
+/* Set by the signal handler (and nothing else happens there): the signal number. An atomic
+ * rather than volatile sig_atomic_t: other threads (analyze's side stages, jobs) read it
+ * too; a lock-free atomic is safe in a handler (C11 7.14.1.1). */
+static atomic_int interrupted_by;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "an atomic_int the signal handler may store");
 
-static void on_signal(int sig) { interrupted_by = sig; }
+static void on_signal(int sig) { atomic_store(&interrupted_by, sig); }
 
 void progress_catch_signals(void) {
     struct sigaction sa;
@@ -26,7 +29,7 @@ void progress_catch_signals(void) {
     sigaction(SIGTERM, &sa, NULL);
 }
 
-int progress_interrupted(void) { return (int)interrupted_by; }
+int progress_interrupted(void) { return atomic_load(&interrupted_by); }
 
 /* A side thread of analyze (progress_side_thread): the bar and its state P belong to the
  * main thread, so there the calls below only print stage lines and check for a stop. */
