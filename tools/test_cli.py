@@ -34,8 +34,9 @@ def check(cond, msg):
     return cond
 
 
-def run(args, timeout=120):
-    p = subprocess.run([HB] + args, capture_output=True, text=True, timeout=timeout)
+def run(args, timeout=120, env=None):
+    p = subprocess.run([HB] + args, capture_output=True, text=True, timeout=timeout,
+                       env=dict(os.environ, **env) if env else None)
     check(p.returncode >= 0, f"{args}: killed by signal {-p.returncode}")
     for bad in ("Segmentation", "AddressSanitizer", "runtime error:", "Aborted"):
         check(bad not in p.stderr, f"{args}: '{bad}' in stderr")
@@ -290,16 +291,36 @@ if not unavailable(p, "analyze"):
         if isinstance(d, list):
             return [same_numbers(x) for x in d]
         return d
-    d3 = fresh("analyze-threads3")
-    p3 = run(["analyze", "--preset", "tiny", "--threads", "3", "--quiet", "--out", d3], timeout=240)
-    check(p3.returncode == 0, f"analyze --threads 3: exit {p3.returncode}: {p3.stderr}")
-    with open(os.path.join(d3, "summary.json")) as fh:
-        s3 = strict_json(fh.read(), "analyze --threads 3 summary.json")
-    check(s3 is not None and same_numbers(s3) == same_numbers(s), "analyze: 3 threads changed a number")
-    for f in sorted(files):
-        if f.endswith((".csv", ".svg", ".npy")):
-            with open(os.path.join(d, f), "rb") as a, open(os.path.join(d3, f), "rb") as b:
-                check(a.read() == b.read(), f"analyze: {f} differs at 3 threads")
+    # and side by side (the spectra beside the training grids and the quadratics; chosen from
+    # 11 threads on, forced here: HESSBLOCK_TEST_SIDE_THREADS; 2 = 1 + 1 threads, the side's
+    # stages in order on one; 3 = 1 + 2, the side's runs as jobs): every number, file and
+    # settings line is the serial run's
+    for t, side in (("3", "0"), ("2", "1"), ("3", "2")):
+        d3 = fresh("analyze-threads" + t + "-" + side)
+        p3 = run(["analyze", "--preset", "tiny", "--threads", t, "--quiet", "--out", d3], timeout=240,
+                 env={"HESSBLOCK_TEST_SIDE_THREADS": side})
+        check(p3.returncode == 0, f"analyze --threads {t}: exit {p3.returncode}: {p3.stderr}")
+        check(p3.stderr == "", f"analyze --threads {t} --quiet wrote to stderr: {p3.stderr!r}")
+        with open(os.path.join(d3, "summary.json")) as fh:
+            s3 = strict_json(fh.read(), f"analyze --threads {t} summary.json")
+        check(s3 is not None and same_numbers(s3) == same_numbers(s), f"analyze: {t} threads changed a number")
+        check(s3 is not None and s3["settings"].replace("threads " + t + "\n", "threads 1\n") == s["settings"],
+              f"analyze: settings at {t} threads: {s3 and s3['settings']!r}")
+        files3 = check_outdir(d3, f"analyze --threads {t}")
+        check(sorted(files3) == sorted(files), f"analyze: other files at {t} threads")
+        for f in sorted(files):
+            if f.endswith((".csv", ".svg", ".npy")):
+                with open(os.path.join(d, f), "rb") as a, open(os.path.join(d3, f), "rb") as b:
+                    check(a.read() == b.read(), f"analyze: {f} differs at {t} threads")
+        for f in ("training.csv", "quadratic.csv", "training.svg", "quadratic.svg"):
+            check(f in files3, f"analyze --threads {t}: {f} missing")
+    # the order of the stage lines shows which order ran: serial below 11 threads unless forced
+    for t, env, side_by_side in (("3", None, False), ("2", {"HESSBLOCK_TEST_SIDE_THREADS": "1"}, True)):
+        pe = run(["analyze", "--preset", "tiny", "--threads", t, "--out", fresh("analyze-order" + t)],
+                 timeout=240, env=env)
+        i_train, i_cnn = pe.stderr.find("] training:"), pe.stderr.find("] cnn: per-block")
+        check(pe.returncode == 0 and i_train >= 0 and i_cnn >= 0 and (i_train < i_cnn) == side_by_side,
+              f"analyze --threads {t} {env}: stage order: {pe.stderr[:600]!r}")
 
 # ---- --js-blocks weights: an ADDITIONAL JS0 over the weight blocks; the default is unchanged ------
 d = fresh("analyze-js-blocks")
@@ -560,6 +581,21 @@ if check(rj is not None, "interrupted: run.json written"):
                       open(fa, "rb").read() == open(fb, "rb").read(), f"resumed {m}{suffix} as uninterrupted")
 rc, o, e = interrupt(["analyze", "--preset", "tiny", "--models", "mlp", "--quiet"], fresh("sigterm"), signal.SIGTERM)
 check(rc == 143, f"SIGTERM: exit {rc} (128 + 15): {e!r}")
+# the stages side by side (--threads 3): SIGINT stops every one, and --resume with the same
+# options ends as the uninterrupted run
+part3 = fresh("interrupted3")
+os.environ["HESSBLOCK_TEST_SIDE_THREADS"] = "2"
+rc, o, e = interrupt(["analyze", "--preset", "tiny", "--threads", "3"], part3, signal.SIGINT)
+check(rc == 130 and "--resume" in e, f"SIGINT at 3 threads: exit {rc}: {e[-300:]!r}")
+check(not os.path.exists(os.path.join(part3, "summary.json")), "3 threads: no summary.json in a partial set")
+p = run(["analyze", "--preset", "tiny", "--threads", "3", "--resume", part3], timeout=240)
+check(p.returncode == 0, f"resume at 3 threads: exit {p.returncode}: {p.stderr[-300:]}")
+if p.returncode == 0 and os.path.exists(os.path.join(full_dir, "summary.json")):
+    x = json.load(open(os.path.join(part3, "summary.json")))
+    y = json.load(open(os.path.join(full_dir, "summary.json")))
+    x.pop("threads"), y.pop("threads"), x.pop("settings"), y.pop("settings")
+    check(numbers_only(x) == numbers_only(y), "resumed at 3 threads: summary.json as the uninterrupted run's")
+del os.environ["HESSBLOCK_TEST_SIDE_THREADS"]
 
 # progress off a terminal: timestamped lines, at most one per --progress-every seconds
 p = run(["spectrum", "--preset", "tiny", "--model", "mlp", "--progress-every", "0"])

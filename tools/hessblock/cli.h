@@ -58,6 +58,12 @@ void progress_cancel_only(hb_context *ctx);
 /* SIGINT and SIGTERM only set a flag (sig_atomic_t); the progress callback then returns
  * nonzero and the running library call stops with HB_ECANCELED. */
 void progress_catch_signals(void);
+/* This thread runs analyze's side stages (training, quadratics) beside the main thread's
+ * spectra: on it the progress calls below print stage lines only (the bar is the main
+ * thread's) and report a stop after progress_stop_side() or a signal. */
+void progress_side_thread(void);
+/* The main thread's stage failed: the side thread's library calls stop (HB_ECANCELED). */
+void progress_stop_side(void);
 /* The signal that interrupted the run (SIGINT, SIGTERM) or 0. */
 int progress_interrupted(void);
 void progress_stage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,6 +1,7 @@
 /* The subcommands: option tables, orchestration, output. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -396,8 +397,9 @@ done:
 /* ---- quadratic ------------------------------------------------------------------------- */
 static const char *const family_choices[] = {"both", "heterogeneous", "homogeneous", NULL};
 
-static int run_quadratics(const char *cmd, hb_context *ctx, const quad_opts *qo, int which,
-                          quad_family *q, size_t *nq) {
+/* The quadratic test bed on ctx's threads into q (nq families); rc and the reason in why. */
+static int quadratics_compute(hb_context *ctx, const quad_opts *qo, int which, quad_family *q, size_t *nq,
+                              char *why, size_t nwhy) {
     *nq = 0;
     int fams[2];
     size_t nf = 0;
@@ -407,12 +409,19 @@ static int run_quadratics(const char *cmd, hb_context *ctx, const quad_opts *qo,
                    : which == 1 ? "heterogeneous" : "homogeneous", qo->cond);
     int64_t threads = 1;
     hb_context_get_i64(ctx, HB_CTX_THREADS, &threads);
-    char why[512] = "";
-    int rc = compute_quadratics(ctx, qo, fams, nf, (int)threads, q, why, sizeof why);
-    if (rc != HB_OK) return report_failure_text(cmd, rc, "the quadratic test bed", why);
+    why[0] = 0;
+    int rc = compute_quadratics(ctx, qo, fams, nf, (int)threads, q, why, nwhy);
+    if (rc != HB_OK) return rc;
     *nq = nf;
     progress_clear();
-    return EXIT_OK;
+    return HB_OK;
+}
+
+static int run_quadratics(const char *cmd, hb_context *ctx, const quad_opts *qo, int which,
+                          quad_family *q, size_t *nq) {
+    char why[512] = "";
+    int rc = quadratics_compute(ctx, qo, which, q, nq, why, sizeof why);
+    return rc == HB_OK ? EXIT_OK : report_failure_text(cmd, rc, "the quadratic test bed", why);
 }
 
 static void json_quad_opts(jw *w, const quad_opts *qo) {
@@ -1038,7 +1047,8 @@ static int analyze_spectra(hb_context *ctx, const analyze_opts *A, analyze_resul
     double t1 = now_seconds();
     R->t_spectra += t1 - t0;
     if (rc != HB_OK) return report_failure("analyze", ctx, rc, "the spectra");
-    snprintf(sr->sizes, sizeof sr->sizes, "%s", R->sizes[i]);
+    _Static_assert(sizeof sr->sizes == sizeof R->sizes[i], "the same text");
+    memcpy(sr->sizes, R->sizes[i], sizeof sr->sizes); /* (snprintf: a -Wrestrict false alarm) */
     sr->size_info = R->size_info[i];
     snprintf(sr->source, sizeof sr->source, "init");
     R->nspec++;
@@ -1047,11 +1057,11 @@ static int analyze_spectra(hb_context *ctx, const analyze_opts *A, analyze_resul
     return status;
 }
 
-/* SGD and Adam over their learning-rate grids on fresh copies of every model: all runs of
- * all models as one set of jobs (the longest gpt run is the floor, not the sum of every
- * model's longest), after the spectra. */
-static int analyze_training(hb_context *ctx, const analyze_opts *A, analyze_results *R) {
-    const char *cmd = "analyze";
+/* SGD and Adam over their learning-rate grids on fresh copies of every model (built from
+ * mo[i]): all runs of all models as one set of jobs on c->threads (the longest gpt run is
+ * the floor, not the sum of every model's longest). Returns the rc, the reason in why. */
+static int training_compute(hb_context *ctx, const common_opts *c, const analyze_opts *A,
+                            analyze_results *R, const model_opts *mo, char *why, size_t nwhy) {
     lr_grid grid[16];
     for (int i = 0; i < A->nm; i++) {
         train_cmp *t = &R->train[R->ntrain++];
@@ -1063,28 +1073,33 @@ static int analyze_training(hb_context *ctx, const analyze_opts *A, analyze_resu
         t->adam_lrs = malloc(sizeof adam_lrs);
         t->adam_final = malloc(sizeof adam_lrs);
         if (!t->sgd_lrs || !t->sgd_final || !t->adam_lrs || !t->adam_final) {
-            runtime_error(cmd, "out of memory");
-            return EXIT_RUNTIME;
+            snprintf(why, nwhy, "out of memory");
+            return HB_ENOMEM;
         }
         memcpy(t->sgd_lrs, sgd_lrs, sizeof sgd_lrs);
         memcpy(t->adam_lrs, adam_lrs, sizeof adam_lrs);
-        grid[2 * i] = (lr_grid){.mo = &R->mo[i], .optimizer = "sgd", .lrs = sgd_lrs, .n = N_SGD,
+        grid[2 * i] = (lr_grid){.mo = &mo[i], .optimizer = "sgd", .lrs = sgd_lrs, .n = N_SGD,
                                 .finals = t->sgd_final};
-        grid[2 * i + 1] = (lr_grid){.mo = &R->mo[i], .optimizer = "adam", .lrs = adam_lrs, .n = N_ADAM,
+        grid[2 * i + 1] = (lr_grid){.mo = &mo[i], .optimizer = "adam", .lrs = adam_lrs, .n = N_ADAM,
                                     .finals = t->adam_final};
     }
     progress_stage("training: SGD (momentum 0.9), %d learning rates, and Adam, %d, x %lld steps, %d "
                    "model%s", (int)N_SGD, (int)N_ADAM, (long long)A->train_steps, A->nm, A->nm > 1 ? "s" : "");
-    char why[512] = "";
-    int rc = train_grids(ctx, &A->c, A->train_steps, grid, 2 * (size_t)A->nm, why, sizeof why);
+    why[0] = 0;
+    int rc = train_grids(ctx, c, A->train_steps, grid, 2 * (size_t)A->nm, why, nwhy);
     for (int i = 0; i < A->nm; i++) {
         train_cmp *t = &R->train[i];
         t->sgd = grid[2 * i].best;
         t->adam = grid[2 * i + 1].best;
         t->gap = t->sgd.final_loss - t->adam.final_loss;
     }
-    if (rc != HB_OK) return report_failure_text(cmd, rc, "SGD and Adam training", why);
-    return EXIT_OK;
+    return rc;
+}
+
+static int analyze_training(hb_context *ctx, const analyze_opts *A, analyze_results *R) {
+    char why[512] = "";
+    int rc = training_compute(ctx, &A->c, A, R, R->mo, why, sizeof why);
+    return rc == HB_OK ? EXIT_OK : report_failure_text("analyze", rc, "SGD and Adam training", why);
 }
 
 /* Model i: built from the seed (the same state whatever ran before), its spectra. */
@@ -1109,12 +1124,31 @@ static int analyze_model(hb_context *ctx, const analyze_opts *A, analyze_results
 
 static int analyze_quadratics(hb_context *ctx, const analyze_opts *A, analyze_results *R) {
     hb_context_set_i64(ctx, HB_CTX_SEED, A->c.seed);
-    int status = run_quadratics("analyze", ctx, &A->qo, 0, R->quad, &R->nquad);
-    if (status != EXIT_OK) return status;
+    return run_quadratics("analyze", ctx, &A->qo, 0, R->quad, &R->nquad);
+}
+
+/* The training's settings line and files (after its runs). */
+static int analyze_training_files(const analyze_opts *A, analyze_results *R) {
+    if (A->no_train || !R->ntrain) return EXIT_OK;
+    settings_add(R, "training: full batch, %lld steps; SGD momentum 0.9, lr grid {1, 0.3, 0.1, "
+                 "0.03, 0.01}; Adam betas (0.9, 0.999), lr grid {1e-2, 3e-3, 1e-3}\n",
+                 (long long)A->train_steps);
+    double tf = now_seconds();
+    int status = write_train_files("analyze", A->c.out, R->train, R->ntrain) ? EXIT_RUNTIME : EXIT_OK;
+    R->t_training += now_seconds() - tf;
+    return status;
+}
+
+/* The quadratics' settings line and files (after their runs). */
+static int analyze_quadratic_files(const analyze_opts *A, analyze_results *R) {
+    if (A->no_quad) return EXIT_OK;
+    double tf = now_seconds();
     settings_add(R, "quadratics: %lld blocks of %lld, kappa = %g, target relative loss %g, at most "
                  "%lld iterations\n", (long long)A->qo.blocks, (long long)A->qo.block_size, A->qo.cond,
                  A->qo.tol, (long long)A->qo.max_iters);
-    return write_quad_files("analyze", A->c.out, R->quad, R->nquad) ? EXIT_RUNTIME : EXIT_OK;
+    int status = write_quad_files("analyze", A->c.out, R->quad, R->nquad) ? EXIT_RUNTIME : EXIT_OK;
+    R->t_quadratics += now_seconds() - tf;
+    return status;
 }
 
 /* One row of summary[]: the model's JS0 values and its training losses. */
@@ -1234,27 +1268,156 @@ static void analyze_print_text(const analyze_opts *A, const analyze_results *R) 
     printf("\nwrote %s/report.html, summary.json, *.csv, *.svg in %.1f s\n", A->c.out, R->seconds);
 }
 
-/* Every part of the study, then the files. Returns the exit status. */
-static int analyze_run(hb_context *ctx, const analyze_opts *A, analyze_results *R, run_state *rs) {
-    double t0 = now_seconds();
-    analyze_settings_header(A, R);
+/* ---- analyze: the stages side by side (--threads > 1; docs/cli.md) -----------------------
+ * The spectra (every model, in order, on the main thread and context) and the "side" stages
+ * (the training grids, then the quadratic test bed, on a thread and contexts of their own)
+ * run at the same time. They share nothing: each stage sets the seed before it draws (model
+ * builds, every training run and the quadratics start from HB_CTX_SEED), so every number is
+ * the serial run's; the side results are combined, their settings lines added and their files
+ * written on the main thread after the spectra, in the serial order.
+ * When and how many threads: a stage on t threads takes about max(work / t, floor), where
+ * work is its 1-thread time and floor the part no thread count shortens (its longest
+ * sequential piece). The serial order at T threads takes the sum of its stages' times; side
+ * by side with b threads for the side, max(spectra on T − b, training + quadratics on b).
+ * The side gets the b that minimises that, and only when it beats the serial order by 10 %
+ * (the model is rough; at a tie the serial order keeps every stage's threads in one team):
+ * no more than T threads in all, ever. Work and floors are the default preset's, measured
+ * on the 16-core host (issue 19: 1-thread spectra 27.2 s, training 18.9 s, quadratics 4.1 s;
+ * floors: the longest SLQ block task ≈ 2 s plus the JS part, the longest gpt training run
+ * 2.3 s, the quadratics ≈ 0.3 s); only their ratios matter, so other presets are assumed
+ * to have the default's proportions. The model says serial up to T = 10 (at 2 threads the
+ * side by side order measured 10 % slower on the 2-core VM: 1 + 1 threads leave the
+ * spectra's one thread the floor) and side by side from 11 (16: 9 + 7 threads).
+ * Training then quadratics on one side thread rather than three stages: the quadratics'
+ * share alone would round to a single thread and make them the floor.
+ * HESSBLOCK_TEST_SIDE_THREADS=b (tests only) forces b side threads (0: serial). */
+static const struct { double work, floor; } stage_cost[3] = {
+    {27.2, 2.5}, /* spectra of every model */
+    {18.9, 2.3}, /* training grids */
+    {4.1, 0.3},  /* quadratic test bed */
+};
+
+static double stage_seconds(int s, double threads) {
+    double t = stage_cost[s].work / threads;
+    return t > stage_cost[s].floor ? t : stage_cost[s].floor;
+}
+
+/* The side stages' threads, or 0: the serial order (T = 1, one side has nothing to do, or
+ * the model above says the serial order is as fast). */
+static int side_threads(const analyze_opts *A) {
+    int64_t T = A->c.threads;
+    int tr = !A->no_train, qu = !A->no_quad;
+    if (T < 2 || A->no_spectra || !(tr || qu)) return 0;
+    const char *force = getenv("HESSBLOCK_TEST_SIDE_THREADS");
+    if (force && *force) {
+        long b = strtol(force, NULL, 10);
+        return b > 0 && b < T ? (int)b : 0;
+    }
+    double serial = stage_seconds(0, (double)T) + tr * stage_seconds(1, (double)T) + qu * stage_seconds(2, (double)T);
+    double best = INFINITY;
+    int best_b = 0;
+    for (int64_t b = 1; b < T; b++) {
+        double side = tr * stage_seconds(1, (double)b) + qu * stage_seconds(2, (double)b);
+        double o = fmax(stage_seconds(0, (double)(T - b)), side);
+        if (o < best) best = o, best_b = (int)b;
+    }
+    return best < 0.9 * serial ? best_b : 0;
+}
+
+typedef struct side_lane {
+    const analyze_opts *A;
+    analyze_results *R;    /* the side stages write only train, ntrain, quad, nquad, t_* of theirs */
+    common_opts c;         /* A->c with the side's threads */
+    model_opts mo[8];      /* the models as the preset gives them (model_make fills the rest) */
+    int rc;                /* the first failure, in the serial order */
+    const char *what;
+    char why[512];
+} side_lane;
+
+static void *side_main(void *arg) {
+    side_lane *L = arg;
+    const analyze_opts *A = L->A;
+    analyze_results *R = L->R;
+    progress_side_thread();
+    hb_context *ctx = NULL;
+    int rc = hb_context_create(&ctx);
+    if (rc == HB_OK) rc = hb_context_set_i64(ctx, HB_CTX_THREADS, L->c.threads);
+    if (rc == HB_OK) rc = hb_context_set_i64(ctx, HB_CTX_SEED, L->c.seed);
+    progress_cancel_only(ctx);
+    L->what = A->no_train ? "the quadratic test bed" : "SGD and Adam training";
+    if (rc != HB_OK) snprintf(L->why, sizeof L->why, "cannot create a context");
+    double t = now_seconds();
+    if (rc == HB_OK && !A->no_train)
+        rc = training_compute(ctx, &L->c, A, R, L->mo, L->why, sizeof L->why);
+    R->t_training = now_seconds() - t;
+    t = now_seconds();
+    if (rc == HB_OK && !A->no_quad) {
+        L->what = "the quadratic test bed";
+        hb_context_set_i64(ctx, HB_CTX_SEED, A->c.seed);
+        rc = quadratics_compute(ctx, &A->qo, 0, R->quad, &R->nquad, L->why, sizeof L->why);
+    }
+    R->t_quadratics = now_seconds() - t;
+    L->rc = rc;
+    hb_context_free(ctx);
+    return NULL;
+}
+
+/* The stages side by side; side = the side's threads. Returns the exit status, or -1 when
+ * the side thread could not start (nothing run: the caller runs the serial order). */
+static int analyze_overlapped(hb_context *ctx, const analyze_opts *A, analyze_results *R, int side) {
+    side_lane *L = calloc(1, sizeof *L);
+    if (!L) return -1;
+    L->A = A;
+    L->R = R;
+    L->c = A->c;
+    L->c.threads = side;
+    for (int i = 0; i < A->nm; i++) {
+        L->mo[i] = (model_opts){.kind = A->mkinds[i], .dtype = HB_F64};
+        preset_apply(preset_get(A->preset), &L->mo[i]);
+    }
+    pthread_t tid;
+    if (hb_context_set_i64(ctx, HB_CTX_THREADS, A->c.threads - side) != HB_OK ||
+        pthread_create(&tid, NULL, side_main, L) != 0) {
+        hb_context_set_i64(ctx, HB_CTX_THREADS, A->c.threads);
+        free(L);
+        return -1;
+    }
+    int status = EXIT_OK;
+    for (int i = 0; i < A->nm && status == EXIT_OK; i++) status = analyze_model(ctx, A, R, i);
+    if (status != EXIT_OK) progress_stop_side(); /* reported; the serial run stopped here */
+    pthread_join(tid, NULL);
+    hb_context_set_i64(ctx, HB_CTX_THREADS, A->c.threads);
+    if (status == EXIT_OK && L->rc != HB_OK) status = report_failure_text("analyze", L->rc, L->what, L->why);
+    free(L);
+    if (status == EXIT_OK) status = analyze_training_files(A, R);
+    if (status == EXIT_OK) status = analyze_quadratic_files(A, R);
+    return status;
+}
+
+/* The serial order (--threads 1): per model its build and spectra, then the training grids,
+ * then the quadratic test bed, each stage's files after it. */
+static int analyze_serial(hb_context *ctx, const analyze_opts *A, analyze_results *R) {
     int status = EXIT_OK;
     for (int i = 0; i < A->nm && status == EXIT_OK; i++) status = analyze_model(ctx, A, R, i);
     if (status != EXIT_OK) return status;
     double tt = now_seconds();
     if (!A->no_train && (status = analyze_training(ctx, A, R)) != EXIT_OK) return status;
     R->t_training = now_seconds() - tt;
-    if (!A->no_train && R->ntrain) {
-        settings_add(R, "training: full batch, %lld steps; SGD momentum 0.9, lr grid {1, 0.3, 0.1, "
-                     "0.03, 0.01}; Adam betas (0.9, 0.999), lr grid {1e-2, 3e-3, 1e-3}\n",
-                     (long long)A->train_steps);
-        double tf = now_seconds();
-        if (write_train_files("analyze", A->c.out, R->train, R->ntrain)) return EXIT_RUNTIME;
-        R->t_training += now_seconds() - tf;
-    }
+    if ((status = analyze_training_files(A, R)) != EXIT_OK) return status;
     double tq = now_seconds();
     if (!A->no_quad && (status = analyze_quadratics(ctx, A, R)) != EXIT_OK) return status;
     R->t_quadratics = now_seconds() - tq;
+    return analyze_quadratic_files(A, R);
+}
+
+/* Every part of the study, then the files. Returns the exit status. */
+static int analyze_run(hb_context *ctx, const analyze_opts *A, analyze_results *R, run_state *rs) {
+    double t0 = now_seconds();
+    analyze_settings_header(A, R);
+    int side = side_threads(A);
+    int status = side ? analyze_overlapped(ctx, A, R, side) : -1;
+    if (status < 0) status = analyze_serial(ctx, A, R);
+    if (status != EXIT_OK) return status;
     progress_clear();
     R->seconds = now_seconds() - t0;
     if (analyze_write_summary(A, R)) return EXIT_RUNTIME;

@@ -7,14 +7,18 @@
 
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-/* Set by the signal handler (and nothing else happens there): the signal number. */
-static volatile sig_atomic_t interrupted_by;
+/* Set by the signal handler (and nothing else happens there): the signal number. An atomic
+ * rather than volatile sig_atomic_t: other threads (analyze's side stages, jobs) read it
+ * too; a lock-free atomic is safe in a handler (C11 7.14.1.1). */
+static atomic_int interrupted_by;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "an atomic_int the signal handler may store");
 
-static void on_signal(int sig) { interrupted_by = sig; }
+static void on_signal(int sig) { atomic_store(&interrupted_by, sig); }
 
 void progress_catch_signals(void) {
     struct sigaction sa;
@@ -25,7 +29,18 @@ void progress_catch_signals(void) {
     sigaction(SIGTERM, &sa, NULL);
 }
 
-int progress_interrupted(void) { return (int)interrupted_by; }
+int progress_interrupted(void) { return atomic_load(&interrupted_by); }
+
+/* A side thread of analyze (progress_side_thread): the bar and its state P belong to the
+ * main thread, so there the calls below only print stage lines and check for a stop. */
+static _Thread_local int side_thread;
+/* Set by the main thread when its own stage failed: the side stages stop (HB_ECANCELED). */
+static atomic_int side_stop;
+
+void progress_side_thread(void) { side_thread = 1; }
+void progress_stop_side(void) { atomic_store(&side_stop, 1); }
+
+static int side_cancel(void) { return interrupted_by != 0 || atomic_load(&side_stop) != 0; }
 
 static struct {
     int tty, quiet, drawn;
@@ -98,6 +113,7 @@ static void log_line(double t, double frac, double t0) {
 
 static int on_progress(void *user, const char *task, int64_t done, int64_t total) {
     (void)user;
+    if (side_thread) return side_cancel();
     if (interrupted_by) return 1; /* the library call stops with HB_ECANCELED */
     if (P.quiet || total <= 0) return 0;
     double t = now_seconds();
@@ -121,10 +137,10 @@ static int on_progress(void *user, const char *task, int64_t done, int64_t total
     return 0;
 }
 
-/* Reads only the signal flag: safe from any thread. */
+/* Reads only the signal and stop flags: safe from any thread. */
 static int cancel_only(void *user, const char *task, int64_t done, int64_t total) {
     (void)user, (void)task, (void)done, (void)total;
-    return interrupted_by != 0;
+    return side_cancel();
 }
 
 void progress_cancel_only(hb_context *ctx) {
@@ -140,6 +156,7 @@ void progress_setup(hb_context *ctx, int quiet, double every) {
 }
 
 void progress_clear(void) {
+    if (side_thread) return;
     if (P.drawn) {
         fputs("\r\033[K", stderr);
         fflush(stderr);
@@ -150,6 +167,14 @@ void progress_clear(void) {
 
 void progress_stage(const char *fmt, ...) {
     va_list ap;
+    if (side_thread) { /* the line only; it may land between two of the main thread's */
+        char b[256];
+        va_start(ap, fmt);
+        vsnprintf(b, sizeof b, fmt, ap);
+        va_end(ap);
+        if (!P.quiet) fprintf(stderr, "[hessblock] %s\n", b);
+        return;
+    }
     va_start(ap, fmt);
     vsnprintf(P.stage, sizeof P.stage, fmt, ap);
     va_end(ap);
@@ -163,6 +188,7 @@ void progress_stage(const char *fmt, ...) {
 }
 
 void progress_label(const char *fmt, ...) {
+    if (side_thread) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(label, sizeof label, fmt, ap);
@@ -174,6 +200,7 @@ int progress_tick(const char *task, int64_t done, int64_t total) {
 }
 
 void progress_outer(int64_t i, int64_t n) {
+    if (side_thread) return;
     if (i == 0 || P.outer_n == 0) P.outer_t0 = now_seconds();
     P.outer_i = i;
     P.outer_n = n;
