@@ -142,25 +142,10 @@ int hb_linop_apply(hb_linop *op, size_t k, const double *X, double *Y) {
     size_t kn;
     HB_CHECK(ctx, hb__mul_size(k, op->n, &kn) && k <= (size_t)INT64_MAX, HB_EOVERFLOW,
              "k x n overflows");
-    switch (op->kind) {
-    case HB__LINOP_DENSE: /* Y(k×n) = X(k×n)·A(n×n), A symmetric; one vector: gemv (no packing) */
-        if (k == 1)
-            return hb__gemv(ctx, HB_F64, false, (int64_t)op->n, (int64_t)op->n, 1.0, op->A,
-                            (int64_t)op->n, X, 1, 0.0, Y, 1);
-        return hb__gemm(ctx, HB_F64, false, false, (int64_t)k, (int64_t)op->n, (int64_t)op->n, 1.0,
-                        X, (int64_t)op->n, op->A, (int64_t)op->n, 0.0, Y, (int64_t)op->n);
-    case HB__LINOP_CALLBACK:
-        for (size_t i = 0; i < k; i++) {
-            int r = op->fn(op->user, X + i * op->n, Y + i * op->n, op->n);
-            HB_CHECK(ctx, r == 0, HB_ECALLBACK, "operator callback failed (returned %d) on vector %zu",
-                     r, i);
-        }
-        return HB_OK;
-    case HB__LINOP_MODEL:
-    case HB__LINOP_MODEL_BLOCK:
+    if (op->kind == HB__LINOP_MODEL || op->kind == HB__LINOP_MODEL_BLOCK)
         return apply_model(op, k, X, Y);
-    }
-    return hb__fail(ctx, HB_EINVAL, "corrupt linop");
+    /* dense and callback operators keep no per-task state */
+    return hb__linop_apply_task(ctx, op, NULL, k, X, Y);
 }
 
 bool hb__linop_serial(const hb_linop *op) {
@@ -179,7 +164,7 @@ int hb__linop_prepare(hb_linop *op) {
 int hb__linop_apply_task(hb_context *ctx, hb_linop *op, hb__model_task *mt, size_t k,
                          const double *X, double *Y) {
     switch (op->kind) {
-    case HB__LINOP_DENSE:
+    case HB__LINOP_DENSE: /* Y(k×n) = X(k×n)·A(n×n), A symmetric; one vector: gemv (no packing) */
         if (k == 1)
             return hb__gemv(ctx, HB_F64, false, (int64_t)op->n, (int64_t)op->n, 1.0, op->A,
                             (int64_t)op->n, X, 1, 0.0, Y, 1);
