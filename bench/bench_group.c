@@ -25,28 +25,7 @@
 
 static hb_context *ctx;
 #include "bench_check.h"
-
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double wall_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp);
-    return v[n / 2];
-}
+#include "bench_time.h"
 
 static hb_model *make(const char *name) {
     hb_model_config *cfg = NULL;
@@ -110,13 +89,13 @@ static void run_model(const char *name, int64_t probes, int64_t steps, int reps)
         CHECK(hb_slq_set_i64(s, HB_SLQ_GROUP, g));
         double c[16], w[16];
         for (int r = 0; r < reps; r++) {
-            double c0 = cpu_now(), w0 = wall_now();
+            double c0 = bench_cpu(), w0 = bench_wall();
             CHECK(hb_slq_run_model_blocks(s, m, blocks, streams, n_entries, out, NULL, NULL));
-            c[r] = cpu_now() - c0;
-            w[r] = wall_now() - w0;
+            c[r] = bench_cpu() - c0;
+            w[r] = bench_wall() - w0;
             for (size_t i = 0; i < n_entries; i++) hb_spectrum_free(out[i]);
         }
-        double cm = median(c, reps), wm = median(w, reps);
+        double cm = bench_median(c, reps), wm = bench_median(w, reps);
         if (g == probes) ref = cm;
         printf("  %6lld %10.3f %10.3f %14.2f\n", (long long)g, cm, wm, cm / ref);
         fflush(stdout);

@@ -13,31 +13,16 @@
 #include <time.h>
 
 #include "hessblock/hessblock.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n) {
-    qsort(t, (size_t)n, sizeof *t, cmp);
-    return t[n / 2];
-}
+#include "bench_time.h"
 
 typedef struct triad_arrays { float *a, *b, *c; size_t n; } triad_arrays;
 
 static double triad_once(triad_arrays *t, float s) {
-    double t0 = now();
+    double t0 = bench_wall();
     float *restrict a = t->a;
     const float *restrict b = t->b, *restrict c = t->c;
     for (size_t i = 0; i < t->n; i++) a[i] = b[i] + s * c[i];
-    return now() - t0;
+    return bench_wall() - t0;
 }
 
 static int run(hb_optimizer_kind kind, hb_dtype dt, size_t n, int threads, int reps,
@@ -65,14 +50,14 @@ static int run(hb_optimizer_kind kind, hb_dtype dt, size_t n, int threads, int r
     double *t = malloc(sizeof(double) * 2 * (size_t)reps), *u = t + reps;
     for (int r = -1; !rc && r < reps; r++) {
         double tt = triad_once(ta, 0.5f + (float)r);
-        double t0 = now();
+        double t0 = bench_wall();
         rc = hb_optimizer_step(o);
-        if (r >= 0) { t[r] = now() - t0; u[r] = tt; }
+        if (r >= 0) { t[r] = bench_wall() - t0; u[r] = tt; }
     }
     if (rc) fprintf(stderr, "error %d: %s\n", rc, hb_context_last_error(ctx));
     else {
-        median(t, reps);
-        median(u, reps);
+        bench_median(t, reps);
+        bench_median(u, reps);
         sec[0] = t[reps / 2]; sec[1] = t[0];  /* median, min */
         tri[0] = u[reps / 2]; tri[1] = u[0];
     }

@@ -31,16 +31,8 @@
 #include "kernels/kernels.h"
 #include "nn/attention.h"
 #include "nn/elementwise.h"
+#include "bench_time.h"
 
-static double wall(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 #define MAXR 101
 
 /* seconds per call of an m×n×k gemm with `threads` BLIS threads, median of reps batches */
@@ -53,7 +45,7 @@ static double time_gemm(hb_dtype dt, int64_t m, int64_t n, int64_t k, int thread
     bli_rntm_init(&rntm);
     bli_rntm_set_num_threads(threads, &rntm);
     for (int r = -1; r < reps; r++) {
-        double t0 = wall();
+        double t0 = bench_wall();
         for (int c = 0; c < calls; c++) {
             if (dt == HB_F64) {
                 double al = 1, be = 0;
@@ -67,10 +59,9 @@ static double time_gemm(hb_dtype dt, int64_t m, int64_t n, int64_t k, int thread
                              &be, C, n, 1, NULL, &r2);
             }
         }
-        if (r >= 0) ts[r] = (wall() - t0) / calls;
+        if (r >= 0) ts[r] = (bench_wall() - t0) / calls;
     }
-    qsort(ts, (size_t)reps, sizeof(double), cmp);
-    return ts[reps / 2];
+    return bench_median(ts, reps);
 }
 
 /* Part 2: seconds of one attention forward + backward of `items` (sequence, head) items,
@@ -93,13 +84,13 @@ static double time_attention(hb_dtype dt, size_t items, size_t T, size_t d, int 
     char *gq = u + 4 * MC * es, *gk = u + 5 * MC * es, *gv = u + 6 * MC * es;
     double ts[MAXR];
     for (int r = -1; r < reps; r++) {
-        double t0 = wall();
+        double t0 = bench_wall();
         if (hb__attention_forward(ctx, dt, &s, q, k, v, P, y) ||
             hb__attention_backward(ctx, dt, &s, q, k, v, P, y, gq, gk, gv, sc))
             exit(1);
-        if (r >= 0) ts[r] = wall() - t0;
+        if (r >= 0) ts[r] = bench_wall() - t0;
     }
-    qsort(ts, (size_t)reps, sizeof(double), cmp);
+    qsort(ts, (size_t)reps, sizeof(double), bench_cmp_double);
     free(u), free(P), free(sc);
     hb_context_free(ctx);
     return ts[reps / 2];
@@ -119,13 +110,13 @@ static double time_gelu(hb_dtype dt, size_t n, int threads, int reps) {
     }
     double ts[MAXR];
     for (int r = -1; r < reps; r++) {
-        double t0 = wall();
+        double t0 = bench_wall();
         if (hb__eltwise_forward(ctx, dt, HB_ACT_GELU, n, u, u + n * es, u + 2 * n * es,
                                 u + 3 * n * es))
             exit(1);
-        if (r >= 0) ts[r] = wall() - t0;
+        if (r >= 0) ts[r] = bench_wall() - t0;
     }
-    qsort(ts, (size_t)reps, sizeof(double), cmp);
+    qsort(ts, (size_t)reps, sizeof(double), bench_cmp_double);
     free(u);
     hb_context_free(ctx);
     return ts[reps / 2];
@@ -140,11 +131,6 @@ typedef struct gpt_size {
 typedef struct model_times {
     double grad, hvp, multi, gemm;
 } model_times;
-
-static double median(double *ts, int n) {
-    qsort(ts, (size_t)n, sizeof(double), cmp);
-    return ts[n / 2];
-}
 
 static model_times time_model(hb_dtype dt, const gpt_size *g, int threads, int reps, int k) {
     hb_context *ctx = NULL;
@@ -180,21 +166,21 @@ static model_times time_model(hb_dtype dt, const gpt_size *g, int threads, int r
     for (int r = -1; r < reps; r++)
         for (int what = 0; what < 3; what++) {
             if (what == 2 && k == 0) continue;
-            double t0 = wall();
+            double t0 = bench_wall();
             int rc = what == 0 ? hb_model_loss_grad(m, &loss)
                      : what == 1 ? hb_model_hvp(m, v, o)
                                  : hb_model_hvp_multi(m, Vk, Ok);
-            double t = wall() - t0;
+            double t = bench_wall() - t0;
             if (rc) exit(1);
-            t0 = wall(); /* the reference, under the same load */
+            t0 = bench_wall(); /* the reference, under the same load */
             if (hb__gemm(ctx, dt, false, false, gm, gn, gk, 1.0, A, gk, B, gn, 0.0, C, gn)) exit(1);
-            double t_ref = wall() - t0;
+            double t_ref = bench_wall() - t0;
             if (r < 0) continue;
             (what == 0 ? tg : what == 1 ? th : tm)[r] = t;
             tr[nr++] = t_ref;
         }
-    model_times out = {median(tg, reps), median(th, reps), k ? median(tm, reps) : 0,
-                       median(tr, nr)};
+    model_times out = {bench_median(tg, reps), bench_median(th, reps), k ? bench_median(tm, reps) : 0,
+                       bench_median(tr, nr)};
     free(A), free(B), free(C);
     hb_tensor_free(v), hb_tensor_free(o), hb_tensor_free(Vk), hb_tensor_free(Ok);
     hb_model_free(m), hb_model_config_free(cfg);
