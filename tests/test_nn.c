@@ -7,7 +7,8 @@
  * directional derivative of the forward, and the R-backward that of the backward (with
  * its inputs x, W, dy, probs all moving along their directions). Central differences with
  * ε = 1e-5 have truncation error O(ε²·f''') ≈ 1e-10 and rounding error O(eps/ε) ≈ 1e-11
- * relative, so 1e-7 (gradients) and 1e-6 (R-passes) can only fail on a wrong formula. */
+ * relative, so 1e-7 (gradients) and 1e-6 (R-passes) can only fail on a wrong formula.
+ * Also: the bias gradient's column sums against the column walk (same bits). */
 #include <string.h>
 
 #include "hb_test.h"
@@ -144,11 +145,39 @@ START_TEST(test_xent) {
 END_TEST
 
 
+/* ---- the bias gradient (row-by-row block sums) has the bits of the column walk it
+ * replaced: each column summed in double in row order, then added once; a width above
+ * the block (600 > 512) and odd sizes ---- */
+START_TEST(test_linear_bias_colsum_bits) {
+    hb_context *ctx = NULL;
+    ck_assert_int_eq(hb_context_create(&ctx), HB_OK);
+    enum { BR = 37, BO = 600 };
+    static double dy[BR * BO], db[BO], ref[BO];
+    static float dyf[BR * BO], dbf[BO], reff[BO];
+    fill(dy, BR * BO, 3.0);
+    fill(db, BO, 4.0);
+    for (size_t i = 0; i < BR * BO; i++) dyf[i] = (float)dy[i];
+    for (size_t o = 0; o < BO; o++) {
+        dbf[o] = (float)db[o];
+        double s = 0, sf = 0;
+        for (size_t r = 0; r < BR; r++) s += dy[r * BO + o], sf += (double)dyf[r * BO + o];
+        ref[o] = db[o] + s;
+        reff[o] = dbf[o] + (float)sf;
+    }
+    ck_assert_int_eq(hb__linear_backward(ctx, HB_F64, BR, 1, BO, NULL, NULL, dy, NULL, NULL, db), HB_OK);
+    ck_assert_int_eq(hb__linear_backward(ctx, HB_F32, BR, 1, BO, NULL, NULL, dyf, NULL, NULL, dbf), HB_OK);
+    ck_assert(!memcmp(db, ref, sizeof db));
+    ck_assert(!memcmp(dbf, reff, sizeof dbf));
+    hb_context_free(ctx);
+}
+END_TEST
+
 Suite *hb_suite_nn(void) {
     Suite *s = suite_create("nn");
     TCase *tc = tcase_create("layers");
     tcase_add_test(tc, test_linear_grad);
     tcase_add_test(tc, test_xent);
+    tcase_add_test(tc, test_linear_bias_colsum_bits);
     suite_add_tcase(s, tc);
     return s;
 }

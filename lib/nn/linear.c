@@ -45,16 +45,30 @@ static void add_bias(hb_dtype dt, int64_t rows, int64_t out, const void *b, void
     }
 }
 
-/* db[o] += Σ_r dy[r, o] (column sums, accumulated in double). */
+/* db[o] += Σ_r dy[r, o] (column sums, accumulated in double). Row by row into a block of
+ * double accumulators: each column's sum still adds rows 0, 1, 2, … in order (the same bits
+ * as one column at a time), but reads dy contiguously and vectorises, where a column walk
+ * touched one cache line per row (5 % of a gpt-ref f32 gradient, perf). */
+enum { COLSUM_BLOCK = 512 };
 static void add_colsum(hb_dtype dt, int64_t rows, int64_t out, const void *dy, void *db) {
-    for (int64_t o = 0; o < out; o++) {
-        double s = 0;
+    double s[COLSUM_BLOCK];
+    for (int64_t o0 = 0; o0 < out; o0 += COLSUM_BLOCK) {
+        int64_t nb = out - o0 < COLSUM_BLOCK ? out - o0 : COLSUM_BLOCK;
+        for (int64_t o = 0; o < nb; o++) s[o] = 0;
         if (dt == HB_F64)
-            for (int64_t r = 0; r < rows; r++) s += ((const double *)dy)[r * out + o];
+            for (int64_t r = 0; r < rows; r++) {
+                const double *row = (const double *)dy + r * out + o0;
+                for (int64_t o = 0; o < nb; o++) s[o] += row[o];
+            }
         else
-            for (int64_t r = 0; r < rows; r++) s += ((const float *)dy)[r * out + o];
-        if (dt == HB_F64) ((double *)db)[o] += s;
-        else ((float *)db)[o] += (float)s;
+            for (int64_t r = 0; r < rows; r++) {
+                const float *row = (const float *)dy + r * out + o0;
+                for (int64_t o = 0; o < nb; o++) s[o] += (double)row[o];
+            }
+        if (dt == HB_F64)
+            for (int64_t o = 0; o < nb; o++) ((double *)db)[o0 + o] += s[o];
+        else
+            for (int64_t o = 0; o < nb; o++) ((float *)db)[o0 + o] += (float)s[o];
     }
 }
 
