@@ -8,12 +8,15 @@
  * its inputs x, W, dy, probs all moving along their directions). Central differences with
  * ε = 1e-5 have truncation error O(ε²·f''') ≈ 1e-10 and rounding error O(eps/ε) ≈ 1e-11
  * relative, so 1e-7 (gradients) and 1e-6 (R-passes) can only fail on a wrong formula.
- * Also: the bias gradient's column sums against the column walk (same bits). */
+ * Also: nn/vtanh.h against libm, the activation forward's AVX2 copy against its baseline
+ * loop (same bits), and the bias gradient's column sums against the column walk. */
 #include <string.h>
 
 #include "hb_test.h"
 #include "kernels/kernels.h"
+#include "nn/elementwise.h"
 #include "nn/linear.h"
+#include "nn/vtanh.h"
 #include "nn/xent.h"
 
 #define EPS 1e-5
@@ -145,6 +148,59 @@ START_TEST(test_xent) {
 END_TEST
 
 
+/* ---- nn/vtanh.h: ≤ 2 ulp from libm's tanh in double over ±[1e-9, 30] (measured 2),
+ * and rounded to f32 equal to the correctly rounded tanh of the float (measured: always
+ * on this grid; tanhl as the reference) ---- */
+START_TEST(test_vtanh) {
+    double worst = 0;
+    size_t f32_off = 0, n = 0;
+    for (double a = 1e-9; a < 30; a *= 1.0003)
+        for (int sg = -1; sg <= 1; sg += 2) {
+            double x = sg * a, t = hb__vtanh(x), r = tanh(x);
+            double ulp = nextafter(fabs(r), INFINITY) - fabs(r);
+            worst = fmax(worst, fabs(t - r) / ulp);
+            float xf = (float)x;
+            f32_off += (float)hb__vtanh((double)xf) != (float)tanhl((long double)xf);
+            n++;
+        }
+    ck_assert_msg(worst <= 2.0, "vtanh: %g ulp from libm", worst);
+    ck_assert_msg(f32_off <= n / 10000, "vtanh f32: %zu of %zu not correctly rounded", f32_off, n);
+    ck_assert(isnan(hb__vtanh(NAN)));
+    ck_assert(hb__vtanh(INFINITY) == 1.0 && hb__vtanh(-INFINITY) == -1.0);
+    ck_assert(hb__vtanh(-0.0) == 0.0 && signbit(hb__vtanh(-0.0)));
+    ck_assert(hb__vtanh(1e-300) == 1e-300);
+}
+END_TEST
+
+/* ---- the activation forward (AVX2 copy where the processor has it) gives the bits of
+ * its baseline-ISA loop, for every activation and dtype, y, f′ and f″ ---- */
+START_TEST(test_eltwise_isa_bits) {
+    hb_context *ctx = NULL;
+    ck_assert_int_eq(hb_context_create(&ctx), HB_OK);
+    enum { EN = 4099 }; /* not a multiple of any vector width: the loops' tails too */
+    static double x[EN], o[6][EN];
+    static float xf[EN], of[6][EN];
+    for (size_t i = 0; i < EN; i++) {
+        x[i] = 12.0 * sin(0.37 * (double)i) * exp(-0.001 * (double)i) + 1e-3 * (double)(i % 7);
+        xf[i] = (float)x[i];
+    }
+    for (int act = HB_ACT_RELU; act <= HB_ACT_TANH; act++) {
+        bool d2 = hb__eltwise_has_d2(act);
+        ck_assert_int_eq(hb__eltwise_forward(ctx, HB_F64, act, EN, x, o[0], o[1], d2 ? o[2] : NULL), HB_OK);
+        hb__eltwise_forward_baseline(HB_F64, act, EN, x, o[3], o[4], d2 ? o[5] : NULL);
+        ck_assert_msg(!memcmp(o[0], o[3], sizeof o[0]) && !memcmp(o[1], o[4], sizeof o[0]) &&
+                          (!d2 || !memcmp(o[2], o[5], sizeof o[0])),
+                      "activation %d f64: AVX2 and baseline loops differ", act);
+        ck_assert_int_eq(hb__eltwise_forward(ctx, HB_F32, act, EN, xf, of[0], of[1], d2 ? of[2] : NULL), HB_OK);
+        hb__eltwise_forward_baseline(HB_F32, act, EN, xf, of[3], of[4], d2 ? of[5] : NULL);
+        ck_assert_msg(!memcmp(of[0], of[3], sizeof of[0]) && !memcmp(of[1], of[4], sizeof of[0]) &&
+                          (!d2 || !memcmp(of[2], of[5], sizeof of[0])),
+                      "activation %d f32: AVX2 and baseline loops differ", act);
+    }
+    hb_context_free(ctx);
+}
+END_TEST
+
 /* ---- the bias gradient (row-by-row block sums) has the bits of the column walk it
  * replaced: each column summed in double in row order, then added once; a width above
  * the block (600 > 512) and odd sizes ---- */
@@ -177,6 +233,8 @@ Suite *hb_suite_nn(void) {
     TCase *tc = tcase_create("layers");
     tcase_add_test(tc, test_linear_grad);
     tcase_add_test(tc, test_xent);
+    tcase_add_test(tc, test_vtanh);
+    tcase_add_test(tc, test_eltwise_isa_bits);
     tcase_add_test(tc, test_linear_bias_colsum_bits);
     suite_add_tcase(s, tc);
     return s;

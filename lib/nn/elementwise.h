@@ -10,7 +10,8 @@
  * The forward stores f'(x) in d1 and f''(x) in d2 (d2 NULL for ReLU: f'' = 0), so the
  * transcendental functions run once per element; the other passes read d1, d2 only.
  * Backward passes ACCUMULATE (gx, Rgx), forward passes WRITE (y, Ry). dt is HB_F32 or
- * HB_F64; f32 evaluates in f32 (tanhf, expf, erff) as nn/gelu.c does. */
+ * HB_F64; f32 evaluates in f32 (expf, erff) as nn/gelu.c did, except tanh: nn/vtanh.h in
+ * double, rounded once to f32 (vectorisable; correctly rounded where tanhf is not). */
 #ifndef HB_NN_ELEMENTWISE_H
 #define HB_NN_ELEMENTWISE_H
 
@@ -31,6 +32,10 @@ bool hb__eltwise_has_d2(int act);
 /* y = f(x); d1 = f'(x); d2 = f''(x) (when non-NULL).        x, y, d1, d2: n */
 int hb__eltwise_forward(hb_context *ctx, hb_dtype dt, int act, size_t n, const void *x, void *y,
                         void *d1, void *d2);
+/* The forward's baseline-ISA loop, serial, without checks: for the test that the AVX2
+ * copy hb__eltwise_forward picks on such processors gives the same bits. */
+void hb__eltwise_forward_baseline(hb_dtype dt, int act, size_t n, const void *x, void *y,
+                                  void *d1, void *d2);
 /* gx += f'(x)·gy  (write: gx = …, a first write)           d1, gy, gx: n */
 int hb__eltwise_backward(hb_context *ctx, hb_dtype dt, size_t n, const void *d1, const void *gy,
                          void *gx, bool write);
