@@ -1,7 +1,7 @@
 /* bench_threads: where a second (third, …) thread pays, and what it gives a gpt.
  *
  *   bench_threads [--threads P] [--reps R] [--dtype f32|f64] [--no-model] [--no-gemm]
- *                 [--model ref|10m] [--series 1,2,4,...] [--k K]
+ *                 [--model ref|10m] [--series 1,2,4,...] [--k K] [--shapes]
  *
  * Part 1, the gemm threshold: for the gemm shapes one gpt-ref gradient/HVP issues (counted
  * with an LD_PRELOAD shim on bli_?gemm_ex, docs/performance.md) and a few larger ones, the
@@ -20,8 +20,19 @@
  * each product's GFLOP/s against a BLIS gemm of the model's widest shape, (N·T × C)·(C × 4C),
  * through the library at the same thread count, timed between the model calls (the
  * "% of gemm" of bench_model; dense flops only, formulas there). Wall time, so run it on
- * a quiet machine and say the load (uptime) with the figures. */
+ * a quiet machine and say the load (uptime) with the figures.
+ * Part 3b (--shapes, the issue-19 reading): the gemm reference at the product's OWN shapes.
+ * This program interposes bli_sgemm_ex / bli_dgemm_ex (the library is linked statically
+ * into it, so its BLIS calls bind here; the real ones come from dlsym(RTLD_NEXT)). One
+ * recording call of each product logs every gemm it issues (trans, m, n, k, strides, β, the
+ * library's per-call rntm) and the wall time spent inside them; then, between the timed
+ * model calls, the whole list is replayed on zero-filled scratch with the same arguments.
+ * Per product it prints: in-gemm and outside-gemm ms of the recording call, the replayed
+ * list's ms (median), and "%shape" = replay / product time = the product's rate as a share
+ * of BLIS's rate at exactly its gemms (100 % = no time outside gemm). */
+#define _GNU_SOURCE /* RTLD_NEXT */
 #include <blis.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +45,105 @@
 #include "bench_time.h"
 
 #define MAXR 101
+
+/* ---- Part 3b: the gemms of one product, recorded and replayed ---- */
+typedef struct gemm_rec {
+    char ch; /* 's' or 'd' */
+    trans_t ta, tb;
+    dim_t m, n, k;
+    inc_t rsa, csa, rsb, csb, rsc, csc;
+    double beta;
+    rntm_t rntm;
+    bool has_rntm;
+} gemm_rec;
+
+static struct {
+    bool on;         /* recording */
+    gemm_rec *v;
+    size_t n, cap;
+    double in_gemm;  /* wall seconds inside BLIS while recording */
+} g_rec;
+
+#define INTERPOSE(CH, T, name)                                                                 \
+    void name(trans_t ta, trans_t tb, dim_t m, dim_t n, dim_t k, T *al, T *a, inc_t rsa,      \
+              inc_t csa, T *b, inc_t rsb, inc_t csb, T *be, T *c, inc_t rsc, inc_t csc,         \
+              cntx_t *cx, rntm_t *rn) {                                                        \
+        static void (*real)(trans_t, trans_t, dim_t, dim_t, dim_t, T *, T *, inc_t, inc_t, T *, \
+                            inc_t, inc_t, T *, T *, inc_t, inc_t, cntx_t *, rntm_t *);         \
+        if (!real) *(void **)&real = dlsym(RTLD_NEXT, #name);                                  \
+        if (!g_rec.on) {                                                                       \
+            real(ta, tb, m, n, k, al, a, rsa, csa, b, rsb, csb, be, c, rsc, csc, cx, rn);      \
+            return;                                                                            \
+        }                                                                                      \
+        if (g_rec.n == g_rec.cap) {                                                            \
+            g_rec.cap = g_rec.cap ? 2 * g_rec.cap : 1024;                                      \
+            g_rec.v = realloc(g_rec.v, g_rec.cap * sizeof *g_rec.v);                           \
+            if (!g_rec.v) exit(1);                                                             \
+        }                                                                                      \
+        gemm_rec r;                                                                            \
+        memset(&r, 0, sizeof r);                                                               \
+        r.ch = CH, r.ta = ta, r.tb = tb, r.m = m, r.n = n, r.k = k, r.beta = (double)*be;      \
+        r.rsa = rsa, r.csa = csa, r.rsb = rsb, r.csb = csb, r.rsc = rsc, r.csc = csc;          \
+        if (rn) r.rntm = *rn, r.has_rntm = true;                                               \
+        g_rec.v[g_rec.n++] = r;                                                                \
+        double t0 = bench_wall();                                                              \
+        real(ta, tb, m, n, k, al, a, rsa, csa, b, rsb, csb, be, c, rsc, csc, cx, rn);          \
+        g_rec.in_gemm += bench_wall() - t0;                                                    \
+    }
+INTERPOSE('d', double, bli_dgemm_ex)
+INTERPOSE('s', float, bli_sgemm_ex)
+
+/* elements a stored (rows × cols) operand with strides (rs, cs) spans */
+static size_t span(dim_t rows, dim_t cols, inc_t rs, inc_t cs) {
+    return rows && cols ? (size_t)((rows - 1) * rs + (cols - 1) * cs + 1) : 0;
+}
+
+typedef struct gemm_list {
+    gemm_rec *v;
+    size_t n;
+    void *A, *B, *C; /* zero-filled scratch, large enough for every call */
+} gemm_list;
+
+static gemm_list list_take(void) {
+    gemm_list l = {g_rec.v, g_rec.n, NULL, NULL, NULL};
+    size_t na = 1, nb = 1, nc = 1;
+    for (size_t i = 0; i < l.n; i++) {
+        const gemm_rec *r = &l.v[i];
+        bool ta = r->ta != BLIS_NO_TRANSPOSE, tb = r->tb != BLIS_NO_TRANSPOSE;
+        size_t a = span(ta ? r->k : r->m, ta ? r->m : r->k, r->rsa, r->csa);
+        size_t b = span(tb ? r->n : r->k, tb ? r->k : r->n, r->rsb, r->csb);
+        size_t c = span(r->m, r->n, r->rsc, r->csc);
+        na = a > na ? a : na, nb = b > nb ? b : nb, nc = c > nc ? c : nc;
+    }
+    l.A = calloc(na, 8), l.B = calloc(nb, 8), l.C = calloc(nc, 8);
+    if (!l.A || !l.B || !l.C) exit(1);
+    g_rec.v = NULL, g_rec.n = g_rec.cap = 0;
+    return l;
+}
+
+static void list_free(gemm_list *l) {
+    free(l->v), free(l->A), free(l->B), free(l->C);
+    *l = (gemm_list){0};
+}
+
+/* wall seconds of the whole list, replayed once with the recorded arguments */
+static double list_replay(const gemm_list *l) {
+    double t0 = bench_wall();
+    for (size_t i = 0; i < l->n; i++) {
+        const gemm_rec *r = &l->v[i];
+        rntm_t rn = r->rntm;
+        if (r->ch == 'd') {
+            double al = 1, be = r->beta;
+            bli_dgemm_ex(r->ta, r->tb, r->m, r->n, r->k, &al, l->A, r->rsa, r->csa, l->B, r->rsb,
+                         r->csb, &be, l->C, r->rsc, r->csc, NULL, r->has_rntm ? &rn : NULL);
+        } else {
+            float al = 1, be = (float)r->beta;
+            bli_sgemm_ex(r->ta, r->tb, r->m, r->n, r->k, &al, l->A, r->rsa, r->csa, l->B, r->rsb,
+                         r->csb, &be, l->C, r->rsc, r->csc, NULL, r->has_rntm ? &rn : NULL);
+        }
+    }
+    return bench_wall() - t0;
+}
 
 /* seconds per call of an m×n×k gemm with `threads` BLIS threads, median of reps batches */
 static double time_gemm(hb_dtype dt, int64_t m, int64_t n, int64_t k, int threads, int reps,
@@ -130,9 +240,14 @@ typedef struct gpt_size {
  * the gemm reference (seconds per call) sampled after every model call. */
 typedef struct model_times {
     double grad, hvp, multi, gemm;
+    /* --shapes, per product (grad, HVP, multi): the recording call's wall time and its time
+     * inside BLIS, the number of gemms, and the replayed list's median */
+    double rec[3], in_gemm[3], replay[3];
+    size_t ngemm[3];
 } model_times;
 
-static model_times time_model(hb_dtype dt, const gpt_size *g, int threads, int reps, int k) {
+static model_times time_model(hb_dtype dt, const gpt_size *g, int threads, int reps, int k,
+                              bool shapes) {
     hb_context *ctx = NULL;
     hb_model_config *cfg = NULL;
     hb_model *m = NULL;
@@ -161,8 +276,27 @@ static model_times time_model(hb_dtype dt, const gpt_size *g, int threads, int r
     void *A = calloc((size_t)(gm * gk), es), *B = calloc((size_t)(gk * gn), es),
          *C = calloc((size_t)(gm * gn), es);
     if (!A || !B || !C) exit(1);
-    double tg[MAXR], th[MAXR], tm[MAXR], tr[3 * MAXR], loss;
+    double tg[MAXR], th[MAXR], tm[MAXR], tr[3 * MAXR], tl[3][MAXR], loss;
     int nr = 0;
+    model_times out = {0};
+    gemm_list lists[3] = {0};
+    for (int what = 0; shapes && what < 3; what++) { /* Part 3b: record each product's gemms */
+        if (what == 2 && k == 0) continue;
+        for (int pass = 0; pass < 2; pass++) { /* a warm-up call, then the recorded one */
+            g_rec.on = pass == 1, g_rec.in_gemm = 0;
+            double t0 = bench_wall();
+            int rc = what == 0 ? hb_model_loss_grad(m, &loss)
+                     : what == 1 ? hb_model_hvp(m, v, o)
+                                 : hb_model_hvp_multi(m, Vk, Ok);
+            out.rec[what] = bench_wall() - t0;
+            g_rec.on = false;
+            if (rc) exit(1);
+            if (pass == 0) free(g_rec.v), g_rec.v = NULL, g_rec.n = g_rec.cap = 0;
+        }
+        out.in_gemm[what] = g_rec.in_gemm;
+        lists[what] = list_take();
+        out.ngemm[what] = lists[what].n;
+    }
     for (int r = -1; r < reps; r++)
         for (int what = 0; what < 3; what++) {
             if (what == 2 && k == 0) continue;
@@ -175,12 +309,19 @@ static model_times time_model(hb_dtype dt, const gpt_size *g, int threads, int r
             t0 = bench_wall(); /* the reference, under the same load */
             if (hb__gemm(ctx, dt, false, false, gm, gn, gk, 1.0, A, gk, B, gn, 0.0, C, gn)) exit(1);
             double t_ref = bench_wall() - t0;
+            double t_list = shapes ? list_replay(&lists[what]) : 0; /* its own gemms */
             if (r < 0) continue;
             (what == 0 ? tg : what == 1 ? th : tm)[r] = t;
             tr[nr++] = t_ref;
+            tl[what][r] = t_list;
         }
-    model_times out = {bench_median(tg, reps), bench_median(th, reps), k ? bench_median(tm, reps) : 0,
-                       bench_median(tr, nr)};
+    out.grad = bench_median(tg, reps), out.hvp = bench_median(th, reps);
+    out.multi = k ? bench_median(tm, reps) : 0, out.gemm = bench_median(tr, nr);
+    for (int what = 0; shapes && what < 3; what++) {
+        if (what == 2 && k == 0) continue;
+        out.replay[what] = bench_median(tl[what], reps);
+        list_free(&lists[what]);
+    }
     free(A), free(B), free(C);
     hb_tensor_free(v), hb_tensor_free(o), hb_tensor_free(Vk), hb_tensor_free(Ok);
     hb_model_free(m), hb_model_config_free(cfg);
@@ -189,7 +330,7 @@ static model_times time_model(hb_dtype dt, const gpt_size *g, int threads, int r
 }
 
 static void model_part(hb_dtype dt, const char *name, const gpt_size *g, const int *series,
-                       int ns, int reps, int k) {
+                       int ns, int reps, int k, bool shapes) {
     /* dense flops (bench/bench_model.c's header) */
     double M = (double)(g->N * g->T), C = (double)g->C, F = 4 * C, T = (double)g->T;
     double lin = (double)g->L * (8 * M * C * C + 4 * M * C * F) + 2 * M * C * (double)g->V;
@@ -204,9 +345,9 @@ static void model_part(hb_dtype dt, const char *name, const gpt_size *g, const i
            "%gemm");
     if (k) printf(" %9s%-3d %7s %6s", "multi(", k, "x", "%gemm");
     printf(" %12s\n", "gemm GFLOP/s");
-    model_times base = {0};
+    model_times base = {0}, all[16];
     for (int i = 0; i < ns; i++) {
-        model_times t = time_model(dt, g, series[i], reps, k);
+        model_times t = all[i] = time_model(dt, g, series[i], reps, k, shapes);
         if (i == 0) base = t;
         double gf = f_gemm / t.gemm;
         printf("%8d %10.1f %7.2f %6.0f %10.1f %7.2f %6.0f", series[i], t.grad * 1e3,
@@ -218,10 +359,28 @@ static void model_part(hb_dtype dt, const char *name, const gpt_size *g, const i
         printf(" %12.1f\n", gf * 1e-9);
         fflush(stdout);
     }
+    if (!shapes) return;
+    printf("the gemm reference at each product's own shapes (--shapes): one recorded call's ms "
+           "in / outside BLIS, the replayed list's ms (median of %d), %%shape = replay / "
+           "product median\n", reps);
+    printf("%8s %8s %7s %10s %10s %10s %10s %7s\n", "threads", "product", "gemms", "rec ms",
+           "in gemm", "outside", "replay ms", "%shape");
+    static const char *what_name[3] = {"grad", "HVP", "multi"};
+    for (int i = 0; i < ns; i++)
+        for (int w = 0; w < 3; w++) {
+            if (w == 2 && k == 0) continue;
+            const model_times *t = &all[i];
+            double prod = w == 0 ? t->grad : w == 1 ? t->hvp : t->multi;
+            printf("%8d %8s %7zu %10.1f %10.1f %10.1f %10.1f %7.0f\n", series[i], what_name[w],
+                   t->ngemm[w], t->rec[w] * 1e3, t->in_gemm[w] * 1e3,
+                   (t->rec[w] - t->in_gemm[w]) * 1e3, t->replay[w] * 1e3,
+                   100 * t->replay[w] / prod);
+        }
 }
 
 int main(int argc, char **argv) {
     int P = 2, reps = 9, model = 1, gemm = 1, k = 0, series[16], ns = 0;
+    bool per_shape = false;
     hb_dtype dt = HB_F64;
     gpt_size g = {65, 64, 128, 4, 2, 16};
     const char *name = "ref";
@@ -232,6 +391,7 @@ int main(int argc, char **argv) {
             dt = !strcmp(argv[++i], "f32") ? HB_F32 : HB_F64;
         else if (!strcmp(argv[i], "--no-model")) model = 0;
         else if (!strcmp(argv[i], "--no-gemm")) gemm = 0;
+        else if (!strcmp(argv[i], "--shapes")) per_shape = true;
         else if (!strcmp(argv[i], "--k") && i + 1 < argc) k = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) {
             name = argv[++i];
@@ -243,7 +403,7 @@ int main(int argc, char **argv) {
         } else {
             fprintf(stderr,
                     "usage: %s [--threads P] [--reps R] [--dtype f32|f64] [--no-model] "
-                    "[--no-gemm] [--model ref|10m] [--series 1,2,4,...] [--k K]\n",
+                    "[--no-gemm] [--model ref|10m] [--series 1,2,4,...] [--k K] [--shapes]\n",
                     argv[0]);
             return 2;
         }
@@ -307,6 +467,6 @@ int main(int argc, char **argv) {
         hb_context_free(ctx);
         free(A), free(B), free(C);
     }
-    if (model) model_part(dt, name, &g, series, ns, reps, k);
+    if (model) model_part(dt, name, &g, series, ns, reps, k, per_shape);
     return 0;
 }
