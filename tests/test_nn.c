@@ -9,12 +9,14 @@
  * ε = 1e-5 have truncation error O(ε²·f''') ≈ 1e-10 and rounding error O(eps/ε) ≈ 1e-11
  * relative, so 1e-7 (gradients) and 1e-6 (R-passes) can only fail on a wrong formula.
  * Also: nn/vtanh.h against libm, the activation forward's AVX2 copy against its baseline
- * loop (same bits), and the bias gradient's column sums against the column walk. */
+ * loop (same bits), the bias gradient's column sums against the column walk, and the
+ * layernorm forward (rows in blocks) against the row-by-row loop (same bits). */
 #include <string.h>
 
 #include "hb_test.h"
 #include "kernels/kernels.h"
 #include "nn/elementwise.h"
+#include "nn/layernorm.h"
 #include "nn/linear.h"
 #include "nn/vtanh.h"
 #include "nn/xent.h"
@@ -228,6 +230,48 @@ START_TEST(test_linear_bias_colsum_bits) {
 }
 END_TEST
 
+/* ---- the layernorm forward takes rows in blocks of 4 (independent sum chains): the
+ * bits of the row-by-row loop it replaced, f32 and f64, with a tail (M = 1023) ---- */
+#define LN_REF(real)                                                                        \
+    for (size_t m = 0; m < LM; m++) {                                                       \
+        const real *xm = x##real + m * LC;                                                  \
+        double mu = 0, var = 0;                                                             \
+        for (size_t c = 0; c < LC; c++) mu += xm[c];                                        \
+        mu /= (double)LC;                                                                   \
+        for (size_t c = 0; c < LC; c++) var += ((double)xm[c] - mu) * ((double)xm[c] - mu); \
+        var /= (double)LC;                                                                  \
+        real r = (real)(1.0 / sqrt(var + 1e-5)), mur = (real)mu;                            \
+        mean##real[m] = mur, rstd##real[m] = r;                                             \
+        for (size_t c = 0; c < LC; c++) y##real[m * LC + c] = (xm[c] - mur) * r * w##real[c] + b##real[c]; \
+    }
+START_TEST(test_layernorm_forward_bits) {
+    hb_context *ctx = NULL;
+    ck_assert_int_eq(hb_context_create(&ctx), HB_OK);
+    enum { LM = 1023, LC = 130 };
+    static double xdouble[LM * LC], wdouble[LC], bdouble[LC], ydouble[LM * LC], meandouble[LM],
+        rstddouble[LM], o[LM * LC + 2 * LM];
+    static float xfloat[LM * LC], wfloat[LC], bfloat[LC], yfloat[LM * LC], meanfloat[LM],
+        rstdfloat[LM], of[LM * LC + 2 * LM];
+    fill(xdouble, LM * LC, 5.0);
+    fill(wdouble, LC, 6.0);
+    fill(bdouble, LC, 7.0);
+    for (size_t i = 0; i < LM * LC; i++) xdouble[i] += 0.3 * (double)(i / LC % 5), xfloat[i] = (float)xdouble[i];
+    for (size_t c = 0; c < LC; c++) wfloat[c] = (float)wdouble[c], bfloat[c] = (float)bdouble[c];
+    LN_REF(double)
+    LN_REF(float)
+    ck_assert_int_eq(hb__layernorm_forward(ctx, HB_F64, LM, LC, 1e-5, xdouble, wdouble, bdouble, o,
+                                           o + LM * LC, o + LM * LC + LM), HB_OK);
+    ck_assert(!memcmp(o, ydouble, sizeof ydouble) && !memcmp(o + LM * LC, meandouble, sizeof meandouble) &&
+              !memcmp(o + LM * LC + LM, rstddouble, sizeof rstddouble));
+    ck_assert_int_eq(hb__layernorm_forward(ctx, HB_F32, LM, LC, 1e-5, xfloat, wfloat, bfloat, of,
+                                           of + LM * LC, of + LM * LC + LM), HB_OK);
+    ck_assert(!memcmp(of, yfloat, sizeof yfloat) && !memcmp(of + LM * LC, meanfloat, sizeof meanfloat) &&
+              !memcmp(of + LM * LC + LM, rstdfloat, sizeof rstdfloat));
+    hb_context_free(ctx);
+}
+END_TEST
+#undef LN_REF
+
 Suite *hb_suite_nn(void) {
     Suite *s = suite_create("nn");
     TCase *tc = tcase_create("layers");
@@ -236,6 +280,7 @@ Suite *hb_suite_nn(void) {
     tcase_add_test(tc, test_vtanh);
     tcase_add_test(tc, test_eltwise_isa_bits);
     tcase_add_test(tc, test_linear_bias_colsum_bits);
+    tcase_add_test(tc, test_layernorm_forward_bits);
     suite_add_tcase(s, tc);
     return s;
 }

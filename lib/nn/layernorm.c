@@ -19,6 +19,18 @@
 
 #include "nn/layernorm.h"
 
+/* The forward and R-forward take rows in blocks of NR: their per-row sums (mean, variance;
+ * mean(Rx), mean(xhat·Rx)) are sequential chains (one add after another in element order:
+ * reordering them would change the bits), so one row at a time ran at the adder's
+ * latency; NR rows side by side give NR independent chains (GCC puts them in the lanes of
+ * one vector). Every row's sums keep their order: the same bits as row by row. A tail of
+ * fewer than NR rows runs the same code with nr = 1. Measured (1024 × 128, min of 301,
+ * load 20+): forward f32 230 → 175 µs, f64 245 → 175; R-forward f32 145 → 138, f64
+ * 200 → 175. The backward and R-backward were SLOWER blocked (f32 140 → 225, 650 → 990 µs:
+ * their rows also update gw, gb / Ow, Ob and recompute more per element), so they stay row
+ * by row. */
+enum { NR = 4 };
+
 #define HB_NN_TEMPLATE
 #define real float
 #define F(name) name##_f32
@@ -71,20 +83,34 @@ int hb__layernorm_rbackward(hb_context *ctx, hb_dtype dt, size_t M, size_t C, si
 
 #else /* ---- template body: real, F(name) ---- */
 
+static inline __attribute__((always_inline)) void F(fwd_rows)(size_t nr, size_t C, double eps,
+                                                              const real *x, const real *w,
+                                                              const real *b, real *y,
+                                                              real *mean, real *rstd) {
+    double mu[NR] = {0}, var[NR] = {0};
+    for (size_t c = 0; c < C; c++)
+        for (size_t i = 0; i < nr; i++) mu[i] += x[i * C + c];
+    for (size_t i = 0; i < nr; i++) mu[i] /= (double)C;
+    for (size_t c = 0; c < C; c++)
+        for (size_t i = 0; i < nr; i++)
+            var[i] += ((double)x[i * C + c] - mu[i]) * ((double)x[i * C + c] - mu[i]);
+    for (size_t i = 0; i < nr; i++) {
+        var[i] /= (double)C;
+        real r = (real)(1.0 / sqrt(var[i] + eps)), mur = (real)mu[i];
+        mean[i] = mur;
+        rstd[i] = r;
+        const real *xm = x + i * C;
+        real *ym = y + i * C;
+        for (size_t c = 0; c < C; c++) ym[c] = (xm[c] - mur) * r * w[c] + b[c];
+    }
+}
+
 static void F(fwd)(size_t M, size_t C, double eps, const real *x, const real *w, const real *b,
                    real *y, real *mean, real *rstd) {
-    for (size_t m = 0; m < M; m++) {
-        const real *xm = x + m * C;
-        double mu = 0, var = 0;
-        for (size_t c = 0; c < C; c++) mu += xm[c];
-        mu /= (double)C;
-        for (size_t c = 0; c < C; c++) var += ((double)xm[c] - mu) * ((double)xm[c] - mu);
-        var /= (double)C;
-        real r = (real)(1.0 / sqrt(var + eps)), mur = (real)mu;
-        mean[m] = mur;
-        rstd[m] = r;
-        for (size_t c = 0; c < C; c++) y[m * C + c] = (xm[c] - mur) * r * w[c] + b[c];
-    }
+    size_t m = 0;
+    for (; m + NR <= M; m += NR)
+        F(fwd_rows)(NR, C, eps, x + m * C, w, b, y + m * C, mean + m, rstd + m);
+    for (; m < M; m++) F(fwd_rows)(1, C, eps, x + m * C, w, b, y + m * C, mean + m, rstd + m);
 }
 
 static void F(bwd)(size_t M, size_t C, const real *x, const real *w, const real *mean,
@@ -109,34 +135,45 @@ static void F(bwd)(size_t M, size_t C, const real *x, const real *w, const real 
     }
 }
 
-static void F(rfwd)(size_t M, size_t C, size_t k, const real *x, const real *w,
-                    const real *mean, const real *rstd, const real *Rx, const real *Rw,
-                    const real *Rb, size_t ldv, real *Ry) {
-    for (size_t m = 0; m < M; m++) {
-        const real *xm = x + m * C;
-        real mu = mean[m], r = rstd[m];
-        for (size_t j = 0; j < k; j++) {
-            real *ry = Ry + (m * k + j) * C;
-            const real *rw = Rw ? Rw + j * ldv : NULL, *rb = Rb ? Rb + j * ldv : NULL;
-            real mR = 0, mxR = 0;
-            const real *rx = Rx ? Rx + (m * k + j) * C : NULL;
-            if (rx) {
-                for (size_t c = 0; c < C; c++) {
-                    mR += rx[c];
-                    mxR += (xm[c] - mu) * r * rx[c];
+static inline __attribute__((always_inline)) void F(rfwd_rows)(
+    size_t nr, size_t C, size_t k, const real *x, const real *w, const real *mean,
+    const real *rstd, const real *Rx, const real *Rw, const real *Rb, size_t ldv, real *Ry) {
+    for (size_t j = 0; j < k; j++) {
+        const real *rw = Rw ? Rw + j * ldv : NULL, *rb = Rb ? Rb + j * ldv : NULL;
+        real mR[NR] = {0}, mxR[NR] = {0};
+        if (Rx) {
+            for (size_t c = 0; c < C; c++)
+                for (size_t i = 0; i < nr; i++) {
+                    const real *rx = Rx + (i * k + j) * C;
+                    mR[i] += rx[c];
+                    mxR[i] += (x[i * C + c] - mean[i]) * rstd[i] * rx[c];
                 }
-                mR /= (real)C;
-                mxR /= (real)C;
-            }
+            for (size_t i = 0; i < nr; i++) mR[i] /= (real)C, mxR[i] /= (real)C;
+        }
+        for (size_t i = 0; i < nr; i++) {
+            const real *xm = x + i * C, *rx = Rx ? Rx + (i * k + j) * C : NULL;
+            real *ry = Ry + (i * k + j) * C, mu = mean[i], r = rstd[i];
             for (size_t c = 0; c < C; c++) {
                 real xh = (xm[c] - mu) * r;
-                real v = rx ? r * (rx[c] - mR - xh * mxR) * w[c] : 0;
+                real v = rx ? r * (rx[c] - mR[i] - xh * mxR[i]) * w[c] : 0;
                 if (rw) v += xh * rw[c];
                 if (rb) v += rb[c];
                 ry[c] = v;
             }
         }
     }
+}
+
+static void F(rfwd)(size_t M, size_t C, size_t k, const real *x, const real *w,
+                    const real *mean, const real *rstd, const real *Rx, const real *Rw,
+                    const real *Rb, size_t ldv, real *Ry) {
+    size_t m = 0;
+    for (; m + NR <= M; m += NR)
+        F(rfwd_rows)(NR, C, k, x + m * C, w, mean + m, rstd + m, Rx ? Rx + m * k * C : NULL, Rw,
+                     Rb, ldv, Ry + m * k * C);
+    for (; m < M; m++)
+        F(rfwd_rows)(1, C, k, x + m * C, w, mean + m, rstd + m, Rx ? Rx + m * k * C : NULL, Rw,
+                     Rb, ldv, Ry + m * k * C);
 }
 
 static void F(rbwd)(size_t M, size_t C, size_t k, const real *x, const real *w,
