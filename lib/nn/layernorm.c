@@ -211,9 +211,18 @@ static void F(rbwd)(size_t M, size_t C, size_t k, const real *x, const real *w,
                 real rgxh = rgy[c] * w[c] + (rw ? g[c] * rw[c] : 0);
                 RA += rgxh;
                 RB += rgxh * xh + g[c] * w[c] * rxh;
-                if (Ow) Ow[j * ldo + c] += rgy[c] * xh + g[c] * rxh;
-                if (Ob) Ob[j * ldo + c] += rgy[c];
             }
+            /* Ow, Ob in loops of their own: without the RA, RB chains in them they vectorise
+             * (same expressions, same bits; f32 R-backward 650-900 -> 480-570 µs on 1024 ×
+             * 128; the backward's gw, gb split the same way was slower, so it stays fused) */
+            if (Ow)
+                for (size_t c = 0; c < C; c++) {
+                    real xh = (xm[c] - mu) * r;
+                    real rxh = rx ? r * (rx[c] - mR - xh * mxR) : 0;
+                    Ow[j * ldo + c] += rgy[c] * xh + g[c] * rxh;
+                }
+            if (Ob)
+                for (size_t c = 0; c < C; c++) Ob[j * ldo + c] += rgy[c];
             RA /= (real)C;
             RB /= (real)C;
             if (Rgx) {
