@@ -500,6 +500,10 @@ check(p.returncode == 2 and "contradicts" in p.stderr, f"--tiny --preset ref: {p
 p = run(["spectrum", "--preset", "tiny", "--model", "mlp", "--probes", "1"])
 check(p.returncode == 0 and re.search(r"mlp: cost: \d+ HVP products .* memory about \d+ MiB", p.stderr),
       f"cost line before the run: {p.stderr!r}")
+# --blocks none --full: the full Hessian's products only (1 probe x 2 steps), not every block's
+p = run(["spectrum", "--preset", "tiny", "--model", "mlp", "--probes", "1", "--steps", "2", "--full",
+         "--blocks", "none"])
+check(p.returncode == 0 and "cost: 2 HVP products (0 blocks + full" in p.stderr, f"cost line, --blocks none: {p.stderr!r}")
 
 # bare `hessblock`: the help, exit 0, nothing created in the working directory
 bare = fresh("bare")

@@ -330,8 +330,10 @@ int cmd_spectrum(int argc, char **argv, int first) {
         size_t sel[256], nsel = 0;
         for (int i = 0; so.block_names && i < so.nblock_names; i++)
             if (hb_params_find_block(hb_model_params(m), so.block_names[i], &sel[nsel]) == HB_OK) nsel++;
+        /* --blocks none: an empty list (NULL would mean every block) */
         preset_print_cost(kind_choices[kind], m, &mo, so.probes, so.steps, so.basis ? 4 : 8,
-                          so.block_names ? sel : NULL, so.blocks ? nsel : 0, so.full, c.quiet);
+                          so.block_names || !so.blocks ? sel : NULL, so.blocks ? nsel : 0, so.full,
+                          c.quiet);
     }
     progress_stage("%s: SLQ spectra (%lld probes, %lld Lanczos steps%s)", kind_choices[kind],
                    (long long)so.probes, (long long)so.steps, so.basis ? ", f32 basis" : "");
