@@ -500,6 +500,10 @@ check(p.returncode == 2 and "contradicts" in p.stderr, f"--tiny --preset ref: {p
 p = run(["spectrum", "--preset", "tiny", "--model", "mlp", "--probes", "1"])
 check(p.returncode == 0 and re.search(r"mlp: cost: \d+ HVP products .* memory about \d+ MiB", p.stderr),
       f"cost line before the run: {p.stderr!r}")
+# --blocks none --full: the full Hessian's products only (1 probe x 2 steps), not every block's
+p = run(["spectrum", "--preset", "tiny", "--model", "mlp", "--probes", "1", "--steps", "2", "--full",
+         "--blocks", "none"])
+check(p.returncode == 0 and "cost: 2 HVP products (0 blocks + full" in p.stderr, f"cost line, --blocks none: {p.stderr!r}")
 
 # bare `hessblock`: the help, exit 0, nothing created in the working directory
 bare = fresh("bare")
@@ -561,6 +565,11 @@ if check(rj is not None, "interrupted: run.json written"):
     check(p.returncode == 2 and "probes: recorded 2, given 3" in p.stderr and "seed: recorded 0, given 5" in p.stderr,
           f"resume mismatch: {p.returncode} {p.stderr!r}")
     check(open(os.path.join(part, "run.json")).read() == before, "a rejected resume changes nothing")
+    # a run made with the f64 basis (no "basis" recorded) must not continue with the f32 one
+    p = run(["analyze", "--preset", "tiny", "--basis", "f32", "--resume", part])
+    check(p.returncode == 2 and "basis: recorded (none), given f32" in p.stderr,
+          f"resume with another --basis: {p.returncode} {p.stderr!r}")
+    check(open(os.path.join(part, "run.json")).read() == before, "a rejected --basis resume changes nothing")
     p = run(["analyze", "--preset", "tiny", "--resume", os.path.join(SCRATCH, "no-such-run")])
     check(p.returncode == 2 and "no run to continue" in p.stderr, f"resume of nothing: {p.stderr!r}")
     # the resumed run reads the finished blocks back and ends bit for bit as an uninterrupted one
@@ -637,6 +646,50 @@ for extra, counts in (([], ("1", "2")), (["--probe-group", "1"], ("1", "3"))):
         dirs.append(d)
     names, diff = same_outputs(*dirs)
     check(len(names) >= 9 and not diff, f"analyze {extra} --threads {counts}: outputs differ: {diff}")
+
+# ---- --basis f32: the Lanczos basis stored in f32 (HB_SLQ_BASIS_DTYPE) ------------------------------
+# Tolerance: the recurrence stays f64; only the reorthogonalisation's projections go through f32
+# vectors, each rounded to u32 = 6e-8 relative. Over m = 12 steps (tiny preset) that moves a Ritz
+# value by at most about m·u32·|H| = 7e-7 of the largest |lambda|, and a JS value by as little; we
+# allow 1e-5 (14x that bound; measured: below 1e-8 for gpt, mlp and cnn). The values must also
+# differ somewhere, or the option did not reach the library.
+def basis_pair(model):
+    args = ["spectrum", "--model", model, "--tiny", "--full", "--json", "--quiet"]
+    a, b = run(args), run(args + ["--basis", "f32"])
+    if not check(a.returncode == 0 and b.returncode == 0, f"--basis {model}: {a.stderr} {b.stderr}"):
+        return
+    x, y = strict_json(a.stdout, "f64 basis")["spectrum"], strict_json(b.stdout, "f32 basis")["spectrum"]
+    check((x["lanczos_basis"], y["lanczos_basis"]) == ("f64", "f32"), f"lanczos_basis {model}")
+    ext = [(u[k], v[k]) for u, v in zip(x["blocks"] + [x["full"]], y["blocks"] + [y["full"]])
+           for k in ("lambda_min", "lambda_max")]
+    scale = max(abs(u) for u, _ in ext)
+    worst = max(abs(u - v) for u, v in ext) / scale
+    js = max(abs(x[k] - y[k]) for k in ("js0", "js0_normalized"))
+    check(worst <= 1e-5 and js <= 1e-5, f"--basis f32 {model}: Ritz extremes {worst:.3g}, JS0 {js:.3g} > 1e-5")
+    check(worst > 0 or js > 0, f"--basis f32 {model}: identical to f64 (option not applied?)")
+
+
+for model in ("gpt", "mlp"):
+    basis_pair(model)
+for bad in (["--basis", "f16"], ["--basis"], ["--basis", "F32"], ["--basis", "f32", "--basis", "f64"]):
+    for sub in ("spectrum", "analyze"):
+        p = run([sub, "--tiny" if sub == "spectrum" else "--preset", *([] if sub == "spectrum" else ["tiny"]),
+                 *bad, "--quiet"])
+        check(p.returncode == 2 and p.stderr.count("\n") == 1 and "--basis" in p.stderr,
+              f"{sub} {bad}: exit {p.returncode}, {p.stderr!r}")
+d = fresh("basis_f32")
+p = run(["analyze", "--preset", "tiny", "--models", "mlp", "--no-train", "--no-quadratic", "--basis", "f32",
+         "--quiet", "--out", d])
+if check(p.returncode == 0, f"analyze --basis f32: {p.stderr[-300:]}"):
+    sm = json.load(open(os.path.join(d, "summary.json")))
+    check("SLQ Lanczos basis stored in f32 (--basis)" in sm["settings"], f"settings echo: {sm['settings'][:300]!r}")
+    # an f32 run continues only with --basis f32
+    p = run(["analyze", "--preset", "tiny", "--models", "mlp", "--no-train", "--no-quadratic", "--resume", d])
+    check(p.returncode == 2 and "basis: recorded f32, given (none)" in p.stderr,
+          f"resume of an f32 run without --basis: {p.returncode} {p.stderr!r}")
+    p = run(["analyze", "--preset", "tiny", "--models", "mlp", "--no-train", "--no-quadratic", "--basis", "f32",
+             "--quiet", "--resume", d])
+    check(p.returncode == 0, f"resume with --basis f32: {p.returncode} {p.stderr[-300:]!r}")
 
 # ---- quadratic -----------------------------------------------------------------------------------
 d = fresh("quadratic")

@@ -51,6 +51,11 @@ static const char *pm(char *b, size_t n, double v, double se) {
     "probes advanced together by one task, one batched product per Lanczos step (SLQ "     \
     "HB_SLQ_GROUP); groups and blocks run concurrently on --threads. Smaller: more "        \
     "parallel tasks, less batching; changes the last bits, --threads never does [4]"
+#define BASIS_HELP                                                                          \
+    "storage of the Lanczos basis kept for full reorthogonalisation (SLQ "                   \
+    "HB_SLQ_BASIS_DTYPE): f32 halves its memory (the largest part for big models, "          \
+    "docs/performance.md) and moves the spectra by about f32 rounding [f64]"
+static const char *const basis_choices[] = {"f64", "f32", NULL};
 static const char *const kind_choices[] = {"gpt", "mlp", "cnn", "quadratic", NULL};
 static const int kind_values[] = {HB_MODEL_GPT, HB_MODEL_MLP, HB_MODEL_CNN, HB_MODEL_QUADRATIC};
 static const char *const dtype_choices[] = {"f64", "f32", "bf16", NULL};
@@ -226,6 +231,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
         {"probes", OPT_INT, &so.probes, 1, 1024, NULL, "N",
          "SLQ probe vectors [preset: default 4, tiny 2, ref 10, large 4]"},
         {"probe-group", OPT_INT, &so.probe_group, 1, 1024, NULL, "G", PROBE_GROUP_HELP},
+        {"basis", OPT_CHOICE, &so.basis, 0, 0, basis_choices, "T", BASIS_HELP},
         {"steps", OPT_INT, &so.steps, 2, 2048, NULL, "N",
          "Lanczos steps per probe [preset: default 32, tiny 12, ref 80, large 32; 256 with --js-grid "
          "symlog]"},
@@ -324,11 +330,13 @@ int cmd_spectrum(int argc, char **argv, int first) {
         size_t sel[256], nsel = 0;
         for (int i = 0; so.block_names && i < so.nblock_names; i++)
             if (hb_params_find_block(hb_model_params(m), so.block_names[i], &sel[nsel]) == HB_OK) nsel++;
-        preset_print_cost(kind_choices[kind], m, &mo, so.probes, so.steps, so.block_names ? sel : NULL,
-                          so.blocks ? nsel : 0, so.full, c.quiet);
+        /* --blocks none: an empty list (NULL would mean every block) */
+        preset_print_cost(kind_choices[kind], m, &mo, so.probes, so.steps, so.basis ? 4 : 8,
+                          so.block_names || !so.blocks ? sel : NULL, so.blocks ? nsel : 0, so.full,
+                          c.quiet);
     }
-    progress_stage("%s: SLQ spectra (%lld probes, %lld Lanczos steps)", kind_choices[kind],
-                   (long long)so.probes, (long long)so.steps);
+    progress_stage("%s: SLQ spectra (%lld probes, %lld Lanczos steps%s)", kind_choices[kind],
+                   (long long)so.probes, (long long)so.steps, so.basis ? ", f32 basis" : "");
     if ((rc = compute_spectrum(ctx, m, &so, &sr)) != HB_OK) {
         status = report_failure(cmd, ctx, rc, "the spectrum");
         goto done;
@@ -925,6 +933,7 @@ static int analyze_parse(int argc, char **argv, int first, analyze_opts *A) {
         {"probes", OPT_INT, &A->so.probes, 1, 1024, NULL, "N", "SLQ probes [preset: default 4, tiny 2, "
          "ref 10, large 4]"},
         {"probe-group", OPT_INT, &A->so.probe_group, 1, 1024, NULL, "G", PROBE_GROUP_HELP},
+        {"basis", OPT_CHOICE, &A->so.basis, 0, 0, basis_choices, "T", BASIS_HELP},
         {"steps", OPT_INT, &A->so.steps, 2, 2048, NULL, "N", "Lanczos steps [preset: default 32, tiny 12, "
          "ref 80, large 32; 256 with --js-grid symlog]"},
         {"sigma", OPT_REAL, &A->so.sigma_rel, 1e-6, 1, NULL, "X", "relative smoothing width [0.01]"},
@@ -1006,6 +1015,8 @@ static void analyze_record_settings(const analyze_opts *A, run_state *rs) {
     runstate_set(rs, "probes", "%lld", (long long)A->so.probes);
     if (A->so.probe_group) /* recorded only when given: run.json of earlier runs still match */
         runstate_set(rs, "probe-group", "%lld", (long long)A->so.probe_group);
+    if (A->so.basis) /* likewise: an f64 run's run.json has no "basis"; f32 must not resume it */
+        runstate_set(rs, "basis", "%s", basis_choices[A->so.basis]);
     runstate_set(rs, "steps", "%lld", (long long)A->so.steps);
     runstate_set(rs, "sigma", "%.17g", A->so.sigma_rel);
     runstate_set(rs, "js-blocks", "%s", js_blocks_choices[A->so.js_blocks]);
@@ -1028,6 +1039,8 @@ static void analyze_settings_header(const analyze_opts *A, analyze_results *R) {
                  compute_density_grid_points(so->sigma_rel, (size_t)so->grid), compute_js_grid_points());
     if (so->probe_group)
         settings_add(R, "SLQ probe groups of %lld (--probe-group)\n", (long long)so->probe_group);
+    if (so->basis)
+        settings_add(R, "SLQ Lanczos basis stored in %s (--basis)\n", basis_choices[so->basis]);
     if (so->js_grid) settings_add(R, "JS grid: %s (--js-grid; every JS0 below)\n", js_grid_name(so->js_grid));
     if (so->js_blocks)
         settings_add(R, "JS0 also over the %s blocks only (--js-blocks %s)\n",
@@ -1039,7 +1052,8 @@ static void analyze_settings_header(const analyze_opts *A, analyze_results *R) {
 static int analyze_spectra(hb_context *ctx, const analyze_opts *A, analyze_results *R, hb_model *m,
                            const model_opts *mo, int i) {
     const char *mname = model_kind_name(A->mkinds[i]);
-    preset_print_cost(mname, m, mo, A->so.probes, A->so.steps, NULL, 0, 0, A->c.quiet);
+    preset_print_cost(mname, m, mo, A->so.probes, A->so.steps, A->so.basis ? 4 : 8, NULL, 0, 0,
+                      A->c.quiet);
     progress_stage("%s: per-block Hessian spectra at initialisation", mname);
     spec_result *sr = &R->spec[R->nspec];
     double t0 = now_seconds();

@@ -641,11 +641,13 @@ int compute_spectrum(hb_context *ctx, hb_model *m, const spec_opts *so, spec_res
     out->n_params = (int64_t)hb_params_count(p);
     out->probes = so->probes;
     out->steps = so->steps;
+    out->basis = so->basis;
     if ((rc = hb_slq_create(ctx, &slq)) != HB_OK) goto done;
     if ((rc = hb_slq_set_i64(slq, HB_SLQ_PROBES, so->probes)) != HB_OK) goto done;
     if ((rc = hb_slq_set_i64(slq, HB_SLQ_STEPS, so->steps)) != HB_OK) goto done;
     if (so->probe_group && (rc = hb_slq_set_i64(slq, HB_SLQ_GROUP, so->probe_group)) != HB_OK)
         goto done;
+    if (so->basis && (rc = hb_slq_set_i64(slq, HB_SLQ_BASIS_DTYPE, HB_F32)) != HB_OK) goto done;
     /* Explicit probe streams (issue 15): block b draws from stream s0 + b, whatever ran
      * before it, so a resumed run that skips finished blocks draws the same probes for the
      * others. s0 is the stream the first block took when every run took the context's

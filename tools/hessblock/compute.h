@@ -22,6 +22,7 @@ typedef struct model_opts {
 typedef struct spec_opts {
     int64_t probes, steps, grid;
     int64_t probe_group;           /* HB_SLQ_GROUP (0: the library's default) */
+    int basis;                     /* HB_SLQ_BASIS_DTYPE: 0 f64 (the default), 1 f32 (--basis) */
     double sigma_rel;              /* smoothing width relative to the spectral range */
     int full, blocks;              /* compute the full spectrum / per-block spectra */
     char **block_names;            /* subset (NULL: every block) */

@@ -107,7 +107,8 @@ static double activation_doubles(const model_opts *mo, hb_model *m) {
 }
 
 void preset_print_cost(const char *what, hb_model *m, const model_opts *mo, int64_t probes,
-                       int64_t steps, const size_t *blocks, size_t nblocks, int full, int quiet) {
+                       int64_t steps, int basis_bytes, const size_t *blocks, size_t nblocks,
+                       int full, int quiet) {
     if (quiet) return;
     hb_params *p = hb_model_params(m);
     size_t nall = hb_params_num_blocks(p), n = hb_params_count(p), nb = blocks ? nblocks : nall;
@@ -124,11 +125,11 @@ void preset_print_cost(const char *what, hb_model *m, const model_opts *mo, int6
         hvps += (double)probes * st;
         if ((double)probes * st * (double)n > basis) basis = (double)probes * st * (double)n;
     }
-    /* bytes: the Lanczos basis (full reorthogonalisation), parameters, gradient and the
+    /* bytes: the Lanczos basis (full reorthogonalisation; f64 or f32), parameters, gradient and the
      * probes' directions and products (k = probes at once), the activations of the forward
      * and of each direction's R-pass */
-    double bytes = 8 * (basis + (double)n * (3 + 2 * (double)probes) +
-                        activation_doubles(mo, m) * (1 + (double)probes));
+    double bytes = basis_bytes * basis + 8 * ((double)n * (3 + 2 * (double)probes) +
+                                              activation_doubles(mo, m) * (1 + (double)probes));
     fprintf(stderr, "[hessblock] %s: cost: %.0f HVP products (%zu blocks%s x %lld probes x up to "
             "%lld Lanczos steps), memory about %.0f MiB\n", what, hvps, nb, full ? " + full" : "",
             (long long)probes, (long long)steps, bytes / 1048576.0);

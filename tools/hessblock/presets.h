@@ -30,9 +30,10 @@ void preset_help(FILE *f);
 
 /* Cost of SLQ on model m before it starts (issue 15): HVP products (one per probe, step
  * and block, the steps capped at each block's size) and an estimate of the peak memory.
- * One line on stderr (not with quiet). blocks NULL: every block; full: also the whole
- * Hessian. */
+ * One line on stderr (not with quiet). basis_bytes: bytes per element of the Lanczos basis
+ * (8, or 4 with --basis f32). blocks NULL: every block; full: also the whole Hessian. */
 void preset_print_cost(const char *what, hb_model *m, const model_opts *mo, int64_t probes,
-                       int64_t steps, const size_t *blocks, size_t nblocks, int full, int quiet);
+                       int64_t steps, int basis_bytes, const size_t *blocks, size_t nblocks,
+                       int full, int quiet);
 
 #endif

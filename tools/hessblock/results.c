@@ -78,6 +78,7 @@ void json_spectrum(jw *w, const char *key, const spec_result *s, int with_densit
     jw_int(w, "n_params", s->n_params);
     jw_int(w, "probes", s->probes);
     jw_int(w, "lanczos_steps", s->steps);
+    jw_string(w, "lanczos_basis", s->basis ? "f32" : "f64");
     jw_number(w, "sigma", s->sigma);
     jw_number(w, "js0", s->js0);
     jw_number(w, "js0_stderr", s->js0_stderr);

@@ -67,6 +67,7 @@ typedef struct spec_result {
     double sigma_rel;        /* the same relative to the pooled range (--sigma; 0: unknown) */
     double symlog_floor_rel; /* hb_js_options.symlog_floor_rel of the JS values (0: unknown) */
     int64_t probes, steps;
+    int basis;               /* Lanczos basis storage: 0 f64, 1 f32 (--basis) */
     double seconds;
     /* where `seconds` went (wall, summary.json "seconds_parts"; issue 19): the per-block SLQ
      * runs, the full-Hessian run, every density and the Ritz table, the JS matrices (and the
