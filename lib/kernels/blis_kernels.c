@@ -74,10 +74,106 @@ static int check_matrix(hb_context *ctx, const char *name, const void *p, int64_
     return HB_OK;
 }
 
-int hb__gemm_strided_on(hb_context *ctx, int threads, hb_dtype dt, bool ta, bool tb, int64_t m,
-                        int64_t n, int64_t k, double alpha, const void *A, int64_t rs_a,
-                        int64_t cs_a, const void *B, int64_t rs_b, int64_t cs_b, double beta,
-                        void *C, int64_t rs_c, int64_t cs_c) {
+/* One gemm's arguments, already validated. */
+typedef struct gemm_op {
+    hb_dtype dt;
+    bool ta, tb;
+    int64_t m, n, k;
+    double alpha;
+    const void *A;
+    int64_t rs_a, cs_a;
+    const void *B;
+    int64_t rs_b, cs_b;
+    double beta;
+    void *C;
+    int64_t rs_c, cs_c;
+} gemm_op;
+
+/* One BLIS call on `threads` threads; packed: never the "sup" path (a split's panels). */
+static void blis_gemm(const gemm_op *o, int threads, bool packed) {
+    rntm_t rntm;
+    make_rntm(threads, &rntm);
+    trans_t tra = o->ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    trans_t trb = o->tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    if (o->dt == HB_F64) {
+        if (packed) bli_rntm_disable_l3_sup(&rntm);
+        double al = o->alpha, be = o->beta;
+        bli_dgemm_ex(tra, trb, o->m, o->n, o->k, &al, (double *)o->A, o->rs_a, o->cs_a,
+                     (double *)o->B, o->rs_b, o->cs_b, &be, (double *)o->C, o->rs_c, o->cs_c,
+                     NULL, &rntm);
+    } else {
+        /* BLIS 0.9.0 (Debian bookworm) has out-of-bounds reads of A in its Haswell/Zen
+         * sgemm "sup" (small/unpacked) kernels (flame/blis#635, fixed upstream later):
+         * valgrind sees them, and at a page end they can fault. The packed path reads
+         * only the declared elements, so f32 gemm always takes it. */
+        bli_rntm_disable_l3_sup(&rntm);
+        float al = (float)o->alpha, be = (float)o->beta;
+        bli_sgemm_ex(tra, trb, o->m, o->n, o->k, &al, (float *)o->A, o->rs_a, o->cs_a,
+                     (float *)o->B, o->rs_b, o->cs_b, &be, (float *)o->C, o->rs_c, o->cs_c,
+                     NULL, &rntm);
+    }
+}
+
+static int64_t gcd64(int64_t a, int64_t b) {
+    while (b) {
+        int64_t t = a % b;
+        a = b, b = t;
+    }
+    return a;
+}
+
+/* Panel boundaries are multiples of lcm(MR, NR) of the running BLIS configuration: BLIS
+ * cuts C into MR×NR micro-tiles from its first row and column (MC and NC are multiples of
+ * them), so a panel starting there has exactly the whole call's micro-tiles, whichever of
+ * m and n BLIS maps to its MR (it transposes the problem for a column-preferring kernel).
+ * Edge tiles go through a temporary and BLIS's own update, which may round β·C + AB
+ * otherwise than the kernel's fused update: equal tiles keep that the same too. */
+static int64_t split_align(hb_dtype dt) {
+    cntx_t *cntx = bli_gks_query_cntx();
+    num_t bdt = dt == HB_F64 ? BLIS_DOUBLE : BLIS_FLOAT;
+    int64_t mr = bli_cntx_get_blksz_def_dt(bdt, BLIS_MR, cntx);
+    int64_t nr = bli_cntx_get_blksz_def_dt(bdt, BLIS_NR, cntx);
+    if (mr < 1) mr = 1;
+    if (nr < 1) nr = 1;
+    return mr / gcd64(mr, nr) * nr;
+}
+
+/* C's rows are split when m >= n (each panel packs all of B, k×n), else its columns (each
+ * packs all of A, m×k): the copy every panel repeats is the smaller operand. The split
+ * dimension is cut into units of the alignment (the last one short), dealt out evenly:
+ * panel p of P has units [p·U/P, (p+1)·U/P). */
+int hb__gemm_split_panels(hb_dtype dt, int64_t m, int64_t n, int64_t k, int threads,
+                          bool *by_rows) {
+    if (by_rows) *by_rows = m >= n;
+    if (threads <= 1 || m <= 0 || n <= 0 || k <= 0) return 1;
+    /* f64 may take BLIS's "sup" path, whose kernels (dot-product ones among them) sum
+     * in another order than the packed path's. A panel is smaller than the whole and
+     * could cross the sup thresholds the whole did not: so split only products the
+     * whole of which is on the packed path, and force every panel onto it. (f32 never
+     * takes sup, see blis_gemm.) */
+    if (dt == HB_F64 && bli_cntx_l3_sup_thresh_is_met(BLIS_DOUBLE, m, n, k, bli_gks_query_cntx()))
+        return 1;
+    int64_t al = split_align(dt), units = ((m >= n ? m : n) + al - 1) / al;
+    return units < 2 ? 1 : units < threads ? (int)units : threads;
+}
+
+/* First row (column) of panel p of `panels` over dim; p = panels gives dim. */
+static int64_t panel_start(hb_dtype dt, int64_t dim, int panels, int p) {
+    int64_t al = split_align(dt), units = (dim + al - 1) / al;
+    int64_t lo = units * p / panels * al;
+    return lo < dim ? lo : dim;
+}
+
+/* Whether panels beat BLIS's own threads for this product (measured; see kernels.h). */
+static bool split_wins(hb_dtype dt, int64_t m, int64_t n, int64_t k) {
+    (void)dt, (void)m, (void)n, (void)k;
+    return HB__GEMM_SPLIT_DEFAULT;
+}
+
+int hb__gemm_strided_way(hb_context *ctx, int threads, hb__gemm_way way, hb_dtype dt, bool ta,
+                         bool tb, int64_t m, int64_t n, int64_t k, double alpha, const void *A,
+                         int64_t rs_a, int64_t cs_a, const void *B, int64_t rs_b, int64_t cs_b,
+                         double beta, void *C, int64_t rs_c, int64_t cs_c) {
     HB_TRY(check_dtype(ctx, dt));
     HB_CHECK(ctx, m >= 0 && n >= 0 && k >= 0, HB_ESHAPE, "gemm sizes must be >= 0 (m=%lld n=%lld k=%lld)",
              (long long)m, (long long)n, (long long)k);
@@ -94,25 +190,45 @@ int hb__gemm_strided_on(hb_context *ctx, int threads, hb_dtype dt, bool ta, bool
             }
         return HB_OK;
     }
-    rntm_t rntm;
-    make_rntm(threads >= 1 ? threads : hb__gemm_threads(ctx, m, n, k), &rntm);
-    trans_t tra = ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
-    trans_t trb = tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
-    if (dt == HB_F64) {
-        double al = alpha, be = beta;
-        bli_dgemm_ex(tra, trb, m, n, k, &al, (double *)A, rs_a, cs_a, (double *)B, rs_b, cs_b,
-                     &be, (double *)C, rs_c, cs_c, NULL, &rntm);
-    } else {
-        /* BLIS 0.9.0 (Debian bookworm) has out-of-bounds reads of A in its Haswell/Zen
-         * sgemm "sup" (small/unpacked) kernels (flame/blis#635, fixed upstream later):
-         * valgrind sees them, and at a page end they can fault. The packed path reads
-         * only the declared elements, so f32 gemm takes it. */
-        bli_rntm_disable_l3_sup(&rntm);
-        float al = (float)alpha, be = (float)beta;
-        bli_sgemm_ex(tra, trb, m, n, k, &al, (float *)A, rs_a, cs_a, (float *)B, rs_b, cs_b,
-                     &be, (float *)C, rs_c, cs_c, NULL, &rntm);
+    int t = threads >= 1 ? threads : hb__gemm_threads(ctx, m, n, k);
+    gemm_op op = {dt, ta, tb, m, n, k, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, rs_c, cs_c};
+    int panels = way == HB__GEMM_BLIS || t <= 1 ? 1 : hb__gemm_split_panels(dt, m, n, k, t, NULL);
+    if (way == HB__GEMM_AUTO && panels > 1 && !split_wins(dt, m, n, k)) panels = 1;
+    if (panels <= 1) {
+        blis_gemm(&op, t, false);
+        return HB_OK;
+    }
+    bool by_rows;
+    hb__gemm_split_panels(dt, m, n, k, panels, &by_rows);
+    int64_t dim = by_rows ? m : n;
+    /* One single-threaded BLIS call per panel, each on its own thread: no BLIS team, no
+     * BLIS barriers. Every panel takes the packed path (the whole product does too, see
+     * hb__gemm_split_panels) and starts at a multiple of both register-block sizes, so each
+     * element of C gets exactly the arithmetic of the one-thread call. */
+#pragma omp parallel for num_threads(panels) schedule(static, 1)
+    for (int p = 0; p < panels; p++) {
+        gemm_op q = op;
+        int64_t lo = panel_start(dt, dim, panels, p), len = panel_start(dt, dim, panels, p + 1) - lo;
+        if (by_rows) {
+            q.m = len;
+            q.A = (const char *)op.A + hb_dtype_size(dt) * (size_t)(lo * (ta ? cs_a : rs_a));
+            q.C = (char *)op.C + hb_dtype_size(dt) * (size_t)(lo * rs_c);
+        } else {
+            q.n = len;
+            q.B = (const char *)op.B + hb_dtype_size(dt) * (size_t)(lo * (tb ? rs_b : cs_b));
+            q.C = (char *)op.C + hb_dtype_size(dt) * (size_t)(lo * cs_c);
+        }
+        blis_gemm(&q, 1, true);
     }
     return HB_OK;
+}
+
+int hb__gemm_strided_on(hb_context *ctx, int threads, hb_dtype dt, bool ta, bool tb, int64_t m,
+                        int64_t n, int64_t k, double alpha, const void *A, int64_t rs_a,
+                        int64_t cs_a, const void *B, int64_t rs_b, int64_t cs_b, double beta,
+                        void *C, int64_t rs_c, int64_t cs_c) {
+    return hb__gemm_strided_way(ctx, threads, HB__GEMM_AUTO, dt, ta, tb, m, n, k, alpha, A, rs_a,
+                                cs_a, B, rs_b, cs_b, beta, C, rs_c, cs_c);
 }
 
 int hb__gemm_strided(hb_context *ctx, hb_dtype dt, bool ta, bool tb, int64_t m, int64_t n,

@@ -50,6 +50,34 @@ int hb__gemm_strided_on(hb_context *ctx, int threads, hb_dtype dt, bool trans_a,
                         const void *B, int64_t rs_b, int64_t cs_b, double beta,
                         void *C, int64_t rs_c, int64_t cs_c);
 
+/* How a threaded product is spread over its threads. BLIS: one BLIS call on all of them
+ * (BLIS's own team and barriers). SPLIT: C cut into panels of rows (m >= n) or columns,
+ * one single-threaded BLIS call per panel on an OpenMP team (hb__gemm_split_panels says
+ * how many; 1: not splittable, then BLIS). AUTO: the library's choice, SPLIT where it
+ * measured faster (HB__GEMM_SPLIT_DEFAULT). Every way gives the one-thread call's bits. */
+typedef enum hb__gemm_way { HB__GEMM_AUTO, HB__GEMM_BLIS, HB__GEMM_SPLIT } hb__gemm_way;
+
+/* Whether AUTO splits threaded products (docs/performance.md, "Splitting a gemm into
+ * panels"). Overridable (-D) to measure either with the model benches. */
+#ifndef HB__GEMM_SPLIT_DEFAULT
+#define HB__GEMM_SPLIT_DEFAULT 0
+#endif
+
+/* Panels of an m×n×k product split for `threads` threads (1: no split): C's rows when
+ * m >= n (*by_rows, may be NULL), else its columns, cut at multiples of lcm(MR, NR) of
+ * the running BLIS configuration, so that each panel has the whole call's micro-tiles;
+ * never an f64 product BLIS would run on its "sup" path (its order of summation differs
+ * from the packed path's, and a panel could cross the thresholds). */
+int hb__gemm_split_panels(hb_dtype dt, int64_t m, int64_t n, int64_t k, int threads,
+                          bool *by_rows);
+
+/* hb__gemm_strided_on with an explicit way (benchmarks and tests compare them). */
+int hb__gemm_strided_way(hb_context *ctx, int threads, hb__gemm_way way, hb_dtype dt,
+                         bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                         double alpha, const void *A, int64_t rs_a, int64_t cs_a,
+                         const void *B, int64_t rs_b, int64_t cs_b, double beta,
+                         void *C, int64_t rs_c, int64_t cs_c);
+
 /* Row-major convenience: lda, ldb, ldc are the row lengths of the stored matrices. */
 int hb__gemm(hb_context *ctx, hb_dtype dt, bool trans_a, bool trans_b,
              int64_t m, int64_t n, int64_t k, double alpha,
