@@ -7,8 +7,9 @@
  * 10m: width 384, context 256, see bench_threads) and every thread count T of the series:
  *   (c) "1 thr": one single-threaded BLIS call (the rate every way starts from),
  *   (a) "blis":  one BLIS call on T threads (hb__gemm_strided_way, HB__GEMM_BLIS),
- *   (b) "split": C cut into T row (m >= n) or column panels, one single-threaded BLIS call
- *                per panel on an OpenMP team (HB__GEMM_SPLIT; "panels" may be < T).
+ *   (b) "split": C cut into a grid of at most T tiles ("tiles", rows × columns of the
+ *                grid), one single-threaded BLIS call per tile on an OpenMP team
+ *                (HB__GEMM_SPLIT).
  * GFLOP/s of wall medians of R rounds; in each round (a) and (b) alternate, batch by batch,
  * so both see the same load. "split/blis" > 1: the panels are faster. Every result is
  * checked bit for bit against the one-thread call. Run it pinned (taskset) on a quiet
@@ -94,7 +95,7 @@ int main(int argc, char **argv) {
            "threading threshold %.3g flops per thread (not applied here)\n",
            dt == HB_F64 ? "f64" : "f32", reps, HB__GEMM_FLOPS_PER_THREAD);
     printf("%-9s %5s %5s %5s %7s %7s %7s %7s %8s %8s %10s\n", "gemm", "m", "n", "k", "MFLOP",
-           "threads", "panels", "1 thr", "blis", "split", "split/blis");
+           "threads", "tiles", "1 thr", "blis", "split", "split/blis");
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
         const shape *s = &shapes[i];
         double flops = 2.0 * (double)s->m * (double)s->n * (double)s->k;
@@ -119,9 +120,13 @@ int main(int argc, char **argv) {
                 return 1;
             }
             double a = bench_median(ta, reps), b = bench_median(tb, reps);
-            printf("%-9s %5lld %5lld %5lld %7.1f %7d %7d %7.1f %8.1f %8.1f %10.2f\n", s->what,
-                   (long long)s->m, (long long)s->n, (long long)s->k, flops * 1e-6, T,
-                   hb__gemm_split_panels(dt, s->m, s->n, s->k, T, NULL), flops / t1 * 1e-9,
+            int pr, pc;
+            hb__gemm_split_panels(dt, s->m, s->n, s->k, s->n, 1, T, &pr, &pc);
+            char grid[32];
+            snprintf(grid, sizeof grid, "%dx%d", pr, pc);
+            printf("%-9s %5lld %5lld %5lld %7.1f %7d %7s %7.1f %8.1f %8.1f %10.2f\n", s->what,
+                   (long long)s->m, (long long)s->n, (long long)s->k, flops * 1e-6, T, grid,
+                   flops / t1 * 1e-9,
                    flops / a * 1e-9, flops / b * 1e-9, a / b);
             fflush(stdout);
         }

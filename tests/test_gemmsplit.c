@@ -53,7 +53,7 @@ static void check_shape(hb_context *ctx, hb_dtype dt, bool ta, bool tb, int64_t 
              * the threads, whose team spins at its barriers: with more threads than
              * processors that takes minutes (kernels.h), so those are left out. Panels are
              * single-threaded calls without such barriers: 16 on 2 processors are fine. */
-            if (hb__gemm_split_panels(dt, m, n, k, threads[t], NULL) < 2 &&
+            if (hb__gemm_split_panels(dt, m, n, k, rs_c, cs_c, threads[t], NULL, NULL) < 2 &&
                 threads[t] > omp_get_num_procs())
                 continue;
             memcpy(C, C0, nc * es);
@@ -75,7 +75,8 @@ START_TEST(test_split_matches_one_thread_f32) {
      * past and one short of the 48-row alignment, a last panel of one row, k past KC. */
     static const int64_t shapes[][3] = {{1024, 65, 128}, {65, 128, 1024}, {97, 49, 300},
                                         {49, 97, 17},    {145, 33, 5},    {40, 300, 64},
-                                        {2, 3, 4},       {1, 200, 9},     {300, 1, 9}};
+                                        {2, 3, 4},       {1, 200, 9},     {300, 1, 9},
+                                        {13, 40, 33},    {40, 13, 33},    {200, 160, 8}};
     uint64_t seed = 11;
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int tr = 0; tr < 4; tr++) {
@@ -105,16 +106,17 @@ START_TEST(test_split_matches_one_thread_f64) {
 END_TEST
 
 START_TEST(test_split_panels) {
-    bool rows = false;
-    ck_assert_int_eq(hb__gemm_split_panels(HB_F32, 1024, 128, 128, 2, &rows), 2);
-    ck_assert(rows);
-    ck_assert_int_eq(hb__gemm_split_panels(HB_F32, 128, 1024, 128, 4, &rows), 4);
-    ck_assert(!rows);
-    ck_assert_int_eq(hb__gemm_split_panels(HB_F32, 1024, 128, 128, 1, NULL), 1);
-    ck_assert_int_eq(hb__gemm_split_panels(HB_F32, 2, 3, 4, 7, NULL), 1); /* one unit */
-    ck_assert_int_le(hb__gemm_split_panels(HB_F32, 1024, 128, 128, 64, NULL), 64);
+    int pr, pc;
+    /* row-major f32 (haswell: MR 6, NR 16): tall products split by rows */
+    ck_assert_int_eq(hb__gemm_split_panels(HB_F32, 1024, 128, 128, 128, 1, 2, &pr, &pc), 2);
+    ck_assert_int_eq(pr, 2);
+    ck_assert_int_eq(hb__gemm_split_panels(HB_F32, 1024, 128, 128, 128, 1, 1, &pr, &pc), 1);
+    ck_assert_int_eq(hb__gemm_split_panels(HB_F32, 2, 3, 4, 3, 1, 7, NULL, NULL), 1); /* one tile */
+    ck_assert_int_le(hb__gemm_split_panels(HB_F32, 1024, 128, 128, 128, 1, 64, &pr, &pc), 64);
+    ck_assert_int_le(pr * pc, 64);
+    ck_assert_int_eq(hb__gemm_split_panels(HB_F32, 1024, 128, 128, 128, 1, 16, &pr, &pc), pr * pc);
     /* f64 below the sup thresholds: BLIS's sup path, never split */
-    ck_assert_int_eq(hb__gemm_split_panels(HB_F64, 1024, 128, 128, 2, NULL), 1);
+    ck_assert_int_eq(hb__gemm_split_panels(HB_F64, 1024, 128, 128, 128, 1, 2, NULL, NULL), 1);
 }
 END_TEST
 

@@ -51,9 +51,9 @@ int hb__gemm_strided_on(hb_context *ctx, int threads, hb_dtype dt, bool trans_a,
                         void *C, int64_t rs_c, int64_t cs_c);
 
 /* How a threaded product is spread over its threads. BLIS: one BLIS call on all of them
- * (BLIS's own team and barriers). SPLIT: C cut into panels of rows (m >= n) or columns,
- * one single-threaded BLIS call per panel on an OpenMP team (hb__gemm_split_panels says
- * how many; 1: not splittable, then BLIS). AUTO: the library's choice, SPLIT where it
+ * (BLIS's own team and barriers). SPLIT: C cut into a grid of tiles, one single-threaded
+ * BLIS call per tile on an OpenMP team (hb__gemm_split_panels says how many; 1: not
+ * splittable, then BLIS). AUTO: the library's choice, SPLIT where it
  * measured faster (HB__GEMM_SPLIT_DEFAULT). Every way gives the one-thread call's bits. */
 typedef enum hb__gemm_way { HB__GEMM_AUTO, HB__GEMM_BLIS, HB__GEMM_SPLIT } hb__gemm_way;
 
@@ -63,13 +63,20 @@ typedef enum hb__gemm_way { HB__GEMM_AUTO, HB__GEMM_BLIS, HB__GEMM_SPLIT } hb__g
 #define HB__GEMM_SPLIT_DEFAULT 0
 #endif
 
-/* Panels of an m×n×k product split for `threads` threads (1: no split): C's rows when
- * m >= n (*by_rows, may be NULL), else its columns, cut at multiples of lcm(MR, NR) of
- * the running BLIS configuration, so that each panel has the whole call's micro-tiles;
- * never an f64 product BLIS would run on its "sup" path (its order of summation differs
- * from the packed path's, and a panel could cross the thresholds). */
-int hb__gemm_split_panels(hb_dtype dt, int64_t m, int64_t n, int64_t k, int threads,
-                          bool *by_rows);
+/* Tiles of an m×n×k product split for `threads` threads (1: no split) with C's strides
+ * (rs_c, cs_c): a *pr × *pc grid (either may be NULL), cut at multiples of the running BLIS configuration's
+ * register blocks so that each tile has the whole call's micro-tiles; never an f64
+ * product BLIS would run on its "sup" path (its order of summation differs from the
+ * packed path's, and a tile could cross the thresholds). */
+int hb__gemm_split_panels(hb_dtype dt, int64_t m, int64_t n, int64_t k, int64_t rs_c,
+                          int64_t cs_c, int threads, int *pr, int *pc);
+
+/* Cost of packing one element of A or B, in flops, in the choice of the grid: a thin tile
+ * repeats the packing of the other operand. An estimate (packing is memory-bound; a core
+ * does ≈ 32 f32 flops in the time it copies an element), not a measurement. */
+#ifndef HB__GEMM_SPLIT_PACK_FLOPS
+#define HB__GEMM_SPLIT_PACK_FLOPS 32.0
+#endif
 
 /* hb__gemm_strided_on with an explicit way (benchmarks and tests compare them). */
 int hb__gemm_strided_way(hb_context *ctx, int threads, hb__gemm_way way, hb_dtype dt,
