@@ -11,7 +11,9 @@
  *                grid), one single-threaded BLIS call per tile on an OpenMP team
  *                (HB__GEMM_SPLIT).
  * GFLOP/s of wall medians of R rounds; in each round (a) and (b) alternate, batch by batch,
- * so both see the same load. "split/blis" > 1: the panels are faster. Every result is
+ * so both see the same load. "split/blis" > 1: the panels are faster (wall); "cpu b/s":
+ * process CPU time of blis over split's (BLIS's threads spin at its barriers, so > 1 is
+ * CPU spent waiting; on a loaded machine it is the less noisy of the two). Every result is
  * checked bit for bit against the one-thread call. Run it pinned (taskset) on a quiet
  * machine and give the load (uptime) with the figures. */
 #include <stdio.h>
@@ -43,13 +45,14 @@ static void *alloc_filled(hb_dtype dt, size_t n) {
 
 /* seconds of `calls` products by `way` on `threads` threads */
 static double batch(hb_context *ctx, hb__gemm_way way, int threads, hb_dtype dt, const shape *s,
-                    const void *A, const void *B, void *C, int calls) {
+                    const void *A, const void *B, void *C, int calls, double *cpu) {
     int64_t lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n;
-    double t0 = bench_wall();
+    double t0 = bench_wall(), c0 = bench_cpu();
     for (int c = 0; c < calls; c++)
         if (hb__gemm_strided_way(ctx, threads, way, dt, s->ta, s->tb, s->m, s->n, s->k, 1.0, A,
                                  lda, 1, B, ldb, 1, 0.0, C, s->n, 1))
             exit(1);
+    if (cpu) *cpu = (bench_cpu() - c0) / calls;
     return (bench_wall() - t0) / calls;
 }
 
@@ -94,26 +97,27 @@ int main(int argc, char **argv) {
     printf("%s gemm: 1 thread, BLIS's threads, our panels; GFLOP/s of wall medians of %d, "
            "threading threshold %.3g flops per thread (not applied here)\n",
            dt == HB_F64 ? "f64" : "f32", reps, HB__GEMM_FLOPS_PER_THREAD);
-    printf("%-9s %5s %5s %5s %7s %7s %7s %7s %8s %8s %10s\n", "gemm", "m", "n", "k", "MFLOP",
-           "threads", "tiles", "1 thr", "blis", "split", "split/blis");
+    printf("%-9s %5s %5s %5s %7s %7s %7s %7s %8s %8s %10s %9s\n", "gemm", "m", "n", "k", "MFLOP",
+           "threads", "tiles", "1 thr", "blis", "split", "split/blis", "cpu b/s");
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
         const shape *s = &shapes[i];
         double flops = 2.0 * (double)s->m * (double)s->n * (double)s->k;
         int calls = flops < 1e7 ? 50 : flops < 1e8 ? 10 : 3;
         size_t cn = (size_t)(s->m * s->n), es = hb_dtype_size(dt);
         double t1s[MAXR];
-        batch(ctx, HB__GEMM_BLIS, 1, dt, s, A, B, R, 1);
-        for (int r = 0; r < reps; r++) t1s[r] = batch(ctx, HB__GEMM_BLIS, 1, dt, s, A, B, R, calls);
+        batch(ctx, HB__GEMM_BLIS, 1, dt, s, A, B, R, 1, NULL);
+        for (int r = 0; r < reps; r++)
+            t1s[r] = batch(ctx, HB__GEMM_BLIS, 1, dt, s, A, B, R, calls, NULL);
         double t1 = bench_median(t1s, reps);
         for (int j = 0; j < ns; j++) {
             int T = series[j];
             if (T == 1) continue;
-            double ta[MAXR], tb[MAXR];
-            batch(ctx, HB__GEMM_BLIS, T, dt, s, A, B, C, 1); /* warm: teams, packing buffers */
-            batch(ctx, HB__GEMM_SPLIT, T, dt, s, A, B, C, 1);
+            double ta[MAXR], tb[MAXR], ca[MAXR], cb[MAXR];
+            batch(ctx, HB__GEMM_BLIS, T, dt, s, A, B, C, 1, NULL); /* warm: teams, buffers */
+            batch(ctx, HB__GEMM_SPLIT, T, dt, s, A, B, C, 1, NULL);
             for (int r = 0; r < reps; r++) {
-                ta[r] = batch(ctx, HB__GEMM_BLIS, T, dt, s, A, B, C, calls);
-                tb[r] = batch(ctx, HB__GEMM_SPLIT, T, dt, s, A, B, C, calls);
+                ta[r] = batch(ctx, HB__GEMM_BLIS, T, dt, s, A, B, C, calls, &ca[r]);
+                tb[r] = batch(ctx, HB__GEMM_SPLIT, T, dt, s, A, B, C, calls, &cb[r]);
             }
             if (memcmp(C, R, cn * es)) {
                 fprintf(stderr, "%s on %d threads: split differs from 1 thread\n", s->what, T);
@@ -124,10 +128,11 @@ int main(int argc, char **argv) {
             hb__gemm_split_panels(dt, s->m, s->n, s->k, s->n, 1, T, &pr, &pc);
             char grid[32];
             snprintf(grid, sizeof grid, "%dx%d", pr, pc);
-            printf("%-9s %5lld %5lld %5lld %7.1f %7d %7s %7.1f %8.1f %8.1f %10.2f\n", s->what,
+            double cpu_a = bench_median(ca, reps), cpu_b = bench_median(cb, reps);
+            printf("%-9s %5lld %5lld %5lld %7.1f %7d %7s %7.1f %8.1f %8.1f %10.2f %9.2f\n", s->what,
                    (long long)s->m, (long long)s->n, (long long)s->k, flops * 1e-6, T, grid,
                    flops / t1 * 1e-9,
-                   flops / a * 1e-9, flops / b * 1e-9, a / b);
+                   flops / a * 1e-9, flops / b * 1e-9, a / b, cpu_a / cpu_b);
             fflush(stdout);
         }
     }

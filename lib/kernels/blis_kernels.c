@@ -191,10 +191,11 @@ static int64_t part_start(int64_t dim, int64_t al, int parts, int p) {
     return lo < dim ? lo : dim;
 }
 
-/* Whether panels beat BLIS's own threads for this product (measured; see kernels.h). */
-static bool split_wins(hb_dtype dt, int64_t m, int64_t n, int64_t k) {
-    (void)dt, (void)m, (void)n, (void)k;
-    return HB__GEMM_SPLIT_DEFAULT;
+/* Whether the tiles beat BLIS's own threads for a product on `threads` threads: measured
+ * on 2 threads only (docs/performance.md, "Splitting a gemm into tiles"), so larger teams
+ * keep BLIS's threads until HB__GEMM_SPLIT_MAX_THREADS is raised on a measurement. */
+static bool split_wins(int threads) {
+    return HB__GEMM_SPLIT_DEFAULT && threads <= HB__GEMM_SPLIT_MAX_THREADS;
 }
 
 int hb__gemm_strided_way(hb_context *ctx, int threads, hb__gemm_way way, hb_dtype dt, bool ta,
@@ -221,7 +222,7 @@ int hb__gemm_strided_way(hb_context *ctx, int threads, hb__gemm_way way, hb_dtyp
     gemm_op op = {dt, ta, tb, m, n, k, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, rs_c, cs_c};
     int pr = 1, pc = 1;
     int panels = way == HB__GEMM_BLIS || t <= 1 ? 1 : split_grid(dt, m, n, k, rs_c, cs_c, t, &pr, &pc);
-    if (way == HB__GEMM_AUTO && panels > 1 && !split_wins(dt, m, n, k)) panels = 1;
+    if (way == HB__GEMM_AUTO && panels > 1 && !split_wins(t)) panels = 1;
     if (panels <= 1) {
         blis_gemm(&op, t, false);
         return HB_OK;

@@ -53,14 +53,19 @@ int hb__gemm_strided_on(hb_context *ctx, int threads, hb_dtype dt, bool trans_a,
 /* How a threaded product is spread over its threads. BLIS: one BLIS call on all of them
  * (BLIS's own team and barriers). SPLIT: C cut into a grid of tiles, one single-threaded
  * BLIS call per tile on an OpenMP team (hb__gemm_split_panels says how many; 1: not
- * splittable, then BLIS). AUTO: the library's choice, SPLIT where it
- * measured faster (HB__GEMM_SPLIT_DEFAULT). Every way gives the one-thread call's bits. */
+ * splittable, then BLIS). AUTO: the library's choice, SPLIT where it measured faster
+ * (HB__GEMM_SPLIT_DEFAULT, HB__GEMM_SPLIT_MAX_THREADS). Every way gives the one-thread
+ * call's bits. */
 typedef enum hb__gemm_way { HB__GEMM_AUTO, HB__GEMM_BLIS, HB__GEMM_SPLIT } hb__gemm_way;
 
-/* Whether AUTO splits threaded products (docs/performance.md, "Splitting a gemm into
- * panels"). Overridable (-D) to measure either with the model benches. */
+/* Whether AUTO splits threaded products, and up to how many threads (docs/performance.md,
+ * "Splitting a gemm into tiles": measured on 2 threads). Overridable (-D) to measure
+ * either way with the model benches and the CLI. */
 #ifndef HB__GEMM_SPLIT_DEFAULT
-#define HB__GEMM_SPLIT_DEFAULT 0
+#define HB__GEMM_SPLIT_DEFAULT 1
+#endif
+#ifndef HB__GEMM_SPLIT_MAX_THREADS
+#define HB__GEMM_SPLIT_MAX_THREADS 2
 #endif
 
 /* Tiles of an m×n×k product split for `threads` threads (1: no split) with C's strides
