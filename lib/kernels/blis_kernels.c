@@ -74,10 +74,134 @@ static int check_matrix(hb_context *ctx, const char *name, const void *p, int64_
     return HB_OK;
 }
 
-int hb__gemm_strided_on(hb_context *ctx, int threads, hb_dtype dt, bool ta, bool tb, int64_t m,
-                        int64_t n, int64_t k, double alpha, const void *A, int64_t rs_a,
-                        int64_t cs_a, const void *B, int64_t rs_b, int64_t cs_b, double beta,
-                        void *C, int64_t rs_c, int64_t cs_c) {
+/* One gemm's arguments, already validated. */
+typedef struct gemm_op {
+    hb_dtype dt;
+    bool ta, tb;
+    int64_t m, n, k;
+    double alpha;
+    const void *A;
+    int64_t rs_a, cs_a;
+    const void *B;
+    int64_t rs_b, cs_b;
+    double beta;
+    void *C;
+    int64_t rs_c, cs_c;
+} gemm_op;
+
+/* One BLIS call on `threads` threads; packed: never the "sup" path (a split's panels). */
+static void blis_gemm(const gemm_op *o, int threads, bool packed) {
+    rntm_t rntm;
+    make_rntm(threads, &rntm);
+    trans_t tra = o->ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    trans_t trb = o->tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    if (o->dt == HB_F64) {
+        if (packed) bli_rntm_disable_l3_sup(&rntm);
+        double al = o->alpha, be = o->beta;
+        bli_dgemm_ex(tra, trb, o->m, o->n, o->k, &al, (double *)o->A, o->rs_a, o->cs_a,
+                     (double *)o->B, o->rs_b, o->cs_b, &be, (double *)o->C, o->rs_c, o->cs_c,
+                     NULL, &rntm);
+    } else {
+        /* BLIS 0.9.0 (Debian bookworm) has out-of-bounds reads of A in its Haswell/Zen
+         * sgemm "sup" (small/unpacked) kernels (flame/blis#635, fixed upstream later):
+         * valgrind sees them, and at a page end they can fault. The packed path reads
+         * only the declared elements, so f32 gemm always takes it. */
+        bli_rntm_disable_l3_sup(&rntm);
+        float al = (float)o->alpha, be = (float)o->beta;
+        bli_sgemm_ex(tra, trb, o->m, o->n, o->k, &al, (float *)o->A, o->rs_a, o->cs_a,
+                     (float *)o->B, o->rs_b, o->cs_b, &be, (float *)o->C, o->rs_c, o->cs_c,
+                     NULL, &rntm);
+    }
+}
+
+/* Panel boundaries are multiples of the register block of their dimension: BLIS cuts C
+ * into MR×NR micro-tiles from its first row and column (MC and NC are multiples of them),
+ * so a panel starting there has exactly the whole call's micro-tiles. Edge tiles go
+ * through a temporary and BLIS's own update, which rounds β·C + AB otherwise than the
+ * kernel's fused update (tests/test_gemmsplit.c fails with unaligned panels): equal tiles
+ * keep that the same too. Which of m and n BLIS maps to MR: BLIS 0.9's bli_gemm_front
+ * transposes the whole problem (C = AB as Cᵀ = BᵀAᵀ) when the micro-kernel "dislikes" C's
+ * storage, i.e. unless C is row-stored (unit column stride) and the kernel prefers rows,
+ * or column-stored and it prefers columns (bli_cntx_l3_vir_ukr_prefers_storage_of); a
+ * panel has C's strides, so it gets the whole call's decision. */
+static void split_align(hb_dtype dt, int64_t rs_c, int64_t cs_c, int64_t *al_m, int64_t *al_n) {
+    cntx_t *cntx = bli_gks_query_cntx();
+    num_t bdt = dt == HB_F64 ? BLIS_DOUBLE : BLIS_FLOAT;
+    int64_t mr = bli_cntx_get_blksz_def_dt(bdt, BLIS_MR, cntx);
+    int64_t nr = bli_cntx_get_blksz_def_dt(bdt, BLIS_NR, cntx);
+    bool rows = bli_cntx_l3_vir_ukr_prefers_rows_dt(bdt, BLIS_GEMM_UKR, cntx);
+    bool cols = bli_cntx_l3_vir_ukr_prefers_cols_dt(bdt, BLIS_GEMM_UKR, cntx);
+    bool kept = (cs_c == 1 && rows) || (rs_c == 1 && cols);
+    *al_m = kept ? mr : nr;
+    *al_n = kept ? nr : mr;
+    if (*al_m < 1) *al_m = 1;
+    if (*al_n < 1) *al_n = 1;
+}
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* The grid: pr × pc ≤ threads tiles of C, each dimension cut into units of its alignment
+ * (the last unit short) dealt out evenly (tile row r of pr has units [r·U/pr, (r+1)·U/pr)).
+ * Chosen to minimize the largest tile's cost per unit of k, 2·rows·cols flops plus
+ * HB__GEMM_SPLIT_PACK_FLOPS per element of A and B it packs (each tile packs its own rows
+ * of A and columns of B: a thin tile repeats the other operand's packing); ties go to
+ * fewer tiles, then to fewer tile rows. */
+static int split_grid(hb_dtype dt, int64_t m, int64_t n, int64_t k, int64_t rs_c, int64_t cs_c,
+                      int threads, int *pr_out, int *pc_out) {
+    *pr_out = *pc_out = 1;
+    if (threads <= 1 || m <= 0 || n <= 0 || k <= 0) return 1;
+    /* f64 may take BLIS's "sup" path, whose kernels (dot-product ones among them) sum
+     * in another order than the packed path's. A tile is smaller than the whole and
+     * could cross the sup thresholds the whole did not: so split only products the
+     * whole of which is on the packed path, and force every tile onto it. (f32 never
+     * takes sup, see blis_gemm.) */
+    if (dt == HB_F64 && bli_cntx_l3_sup_thresh_is_met(BLIS_DOUBLE, m, n, k, bli_gks_query_cntx()))
+        return 1;
+    int64_t al_m, al_n;
+    split_align(dt, rs_c, cs_c, &al_m, &al_n);
+    int64_t um = ceil_div(m, al_m), un = ceil_div(n, al_n);
+    double best = 0;
+    int bt = 1;
+    for (int pr = 1; pr <= threads && pr <= um; pr++)
+        for (int pc = 1; pr * pc <= threads && pc <= un; pc++) {
+            double r = (double)(ceil_div(um, pr) * al_m), c = (double)(ceil_div(un, pc) * al_n);
+            if (r > (double)m) r = (double)m;
+            if (c > (double)n) c = (double)n;
+            double cost = 2.0 * r * c + HB__GEMM_SPLIT_PACK_FLOPS * (r + c);
+            if (bt == 1 || cost < best || (cost == best && pr * pc < bt)) {
+                best = cost, bt = pr * pc;
+                *pr_out = pr, *pc_out = pc;
+            }
+        }
+    return bt;
+}
+
+int hb__gemm_split_panels(hb_dtype dt, int64_t m, int64_t n, int64_t k, int64_t rs_c,
+                          int64_t cs_c, int threads, int *pr, int *pc) {
+    int r, c, t = split_grid(dt, m, n, k, rs_c, cs_c, threads, &r, &c);
+    if (pr) *pr = r;
+    if (pc) *pc = c;
+    return t;
+}
+
+/* First row (column) of tile row (column) p of `parts` over dim cut into units of al;
+ * p = parts gives dim. */
+static int64_t part_start(int64_t dim, int64_t al, int parts, int p) {
+    int64_t lo = ceil_div(dim, al) * p / parts * al;
+    return lo < dim ? lo : dim;
+}
+
+/* Whether the tiles beat BLIS's own threads for a product on `threads` threads: measured
+ * on 2 threads only (docs/performance.md, "Splitting a gemm into tiles"), so larger teams
+ * keep BLIS's threads until HB__GEMM_SPLIT_MAX_THREADS is raised on a measurement. */
+static bool split_wins(int threads) {
+    return HB__GEMM_SPLIT_DEFAULT && threads <= HB__GEMM_SPLIT_MAX_THREADS;
+}
+
+int hb__gemm_strided_way(hb_context *ctx, int threads, hb__gemm_way way, hb_dtype dt, bool ta,
+                         bool tb, int64_t m, int64_t n, int64_t k, double alpha, const void *A,
+                         int64_t rs_a, int64_t cs_a, const void *B, int64_t rs_b, int64_t cs_b,
+                         double beta, void *C, int64_t rs_c, int64_t cs_c) {
     HB_TRY(check_dtype(ctx, dt));
     HB_CHECK(ctx, m >= 0 && n >= 0 && k >= 0, HB_ESHAPE, "gemm sizes must be >= 0 (m=%lld n=%lld k=%lld)",
              (long long)m, (long long)n, (long long)k);
@@ -94,25 +218,43 @@ int hb__gemm_strided_on(hb_context *ctx, int threads, hb_dtype dt, bool ta, bool
             }
         return HB_OK;
     }
-    rntm_t rntm;
-    make_rntm(threads >= 1 ? threads : hb__gemm_threads(ctx, m, n, k), &rntm);
-    trans_t tra = ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
-    trans_t trb = tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
-    if (dt == HB_F64) {
-        double al = alpha, be = beta;
-        bli_dgemm_ex(tra, trb, m, n, k, &al, (double *)A, rs_a, cs_a, (double *)B, rs_b, cs_b,
-                     &be, (double *)C, rs_c, cs_c, NULL, &rntm);
-    } else {
-        /* BLIS 0.9.0 (Debian bookworm) has out-of-bounds reads of A in its Haswell/Zen
-         * sgemm "sup" (small/unpacked) kernels (flame/blis#635, fixed upstream later):
-         * valgrind sees them, and at a page end they can fault. The packed path reads
-         * only the declared elements, so f32 gemm takes it. */
-        bli_rntm_disable_l3_sup(&rntm);
-        float al = (float)alpha, be = (float)beta;
-        bli_sgemm_ex(tra, trb, m, n, k, &al, (float *)A, rs_a, cs_a, (float *)B, rs_b, cs_b,
-                     &be, (float *)C, rs_c, cs_c, NULL, &rntm);
+    int t = threads >= 1 ? threads : hb__gemm_threads(ctx, m, n, k);
+    gemm_op op = {dt, ta, tb, m, n, k, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, rs_c, cs_c};
+    int pr = 1, pc = 1;
+    int panels = way == HB__GEMM_BLIS || t <= 1 ? 1 : split_grid(dt, m, n, k, rs_c, cs_c, t, &pr, &pc);
+    if (way == HB__GEMM_AUTO && panels > 1 && !split_wins(t)) panels = 1;
+    if (panels <= 1) {
+        blis_gemm(&op, t, false);
+        return HB_OK;
+    }
+    int64_t al_m, al_n;
+    split_align(dt, rs_c, cs_c, &al_m, &al_n);
+    size_t es = hb_dtype_size(dt);
+    /* One single-threaded BLIS call per tile, each on its own thread: no BLIS team, no
+     * BLIS barriers. Every tile takes the packed path (the whole product does too, see
+     * split_grid) and starts at a multiple of the register blocks (split_align), so each
+     * element of C gets exactly the arithmetic of the one-thread call. */
+#pragma omp parallel for num_threads(panels) schedule(static, 1)
+    for (int p = 0; p < panels; p++) {
+        gemm_op q = op;
+        int r = p / pc, c = p % pc;
+        int64_t i0 = part_start(m, al_m, pr, r), j0 = part_start(n, al_n, pc, c);
+        q.m = part_start(m, al_m, pr, r + 1) - i0;
+        q.n = part_start(n, al_n, pc, c + 1) - j0;
+        q.A = (const char *)op.A + es * (size_t)(i0 * (ta ? cs_a : rs_a));
+        q.B = (const char *)op.B + es * (size_t)(j0 * (tb ? rs_b : cs_b));
+        q.C = (char *)op.C + es * (size_t)(i0 * rs_c + j0 * cs_c);
+        blis_gemm(&q, 1, true);
     }
     return HB_OK;
+}
+
+int hb__gemm_strided_on(hb_context *ctx, int threads, hb_dtype dt, bool ta, bool tb, int64_t m,
+                        int64_t n, int64_t k, double alpha, const void *A, int64_t rs_a,
+                        int64_t cs_a, const void *B, int64_t rs_b, int64_t cs_b, double beta,
+                        void *C, int64_t rs_c, int64_t cs_c) {
+    return hb__gemm_strided_way(ctx, threads, HB__GEMM_AUTO, dt, ta, tb, m, n, k, alpha, A, rs_a,
+                                cs_a, B, rs_b, cs_b, beta, C, rs_c, cs_c);
 }
 
 int hb__gemm_strided(hb_context *ctx, hb_dtype dt, bool ta, bool tb, int64_t m, int64_t n,

@@ -50,6 +50,46 @@ int hb__gemm_strided_on(hb_context *ctx, int threads, hb_dtype dt, bool trans_a,
                         const void *B, int64_t rs_b, int64_t cs_b, double beta,
                         void *C, int64_t rs_c, int64_t cs_c);
 
+/* How a threaded product is spread over its threads. BLIS: one BLIS call on all of them
+ * (BLIS's own team and barriers). SPLIT: C cut into a grid of tiles, one single-threaded
+ * BLIS call per tile on an OpenMP team (hb__gemm_split_panels says how many; 1: not
+ * splittable, then BLIS). AUTO: the library's choice, SPLIT where it measured faster
+ * (HB__GEMM_SPLIT_DEFAULT, HB__GEMM_SPLIT_MAX_THREADS). Every way gives the one-thread
+ * call's bits. */
+typedef enum hb__gemm_way { HB__GEMM_AUTO, HB__GEMM_BLIS, HB__GEMM_SPLIT } hb__gemm_way;
+
+/* Whether AUTO splits threaded products, and up to how many threads (docs/performance.md,
+ * "Splitting a gemm into tiles": measured on 2 threads). Overridable (-D) to measure
+ * either way with the model benches and the CLI. */
+#ifndef HB__GEMM_SPLIT_DEFAULT
+#define HB__GEMM_SPLIT_DEFAULT 1
+#endif
+#ifndef HB__GEMM_SPLIT_MAX_THREADS
+#define HB__GEMM_SPLIT_MAX_THREADS 2
+#endif
+
+/* Tiles of an m×n×k product split for `threads` threads (1: no split) with C's strides
+ * (rs_c, cs_c): a *pr × *pc grid (either may be NULL), cut at multiples of the running BLIS configuration's
+ * register blocks so that each tile has the whole call's micro-tiles; never an f64
+ * product BLIS would run on its "sup" path (its order of summation differs from the
+ * packed path's, and a tile could cross the thresholds). */
+int hb__gemm_split_panels(hb_dtype dt, int64_t m, int64_t n, int64_t k, int64_t rs_c,
+                          int64_t cs_c, int threads, int *pr, int *pc);
+
+/* Cost of packing one element of A or B, in flops, in the choice of the grid: a thin tile
+ * repeats the packing of the other operand. An estimate (packing is memory-bound; a core
+ * does ≈ 32 f32 flops in the time it copies an element), not a measurement. */
+#ifndef HB__GEMM_SPLIT_PACK_FLOPS
+#define HB__GEMM_SPLIT_PACK_FLOPS 32.0
+#endif
+
+/* hb__gemm_strided_on with an explicit way (benchmarks and tests compare them). */
+int hb__gemm_strided_way(hb_context *ctx, int threads, hb__gemm_way way, hb_dtype dt,
+                         bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                         double alpha, const void *A, int64_t rs_a, int64_t cs_a,
+                         const void *B, int64_t rs_b, int64_t cs_b, double beta,
+                         void *C, int64_t rs_c, int64_t cs_c);
+
 /* Row-major convenience: lda, ldb, ldc are the row lengths of the stored matrices. */
 int hb__gemm(hb_context *ctx, hb_dtype dt, bool trans_a, bool trans_b,
              int64_t m, int64_t n, int64_t k, double alpha,
