@@ -459,6 +459,24 @@ static double op_work(const hb_model *m, const hb__net_model *nm, const hb__net_
     return io;
 }
 
+/* Attention with no direction into q, k, v (its input not downstream, none of its Q/K/V
+ * blocks wanted: op_attention.c's blocks 0–5) runs its R-passes and backward on the output
+ * projection only (op_attention.c, "Liveness"): a block HVP of wo costs far less than one
+ * of wq in the same layer. */
+static bool attn_qkv_wanted(const hb__net_state *st, const hb__net_op *op) {
+    for (int b = 0; b < 6 && b < op->n_blk; b++)
+        if (op->blk[b] != SIZE_MAX && st->wanted[op->blk[b]]) return true;
+    return false;
+}
+
+static double attn_out_work(const hb_model *m, const hb__net_model *nm, const hb__net_op *op) {
+    const hb__act *in = &nm->acts[op->in[0]];
+    double io = 2.0 * (double)per_sample(in), weights = 0.0;
+    for (int b = 6; b < 8 && b < op->n_blk; b++)
+        if (op->blk[b] != SIZE_MAX) weights += (double)m->params->blocks[op->blk[b]].numel;
+    return io + (double)in->rows * weights;
+}
+
 int hb__net_block_cost(hb_model *m, size_t block, size_t k, double *cost) {
     const hb__net_model *nm = m->impl;
     hb__net_state *st = hb__net_state_of(m, &m->task0);
@@ -467,9 +485,13 @@ int hb__net_block_cost(hb_model *m, size_t block, size_t k, double *cost) {
     double all = 0.0, visits = 0.0;
     for (size_t o = 0; o < nm->n_ops; o++) {
         if (!nm->useful[o]) continue;
-        double w = op_work(m, nm, &nm->ops[o]);
+        const hb__net_op *op = &nm->ops[o];
+        double w = op_work(m, nm, op);
         all += w;
-        if (visited(nm, st, o)) visits += w;
+        if (!visited(nm, st, o)) continue;
+        if (op->cls == &hb__op_attention && !st->down[op->in[0]] && !attn_qkv_wanted(st, op))
+            w = attn_out_work(m, nm, op); /* only wo (bo) wanted: the output projection alone */
+        visits += w;
     }
     *cost = all + (2.0 + 6.0 * (double)k) * visits;
     return HB_OK;

@@ -598,12 +598,24 @@ static int group_cost(hb_slq *s, const slq_entry *e, size_t kk, double *cost) {
     return HB_OK;
 }
 
+int hb__slq_longest_first = 1;
+
+int hb__slq_task_cost(hb_slq *s, hb_model *m, size_t block, size_t k, double *cost) {
+    const hb_params *pr = m->params;
+    bool full = block == SIZE_MAX;
+    slq_entry e = {.own = {.ctx = s->ctx, .kind = full ? HB__LINOP_MODEL : HB__LINOP_MODEL_BLOCK,
+                           .n = full ? pr->n : pr->blocks[block].numel, .model = m,
+                           .block = full ? 0 : block}};
+    e.op = &e.own;
+    return group_cost(s, &e, k, cost);
+}
+
 /* The claim order of the run's tasks, longest first, into *order (allocated on ctx); NULL
  * when every cost is unknown or there is one worker: task order. */
 static int task_order(hb_slq *s, const slq_entry *e, size_t n, size_t k, size_t tasks,
                       size_t workers, size_t **order) {
     *order = NULL;
-    if (workers < 2 || tasks < 2) return HB_OK;
+    if (workers < 2 || tasks < 2 || !hb__slq_longest_first) return HB_OK;
     hb_context *ctx = s->ctx;
     task_cost *tc = hb__calloc(ctx, tasks, sizeof *tc, "SLQ task costs");
     if (!tc) return HB_ENOMEM;
