@@ -15,6 +15,7 @@
 #include "core/tasks.h"
 #include "hb_test.h"
 #include "model/model_internal.h"
+#include "slq/slq_internal.h"
 
 enum { JOBS = 4, MAX_N = 512, PROBES = 2, STEPS = 8, OPT_STEPS = 3 };
 
@@ -542,6 +543,20 @@ START_TEST(test_block_cost_estimate) {
         ck_assert_int_eq(hb__model_block_cost(m, b, 4, &c), HB_OK);
         ck_assert(c > 0 && c <= full);
     }
+    hb_model_free(m);
+    /* test_slq_tasks_thread_count_independent's mlp run (entries: block 1, block 0, full,
+     * block 1, block 0) is really reordered: the full Hessian (task 2) is claimed first,
+     * block 0 (near the input) before block 1 */
+    m = make_which(ctx, 0);
+    hb_slq *s = NULL;
+    ck_assert_int_eq(hb_slq_create(ctx, &s), HB_OK);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STEPS, 6), HB_OK);
+    double tf = 0, t0 = 0, t1 = 0;
+    ck_assert_int_eq(hb__slq_task_cost(s, m, SIZE_MAX, 2, &tf), HB_OK);
+    ck_assert_int_eq(hb__slq_task_cost(s, m, 0, 2, &t0), HB_OK);
+    ck_assert_int_eq(hb__slq_task_cost(s, m, 1, 2, &t1), HB_OK);
+    ck_assert(tf > t0 && t0 > t1 && t1 > 0);
+    hb_slq_free(s);
     hb_model_free(m);
     for (int which = 1; which <= 3; which++) {
         m = make_which(ctx, which);

@@ -46,12 +46,12 @@ int hb__tasks_run(hb_context *ctx, size_t n_tasks, size_t workers, hb__task_fn f
  * order[0], order[1], … (a permutation of 0..n_tasks, the caller's duty; NULL = 0, 1, 2 …)
  * instead of 0, 1, 2 …: only WHEN a task starts changes, so with tasks that write only
  * their own outputs the results are the same. Everything else is hb__tasks_run's, in TASK
- * indices: fn gets the task's index, the status is that of the first failed task in task
- * order (of those that ran: after a failure, tasks not yet claimed are skipped, so which
- * ones ran depends on the order), progress is the caller's to count. Used to start the
- * longest tasks first (docs/design.md, "Threads"), so that no long task starts last and
- * runs alone. With a single worker (workers = 1, or inside a task) the order is ignored:
- * tasks run 0, 1, 2 …, as a serial run always did. */
+ * indices: fn gets the task's index; the status is that of the first failed task in task
+ * order among those that ran (after a failure, tasks not yet claimed are skipped: which
+ * ones those are depends on the order, as on the timing); progress and cancellation are
+ * unchanged. Used to start the longest tasks first (docs/design.md, "Threads"), so that no
+ * long task starts last and runs alone. With a single worker (workers = 1, or inside a
+ * task) the order is ignored: tasks run 0, 1, 2 …, as a serial run always did. */
 int hb__tasks_run_ordered(hb_context *ctx, size_t n_tasks, size_t workers, const size_t *order,
                           hb__task_fn fn, void *arg);
 

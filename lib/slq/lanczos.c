@@ -554,12 +554,13 @@ static int group_task(void *arg, size_t task, size_t worker, hb_context *ctx) {
 }
 
 /* ---- Longest tasks first ---------------------------------------------------------------
- * Workers claim tasks in a fixed order; claimed in entry order, a per-block run of a deep
- * network ends in a second wave of long tasks (the blocks near the input: their products
- * run the whole network backward and R, a late block's only its tail), so its makespan
- * is about two long tasks (docs/performance.md, "Every core on the 16-core host"). Started
- * longest first (LPT: Graham's bound 4/3 − 1/(3·workers) of the optimum), the short tasks
- * fill the gaps at the end. A task's cost is an ESTIMATE in multiply-adds: per Lanczos
+ * Workers claim tasks in a fixed order. Claimed in entry order, a long task that comes
+ * late (the full Hessian or a block near the input — its product runs the whole network
+ * backward and R, a late block's only its tail — listed after cheap entries) starts when
+ * the others are nearly done and runs alone. Started longest first (LPT: within
+ * 4/3 − 1/(3·workers) of the optimal makespan, Graham), the short tasks fill the gaps at
+ * the end. (A net's blocks numbered from input to loss are already nearly in that order:
+ * docs/performance.md, "Longest SLQ tasks first", measures what is left.) A task's cost is an ESTIMATE in multiply-adds: per Lanczos
  * step its group's product (hb__model_block_cost: the net engine knows which ops a
  * block's product visits) plus the probes' vector work (a few passes over n, and with
  * full reorthogonalisation two Gram–Schmidt passes over the j stored vectors: 4·j·n).
