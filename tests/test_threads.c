@@ -5,12 +5,17 @@
  * This suite is what ThreadSanitizer runs in CI (build-tsan, --setup=tsan): contexts use
  * 1 thread there, because libgomp is not instrumented (docs/reliability.md). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "core/tasks.h"
 #include "hb_test.h"
+#include "model/model_internal.h"
+#include "slq/slq_internal.h"
 
 enum { JOBS = 4, MAX_N = 512, PROBES = 2, STEPS = 8, OPT_STEPS = 3 };
 
@@ -419,6 +424,151 @@ START_TEST(test_slq_run_model_blocks_errors) {
 }
 END_TEST
 
+/* ---- hb__tasks_run_ordered (lib/core/tasks.c) ----------------------------------------- */
+
+enum { ORDER_TASKS = 23 };
+
+typedef struct order_log {
+    atomic_int runs[ORDER_TASKS];  /* times each task ran */
+    atomic_size_t claims;          /* claims so far */
+    size_t claimed[ORDER_TASKS];   /* task of each claim, as logged (workers may interleave) */
+    size_t by_worker[4][ORDER_TASKS], n_by_worker[4]; /* each worker's tasks, in its order */
+    size_t fail_a, fail_b;         /* tasks that fail (ORDER_TASKS: none) */
+    atomic_int started_a, failed_b;
+} order_log;
+
+static void pause_ms(void) { nanosleep(&(struct timespec){0, 1000000}, NULL); }
+
+static int order_task(void *arg, size_t task, size_t worker, hb_context *wctx) {
+    order_log *g = arg;
+    ck_assert_uint_lt(task, ORDER_TASKS);
+    ck_assert_uint_lt(worker, 4);
+    g->by_worker[worker][g->n_by_worker[worker]++] = task;
+    atomic_fetch_add(&g->runs[task], 1);
+    g->claimed[atomic_fetch_add(&g->claims, 1)] = task;
+    /* fail_b is claimed first and fails first, fail_a later: the run must still report
+     * fail_a, the first failed task in TASK order. Each waits for the other (bounded), so
+     * both have started before either returns. */
+    if (task == g->fail_b) {
+        for (int i = 0; i < 5000 && !atomic_load(&g->started_a); i++) pause_ms();
+        atomic_store(&g->failed_b, 1);
+        return hb__fail(wctx, HB_EIO, "task %zu (claimed first) failed", task);
+    }
+    if (task == g->fail_a) {
+        atomic_store(&g->started_a, 1);
+        for (int i = 0; i < 5000 && !atomic_load(&g->failed_b); i++) pause_ms();
+        return hb__fail(wctx, HB_EFORMAT, "task %zu failed", task);
+    }
+    return HB_OK;
+}
+
+static void order_reset(order_log *g, size_t fail_a, size_t fail_b) {
+    memset(g, 0, sizeof *g);
+    for (size_t t = 0; t < ORDER_TASKS; t++) atomic_init(&g->runs[t], 0);
+    atomic_init(&g->claims, 0);
+    atomic_init(&g->started_a, 0);
+    atomic_init(&g->failed_b, 0);
+    g->fail_a = fail_a;
+    g->fail_b = fail_b;
+}
+
+/* A permutation is a claim order: every task runs exactly once under its own index; one
+ * worker claims in task order; a failure reports the first failed task in TASK order, not
+ * the first to fail, and skips the tasks not yet claimed. */
+START_TEST(test_tasks_run_ordered) {
+    hb_context *ctx = hb_test_context(4, 1);
+    size_t order[ORDER_TASKS], position[ORDER_TASKS];
+    for (size_t i = 0; i < ORDER_TASKS; i++) {
+        order[i] = (7 * i + 3) % ORDER_TASKS; /* a permutation: 23 is prime */
+        position[order[i]] = i;
+    }
+    static order_log g;
+    for (size_t workers = 1; workers <= 4; workers++) {
+        order_reset(&g, ORDER_TASKS, ORDER_TASKS);
+        ck_assert_int_eq(hb__tasks_run_ordered(ctx, ORDER_TASKS, workers, order, order_task, &g),
+                         HB_OK);
+        ck_assert_uint_eq(atomic_load(&g.claims), ORDER_TASKS);
+        for (size_t t = 0; t < ORDER_TASKS; t++) ck_assert_int_eq(atomic_load(&g.runs[t]), 1);
+        if (workers == 1) /* the order is ignored: nothing to gain, the serial order kept */
+            for (size_t t = 0; t < ORDER_TASKS; t++) ck_assert_uint_eq(g.claimed[t], t);
+        else /* claims follow the order: each worker's tasks come later and later in it */
+            for (size_t w = 0; w < workers; w++)
+                for (size_t i = 1; i < g.n_by_worker[w]; i++)
+                    ck_assert_uint_lt(position[g.by_worker[w][i - 1]], position[g.by_worker[w][i]]);
+    }
+    /* NULL order: hb__tasks_run */
+    order_reset(&g, ORDER_TASKS, ORDER_TASKS);
+    ck_assert_int_eq(hb__tasks_run_ordered(ctx, ORDER_TASKS, 3, NULL, order_task, &g), HB_OK);
+    for (size_t t = 0; t < ORDER_TASKS; t++) ck_assert_int_eq(atomic_load(&g.runs[t]), 1);
+    /* failures: task 9 is claimed first and fails first, task 4 (second claim) later */
+    size_t fo[ORDER_TASKS] = {9, 4};
+    for (size_t i = 2, t = 0; t < ORDER_TASKS; t++)
+        if (t != 9 && t != 4) fo[i++] = t;
+    order_reset(&g, 4, 9);
+    ck_assert_int_eq(hb__tasks_run_ordered(ctx, ORDER_TASKS, 2, fo, order_task, &g), HB_EFORMAT);
+    ck_assert_str_eq(hb_context_last_error(ctx), "task 4 failed");
+    ck_assert_int_eq(atomic_load(&g.runs[9]), 1);
+    ck_assert_int_eq(atomic_load(&g.runs[4]), 1);
+    size_t ran = 0;
+    for (size_t t = 0; t < ORDER_TASKS; t++) ran += (size_t)atomic_load(&g.runs[t]);
+    ck_assert_uint_le(ran, 4); /* the rest skipped (at most one more claim per worker) */
+    hb_context_free(ctx);
+}
+END_TEST
+
+/* The per-block schedule's estimate (hb__model_block_cost, lib/net/engine.c): a block near
+ * the input costs more than one near the loss, the full Hessian most, more directions more;
+ * models without an estimate (quadratic, callbacks) answer 0: their tasks keep task order. */
+START_TEST(test_block_cost_estimate) {
+    hb_context *ctx = hb_test_context(1, 1);
+    hb_model *m = NULL;
+    hb_model_config *cfg = NULL;
+    ck_assert_int_eq(hb_model_config_create(ctx, HB_MODEL_GPT, &cfg), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_LAYERS, 2), HB_OK);
+    ck_assert_int_eq(hb_model_create(ctx, cfg, &m), HB_OK);
+    hb_model_config_free(cfg);
+    const hb_params *p = hb_model_params(m);
+    size_t nb = hb_params_num_blocks(p), first = 0, second = 0;
+    ck_assert_int_eq(hb_params_find_block(p, "h.0.attn.wq", &first), HB_OK);
+    ck_assert_int_eq(hb_params_find_block(p, "h.1.attn.wq", &second), HB_OK);
+    double full = 0, c0 = 0, c1 = 0, head = 0, c0k8 = 0;
+    ck_assert_int_eq(hb__model_block_cost(m, SIZE_MAX, 4, &full), HB_OK);
+    ck_assert_int_eq(hb__model_block_cost(m, first, 4, &c0), HB_OK);
+    ck_assert_int_eq(hb__model_block_cost(m, second, 4, &c1), HB_OK);
+    ck_assert_int_eq(hb__model_block_cost(m, nb - 1, 4, &head), HB_OK);
+    ck_assert_int_eq(hb__model_block_cost(m, first, 8, &c0k8), HB_OK);
+    ck_assert(head > 0 && head < c1 && c1 < c0 && c0 <= full && c0 < c0k8);
+    for (size_t b = 0; b < nb; b++) {
+        double c = 0;
+        ck_assert_int_eq(hb__model_block_cost(m, b, 4, &c), HB_OK);
+        ck_assert(c > 0 && c <= full);
+    }
+    hb_model_free(m);
+    /* test_slq_tasks_thread_count_independent's mlp run (entries: block 1, block 0, full,
+     * block 1, block 0) is really reordered: the full Hessian (task 2) is claimed first,
+     * block 0 (near the input) before block 1 */
+    m = make_which(ctx, 0);
+    hb_slq *s = NULL;
+    ck_assert_int_eq(hb_slq_create(ctx, &s), HB_OK);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STEPS, 6), HB_OK);
+    double tf = 0, t0 = 0, t1 = 0;
+    ck_assert_int_eq(hb__slq_task_cost(s, m, SIZE_MAX, 2, &tf), HB_OK);
+    ck_assert_int_eq(hb__slq_task_cost(s, m, 0, 2, &t0), HB_OK);
+    ck_assert_int_eq(hb__slq_task_cost(s, m, 1, 2, &t1), HB_OK);
+    ck_assert(tf > t0 && t0 > t1 && t1 > 0);
+    hb_slq_free(s);
+    hb_model_free(m);
+    for (int which = 1; which <= 3; which++) {
+        m = make_which(ctx, which);
+        double c = -1;
+        ck_assert_int_eq(hb__model_block_cost(m, 0, 4, &c), HB_OK);
+        ck_assert(c == 0.0);
+        hb_model_free(m);
+    }
+    hb_context_free(ctx);
+}
+END_TEST
+
 Suite *hb_suite_threads(void) {
     Suite *s = suite_create("threads");
     TCase *tc = tcase_create("contexts");
@@ -427,6 +577,8 @@ Suite *hb_suite_threads(void) {
     tcase_add_test(tc, test_slq_tasks_thread_count_independent);
     tcase_add_test(tc, test_slq_groups_same_probes);
     tcase_add_test(tc, test_slq_run_model_blocks_errors);
+    tcase_add_test(tc, test_tasks_run_ordered);
+    tcase_add_test(tc, test_block_cost_estimate);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -13,7 +13,8 @@ typedef struct hb__task_share {
                               use of the parent (hb__task_serialized); recursive, so that
                               a serialized function may allocate through a worker context */
     atomic_int stop;       /* a task failed or the run was canceled */
-    atomic_size_t next;    /* the next task to claim */
+    atomic_size_t next;    /* the next claim: task order[next] (order NULL: task next) */
+    const size_t *order;   /* the claim order (hb__tasks_run_ordered), NULL = 0, 1, 2 … */
     size_t n_tasks;
     hb__task_fn fn;
     void *arg;
@@ -75,8 +76,9 @@ static void *work(void *arg) {
     worker *w = arg;
     hb__task_share *s = w->share;
     for (;;) {
-        size_t t = atomic_fetch_add(&s->next, 1);
-        if (t >= s->n_tasks || atomic_load(&s->stop)) break;
+        size_t c = atomic_fetch_add(&s->next, 1);
+        if (c >= s->n_tasks || atomic_load(&s->stop)) break;
+        size_t t = s->order ? s->order[c] : c;
         w->ctx.last_status = HB_OK;
         int rc = s->fn(s->arg, t, w->index, &w->ctx);
         s->status[t] = rc < 0 ? rc : HB_OK;
@@ -89,6 +91,11 @@ static void *work(void *arg) {
 }
 
 int hb__tasks_run(hb_context *ctx, size_t n_tasks, size_t workers, hb__task_fn fn, void *arg) {
+    return hb__tasks_run_ordered(ctx, n_tasks, workers, NULL, fn, arg);
+}
+
+int hb__tasks_run_ordered(hb_context *ctx, size_t n_tasks, size_t workers, const size_t *order,
+                          hb__task_fn fn, void *arg) {
     if (n_tasks == 0) return HB_OK;
     if (ctx->share) { /* inside a task already: its worker context runs them in order */
         for (size_t t = 0; t < n_tasks; t++) HB_TRY(fn(arg, t, 0, ctx));
@@ -96,7 +103,10 @@ int hb__tasks_run(hb_context *ctx, size_t n_tasks, size_t workers, hb__task_fn f
     }
     if (workers < 1) workers = 1;
     if (workers > n_tasks) workers = n_tasks;
-    hb__task_share s = {.parent = ctx, .n_tasks = n_tasks, .fn = fn, .arg = arg};
+    /* One worker has no makespan to shorten: it claims in task order, so a serial run
+     * (1 thread, or a model that is not thread-safe) calls back in the order it always did. */
+    hb__task_share s = {.parent = ctx, .order = workers > 1 ? order : NULL, .n_tasks = n_tasks,
+                        .fn = fn, .arg = arg};
     atomic_init(&s.stop, 0);
     atomic_init(&s.next, 0);
     s.status = hb__calloc(ctx, n_tasks, sizeof *s.status, "task statuses");

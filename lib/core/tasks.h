@@ -34,12 +34,26 @@ typedef int (*hb__task_fn)(void *arg, size_t task, size_t worker, hb_context *wc
 size_t hb__tasks_workers(const hb_context *ctx, size_t n_tasks, bool serial);
 
 /* hb__tasks_run: run tasks 0..n_tasks on `workers` threads (the caller's and workers − 1
- * new ones; fewer if a thread cannot be started), each claiming the next task in order.
+ * new ones; fewer if a thread cannot be started), each claiming the next task in order
+ * (0, 1, 2 …; hb__tasks_run_ordered below claims them in a given order).
  * After a task fails (or the progress callback cancels), tasks not yet started are
  * skipped and running ones stop at their next hb__progress (which returns HB__ESTOPPED
  * there). Returns HB_OK, or the status of the first failed task in TASK order with its
  * message recorded on ctx (HB_ENOMEM if the worker contexts cannot be allocated). */
 int hb__tasks_run(hb_context *ctx, size_t n_tasks, size_t workers, hb__task_fn fn, void *arg);
+
+/* hb__tasks_run_ordered: hb__tasks_run whose workers claim the tasks in the order
+ * order[0], order[1], … (a permutation of 0..n_tasks, the caller's duty; NULL = 0, 1, 2 …)
+ * instead of 0, 1, 2 …: only WHEN a task starts changes, so with tasks that write only
+ * their own outputs the results are the same. Everything else is hb__tasks_run's, in TASK
+ * indices: fn gets the task's index; the status is that of the first failed task in task
+ * order among those that ran (after a failure, tasks not yet claimed are skipped: which
+ * ones those are depends on the order, as on the timing); progress and cancellation are
+ * unchanged. Used to start the longest tasks first (docs/design.md, "Threads"), so that no
+ * long task starts last and runs alone. With a single worker (workers = 1, or inside a
+ * task) the order is ignored: tasks run 0, 1, 2 …, as a serial run always did. */
+int hb__tasks_run_ordered(hb_context *ctx, size_t n_tasks, size_t workers, const size_t *order,
+                          hb__task_fn fn, void *arg);
 
 /* hb__task_serialized: fn(arg) under the run's lock (one call at a time across the run's
  * workers, never concurrently with a locked allocation or progress report), so fn may use

@@ -418,6 +418,17 @@ int hb__model_hvp_task(hb_model *m, hb__model_task *t, size_t block, size_t k, c
     return hvp_on_task(m, t, block, k, HB_F64, V, HB_F64, OUT);
 }
 
+int hb__model_block_cost(hb_model *m, size_t block, size_t k, double *cost) {
+    *cost = 0.0;
+    if (!m->vt->block_cost) return HB_OK;
+    double per_sample = 0.0;
+    HB_TRY(m->vt->block_cost(m, block, k, &per_sample));
+    /* every micro-batch runs the whole product; a model without data counts as one sample */
+    double samples = m->vt->check_batch && m->n_samples > 0 ? (double)m->n_samples : 1.0;
+    *cost = per_sample > 0 ? per_sample * samples : 0.0;
+    return HB_OK;
+}
+
 /* Shared driver of hvp, hvp_multi and block_hvp. block = SIZE_MAX for the full H. */
 static int hvp_driver(hb_model *m, size_t block, const hb_tensor *V, hb_tensor *OUT) {
     if (!m) return HB_EINVAL;

@@ -80,6 +80,14 @@ typedef struct hb__model_vtable {
     int (*begin_step)(hb_model *m, int64_t step, hb_optimizer *opt, double *lr_scale);
     int (*end_step)(hb_model *m);
 
+    /* Optional: an ESTIMATE of the work of one product of k directions with H_bb (block b)
+     * or H (block = SIZE_MAX) on ONE sample, in multiply-adds (> 0), into *cost. Only
+     * compared with other estimates of the same model and with the SLQ's own vector work,
+     * to start the longest SLQ tasks first (hb__model_block_cost); never changes a result.
+     * It may overwrite the plan of m->task0 (the public API's task, idle while the SLQ
+     * prepares a run); errors (HB_ENOMEM) on m->ctx. NULL → unknown. */
+    int (*block_cost)(hb_model *m, size_t block, size_t k, double *cost);
+
     /* Free impl (not the params, not the batches). */
     void (*destroy)(hb_model *m);
 } hb__model_vtable;
@@ -128,6 +136,13 @@ int hb__model_end_step(hb_model *m);
 /* hb__model_theta: θ in the compute dtype. For bf16 parameters this is an f32 copy that
  * the generic layer refreshes before every evaluation; otherwise the params' buffer. */
 const void *hb__model_theta(hb_model *m);
+
+/* hb__model_block_cost: the estimated multiply-adds of one product of k directions with
+ * H_bb (block b) or H (block = SIZE_MAX) over all of the model's samples (vtable
+ * block_cost × samples) into *cost; 0 = unknown (the model has no estimate). For
+ * scheduling only (lib/slq: longest SLQ tasks first, docs/design.md "Threads"). Returns
+ * HB_OK or the estimate's error (HB_ENOMEM), with its message on m->ctx. */
+int hb__model_block_cost(hb_model *m, size_t block, size_t k, double *cost);
 
 /* ---- The registry of built-in kinds -------------------------------------------------
  * The model core (lib/model/) knows the built-in kinds only through this table, which the

@@ -426,3 +426,73 @@ int hb__net_accuracy(hb_model *m, const hb__batch *b, size_t *correct, size_t *t
     *correct = *total = 0;
     return forward(m, st, b->n_samples, NULL, correct, total);
 }
+
+/* ---- work estimate (scheduling only) ----
+ * hb__net_block_cost ranks the SLQ tasks of a per-block run, longest first (lib/slq,
+ * docs/design.md "Threads"); it never changes a number. A product of k directions with
+ * H_bb runs the θ forward over every useful op, and over the ops the plan of b VISITS
+ * (those downstream of b's op: R(a) ≠ 0 there) the θ backward and, per direction, the
+ * R-forward and R-backward. Relative to an op's forward work w the passes cost about
+ * 1 (forward), 2 (backward: the input's and the weights' gradients), 2 (R-forward: W·Rx
+ * and V·x) and 4 (R-backward: the backward of Rgy plus the terms of Rx and V), so
+ *     cost(b, k) = Σ_useful w + (2 + 6k)·Σ_visited w.
+ * A block near the input visits nearly every op (the whole network backward and R);
+ * the head's block only the head and the loss. */
+
+/* w: multiply-adds of op's forward on one sample, roughly — its gemms (the weights times
+ * the rows they multiply), attention's scores and mixing, and one per input and output
+ * element for everything elementwise (norms, activations, add, pooling, the loss). */
+static double op_work(const hb_model *m, const hb__net_model *nm, const hb__net_op *op) {
+    const hb__act *in = &nm->acts[op->in[0]], *out = op->out >= 0 ? &nm->acts[op->out] : NULL;
+    double io = (double)per_sample(in) + (out ? (double)per_sample(out) : 0.0);
+    if (!out || op->cls == &hb__op_embedding || op->cls == &hb__op_pos_embedding)
+        return io; /* a loss; a row lookup per position */
+    double weights = 0.0; /* the op's parameters, biases included */
+    for (int b = 0; b < op->n_blk; b++)
+        if (op->blk[b] != SIZE_MAX) weights += (double)m->params->blocks[op->blk[b]].numel;
+    if (op->cls == &hb__op_linear) return io + (double)out->rows * weights;
+    if (op->cls == &hb__op_attention) /* Q, K, V, O projections of every row; causal scores
+                                         q·kᵀ and mixing P·v: T²·C/2 each */
+        return io + (double)in->rows * weights + (double)in->rows * (double)in->rows * (double)in->width;
+    if (op->cls == &hb__op_conv2d && op->iarg[0] > 0) /* every output element: Cin·K² */
+        return io + (double)per_sample(out) * weights / (double)op->iarg[0];
+    return io;
+}
+
+/* Attention with no direction into q, k, v (its input not downstream, none of its Q/K/V
+ * blocks wanted: op_attention.c's blocks 0–5) runs its R-passes and backward on the output
+ * projection only (op_attention.c, "Liveness"): a block HVP of wo costs far less than one
+ * of wq in the same layer. */
+static bool attn_qkv_wanted(const hb__net_state *st, const hb__net_op *op) {
+    for (int b = 0; b < 6 && b < op->n_blk; b++)
+        if (op->blk[b] != SIZE_MAX && st->wanted[op->blk[b]]) return true;
+    return false;
+}
+
+static double attn_out_work(const hb_model *m, const hb__net_model *nm, const hb__net_op *op) {
+    const hb__act *in = &nm->acts[op->in[0]];
+    double io = 2.0 * (double)per_sample(in), weights = 0.0;
+    for (int b = 6; b < 8 && b < op->n_blk; b++)
+        if (op->blk[b] != SIZE_MAX) weights += (double)m->params->blocks[op->blk[b]].numel;
+    return io + (double)in->rows * weights;
+}
+
+int hb__net_block_cost(hb_model *m, size_t block, size_t k, double *cost) {
+    const hb__net_model *nm = m->impl;
+    hb__net_state *st = hb__net_state_of(m, &m->task0);
+    if (!st) return m->ctx->last_status;
+    plan(nm, st, block == SIZE_MAX ? ALL_BLOCKS : block);
+    double all = 0.0, visits = 0.0;
+    for (size_t o = 0; o < nm->n_ops; o++) {
+        if (!nm->useful[o]) continue;
+        const hb__net_op *op = &nm->ops[o];
+        double w = op_work(m, nm, op);
+        all += w;
+        if (!visited(nm, st, o)) continue;
+        if (op->cls == &hb__op_attention && !st->down[op->in[0]] && !attn_qkv_wanted(st, op))
+            w = attn_out_work(m, nm, op); /* only wo (bo) wanted: the output projection alone */
+        visits += w;
+    }
+    *cost = all + (2.0 + 6.0 * (double)k) * visits;
+    return HB_OK;
+}

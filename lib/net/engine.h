@@ -60,6 +60,8 @@ int hb__net_hvp_multi(hb_model *m, hb__model_task *t, const hb__batch *b, size_t
 int hb__net_block_hvp(hb_model *m, hb__model_task *t, const hb__batch *b, size_t block,
                       size_t k, const void *V_b, void *OUT_b, double scale);
 void hb__net_task_free(hb_model *m, hb__model_task *t);
+/* vtable block_cost: the estimated multiply-adds of one product (engine.c, "work estimate") */
+int hb__net_block_cost(hb_model *m, size_t block, size_t k, double *cost);
 
 /* hb__net_state_of: task t's state, made on first use (its arrays sized from the
  * definition, on t->ctx); NULL with the status on t->ctx when that allocation fails. */

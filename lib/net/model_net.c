@@ -210,6 +210,7 @@ static int new_state(const hb_net *net, const hb__net_hooks *hooks, hb__net_mode
         .synthetic = hooks->synthetic,
         .text_shape = hooks->text_shape,
         .task_free = hb__net_task_free,
+        .block_cost = hb__net_block_cost,
         .destroy = net_destroy,
     };
     *out = nm;

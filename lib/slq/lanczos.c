@@ -12,6 +12,7 @@
 #include <lapacke.h>
 #include <math.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/tasks.h"
@@ -552,6 +553,96 @@ static int group_task(void *arg, size_t task, size_t worker, hb_context *ctx) {
     return hb__task_serialized(ctx, entry_finish, &f);
 }
 
+/* ---- Longest tasks first ---------------------------------------------------------------
+ * Workers claim tasks in a fixed order. Claimed in entry order, a long task that comes
+ * late (the full Hessian or a block near the input — its product runs the whole network
+ * backward and R, a late block's only its tail — listed after cheap entries) starts when
+ * the others are nearly done and runs alone. Started longest first (LPT: within
+ * 4/3 − 1/(3·workers) of the optimal makespan, Graham), the short tasks fill the gaps at
+ * the end. (A net's blocks numbered from input to loss are already nearly in that order:
+ * docs/performance.md, "Longest SLQ tasks first", measures what is left.) A task's cost is an ESTIMATE in multiply-adds: per Lanczos
+ * step its group's product (hb__model_block_cost: the net engine knows which ops a
+ * block's product visits) plus the probes' vector work (a few passes over n, and with
+ * full reorthogonalisation two Gram–Schmidt passes over the j stored vectors: 4·j·n).
+ * Models without an estimate (quadratic, callbacks, dense or callback operators) give
+ * equal costs: tasks run in task order, as before. Only the start order changes, never a
+ * task's arithmetic, so results are the same bits (tasks.h); ties keep task order, so the
+ * schedule is deterministic. */
+
+/* Sorts (cost, task) pairs: higher cost first, then lower task index (a stable order). */
+typedef struct task_cost {
+    double cost;
+    size_t task;
+} task_cost;
+
+static int longer_first(const void *pa, const void *pb) {
+    const task_cost *a = pa, *b = pb;
+    if (a->cost != b->cost) return a->cost > b->cost ? -1 : 1;
+    return a->task < b->task ? -1 : a->task > b->task;
+}
+
+/* Estimated multiply-adds of a group task of kk probes on entry e; 0 = unknown. */
+static int group_cost(hb_slq *s, const slq_entry *e, size_t kk, double *cost) {
+    *cost = 0.0;
+    const hb_linop *op = e->op;
+    if (op->kind != HB__LINOP_MODEL && op->kind != HB__LINOP_MODEL_BLOCK) return HB_OK;
+    double product = 0.0;
+    int rc = hb__model_block_cost(op->model, op->kind == HB__LINOP_MODEL ? SIZE_MAX : op->block,
+                                  kk, &product);
+    if (rc != HB_OK) /* the model's message, on the run's context */
+        return op->model->ctx == s->ctx ? rc
+                                         : hb__fail(s->ctx, rc, "%s", hb_context_last_error(op->model->ctx));
+    if (!(product > 0)) return HB_OK;
+    double n = (double)op->n, m = (double)steps_of(s, op->n);
+    double vector = (double)kk * n * (8.0 * m + (s->reorth == HB_REORTH_FULL ? 2.0 * m * m : 0.0));
+    *cost = m * product + vector;
+    return HB_OK;
+}
+
+int hb__slq_longest_first = 1;
+
+int hb__slq_task_cost(hb_slq *s, hb_model *m, size_t block, size_t k, double *cost) {
+    const hb_params *pr = m->params;
+    bool full = block == SIZE_MAX;
+    slq_entry e = {.own = {.ctx = s->ctx, .kind = full ? HB__LINOP_MODEL : HB__LINOP_MODEL_BLOCK,
+                           .n = full ? pr->n : pr->blocks[block].numel, .model = m,
+                           .block = full ? 0 : block}};
+    e.op = &e.own;
+    return group_cost(s, &e, k, cost);
+}
+
+/* The claim order of the run's tasks, longest first, into *order (allocated on ctx); NULL
+ * when every cost is unknown or there is one worker: task order. */
+static int task_order(hb_slq *s, const slq_entry *e, size_t n, size_t k, size_t tasks,
+                      size_t workers, size_t **order) {
+    *order = NULL;
+    if (workers < 2 || tasks < 2 || !hb__slq_longest_first) return HB_OK;
+    hb_context *ctx = s->ctx;
+    task_cost *tc = hb__calloc(ctx, tasks, sizeof *tc, "SLQ task costs");
+    if (!tc) return HB_ENOMEM;
+    int rc = HB_OK;
+    bool known = true;
+    for (size_t i = 0; i < n && rc == HB_OK && known; i++) {
+        size_t groups = (k + e[i].group - 1) / e[i].group;
+        double full = 0.0, last = 0.0; /* every group but the last has e[i].group probes */
+        size_t kl = k - (groups - 1) * e[i].group;
+        rc = group_cost(s, &e[i], e[i].group, &full);
+        if (rc == HB_OK && kl == e[i].group) last = full;
+        else if (rc == HB_OK) rc = group_cost(s, &e[i], kl, &last);
+        known = full > 0 && last > 0;
+        for (size_t g = 0; g < groups; g++)
+            tc[e[i].first + g] = (task_cost){g + 1 < groups ? full : last, e[i].first + g};
+    }
+    if (rc == HB_OK && known) {
+        qsort(tc, tasks, sizeof *tc, longer_first);
+        *order = hb__calloc(ctx, tasks, sizeof **order, "SLQ task order");
+        if (!*order) rc = HB_ENOMEM;
+        for (size_t t = 0; t < tasks && rc == HB_OK; t++) (*order)[t] = tc[t].task;
+    }
+    hb__free(ctx, tc);
+    return rc;
+}
+
 /* Runs the n entries e[0..n) (ops and streams set; all model operators of one model, or
  * one operator) into sp[0..n): on failure sp[i] is the spectrum of every entry finished
  * (and reported) before it, NULL for the others. */
@@ -577,7 +668,10 @@ static int run_entries(hb_slq *s, slq_entry *e, size_t n, hb_spectrum **sp,
         J.out = J.workers ? hb__calloc(ctx, n * k, sizeof *J.out, "SLQ probe results") : NULL;
         if (!J.out) rc = HB_ENOMEM;
     }
-    if (rc == HB_OK) rc = hb__tasks_run(ctx, tasks, nw, group_task, &J);
+    size_t *order = NULL; /* longest tasks first */
+    if (rc == HB_OK) rc = task_order(s, e, n, k, tasks, nw, &order);
+    if (rc == HB_OK) rc = hb__tasks_run_ordered(ctx, tasks, nw, order, group_task, &J);
+    hb__free(ctx, order);
     if (J.out) stats_add(s, J.out, n * k);
     workers_free(ctx, e[0].op, J.workers, nw);
     outs_free(ctx, J.out, n * k);

@@ -23,6 +23,14 @@ struct hb_linop {
     size_t block;      /* model block */
 };
 
+/* Longest SLQ tasks first (lanczos.c, "Longest tasks first"; docs/design.md "Threads").
+ * hb__slq_task_cost: the estimated multiply-adds of one task of an SLQ run with s's options:
+ * k probes on block `block` of m (SIZE_MAX: the full Hessian); 0 when the model has no
+ * estimate. hb__slq_longest_first: 1 (default); benchmarks only (bench/bench_lpt.c) set 0
+ * to claim tasks in task order, the schedule before. Neither changes a result. */
+int hb__slq_task_cost(hb_slq *s, hb_model *m, size_t block, size_t k, double *cost);
+extern int hb__slq_longest_first;
+
 /* Default of HB_SLQ_GROUP: probes advanced in lockstep by one task (docs/design.md
  * "Threads", measured in docs/performance.md). */
 #define HB__SLQ_GROUP_DEFAULT 4
