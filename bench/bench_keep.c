@@ -8,7 +8,7 @@
  *   1. full-Hessian SLQ, K probes (default 16) of S steps (default 30), for every group size
  *      G in LIST (default 1,4) and dtype in LIST (default f64,f32);
  *   2. a per-block run (hb_slq_run_model_blocks, `hessblock analyze`'s loop) over every E-th
- *      block (default 4: 8 of the 30 blocks), K probes (default 4) of S steps (default 10),
+ *      block (default 4: 10 of gpt-ref's 37 blocks), K probes (default 4) of S steps (default 10),
  *      G = 4, per dtype.
  * Each case runs R times (default 1) with keeping on (the library's default) and off
  * (hb__net_model_set_theta_budget 0: every product recomputes forward and backward, the
