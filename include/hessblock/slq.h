@@ -131,7 +131,15 @@ typedef struct hb_spectrum hb_spectrum;
  * Returns HB_OK, HB_EINVAL, HB_ENONFINITE (the operator returned NaN/Inf), HB_ECALLBACK,
  * HB_ECANCELED, HB_EOVERFLOW, HB_ENOMEM, HB_EUNSUPPORTED (LAPACK failure) and the
  * operator's errors. *out is NULL on failure. Memory: n_v·m·n·8 bytes for the basis with
- * full reorthogonalisation (·4 with an f32 basis), about 4·n_v·n·8 without. */
+ * full reorthogonalisation (·4 with an f32 basis), about 4·n_v·n·8 without.
+ * The operator and what it borrows must not change during the call: for a model operator,
+ * neither its parameters nor its micro-batches (no optimizer step, no hb_model_set_batch,
+ * no writes to hb_params_data from another thread). The run relies on it: a network
+ * model's products keep the forward and backward passes of each micro-batch from one
+ * Lanczos step to the next and recompute only the R passes (bit-identical to recomputing
+ * everything). The same holds for every run below (hb_slq_run_model(_block),
+ * hb_slq_run_model_blocks, hb_slq_trace, hb_slq_trace_model_blocks, hb_slq_topk); between
+ * two calls the model may change freely, and the next call sees the change. */
 HB_API int hb_slq_run(hb_slq *s, hb_linop *op, hb_spectrum **out);
 /* hb_slq_run_model: SLQ on the model's full Hessian (each step = one hb_model_hvp_multi
  * call with k = n_v). hb_slq_run_model_block: on block `block`'s sub-Hessian. */

@@ -24,6 +24,12 @@ typedef struct hb__model_task {
     void *impl;             /* the implementation's state, made on first use (vt->task_free) */
     void *hvp_in, *hvp_out; /* HVP scratch of the generic layer, kept between calls */
     size_t hvp_cap;         /* capacity of each, in compute-dtype elements */
+    /* θ and the micro-batches do not change between this task's calls: an implementation
+     * may keep what depends only on them (the net engine: the θ passes of each batch)
+     * from one product to the next. Set by the owner of a task that lives for one
+     * analysis whose contract fixes the model (lib/slq/lanczos.c's workers: a run, a
+     * trace); never on the model's own task0, so public calls always recompute. */
+    bool theta_fixed;
 } hb__model_task;
 
 typedef struct hb__model_vtable {

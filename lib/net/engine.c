@@ -17,7 +17,11 @@
  * reused (greedy, sizes per sample and direction) and the R workspace stays near the
  * hand-written model's. Directions are never copied: block b's direction j is
  * V + (j·ld + offset_b) in the caller's (k, n) array (hb__dir). hvp_multi runs the k
- * directions in balanced chunks whose R workspace fits R_BUDGET elements. */
+ * directions in balanced chunks whose R workspace fits R_BUDGET elements.
+ * The workspace is two arenas: the θ PART (what forward and backward write, engine.h
+ * hb__net_theta) and the R PART (R values, rsaved, R-gradient slots, scratch), so a task
+ * whose θ and data are fixed keeps the θ part of each micro-batch between products and
+ * runs only the R passes ("Kept θ parts" below). */
 #include <math.h>
 #include <string.h>
 
@@ -25,6 +29,11 @@
 
 /* Elements of R workspace per chunk of directions (512 MiB in f64; docs/design.md). */
 #define R_BUDGET ((size_t)1 << 26)
+/* Elements of θ parts one theta_fixed task keeps, over all its micro-batches (512 MiB in
+ * f64): as much as one R chunk may take, so keeping at most doubles a task's workspace
+ * (every worker of a run has its own); a batch whose θ part would pass it is recomputed
+ * per call in the task's transient part, as without keeping (docs/design.md). */
+#define THETA_KEEP_BUDGET ((size_t)1 << 26)
 #define ALL_BLOCKS SIZE_MAX
 #define NO_BLOCKS (SIZE_MAX - 1)
 
@@ -74,7 +83,6 @@ static void plan(const hb__net_model *nm, hb__net_state *st, size_t block) {
         st->first_writer[a] = -1;
         st->slot[a] = -1;
     }
-    for (size_t o = 0; o < nm->n_ops; o++) st->bwd_ran[o] = false;
     for (size_t o = 0; o < nm->n_ops; o++) {
         const hb__net_op *op = &nm->ops[o];
         if (!nm->useful[o] || op->out < 0) continue;
@@ -119,24 +127,40 @@ typedef struct shape_of_call {
     int threads;         /* of the ops' own loops (hb__op_call.threads): per-thread scratch */
 } shape_of_call;
 
-/* Every buffer of a call, in one order for the counting and the carving pass. Pointers
- * of buffers the call does not use are set to NULL. */
-static void layout(const hb__net_model *nm, hb__net_state *st, hb__carve *c, const shape_of_call *s,
-                   size_t es) {
-    size_t N = s->N, k = s->mode == MODE_HVP ? s->k : 0, scratch = 0;
+/* The θ part's buffers of a call, in one order for the counting and the carving pass:
+ * everything forward and backward write (θ values, θ gradients, saved states, the bwd_ran
+ * flags, converted inputs and targets). It never depends on k or the thread count, so a
+ * kept part carves to the same pointers on every call of its shape. Pointers of buffers
+ * the call does not use are set to NULL. */
+static void layout_theta(const hb__net_model *nm, hb__net_state *st, hb__carve *c,
+                         const shape_of_call *s, size_t es) {
+    size_t N = s->N;
     for (size_t a = 0; a < nm->n_acts; a++) {
         const hb__act *act = &nm->acts[a];
         bool made = act->producer >= 0 && nm->useful[act->producer];
         st->y[a] = (int)a == nm->input ? (s->conv_x ? take(c, N, per_sample(act), 1, es) : NULL)
                    : made ? take(c, N, per_sample(act), 1, es) : NULL;
         st->g[a] = s->mode != MODE_FORWARD && st->down[a] ? take(c, N, per_sample(act), 1, es) : NULL;
-        st->Ry[a] = k && st->down[a] ? take(c, N, per_sample(act), k, es) : NULL;
     }
+    for (size_t o = 0; o < nm->n_ops; o++) {
+        const hb__op_class *cls = nm->ops[o].cls;
+        st->saved[o] = nm->useful[o] && cls->saved ? take(c, cls->saved(&nm->ops[o], nm->acts, N), 1, 1, es) : NULL;
+    }
+    st->bwd_ran = take(c, nm->n_ops, 1, 1, sizeof *st->bwd_ran);
+    st->targets = s->conv_t ? take(c, N, per_sample(&nm->acts[nm->ops[nm->loss].in[0]]), 1, es) : NULL;
+}
+
+/* The R part's buffers of a call (R values, rsaved states, R-gradient slots for k
+ * directions, and the scratch of every pass, θ passes included). */
+static void layout_r(const hb__net_model *nm, hb__net_state *st, hb__carve *c,
+                     const shape_of_call *s, size_t es) {
+    size_t N = s->N, k = s->mode == MODE_HVP ? s->k : 0, scratch = 0;
+    for (size_t a = 0; a < nm->n_acts; a++)
+        st->Ry[a] = k && st->down[a] ? take(c, N, per_sample(&nm->acts[a]), k, es) : NULL;
     for (size_t o = 0; o < nm->n_ops; o++) {
         const hb__net_op *op = &nm->ops[o];
         const hb__op_class *cls = op->cls;
         bool r = k && op->out >= 0 && nm->useful[o] && st->down[op->out];
-        st->saved[o] = nm->useful[o] && cls->saved ? take(c, cls->saved(op, nm->acts, N), 1, 1, es) : NULL;
         st->rsaved[o] = r && cls->rsaved ? take(c, cls->rsaved(op, nm->acts, N), k, 1, es) : NULL;
         size_t need = nm->useful[o] && cls->scratch ? cls->scratch(op, nm->acts, N, 0, s->threads) : 0;
         if (need > scratch) scratch = need;
@@ -145,7 +169,6 @@ static void layout(const hb__net_model *nm, hb__net_state *st, hb__carve *c, con
     }
     for (size_t sl = 0; sl < st->n_slots; sl++)
         st->slot_mem[sl] = k ? take(c, N, st->slot_size[sl], k, es) : NULL;
-    st->targets = s->conv_t ? take(c, N, per_sample(&nm->acts[nm->ops[nm->loss].in[0]]), 1, es) : NULL;
     st->scratch = take(c, scratch, 1, 1, es);
 }
 
@@ -160,40 +183,129 @@ static int guard(hb_model *m, hb_context *ctx, size_t N, size_t k) {
     return HB_OK;
 }
 
-static size_t counted_bytes(const hb__net_model *nm, hb__net_state *st, const shape_of_call *s,
-                            size_t es, bool *overflow) {
+/* Bytes of a call's θ part (theta) or R part, counted. */
+static size_t counted_part(const hb__net_model *nm, hb__net_state *st, const shape_of_call *s,
+                           size_t es, bool theta, bool *overflow) {
     hb__carve c = hb__carve_counting();
-    layout(nm, st, &c, s, es);
-    if (overflow) *overflow = c.overflow;
+    if (theta) layout_theta(nm, st, &c, s, es);
+    else layout_r(nm, st, &c, s, es);
+    *overflow = c.overflow;
     return c.used;
 }
 
-/* Lay out and carve the workspace of a call; point the input (and mse targets) at the
- * batch or at its conversion to the compute dtype. */
-static int prepare(hb_model *m, hb__net_state *st, const hb__batch *b, enum mode mode, size_t k) {
-    const hb__net_model *nm = m->impl;
-    /* per-thread scratch for the thread count of the context the call runs on (a task's
-     * worker context: 1 thread when tasks take every thread) */
+/* Bytes of a call's whole workspace (θ part and R part). */
+static size_t counted_bytes(const hb__net_model *nm, hb__net_state *st, const shape_of_call *s,
+                            size_t es, bool *overflow) {
+    bool o1, o2;
+    size_t t = counted_part(nm, st, s, es, true, &o1), r = counted_part(nm, st, s, es, false, &o2);
+    *overflow = o1 || o2 || t + r < t;
+    return t + r;
+}
+
+/* The shape of a call on batch b (per-thread scratch for the thread count of the context
+ * the call runs on: a task's worker context has 1 thread when tasks take every thread). */
+static shape_of_call shape_of(const hb__net_model *nm, const hb__net_state *st, const hb__batch *b,
+                              enum mode mode, size_t k) {
     shape_of_call s = {b->n_samples, k, mode, false, false, hb__threads(st->ctx)};
-    st->threads = s.threads;
     s.conv_x = !nm->acts[nm->input].tokens && b->inputs->dtype != nm->dt;
     s.conv_t = nm->mse && b->targets->dtype != nm->dt;
-    HB_TRY(guard(m, st->ctx, s.N, mode == MODE_HVP ? k : 0));
+    return s;
+}
+
+/* Lay out and carve the workspace of a call: its θ part in th, its R part in st->ws. The
+ * input (and mse targets) point at the batch or at their conversion to the compute dtype,
+ * made here when `fresh` (the θ passes will run); a kept θ part holds it already. */
+static int prepare(hb_model *m, hb__net_state *st, hb__net_theta *th, const hb__batch *b,
+                   const shape_of_call *s, bool fresh) {
+    const hb__net_model *nm = m->impl;
+    size_t es = hb_dtype_size(nm->dt);
+    st->threads = s->threads;
+    HB_TRY(guard(m, st->ctx, s->N, s->mode == MODE_HVP ? s->k : 0));
     hb__carve c = hb__carve_counting();
-    layout(nm, st, &c, &s, hb_dtype_size(nm->dt));
+    layout_theta(nm, st, &c, s, es);
+    HB_TRY(hb__arena_reserve(st->ctx, &th->ws, &c, "net workspace (theta part)"));
+    c = hb__carve_counting();
+    layout_r(nm, st, &c, s, es);
     HB_TRY(hb__arena_reserve(st->ctx, &st->ws, &c, "net workspace"));
+    c = hb__carve_from(&th->ws);
+    layout_theta(nm, st, &c, s, es);
     c = hb__carve_from(&st->ws);
-    layout(nm, st, &c, &s, hb_dtype_size(nm->dt));
-    if (s.conv_x)
+    layout_r(nm, st, &c, s, es);
+    if (fresh) memset(st->bwd_ran, 0, nm->n_ops * sizeof *st->bwd_ran);
+    if (!s->conv_x) st->y[nm->input] = b->inputs->data;
+    else if (fresh)
         hb__convert(st->ctx, nm->dt, (void *)st->y[nm->input], b->inputs->dtype, b->inputs->data,
                     b->inputs->numel);
-    else
-        st->y[nm->input] = b->inputs->data;
-    if (s.conv_t)
+    if (!s->conv_t) st->targets = b->targets->data;
+    else if (fresh)
         hb__convert(st->ctx, nm->dt, (void *)st->targets, b->targets->dtype, b->targets->data,
                     b->targets->numel);
-    else
-        st->targets = b->targets->data;
+    return HB_OK;
+}
+
+/* ---- Kept θ parts ----------------------------------------------------------------------
+ * Within one SLQ run (or trace) θ and the micro-batches never change (the run's contract,
+ * include/hessblock/slq.h), yet every product used to run forward and backward again:
+ * half of a one-direction HVP of gpt-ref. A task with theta_fixed therefore keeps the θ
+ * part of each micro-batch (indexed by its position in m->batches) with the call that
+ * made it; a later call of the same plan (block, or all), batch, N and scale skips both θ
+ * passes and runs only the R chunks, on the same bits: the R passes READ the θ part and
+ * never change it. Checked op by op (lib/net/op_X.c, lib/nn/X.h, whose R kernels take
+ * x, y, saved and gy as const): rforward writes Ry and rsaved, rbackward Rgx, O and
+ * scratch. The one exception is attention's rbackward, which, when its θ backward did not
+ * form g_y, g_q, g_k, g_v (bwd_ran false or no input gradient), forms them into saved
+ * itself — from θ-side values only, so every call writes the same bits there and a kept
+ * part stays what its θ passes made. The chunk loop of hvp_common (several R chunks after
+ * one θ pass) relied on all this already. A call of any other key recomputes the part
+ * (replacing it); loss_grad, accuracy and workspace_bytes run on task0, which keeps none,
+ * and forget what their state kept anyway. The parts a task keeps stay under
+ * THETA_KEEP_BUDGET: a batch past it is recomputed per call in the transient part
+ * (st->once), bit for bit the same products. */
+
+static void theta_forget(hb__net_state *st) {
+    for (size_t i = 0; i < st->n_kept; i++) st->kept[i].valid = false;
+}
+
+/* Does th hold the θ passes of this call? */
+static bool theta_holds(const hb__net_theta *th, const hb__batch *b, size_t block, size_t N,
+                        double scale) {
+    return th->valid && th->batch == b && th->block == block && th->N == N && th->scale == scale;
+}
+
+/* The θ part of an HVP on task t, batch b, plan `block`: *hit when it holds the call's θ
+ * passes already. The transient part unless t keeps parts and the budget allows. */
+static int theta_part(hb_model *m, hb__model_task *t, hb__net_state *st, const hb__batch *b,
+                      size_t block, double scale, const shape_of_call *s, hb__net_theta **out,
+                      bool *hit) {
+    const hb__net_model *nm = m->impl;
+    size_t budget = nm->theta_budget == SIZE_MAX ? THETA_KEEP_BUDGET : nm->theta_budget;
+    *out = &st->once;
+    *hit = false;
+    if (!t->theta_fixed || !budget || b < m->batches || b >= m->batches + m->n_batches)
+        return HB_OK;
+    if (st->n_kept < m->n_batches) { /* grow-only; the old parts stay valid */
+        hb__net_theta *nk = hb__calloc(st->ctx, m->n_batches, sizeof *nk, "kept theta parts");
+        if (!nk) return HB_ENOMEM;
+        if (st->n_kept) memcpy(nk, st->kept, st->n_kept * sizeof *nk);
+        hb__free(st->ctx, st->kept);
+        st->kept = nk;
+        st->n_kept = m->n_batches;
+    }
+    hb__net_theta *th = &st->kept[b - m->batches];
+    if (theta_holds(th, b, block, s->N, scale)) {
+        *out = th;
+        *hit = true;
+        return HB_OK;
+    }
+    th->valid = false; /* replaced below, or left for the transient part */
+    size_t es = hb_dtype_size(nm->dt), others = 0;
+    bool overflow;
+    size_t need = counted_part(nm, st, s, es, true, &overflow);
+    if (need < th->ws.cap) need = th->ws.cap;
+    for (size_t i = 0; i < st->n_kept; i++)
+        if (&st->kept[i] != th) others += st->kept[i].ws.cap;
+    if (!overflow && others / es + need / es <= budget) *out = th;
+    else hb__arena_free(st->ctx, &th->ws); /* what the task keeps stays under the budget */
     return HB_OK;
 }
 
@@ -217,6 +329,7 @@ int hb__net_workspace_bytes(hb_model *m, size_t N, size_t k, size_t *bytes) {
     const hb__net_model *nm = m->impl;
     hb__net_state *st = hb__net_state_of(m, &m->task0);
     if (!st) return m->ctx->last_status;
+    theta_forget(st);
     plan(nm, st, ALL_BLOCKS);
     shape_of_call s = {N, k, k ? MODE_HVP : MODE_GRAD, false, false, hb__threads(st->ctx)};
     bool overflow;
@@ -369,14 +482,17 @@ int hb__net_loss_grad(hb_model *m, const hb__batch *b, double *loss, void *grad,
     hb__net_state *st = hb__net_state_of(m, &m->task0);
     if (!st) return m->ctx->last_status;
     st->ctx = m->ctx;
+    theta_forget(st);
     plan(nm, st, grad ? ALL_BLOCKS : NO_BLOCKS);
-    HB_TRY(prepare(m, st, b, grad ? MODE_GRAD : MODE_FORWARD, 0));
+    shape_of_call s = shape_of(nm, st, b, grad ? MODE_GRAD : MODE_FORWARD, 0);
+    HB_TRY(prepare(m, st, &st->once, b, &s, true));
     HB_TRY(forward(m, st, b->n_samples, loss, NULL, NULL));
     return grad ? backward(m, st, b->n_samples, scale, grad) : HB_OK;
 }
 
 /* Shared by hvp_multi (block = ALL_BLOCKS; V, OUT (k, n)) and block_hvp (V, OUT
- * (k, numel(block))): accumulate scale·H·V into OUT, on task t. */
+ * (k, numel(block))): accumulate scale·H·V into OUT, on task t. The θ passes run unless
+ * the task kept them for this call (theta_part). */
 static int hvp_common(hb_model *m, hb__model_task *t, const hb__batch *b, size_t block, size_t k,
                       const void *V, void *OUT, double scale) {
     const hb__net_model *nm = m->impl;
@@ -389,9 +505,16 @@ static int hvp_common(hb_model *m, hb__model_task *t, const hb__batch *b, size_t
     plan(nm, st, block);
     HB_TRY(guard(m, st->ctx, N, 2));
     size_t nd = chunk_size(nm, st, N, k);
-    HB_TRY(prepare(m, st, b, MODE_HVP, nd));
-    HB_TRY(forward(m, st, N, NULL, NULL, NULL));
-    HB_TRY(backward(m, st, N, scale, NULL));
+    shape_of_call s = shape_of(nm, st, b, MODE_HVP, nd);
+    hb__net_theta *th;
+    bool hit;
+    HB_TRY(theta_part(m, t, st, b, block, scale, &s, &th, &hit));
+    HB_TRY(prepare(m, st, th, b, &s, !hit));
+    if (!hit) {
+        HB_TRY(forward(m, st, N, NULL, NULL, NULL));
+        HB_TRY(backward(m, st, N, scale, NULL));
+        if (th != &st->once) *th = (hb__net_theta){th->ws, true, b, block, N, scale};
+    }
     for (size_t j0 = 0; j0 < k; j0 += nd) {
         size_t kk = nd < k - j0 ? nd : k - j0;
         for (size_t i = 0; i < nm->n_blocks; i++) {
@@ -421,8 +544,10 @@ int hb__net_accuracy(hb_model *m, const hb__batch *b, size_t *correct, size_t *t
     hb__net_state *st = hb__net_state_of(m, &m->task0);
     if (!st) return m->ctx->last_status;
     st->ctx = m->ctx;
+    theta_forget(st);
     plan(nm, st, NO_BLOCKS);
-    HB_TRY(prepare(m, st, b, MODE_FORWARD, 0));
+    shape_of_call s = shape_of(nm, st, b, MODE_FORWARD, 0);
+    HB_TRY(prepare(m, st, &st->once, b, &s, true));
     *correct = *total = 0;
     return forward(m, st, b->n_samples, NULL, correct, total);
 }

@@ -111,6 +111,13 @@ int hb__net_model_set_max_chunk(hb_model *m, size_t max_chunk) {
     return HB_OK;
 }
 
+int hb__net_model_set_theta_budget(hb_model *m, size_t elements) {
+    hb__net_model *nm = net_model_of(m);
+    if (!nm) return HB_EINVAL;
+    nm->theta_budget = elements;
+    return HB_OK;
+}
+
 /* The definition's arrays, in one order for counting and carving. */
 static void def_layout(hb__carve *c, hb__net_model *nm, const hb_net *net) {
     size_t A = net->n_acts, O = net->n_ops, B = net->n_blocks;
@@ -123,7 +130,6 @@ static void def_layout(hb__carve *c, hb__net_model *nm, const hb_net *net) {
 /* A task's arrays (plan and buffer pointers), in one order for counting and carving. */
 static void state_layout(hb__carve *c, hb__net_state *st, const hb__net_model *nm) {
     size_t A = nm->n_acts, O = nm->n_ops, B = nm->n_blocks;
-    st->bwd_ran = hb__carve_take(c, O, sizeof *st->bwd_ran);
     st->wanted = hb__carve_take(c, B, sizeof *st->wanted);
     st->down = hb__carve_take(c, A, sizeof *st->down);
     st->first_writer = hb__carve_take(c, A, sizeof *st->first_writer);
@@ -160,6 +166,9 @@ void hb__net_task_free(hb_model *m, hb__model_task *t) {
     (void)m;
     hb__net_state *st = t->impl;
     hb__arena_free(t->ctx, &st->ws);
+    hb__arena_free(t->ctx, &st->once.ws);
+    for (size_t i = 0; i < st->n_kept; i++) hb__arena_free(t->ctx, &st->kept[i].ws);
+    hb__free(t->ctx, st->kept);
     hb__free(t->ctx, st); /* the arrays live in the same allocation */
 }
 
@@ -185,6 +194,7 @@ static int new_state(const hb_net *net, const hb__net_hooks *hooks, hb__net_mode
     nm->mse = net->ops[net->loss].cls == &hb__op_mse;
     nm->dt = net->dtype == HB_BF16 ? HB_F32 : net->dtype;
     nm->hooks = *hooks;
+    nm->theta_budget = SIZE_MAX; /* THETA_KEEP_BUDGET */
     for (size_t o = 0; o < nm->n_ops; o++)
         for (int b = 0; b < nm->ops[o].n_blk; b++)
             if (nm->ops[o].blk[b] != SIZE_MAX) nm->block_op[nm->ops[o].blk[b]] = (int)o;

@@ -36,5 +36,10 @@ struct hb_net {
 /* Tests only: cap the directions per R chunk of a model made from a net (0 = no cap), so
  * the chunk loop runs on tiny models. HB_EINVAL if m was not made from a net. */
 int hb__net_model_set_max_chunk(hb_model *m, size_t max_chunk);
+/* Tests and benchmarks only: the elements of θ parts one theta_fixed task of a model made
+ * from a net may keep (engine.c, "Kept θ parts"): 0 keeps none (every product recomputes
+ * its θ passes, as before keeping existed), SIZE_MAX restores the default budget.
+ * HB_EINVAL if m was not made from a net. */
+int hb__net_model_set_theta_budget(hb_model *m, size_t elements);
 
 #endif

@@ -422,6 +422,7 @@ static int probes_run(hb_context *ctx, const hb_slq *s, hb_linop *op, uint64_t s
     HB_TRY(hb_random_fill_f64(ctx, stream, (uint64_t)p0 * n, d, 0.0, 1.0, w->Q, k * n));
     HB_TRY(normalise_rows(ctx, w->Q, k, n));
     wk->mt.ctx = ctx;
+    wk->mt.theta_fixed = true; /* the model is fixed during a run (slq.h): keep its θ passes */
     lanczos_run r = {ctx, s, op, &wk->mt, o, done, total};
     HB_TRY(lanczos_batch(&r, w, k, m));
     for (size_t p = 0; p < k; p++) {
@@ -788,6 +789,7 @@ static int trace_task(void *arg, size_t g, size_t worker, hb_context *ctx) {
     size_t kk = J->k - p0 < J->group ? J->k - p0 : J->group;
     slq_worker *wk = &J->workers[worker];
     wk->mt.ctx = ctx;
+    wk->mt.theta_fixed = true; /* the model is fixed during a trace (slq.h) */
     lanczos_run r = {ctx, NULL, J->op, &wk->mt, &J->out[g], NULL, 0};
     HB_TRY(apply_timed(&r, kk, J->V + p0 * n, J->W + p0 * n));
     return check_finite(ctx, J->W + p0 * n, kk * n);
