@@ -219,6 +219,14 @@ int hb__gemm_strided_way(hb_context *ctx, int threads, hb__gemm_way way, hb_dtyp
         return HB_OK;
     }
     int t = threads >= 1 ? threads : hb__gemm_threads(ctx, m, n, k);
+    /* An f64 product on BLIS's "sup" path runs on one thread: BLIS 0.9's threaded sup
+     * (packing and kernel choice depend on the team) sums in another order than its
+     * one-thread sup, so gpt-ref's f64 gradient differed in the last bits between 1 and 2
+     * threads (found in session 14; tests/test_repro.c "gpt-ref size"). Every f64 gemm
+     * of gpt-ref is on sup; the packed path (f32, larger f64) keeps its threads. */
+    if (t > 1 && dt == HB_F64 &&
+        bli_cntx_l3_sup_thresh_is_met(BLIS_DOUBLE, m, n, k, bli_gks_query_cntx()))
+        t = 1;
     gemm_op op = {dt, ta, tb, m, n, k, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, rs_c, cs_c};
     int pr = 1, pc = 1;
     int panels = way == HB__GEMM_BLIS || t <= 1 ? 1 : split_grid(dt, m, n, k, rs_c, cs_c, t, &pr, &pc);
