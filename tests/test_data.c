@@ -173,6 +173,8 @@ START_TEST(test_idx_malformed) {
     ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "/nonexistent/dir/x.idx"));
     ck_assert_int_eq(hb_idx_read(ctx, NULL, &t), HB_EINVAL);
     ck_assert_int_eq(hb_idx_read(ctx, path, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_idx_read(NULL, path, &t), HB_EINVAL);
+    ck_assert_ptr_null(t);
     hb_context_free(ctx);
 }
 END_TEST

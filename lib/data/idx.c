@@ -176,8 +176,9 @@ static void decode(const idx_type *t, const unsigned char *src, size_t n, void *
 }
 
 int hb_idx_read(hb_context *ctx, const char *path, hb_tensor **out) {
+    if (out) *out = NULL;
+    if (!ctx) return HB_EINVAL;
     HB_CHECK(ctx, out != NULL, HB_EINVAL, "out is NULL");
-    *out = NULL;
     HB_CHECK(ctx, path != NULL, HB_EINVAL, "path is NULL");
     gzFile gz = gzopen(path, "rb");
     HB_CHECK(ctx, gz != NULL, HB_EIO, "cannot open IDX file '%s'", path);

@@ -26,6 +26,7 @@ static int check_pixels(hb_context *ctx, const hb_tensor *images) {
 }
 
 int hb_images_stats(hb_context *ctx, const hb_tensor *images, double *mean, double *std) {
+    if (!ctx) return HB_EINVAL;
     HB_CHECK(ctx, images != NULL && mean != NULL && std != NULL, HB_EINVAL, "NULL argument");
     HB_TRY(check_pixels(ctx, images));
     /* two passes in f64: 47M pixels of Fashion-MNIST lose nothing that matters */
