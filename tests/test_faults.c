@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "hb_test.h"
 
@@ -502,6 +503,47 @@ static void c_model_set_text(hb_context *ctx, fault *f, int arg) {
     hb_model_free(m);
 }
 
+/* A tiny IDX file (u8, 2×3) read back; arg 1: gzip-compressed. */
+static void c_idx_read(hb_context *ctx, fault *f, int arg) {
+    char path[128];
+    temp_path(path, sizeof path, "idx");
+    const unsigned char idx[] = {0, 0, 0x08, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6};
+    if (arg == 0) {
+        FILE *fp = fopen(path, "wb");
+        ck_assert_ptr_nonnull(fp);
+        ck_assert_uint_eq(fwrite(idx, 1, sizeof idx, fp), sizeof idx);
+        fclose(fp);
+    } else {
+        gzFile gz = gzopen(path, "wb");
+        ck_assert_ptr_nonnull(gz);
+        ck_assert_int_eq(gzwrite(gz, idx, sizeof idx), (int)sizeof idx);
+        gzclose(gz);
+    }
+    hb_tensor *t = NULL;
+    FAULT_CALL(f, hb_idx_read(ctx, path, &t));
+    remove(path);
+    if (t) ck_assert_uint_eq(hb_tensor_numel(t), 6);
+    hb_tensor_free(t);
+}
+
+/* Image data: arg = model (M_MLP: 1×4 images, M_CNN: 4×4) * 2 + normalised. */
+static void c_model_set_images(hb_context *ctx, fault *f, int arg) {
+    int which = arg / 2;
+    hb_model *m = make_model(ctx, which);
+    int64_t side = which == M_CNN ? 4 : 1, xs[3] = {5, side, 4}, ys[1] = {5};
+    hb_tensor *x = NULL, *y = NULL;
+    OK(hb_tensor_create(ctx, HB_I32, 3, xs, &x));
+    OK(hb_tensor_create(ctx, HB_I32, 1, ys, &y));
+    for (size_t i = 0; i < hb_tensor_numel(x); i++) ((int32_t *)hb_tensor_data(x))[i] = (int32_t)(i * 37 % 256);
+    for (int i = 0; i < 5; i++) ((int32_t *)hb_tensor_data(y))[i] = i % 3;
+    if (arg % 2 == 0) FAULT_CALL(f, hb_model_set_images(m, x, y, 2, 3));
+    else FAULT_CALL(f, hb_model_set_images_normalized(m, x, y, 2, 3, 0.5, 0.25));
+    hb_tensor_free(x);
+    hb_tensor_free(y);
+    digest_model(f, m);
+    hb_model_free(m);
+}
+
 /* Evaluations: arg = model * 8 + which (0 loss, 1 loss_grad, 2 accuracy, 3 hvp, 4 multi,
  * 5 block_hvp). */
 static void c_model_eval(hb_context *ctx, fault *f, int arg) {
@@ -934,6 +976,11 @@ static void c_trainer(hb_context *ctx, fault *f, int arg) {
     X(hb_model_set_synthetic, c_model_set_synthetic, M_GPT)                                  \
     X(hb_model_set_synthetic, c_model_set_synthetic, M_CNN)                                  \
     X(hb_model_set_text, c_model_set_text, 0)                                                \
+    X(hb_idx_read, c_idx_read, 0)                                                            \
+    X(hb_idx_read, c_idx_read, 1)                                                            \
+    X(hb_model_set_images, c_model_set_images, M_MLP * 2)                                    \
+    X(hb_model_set_images, c_model_set_images, M_CNN * 2)                                    \
+    X(hb_model_set_images_normalized, c_model_set_images, M_MLP * 2 + 1)                     \
     X(hb_model_loss, c_model_eval, M_MLP * 8 + 0)                                            \
     X(hb_model_loss, c_model_eval, M_GPT * 8 + 0)                                            \
     X(hb_model_loss, c_model_eval, M_CNN * 8 + 0)                                            \
@@ -1034,6 +1081,7 @@ static void c_trainer(hb_context *ctx, fault *f, int arg) {
  * NO_ALLOC(hb_context_set_log, "writes fields of the handle")
  * NO_ALLOC(hb_context_set_progress, "writes fields of the handle")
  * NO_ALLOC(hb_dtype_size, "returns a constant")
+ * NO_ALLOC(hb_images_stats, "reads the caller's tensor")
  * NO_ALLOC(hb_f32_to_bf16, "converts one value")
  * NO_ALLOC(hb_linop_free, "frees only")
  * NO_ALLOC(hb_linop_size, "reads fields")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzz the library with libFuzzer (+ AddressSanitizer, UBSan) for a bounded time per target.
-#   bash tools/fuzz.sh [seconds=60] [target...]      targets: checkpoint api (default: all)
+#   bash tools/fuzz.sh [seconds=60] [target...]      targets: checkpoint api idx (default: all)
 # Installs clang, the libFuzzer runtime and clang's OpenMP with apt-get when missing
 # (needs root or sudo), builds the library with clang into build-fuzz/, runs each target
 # fuzz/fuzz_<target>.c for `seconds` on a copy of its seed corpus fuzz/corpus/<target>,
@@ -10,12 +10,14 @@
 #   api         random sequences of public calls with often invalid arguments, incl. the
 #               network builder and versioned callbacks
 #               (fuzz/fuzz_api.c)
+#   idx         hb_idx_read on mutated IDX files, raw and gzip-wrapped, and the images it
+#               accepts through hb_model_set_images (fuzz/fuzz_idx.c)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(checkpoint api)
+[ ${#targets[@]} -gt 0 ] || targets=(checkpoint api idx)
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 
 apt_install() {
@@ -52,7 +54,7 @@ for t in "${targets[@]}"; do
   [ -f "fuzz/fuzz_$t.c" ] || { echo "fuzz: no target fuzz/fuzz_$t.c"; exit 2; }
   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fopenmp \
     -Iinclude -Ibuild-fuzz/include "fuzz/fuzz_$t.c" build-fuzz/lib/libhessblock.a \
-    -lblis -llapacke -lm -o "build-fuzz/fuzz_$t"
+    -lblis -llapacke -lz -lm -o "build-fuzz/fuzz_$t"
   corpus="build-fuzz/corpus-$t"
   mkdir -p "$corpus"
   cp -n "fuzz/corpus/$t"/* "$corpus"/ 2>/dev/null || true

@@ -201,6 +201,13 @@ bad = [
     ["spectrum", "--probes", " 4"], ["spectrum", "--probes=\t4"], ["spectrum", "--sigma", " 0.1"],
     ["spectrum", "--probes", "4", "--probes", "5"], ["analyze", "--json", "--json"],
     ["spectrum", "--model", "mlp", "--model=gpt"],
+    # --data (docs/data.md): fashion-mnist fixes the input sizes; mlp and cnn only
+    ["train", "--data", "mnist"], ["train", "--data", "fashion-mnist"],
+    ["spectrum", "--model", "quadratic", "--data", "fashion-mnist"],
+    ["train", "--model", "mlp", "--data", "fashion-mnist", "--inputs", "32"],
+    ["spectrum", "--model", "cnn", "--data", "fashion-mnist", "--image", "16"],
+    ["train", "--model", "cnn", "--data", "fashion-mnist", "--classes", "3"],
+    ["train", "--model", "mlp", "--data-dir", "/tmp"],
 ]
 for args in bad:
     p = run(args)
@@ -212,6 +219,24 @@ p = run(["spectrum", "--steps", "8", "--steps", "8"])
 check("--steps" in p.stderr and "more than once" in p.stderr, f"duplicate option named: {p.stderr!r}")
 p = run(["train", "--optimizer", "adam", "--rank", "4"])
 check("--rank" in p.stderr and "sst or lora" in p.stderr, f"--rank with adam names the option: {p.stderr!r}")
+
+# ---- Fashion-MNIST (skipped without dataset-fashion-mnist) -------------------------------------
+p = run(["train", "--model", "mlp", "--data", "fashion-mnist", "--data-dir", os.path.join(SCRATCH, "no-such-dir"),
+         "--quiet"])
+check(p.returncode == 1 and "no-such-dir/train-images-idx3-ubyte.gz" in p.stderr, f"missing --data-dir: {p.stderr!r}")
+if os.path.exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"):
+    p = run(["train", "--model", "mlp", "--data", "fashion-mnist", "--width", "32", "--batch", "64",
+             "--batches", "4", "--steps", "30", "--json", "--quiet"])
+    if check(p.returncode == 0, f"train on fashion-mnist: {p.returncode} {p.stderr!r}"):
+        j = json.loads(p.stdout)
+        check(j["data"] == "fashion-mnist" and j["sizes"]["inputs"] == 784, f"fashion-mnist sizes: {j['sizes']}")
+        check(j["run"]["final_loss"] < 0.5 * j["run"]["loss"][0], f"fashion-mnist loss falls: {j['run']['loss'][0]} -> {j['run']['final_loss']}")
+        check(j["held_out_samples"] == 256 and j["held_out_accuracy"] > 0.5, f"held-out: {j['held_out_accuracy']}")
+    p = run(["spectrum", "--model", "cnn", "--data", "fashion-mnist", "--tiny", "--json", "--quiet"])
+    check(p.returncode == 0 and "fashion-mnist train" in json.loads(p.stdout or "{}").get("spectrum", {}).get("sizes_text", ""),
+          f"spectrum on fashion-mnist: {p.returncode} {p.stderr!r}")
+else:
+    SKIPS.append("fashion-mnist (dataset-fashion-mnist not installed)")
 
 # ---- unreadable files: exit 1 and the file named ---------------------------------------------
 missing = os.path.join(SCRATCH, "no-such-dir", "missing.ckpt")

@@ -77,6 +77,11 @@ typedef struct hb__model_vtable {
      * know its wrappers. NULL → the model takes no text data (HB_EUNSUPPORTED). */
     void (*text_shape)(const hb_model *m, size_t *vocab, size_t *context);
 
+    /* Optional: the model classifies images (hb_model_set_images, lib/data/images.c): the
+     * per-sample input shape, ndim 1 {features} (a flattened image) or 3 {channels, side,
+     * side} (a convolutional model), and the number of classes. NULL → HB_EUNSUPPORTED. */
+    void (*image_shape)(const hb_model *m, int *ndim, int64_t dims[3], int64_t *classes);
+
     /* Optional per-step hooks of a model that trains on a schedule of its own (the SST
      * wrapper's iterations): the trainer (lib/train) calls begin_step before the gradient
      * of step `step` and end_step after the update, through hb__model_begin_step /

@@ -59,6 +59,14 @@ static int cnn_synthetic(hb_model *m, size_t n, uint64_t stream, uint64_t first,
     return HB_OK;
 }
 
+/* Image data (hb_model_set_images): Cin × S × S. */
+static void cnn_image_shape(const hb_model *m, int *ndim, int64_t dims[3], int64_t *classes) {
+    const cnn_data *p = hb__net_model_user(m);
+    *ndim = 3;
+    dims[0] = p->Cin, dims[1] = p->S, dims[2] = p->S;
+    *classes = p->C;
+}
+
 static void cnn_free(hb_context *ctx, void *user) { hb__free(ctx, user); }
 
 /* Blocks features.{i}.weight (conv) / .bias (bias), head.weight/.bias (both head), PyTorch's
@@ -99,7 +107,7 @@ int hb__cnn_create(hb_context *ctx, const hb_model_config *cfg, hb_model **out) 
     hb_net *net = NULL;
     int rc = hb_net_create(ctx, (hb_dtype)hb__config_i64(cfg, HB_MK_DTYPE), &net);
     if (rc == HB_OK) rc = define(net, p, Wd, L, (hb_net_pool)hb__config_i64(cfg, HB_MK_POOL));
-    hb__net_hooks hooks = {"cnn", HB_MODEL_CNN, cnn_synthetic, NULL, p, cnn_free};
+    hb__net_hooks hooks = {"cnn", HB_MODEL_CNN, cnn_synthetic, NULL, p, cnn_free, cnn_image_shape};
     if (rc == HB_OK) rc = hb__model_create_net_hooks(net, &hooks, out);
     hb_net_free(net);
     if (rc != HB_OK) hb__free(ctx, p);

@@ -150,7 +150,7 @@ int hb__gpt_create(hb_context *ctx, const hb_model_config *cfg, hb_model **out) 
     hb_net *net = NULL;
     int rc = hb_net_create(ctx, (hb_dtype)hb__config_i64(cfg, HB_MK_DTYPE), &net);
     if (rc == HB_OK) rc = define(net, V, T, C, H, L);
-    hb__net_hooks hooks = {"gpt", HB_MODEL_GPT, gpt_synthetic, gpt_text_shape, g, gpt_free};
+    hb__net_hooks hooks = {"gpt", HB_MODEL_GPT, gpt_synthetic, gpt_text_shape, g, gpt_free, NULL};
     if (rc == HB_OK) rc = hb__model_create_net_hooks(net, &hooks, out);
     hb_net_free(net);
     if (rc != HB_OK) hb__free(ctx, g);

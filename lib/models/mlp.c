@@ -50,6 +50,14 @@ static int mlp_synthetic(hb_model *m, size_t n, uint64_t stream, uint64_t first,
     return HB_OK;
 }
 
+/* Image data (hb_model_set_images): a flattened image of D pixels. */
+static void mlp_image_shape(const hb_model *m, int *ndim, int64_t dims[3], int64_t *classes) {
+    const mlp_data *p = hb__net_model_user(m);
+    *ndim = 1;
+    dims[0] = p->D;
+    *classes = p->C;
+}
+
 static void mlp_free(hb_context *ctx, void *user) { hb__free(ctx, user); }
 
 /* Blocks layers.{i}.weight/.bias (linear, bias), head.weight/.bias (both head), PyTorch's
@@ -88,7 +96,7 @@ int hb__mlp_create(hb_context *ctx, const hb_model_config *cfg, hb_model **out) 
     int rc = hb_net_create(ctx, (hb_dtype)hb__config_i64(cfg, HB_MK_DTYPE), &net);
     if (rc == HB_OK)
         rc = define(net, D, H, L, C, (hb_activation)hb__config_i64(cfg, HB_MK_ACTIVATION));
-    hb__net_hooks hooks = {"mlp", HB_MODEL_MLP, mlp_synthetic, NULL, p, mlp_free};
+    hb__net_hooks hooks = {"mlp", HB_MODEL_MLP, mlp_synthetic, NULL, p, mlp_free, mlp_image_shape};
     if (rc == HB_OK) rc = hb__model_create_net_hooks(net, &hooks, out);
     hb_net_free(net);
     if (rc != HB_OK) hb__free(ctx, p);

@@ -219,6 +219,7 @@ static int new_state(const hb_net *net, const hb__net_hooks *hooks, hb__net_mode
         .accuracy = nm->ops[nm->loss].cls->accuracy ? hb__net_accuracy : NULL,
         .synthetic = hooks->synthetic,
         .text_shape = hooks->text_shape,
+        .image_shape = hooks->image_shape,
         .task_free = hb__net_task_free,
         .block_cost = hb__net_block_cost,
         .destroy = net_destroy,

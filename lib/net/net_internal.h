@@ -169,6 +169,9 @@ typedef struct hb__net_hooks {
     void (*text_shape)(const hb_model *m, size_t *vocab, size_t *context);
     void *user;         /* built-in state, freed with user_free */
     void (*user_free)(hb_context *ctx, void *user);
+    /* optional, as hb__model_vtable.image_shape (last, so positional initialisers of
+     * models without it need not name it) */
+    void (*image_shape)(const hb_model *m, int *ndim, int64_t dims[3], int64_t *classes);
 } hb__net_hooks;
 
 /* hb__model_create_net_hooks: as hb_model_create_net, with the built-in's hooks (copied;

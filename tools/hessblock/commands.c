@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "compute.h"
+#include "data_opts.h"
 #include "jobs.h"
 #include "presets.h"
 #include "results.h"
@@ -197,6 +198,27 @@ static int resolve_sizes(const char *cmd, int preset_ix, int tiny, model_opts *m
     return 0;
 }
 
+/* ---- data (data_opts.h) ---------------------------------------------------------------- */
+/* --data: the training split into m; its description appended to sizes. */
+static int set_data(hb_context *ctx, const data_opts *d, hb_model *m, int64_t batches, char *sizes,
+                    size_t nsizes) {
+    if (d->source == DATA_SYNTHETIC) return HB_OK;
+    char note[160] = "";
+    int rc = data_set_train(ctx, d, m, batches, note, sizeof note);
+    size_t l = strlen(sizes);
+    if (rc == HB_OK && l < nsizes) snprintf(sizes + l, nsizes - l, "; %s", note);
+    return rc;
+}
+
+/* train.json / --json: "data" and, with real data, the held-out figures. */
+static void json_held_out(jw *w, const data_opts *d, double loss, double acc, size_t n) {
+    jw_string(w, "data", data_choices[d->source]);
+    if (d->source == DATA_SYNTHETIC) return;
+    jw_number(w, "held_out_loss", loss);
+    jw_number(w, "held_out_accuracy", acc);
+    jw_number(w, "held_out_samples", (double)n);
+}
+
 /* ---- spectrum ---------------------------------------------------------------------- */
 /* Issue 12.4: name the numerically-zero blocks (left out of the scale-normalised JS0). */
 static void print_zero_blocks(const spec_result *s) {
@@ -218,8 +240,10 @@ int cmd_spectrum(int argc, char **argv, int first) {
     const char *checkpoint = NULL, *blocks = "all";
     spec_opts so = {.probes = 0, .steps = 0, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1,
                     .js_replicates = 100};
+    data_opts data = {0};
     opt_spec specs[] = {
         {"model", OPT_CHOICE, &kind, 0, 0, kind_choices, "KIND", "model [gpt]"},
+        DATA_OPTS(data),
         {"checkpoint", OPT_STRING, &checkpoint, 0, 0, NULL, "FILE",
          "analyse the parameters of this checkpoint (a checkpoint that records its model "
          "rebuilds it: no size options needed; older ones need the same kind and sizes)"},
@@ -260,6 +284,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
     mo.kind = kind_values[kind];
     mo.dtype = dtype_values[dtype];
     if ((rc = resolve_sizes(cmd, preset_ix, tiny, &mo, &given)) != 0) return rc;
+    if ((rc = data_fit_model(cmd, &data, &given, &mo)) != 0) return rc;
     const preset *pr = preset_get(given_preset(preset_ix, tiny) >= 0 ? given_preset(preset_ix, tiny)
                                                                     : PRESET_DEFAULT);
     if (!so.probes) so.probes = pr->probes;
@@ -316,6 +341,10 @@ int cmd_spectrum(int argc, char **argv, int first) {
                   : model_make(ctx, &mo, &m, sizes, sizeof sizes);
     if (rc != HB_OK) {
         status = report_failure(cmd, ctx, rc, "creating the model");
+        goto done;
+    }
+    if ((rc = set_data(ctx, &data, m, mo.batches, sizes, sizeof sizes)) != HB_OK) {
+        status = report_failure(cmd, ctx, rc, "reading the data");
         goto done;
     }
     if (checkpoint) {
@@ -537,8 +566,10 @@ int cmd_train(int argc, char **argv, int first) {
     train_opts to = {.lr = NAN, .momentum = 0.9, .wd = 0, .beta1 = 0.9, .beta2 = 0.999,
                      .eps = 1e-8, .steps = 100, .warmup = 0, .rank = -1, .sst_iteration = -1,
                      .rewarm = -1, .lora_alpha = NAN};
+    data_opts data = {0};
     opt_spec specs[] = {
         {"model", OPT_CHOICE, &kind, 0, 0, kind_choices, "KIND", "model [gpt]"},
+        DATA_OPTS(data),
         {"preset", OPT_CHOICE, &preset_ix, 0, 0, preset_choices, "P",
          "model sizes (below); size flags override [default]"},
         {"tiny", OPT_FLAG, &tiny, 0, 0, NULL, NULL, "the same as --preset tiny"},
@@ -649,6 +680,7 @@ int cmd_train(int argc, char **argv, int first) {
     mo.kind = kind_values[kind];
     mo.dtype = dtype_values[dtype];
     if ((rc = resolve_sizes(cmd, preset_ix, tiny, &mo, &given)) != 0) return rc;
+    if ((rc = data_fit_model(cmd, &data, &given, &mo)) != 0) return rc;
     /* the recorded model replaces the preset's sizes (model_make_recorded fills them) */
     if (recorded) mo = (model_opts){.kind = kind_values[kind], .dtype = dtype_values[dtype]};
     if (c.seed == SEED_UNSET) c.seed = 0;
@@ -671,6 +703,10 @@ int cmd_train(int argc, char **argv, int first) {
         status = report_failure(cmd, ctx, rc, "creating the model");
         goto done;
     }
+    if ((rc = set_data(ctx, &data, m, mo.batches, sizes, sizeof sizes)) != HB_OK) {
+        status = report_failure(cmd, ctx, rc, "reading the data");
+        goto done;
+    }
     to.heads = mo.heads;
     if (to.sst_method && compute_sst_convertible(m) == 0) {
         runtime_error(cmd, "--optimizer %s: this %s model has no 2-d linear block to convert",
@@ -684,6 +720,14 @@ int cmd_train(int argc, char **argv, int first) {
         if (run.failed_file) snprintf(what, sizeof what, "checkpoint '%s'", run.failed_file);
         else snprintf(what, sizeof what, "training");
         status = report_failure(cmd, ctx, rc, what);
+        goto done;
+    }
+    /* held-out evaluation: the t10k split, as many samples as the training data */
+    double held_loss = NAN, held_acc = NAN;
+    size_t held_n = 0;
+    if (data.source != DATA_SYNTHETIC && isfinite(run.final_loss) &&
+        (rc = data_evaluate_held_out(ctx, &data, m, mo.batches, &held_loss, &held_acc, &held_n)) != HB_OK) {
+        status = report_failure(cmd, ctx, rc, "the held-out evaluation");
         goto done;
     }
     progress_clear();
@@ -701,6 +745,7 @@ int cmd_train(int argc, char **argv, int first) {
         jw_string(&w, "dtype", dtype_choices[dtype]);
         jw_number(&w, "weight_decay", to.wd);
         json_train_run(&w, "run", &run, 1);
+        json_held_out(&w, &data, held_loss, held_acc, held_n);
         jw_end_object(&w);
         jw_finish(&w);
         if (outdir_close(cmd, f, c.out, "train.json")) goto done;
@@ -716,6 +761,7 @@ int cmd_train(int argc, char **argv, int first) {
         jw_string(&w, "dtype", dtype_choices[dtype]);
         jw_number(&w, "weight_decay", to.wd);
         json_train_run(&w, "run", &run, 1);
+        json_held_out(&w, &data, held_loss, held_acc, held_n);
         jw_number(&w, "total_seconds", now_seconds() - t0);
         jw_end_object(&w);
         jw_finish(&w);
@@ -725,6 +771,9 @@ int cmd_train(int argc, char **argv, int first) {
                kind_choices[kind], sizes, dtype_choices[dtype], to.optimizer, to.lr, to.wd,
                run.loss ? run.loss[0] : NAN, run.final_loss, (long long)run.steps, run.seconds,
                run.param_norm0, run.param_norm);
+        if (held_n)
+            printf("held-out (fashion-mnist t10k, %zu samples): loss %.6g, accuracy %.4f\n", held_n,
+                   held_loss, held_acc);
         if (run.sst_method) {
             int64_t rmin = run.rank, rmax = 0;
             for (size_t i = 0; run.layers && i < run.converted_blocks; i++) {

@@ -106,6 +106,9 @@ _add_batch = declare("hb_model_add_batch", c_int, [c_void_p, c_void_p, c_void_p]
 _num_batches = declare("hb_model_num_batches", c_size_t, [c_void_p])
 _num_samples = declare("hb_model_num_samples", c_size_t, [c_void_p])
 _set_text = declare("hb_model_set_text", c_int, [c_void_p, c_char_p, c_size_t, c_uint64])
+_set_images = declare("hb_model_set_images", c_int, [c_void_p, c_void_p, c_void_p, c_size_t, c_uint64])
+_set_images_norm = declare("hb_model_set_images_normalized", c_int,
+                           [c_void_p, c_void_p, c_void_p, c_size_t, c_uint64, c_double, c_double])
 _set_synthetic = declare("hb_model_set_synthetic", c_int, [c_void_p, c_size_t, c_uint64, c_uint64])
 _loss = declare("hb_model_loss", c_int, [c_void_p, PD])
 _loss_grad = declare("hb_model_loss_grad", c_int, [c_void_p, PD])
@@ -534,6 +537,28 @@ class Model(Handle):
         """hb_model_set_text (gpt): byte-level micro-batches from a text file; sample s is
         the window of context + 1 bytes at byte (s·context) mod (length − context)."""
         self._check(_set_text(self._ptr, os.fsencode(path), int(n_batches), int(first)))
+
+    def set_images(self, images, labels, n_batches=1, first=0, mean=None, std=None):
+        """hb_model_set_images (mlp, cnn): micro-batches of (N, H, W) images (pixels 0..255,
+        int32/float32/float64) and int32 labels; sample s is image s mod N. Pixels become
+        (x/255 − mean)/std: by default the mean and std of these images, else the given
+        ones (hb_model_set_images_normalized; use the training set's for held-out data)."""
+        ctx = self._ctx
+        ti = tl = None
+        try:
+            ti = images if isinstance(images, Tensor) else Tensor.wrap(ctx, check_array(images, "images"))
+            tl = labels if isinstance(labels, Tensor) else Tensor.wrap(ctx, check_array(labels, "labels"))
+            if mean is None and std is None:
+                self._check(_set_images(self._ptr, ti._ptr, tl._ptr, int(n_batches), int(first)))
+            elif mean is None or std is None:
+                raise InvalidArgument("give both mean and std, or neither", -1)
+            else:
+                self._check(_set_images_norm(self._ptr, ti._ptr, tl._ptr, int(n_batches), int(first),
+                                             float(mean), float(std)))
+        finally:
+            for t, src in ((ti, images), (tl, labels)):
+                if t is not None and t is not src:
+                    t.close()
 
     # ---- evaluation
     def loss(self):

@@ -156,6 +156,7 @@ GOOD = {   # parameter name -> world -> a valid value
     "V": lambda w: np.ones((2, N_QUAD)), "X": lambda w: np.ones(3), "A": lambda w: np.eye(3),
     "array": lambda w: np.zeros(3), "inputs": lambda w: np.zeros((4, 3)),
     "targets": lambda w: np.zeros(4, np.int32), "nodes": lambda w: [1.0, 2.0],
+    "images": lambda w: np.zeros((4, 1, 3), np.int32), "labels": lambda w: np.zeros(4, np.int32),
     "weights": lambda w: [0.5, 0.5], "grid": lambda w: np.linspace(0, 3, 5),
     "vector": lambda w: np.zeros(5), "x": lambda w: 1.0, "bits": lambda w: 0x3F80,
     "status": lambda w: -1, "dtype": lambda w: "f64", "k": lambda w: 1,

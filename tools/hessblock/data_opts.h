@@ -1,0 +1,44 @@
+/* --data / --data-dir of `train` and `spectrum` (docs/data.md, docs/cli.md): the built-in
+ * synthetic data (the default) or Fashion-MNIST from the Debian package for mlp and cnn.
+ * One small block, so another data source (text for gpt) is one more choice here. */
+#ifndef HB_TOOL_DATA_H
+#define HB_TOOL_DATA_H
+
+#include "compute.h"
+
+enum { DATA_SYNTHETIC = 0, DATA_FASHION_MNIST = 1 };
+#define DATA_DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
+
+typedef struct data_opts {
+    int source;      /* DATA_* (index into data_choices) */
+    const char *dir; /* NULL: DATA_DEFAULT_DIR */
+} data_opts;
+
+extern const char *const data_choices[];
+
+#define DATA_OPTS(d)                                                                        \
+    {"data", OPT_CHOICE, &(d).source, 0, 0, data_choices, "SRC",                            \
+     "synthetic (built-in, no download) or fashion-mnist (mlp, cnn: train-* trains and is "  \
+     "analysed, t10k-* is held out; sets inputs 784 / image 28, classes 10) [synthetic]"},   \
+    {"data-dir", OPT_STRING, &(d).dir, 0, 0, NULL, "DIR",                                   \
+     "directory of the Fashion-MNIST IDX files [" DATA_DEFAULT_DIR "]"}
+
+/* After the sizes are resolved: fit the model to the data (mlp inputs 784; cnn image 28,
+ * 1 channel; classes 10), unless a size flag in *given contradicts it (one line on stderr,
+ * EXIT_USAGE), or the model kind takes no images. --data-dir without --data fashion-mnist
+ * is a usage error too. Returns 0 or EXIT_USAGE. */
+int data_fit_model(const char *cmd, const data_opts *d, const model_opts *given, model_opts *mo);
+
+/* Replace m's data by `batches` micro-batches of the training images (first sample 0),
+ * normalised by the training set's mean and std; a no-op for synthetic data. *note gets
+ * a short description ("fashion-mnist train, 60000 images"). Returns HB_OK or the
+ * library's status (message on ctx). */
+int data_set_train(hb_context *ctx, const data_opts *d, hb_model *m, int64_t batches, char *note,
+                   size_t nnote);
+
+/* Held-out loss and accuracy of m on `batches` micro-batches of the t10k images
+ * (normalised as the training set). Returns HB_OK or the library's status. */
+int data_evaluate_held_out(hb_context *ctx, const data_opts *d, hb_model *m, int64_t batches,
+                           double *loss, double *accuracy, size_t *samples);
+
+#endif
