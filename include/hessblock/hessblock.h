@@ -28,5 +28,6 @@
 #include "hessblock/train.h"
 #include "hessblock/sst.h"
 #include "hessblock/net.h"
+#include "hessblock/text.h"
 
 #endif /* HESSBLOCK_H */
