@@ -28,7 +28,7 @@ from .core import (Status, ContextOption, LogLevel, Distribution, Context, versi
 from .tensor import DType, Tensor, dtype_size, f32_to_bf16, bf16_to_f32
 from .params import BlockKind, Init, BlockInfo, Params, block_kind_name
 from .model import ModelKind, ModelKey, Activation, QuadraticFamily, ModelConfig, Model
-from .model import BatchPart
+from .model import BatchPart, TextSplit, TextCorpus
 
 from . import slq as _slq, optim as _optim, checkpoint, study  # noqa: F401
 from . import train as _train, sst as _sst, plot  # noqa: F401 (plot imports matplotlib lazily)
