@@ -175,7 +175,7 @@ int hb_text_corpus_copy_tokens(const hb_text_corpus *c, hb_text_split split, siz
     HB_CHECK(c->ctx, s >= 0, HB_EINVAL, "unknown split %d", (int)split);
     HB_CHECK(c->ctx, out || n == 0, HB_EINVAL, "out is NULL");
     HB_CHECK(c->ctx, offset <= c->len[s] && n <= c->len[s] - offset, HB_ERANGE,
-             "tokens %zu..%zu+%zu are beyond the split's %zu", offset, offset, n, c->len[s]);
+             "%zu tokens from offset %zu run beyond the split's %zu", n, offset, c->len[s]);
     for (size_t i = 0; i < n; i++) out[i] = c->tok[s][offset + i];
     return HB_OK;
 }
