@@ -544,6 +544,40 @@ static void c_model_set_images(hb_context *ctx, fault *f, int arg) {
     hb_model_free(m);
 }
 
+/* Text corpora: arg 0 from files, 1 from buffers, 2 hb_model_set_corpus (a gpt, whose
+ * data must be intact after a failure). */
+static void c_text(hb_context *ctx, fault *f, int arg) {
+    char path[2][128];
+    const char *paths[2] = {path[0], path[1]};
+    /* ≤ 11 distinct bytes: the gpt of make_kind has a vocabulary of 11 */
+    static const char text[2][40] = {"a bad cab faced a dead bee.\n", "fed, aged, caged\n"};
+    const void *data[2] = {text[0], text[1]};
+    size_t sizes[2] = {strlen(text[0]), strlen(text[1])};
+    for (int i = 0; i < 2; i++) {
+        temp_path(path[i], sizeof path[i], i ? "corpus1" : "corpus0");
+        FILE *fp = fopen(path[i], "wb");
+        ck_assert_ptr_nonnull(fp);
+        fputs(text[i], fp);
+        fclose(fp);
+    }
+    hb_text_corpus *c = NULL;
+    if (arg == 0) FAULT_CALL(f, hb_text_corpus_create(ctx, 2, paths, &c));
+    else if (arg == 1) FAULT_CALL(f, hb_text_corpus_create_buffers(ctx, 2, data, sizes, &c));
+    else OK(hb_text_corpus_create(ctx, 2, paths, &c));
+    for (int i = 0; i < 2; i++) remove(path[i]);
+    size_t V = hb_text_corpus_vocab_size(c);
+    digest_f64(f, (double)V);
+    digest_f64(f, (double)hb_text_corpus_num_tokens(c, HB_SPLIT_TRAIN));
+    digest_f64(f, (double)hb_text_corpus_num_tokens(c, HB_SPLIT_VALID));
+    if (arg == 2) {
+        hb_model *m = make_kind(ctx, HB_MODEL_GPT, HB_F32);
+        FAULT_CALL(f, hb_model_set_corpus(m, c, HB_SPLIT_TRAIN, 2, 1));
+        digest_model(f, m);
+        hb_model_free(m);
+    }
+    hb_text_corpus_free(c);
+}
+
 /* Evaluations: arg = model * 8 + which (0 loss, 1 loss_grad, 2 accuracy, 3 hvp, 4 multi,
  * 5 block_hvp). */
 static void c_model_eval(hb_context *ctx, fault *f, int arg) {
@@ -981,6 +1015,9 @@ static void c_trainer(hb_context *ctx, fault *f, int arg) {
     X(hb_model_set_images, c_model_set_images, M_MLP * 2)                                    \
     X(hb_model_set_images, c_model_set_images, M_CNN * 2)                                    \
     X(hb_model_set_images_normalized, c_model_set_images, M_MLP * 2 + 1)                     \
+    X(hb_text_corpus_create, c_text, 0)                                                      \
+    X(hb_text_corpus_create_buffers, c_text, 1)                                              \
+    X(hb_model_set_corpus, c_text, 2)                                                        \
     X(hb_model_loss, c_model_eval, M_MLP * 8 + 0)                                            \
     X(hb_model_loss, c_model_eval, M_GPT * 8 + 0)                                            \
     X(hb_model_loss, c_model_eval, M_CNN * 8 + 0)                                            \
@@ -1085,6 +1122,12 @@ static void c_trainer(hb_context *ctx, fault *f, int arg) {
  * NO_ALLOC(hb_f32_to_bf16, "converts one value")
  * NO_ALLOC(hb_linop_free, "frees only")
  * NO_ALLOC(hb_linop_size, "reads fields")
+ * NO_ALLOC(hb_text_corpus_free, "frees only")
+ * NO_ALLOC(hb_text_corpus_vocab_size, "reads fields")
+ * NO_ALLOC(hb_text_corpus_token_byte, "reads fields")
+ * NO_ALLOC(hb_text_corpus_byte_token, "reads fields")
+ * NO_ALLOC(hb_text_corpus_num_tokens, "reads fields")
+ * NO_ALLOC(hb_text_corpus_copy_tokens, "copies into the caller's array")
  * NO_ALLOC(hb_model_batch_copy, "copies into the caller's buffer")
  * NO_ALLOC(hb_model_batch_shape, "reads fields")
  * NO_ALLOC(hb_model_config_free, "frees only")

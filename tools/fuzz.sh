@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Fuzz the library with libFuzzer (+ AddressSanitizer, UBSan) for a bounded time per target.
-#   bash tools/fuzz.sh [seconds=60] [target...]      targets: checkpoint api idx (default: all)
+#   bash tools/fuzz.sh [seconds=60] [target...]      targets: checkpoint text api idx (default: all)
 # Installs clang, the libFuzzer runtime and clang's OpenMP with apt-get when missing
 # (needs root or sudo), builds the library with clang into build-fuzz/, runs each target
 # fuzz/fuzz_<target>.c for `seconds` on a copy of its seed corpus fuzz/corpus/<target>,
 # and fails if the fuzzer finds a crash, a leak or a sanitizer report (the input is left
 # in build-fuzz/crash-*; make it a regression test).
 #   checkpoint  hb_checkpoint_load_buffer on mutated checkpoints (fuzz/fuzz_checkpoint.c)
+#   text        hb_text_corpus_create(_buffers) and hb_model_set_corpus on inputs cut into
+#               1-4 sources, both constructors compared (fuzz/fuzz_text.c)
 #   api         random sequences of public calls with often invalid arguments, incl. the
 #               network builder and versioned callbacks
 #               (fuzz/fuzz_api.c)
@@ -17,7 +19,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(checkpoint api idx)
+[ ${#targets[@]} -gt 0 ] || targets=(checkpoint text api idx)
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 
 apt_install() {

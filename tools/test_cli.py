@@ -1150,5 +1150,38 @@ if not unavailable(p, "train"):
     p = run(["spectrum", "--checkpoint", old, "--quiet"])
     check(p.returncode == 1 and old in p.stderr, f"old checkpoint alone: {p.returncode} {p.stderr!r}")
 
+# ---- --data text (gpt; docs/data.md "Text") -------------------------------------------------
+for args in (["train", "--model", "mlp", "--data", "text"], ["spectrum", "--text-dir", SCRATCH],
+             ["train", "--data", "words"]):
+    p = run(args)
+    check(p.returncode == 2 and p.stdout == "" and len(p.stderr.strip().splitlines()) == 1,
+          f"{args}: {p.returncode} {p.stderr!r}")
+td = fresh("textdir")
+os.makedirs(td)
+open(os.path.join(td, "b.txt"), "w").write("the second file, read after a.txt. " * 4)
+open(os.path.join(td, "a.txt"), "w").write("The first file of a tiny corpus; it has text. " * 4)
+open(os.path.join(td, "a.txt.dat"), "wb").write(bytes(range(256)))   # a fortune index: skipped
+p = run(["train", "--data", "text", "--text-dir", td, "--tiny", "--steps", "20", "--lr", "0.01",
+         "--json", "--quiet"])
+if check(p.returncode == 0, f"train --data text --text-dir: {p.returncode} {p.stderr}"):
+    j = strict_json(p.stdout, "train text")
+    V = len(set(open(os.path.join(td, "a.txt")).read() + open(os.path.join(td, "b.txt")).read()))
+    check(j["data"] == "text" and j["sizes"]["vocab"] == V, f"text vocab {j['sizes']} vs {V}")
+    check(math.isfinite(j["valid_loss_start"]) and j["valid_loss_end"] < j["valid_loss_start"],
+          f"validation loss {j['valid_loss_start']} -> {j['valid_loss_end']}")
+p = run(["train", "--data", "text", "--text-dir", td, "--tiny", "--vocab", "5", "--steps", "1"])
+check(p.returncode == 2 and "--vocab 5" in p.stderr, f"--vocab below the text's: {p.returncode} {p.stderr!r}")
+p = run(["train", "--data", "text", "--text-dir", os.path.join(td, "none"), "--tiny"])
+check(p.returncode == 1 and "none" in p.stderr, f"missing --text-dir: {p.returncode} {p.stderr!r}")
+p = run(["spectrum", "--data", "text", "--text-dir", td, "--tiny", "--json", "--quiet"])
+if check(p.returncode == 0, f"spectrum --data text: {p.returncode} {p.stderr}"):
+    check_spectrum(strict_json(p.stdout, "spectrum text")["spectrum"], "spectrum text", False)
+if os.path.isdir("/usr/share/games/fortunes"):
+    p = run(["train", "--data", "text", "--tiny", "--steps", "2", "--json", "--quiet"])
+    check(p.returncode == 0 and strict_json(p.stdout, "fortunes")["sizes"]["vocab"] > 60,
+          f"train on the Debian text: {p.returncode} {p.stderr}")
+else:
+    SKIPS.append("Debian fortunes")
+
 print(f"{len(FAILS)} failure(s); skipped (not in this build): {', '.join(SKIPS) or 'none'}")
 sys.exit(1 if FAILS else 0)

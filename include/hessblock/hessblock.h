@@ -30,5 +30,6 @@
 #include "hessblock/sst.h"
 #include "hessblock/net.h"
 #include "hessblock/data.h"
+#include "hessblock/text.h"
 
 #endif /* HESSBLOCK_H */

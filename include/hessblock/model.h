@@ -196,7 +196,9 @@ HB_API int hb_model_set_synthetic(hb_model *m, size_t n_batches, uint64_t stream
  * targets the same shifted by one. Returns HB_OK, HB_EINVAL, HB_EUNSUPPORTED (neither a
  * gpt nor a wrapper of one), HB_EIO (the file cannot be opened or read; the message names
  * it), HB_EFORMAT (fewer than context + 1 bytes), HB_ERANGE (a byte >= vocabulary),
- * HB_ENOMEM. Nothing changes on failure. */
+ * HB_EOVERFLOW (more than HB_TEXT_MAX_BYTES bytes, hessblock/text.h: refused before
+ * reading), HB_ENOMEM. Nothing changes on failure. For several files, a character-level
+ * vocabulary and a train/validation split see hb_model_set_corpus (text.h). */
 HB_API int hb_model_set_text(hb_model *m, const char *path, size_t n_batches, uint64_t first);
 
 /* ---- Evaluation ---------------------------------------------------------------------- */

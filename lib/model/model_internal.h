@@ -189,6 +189,14 @@ hb_model_kind hb__config_kind(const hb_model_config *cfg);
  * registry order) with its value, into out[0..max); returns the number written. */
 size_t hb__config_entries(const hb_model_config *cfg, hb__origin_key *out, size_t max);
 
+/* hb__model_set_windows: replace m's data (a model with text_shape) by n_batches
+ * micro-batches of windows of the token sequence tok[0 … len) (ids < the model's
+ * vocabulary, checked by the caller), sample s starting at (s·T) mod (len − T)
+ * (lib/model/text.c; hb_model_set_text and hb_model_set_corpus). HB_EFORMAT when
+ * len < T + 1; HB_ENOMEM. Nothing changes on failure. */
+int hb__model_set_windows(hb_model *m, const uint8_t *tok, size_t len, size_t n_batches,
+                          uint64_t first);
+
 /* hb__model_data_changed: record in the params' origin what the model's data now is
  * (HB__DATA_*; for synthetic data the context seed and the arguments of the call). A
  * no-op for params without origin. Never fails. */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "hessblock/text.h"
 #include "model/model_internal.h"
 
 int hb_model_set_text(hb_model *m, const char *path, size_t n_batches, uint64_t first) {
@@ -32,6 +33,11 @@ int hb_model_set_text(hb_model *m, const char *path, size_t n_batches, uint64_t 
         fclose(f);
         return hb__fail(ctx, HB_EIO, "cannot read text file '%s'", path);
     }
+    if ((uint64_t)len > HB_TEXT_MAX_BYTES) {
+        fclose(f);
+        return hb__fail(ctx, HB_EOVERFLOW, "text file '%s' has %ld bytes, more than HB_TEXT_MAX_BYTES",
+                        path, len);
+    }
     if ((size_t)len < T + 1) {
         fclose(f);
         return hb__fail(ctx, HB_EFORMAT, "text file '%s' has %ld bytes, fewer than context + 1 = %zu",
@@ -50,10 +56,26 @@ int hb_model_set_text(hb_model *m, const char *path, size_t n_batches, uint64_t 
         if (text[i] >= V)
             rc = hb__fail(ctx, HB_ERANGE, "byte %u at offset %zu of '%s' is outside the vocabulary [0, %zu)",
                           text[i], i, path, V);
+    if (rc == HB_OK) rc = hb__model_set_windows(m, text, (size_t)len, n_batches, first);
+    hb__free(ctx, text);
+    return rc;
+}
+
+/* The windows of one token sequence (a file's bytes, a corpus split): shared by
+ * hb_model_set_text and hb_model_set_corpus so both sample identically. */
+int hb__model_set_windows(hb_model *m, const uint8_t *tok, size_t len, size_t n_batches,
+                          uint64_t first) {
+    hb_context *ctx = m->ctx;
+    size_t V = 0, T = 0;
+    m->vt->text_shape(m, &V, &T);
+    (void)V;
+    HB_CHECK(ctx, len >= T + 1, HB_EFORMAT, "%zu tokens are fewer than context + 1 = %zu", len,
+             T + 1);
     /* Build the new batch list aside, then swap (nothing changes on failure). */
-    size_t bs = (size_t)m->default_batch, windows = (size_t)len - T;
-    hb__batch *list = rc == HB_OK ? hb__calloc(ctx, n_batches, sizeof *list, "batch list") : NULL;
-    if (rc == HB_OK && !list) rc = HB_ENOMEM;
+    int rc = HB_OK;
+    size_t bs = (size_t)m->default_batch, windows = len - T;
+    hb__batch *list = hb__calloc(ctx, n_batches, sizeof *list, "batch list");
+    if (!list) return HB_ENOMEM;
     int64_t shape[2] = {(int64_t)bs, (int64_t)T};
     for (size_t b = 0; b < n_batches && rc == HB_OK; b++) {
         rc = hb_tensor_create(ctx, HB_I32, 2, shape, &list[b].inputs);
@@ -65,14 +87,13 @@ int hb_model_set_text(hb_model *m, const char *path, size_t n_batches, uint64_t 
             uint64_t sample = first + b * bs + i;
             size_t o = (size_t)((sample % windows) * (uint64_t)T % windows);
             for (size_t t = 0; t < T; t++) {
-                x[i * T + t] = text[o + t];
-                y[i * T + t] = text[o + t + 1];
+                x[i * T + t] = tok[o + t];
+                y[i * T + t] = tok[o + t + 1];
             }
         }
     }
-    hb__free(ctx, text);
     if (rc != HB_OK) {
-        for (size_t b = 0; list && b < n_batches; b++) {
+        for (size_t b = 0; b < n_batches; b++) {
             hb_tensor_free(list[b].inputs);
             hb_tensor_free(list[b].targets);
         }
@@ -87,6 +108,6 @@ int hb_model_set_text(hb_model *m, const char *path, size_t n_batches, uint64_t 
     m->batches = list;
     m->n_batches = m->cap_batches = n_batches;
     m->n_samples = n_batches * bs;
-    hb__model_data_changed(m, HB__DATA_EXTERNAL, 0, 0, 0); /* a file: not recorded */
+    hb__model_data_changed(m, HB__DATA_EXTERNAL, 0, 0, 0); /* a file or corpus: not recorded */
     return HB_OK;
 }

@@ -14,6 +14,7 @@
 #include "presets.h"
 #include "results.h"
 #include "runstate.h"
+#include "textdata.h"
 
 static const char *const js_blocks_choices[] = {"all", "weights", NULL};
 #define JS_BLOCKS_HELP                                                                      \
@@ -202,7 +203,7 @@ static int resolve_sizes(const char *cmd, int preset_ix, int tiny, model_opts *m
 /* --data: the training split into m; its description appended to sizes. */
 static int set_data(hb_context *ctx, const data_opts *d, hb_model *m, int64_t batches, char *sizes,
                     size_t nsizes) {
-    if (d->source == DATA_SYNTHETIC) return HB_OK;
+    if (d->source != DATA_FASHION_MNIST) return HB_OK; /* text: textdata_set */
     char note[160] = "";
     int rc = data_set_train(ctx, d, m, batches, note, sizeof note);
     size_t l = strlen(sizes);
@@ -213,7 +214,7 @@ static int set_data(hb_context *ctx, const data_opts *d, hb_model *m, int64_t ba
 /* train.json / --json: "data" and, with real data, the held-out figures. */
 static void json_held_out(jw *w, const data_opts *d, double loss, double acc, size_t n) {
     jw_string(w, "data", data_choices[d->source]);
-    if (d->source == DATA_SYNTHETIC) return;
+    if (d->source != DATA_FASHION_MNIST) return;
     jw_number(w, "held_out_loss", loss);
     jw_number(w, "held_out_accuracy", acc);
     jw_number(w, "held_out_samples", (double)n);
@@ -236,6 +237,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
     common_defaults(&c);
     c.seed = SEED_UNSET;
     model_opts mo = {0}, given = {0};
+    text_opts td = {.data = -1}; /* --data / --text-dir (textdata.h) */
     int kind = -1, dtype = -1, full = 0, tiny = 0, preset_ix = -1; /* -1: not given */
     const char *checkpoint = NULL, *blocks = "all";
     spec_opts so = {.probes = 0, .steps = 0, .grid = 256, .sigma_rel = 0.01, .full = 0, .blocks = 1,
@@ -251,6 +253,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
          "model sizes and SLQ defaults (below); size flags override [default]"},
         {"tiny", OPT_FLAG, &tiny, 0, 0, NULL, NULL, "the same as --preset tiny"},
         MODEL_SIZE_OPTS(given),
+        TEXT_DATA_OPTS(td),
         {"dtype", OPT_CHOICE, &dtype, 0, 0, dtype_choices, "T", "parameter dtype [f64]"},
         {"probes", OPT_INT, &so.probes, 1, 1024, NULL, "N",
          "SLQ probe vectors [preset: default 4, tiny 2, ref 10, large 4]"},
@@ -285,6 +288,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
     mo.dtype = dtype_values[dtype];
     if ((rc = resolve_sizes(cmd, preset_ix, tiny, &mo, &given)) != 0) return rc;
     if ((rc = data_fit_model(cmd, &data, &given, &mo)) != 0) return rc;
+    td.data = data.source == DATA_TEXT ? TEXT_DATA_TEXT : -1;
     const preset *pr = preset_get(given_preset(preset_ix, tiny) >= 0 ? given_preset(preset_ix, tiny)
                                                                     : PRESET_DEFAULT);
     if (!so.probes) so.probes = pr->probes;
@@ -320,6 +324,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
     }
     /* the recorded model replaces the preset's sizes (model_make_recorded fills them) */
     if (recorded) mo = (model_opts){.kind = kind_values[kind], .dtype = dtype_values[dtype]};
+    if ((rc = textdata_check(cmd, &td, kind_values[kind])) != 0) { free(blist); return rc; }
     if (c.seed == SEED_UNSET) c.seed = 0;
     const char *missing = compute_missing_spectrum();
     if (missing) {
@@ -335,6 +340,10 @@ int cmd_spectrum(int argc, char **argv, int first) {
     spec_result sr = {0};
     char sizes[256] = "";
     double t0 = now_seconds();
+    if ((rc = textdata_load(cmd, ctx, &td, &mo, &given)) != 0) {
+        status = rc;
+        goto done;
+    }
     progress_stage("%s: building the model%s", kind_choices[kind],
                    recorded ? " the checkpoint records" : "");
     rc = recorded ? model_make_recorded(ctx, checkpoint, &mo, &m, sizes, sizeof sizes)
@@ -346,6 +355,17 @@ int cmd_spectrum(int argc, char **argv, int first) {
     if ((rc = set_data(ctx, &data, m, mo.batches, sizes, sizeof sizes)) != HB_OK) {
         status = report_failure(cmd, ctx, rc, "reading the data");
         goto done;
+    }
+    if (td.corpus) { /* the Hessian of the training split's loss */
+        if ((rc = textdata_set(m, &td, HB_SPLIT_TRAIN, mo.batches)) != HB_OK) {
+            status = report_failure(cmd, ctx, rc, "setting the text data");
+            goto done;
+        }
+        size_t l = strlen(sizes);
+        if (l + 2 < sizeof sizes) {
+            snprintf(sizes + l, sizeof sizes - l, "; ");
+            textdata_describe(&td, sizes + l + 2, sizeof sizes - l - 2);
+        }
     }
     if (checkpoint) {
         if ((rc = compute_load_checkpoint(ctx, m, checkpoint)) != HB_OK) {
@@ -426,6 +446,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
 done:
     spec_result_free(&sr);
     hb_model_free(m);
+    textdata_free(&td);
     hb_context_free(ctx);
     free(blist);
     return status;
@@ -562,6 +583,7 @@ int cmd_train(int argc, char **argv, int first) {
     common_defaults(&c);
     c.seed = SEED_UNSET;
     model_opts mo = {0}, given = {0};
+    text_opts td = {.data = -1}; /* --data / --text-dir (textdata.h) */
     int kind = -1, dtype = -1, optim = 1, sched = 0, tiny = 0, sr = 0, preset_ix = -1; /* -1: not given */
     train_opts to = {.lr = NAN, .momentum = 0.9, .wd = 0, .beta1 = 0.9, .beta2 = 0.999,
                      .eps = 1e-8, .steps = 100, .warmup = 0, .rank = -1, .sst_iteration = -1,
@@ -574,6 +596,7 @@ int cmd_train(int argc, char **argv, int first) {
          "model sizes (below); size flags override [default]"},
         {"tiny", OPT_FLAG, &tiny, 0, 0, NULL, NULL, "the same as --preset tiny"},
         MODEL_SIZE_OPTS(given),
+        TEXT_DATA_OPTS(td),
         {"dtype", OPT_CHOICE, &dtype, 0, 0, dtype_choices, "T",
          "parameter dtype (bf16: stored in bf16, computed in f32) [f64]"},
         {"stochastic-rounding", OPT_FLAG, &sr, 0, 0, NULL, NULL, "bf16: round stochastically"},
@@ -681,8 +704,10 @@ int cmd_train(int argc, char **argv, int first) {
     mo.dtype = dtype_values[dtype];
     if ((rc = resolve_sizes(cmd, preset_ix, tiny, &mo, &given)) != 0) return rc;
     if ((rc = data_fit_model(cmd, &data, &given, &mo)) != 0) return rc;
+    td.data = data.source == DATA_TEXT ? TEXT_DATA_TEXT : -1;
     /* the recorded model replaces the preset's sizes (model_make_recorded fills them) */
     if (recorded) mo = (model_opts){.kind = kind_values[kind], .dtype = dtype_values[dtype]};
+    if ((rc = textdata_check(cmd, &td, kind_values[kind])) != 0) return rc;
     if (c.seed == SEED_UNSET) c.seed = 0;
     const char *missing = to.sst_method ? compute_missing_sst() : compute_missing_train();
     if (missing) {
@@ -696,7 +721,11 @@ int cmd_train(int argc, char **argv, int first) {
     hb_model *m = NULL;
     train_run run = {0};
     char sizes[256] = "";
-    double t0 = now_seconds();
+    double t0 = now_seconds(), valid0 = NAN, valid1 = NAN;
+    if ((rc = textdata_load(cmd, ctx, &td, &mo, &given)) != 0) {
+        status = rc;
+        goto done;
+    }
     rc = recorded ? model_make_recorded(ctx, to.resume, &mo, &m, sizes, sizeof sizes)
                   : model_make(ctx, &mo, &m, sizes, sizeof sizes);
     if (rc != HB_OK) {
@@ -706,6 +735,20 @@ int cmd_train(int argc, char **argv, int first) {
     if ((rc = set_data(ctx, &data, m, mo.batches, sizes, sizeof sizes)) != HB_OK) {
         status = report_failure(cmd, ctx, rc, "reading the data");
         goto done;
+    }
+    if (td.corpus) { /* validation loss at the start, then train on the training split */
+        rc = textdata_set(m, &td, HB_SPLIT_VALID, mo.batches);
+        if (!rc) rc = hb_model_loss(m, &valid0);
+        if (!rc) rc = textdata_set(m, &td, HB_SPLIT_TRAIN, mo.batches);
+        if (rc != HB_OK) {
+            status = report_failure(cmd, ctx, rc, "setting the text data");
+            goto done;
+        }
+        size_t l = strlen(sizes);
+        if (l + 2 < sizeof sizes) {
+            snprintf(sizes + l, sizeof sizes - l, "; ");
+            textdata_describe(&td, sizes + l + 2, sizeof sizes - l - 2);
+        }
     }
     to.heads = mo.heads;
     if (to.sst_method && compute_sst_convertible(m) == 0) {
@@ -725,12 +768,20 @@ int cmd_train(int argc, char **argv, int first) {
     /* held-out evaluation: the t10k split, as many samples as the training data */
     double held_loss = NAN, held_acc = NAN;
     size_t held_n = 0;
-    if (data.source != DATA_SYNTHETIC && isfinite(run.final_loss) &&
+    if (data.source == DATA_FASHION_MNIST && isfinite(run.final_loss) &&
         (rc = data_evaluate_held_out(ctx, &data, m, mo.batches, &held_loss, &held_acc, &held_n)) != HB_OK) {
         status = report_failure(cmd, ctx, rc, "the held-out evaluation");
         goto done;
     }
     progress_clear();
+    if (td.corpus) { /* the trained model (an SST/LoRA run syncs it) on the validation split */
+        rc = textdata_set(m, &td, HB_SPLIT_VALID, mo.batches);
+        if (!rc) rc = hb_model_loss(m, &valid1);
+        if (rc != HB_OK) {
+            status = report_failure(cmd, ctx, rc, "the validation loss");
+            goto done;
+        }
+    }
     if (c.out) {
         if (write_train_run_files(cmd, c.out, &run)) goto done;
         FILE *f = outdir_open(cmd, c.out, "train.json");
@@ -744,6 +795,10 @@ int cmd_train(int argc, char **argv, int first) {
         jw_string(&w, "sizes_text", sizes);
         jw_string(&w, "dtype", dtype_choices[dtype]);
         jw_number(&w, "weight_decay", to.wd);
+        if (td.corpus) {
+            jw_number(&w, "valid_loss_start", valid0);
+            jw_number(&w, "valid_loss_end", valid1);
+        }
         json_train_run(&w, "run", &run, 1);
         json_held_out(&w, &data, held_loss, held_acc, held_n);
         jw_end_object(&w);
@@ -760,6 +815,10 @@ int cmd_train(int argc, char **argv, int first) {
         jw_string(&w, "sizes_text", sizes);
         jw_string(&w, "dtype", dtype_choices[dtype]);
         jw_number(&w, "weight_decay", to.wd);
+        if (td.corpus) {
+            jw_number(&w, "valid_loss_start", valid0);
+            jw_number(&w, "valid_loss_end", valid1);
+        }
         json_train_run(&w, "run", &run, 1);
         json_held_out(&w, &data, held_loss, held_acc, held_n);
         jw_number(&w, "total_seconds", now_seconds() - t0);
@@ -774,6 +833,7 @@ int cmd_train(int argc, char **argv, int first) {
         if (held_n)
             printf("held-out (fashion-mnist t10k, %zu samples): loss %.6g, accuracy %.4f\n", held_n,
                    held_loss, held_acc);
+        if (td.corpus) printf("validation loss %.6g -> %.6g\n", valid0, valid1);
         if (run.sst_method) {
             int64_t rmin = run.rank, rmax = 0;
             for (size_t i = 0; run.layers && i < run.converted_blocks; i++) {
@@ -802,6 +862,7 @@ int cmd_train(int argc, char **argv, int first) {
 done:
     train_run_free(&run);
     hb_model_free(m);
+    textdata_free(&td);
     hb_context_free(ctx);
     return status;
 }

@@ -5,12 +5,12 @@
 #include "cli.h"
 #include "data_opts.h"
 
-const char *const data_choices[] = {"synthetic", "fashion-mnist", NULL};
+const char *const data_choices[] = {"synthetic", "fashion-mnist", "text", NULL};
 
 enum { FMNIST_SIDE = 28, FMNIST_CLASSES = 10 };
 
 int data_fit_model(const char *cmd, const data_opts *d, const model_opts *given, model_opts *mo) {
-    if (d->source == DATA_SYNTHETIC) {
+    if (d->source != DATA_FASHION_MNIST) { /* synthetic, or text (textdata.c) */
         if (d->dir) {
             usage_error(cmd, "--data-dir needs --data fashion-mnist");
             return EXIT_USAGE;
@@ -72,7 +72,7 @@ static int train_stats(hb_context *ctx, const data_opts *d, double *mean, double
 
 int data_set_train(hb_context *ctx, const data_opts *d, hb_model *m, int64_t batches, char *note,
                    size_t nnote) {
-    if (d->source == DATA_SYNTHETIC) return HB_OK;
+    if (d->source != DATA_FASHION_MNIST) return HB_OK;
     hb_tensor *x = NULL, *y = NULL;
     double mean = 0, std = 1;
     int rc = train_stats(ctx, d, &mean, &std, &x, &y);

@@ -6,7 +6,7 @@
 
 #include "compute.h"
 
-enum { DATA_SYNTHETIC = 0, DATA_FASHION_MNIST = 1 };
+enum { DATA_SYNTHETIC = 0, DATA_FASHION_MNIST = 1, DATA_TEXT = 2 }; /* DATA_TEXT: textdata.h */
 #define DATA_DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
 
 typedef struct data_opts {
@@ -18,8 +18,9 @@ extern const char *const data_choices[];
 
 #define DATA_OPTS(d)                                                                        \
     {"data", OPT_CHOICE, &(d).source, 0, 0, data_choices, "SRC",                            \
-     "synthetic (built-in, no download) or fashion-mnist (mlp, cnn: train-* trains and is "  \
-     "analysed, t10k-* is held out; sets inputs 784 / image 28, classes 10) [synthetic]"},   \
+     "synthetic (built-in, no download), fashion-mnist (mlp, cnn: train-* trains and is "    \
+     "analysed, t10k-* is held out; sets inputs 784 / image 28, classes 10) or text (gpt: "  \
+     "a character-level corpus, docs/data.md) [synthetic]"},                                \
     {"data-dir", OPT_STRING, &(d).dir, 0, 0, NULL, "DIR",                                   \
      "directory of the Fashion-MNIST IDX files [" DATA_DEFAULT_DIR "]"}
 

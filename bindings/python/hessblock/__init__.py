@@ -30,6 +30,7 @@ from .params import BlockKind, Init, BlockInfo, Params, block_kind_name
 from .model import ModelKind, ModelKey, Activation, QuadraticFamily, ModelConfig, Model
 from .model import BatchPart
 from .data import idx_read, images_stats, FASHION_MNIST_DIR  # noqa: F401
+from .model import BatchPart, TextSplit, TextCorpus
 
 from . import slq as _slq, optim as _optim, checkpoint, study  # noqa: F401
 from . import train as _train, sst as _sst, plot  # noqa: F401 (plot imports matplotlib lazily)

@@ -559,6 +559,13 @@ class Model(Handle):
             for t, src in ((ti, images), (tl, labels)):
                 if t is not None and t is not src:
                     t.close()
+    def set_corpus(self, corpus, split="train", n_batches=1, first=0):
+        """hb_model_set_corpus (gpt): micro-batches of windows of one split ('train' or
+        'valid') of a TextCorpus, sampled as set_text samples a file. The model's vocab
+        must be at least corpus.vocab_size (RangeError otherwise)."""
+        c = require(corpus, TextCorpus, "corpus")
+        self._check(_set_corpus(self._ptr, c, int(to_enum(TextSplit, split, "text split")),
+                                int(n_batches), int(first)))
 
     # ---- evaluation
     def loss(self):
@@ -638,3 +645,107 @@ class Model(Handle):
         if self.closed:
             return "<hessblock.Model closed>"
         return "<hessblock.Model %s n=%d>" % (self.name, self.n)
+
+
+# ---- Text corpora (hessblock/text.h) ------------------------------------------------------
+class TextSplit(enum.IntEnum):
+    """hb_text_split: the last tenth of every source validates, the rest trains."""
+    TRAIN = 1
+    VALID = 2
+
+
+_corpus_create = declare("hb_text_corpus_create", c_int,
+                         [c_void_p, c_size_t, P(c_char_p), P(c_void_p)])
+_corpus_create_buffers = declare("hb_text_corpus_create_buffers", c_int,
+                                 [c_void_p, c_size_t, P(c_void_p), P(c_size_t), P(c_void_p)])
+_corpus_free = declare("hb_text_corpus_free", None, [c_void_p])
+_corpus_vocab = declare("hb_text_corpus_vocab_size", c_size_t, [c_void_p])
+_corpus_token_byte = declare("hb_text_corpus_token_byte", c_int, [c_void_p, c_size_t])
+_corpus_byte_token = declare("hb_text_corpus_byte_token", c_int, [c_void_p, ctypes.c_uint])
+_corpus_num_tokens = declare("hb_text_corpus_num_tokens", c_size_t, [c_void_p, c_int])
+_corpus_copy = declare("hb_text_corpus_copy_tokens", c_int,
+                       [c_void_p, c_int, c_size_t, c_size_t, P(ctypes.c_int32)])
+_set_corpus = declare("hb_model_set_corpus", c_int, [c_void_p, c_void_p, c_int, c_size_t, c_uint64])
+
+
+class TextCorpus(Handle):
+    """hb_text_corpus: a character-level corpus (docs/data.md, "Text"). The vocabulary is
+    the sorted set of distinct bytes; token i is byte vocabulary[i].
+
+    TextCorpus(ctx, [path, ...]) reads files in the order given;
+    TextCorpus.from_buffers(ctx, [b"...", ...]) takes bytes-like sources."""
+
+    def __init__(self, ctx, paths):
+        ctx_ptr = require(ctx, Context, "ctx")
+        if isinstance(paths, (str, bytes, os.PathLike)) or not hasattr(paths, "__len__"):
+            raise type_error("paths", "a list of paths", paths)
+        enc = [os.fsencode(p) for p in paths]
+        arr = (c_char_p * max(1, len(enc)))(*enc)
+        out = c_void_p()
+        ctx._check(_corpus_create(ctx_ptr, len(enc), arr, ctypes.byref(out)))
+        self._ctx = ctx
+        self._init_handle(out.value, _corpus_free, ctx)
+
+    @classmethod
+    def from_buffers(cls, ctx, sources):
+        """hb_text_corpus_create_buffers: sources is a list of bytes-like objects."""
+        ctx_ptr = require(ctx, Context, "ctx")
+        if isinstance(sources, (str, bytes)) or not hasattr(sources, "__len__"):
+            raise type_error("sources", "a list of bytes objects", sources)
+        bufs = [bytes(memoryview(s)) for s in sources]
+        n = max(1, len(bufs))
+        ptrs = (c_void_p * n)(*[ctypes.cast(ctypes.c_char_p(b), c_void_p) for b in bufs])
+        sizes = (c_size_t * n)(*[len(b) for b in bufs])
+        out = c_void_p()
+        ctx._check(_corpus_create_buffers(ctx_ptr, len(bufs), ptrs, sizes, ctypes.byref(out)))
+        self = cls.__new__(cls)
+        self._ctx = ctx
+        self._init_handle(out.value, _corpus_free, ctx)
+        return self
+
+    @property
+    def vocab_size(self):
+        """hb_text_corpus_vocab_size: V, the number of distinct bytes."""
+        return _corpus_vocab(self._ptr)
+
+    @property
+    def vocabulary(self):
+        """The V bytes of the vocabulary in token order (increasing)."""
+        return bytes(_corpus_token_byte(self._ptr, i) for i in range(self.vocab_size))
+
+    def token_byte(self, token):
+        """hb_text_corpus_token_byte: the byte of a token id, or -1."""
+        t = int(token)
+        return _corpus_token_byte(self._ptr, t) if t >= 0 else -1
+
+    def byte_token(self, byte):
+        """hb_text_corpus_byte_token: the token id of a byte, or -1."""
+        b = int(byte)
+        return _corpus_byte_token(self._ptr, b) if 0 <= b <= 255 else -1
+
+    def num_tokens(self, split):
+        """hb_text_corpus_num_tokens: tokens in one split ('train' or 'valid')."""
+        return _corpus_num_tokens(self._ptr, int(to_enum(TextSplit, split, "text split")))
+
+    def tokens(self, split, offset=0, n=None):
+        """hb_text_corpus_copy_tokens: n tokens (default: to the end) of one split from
+        offset, as an int32 numpy array of token ids."""
+        sp = int(to_enum(TextSplit, split, "text split"))
+        offset = int(offset)
+        if offset < 0:
+            raise _RangeError("offset %d is negative" % offset, -11)
+        if n is None:
+            n = max(0, _corpus_num_tokens(self._ptr, sp) - offset)
+        n = int(n)
+        if n < 0:
+            raise _RangeError("n %d is negative" % n, -11)
+        out = np.empty(n, dtype=np.int32)
+        self._ctx._check(_corpus_copy(self._ptr, sp, offset, n,
+                                      out.ctypes.data_as(P(ctypes.c_int32))))
+        return out
+
+    def __repr__(self):
+        if self.closed:
+            return "<hessblock.TextCorpus closed>"
+        return "<hessblock.TextCorpus V=%d train=%d valid=%d>" % (
+            self.vocab_size, self.num_tokens("train"), self.num_tokens("valid"))

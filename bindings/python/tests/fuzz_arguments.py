@@ -70,6 +70,7 @@ def make_world():
     w["mlp"] = mlp
     w["SSTModel"] = hb.SSTModel(mlp, w["SSTConfig"])
     w["CheckpointInfo"] = hb.CheckpointInfo.from_bytes(ctx, hb.checkpoint.to_bytes(mlp.params))
+    w["TextCorpus"] = hb.TextCorpus.from_buffers(ctx, [b"abcab cab\n" * 3, b"a bc\n" * 4])
     if hasattr(hb, "Net") and "net" in hb.components:
         net = hb.Net(ctx)
         net.input_features("x", (3,))
@@ -168,6 +169,10 @@ GOOD = {   # parameter name -> world -> a valid value
     "kernel": lambda w: 1, "padding": lambda w: 0, "size": lambda w: 1, "logits": lambda w: "h",
     "prediction": lambda w: "h", "new_name": lambda w: "fc.w2", "context": lambda w: 3,
     "vocab": lambda w: 5,
+    # hb.TextCorpus
+    "paths": lambda w: [__file__], "sources": lambda w: [b"some text"],
+    "corpus": lambda w: w["TextCorpus"], "split": lambda w: "train", "token": lambda w: 0,
+    "byte": lambda w: 97, "n_batches": lambda w: 1, "first": lambda w: 0,
 }
 OVERRIDE = {   # (callable label, parameter) -> world -> a valid value
     ("SSTModel.__init__", "config"): lambda w: w["SSTConfig"],
@@ -210,6 +215,7 @@ OVERRIDE = {   # (callable label, parameter) -> world -> a valid value
     ("Net.set_block_kind", "block"): lambda w: "fc.weight",
     ("Net.pool2d", "kind"): lambda w: "max",
     ("Net.linear", "kind"): lambda w: None,
+    ("Model.set_corpus", "corpus"): lambda w: w["TextCorpus"],
 }
 
 

@@ -189,3 +189,33 @@ def test_gpt_text_data(ctx, tmp_path):
         return
     with pytest.raises(hb.Unsupported):
         mlp.set_text(text)
+
+
+def test_gpt_text_corpus(ctx, tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_bytes(b"abcabcabcabcabcabcab")          # 20 bytes: the last 2 validate
+    b.write_bytes(b"zyx\nzyx\nzyx\nzy")              # 14 bytes: the last 1 validates
+    c = hb.TextCorpus(ctx, [a, b])
+    assert c.vocab_size == 7 and c.vocabulary == b"\nabcxyz"
+    assert c.byte_token(ord("z")) == 6 and c.token_byte(0) == 10 and c.byte_token(ord("q")) == -1
+    assert (c.num_tokens("train"), c.num_tokens(hb.TextSplit.VALID)) == (31, 3)
+    assert list(c.tokens("valid")) == [1, 2, 5]       # "ab" + "y"
+    same = hb.TextCorpus.from_buffers(ctx, [a.read_bytes(), b.read_bytes()])
+    assert np.array_equal(same.tokens("train"), c.tokens("train"))
+    m = _kind_or_xfail(ctx, "gpt", vocab=7, context=4, width=8, heads=2, layers=1, batch=3)
+    m.set_corpus(c, "train", n_batches=2, first=5)
+    x, y = m.batch(0)
+    tr = c.tokens("train")
+    o = (5 * 4) % (31 - 4)
+    assert list(x[0]) == list(tr[o:o + 4]) and list(y[0]) == list(tr[o + 1:o + 5])
+    assert np.isfinite(m.loss())
+    with pytest.raises(hb.FormatError):               # 3 validation tokens < context + 1
+        m.set_corpus(c, "valid")
+    small = _kind_or_xfail(ctx, "gpt", vocab=6, context=4, width=8, heads=2, layers=1)
+    with pytest.raises(hb.RangeError):
+        small.set_corpus(c)
+    (tmp_path / "empty").write_bytes(b"")
+    with pytest.raises(hb.FormatError):
+        hb.TextCorpus(ctx, [a, tmp_path / "empty"])
+    with pytest.raises(hb.FileIOError):
+        hb.TextCorpus(ctx, [tmp_path / "missing"])

@@ -102,7 +102,8 @@ ENUM_PREFIXES = [  # C prefix -> Python enum (longest prefixes first)
     ("HB_SST_RESET_", "SSTReset"), ("HB_SST_METHOD_", "SSTMethod"),
     ("HB_SST_", ("SSTMethod", "SSTOption")), ("HB_TR_", "TrainerOption"),
     ("HB_REC_", "RecordKey"), ("HB_BATCH_", "BatchPart"), ("HB_POOL_", "Pool"),
-    ("HB_CKDATA_", "CheckpointData"), ("HB_CK_", "CheckpointKey")]
+    ("HB_CKDATA_", "CheckpointData"), ("HB_CK_", "CheckpointKey"),
+    ("HB_SPLIT_", "TextSplit")]
 
 
 def test_every_public_enum_value_is_mirrored():
