@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential meson ninja-build pkg-config libblis-dev liblapacke-dev check
           valgrind abigail-tools python3 python3-numpy python3-pytest locales
-          python3-pip python3-setuptools python3-wheel python3-venv)  # pip install ., venv test
+          python3-pip python3-setuptools python3-wheel python3-venv  # pip install ., venv test
+          libopenmpi-dev openmpi-bin)  # libhessblock-mpi and its tests under mpirun (-Dmpi=auto)
 if [ "${HB_SKIP_APT:-0}" != 1 ]; then
   missing=()
   for p in "${packages[@]}"; do

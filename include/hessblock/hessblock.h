@@ -11,6 +11,7 @@
  *   train.h   the training loop (steps, evaluation, records)
  *   sst.h     SST spectral layers and the LoRA baseline (wrapper models)
  *   net.h     networks: build your own model from named ops, with exact HVPs
+ *   comm.h    the communicator hook: SLQ work across processes (MPI: hessblock/mpi.h)
  * Conventions (docs/design.md): opaque handles; hb_X_create…(…, &out) / hb_X_free(NULL ok);
  * every fallible call returns HB_OK or a negative HB_E* code and leaves a message on
  * the context; the library never prints and never aborts. */
@@ -28,5 +29,6 @@
 #include "hessblock/train.h"
 #include "hessblock/sst.h"
 #include "hessblock/net.h"
+#include "hessblock/comm.h"
 
 #endif /* HESSBLOCK_H */
