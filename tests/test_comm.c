@@ -250,6 +250,115 @@ START_TEST(test_fake_ranks_failures) {
 }
 END_TEST
 
+/* ---- Allocation failures on one rank ----------------------------------------------------
+ * Rank 1's k-th allocation inside hb_slq_run fails, for every k: it returns HB_ENOMEM with
+ * nothing left allocated; rank 0 returns HB_ENOMEM naming rank 1 when the failure came
+ * before the status round, else HB_OK with the one-process spectrum — nobody waits. */
+typedef struct oom_job {
+    fake_rank fr;
+    long k;                  /* rank 1: fail the k-th allocation of the run (0: none) */
+    hb_test_alloc st;
+    int rc;
+    char msg[256];
+    double nodes[64];
+    size_t count;
+    long live_after;
+} oom_job;
+
+static void *oom_main(void *arg) {
+    oom_job *j = arg;
+    enum { N = 24 };
+    double A[N * N];
+    for (size_t i = 0; i < N; i++)
+        for (size_t q = 0; q < N; q++) A[i * N + q] = i == q ? (double)i : 0.01 * (double)(i + q);
+    int rc;
+    hb_context *ctx = hb_test_context_with(&j->st, &rc);
+    hb_comm c = HB_COMM_INIT;
+    c.user = &j->fr;
+    c.rank = j->fr.rank;
+    c.size = j->fr.g->size;
+    c.allreduce_sum = fake_allreduce;
+    c.bcast = fake_bcast;
+    c.allgather = fake_allgather;
+    c.barrier = fake_barrier;
+    hb_linop *op = NULL;
+    hb_slq *s = NULL;
+    hb_spectrum *sp = NULL;
+    if (rc == HB_OK) rc = hb_context_set_comm(ctx, &c);
+    if (rc == HB_OK) rc = hb_linop_create_dense(ctx, A, N, 1, &op);
+    if (rc == HB_OK) rc = hb_slq_create(ctx, &s);
+    if (rc == HB_OK) rc = hb_slq_set_i64(s, HB_SLQ_PROBES, 5);
+    if (rc == HB_OK) rc = hb_slq_set_i64(s, HB_SLQ_STEPS, 6);
+    if (rc == HB_OK) rc = hb_slq_set_i64(s, HB_SLQ_GROUP, 1);
+    if (rc == HB_OK) {
+        j->st.fail_at = j->k > 0 ? j->st.calls + j->k : 0;
+        rc = hb_slq_run(s, op, &sp);
+        j->st.fail_at = 0;
+        snprintf(j->msg, sizeof j->msg, "%s", hb_context_last_error(ctx));
+    }
+    j->rc = rc;
+    j->count = 0;
+    for (size_t p = 0; sp && p < hb_spectrum_num_probes(sp); p++) {
+        const double *nd, *wt;
+        size_t cnt;
+        int br;
+        if (hb_spectrum_probe(sp, p, &nd, &wt, &cnt, &br) != HB_OK || j->count + cnt > 64) break;
+        memcpy(j->nodes + j->count, nd, cnt * sizeof *nd);
+        j->count += cnt;
+    }
+    hb_spectrum_free(sp);
+    hb_slq_free(s);
+    hb_linop_free(op);
+    hb_context_free(ctx);
+    j->live_after = j->st.live;
+    return NULL;
+}
+
+START_TEST(test_fake_ranks_allocation_failures) {
+    static oom_job jobs[2], ref;
+    long k = 0;
+    for (;; k++) {
+        fake_group g = {.size = 2};
+        ck_assert_int_eq(pthread_barrier_init(&g.bar, NULL, 2), 0);
+        pthread_t th[2];
+        for (int r = 0; r < 2; r++) {
+            memset(&jobs[r], 0, sizeof jobs[r]);
+            jobs[r].fr.g = &g;
+            jobs[r].fr.rank = r;
+            jobs[r].k = r == 1 ? k : 0;
+            ck_assert_int_eq(pthread_create(&th[r], NULL, oom_main, &jobs[r]), 0);
+        }
+        for (int r = 0; r < 2; r++) pthread_join(th[r], NULL);
+        pthread_barrier_destroy(&g.bar);
+        for (int r = 0; r < 2; r++)
+            ck_assert_msg(jobs[r].live_after == 0, "k=%ld rank %d: %ld blocks leaked", k, r,
+                          jobs[r].live_after);
+        if (k == 0) { /* the clean run */
+            ck_assert_msg(jobs[0].rc == HB_OK && jobs[1].rc == HB_OK, "%s / %s", jobs[0].msg,
+                          jobs[1].msg);
+            ck_assert_uint_gt(jobs[0].count, 0);
+            ck_assert_uint_eq(jobs[1].count, jobs[0].count);
+            ck_assert_mem_eq(jobs[1].nodes, jobs[0].nodes, jobs[0].count * sizeof(double));
+            ref = jobs[0];
+            continue;
+        }
+        if (jobs[1].rc == HB_OK) break; /* k is past the run's allocations */
+        ck_assert_msg(jobs[1].rc == HB_ENOMEM, "k=%ld: rank 1 returned %s: %s", k,
+                      hb_status_name(jobs[1].rc), jobs[1].msg);
+        ck_assert(jobs[1].msg[0] != '\0');
+        if (jobs[0].rc == HB_OK) { /* rank 1 failed after the exchange */
+            ck_assert_uint_eq(jobs[0].count, ref.count);
+            ck_assert_mem_eq(jobs[0].nodes, ref.nodes, ref.count * sizeof(double));
+        } else {
+            ck_assert_int_eq(jobs[0].rc, HB_ENOMEM);
+            ck_assert_msg(strstr(jobs[0].msg, "rank 1 failed") != NULL, "k=%ld: %s", k,
+                          jobs[0].msg);
+        }
+    }
+    ck_assert_int_gt(k, 5); /* the run did allocate on rank 1 */
+}
+END_TEST
+
 Suite *hb_suite_comm(void) {
     Suite *s = suite_create("comm");
     TCase *tc = tcase_create("comm");
@@ -257,6 +366,7 @@ Suite *hb_suite_comm(void) {
     tcase_add_test(tc, test_set_comm_checks);
     tcase_add_test(tc, test_fake_ranks_match_one_process);
     tcase_add_test(tc, test_fake_ranks_failures);
+    tcase_add_test(tc, test_fake_ranks_allocation_failures);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -748,7 +748,6 @@ static uint64_t run_fingerprint(const hb_slq *s, const slq_entry *e, size_t n, s
 /* A probe's record in the exchange: count, broke, calls, vectors, apply_s (8 bytes each),
  * then count nodes and count weights (doubles), all in this machine's byte order. */
 #define PROBE_HEAD 5
-static size_t probe_bytes(const probe_out *o) { return (PROBE_HEAD + 2 * o->count) * 8; }
 
 static unsigned char *pack_probe(unsigned char *p, const probe_out *o) {
     int64_t head[4] = {(int64_t)o->count, o->broke, o->calls, o->vectors};
@@ -792,24 +791,66 @@ typedef struct rank_head {
     uint64_t print;  /* run_fingerprint */
 } rank_head;
 
+/* The payload bound of rank r: every probe of its tasks with all its steps (a probe that
+ * broke down sends fewer). Known to every rank from the assignment alone, so the buffers
+ * are allocated BEFORE the status round and an allocation failure is reported in it. */
+static bool payload_bound(const slq_job *J, const hb_slq *s, const int *owner, size_t tasks,
+                          int r, size_t *bytes) {
+    *bytes = 0;
+    for (size_t t = 0; t < tasks; t++) {
+        if (owner[t] != r) continue;
+        size_t entry, p0, kk;
+        task_probes(J->e, J->n, J->k, t, &entry, &p0, &kk);
+        size_t rec = (PROBE_HEAD + 2 * steps_of(s, J->e[entry].op->n)) * 8, all;
+        if (!hb__mul_size(kk, rec, &all) || !hb__add_size(*bytes, all, bytes)) return false;
+    }
+    return true;
+}
+
+/* Ranks whose status round needs no allocation (the heads live on the stack). */
+#define STACK_RANKS 64
+
 /* The exchange (above): on success J->out holds every rank's probes. rc_in is this rank's
- * status so far; it is returned unchanged when not HB_OK (after the first allgather). */
+ * status so far; it is returned unchanged when not HB_OK (after the status round). Every
+ * allocation before the status round is reported in it, so no rank waits for one that
+ * failed (only with more than STACK_RANKS ranks can the heads' allocation fail first). */
 static int exchange(hb_slq *s, slq_job *J, const int *owner, size_t tasks, int ranks, int me,
                     uint64_t print, int rc_in) {
     hb_context *ctx = s->ctx;
-    size_t k = J->k, bytes = 0;
-    for (size_t t = 0; t < tasks && rc_in == HB_OK; t++) {
-        if (owner[t] != me) continue;
-        size_t entry, p0, kk;
-        task_probes(J->e, J->n, k, t, &entry, &p0, &kk);
-        for (size_t p = p0; p < p0 + kk; p++) bytes += probe_bytes(&J->out[entry * k + p]);
-    }
-    rank_head mine = {rc_in, bytes, print};
-    rank_head *heads = hb__calloc(ctx, (size_t)ranks, sizeof *heads, "SLQ exchange heads");
+    size_t k = J->k, bytes = 0, most = 0, all = 0;
+    rank_head stack_heads[STACK_RANKS];
+    rank_head *heads = ranks <= STACK_RANKS
+                           ? stack_heads
+                           : hb__calloc(ctx, (size_t)ranks, sizeof *heads, "SLQ exchange heads");
     if (!heads) return HB_ENOMEM; /* the others wait: failure handling is later work */
+    unsigned char *send = NULL, *recv = NULL;
+    int st = rc_in;
+    for (int r = 0; r < ranks && st == HB_OK; r++) {
+        size_t b = 0;
+        if (!payload_bound(J, s, owner, tasks, r, &b))
+            st = hb__fail(ctx, HB_EOVERFLOW, "SLQ exchange: rank %d's payload overflows", r);
+        if (b > most) most = b;
+    }
+    if (st == HB_OK && !hb__mul_size(most, (size_t)ranks, &all))
+        st = hb__fail(ctx, HB_EOVERFLOW, "SLQ exchange of %d x %zu bytes overflows", ranks, most);
+    if (st == HB_OK) {
+        send = hb__calloc(ctx, most ? most : 1, 1, "SLQ exchange send buffer");
+        recv = send ? hb__malloc(ctx, all ? all : 1, "SLQ exchange receive buffer") : NULL;
+        if (!recv) st = HB_ENOMEM;
+    }
+    if (st == HB_OK) {
+        unsigned char *p = send;
+        for (size_t t = 0; t < tasks; t++) {
+            if (owner[t] != me) continue;
+            size_t entry, p0, kk;
+            task_probes(J->e, J->n, k, t, &entry, &p0, &kk);
+            for (size_t q = p0; q < p0 + kk; q++) p = pack_probe(p, &J->out[entry * k + q]);
+        }
+        bytes = (size_t)(p - send);
+    }
+    rank_head mine = {st, bytes, print};
     int rc = hb__comm_allgather(ctx, &mine, sizeof mine, heads);
-    size_t most = 0;
-    for (int r = 0; r < ranks && rc == HB_OK && rc_in == HB_OK; r++) {
+    for (int r = 0; r < ranks && rc == HB_OK && st == HB_OK; r++) {
         if (heads[r].status != HB_OK) {
             const char *name = hb_status_name((int)heads[r].status);
             rc = hb__fail(ctx, (int)heads[r].status,
@@ -821,31 +862,12 @@ static int exchange(hb_slq *s, slq_job *J, const int *owner, size_t tasks, int r
                           "(entries, probes, steps, options, seed or streams differ): every "
                           "rank must make the same call (comm.h)", ranks, r, me);
         } else if (heads[r].bytes > most) {
-            most = heads[r].bytes;
+            rc = hb__fail(ctx, HB_EFORMAT, "SLQ exchange: rank %d sends %llu bytes, at most "
+                          "%zu expected", r, (unsigned long long)heads[r].bytes, most);
         }
     }
-    if (rc_in != HB_OK || rc != HB_OK) {
-        hb__free(ctx, heads);
-        return rc_in != HB_OK ? rc_in : rc;
-    }
-    unsigned char *send = hb__calloc(ctx, most ? most : 1, 1, "SLQ exchange send buffer");
-    unsigned char *recv = NULL;
-    size_t all;
-    if (!send) rc = HB_ENOMEM;
-    else if (!hb__mul_size(most, (size_t)ranks, &all))
-        rc = hb__fail(ctx, HB_EOVERFLOW, "SLQ exchange of %d x %zu bytes overflows", ranks, most);
-    else if (!(recv = hb__malloc(ctx, all ? all : 1, "SLQ exchange receive buffer")))
-        rc = HB_ENOMEM;
-    if (rc == HB_OK) {
-        unsigned char *p = send;
-        for (size_t t = 0; t < tasks; t++) {
-            if (owner[t] != me) continue;
-            size_t entry, p0, kk;
-            task_probes(J->e, J->n, k, t, &entry, &p0, &kk);
-            for (size_t q = p0; q < p0 + kk; q++) p = pack_probe(p, &J->out[entry * k + q]);
-        }
-        if (most > 0) rc = hb__comm_allgather(ctx, send, most, recv);
-    }
+    if (st != HB_OK) rc = st;
+    if (rc == HB_OK && most > 0) rc = hb__comm_allgather(ctx, send, most, recv);
     for (int r = 0; r < ranks && rc == HB_OK; r++) {
         if (r == me) continue;
         const unsigned char *p = recv + (size_t)r * most;
@@ -861,7 +883,7 @@ static int exchange(hb_slq *s, slq_job *J, const int *owner, size_t tasks, int r
     }
     hb__free(ctx, recv);
     hb__free(ctx, send);
-    hb__free(ctx, heads);
+    if (heads != stack_heads) hb__free(ctx, heads);
     return rc;
 }
 
@@ -926,7 +948,7 @@ static int run_entries(hb_slq *s, slq_entry *e, size_t n, hb_spectrum **sp,
     if (rc == HB_OK && !J.local) rc = task_order(s, e, n, k, tasks, nw, &order);
     if (rc == HB_OK) rc = hb__tasks_run_ordered(ctx, run_tasks, nw, order, group_task, &J);
     hb__free(ctx, order);
-    if (owner) { /* every rank that got this far takes part, failed or not */
+    if (ranks > 1) { /* every rank takes part, failed or not (exchange) */
         rc = exchange(s, &J, owner, tasks, ranks, me, print, rc);
         if (rc == HB_OK) rc = finish_in_order(&J);
     }
