@@ -59,7 +59,8 @@ typedef struct hb_comm {
 
 /* hb_context_set_comm: the context's communicator becomes *comm (copied: the struct need
  * not outlive the call; `user` must, until release). NULL removes it. A previous hook's
- * release is called first. A context with no communicator, or one of size 1, runs
+ * release is called once the new one is accepted — also when the new hook has the same
+ * `user`: give every hook its own. A context with no communicator, or one of size 1, runs
  * everything in this process, exactly as before.
  * Versioning as hb_model_callbacks (model.h): fields are only appended; a shorter
  * struct_size (>= HB_COMM_SIZE_MIN) gets the defaults (NULL) for the fields it lacks; a

@@ -36,7 +36,9 @@ extern "C" {
  * library call (MPI_THREAD_FUNNELED is enough; its own task threads never call MPI).
  * Returns HB_OK; HB_EINVAL (NULL ctx, comm is MPI_COMM_NULL); HB_ESTATE (MPI not
  * initialised, or already finalised); HB_ECALLBACK (MPI_Comm_dup or a query failed);
- * HB_ENOMEM. On failure the context keeps its previous hook. */
+ * HB_ENOMEM. On failure the context keeps its previous hook; failures found by
+ * hb_mpi_attach itself (before hb_context_set_comm) return the code without a context
+ * message (libhessblock has no public call to set one). */
 HB_API int hb_mpi_attach(hb_context *ctx, MPI_Comm comm);
 
 /* hb_mpi_detach: removes the context's communicator (hb_context_set_comm(ctx, NULL)),
