@@ -1,6 +1,6 @@
 /* Per-block Hessian spectra of a small gpt across MPI ranks (docs/scale-out.md).
  *
- *   mpirun -np 2 ./mpi_spectrum [threads-per-rank]
+ *   mpirun -np 2 ./mpi_spectrum [threads-per-rank [width [layers [probes]]]]
  *
  * Every rank makes the same calls; hb_mpi_attach makes the SLQ run divide its probe groups
  * over the ranks, and every rank gets every spectrum — the same bits as one process. Only
@@ -26,6 +26,8 @@ int main(int argc, char **argv) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     int threads = argc > 1 ? atoi(argv[1]) : 1;
+    int width = argc > 2 ? atoi(argv[2]) : 32, layers = argc > 3 ? atoi(argv[3]) : 1;
+    int probes = argc > 4 ? atoi(argv[4]) : 4;
 
     hb_context *ctx = NULL;
     if (hb_context_create(&ctx) != HB_OK) MPI_Abort(MPI_COMM_WORLD, 1);
@@ -35,15 +37,15 @@ int main(int argc, char **argv) {
     hb_model_config *cfg = NULL;
     hb_model *m = NULL;
     TRY(hb_model_config_create(ctx, HB_MODEL_GPT, &cfg));
-    TRY(hb_model_config_set_i64(cfg, HB_MK_LAYERS, 1));
-    TRY(hb_model_config_set_i64(cfg, HB_MK_WIDTH, 32));
+    TRY(hb_model_config_set_i64(cfg, HB_MK_LAYERS, layers));
+    TRY(hb_model_config_set_i64(cfg, HB_MK_WIDTH, width));
     TRY(hb_model_config_set_i64(cfg, HB_MK_CONTEXT, 16));
     TRY(hb_model_create(ctx, cfg, &m));
     hb_model_config_free(cfg);
 
     hb_slq *s = NULL;
     TRY(hb_slq_create(ctx, &s));
-    TRY(hb_slq_set_i64(s, HB_SLQ_PROBES, 4));
+    TRY(hb_slq_set_i64(s, HB_SLQ_PROBES, probes));
     TRY(hb_slq_set_i64(s, HB_SLQ_STEPS, 20));
     TRY(hb_slq_set_i64(s, HB_SLQ_GROUP, 2));
     const hb_params *p = hb_model_params(m);
