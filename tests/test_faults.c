@@ -1115,6 +1115,7 @@ static void c_trainer(hb_context *ctx, fault *f, int arg) {
  * NO_ALLOC(hb_context_last_status, "reads fields")
  * NO_ALLOC(hb_context_next_stream, "increments a counter")
  * NO_ALLOC(hb_context_set_i64, "writes fields of the handle")
+ * NO_ALLOC_CG(hb_context_set_comm, "indirect: the previous hook's release, user code; copies the struct")
  * NO_ALLOC(hb_context_set_log, "writes fields of the handle")
  * NO_ALLOC(hb_context_set_progress, "writes fields of the handle")
  * NO_ALLOC(hb_dtype_size, "returns a constant")

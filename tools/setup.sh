@@ -11,8 +11,9 @@ packages=(build-essential meson ninja-build pkg-config libblis-dev liblapacke-de
           valgrind abigail-tools python3 python3-numpy python3-pytest locales
           python3-pip python3-setuptools python3-wheel python3-venv  # pip install ., venv test
           zlib1g-dev dataset-fashion-mnist  # gzip IDX reader; real image data (docs/data.md)
-          fortunes)  # text for gpt (--data text; docs/data.md): /usr/share/games/fortunes,
-                     # 3 files from its dependency fortunes-min, the other 40 from fortunes
+          fortunes  # text for gpt (--data text; docs/data.md): /usr/share/games/fortunes,
+                    # 3 files from its dependency fortunes-min, the other 40 from fortunes
+          libopenmpi-dev openmpi-bin)  # libhessblock-mpi and its tests under mpirun (-Dmpi=auto)
 if [ "${HB_SKIP_APT:-0}" != 1 ]; then
   missing=()
   for p in "${packages[@]}"; do

@@ -12,6 +12,7 @@
  *   sst.h     SST spectral layers and the LoRA baseline (wrapper models)
  *   net.h     networks: build your own model from named ops, with exact HVPs
  *   data.h    real data: IDX files (Fashion-MNIST) and image data for mlp/cnn
+ *   comm.h    the communicator hook: SLQ work across processes (MPI: hessblock/mpi.h)
  * Conventions (docs/design.md): opaque handles; hb_X_create…(…, &out) / hb_X_free(NULL ok);
  * every fallible call returns HB_OK or a negative HB_E* code and leaves a message on
  * the context; the library never prints and never aborts. */
@@ -31,5 +32,6 @@
 #include "hessblock/net.h"
 #include "hessblock/data.h"
 #include "hessblock/text.h"
+#include "hessblock/comm.h"
 
 #endif /* HESSBLOCK_H */

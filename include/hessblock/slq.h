@@ -139,7 +139,15 @@ typedef struct hb_spectrum hb_spectrum;
  * Lanczos step to the next and recompute only the R passes (bit-identical to recomputing
  * everything). The same holds for every run below (hb_slq_run_model(_block),
  * hb_slq_run_model_blocks, hb_slq_trace, hb_slq_trace_model_blocks, hb_slq_topk); between
- * two calls the model may change freely, and the next call sees the change. */
+ * two calls the model may change freely, and the next call sees the change.
+ * Across ranks (comm.h; docs/scale-out.md): on a context with a communicator of size > 1,
+ * hb_slq_run, hb_slq_run_model(_block) and hb_slq_run_model_blocks are COLLECTIVE: every
+ * rank makes the same call; the probe groups are divided over the ranks and their results
+ * exchanged, so every rank returns the single-process spectra bit for bit. The
+ * HB_SLQ_STAT_APPLY_* statistics are then summed over the ranks, TOTAL_SECONDS and the
+ * progress reports are this rank's; HB_ESTATE when the ranks' runs differ (seed, streams,
+ * options, entries); a rank that fails makes every rank fail (its status); a failing
+ * communicator callback is HB_ECALLBACK. Top-k and traces are not distributed. */
 HB_API int hb_slq_run(hb_slq *s, hb_linop *op, hb_spectrum **out);
 /* hb_slq_run_model: SLQ on the model's full Hessian (each step = one hb_model_hvp_multi
  * call with k = n_v). hb_slq_run_model_block: on block `block`'s sub-Hessian. */
@@ -164,6 +172,8 @@ HB_API int hb_slq_run_model_block(hb_slq *s, hb_model *m, size_t block, hb_spect
  * use s, m or their context for anything else. Returning nonzero stops the run
  * (HB_ECANCELED). Cancelling otherwise: the context's progress callback (reports
  * ("slq", group steps done, group steps in all) of the whole call) returning nonzero.
+ * Across ranks (see hb_slq_run) on_block_done runs on every rank, on the calling thread,
+ * after the exchange, in ENTRY order; a nonzero return stops that rank only.
  *
  * Returns HB_OK, HB_EINVAL (s, m NULL; out NULL with n > 0), HB_ERANGE (a block index out
  * of range: nothing run), HB_EOVERFLOW, HB_ECANCELED, HB_ENOMEM and hb_slq_run's errors.

@@ -36,6 +36,7 @@ int hb_context_create_with_allocator(const hb_allocator *a, hb_context **out) {
 
 void hb_context_free(hb_context *ctx) {
     if (!ctx) return;
+    if (ctx->has_comm && ctx->comm.release) ctx->comm.release(ctx->comm.user);
     hb_allocator a = ctx->alloc;
     a.free(a.opaque, ctx);
 }

@@ -27,6 +27,10 @@ struct hb_context {
     /* A worker context of a task run (lib/core/tasks.c): progress and cancellation go to
      * the run's shared state; NULL for every context a caller creates. */
     struct hb__task_share *share;
+    /* The communicator hook (comm.h; lib/core/comm.c), valid when has_comm. Worker
+     * contexts of a task run have none: only the caller's thread communicates. */
+    hb_comm comm;
+    bool has_comm;
 };
 
 /* hb__fail: record status + formatted message on ctx (if non-NULL), log it at ERROR,
@@ -85,6 +89,14 @@ double hb__uniform01(uint64_t seed, uint64_t stream, uint64_t i);
 double hb__normal(uint64_t seed, uint64_t stream, uint64_t i);
 /* ±1. */
 double hb__rademacher(uint64_t seed, uint64_t stream, uint64_t i);
+
+/* ---- The communicator (lib/core/comm.c) ----
+ * hb__comm_size / hb__comm_rank: the group of ctx's communicator (1 / 0 without one).
+ * hb__comm_allgather: the hook's allgather; a nonzero return is HB_ECALLBACK with a
+ * message on ctx. */
+int hb__comm_size(const hb_context *ctx);
+int hb__comm_rank(const hb_context *ctx);
+int hb__comm_allgather(hb_context *ctx, const void *send, size_t bytes, void *recv);
 
 /* Threads for OpenMP loops of this context (>= 1). */
 static inline int hb__threads(const hb_context *ctx) { return ctx ? ctx->threads : 1; }

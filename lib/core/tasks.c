@@ -148,6 +148,7 @@ int hb__tasks_run_ordered(hb_context *ctx, size_t n_tasks, size_t workers, const
         w[i].ctx.last_status = HB_OK;
         w[i].ctx.last_error[0] = '\0';
         w[i].ctx.log_fn = NULL;
+        w[i].ctx.has_comm = false; /* only the caller's thread communicates (comm.h) */
         w[i].ctx.progress_fn = NULL;
         w[i].ctx.share = &s;
         w[i].share = &s;

@@ -513,6 +513,8 @@ typedef struct slq_job {
     void *user;
     atomic_llong done;     /* progress: group steps done in the run, of `total` */
     int64_t total;
+    const size_t *local;   /* across ranks: task t of this rank's run is local[t], and the
+                              entries are finished after the exchange; NULL: one process */
 } slq_job;
 
 /* What a task hands to entry_finish under the lock. */
@@ -537,18 +539,29 @@ static int entry_finish(void *arg) {
     return HB_OK;
 }
 
-static int group_task(void *arg, size_t task, size_t worker, hb_context *ctx) {
-    slq_job *J = arg;
-    size_t lo = 0, hi = J->n; /* the entry of the task: the last with first ≤ task */
+/* The probes of a task: entry *entry, probes p0 … p0 + kk − 1. */
+static void task_probes(const slq_entry *e, size_t n, size_t k, size_t task, size_t *entry,
+                        size_t *p0, size_t *kk) {
+    size_t lo = 0, hi = n; /* the entry of the task: the last with first ≤ task */
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
-        if (J->e[mid].first <= task) lo = mid;
+        if (e[mid].first <= task) lo = mid;
         else hi = mid;
     }
+    *entry = lo;
+    *p0 = (task - e[lo].first) * e[lo].group;
+    *kk = k - *p0 < e[lo].group ? k - *p0 : e[lo].group;
+}
+
+static int group_task(void *arg, size_t task, size_t worker, hb_context *ctx) {
+    slq_job *J = arg;
+    if (J->local) task = J->local[task];
+    size_t lo, p0, kk;
+    task_probes(J->e, J->n, J->k, task, &lo, &p0, &kk);
     slq_entry *e = &J->e[lo];
-    size_t p0 = (task - e->first) * e->group, kk = J->k - p0 < e->group ? J->k - p0 : e->group;
     HB_TRY(probes_run(ctx, J->s, e->op, e->stream, p0, kk, &J->workers[worker], &J->done,
                       J->total, &J->out[lo * J->k + p0]));
+    if (J->local) return HB_OK; /* finished after the exchange ("Across ranks") */
     if (atomic_fetch_sub(&e->left, 1) != 1) return HB_OK;
     finish_arg f = {J, lo, ctx};
     return hb__task_serialized(ctx, entry_finish, &f);
@@ -612,6 +625,26 @@ int hb__slq_task_cost(hb_slq *s, hb_model *m, size_t block, size_t k, double *co
     return group_cost(s, &e, k, cost);
 }
 
+/* The estimated cost of every task into tc[0..tasks) (task index set), *known false when
+ * some cost is unknown (then the costs are meaningless: use task order). */
+static int task_costs(hb_slq *s, const slq_entry *e, size_t n, size_t k, task_cost *tc,
+                      bool *known) {
+    int rc = HB_OK;
+    *known = true;
+    for (size_t i = 0; i < n && rc == HB_OK && *known; i++) {
+        size_t groups = (k + e[i].group - 1) / e[i].group;
+        double full = 0.0, last = 0.0; /* every group but the last has e[i].group probes */
+        size_t kl = k - (groups - 1) * e[i].group;
+        rc = group_cost(s, &e[i], e[i].group, &full);
+        if (rc == HB_OK && kl == e[i].group) last = full;
+        else if (rc == HB_OK) rc = group_cost(s, &e[i], kl, &last);
+        *known = full > 0 && last > 0;
+        for (size_t g = 0; g < groups; g++)
+            tc[e[i].first + g] = (task_cost){g + 1 < groups ? full : last, e[i].first + g};
+    }
+    return rc;
+}
+
 /* The claim order of the run's tasks, longest first, into *order (allocated on ctx); NULL
  * when every cost is unknown or there is one worker: task order. */
 static int task_order(hb_slq *s, const slq_entry *e, size_t n, size_t k, size_t tasks,
@@ -621,19 +654,8 @@ static int task_order(hb_slq *s, const slq_entry *e, size_t n, size_t k, size_t 
     hb_context *ctx = s->ctx;
     task_cost *tc = hb__calloc(ctx, tasks, sizeof *tc, "SLQ task costs");
     if (!tc) return HB_ENOMEM;
-    int rc = HB_OK;
     bool known = true;
-    for (size_t i = 0; i < n && rc == HB_OK && known; i++) {
-        size_t groups = (k + e[i].group - 1) / e[i].group;
-        double full = 0.0, last = 0.0; /* every group but the last has e[i].group probes */
-        size_t kl = k - (groups - 1) * e[i].group;
-        rc = group_cost(s, &e[i], e[i].group, &full);
-        if (rc == HB_OK && kl == e[i].group) last = full;
-        else if (rc == HB_OK) rc = group_cost(s, &e[i], kl, &last);
-        known = full > 0 && last > 0;
-        for (size_t g = 0; g < groups; g++)
-            tc[e[i].first + g] = (task_cost){g + 1 < groups ? full : last, e[i].first + g};
-    }
+    int rc = task_costs(s, e, n, k, tc, &known);
     if (rc == HB_OK && known) {
         qsort(tc, tasks, sizeof *tc, longer_first);
         *order = hb__calloc(ctx, tasks, sizeof **order, "SLQ task order");
@@ -642,6 +664,240 @@ static int task_order(hb_slq *s, const slq_entry *e, size_t n, size_t k, size_t 
     }
     hb__free(ctx, tc);
     return rc;
+}
+
+/* ---- Across ranks ---------------------------------------------------------------------
+ * With a communicator of size R > 1 (comm.h) the run's tasks are divided over the ranks:
+ * longest first (LPT over the ranks: each task, in decreasing estimated cost, goes to the
+ * rank with the least estimated load so far, ties to the lower rank), or task t on rank
+ * t mod R when a cost is unknown. The assignment is a function of the task list and R
+ * only, so every rank computes the same one. Each rank runs its tasks on its own threads
+ * (as one process would run all of them), then the ranks exchange their probes' results
+ * with two allgathers: (status, payload bytes, fingerprint of the run) and the payloads,
+ * padded to the largest. A probe's nodes and weights depend only on (seed, stream, probe)
+ * and its group, never on where it ran, so every rank then holds exactly the probe results
+ * of a single-process run and builds the same spectra, in entry order; each entry's
+ * callback runs on every rank, in entry order, after the exchange. A rank that failed
+ * before the exchange still takes part in the first allgather, so every rank returns an
+ * error (the failed rank's status) instead of waiting. */
+static int assign_ranks(hb_slq *s, const slq_entry *e, size_t n, size_t k, size_t tasks,
+                        int ranks, int me, int *owner, size_t **local, size_t *n_local) {
+    hb_context *ctx = s->ctx;
+    task_cost *tc = hb__calloc(ctx, tasks, sizeof *tc, "SLQ task costs");
+    double *load = tc ? hb__calloc(ctx, (size_t)ranks, sizeof *load, "SLQ rank loads") : NULL;
+    int rc = load ? HB_OK : HB_ENOMEM;
+    bool known = hb__slq_longest_first != 0;
+    if (rc == HB_OK && known) rc = task_costs(s, e, n, k, tc, &known);
+    if (rc == HB_OK && known) {
+        qsort(tc, tasks, sizeof *tc, longer_first);
+        for (size_t i = 0; i < tasks; i++) {
+            int best = 0;
+            for (int r = 1; r < ranks; r++)
+                if (load[r] < load[best]) best = r;
+            owner[tc[i].task] = best;
+            load[best] += tc[i].cost;
+        }
+    } else if (rc == HB_OK) {
+        for (size_t t = 0; t < tasks; t++) {
+            tc[t].task = t;
+            owner[t] = (int)(t % (size_t)ranks);
+        }
+    }
+    *n_local = 0;
+    if (rc == HB_OK) {
+        *local = hb__calloc(ctx, tasks, sizeof **local, "SLQ rank tasks");
+        if (!*local) rc = HB_ENOMEM;
+        for (size_t i = 0; i < tasks && rc == HB_OK; i++) /* this rank's, in claim order */
+            if (owner[tc[i].task] == me) (*local)[(*n_local)++] = tc[i].task;
+    }
+    hb__free(ctx, load);
+    hb__free(ctx, tc);
+    return rc;
+}
+
+/* FNV-1a over what every rank must agree on for the exchange to make sense. */
+static uint64_t fnv(uint64_t h, uint64_t v) {
+    for (int i = 0; i < 8; i++) {
+        h ^= (v >> (8 * i)) & 0xffu;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static uint64_t run_fingerprint(const hb_slq *s, const slq_entry *e, size_t n, size_t k,
+                                const int *owner, size_t tasks) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    h = fnv(h, (uint64_t)s->ctx->seed);
+    h = fnv(h, n);
+    h = fnv(h, k);
+    h = fnv(h, (uint64_t)s->reorth);
+    h = fnv(h, (uint64_t)s->dist);
+    h = fnv(h, (uint64_t)s->basis_dtype);
+    for (size_t i = 0; i < n; i++) {
+        h = fnv(h, e[i].stream);
+        h = fnv(h, e[i].op->n);
+        h = fnv(h, (uint64_t)e[i].op->kind);
+        h = fnv(h, e[i].op->block);
+        h = fnv(h, e[i].group);
+        h = fnv(h, steps_of(s, e[i].op->n));
+    }
+    for (size_t t = 0; t < tasks; t++) h = fnv(h, (uint64_t)owner[t]);
+    return h;
+}
+
+/* A probe's record in the exchange: count, broke, calls, vectors, apply_s (8 bytes each),
+ * then count nodes and count weights (doubles), all in this machine's byte order. */
+#define PROBE_HEAD 5
+
+static unsigned char *pack_probe(unsigned char *p, const probe_out *o) {
+    int64_t head[4] = {(int64_t)o->count, o->broke, o->calls, o->vectors};
+    memcpy(p, head, sizeof head);
+    memcpy(p + 32, &o->apply_s, 8);
+    p += PROBE_HEAD * 8;
+    memcpy(p, o->nodes, o->count * 8);
+    memcpy(p + o->count * 8, o->weights, o->count * 8);
+    return p + 2 * o->count * 8;
+}
+
+/* o ← the record at *p (of at most `left` bytes), its arrays allocated on ctx. */
+static int unpack_probe(hb_context *ctx, const unsigned char **p, size_t *left, size_t max_steps,
+                        probe_out *o) {
+    HB_CHECK(ctx, *left >= PROBE_HEAD * 8, HB_EFORMAT, "SLQ exchange: a probe record is cut");
+    int64_t head[4];
+    memcpy(head, *p, sizeof head);
+    HB_CHECK(ctx, head[0] >= 1 && (uint64_t)head[0] <= max_steps &&
+                      *left - PROBE_HEAD * 8 >= (size_t)head[0] * 16,
+             HB_EFORMAT, "SLQ exchange: a probe record of %lld steps (at most %zu)",
+             (long long)head[0], max_steps);
+    size_t c = (size_t)head[0];
+    o->count = c;
+    o->broke = (int)head[1];
+    o->calls = head[2];
+    o->vectors = head[3];
+    memcpy(&o->apply_s, *p + 32, 8);
+    o->nodes = hb__malloc(ctx, c * 8, "spectrum nodes");
+    o->weights = hb__malloc(ctx, c * 8, "spectrum weights");
+    if (!o->nodes || !o->weights) return HB_ENOMEM;
+    memcpy(o->nodes, *p + PROBE_HEAD * 8, c * 8);
+    memcpy(o->weights, *p + PROBE_HEAD * 8 + c * 8, c * 8);
+    *p += (PROBE_HEAD + 2 * c) * 8;
+    *left -= (PROBE_HEAD + 2 * c) * 8;
+    return HB_OK;
+}
+
+typedef struct rank_head {
+    int64_t status;  /* HB_OK, or the rank's failure */
+    uint64_t bytes;  /* its payload */
+    uint64_t print;  /* run_fingerprint */
+} rank_head;
+
+/* The payload bound of rank r: every probe of its tasks with all its steps (a probe that
+ * broke down sends fewer). Known to every rank from the assignment alone, so the buffers
+ * are allocated BEFORE the status round and an allocation failure is reported in it. */
+static bool payload_bound(const slq_job *J, const hb_slq *s, const int *owner, size_t tasks,
+                          int r, size_t *bytes) {
+    *bytes = 0;
+    for (size_t t = 0; t < tasks; t++) {
+        if (owner[t] != r) continue;
+        size_t entry, p0, kk;
+        task_probes(J->e, J->n, J->k, t, &entry, &p0, &kk);
+        size_t rec = (PROBE_HEAD + 2 * steps_of(s, J->e[entry].op->n)) * 8, all;
+        if (!hb__mul_size(kk, rec, &all) || !hb__add_size(*bytes, all, bytes)) return false;
+    }
+    return true;
+}
+
+/* Ranks whose status round needs no allocation (the heads live on the stack). */
+#define STACK_RANKS 64
+
+/* The exchange (above): on success J->out holds every rank's probes. rc_in is this rank's
+ * status so far; it is returned unchanged when not HB_OK (after the status round). Every
+ * allocation before the status round is reported in it, so no rank waits for one that
+ * failed (only with more than STACK_RANKS ranks can the heads' allocation fail first). */
+static int exchange(hb_slq *s, slq_job *J, const int *owner, size_t tasks, int ranks, int me,
+                    uint64_t print, int rc_in) {
+    hb_context *ctx = s->ctx;
+    size_t k = J->k, bytes = 0, most = 0, all = 0;
+    rank_head stack_heads[STACK_RANKS];
+    rank_head *heads = ranks <= STACK_RANKS
+                           ? stack_heads
+                           : hb__calloc(ctx, (size_t)ranks, sizeof *heads, "SLQ exchange heads");
+    if (!heads) return HB_ENOMEM; /* the others wait: failure handling is later work */
+    unsigned char *send = NULL, *recv = NULL;
+    int st = rc_in;
+    for (int r = 0; r < ranks && st == HB_OK; r++) {
+        size_t b = 0;
+        if (!payload_bound(J, s, owner, tasks, r, &b))
+            st = hb__fail(ctx, HB_EOVERFLOW, "SLQ exchange: rank %d's payload overflows", r);
+        if (b > most) most = b;
+    }
+    if (st == HB_OK && !hb__mul_size(most, (size_t)ranks, &all))
+        st = hb__fail(ctx, HB_EOVERFLOW, "SLQ exchange of %d x %zu bytes overflows", ranks, most);
+    if (st == HB_OK) {
+        send = hb__calloc(ctx, most ? most : 1, 1, "SLQ exchange send buffer");
+        recv = send ? hb__malloc(ctx, all ? all : 1, "SLQ exchange receive buffer") : NULL;
+        if (!recv) st = HB_ENOMEM;
+    }
+    if (st == HB_OK) {
+        unsigned char *p = send;
+        for (size_t t = 0; t < tasks; t++) {
+            if (owner[t] != me) continue;
+            size_t entry, p0, kk;
+            task_probes(J->e, J->n, k, t, &entry, &p0, &kk);
+            for (size_t q = p0; q < p0 + kk; q++) p = pack_probe(p, &J->out[entry * k + q]);
+        }
+        bytes = (size_t)(p - send);
+    }
+    rank_head mine = {st, bytes, print};
+    int rc = hb__comm_allgather(ctx, &mine, sizeof mine, heads);
+    for (int r = 0; r < ranks && rc == HB_OK && st == HB_OK; r++) {
+        if (heads[r].status != HB_OK) {
+            const char *name = hb_status_name((int)heads[r].status);
+            rc = hb__fail(ctx, (int)heads[r].status,
+                          "SLQ run across %d ranks: rank %d failed (%s); see its own message",
+                          ranks, r, name ? name : "unknown status");
+        } else if (heads[r].print != print) {
+            rc = hb__fail(ctx, HB_ESTATE,
+                          "SLQ run across %d ranks: rank %d runs another run than rank %d "
+                          "(entries, probes, steps, options, seed or streams differ): every "
+                          "rank must make the same call (comm.h)", ranks, r, me);
+        } else if (heads[r].bytes > most) {
+            rc = hb__fail(ctx, HB_EFORMAT, "SLQ exchange: rank %d sends %llu bytes, at most "
+                          "%zu expected", r, (unsigned long long)heads[r].bytes, most);
+        }
+    }
+    if (st != HB_OK) rc = st;
+    if (rc == HB_OK && most > 0) rc = hb__comm_allgather(ctx, send, most, recv);
+    for (int r = 0; r < ranks && rc == HB_OK; r++) {
+        if (r == me) continue;
+        const unsigned char *p = recv + (size_t)r * most;
+        size_t left = heads[r].bytes;
+        for (size_t t = 0; t < tasks && rc == HB_OK; t++) {
+            if (owner[t] != r) continue;
+            size_t entry, p0, kk;
+            task_probes(J->e, J->n, k, t, &entry, &p0, &kk);
+            size_t steps = steps_of(s, J->e[entry].op->n);
+            for (size_t q = p0; q < p0 + kk && rc == HB_OK; q++)
+                rc = unpack_probe(ctx, &p, &left, steps, &J->out[entry * k + q]);
+        }
+    }
+    hb__free(ctx, recv);
+    hb__free(ctx, send);
+    if (heads != stack_heads) hb__free(ctx, heads);
+    return rc;
+}
+
+/* After the exchange: the spectra in entry order and the callback, on the caller's thread. */
+static int finish_in_order(slq_job *J) {
+    hb_context *ctx = J->s->ctx;
+    for (size_t i = 0; i < J->n; i++) {
+        HB_TRY(gather_spectrum(J->s, J->e[i].op, J->out + i * J->k, J->k, &J->sp[i]));
+        if (!J->on_done) continue;
+        int r = J->on_done(J->user, i, J->sp[i]);
+        HB_CHECK(ctx, r == 0, HB_ECANCELED,
+                 "run canceled: on_block_done returned %d for entry %zu", r, i);
+    }
+    return HB_OK;
 }
 
 /* Runs the n entries e[0..n) (ops and streams set; all model operators of one model, or
@@ -662,20 +918,45 @@ static int run_entries(hb_slq *s, slq_entry *e, size_t n, hb_spectrum **sp,
         J.total += (int64_t)(groups * steps_of(s, e[i].op->n));
         sp[i] = NULL;
     }
-    size_t nw = hb__tasks_workers(ctx, tasks, hb__linop_serial(e[0].op));
-    int rc = hb__linop_prepare(e[0].op); /* one model, or one operator */
+    int ranks = hb__comm_size(ctx), me = hb__comm_rank(ctx), rc = HB_OK;
+    int *owner = NULL; /* across ranks: the rank of each task */
+    size_t *local = NULL, run_tasks = tasks;
+    uint64_t print = 0;
+    if (ranks > 1) {
+        owner = hb__calloc(ctx, tasks, sizeof *owner, "SLQ task ranks");
+        rc = owner ? assign_ranks(s, e, n, k, tasks, ranks, me, owner, &local, &run_tasks)
+                   : HB_ENOMEM;
+        if (rc == HB_OK) {
+            print = run_fingerprint(s, e, n, k, owner, tasks);
+            J.local = local;
+            J.total = 0; /* progress: this rank's steps */
+            for (size_t t = 0; t < run_tasks; t++) {
+                size_t entry, p0, kk;
+                task_probes(e, n, k, local[t], &entry, &p0, &kk);
+                J.total += (int64_t)steps_of(s, e[entry].op->n);
+            }
+        }
+    }
+    size_t nw = hb__tasks_workers(ctx, run_tasks, hb__linop_serial(e[0].op));
+    if (rc == HB_OK) rc = hb__linop_prepare(e[0].op); /* one model, or one operator */
     if (rc == HB_OK) {
         J.workers = hb__calloc(ctx, nw, sizeof *J.workers, "SLQ workers");
         J.out = J.workers ? hb__calloc(ctx, n * k, sizeof *J.out, "SLQ probe results") : NULL;
         if (!J.out) rc = HB_ENOMEM;
     }
-    size_t *order = NULL; /* longest tasks first */
-    if (rc == HB_OK) rc = task_order(s, e, n, k, tasks, nw, &order);
-    if (rc == HB_OK) rc = hb__tasks_run_ordered(ctx, tasks, nw, order, group_task, &J);
+    size_t *order = NULL; /* longest tasks first (across ranks: local is in that order) */
+    if (rc == HB_OK && !J.local) rc = task_order(s, e, n, k, tasks, nw, &order);
+    if (rc == HB_OK) rc = hb__tasks_run_ordered(ctx, run_tasks, nw, order, group_task, &J);
     hb__free(ctx, order);
+    if (ranks > 1) { /* every rank takes part, failed or not (exchange) */
+        rc = exchange(s, &J, owner, tasks, ranks, me, print, rc);
+        if (rc == HB_OK) rc = finish_in_order(&J);
+    }
     if (J.out) stats_add(s, J.out, n * k);
     workers_free(ctx, e[0].op, J.workers, nw);
     outs_free(ctx, J.out, n * k);
+    hb__free(ctx, local);
+    hb__free(ctx, owner);
     return rc;
 }
 

@@ -79,6 +79,21 @@ class _Allocator(ctypes.Structure):
                 ("opaque", c_void_p)]
 
 
+class _Comm(ctypes.Structure):
+    """hb_comm (comm.h): the communicator hook. Only declared here (no Python-level
+    wrapper yet: docs/scale-out.md); hessblock-mpi's hb_mpi_attach is C-only (it takes an
+    MPI_Comm)."""
+    _fields_ = [("struct_size", c_size_t),
+                ("user", c_void_p),
+                ("rank", c_int),
+                ("size", c_int),
+                ("allreduce_sum", ctypes.CFUNCTYPE(c_int, c_void_p, c_int, c_void_p, c_size_t)),
+                ("bcast", ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, c_int)),
+                ("allgather", ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, c_void_p)),
+                ("barrier", ctypes.CFUNCTYPE(c_int, c_void_p)),
+                ("release", ctypes.CFUNCTYPE(None, c_void_p))]
+
+
 LOG_FN = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_char_p)
 PROGRESS_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_char_p, c_int64, c_int64)
 
@@ -94,6 +109,7 @@ _ctx_last_error = declare("hb_context_last_error", c_char_p, [c_void_p])
 _ctx_last_status = declare("hb_context_last_status", c_int, [c_void_p])
 _ctx_set_log = declare("hb_context_set_log", c_int, [c_void_p, LOG_FN, c_void_p, c_int])
 _ctx_set_progress = declare("hb_context_set_progress", c_int, [c_void_p, PROGRESS_FN, c_void_p])
+_ctx_set_comm = declare("hb_context_set_comm", c_int, [c_void_p, ctypes.POINTER(_Comm)])
 _ctx_next_stream = declare("hb_context_next_stream", c_int, [c_void_p, ctypes.POINTER(c_uint64)])
 _random_fill = declare("hb_random_fill_f64", c_int,
                        [c_void_p, c_uint64, c_uint64, c_int, c_double, c_double,

@@ -75,7 +75,8 @@ def _public_functions():
     names = set()
     inc = os.path.join(REPO, "include", "hessblock")
     for f in os.listdir(inc):
-        if f.endswith(".h"):
+        # mpi.h is libhessblock-mpi's (takes an MPI_Comm): not part of the bound library.
+        if f.endswith(".h") and f != "mpi.h":
             text = open(os.path.join(inc, f)).read()
             names.update(re.findall(r"HB_API[^;(]*?\b(hb_\w+)\s*\(", text, re.S))
     return names

@@ -1,0 +1,379 @@
+/* The communicator hook (comm.h) without MPI: hb_context_set_comm's checks, and SLQ across
+ * R "ranks" that are threads of this process, each with its own context and a fake
+ * communicator (pthread barriers over shared buffers). Every rank must return exactly the
+ * results of one process (tests/hb_comm_work.c); a failing rank or callback must make
+ * every rank return an error, never wait. tests/mpi/ runs the same workload under mpirun. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hb_comm_work.h"
+#include "hb_test.h"
+
+/* ---- hb_context_set_comm's checks ----------------------------------------------------- */
+static int ok_reduce(void *u, hb_dtype t, void *b, size_t n) { (void)u; (void)t; (void)b; (void)n; return 0; }
+static int ok_bcast(void *u, void *b, size_t n, int root) { (void)u; (void)b; (void)n; (void)root; return 0; }
+static int ok_gather(void *u, const void *s, size_t n, void *r) { memcpy(r, s, n); (void)u; return 0; }
+static int ok_barrier(void *u) { (void)u; return 0; }
+static void count_release(void *u) { (*(int *)u)++; }
+
+START_TEST(test_set_comm_checks) {
+    hb_context *ctx = hb_test_context(1, 0);
+    int released = 0;
+    hb_comm c = HB_COMM_INIT;
+    c.user = &released;
+    c.allreduce_sum = ok_reduce;
+    c.bcast = ok_bcast;
+    c.allgather = ok_gather;
+    c.barrier = ok_barrier;
+    c.release = count_release;
+    ck_assert_int_eq(hb_context_set_comm(NULL, &c), HB_EINVAL);
+    ck_assert_int_eq(hb_context_set_comm(ctx, NULL), HB_OK); /* none: fine */
+    hb_comm bad = c;
+    bad.struct_size = HB_COMM_SIZE_MIN - 1;
+    ck_assert_int_eq(hb_context_set_comm(ctx, &bad), HB_EINVAL);
+    ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "struct_size"));
+    bad.struct_size = 5000;
+    ck_assert_int_eq(hb_context_set_comm(ctx, &bad), HB_EINVAL);
+    bad = c;
+    bad.size = 0;
+    ck_assert_int_eq(hb_context_set_comm(ctx, &bad), HB_EINVAL);
+    bad = c;
+    bad.rank = 1; /* of size 1 */
+    ck_assert_int_eq(hb_context_set_comm(ctx, &bad), HB_EINVAL);
+    bad.rank = -1;
+    ck_assert_int_eq(hb_context_set_comm(ctx, &bad), HB_EINVAL);
+    for (int f = 0; f < 4; f++) {
+        bad = c;
+        if (f == 0) bad.allreduce_sum = NULL;
+        if (f == 1) bad.bcast = NULL;
+        if (f == 2) bad.allgather = NULL;
+        if (f == 3) bad.barrier = NULL;
+        ck_assert_int_eq(hb_context_set_comm(ctx, &bad), HB_EINVAL);
+        ck_assert_ptr_nonnull(strstr(hb_context_last_error(ctx), "must all be set"));
+    }
+    ck_assert_int_eq(released, 0);
+    /* a struct from a newer header: accepted when its extra bytes are zero */
+    struct { hb_comm c; char extra[16]; } big;
+    memset(&big, 0, sizeof big);
+    big.c = c;
+    big.c.struct_size = sizeof big;
+    ck_assert_int_eq(hb_context_set_comm(ctx, &big.c), HB_OK);
+    big.extra[3] = 1;
+    ck_assert_int_eq(hb_context_set_comm(ctx, &big.c), HB_EUNSUPPORTED);
+    ck_assert_int_eq(released, 0); /* refused: the hook in place is kept */
+    /* an older, shorter struct (no release): accepted, release taken as NULL */
+    hb_comm old = c;
+    old.struct_size = HB_COMM_SIZE_MIN;
+    ck_assert_int_eq(hb_context_set_comm(ctx, &old), HB_OK);
+    ck_assert_int_eq(released, 1); /* the previous hook (big.c) was released */
+    ck_assert_int_eq(hb_context_set_comm(ctx, &c), HB_OK);
+    ck_assert_int_eq(released, 1); /* old had no release */
+    ck_assert_int_eq(hb_context_set_comm(ctx, NULL), HB_OK);
+    ck_assert_int_eq(released, 2);
+    ck_assert_int_eq(hb_context_set_comm(ctx, &c), HB_OK);
+    hb_context_free(ctx); /* releases too */
+    ck_assert_int_eq(released, 3);
+}
+END_TEST
+
+/* ---- Fake ranks: threads sharing a barrier ----------------------------------------------- */
+enum { MAX_RANKS = 4 };
+/* Threads per rank context: 1 or 2 (a rank's share runs on its own threads), 1 under
+ * ThreadSanitizer, which does not see libgomp's synchronisation (docs/reliability.md). */
+#ifdef __SANITIZE_THREAD__
+#define RANK_THREADS(r) 1
+#else
+#define RANK_THREADS(r) (1 + (r) % 2)
+#endif
+
+typedef struct fake_group {
+    int size;
+    pthread_barrier_t bar;
+    const void *send[MAX_RANKS];
+    void *buf[MAX_RANKS];
+    int fail_gather_on;       /* allgather call number (1-based) that returns -1; 0 = none */
+} fake_group;
+
+typedef struct fake_rank {
+    fake_group *g;
+    int rank;
+    int gathers;              /* allgathers made */
+} fake_rank;
+
+static int fake_allgather(void *user, const void *send, size_t bytes, void *recv) {
+    fake_rank *me = user;
+    fake_group *g = me->g;
+    g->send[me->rank] = send;
+    pthread_barrier_wait(&g->bar);
+    for (int r = 0; r < g->size; r++) memcpy((char *)recv + (size_t)r * bytes, g->send[r], bytes);
+    pthread_barrier_wait(&g->bar); /* nobody frees its send buffer before all have read it */
+    return ++me->gathers == g->fail_gather_on ? -1 : 0;
+}
+
+static int fake_allreduce(void *user, hb_dtype dtype, void *buf, size_t count) {
+    fake_rank *me = user;
+    fake_group *g = me->g;
+    g->buf[me->rank] = buf;
+    pthread_barrier_wait(&g->bar);
+    double *sum = calloc(count ? count : 1, sizeof *sum);
+    for (size_t i = 0; sum && i < count; i++)
+        for (int r = 0; r < g->size; r++)
+            sum[i] += dtype == HB_F32 ? ((float *)g->buf[r])[i] : ((double *)g->buf[r])[i];
+    pthread_barrier_wait(&g->bar);
+    for (size_t i = 0; sum && i < count; i++) {
+        if (dtype == HB_F32) ((float *)buf)[i] = (float)sum[i];
+        else ((double *)buf)[i] = sum[i];
+    }
+    free(sum);
+    pthread_barrier_wait(&g->bar);
+    return sum ? 0 : -1;
+}
+
+static int fake_bcast(void *user, void *buf, size_t bytes, int root) {
+    fake_rank *me = user;
+    fake_group *g = me->g;
+    g->buf[me->rank] = buf;
+    pthread_barrier_wait(&g->bar);
+    if (me->rank != root) memcpy(buf, g->buf[root], bytes);
+    pthread_barrier_wait(&g->bar);
+    return 0;
+}
+
+static int fake_barrier(void *user) {
+    fake_rank *me = user;
+    pthread_barrier_wait(&me->g->bar);
+    return 0;
+}
+
+typedef struct rank_job {
+    fake_rank fr;
+    int threads;
+    int64_t seed;
+    int cancel;                /* this rank's progress callback cancels its first report */
+    hb_comm_result res;
+} rank_job;
+
+static int cancel_now(void *user, const char *task, int64_t done, int64_t total) {
+    (void)user; (void)task; (void)done; (void)total;
+    return 1;
+}
+
+static void *rank_main(void *arg) {
+    rank_job *j = arg;
+    hb_context *ctx = NULL;
+    if (hb_context_create(&ctx) != HB_OK) {
+        j->res.rc = HB_ENOMEM;
+        return NULL;
+    }
+    hb_comm c = HB_COMM_INIT;
+    c.user = &j->fr;
+    c.rank = j->fr.rank;
+    c.size = j->fr.g->size;
+    c.allreduce_sum = fake_allreduce;
+    c.bcast = fake_bcast;
+    c.allgather = fake_allgather;
+    c.barrier = fake_barrier;
+    int rc = hb_context_set_i64(ctx, HB_CTX_THREADS, j->threads);
+    if (rc == HB_OK) rc = hb_context_set_comm(ctx, &c);
+    if (rc == HB_OK && j->cancel) rc = hb_context_set_progress(ctx, cancel_now, NULL);
+    if (rc == HB_OK) hb_comm_work(ctx, j->seed, &j->res);
+    else j->res.rc = rc;
+    hb_context_free(ctx);
+    return NULL;
+}
+
+/* Runs the workload on `size` fake ranks; jobs[r] gets rank r's results. */
+static void run_ranks(int size, int fail_gather_on, int64_t seed_rank1, int cancel_rank,
+                      rank_job *jobs) {
+    fake_group g = {.size = size, .fail_gather_on = fail_gather_on};
+    ck_assert_int_eq(pthread_barrier_init(&g.bar, NULL, (unsigned)size), 0);
+    pthread_t th[MAX_RANKS];
+    for (int r = 0; r < size; r++) {
+        memset(&jobs[r].fr, 0, sizeof jobs[r].fr);
+        jobs[r].fr.g = &g;
+        jobs[r].fr.rank = r;
+        jobs[r].threads = RANK_THREADS(r);
+        jobs[r].seed = r == 1 ? seed_rank1 : 5;
+        jobs[r].cancel = r == cancel_rank;
+        ck_assert_int_eq(pthread_create(&th[r], NULL, rank_main, &jobs[r]), 0);
+    }
+    for (int r = 0; r < size; r++) pthread_join(th[r], NULL);
+    pthread_barrier_destroy(&g.bar);
+}
+
+/* Every rank of 2, 3 and 4 returns the one-process spectra, JS matrix and statistics. */
+START_TEST(test_fake_ranks_match_one_process) {
+    static hb_comm_result ref;
+    static rank_job jobs[MAX_RANKS];
+    hb_context *ctx = hb_test_context(1, 0);
+    hb_comm_work(ctx, 5, &ref);
+    hb_context_free(ctx);
+    ck_assert_msg(ref.rc == HB_OK, "%s: %s", ref.where, ref.msg);
+    ck_assert_uint_gt(ref.entries, 3);
+    for (int size = 2; size <= MAX_RANKS; size++) {
+        run_ranks(size, 0, 5, -1, jobs);
+        int64_t calls = 0;
+        for (int r = 0; r < size; r++) {
+            /* the work was divided: each rank made only its share of the operator calls */
+            ck_assert_int_lt(jobs[r].res.own_calls, ref.own_calls);
+            ck_assert_int_gt(jobs[r].res.own_calls, 0);
+            calls += jobs[r].res.own_calls;
+            char why[400] = "";
+            ck_assert_msg(hb_comm_result_diff(&ref, &jobs[r].res, why, sizeof why) == 0,
+                          "%d ranks, rank %d: %s", size, r, why);
+            /* across ranks the per-entry callback runs in entry order */
+            for (size_t i = 0; i < jobs[r].res.done_calls; i++)
+                ck_assert_uint_eq(jobs[r].res.done_order[i], i);
+        }
+        ck_assert_int_eq(calls, ref.own_calls);
+    }
+}
+END_TEST
+
+/* A communicator callback that fails gives HB_ECALLBACK with a message, on every rank it
+ * failed on; a rank that fails (here: its progress callback cancels) or runs another run
+ * (another seed) makes every rank return an error — nobody waits for it. */
+START_TEST(test_fake_ranks_failures) {
+    static rank_job jobs[MAX_RANKS];
+    run_ranks(2, 1, 5, -1, jobs); /* the first allgather fails on both */
+    for (int r = 0; r < 2; r++) {
+        ck_assert_int_eq(jobs[r].res.rc, HB_ECALLBACK);
+        ck_assert_ptr_nonnull(strstr(jobs[r].res.msg, "allgather"));
+    }
+    run_ranks(2, 2, 5, -1, jobs); /* the payload allgather fails */
+    for (int r = 0; r < 2; r++) ck_assert_int_eq(jobs[r].res.rc, HB_ECALLBACK);
+    run_ranks(3, 0, 5, 1, jobs); /* rank 1 cancels */
+    ck_assert_int_eq(jobs[1].res.rc, HB_ECANCELED);
+    for (int r = 0; r < 3; r += 2) {
+        ck_assert_int_eq(jobs[r].res.rc, HB_ECANCELED);
+        ck_assert_msg(strstr(jobs[r].res.msg, "rank 1 failed") != NULL, "%s", jobs[r].res.msg);
+    }
+    run_ranks(2, 0, 6, -1, jobs); /* rank 1 has another seed */
+    for (int r = 0; r < 2; r++) {
+        ck_assert_int_eq(jobs[r].res.rc, HB_ESTATE);
+        ck_assert_msg(strstr(jobs[r].res.msg, "same call") != NULL, "%s", jobs[r].res.msg);
+    }
+}
+END_TEST
+
+/* ---- Allocation failures on one rank ----------------------------------------------------
+ * Rank 1's k-th allocation inside hb_slq_run fails, for every k: it returns HB_ENOMEM with
+ * nothing left allocated; rank 0 returns HB_ENOMEM naming rank 1 when the failure came
+ * before the status round, else HB_OK with the one-process spectrum — nobody waits. */
+typedef struct oom_job {
+    fake_rank fr;
+    long k;                  /* rank 1: fail the k-th allocation of the run (0: none) */
+    hb_test_alloc st;
+    int rc;
+    char msg[256];
+    double nodes[64];
+    size_t count;
+    long live_after;
+} oom_job;
+
+static void *oom_main(void *arg) {
+    oom_job *j = arg;
+    enum { N = 24 };
+    double A[N * N];
+    for (size_t i = 0; i < N; i++)
+        for (size_t q = 0; q < N; q++) A[i * N + q] = i == q ? (double)i : 0.01 * (double)(i + q);
+    int rc;
+    hb_context *ctx = hb_test_context_with(&j->st, &rc);
+    hb_comm c = HB_COMM_INIT;
+    c.user = &j->fr;
+    c.rank = j->fr.rank;
+    c.size = j->fr.g->size;
+    c.allreduce_sum = fake_allreduce;
+    c.bcast = fake_bcast;
+    c.allgather = fake_allgather;
+    c.barrier = fake_barrier;
+    hb_linop *op = NULL;
+    hb_slq *s = NULL;
+    hb_spectrum *sp = NULL;
+    if (rc == HB_OK) rc = hb_context_set_comm(ctx, &c);
+    if (rc == HB_OK) rc = hb_linop_create_dense(ctx, A, N, 1, &op);
+    if (rc == HB_OK) rc = hb_slq_create(ctx, &s);
+    if (rc == HB_OK) rc = hb_slq_set_i64(s, HB_SLQ_PROBES, 5);
+    if (rc == HB_OK) rc = hb_slq_set_i64(s, HB_SLQ_STEPS, 6);
+    if (rc == HB_OK) rc = hb_slq_set_i64(s, HB_SLQ_GROUP, 1);
+    if (rc == HB_OK) {
+        j->st.fail_at = j->k > 0 ? j->st.calls + j->k : 0;
+        rc = hb_slq_run(s, op, &sp);
+        j->st.fail_at = 0;
+        snprintf(j->msg, sizeof j->msg, "%s", hb_context_last_error(ctx));
+    }
+    j->rc = rc;
+    j->count = 0;
+    for (size_t p = 0; sp && p < hb_spectrum_num_probes(sp); p++) {
+        const double *nd, *wt;
+        size_t cnt;
+        int br;
+        if (hb_spectrum_probe(sp, p, &nd, &wt, &cnt, &br) != HB_OK || j->count + cnt > 64) break;
+        memcpy(j->nodes + j->count, nd, cnt * sizeof *nd);
+        j->count += cnt;
+    }
+    hb_spectrum_free(sp);
+    hb_slq_free(s);
+    hb_linop_free(op);
+    hb_context_free(ctx);
+    j->live_after = j->st.live;
+    return NULL;
+}
+
+START_TEST(test_fake_ranks_allocation_failures) {
+    static oom_job jobs[2], ref;
+    long k = 0;
+    for (;; k++) {
+        fake_group g = {.size = 2};
+        ck_assert_int_eq(pthread_barrier_init(&g.bar, NULL, 2), 0);
+        pthread_t th[2];
+        for (int r = 0; r < 2; r++) {
+            memset(&jobs[r], 0, sizeof jobs[r]);
+            jobs[r].fr.g = &g;
+            jobs[r].fr.rank = r;
+            jobs[r].k = r == 1 ? k : 0;
+            ck_assert_int_eq(pthread_create(&th[r], NULL, oom_main, &jobs[r]), 0);
+        }
+        for (int r = 0; r < 2; r++) pthread_join(th[r], NULL);
+        pthread_barrier_destroy(&g.bar);
+        for (int r = 0; r < 2; r++)
+            ck_assert_msg(jobs[r].live_after == 0, "k=%ld rank %d: %ld blocks leaked", k, r,
+                          jobs[r].live_after);
+        if (k == 0) { /* the clean run */
+            ck_assert_msg(jobs[0].rc == HB_OK && jobs[1].rc == HB_OK, "%s / %s", jobs[0].msg,
+                          jobs[1].msg);
+            ck_assert_uint_gt(jobs[0].count, 0);
+            ck_assert_uint_eq(jobs[1].count, jobs[0].count);
+            ck_assert_mem_eq(jobs[1].nodes, jobs[0].nodes, jobs[0].count * sizeof(double));
+            ref = jobs[0];
+            continue;
+        }
+        if (jobs[1].rc == HB_OK) break; /* k is past the run's allocations */
+        ck_assert_msg(jobs[1].rc == HB_ENOMEM, "k=%ld: rank 1 returned %s: %s", k,
+                      hb_status_name(jobs[1].rc), jobs[1].msg);
+        ck_assert(jobs[1].msg[0] != '\0');
+        if (jobs[0].rc == HB_OK) { /* rank 1 failed after the exchange */
+            ck_assert_uint_eq(jobs[0].count, ref.count);
+            ck_assert_mem_eq(jobs[0].nodes, ref.nodes, ref.count * sizeof(double));
+        } else {
+            ck_assert_int_eq(jobs[0].rc, HB_ENOMEM);
+            ck_assert_msg(strstr(jobs[0].msg, "rank 1 failed") != NULL, "k=%ld: %s", k,
+                          jobs[0].msg);
+        }
+    }
+    ck_assert_int_gt(k, 5); /* the run did allocate on rank 1 */
+}
+END_TEST
+
+Suite *hb_suite_comm(void) {
+    Suite *s = suite_create("comm");
+    TCase *tc = tcase_create("comm");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_set_comm_checks);
+    tcase_add_test(tc, test_fake_ranks_match_one_process);
+    tcase_add_test(tc, test_fake_ranks_failures);
+    tcase_add_test(tc, test_fake_ranks_allocation_failures);
+    suite_add_tcase(s, tc);
+    return s;
+}
