@@ -192,10 +192,11 @@ static int64_t part_start(int64_t dim, int64_t al, int parts, int p) {
 }
 
 /* Whether the tiles beat BLIS's own threads for a product on `threads` threads: measured
- * on 2 threads only (docs/performance.md, "Splitting a gemm into tiles"), so larger teams
- * keep BLIS's threads until HB__GEMM_SPLIT_MAX_THREADS is raised on a measurement. */
+ * on 2 threads and on the 16-core host (docs/performance.md, "Splitting a gemm into tiles"):
+ * tiles on 2 threads and from HB__GEMM_SPLIT_MIN_MANY up, BLIS's team in between. */
 static bool split_wins(int threads) {
-    return HB__GEMM_SPLIT_DEFAULT && threads <= HB__GEMM_SPLIT_MAX_THREADS;
+    return HB__GEMM_SPLIT_DEFAULT &&
+           (threads <= HB__GEMM_SPLIT_MAX_THREADS || threads >= HB__GEMM_SPLIT_MIN_MANY);
 }
 
 int hb__gemm_strided_way(hb_context *ctx, int threads, hb__gemm_way way, hb_dtype dt, bool ta,

@@ -58,14 +58,19 @@ int hb__gemm_strided_on(hb_context *ctx, int threads, hb_dtype dt, bool trans_a,
  * call's bits. */
 typedef enum hb__gemm_way { HB__GEMM_AUTO, HB__GEMM_BLIS, HB__GEMM_SPLIT } hb__gemm_way;
 
-/* Whether AUTO splits threaded products, and up to how many threads (docs/performance.md,
- * "Splitting a gemm into tiles": measured on 2 threads). Overridable (-D) to measure
- * either way with the model benches and the CLI. */
+/* Whether AUTO splits threaded products: on 2 threads (measured on 2 cores) and from
+ * HB__GEMM_SPLIT_MIN_MANY threads up (the 16-core host, session 14: gpt-ref f32 HVP at 16
+ * threads 108.7 ms with BLIS's team, 49.9 ms with tiles; at 8: 44.3 / 38.6; at 4 the
+ * tiles lost, 51.5 / 55.5 ms — docs/performance.md "Splitting a gemm into tiles").
+ * Overridable (-D) to measure either way with the model benches and the CLI. */
 #ifndef HB__GEMM_SPLIT_DEFAULT
 #define HB__GEMM_SPLIT_DEFAULT 1
 #endif
 #ifndef HB__GEMM_SPLIT_MAX_THREADS
 #define HB__GEMM_SPLIT_MAX_THREADS 2
+#endif
+#ifndef HB__GEMM_SPLIT_MIN_MANY
+#define HB__GEMM_SPLIT_MIN_MANY 8
 #endif
 
 /* Tiles of an m×n×k product split for `threads` threads (1: no split) with C's strides
