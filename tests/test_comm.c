@@ -494,6 +494,48 @@ static void *nan_main(void *arg) {
     return NULL;
 }
 
+/* A trainer whose rank 0 cannot write the checkpoint (a directory that does not exist):
+ * every rank fails with HB_EIO after the first checkpoint step, nobody waits; and one
+ * whose steps have fewer synthetic batches than ranks refuses on every rank. */
+static void *trainer_main(void *arg) {
+    data_job *j = arg;
+    hb_context *ctx = hb_test_context(1, 3);
+    hb_comm c = fake_comm(&j->fr);
+    hb_model_config *cfg = NULL;
+    hb_model *m = NULL;
+    hb_trainer *tr = NULL;
+    int rc = hb_context_set_comm(ctx, &c);
+    if (rc == HB_OK) rc = hb_model_config_create(ctx, HB_MODEL_MLP, &cfg);
+    if (rc == HB_OK) rc = hb_model_config_set_i64(cfg, HB_MK_WIDTH, 4);
+    if (rc == HB_OK) rc = hb_model_create(ctx, cfg, &m);
+    if (rc == HB_OK) rc = hb_model_set_data_parallel(m, 1);
+    if (rc == HB_OK) rc = hb_trainer_create(m, NULL, &tr);
+    if (rc == HB_OK) rc = hb_trainer_set_i64(tr, HB_TR_TRAIN_BATCHES, j->threads);
+    if (rc == HB_OK && j->ckpt[0]) rc = hb_trainer_set_checkpoint(tr, j->ckpt, 2);
+    if (rc == HB_OK) rc = hb_trainer_run(tr, 3);
+    j->res.rc = rc;
+    j->res.n = (size_t)hb_trainer_step(tr);
+    snprintf(j->res.msg, sizeof j->res.msg, "%s", hb_context_last_error(ctx));
+    hb_trainer_free(tr);
+    hb_model_free(m);
+    hb_model_config_free(cfg);
+    hb_context_free(ctx);
+    return NULL;
+}
+
+/* Runs fn on `size` fake ranks (jobs[r] prepared by the caller except fr). */
+static void run_fn_ranks(int size, void *(*fn)(void *), data_job *jobs) {
+    fake_group g = {.size = size};
+    ck_assert_int_eq(pthread_barrier_init(&g.bar, NULL, (unsigned)size), 0);
+    pthread_t th[MAX_RANKS];
+    for (int r = 0; r < size; r++) {
+        jobs[r].fr = (fake_rank){.g = &g, .rank = r};
+        ck_assert_int_eq(pthread_create(&th[r], NULL, fn, &jobs[r]), 0);
+    }
+    for (int r = 0; r < size; r++) pthread_join(th[r], NULL);
+    pthread_barrier_destroy(&g.bar);
+}
+
 START_TEST(test_data_ranks_failures) {
     static data_job jobs[MAX_RANKS];
     run_data_ranks(3, 1, NULL, jobs);
@@ -502,20 +544,88 @@ START_TEST(test_data_ranks_failures) {
         ck_assert_msg(strstr(jobs[r].res.msg, "allreduce_sum") != NULL, "%s", jobs[r].res.msg);
         ck_assert_msg(strstr(jobs[r].res.where, "loss_grad") != NULL, "%s", jobs[r].res.where);
     }
-    fake_group g = {.size = 2};
-    ck_assert_int_eq(pthread_barrier_init(&g.bar, NULL, 2), 0);
-    pthread_t th[2];
-    for (int r = 0; r < 2; r++) {
-        memset(&jobs[r], 0, sizeof jobs[r]);
-        jobs[r].fr.g = &g;
-        jobs[r].fr.rank = r;
-        ck_assert_int_eq(pthread_create(&th[r], NULL, nan_main, &jobs[r]), 0);
-    }
-    for (int r = 0; r < 2; r++) pthread_join(th[r], NULL);
-    pthread_barrier_destroy(&g.bar);
+    memset(jobs, 0, sizeof jobs);
+    run_fn_ranks(2, nan_main, jobs);
     for (int r = 0; r < 2; r++)
         ck_assert_msg(jobs[r].res.rc == HB_ENONFINITE, "rank %d: %s (%s)", r,
                       hb_status_name(jobs[r].res.rc), jobs[r].res.msg);
+    /* rank 0 cannot write the checkpoint of step 2: every rank fails there, 2 steps done */
+    memset(jobs, 0, sizeof jobs);
+    for (int r = 0; r < 3; r++) {
+        jobs[r].threads = 3; /* train batches per step: one per rank */
+        snprintf(jobs[r].ckpt, sizeof jobs[r].ckpt, "/nonexistent-hb-dir/run.ckpt");
+    }
+    run_fn_ranks(3, trainer_main, jobs);
+    for (int r = 0; r < 3; r++) {
+        ck_assert_msg(jobs[r].res.rc == HB_EIO, "rank %d: %s (%s)", r,
+                      hb_status_name(jobs[r].res.rc), jobs[r].res.msg);
+        ck_assert_uint_eq(jobs[r].res.n, 2);
+        if (r > 0)
+            ck_assert_msg(strstr(jobs[r].res.msg, "rank 0 could not write") != NULL, "%s",
+                          jobs[r].res.msg);
+    }
+    /* 2 synthetic batches per step over 3 ranks: refused on every rank, no step taken */
+    memset(jobs, 0, sizeof jobs);
+    for (int r = 0; r < 3; r++) jobs[r].threads = 2;
+    run_fn_ranks(3, trainer_main, jobs);
+    for (int r = 0; r < 3; r++) {
+        ck_assert_int_eq(jobs[r].res.rc, HB_EINVAL);
+        ck_assert_msg(strstr(jobs[r].res.msg, "at least 3") != NULL, "%s", jobs[r].res.msg);
+        ck_assert_uint_eq(jobs[r].res.n, 0);
+    }
+}
+END_TEST
+
+/* An f32 model: the sums go through f64 and back; the gradient equals one process's to
+ * f32 rounding (the partial sums round to f32 at other points: a few f32 ulps). */
+static void *f32_main(void *arg) {
+    data_job *j = arg;
+    hb_context *ctx = hb_test_context(1, 3);
+    hb_comm c = fake_comm(&j->fr);
+    hb_model_config *cfg = NULL;
+    hb_model *m = NULL;
+    int R = j->fr.g ? j->fr.g->size : 1, me = j->fr.rank;
+    int rc = R > 1 ? hb_context_set_comm(ctx, &c) : HB_OK;
+    if (rc == HB_OK) rc = hb_model_config_create(ctx, HB_MODEL_MLP, &cfg);
+    if (rc == HB_OK) rc = hb_model_config_set_i64(cfg, HB_MK_DTYPE, HB_F32);
+    if (rc == HB_OK) rc = hb_model_config_set_i64(cfg, HB_MK_WIDTH, 8);
+    if (rc == HB_OK) rc = hb_model_create(ctx, cfg, &m);
+    if (rc == HB_OK) rc = hb_model_set_data_parallel(m, 1);
+    size_t lo = (size_t)(4 * me / R), hi = (size_t)(4 * (me + 1) / R);
+    if (rc == HB_OK) rc = hb_model_set_synthetic(m, hi - lo, 0, lo * 16);
+    if (rc == HB_OK) rc = hb_model_loss_grad(m, &j->res.loss);
+    hb_params *p = m ? hb_model_params(m) : NULL;
+    if (rc == HB_OK) {
+        j->res.n = hb_params_count(p) < HB_DW_MAX_N ? hb_params_count(p) : HB_DW_MAX_N;
+        for (size_t i = 0; i < j->res.n; i++) j->res.grad[i] = ((const float *)hb_params_grad(p))[i];
+    }
+    j->res.rc = rc;
+    snprintf(j->res.msg, sizeof j->res.msg, "%s", hb_context_last_error(ctx));
+    hb_model_free(m);
+    hb_model_config_free(cfg);
+    hb_context_free(ctx);
+    return NULL;
+}
+
+START_TEST(test_data_ranks_f32) {
+    static data_job ref, jobs[MAX_RANKS];
+    fake_group one = {.size = 1};
+    ref.fr.g = &one;
+    f32_main(&ref); /* one process, all 4 batches */
+    ck_assert_msg(ref.res.rc == HB_OK, "%s", ref.res.msg);
+    memset(jobs, 0, sizeof jobs);
+    run_fn_ranks(3, f32_main, jobs);
+    for (int r = 0; r < 3; r++) {
+        ck_assert_msg(jobs[r].res.rc == HB_OK, "rank %d: %s", r, jobs[r].res.msg);
+        double scale = 0, d = 0;
+        for (size_t i = 0; i < ref.res.n; i++) {
+            scale = fmax(scale, fabs(ref.res.grad[i]));
+            d = fmax(d, fabs(jobs[r].res.grad[i] - ref.res.grad[i]));
+        }
+        ck_assert_msg(d <= 1e-5 * scale, "rank %d: gradient %.3g relative", r, d / scale);
+        ck_assert_mem_eq(jobs[r].res.grad, jobs[0].res.grad, ref.res.n * sizeof(double));
+        HB_ASSERT_CLOSE(jobs[r].res.loss, ref.res.loss, 1e-6);
+    }
 }
 END_TEST
 
@@ -556,6 +666,7 @@ Suite *hb_suite_comm(void) {
     tcase_add_test(tc, test_fake_ranks_allocation_failures);
     tcase_add_test(tc, test_data_ranks_match_one_process);
     tcase_add_test(tc, test_data_ranks_failures);
+    tcase_add_test(tc, test_data_ranks_f32);
     tcase_add_test(tc, test_data_parallel_checks);
     suite_add_tcase(s, tc);
     return s;
