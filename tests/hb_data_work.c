@@ -25,6 +25,7 @@ void hb_data_work(hb_context *ctx, int shard, int rank, int size, const char *ck
     hb_model *m = NULL;
     hb_slq *s = NULL;
     hb_spectrum *sp = NULL;
+    hb_linop *op = NULL;
     hb_optimizer *opt = NULL;
     hb_trainer *tr = NULL;
     hb_tensor *tv = NULL, *tout = NULL, *tV = NULL, *tOUT = NULL, *tb = NULL, *tbout = NULL;
@@ -82,6 +83,13 @@ void hb_data_work(hb_context *ctx, int shard, int rank, int size, const char *ck
         r->node_count += c;
     }
 
+    /* Hutchinson traces of every block and top-k: their products collectives too */
+    r->n_blocks = hb_params_num_blocks(p);
+    if (r->n_blocks > 8) DW_TRY(HB_ERANGE);
+    DW_TRY(hb_slq_trace_model_blocks(s, m, r->traces, NULL));
+    DW_TRY(hb_linop_create_model_hessian(m, &op));
+    DW_TRY(hb_slq_topk(s, op, 2, HB_EIG_LARGEST, r->topk, NULL, NULL, NULL));
+
     /* 20 AdamW steps; the trainer shares each step's synthetic batches out over the ranks */
     DW_TRY(hb_optimizer_create(ctx, HB_OPTIM_ADAMW, p, &opt));
     DW_TRY(hb_optimizer_set_f64(opt, HB_OPT_LR, 0.05));
@@ -104,6 +112,7 @@ done:
     hb_trainer_free(tr);
     hb_optimizer_free(opt);
     hb_spectrum_free(sp);
+    hb_linop_free(op);
     hb_slq_free(s);
     hb_model_free(m);
     hb_model_config_free(cfg);
@@ -136,7 +145,8 @@ int hb_data_result_diff(const hb_data_result *a, const hb_data_result *b, double
         snprintf(why, cap, "%s failed: %s (%s)", b->where, hb_status_name(b->rc), b->msg);
         return 1;
     }
-    if (a->n != b->n || a->block_n != b->block_n || a->node_count != b->node_count) {
+    if (a->n != b->n || a->block_n != b->block_n || a->node_count != b->node_count ||
+        a->n_blocks != b->n_blocks) {
         snprintf(why, cap, "sizes differ: n %zu/%zu, block %zu/%zu, nodes %zu/%zu", a->n, b->n,
                  a->block_n, b->block_n, a->node_count, b->node_count);
         return 1;
@@ -149,6 +159,8 @@ int hb_data_result_diff(const hb_data_result *a, const hb_data_result *b, double
     CLOSE(theta, a->n, rel);
     CLOSE(nodes, a->node_count, rel_slq);
     CLOSE(weights, a->node_count, rel_slq);
+    CLOSE(traces, a->n_blocks, rel_slq);
+    CLOSE(topk, (size_t)2, 1e-7);
     if (!(fabs(a->loss - b->loss) <= rel * fabs(a->loss))) {
         snprintf(why, cap, "loss %.17g vs %.17g", a->loss, b->loss);
         return 1;

@@ -299,8 +299,7 @@ int hb_model_set_data_parallel(hb_model *m, int on) {
 }
 
 /* The task's allreduce buffer of `count` doubles, zeroed (grow-only; on t->ctx). */
-static int dp_buffer(hb_model *m, hb__model_task *t, size_t count, double **buf) {
-    (void)m;
+static int dp_buffer(hb__model_task *t, size_t count, double **buf) {
     if (count > t->dp_cap) {
         double *nb = hb__calloc(t->ctx, count, sizeof *nb, "data-parallel allreduce buffer");
         if (!nb) return HB_ENOMEM;
@@ -344,7 +343,7 @@ static int eval_collective(hb_model *m, double *loss, bool want_grad) {
     HB_CHECK(ctx, hb__add_size(head, want_grad ? p->n : 0, &count), HB_EOVERFLOW,
              "too many parameters");
     double *buf = NULL;
-    HB_TRY(dp_buffer(m, &m->task0, count, &buf));
+    HB_TRY(dp_buffer(&m->task0, count, &buf));
     sync_theta(m);
     int rc = want_grad ? hb_params_zero_grad(p) : HB_OK;
     double total = 0;
@@ -404,7 +403,11 @@ int hb_model_accuracy(hb_model *m, double *accuracy) {
     bool across = hb__model_collective(m);
     const hb__batch *list = m->batches;
     size_t count = m->n_batches;
-    if (!across) HB_TRY(batches_of(m, &list, &count));
+    /* across ranks: [status per rank | samples | correct] + [total], counts exact in f64 */
+    size_t head = across ? DP_HEAD(hb__comm_size(m->ctx)) : 0;
+    double *buf = NULL, N = 0;
+    if (across) HB_TRY(dp_buffer(&m->task0, head + 1, &buf));
+    else HB_TRY(batches_of(m, &list, &count));
     sync_theta(m);
     size_t correct = 0, total = 0;
     int rc = HB_OK;
@@ -419,10 +422,6 @@ int hb_model_accuracy(hb_model *m, double *accuracy) {
         *accuracy = total ? (double)correct / (double)total : 0.0;
         return HB_OK;
     }
-    /* across ranks: [status per rank | samples | correct] + [total], counts exact in f64 */
-    size_t head = DP_HEAD(hb__comm_size(m->ctx));
-    double *buf = NULL, N = 0;
-    HB_TRY(dp_buffer(m, &m->task0, head + 1, &buf));
     buf[head - 1] = (double)correct;
     buf[head] = (double)total;
     HB_TRY(dp_reduce(m, m->ctx, buf, head + 1, rc, &N));
@@ -516,7 +515,7 @@ static int hvp_on_task(hb_model *m, hb__model_task *t, size_t block, size_t k, h
     bool across = hb__model_collective(m);
     double *buf = NULL;
     size_t head = across ? DP_HEAD(hb__comm_size(m->ctx)) : 0, kl = k * len; /* ≤ total */
-    if (across) HB_TRY(dp_buffer(m, t, head + kl, &buf));
+    if (across) HB_TRY(dp_buffer(t, head + kl, &buf));
     int rc = HB_OK;
     for (size_t i = 0; i < count && rc == HB_OK; i++) {
         const hb__batch *b = m->vt->check_batch ? &list[i] : NULL;
