@@ -24,7 +24,7 @@ void hb_data_work(hb_context *ctx, int shard, int rank, int size, const char *ck
     hb_model_config *cfg = NULL;
     hb_model *m = NULL;
     hb_slq *s = NULL;
-    hb_spectrum *sp = NULL;
+    hb_spectrum *sp = NULL, *bsp[2] = {NULL, NULL};
     hb_linop *op = NULL;
     hb_optimizer *opt = NULL;
     hb_trainer *tr = NULL;
@@ -83,6 +83,21 @@ void hb_data_work(hb_context *ctx, int shard, int rank, int size, const char *ck
         r->node_count += c;
     }
 
+    /* one run over a block and the full Hessian: two entries, their tasks in task order */
+    size_t entries[2] = {1, HB_SLQ_FULL_HESSIAN};
+    DW_TRY(hb_slq_run_model_blocks(s, m, entries, NULL, 2, bsp, NULL, NULL));
+    for (size_t i = 0; i < 2; i++)
+        for (size_t q = 0; q < hb_spectrum_num_probes(bsp[i]); q++) {
+            const double *nd, *wt;
+            size_t c;
+            int br;
+            DW_TRY(hb_spectrum_probe(bsp[i], q, &nd, &wt, &c, &br));
+            if (r->node_count + c > HB_DW_MAX_NODES) DW_TRY(HB_ERANGE);
+            memcpy(r->nodes + r->node_count, nd, c * sizeof *nd);
+            memcpy(r->weights + r->node_count, wt, c * sizeof *wt);
+            r->node_count += c;
+        }
+
     /* Hutchinson traces of every block and top-k: their products collectives too */
     r->n_blocks = hb_params_num_blocks(p);
     if (r->n_blocks > 8) DW_TRY(HB_ERANGE);
@@ -112,6 +127,8 @@ done:
     hb_trainer_free(tr);
     hb_optimizer_free(opt);
     hb_spectrum_free(sp);
+    hb_spectrum_free(bsp[0]);
+    hb_spectrum_free(bsp[1]);
     hb_linop_free(op);
     hb_slq_free(s);
     hb_model_free(m);

@@ -14,7 +14,7 @@
 
 #include "hessblock/hessblock.h"
 
-enum { HB_DW_BATCHES = 5, HB_DW_MAX_N = 128, HB_DW_STEPS = 20, HB_DW_MAX_NODES = 64 };
+enum { HB_DW_BATCHES = 5, HB_DW_MAX_N = 128, HB_DW_STEPS = 20, HB_DW_MAX_NODES = 256 };
 
 typedef struct hb_data_result {
     int rc;           /* first failing status (HB_OK if none) */
@@ -23,6 +23,7 @@ typedef struct hb_data_result {
     size_t n, block_n;
     double loss, accuracy;
     double grad[HB_DW_MAX_N], hvp[HB_DW_MAX_N], hvp2[2 * HB_DW_MAX_N], block_hvp[HB_DW_MAX_N];
+    /* SLQ: hb_slq_run_model, then hb_slq_run_model_blocks of block 1 and the full H */
     double nodes[HB_DW_MAX_NODES], weights[HB_DW_MAX_NODES];
     size_t node_count;
     double traces[8];        /* Hutchinson trace of every block (the mlp has 4) */
