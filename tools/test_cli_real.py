@@ -72,5 +72,19 @@ if p.returncode == 0:
         check("training split" in sp["sizes_text"], f"{sp['model']}: {sp['sizes_text']!r}")
     html = open(os.path.join(d, "report.html"), encoding="utf-8").read()
     check("<th>Adam held-out loss</th>" in html, "report.html held-out column")
+    # the training jobs on 2 threads set their data from the same loaded sets at once: the
+    # numbers must be those of the serial run (side stages forced on too)
+    d2 = os.path.join(SCRATCH, "analyze-real-threads")
+    shutil.rmtree(d2, ignore_errors=True)
+    p2 = subprocess.run([HB, "analyze", "--preset", "tiny", "--data", "real", "--threads", "3", "--quiet",
+                         "--out", d2], capture_output=True, text=True, timeout=280,
+                        env=dict(os.environ, HESSBLOCK_TEST_SIDE_THREADS="1"))
+    if check(p2.returncode == 0, f"analyze --data real --threads 3: {p2.returncode} {p2.stderr!r}"):
+        def numbers(o):
+            if isinstance(o, dict):
+                return {k: numbers(v) for k, v in o.items() if "seconds" not in k and k not in ("threads", "out", "settings")}
+            return [numbers(v) for v in o] if isinstance(o, list) else o
+        s2 = json.load(open(os.path.join(d2, "summary.json")), parse_constant=bad_constant)
+        check(numbers(s2) == numbers(s), "analyze --data real: 3 threads changed a number")
 print(f"{len(FAILS)} failure(s)")
 sys.exit(1 if FAILS else 0)
