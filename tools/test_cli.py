@@ -9,11 +9,13 @@ bad arguments must give exit status 2 and one message line, never a crash.
 A subcommand whose library component is missing from a build says "not available in
 this build" and exits 1; MAY_BE_MISSING lists what a build may lack (nothing now)."""
 import csv
+import gzip
 import json
 import math
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -1216,6 +1218,27 @@ if check(p.returncode == 0, f"analyze --data real --text-dir: {p.returncode} {p.
     p = run(["analyze", "--preset", "tiny", "--data", "real", "--models", "gpt", "--no-quadratic",
              "--text-dir", td, "--quiet", "--resume", d], timeout=240)
     check(p.returncode == 0, f"--resume a real run: {p.returncode} {p.stderr!r}")
+# ... and mlp, cnn on IDX files of our own (28 x 28, 10 classes; the Fashion-MNIST layout)
+imgdir = fresh("idxdir")
+os.makedirs(imgdir)
+for split, n in (("train", 40), ("t10k", 24)):
+    pix = bytes((i * 7 + (i // 784) * 13) % 256 for i in range(n * 784))
+    with gzip.open(os.path.join(imgdir, f"{split}-images-idx3-ubyte.gz"), "wb") as fh:
+        fh.write(struct.pack(">IIII", 0x803, n, 28, 28) + pix)
+    with gzip.open(os.path.join(imgdir, f"{split}-labels-idx1-ubyte.gz"), "wb") as fh:
+        fh.write(struct.pack(">II", 0x801, n) + bytes(i % 10 for i in range(n)))
+d = fresh("analyze-real-images")
+p = run(["analyze", "--preset", "tiny", "--data", "real", "--models", "mlp,cnn", "--data-dir", imgdir,
+         "--no-quadratic", "--json", "--quiet", "--out", d], timeout=240)
+if check(p.returncode == 0, f"analyze --data real --data-dir: {p.returncode} {p.stderr}"):
+    s = strict_json(p.stdout, "analyze real images")
+    for row in s["summary"] if s else []:
+        check(row["data"] == "fashion-mnist" and row["held_out"] == "t10k", f"images row: {row}")
+        check(all(0 <= row[k] <= 1 for k in ("sgd_held_out_accuracy", "adam_held_out_accuracy")) and
+              all(row[k] > 0 for k in ("sgd_held_out_loss", "adam_held_out_loss")), f"images held-out: {row}")
+    check(s and s["summary"][0]["sizes"]["inputs"] == 784 and s["summary"][1]["sizes"]["image"] == 28,
+          "images sizes")
+    check(s and "fashion-mnist train 40 / t10k 24 images" in s["settings"], f"images settings {s and s['settings']!r}")
 # missing data: exit 1, the alternative named, nothing written
 for args, what in ((["--models", "gpt", "--text-dir", os.path.join(td, "none")], "none"),
                    (["--models", "mlp", "--data-dir", os.path.join(td, "none")], "none/train-images-idx3-ubyte.gz")):
