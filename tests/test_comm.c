@@ -366,6 +366,91 @@ START_TEST(test_fake_ranks_allocation_failures) {
 }
 END_TEST
 
+/* ---- Bad input on one rank ---------------------------------------------------------------
+ * Rank `bad` passes a bad argument to a collective call that the others make correctly
+ * (a NULL operator, a NULL model, a block out of range): the bad rank returns its own
+ * error at once, every other rank returns the same status naming it — nobody waits for it
+ * (issue 13.5). The status round happens before any payload moves. */
+typedef struct bad_job {
+    fake_rank fr;
+    int bad;                 /* 1: this rank makes the bad call */
+    int how;                 /* which bad call */
+    int rc;
+    char msg[256];
+} bad_job;
+
+static void *bad_main(void *arg) {
+    bad_job *j = arg;
+    enum { N = 20 };
+    double A[N * N];
+    for (size_t i = 0; i < N; i++)
+        for (size_t q = 0; q < N; q++) A[i * N + q] = i == q ? 1.0 + (double)i : 0.02;
+    hb_context *ctx = NULL;
+    int rc = hb_context_create(&ctx);
+    hb_comm c = HB_COMM_INIT;
+    c.user = &j->fr;
+    c.rank = j->fr.rank;
+    c.size = j->fr.g->size;
+    c.allreduce_sum = fake_allreduce;
+    c.bcast = fake_bcast;
+    c.allgather = fake_allgather;
+    c.barrier = fake_barrier;
+    hb_linop *op = NULL;
+    hb_slq *s = NULL;
+    hb_spectrum *sp = NULL;
+    if (rc == HB_OK) rc = hb_context_set_comm(ctx, &c);
+    if (rc == HB_OK) rc = hb_linop_create_dense(ctx, A, N, 1, &op);
+    if (rc == HB_OK) rc = hb_slq_create(ctx, &s);
+    if (rc == HB_OK) rc = hb_slq_set_i64(s, HB_SLQ_PROBES, 4);
+    if (rc == HB_OK) rc = hb_slq_set_i64(s, HB_SLQ_STEPS, 5);
+    if (rc == HB_OK && !j->bad) rc = hb_slq_run(s, op, &sp);
+    else if (rc == HB_OK && j->how == 0) rc = hb_slq_run(s, NULL, &sp);
+    else if (rc == HB_OK && j->how == 1) rc = hb_slq_run_model(s, NULL, &sp);
+    else if (rc == HB_OK && j->how == 2) rc = hb_slq_run(s, op, NULL);
+    else if (rc == HB_OK) rc = hb_slq_run_model_blocks(s, NULL, NULL, NULL, 2, &sp, NULL, NULL);
+    j->rc = rc;
+    snprintf(j->msg, sizeof j->msg, "%s", ctx ? hb_context_last_error(ctx) : "");
+    hb_spectrum_free(sp);
+    hb_slq_free(s);
+    hb_linop_free(op);
+    hb_context_free(ctx);
+    return NULL;
+}
+
+START_TEST(test_fake_ranks_bad_input_on_one_rank) {
+    for (int size = 2; size <= 3; size++) {
+        for (int how = 0; how < 4; how++) {
+            for (int bad = 0; bad < size; bad++) {
+                static bad_job jobs[MAX_RANKS];
+                fake_group g = {.size = size};
+                ck_assert_int_eq(pthread_barrier_init(&g.bar, NULL, (unsigned)size), 0);
+                pthread_t th[MAX_RANKS];
+                for (int r = 0; r < size; r++) {
+                    memset(&jobs[r], 0, sizeof jobs[r]);
+                    jobs[r].fr.g = &g;
+                    jobs[r].fr.rank = r;
+                    jobs[r].bad = r == bad;
+                    jobs[r].how = how;
+                    ck_assert_int_eq(pthread_create(&th[r], NULL, bad_main, &jobs[r]), 0);
+                }
+                for (int r = 0; r < size; r++) pthread_join(th[r], NULL);
+                pthread_barrier_destroy(&g.bar);
+                ck_assert_int_eq(jobs[bad].rc, HB_EINVAL);
+                ck_assert_ptr_null(strstr(jobs[bad].msg, "failed (")); /* its own reason */
+                char want[32];
+                snprintf(want, sizeof want, "rank %d failed", bad);
+                for (int r = 0; r < size; r++) {
+                    if (r == bad) continue;
+                    ck_assert_msg(jobs[r].rc == HB_EINVAL, "size %d how %d bad %d: rank %d: %s",
+                                  size, how, bad, r, jobs[r].msg);
+                    ck_assert_msg(strstr(jobs[r].msg, want) != NULL, "%s", jobs[r].msg);
+                }
+            }
+        }
+    }
+}
+END_TEST
+
 Suite *hb_suite_comm(void) {
     Suite *s = suite_create("comm");
     TCase *tc = tcase_create("comm");
@@ -374,6 +459,7 @@ Suite *hb_suite_comm(void) {
     tcase_add_test(tc, test_fake_ranks_match_one_process);
     tcase_add_test(tc, test_fake_ranks_failures);
     tcase_add_test(tc, test_fake_ranks_allocation_failures);
+    tcase_add_test(tc, test_fake_ranks_bad_input_on_one_rank);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -791,6 +791,59 @@ typedef struct rank_head {
     uint64_t print;  /* run_fingerprint */
 } rank_head;
 
+/* Ranks whose status round needs no allocation (the heads live on the stack). */
+#define STACK_RANKS 64
+
+/* ---- Agreeing on a status -----------------------------------------------------------------
+ * Every collective entry point (the SLQ runs; hb_slq_topk_model_blocks) opens its exchange
+ * with the SAME first round: one allgather of each rank's rank_head (status, payload bytes,
+ * fingerprint of the call). A call that fails on this rank before its exchange (a bad
+ * argument or block on this rank only, an operator that cannot be made, an allocation)
+ * still makes that round, with its status (agree_on_failure), so every other rank learns
+ * of it there and returns an error naming this rank instead of waiting for a payload that
+ * never comes. The failed rank returns its own status and message. Only a NULL hb_slq (no
+ * context, so no communicator) cannot take part: it returns HB_EINVAL alone. */
+static int status_round(hb_slq *s, int st, size_t bytes, uint64_t print, rank_head *heads,
+                        const char *what) {
+    hb_context *ctx = s->ctx;
+    int ranks = hb__comm_size(ctx), me = hb__comm_rank(ctx);
+    s->status_round_done = 1;
+    rank_head mine = {st, bytes, print};
+    int rc = hb__comm_allgather(ctx, &mine, sizeof mine, heads);
+    if (st != HB_OK) return st; /* this rank's own message stays */
+    for (int r = 0; r < ranks && rc == HB_OK; r++) {
+        if (heads[r].status != HB_OK) {
+            const char *name = hb_status_name((int)heads[r].status);
+            rc = hb__fail(ctx, (int)heads[r].status,
+                          "%s across %d ranks: rank %d failed (%s); see its own message", what,
+                          ranks, r, name ? name : "unknown status");
+        } else if (heads[r].print != print) {
+            rc = hb__fail(ctx, HB_ESTATE,
+                          "%s across %d ranks: rank %d makes another call than rank %d "
+                          "(entries, probes, steps, options, seed or streams differ): every "
+                          "rank must make the same call (comm.h)", what, ranks, r, me);
+        }
+    }
+    return rc;
+}
+
+/* The end of a collective entry point: a failure before its status round makes the round
+ * now (see above), so no rank waits. */
+static int agree_on_failure(hb_slq *s, int rc) {
+    hb_context *ctx = s->ctx;
+    int ranks = hb__comm_size(ctx);
+    if (rc == HB_OK || ranks < 2 || s->status_round_done) return rc;
+    rank_head stack_heads[STACK_RANKS];
+    rank_head *heads = ranks <= STACK_RANKS
+                           ? stack_heads
+                           : hb__calloc(ctx, (size_t)ranks, sizeof *heads, "status round");
+    if (!heads) return rc; /* more than STACK_RANKS ranks and no memory: the others wait */
+    memset(heads, 0, (size_t)ranks * sizeof *heads);
+    status_round(s, rc, 0, 0, heads, "collective call"); /* returns rc: this rank's message stays */
+    if (heads != stack_heads) hb__free(ctx, heads);
+    return rc;
+}
+
 /* The payload bound of rank r: every probe of its tasks with all its steps (a probe that
  * broke down sends fewer). Known to every rank from the assignment alone, so the buffers
  * are allocated BEFORE the status round and an allocation failure is reported in it. */
@@ -806,9 +859,6 @@ static bool payload_bound(const slq_job *J, const hb_slq *s, const int *owner, s
     }
     return true;
 }
-
-/* Ranks whose status round needs no allocation (the heads live on the stack). */
-#define STACK_RANKS 64
 
 /* The exchange (above): on success J->out holds every rank's probes. rc_in is this rank's
  * status so far; it is returned unchanged when not HB_OK (after the status round). Every
@@ -848,25 +898,11 @@ static int exchange(hb_slq *s, slq_job *J, const int *owner, size_t tasks, int r
         }
         bytes = (size_t)(p - send);
     }
-    rank_head mine = {st, bytes, print};
-    int rc = hb__comm_allgather(ctx, &mine, sizeof mine, heads);
-    for (int r = 0; r < ranks && rc == HB_OK && st == HB_OK; r++) {
-        if (heads[r].status != HB_OK) {
-            const char *name = hb_status_name((int)heads[r].status);
-            rc = hb__fail(ctx, (int)heads[r].status,
-                          "SLQ run across %d ranks: rank %d failed (%s); see its own message",
-                          ranks, r, name ? name : "unknown status");
-        } else if (heads[r].print != print) {
-            rc = hb__fail(ctx, HB_ESTATE,
-                          "SLQ run across %d ranks: rank %d runs another run than rank %d "
-                          "(entries, probes, steps, options, seed or streams differ): every "
-                          "rank must make the same call (comm.h)", ranks, r, me);
-        } else if (heads[r].bytes > most) {
+    int rc = status_round(s, st, bytes, print, heads, "SLQ run");
+    for (int r = 0; r < ranks && rc == HB_OK; r++)
+        if (heads[r].bytes > most)
             rc = hb__fail(ctx, HB_EFORMAT, "SLQ exchange: rank %d sends %llu bytes, at most "
                           "%zu expected", r, (unsigned long long)heads[r].bytes, most);
-        }
-    }
-    if (st != HB_OK) rc = st;
     if (rc == HB_OK && most > 0) rc = hb__comm_allgather(ctx, send, most, recv);
     for (int r = 0; r < ranks && rc == HB_OK; r++) {
         if (r == me) continue;
@@ -960,8 +996,9 @@ static int run_entries(hb_slq *s, slq_entry *e, size_t n, hb_spectrum **sp,
     return rc;
 }
 
-int hb_slq_run(hb_slq *s, hb_linop *op, hb_spectrum **out) {
-    if (!s) return HB_EINVAL;
+/* The collective entry points below are thin: the work is in *_impl, and a failure
+ * before the run's exchange is made known to every rank by agree_on_failure. */
+static int slq_run_impl(hb_slq *s, hb_linop *op, hb_spectrum **out) {
     hb_context *ctx = s->ctx;
     HB_CHECK(ctx, out != NULL, HB_EINVAL, "out is NULL");
     *out = NULL;
@@ -975,38 +1012,43 @@ int hb_slq_run(hb_slq *s, hb_linop *op, hb_spectrum **out) {
     return rc;
 }
 
-int hb_slq_run_model(hb_slq *s, hb_model *m, hb_spectrum **out) {
+int hb_slq_run(hb_slq *s, hb_linop *op, hb_spectrum **out) {
     if (!s) return HB_EINVAL;
+    s->status_round_done = 0;
+    return agree_on_failure(s, slq_run_impl(s, op, out));
+}
+
+/* hb_slq_run on the full Hessian of m (full) or on its block `block` */
+static int slq_run_model_op(hb_slq *s, hb_model *m, bool full, size_t block, hb_spectrum **out) {
     HB_CHECK(s->ctx, out != NULL, HB_EINVAL, "out is NULL");
     *out = NULL;
     HB_CHECK(s->ctx, m != NULL, HB_EINVAL, "model is NULL");
     hb_linop *op = NULL;
-    HB_TRY(hb_linop_create_model_hessian(m, &op));
-    int rc = hb_slq_run(s, op, out);
+    HB_TRY(full ? hb_linop_create_model_hessian(m, &op) : hb_linop_create_model_block(m, block, &op));
+    int rc = slq_run_impl(s, op, out);
     hb_linop_free(op);
     return rc;
 }
 
+int hb_slq_run_model(hb_slq *s, hb_model *m, hb_spectrum **out) {
+    if (!s) return HB_EINVAL;
+    s->status_round_done = 0;
+    return agree_on_failure(s, slq_run_model_op(s, m, true, 0, out));
+}
+
 int hb_slq_run_model_block(hb_slq *s, hb_model *m, size_t block, hb_spectrum **out) {
     if (!s) return HB_EINVAL;
-    HB_CHECK(s->ctx, out != NULL, HB_EINVAL, "out is NULL");
-    *out = NULL;
-    HB_CHECK(s->ctx, m != NULL, HB_EINVAL, "model is NULL");
-    hb_linop *op = NULL;
-    HB_TRY(hb_linop_create_model_block(m, block, &op));
-    int rc = hb_slq_run(s, op, out);
-    hb_linop_free(op);
-    return rc;
+    s->status_round_done = 0;
+    return agree_on_failure(s, slq_run_model_op(s, m, false, block, out));
 }
 
 /* ---- Several blocks (and the full Hessian) in one run -------------------------------------
  * Every entry's groups are tasks of ONE task run, so blocks and the full Hessian run
  * concurrently; entry i's spectrum is exactly what hb_slq_run_model_block (or
  * hb_slq_run_model) gives with stream streams[i] (same groups, same products). */
-int hb_slq_run_model_blocks(hb_slq *s, hb_model *m, const size_t *blocks,
-                            const uint64_t *streams, size_t n, hb_spectrum **out,
-                            hb_slq_block_fn on_done, void *user) {
-    if (!s) return HB_EINVAL;
+static int slq_run_model_blocks_impl(hb_slq *s, hb_model *m, const size_t *blocks,
+                                     const uint64_t *streams, size_t n, hb_spectrum **out,
+                                     hb_slq_block_fn on_done, void *user) {
     hb_context *ctx = s->ctx;
     HB_CHECK(ctx, n == 0 || out != NULL, HB_EINVAL, "out is NULL");
     size_t k = (size_t)s->probes, nk;
@@ -1038,7 +1080,28 @@ int hb_slq_run_model_blocks(hb_slq *s, hb_model *m, const size_t *blocks,
     if (rc == HB_OK && n > 0) rc = run_entries(s, e, n, out, on_done, user);
     hb__free(ctx, e);
     stats_done(s);
+    /* across ranks, no entries still takes part in a status round (a rank with entries
+     * would wait for it): its fingerprint differs from theirs unless all have none */
+    if (rc == HB_OK && n == 0 && hb__comm_size(ctx) > 1) {
+        rank_head stack_heads[STACK_RANKS];
+        int ranks = hb__comm_size(ctx);
+        rank_head *heads = ranks <= STACK_RANKS
+                               ? stack_heads
+                               : hb__calloc(ctx, (size_t)ranks, sizeof *heads, "status round");
+        if (!heads) return HB_ENOMEM;
+        rc = status_round(s, HB_OK, 0, 0xcbf29ce484222325ULL, heads, "SLQ run");
+        if (heads != stack_heads) hb__free(ctx, heads);
+    }
     return rc;
+}
+
+int hb_slq_run_model_blocks(hb_slq *s, hb_model *m, const size_t *blocks,
+                            const uint64_t *streams, size_t n, hb_spectrum **out,
+                            hb_slq_block_fn on_done, void *user) {
+    if (!s) return HB_EINVAL;
+    s->status_round_done = 0;
+    return agree_on_failure(
+        s, slq_run_model_blocks_impl(s, m, blocks, streams, n, out, on_done, user));
 }
 
 /* ---- Hutchinson traces ----------------------------------------------------------------- */
