@@ -3,6 +3,7 @@
  * communicator (pthread barriers over shared buffers). Every rank must return exactly the
  * results of one process (tests/hb_comm_work.c); a failing rank or callback must make
  * every rank return an error, never wait. tests/mpi/ runs the same workload under mpirun. */
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,7 +408,12 @@ static void *bad_main(void *arg) {
     else if (rc == HB_OK && j->how == 0) rc = hb_slq_run(s, NULL, &sp);
     else if (rc == HB_OK && j->how == 1) rc = hb_slq_run_model(s, NULL, &sp);
     else if (rc == HB_OK && j->how == 2) rc = hb_slq_run(s, op, NULL);
-    else if (rc == HB_OK) rc = hb_slq_run_model_blocks(s, NULL, NULL, NULL, 2, &sp, NULL, NULL);
+    else if (rc == HB_OK && j->how == 3)
+        rc = hb_slq_run_model_blocks(s, NULL, NULL, NULL, 2, &sp, NULL, NULL);
+    else if (rc == HB_OK) { /* top-k: k = 0 */
+        double v[4];
+        rc = hb_slq_topk_model_blocks(s, NULL, NULL, NULL, 1, 0, HB_EIG_LARGEST, v, NULL, NULL);
+    }
     j->rc = rc;
     snprintf(j->msg, sizeof j->msg, "%s", ctx ? hb_context_last_error(ctx) : "");
     hb_spectrum_free(sp);
@@ -419,7 +425,7 @@ static void *bad_main(void *arg) {
 
 START_TEST(test_fake_ranks_bad_input_on_one_rank) {
     for (int size = 2; size <= 3; size++) {
-        for (int how = 0; how < 4; how++) {
+        for (int how = 0; how < 5; how++) {
             for (int bad = 0; bad < size; bad++) {
                 static bad_job jobs[MAX_RANKS];
                 fake_group g = {.size = size};
@@ -451,6 +457,75 @@ START_TEST(test_fake_ranks_bad_input_on_one_rank) {
 }
 END_TEST
 
+/* hb_slq_topk_model_blocks in one process: entry i is hb_slq_topk on its block with
+ * HB_SLQ_STREAM = its stream, bit for bit; blocks smaller than k get NaN past their size. */
+START_TEST(test_topk_model_blocks_one_process) {
+    hb_context *ctx = hb_test_context(2, 3);
+    hb_model_config *cfg = NULL;
+    hb_model *m = NULL;
+    hb_slq *s = NULL;
+    ck_assert_int_eq(hb_model_config_create(ctx, HB_MODEL_GPT, &cfg), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_LAYERS, 1), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_WIDTH, 8), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_HEADS, 2), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_VOCAB, 10), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_CONTEXT, 4), HB_OK);
+    ck_assert_int_eq(hb_model_create(ctx, cfg, &m), HB_OK);
+    ck_assert_int_eq(hb_slq_create(ctx, &s), HB_OK);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_TOPK_MAX_STEPS, 20), HB_OK);
+    size_t B = hb_params_num_blocks(hb_model_params(m));
+    enum { K = 10, MAXB = 40 }; /* K above the width: bias and norm blocks have fewer */
+    ck_assert_uint_le(B + 1, MAXB);
+    size_t blocks[MAXB], conv[MAXB];
+    uint64_t streams[MAXB];
+    static double vals[MAXB * K], res[MAXB * K];
+    for (size_t b = 0; b < B; b++) {
+        blocks[b] = b;
+        streams[b] = 100 + 7 * b;
+    }
+    blocks[B] = HB_SLQ_FULL_HESSIAN;
+    streams[B] = 3;
+    ck_assert_int_eq(hb_slq_topk_model_blocks(s, m, blocks, streams, B + 1, K, HB_EIG_LARGEST,
+                                              vals, res, conv), HB_OK);
+    size_t small = 0;
+    for (size_t i = 0; i <= B; i++) {
+        hb_linop *op = NULL;
+        if (i < B) ck_assert_int_eq(hb_linop_create_model_block(m, i, &op), HB_OK);
+        else ck_assert_int_eq(hb_linop_create_model_hessian(m, &op), HB_OK);
+        size_t d = hb_linop_size(op), kk = d < K ? d : K, c = 0;
+        double v[K], r[K];
+        ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STREAM, (int64_t)streams[i]), HB_OK);
+        ck_assert_int_eq(hb_slq_topk(s, op, kk, HB_EIG_LARGEST, v, NULL, r, &c), HB_OK);
+        ck_assert_mem_eq(vals + i * K, v, kk * sizeof(double));
+        ck_assert_mem_eq(res + i * K, r, kk * sizeof(double));
+        ck_assert_uint_eq(conv[i], c);
+        for (size_t j = kk; j < K; j++) ck_assert(isnan(vals[i * K + j]));
+        small += kk < K;
+        hb_linop_free(op);
+    }
+    ck_assert_uint_gt(small, 0); /* a block smaller than k was exercised (biases, norms) */
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STREAM, -1), HB_OK);
+    /* bad arguments */
+    ck_assert_int_eq(hb_slq_topk_model_blocks(NULL, m, NULL, NULL, 1, 1, HB_EIG_LARGEST, vals,
+                                              NULL, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_topk_model_blocks(s, m, NULL, NULL, 1, 0, HB_EIG_LARGEST, vals,
+                                              NULL, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_topk_model_blocks(s, m, NULL, NULL, 1, 1, (hb_eig_which)9, vals,
+                                              NULL, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_topk_model_blocks(s, m, NULL, NULL, 1, 1, HB_EIG_LARGEST, NULL,
+                                              NULL, NULL), HB_EINVAL);
+    size_t bad = B;
+    ck_assert_int_eq(hb_slq_topk_model_blocks(s, m, &bad, NULL, 1, 1, HB_EIG_LARGEST, vals,
+                                              NULL, NULL), HB_ERANGE);
+    ck_assert_int_eq(hb_slq_topk_model_blocks(s, m, NULL, NULL, 0, 1, HB_EIG_LARGEST, NULL,
+                                              NULL, NULL), HB_OK);
+    hb_slq_free(s);
+    hb_model_free(m);
+    hb_model_config_free(cfg);
+    hb_context_free(ctx);
+}
+END_TEST
+
 Suite *hb_suite_comm(void) {
     Suite *s = suite_create("comm");
     TCase *tc = tcase_create("comm");
@@ -460,6 +535,7 @@ Suite *hb_suite_comm(void) {
     tcase_add_test(tc, test_fake_ranks_failures);
     tcase_add_test(tc, test_fake_ranks_allocation_failures);
     tcase_add_test(tc, test_fake_ranks_bad_input_on_one_rank);
+    tcase_add_test(tc, test_topk_model_blocks_one_process);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -312,6 +312,28 @@ typedef enum hb_eig_which {
 HB_API int hb_slq_topk(hb_slq *s, hb_linop *op, size_t k, hb_eig_which which, double *values,
                        double *vectors, double *residuals, size_t *converged);
 
+/* hb_slq_topk_model_blocks: hb_slq_topk on n sub-Hessians of m in one call — the top-k
+ * column of a per-block analysis — and, with a communicator (comm.h), the collective form
+ * of top-k: the entries are divided over the ranks (as hb_slq_run_model_blocks divides its
+ * tasks: longest first by the estimated cost of a product, else round robin) and gathered,
+ * so EVERY rank returns what one process returns, bit for bit. Entry i is block blocks[i]
+ * (blocks NULL: block i) or the full Hessian (HB_SLQ_FULL_HESSIAN); it is exactly
+ * hb_slq_topk(s, that operator, min(k, its size), which, …) with HB_SLQ_STREAM = streams[i]
+ * (streams NULL: each entry takes, in entry order, the stream a run of its own would:
+ * HB_SLQ_STREAM's, or the context's next). Entries run one after the other (each run's
+ * products use the context's threads). values gets n×k (entry i at values[i·k]); an entry
+ * of size d < k fills min(k, d) and the rest is NaN; residuals (may be NULL) the same
+ * layout; converged (may be NULL) n counts (hb_slq_topk's c). Eigenvectors are not
+ * returned (use hb_slq_topk on one block). Statistics: summed over the entries (and ranks).
+ * Returns HB_OK, HB_EINVAL (s, m NULL; values NULL with n > 0; k = 0; bad which),
+ * HB_ERANGE (a block out of range: nothing run), HB_EOVERFLOW, HB_ENOMEM and hb_slq_topk's
+ * errors; across ranks as hb_slq_run (a rank that fails — a bad argument too — makes every
+ * rank fail, naming it). On failure values are unspecified. */
+HB_API int hb_slq_topk_model_blocks(hb_slq *s, hb_model *m, const size_t *blocks,
+                                    const uint64_t *streams, size_t n, size_t k,
+                                    hb_eig_which which, double *values, double *residuals,
+                                    size_t *converged);
+
 /* ---- Heterogeneity: Jensen–Shannon distance ----------------------------------------------
  * For spectra S_1..S_k (docs/spectral.md, "JS conventions"):
  *  1. normalisation (optional): every node of S_i is divided by s_i = max_j |θ_ij| over all

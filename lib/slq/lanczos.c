@@ -1535,3 +1535,162 @@ int hb_slq_topk(hb_slq *s, hb_linop *op, size_t k, hb_eig_which which, double *v
     stats_done(s);
     return rc;
 }
+
+/* ---- Top-k of several blocks, across ranks ----------------------------------------------
+ * Entry i is one hb_slq_topk on block blocks[i]'s sub-Hessian (or the full Hessian) with
+ * HB_SLQ_STREAM = its stream, run sequentially on s->ctx (each run's products use the
+ * context's threads inside). Across ranks the entries are divided as SLQ tasks are (LPT on
+ * the estimated cost of one product, else round robin), each rank runs its own, and one
+ * allgather of a fixed-size table (n records, a rank's own rows filled) after the status
+ * round gives every rank every entry: the same bits as one process, since an entry's
+ * run depends only on (seed, stream, block, options). */
+typedef struct topk_head {
+    int64_t kk, conv, calls, vectors;
+    double apply_s;
+} topk_head;
+
+static int topk_entry(hb_slq *s, hb_model *m, size_t block, uint64_t stream, size_t k,
+                      hb_eig_which which, unsigned char *rec) {
+    hb_linop *op = NULL;
+    HB_TRY(block == HB_SLQ_FULL_HESSIAN ? hb_linop_create_model_hessian(m, &op)
+                                        : hb_linop_create_model_block(m, block, &op));
+    size_t kk = k < op->n ? k : op->n, conv = 0;
+    double *vals = (double *)(rec + sizeof(topk_head)), *res = vals + k;
+    for (size_t j = 0; j < k; j++) vals[j] = res[j] = NAN;
+    int64_t saved = s->stream;
+    s->stream = (int64_t)stream;
+    int rc = hb_slq_topk(s, op, kk, which, vals, NULL, res, &conv);
+    s->stream = saved;
+    topk_head h = {(int64_t)kk, (int64_t)conv, s->stat_calls, s->stat_vectors, s->stat_apply_s};
+    memcpy(rec, &h, sizeof h);
+    hb_linop_free(op);
+    return rc;
+}
+
+static int topk_blocks_impl(hb_slq *s, hb_model *m, const size_t *blocks,
+                            const uint64_t *streams, size_t n, size_t k, hb_eig_which which,
+                            double *values, double *residuals, size_t *converged) {
+    hb_context *ctx = s->ctx;
+    HB_CHECK(ctx, m != NULL, HB_EINVAL, "model is NULL");
+    HB_CHECK(ctx, n == 0 || values != NULL, HB_EINVAL, "values is NULL");
+    HB_CHECK(ctx, k >= 1, HB_EINVAL, "k must be >= 1");
+    HB_CHECK(ctx, which == HB_EIG_LARGEST || which == HB_EIG_SMALLEST ||
+                      which == HB_EIG_LARGEST_MAGNITUDE,
+             HB_EINVAL, "unknown eigenvalue selection %d", (int)which);
+    const hb_params *pr = m->params;
+    for (size_t i = 0; i < n; i++) {
+        size_t b = blocks ? blocks[i] : i;
+        HB_CHECK(ctx, b == HB_SLQ_FULL_HESSIAN || b < pr->n_blocks, HB_ERANGE,
+                 "entry %zu: block %zu out of range (%zu blocks)", i, b, pr->n_blocks);
+    }
+    int ranks = hb__comm_size(ctx), me = hb__comm_rank(ctx);
+    size_t rec, table, all;
+    HB_CHECK(ctx, hb__mul_size(k, 16, &rec) && hb__add_size(rec, sizeof(topk_head), &rec) &&
+                      hb__mul_size(n, rec, &table) && hb__mul_size(table, (size_t)ranks, &all) &&
+                      hb__mul_size(n, k, &(size_t){0}),
+             HB_EOVERFLOW, "top-k of %zu entries x %zu values overflows", n, k);
+    uint64_t *st = hb__calloc(ctx, n ? n : 1, sizeof *st, "top-k streams");
+    int *owner = st ? hb__calloc(ctx, n ? n : 1, sizeof *owner, "top-k ranks") : NULL;
+    task_cost *tc = owner ? hb__calloc(ctx, n ? n : 1, sizeof *tc, "top-k costs") : NULL;
+    double *load = tc ? hb__calloc(ctx, (size_t)ranks, sizeof *load, "top-k loads") : NULL;
+    unsigned char *mine = load ? hb__calloc(ctx, table ? table : 1, 1, "top-k table") : NULL;
+    unsigned char *recv = mine && ranks > 1 ? hb__malloc(ctx, all ? all : 1, "top-k tables") : NULL;
+    int rc = mine && (ranks == 1 || recv) ? HB_OK : HB_ENOMEM;
+    for (size_t i = 0; i < n && rc == HB_OK; i++) { /* streams in entry order, as n runs */
+        if (streams) st[i] = streams[i];
+        else rc = run_stream(s, &st[i]);
+        if (rc == HB_OK && st[i] > (uint64_t)INT64_MAX) /* HB_SLQ_STREAM is an int64 */
+            rc = hb__fail(ctx, HB_ERANGE, "entry %zu: stream %llu too large", i,
+                          (unsigned long long)st[i]);
+    }
+    /* who runs what: as the SLQ tasks (assign_ranks), one task per entry */
+    bool known = ranks > 1 && hb__slq_longest_first != 0;
+    for (size_t i = 0; i < n && rc == HB_OK && known; i++) {
+        size_t b = blocks ? blocks[i] : i;
+        tc[i].task = i;
+        rc = hb__slq_task_cost(s, m, b, 1, &tc[i].cost);
+        known = tc[i].cost > 0;
+    }
+    if (rc == HB_OK && known) {
+        qsort(tc, n, sizeof *tc, longer_first);
+        for (size_t i = 0; i < n; i++) {
+            int best = 0;
+            for (int r = 1; r < ranks; r++)
+                if (load[r] < load[best]) best = r;
+            owner[tc[i].task] = best;
+            load[best] += tc[i].cost;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) owner[i] = (int)(i % (size_t)ranks);
+    }
+    stats_reset(s);
+    int64_t calls = 0, vecs = 0;
+    double apply_s = 0;
+    for (size_t i = 0; i < n && rc == HB_OK; i++) {
+        if (owner[i] != me) continue;
+        rc = topk_entry(s, m, blocks ? blocks[i] : i, st[i], k, which, mine + i * rec);
+    }
+    if (ranks > 1) { /* every rank takes part, failed or not */
+        uint64_t print = 0xcbf29ce484222325ULL;
+        print = fnv(print, 0x746f706bULL); /* "topk": never an SLQ run's */
+        print = fnv(print, (uint64_t)ctx->seed);
+        print = fnv(print, n);
+        print = fnv(print, k);
+        print = fnv(print, (uint64_t)which);
+        print = fnv(print, (uint64_t)s->topk_max_steps);
+        uint64_t tol;
+        memcpy(&tol, &s->topk_tol, sizeof tol);
+        print = fnv(print, tol);
+        for (size_t i = 0; i < n; i++) {
+            print = fnv(print, blocks ? blocks[i] : i);
+            print = fnv(print, st[i]);
+            print = fnv(print, (uint64_t)owner[i]);
+        }
+        rank_head stack_heads[STACK_RANKS];
+        rank_head *heads = ranks <= STACK_RANKS
+                               ? stack_heads
+                               : hb__calloc(ctx, (size_t)ranks, sizeof *heads, "status round");
+        if (!heads) rc = HB_ENOMEM; /* (more than STACK_RANKS ranks) the others wait */
+        else {
+            rc = status_round(s, rc, 0, print, heads, "top-k");
+            if (heads != stack_heads) hb__free(ctx, heads);
+        }
+        if (rc == HB_OK && table > 0) rc = hb__comm_allgather(ctx, mine, table, recv);
+        for (size_t i = 0; i < n && rc == HB_OK; i++) /* entry i from its rank */
+            if (owner[i] != me) memcpy(mine + i * rec, recv + (size_t)owner[i] * table + i * rec, rec);
+    }
+    for (size_t i = 0; i < n && rc == HB_OK; i++) {
+        topk_head h;
+        memcpy(&h, mine + i * rec, sizeof h);
+        const double *vals = (const double *)(mine + i * rec + sizeof h);
+        memcpy(values + i * k, vals, k * sizeof(double));
+        if (residuals) memcpy(residuals + i * k, vals + k, k * sizeof(double));
+        if (converged) converged[i] = (size_t)h.conv;
+        calls += h.calls;
+        vecs += h.vectors;
+        apply_s += h.apply_s;
+    }
+    stats_reset(s);
+    s->stat_calls = calls;
+    s->stat_vectors = vecs;
+    s->stat_apply_s = apply_s;
+    hb__free(ctx, recv);
+    hb__free(ctx, mine);
+    hb__free(ctx, load);
+    hb__free(ctx, tc);
+    hb__free(ctx, owner);
+    hb__free(ctx, st);
+    return rc;
+}
+
+int hb_slq_topk_model_blocks(hb_slq *s, hb_model *m, const size_t *blocks,
+                             const uint64_t *streams, size_t n, size_t k, hb_eig_which which,
+                             double *values, double *residuals, size_t *converged) {
+    if (!s) return HB_EINVAL;
+    s->status_round_done = 0;
+    double t0 = hb__seconds();
+    int rc = agree_on_failure(
+        s, topk_blocks_impl(s, m, blocks, streams, n, k, which, values, residuals, converged));
+    s->stat_total_s = hb__seconds() - t0;
+    return rc;
+}
