@@ -408,8 +408,10 @@ static void *bad_main(void *arg) {
     else if (rc == HB_OK && j->how == 0) rc = hb_slq_run(s, NULL, &sp);
     else if (rc == HB_OK && j->how == 1) rc = hb_slq_run_model(s, NULL, &sp);
     else if (rc == HB_OK && j->how == 2) rc = hb_slq_run(s, op, NULL);
-    else if (rc == HB_OK && j->how == 3)
-        rc = hb_slq_run_model_blocks(s, NULL, NULL, NULL, 2, &sp, NULL, NULL);
+    else if (rc == HB_OK && j->how == 3) {
+        hb_spectrum *two[2] = {NULL, NULL};
+        rc = hb_slq_run_model_blocks(s, NULL, NULL, NULL, 2, two, NULL, NULL);
+    }
     else if (rc == HB_OK) { /* top-k: k = 0 */
         double v[4];
         rc = hb_slq_topk_model_blocks(s, NULL, NULL, NULL, 1, 0, HB_EIG_LARGEST, v, NULL, NULL);

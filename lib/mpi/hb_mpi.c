@@ -33,6 +33,7 @@ typedef struct hb_mpi_user {
  * attach and detach concurrently, hence the lock. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static hb_mpi_user *registry;
+static hb_mpi_user *graveyard; /* released broken hooks: their requests may still be pending */
 
 static void registry_add(hb_mpi_user *u) {
     pthread_mutex_lock(&registry_lock);
@@ -180,7 +181,13 @@ static int mpi_barrier(void *user) {
 static void mpi_release(void *user) {
     hb_mpi_user *u = user;
     registry_remove(u);
-    if (u->broken) return; /* a request still uses the communicator and the buffer: leaked */
+    if (u->broken) { /* a request still uses the communicator and the buffer: never freed, */
+        pthread_mutex_lock(&registry_lock); /* but kept reachable (leak checkers, debuggers) */
+        u->next = graveyard;
+        graveyard = u;
+        pthread_mutex_unlock(&registry_lock);
+        return;
+    }
     int finalized = 1;
     MPI_Finalized(&finalized);
     if (!finalized) MPI_Comm_free(&u->comm);
