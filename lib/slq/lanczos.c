@@ -1620,7 +1620,7 @@ static int topk_blocks_impl(hb_slq *s, hb_model *m, const size_t *blocks,
             owner[tc[i].task] = best;
             load[best] += tc[i].cost;
         }
-    } else {
+    } else if (rc == HB_OK) {
         for (size_t i = 0; i < n; i++) owner[i] = (int)(i % (size_t)ranks);
     }
     stats_reset(s);
