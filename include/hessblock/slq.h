@@ -146,8 +146,10 @@ typedef struct hb_spectrum hb_spectrum;
  * exchanged, so every rank returns the single-process spectra bit for bit. The
  * HB_SLQ_STAT_APPLY_* statistics are then summed over the ranks, TOTAL_SECONDS and the
  * progress reports are this rank's; HB_ESTATE when the ranks' runs differ (seed, streams,
- * options, entries); a rank that fails makes every rank fail (its status); a failing
- * communicator callback is HB_ECALLBACK. Top-k and traces are not distributed. */
+ * options, entries); a rank that fails — also with a bad argument on that rank only,
+ * before any work — makes every rank fail (its status, the others' messages naming it); a
+ * failing communicator callback is HB_ECALLBACK. hb_slq_topk_model_blocks is collective
+ * too (below); a single hb_slq_topk and the traces are not distributed. */
 HB_API int hb_slq_run(hb_slq *s, hb_linop *op, hb_spectrum **out);
 /* hb_slq_run_model: SLQ on the model's full Hessian (each step = one hb_model_hvp_multi
  * call with k = n_v). hb_slq_run_model_block: on block `block`'s sub-Hessian. */
