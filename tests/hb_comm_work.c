@@ -109,6 +109,11 @@ void hb_comm_work(hb_context *ctx, int64_t seed, hb_comm_result *r) {
         CW_TRY(append(bs[i], r->block_nodes, r->block_weights, &r->block_count,
                       HB_CW_MAX_NODES * 4));
     CW_TRY(hb_spectra_js_matrix((const hb_spectrum *const *)bs, B, NULL, r->js, &r->js_mean));
+    /* top-k per block (and of the full Hessian), divided over the ranks */
+    CW_TRY(hb_slq_set_i64(s, HB_SLQ_TOPK_MAX_STEPS, 24));
+    CW_TRY(hb_slq_topk_model_blocks(s, m, blocks, NULL, B + 1, 3, HB_EIG_LARGEST, r->topk_values,
+                                    r->topk_residuals, r->topk_converged));
+    CW_TRY(hb_slq_get_i64(s, HB_SLQ_STAT_APPLY_CALLS, &r->topk_calls));
 done:
     for (size_t i = 0; i < HB_CW_MAX_ENTRIES; i++) hb_spectrum_free(bs[i]);
     hb_spectrum_free(sp);
@@ -153,6 +158,10 @@ int hb_comm_result_diff(const hb_comm_result *a, const hb_comm_result *b, char *
     SAME(block_nodes, a->block_count * sizeof(double));
     SAME(block_weights, a->block_count * sizeof(double));
     SAME(js, (a->entries - 1) * (a->entries - 1) * sizeof(double));
+    SAME(topk_values, a->entries * 3 * sizeof(double));
+    SAME(topk_residuals, a->entries * 3 * sizeof(double));
+    SAME(topk_converged, a->entries * sizeof(size_t));
+    SAME_N(topk_calls);
     if (memcmp(&a->js_mean, &b->js_mean, sizeof a->js_mean) != 0) {
         snprintf(why, cap, "js_mean differs");
         return 1;

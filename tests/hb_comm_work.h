@@ -34,6 +34,10 @@ typedef struct hb_comm_result {
     int64_t own_calls;
     double cb_nodes[HB_CW_MAX_NODES], cb_weights[HB_CW_MAX_NODES];
     size_t cb_count;
+    /* hb_slq_topk_model_blocks: the 3 largest of every block and the full Hessian */
+    double topk_values[HB_CW_MAX_ENTRIES * 3], topk_residuals[HB_CW_MAX_ENTRIES * 3];
+    size_t topk_converged[HB_CW_MAX_ENTRIES];
+    int64_t topk_calls;
 } hb_comm_result;
 
 /* Runs the workload on ctx (threads and communicator as the caller set them); the

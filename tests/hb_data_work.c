@@ -104,6 +104,10 @@ void hb_data_work(hb_context *ctx, int shard, int rank, int size, const char *ck
     DW_TRY(hb_slq_trace_model_blocks(s, m, r->traces, NULL));
     DW_TRY(hb_linop_create_model_hessian(m, &op));
     DW_TRY(hb_slq_topk(s, op, 2, HB_EIG_LARGEST, r->topk, NULL, NULL, NULL));
+    /* per-block top-k in one call: on a data-parallel model no division over ranks and no
+     * exchange of its own (its products are the collectives) */
+    DW_TRY(hb_slq_topk_model_blocks(s, m, NULL, NULL, 2, 1, HB_EIG_LARGEST, r->topk_blocks,
+                                    NULL, NULL));
 
     /* 20 AdamW steps; the trainer shares each step's synthetic batches out over the ranks */
     DW_TRY(hb_optimizer_create(ctx, HB_OPTIM_ADAMW, p, &opt));
@@ -178,6 +182,7 @@ int hb_data_result_diff(const hb_data_result *a, const hb_data_result *b, double
     CLOSE(weights, a->node_count, rel_slq);
     CLOSE(traces, a->n_blocks, rel_slq);
     CLOSE(topk, (size_t)2, 1e-7);
+    CLOSE(topk_blocks, (size_t)2, 1e-7);
     if (!(fabs(a->loss - b->loss) <= rel * fabs(a->loss))) {
         snprintf(why, cap, "loss %.17g vs %.17g", a->loss, b->loss);
         return 1;

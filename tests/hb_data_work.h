@@ -29,6 +29,7 @@ typedef struct hb_data_result {
     double traces[8];        /* Hutchinson trace of every block (the mlp has 4) */
     size_t n_blocks;
     double topk[2];          /* the 2 largest eigenvalues of H (hb_slq_topk) */
+    double topk_blocks[2];   /* the largest of blocks 0 and 1 (hb_slq_topk_model_blocks) */
     double train_loss[HB_DW_STEPS], theta[HB_DW_MAX_N]; /* the AdamW run: losses, final θ */
 } hb_data_result;
 

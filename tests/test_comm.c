@@ -3,6 +3,7 @@
  * communicator (pthread barriers over shared buffers). Every rank must return exactly the
  * results of one process (tests/hb_comm_work.c); a failing rank or callback must make
  * every rank return an error, never wait. tests/mpi/ runs the same workload under mpirun. */
+#include <math.h>
 #include <pthread.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -656,6 +657,167 @@ START_TEST(test_data_parallel_checks) {
 }
 END_TEST
 
+/* ---- Bad input on one rank ---------------------------------------------------------------
+ * Rank `bad` passes a bad argument to a collective call that the others make correctly
+ * (a NULL operator, a NULL model, a block out of range): the bad rank returns its own
+ * error at once, every other rank returns the same status naming it — nobody waits for it
+ * (issue 13.5). The status round happens before any payload moves. */
+typedef struct bad_job {
+    fake_rank fr;
+    int bad;                 /* 1: this rank makes the bad call */
+    int how;                 /* which bad call */
+    int rc;
+    char msg[256];
+} bad_job;
+
+static void *bad_main(void *arg) {
+    bad_job *j = arg;
+    enum { N = 20 };
+    double A[N * N];
+    for (size_t i = 0; i < N; i++)
+        for (size_t q = 0; q < N; q++) A[i * N + q] = i == q ? 1.0 + (double)i : 0.02;
+    hb_context *ctx = NULL;
+    int rc = hb_context_create(&ctx);
+    hb_comm c = HB_COMM_INIT;
+    c.user = &j->fr;
+    c.rank = j->fr.rank;
+    c.size = j->fr.g->size;
+    c.allreduce_sum = fake_allreduce;
+    c.bcast = fake_bcast;
+    c.allgather = fake_allgather;
+    c.barrier = fake_barrier;
+    hb_linop *op = NULL;
+    hb_slq *s = NULL;
+    hb_spectrum *sp = NULL;
+    if (rc == HB_OK) rc = hb_context_set_comm(ctx, &c);
+    if (rc == HB_OK) rc = hb_linop_create_dense(ctx, A, N, 1, &op);
+    if (rc == HB_OK) rc = hb_slq_create(ctx, &s);
+    if (rc == HB_OK) rc = hb_slq_set_i64(s, HB_SLQ_PROBES, 4);
+    if (rc == HB_OK) rc = hb_slq_set_i64(s, HB_SLQ_STEPS, 5);
+    if (rc == HB_OK && !j->bad) rc = hb_slq_run(s, op, &sp);
+    else if (rc == HB_OK && j->how == 0) rc = hb_slq_run(s, NULL, &sp);
+    else if (rc == HB_OK && j->how == 1) rc = hb_slq_run_model(s, NULL, &sp);
+    else if (rc == HB_OK && j->how == 2) rc = hb_slq_run(s, op, NULL);
+    else if (rc == HB_OK && j->how == 3) {
+        hb_spectrum *two[2] = {NULL, NULL};
+        rc = hb_slq_run_model_blocks(s, NULL, NULL, NULL, 2, two, NULL, NULL);
+    }
+    else if (rc == HB_OK) { /* top-k: k = 0 */
+        double v[4];
+        rc = hb_slq_topk_model_blocks(s, NULL, NULL, NULL, 1, 0, HB_EIG_LARGEST, v, NULL, NULL);
+    }
+    j->rc = rc;
+    snprintf(j->msg, sizeof j->msg, "%s", ctx ? hb_context_last_error(ctx) : "");
+    hb_spectrum_free(sp);
+    hb_slq_free(s);
+    hb_linop_free(op);
+    hb_context_free(ctx);
+    return NULL;
+}
+
+START_TEST(test_fake_ranks_bad_input_on_one_rank) {
+    for (int size = 2; size <= 3; size++) {
+        for (int how = 0; how < 5; how++) {
+            for (int bad = 0; bad < size; bad++) {
+                static bad_job jobs[MAX_RANKS];
+                fake_group g = {.size = size};
+                ck_assert_int_eq(pthread_barrier_init(&g.bar, NULL, (unsigned)size), 0);
+                pthread_t th[MAX_RANKS];
+                for (int r = 0; r < size; r++) {
+                    memset(&jobs[r], 0, sizeof jobs[r]);
+                    jobs[r].fr.g = &g;
+                    jobs[r].fr.rank = r;
+                    jobs[r].bad = r == bad;
+                    jobs[r].how = how;
+                    ck_assert_int_eq(pthread_create(&th[r], NULL, bad_main, &jobs[r]), 0);
+                }
+                for (int r = 0; r < size; r++) pthread_join(th[r], NULL);
+                pthread_barrier_destroy(&g.bar);
+                ck_assert_int_eq(jobs[bad].rc, HB_EINVAL);
+                ck_assert_ptr_null(strstr(jobs[bad].msg, "failed (")); /* its own reason */
+                char want[32];
+                snprintf(want, sizeof want, "rank %d failed", bad);
+                for (int r = 0; r < size; r++) {
+                    if (r == bad) continue;
+                    ck_assert_msg(jobs[r].rc == HB_EINVAL, "size %d how %d bad %d: rank %d: %s",
+                                  size, how, bad, r, jobs[r].msg);
+                    ck_assert_msg(strstr(jobs[r].msg, want) != NULL, "%s", jobs[r].msg);
+                }
+            }
+        }
+    }
+}
+END_TEST
+
+/* hb_slq_topk_model_blocks in one process: entry i is hb_slq_topk on its block with
+ * HB_SLQ_STREAM = its stream, bit for bit; blocks smaller than k get NaN past their size. */
+START_TEST(test_topk_model_blocks_one_process) {
+    hb_context *ctx = hb_test_context(2, 3);
+    hb_model_config *cfg = NULL;
+    hb_model *m = NULL;
+    hb_slq *s = NULL;
+    ck_assert_int_eq(hb_model_config_create(ctx, HB_MODEL_GPT, &cfg), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_LAYERS, 1), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_WIDTH, 8), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_HEADS, 2), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_VOCAB, 10), HB_OK);
+    ck_assert_int_eq(hb_model_config_set_i64(cfg, HB_MK_CONTEXT, 4), HB_OK);
+    ck_assert_int_eq(hb_model_create(ctx, cfg, &m), HB_OK);
+    ck_assert_int_eq(hb_slq_create(ctx, &s), HB_OK);
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_TOPK_MAX_STEPS, 20), HB_OK);
+    size_t B = hb_params_num_blocks(hb_model_params(m));
+    enum { K = 10, MAXB = 40 }; /* K above the width: bias and norm blocks have fewer */
+    ck_assert_uint_le(B + 1, MAXB);
+    size_t blocks[MAXB], conv[MAXB];
+    uint64_t streams[MAXB];
+    static double vals[MAXB * K], res[MAXB * K];
+    for (size_t b = 0; b < B; b++) {
+        blocks[b] = b;
+        streams[b] = 100 + 7 * b;
+    }
+    blocks[B] = HB_SLQ_FULL_HESSIAN;
+    streams[B] = 3;
+    ck_assert_int_eq(hb_slq_topk_model_blocks(s, m, blocks, streams, B + 1, K, HB_EIG_LARGEST,
+                                              vals, res, conv), HB_OK);
+    size_t small = 0;
+    for (size_t i = 0; i <= B; i++) {
+        hb_linop *op = NULL;
+        if (i < B) ck_assert_int_eq(hb_linop_create_model_block(m, i, &op), HB_OK);
+        else ck_assert_int_eq(hb_linop_create_model_hessian(m, &op), HB_OK);
+        size_t d = hb_linop_size(op), kk = d < K ? d : K, c = 0;
+        double v[K], r[K];
+        ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STREAM, (int64_t)streams[i]), HB_OK);
+        ck_assert_int_eq(hb_slq_topk(s, op, kk, HB_EIG_LARGEST, v, NULL, r, &c), HB_OK);
+        ck_assert_mem_eq(vals + i * K, v, kk * sizeof(double));
+        ck_assert_mem_eq(res + i * K, r, kk * sizeof(double));
+        ck_assert_uint_eq(conv[i], c);
+        for (size_t j = kk; j < K; j++) ck_assert(isnan(vals[i * K + j]));
+        small += kk < K;
+        hb_linop_free(op);
+    }
+    ck_assert_uint_gt(small, 0); /* a block smaller than k was exercised (biases, norms) */
+    ck_assert_int_eq(hb_slq_set_i64(s, HB_SLQ_STREAM, -1), HB_OK);
+    /* bad arguments */
+    ck_assert_int_eq(hb_slq_topk_model_blocks(NULL, m, NULL, NULL, 1, 1, HB_EIG_LARGEST, vals,
+                                              NULL, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_topk_model_blocks(s, m, NULL, NULL, 1, 0, HB_EIG_LARGEST, vals,
+                                              NULL, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_topk_model_blocks(s, m, NULL, NULL, 1, 1, (hb_eig_which)9, vals,
+                                              NULL, NULL), HB_EINVAL);
+    ck_assert_int_eq(hb_slq_topk_model_blocks(s, m, NULL, NULL, 1, 1, HB_EIG_LARGEST, NULL,
+                                              NULL, NULL), HB_EINVAL);
+    size_t bad = B;
+    ck_assert_int_eq(hb_slq_topk_model_blocks(s, m, &bad, NULL, 1, 1, HB_EIG_LARGEST, vals,
+                                              NULL, NULL), HB_ERANGE);
+    ck_assert_int_eq(hb_slq_topk_model_blocks(s, m, NULL, NULL, 0, 1, HB_EIG_LARGEST, NULL,
+                                              NULL, NULL), HB_OK);
+    hb_slq_free(s);
+    hb_model_free(m);
+    hb_model_config_free(cfg);
+    hb_context_free(ctx);
+}
+END_TEST
+
 Suite *hb_suite_comm(void) {
     Suite *s = suite_create("comm");
     TCase *tc = tcase_create("comm");
@@ -668,6 +830,8 @@ Suite *hb_suite_comm(void) {
     tcase_add_test(tc, test_data_ranks_failures);
     tcase_add_test(tc, test_data_ranks_f32);
     tcase_add_test(tc, test_data_parallel_checks);
+    tcase_add_test(tc, test_fake_ranks_bad_input_on_one_rank);
+    tcase_add_test(tc, test_topk_model_blocks_one_process);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -738,7 +738,8 @@ static int run_blocks3(hb_slq *s, hb_model *m, hb_spectrum **out) {
 
 /* SLQ: 0 create; 1 run (dense); 2 run_model; 3 run_model_block; 4 trace; 5
  * trace_model_blocks; 6 topk; 7 block_heterogeneity; 8 run with an f32 basis, no reorth;
- * 9 run_model_blocks; 10 the same on 3 threads (allocations from the worker threads). */
+ * 9 run_model_blocks; 10 the same on 3 threads (allocations from the worker threads);
+ * 11 topk_model_blocks (blocks 1, full, 0; k = 2). */
 static void c_slq(hb_context *ctx, fault *f, int arg) {
     hb_model *m = make_kind(ctx, HB_MODEL_QUADRATIC, HB_F64);
     hb_slq *s = NULL;
@@ -771,6 +772,18 @@ static void c_slq(hb_context *ctx, fault *f, int arg) {
     case 5: FAULT_CALL(f, hb_slq_trace_model_blocks(s, m, traces, stderrs)); break;
     case 6: FAULT_CALL(f, hb_slq_topk(s, op, 2, HB_EIG_LARGEST, vals, vecs, res, &conv)); break;
     case 9: case 10: FAULT_CALL(f, run_blocks3(s, m, many)); break;
+    case 11: {
+        static const size_t blocks[3] = {1, HB_SLQ_FULL_HESSIAN, 0};
+        static const uint64_t streams[3] = {4, 5, 6};
+        double tv[6], tr[6];
+        size_t tc[3];
+        FAULT_CALL(f, hb_slq_topk_model_blocks(s, m, blocks, streams, 3, 2, HB_EIG_LARGEST, tv,
+                                               tr, tc));
+        digest(f, tv, sizeof tv);
+        digest(f, tr, sizeof tr);
+        digest(f, tc, sizeof tc);
+        break;
+    }
     default: {
         hb_js_options o = HB_JS_OPTIONS_INIT;
         o.grid_points = 64;
@@ -1076,6 +1089,7 @@ static void c_trainer(hb_context *ctx, fault *f, int arg) {
     X(hb_slq_block_heterogeneity, c_slq, 7)                                                  \
     X(hb_slq_run_model_blocks, c_slq, 9)                                                     \
     X(hb_slq_run_model_blocks, c_slq, 10)                                                    \
+    X(hb_slq_topk_model_blocks, c_slq, 11)                                                   \
     X(hb_spectrum_create, c_spectra, 0)                                                      \
     X(hb_spectrum_add_probe, c_spectra, 1)                                                   \
     X(hb_spectrum_js_distance, c_spectra, 2)                                                 \

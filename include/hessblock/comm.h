@@ -8,19 +8,22 @@
  * message-passing library) can fill it by hand.
  *
  * What uses it now: SLQ (hb_slq_run, hb_slq_run_model, hb_slq_run_model_block,
- * hb_slq_run_model_blocks) divides its probe-group tasks over the ranks and gathers the
- * results so that EVERY rank returns the spectra a single process returns, bit for bit
- * (slq.h). A model made data-parallel (hb_model_set_data_parallel, model.h) sums its
- * loss, gradient, accuracy and products over the ranks' data shards with allreduce_sum
- * (then SLQ runs on it do not divide tasks: every product is a collective). Everything
- * else runs as one process on every rank.
+ * hb_slq_run_model_blocks) divides its probe-group tasks over the ranks, and
+ * hb_slq_topk_model_blocks its entries, and both gather the results so that EVERY rank
+ * returns what a single process returns, bit for bit (slq.h). A model made data-parallel
+ * (hb_model_set_data_parallel, model.h) sums its loss, gradient, accuracy and products
+ * over the ranks' data shards with allreduce_sum (then SLQ and top-k calls on it do not
+ * divide their tasks: every product is a collective). Everything else runs as one process
+ * on every rank.
  *
  * Collective rule: a call that communicates must be made by every rank of the group, in
  * the same order, with the same arguments, options, seed and model (θ and data); the
  * library checks the run's shape and random streams and fails with HB_ESTATE on every
- * rank when they disagree, but it cannot check θ or the data. A rank that returns
- * before the exchange (a bad argument on that rank only, a crash) leaves the others
- * waiting in the transport: failure handling across ranks is later work. */
+ * rank when they disagree, but it cannot check θ or the data. A call that fails on one
+ * rank before its exchange (a bad argument on that rank only) still takes part in the
+ * call's first round, so every rank returns an error naming it (docs/scale-out.md,
+ * "Failure across ranks"). A rank that dies or never makes the call leaves the others in
+ * the transport: bounded only by the transport (libhessblock-mpi: hb_mpi_set_timeout). */
 #ifndef HESSBLOCK_COMM_H
 #define HESSBLOCK_COMM_H
 

@@ -41,6 +41,27 @@ extern "C" {
  * message (libhessblock has no public call to set one). */
 HB_API int hb_mpi_attach(hb_context *ctx, MPI_Comm comm);
 
+/* Deadlines: a rank that never arrives (stuck, or a killed rank the launcher does not
+ * clean up) would leave the others waiting in MPI forever. With a timeout T > 0 every
+ * callback of the hook runs the non-blocking collective (MPI_Iallgather, MPI_Iallreduce,
+ * MPI_Ibcast, MPI_Ibarrier) on buffers of its own and polls it; when it has not completed
+ * T seconds after it started, the callback returns HB_MPI_TIMED_OUT and the library call
+ * fails with HB_ECALLBACK ("... (it returned -2)") on that rank. MPI cannot cancel a
+ * collective: the hook is then BROKEN — every later callback returns HB_MPI_BROKEN at
+ * once — and its duplicate communicator and buffers are never freed. End the job after
+ * such a failure (MPI_Abort; the hessblock tool does). T bounds each collective's WAIT,
+ * which includes waiting for the slowest rank to finish its share of the work before an
+ * exchange: choose T well above that. Default: the environment variable HB_MPI_TIMEOUT
+ * (seconds, read by hb_mpi_attach), else none (blocking collectives, as before). */
+#define HB_MPI_TIMED_OUT (-2) /* a callback's return: the deadline passed */
+#define HB_MPI_BROKEN (-3)    /* a callback's return: an earlier deadline passed */
+
+/* hb_mpi_set_timeout: the deadline of ctx's hook (from hb_mpi_attach) becomes `seconds`
+ * (0: none). Not collective; set the same on every rank. Returns HB_OK; HB_EINVAL (NULL
+ * ctx, seconds negative, NaN or above 1e9); HB_ENOTFOUND (ctx holds no hb_mpi hook). No
+ * context message (as hb_mpi_attach's own checks). */
+HB_API int hb_mpi_set_timeout(hb_context *ctx, double seconds);
+
 /* hb_mpi_detach: removes the context's communicator (hb_context_set_comm(ctx, NULL)),
  * freeing the duplicate. Not collective in MPI's sense, but MPI_Comm_free is: call it on
  * every rank. Returns HB_OK, HB_EINVAL (NULL ctx). */

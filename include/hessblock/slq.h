@@ -146,8 +146,10 @@ typedef struct hb_spectrum hb_spectrum;
  * exchanged, so every rank returns the single-process spectra bit for bit. The
  * HB_SLQ_STAT_APPLY_* statistics are then summed over the ranks, TOTAL_SECONDS and the
  * progress reports are this rank's; HB_ESTATE when the ranks' runs differ (seed, streams,
- * options, entries); a rank that fails makes every rank fail (its status); a failing
- * communicator callback is HB_ECALLBACK. Top-k and traces are not distributed. */
+ * options, entries); a rank that fails — also with a bad argument on that rank only,
+ * before any work — makes every rank fail (its status, the others' messages naming it); a
+ * failing communicator callback is HB_ECALLBACK. hb_slq_topk_model_blocks is collective
+ * too (below); a single hb_slq_topk and the traces are not distributed. */
 HB_API int hb_slq_run(hb_slq *s, hb_linop *op, hb_spectrum **out);
 /* hb_slq_run_model: SLQ on the model's full Hessian (each step = one hb_model_hvp_multi
  * call with k = n_v). hb_slq_run_model_block: on block `block`'s sub-Hessian. */
@@ -311,6 +313,28 @@ typedef enum hb_eig_which {
  * in a row lay in the span of the locked vectors, or LAPACK failed), and as hb_slq_run. */
 HB_API int hb_slq_topk(hb_slq *s, hb_linop *op, size_t k, hb_eig_which which, double *values,
                        double *vectors, double *residuals, size_t *converged);
+
+/* hb_slq_topk_model_blocks: hb_slq_topk on n sub-Hessians of m in one call — the top-k
+ * column of a per-block analysis — and, with a communicator (comm.h), the collective form
+ * of top-k: the entries are divided over the ranks (as hb_slq_run_model_blocks divides its
+ * tasks: longest first by the estimated cost of a product, else round robin) and gathered,
+ * so EVERY rank returns what one process returns, bit for bit. Entry i is block blocks[i]
+ * (blocks NULL: block i) or the full Hessian (HB_SLQ_FULL_HESSIAN); it is exactly
+ * hb_slq_topk(s, that operator, min(k, its size), which, …) with HB_SLQ_STREAM = streams[i]
+ * (streams NULL: each entry takes, in entry order, the stream a run of its own would:
+ * HB_SLQ_STREAM's, or the context's next). Entries run one after the other (each run's
+ * products use the context's threads). values gets n×k (entry i at values[i·k]); an entry
+ * of size d < k fills min(k, d) and the rest is NaN; residuals (may be NULL) the same
+ * layout; converged (may be NULL) n counts (hb_slq_topk's c). Eigenvectors are not
+ * returned (use hb_slq_topk on one block). Statistics: summed over the entries (and ranks).
+ * Returns HB_OK, HB_EINVAL (s, m NULL; values NULL with n > 0; k = 0; bad which),
+ * HB_ERANGE (a block out of range: nothing run), HB_EOVERFLOW, HB_ENOMEM and hb_slq_topk's
+ * errors; across ranks as hb_slq_run (a rank that fails — a bad argument too — makes every
+ * rank fail, naming it). On failure values are unspecified. */
+HB_API int hb_slq_topk_model_blocks(hb_slq *s, hb_model *m, const size_t *blocks,
+                                    const uint64_t *streams, size_t n, size_t k,
+                                    hb_eig_which which, double *values, double *residuals,
+                                    size_t *converged);
 
 /* ---- Heterogeneity: Jensen–Shannon distance ----------------------------------------------
  * For spectra S_1..S_k (docs/spectral.md, "JS conventions"):

@@ -791,6 +791,68 @@ typedef struct rank_head {
     uint64_t print;  /* run_fingerprint */
 } rank_head;
 
+/* Ranks whose status round needs no allocation (the heads live on the stack). */
+#define STACK_RANKS 64
+
+/* ---- Agreeing on a status -----------------------------------------------------------------
+ * Every collective entry point (the SLQ runs; hb_slq_topk_model_blocks) opens its exchange
+ * with the SAME first round: one allgather of each rank's rank_head (status, payload bytes,
+ * fingerprint of the call). A call that fails on this rank before its exchange (a bad
+ * argument or block on this rank only, an operator that cannot be made, an allocation)
+ * still makes that round, with its status (agree_on_failure), so every other rank learns
+ * of it there and returns an error naming this rank instead of waiting for a payload that
+ * never comes. The failed rank returns its own status and message. Only a NULL hb_slq (no
+ * context, so no communicator) cannot take part: it returns HB_EINVAL alone. */
+static int status_round(hb_slq *s, int st, size_t bytes, uint64_t print, rank_head *heads,
+                        const char *what) {
+    hb_context *ctx = s->ctx;
+    int ranks = hb__comm_size(ctx), me = hb__comm_rank(ctx);
+    s->status_round_done = 1;
+    rank_head mine = {st, bytes, print};
+    int rc = hb__comm_allgather(ctx, &mine, sizeof mine, heads);
+    if (st != HB_OK) return st; /* this rank's own message stays */
+    for (int r = 0; r < ranks && rc == HB_OK; r++) {
+        if (heads[r].status != HB_OK) {
+            const char *name = hb_status_name((int)heads[r].status);
+            rc = hb__fail(ctx, (int)heads[r].status,
+                          "%s across %d ranks: rank %d failed (%s); see its own message", what,
+                          ranks, r, name ? name : "unknown status");
+        } else if (heads[r].print != print) {
+            rc = hb__fail(ctx, HB_ESTATE,
+                          "%s across %d ranks: rank %d makes another call than rank %d "
+                          "(entries, probes, steps, options, seed or streams differ): every "
+                          "rank must make the same call (comm.h)", what, ranks, r, me);
+        }
+    }
+    return rc;
+}
+
+/* A call on a data-parallel model (hb_model_set_data_parallel) divides nothing over the
+ * ranks: its products are the collectives (allreduces with a status slot per rank), so it
+ * must make no status round or allgather of its own — those would pair with another
+ * rank's product allreduce. Marking the round as done turns them off for this call. */
+static void no_rounds_if_collective(hb_slq *s, const hb_model *m, const hb_linop *op) {
+    if ((m && hb__model_collective(m)) || (op && hb__linop_collective(op)))
+        s->status_round_done = 1;
+}
+
+/* The end of a collective entry point: a failure before its status round makes the round
+ * now (see above), so no rank waits. */
+static int agree_on_failure(hb_slq *s, int rc) {
+    hb_context *ctx = s->ctx;
+    int ranks = hb__comm_size(ctx);
+    if (rc == HB_OK || ranks < 2 || s->status_round_done) return rc;
+    rank_head stack_heads[STACK_RANKS];
+    rank_head *heads = ranks <= STACK_RANKS
+                           ? stack_heads
+                           : hb__calloc(ctx, (size_t)ranks, sizeof *heads, "status round");
+    if (!heads) return rc; /* more than STACK_RANKS ranks and no memory: the others wait */
+    memset(heads, 0, (size_t)ranks * sizeof *heads);
+    status_round(s, rc, 0, 0, heads, "collective call"); /* returns rc: this rank's message stays */
+    if (heads != stack_heads) hb__free(ctx, heads);
+    return rc;
+}
+
 /* The payload bound of rank r: every probe of its tasks with all its steps (a probe that
  * broke down sends fewer). Known to every rank from the assignment alone, so the buffers
  * are allocated BEFORE the status round and an allocation failure is reported in it. */
@@ -806,9 +868,6 @@ static bool payload_bound(const slq_job *J, const hb_slq *s, const int *owner, s
     }
     return true;
 }
-
-/* Ranks whose status round needs no allocation (the heads live on the stack). */
-#define STACK_RANKS 64
 
 /* The exchange (above): on success J->out holds every rank's probes. rc_in is this rank's
  * status so far; it is returned unchanged when not HB_OK (after the status round). Every
@@ -848,25 +907,11 @@ static int exchange(hb_slq *s, slq_job *J, const int *owner, size_t tasks, int r
         }
         bytes = (size_t)(p - send);
     }
-    rank_head mine = {st, bytes, print};
-    int rc = hb__comm_allgather(ctx, &mine, sizeof mine, heads);
-    for (int r = 0; r < ranks && rc == HB_OK && st == HB_OK; r++) {
-        if (heads[r].status != HB_OK) {
-            const char *name = hb_status_name((int)heads[r].status);
-            rc = hb__fail(ctx, (int)heads[r].status,
-                          "SLQ run across %d ranks: rank %d failed (%s); see its own message",
-                          ranks, r, name ? name : "unknown status");
-        } else if (heads[r].print != print) {
-            rc = hb__fail(ctx, HB_ESTATE,
-                          "SLQ run across %d ranks: rank %d runs another run than rank %d "
-                          "(entries, probes, steps, options, seed or streams differ): every "
-                          "rank must make the same call (comm.h)", ranks, r, me);
-        } else if (heads[r].bytes > most) {
+    int rc = status_round(s, st, bytes, print, heads, "SLQ run");
+    for (int r = 0; r < ranks && rc == HB_OK; r++)
+        if (heads[r].bytes > most)
             rc = hb__fail(ctx, HB_EFORMAT, "SLQ exchange: rank %d sends %llu bytes, at most "
                           "%zu expected", r, (unsigned long long)heads[r].bytes, most);
-        }
-    }
-    if (st != HB_OK) rc = st;
     if (rc == HB_OK && most > 0) rc = hb__comm_allgather(ctx, send, most, recv);
     for (int r = 0; r < ranks && rc == HB_OK; r++) {
         if (r == me) continue;
@@ -962,8 +1007,9 @@ static int run_entries(hb_slq *s, slq_entry *e, size_t n, hb_spectrum **sp,
     return rc;
 }
 
-int hb_slq_run(hb_slq *s, hb_linop *op, hb_spectrum **out) {
-    if (!s) return HB_EINVAL;
+/* The collective entry points below are thin: the work is in *_impl, and a failure
+ * before the run's exchange is made known to every rank by agree_on_failure. */
+static int slq_run_impl(hb_slq *s, hb_linop *op, hb_spectrum **out) {
     hb_context *ctx = s->ctx;
     HB_CHECK(ctx, out != NULL, HB_EINVAL, "out is NULL");
     *out = NULL;
@@ -977,38 +1023,46 @@ int hb_slq_run(hb_slq *s, hb_linop *op, hb_spectrum **out) {
     return rc;
 }
 
-int hb_slq_run_model(hb_slq *s, hb_model *m, hb_spectrum **out) {
+int hb_slq_run(hb_slq *s, hb_linop *op, hb_spectrum **out) {
     if (!s) return HB_EINVAL;
+    s->status_round_done = 0;
+    no_rounds_if_collective(s, NULL, op);
+    return agree_on_failure(s, slq_run_impl(s, op, out));
+}
+
+/* hb_slq_run on the full Hessian of m (full) or on its block `block` */
+static int slq_run_model_op(hb_slq *s, hb_model *m, bool full, size_t block, hb_spectrum **out) {
     HB_CHECK(s->ctx, out != NULL, HB_EINVAL, "out is NULL");
     *out = NULL;
     HB_CHECK(s->ctx, m != NULL, HB_EINVAL, "model is NULL");
     hb_linop *op = NULL;
-    HB_TRY(hb_linop_create_model_hessian(m, &op));
-    int rc = hb_slq_run(s, op, out);
+    HB_TRY(full ? hb_linop_create_model_hessian(m, &op) : hb_linop_create_model_block(m, block, &op));
+    int rc = slq_run_impl(s, op, out);
     hb_linop_free(op);
     return rc;
 }
 
+int hb_slq_run_model(hb_slq *s, hb_model *m, hb_spectrum **out) {
+    if (!s) return HB_EINVAL;
+    s->status_round_done = 0;
+    no_rounds_if_collective(s, m, NULL);
+    return agree_on_failure(s, slq_run_model_op(s, m, true, 0, out));
+}
+
 int hb_slq_run_model_block(hb_slq *s, hb_model *m, size_t block, hb_spectrum **out) {
     if (!s) return HB_EINVAL;
-    HB_CHECK(s->ctx, out != NULL, HB_EINVAL, "out is NULL");
-    *out = NULL;
-    HB_CHECK(s->ctx, m != NULL, HB_EINVAL, "model is NULL");
-    hb_linop *op = NULL;
-    HB_TRY(hb_linop_create_model_block(m, block, &op));
-    int rc = hb_slq_run(s, op, out);
-    hb_linop_free(op);
-    return rc;
+    s->status_round_done = 0;
+    no_rounds_if_collective(s, m, NULL);
+    return agree_on_failure(s, slq_run_model_op(s, m, false, block, out));
 }
 
 /* ---- Several blocks (and the full Hessian) in one run -------------------------------------
  * Every entry's groups are tasks of ONE task run, so blocks and the full Hessian run
  * concurrently; entry i's spectrum is exactly what hb_slq_run_model_block (or
  * hb_slq_run_model) gives with stream streams[i] (same groups, same products). */
-int hb_slq_run_model_blocks(hb_slq *s, hb_model *m, const size_t *blocks,
-                            const uint64_t *streams, size_t n, hb_spectrum **out,
-                            hb_slq_block_fn on_done, void *user) {
-    if (!s) return HB_EINVAL;
+static int slq_run_model_blocks_impl(hb_slq *s, hb_model *m, const size_t *blocks,
+                                     const uint64_t *streams, size_t n, hb_spectrum **out,
+                                     hb_slq_block_fn on_done, void *user) {
     hb_context *ctx = s->ctx;
     HB_CHECK(ctx, n == 0 || out != NULL, HB_EINVAL, "out is NULL");
     size_t k = (size_t)s->probes, nk;
@@ -1040,7 +1094,29 @@ int hb_slq_run_model_blocks(hb_slq *s, hb_model *m, const size_t *blocks,
     if (rc == HB_OK && n > 0) rc = run_entries(s, e, n, out, on_done, user);
     hb__free(ctx, e);
     stats_done(s);
+    /* across ranks, no entries still takes part in a status round (a rank with entries
+     * would wait for it): its fingerprint differs from theirs unless all have none */
+    if (rc == HB_OK && n == 0 && hb__comm_size(ctx) > 1 && !s->status_round_done) {
+        rank_head stack_heads[STACK_RANKS];
+        int ranks = hb__comm_size(ctx);
+        rank_head *heads = ranks <= STACK_RANKS
+                               ? stack_heads
+                               : hb__calloc(ctx, (size_t)ranks, sizeof *heads, "status round");
+        if (!heads) return HB_ENOMEM;
+        rc = status_round(s, HB_OK, 0, 0xcbf29ce484222325ULL, heads, "SLQ run");
+        if (heads != stack_heads) hb__free(ctx, heads);
+    }
     return rc;
+}
+
+int hb_slq_run_model_blocks(hb_slq *s, hb_model *m, const size_t *blocks,
+                            const uint64_t *streams, size_t n, hb_spectrum **out,
+                            hb_slq_block_fn on_done, void *user) {
+    if (!s) return HB_EINVAL;
+    s->status_round_done = 0;
+    no_rounds_if_collective(s, m, NULL);
+    return agree_on_failure(
+        s, slq_run_model_blocks_impl(s, m, blocks, streams, n, out, on_done, user));
 }
 
 /* ---- Hutchinson traces ----------------------------------------------------------------- */
@@ -1472,5 +1548,168 @@ int hb_slq_topk(hb_slq *s, hb_linop *op, size_t k, hb_eig_which which, double *v
     if (rc == HB_OK && converged) *converged = conv;
     topk_free(&t);
     stats_done(s);
+    return rc;
+}
+
+/* ---- Top-k of several blocks, across ranks ----------------------------------------------
+ * Entry i is one hb_slq_topk on block blocks[i]'s sub-Hessian (or the full Hessian) with
+ * HB_SLQ_STREAM = its stream, run sequentially on s->ctx (each run's products use the
+ * context's threads inside). Across ranks the entries are divided as SLQ tasks are (LPT on
+ * the estimated cost of one product, else round robin), each rank runs its own, and one
+ * allgather of a fixed-size table (n records, a rank's own rows filled) after the status
+ * round gives every rank every entry: the same bits as one process, since an entry's
+ * run depends only on (seed, stream, block, options). */
+typedef struct topk_head {
+    int64_t kk, conv, calls, vectors;
+    double apply_s;
+} topk_head;
+
+static int topk_entry(hb_slq *s, hb_model *m, size_t block, uint64_t stream, size_t k,
+                      hb_eig_which which, unsigned char *rec) {
+    hb_linop *op = NULL;
+    HB_TRY(block == HB_SLQ_FULL_HESSIAN ? hb_linop_create_model_hessian(m, &op)
+                                        : hb_linop_create_model_block(m, block, &op));
+    size_t kk = k < op->n ? k : op->n, conv = 0;
+    double *vals = (double *)(rec + sizeof(topk_head)), *res = vals + k;
+    for (size_t j = 0; j < k; j++) vals[j] = res[j] = NAN;
+    int64_t saved = s->stream;
+    s->stream = (int64_t)stream;
+    int rc = hb_slq_topk(s, op, kk, which, vals, NULL, res, &conv);
+    s->stream = saved;
+    topk_head h = {(int64_t)kk, (int64_t)conv, s->stat_calls, s->stat_vectors, s->stat_apply_s};
+    memcpy(rec, &h, sizeof h);
+    hb_linop_free(op);
+    return rc;
+}
+
+static int topk_blocks_impl(hb_slq *s, hb_model *m, const size_t *blocks,
+                            const uint64_t *streams, size_t n, size_t k, hb_eig_which which,
+                            double *values, double *residuals, size_t *converged) {
+    hb_context *ctx = s->ctx;
+    HB_CHECK(ctx, m != NULL, HB_EINVAL, "model is NULL");
+    HB_CHECK(ctx, n == 0 || values != NULL, HB_EINVAL, "values is NULL");
+    HB_CHECK(ctx, k >= 1, HB_EINVAL, "k must be >= 1");
+    HB_CHECK(ctx, which == HB_EIG_LARGEST || which == HB_EIG_SMALLEST ||
+                      which == HB_EIG_LARGEST_MAGNITUDE,
+             HB_EINVAL, "unknown eigenvalue selection %d", (int)which);
+    const hb_params *pr = m->params;
+    for (size_t i = 0; i < n; i++) {
+        size_t b = blocks ? blocks[i] : i;
+        HB_CHECK(ctx, b == HB_SLQ_FULL_HESSIAN || b < pr->n_blocks, HB_ERANGE,
+                 "entry %zu: block %zu out of range (%zu blocks)", i, b, pr->n_blocks);
+    }
+    /* a data-parallel model: every rank runs every entry, no exchange (see
+     * no_rounds_if_collective) */
+    int ranks = hb__model_collective(m) ? 1 : hb__comm_size(ctx);
+    int me = ranks == 1 ? 0 : hb__comm_rank(ctx);
+    size_t rec, table, all;
+    HB_CHECK(ctx, hb__mul_size(k, 16, &rec) && hb__add_size(rec, sizeof(topk_head), &rec) &&
+                      hb__mul_size(n, rec, &table) && hb__mul_size(table, (size_t)ranks, &all) &&
+                      hb__mul_size(n, k, &(size_t){0}),
+             HB_EOVERFLOW, "top-k of %zu entries x %zu values overflows", n, k);
+    uint64_t *st = hb__calloc(ctx, n ? n : 1, sizeof *st, "top-k streams");
+    int *owner = st ? hb__calloc(ctx, n ? n : 1, sizeof *owner, "top-k ranks") : NULL;
+    task_cost *tc = owner ? hb__calloc(ctx, n ? n : 1, sizeof *tc, "top-k costs") : NULL;
+    double *load = tc ? hb__calloc(ctx, (size_t)ranks, sizeof *load, "top-k loads") : NULL;
+    unsigned char *mine = load ? hb__calloc(ctx, table ? table : 1, 1, "top-k table") : NULL;
+    unsigned char *recv = mine && ranks > 1 ? hb__malloc(ctx, all ? all : 1, "top-k tables") : NULL;
+    int rc = mine && (ranks == 1 || recv) ? HB_OK : HB_ENOMEM;
+    for (size_t i = 0; i < n && rc == HB_OK; i++) { /* streams in entry order, as n runs */
+        if (streams) st[i] = streams[i];
+        else rc = run_stream(s, &st[i]);
+        if (rc == HB_OK && st[i] > (uint64_t)INT64_MAX) /* HB_SLQ_STREAM is an int64 */
+            rc = hb__fail(ctx, HB_ERANGE, "entry %zu: stream %llu too large", i,
+                          (unsigned long long)st[i]);
+    }
+    /* who runs what: as the SLQ tasks (assign_ranks), one task per entry */
+    bool known = ranks > 1 && hb__slq_longest_first != 0;
+    for (size_t i = 0; i < n && rc == HB_OK && known; i++) {
+        size_t b = blocks ? blocks[i] : i;
+        tc[i].task = i;
+        rc = hb__slq_task_cost(s, m, b, 1, &tc[i].cost);
+        known = tc[i].cost > 0;
+    }
+    if (rc == HB_OK && known) {
+        qsort(tc, n, sizeof *tc, longer_first);
+        for (size_t i = 0; i < n; i++) {
+            int best = 0;
+            for (int r = 1; r < ranks; r++)
+                if (load[r] < load[best]) best = r;
+            owner[tc[i].task] = best;
+            load[best] += tc[i].cost;
+        }
+    } else if (rc == HB_OK) {
+        for (size_t i = 0; i < n; i++) owner[i] = (int)(i % (size_t)ranks);
+    }
+    stats_reset(s);
+    int64_t calls = 0, vecs = 0;
+    double apply_s = 0;
+    for (size_t i = 0; i < n && rc == HB_OK; i++) {
+        if (owner[i] != me) continue;
+        rc = topk_entry(s, m, blocks ? blocks[i] : i, st[i], k, which, mine + i * rec);
+    }
+    if (ranks > 1) { /* every rank takes part, failed or not */
+        uint64_t print = 0xcbf29ce484222325ULL;
+        print = fnv(print, 0x746f706bULL); /* "topk": never an SLQ run's */
+        print = fnv(print, (uint64_t)ctx->seed);
+        print = fnv(print, n);
+        print = fnv(print, k);
+        print = fnv(print, (uint64_t)which);
+        print = fnv(print, (uint64_t)s->topk_max_steps);
+        uint64_t tol;
+        memcpy(&tol, &s->topk_tol, sizeof tol);
+        print = fnv(print, tol);
+        for (size_t i = 0; i < n; i++) {
+            print = fnv(print, blocks ? blocks[i] : i);
+            print = fnv(print, st[i]);
+            print = fnv(print, (uint64_t)owner[i]);
+        }
+        rank_head stack_heads[STACK_RANKS];
+        rank_head *heads = ranks <= STACK_RANKS
+                               ? stack_heads
+                               : hb__calloc(ctx, (size_t)ranks, sizeof *heads, "status round");
+        if (!heads) rc = HB_ENOMEM; /* (more than STACK_RANKS ranks) the others wait */
+        else {
+            rc = status_round(s, rc, 0, print, heads, "top-k");
+            if (heads != stack_heads) hb__free(ctx, heads);
+        }
+        if (rc == HB_OK && table > 0) rc = hb__comm_allgather(ctx, mine, table, recv);
+        for (size_t i = 0; i < n && rc == HB_OK; i++) /* entry i from its rank */
+            if (owner[i] != me) memcpy(mine + i * rec, recv + (size_t)owner[i] * table + i * rec, rec);
+    }
+    for (size_t i = 0; i < n && rc == HB_OK; i++) {
+        topk_head h;
+        memcpy(&h, mine + i * rec, sizeof h);
+        const double *vals = (const double *)(mine + i * rec + sizeof h);
+        memcpy(values + i * k, vals, k * sizeof(double));
+        if (residuals) memcpy(residuals + i * k, vals + k, k * sizeof(double));
+        if (converged) converged[i] = (size_t)h.conv;
+        calls += h.calls;
+        vecs += h.vectors;
+        apply_s += h.apply_s;
+    }
+    stats_reset(s);
+    s->stat_calls = calls;
+    s->stat_vectors = vecs;
+    s->stat_apply_s = apply_s;
+    hb__free(ctx, recv);
+    hb__free(ctx, mine);
+    hb__free(ctx, load);
+    hb__free(ctx, tc);
+    hb__free(ctx, owner);
+    hb__free(ctx, st);
+    return rc;
+}
+
+int hb_slq_topk_model_blocks(hb_slq *s, hb_model *m, const size_t *blocks,
+                             const uint64_t *streams, size_t n, size_t k, hb_eig_which which,
+                             double *values, double *residuals, size_t *converged) {
+    if (!s) return HB_EINVAL;
+    s->status_round_done = 0;
+    no_rounds_if_collective(s, m, NULL);
+    double t0 = hb__seconds();
+    int rc = agree_on_failure(
+        s, topk_blocks_impl(s, m, blocks, streams, n, k, which, values, residuals, converged));
+    s->stat_total_s = hb__seconds() - t0;
     return rc;
 }

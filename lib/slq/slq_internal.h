@@ -42,6 +42,9 @@ struct hb_slq {
     /* statistics of the last run */
     int64_t stat_calls, stat_vectors;
     double stat_apply_s, stat_total_s;
+    /* across ranks: the current collective call made its status round (lanczos.c,
+     * "Agreeing on a status"); a failure before it must still make one */
+    int status_round_done;
 };
 
 

@@ -79,6 +79,13 @@ void progress_outer(int64_t i, int64_t n);
 double now_seconds(void);
 
 /* ---- output directory (outdir.c) -------------------------------------------------- */
+/* 0: this process writes no file at all (a rank other than 0 under mpirun, mpi_cli.c):
+ * outdir_make creates nothing, outdir_open and outdir_fopen give a stream to /dev/null,
+ * outdir_close publishes nothing and runstate removes nothing. 1 (default): normal. */
+extern int outdir_writes;
+/* fopen(path, "w") — or /dev/null when !outdir_writes. For writers that open a path
+ * themselves (the SVG figures). */
+FILE *outdir_fopen(const char *path);
 /* Creates dir (and parents). Returns 0 or -1 after a message naming it. */
 int outdir_make(const char *cmd, const char *dir);
 /* path = dir/name into buf (size n). */
@@ -113,8 +120,25 @@ int cmd_train(int argc, char **argv, int first);
      "stderr not a terminal: a timestamped progress line at most every S seconds [10]"}
 
 void common_defaults(common_opts *c);
-/* Creates the context with threads and seed, progress hooked. Returns NULL after a
- * message on failure. */
+
+/* ---- under mpirun (mpi_cli.c) ----------------------------------------------------- */
+/* Nonzero when an MPI launcher started this process (its environment says so). */
+int cli_launched(void);
+/* MPI_Init_thread when built with MPI and launched; a rank other than 0 is silenced
+ * (stdout to /dev/null, outdir_writes = 0). Returns 0, or -1 after a message. */
+int cli_mpi_init(int *argc, char ***argv);
+/* This rank, the job's ranks and the ranks on this node (0, 1, 1 without MPI). */
+int cli_rank(void);
+int cli_ranks(void);
+int cli_local_ranks(void);
+/* Gives ctx the job's communicator (hb_mpi_attach) when there are several ranks; collective:
+ * every rank calls it for the same context in the same order. Returns 0 or -1 after a message. */
+int cli_attach(const char *cmd, hb_context *ctx);
+/* MPI_Finalize (MPI_Abort of the whole job after a runtime failure: never a hang);
+ * returns status. */
+int cli_mpi_finish(int status);
+/* Creates the context with threads and seed, progress hooked, and the job's communicator
+ * under mpirun (cli_attach). Returns NULL after a message on failure. */
 hb_context *make_context(const char *cmd, const common_opts *c);
 
 #endif

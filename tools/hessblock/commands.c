@@ -1638,6 +1638,11 @@ int cmd_analyze(int argc, char **argv, int first) {
     progress_catch_signals();
     analyze_defaults(&A);
     if ((rc = analyze_parse_models(&A)) != 0) return rc;
+    /* Under mpirun (mpi_cli.c) only the spectra are divided over the ranks (collective SLQ
+     * calls on the main context). The training grids and the quadratic test bed use
+     * contexts of their own and only rank 0 reports them: the other ranks skip them rather
+     * than compute results nobody reads (docs/scale-out.md, "The command-line tool"). */
+    if (cli_rank() != 0) A.no_train = A.no_quad = 1;
     const char *missing = NULL;
     if (!A.no_spectra && (missing = compute_missing_spectrum())) {}
     else if (!A.no_train && (missing = compute_missing_train())) {}

@@ -337,7 +337,7 @@ int write_block_panels(const char *cmd, const char *dir, const spec_result *s) {
              s->model, s->source);
     snprintf(name, sizeof name, "%s_spectra.svg", s->model);
     /* svg_write_lineplots cannot mix notes in: the same layout, by hand */
-    FILE *f = fopen(outdir_path(path, sizeof path, dir, name), "w");
+    FILE *f = outdir_fopen(outdir_path(path, sizeof path, dir, name));
     int rc = -1;
     if (f) {
         const double pw = 300, ph = 210, top = 24;

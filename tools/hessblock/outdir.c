@@ -8,7 +8,16 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+int outdir_writes = 1;
+
+/* Where a silenced process writes: the bytes are produced (same code path, same errors
+ * from the formatting) and dropped. */
+static FILE *null_stream(void) { return fopen("/dev/null", "w"); }
+
+FILE *outdir_fopen(const char *path) { return outdir_writes ? fopen(path, "w") : null_stream(); }
+
 int outdir_make(const char *cmd, const char *dir) {
+    if (!outdir_writes) return 0; /* a rank other than 0 must not even create the directory */
     char buf[4096];
     if (strlen(dir) >= sizeof buf) {
         runtime_error(cmd, "output directory name too long");
@@ -53,6 +62,7 @@ static const char *tmp_path(char *buf, size_t n, const char *dir, const char *na
 FILE *outdir_open(const char *cmd, const char *dir, const char *name) {
     char path[4096], tmp[4200];
     outdir_path(path, sizeof path, dir, name);
+    if (!outdir_writes) return null_stream();
     FILE *f = fopen(tmp_path(tmp, sizeof tmp, dir, name), "w");
     if (!f) runtime_error(cmd, "cannot write '%s': %s", path, strerror(errno));
     return f;
@@ -62,6 +72,7 @@ int outdir_close(const char *cmd, FILE *f, const char *dir, const char *name) {
     char path[4096], tmp[4200];
     outdir_path(path, sizeof path, dir, name);
     tmp_path(tmp, sizeof tmp, dir, name);
+    if (!outdir_writes) return fclose(f) == 0 ? 0 : -1;
     int bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;
     if (bad) {
@@ -86,6 +97,7 @@ int outdir_close(const char *cmd, FILE *f, const char *dir, const char *name) {
 void outdir_discard(FILE *f, const char *dir, const char *name) {
     char tmp[4200];
     if (f) fclose(f);
+    if (!outdir_writes) return;
     unlink(tmp_path(tmp, sizeof tmp, dir, name));
 }
 

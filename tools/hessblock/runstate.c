@@ -150,7 +150,8 @@ int runstate_start(run_state *rs, const char *cmd, const char *dir, int resume,
     } else {
         char path[4200];
         /* a result file of an earlier run in this directory must not pass for this one's */
-        if (remove(outdir_path(path, sizeof path, dir, result_name)) != 0 && errno != ENOENT) {
+        if (outdir_writes && /* rank 0 alone owns the directory (mpi_cli.c) */
+            remove(outdir_path(path, sizeof path, dir, result_name)) != 0 && errno != ENOENT) {
             runtime_error(cmd, "cannot remove '%s': %s", path, strerror(errno));
             return EXIT_RUNTIME;
         }

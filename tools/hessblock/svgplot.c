@@ -1,6 +1,8 @@
 /* svgplot: see svgplot.h. */
 #include "svgplot.h"
 
+#include "cli.h" /* outdir_fopen: a silenced rank writes nothing */
+
 #include <math.h>
 #include <string.h>
 
@@ -418,7 +420,7 @@ void svg_draw_note(FILE *f, double x, double y, double w, double h, const char *
 
 int svg_write_lineplots(const char *path, const char *title, const svg_lineplot *panels,
                         size_t n, size_t cols, double panel_w, double panel_h) {
-    FILE *f = fopen(path, "w");
+    FILE *f = outdir_fopen(path);
     if (!f) return -1;
     if (cols == 0) cols = 1;
     if (cols > n) cols = n ? n : 1;
@@ -436,7 +438,7 @@ int svg_write_lineplots(const char *path, const char *title, const svg_lineplot 
 }
 
 int svg_write_heatmap(const char *path, const svg_heatmap *hm, double w, double h) {
-    FILE *f = fopen(path, "w");
+    FILE *f = outdir_fopen(path);
     if (!f) return -1;
     svg_begin(f, w, h, hm->title);
     svg_draw_heatmap(f, 0, 0, w, h, hm);

@@ -118,6 +118,9 @@ _slq_trace = declare("hb_slq_trace", c_int, [c_void_p, c_void_p, PD, PD])
 _slq_trace_blocks = declare("hb_slq_trace_model_blocks", c_int, [c_void_p, c_void_p, PD, PD])
 _slq_topk = declare("hb_slq_topk", c_int, [c_void_p, c_void_p, c_size_t, c_int, PD, PD, PD,
                                            P(c_size_t)])
+_slq_topk_blocks = declare("hb_slq_topk_model_blocks", c_int,
+                           [c_void_p, c_void_p, P(c_size_t), P(ctypes.c_uint64), c_size_t,
+                            c_size_t, c_int, PD, PD, P(c_size_t)])
 _slq_hetero = declare("hb_slq_block_heterogeneity", c_int,
                       [c_void_p, c_void_p, P(_JSOptions), P(c_void_p), PD, PD])
 
@@ -653,6 +656,36 @@ class SLQ(Handle):
                               _pd(vals), _pd(vecs) if vectors else None, _pd(res),
                               ctypes.byref(conv)))
         return TopK(vals, vecs, res, conv.value)
+
+    def topk_blocks(self, model, k, which="largest", blocks=None, streams=None):
+        """hb_slq_topk_model_blocks: top-k of several blocks (names or indices; "full" or
+        FULL_HESSIAN for the full Hessian; None: every block) in one call (across ranks:
+        divided and gathered, the same on every rank). Returns (values n×k, residuals n×k,
+        converged n): entry i is topk on that block with HB_SLQ_STREAM = streams[i]
+        (None: each takes the stream a run of its own would); a block smaller than k has NaN
+        past its size."""
+        model_ptr = require(model, Model, "model")
+        k = int(k)
+        if k < 1:
+            raise InvalidArgument("k must be >= 1", -1)
+        if blocks is None:
+            idx = list(range(model.params.num_blocks))
+        else:
+            idx = [FULL_HESSIAN if (isinstance(b, str) and b == "full") else
+                   model.params.index(b) if isinstance(b, str) else int(b) for b in blocks]
+        n = len(idx)
+        barr = (c_size_t * max(n, 1))(*idx)
+        sarr = None
+        if streams is not None:
+            if len(streams) != n:
+                raise InvalidArgument("streams has %d entries, blocks %d" % (len(streams), n), -1)
+            sarr = (ctypes.c_uint64 * max(n, 1))(*[int(x) for x in streams])
+        vals, res = np.zeros((max(n, 1), k)), np.zeros((max(n, 1), k))
+        conv = (c_size_t * max(n, 1))()
+        self._check(_need(_slq_topk_blocks, "hb_slq_topk_model_blocks")(
+            self._ptr, model_ptr, barr, sarr, n, k, to_enum(EigWhich, which, "which"),
+            _pd(vals), _pd(res), conv))
+        return vals[:n], res[:n], np.array([conv[i] for i in range(n)], dtype=np.int64)
 
     def block_heterogeneity(self, model, normalize=False, grid_points=1024, sigma_rel=0.01,
                             grid="linear", symlog_floor_rel=1e-6, zero_rel_tol=None,

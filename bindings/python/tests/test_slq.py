@@ -258,6 +258,21 @@ def _quad_model(ctx, rng):
     return m, H, e1, e2
 
 
+def test_topk_blocks(ctx, rng, need_slq):
+    # per-block top-k in one call: the eigenvalues of each diagonal block, NaN past a
+    # block's size, the full Hessian's as an entry of its own
+    m, H, e1, e2 = _quad_model(ctx, rng)
+    with hb.SLQ(ctx) as s:
+        vals, res, conv = s.topk_blocks(m, 5, "largest", blocks=["a", "b", "full"])
+        assert vals.shape == (3, 5) and list(conv) == [5, 4, 5]
+        np.testing.assert_allclose(vals[0], np.sort(e1)[::-1], atol=1e-7)
+        np.testing.assert_allclose(vals[1, :4], np.sort(e2)[::-1], atol=1e-6)
+        assert np.isnan(vals[1, 4]) and np.isnan(res[1, 4])
+        np.testing.assert_allclose(vals[2], np.sort(np.r_[e1, e2])[::-1][:5], atol=1e-6)
+        with pytest.raises(hb.InvalidArgument):
+            s.topk_blocks(m, 0)
+
+
 def test_slq_on_models(ctx, rng, need_slq):
     m, H, e1, e2 = _quad_model(ctx, rng)
     with hb.SLQ(ctx, probes=3, steps=9) as s:
