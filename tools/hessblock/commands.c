@@ -581,7 +581,7 @@ static const char *const optim_choices[] = {"sgd", "adam", "adamw", "adam-mini",
 enum { OPTIM_SGD_BLOCKHESS = 6 };
 
 /* --minibatch / --eval-every: "minibatch" and "eval" of train.json and --json (docs/train.md). */
-static void json_minibatch(jw *w, const minibatch *mb, int64_t steps) {
+static void json_minibatch(jw *w, const minibatch *mb, int64_t steps, int finished) {
     jw_bool(w, "minibatch", mb->minibatch);
     jw_int(w, "samples_per_step", minibatch_samples_per_step(mb));
     jw_int(w, "samples_seen", steps * minibatch_samples_per_step(mb));
@@ -598,8 +598,9 @@ static void json_minibatch(jw *w, const minibatch *mb, int64_t steps) {
         jw_end_object(w);
     }
     jw_end_array(w);
-    jw_number(w, "final_train_eval_loss", mb->nev ? mb->ev_train[mb->nev - 1] : NAN);
-    jw_number(w, "final_valid_loss", mb->nev ? mb->ev_valid[mb->nev - 1] : NAN);
+    /* a diverged run has no final evaluation: null, not the last one before it diverged */
+    jw_number(w, "final_train_eval_loss", finished && mb->nev ? mb->ev_train[mb->nev - 1] : NAN);
+    jw_number(w, "final_valid_loss", finished && mb->nev ? mb->ev_valid[mb->nev - 1] : NAN);
 }
 
 /* --optimizer sgd-blockhess: "blockhess" of train.json and --json (docs/train.md). */
@@ -967,7 +968,7 @@ int cmd_train(int argc, char **argv, int first) {
         }
         json_train_run(&w, "run", &run, 1);
         json_held_out(&w, &data, held_loss, held_acc, held_n);
-        if (use_mb) json_minibatch(&w, &mb, to.steps);
+        if (use_mb) json_minibatch(&w, &mb, to.steps, isfinite(run.final_loss));
         if (use_bh) json_blockhess(&w, &bh, &bho, m);
         jw_end_object(&w);
         jw_finish(&w);
@@ -990,7 +991,7 @@ int cmd_train(int argc, char **argv, int first) {
         }
         json_train_run(&w, "run", &run, 1);
         json_held_out(&w, &data, held_loss, held_acc, held_n);
-        if (use_mb) json_minibatch(&w, &mb, to.steps);
+        if (use_mb) json_minibatch(&w, &mb, to.steps, isfinite(run.final_loss));
         if (use_bh) json_blockhess(&w, &bh, &bho, m);
         jw_number(&w, "total_seconds", now_seconds() - t0);
         jw_end_object(&w);
