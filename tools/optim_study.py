@@ -105,7 +105,11 @@ def mean_sd(xs):
 
 
 def fmt(m, s):
-    return "diverged" if not math.isfinite(m) else f"{m:.4f} ± {s:.4f}"
+    if not math.isfinite(m):
+        return "diverged"
+    if m > 1e4:  # finite but blown up: not worth four decimals
+        return f"{m:.2g} (blown up)"
+    return f"{m:.4f} ± {s:.4f}"
 
 
 def sweep(a, pool, model, opt, seeds):
@@ -231,7 +235,7 @@ def main():
                                "eval": r.get("eval"), "seconds": r.get("total_seconds"),
                                "cmd": r["study"]["cmd"]}
                         if bh:
-                            rec["blockhess"] = {k: bh[k] for k in ("refreshes", "hvps", "seconds", "blocks")}
+                            rec["blockhess"] = {k: bh[k] for k in ("refreshes", "hvps", "seconds", "converged_last", "blocks")}
                             rec["blockhess"]["last_lambda"] = bh["history"][-1]["lambda"] if bh["history"] else None
                             rec["blockhess"]["last_factor"] = bh["history"][-1]["factor"] if bh["history"] else None
                         f.write(json.dumps(rec) + "\n")
