@@ -1148,6 +1148,7 @@ static void c_trainer(hb_context *ctx, fault *f, int arg) {
  * NO_ALLOC(hb_model_params, "reads fields")
  * NO_ALLOC(hb_model_quadratic_eigenvalues, "copies / LAPACK into the caller's array (LAPACKE_dsyev_work, workspace held by the model)")
  * NO_ALLOC(hb_model_quadratic_matrix, "copies into the caller's array")
+ * NO_ALLOC(hb_model_set_data_parallel, "sets a flag after checking it (data across ranks)")
  * NO_ALLOC(hb_optimizer_block_f64, "reads fields")
  * NO_ALLOC(hb_optimizer_block_step_count, "reads fields")
  * NO_ALLOC(hb_optimizer_free, "frees only")

@@ -35,7 +35,8 @@ def run(cmd):
 def analyze(hb, out, seed, grid):
     d = f"{out}/analyze-s{seed}-{grid}"
     if not os.path.exists(f"{d}/summary.json"):
-        run([hb, "analyze", "--no-train", "--no-quadratic", "--js-blocks", "weights",
+        # synthetic: the data of the spectrum runs below (analyze's default is real data)
+        run([hb, "analyze", "--data", "synthetic", "--no-train", "--no-quadratic", "--js-blocks", "weights",
              "--js-grid", grid, "--seed", str(seed), "--out", d])
     with open(f"{d}/summary.json") as f:
         return {m["model"]: m for m in json.load(f)["summary"]}

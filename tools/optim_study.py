@@ -47,6 +47,11 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "sgd-blockhess")
 CENTRE = {"sgd": 0.1, "sgd-blockhess": 0.1, "adam": 1e-3, "adamw": 1e-3}
 FIXED = {"sgd": ["--momentum", "0.9"], "sgd-blockhess": ["--momentum", "0.9"],
          "adam": [], "adamw": ["--wd", "0.1"]}
+# micro-batches as the study ran them: the `default` preset's at the time (its mlp and cnn
+# sample counts were lowered afterwards for analyze's sake, CHANGELOG); pinned so that the
+# recorded runs stay reproducible
+SIZES = {"gpt": ["--batch", "16", "--batches", "2"], "mlp": ["--batch", "128", "--batches", "2"],
+         "cnn": ["--batch", "64", "--batches", "2"]}
 HESS_EVERY, HESS_STEPS, HESS_TOL = 100, 10, 1e-2
 EVAL_EVERY = 50
 MAX_EXTENSIONS = 3
@@ -65,7 +70,7 @@ def run_one(a, model, opt, lr, seed):
         with open(path) as f:
             return json.load(f)
     os.makedirs(d, exist_ok=True)
-    cmd = [a.hessblock, "train", "--model", model, "--data", DATA[model], "--minibatch",
+    cmd = [a.hessblock, "train", "--model", model, "--data", DATA[model], *SIZES[model], "--minibatch",
            "--eval-every", str(EVAL_EVERY), "--steps", str(a.steps), "--seed", str(seed),
            "--threads", str(a.threads), "--optimizer", opt, "--lr", repr(lr), *FIXED[opt],
            "--json", "--quiet"]

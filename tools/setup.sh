@@ -2,8 +2,9 @@
 # Set up a fresh Debian (bookworm) machine, build libhessblock, and run the main job.
 #   bash tools/setup.sh            # install packages (needs root or sudo), build, run
 #   HB_SKIP_APT=1 bash tools/setup.sh   # packages already present
-# The main job is `hessblock analyze` once the CLI exists; until then the
-# hello_params example (version + parameter-block table).
+# The main job is `hessblock analyze` on real data (gpt on the text corpus, mlp and cnn on
+# Fashion-MNIST: the packages above; docs/cli.md); HB_SKIP_APT=1 without them fails with a
+# message naming the package and `--data synthetic`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ packages=(build-essential meson ninja-build pkg-config libblis-dev liblapacke-de
           zlib1g-dev dataset-fashion-mnist  # gzip IDX reader; real image data (docs/data.md)
           fortunes  # text for gpt (--data text; docs/data.md): /usr/share/games/fortunes,
                     # 3 files from its dependency fortunes-min, the other 40 from fortunes
+          base-files  # /usr/share/common-licenses, the rest of the text (essential: always there)
           libopenmpi-dev openmpi-bin)  # libhessblock-mpi and its tests under mpirun (-Dmpi=auto)
 if [ "${HB_SKIP_APT:-0}" != 1 ]; then
   missing=()

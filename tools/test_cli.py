@@ -9,11 +9,13 @@ bad arguments must give exit status 2 and one message line, never a crash.
 A subcommand whose library component is missing from a build says "not available in
 this build" and exits 1; MAY_BE_MISSING lists what a build may lack (nothing now)."""
 import csv
+import gzip
 import json
 import math
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -215,6 +217,10 @@ bad = [
     ["train", "--eval-batches", "4"], ["train", "--minibatch", "--eval-every", "0"],
     ["train", "--minibatch", "--optimizer", "lora"], ["train", "--eval-every", "5", "--optimizer", "sst"],
     ["train", "--minibatch", "--resume", "x.ckpt"], ["train", "--optimizer", "sgd-blockhess", "--resume", "x.ckpt"],
+    # analyze --data real|synthetic (docs/cli.md)
+    ["analyze", "--data", "fashion-mnist"], ["analyze", "--data", "text"], ["analyze", "--data"],
+    ["analyze", "--data", "synthetic", "--data-dir", "/tmp"],
+    ["analyze", "--data", "synthetic", "--text-dir", "/tmp"],
 ]
 for args in bad:
     p = run(args)
@@ -349,6 +355,11 @@ if not unavailable(p, "analyze"):
     out = strict_json(p.stdout, "analyze stdout")
     if out:
         check([m["model"] for m in out["summary"]] == ["gpt", "mlp", "cnn"], "analyze models")
+        # --preset tiny keeps the built-in data by default (docs/cli.md)
+        check(out["data"] == "synthetic" and all(m["data"] == "synthetic" for m in out["summary"]),
+              f"analyze tiny data: {out.get('data')} {[m.get('data') for m in out['summary']]}")
+        check(not any("held_out" in m or "sgd_held_out_loss" in m for m in out["summary"]),
+              "analyze synthetic: no held-out fields")
         base_summary = out["summary"]
         for m in out["summary"]:
             for k in ("js0", "sgd_loss", "adam_loss", "gap"):
@@ -1244,6 +1255,65 @@ check(p.returncode == 1 and "none" in p.stderr, f"missing --text-dir: {p.returnc
 p = run(["spectrum", "--data", "text", "--text-dir", td, "--tiny", "--json", "--quiet"])
 if check(p.returncode == 0, f"spectrum --data text: {p.returncode} {p.stderr}"):
     check_spectrum(strict_json(p.stdout, "spectrum text")["spectrum"], "spectrum text", False)
+# analyze --data real on gpt with a corpus of our own (no package needed): the training on the
+# training split, every best run's validation loss in summary.json, the table and report.html
+d = fresh("analyze-real-gpt")
+p = run(["analyze", "--preset", "tiny", "--data", "real", "--models", "gpt", "--text-dir", td,
+         "--no-quadratic", "--quiet", "--out", d], timeout=240)
+if check(p.returncode == 0, f"analyze --data real --text-dir: {p.returncode} {p.stderr}"):
+    check("SGD held-out" in p.stdout and "Adam held-out" in p.stdout, f"held-out columns: {p.stdout[-800:]!r}")
+    s = strict_json(open(os.path.join(d, "summary.json")).read(), "analyze real gpt summary.json")
+    if s:
+        row = s["summary"][0]
+        check(s["data"] == "real" and row["data"] == "text" and row["held_out"] == "validation",
+              f"analyze real gpt data: {s['data']} {row}")
+        check(row["sizes"]["vocab"] == V, f"analyze real gpt vocab {row['sizes']} vs {V}")
+        for k in ("sgd_held_out_loss", "adam_held_out_loss", "sgd_loss", "adam_loss"):
+            check(isinstance(row.get(k), float) and row[k] > 0, f"analyze real gpt {k} = {row.get(k)}")
+        t = s["training"][0]
+        check(t["sgd"]["held_out_loss"] == row["sgd_held_out_loss"] and
+              t["adam"]["held_out_loss"] == row["adam_held_out_loss"] and
+              t["adam"]["held_out"] == "validation", f"training[] held-out: {t['sgd']} {t['adam']}")
+        check("data: real" in s["settings"] and "text corpus of 2 files" in s["settings"],
+              f"settings name the data: {s['settings'][:400]!r}")
+        html = open(os.path.join(d, "report.html"), encoding="utf-8").read()
+        check("<th>SGD held-out loss</th>" in html and "validation split" in html, "report.html held-out columns")
+    # --resume records the data choice: synthetic does not continue a real run
+    p = run(["analyze", "--preset", "tiny", "--data", "synthetic", "--models", "gpt", "--no-quadratic",
+             "--resume", d])
+    check(p.returncode == 2 and "data: recorded real, given (none)" in p.stderr,
+          f"--resume with another --data: {p.returncode} {p.stderr!r}")
+    p = run(["analyze", "--preset", "tiny", "--data", "real", "--models", "gpt", "--no-quadratic",
+             "--text-dir", td, "--quiet", "--resume", d], timeout=240)
+    check(p.returncode == 0, f"--resume a real run: {p.returncode} {p.stderr!r}")
+# ... and mlp, cnn on IDX files of our own (28 x 28, 10 classes; the Fashion-MNIST layout)
+imgdir = fresh("idxdir")
+os.makedirs(imgdir)
+for split, n in (("train", 40), ("t10k", 24)):
+    pix = bytes((i * 7 + (i // 784) * 13) % 256 for i in range(n * 784))
+    with gzip.open(os.path.join(imgdir, f"{split}-images-idx3-ubyte.gz"), "wb") as fh:
+        fh.write(struct.pack(">IIII", 0x803, n, 28, 28) + pix)
+    with gzip.open(os.path.join(imgdir, f"{split}-labels-idx1-ubyte.gz"), "wb") as fh:
+        fh.write(struct.pack(">II", 0x801, n) + bytes(i % 10 for i in range(n)))
+d = fresh("analyze-real-images")
+p = run(["analyze", "--preset", "tiny", "--data", "real", "--models", "mlp,cnn", "--data-dir", imgdir,
+         "--no-quadratic", "--json", "--quiet", "--out", d], timeout=240)
+if check(p.returncode == 0, f"analyze --data real --data-dir: {p.returncode} {p.stderr}"):
+    s = strict_json(p.stdout, "analyze real images")
+    for row in s["summary"] if s else []:
+        check(row["data"] == "fashion-mnist" and row["held_out"] == "t10k", f"images row: {row}")
+        check(all(0 <= row[k] <= 1 for k in ("sgd_held_out_accuracy", "adam_held_out_accuracy")) and
+              all(row[k] > 0 for k in ("sgd_held_out_loss", "adam_held_out_loss")), f"images held-out: {row}")
+    check(s and s["summary"][0]["sizes"]["inputs"] == 784 and s["summary"][1]["sizes"]["image"] == 28,
+          "images sizes")
+    check(s and "fashion-mnist train 40 / t10k 24 images" in s["settings"], f"images settings {s and s['settings']!r}")
+# missing data: exit 1, the alternative named, nothing written
+for args, what in ((["--models", "gpt", "--text-dir", os.path.join(td, "none")], "none"),
+                   (["--models", "mlp", "--data-dir", os.path.join(td, "none")], "none/train-images-idx3-ubyte.gz")):
+    d = fresh("analyze-real-missing")
+    p = run(["analyze", "--preset", "tiny", "--data", "real", "--out", d] + args)
+    check(p.returncode == 1 and what in p.stderr and "--data synthetic" in p.stderr and not os.path.exists(d),
+          f"analyze {args}: {p.returncode} {p.stderr!r} (out exists: {os.path.exists(d)})")
 if os.path.isdir("/usr/share/games/fortunes"):
     p = run(["train", "--data", "text", "--tiny", "--steps", "2", "--json", "--quiet"])
     check(p.returncode == 0 and strict_json(p.stdout, "fortunes")["sizes"]["vocab"] > 60,

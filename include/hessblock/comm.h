@@ -10,7 +10,10 @@
  * What uses it now: SLQ (hb_slq_run, hb_slq_run_model, hb_slq_run_model_block,
  * hb_slq_run_model_blocks) divides its probe-group tasks over the ranks and gathers the
  * results so that EVERY rank returns the spectra a single process returns, bit for bit
- * (slq.h). Everything else runs as one process on every rank.
+ * (slq.h). A model made data-parallel (hb_model_set_data_parallel, model.h) sums its
+ * loss, gradient, accuracy and products over the ranks' data shards with allreduce_sum
+ * (then SLQ runs on it do not divide tasks: every product is a collective). Everything
+ * else runs as one process on every rank.
  *
  * Collective rule: a call that communicates must be made by every rank of the group, in
  * the same order, with the same arguments, options, seed and model (θ and data); the

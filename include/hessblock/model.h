@@ -225,6 +225,32 @@ HB_API int hb_model_hvp_multi(hb_model *m, const hb_tensor *V, hb_tensor *out);
  * many, or (k, numel(b)) for k directions at once). Returns as hb_model_hvp plus HB_ERANGE. */
 HB_API int hb_model_block_hvp(hb_model *m, size_t block, const hb_tensor *v_b, hb_tensor *out_b);
 
+/* ---- Data across ranks (issue 13; docs/scale-out.md "Data across ranks") -------------
+ * Under mpirun (or any communicator, comm.h) each rank may hold a SHARD of the
+ * micro-batches: the model's data are this rank's part of one global batch. With
+ * data-parallel on and a communicator of size R > 1 on the model's context, every call
+ * that sums over micro-batches — hb_model_loss, hb_model_loss_grad, hb_model_accuracy,
+ * hb_model_hvp, hb_model_hvp_multi, hb_model_block_hvp (and the SLQ runs, traces, top-k
+ * and trainers over the model) — sums this rank's batches, then sums over the ranks with
+ * ONE allreduce_sum (f64: status, sample count, loss and the gradient or products packed
+ * together), and divides by the GLOBAL sample count, learnt in that same allreduce at
+ * every call (so each rank may change its data at any time, and shards may be uneven; a
+ * rank may hold no data). Results are the mean over all samples, as one process over the
+ * union of the shards computes it, to rounding (a few ulps), and the same bits on every
+ * rank: optimizer steps on them stay in sync with no more communication.
+ * Every such call is COLLECTIVE (comm.h's rule): every rank makes it, in the same order,
+ * with the same θ and arguments. A failure on one rank during the call (a failing layer,
+ * a non-finite value) is reported in the allreduce: every rank returns that status, the
+ * others with "rank r failed". A rank that returns before the allreduce (a bad argument
+ * on that rank only, an allocation failure) leaves the others waiting.
+ * Off (the default), without a communicator, or of size 1: nothing is communicated, the
+ * single-process code path, bit for bit. Checkpoints: a trainer writes them on rank 0
+ * only (train.h); hb_checkpoint_save called directly writes on every rank that calls it.
+ * hb_model_set_data_parallel: on = 1 (shard) or 0. Returns HB_OK, HB_EINVAL (NULL, on
+ * not 0 or 1), HB_EUNSUPPORTED (a model that takes no data: quadratic, callbacks).
+ * Allocates nothing; communicates nothing. */
+HB_API int hb_model_set_data_parallel(hb_model *m, int on);
+
 /* ---- User objectives ------------------------------------------------------------------
  * A callback model is an objective the caller computes: the library asks for L(θ) and
  * ∇L(θ) (required) and, when given, for Hessian-vector products, and runs everything

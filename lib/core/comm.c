@@ -64,3 +64,11 @@ int hb__comm_allgather(hb_context *ctx, const void *send, size_t bytes, void *re
              ctx->comm.rank, r);
     return HB_OK;
 }
+
+int hb__comm_allreduce_sum(hb_context *ctx, hb_dtype dtype, void *buf, size_t count) {
+    int r = ctx->comm.allreduce_sum(ctx->comm.user, dtype, buf, count);
+    HB_CHECK(ctx, r == 0, HB_ECALLBACK,
+             "communicator allreduce_sum of %zu values failed on rank %d (it returned %d)", count,
+             ctx->comm.rank, r);
+    return HB_OK;
+}

@@ -97,6 +97,9 @@ double hb__rademacher(uint64_t seed, uint64_t stream, uint64_t i);
 int hb__comm_size(const hb_context *ctx);
 int hb__comm_rank(const hb_context *ctx);
 int hb__comm_allgather(hb_context *ctx, const void *send, size_t bytes, void *recv);
+/* hb__comm_allreduce_sum: the hook's allreduce_sum of buf[0..count) (HB_F32 or HB_F64), in
+ * place; a nonzero return is HB_ECALLBACK with the message on ctx. */
+int hb__comm_allreduce_sum(hb_context *ctx, hb_dtype dtype, void *buf, size_t count);
 
 /* Threads for OpenMP loops of this context (>= 1). */
 static inline int hb__threads(const hb_context *ctx) { return ctx ? ctx->threads : 1; }

@@ -272,8 +272,104 @@ static double weight_of(const hb_model *m, const hb__batch *b) {
     return b ? (double)b->n_samples / (double)m->n_samples : 1.0;
 }
 
+/* ---- Data across ranks (hb_model_set_data_parallel; docs/scale-out.md) ----------------
+ * With the model's data a shard and a communicator of size R > 1 on m->ctx, every sum over
+ * micro-batches is a collective: each rank sums its batches weighted by their SAMPLE
+ * COUNTS (not by n_b/N: N, the global count, is not known yet), then ONE allreduce_sum
+ * (f64) of   [status of rank 0 … R−1 | samples | loss sum | payload]   gives every rank
+ * the same sums, and each rank divides by the global sample count N. The mean is over
+ * all samples, as one process over all micro-batches computes it (to rounding: Σ n_b·x_b / N
+ * instead of Σ (n_b/N)·x_b), and the same bits on every rank (allreduce_sum's contract),
+ * so optimizer steps stay in sync with no more communication. The status slots make a
+ * failure on one rank (a non-finite value, a failing layer) an error on every rank, not
+ * a wait: rank r writes −status at slot r, the others 0. */
+#define DP_HEAD(R) ((size_t)(R) + 2) /* status per rank, samples, loss sum */
+
+bool hb__model_collective(const hb_model *m) {
+    return m->data_parallel && hb__comm_size(m->ctx) > 1;
+}
+
+int hb_model_set_data_parallel(hb_model *m, int on) {
+    if (!m) return HB_EINVAL;
+    HB_CHECK(m->ctx, on == 0 || on == 1, HB_EINVAL, "data-parallel must be 0 or 1, got %d", on);
+    HB_CHECK(m->ctx, !on || m->vt->check_batch != NULL, HB_EUNSUPPORTED,
+             "a %s model takes no data: there is nothing to shard across ranks", m->vt->name);
+    m->data_parallel = on != 0;
+    return HB_OK;
+}
+
+/* The task's allreduce buffer of `count` doubles, zeroed (grow-only; on t->ctx). */
+static int dp_buffer(hb__model_task *t, size_t count, double **buf) {
+    if (count > t->dp_cap) {
+        double *nb = hb__calloc(t->ctx, count, sizeof *nb, "data-parallel allreduce buffer");
+        if (!nb) return HB_ENOMEM;
+        hb__free(t->ctx, t->dp_buf);
+        t->dp_buf = nb;
+        t->dp_cap = count;
+    }
+    memset(t->dp_buf, 0, count * sizeof *t->dp_buf);
+    *buf = t->dp_buf;
+    return HB_OK;
+}
+
+/* Sums buf[0..count) over the ranks (m->ctx's hook, on the calling thread: products on
+ * SLQ workers of a collective model run serially on the caller's thread, lib/slq), then
+ * agrees on the status: this rank's own failure (local_rc, message on ctx) first, else
+ * the lowest failed rank's status, else HB_OK with *samples = the global sample count. */
+static int dp_reduce(hb_model *m, hb_context *ctx, double *buf, size_t count, int local_rc,
+                     double *samples) {
+    int R = hb__comm_size(m->ctx), me = hb__comm_rank(m->ctx);
+    buf[me] = local_rc == HB_OK ? 0.0 : -(double)local_rc;
+    buf[R] = local_rc == HB_OK ? (double)m->n_samples : 0.0;
+    int rc = hb__comm_allreduce_sum(m->ctx, HB_F64, buf, count);
+    if (rc != HB_OK)
+        return ctx == m->ctx ? rc : hb__fail(ctx, rc, "%s", hb_context_last_error(m->ctx));
+    if (local_rc != HB_OK) return local_rc;
+    for (int r = 0; r < R; r++)
+        HB_CHECK(ctx, buf[r] == 0.0, (int)-buf[r],
+                 "rank %d of %d failed (%s): the data-parallel call fails on every rank", r, R,
+                 hb_status_name((int)-buf[r]));
+    HB_CHECK(ctx, buf[R] > 0.0, HB_ESTATE,
+             "no rank holds data (data-parallel over %d ranks): set a batch first", R);
+    *samples = buf[R];
+    return HB_OK;
+}
+
+/* eval across ranks: the local sums, one allreduce, the global mean. */
+static int eval_collective(hb_model *m, double *loss, bool want_grad) {
+    hb_context *ctx = m->ctx;
+    hb_params *p = m->params;
+    size_t head = DP_HEAD(hb__comm_size(ctx)), count;
+    HB_CHECK(ctx, hb__add_size(head, want_grad ? p->n : 0, &count), HB_EOVERFLOW,
+             "too many parameters");
+    double *buf = NULL;
+    HB_TRY(dp_buffer(&m->task0, count, &buf));
+    sync_theta(m);
+    int rc = want_grad ? hb_params_zero_grad(p) : HB_OK;
+    double total = 0;
+    for (size_t i = 0; i < m->n_batches && rc == HB_OK; i++) {
+        const hb__batch *b = &m->batches[i];
+        double w = (double)b->n_samples, l = 0;
+        rc = m->vt->loss_grad(m, b, &l, want_grad ? p->grad : NULL, w);
+        total += w * l;
+    }
+    buf[head - 1] = total;
+    if (rc == HB_OK && want_grad) hb__convert(ctx, HB_F64, buf + head, p->grad_dtype, p->grad, p->n);
+    double N = 1;
+    HB_TRY(dp_reduce(m, ctx, buf, count, rc, &N));
+    total = buf[head - 1] / N;
+    if (want_grad) {
+        for (size_t i = 0; i < p->n; i++) buf[head + i] /= N;
+        hb__convert(ctx, p->grad_dtype, p->grad, HB_F64, buf + head, p->n);
+    }
+    if (loss) *loss = total;
+    HB_CHECK(ctx, isfinite(total), HB_ENONFINITE, "the loss is not finite (%g)", total);
+    return HB_OK;
+}
+
 static int eval(hb_model *m, double *loss, bool want_grad) {
     if (!m) return HB_EINVAL;
+    if (hb__model_collective(m)) return eval_collective(m, loss, want_grad);
     const hb__batch *list = NULL;
     size_t count = 0;
     HB_TRY(batches_of(m, &list, &count));
@@ -304,18 +400,32 @@ int hb_model_accuracy(hb_model *m, double *accuracy) {
     HB_CHECK(m->ctx, accuracy != NULL, HB_EINVAL, "accuracy pointer is NULL");
     HB_CHECK(m->ctx, m->vt->accuracy != NULL, HB_EUNSUPPORTED, "a %s model has no accuracy",
              m->vt->name);
-    const hb__batch *list = NULL;
-    size_t count = 0;
-    HB_TRY(batches_of(m, &list, &count));
+    bool across = hb__model_collective(m);
+    const hb__batch *list = m->batches;
+    size_t count = m->n_batches;
+    /* across ranks: [status per rank | samples | correct] + [total], counts exact in f64 */
+    size_t head = across ? DP_HEAD(hb__comm_size(m->ctx)) : 0;
+    double *buf = NULL, N = 0;
+    if (across) HB_TRY(dp_buffer(&m->task0, head + 1, &buf));
+    else HB_TRY(batches_of(m, &list, &count));
     sync_theta(m);
     size_t correct = 0, total = 0;
-    for (size_t i = 0; i < count; i++) {
+    int rc = HB_OK;
+    for (size_t i = 0; i < count && rc == HB_OK; i++) {
         size_t c = 0, t = 0;
-        HB_TRY(m->vt->accuracy(m, list ? &list[i] : NULL, &c, &t)); /* NULL: data-free */
+        rc = m->vt->accuracy(m, list ? &list[i] : NULL, &c, &t); /* NULL: data-free */
         correct += c;
         total += t;
     }
-    *accuracy = total ? (double)correct / (double)total : 0.0;
+    if (!across) {
+        HB_TRY(rc);
+        *accuracy = total ? (double)correct / (double)total : 0.0;
+        return HB_OK;
+    }
+    buf[head - 1] = (double)correct;
+    buf[head] = (double)total;
+    HB_TRY(dp_reduce(m, m->ctx, buf, head + 1, rc, &N));
+    *accuracy = buf[head] > 0 ? buf[head - 1] / buf[head] : 0.0;
     return HB_OK;
 }
 
@@ -347,12 +457,17 @@ void hb__model_task_free(hb_model *m, hb__model_task *t) {
     hb__free(m->ctx, t->hvp_out);
     t->hvp_in = t->hvp_out = NULL;
     t->hvp_cap = 0;
+    hb__free(m->ctx, t->dp_buf);
+    t->dp_buf = NULL;
+    t->dp_cap = 0;
 }
 
 int hb__model_tasks_prepare(hb_model *m) {
     const hb__batch *list = NULL;
     size_t count = 0;
-    HB_TRY(batches_of(m, &list, &count));
+    /* across ranks a rank may hold no batch (more ranks than micro-batches): the products'
+     * allreduce finds out whether any rank holds data */
+    if (!hb__model_collective(m)) HB_TRY(batches_of(m, &list, &count));
     sync_theta(m);
     return HB_OK;
 }
@@ -397,14 +512,30 @@ static int hvp_on_task(hb_model *m, hb__model_task *t, size_t block, size_t k, h
     for (size_t j = 0; j < k; j++) /* place (and convert) direction j */
         hb__convert(ctx, cd, (char *)vin + (j * vlen + (padded ? off : 0)) * es, vdt,
                     (const char *)V + j * len * hb_dtype_size(vdt), len);
+    bool across = hb__model_collective(m);
+    double *buf = NULL;
+    size_t head = across ? DP_HEAD(hb__comm_size(m->ctx)) : 0, kl = k * len; /* ≤ total */
+    if (across) HB_TRY(dp_buffer(t, head + kl, &buf));
     int rc = HB_OK;
     for (size_t i = 0; i < count && rc == HB_OK; i++) {
         const hb__batch *b = m->vt->check_batch ? &list[i] : NULL;
-        double w = weight_of(m, b);
+        /* across ranks: weighted by samples, divided by the global count after the sum */
+        double w = across ? (double)b->n_samples : weight_of(m, b);
         if (block != SIZE_MAX && m->vt->block_hvp)
             rc = m->vt->block_hvp(m, t, b, block, k, vin, vout, w);
         else
             rc = m->vt->hvp_multi(m, t, b, k, vin, vout, w);
+    }
+    if (across) { /* [status per rank | samples | (unused) | k×len products], summed */
+        if (rc == HB_OK)
+            for (size_t j = 0; j < k; j++)
+                hb__convert(ctx, HB_F64, buf + head + j * len, cd,
+                            (const char *)vout + (j * vlen + (padded ? off : 0)) * es, len);
+        double N = 1;
+        HB_TRY(dp_reduce(m, ctx, buf, head + kl, rc, &N));
+        for (size_t i = 0; i < kl; i++) buf[head + i] /= N;
+        hb__convert(ctx, odt, OUT, HB_F64, buf + head, kl);
+        return HB_OK;
     }
     if (rc == HB_OK)
         for (size_t j = 0; j < k; j++)

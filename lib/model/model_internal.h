@@ -30,6 +30,8 @@ typedef struct hb__model_task {
      * analysis whose contract fixes the model (lib/slq/lanczos.c's workers: a run, a
      * trace); never on the model's own task0, so public calls always recompute. */
     bool theta_fixed;
+    double *dp_buf;         /* data across ranks: the allreduce buffer (f64), grow-only */
+    size_t dp_cap;          /* its capacity in doubles */
 } hb__model_task;
 
 typedef struct hb__model_vtable {
@@ -117,6 +119,7 @@ struct hb_model {
     size_t n_samples;
     void *theta_f32;            /* bf16 params only: f32 copy of θ, refreshed per call */
     bool concurrent_hvp;        /* products may run on several tasks at once */
+    bool data_parallel;         /* hb_model_set_data_parallel: the data are this rank's shard */
     hb__model_task task0;       /* the task of the public API's calls (on ctx) */
 };
 
@@ -133,6 +136,13 @@ void hb__model_task_free(hb_model *m, hb__model_task *t);
 int hb__model_tasks_prepare(hb_model *m);
 int hb__model_hvp_task(hb_model *m, hb__model_task *t, size_t block, size_t k, const double *V,
                        double *OUT);
+
+/* hb__model_collective: m's data are a shard (hb_model_set_data_parallel) AND its context
+ * has a communicator of size > 1: every loss, gradient, accuracy and product of m is then
+ * a collective (one allreduce_sum on m->ctx's hook, on the calling thread), so callers
+ * must run them serially, in the same order on every rank (lib/slq: hb__linop_serial and
+ * no task distribution; lib/train: checkpoints by rank 0). */
+bool hb__model_collective(const hb_model *m);
 
 /* hb__model_new: allocate a model shell over params (taken on success) with vtable vt;
  * the caller then sets impl, kind and default_batch. */

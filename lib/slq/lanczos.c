@@ -918,7 +918,9 @@ static int run_entries(hb_slq *s, slq_entry *e, size_t n, hb_spectrum **sp,
         J.total += (int64_t)(groups * steps_of(s, e[i].op->n));
         sp[i] = NULL;
     }
-    int ranks = hb__comm_size(ctx), me = hb__comm_rank(ctx), rc = HB_OK;
+    /* a data-parallel model: every rank runs every task, its products allreduce */
+    int ranks = hb__linop_collective(e[0].op) ? 1 : hb__comm_size(ctx);
+    int me = hb__comm_rank(ctx), rc = HB_OK;
     int *owner = NULL; /* across ranks: the rank of each task */
     size_t *local = NULL, run_tasks = tasks;
     uint64_t print = 0;

@@ -150,9 +150,16 @@ int hb_linop_apply(hb_linop *op, size_t k, const double *X, double *Y) {
 
 bool hb__linop_serial(const hb_linop *op) {
     if (op->kind == HB__LINOP_CALLBACK) return true; /* hb_linop_fn: no thread-safety promise */
+    /* a data-parallel model's products are collectives: one at a time, on the caller's
+     * thread (the one that may communicate), in task order — the same on every rank */
     if (op->kind == HB__LINOP_MODEL || op->kind == HB__LINOP_MODEL_BLOCK)
-        return !op->model->concurrent_hvp;
+        return !op->model->concurrent_hvp || hb__model_collective(op->model);
     return false;
+}
+
+bool hb__linop_collective(const hb_linop *op) {
+    return (op->kind == HB__LINOP_MODEL || op->kind == HB__LINOP_MODEL_BLOCK) &&
+           hb__model_collective(op->model);
 }
 
 int hb__linop_prepare(hb_linop *op) {

@@ -76,6 +76,10 @@ double hb__linop_unit_roundoff(const hb_linop *op);
  * θ refresh). hb__linop_apply_task: Y = A·X for k vectors on worker context ctx and model
  * task mt (model operators only; X finite), writing nothing but Y and mt. */
 bool hb__linop_serial(const hb_linop *op);
+/* hb__linop_collective: the operator's products are collectives (a data-parallel model
+ * across ranks, model.h): an SLQ run on it runs every task on every rank (no division of
+ * tasks over ranks) and serially (hb__linop_serial), so the products' allreduces match. */
+bool hb__linop_collective(const hb_linop *op);
 int hb__linop_prepare(hb_linop *op);
 int hb__linop_apply_task(hb_context *ctx, hb_linop *op, hb__model_task *mt, size_t k,
                          const double *X, double *Y);

@@ -207,6 +207,42 @@ static int norm2(hb_context *ctx, hb_dtype dt, const void *x, size_t n, double *
     return HB_OK;
 }
 
+/* The model's synthetic data: `batches` micro-batches from sample `first` of the stream,
+ * or across ranks (a data-parallel model, model.h) this rank's contiguous share of them,
+ * batches [batches·r/R, batches·(r+1)/R): the union over the ranks is exactly the data
+ * one process uses, so the step is the same (to rounding). */
+static int set_synthetic_share(hb_trainer *tr, int64_t batches, uint64_t first) {
+    hb_model *m = tr->m;
+    if (!hb__model_collective(m))
+        return hb_model_set_synthetic(m, (size_t)batches, (uint64_t)tr->stream, first);
+    int64_t R = hb__comm_size(m->ctx), r = hb__comm_rank(m->ctx);
+    HB_CHECK(tr->ctx, batches >= R, HB_EINVAL,
+             "data-parallel over %lld ranks: a step or evaluation needs at least %lld "
+             "synthetic micro-batches (HB_TR_TRAIN_BATCHES / HB_TR_EVAL_BATCHES), got %lld",
+             (long long)R, (long long)R, (long long)batches);
+    int64_t lo = batches * r / R, hi = batches * (r + 1) / R;
+    return hb_model_set_synthetic(m, (size_t)(hi - lo), (uint64_t)tr->stream,
+                                  first + (uint64_t)lo * (uint64_t)m->default_batch);
+}
+
+/* The periodic checkpoint. Across ranks (a data-parallel model) θ and the optimizer state
+ * are the same bits on every rank, so rank 0 alone writes; then one allreduce of rank 0's
+ * status makes a failed write an error on every rank (and orders the ranks after the
+ * write, as a barrier would). */
+static int save_checkpoint(hb_trainer *tr) {
+    hb_model *m = tr->m;
+    if (!hb__model_collective(m)) return hb_checkpoint_save(tr->ckpt_path, m->params, tr->opt);
+    bool writer = hb__comm_rank(m->ctx) == 0;
+    int rc = writer ? hb_checkpoint_save(tr->ckpt_path, m->params, tr->opt) : HB_OK;
+    double status = -(double)rc;
+    HB_TRY(hb__comm_allreduce_sum(m->ctx, HB_F64, &status, 1));
+    if (rc != HB_OK) return rc;
+    HB_CHECK(tr->ctx, status == 0.0, (int)-status,
+             "rank 0 could not write the checkpoint %s (%s)", tr->ckpt_path,
+             hb_status_name((int)-status));
+    return HB_OK;
+}
+
 static int set_step_data(hb_trainer *tr, int64_t t) {
     hb_model *m = tr->m;
     if (tr->data_fn) {
@@ -217,8 +253,7 @@ static int set_step_data(hb_trainer *tr, int64_t t) {
     }
     if (m->vt->synthetic) {
         uint64_t per_step = (uint64_t)tr->train_batches * (uint64_t)m->default_batch;
-        return hb_model_set_synthetic(m, (size_t)tr->train_batches, (uint64_t)tr->stream,
-                                      (uint64_t)t * per_step);
+        return set_synthetic_share(tr, tr->train_batches, (uint64_t)t * per_step);
     }
     return HB_OK;
 }
@@ -230,8 +265,7 @@ static int evaluate(hb_trainer *tr, int64_t t, double *loss, double *acc) {
         HB_CHECK(tr->ctx, rc == 0, HB_ECALLBACK, "the eval callback returned %d at step %lld", rc,
                  (long long)t);
     } else if (m->vt->synthetic) {
-        HB_TRY(hb_model_set_synthetic(m, (size_t)tr->eval_batches, (uint64_t)tr->stream,
-                                      (uint64_t)tr->eval_offset));
+        HB_TRY(set_synthetic_share(tr, tr->eval_batches, (uint64_t)tr->eval_offset));
     }
     HB_TRY(hb_model_loss(m, loss));
     if (acc) {
@@ -333,7 +367,7 @@ int hb_trainer_run(hb_trainer *tr, int64_t steps) {
             HB_TRY(evaluate(tr, t, &r->eval_loss, &r->eval_acc));
         }
         if (tr->ckpt_every > 0 && (t + 1) % tr->ckpt_every == 0)
-            HB_TRY(hb_checkpoint_save(tr->ckpt_path, tr->m->params, tr->opt));
+            HB_TRY(save_checkpoint(tr));
         HB_TRY(hb__progress(ctx, "train", t + 1, target));
     }
     return HB_OK;

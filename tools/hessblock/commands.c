@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "compute.h"
+#include "analyze_data.h"
 #include "data_opts.h"
 #include "blockhess.h"
 #include "jobs.h"
@@ -1080,6 +1081,7 @@ typedef struct lr_jobs {
     int job_threads;        /* > 0: each job on a context of its own with these threads */
     size_t n;
     lr_job *job;
+    const analyze_data *data; /* the training split to train on, the held-out one after */
 } lr_jobs;
 
 static int lr_run(hb_context *ctx, const lr_jobs *J, lr_job *j) {
@@ -1087,11 +1089,23 @@ static int lr_run(hb_context *ctx, const lr_jobs *J, lr_job *j) {
     hb_model *m = NULL;
     hb_context_set_i64(ctx, HB_CTX_SEED, J->c->seed);
     int rc = model_make(ctx, &mo, &m, NULL, 0);
-    if (rc != HB_OK) return rc;
+    if (rc == HB_OK) rc = adata_set(J->data, m, mo.kind, ADATA_TRAIN, mo.batches);
+    if (rc != HB_OK) {
+        hb_model_free(m);
+        return rc;
+    }
     train_opts to = {.optimizer = j->optimizer, .lr = j->lr, .momentum = 0.9, .wd = 0,
                      .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .steps = J->steps,
                      .heads = mo.heads, .in_job = J->job_threads > 0};
     rc = compute_train(ctx, m, &to, &j->run);
+    /* real data: every run's held-out loss (one loss evaluation, small beside its steps), so
+     * the best run of each grid, picked by training loss afterwards, carries its own */
+    if (rc == HB_OK && J->data->source == ADATA_REAL && isfinite(j->run.final_loss)) {
+        rc = adata_held_out(J->data, m, mo.kind, mo.batches, &j->run.held_out_loss,
+                            &j->run.held_out_accuracy);
+        if (rc == HB_ENONFINITE) rc = HB_OK; /* the loss stays NaN: JSON null */
+        if (rc == HB_OK) j->run.held_out = adata_held_out_name(J->data, mo.kind);
+    }
     hb_model_free(m);
     return rc;
 }
@@ -1135,8 +1149,8 @@ typedef struct lr_grid {
  * nor on which job ends first: every grid is combined below in learning-rate order, as the
  * serial loop did. On a failure (not a divergence) the first failing run in order is the one
  * reported (why). */
-static int train_grids(hb_context *ctx, const common_opts *c, int64_t steps, lr_grid *grid, size_t ng,
-                       char *why, size_t nwhy) {
+static int train_grids(hb_context *ctx, const common_opts *c, const analyze_data *data, int64_t steps,
+                       lr_grid *grid, size_t ng, char *why, size_t nwhy) {
     size_t total = 0;
     for (size_t g = 0; g < ng; g++) total += grid[g].n;
     lr_job *job = calloc(total ? total : 1, sizeof *job);
@@ -1146,7 +1160,7 @@ static int train_grids(hb_context *ctx, const common_opts *c, int64_t steps, lr_
             job[k] = (lr_job){.mo = grid[g].mo, .optimizer = grid[g].optimizer, .lr = grid[g].lrs[i]};
     int T = c->threads > 1 ? (int)c->threads : 1, nw = (size_t)T < total ? T : (int)total;
     lr_jobs J = {.ctx = ctx, .c = c, .steps = steps, .n = total, .job = job,
-                 .job_threads = T > 1 ? T / nw : 0};
+                 .job_threads = T > 1 ? T / nw : 0, .data = data};
     jobs_run(total, T, lr_job_fn, &J);
     int rc = HB_OK;
     for (size_t g = 0, k = 0; g < ng; g++) {
@@ -1186,6 +1200,9 @@ typedef struct analyze_opts {
     int64_t train_steps;
     quad_opts qo;
     int nm, mkinds[8];
+    int data_source;             /* ADATA_* (-1 until analyze_defaults: not given) */
+    const char *data_dir, *text_dir;
+    const analyze_data *data;    /* read by cmd_analyze before the run */
 } analyze_opts;
 
 typedef struct analyze_results {
@@ -1225,10 +1242,20 @@ static int analyze_parse(int argc, char **argv, int first, analyze_opts *A) {
     common_defaults(&A->c);
     A->c.out = NULL;
     A->models = "gpt,mlp,cnn";
+    A->data_source = -1;
     A->so = (spec_opts){.grid = 256, .sigma_rel = 0.01, .blocks = 1, .js_replicates = 100};
     A->qo = (quad_opts){.blocks = 4, .cond = 5000, .tol = 1e-4};
     opt_spec specs[] = {
         {"models", OPT_STRING, &A->models, 0, 0, NULL, "LIST", "models, comma-separated [gpt,mlp,cnn]"},
+        {"data", OPT_CHOICE, &A->data_source, 0, 0, adata_choices, "SRC",
+         "real: gpt on the text corpus (Debian fortunes and common licenses), mlp and cnn on "
+         "Fashion-MNIST (dataset-fashion-mnist; sets inputs 784 / image 28, classes 10); "
+         "synthetic: the built-in generators, no download [real; synthetic with --preset tiny]"},
+        {"data-dir", OPT_STRING, &A->data_dir, 0, 0, NULL, "DIR",
+         "--data real: directory of the Fashion-MNIST IDX files [" DATA_DEFAULT_DIR "]"},
+        {"text-dir", OPT_STRING, &A->text_dir, 0, 0, NULL, "DIR",
+         "--data real: gpt's text is the files of DIR (sorted by name) instead of the Debian "
+         "fortunes and common licenses"},
         {"preset", OPT_CHOICE, &A->preset, 0, 0, preset_choices, "P", "model sizes and SLQ defaults "
          "(below) [default]"},
         {"probes", OPT_INT, &A->so.probes, 1, 1024, NULL, "N", "SLQ probes [preset: default 4, tiny 2, "
@@ -1254,12 +1281,14 @@ static int analyze_parse(int argc, char **argv, int first, analyze_opts *A) {
         COMMON_OPTS(A->c),
     };
     int rc = parse_options(cmd, argc, argv, first, specs, sizeof specs / sizeof *specs, "[options]",
-                           "The whole study on built-in synthetic data (no download): for each model at\n"
-                           "initialisation, per-block Hessian spectra (SLQ), their Jensen-Shannon\n"
-                           "distance matrix and mean JS0; a short full-batch training with SGD (momentum\n"
-                           "0.9, best of a learning-rate grid) and with Adam (best of a grid) and the\n"
-                           "loss gap; then the quadratic test bed (heterogeneous vs homogeneous blocks,\n"
-                           "kappa = 5000). Writes summary.json, CSV, SVG and report.html to --out\n"
+                           "The whole study on real data (gpt on English text, mlp and cnn on\n"
+                           "Fashion-MNIST, from Debian packages; --data synthetic: the built-in data, no\n"
+                           "download): for each model at initialisation, per-block Hessian spectra (SLQ)\n"
+                           "on the training split, their Jensen-Shannon distance matrix and mean JS0; a\n"
+                           "short full-batch training with SGD (momentum 0.9, best of a learning-rate\n"
+                           "grid) and with Adam (best of a grid), the loss gap and each best run's\n"
+                           "held-out loss; then the quadratic test bed (heterogeneous vs homogeneous\n"
+                           "blocks, kappa = 5000). Writes summary.json, CSV, SVG and report.html to --out\n"
                            "[hessblock-out]. Each finished block is saved at once: an interrupted run\n"
                            "(Ctrl-C, SIGTERM) continues with --resume DIR.");
     if (rc == 1) preset_help(stdout);
@@ -1269,6 +1298,10 @@ static int analyze_parse(int argc, char **argv, int first, analyze_opts *A) {
         return EXIT_USAGE;
     }
     if (!A->c.out) A->c.out = A->resume ? A->resume : "hessblock-out";
+    if (A->data_source == ADATA_SYNTHETIC && (A->data_dir || A->text_dir)) {
+        usage_error(cmd, "--%s needs --data real", A->data_dir ? "data-dir" : "text-dir");
+        return EXIT_USAGE;
+    }
     return 0;
 }
 
@@ -1281,6 +1314,10 @@ static void analyze_defaults(analyze_opts *A) {
     if (!A->train_steps) A->train_steps = p->train_steps;
     if (!A->qo.max_iters) A->qo.max_iters = p->quad_max_iters;
     A->qo.block_size = p->quad_block_size;
+    /* tiny (the tests' preset) keeps the built-in data: seconds, and no package needed */
+    if (A->data_source < 0) A->data_source = A->preset == PRESET_TINY ? ADATA_SYNTHETIC : ADATA_REAL;
+    /* ... unless a data directory asks for real data */
+    if (A->data_source == ADATA_SYNTHETIC && (A->data_dir || A->text_dir)) A->data_source = ADATA_REAL;
 }
 
 /* --models into A->mkinds. Returns 0 or EXIT_USAGE. */
@@ -1329,6 +1366,13 @@ static void analyze_record_settings(const analyze_opts *A, run_state *rs) {
     runstate_set(rs, "no-spectra", "%d", A->no_spectra);
     runstate_set(rs, "no-train", "%d", A->no_train);
     runstate_set(rs, "no-quadratic", "%d", A->no_quad);
+    /* recorded only for real data: the run.json of earlier (synthetic) runs still match
+     * --data synthetic, and a real run never resumes a synthetic one or vice versa */
+    if (A->data_source == ADATA_REAL) {
+        runstate_set(rs, "data", "%s", adata_choices[A->data_source]);
+        if (A->data_dir) runstate_set(rs, "data-dir", "%s", A->data_dir);
+        if (A->text_dir) runstate_set(rs, "text-dir", "%s", A->text_dir);
+    }
 }
 
 static void analyze_settings_header(const analyze_opts *A, analyze_results *R) {
@@ -1338,6 +1382,14 @@ static void analyze_settings_header(const analyze_opts *A, analyze_results *R) {
                  "(figures, CSV), %zu for JS\n", preset_choices[A->preset], (long long)A->c.seed,
                  (long long)A->c.threads, (long long)so->probes, (long long)so->steps, so->sigma_rel,
                  compute_density_grid_points(so->sigma_rel, (size_t)so->grid), compute_js_grid_points());
+    if (A->data->source == ADATA_REAL) {
+        char what[512];
+        adata_describe(A->data, what, sizeof what);
+        settings_add(R, "data: real (spectra and training on the training split; held-out loss on the "
+                     "validation split / t10k): %s\n", what);
+    } else {
+        settings_add(R, "data: synthetic (the built-in generators)\n");
+    }
     if (so->probe_group)
         settings_add(R, "SLQ probe groups of %lld (--probe-group)\n", (long long)so->probe_group);
     if (so->basis)
@@ -1401,7 +1453,7 @@ static int training_compute(hb_context *ctx, const common_opts *c, const analyze
     progress_stage("training: SGD (momentum 0.9), %d learning rates, and Adam, %d, x %lld steps, %d "
                    "model%s", (int)N_SGD, (int)N_ADAM, (long long)A->train_steps, A->nm, A->nm > 1 ? "s" : "");
     why[0] = 0;
-    int rc = train_grids(ctx, c, A->train_steps, grid, 2 * (size_t)A->nm, why, nwhy);
+    int rc = train_grids(ctx, c, A->data, A->train_steps, grid, 2 * (size_t)A->nm, why, nwhy);
     for (int i = 0; i < A->nm; i++) {
         train_cmp *t = &R->train[i];
         t->sgd = grid[2 * i].best;
@@ -1421,13 +1473,22 @@ static int analyze_training(hb_context *ctx, const analyze_opts *A, analyze_resu
 static int analyze_model(hb_context *ctx, const analyze_opts *A, analyze_results *R, int i) {
     model_opts mo = {.kind = A->mkinds[i], .dtype = HB_F64};
     preset_apply(preset_get(A->preset), &mo);
+    adata_fit(A->data, &mo);
     const char *mname = model_kind_name(A->mkinds[i]);
     hb_model *m = NULL;
     hb_context_set_i64(ctx, HB_CTX_SEED, A->c.seed);
     double t0 = now_seconds();
     int rc = model_make(ctx, &mo, &m, R->sizes[i], sizeof R->sizes[i]);
+    if (rc == HB_OK && (rc = adata_set(A->data, m, mo.kind, ADATA_TRAIN, mo.batches)) == HB_OK &&
+        A->data->source == ADATA_REAL) {
+        size_t l = strlen(R->sizes[i]);
+        snprintf(R->sizes[i] + l, sizeof R->sizes[i] - l, "; %s, training split", adata_name(A->data, mo.kind));
+    }
     R->t_models += now_seconds() - t0;
-    if (rc != HB_OK) return report_failure("analyze", ctx, rc, mname);
+    if (rc != HB_OK) {
+        hb_model_free(m);
+        return report_failure("analyze", ctx, rc, mname);
+    }
     R->size_info[i] = mo.described;
     settings_add(R, "%s: %s, %zu parameters\n", mname, R->sizes[i], hb_params_count(hb_model_params(m)));
     if (!A->c.quiet) fprintf(stderr, "[hessblock] %s: %s\n", mname, R->sizes[i]);
@@ -1478,6 +1539,7 @@ static void json_summary_row(jw *w, const analyze_opts *A, const analyze_results
         }
     jw_object(w, NULL);
     jw_string(w, "model", mname);
+    jw_string(w, "data", adata_name(A->data, A->mkinds[i]));
     json_sizes(w, "sizes", &R->size_info[i]);
     jw_string(w, "sizes_text", R->sizes[i]);
     jw_number(w, "js0", sr ? sr->js0 : NAN);
@@ -1497,6 +1559,17 @@ static void json_summary_row(jw *w, const analyze_opts *A, const analyze_results
     jw_number(w, "sgd_loss", ls);
     jw_number(w, "adam_loss", la);
     jw_number(w, "gap", gap);
+    if (A->data->source == ADATA_REAL && !A->no_train) { /* the best runs on held-out data */
+        const train_cmp *t = NULL;
+        for (size_t k = 0; k < R->ntrain; k++) if (!strcmp(R->train[k].model, mname)) t = &R->train[k];
+        jw_string(w, "held_out", adata_held_out_name(A->data, A->mkinds[i]));
+        jw_number(w, "sgd_held_out_loss", t && t->sgd.held_out ? t->sgd.held_out_loss : NAN);
+        jw_number(w, "adam_held_out_loss", t && t->adam.held_out ? t->adam.held_out_loss : NAN);
+        if (A->mkinds[i] != HB_MODEL_GPT) {
+            jw_number(w, "sgd_held_out_accuracy", t && t->sgd.held_out ? t->sgd.held_out_accuracy : NAN);
+            jw_number(w, "adam_held_out_accuracy", t && t->adam.held_out ? t->adam.held_out_accuracy : NAN);
+        }
+    }
     jw_end_object(w);
 }
 
@@ -1508,6 +1581,7 @@ static int analyze_write_json(FILE *f, const analyze_opts *A, const analyze_resu
     json_header(&w, "analyze", &A->c);
     jw_bool(&w, "complete", 1);
     jw_string(&w, "preset", preset_choices[A->preset]);
+    jw_string(&w, "data", adata_choices[A->data->source]);
     jw_string(&w, "settings", R->settings);
     jw_string(&w, "out", A->c.out);
     jw_number(&w, "seconds", R->seconds);
@@ -1689,6 +1763,7 @@ static int analyze_overlapped(hb_context *ctx, const analyze_opts *A, analyze_re
     for (int i = 0; i < A->nm; i++) {
         L->mo[i] = (model_opts){.kind = A->mkinds[i], .dtype = HB_F64};
         preset_apply(preset_get(A->preset), &L->mo[i]);
+        adata_fit(A->data, &L->mo[i]);
     }
     pthread_t tid;
     if (hb_context_set_i64(ctx, HB_CTX_THREADS, A->c.threads - side) != HB_OK ||
@@ -1758,30 +1833,47 @@ int cmd_analyze(int argc, char **argv, int first) {
     if (!A.no_spectra && (missing = compute_missing_spectrum())) {}
     else if (!A.no_train && (missing = compute_missing_train())) {}
     else if (!A.no_quad && (missing = compute_missing_quadratic())) {}
-    if (outdir_make(cmd, A.c.out)) return EXIT_RUNTIME;
-    if (missing) {
-        runtime_error(cmd, "not available in this build (%s)", missing);
-        return EXIT_RUNTIME;
+    /* the data first: without its package nothing is written (no output directory) */
+    analyze_data D = {.source = A.data_source, .image_dir = A.data_dir, .text_dir = A.text_dir,
+                      .text = {.data = -1}};
+    A.data = &D;
+    hb_context *ctx = missing ? NULL : make_context(cmd, &A.c);
+    if (!missing && !ctx) return EXIT_RUNTIME;
+    if (ctx && A.data_source == ADATA_REAL && !A.c.quiet)
+        fprintf(stderr, "[hessblock] reading the data (--data real; --data synthetic: the built-in data)\n");
+    if (ctx && (rc = adata_load(cmd, ctx, &D, A.mkinds, A.nm)) != 0) {
+        adata_free(&D);
+        hb_context_free(ctx);
+        return rc;
     }
     run_state rs;
     memset(&rs, 0, sizeof rs);
+    int status = EXIT_RUNTIME;
+    analyze_results *R = NULL;
+    if (outdir_make(cmd, A.c.out)) goto done;
+    if (missing) {
+        runtime_error(cmd, "not available in this build (%s)", missing);
+        goto done;
+    }
     analyze_record_settings(&A, &rs);
-    if ((rc = runstate_start(&rs, cmd, A.c.out, A.resume != NULL, "summary.json")) != 0) return rc;
+    if ((status = runstate_start(&rs, cmd, A.c.out, A.resume != NULL, "summary.json")) != 0) goto done;
+    status = EXIT_RUNTIME;
     if (A.resume && !A.c.quiet)
         fprintf(stderr, "[hessblock] resuming %s: %zu finished blocks are read back, not recomputed\n",
                 A.c.out, rs.ndone);
     A.so.state = &rs;
-    hb_context *ctx = make_context(cmd, &A.c);
-    analyze_results *R = calloc(1, sizeof *R);
-    int status = ctx && R ? analyze_run(ctx, &A, R, &rs) : EXIT_RUNTIME;
-    if (!R && ctx) runtime_error(cmd, "out of memory");
+    R = calloc(1, sizeof *R);
+    status = R ? analyze_run(ctx, &A, R, &rs) : EXIT_RUNTIME;
+    if (!R) runtime_error(cmd, "out of memory");
     if (progress_interrupted() && status != EXIT_OK)
         fprintf(stderr, "hessblock %s: the finished blocks are saved in %s (run.json: \"complete\": "
                 "false, %zu blocks); continue with 'hessblock %s --resume %s' and the same options\n",
                 cmd, A.c.out, rs.ndone, cmd, A.c.out);
+done:
     for (size_t k = 0; R && k < 8; k++) { spec_result_free(&R->spec[k]); train_cmp_free(&R->train[k]); }
     for (size_t k = 0; R && k < 2; k++) quad_family_free(&R->quad[k]);
     free(R);
+    adata_free(&D);
     hb_context_free(ctx);
     runstate_free(&rs);
     return status;

@@ -1,6 +1,7 @@
 /* --data / --data-dir (data_opts.h; not data.h, which would shadow <hessblock/data.h>): Fashion-MNIST from its IDX files for mlp and cnn. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "data_opts.h"
@@ -103,4 +104,25 @@ int data_evaluate_held_out(hb_context *ctx, const data_opts *d, hb_model *m, int
     hb_tensor_free(xt);
     hb_tensor_free(yt);
     return rc;
+}
+
+int data_images_load(hb_context *ctx, const data_opts *d, data_images *im) {
+    memset(im, 0, sizeof *im);
+    int rc = train_stats(ctx, d, &im->mean, &im->std, &im->x, &im->y);
+    if (rc == HB_OK) rc = data_load_split(ctx, d, "t10k", &im->xt, &im->yt);
+    if (rc != HB_OK) data_images_free(im);
+    return rc;
+}
+
+int data_images_set(hb_model *m, const data_images *im, int held_out, int64_t batches) {
+    return hb_model_set_images_normalized(m, held_out ? im->xt : im->x, held_out ? im->yt : im->y,
+                                          (size_t)(batches > 0 ? batches : 1), 0, im->mean, im->std);
+}
+
+void data_images_free(data_images *im) {
+    hb_tensor_free(im->x);
+    hb_tensor_free(im->y);
+    hb_tensor_free(im->xt);
+    hb_tensor_free(im->yt);
+    memset(im, 0, sizeof *im);
 }

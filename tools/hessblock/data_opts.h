@@ -47,4 +47,20 @@ int data_load_split(hb_context *ctx, const data_opts *d, const char *split, hb_t
 int data_evaluate_held_out(hb_context *ctx, const data_opts *d, hb_model *m, int64_t batches,
                            double *loss, double *accuracy, size_t *samples);
 
+/* Both Fashion-MNIST splits read once (analyze_data.h shares them between jobs): the
+ * training images and labels, the t10k ones, and the training set's mean and std. */
+typedef struct data_images {
+    hb_tensor *x, *y;     /* train-* */
+    hb_tensor *xt, *yt;   /* t10k-* */
+    double mean, std;
+} data_images;
+
+/* Reads both splits of d's directory into *im (zeroed first). HB_OK or the library's
+ * status (message on ctx, naming the file); nothing is kept on failure. */
+int data_images_load(hb_context *ctx, const data_opts *d, data_images *im);
+/* m's data: `batches` micro-batches of the training (held_out 0) or t10k images from
+ * sample 0, normalised by the training set's mean and std. */
+int data_images_set(hb_model *m, const data_images *im, int held_out, int64_t batches);
+void data_images_free(data_images *im);
+
 #endif

@@ -169,6 +169,19 @@ static void headline_one(FILE *f, const spec_result *s, const char *data_file) {
     fputs("</code>.</p>\n", f);
 }
 
+/* analyze --data real: what the held-out columns are (one leading space). */
+#define HELD_OUT_NOTE " Held-out loss: the loss of each optimizer's best run (chosen by its training " \
+                      "loss) on data it did not train on: the text's validation split (gpt), " \
+                      "Fashion-MNIST t10k (mlp, cnn), as many samples as it trained on."
+
+static void held_out_cells(FILE *f, const train_cmp *t) {
+    fputs("<td>", f);
+    html_num(f, "%.4g", t && t->sgd.held_out ? t->sgd.held_out_loss : NAN);
+    fputs("</td><td>", f);
+    html_num(f, "%.4g", t && t->adam.held_out ? t->adam.held_out_loss : NAN);
+    fputs("</td>", f);
+}
+
 /* Relative SGD/Adam gap: the share of SGD's final loss that Adam removes. */
 static double rel_gap(const train_cmp *t) {
     double s = t->sgd.final_loss, a = t->adam.final_loss;
@@ -317,6 +330,7 @@ int write_report(const char *cmd, const char *dir, const char *title, const char
     fputs("</code> and the CSV files next to this page.</p>\n<pre>", f);
     esc(f, settings);
     fputs("</pre>\n", f);
+    const int held = trains_have_held_out(trains, ntrain);
     if (nspec) {
         fputs("<h2>Summary</h2>\n<p>JS⁰: mean Jensen–Shannon distance between the Hessian spectra "
               "of all pairs of parameter blocks (± its bootstrap standard error over probes; it does "
@@ -325,9 +339,11 @@ int write_report(const char *cmd, const char *dir, const char *title, const char
         if (ntrain)
             fputs(" Loss: final training loss at the best learning rate of each optimizer's grid; "
                   "gap = SGD loss − Adam loss.", f);
+        if (held) fputs(HELD_OUT_NOTE, f);
         fputs("</p>\n<table><tr><th>model</th><th>JS⁰</th><th>JS⁰ scaled</th><th>blocks</th>"
               "<th>numerically zero</th>", f);
         if (ntrain) fputs("<th>SGD loss</th><th>Adam loss</th><th>gap</th>", f);
+        if (held) fputs("<th>SGD held-out loss</th><th>Adam held-out loss</th>", f);
         fputs("</tr>\n", f);
         for (size_t i = 0; i < nspec; i++) {
             const train_cmp *t = find_train(trains, ntrain, specs[i].model);
@@ -347,12 +363,16 @@ int write_report(const char *cmd, const char *dir, const char *title, const char
                 html_num(f, "%.4g", t ? t->gap : NAN);
                 fputs("</td>", f);
             }
+            if (held) held_out_cells(f, t);
             fputs("</tr>\n", f);
         }
         fputs("</table>\n", f);
     } else if (ntrain) {
-        fputs("<h2>Summary</h2>\n<table><tr><th>model</th><th>SGD loss</th><th>Adam loss</th>"
-              "<th>gap</th></tr>\n", f);
+        fputs("<h2>Summary</h2>\n", f);
+        if (held) fprintf(f, "<p>%s</p>\n", HELD_OUT_NOTE + 1);
+        fputs("<table><tr><th>model</th><th>SGD loss</th><th>Adam loss</th><th>gap</th>", f);
+        if (held) fputs("<th>SGD held-out loss</th><th>Adam held-out loss</th>", f);
+        fputs("</tr>\n", f);
         for (size_t i = 0; i < ntrain; i++) {
             fputs("<tr><td>", f);
             esc(f, trains[i].model);
@@ -362,7 +382,9 @@ int write_report(const char *cmd, const char *dir, const char *title, const char
             html_num(f, "%.4g", trains[i].adam.final_loss);
             fputs("</td><td>", f);
             html_num(f, "%.4g", trains[i].gap);
-            fputs("</td></tr>\n", f);
+            fputs("</td>", f);
+            if (held) held_out_cells(f, &trains[i]);
+            fputs("</tr>\n", f);
         }
         fputs("</table>\n", f);
     }

@@ -201,6 +201,11 @@ void json_train_run(jw *w, const char *key, const train_run *r, int with_curve) 
     jw_number(w, "seconds", r->seconds);
     jw_number(w, "param_norm_initial", r->param_norm0);
     jw_number(w, "param_norm_final", r->param_norm);
+    if (r->held_out) {
+        jw_string(w, "held_out", r->held_out);
+        jw_number(w, "held_out_loss", r->held_out_loss);
+        if (isfinite(r->held_out_accuracy)) jw_number(w, "held_out_accuracy", r->held_out_accuracy);
+    }
     if (r->sst_method) {
         jw_string(w, "method", r->sst_method == 1 ? "sst" : "lora");
         jw_string(w, "base_optimizer", r->base_optimizer);
@@ -558,32 +563,48 @@ static void num(FILE *f, const char *fmt, double v, int width) {
     else fprintf(f, "%*s", width, "n/a");
 }
 
+/* 1 when a training run was evaluated on held-out data (analyze --data real): the tables
+ * then show those losses too. */
+int trains_have_held_out(const train_cmp *trains, size_t ntrain) {
+    for (size_t i = 0; i < ntrain; i++)
+        if (trains[i].sgd.held_out || trains[i].adam.held_out) return 1;
+    return 0;
+}
+
+static void summary_losses(FILE *f, const train_cmp *t, int held) {
+    num(f, "%*.4g", t ? t->sgd.final_loss : NAN, 12);
+    fputc(' ', f);
+    num(f, "%*.4g", t ? t->adam.final_loss : NAN, 12);
+    fputc(' ', f);
+    num(f, "%*.4g", t ? t->gap : NAN, 12);
+    if (held) {
+        fputc(' ', f);
+        num(f, "%*.4g", t && t->sgd.held_out ? t->sgd.held_out_loss : NAN, 14);
+        fputc(' ', f);
+        num(f, "%*.4g", t && t->adam.held_out ? t->adam.held_out_loss : NAN, 14);
+    }
+    fputc('\n', f);
+}
+
 void print_summary_table(FILE *f, const spec_result *specs, size_t nspec,
                          const train_cmp *trains, size_t ntrain) {
-    fprintf(f, "%-8s %8s %12s %12s %12s\n", "model", "JS0", "SGD loss", "Adam loss", "gap");
+    const int held = trains_have_held_out(trains, ntrain);
+    fprintf(f, "%-8s %8s %12s %12s %12s", "model", "JS0", "SGD loss", "Adam loss", "gap");
+    if (held) fprintf(f, " %14s %14s", "SGD held-out", "Adam held-out");
+    fputc('\n', f);
     for (size_t i = 0; i < nspec; i++) {
         const train_cmp *t = find_train(trains, ntrain, specs[i].model);
         fprintf(f, "%-8s ", specs[i].model);
         num(f, "%*.4f", specs[i].js0, 8);
         fputc(' ', f);
-        num(f, "%*.4g", t ? t->sgd.final_loss : NAN, 12);
-        fputc(' ', f);
-        num(f, "%*.4g", t ? t->adam.final_loss : NAN, 12);
-        fputc(' ', f);
-        num(f, "%*.4g", t ? t->gap : NAN, 12);
-        fputc('\n', f);
+        summary_losses(f, t, held);
     }
     for (size_t i = 0; i < ntrain; i++) {   /* trained but no spectrum */
         int seen = 0;
         for (size_t j = 0; j < nspec; j++) if (!strcmp(specs[j].model, trains[i].model)) seen = 1;
         if (seen) continue;
         fprintf(f, "%-8s %8s ", trains[i].model, "n/a");
-        num(f, "%*.4g", trains[i].sgd.final_loss, 12);
-        fputc(' ', f);
-        num(f, "%*.4g", trains[i].adam.final_loss, 12);
-        fputc(' ', f);
-        num(f, "%*.4g", trains[i].gap, 12);
-        fputc('\n', f);
+        summary_losses(f, &trains[i], held);
     }
 }
 

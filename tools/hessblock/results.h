@@ -105,6 +105,10 @@ typedef struct train_run {
     const char *failed_file; /* set when a checkpoint could not be read or written */
     double param_norm0, param_norm; /* L2 norm of all parameters before / after (sst/lora:
                                        of the wrapper's trainable blocks) */
+    /* analyze --data real: the trained model on the held-out split (held_out: "validation"
+     * for text, "t10k" for Fashion-MNIST; NULL: not evaluated, nothing written) */
+    const char *held_out;
+    double held_out_loss, held_out_accuracy; /* accuracy NaN for text */
     /* sst / lora runs only (sst_method != 0) */
     int sst_method;                 /* 1 spectral, 2 lora */
     char base_optimizer[16];        /* the optimizer over the wrapper's params ("adamw") */
@@ -193,6 +197,8 @@ int write_report(const char *cmd, const char *dir, const char *title, const char
 void print_summary_table(FILE *f, const spec_result *specs, size_t nspec,
                          const train_cmp *trains, size_t ntrain);
 void print_quad_table(FILE *f, const quad_family *q, size_t n);
+/* 1 when a run of trains was evaluated on held-out data (its losses get table columns). */
+int trains_have_held_out(const train_cmp *trains, size_t ntrain);
 
 /* Trapezoid integral of y over x. */
 double trapz(const double *x, const double *y, size_t n);

@@ -110,6 +110,7 @@ _set_images = declare("hb_model_set_images", c_int, [c_void_p, c_void_p, c_void_
 _set_images_norm = declare("hb_model_set_images_normalized", c_int,
                            [c_void_p, c_void_p, c_void_p, c_size_t, c_uint64, c_double, c_double])
 _set_synthetic = declare("hb_model_set_synthetic", c_int, [c_void_p, c_size_t, c_uint64, c_uint64])
+_set_data_parallel = declare("hb_model_set_data_parallel", c_int, [c_void_p, c_int])
 _loss = declare("hb_model_loss", c_int, [c_void_p, PD])
 _loss_grad = declare("hb_model_loss_grad", c_int, [c_void_p, PD])
 _accuracy = declare("hb_model_accuracy", c_int, [c_void_p, PD])
@@ -532,6 +533,12 @@ class Model(Handle):
     def set_synthetic(self, n_batches=1, stream=0, first=0):
         """hb_model_set_synthetic: the built-in synthetic data."""
         self._check(_set_synthetic(self._ptr, int(n_batches), int(stream), int(first)))
+
+    def set_data_parallel(self, on=True):
+        """hb_model_set_data_parallel: this model's data are this rank's shard; with a
+        communicator of size > 1 on its context, loss, gradient, accuracy and products sum
+        over the ranks (docs/scale-out.md, "Data across ranks")."""
+        self._check(_set_data_parallel(self._ptr, 1 if on else 0))
 
     def set_text(self, path, n_batches=1, first=0):
         """hb_model_set_text (gpt): byte-level micro-batches from a text file; sample s is

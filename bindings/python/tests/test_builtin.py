@@ -137,6 +137,19 @@ def test_mlp_batch_errors(ctx, rng):
     assert m.num_batches == 1 and m.num_samples == 8          # nothing changed on failure
 
 
+def test_set_data_parallel(ctx):
+    # without a communicator the flag changes nothing (docs/scale-out.md); models without
+    # data have nothing to shard
+    m = _kind_or_xfail(ctx, "mlp", inputs=4, width=6, layers=1, classes=3, batch=8)
+    before = m.loss()
+    m.set_data_parallel(True)
+    assert m.loss() == before
+    m.set_data_parallel(False)
+    q = _kind_or_xfail(ctx, "quadratic")
+    with pytest.raises(hb.Unsupported):
+        q.set_data_parallel(True)
+
+
 def test_f32_model(ctx, rng):
     m = _kind_or_xfail(ctx, "mlp", inputs=3, width=4, layers=1, classes=2, batch=4, dtype="f32")
     assert m.params.dtype == hb.DType.F32 and m.params.data.dtype == np.float32
