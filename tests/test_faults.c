@@ -615,7 +615,8 @@ static void c_model_eval(hb_context *ctx, fault *f, int arg) {
 }
 
 /* Optimizers: arg 0..3 create of each kind; 4 + kind*2 + (0 step, 1 step on bf16 with a
- * master copy); 20 override by name; 21 override by kind. */
+ * master copy); 20 override by name; 21 override by kind; 22 value by block index (the
+ * first call allocates the per-block table: the armed call is the first). */
 static void c_optimizer(hb_context *ctx, fault *f, int arg) {
     hb_model *m = make_kind(ctx, HB_MODEL_MLP, arg >= 4 && arg < 20 && arg % 2 ? HB_BF16 : HB_F64);
     hb_params *p = hb_model_params(m);
@@ -639,6 +640,7 @@ static void c_optimizer(hb_context *ctx, fault *f, int arg) {
         /* the first override allocates the table: arg 21's armed call is the first */
         if (arg == 20) OK(hb_optimizer_override_f64(opt, "*", HB_OPT_LR, 0.5));
         if (arg == 20) FAULT_CALL(f, hb_optimizer_override_f64(opt, "*bias*", HB_OPT_LR, 0.25));
+        else if (arg == 22) FAULT_CALL(f, hb_optimizer_set_block_f64(opt, 1, HB_OPT_LR, 0.0625));
         else FAULT_CALL(f, hb_optimizer_override_kind_f64(opt, HB_BLOCK_LINEAR, HB_OPT_LR, 0.125));
         OK(hb_model_loss_grad(m, NULL));
         OK(hb_optimizer_step(opt));
@@ -1065,6 +1067,7 @@ static void c_trainer(hb_context *ctx, fault *f, int arg) {
     X(hb_optimizer_step, c_optimizer, 4 + 2 * 2 + 1)                                         \
     X(hb_optimizer_override_f64, c_optimizer, 20)                                            \
     X(hb_optimizer_override_kind_f64, c_optimizer, 21)                                       \
+    X(hb_optimizer_set_block_f64, c_optimizer, 22)                                           \
     X(hb_checkpoint_save, c_checkpoint, 0)                                                   \
     X(hb_checkpoint_load, c_checkpoint, 1)                                                   \
     X(hb_checkpoint_load_buffer, c_checkpoint, 2)                                            \

@@ -379,6 +379,70 @@ START_TEST(test_adam_mini_gpt_table) {
 }
 END_TEST
 
+/* hb_optimizer_set_block_f64: wins over overrides added before AND after it, replaces its
+ * own earlier value, and steps as the same per-block lr set by an override would. */
+START_TEST(test_set_block) {
+    hb_context *ctx = hb_test_context(1, 7);
+    hb_params *p = make_params(ctx, HB_F64, BASIC, NBASIC);
+    hb_optimizer *o = NULL, *ref = NULL;
+    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_SGD, p, &o), HB_OK);
+    ck_assert_int_eq(hb_optimizer_create(ctx, HB_OPTIM_SGD, p, &ref), HB_OK);
+    double v;
+    ck_assert_int_eq(hb_optimizer_override_f64(o, "*", HB_OPT_LR, 0.5), HB_OK);
+    ck_assert_int_eq(hb_optimizer_set_block_f64(o, 1, HB_OPT_LR, 0.25), HB_OK);
+    ck_assert_int_eq(hb_optimizer_set_block_f64(o, 1, HB_OPT_LR, 0.125), HB_OK); /* replaces */
+    ck_assert_int_eq(hb_optimizer_override_f64(o, "ln.*", HB_OPT_LR, 2.0), HB_OK);  /* later, loses */
+    ck_assert_int_eq(hb_optimizer_block_f64(o, 0, HB_OPT_LR, &v), HB_OK);
+    ck_assert(v == 0.5);
+    ck_assert_int_eq(hb_optimizer_block_f64(o, 1, HB_OPT_LR, &v), HB_OK);
+    ck_assert(v == 0.125);
+    ck_assert_int_eq(hb_optimizer_set_block_f64(o, 2, HB_OPT_MOMENTUM, 0.75), HB_OK);
+    ck_assert_int_eq(hb_optimizer_block_f64(o, 2, HB_OPT_MOMENTUM, &v), HB_OK);
+    ck_assert(v == 0.75);
+    ck_assert_int_eq(hb_optimizer_block_f64(o, 2, HB_OPT_LR, &v), HB_OK); /* other key untouched */
+    ck_assert(v == 0.5);
+    /* bad input: nothing changes */
+    ck_assert_int_eq(hb_optimizer_set_block_f64(NULL, 0, HB_OPT_LR, 1), HB_EINVAL);
+    ck_assert_int_eq(hb_optimizer_set_block_f64(o, NBASIC, HB_OPT_LR, 1), HB_ERANGE);
+    ck_assert_int_eq(hb_optimizer_set_block_f64(o, 0, HB_OPT_LR, -1), HB_EINVAL);
+    ck_assert_int_eq(hb_optimizer_set_block_f64(o, 0, HB_OPT_LR, NAN), HB_EINVAL);
+    ck_assert_int_eq(hb_optimizer_set_block_f64(o, 0, HB_OPT_NESTEROV, 1), HB_EINVAL);
+    ck_assert_int_eq(hb_optimizer_set_block_f64(o, 0, HB_OPT_CLIP_NORM, 1), HB_EINVAL);
+    ck_assert_int_eq(hb_optimizer_set_block_f64(o, 0, HB_OPT_BETA1, 0.5), HB_EUNSUPPORTED);
+    ck_assert_int_eq(hb_optimizer_set_block_f64(o, 0, (hb_optimizer_opt)999, 0.5), HB_EINVAL);
+    ck_assert_int_eq(hb_optimizer_block_f64(o, 0, HB_OPT_LR, &v), HB_OK);
+    ck_assert(v == 0.5);
+    /* the same per-block values through overrides on ref give the same step, bit for bit */
+    size_t nb = hb_params_num_blocks(p);
+    for (size_t b = 0; b < nb; b++) {
+        double lr, mom;
+        const char *name = NULL;
+        ck_assert_int_eq(hb_optimizer_block_f64(o, b, HB_OPT_LR, &lr), HB_OK);
+        ck_assert_int_eq(hb_optimizer_block_f64(o, b, HB_OPT_MOMENTUM, &mom), HB_OK);
+        ck_assert_int_eq(hb_params_block_info(p, b, &name, NULL, NULL, NULL, NULL, NULL), HB_OK);
+        ck_assert_int_eq(hb_optimizer_override_f64(ref, name, HB_OPT_LR, lr), HB_OK);
+        ck_assert_int_eq(hb_optimizer_override_f64(ref, name, HB_OPT_MOMENTUM, mom), HB_OK);
+    }
+    double p0[NB_ELEMS], p1[NB_ELEMS];
+    for (size_t i = 0; i < NB_ELEMS; i++) p0[i] = param_at(p, i);
+    for (int t = 0; t < 2; t++) {
+        set_grad(p, 1);
+        ck_assert_int_eq(hb_optimizer_step(o), HB_OK);
+    }
+    for (size_t i = 0; i < NB_ELEMS; i++) p1[i] = param_at(p, i);
+    memcpy(hb_params_data(p), p0, sizeof p0);
+    for (int t = 0; t < 2; t++) {
+        set_grad(p, 1);
+        ck_assert_int_eq(hb_optimizer_step(ref), HB_OK);
+    }
+    for (size_t i = 0; i < NB_ELEMS; i++) ck_assert(param_at(p, i) == p1[i]);
+    hb_optimizer_free(ref);
+    hb_optimizer_free(o);
+    hb_params_free(p);
+    hb_context_free(ctx);
+}
+END_TEST
+
 /* Overrides by glob and kind, defaults for norms/biases, DECAY_NORMS_BIASES; an
  * override changes the trajectory as a per-block lr would. */
 START_TEST(test_overrides) {
@@ -1413,6 +1477,7 @@ Suite *hb_suite_optim(void) {
     tcase_add_test(tc, test_reset_range_frozen);
     tcase_add_test(tc, test_oom_frozen);
     tcase_add_test(tc, test_reset_block);
+    tcase_add_test(tc, test_set_block);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -210,6 +210,13 @@ bad = [
     ["spectrum", "--model", "cnn", "--data", "fashion-mnist", "--image", "16"],
     ["train", "--model", "cnn", "--data", "fashion-mnist", "--classes", "3"],
     ["train", "--model", "mlp", "--data-dir", "/tmp"],
+    # --minibatch / --eval-every / sgd-blockhess (docs/train.md): their options only with them
+    ["train", "--hess-every", "5"], ["train", "--optimizer", "sgd", "--hess-floor", "0.1"],
+    ["train", "--optimizer", "sgd-blockhess", "--hess-every", "0"],
+    ["train", "--optimizer", "sgd-blockhess", "--hess-floor", "2"],
+    ["train", "--eval-batches", "4"], ["train", "--minibatch", "--eval-every", "0"],
+    ["train", "--minibatch", "--optimizer", "lora"], ["train", "--eval-every", "5", "--optimizer", "sst"],
+    ["train", "--minibatch", "--resume", "x.ckpt"], ["train", "--optimizer", "sgd-blockhess", "--resume", "x.ckpt"],
     # analyze --data real|synthetic (docs/cli.md)
     ["analyze", "--data", "fashion-mnist"], ["analyze", "--data", "text"], ["analyze", "--data"],
     ["analyze", "--data", "synthetic", "--data-dir", "/tmp"],
@@ -243,6 +250,67 @@ if os.path.exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
           f"spectrum on fashion-mnist: {p.returncode} {p.stderr!r}")
 else:
     SKIPS.append("fashion-mnist (dataset-fashion-mnist not installed)")
+
+# ---- --minibatch, --eval-every, sgd-blockhess (docs/train.md) ------------------------------------
+def train_json(args, what):
+    p = run(["train", "--json", "--quiet"] + args)
+    if not check(p.returncode == 0, f"{what}: {p.returncode} {p.stderr!r}"):
+        return None
+    return strict_json(p.stdout, what)
+
+base = ["--model", "gpt", "--data", "text", "--tiny", "--steps", "10", "--optimizer", "sgd", "--lr", "0.1"]
+a = train_json(base + ["--minibatch", "--eval-every", "5", "--eval-batches", "3"], "minibatch text")
+b = train_json(base + ["--minibatch", "--eval-every", "5", "--eval-batches", "3"], "minibatch text again")
+c = train_json(base + ["--minibatch", "--eval-every", "5", "--eval-batches", "3", "--seed", "1"], "minibatch text seed 1")
+f = train_json(base + ["--eval-every", "5"], "full batch text with evaluations")
+if a and b and c and f:
+    check([e["step"] for e in a["eval"]] == [0, 5, 10], f"evaluations at 0, 5, 10: {a['eval']}")
+    check(a["minibatch"] is True and a["samples_seen"] == 10 * a["samples_per_step"]
+          and a["tokens_seen"] == a["samples_seen"] * a["sizes"]["context"], f"budget: {a}")
+    check(a["eval_batches"] == 3 and a["held_out"] == "text validation split", "eval set")
+    check(a["final_valid_loss"] == a["eval"][-1]["valid_loss"] and a["final_valid_loss"] < a["eval"][0]["valid_loss"],
+          f"validation loss falls: {a['eval']}")
+    check(a["run"]["loss"] == b["run"]["loss"] and a["eval"] == b["eval"], "minibatch runs are deterministic")
+    check(a["first_sample"] != c["first_sample"], "the seed moves the first window")
+    # every step a new window: the losses differ from the full-batch run's after step 0
+    check(f["minibatch"] is False and a["run"]["loss"][1:10] != f["run"]["loss"][1:10], "minibatch != full batch")
+    # full batch: the evaluation's train loss is the training data's, the last one the final loss
+    check(abs(f["final_train_eval_loss"] - f["run"]["final_loss"]) < 1e-12, "full-batch train loss")
+    check(abs(a["final_train_eval_loss"] - a["run"]["final_loss"]) < 1e-12, "minibatch final loss = the train eval set's")
+    p = run(["train", "--quiet"] + base + ["--minibatch"])
+    check(p.returncode == 0 and "mini-batches: 40 samples seen" in p.stdout, f"minibatch summary line: {p.stdout!r}")
+d = fresh("blockhess")
+p = run(["train", "--model", "mlp", "--tiny", "--steps", "10", "--optimizer", "sgd-blockhess", "--hess-every", "4",
+         "--minibatch", "--eval-every", "5", "--json", "--quiet", "--out", d])
+if check(p.returncode == 0, f"sgd-blockhess: {p.returncode} {p.stderr!r}"):
+    j = strict_json(p.stdout, "sgd-blockhess")
+    bh = j["blockhess"]
+    check(bh["refreshes"] == 3 and [h["step"] for h in bh["history"]] == [0, 4, 8], f"refreshes: {bh['refreshes']}")
+    check(bh["normalisation"] == "median" and bh["hvps"] > 0 and len(bh["blocks"]) == len(bh["history"][0]["factor"]),
+          "blockhess fields")
+    for h in bh["history"]:
+        fs = sorted(h["factor"])
+        n = len(fs)
+        med = fs[n // 2] if n % 2 else None
+        lam = h["lambda"]
+        floor = bh["floor_rel"] * max(lam)
+        lh = [max(x, floor) for x in lam]
+        inv = sorted(1 / x for x in lh)
+        c_ = 1 / (inv[n // 2] if n % 2 else 0.5 * (inv[n // 2 - 1] + inv[n // 2]))
+        check(all(abs(fb - c_ / x) <= 1e-9 * fb for fb, x in zip(h["factor"], lh)), f"factor = c / lambda: {h}")
+        if med is not None:
+            check(abs(med - 1) < 1e-12, f"median factor 1: {fs}")
+    files = os.listdir(d)
+    check("eval.csv" in files and "blockhess.csv" in files and "train.json" in files, f"blockhess files: {files}")
+    with open(os.path.join(d, "blockhess.csv")) as fh:
+        rows = fh.read().splitlines()
+    check(rows[0] == "step,block,lambda,factor" and len(rows) == 1 + 3 * len(bh["blocks"]), f"blockhess.csv: {rows[:3]}")
+if os.path.exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"):
+    j = train_json(["--model", "mlp", "--data", "fashion-mnist", "--width", "16", "--batch", "32", "--steps", "20",
+                    "--minibatch", "--eval-every", "10", "--eval-batches", "4"], "minibatch fashion-mnist")
+    if j:
+        check(j["held_out"] == "fashion-mnist t10k" and j["samples_seen"] == 20 * 32 * 2, f"fashion-mnist budget: {j['samples_seen']}")
+        check(j["final_valid_loss"] < j["eval"][0]["valid_loss"], f"fashion-mnist valid falls: {j['eval']}")
 
 # ---- unreadable files: exit 1 and the file named ---------------------------------------------
 missing = os.path.join(SCRATCH, "no-such-dir", "missing.ckpt")

@@ -128,9 +128,23 @@ HB_API int hb_optimizer_override_f64(hb_optimizer *opt, const char *pattern,
 HB_API int hb_optimizer_override_kind_f64(hb_optimizer *opt, hb_block_kind kind,
                                           hb_optimizer_opt key, double value);
 
+/* hb_optimizer_set_block_f64: set block option `key` of block `index` to `value`,
+ * replacing any value set for that block and key before. It wins over the global value,
+ * the norm/bias weight-decay default and every override (whatever their order); calling
+ * it again for the same block and key replaces the value in place, so a caller that
+ * refreshes per-block values every N steps (e.g. learning rates from each block's
+ * Hessian, `hessblock train --optimizer sgd-blockhess`) keeps a table of fixed size,
+ * where hb_optimizer_override_f64 would append one more override per call. It takes
+ * effect at the next hb_optimizer_step; like overrides it is configuration, not saved in
+ * checkpoints. Returns HB_OK, HB_EINVAL (NULL, key not per-block, bad value),
+ * HB_EUNSUPPORTED (key meaningless for this kind), HB_ERANGE (index >= blocks),
+ * HB_ENOMEM. Nothing changes on failure. */
+HB_API int hb_optimizer_set_block_f64(hb_optimizer *opt, size_t index, hb_optimizer_opt key,
+                                      double value);
+
 /* hb_optimizer_block_f64: the effective value of block option `key` for block `index`
- * (global, defaults for norms/biases, overrides; LR without the schedule factor and
- * without HB_OPT_LR_MULT).
+ * (global, defaults for norms/biases, overrides, hb_optimizer_set_block_f64; LR without
+ * the schedule factor and without HB_OPT_LR_MULT).
  * Returns HB_OK, HB_EINVAL, HB_ERANGE, HB_EUNSUPPORTED. */
 HB_API int hb_optimizer_block_f64(const hb_optimizer *opt, size_t index,
                                   hb_optimizer_opt key, double *value);

@@ -83,6 +83,8 @@ void hb_optimizer_free(hb_optimizer *opt) {
     hb_context *ctx = opt->ctx;
     for (size_t i = 0; i < opt->n_ov; i++) hb__free(ctx, opt->ov[i].pattern);
     hb__free(ctx, opt->ov);
+    hb__free(ctx, opt->bset);
+    hb__free(ctx, opt->bset_mask);
     hb__free(ctx, opt->buf);
     hb__free(ctx, opt->m);
     hb__free(ctx, opt->v);
@@ -318,13 +320,44 @@ int hb_optimizer_override_kind_f64(hb_optimizer *opt, hb_block_kind kind, hb_opt
     return add_override(opt, NULL, kind, key, value);
 }
 
-/* Effective hyperparameters of block b: global, norms/biases exempt from decay, overrides. */
+int hb_optimizer_set_block_f64(hb_optimizer *opt, size_t index, hb_optimizer_opt key,
+                               double value) {
+    if (!opt) return HB_EINVAL;
+    hb_context *ctx = opt->ctx;
+    HB_TRY(key_supported(opt, key));
+    HB_CHECK(ctx, is_block_key(key), HB_EINVAL, "option %s cannot be set per block", key_name(key));
+    HB_TRY(check_f64(ctx, key, value));
+    const size_t nb = opt->p->n_blocks;
+    HB_CHECK(ctx, index < nb, HB_ERANGE, "block %zu out of range (%zu blocks)", index, nb);
+    if (!opt->bset) { /* both tables or neither: nothing changes on failure */
+        hb__opt_hp *v = hb__calloc(ctx, nb, sizeof *v, "per-block option table");
+        unsigned *mask = v ? hb__calloc(ctx, nb, sizeof *mask, "per-block option mask") : NULL;
+        if (!mask) {
+            hb__free(ctx, v);
+            return HB_ENOMEM;
+        }
+        opt->bset = v;
+        opt->bset_mask = mask;
+    }
+    *hp_field(&opt->bset[index], key) = value;
+    opt->bset_mask[index] |= 1u << key;
+    return HB_OK;
+}
+
+/* Effective hyperparameters of block b: global, norms/biases exempt from decay, overrides,
+ * then the values set by index (hb_optimizer_set_block_f64). */
 static hb__opt_hp resolve(const hb_optimizer *opt, size_t b) {
     const hb__block *blk = &opt->p->blocks[b];
     hb__opt_hp h = opt->global;
     if (!opt->decay_nb && (blk->kind == HB_BLOCK_NORM || blk->kind == HB_BLOCK_BIAS)) h.wd = 0;
     for (size_t i = 0; i < opt->n_ov; i++)
         if (ov_matches(&opt->ov[i], blk)) *hp_field(&h, opt->ov[i].key) = opt->ov[i].value;
+    if (opt->bset_mask && opt->bset_mask[b])
+        for (int key = HB_OPT_LR; key <= HB_OPT_EPS; key++)
+            if (opt->bset_mask[b] & (1u << key)) {
+                hb__opt_hp src = opt->bset[b];
+                *hp_field(&h, (hb_optimizer_opt)key) = *hp_field(&src, (hb_optimizer_opt)key);
+            }
     return h;
 }
 

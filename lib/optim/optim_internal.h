@@ -28,6 +28,11 @@ struct hb_optimizer {
     double clip;
     hb__opt_override *ov;
     size_t n_ov, cap_ov;
+    /* hb_optimizer_set_block_f64: per-block values by index, applied after every override;
+     * bset_mask[b] has bit (1u << key) set where block b has one. Both NULL until the first
+     * call (allocated together: a table that never grows, unlike the override list). */
+    hb__opt_hp *bset;
+    unsigned *bset_mask;
     int sched;
     int64_t warmup, total;
     double floor;

@@ -11,7 +11,9 @@
 #include "compute.h"
 #include "analyze_data.h"
 #include "data_opts.h"
+#include "blockhess.h"
 #include "jobs.h"
+#include "minibatch.h"
 #include "presets.h"
 #include "results.h"
 #include "runstate.h"
@@ -575,7 +577,93 @@ done:
 }
 
 /* ---- train ---------------------------------------------------------------------------------- */
-static const char *const optim_choices[] = {"sgd", "adam", "adamw", "adam-mini", "sst", "lora", NULL};
+static const char *const optim_choices[] = {"sgd", "adam", "adamw", "adam-mini", "sst", "lora",
+                                            "sgd-blockhess", NULL};
+enum { OPTIM_SGD_BLOCKHESS = 6 };
+
+/* --minibatch / --eval-every: "minibatch" and "eval" of train.json and --json (docs/train.md). */
+static void json_minibatch(jw *w, const minibatch *mb, int64_t steps, int finished) {
+    jw_bool(w, "minibatch", mb->minibatch);
+    jw_int(w, "samples_per_step", minibatch_samples_per_step(mb));
+    jw_int(w, "samples_seen", steps * minibatch_samples_per_step(mb));
+    if (mb->source == DATA_TEXT) jw_int(w, "tokens_seen", steps * minibatch_samples_per_step(mb) * mb->context);
+    jw_int(w, "first_sample", (int64_t)mb->first0);
+    jw_int(w, "eval_batches", mb->minibatch ? mb->eval_batches : mb->batches);
+    jw_string(w, "held_out", minibatch_held_out_name(mb));
+    jw_array(w, "eval");
+    for (size_t i = 0; i < mb->nev; i++) {
+        jw_object(w, NULL);
+        jw_int(w, "step", mb->ev_step[i]);
+        jw_number(w, "train_loss", mb->ev_train[i]);
+        jw_number(w, "valid_loss", mb->ev_valid[i]);
+        jw_end_object(w);
+    }
+    jw_end_array(w);
+    /* a diverged run has no final evaluation: null, not the last one before it diverged */
+    jw_number(w, "final_train_eval_loss", finished && mb->nev ? mb->ev_train[mb->nev - 1] : NAN);
+    jw_number(w, "final_valid_loss", finished && mb->nev ? mb->ev_valid[mb->nev - 1] : NAN);
+}
+
+/* --optimizer sgd-blockhess: "blockhess" of train.json and --json (docs/train.md). */
+static void json_blockhess(jw *w, const blockhess *bh, const blockhess_opts *o, hb_model *m) {
+    jw_object(w, "blockhess");
+    jw_int(w, "every", o->every);
+    jw_int(w, "lanczos_steps", o->lanczos_steps);
+    jw_number(w, "tol", o->tol);
+    jw_number(w, "floor_rel", o->floor_rel);
+    jw_string(w, "normalisation", "median");
+    jw_int(w, "refreshes", bh->refreshes);
+    jw_int(w, "hvps", bh->hvps);
+    jw_number(w, "seconds", bh->seconds);
+    jw_int(w, "converged_last", (int64_t)bh->converged);
+    jw_number(w, "c_last", bh->c);
+    jw_array(w, "blocks");
+    hb_params *p = hb_model_params(m);
+    for (size_t b = 0; b < bh->nblocks; b++) {
+        const char *name = NULL;
+        hb_params_block_info(p, b, &name, NULL, NULL, NULL, NULL, NULL);
+        jw_string(w, NULL, name);
+    }
+    jw_end_array(w);
+    jw_array(w, "history");
+    for (size_t r = 0; r < bh->nhist; r++) {
+        jw_object(w, NULL);
+        jw_int(w, "step", bh->hist_step[r]);
+        jw_numbers(w, "lambda", bh->hist_lambda + r * bh->nblocks, bh->nblocks);
+        jw_numbers(w, "factor", bh->hist_factor + r * bh->nblocks, bh->nblocks);
+        jw_end_object(w);
+    }
+    jw_end_array(w);
+    jw_end_object(w);
+}
+
+/* eval.csv (step, train_loss, valid_loss) and blockhess.csv (step, block, lambda, factor). */
+static int write_train_extra_files(const char *cmd, const char *dir, const minibatch *mb,
+                                   const blockhess *bh, hb_model *m) {
+    if (mb) {
+        FILE *f = outdir_open(cmd, dir, "eval.csv");
+        if (!f) return -1;
+        fputs("step,train_loss,valid_loss\n", f);
+        for (size_t i = 0; i < mb->nev; i++)
+            fprintf(f, "%lld,%.17g,%.17g\n", (long long)mb->ev_step[i], mb->ev_train[i], mb->ev_valid[i]);
+        if (outdir_close(cmd, f, dir, "eval.csv")) return -1;
+    }
+    if (bh) {
+        FILE *f = outdir_open(cmd, dir, "blockhess.csv");
+        if (!f) return -1;
+        fputs("step,block,lambda,factor\n", f);
+        hb_params *p = hb_model_params(m);
+        for (size_t r = 0; r < bh->nhist; r++)
+            for (size_t b = 0; b < bh->nblocks; b++) {
+                const char *name = NULL;
+                hb_params_block_info(p, b, &name, NULL, NULL, NULL, NULL, NULL);
+                fprintf(f, "%lld,%s,%.17g,%.17g\n", (long long)bh->hist_step[r], name ? name : "",
+                        bh->hist_lambda[r * bh->nblocks + b], bh->hist_factor[r * bh->nblocks + b]);
+            }
+        if (outdir_close(cmd, f, dir, "blockhess.csv")) return -1;
+    }
+    return 0;
+}
 static const char *const sched_choices[] = {"constant", "cosine", NULL};
 
 int cmd_train(int argc, char **argv, int first) {
@@ -590,9 +678,22 @@ int cmd_train(int argc, char **argv, int first) {
                      .eps = 1e-8, .steps = 100, .warmup = 0, .rank = -1, .sst_iteration = -1,
                      .rewarm = -1, .lora_alpha = NAN};
     data_opts data = {0};
+    int mini = 0;
+    int64_t eval_batches = 0;
+    const blockhess_opts bh_def = blockhess_defaults();
+    blockhess_opts bho = {.every = 0, .lanczos_steps = 0, .tol = NAN, .floor_rel = NAN}; /* 0/NAN: not given */
     opt_spec specs[] = {
         {"model", OPT_CHOICE, &kind, 0, 0, kind_choices, "KIND", "model [gpt]"},
         DATA_OPTS(data),
+        {"minibatch", OPT_FLAG, &mini, 0, 0, NULL, NULL,
+         "each step trains on the next --batches micro-batches of the training split (window "
+         "order from --seed, docs/train.md) instead of the same ones every step"},
+        {"eval-every", OPT_INT, &to.eval_every, 1, 100000000, NULL, "N",
+         "loss on a fixed training subset and on held-out data every N steps and at the end "
+         "(text: validation split; fashion-mnist: t10k; synthetic: a separate draw) [end only "
+         "with --minibatch]"},
+        {"eval-batches", OPT_INT, &eval_batches, 1, 1 << 20, NULL, "N",
+         "micro-batches of each evaluation set [16; full batch: the training data's]"},
         {"preset", OPT_CHOICE, &preset_ix, 0, 0, preset_choices, "P",
          "model sizes (below); size flags override [default]"},
         {"tiny", OPT_FLAG, &tiny, 0, 0, NULL, NULL, "the same as --preset tiny"},
@@ -602,8 +703,8 @@ int cmd_train(int argc, char **argv, int first) {
          "parameter dtype (bf16: stored in bf16, computed in f32) [f64]"},
         {"stochastic-rounding", OPT_FLAG, &sr, 0, 0, NULL, NULL, "bf16: round stochastically"},
         {"optimizer", OPT_CHOICE, &optim, 0, 0, optim_choices, "OPT", "optimizer [adam]"},
-        {"lr", OPT_REAL, &to.lr, 0, 1e6, NULL, "X", "learning rate [sgd 0.1, adam*/sst/lora 1e-3]"},
-        {"momentum", OPT_REAL, &to.momentum, 0, 1, NULL, "X", "sgd: momentum [0.9]"},
+        {"lr", OPT_REAL, &to.lr, 0, 1e6, NULL, "X", "learning rate [sgd* 0.1, adam*/sst/lora 1e-3]"},
+        {"momentum", OPT_REAL, &to.momentum, 0, 1, NULL, "X", "sgd*: momentum [0.9]"},
         {"wd", OPT_REAL, &to.wd, 0, 1e3, NULL, "X",
          "weight decay (sgd/adam: coupled L2; adamw/adam-mini/sst/lora: decoupled) [0]"},
         {"beta1", OPT_REAL, &to.beta1, 0, 0.999999, NULL, "X", "adam*/sst/lora: beta1 [0.9]"},
@@ -628,16 +729,35 @@ int cmd_train(int argc, char **argv, int first) {
         {"lora-alpha", OPT_REAL, &to.lora_alpha, 0, 1e6, NULL, "A", "lora: alpha, scale alpha/rank [rank]"},
         {"freeze-others", OPT_FLAG, &to.freeze_others, 0, 0, NULL, NULL,
          "sst/lora: freeze the unconverted blocks (embeddings, norms, biases, head)"},
+        {"hess-every", OPT_INT, &bho.every, 1, 100000000, NULL, "N",
+         "sgd-blockhess: refresh the per-block learning rates every N steps [50]"},
+        {"hess-steps", OPT_INT, &bho.lanczos_steps, 1, 100000, NULL, "N",
+         "sgd-blockhess: Lanczos steps per top-eigenvalue run [20]"},
+        {"hess-tol", OPT_REAL, &bho.tol, 1e-14, 1, NULL, "X",
+         "sgd-blockhess: relative residual of a converged lambda_max [1e-3]"},
+        {"hess-floor", OPT_REAL, &bho.floor_rel, 1e-12, 1, NULL, "X",
+         "sgd-blockhess: lambda_max below X times the largest block's is raised to it (the "
+         "cap; also for lambda_max <= 0) [1e-2]"},
         COMMON_OPTS(c),
     };
     int rc = parse_options(cmd, argc, argv, first, specs, sizeof specs / sizeof *specs, "[options]",
-                           "Train one built-in model on its synthetic data (full batch: every step uses\n"
-                           "all micro-batches) with one optimizer; print or write the loss curve.\n"
+                           "Train one built-in model on its data (full batch: every step uses all\n"
+                           "micro-batches; --minibatch: the next window of the training split each\n"
+                           "step) with one optimizer; print or write the loss curve.\n"
+                           "sgd-blockhess: SGD (momentum) with block b's lr = lr * c / lambda_max(H_bb),\n"
+                           "refreshed every --hess-every steps, c so that the median block keeps lr.\n"
                            "sst / lora: the model's attention and MLP matrices (gpt) or hidden linear\n"
                            "layers (mlp) are reparametrised (Sparse Spectral Training / LoRA) and the\n"
                            "wrapper is trained with AdamW.");
     if (rc == 1) preset_help(stdout);
     if (rc) return rc == 1 ? EXIT_OK : rc;
+    /* before the checkpoint is read: a fresh run's data windows start at step 0, and the
+     * per-block learning rates of sgd-blockhess are not in a checkpoint */
+    if (to.resume && (mini || to.eval_every || eval_batches || optim == OPTIM_SGD_BLOCKHESS)) {
+        usage_error(cmd, "--%s does not combine with --resume", optim == OPTIM_SGD_BLOCKHESS ? "optimizer sgd-blockhess"
+                    : mini ? "minibatch" : to.eval_every ? "eval-every" : "eval-batches");
+        return EXIT_USAGE;
+    }
     const int kind_given = kind >= 0, dtype_given = dtype >= 0;
     if (kind < 0) kind = 0;
     if (dtype < 0) dtype = 0;
@@ -667,6 +787,33 @@ int cmd_train(int argc, char **argv, int first) {
                             optim_choices[optim]);
                 return EXIT_USAGE;
             }
+    }
+    {
+        /* the Hessian options belong to sgd-blockhess; the data windows need the model's
+         * own data (not an SST/LoRA wrapper) and a fresh run (no resume: its window would
+         * restart at step 0) */
+        const int is_bh = optim == OPTIM_SGD_BLOCKHESS;
+        const char *bh_given = bho.every ? "hess-every" : bho.lanczos_steps ? "hess-steps"
+                               : !isnan(bho.tol) ? "hess-tol" : !isnan(bho.floor_rel) ? "hess-floor" : NULL;
+        if (bh_given && !is_bh) {
+            usage_error(cmd, "--%s is an option of --optimizer sgd-blockhess, not of --optimizer %s",
+                        bh_given, optim_choices[optim]);
+            return EXIT_USAGE;
+        }
+        const char *mb_given = mini ? "minibatch" : to.eval_every ? "eval-every" : eval_batches ? "eval-batches" : NULL;
+        if (mb_given && (is_sst || is_lora)) {
+            usage_error(cmd, "--%s does not combine with --optimizer %s", mb_given, optim_choices[optim]);
+            return EXIT_USAGE;
+        }
+        if (eval_batches && !mini) {
+            usage_error(cmd, "--eval-batches needs --minibatch (full batch evaluates on the training data)");
+            return EXIT_USAGE;
+        }
+        if (!bho.every) bho.every = bh_def.every;
+        if (!bho.lanczos_steps) bho.lanczos_steps = bh_def.lanczos_steps;
+        if (isnan(bho.tol)) bho.tol = bh_def.tol;
+        if (isnan(bho.floor_rel)) bho.floor_rel = bh_def.floor_rel;
+        if (!eval_batches) eval_batches = 16;
     }
     if (is_lora && !isnan(to.lora_alpha) && !(to.lora_alpha > 0)) {
         usage_error(cmd, "bad value '%g' for --lora-alpha: expected a number > 0", to.lora_alpha);
@@ -700,7 +847,7 @@ int cmd_train(int argc, char **argv, int first) {
     to.optimizer = optim_choices[optim];
     to.schedule = sched;
     to.stochastic_rounding = sr;
-    if (isnan(to.lr)) to.lr = optim == 0 ? 0.1 : 1e-3;
+    if (isnan(to.lr)) to.lr = optim == 0 || optim == OPTIM_SGD_BLOCKHESS ? 0.1 : 1e-3;
     mo.kind = kind_values[kind];
     mo.dtype = dtype_values[dtype];
     if ((rc = resolve_sizes(cmd, preset_ix, tiny, &mo, &given)) != 0) return rc;
@@ -721,6 +868,9 @@ int cmd_train(int argc, char **argv, int first) {
     int status = EXIT_RUNTIME;
     hb_model *m = NULL;
     train_run run = {0};
+    minibatch mb = {0};
+    blockhess bh = {0};
+    const int use_mb = mini || to.eval_every > 0, use_bh = optim == OPTIM_SGD_BLOCKHESS;
     char sizes[256] = "";
     double t0 = now_seconds(), valid0 = NAN, valid1 = NAN;
     if ((rc = textdata_load(cmd, ctx, &td, &mo, &given)) != 0) {
@@ -750,6 +900,23 @@ int cmd_train(int argc, char **argv, int first) {
             snprintf(sizes + l, sizeof sizes - l, "; ");
             textdata_describe(&td, sizes + l + 2, sizeof sizes - l - 2);
         }
+    }
+    if (use_mb) {
+        if ((rc = minibatch_open(ctx, &mb, &data, &td, &mo, m, c.seed, mini, eval_batches)) != HB_OK) {
+            status = report_failure(cmd, ctx, rc, "reading the data");
+            goto done;
+        }
+        to.step_data = minibatch_step_data;
+        to.evaluate = minibatch_evaluate;
+        to.data_user = &mb;
+    }
+    if (use_bh) {
+        if ((rc = blockhess_init(&bh, m, to.lr)) != HB_OK) {
+            status = report_failure(cmd, ctx, rc, "sgd-blockhess");
+            goto done;
+        }
+        to.bh = &bh;
+        to.bh_opts = &bho;
     }
     to.heads = mo.heads;
     if (to.sst_method && compute_sst_convertible(m) == 0) {
@@ -802,9 +969,12 @@ int cmd_train(int argc, char **argv, int first) {
         }
         json_train_run(&w, "run", &run, 1);
         json_held_out(&w, &data, held_loss, held_acc, held_n);
+        if (use_mb) json_minibatch(&w, &mb, to.steps, isfinite(run.final_loss));
+        if (use_bh) json_blockhess(&w, &bh, &bho, m);
         jw_end_object(&w);
         jw_finish(&w);
         if (outdir_close(cmd, f, c.out, "train.json")) goto done;
+        if (write_train_extra_files(cmd, c.out, use_mb ? &mb : NULL, use_bh ? &bh : NULL, m)) goto done;
     }
     if (c.json) {
         jw w;
@@ -822,6 +992,8 @@ int cmd_train(int argc, char **argv, int first) {
         }
         json_train_run(&w, "run", &run, 1);
         json_held_out(&w, &data, held_loss, held_acc, held_n);
+        if (use_mb) json_minibatch(&w, &mb, to.steps, isfinite(run.final_loss));
+        if (use_bh) json_blockhess(&w, &bh, &bho, m);
         jw_number(&w, "total_seconds", now_seconds() - t0);
         jw_end_object(&w);
         jw_finish(&w);
@@ -835,6 +1007,23 @@ int cmd_train(int argc, char **argv, int first) {
             printf("held-out (fashion-mnist t10k, %zu samples): loss %.6g, accuracy %.4f\n", held_n,
                    held_loss, held_acc);
         if (td.corpus) printf("validation loss %.6g -> %.6g\n", valid0, valid1);
+        if (use_mb && mb.nev)
+            printf("%s: %lld samples seen (%lld per step); evaluation (%lld micro-batches): train %.6g, "
+                   "held-out (%s) %.6g\n",
+                   mini ? "mini-batches" : "full batch", (long long)(to.steps * minibatch_samples_per_step(&mb)),
+                   (long long)minibatch_samples_per_step(&mb), (long long)(mini ? mb.eval_batches : mb.batches),
+                   mb.ev_train[mb.nev - 1], minibatch_held_out_name(&mb), mb.ev_valid[mb.nev - 1]);
+        double fmin = INFINITY, fmax = -INFINITY;
+        for (size_t b = 0; use_bh && b < bh.nblocks; b++) {
+            fmin = fmin < bh.factor[b] ? fmin : bh.factor[b];
+            fmax = fmax > bh.factor[b] ? fmax : bh.factor[b];
+        }
+        if (use_bh)
+            printf("sgd-blockhess: %lld refreshes every %lld steps, %lld Hessian-vector products (%.1f s); "
+                   "last: c %.4g, factors %.3g..%.3g, %zu of %zu lambda_max converged\n",
+                   (long long)bh.refreshes, (long long)bho.every, (long long)bh.hvps, bh.seconds, bh.c,
+                   fmin, fmax, bh.converged,
+                   bh.nblocks);
         if (run.sst_method) {
             int64_t rmin = run.rank, rmax = 0;
             for (size_t i = 0; run.layers && i < run.converted_blocks; i++) {
@@ -862,6 +1051,8 @@ int cmd_train(int argc, char **argv, int first) {
     if (status) runtime_error(cmd, "training diverged (non-finite loss)");
 done:
     train_run_free(&run);
+    minibatch_free(&mb);
+    blockhess_free(&bh);
     hb_model_free(m);
     textdata_free(&td);
     hb_context_free(ctx);

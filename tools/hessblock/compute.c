@@ -1,6 +1,7 @@
 /* Computations of the hessblock tool on the public API. Components that have not
  * landed in this build report CMP_UNAVAILABLE. */
 #include "compute.h"
+#include "blockhess.h"
 #include "jobs.h"
 #include "runstate.h"
 
@@ -214,6 +215,7 @@ int model_make(hb_context *ctx, model_opts *mo, hb_model **out, char *sizes, siz
         uint64_t stream;
         rc = hb_context_next_stream(ctx, &stream);
         if (!rc) rc = hb_model_set_synthetic(*out, (size_t)mo->batches, stream, 0);
+        if (!rc) mo->data_stream = stream;
     }
     if (!rc) describe(cfg, *out, mo, sizes, nsizes);
     hb_model_config_free(cfg);
@@ -913,7 +915,7 @@ int compute_sst_convertible(hb_model *m) {
 /* ---- training ------------------------------------------------------------------------------ */
 #if HAVE_OPTIM
 static int optimizer_kind(const char *name) {
-    if (!strcmp(name, "sgd")) return HB_OPTIM_SGD;
+    if (!strcmp(name, "sgd") || !strcmp(name, "sgd-blockhess")) return HB_OPTIM_SGD;
     if (!strcmp(name, "adam")) return HB_OPTIM_ADAM;
     if (!strcmp(name, "adamw")) return HB_OPTIM_ADAMW;
     if (!strcmp(name, "adam-mini")) return HB_OPTIM_ADAM_MINI;
@@ -1008,8 +1010,16 @@ int compute_train(hb_context *ctx, hb_model *inner, const train_opts *to, train_
     if (!rc && wrapper && (rc = hb_sst_sync(wrapper)) == HB_OK)
         out->inner_norm0 = param_norm(hb_model_params(inner));
 #endif
+    if (!rc && to->evaluate && to->eval_every) rc = to->evaluate(to->data_user, m, 0);
     for (int64_t s = 0; !rc && s < to->steps; s++) {
         double loss = NAN;
+        if (to->step_data && (rc = to->step_data(to->data_user, m, s)) != HB_OK) break;
+        /* sgd-blockhess: λ_max of each block on this step's data, before its gradient */
+        if (to->bh && s % to->bh_opts->every == 0 &&
+            (rc = blockhess_refresh(to->bh, to->bh_opts, m, o, s)) != HB_OK) {
+            if (rc == HB_ENONFINITE) { rc = HB_OK; diverged = 1; }
+            break;
+        }
 #if HAVE_SST
         /* SST schedule (boundary: re-SVD, redraw, zero the active pairs' state; re-warm
          * through HB_OPT_LR_MULT), indexed by the optimizer's step so a resume continues it. */
@@ -1032,7 +1042,10 @@ int compute_train(hb_context *ctx, hb_model *inner, const train_opts *to, train_
             rc = HB_ECANCELED; /* signal */
         if (!rc && to->checkpoint && to->checkpoint_every && (s + 1) % to->checkpoint_every == 0)
             if ((rc = hb_checkpoint_save(to->checkpoint, p, o)) != HB_OK) out->failed_file = to->checkpoint;
+        if (!rc && to->evaluate && to->eval_every && (s + 1) % to->eval_every == 0 && s + 1 < to->steps)
+            rc = to->evaluate(to->data_user, m, s + 1);
     }
+    if (!rc && !diverged && to->step_data) rc = to->step_data(to->data_user, m, -1);
     if (!rc && !diverged) {
         double loss = NAN;
         rc = hb_model_loss(m, &loss);
@@ -1040,6 +1053,7 @@ int compute_train(hb_context *ctx, hb_model *inner, const train_opts *to, train_
         out->loss[to->steps] = loss;
         out->final_loss = diverged ? NAN : loss;
     }
+    if (!rc && !diverged && to->evaluate) rc = to->evaluate(to->data_user, m, to->steps);
     if (!rc && to->checkpoint && (rc = hb_checkpoint_save(to->checkpoint, p, o)) != HB_OK)
         out->failed_file = to->checkpoint;
     if (o) {

@@ -17,6 +17,8 @@ typedef struct model_opts {
     int64_t inputs, classes, image, channels, conv_width, stages;
     int dtype;                     /* hb_dtype, 0 = f64 default */
     model_sizes described;         /* filled by model_make: what was built */
+    uint64_t data_stream;          /* filled by model_make: the stream of its synthetic data
+                                      (hb_model_set_synthetic; 0 = the model's own) */
 } model_opts;
 
 typedef struct spec_opts {
@@ -55,6 +57,17 @@ typedef struct train_opts {
     int freeze_others;
     int in_job;                    /* run as a job on another thread (jobs.h): no progress
                                       drawing, only the interrupt flag is checked */
+    /* --minibatch / --eval-every (minibatch.h; NULL: the model's data throughout):
+     * step_data(user, m, s) sets step s's data before it (s = -1: the data of the final
+     * loss); evaluate(user, m, s) after step s-1 (s = 0: before the first step). */
+    int (*step_data)(void *user, hb_model *m, int64_t step);
+    int (*evaluate)(void *user, hb_model *m, int64_t step);
+    void *data_user;
+    int64_t eval_every;            /* 0: evaluate after the last step only */
+    /* --optimizer sgd-blockhess (blockhess.h): per-block lr refreshed every bh_opts->every
+     * steps on the step's data, before its gradient */
+    struct blockhess *bh;
+    const struct blockhess_opts *bh_opts;
 } train_opts;
 
 typedef struct quad_opts {

@@ -47,8 +47,7 @@ int data_fit_model(const char *cmd, const data_opts *d, const model_opts *given,
     return 0;
 }
 
-/* images and labels of one split ("train" or "t10k") */
-static int load_split(hb_context *ctx, const data_opts *d, const char *split, hb_tensor **x, hb_tensor **y) {
+int data_load_split(hb_context *ctx, const data_opts *d, const char *split, hb_tensor **x, hb_tensor **y) {
     char path[4200];
     const char *dir = d->dir ? d->dir : DATA_DEFAULT_DIR;
     *x = *y = NULL;
@@ -66,7 +65,7 @@ static int load_split(hb_context *ctx, const data_opts *d, const char *split, hb
 /* The training set's normalisation (docs/data.md: the mean and std of its pixels). */
 static int train_stats(hb_context *ctx, const data_opts *d, double *mean, double *std, hb_tensor **x,
                        hb_tensor **y) {
-    int rc = load_split(ctx, d, "train", x, y);
+    int rc = data_load_split(ctx, d, "train", x, y);
     if (rc == HB_OK) rc = hb_images_stats(ctx, *x, mean, std);
     return rc;
 }
@@ -96,7 +95,7 @@ int data_evaluate_held_out(hb_context *ctx, const data_opts *d, hb_model *m, int
     int rc = train_stats(ctx, d, &mean, &std, &x, &y);
     hb_tensor_free(x);
     hb_tensor_free(y);
-    if (rc == HB_OK) rc = load_split(ctx, d, "t10k", &xt, &yt);
+    if (rc == HB_OK) rc = data_load_split(ctx, d, "t10k", &xt, &yt);
     if (rc == HB_OK)
         rc = hb_model_set_images_normalized(m, xt, yt, (size_t)(batches > 0 ? batches : 1), 0, mean, std);
     if (rc == HB_OK) rc = hb_model_loss(m, loss);
@@ -110,7 +109,7 @@ int data_evaluate_held_out(hb_context *ctx, const data_opts *d, hb_model *m, int
 int data_images_load(hb_context *ctx, const data_opts *d, data_images *im) {
     memset(im, 0, sizeof *im);
     int rc = train_stats(ctx, d, &im->mean, &im->std, &im->x, &im->y);
-    if (rc == HB_OK) rc = load_split(ctx, d, "t10k", &im->xt, &im->yt);
+    if (rc == HB_OK) rc = data_load_split(ctx, d, "t10k", &im->xt, &im->yt);
     if (rc != HB_OK) data_images_free(im);
     return rc;
 }

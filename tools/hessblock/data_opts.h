@@ -37,6 +37,11 @@ int data_fit_model(const char *cmd, const data_opts *d, const model_opts *given,
 int data_set_train(hb_context *ctx, const data_opts *d, hb_model *m, int64_t batches, char *note,
                    size_t nnote);
 
+/* The images and labels of one split ("train" or "t10k"), as hb_idx_read reads them;
+ * both NULL on failure. Returns HB_OK or the library's status. */
+int data_load_split(hb_context *ctx, const data_opts *d, const char *split, hb_tensor **x,
+                    hb_tensor **y);
+
 /* Held-out loss and accuracy of m on `batches` micro-batches of the t10k images
  * (normalised as the training set). Returns HB_OK or the library's status. */
 int data_evaluate_held_out(hb_context *ctx, const data_opts *d, hb_model *m, int64_t batches,

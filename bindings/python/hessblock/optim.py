@@ -67,6 +67,7 @@ _get_i64 = declare("hb_optimizer_get_i64", c_int, [c_void_p, c_int, P(c_int64)])
 _override = declare("hb_optimizer_override_f64", c_int, [c_void_p, c_char_p, c_int, c_double])
 _override_kind = declare("hb_optimizer_override_kind_f64", c_int, [c_void_p, c_int, c_int, c_double])
 _block_f64 = declare("hb_optimizer_block_f64", c_int, [c_void_p, c_size_t, c_int, P(c_double)])
+_set_block = declare("hb_optimizer_set_block_f64", c_int, [c_void_p, c_size_t, c_int, c_double])
 _sched_const = declare("hb_optimizer_schedule_constant", c_int, [c_void_p])
 _sched_cos = declare("hb_optimizer_schedule_cosine", c_int, [c_void_p, c_int64, c_int64, c_double])
 _sched_cb = declare("hb_optimizer_schedule_callback", c_int, [c_void_p, SCHEDULE_FN, c_void_p])
@@ -184,6 +185,11 @@ class Optimizer(Handle):
         """hb_optimizer_override_kind_f64: per-block value for every block of a kind."""
         self._check(_override_kind(self._ptr, int(to_enum(BlockKind, kind, "block kind")),
                                    _key(key), float(value)))
+
+    def set_block_value(self, block, key, value):
+        """hb_optimizer_set_block_f64: block `block`'s (name or index) value of a block
+        option; wins over every override and replaces its own earlier value."""
+        self._check(_set_block(self._ptr, self._params.index(block), _key(key), float(value)))
 
     def block_value(self, block, key):
         """hb_optimizer_block_f64: the effective value of a block option for a block."""

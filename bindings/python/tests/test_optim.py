@@ -91,6 +91,10 @@ def test_options_overrides_schedules(ctx, need_optim):
     assert opt.block_value("fc.bias", "lr") == 0.5 and opt.block_value(0, "lr") == 1.0
     opt.override_kind("linear", "lr", 0.25)
     assert opt.block_value("fc.weight", "lr") == 0.25
+    opt.set_block_value("fc.weight", "lr", 0.125)  # wins over the overrides, replaces itself
+    opt.set_block_value("fc.weight", "lr", 0.0625)
+    opt.override("fc.*", "lr", 2.0)
+    assert opt.block_value("fc.weight", "lr") == 0.0625 and opt.block_value("fc.bias", "lr") == 2.0
     with pytest.raises(hb.NotFound):
         opt.override("nomatch*", "lr", 1.0)
     with pytest.raises(hb.NotFound):
