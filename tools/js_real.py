@@ -15,8 +15,8 @@ the eight conventions of JS⁰ with the library (Python bindings): grid linear|s
 all|weights × unscaled|scaled (each spectrum divided by its max |λ|, numerically-zero blocks
 left out), each with its bootstrap standard error over probes (100 replicates, the CLI's
 stream 2^62). The linear values are checked against the CLI's own spectrum.json (they must
-agree to 1e-9). Where every block has at most --exact-max entries and the step is in
---exact-at, it also rebuilds the model from the checkpoint, assembles every block's dense
+agree to 1e-9). Where every block has at most --exact-max entries (2048) and the step is in
+--exact-at (all three), it also rebuilds the model from the checkpoint, assembles every block's dense
 H_bb (hb_model_block_hvp on unit vectors), takes its eigenvalues (LAPACK, numpy.eigvalsh)
 and computes the same eight JS⁰ from the exact spectra (one "probe": nodes = eigenvalues,
 weights 1/n): the difference is the SLQ estimation error (bias + noise) of each convention.
@@ -59,6 +59,10 @@ def configs(scale):
     """(label, model, data, size flags, seed). Fixed before the runs (issue 17.3)."""
     out = []
     if scale == "small":
+        # the one gpt whose every block is small enough (≤ 2048 entries) for exact spectra
+        out.append(("gpt-w16-L1", "gpt", "text",
+                    ["--width", "16", "--heads", "1", "--layers", "1", "--context", "32",
+                     "--batch", "32", "--batches", "1"], 0))
         for w in (32, 64):
             out.append((f"gpt-w{w}-L2", "gpt", "text",
                         ["--width", str(w), "--heads", str(max(1, w // 64)), "--layers", "2",
@@ -99,6 +103,7 @@ def chain(a, cfg):
     H = a.hessblock
     common = ["--threads", str(a.threads), "--seed", str(seed)]
     base = [H, "train", "--model", model, "--data", data, *sizes, *common]
+    steps = tuple(s for s in STEPS if s in a.points)
     ck = {s: os.path.join(d, f"c{s}.ckpt") for s in STEPS}
     trains = {}
     if not os.path.exists(ck[0]):
@@ -106,26 +111,30 @@ def chain(a, cfg):
                     "--quiet"], log)
     prev = 0
     for s in STEPS[1:]:
+        if s > max(steps):
+            break
         if not os.path.exists(ck[s]):
             if prev == 0:
                 cmd = base + ["--steps", str(s), "--lr", LR]
-            else:  # the recorded model: no size options (they are checked, not needed)
-                cmd = [H, "train", "--resume", ck[prev], "--data", data, *common,
+            else:  # the recorded model: sizes come from it (--model: --data is checked first)
+                cmd = [H, "train", "--resume", ck[prev], "--model", model, "--data", data, *common,
                        "--steps", str(s - prev), "--lr", LR]
             run(cmd + ["--checkpoint", ck[s], "--out", f"{d}/t{s}", "--quiet"], log)
         prev = s
-    for s in STEPS:
+    for s in steps:
         tj = f"{d}/t{s}/train.json"
         if os.path.exists(tj):
             with open(tj) as f:
                 trains[s] = json.load(f)
     rows = []
-    exact_at = {int(x) for x in a.exact_at.split(",") if x} if a.exact_at else {0}
-    for s in STEPS:
+    exact_at = {int(x) for x in a.exact_at.split(",") if x} if a.exact_at else set(STEPS)
+    for s in steps:
         sd = f"{d}/s{s}"
         secs = None
         if not os.path.exists(f"{sd}/spectrum.json"):
-            _, secs = run([H, "spectrum", "--checkpoint", ck[s], "--data", data, *common,
+            # --model: the data option is checked against it before the checkpoint is read
+            _, secs = run([H, "spectrum", "--checkpoint", ck[s], "--model", model, "--data", data,
+                           *common,
                            "--probes", str(PROBES), "--steps", str(LANCZOS),
                            "--js-blocks", "weights", "--out", sd], log)
         pj = f"{sd}/js_real.json"
@@ -265,13 +274,17 @@ def hvp_work(model, sizes, vocab=115):
     return blocks * PROBES * LANCZOS * per_hvp
 
 
-def estimate(small_rows, paper_cfgs, threads):
-    """Paper-scale seconds of spectra from the small run's measured gpt seconds per work unit."""
-    ref = [r for r in small_rows if r["model"] == "gpt" and r.get("spectrum_seconds")]
-    if not ref:
-        return None
-    rate = sum(r["spectrum_seconds"] for r in ref) / sum(hvp_work("gpt", r["sizes"]) for r in ref)
-    return {c[0]: rate * hvp_work(c[1], c[3]) * len(STEPS) / max(1, threads) * 1.0
+# CPU seconds of one spectrum of gpt-w64-L2 (small scale), measured with `time` at a
+# moderate load (user time; the JSON's seconds are wall times, inflated by the shared machine)
+REF_CPU = ("gpt-w64-L2", 71.0)
+
+
+def estimate(paper_cfgs, points):
+    """CPU hours of the spectra of each paper-scale gpt, scaled from REF_CPU by hvp_work.
+    Rough: larger products run faster per flop in BLIS, so it errs on the high side."""
+    ref = [c for c in configs("small") if c[0] == REF_CPU[0]][0]
+    rate = REF_CPU[1] / hvp_work("gpt", ref[3])
+    return {c[0]: rate * hvp_work(c[1], c[3]) * len(points) / 3600
             for c in paper_cfgs if c[1] == "gpt"}
 
 
@@ -319,6 +332,9 @@ def commands(a, cfgs):
 
 def main(a):
     a.out = a.out or f"/tmp/js-real-{a.scale}"
+    a.points = tuple(int(x) for x in a.points.split(",")) if a.points else STEPS
+    if any(x not in STEPS for x in a.points):
+        sys.exit(f"--points: each of {a.points} must be one of {STEPS}")
     # the JS subprocesses load the library of this build through the Python bindings
     root = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
     lib = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.hessblock))), "lib",
@@ -330,17 +346,12 @@ def main(a):
     cfgs = [c for c in configs(a.scale) if not a.only or a.only in c[0]]
     if a.print_commands:
         commands(a, cfgs)
-        small = os.path.join(os.path.dirname(__file__), "..", "docs", "data", "js-study",
-                             "small.json")
-        if os.path.exists(small):
-            with open(small) as f:
-                est = estimate(json.load(f)["rows"], configs("paper"), a.threads)
-            if est:
-                print("# estimated spectra seconds (gpt, 3 checkpoints each, at --threads "
-                      f"{a.threads}, from the small run's seconds per work unit):")
-                for k, v in est.items():
-                    print(f"#   {k}: {v / 60:.0f} min")
-                print(f"#   total gpt: {sum(est.values()) / 3600:.1f} h")
+        est = estimate(cfgs, a.points)
+        print(f"# estimated CPU hours of the gpt spectra at points {a.points} (from "
+              f"{REF_CPU[0]}: {REF_CPU[1]:.0f} s CPU per spectrum; divide by the cores used):")
+        for k, v in est.items():
+            print(f"#   {k}: {v:.2f} h")
+        print(f"#   total gpt: {sum(est.values()):.1f} h CPU")
         return
     t0 = time.time()
     with cf.ThreadPoolExecutor(a.jobs) as ex:

@@ -123,10 +123,12 @@ def main():
     ap.add_argument("--scale", choices=("small", "paper"), default="small", help="real: sizes")
     ap.add_argument("--threads", type=int, default=1, help="real: --threads of every run")
     ap.add_argument("--exact-at", default=None,
-                    help="real: checkpoint steps with exact block eigenvalues (default: 0)")
-    ap.add_argument("--exact-max", type=int, default=4096,
+                    help="real: checkpoint steps with exact block eigenvalues (default: all)")
+    ap.add_argument("--exact-max", type=int, default=2048,
                     help="real: exact only when every block has at most this many entries")
     ap.add_argument("--json", default=None, help="real: write the collected results here")
+    ap.add_argument("--points", default=None,
+                    help="real: checkpoint steps to analyse, a subset of 0,100,300 [all]")
     ap.add_argument("--only", default=None, help="real: run only configs whose label contains this")
     ap.add_argument("--print-commands", action="store_true",
                     help="real: print the hessblock commands and the cost estimate, run nothing")
