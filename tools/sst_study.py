@@ -92,12 +92,12 @@ def one(a, key, extra):
             if run.get("loss") else None}
 
 
-def ms(v):
+def ms(v, nd=4):
     v = [x for x in v if x is not None and math.isfinite(x)]
     if not v:
         return "n/a"
     sd = statistics.stdev(v) if len(v) > 1 else 0.0
-    return f"{statistics.mean(v):.4f} ± {sd:.4f}"
+    return f"{statistics.mean(v):.{nd}f} ± {sd:.{nd}f}"
 
 
 def tables(rows, scale):
@@ -120,11 +120,12 @@ def tables(rows, scale):
             if any((m, sd) not in A for m in ("adamw", "sst", "lora")):
                 continue
             f, ss, lo = (A[(m, sd)][what] for m in ("adamw", "sst", "lora"))
-            g.append(None if None in (f, ss, lo) or lo == f else (lo - ss) / (lo - f))
-        cells = ", ".join("n/a" if x is None else f"{100 * x:.0f} %" for x in g)
+            # the fraction means something only where full rank beats LoRA (a positive gap)
+            g.append(None if None in (f, ss, lo) or not lo > f else (lo - ss) / (lo - f))
+        cells = ", ".join("n/a (LoRA ≤ full)" if x is None else f"{100 * x:.0f} %" for x in g)
         print(f"\ngap closed by SST, {what.replace('_', ' ')} "
               f"((LoRA − SST)/(LoRA − full)) per seed: {cells}; mean "
-              f"{ms([100 * x for x in g if x is not None])} %")
+              f"{ms([100 * x for x in g if x is not None], 0)} % (over the seeds with a gap)")
     B = {(r["key"][1], r["key"][2], r["key"][3]): r for r in rows if r["key"][0] == "B"}
     print(f"\nB. AdamW, parameters f32 / bf16 (round-to-nearest), "
           f"weight decay 0 vs 0.1, {s['steps']} steps:\n")
