@@ -106,12 +106,14 @@ def chain(a, cfg):
     steps = tuple(s for s in STEPS if s in a.points)
     ck = {s: os.path.join(d, f"c{s}.ckpt") for s in STEPS}
     trains = {}
-    if not os.path.exists(ck[0]):
+    if a.collect:  # tabulate the points already computed, run nothing
+        steps = tuple(s for s in steps if os.path.exists(f"{d}/s{s}/js_real.json"))
+    elif not os.path.exists(ck[0]):
         run(base + ["--steps", "1", "--lr", "0", "--checkpoint", ck[0], "--out", f"{d}/t0",
                     "--quiet"], log)
     prev = 0
     for s in STEPS[1:]:
-        if s > max(steps):
+        if a.collect or s > max(steps):
             break
         if not os.path.exists(ck[s]):
             if prev == 0:
@@ -155,6 +157,18 @@ def chain(a, cfg):
                    "valid_loss": tr.get("valid_loss_end"),
                    "held_out_loss": tr.get("held_out_loss"),
                    "held_out_accuracy": tr.get("held_out_accuracy")})
+        s256 = f"{d}/s{s}-symlog256/spectrum.json"
+        if os.path.exists(s256):  # the CLI's own symlog convention (256 Lanczos steps)
+            with open(s256) as f:
+                j = json.load(f)["spectrum"]
+            pt["symlog256"] = {
+                f"symlog/{b}/{n}": {"value": j.get(f"js0{sel}{nn}"),
+                                    "stderr": j.get(f"js0{sel}{nn}_stderr")}
+                for b, sel in (("all", ""), ("weights", "_selected"))
+                for n, nn in (("unscaled", ""), ("scaled", "_normalized"))}
+            pt["symlog256"]["command"] = (f"hessblock spectrum --checkpoint c{s}.ckpt --model "
+                                          f"{model} --data {data} --threads 1 --seed 0 --probes 4"
+                                          " --js-grid symlog --js-blocks weights")
         rows.append(pt)
     return rows
 
@@ -311,6 +325,16 @@ def print_tables(rows):
                     if r.get("exact"):
                         c += f" (exact {fmt(r['exact'][k])})"
                     cells.append(c)
+            print(f"| {r['config']} | {r['step']} | " + " | ".join(cells) + " |")
+    s256 = [r for r in rows if r.get("symlog256")]
+    if s256:
+        print("\n### symlog grid at the CLI's own 256 Lanczos steps (`--js-grid symlog`)\n")
+        print("| config | step | all | all, scaled | weights | weights, scaled |")
+        print("|---|---|---|---|---|---|")
+        for r in s256:
+            cells = [fmt(r["symlog256"][conv_key("symlog", b, n)]["value"],
+                         r["symlog256"][conv_key("symlog", b, n)]["stderr"])
+                     for b in ("all", "weights") for n in (False, True)]
             print(f"| {r['config']} | {r['step']} | " + " | ".join(cells) + " |")
     print("\n| config | step | parameters | blocks | train loss | valid/held-out loss | "
           "spectrum s |")

@@ -130,6 +130,8 @@ def main():
     ap.add_argument("--points", default=None,
                     help="real: checkpoint steps to analyse, a subset of 0,100,300 [all]")
     ap.add_argument("--only", default=None, help="real: run only configs whose label contains this")
+    ap.add_argument("--collect", action="store_true",
+                    help="real: tabulate the points already in --out, run nothing")
     ap.add_argument("--print-commands", action="store_true",
                     help="real: print the hessblock commands and the cost estimate, run nothing")
     ap.add_argument("--point", nargs=4, metavar=("CKPT", "SPECDIR", "DATA", "EXACT"),
