@@ -80,7 +80,13 @@ def one(a, key, extra):
     with open(f"{d}/train.json") as f:
         j = json.load(f)
     run = j["run"]
+    # stability: the largest rise of the training loss from one step to the next, and the
+    # number of steps whose loss rose by more than 1 % (loss spikes)
+    curve = [x for x in (run.get("loss") or []) if x is not None]
+    rises = [b - a for a, b in zip(curve, curve[1:])]
     return {"key": list(key), "command": " ".join(cmd[1:]),
+            "max_rise": max(rises) if rises else None,
+            "spikes": sum(r > 0.01 * abs(a) for r, a in zip(rises, curve)),
             "train_loss": run.get("final_loss"), "valid_loss": j.get("valid_loss_end"),
             "valid_loss_start": j.get("valid_loss_start"), "diverged": run.get("diverged"),
             "seconds": run.get("seconds"), "param_norm_initial": run.get("param_norm_initial"),
@@ -129,8 +135,9 @@ def tables(rows, scale):
     B = {(r["key"][1], r["key"][2], r["key"][3]): r for r in rows if r["key"][0] == "B"}
     print(f"\nB. AdamW, parameters f32 / bf16 (round-to-nearest), "
           f"weight decay 0 vs 0.1, {s['steps']} steps:\n")
-    print("| parameters | wd | training loss | validation loss | ‖θ‖ final | diverged (of seeds) |")
-    print("|---|---|---|---|---|---|")
+    print("| parameters | wd | training loss | validation loss | ‖θ‖ final | largest step-to-step "
+          "rise | steps rising > 1 % | diverged (of seeds) |")
+    print("|---|---|---|---|---|---|---|---|")
     for p, _ in PRECISIONS:
         for wd in DECAYS:
             rs = [B[(p, wd, sd)] for sd in SEEDS if (p, wd, sd) in B]
@@ -139,6 +146,7 @@ def tables(rows, scale):
             print(f"| {p} | {wd} | {ms([r['train_loss'] for r in rs])} | "
                   f"{ms([r['valid_loss'] for r in rs])} | "
                   f"{ms([r['param_norm_final'] for r in rs])} | "
+                  f"{ms([r['max_rise'] for r in rs])} | {ms([r['spikes'] for r in rs], 1)} | "
                   f"{sum(bool(r['diverged']) or r['train_loss'] is None for r in rs)}/{len(rs)} |")
 
 
