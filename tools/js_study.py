@@ -3,6 +3,8 @@
 
     python3 tools/js_study.py [--hessblock build/tools/hessblock] [--seeds 6] [--widths 64,128]
                               [--jobs 2] [--out /tmp/js-study]
+    python3 tools/js_study.py --data real --scale small|paper [--jobs 2] [--threads 1]
+                              [--json docs/data/js-study/small.json]     (tools/js_real.py)
 
 For every seed and grid (linear, symlog) it runs
     hessblock analyze --no-train --no-quadratic --js-blocks weights --js-grid G --seed S
@@ -59,15 +61,7 @@ def fmt(x, nd=3):
     return "n/a" if x is None else f"{x:.{nd}f}"
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--hessblock", default="build/tools/hessblock")
-    ap.add_argument("--seeds", type=int, default=6)
-    ap.add_argument("--widths", default="64,128", help="gpt widths for `spectrum` ('' = none)")
-    ap.add_argument("--jobs", type=int, default=2, help="runs in parallel (each uses 1 thread)")
-    ap.add_argument("--out", default="/tmp/js-study")
-    ap.add_argument("--grids", default="linear,symlog", help="JS grids to run (comma-separated)")
-    a = ap.parse_args()
+def main_synthetic(a):
     os.makedirs(a.out, exist_ok=True)
     widths = [int(w) for w in a.widths.split(",") if w]
     global GRIDS
@@ -115,6 +109,45 @@ def main():
                 r = sp[(w, g)]["spectrum"]
                 print(f"| {w} | {r.get('n_params', '—')} | {g} | "
                       + " | ".join(fmt(r.get(k)) for _, k in VARIANTS) + " |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hessblock", default="build/tools/hessblock")
+    ap.add_argument("--data", choices=("synthetic", "real"), default="synthetic",
+                    help="synthetic: the analyze study above; real: text / Fashion-MNIST (js_real)")
+    ap.add_argument("--seeds", type=int, default=None, help="synthetic: 6; real: 1")
+    ap.add_argument("--widths", default="64,128", help="synthetic: gpt widths for `spectrum` ('' = none)")
+    ap.add_argument("--jobs", type=int, default=2, help="runs in parallel (each uses --threads)")
+    ap.add_argument("--out", default=None, help="work directory [/tmp/js-study, /tmp/js-real-SCALE]")
+    ap.add_argument("--grids", default="linear,symlog", help="synthetic: JS grids to run")
+    ap.add_argument("--scale", choices=("small", "paper"), default="small", help="real: sizes")
+    ap.add_argument("--threads", type=int, default=1, help="real: --threads of every run")
+    ap.add_argument("--exact-at", default=None,
+                    help="real: checkpoint steps with exact block eigenvalues (default: all)")
+    ap.add_argument("--exact-max", type=int, default=2048,
+                    help="real: exact only when every block has at most this many entries")
+    ap.add_argument("--json", default=None, help="real: write the collected results here")
+    ap.add_argument("--points", default=None,
+                    help="real: checkpoint steps to analyse, a subset of 0,100,300 [all]")
+    ap.add_argument("--only", default=None, help="real: run only configs whose label contains this")
+    ap.add_argument("--collect", action="store_true",
+                    help="real: tabulate the points already in --out, run nothing")
+    ap.add_argument("--print-commands", action="store_true",
+                    help="real: print the hessblock commands and the cost estimate, run nothing")
+    ap.add_argument("--point", nargs=4, metavar=("CKPT", "SPECDIR", "DATA", "EXACT"),
+                    help=argparse.SUPPRESS)  # internal: one point's JS values (subprocess)
+    a = ap.parse_args()
+    if a.point:
+        import js_real
+        js_real.point_main(a)
+    elif a.data == "real":
+        import js_real
+        js_real.main(a)
+    else:
+        a.seeds = 6 if a.seeds is None else a.seeds
+        a.out = a.out or "/tmp/js-study"
+        main_synthetic(a)
 
 
 if __name__ == "__main__":
