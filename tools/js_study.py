@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Re-runs the JS⁰ study of docs/results.md §1 / §1.1 and prints its tables (markdown).
+"""Re-runs the JS⁰ study of docs/results.md §S1 (synthetic; --data real: the real-data rows) and prints its tables (markdown).
 
     python3 tools/js_study.py [--hessblock build/tools/hessblock] [--seeds 6] [--widths 64,128]
                               [--jobs 2] [--out /tmp/js-study]
