@@ -199,6 +199,24 @@ START_TEST(test_sup_tiles_random) {
 }
 END_TEST
 
+/* Where the last micro-panel of rows or columns is short (1–3 of them, the MRE/NRE fold
+ * of a one-thread sup call), wide or tall products (both variants), every transpose and
+ * layout: the last tile must keep a full unit before the short rest. */
+START_TEST(test_sup_tiles_edges) {
+    hb_context *ctx = hb_test_context(1, 0);
+    static const int64_t shapes[][3] = {{49, 400, 100}, {50, 390, 300}, {51, 200, 64},
+                                        {400, 49, 100}, {390, 50, 300}, {200, 51, 64},
+                                        {73, 73, 260},  {26, 300, 40},  {300, 26, 40}};
+    uint64_t seed = 7001;
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int v = 0; v < 16; v++)
+            check_sup(ctx, v & 1, (v >> 1) & 1, shapes[s][0], shapes[s][1], shapes[s][2],
+                      (v >> 2) % 3, (int)(s + (size_t)v) % 3, (v >> 3) & 1,
+                      sup_scalars[(s + (size_t)v) % 4], sup_scalars[(size_t)v % 4], seed++);
+    hb_context_free(ctx);
+}
+END_TEST
+
 START_TEST(test_split_panels) {
     int pr, pc;
     /* row-major f32 (haswell: MR 6, NR 16): tall products split by rows */
@@ -230,6 +248,7 @@ Suite *hb_suite_gemmsplit(void) {
     tcase_add_test(tc, test_split_matches_one_thread_f64);
     tcase_add_test(tc, test_sup_tiles_gpt_shapes);
     tcase_add_test(tc, test_sup_tiles_random);
+    tcase_add_test(tc, test_sup_tiles_edges);
     suite_add_tcase(s, tc);
     return s;
 }

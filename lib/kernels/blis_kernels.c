@@ -232,13 +232,20 @@ static int sup_stor(const gemm_op *o) {
 }
 
 /* Whether an rp × cp grid of a sup product gives every element the whole's operations:
- * at least one full unit per part (sup_part_start), the whole's variant (sup_block_panel)
+ * at least one full unit per part (sup_part_start), no split dimension over NC, the
+ * whole's variant (sup_block_panel)
  * and the whole's k blocking (sup_kc_code, unless k fits in one block of the smallest KC)
  * in every tile. */
 static bool sup_grid_ok(const gemm_op *o, int64_t al, int rp, int cp) {
     int64_t m = o->m, n = o->n, k = o->k;
     if (rp > m / al || cp > n / al) return false;
     cntx_t *cntx = bli_gks_query_cntx();
+    /* A dimension longer than NC is cut into NC blocks from its start, and the fold of a
+     * short last micro-panel happens in the last block only if that has more than one:
+     * a tile starting elsewhere would block it otherwise (4080 on haswell; no gpt-ref
+     * product is that long in a dimension it splits). */
+    int64_t nc = bli_cntx_get_l3_sup_blksz_def_dt(BLIS_DOUBLE, BLIS_NC, cntx);
+    if ((rp > 1 && m > nc) || (cp > 1 && n > nc)) return false;
     int64_t kc0 = bli_cntx_get_l3_sup_blksz_def_dt(BLIS_DOUBLE, BLIS_KC, cntx);
     bool one_kc = k <= kc0 / 5 / 4 * 4;
     int stor = sup_stor(o);
