@@ -54,8 +54,9 @@ int hb__gemm_strided_on(hb_context *ctx, int threads, hb_dtype dt, bool trans_a,
  * (BLIS's own team and barriers). SPLIT: C cut into a grid of tiles, one single-threaded
  * BLIS call per tile on an OpenMP team (hb__gemm_split_panels says how many; 1: not
  * splittable, then BLIS). AUTO: the library's choice, SPLIT where it measured faster
- * (HB__GEMM_SPLIT_DEFAULT, HB__GEMM_SPLIT_MAX_THREADS). Every way gives the one-thread
- * call's bits. */
+ * (HB__GEMM_SPLIT_DEFAULT, HB__GEMM_SPLIT_MAX_THREADS). An f64 product on BLIS's sup path
+ * never goes to BLIS's team (its bits differ): BLIS runs it on one thread, SPLIT and AUTO
+ * on sup tiles (HB__GEMM_SUP_TILES). Every way gives the one-thread call's bits. */
 typedef enum hb__gemm_way { HB__GEMM_AUTO, HB__GEMM_BLIS, HB__GEMM_SPLIT } hb__gemm_way;
 
 /* Whether AUTO splits threaded products: on 2 threads (measured on 2 cores) and from
