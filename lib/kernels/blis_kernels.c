@@ -232,10 +232,10 @@ static int sup_stor(const gemm_op *o) {
 }
 
 /* Whether an rp × cp grid of a sup product gives every element the whole's operations:
- * at least one full unit per part (sup_part_start), no split dimension over NC, the
- * whole's variant (sup_block_panel)
- * and the whole's k blocking (sup_kc_code, unless k fits in one block of the smallest KC)
- * in every tile. */
+ * at least one full unit per part (sup_part_start), no split dimension over NC, and in
+ * every tile the whole's variant (sup_block_panel) and k blocking (sup_kc_code, unless k
+ * fits in one block of the smallest KC). The variant and KC rules are each needed: the
+ * test fails without either (docs/performance.md, "f64 small products on tiles"). */
 static bool sup_grid_ok(const gemm_op *o, int64_t al, int rp, int cp) {
     int64_t m = o->m, n = o->n, k = o->k;
     if (rp > m / al || cp > n / al) return false;
