@@ -140,31 +140,151 @@ static void split_align(hb_dtype dt, int64_t rs_c, int64_t cs_c, int64_t *al_m, 
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+static int64_t gcd64(int64_t a, int64_t b) {
+    while (b) { int64_t t = a % b; a = b, b = t; }
+    return a;
+}
+static int64_t lcm64(int64_t a, int64_t b) { return a < 1 || b < 1 ? 1 : a / gcd64(a, b) * b; }
+
+/* BLIS's own test for a general-stored matrix (bli_is_gen_stored): neither stride is 1. */
+static bool gen_stored(int64_t rs, int64_t cs) { return rs != 1 && cs != 1 && rs != -1 && cs != -1; }
+
+/* Whether BLIS 0.9 runs this f64 product on its "sup" path, as bli_gemmsup and
+ * bli_gemmsup_ref decide it: one of m, n, k below its threshold, with m and n swapped when
+ * the packed micro-kernel dislikes C's storage (BLIS would transpose the whole problem),
+ * and no operand general-stored (bli_gemmsup_ref sends stor3 "XXX" to the packed path). */
+static bool f64_on_sup(const gemm_op *o) {
+    cntx_t *cntx = bli_gks_query_cntx();
+    int64_t rs_a = o->ta ? o->cs_a : o->rs_a, cs_a = o->ta ? o->rs_a : o->cs_a;
+    int64_t rs_b = o->tb ? o->cs_b : o->rs_b, cs_b = o->tb ? o->rs_b : o->cs_b;
+    if (gen_stored(o->rs_c, o->cs_c) || gen_stored(rs_a, cs_a) || gen_stored(rs_b, cs_b))
+        return false;
+    bool rows = bli_cntx_l3_vir_ukr_prefers_rows_dt(BLIS_DOUBLE, BLIS_GEMM_UKR, cntx);
+    bool cols = bli_cntx_l3_vir_ukr_prefers_cols_dt(BLIS_DOUBLE, BLIS_GEMM_UKR, cntx);
+    bool likes = (o->cs_c == 1 && rows) || (o->rs_c == 1 && cols);
+    return likes ? bli_cntx_l3_sup_thresh_is_met(BLIS_DOUBLE, o->m, o->n, o->k, cntx)
+                 : bli_cntx_l3_sup_thresh_is_met(BLIS_DOUBLE, o->n, o->m, o->k, cntx);
+}
+
+/* Tiles of a sup product are cut at multiples of this, the least common multiple of the
+ * sup and the packed register blocks MR and NR: C's micro-tile grid in the sup variants
+ * (bli_l3_sup_var1n2m.c) starts at C's first row and column with MR rows and NR columns,
+ * or, when bli_gemmsup_int transposes the problem (storage) or takes var1n (shape), with
+ * the roles swapped; bli_gemmsup_int counts micro-panels with the packed MR/NR. A multiple
+ * of all four keeps every element in the same micro-tile position whichever way the tile
+ * goes. */
+static int64_t sup_align(void) {
+    cntx_t *cntx = bli_gks_query_cntx();
+    int64_t a = lcm64(bli_cntx_get_l3_sup_blksz_def_dt(BLIS_DOUBLE, BLIS_MR, cntx),
+                      bli_cntx_get_l3_sup_blksz_def_dt(BLIS_DOUBLE, BLIS_NR, cntx));
+    a = lcm64(a, bli_cntx_get_blksz_def_dt(BLIS_DOUBLE, BLIS_MR, cntx));
+    return lcm64(a, bli_cntx_get_blksz_def_dt(BLIS_DOUBLE, BLIS_NR, cntx));
+}
+
+/* The k blocking (KC) of a one-thread sup call without packing, bli_gemmsup_ref_var2m and
+ * var1n: KC0 for storage rrc/crc, otherwise it shrinks with the size of C in micro-tiles
+ * (KC0, KC0/2, ... ((KC0/5)/4)·4). C is updated once per KC block, so a tile must get the
+ * whole's KC. The same rule under every orientation (m/n, MR/NR swapped) the variants
+ * may apply, as one code. */
+static int64_t sup_kc_code(int64_t m, int64_t n) {
+    cntx_t *cntx = bli_gks_query_cntx();
+    int64_t mr = bli_cntx_get_l3_sup_blksz_def_dt(BLIS_DOUBLE, BLIS_MR, cntx);
+    int64_t nr = bli_cntx_get_l3_sup_blksz_def_dt(BLIS_DOUBLE, BLIS_NR, cntx);
+    int64_t code = 0;
+    for (int o = 0; o < 4; o++) {
+        int64_t x = o & 1 ? n : m, y = o & 1 ? m : n, a = o & 2 ? nr : mr, b = o & 2 ? mr : nr;
+        int64_t c = 5;
+        for (int64_t f = 4; f >= 1; f--)
+            if (x <= f * a && y <= f * b) c = f;
+        code = code * 8 + c;
+    }
+    return code;
+}
+
+/* Tile boundaries of a sup product: dim cut into its full units of `al` dealt out evenly,
+ * the short rest with the last part; p = parts gives dim. The last part always keeps a
+ * full unit before the rest: a one-thread sup call folds a short last micro-panel (up to
+ * MR/NR "max" - def, 3 rows on haswell) into the one before it (the "MRE/NRE"
+ * extension, only when it has more than one), and that fold must happen as in the whole. */
+static int64_t sup_part_start(int64_t dim, int64_t al, int parts, int p) {
+    return p == parts ? dim : dim / al * p / parts * al;
+}
+
+/* bli_gemmsup_int's choice of variant for an m×n C: block-panel (var2m) when C has at
+ * least as many micro-panels of rows as of columns (counted with the packed MR/NR, after
+ * the transposition that storage `stor` may cause), else panel-block (var1n). */
+static bool sup_block_panel(int stor, int64_t m, int64_t n) {
+    cntx_t *cntx = bli_gks_query_cntx();
+    int64_t mr = bli_cntx_get_blksz_def_dt(BLIS_DOUBLE, BLIS_MR, cntx);
+    int64_t nr = bli_cntx_get_blksz_def_dt(BLIS_DOUBLE, BLIS_NR, cntx);
+    bool r_first = stor == BLIS_RRR || stor == BLIS_RRC || stor == BLIS_RCR || stor == BLIS_CRR;
+    bool primary = bli_cntx_l3_sup_ker_prefers_rows_dt(BLIS_DOUBLE, (stor3_t)stor, cntx) ? r_first
+                                                                                         : !r_first;
+    return primary ? m / mr >= n / nr : n / mr >= m / nr;
+}
+
+/* bli_stor3_from_strides for op(A), B, C not general-stored: 4·(C column-stored) +
+ * 2·(A column-stored) + (B column-stored). */
+static int sup_stor(const gemm_op *o) {
+    int64_t rs_a = o->ta ? o->cs_a : o->rs_a, rs_b = o->tb ? o->cs_b : o->rs_b;
+    return 4 * (o->rs_c == 1 || o->rs_c == -1) + 2 * (rs_a == 1 || rs_a == -1) +
+           (rs_b == 1 || rs_b == -1);
+}
+
+/* Whether an rp × cp grid of a sup product gives every element the whole's operations:
+ * at least one full unit per part (sup_part_start), no split dimension over NC, and in
+ * every tile the whole's variant (sup_block_panel) and k blocking (sup_kc_code, unless k
+ * fits in one block of the smallest KC). The variant and KC rules are each needed: the
+ * test fails without either (docs/performance.md, "f64 small products on tiles"). */
+static bool sup_grid_ok(const gemm_op *o, int64_t al, int rp, int cp) {
+    int64_t m = o->m, n = o->n, k = o->k;
+    if (rp > m / al || cp > n / al) return false;
+    cntx_t *cntx = bli_gks_query_cntx();
+    /* A dimension longer than NC is cut into NC blocks from its start, and the fold of a
+     * short last micro-panel happens in the last block only if that has more than one:
+     * a tile starting elsewhere would block it otherwise (4080 on haswell; no gpt-ref
+     * product is that long in a dimension it splits). */
+    int64_t nc = bli_cntx_get_l3_sup_blksz_def_dt(BLIS_DOUBLE, BLIS_NC, cntx);
+    if ((rp > 1 && m > nc) || (cp > 1 && n > nc)) return false;
+    int64_t kc0 = bli_cntx_get_l3_sup_blksz_def_dt(BLIS_DOUBLE, BLIS_KC, cntx);
+    bool one_kc = k <= kc0 / 5 / 4 * 4;
+    int stor = sup_stor(o);
+    bool bp = sup_block_panel(stor, m, n);
+    int64_t whole = sup_kc_code(m, n);
+    for (int r = 0; r < rp; r++)
+        for (int c = 0; c < cp; c++) {
+            int64_t tm = sup_part_start(m, al, rp, r + 1) - sup_part_start(m, al, rp, r);
+            int64_t tn = sup_part_start(n, al, cp, c + 1) - sup_part_start(n, al, cp, c);
+            if (sup_block_panel(stor, tm, tn) != bp) return false;
+            if (!one_kc && sup_kc_code(tm, tn) != whole) return false;
+        }
+    return true;
+}
+
 /* The grid: pr × pc ≤ threads tiles of C, each dimension cut into units of its alignment
  * (the last unit short) dealt out evenly (tile row r of pr has units [r·U/pr, (r+1)·U/pr)).
  * Chosen to minimize the largest tile's cost per unit of k, 2·rows·cols flops plus
  * HB__GEMM_SPLIT_PACK_FLOPS per element of A and B it packs (each tile packs its own rows
  * of A and columns of B: a thin tile repeats the other operand's packing); ties go to
- * fewer tiles, then to fewer tile rows. */
-static int split_grid(hb_dtype dt, int64_t m, int64_t n, int64_t k, int64_t rs_c, int64_t cs_c,
-                      int threads, int *pr_out, int *pc_out) {
+ * fewer tiles, then to fewer tile rows. An f64 product on BLIS's sup path gets sup tiles
+ * instead (sup_align, sup_part_start, sup_grid_ok), each again a one-thread sup call; sup
+ * packs nothing, but the packing term still prefers squarer tiles (A and B rows re-read). */
+static int split_grid(const gemm_op *o, int threads, bool *sup, int *pr_out, int *pc_out) {
+    int64_t m = o->m, n = o->n, k = o->k;
     *pr_out = *pc_out = 1;
+    *sup = o->dt == HB_F64 && f64_on_sup(o);
     if (threads <= 1 || m <= 0 || n <= 0 || k <= 0) return 1;
-    /* f64 may take BLIS's "sup" path, whose kernels (dot-product ones among them) sum
-     * in another order than the packed path's. A tile is smaller than the whole and
-     * could cross the sup thresholds the whole did not: so split only products the
-     * whole of which is on the packed path, and force every tile onto it. (f32 never
-     * takes sup, see blis_gemm.) */
-    if (dt == HB_F64 && bli_cntx_l3_sup_thresh_is_met(BLIS_DOUBLE, m, n, k, bli_gks_query_cntx()))
-        return 1;
     int64_t al_m, al_n;
-    split_align(dt, rs_c, cs_c, &al_m, &al_n);
-    int64_t um = ceil_div(m, al_m), un = ceil_div(n, al_n);
+    if (*sup) al_m = al_n = sup_align();
+    else split_align(o->dt, o->rs_c, o->cs_c, &al_m, &al_n);
+    int64_t um = *sup ? m / al_m : ceil_div(m, al_m), un = *sup ? n / al_n : ceil_div(n, al_n);
     double best = 0;
     int bt = 1;
     for (int pr = 1; pr <= threads && pr <= um; pr++)
         for (int pc = 1; pr * pc <= threads && pc <= un; pc++) {
+            if (*sup && pr * pc > 1 && !sup_grid_ok(o, al_m, pr, pc)) continue;
             double r = (double)(ceil_div(um, pr) * al_m), c = (double)(ceil_div(un, pc) * al_n);
+            if (*sup) r += (double)(m % al_m), c += (double)(n % al_n);
             if (r > (double)m) r = (double)m;
             if (c > (double)n) c = (double)n;
             double cost = 2.0 * r * c + HB__GEMM_SPLIT_PACK_FLOPS * (r + c);
@@ -173,15 +293,27 @@ static int split_grid(hb_dtype dt, int64_t m, int64_t n, int64_t k, int64_t rs_c
                 *pr_out = pr, *pc_out = pc;
             }
         }
+    if (bt == 1) *pr_out = *pc_out = 1;
     return bt;
+}
+
+int hb__gemm_split_tiles(hb_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                         int64_t rs_a, int64_t cs_a, int64_t rs_b, int64_t cs_b, int64_t rs_c,
+                         int64_t cs_c, int threads, int *pr, int *pc, bool *sup) {
+    gemm_op op = {dt, ta, tb, m, n, k, 1.0, NULL, rs_a, cs_a, NULL, rs_b, cs_b, 0.0, NULL, rs_c, cs_c};
+    bool s;
+    int r, c, t = split_grid(&op, threads, &s, &r, &c);
+    if (pr) *pr = r;
+    if (pc) *pc = c;
+    if (sup) *sup = s;
+    return t;
 }
 
 int hb__gemm_split_panels(hb_dtype dt, int64_t m, int64_t n, int64_t k, int64_t rs_c,
                           int64_t cs_c, int threads, int *pr, int *pc) {
-    int r, c, t = split_grid(dt, m, n, k, rs_c, cs_c, threads, &r, &c);
-    if (pr) *pr = r;
-    if (pc) *pc = c;
-    return t;
+    /* A and B as the layers store them: row-major, A m×k (lda k), B k×n (ldb n) */
+    return hb__gemm_split_tiles(dt, false, false, m, n, k, k, 1, n, 1, rs_c, cs_c, threads, pr,
+                                pc, NULL);
 }
 
 /* First row (column) of tile row (column) p of `parts` over dim cut into units of al;
@@ -220,40 +352,54 @@ int hb__gemm_strided_way(hb_context *ctx, int threads, hb__gemm_way way, hb_dtyp
         return HB_OK;
     }
     int t = threads >= 1 ? threads : hb__gemm_threads(ctx, m, n, k);
-    /* An f64 product on BLIS's "sup" path runs on one thread: BLIS 0.9's threaded sup
-     * (packing and kernel choice depend on the team) sums in another order than its
-     * one-thread sup, so gpt-ref's f64 gradient differed in the last bits between 1 and 2
-     * threads (found in session 14; tests/test_repro.c "gpt-ref size"). Every f64 gemm
-     * of gpt-ref is on sup; the packed path (f32, larger f64) keeps its threads. */
-    if (t > 1 && dt == HB_F64 &&
-        bli_cntx_l3_sup_thresh_is_met(BLIS_DOUBLE, m, n, k, bli_gks_query_cntx()))
-        t = 1;
     gemm_op op = {dt, ta, tb, m, n, k, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, rs_c, cs_c};
     int pr = 1, pc = 1;
-    int panels = way == HB__GEMM_BLIS || t <= 1 ? 1 : split_grid(dt, m, n, k, rs_c, cs_c, t, &pr, &pc);
-    if (way == HB__GEMM_AUTO && panels > 1 && !split_wins(t)) panels = 1;
+    bool sup = false;
+    int panels = t <= 1 ? 1 : split_grid(&op, t, &sup, &pr, &pc);
+    /* An f64 product on BLIS's "sup" path never goes to BLIS's team: BLIS 0.9's threaded
+     * sup (its thread grid picks another variant, KC, and no MRE/NRE fold) sums in
+     * another order than its one-thread sup, so gpt-ref's f64 gradient differed in the
+     * last bits between 1 and 2 threads (session 14; tests/test_repro.c "gpt-ref size").
+     * It runs on sup tiles (split_grid), each a one-thread sup call with the whole's
+     * arithmetic for each of its elements (docs/performance.md, "f64 small products on
+     * tiles"), and whole on one thread where no grid is provably the same. */
+    if (sup) {
+        if (way == HB__GEMM_BLIS || (way == HB__GEMM_AUTO && !HB__GEMM_SUP_TILES)) panels = 1;
+        if (panels <= 1) t = 1;
+    } else if (way == HB__GEMM_BLIS || (way == HB__GEMM_AUTO && !split_wins(t))) {
+        panels = 1;
+    }
     if (panels <= 1) {
         blis_gemm(&op, t, false);
         return HB_OK;
     }
     int64_t al_m, al_n;
-    split_align(dt, rs_c, cs_c, &al_m, &al_n);
+    if (sup) al_m = al_n = sup_align();
+    else split_align(dt, rs_c, cs_c, &al_m, &al_n);
     size_t es = hb_dtype_size(dt);
     /* One single-threaded BLIS call per tile, each on its own thread: no BLIS team, no
-     * BLIS barriers. Every tile takes the packed path (the whole product does too, see
-     * split_grid) and starts at a multiple of the register blocks (split_align), so each
-     * element of C gets exactly the arithmetic of the one-thread call. */
+     * BLIS barriers. A product on the packed path has packed tiles (a tile could cross
+     * the sup thresholds: forced packed), each starting at a multiple of the register
+     * blocks (split_align); one on sup has sup tiles (split_grid). Either way each element
+     * of C gets exactly the arithmetic of the one-thread call. */
 #pragma omp parallel for num_threads(panels) schedule(static, 1)
     for (int p = 0; p < panels; p++) {
         gemm_op q = op;
         int r = p / pc, c = p % pc;
-        int64_t i0 = part_start(m, al_m, pr, r), j0 = part_start(n, al_n, pc, c);
-        q.m = part_start(m, al_m, pr, r + 1) - i0;
-        q.n = part_start(n, al_n, pc, c + 1) - j0;
+        int64_t i0, j0;
+        if (sup) {
+            i0 = sup_part_start(m, al_m, pr, r), j0 = sup_part_start(n, al_n, pc, c);
+            q.m = sup_part_start(m, al_m, pr, r + 1) - i0;
+            q.n = sup_part_start(n, al_n, pc, c + 1) - j0;
+        } else {
+            i0 = part_start(m, al_m, pr, r), j0 = part_start(n, al_n, pc, c);
+            q.m = part_start(m, al_m, pr, r + 1) - i0;
+            q.n = part_start(n, al_n, pc, c + 1) - j0;
+        }
         q.A = (const char *)op.A + es * (size_t)(i0 * (ta ? cs_a : rs_a));
         q.B = (const char *)op.B + es * (size_t)(j0 * (tb ? rs_b : cs_b));
         q.C = (char *)op.C + es * (size_t)(i0 * rs_c + j0 * cs_c);
-        blis_gemm(&q, 1, true);
+        blis_gemm(&q, 1, !sup);
     }
     return HB_OK;
 }

@@ -54,8 +54,9 @@ int hb__gemm_strided_on(hb_context *ctx, int threads, hb_dtype dt, bool trans_a,
  * (BLIS's own team and barriers). SPLIT: C cut into a grid of tiles, one single-threaded
  * BLIS call per tile on an OpenMP team (hb__gemm_split_panels says how many; 1: not
  * splittable, then BLIS). AUTO: the library's choice, SPLIT where it measured faster
- * (HB__GEMM_SPLIT_DEFAULT, HB__GEMM_SPLIT_MAX_THREADS). Every way gives the one-thread
- * call's bits. */
+ * (HB__GEMM_SPLIT_DEFAULT, HB__GEMM_SPLIT_MAX_THREADS). An f64 product on BLIS's sup path
+ * never goes to BLIS's team (its bits differ): BLIS runs it on one thread, SPLIT and AUTO
+ * on sup tiles (HB__GEMM_SUP_TILES). Every way gives the one-thread call's bits. */
 typedef enum hb__gemm_way { HB__GEMM_AUTO, HB__GEMM_BLIS, HB__GEMM_SPLIT } hb__gemm_way;
 
 /* Whether AUTO splits threaded products: on 2 threads (measured on 2 cores) and from
@@ -73,13 +74,28 @@ typedef enum hb__gemm_way { HB__GEMM_AUTO, HB__GEMM_BLIS, HB__GEMM_SPLIT } hb__g
 #define HB__GEMM_SPLIT_MIN_MANY 8
 #endif
 
-/* Tiles of an m×n×k product split for `threads` threads (1: no split) with C's strides
- * (rs_c, cs_c): a *pr × *pc grid (either may be NULL), cut at multiples of the running BLIS configuration's
- * register blocks so that each tile has the whole call's micro-tiles; never an f64
- * product BLIS would run on its "sup" path (its order of summation differs from the
- * packed path's, and a tile could cross the thresholds). */
+/* Tiles of an m×n×k product split for `threads` threads (1: no split) with the operands'
+ * strides (rs_*, cs_* as stored; ta/tb as in the gemm): a *pr × *pc grid (either may be
+ * NULL). A product on BLIS's packed path is cut at multiples of the running BLIS
+ * configuration's register blocks so that each tile has the whole call's micro-tiles
+ * (tiles forced onto the packed path); an f64 product BLIS runs on its "sup" path (*sup,
+ * may be NULL) gets sup tiles, each a one-thread sup call proven to give each element the
+ * whole one-thread call's operations, or no split where no grid is (docs/performance.md,
+ * "f64 small products on tiles"). */
+int hb__gemm_split_tiles(hb_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                         int64_t k, int64_t rs_a, int64_t cs_a, int64_t rs_b, int64_t cs_b,
+                         int64_t rs_c, int64_t cs_c, int threads, int *pr, int *pc, bool *sup);
+
+/* hb__gemm_split_tiles with A (m×k) and B (k×n) row-major and unpadded, as most layers
+ * store them. */
 int hb__gemm_split_panels(hb_dtype dt, int64_t m, int64_t n, int64_t k, int64_t rs_c,
                           int64_t cs_c, int threads, int *pr, int *pc);
+
+/* Whether AUTO runs f64 products on BLIS's sup path on sup tiles (else on one thread, as
+ * in session 14; 0 to measure that). */
+#ifndef HB__GEMM_SUP_TILES
+#define HB__GEMM_SUP_TILES 1
+#endif
 
 /* Cost of packing one element of A or B, in flops, in the choice of the grid: a thin tile
  * repeats the packing of the other operand. An estimate (packing is memory-bound; a core
