@@ -8,7 +8,10 @@
  * Under a launcher with more than one rank: the contexts of make_context get the
  * communicator (hb_mpi_attach on MPI_COMM_WORLD, in the same order on every rank: every
  * rank runs the same command), so SLQ runs divide their probe groups over the ranks and
- * every rank holds the single-process spectra. Rank 0 alone prints and writes: the others
+ * every rank holds the single-process spectra. analyze's training and quadratic runs (the
+ * tool's own jobs on contexts of their own) are divided round robin (cli_job_mine) and
+ * their results exchanged on the main thread (cli_share_jobs: two allgathers), so every
+ * rank holds those too. Rank 0 alone prints and writes: the others
  * run with --quiet, stdout to /dev/null and outdir_writes = 0 (not even the output
  * directory is created); their errors still reach stderr, prefixed with their rank by the
  * launcher's output forwarding (Open MPI: --tag-output). */
