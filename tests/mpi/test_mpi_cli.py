@@ -4,7 +4,8 @@
 1. `spectrum --preset tiny`, `analyze --preset tiny --no-train --no-quadratic` and the full
    `analyze --preset tiny` (its training grids and quadratic runs divided over the ranks,
    their results exchanged; once more with 2 threads a rank and the side lane forced, so the
-   runs happen on a side thread and the exchange after its join) on NP ranks write the same
+   runs happen on a side thread and the exchange after its join), and `quadratic` (its runs
+   divided the same way) on NP ranks write the same
    files as one process, byte for byte (JSON: the same numbers once the thread count and
    timings are left out), print the same tables, and a rank other than 0 creates nothing:
    the ranks run in different directories (MPMD: rank 0 in r0/, the others in rX/) and rX/
@@ -141,6 +142,7 @@ same_as_one_process("spectrum", ["spectrum", "--preset", "tiny"])
 same_as_one_process("analyze", ["analyze", "--preset", "tiny", "--no-train", "--no-quadratic"])
 check_trained("analyze_full", same_as_one_process("analyze_full", ["analyze", "--preset", "tiny"],
                                                   rank_args=["--threads", "1"]))
+same_as_one_process("quadratic", ["quadratic"], rank_args=["--threads", "1"])
 check_trained("analyze_side", same_as_one_process("analyze_side", ["analyze", "--preset", "tiny"],
                                                   {"HESSBLOCK_TEST_SIDE_THREADS": "1"}, ["--threads", "2"]))
 
