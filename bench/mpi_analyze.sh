@@ -8,7 +8,8 @@
 #   CONFIGS  "RxT ..." ranks x threads [1x2 2x1]; 16-core host: "1x16 4x4 16x1"
 #   ROUNDS   rounds per configuration, interleaved (config A, B, A, B, ...) [3]
 #   ARGS     the analyze arguments [--models gpt] (a per-block gpt analysis: spectra,
-#            training grid and quadratics; add --no-train --no-quadratic for spectra only)
+#            training grid and quadratics; add --no-train --no-quadratic for spectra only;
+#            ARGS="" for the full default analyze, every model)
 #   MPIRUN   [mpirun --allow-run-as-root --oversubscribe --bind-to none]
 #   WORK     scratch directory [mktemp -d]
 # R = 1 runs the tool without mpirun. Every run passes --threads T explicitly; ranks run
@@ -17,7 +18,7 @@ set -eu
 HB=${1:-build/tools/hessblock}
 CONFIGS=${CONFIGS:-"1x2 2x1"}
 ROUNDS=${ROUNDS:-3}
-ARGS=${ARGS:-"--models gpt"}
+ARGS=${ARGS-"--models gpt"}  # set but empty (ARGS=""): the full default analyze
 MPIRUN=${MPIRUN:-"mpirun --allow-run-as-root --oversubscribe --bind-to none"}
 WORK=${WORK:-$(mktemp -d)}
 echo "host: $(nproc) processors, load: $(cut -d' ' -f1-3 /proc/loadavg); analyze $ARGS"

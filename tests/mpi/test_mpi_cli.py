@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
 """hessblock under mpirun (issue 13.4, 13.5): run by meson as
     test_mpi_cli.py HESSBLOCK MPIRUN NP WORKDIR
-1. `spectrum --preset tiny` and `analyze --preset tiny --no-train --no-quadratic` on NP
-   ranks write the same files as one process, byte for byte (JSON: the same numbers once
-   the thread count and timings are left out), print the same tables, and a rank other
-   than 0 creates nothing: the ranks run in different directories (MPMD: rank 0 in r0/,
-   the others in rX/) and rX/ must stay empty.
+1. `spectrum --preset tiny`, `analyze --preset tiny --no-train --no-quadratic` and the full
+   `analyze --preset tiny` (its training grids and quadratic runs divided over the ranks,
+   their results exchanged; once more with 2 threads a rank and the side lane forced, so the
+   runs happen on a side thread and the exchange after its join), and `quadratic` (its runs
+   divided the same way) on NP ranks write the same
+   files as one process, byte for byte (JSON: the same numbers once the thread count and
+   timings are left out), print the same tables, and a rank other than 0 creates nothing:
+   the ranks run in different directories (MPMD: rank 0 in r0/, the others in rX/) and rX/
+   must stay empty.
 2. Bad input on one rank: rank NP-1 asks for another probe count; every rank fails
    (HB_ESTATE from the status round) and the job ends with a nonzero status, in bounded time.
+   The same for another --train-steps on rank NP-1 (the spectra agree; the exchange of the
+   training runs finds records that do not fit).
 3. A killed rank: kill -9 of rank 1 of a long `spectrum`; the job must end within BOUND s
    (Open MPI's own reaction to a dead process: it terminates the job). The time is printed.
 Exit 0 when all hold."""
@@ -74,7 +80,7 @@ def compare_dirs(a, b, what):
                 fail(f"{what}: {os.path.relpath(pa, a)} differs")
 
 
-def same_as_one_process(name, args):
+def same_as_one_process(name, args, env=None, rank_args=()):
     base = fresh(os.path.join(work, name))
     # the same --out name (it is printed and recorded), in different directories
     one = subprocess.run([hb] + args + ["--out", "res", "--quiet", "--threads", "2"], cwd=fresh(os.path.join(base, "one")),
@@ -84,8 +90,8 @@ def same_as_one_process(name, args):
         return
     r0, rx = fresh(os.path.join(base, "r0")), fresh(os.path.join(base, "rx"))
     t0 = time.time()
-    many = subprocess.run(mpmd(args + ["--out", "res"], r0, rx), capture_output=True,
-                          text=True, timeout=600)
+    many = subprocess.run(mpmd(args + list(rank_args) + ["--out", "res"], r0, rx), capture_output=True,
+                          text=True, timeout=600, env=dict(os.environ, **(env or {})))
     print(f"{name}: {np} ranks {time.time() - t0:.1f} s, exit {many.returncode}")
     if many.returncode != 0:
         fail(f"{name}: {np} ranks failed: {many.stderr[-800:]}")
@@ -95,6 +101,20 @@ def same_as_one_process(name, args):
     compare_dirs(os.path.join(base, "one", "res"), os.path.join(r0, "res"), name)
     if tables(one.stdout) != tables(many.stdout):
         fail(f"{name}: stdout differs:\n{one.stdout}\n---\n{many.stdout}")
+    return os.path.join(r0, "res")
+
+
+def check_trained(name, res):
+    """the comparison is not vacuous: every model trained, both quadratic families ran"""
+    if res is None:
+        return
+    s = json.load(open(os.path.join(res, "summary.json")))
+    rows = s.get("summary", [])
+    if not rows or not all(isinstance(r.get("sgd_loss"), float) and isinstance(r.get("adam_loss"), float)
+                           for r in rows):
+        fail(f"{name}: summary.json lacks the training losses: {rows}")
+    if len(s.get("quadratic", [])) != 2 or not os.path.exists(os.path.join(res, "quadratic.csv")):
+        fail(f"{name}: the quadratic test bed is missing from summary.json or quadratic.csv")
 
 
 def rank_pids(parent, rank):
@@ -120,6 +140,11 @@ def rank_pids(parent, rank):
 
 same_as_one_process("spectrum", ["spectrum", "--preset", "tiny"])
 same_as_one_process("analyze", ["analyze", "--preset", "tiny", "--no-train", "--no-quadratic"])
+check_trained("analyze_full", same_as_one_process("analyze_full", ["analyze", "--preset", "tiny"],
+                                                  rank_args=["--threads", "1"]))
+same_as_one_process("quadratic", ["quadratic"], rank_args=["--threads", "1"])
+check_trained("analyze_side", same_as_one_process("analyze_side", ["analyze", "--preset", "tiny"],
+                                                  {"HESSBLOCK_TEST_SIDE_THREADS": "1"}, ["--threads", "2"]))
 
 # 2. bad input on one rank: another probe count on the last rank
 base = fresh(os.path.join(work, "badrank"))
@@ -135,6 +160,22 @@ if "same call" not in bad.stderr:
     fail(f"bad input on one rank: no 'same call' message: {bad.stderr[-800:]}")
 if took > BOUND:
     fail(f"bad input on one rank: {took:.1f} s > {BOUND} s")
+
+# 2b. another --train-steps on the last rank: the spectra agree, the training exchange must not
+base = fresh(os.path.join(work, "badtrain"))
+cmd = MPI + ["-np", str(np - 1), hb, "analyze", "--preset", "tiny", "--no-quadratic", "--threads", "1", ":",
+             "-np", "1", hb, "analyze", "--preset", "tiny", "--no-quadratic", "--threads", "1",
+             "--train-steps", "7"]
+t0 = time.time()
+bad = subprocess.run(cmd, cwd=base, capture_output=True, text=True, timeout=300)
+took = time.time() - t0
+print(f"another --train-steps on rank {np - 1}: exit {bad.returncode} after {took:.1f} s")
+if bad.returncode == 0:
+    fail("another --train-steps on one rank: the job succeeded")
+if "do not match" not in bad.stderr:
+    fail(f"another --train-steps on one rank: no 'do not match' message: {bad.stderr[-800:]}")
+if took > BOUND:
+    fail(f"another --train-steps on one rank: {took:.1f} s > {BOUND} s")
 
 # 3. kill -9 of rank 1 during a long run
 base = fresh(os.path.join(work, "killed"))

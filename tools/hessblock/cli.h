@@ -134,6 +134,23 @@ int cli_local_ranks(void);
 /* Gives ctx the job's communicator (hb_mpi_attach) when there are several ranks; collective:
  * every rank calls it for the same context in the same order. Returns 0 or -1 after a message. */
 int cli_attach(const char *cmd, hb_context *ctx);
+/* ---- the tool's own jobs divided over the ranks (analyze's training grids and quadratic
+ * runs; issue 13): job i of n runs on rank i mod ranks (round robin: every rank computes
+ * the same assignment, and consecutive learning rates of one grid, which cost alike, land
+ * on different ranks), then cli_share_jobs gives every rank every result. */
+/* 1 when job i is this rank's (always without MPI or with one rank). */
+int cli_job_mine(size_t i);
+/* pack(arg, i, buf): writes job i's record to buf and returns its length; buf NULL: the
+ * length only. unpack(arg, i, buf, len): job i of another rank from its record; HB_OK,
+ * HB_ENOMEM, or anything else for a record that does not fit (another command). */
+typedef size_t (*cli_pack_fn)(void *arg, size_t i, unsigned char *buf);
+typedef int (*cli_unpack_fn)(void *arg, size_t i, const unsigned char *buf, size_t len);
+/* Collective (every rank, same n, the main thread: MPI is FUNNELED): every rank's records
+ * of its own jobs of 0..n-1 to every rank, where unpack receives the others'. A no-op with
+ * one rank. Returns HB_OK, or HB_ENOMEM / HB_EINVAL with a message in why; a failure to
+ * pack on any rank fails the call on every rank (a -1 in the sizes round), so the job ends
+ * through the usual exit 1 (MPI_Abort) without a rank left waiting. */
+int cli_share_jobs(size_t n, cli_pack_fn pack, cli_unpack_fn unpack, void *arg, char *why, size_t nwhy);
 /* MPI_Finalize (MPI_Abort of the whole job after a runtime failure: never a hang);
  * returns status. */
 int cli_mpi_finish(int status);

@@ -458,10 +458,11 @@ done:
 /* ---- quadratic ------------------------------------------------------------------------- */
 static const char *const family_choices[] = {"both", "heterogeneous", "homogeneous", NULL};
 
-/* The quadratic test bed on ctx's threads into q (nq families); rc and the reason in why. */
-static int quadratics_compute(hb_context *ctx, const quad_opts *qo, int which, quad_family *q, size_t *nq,
-                              char *why, size_t nwhy) {
-    *nq = 0;
+/* The quadratic test bed on ctx's threads into q (nq families), in two halves (see
+ * compute_quadratics_start): under mpirun this rank's share of the runs, then on the main
+ * thread the exchange with the other ranks and the combination. rc and the reason in why. */
+static int quadratics_start(hb_context *ctx, const quad_opts *qo, int which, quad_family *q,
+                            quad_batch **batch, char *why, size_t nwhy) {
     int fams[2];
     size_t nf = 0;
     for (int fam = 1; fam <= 2; fam++)
@@ -470,12 +471,24 @@ static int quadratics_compute(hb_context *ctx, const quad_opts *qo, int which, q
                    : which == 1 ? "heterogeneous" : "homogeneous", qo->cond);
     int64_t threads = 1;
     hb_context_get_i64(ctx, HB_CTX_THREADS, &threads);
-    why[0] = 0;
-    int rc = compute_quadratics(ctx, qo, fams, nf, (int)threads, q, why, nwhy);
+    return compute_quadratics_start(ctx, qo, fams, nf, (int)threads, cli_ranks() > 1, q, batch, why, nwhy);
+}
+
+static int quadratics_finish(int which, quad_family *q, size_t *nq, quad_batch *batch, int rc,
+                             char *why, size_t nwhy) {
+    *nq = 0;
+    rc = compute_quadratics_finish(batch, rc, q, why, nwhy);
     if (rc != HB_OK) return rc;
-    *nq = nf;
+    *nq = which == 0 ? 2 : 1;
     progress_clear();
     return HB_OK;
+}
+
+static int quadratics_compute(hb_context *ctx, const quad_opts *qo, int which, quad_family *q, size_t *nq,
+                              char *why, size_t nwhy) {
+    quad_batch *batch = NULL;
+    int rc = quadratics_start(ctx, qo, which, q, &batch, why, nwhy);
+    return quadratics_finish(which, q, nq, batch, rc, why, nwhy);
 }
 
 static int run_quadratics(const char *cmd, hb_context *ctx, const quad_opts *qo, int which,
@@ -1079,7 +1092,8 @@ typedef struct lr_jobs {
     const common_opts *c;
     int64_t steps;
     int job_threads;        /* > 0: each job on a context of its own with these threads */
-    size_t n;
+    size_t n;               /* this rank's jobs: job[idx[0..n-1]] */
+    const size_t *idx;
     lr_job *job;
     const analyze_data *data; /* the training split to train on, the held-out one after */
 } lr_jobs;
@@ -1112,7 +1126,7 @@ static int lr_run(hb_context *ctx, const lr_jobs *J, lr_job *j) {
 
 static void lr_job_fn(void *arg, size_t i) {
     lr_jobs *J = arg;
-    lr_job *j = &J->job[i];
+    lr_job *j = &J->job[J->idx[i]];
     hb_context *ctx = J->ctx;
     int rc = HB_OK;
     if (J->job_threads) {
@@ -1132,7 +1146,7 @@ static void lr_job_fn(void *arg, size_t i) {
 }
 
 /* One learning-rate grid of one model: finals[i] the final loss at lrs[i], best its best
- * finite run (filled by train_grids). */
+ * finite run (filled by train_grids_combine). */
 typedef struct lr_grid {
     const model_opts *mo;
     const char *optimizer;
@@ -1142,39 +1156,133 @@ typedef struct lr_grid {
     train_run best;
 } lr_grid;
 
-/* The ng grids (every model's SGD and Adam: 8 runs a model) as jobs on the --threads
- * (issue 19; a run itself is sequential: step t needs step t − 1, so the longest run is
- * the floor). Each job gets threads / jobs of them for its own products; the results do not
- * depend on that (the library is bit-identical for any thread count, tests/test_repro.c),
- * nor on which job ends first: every grid is combined below in learning-rate order, as the
- * serial loop did. On a failure (not a divergence) the first failing run in order is the one
- * reported (why). */
-static int train_grids(hb_context *ctx, const common_opts *c, const analyze_data *data, int64_t steps,
-                       lr_grid *grid, size_t ng, char *why, size_t nwhy) {
-    size_t total = 0;
-    for (size_t g = 0; g < ng; g++) total += grid[g].n;
-    lr_job *job = calloc(total ? total : 1, sizeof *job);
-    if (!job) return HB_ENOMEM;
-    for (size_t g = 0, k = 0; g < ng; g++)
-        for (size_t i = 0; i < grid[g].n; i++, k++)
-            job[k] = (lr_job){.mo = grid[g].mo, .optimizer = grid[g].optimizer, .lr = grid[g].lrs[i]};
-    int T = c->threads > 1 ? (int)c->threads : 1, nw = (size_t)T < total ? T : (int)total;
-    lr_jobs J = {.ctx = ctx, .c = c, .steps = steps, .n = total, .job = job,
-                 .job_threads = T > 1 ? T / nw : 0, .data = data};
-    jobs_run(total, T, lr_job_fn, &J);
-    int rc = HB_OK;
-    for (size_t g = 0, k = 0; g < ng; g++) {
-        train_run *best = &grid[g].best;
+/* The grids' runs between train_grids_run and train_grids_combine (under mpirun the ranks
+ * exchange them in between, on the main thread). */
+typedef struct lr_pending {
+    lr_grid grid[16];
+    size_t ng, total;
+    int64_t steps;
+    const analyze_data *data;
+    lr_job *job;            /* total, in grid order */
+} lr_pending;
+
+/* Every run of the ng grids (every model's SGD and Adam: 8 runs a model) that is this
+ * rank's (cli_job_mine; all of them in one process) as jobs on the --threads (issue 19; a run
+ * itself is sequential: step t needs step t − 1, so the longest run is the floor). Each job
+ * gets threads / jobs of them for its own products; the results do not depend on that (the
+ * library is bit-identical for any thread count, tests/test_repro.c), nor on which job or
+ * rank ends first: every grid is combined in learning-rate order, as the serial loop did.
+ * Under several ranks every job has a context of its own (the main one carries the
+ * communicator). P->grid[0..ng) set by the caller. HB_ENOMEM or HB_OK (a run's failure is
+ * in its job). */
+static int train_grids_run(hb_context *ctx, const common_opts *c, lr_pending *P) {
+    size_t total = 0, nmine = 0;
+    for (size_t g = 0; g < P->ng; g++) total += P->grid[g].n;
+    P->total = total;
+    P->job = calloc(total ? total : 1, sizeof *P->job);
+    size_t *idx = malloc((total ? total : 1) * sizeof *idx);
+    if (!P->job || !idx) {
+        free(idx);
+        return HB_ENOMEM;
+    }
+    for (size_t g = 0, k = 0; g < P->ng; g++)
+        for (size_t i = 0; i < P->grid[g].n; i++, k++) {
+            P->job[k] = (lr_job){.mo = P->grid[g].mo, .optimizer = P->grid[g].optimizer, .lr = P->grid[g].lrs[i]};
+            if (cli_job_mine(k)) idx[nmine++] = k;
+        }
+    int T = c->threads > 1 ? (int)c->threads : 1, nw = (size_t)T < nmine ? T : (int)nmine;
+    lr_jobs J = {.ctx = ctx, .c = c, .steps = P->steps, .n = nmine, .idx = idx, .job = P->job,
+                 .job_threads = nw > 0 && (T > 1 || cli_ranks() > 1) ? T / nw : 0, .data = P->data};
+    jobs_run(nmine, T, lr_job_fn, &J);
+    free(idx);
+    return HB_OK;
+}
+
+/* ---- a run on the wire (cli_share_jobs): the fixed part, then its loss curve ---- */
+typedef struct lr_record {
+    int64_t rc, steps, nloss, held_out; /* nloss: 0 (no curve) or steps + 1 */
+    double final_loss, seconds, param_norm0, param_norm, held_out_loss, held_out_accuracy;
+    uint64_t state_bytes, elem_bytes;
+    char optimizer[24];
+    char why[512];
+} lr_record;
+
+static size_t lr_pack(void *arg, size_t k, unsigned char *buf) {
+    const lr_job *j = &((lr_pending *)arg)->job[k];
+    size_t nloss = j->run.loss ? (size_t)j->run.steps + 1 : 0;
+    if (buf) {
+        lr_record h;
+        memset(&h, 0, sizeof h);
+        h = (lr_record){.rc = j->rc, .steps = j->run.steps, .nloss = (int64_t)nloss,
+                        .held_out = j->run.held_out != NULL, .final_loss = j->run.final_loss,
+                        .seconds = j->run.seconds, .param_norm0 = j->run.param_norm0,
+                        .param_norm = j->run.param_norm, .held_out_loss = j->run.held_out_loss,
+                        .held_out_accuracy = j->run.held_out_accuracy,
+                        .state_bytes = j->run.state_bytes, .elem_bytes = j->run.elem_bytes};
+        memcpy(h.optimizer, j->run.optimizer, sizeof h.optimizer);
+        memcpy(h.why, j->why, sizeof h.why);
+        memcpy(buf, &h, sizeof h);
+        if (nloss) memcpy(buf + sizeof h, j->run.loss, nloss * sizeof(double));
+    }
+    return sizeof(lr_record) + nloss * sizeof(double);
+}
+
+static int lr_unpack(void *arg, size_t k, const unsigned char *buf, size_t len) {
+    lr_pending *P = arg;
+    lr_job *j = &P->job[k];
+    lr_record h;
+    if (len < sizeof h) return HB_EINVAL;
+    memcpy(&h, buf, sizeof h);
+    if (h.nloss < 0 || len != sizeof h + (size_t)h.nloss * sizeof(double) ||
+        (h.nloss && (h.steps != P->steps || h.nloss != h.steps + 1)))
+        return HB_EINVAL;
+    train_run *r = &j->run;
+    memset(r, 0, sizeof *r);
+    if (h.nloss) {
+        if (!(r->loss = malloc((size_t)h.nloss * sizeof(double)))) return HB_ENOMEM;
+        memcpy(r->loss, buf + sizeof h, (size_t)h.nloss * sizeof(double));
+    }
+    memcpy(r->optimizer, h.optimizer, sizeof r->optimizer);
+    r->optimizer[sizeof r->optimizer - 1] = 0;
+    r->lr = j->lr;
+    r->steps = h.steps;
+    r->final_loss = h.final_loss;
+    r->seconds = h.seconds;
+    r->param_norm0 = h.param_norm0;
+    r->param_norm = h.param_norm;
+    r->held_out = h.held_out ? adata_held_out_name(P->data, j->mo->kind) : NULL;
+    r->held_out_loss = h.held_out_loss;
+    r->held_out_accuracy = h.held_out_accuracy;
+    r->state_bytes = (size_t)h.state_bytes;
+    r->elem_bytes = (size_t)h.elem_bytes;
+    j->rc = (int)h.rc;
+    memcpy(j->why, h.why, sizeof j->why);
+    j->why[sizeof j->why - 1] = 0;
+    return HB_OK;
+}
+
+/* Collective under mpirun (the main thread): the other ranks' runs into P (cli_share_jobs). */
+static int train_grids_share(lr_pending *P, char *why, size_t nwhy) {
+    return cli_share_jobs(P->total, lr_pack, lr_unpack, P, why, nwhy);
+}
+
+/* Every grid in learning-rate order (finals, best); frees P's jobs. On a failure (not a
+ * divergence) the first failing run in order is the one reported (why). */
+static int train_grids_combine(lr_pending *P, int rc, char *why, size_t nwhy) {
+    lr_job *job = P->job;
+    if (!job) return rc; /* never ran (out of memory): the bests stay empty */
+    for (size_t g = 0, k = 0; g < P->ng; g++) {
+        train_run *best = &P->grid[g].best;
         memset(best, 0, sizeof *best);
         best->final_loss = NAN;
-        for (size_t i = 0; i < grid[g].n; i++, k++) {
+        for (size_t i = 0; i < P->grid[g].n; i++, k++) {
             train_run *r = &job[k].run;
             if (rc == HB_OK && job[k].rc != HB_OK && job[k].rc != HB_ENONFINITE) {
                 rc = job[k].rc;
                 snprintf(why, nwhy, "%s", job[k].why);
             }
             if (rc != HB_OK) { train_run_free(r); continue; }
-            grid[g].finals[i] = r->final_loss;
+            P->grid[g].finals[i] = r->final_loss;
             if (isfinite(r->final_loss) && !(r->final_loss >= best->final_loss)) {
                 train_run_free(best);
                 *best = *r;
@@ -1183,11 +1291,12 @@ static int train_grids(hb_context *ctx, const common_opts *c, const analyze_data
             }
         }
         if (!best->loss) { /* every run diverged: keep the grid, report non-finite */
-            snprintf(best->optimizer, sizeof best->optimizer, "%s", grid[g].optimizer);
-            best->steps = steps;
+            snprintf(best->optimizer, sizeof best->optimizer, "%s", P->grid[g].optimizer);
+            best->steps = P->steps;
         }
     }
     free(job);
+    P->job = NULL;
     return rc;
 }
 
@@ -1426,10 +1535,15 @@ static int analyze_spectra(hb_context *ctx, const analyze_opts *A, analyze_resul
 
 /* SGD and Adam over their learning-rate grids on fresh copies of every model (built from
  * mo[i]): all runs of all models as one set of jobs on c->threads (the longest gpt run is
- * the floor, not the sum of every model's longest). Returns the rc, the reason in why. */
-static int training_compute(hb_context *ctx, const common_opts *c, const analyze_opts *A,
-                            analyze_results *R, const model_opts *mo, char *why, size_t nwhy) {
-    lr_grid grid[16];
+ * the floor, not the sum of every model's longest); under mpirun this rank's share of them
+ * (training_finish brings the others'). P receives the pending runs. Returns the rc, the
+ * reason in why. */
+static int training_start(hb_context *ctx, const common_opts *c, const analyze_opts *A,
+                          analyze_results *R, const model_opts *mo, lr_pending *P, char *why, size_t nwhy) {
+    memset(P, 0, sizeof *P);
+    P->steps = A->train_steps;
+    P->data = A->data;
+    P->ng = 2 * (size_t)A->nm;
     for (int i = 0; i < A->nm; i++) {
         train_cmp *t = &R->train[R->ntrain++];
         snprintf(t->model, sizeof t->model, "%s", model_kind_name(A->mkinds[i]));
@@ -1445,19 +1559,28 @@ static int training_compute(hb_context *ctx, const common_opts *c, const analyze
         }
         memcpy(t->sgd_lrs, sgd_lrs, sizeof sgd_lrs);
         memcpy(t->adam_lrs, adam_lrs, sizeof adam_lrs);
-        grid[2 * i] = (lr_grid){.mo = &mo[i], .optimizer = "sgd", .lrs = sgd_lrs, .n = N_SGD,
-                                .finals = t->sgd_final};
-        grid[2 * i + 1] = (lr_grid){.mo = &mo[i], .optimizer = "adam", .lrs = adam_lrs, .n = N_ADAM,
-                                    .finals = t->adam_final};
+        P->grid[2 * i] = (lr_grid){.mo = &mo[i], .optimizer = "sgd", .lrs = sgd_lrs, .n = N_SGD,
+                                   .finals = t->sgd_final};
+        P->grid[2 * i + 1] = (lr_grid){.mo = &mo[i], .optimizer = "adam", .lrs = adam_lrs, .n = N_ADAM,
+                                       .finals = t->adam_final};
     }
     progress_stage("training: SGD (momentum 0.9), %d learning rates, and Adam, %d, x %lld steps, %d "
                    "model%s", (int)N_SGD, (int)N_ADAM, (long long)A->train_steps, A->nm, A->nm > 1 ? "s" : "");
     why[0] = 0;
-    int rc = train_grids(ctx, c, A->data, A->train_steps, grid, 2 * (size_t)A->nm, why, nwhy);
-    for (int i = 0; i < A->nm; i++) {
-        train_cmp *t = &R->train[i];
-        t->sgd = grid[2 * i].best;
-        t->adam = grid[2 * i + 1].best;
+    int rc = train_grids_run(ctx, c, P);
+    if (rc != HB_OK) snprintf(why, nwhy, "out of memory");
+    return rc;
+}
+
+/* On the main thread after training_start (rc its status): the other ranks' runs
+ * (collective under mpirun), then every grid combined into R->train. */
+static int training_finish(analyze_results *R, lr_pending *P, int rc, char *why, size_t nwhy) {
+    if (rc == HB_OK && P->job) rc = train_grids_share(P, why, nwhy);
+    rc = train_grids_combine(P, rc, why, nwhy);
+    for (size_t g = 0; g + 1 < P->ng; g += 2) {
+        train_cmp *t = &R->train[g / 2];
+        t->sgd = P->grid[g].best;
+        t->adam = P->grid[g + 1].best;
         t->gap = t->sgd.final_loss - t->adam.final_loss;
     }
     return rc;
@@ -1465,7 +1588,9 @@ static int training_compute(hb_context *ctx, const common_opts *c, const analyze
 
 static int analyze_training(hb_context *ctx, const analyze_opts *A, analyze_results *R) {
     char why[512] = "";
-    int rc = training_compute(ctx, &A->c, A, R, R->mo, why, sizeof why);
+    lr_pending P;
+    int rc = training_start(ctx, &A->c, A, R, R->mo, &P, why, sizeof why);
+    rc = training_finish(R, &P, rc, why, sizeof why);
     return rc == HB_OK ? EXIT_OK : report_failure_text("analyze", rc, "SGD and Adam training", why);
 }
 
@@ -1721,6 +1846,13 @@ typedef struct side_lane {
     int rc;                /* the first failure, in the serial order */
     const char *what;
     char why[512];
+    /* the runs of this rank (all in one process), combined on the main thread after the
+     * join: under mpirun the exchange with the other ranks is collective, and MPI is the
+     * main thread's alone (FUNNELED) */
+    lr_pending train;
+    int train_started, train_rc, quad_started, quad_rc;
+    quad_batch *quad;
+    char qwhy[512];
 } side_lane;
 
 static void *side_main(void *arg) {
@@ -1735,20 +1867,50 @@ static void *side_main(void *arg) {
     progress_cancel_only(ctx);
     L->what = A->no_train ? "the quadratic test bed" : "SGD and Adam training";
     if (rc != HB_OK) snprintf(L->why, sizeof L->why, "cannot create a context");
+    L->rc = rc;
     double t = now_seconds();
-    if (rc == HB_OK && !A->no_train)
-        rc = training_compute(ctx, &L->c, A, R, L->mo, L->why, sizeof L->why);
+    if (rc == HB_OK && !A->no_train) {
+        L->train_started = 1;
+        rc = L->train_rc = training_start(ctx, &L->c, A, R, L->mo, &L->train, L->why, sizeof L->why);
+    }
+    /* a run of this rank that failed fails the training on every rank after the exchange,
+     * and the serial order never reaches the quadratics then */
+    for (size_t k = 0; rc == HB_OK && L->train.job && k < L->train.total; k++)
+        if (L->train.job[k].rc != HB_OK && L->train.job[k].rc != HB_ENONFINITE) rc = L->train.job[k].rc;
     R->t_training = now_seconds() - t;
     t = now_seconds();
     if (rc == HB_OK && !A->no_quad) {
-        L->what = "the quadratic test bed";
         hb_context_set_i64(ctx, HB_CTX_SEED, A->c.seed);
-        rc = quadratics_compute(ctx, &A->qo, 0, R->quad, &R->nquad, L->why, sizeof L->why);
+        L->quad_started = 1;
+        L->quad_rc = quadratics_start(ctx, &A->qo, 0, R->quad, &L->quad, L->qwhy, sizeof L->qwhy);
     }
     R->t_quadratics = now_seconds() - t;
-    L->rc = rc;
     hb_context_free(ctx);
     return NULL;
+}
+
+/* After the join, on the main thread (status: the spectra's): the side's runs exchanged
+ * with the other ranks under mpirun and combined, in the serial order; after a failure only
+ * freed. Returns the exit status. */
+static int side_finish(side_lane *L, analyze_results *R, int status) {
+    if (status == EXIT_OK && L->rc != HB_OK) status = report_failure_text("analyze", L->rc, L->what, L->why);
+    int skip = status != EXIT_OK ? HB_ECANCELED : HB_OK;
+    if (L->train_started) {
+        double t = now_seconds();
+        int rc = training_finish(R, &L->train, skip ? skip : L->train_rc, L->why, sizeof L->why);
+        R->t_training += now_seconds() - t;
+        if (status == EXIT_OK && rc != HB_OK)
+            status = report_failure_text("analyze", rc, "SGD and Adam training", L->why);
+    }
+    if (L->quad_started) {
+        double t = now_seconds();
+        int rc = quadratics_finish(0, R->quad, &R->nquad, L->quad, status != EXIT_OK ? HB_ECANCELED : L->quad_rc,
+                                   L->qwhy, sizeof L->qwhy);
+        R->t_quadratics += now_seconds() - t;
+        if (status == EXIT_OK && rc != HB_OK)
+            status = report_failure_text("analyze", rc, "the quadratic test bed", L->qwhy);
+    }
+    return status;
 }
 
 /* The stages side by side; side = the side's threads. Returns the exit status, or -1 when
@@ -1777,7 +1939,7 @@ static int analyze_overlapped(hb_context *ctx, const analyze_opts *A, analyze_re
     if (status != EXIT_OK) progress_stop_side(); /* reported; the serial run stopped here */
     pthread_join(tid, NULL);
     hb_context_set_i64(ctx, HB_CTX_THREADS, A->c.threads);
-    if (status == EXIT_OK && L->rc != HB_OK) status = report_failure_text("analyze", L->rc, L->what, L->why);
+    status = side_finish(L, R, status);
     free(L);
     if (status == EXIT_OK) status = analyze_training_files(A, R);
     if (status == EXIT_OK) status = analyze_quadratic_files(A, R);
@@ -1829,11 +1991,11 @@ int cmd_analyze(int argc, char **argv, int first) {
     progress_catch_signals();
     analyze_defaults(&A);
     if ((rc = analyze_parse_models(&A)) != 0) return rc;
-    /* Under mpirun (mpi_cli.c) only the spectra are divided over the ranks (collective SLQ
-     * calls on the main context). The training grids and the quadratic test bed use
-     * contexts of their own and only rank 0 reports them: the other ranks skip them rather
-     * than compute results nobody reads (docs/scale-out.md, "The command-line tool"). */
-    if (cli_rank() != 0) A.no_train = A.no_quad = 1;
+    /* Under mpirun (mpi_cli.c) the spectra are divided over the ranks (collective SLQ calls
+     * on the main context), and so are the runs of the training grids and of the quadratic
+     * test bed (cli_job_mine; their results travel to every rank through cli_share_jobs, on
+     * the main thread, after the runs): every rank holds every result, rank 0 reports
+     * (docs/scale-out.md, "The command-line tool"). */
     const char *missing = NULL;
     if (!A.no_spectra && (missing = compute_missing_spectrum())) {}
     else if (!A.no_train && (missing = compute_missing_train())) {}

@@ -1301,11 +1301,12 @@ typedef struct quad_jobs {
     const double *l0, *lstar;
     quad_family *out;
     quad_job *job;
+    const size_t *idx;  /* the jobs to run here: job[idx[i]] */
 } quad_jobs;
 
 static void quad_job_fn(void *arg, size_t i) {
     quad_jobs *Q = arg;
-    quad_job *q = &Q->job[i];
+    quad_job *q = &Q->job[Q->idx[i]];
     hb_context *ctx = NULL;
     hb_model *m = NULL;
     int rc = hb_context_create(&ctx);
@@ -1337,14 +1338,59 @@ static void quad_job_fn(void *arg, size_t i) {
 }
 #endif
 
-int compute_quadratics(hb_context *ctx, const quad_opts *qo, const int *fam, size_t nf, int threads,
-                       quad_family *out, char *why, size_t nwhy) {
+#if HAVE_OPTIM
+struct quad_batch {
+    size_t nf, total;
+    quad_job *job;
+};
+
+/* ---- a run on the wire (cli_share_jobs): the fixed part, then its curve ---- */
+typedef struct quad_record {
+    int64_t iters, rc;
+    uint64_t nc;
+    char why[512];
+} quad_record;
+
+static size_t quad_pack(void *arg, size_t i, unsigned char *buf) {
+    const quad_job *q = &((quad_batch *)arg)->job[i];
+    size_t nc = q->curve ? q->nc : 0;
+    if (buf) {
+        quad_record h = {.iters = q->iters, .rc = q->rc, .nc = nc};
+        memcpy(h.why, q->why, sizeof h.why);
+        memcpy(buf, &h, sizeof h);
+        if (nc) memcpy(buf + sizeof h, q->curve, nc * sizeof(double));
+    }
+    return sizeof(quad_record) + nc * sizeof(double);
+}
+
+static int quad_unpack(void *arg, size_t i, const unsigned char *buf, size_t len) {
+    quad_job *q = &((quad_batch *)arg)->job[i];
+    quad_record h;
+    if (len < sizeof h) return HB_EINVAL;
+    memcpy(&h, buf, sizeof h);
+    if (h.nc > (len - sizeof h) / sizeof(double) || len != sizeof h + h.nc * sizeof(double)) return HB_EINVAL;
+    q->iters = h.iters;
+    q->rc = (int)h.rc;
+    q->nc = (size_t)h.nc;
+    memcpy(q->why, h.why, sizeof q->why);
+    q->why[sizeof q->why - 1] = 0;
+    free(q->curve);
+    q->curve = malloc((q->nc ? q->nc : 1) * sizeof(double));
+    if (!q->curve) return HB_ENOMEM;
+    if (q->nc) memcpy(q->curve, buf + sizeof h, q->nc * sizeof(double));
+    return HB_OK;
+}
+#endif
+
+int compute_quadratics_start(hb_context *ctx, const quad_opts *qo, const int *fam, size_t nf, int threads,
+                             int divide, quad_family *out, quad_batch **batch, char *why, size_t nwhy) {
     why[0] = 0;
+    *batch = NULL;
     for (size_t f = 0; f < nf; f++) memset(&out[f], 0, sizeof out[f]);
     /* every running job holds a curve of max_iters + 1 until its run ends: with a huge
      * --quad-max-iters, the serial loop (one curve) instead of threads × that */
     if ((double)(qo->max_iters + 1) * sizeof(double) * (double)threads > (double)(1u << 30)) threads = 1;
-    if (threads <= 1) {
+    if (threads <= 1 && !divide) {
         for (size_t f = 0; f < nf; f++) {
             int rc = compute_quadratic(ctx, qo, fam[f], &out[f]);
             if (rc) {
@@ -1356,6 +1402,7 @@ int compute_quadratics(hb_context *ctx, const quad_opts *qo, const int *fam, siz
         return HB_OK;
     }
 #if !HAVE_OPTIM
+    (void)divide;
     return CMP_UNAVAILABLE;
 #else
     /* each family's model on ctx in order (its streams as in the serial loop), for the ends
@@ -1373,30 +1420,67 @@ int compute_quadratics(hb_context *ctx, const quad_opts *qo, const int *fam, siz
         for (int j = 0; j < 3; j++) total += quad_nlr(j);
     }
     if (rc) snprintf(why, nwhy, "%s", hb_context_last_error(ctx));
+    quad_batch *b = rc ? NULL : calloc(1, sizeof *b);
     quad_job *job = rc ? NULL : calloc(total, sizeof *job);
-    if (!rc && !job) rc = HB_ENOMEM;
+    size_t *idx = rc ? NULL : malloc(total * sizeof *idx);
+    if (!rc && (!b || !job || !idx)) {
+        rc = HB_ENOMEM;
+        snprintf(why, nwhy, "out of memory");
+    }
     if (!rc) {
-        size_t i = 0;
+        size_t i = 0, nmine = 0;
         for (size_t f = 0; f < nf; f++)
             for (int j = 0; j < 3; j++)
-                for (size_t k = 0; k < quad_nlr(j); k++) job[i++] = (quad_job){.f = f, .j = j, .k = k};
-        quad_jobs Q = {.qo = qo, .fam = fam, .seed = seed, .l0 = l0, .lstar = lstar, .out = out, .job = job};
-        jobs_run(total, threads, quad_job_fn, &Q);
-        /* in the serial order: the same bests, the first failure reported */
-        double best_final = INFINITY;
-        for (size_t i2 = 0; i2 < total && !rc; i2++) {
-            quad_job *q = &job[i2];
-            quad_method *mm = &out[q->f].m[q->j];
-            if (q->k == 0) best_final = INFINITY;
-            mm->iters[q->k] = q->iters;
-            if ((rc = q->rc) != HB_OK) snprintf(why, nwhy, "%s", q->why);
-            else rc = quad_take(mm, q->k, q->curve, q->nc, &best_final);
-        }
-        for (size_t i2 = 0; i2 < total; i2++) free(job[i2].curve);
-    }
-    free(job);
-    if (rc)
+                for (size_t k = 0; k < quad_nlr(j); k++, i++) {
+                    job[i] = (quad_job){.f = f, .j = j, .k = k};
+                    if (!divide || cli_job_mine(i)) idx[nmine++] = i;
+                }
+        quad_jobs Q = {.qo = qo, .fam = fam, .seed = seed, .l0 = l0, .lstar = lstar, .out = out,
+                       .job = job, .idx = idx};
+        jobs_run(nmine, threads, quad_job_fn, &Q);
+        *b = (quad_batch){.nf = nf, .total = total, .job = job};
+        *batch = b;
+    } else {
+        free(b);
+        free(job);
         for (size_t f = 0; f < nf; f++) quad_family_free(&out[f]);
+    }
+    free(idx);
     return rc;
 #endif
+}
+
+int compute_quadratics_finish(quad_batch *b, int rc, quad_family *out, char *why, size_t nwhy) {
+#if !HAVE_OPTIM
+    (void)out, (void)why, (void)nwhy;
+    free(b);
+    return rc;
+#else
+    if (!b) return rc;
+    quad_job *job = b->job;
+    if (rc == HB_OK) rc = cli_share_jobs(b->total, quad_pack, quad_unpack, b, why, nwhy);
+    /* in the serial order: the same bests, the first failure reported */
+    double best_final = INFINITY;
+    for (size_t i2 = 0; i2 < b->total && !rc; i2++) {
+        quad_job *q = &job[i2];
+        quad_method *mm = &out[q->f].m[q->j];
+        if (q->k == 0) best_final = INFINITY;
+        mm->iters[q->k] = q->iters;
+        if ((rc = q->rc) != HB_OK) snprintf(why, nwhy, "%s", q->why);
+        else rc = quad_take(mm, q->k, q->curve, q->nc, &best_final);
+    }
+    for (size_t i2 = 0; i2 < b->total; i2++) free(job[i2].curve);
+    if (rc)
+        for (size_t f = 0; f < b->nf; f++) quad_family_free(&out[f]);
+    free(job);
+    free(b);
+    return rc;
+#endif
+}
+
+int compute_quadratics(hb_context *ctx, const quad_opts *qo, const int *fam, size_t nf, int threads,
+                       quad_family *out, char *why, size_t nwhy) {
+    quad_batch *b = NULL;
+    int rc = compute_quadratics_start(ctx, qo, fam, nf, threads, 0, out, &b, why, nwhy);
+    return compute_quadratics_finish(b, rc, out, why, nwhy);
 }

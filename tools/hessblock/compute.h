@@ -100,6 +100,18 @@ int compute_quadratic(hb_context *ctx, const quad_opts *qo, int family, quad_fam
 int compute_quadratics(hb_context *ctx, const quad_opts *qo, const int *fam, size_t nf, int threads,
                        quad_family *out, char *why, size_t nwhy);
 
+/* The same in two halves, for analyze under mpirun (issue 13): _start computes on the
+ * calling thread; with divide (several ranks) it runs only this rank's share of the runs
+ * (cli_job_mine), always as jobs, and leaves them in *batch. _finish, on the main thread
+ * (collective when divided: cli_share_jobs), brings the other ranks' runs and combines
+ * every run in the serial order into out; rc is _start's status (a failure: no exchange,
+ * the caller exits 1 and MPI_Abort ends the other ranks). Both free what they leave
+ * on failure; _finish frees the batch. */
+typedef struct quad_batch quad_batch;
+int compute_quadratics_start(hb_context *ctx, const quad_opts *qo, const int *fam, size_t nf, int threads,
+                             int divide, quad_family *out, quad_batch **batch, char *why, size_t nwhy);
+int compute_quadratics_finish(quad_batch *batch, int rc, quad_family *out, char *why, size_t nwhy);
+
 const char *model_kind_name(int kind);
 /* Grid points of the density grid of figures and CSV for a requested count (at least 2
  * per σ), and of every JS value (the library's default; 0 without SLQ). Issue 12.6: the
