@@ -1336,6 +1336,13 @@ if check(train_json(txt + ["--tiny", "--batches", "3", "--steps", "2", "--checkp
         if check(p.returncode == 0, f"spectrum text checkpoint {extra}: {p.returncode} {p.stderr!r}"):
             s = strict_json(p.stdout, "spectrum text checkpoint")["spectrum"]
             check(s["sizes"]["batches"] == 3 and s["sizes"]["samples"] == 12, f"spectrum text ckpt sizes {s['sizes']}")
+    # --minibatch: the training windows' count, not that of the evaluation set set last
+    ck_mb = os.path.join(d, "mb.ck")
+    if train_json(txt + ["--tiny", "--batches", "2", "--steps", "2", "--minibatch", "--eval-batches", "5",
+                         "--checkpoint", ck_mb], "minibatch ckpt"):
+        p = run(["spectrum", "--checkpoint", ck_mb, "--probes", "2", "--steps", "8", "--json", "--quiet"] + txt)
+        check(p.returncode == 0 and strict_json(p.stdout, "mb ckpt")["spectrum"]["sizes"]["batches"] == 2,
+              f"--minibatch checkpoint records --batches: {p.returncode} {p.stderr!r}")
 # 2. spectrum takes the model kind from the checkpoint when the data needs mlp or cnn
 if check(train_json(["--model", "mlp"] + img + ["--width", "8", "--batch", "8", "--batches", "2", "--steps", "2",
                      "--checkpoint", ck_img], "fashion-mnist ckpt"), "train --data fashion-mnist --checkpoint"):

@@ -1064,6 +1064,11 @@ int compute_train(hb_context *ctx, hb_model *inner, const train_opts *to, train_
         if (!rc && to->evaluate && to->eval_every && (s + 1) % to->eval_every == 0 && s + 1 < to->steps)
             rc = to->evaluate(to->data_user, m, s + 1);
     }
+    /* saved before the final evaluation, which sets a --minibatch run's evaluation set: the
+     * model section then records the training windows' micro-batch count (--batches), as
+     * the --checkpoint-every files do (the parameters and state are the same either way) */
+    if (!rc && to->checkpoint && (rc = hb_checkpoint_save(to->checkpoint, p, o)) != HB_OK)
+        out->failed_file = to->checkpoint;
     if (!rc && !diverged && to->step_data) rc = to->step_data(to->data_user, m, -1);
     if (!rc && !diverged) {
         double loss = NAN;
@@ -1073,8 +1078,6 @@ int compute_train(hb_context *ctx, hb_model *inner, const train_opts *to, train_
         out->final_loss = diverged ? NAN : loss;
     }
     if (!rc && !diverged && to->evaluate) rc = to->evaluate(to->data_user, m, to->steps);
-    if (!rc && to->checkpoint && (rc = hb_checkpoint_save(to->checkpoint, p, o)) != HB_OK)
-        out->failed_file = to->checkpoint;
     if (o) {
         int rc2 = hb_optimizer_state_bytes(o, &out->state_bytes);
         if (!rc) rc = rc2;
