@@ -1353,6 +1353,10 @@ if check(train_json(["--model", "mlp"] + img + ["--width", "8", "--batch", "8", 
               f"spectrum img ckpt: {s['model']} {s['sizes']}")
     j = train_json(["--resume", ck_img, "--steps", "1"] + img, "resume fashion-mnist")
     check(j and j["sizes"]["batches"] == 2, f"resume fashion-mnist: {j and j['sizes']}")
+    # the source is not in the record: without --data the run is on synthetic data, said once
+    p = run(["spectrum", "--checkpoint", ck_img, "--probes", "2", "--steps", "8"])
+    check(p.returncode == 0 and p.stderr.count("this run uses synthetic data") == 1,
+          f"real-data checkpoint on synthetic data: {p.returncode} {p.stderr!r}")
     p = run(["spectrum", "--checkpoint", ck_img, "--model", "cnn"] + img)
     check(p.returncode == 2 and "--model cnn" in p.stderr, f"--model cnn vs an mlp checkpoint: {p.returncode} {p.stderr!r}")
 # 3. --steps 0: the checkpoint of θ₀, a loss curve of one point; its spectrum is the

@@ -155,15 +155,21 @@ static int check_readable(const char *cmd, const char *path) {
     return 0;
 }
 
-/* After model_make_recorded: the micro-batch count of external data (--data text /
- * fashion-mnist) that the checkpoint does not record (files written before the library
- * kept it: mo->batches 0) is --batches, else 1, said on stderr. */
-static void unrecorded_batches(const char *cmd, model_opts *mo, const model_opts *given, int quiet) {
-    if (mo->batches) return;
-    mo->batches = given->batches ? given->batches : 1;
-    if (!given->batches && !quiet)
-        fprintf(stderr, "hessblock %s: note: the checkpoint does not record the micro-batch count "
-                "of its data (an older file); using 1 (give --batches N for the run's)\n", cmd);
+/* After model_make_recorded, what the checkpoint does not say about real data (--data
+ * text / fashion-mnist), said on stderr unless quiet: the micro-batch count in files
+ * written before the library kept it (mo->batches 0: --batches, else 1), and the source
+ * itself (the run's model held real data, synthetic data is used now). */
+static void recorded_data_notes(const char *cmd, model_opts *mo, const model_opts *given,
+                                const data_opts *data, int quiet) {
+    if (!mo->batches) {
+        mo->batches = given->batches ? given->batches : 1;
+        if (!given->batches && !quiet)
+            fprintf(stderr, "hessblock %s: note: the checkpoint does not record the micro-batch "
+                    "count of its data (an older file); using 1 (give --batches N for the run's)\n", cmd);
+    }
+    if (mo->recorded_external && data->source == DATA_SYNTHETIC && !quiet)
+        fprintf(stderr, "hessblock %s: note: the checkpoint's run used real data (--data text or "
+                "fashion-mnist; the file does not say which); this run uses synthetic data\n", cmd);
 }
 
 /* Reports a compute failure; returns the exit status: 128 + the signal number after an
@@ -366,7 +372,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
         status = report_failure(cmd, ctx, rc, "creating the model");
         goto done;
     }
-    if (recorded) unrecorded_batches(cmd, &mo, &given, c.quiet);
+    if (recorded) recorded_data_notes(cmd, &mo, &given, &data, c.quiet);
     if ((rc = set_data(ctx, &data, m, mo.batches, sizes, sizeof sizes)) != HB_OK) {
         status = report_failure(cmd, ctx, rc, "reading the data");
         goto done;
@@ -896,7 +902,7 @@ int cmd_train(int argc, char **argv, int first) {
         status = report_failure(cmd, ctx, rc, "creating the model");
         goto done;
     }
-    if (recorded) unrecorded_batches(cmd, &mo, &given, c.quiet);
+    if (recorded) recorded_data_notes(cmd, &mo, &given, &data, c.quiet);
     if ((rc = set_data(ctx, &data, m, mo.batches, sizes, sizeof sizes)) != HB_OK) {
         status = report_failure(cmd, ctx, rc, "reading the data");
         goto done;

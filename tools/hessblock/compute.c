@@ -329,6 +329,7 @@ int model_make_recorded(hb_context *ctx, const char *path, model_opts *mo, hb_mo
         mo->batches = (int64_t)hb_model_num_batches(*out);
         /* external data of an older file: count not recorded (0), the caller decides */
         if (data == HB_CKDATA_EXTERNAL) mo->batches = ext_batches;
+        mo->recorded_external = data == HB_CKDATA_EXTERNAL;
         describe(cfg, *out, mo, sizes, nsizes);
     }
     hb_model_config_free(cfg);
