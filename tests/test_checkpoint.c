@@ -914,7 +914,28 @@ START_TEST(test_model_section_rebuilds) {
     ck_assert_int_eq(info_i64(info2, HB_CK_HAS_OPTIMIZER), 0);
     ck_assert_int_eq(hb_checkpoint_info_get_i64(info2, HB_CK_DATA_SEED, &v), HB_ENOTFOUND);
     ck_assert_int_eq(hb_checkpoint_info_get_i64(info2, HB_CK_STEP, &v), HB_ENOTFOUND);
+    /* the caller's batches: not even their count (hb_model_set_batch can be called again) */
+    ck_assert_int_eq(hb_checkpoint_info_get_i64(info2, HB_CK_DATA_BATCHES, &v), HB_ENOTFOUND);
     hb_checkpoint_info_free(info2);
+
+    /* images (likewise a text file or corpus): external, but the micro-batch count is kept,
+     * so a front end that knows the source sets as many again */
+    int64_t shi[3] = {4, 1, 5}, shl[1] = {4};
+    hb_tensor *xi = NULL, *yi = NULL;
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_F64, 3, shi, &xi), HB_OK);
+    ck_assert_int_eq(hb_tensor_create(ctx, HB_I32, 1, shl, &yi), HB_OK);
+    for (int i = 0; i < 20; i++) ((double *)hb_tensor_data(xi))[i] = (double)(i * 13 % 256);
+    for (int i = 0; i < 4; i++) ((int32_t *)hb_tensor_data(yi))[i] = i % 3;
+    ck_assert_int_eq(hb_model_set_images(m, xi, yi, 2, 0), HB_OK);
+    ck_assert_int_eq(hb_checkpoint_save_buffer(p, NULL, again, size, &size), HB_OK);
+    ck_assert_int_eq(hb_checkpoint_info_read_buffer(ctx, again, size, &info2), HB_OK);
+    ck_assert_int_eq(info_i64(info2, HB_CK_DATA), HB_CKDATA_EXTERNAL);
+    ck_assert_int_eq(info_i64(info2, HB_CK_DATA_BATCHES), 2);
+    ck_assert_int_eq(hb_checkpoint_info_get_i64(info2, HB_CK_DATA_SEED, &v), HB_ENOTFOUND);
+    ck_assert_int_eq(hb_checkpoint_info_get_i64(info2, HB_CK_DATA_FIRST, &v), HB_ENOTFOUND);
+    hb_checkpoint_info_free(info2);
+    hb_tensor_free(xi);
+    hb_tensor_free(yi);
 
     hb_tensor_free(x);
     hb_tensor_free(y);

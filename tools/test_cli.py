@@ -1314,6 +1314,67 @@ for args, what in ((["--models", "gpt", "--text-dir", os.path.join(td, "none")],
     p = run(["analyze", "--preset", "tiny", "--data", "real", "--out", d] + args)
     check(p.returncode == 1 and what in p.stderr and "--data synthetic" in p.stderr and not os.path.exists(d),
           f"analyze {args}: {p.returncode} {p.stderr!r} (out exists: {os.path.exists(d)})")
+# ---- checkpoints of real-data runs (session 15, task H) --------------------------------------
+# 1. the micro-batch count of --data text / fashion-mnist is recorded (it was 1 whatever the run
+#    used): --batches N is accepted on resume and by spectrum, and without it the run's is used
+d = fresh("ckpt-real")
+os.makedirs(d)
+ck_text, ck_img, ck_zero = (os.path.join(d, n) for n in ("text.ck", "img.ck", "zero.ck"))
+txt = ["--data", "text", "--text-dir", td]
+img = ["--data", "fashion-mnist", "--data-dir", imgdir]
+if check(train_json(txt + ["--tiny", "--batches", "3", "--steps", "2", "--checkpoint", ck_text], "text ckpt"),
+         "train --data text --batches 3 --checkpoint"):
+    j = train_json(txt + ["--resume", ck_text, "--steps", "1", "--batches", "3"], "resume text --batches 3")
+    check(j and j["sizes"]["batches"] == 3, f"resume text: batches {j and j['sizes']}")
+    j = train_json(txt + ["--resume", ck_text, "--steps", "1"], "resume text")
+    check(j and j["sizes"]["batches"] == 3, f"resume text without --batches: {j and j['sizes']}")
+    for cmd in (["train", "--resume", ck_text, "--steps", "1"], ["spectrum", "--checkpoint", ck_text]):
+        p = run(cmd + txt + ["--batches", "2"])
+        check(p.returncode == 2 and "(batches 3)" in p.stderr, f"{cmd[0]} --batches 2 vs 3: {p.returncode} {p.stderr!r}")
+    for extra in (["--batches", "3"], []):
+        p = run(["spectrum", "--checkpoint", ck_text, "--probes", "2", "--steps", "8", "--json", "--quiet"] + txt + extra)
+        if check(p.returncode == 0, f"spectrum text checkpoint {extra}: {p.returncode} {p.stderr!r}"):
+            s = strict_json(p.stdout, "spectrum text checkpoint")["spectrum"]
+            check(s["sizes"]["batches"] == 3 and s["sizes"]["samples"] == 12, f"spectrum text ckpt sizes {s['sizes']}")
+    # --minibatch: the training windows' count, not that of the evaluation set set last
+    ck_mb = os.path.join(d, "mb.ck")
+    if train_json(txt + ["--tiny", "--batches", "2", "--steps", "2", "--minibatch", "--eval-batches", "5",
+                         "--checkpoint", ck_mb], "minibatch ckpt"):
+        p = run(["spectrum", "--checkpoint", ck_mb, "--probes", "2", "--steps", "8", "--json", "--quiet"] + txt)
+        check(p.returncode == 0 and strict_json(p.stdout, "mb ckpt")["spectrum"]["sizes"]["batches"] == 2,
+              f"--minibatch checkpoint records --batches: {p.returncode} {p.stderr!r}")
+# 2. spectrum takes the model kind from the checkpoint when the data needs mlp or cnn
+if check(train_json(["--model", "mlp"] + img + ["--width", "8", "--batch", "8", "--batches", "2", "--steps", "2",
+                     "--checkpoint", ck_img], "fashion-mnist ckpt"), "train --data fashion-mnist --checkpoint"):
+    p = run(["spectrum", "--checkpoint", ck_img, "--probes", "2", "--steps", "8", "--json", "--quiet"] + img)
+    if check(p.returncode == 0, f"spectrum --checkpoint --data fashion-mnist without --model: {p.returncode} {p.stderr!r}"):
+        s = strict_json(p.stdout, "spectrum img checkpoint")["spectrum"]
+        check(s["model"] == "mlp" and s["sizes"]["inputs"] == 784 and s["sizes"]["batches"] == 2,
+              f"spectrum img ckpt: {s['model']} {s['sizes']}")
+    j = train_json(["--resume", ck_img, "--steps", "1"] + img, "resume fashion-mnist")
+    check(j and j["sizes"]["batches"] == 2, f"resume fashion-mnist: {j and j['sizes']}")
+    # the source is not in the record: without --data the run is on synthetic data, said once
+    p = run(["spectrum", "--checkpoint", ck_img, "--probes", "2", "--steps", "8"])
+    check(p.returncode == 0 and p.stderr.count("this run uses synthetic data") == 1,
+          f"real-data checkpoint on synthetic data: {p.returncode} {p.stderr!r}")
+    p = run(["spectrum", "--checkpoint", ck_img, "--model", "cnn"] + img)
+    check(p.returncode == 2 and "--model cnn" in p.stderr, f"--model cnn vs an mlp checkpoint: {p.returncode} {p.stderr!r}")
+# 3. --steps 0: the checkpoint of θ₀, a loss curve of one point; its spectrum is the
+#    initialisation's bit for bit (same parameters, data, and SLQ probes)
+j = train_json(txt + ["--tiny", "--batches", "3", "--steps", "0", "--checkpoint", ck_zero], "train --steps 0")
+if check(j and j["run"]["steps"] == 0 and len(j["run"]["loss"]) == 1 and
+         j["run"]["initial_loss"] == j["run"]["final_loss"] == j["run"]["loss"][0] and os.path.exists(ck_zero),
+         f"train --steps 0: {j and j['run']}"):
+    sp = ["--probes", "2", "--steps", "8", "--json", "--quiet"] + txt
+    a = run(["spectrum", "--tiny", "--batches", "3"] + sp)
+    b = run(["spectrum", "--checkpoint", ck_zero] + sp)
+    if check(a.returncode == 0 and b.returncode == 0, f"spectra of theta0: {a.stderr!r} {b.stderr!r}"):
+        sa, sb = strict_json(a.stdout, "init")["spectrum"], strict_json(b.stdout, "theta0 ckpt")["spectrum"]
+        check(sa["js0"] == sb["js0"] and sa["js_matrix"] == sb["js_matrix"],
+              f"--steps 0 checkpoint vs initialisation: JS0 {sa['js0']} vs {sb['js0']}")
+p = run(["train", "--steps", "-1"])
+check(p.returncode == 2 and "[0, " in p.stderr, f"--steps -1: {p.returncode} {p.stderr!r}")
+
 if os.path.isdir("/usr/share/games/fortunes"):
     p = run(["train", "--data", "text", "--tiny", "--steps", "2", "--json", "--quiet"])
     check(p.returncode == 0 and strict_json(p.stdout, "fortunes")["sizes"]["vocab"] > 60,

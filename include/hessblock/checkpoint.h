@@ -101,13 +101,18 @@ typedef enum hb_checkpoint_key {
     HB_CK_DATA_SEED = 21,     /* synthetic data: HB_CTX_SEED at hb_model_set_synthetic,  */
     HB_CK_DATA_STREAM = 22,   /* its stream,                  (HB_ENOTFOUND unless HB_CK_DATA */
     HB_CK_DATA_BATCHES = 23,  /* micro-batch count                  is HB_CKDATA_SYNTHETIC) */
-    HB_CK_DATA_FIRST = 24     /* and first sample index */
+    HB_CK_DATA_FIRST = 24     /* and first sample index.
+                                 HB_CK_DATA_BATCHES also for HB_CKDATA_EXTERNAL data set from a
+                                 text file, corpus or images (hb_model_set_text/_corpus/
+                                 _images*): their micro-batch count (HB_ENOTFOUND for the
+                                 caller's own batches, and in older files) */
 } hb_checkpoint_key;
 
 typedef enum hb_checkpoint_data {
     HB_CKDATA_NONE = 0,      /* the model takes no data (quadratic) */
     HB_CKDATA_SYNTHETIC = 1, /* hb_model_set_synthetic (hb_model_create sets (1, 0, 0)) */
-    HB_CKDATA_EXTERNAL = 2   /* the caller's batches or a text file: not recorded */
+    HB_CKDATA_EXTERNAL = 2   /* the caller's batches or a text file: not recorded (only
+                                the micro-batch count of a file, corpus or images) */
 } hb_checkpoint_data;
 
 HB_API int hb_checkpoint_info_read(hb_context *ctx, const char *path, hb_checkpoint_info **out);
@@ -118,7 +123,8 @@ HB_API void hb_checkpoint_info_free(hb_checkpoint_info *info);
 /* hb_checkpoint_info_get_i64: one fact about the checkpoint (hb_checkpoint_key). Streams
  * and counts (u64 in the file) are reported as int64 (two's complement beyond 2^63 − 1).
  * Returns HB_OK, HB_EINVAL (NULL, unknown key), HB_ENOTFOUND (the file has no such value:
- * no optimizer state, no model section, data not synthetic; the message says which). */
+ * no optimizer state, no model section, data not synthetic — HB_CK_DATA_BATCHES: nor
+ * external data of known count; the message says which). */
 HB_API int hb_checkpoint_info_get_i64(const hb_checkpoint_info *info, hb_checkpoint_key key,
                                       int64_t *value);
 

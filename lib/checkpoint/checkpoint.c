@@ -875,9 +875,15 @@ int hb_checkpoint_info_get_i64(const hb_checkpoint_info *info, hb_checkpoint_key
                  : key == HB_CK_MODEL_SEED ? m->seed
                  : key == HB_CK_MODEL_STREAM ? (int64_t)m->stream : (int64_t)m->data;
         return HB_OK;
+    case HB_CK_DATA_BATCHES:
+        /* external data built from a file or corpus records its micro-batch count too */
+        if (m->present && m->data == HB__DATA_EXTERNAL && m->data_batches > 0) {
+            *value = (int64_t)m->data_batches;
+            return HB_OK;
+        }
+        /* fall through */
     case HB_CK_DATA_SEED:
     case HB_CK_DATA_STREAM:
-    case HB_CK_DATA_BATCHES:
     case HB_CK_DATA_FIRST:
         HB_CHECK(ctx, synthetic, HB_ENOTFOUND,
                  m->present ? "the checkpoint's model did not hold synthetic data"

@@ -136,7 +136,8 @@ int hb_model_set_images_normalized(hb_model *m, const hb_tensor *images, const h
     m->batches = list;
     m->n_batches = m->cap_batches = n_batches;
     m->n_samples = n_batches * (size_t)m->default_batch;
-    hb__model_data_changed(m, HB__DATA_EXTERNAL, 0, 0, 0); /* caller data: not recorded */
+    /* caller data: only the micro-batch count is recorded */
+    hb__model_data_changed(m, HB__DATA_EXTERNAL, 0, n_batches, 0);
     return HB_OK;
 }
 

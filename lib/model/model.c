@@ -248,7 +248,9 @@ void hb__model_data_changed(hb_model *m, uint32_t data, uint64_t stream, uint64_
     o->data = data;
     o->data_seed = data == HB__DATA_SYNTHETIC ? m->ctx->seed : 0;
     o->data_stream = data == HB__DATA_SYNTHETIC ? stream : 0;
-    o->data_batches = data == HB__DATA_SYNTHETIC ? batches : 0;
+    /* external data: only its micro-batch count is known (a front end that rebuilds the
+     * data, such as hessblock's --data text, needs it; 0 = the caller's batches) */
+    o->data_batches = data == HB__DATA_SYNTHETIC || data == HB__DATA_EXTERNAL ? batches : 0;
     o->data_first = data == HB__DATA_SYNTHETIC ? first : 0;
 }
 

@@ -208,8 +208,8 @@ int hb__model_set_windows(hb_model *m, const uint8_t *tok, size_t len, size_t n_
                           uint64_t first);
 
 /* hb__model_data_changed: record in the params' origin what the model's data now is
- * (HB__DATA_*; for synthetic data the context seed and the arguments of the call). A
- * no-op for params without origin. Never fails. */
+ * (HB__DATA_*; for synthetic data the context seed and the arguments of the call; for
+ * external data the micro-batch count, 0 for the caller's own batches). A no-op for params without origin. Never fails. */
 void hb__model_data_changed(hb_model *m, uint32_t data, uint64_t stream, uint64_t batches,
                             uint64_t first);
 

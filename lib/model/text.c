@@ -108,6 +108,7 @@ int hb__model_set_windows(hb_model *m, const uint8_t *tok, size_t len, size_t n_
     m->batches = list;
     m->n_batches = m->cap_batches = n_batches;
     m->n_samples = n_batches * bs;
-    hb__model_data_changed(m, HB__DATA_EXTERNAL, 0, 0, 0); /* a file or corpus: not recorded */
+    /* a file or corpus: only the micro-batch count is recorded */
+    hb__model_data_changed(m, HB__DATA_EXTERNAL, 0, n_batches, 0);
     return HB_OK;
 }

@@ -155,6 +155,23 @@ static int check_readable(const char *cmd, const char *path) {
     return 0;
 }
 
+/* After model_make_recorded, what the checkpoint does not say about real data (--data
+ * text / fashion-mnist), said on stderr unless quiet: the micro-batch count in files
+ * written before the library kept it (mo->batches 0: --batches, else 1), and the source
+ * itself (the run's model held real data, synthetic data is used now). */
+static void recorded_data_notes(const char *cmd, model_opts *mo, const model_opts *given,
+                                const data_opts *data, int quiet) {
+    if (!mo->batches) {
+        mo->batches = given->batches ? given->batches : 1;
+        if (!given->batches && !quiet)
+            fprintf(stderr, "hessblock %s: note: the checkpoint does not record the micro-batch "
+                    "count of its data (an older file); using 1 (give --batches N for the run's)\n", cmd);
+    }
+    if (mo->recorded_external && data->source == DATA_SYNTHETIC && !quiet)
+        fprintf(stderr, "hessblock %s: note: the checkpoint's run used real data (--data text or "
+                "fashion-mnist; the file does not say which); this run uses synthetic data\n", cmd);
+}
+
 /* Reports a compute failure; returns the exit status: 128 + the signal number after an
  * interruption (SIGINT 130, SIGTERM 143: the shells' convention). */
 static int report_failure_text(const char *cmd, int rc, const char *what, const char *msg);
@@ -287,6 +304,14 @@ int cmd_spectrum(int argc, char **argv, int first) {
     const int kind_given = kind >= 0, dtype_given = dtype >= 0;
     if (kind < 0) kind = 0;
     if (dtype < 0) dtype = 0;
+    /* a checkpoint that records its model decides kind and dtype before the data is fitted
+     * to the model (--data fashion-mnist needs no --model then) */
+    if (checkpoint && check_readable(cmd, checkpoint)) return EXIT_RUNTIME;
+    int recorded = 0;
+    if (checkpoint && (rc = recorded_model(cmd, checkpoint, &given, given_preset(preset_ix, tiny),
+                                           kind_given, dtype_given, &c.seed, &kind, &dtype,
+                                           &recorded)))
+        return rc;
     mo.kind = kind_values[kind];
     mo.dtype = dtype_values[dtype];
     if ((rc = resolve_sizes(cmd, preset_ix, tiny, &mo, &given)) != 0) return rc;
@@ -316,14 +341,6 @@ int cmd_spectrum(int argc, char **argv, int first) {
         usage_error(cmd, "--blocks none without --full leaves nothing to compute");
         free(blist);
         return EXIT_USAGE;
-    }
-    if (checkpoint && check_readable(cmd, checkpoint)) { free(blist); return EXIT_RUNTIME; }
-    int recorded = 0;
-    if (checkpoint && (rc = recorded_model(cmd, checkpoint, &given, given_preset(preset_ix, tiny),
-                                           kind_given, dtype_given, &c.seed, &kind, &dtype,
-                                           &recorded))) {
-        free(blist);
-        return rc;
     }
     /* the recorded model replaces the preset's sizes (model_make_recorded fills them) */
     if (recorded) mo = (model_opts){.kind = kind_values[kind], .dtype = dtype_values[dtype]};
@@ -355,6 +372,7 @@ int cmd_spectrum(int argc, char **argv, int first) {
         status = report_failure(cmd, ctx, rc, "creating the model");
         goto done;
     }
+    if (recorded) recorded_data_notes(cmd, &mo, &given, &data, c.quiet);
     if ((rc = set_data(ctx, &data, m, mo.batches, sizes, sizeof sizes)) != HB_OK) {
         status = report_failure(cmd, ctx, rc, "reading the data");
         goto done;
@@ -725,7 +743,8 @@ int cmd_train(int argc, char **argv, int first) {
         {"eps", OPT_REAL, &to.eps, 0, 1, NULL, "X", "adam*/sst/lora: epsilon [1e-8]"},
         {"schedule", OPT_CHOICE, &sched, 0, 0, sched_choices, "S", "learning-rate schedule [constant]"},
         {"warmup", OPT_INT, &to.warmup, 0, 100000000, NULL, "N", "warmup steps [0]"},
-        {"steps", OPT_INT, &to.steps, 1, 100000000, NULL, "N", "training steps [100]"},
+        {"steps", OPT_INT, &to.steps, 0, 100000000, NULL, "N",
+         "training steps (0: no step; --checkpoint saves the initial parameters) [100]"},
         {"checkpoint", OPT_STRING, &to.checkpoint, 0, 0, NULL, "FILE",
          "write a checkpoint here at the end (and every --checkpoint-every steps)"},
         {"checkpoint-every", OPT_INT, &to.checkpoint_every, 1, 100000000, NULL, "N",
@@ -896,6 +915,7 @@ int cmd_train(int argc, char **argv, int first) {
         status = report_failure(cmd, ctx, rc, "creating the model");
         goto done;
     }
+    if (recorded) recorded_data_notes(cmd, &mo, &given, &data, c.quiet);
     if ((rc = set_data(ctx, &data, m, mo.batches, sizes, sizeof sizes)) != HB_OK) {
         status = report_failure(cmd, ctx, rc, "reading the data");
         goto done;

@@ -245,9 +245,11 @@ int compute_checkpoint_model(hb_context *ctx, const char *path, int *has, model_
             rec->batches = 1;
             int64_t data = 0, b = 1;
             if (hb_checkpoint_info_get_i64(info, HB_CK_DATA, &data) == HB_OK &&
-                data == HB_CKDATA_SYNTHETIC &&
-                hb_checkpoint_info_get_i64(info, HB_CK_DATA_BATCHES, &b) == HB_OK)
-                rec->batches = b;
+                data != HB_CKDATA_NONE)
+                /* external data (--data text / fashion-mnist) records its count since the
+                 * library keeps it; older files do not: 0 = unknown (not checked) */
+                rec->batches = hb_checkpoint_info_get_i64(info, HB_CK_DATA_BATCHES, &b) == HB_OK
+                               ? b : data == HB_CKDATA_EXTERNAL ? 0 : 1;
             *has = 1;
         }
     }
@@ -309,9 +311,25 @@ int model_make_recorded(hb_context *ctx, const char *path, model_opts *mo, hb_mo
         uint64_t s;
         rc = hb_context_next_stream(ctx, &s);
     }
+    /* external data (--data text / fashion-mnist) of a recorded count: the caller sets it
+     * with that count afterwards. model_make gave the original run synthetic data of that
+     * many micro-batches first (replaced, but its stream taken): the same here, so the
+     * counter (hence the SLQ probes) and the sizes described are the original run's */
+    int64_t ext_batches = 0;
+    if (!rc && data == HB_CKDATA_EXTERNAL &&
+        hb_checkpoint_info_get_i64(info, HB_CK_DATA_BATCHES, &ext_batches) == HB_OK &&
+        ext_batches > 1 && kind != HB_MODEL_QUADRATIC) {
+        uint64_t s;
+        rc = hb_context_next_stream(ctx, &s);
+        if (!rc) rc = hb_model_set_synthetic(*out, (size_t)ext_batches, s, 0);
+        if (!rc) mo->data_stream = s;
+    }
     if (!rc) {
         opts_from_config(cfg, (int)kind, mo);
         mo->batches = (int64_t)hb_model_num_batches(*out);
+        /* external data of an older file: count not recorded (0), the caller decides */
+        if (data == HB_CKDATA_EXTERNAL) mo->batches = ext_batches;
+        mo->recorded_external = data == HB_CKDATA_EXTERNAL;
         describe(cfg, *out, mo, sizes, nsizes);
     }
     hb_model_config_free(cfg);
@@ -344,7 +362,7 @@ int check_against_checkpoint(const char *cmd, const char *path, const model_opts
             return EXIT_USAGE;
         }
     }
-    if (given->batches && given->batches != rec->batches) {
+    if (given->batches && rec->batches && given->batches != rec->batches) {
         usage_error(cmd, "--batches %lld does not match the checkpoint '%s' (batches %lld)",
                     (long long)given->batches, path, (long long)rec->batches);
         return EXIT_USAGE;
@@ -396,10 +414,12 @@ int check_preset_against_checkpoint(hb_context *ctx, const char *cmd, const char
         k[n].r = *mo_field((model_opts *)rec, &keys[i]);
         n++;
     }
-    k[n].name = "batches";
-    k[n].e = expected->batches ? expected->batches : def.batches;
-    k[n].r = rec->batches;
-    n++;
+    if (rec->batches) { /* 0: external data of an older file, count not recorded */
+        k[n].name = "batches";
+        k[n].e = expected->batches ? expected->batches : def.batches;
+        k[n].r = rec->batches;
+        n++;
+    }
     for (size_t i = 0; i < n; i++)
         if (k[i].e != k[i].r) {
             usage_error(cmd, "--preset %s (%s %lld) does not match the checkpoint '%s' (%s %lld)",
@@ -1045,6 +1065,11 @@ int compute_train(hb_context *ctx, hb_model *inner, const train_opts *to, train_
         if (!rc && to->evaluate && to->eval_every && (s + 1) % to->eval_every == 0 && s + 1 < to->steps)
             rc = to->evaluate(to->data_user, m, s + 1);
     }
+    /* saved before the final evaluation, which sets a --minibatch run's evaluation set: the
+     * model section then records the training windows' micro-batch count (--batches), as
+     * the --checkpoint-every files do (the parameters and state are the same either way) */
+    if (!rc && to->checkpoint && (rc = hb_checkpoint_save(to->checkpoint, p, o)) != HB_OK)
+        out->failed_file = to->checkpoint;
     if (!rc && !diverged && to->step_data) rc = to->step_data(to->data_user, m, -1);
     if (!rc && !diverged) {
         double loss = NAN;
@@ -1054,8 +1079,6 @@ int compute_train(hb_context *ctx, hb_model *inner, const train_opts *to, train_
         out->final_loss = diverged ? NAN : loss;
     }
     if (!rc && !diverged && to->evaluate) rc = to->evaluate(to->data_user, m, to->steps);
-    if (!rc && to->checkpoint && (rc = hb_checkpoint_save(to->checkpoint, p, o)) != HB_OK)
-        out->failed_file = to->checkpoint;
     if (o) {
         int rc2 = hb_optimizer_state_bytes(o, &out->state_bytes);
         if (!rc) rc = rc2;

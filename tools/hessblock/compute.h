@@ -19,6 +19,9 @@ typedef struct model_opts {
     model_sizes described;         /* filled by model_make: what was built */
     uint64_t data_stream;          /* filled by model_make: the stream of its synthetic data
                                       (hb_model_set_synthetic; 0 = the model's own) */
+    int recorded_external;         /* filled by model_make_recorded: the checkpoint's model
+                                      held real data (--data text / fashion-mnist; which
+                                      one and where is not recorded) */
 } model_opts;
 
 typedef struct spec_opts {
@@ -120,11 +123,13 @@ size_t compute_density_grid_points(double sigma_rel, size_t requested);
 size_t compute_js_grid_points(void);
 /* ---- checkpoints that record their model (format 2.1; docs/cli.md) ---------------------
  * compute_checkpoint_model: *has = 1 and rec = the recorded kind, sizes, dtype, batch and
- * micro-batches of the model (every key, defaults included), *seed = its seed, when the
+ * micro-batches of the model (every key, defaults included; the micro-batches of external
+ * data too, 0 where the file does not record them), *seed = its seed, when the
  * checkpoint at path has a model section; *has = 0 for older files and wrappers.
  * model_make_recorded: build that model exactly (seed, stream counter, configuration,
  * synthetic data as recorded) in ctx, whose seed it sets; mo receives the sizes as
- * model_make would. Both return HB_OK, CMP_UNAVAILABLE or a negative HB_* status. */
+ * model_make would, mo->batches the recorded micro-batch count (external data: the
+ * caller sets the data with it; 0 = not recorded). Both return HB_OK, CMP_UNAVAILABLE or a negative HB_* status. */
 int compute_checkpoint_model(hb_context *ctx, const char *path, int *has, model_opts *rec,
                              int64_t *seed);
 int model_make_recorded(hb_context *ctx, const char *path, model_opts *mo, hb_model **out,
