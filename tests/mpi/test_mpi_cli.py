@@ -143,6 +143,9 @@ same_as_one_process("analyze", ["analyze", "--preset", "tiny", "--no-train", "--
 check_trained("analyze_full", same_as_one_process("analyze_full", ["analyze", "--preset", "tiny"],
                                                   rank_args=["--threads", "1"]))
 same_as_one_process("quadratic", ["quadratic"], rank_args=["--threads", "1"])
+# train is not divided over ranks: every rank trains the same run, rank 0 alone writes (its
+# checkpoint too: a relative --checkpoint path must not appear in the other ranks' directory)
+same_as_one_process("train", ["train", "--preset", "tiny", "--steps", "5", "--checkpoint", "res/ck.bin"])
 check_trained("analyze_side", same_as_one_process("analyze_side", ["analyze", "--preset", "tiny"],
                                                   {"HESSBLOCK_TEST_SIDE_THREADS": "1"}, ["--threads", "2"]))
 

@@ -872,6 +872,12 @@ int cmd_train(int argc, char **argv, int first) {
         usage_error(cmd, "--checkpoint-every needs --checkpoint FILE");
         return EXIT_USAGE;
     }
+    /* Under mpirun every rank trains the same run (train is not divided over ranks) and
+     * only rank 0 writes files (mpi_cli.c): the others train without checkpointing. */
+    if (!outdir_writes) {
+        to.checkpoint = NULL;
+        to.checkpoint_every = 0;
+    }
     if (sr && dtype_values[dtype] != HB_BF16) {
         usage_error(cmd, "--stochastic-rounding needs --dtype bf16");
         return EXIT_USAGE;
