@@ -357,7 +357,13 @@ static int on_done_stop(void *user, size_t i, const hb_spectrum *sp) {
     (void)sp;
     (void)i;
     size_t *calls = user;
-    return ++*calls == 2 ? 7 : 0; /* stop after the second finished entry */
+    if (++*calls != 2) return 0;
+    /* Stop after the second finished entry, slowly: with 3 threads the third entry's tasks
+     * finish meanwhile and wait for the run's lock; no call may follow this one (a CI run
+     * caught a third call when that happened by chance). */
+    struct timespec pause = {0, 50 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    return 7;
 }
 
 static int cancel_progress(void *user, const char *task, int64_t done, int64_t total) {

@@ -180,8 +180,10 @@ HB_API int hb_slq_run_model_block(hb_slq *s, hb_model *m, size_t block, hb_spect
  * Returns HB_OK, HB_EINVAL (s, m NULL; out NULL with n > 0), HB_ERANGE (a block index out
  * of range: nothing run), HB_EOVERFLOW, HB_ECANCELED, HB_ENOMEM and hb_slq_run's errors.
  * On success out[0..n) are n spectra the caller frees. On failure out[i] still holds the
- * spectrum of every entry whose on_block_done returned 0 before the run stopped (the caller
- * frees those; a resumable caller has them saved already) and NULL for every other. Memory:
+ * spectrum of every entry reported to on_block_done before the run stopped, the one whose
+ * call returned nonzero included (the caller frees those; a resumable caller has them saved
+ * already), and NULL for every other: once a call returned nonzero there is no further
+ * call, even for an entry whose last task was already running. Memory:
  * up to threads (at most one per task) groups' Lanczos bases at once, G·m·n_b·8 bytes each. */
 #define HB_SLQ_FULL_HESSIAN ((size_t)-1)
 typedef int (*hb_slq_block_fn)(void *user, size_t index, const hb_spectrum *spectrum);

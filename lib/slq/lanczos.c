@@ -513,6 +513,7 @@ typedef struct slq_job {
     void *user;
     atomic_llong done;     /* progress: group steps done in the run, of `total` */
     int64_t total;
+    bool stopped;          /* on_done stopped the run (read and written under the lock) */
     const size_t *local;   /* across ranks: task t of this rank's run is local[t], and the
                               entries are finished after the exchange; NULL: one process */
 } slq_job;
@@ -530,10 +531,16 @@ static int entry_finish(void *arg) {
     finish_arg *f = arg;
     slq_job *J = f->J;
     hb_context *ctx = J->s->ctx;
+    /* An entry finishing after on_done stopped the run (its task was already running when
+     * on_done returned nonzero, and waited for this lock) is neither reported nor kept: out
+     * holds exactly the entries reported to on_done (slq.h). The status is the stopping
+     * task's HB_ECANCELED. */
+    if (J->stopped) return HB_OK;
     int rc = gather_spectrum(J->s, J->e[f->i].op, J->out + f->i * J->k, J->k, &J->sp[f->i]);
     if (rc != HB_OK) return hb__fail(f->wctx, rc, "%s", hb_context_last_error(ctx));
     if (!J->on_done) return HB_OK;
     int r = J->on_done(J->user, f->i, J->sp[f->i]);
+    J->stopped = r != 0;
     HB_CHECK(f->wctx, r == 0, HB_ECANCELED,
              "run canceled: on_block_done returned %d for entry %zu", r, f->i);
     return HB_OK;
