@@ -687,29 +687,44 @@ static int task_order(hb_slq *s, const slq_entry *e, size_t n, size_t k, size_t 
  * callback runs on every rank, in entry order, after the exchange. A rank that failed
  * before the exchange still takes part in the first allgather, so every rank returns an
  * error (the failed rank's status) instead of waiting. */
-static int assign_ranks(hb_slq *s, const slq_entry *e, size_t n, size_t k, size_t tasks,
-                        int ranks, int me, int *owner, size_t **local, size_t *n_local) {
-    hb_context *ctx = s->ctx;
-    task_cost *tc = hb__calloc(ctx, tasks, sizeof *tc, "SLQ task costs");
-    double *load = tc ? hb__calloc(ctx, (size_t)ranks, sizeof *load, "SLQ rank loads") : NULL;
-    int rc = load ? HB_OK : HB_ENOMEM;
-    bool known = hb__slq_longest_first != 0;
-    if (rc == HB_OK && known) rc = task_costs(s, e, n, k, tc, &known);
-    if (rc == HB_OK && known) {
-        qsort(tc, tasks, sizeof *tc, longer_first);
-        for (size_t i = 0; i < tasks; i++) {
-            int best = 0;
-            for (int r = 1; r < ranks; r++)
-                if (load[r] < load[best]) best = r;
-            owner[tc[i].task] = best;
-            load[best] += tc[i].cost;
-        }
-    } else if (rc == HB_OK) {
+
+/* The division of `tasks` tasks over `ranks` ranks into owner[0..tasks), shared by SLQ runs
+ * and per-block top-k. With known costs (tc[i] = {cost, task i}): LPT — the tasks in
+ * decreasing cost (ties: lower task first) each go to the rank with the least load so far
+ * (ties: the lower rank), and tc is left sorted in that claim order. Unknown: task t goes
+ * to rank t mod R and tc[t].task = t. A function of the costs and R only, so every rank
+ * computes the same division. */
+static int lpt_ranks(hb_context *ctx, task_cost *tc, size_t tasks, int ranks, bool known,
+                     int *owner) {
+    if (!known) {
         for (size_t t = 0; t < tasks; t++) {
             tc[t].task = t;
             owner[t] = (int)(t % (size_t)ranks);
         }
+        return HB_OK;
     }
+    double *load = hb__calloc(ctx, (size_t)ranks, sizeof *load, "rank loads");
+    if (!load) return HB_ENOMEM;
+    qsort(tc, tasks, sizeof *tc, longer_first);
+    for (size_t i = 0; i < tasks; i++) {
+        int best = 0;
+        for (int r = 1; r < ranks; r++)
+            if (load[r] < load[best]) best = r;
+        owner[tc[i].task] = best;
+        load[best] += tc[i].cost;
+    }
+    hb__free(ctx, load);
+    return HB_OK;
+}
+
+static int assign_ranks(hb_slq *s, const slq_entry *e, size_t n, size_t k, size_t tasks,
+                        int ranks, int me, int *owner, size_t **local, size_t *n_local) {
+    hb_context *ctx = s->ctx;
+    task_cost *tc = hb__calloc(ctx, tasks, sizeof *tc, "SLQ task costs");
+    int rc = tc ? HB_OK : HB_ENOMEM;
+    bool known = hb__slq_longest_first != 0;
+    if (rc == HB_OK && known) rc = task_costs(s, e, n, k, tc, &known);
+    if (rc == HB_OK) rc = lpt_ranks(ctx, tc, tasks, ranks, known, owner);
     *n_local = 0;
     if (rc == HB_OK) {
         *local = hb__calloc(ctx, tasks, sizeof **local, "SLQ rank tasks");
@@ -717,7 +732,6 @@ static int assign_ranks(hb_slq *s, const slq_entry *e, size_t n, size_t k, size_
         for (size_t i = 0; i < tasks && rc == HB_OK; i++) /* this rank's, in claim order */
             if (owner[tc[i].task] == me) (*local)[(*n_local)++] = tc[i].task;
     }
-    hb__free(ctx, load);
     hb__free(ctx, tc);
     return rc;
 }
@@ -1617,8 +1631,7 @@ static int topk_blocks_impl(hb_slq *s, hb_model *m, const size_t *blocks,
     uint64_t *st = hb__calloc(ctx, n ? n : 1, sizeof *st, "top-k streams");
     int *owner = st ? hb__calloc(ctx, n ? n : 1, sizeof *owner, "top-k ranks") : NULL;
     task_cost *tc = owner ? hb__calloc(ctx, n ? n : 1, sizeof *tc, "top-k costs") : NULL;
-    double *load = tc ? hb__calloc(ctx, (size_t)ranks, sizeof *load, "top-k loads") : NULL;
-    unsigned char *mine = load ? hb__calloc(ctx, table ? table : 1, 1, "top-k table") : NULL;
+    unsigned char *mine = tc ? hb__calloc(ctx, table ? table : 1, 1, "top-k table") : NULL;
     unsigned char *recv = mine && ranks > 1 ? hb__malloc(ctx, all ? all : 1, "top-k tables") : NULL;
     int rc = mine && (ranks == 1 || recv) ? HB_OK : HB_ENOMEM;
     for (size_t i = 0; i < n && rc == HB_OK; i++) { /* streams in entry order, as n runs */
@@ -1628,7 +1641,7 @@ static int topk_blocks_impl(hb_slq *s, hb_model *m, const size_t *blocks,
             rc = hb__fail(ctx, HB_ERANGE, "entry %zu: stream %llu too large", i,
                           (unsigned long long)st[i]);
     }
-    /* who runs what: as the SLQ tasks (assign_ranks), one task per entry */
+    /* who runs what: as the SLQ tasks (lpt_ranks), one task per entry */
     bool known = ranks > 1 && hb__slq_longest_first != 0;
     for (size_t i = 0; i < n && rc == HB_OK && known; i++) {
         size_t b = blocks ? blocks[i] : i;
@@ -1636,18 +1649,7 @@ static int topk_blocks_impl(hb_slq *s, hb_model *m, const size_t *blocks,
         rc = hb__slq_task_cost(s, m, b, 1, &tc[i].cost);
         known = tc[i].cost > 0;
     }
-    if (rc == HB_OK && known) {
-        qsort(tc, n, sizeof *tc, longer_first);
-        for (size_t i = 0; i < n; i++) {
-            int best = 0;
-            for (int r = 1; r < ranks; r++)
-                if (load[r] < load[best]) best = r;
-            owner[tc[i].task] = best;
-            load[best] += tc[i].cost;
-        }
-    } else if (rc == HB_OK) {
-        for (size_t i = 0; i < n; i++) owner[i] = (int)(i % (size_t)ranks);
-    }
+    if (rc == HB_OK) rc = lpt_ranks(ctx, tc, n, ranks, known, owner);
     stats_reset(s);
     int64_t calls = 0, vecs = 0;
     double apply_s = 0;
@@ -1701,7 +1703,6 @@ static int topk_blocks_impl(hb_slq *s, hb_model *m, const size_t *blocks,
     s->stat_apply_s = apply_s;
     hb__free(ctx, recv);
     hb__free(ctx, mine);
-    hb__free(ctx, load);
     hb__free(ctx, tc);
     hb__free(ctx, owner);
     hb__free(ctx, st);
