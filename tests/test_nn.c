@@ -18,6 +18,7 @@
 #include "nn/elementwise.h"
 #include "nn/layernorm.h"
 #include "nn/linear.h"
+#include "nn/pool.h"
 #include "nn/vtanh.h"
 #include "nn/xent.h"
 
@@ -203,6 +204,39 @@ START_TEST(test_eltwise_isa_bits) {
 }
 END_TEST
 
+/* ---- a NaN input gives a NaN output for every activation, dtype and forward path (ReLU
+ * mapped NaN to 0, which hid a diverged run behind finite activations); ±0 and ±inf keep
+ * their ReLU values ---- */
+START_TEST(test_eltwise_nan_propagates) {
+    hb_context *ctx = NULL;
+    ck_assert_int_eq(hb_context_create(&ctx), HB_OK);
+    double x[5] = {NAN, -NAN, -0.0, INFINITY, -INFINITY}, y[5], d1[5], d2[5];
+    float xf[5] = {NAN, -NAN, -0.0f, INFINITY, -INFINITY}, yf[5], d1f[5], d2f[5];
+    for (int act = HB_ACT_RELU; act <= HB_ACT_TANH; act++)
+        for (int with_d2 = 0; with_d2 <= 1; with_d2++) {
+            ck_assert_int_eq(hb__eltwise_forward(ctx, HB_F64, act, 5, x, y, d1, with_d2 ? d2 : NULL), HB_OK);
+            ck_assert_int_eq(hb__eltwise_forward(ctx, HB_F32, act, 5, xf, yf, d1f, with_d2 ? d2f : NULL), HB_OK);
+            ck_assert_msg(isnan(y[0]) && isnan(y[1]) && isnan(yf[0]) && isnan(yf[1]),
+                          "activation %d (d2 %d): NaN in, %g / %g out", act, with_d2, y[0], (double)yf[0]);
+            if (act == HB_ACT_RELU) {
+                ck_assert(y[2] == 0.0 && !signbit(y[2]) && yf[2] == 0.0f && !signbit(yf[2]));
+                ck_assert(y[3] == INFINITY && y[4] == 0.0 && yf[3] == INFINITY && yf[4] == 0.0f);
+                ck_assert(d1[0] == 0.0 && d1[3] == 1.0 && d1[4] == 0.0);
+            }
+        }
+    /* max pooling: a window holding a NaN yields it (its argmax is the first NaN) */
+    hb__pool_geom g = {.C = 1, .H = 2, .W = 4, .s = 2};
+    double px[8] = {1, 5, 2, 2, 3, NAN, NAN, 9}, py[2];
+    int32_t arg[2];
+    ck_assert_int_eq(hb__maxpool_forward(ctx, HB_F64, &g, 1, px, py, arg), HB_OK);
+    ck_assert(isnan(py[0]) && arg[0] == 5 && isnan(py[1]) && arg[1] == 6);
+    px[5] = px[6] = 0;
+    ck_assert_int_eq(hb__maxpool_forward(ctx, HB_F64, &g, 1, px, py, arg), HB_OK);
+    ck_assert(py[0] == 5 && arg[0] == 1 && py[1] == 9 && arg[1] == 7);
+    hb_context_free(ctx);
+}
+END_TEST
+
 /* ---- the bias gradient (row-by-row block sums) has the bits of the column walk it
  * replaced: each column summed in double in row order, then added once; a width above
  * the block (600 > 512) and odd sizes ---- */
@@ -279,6 +313,7 @@ Suite *hb_suite_nn(void) {
     tcase_add_test(tc, test_xent);
     tcase_add_test(tc, test_vtanh);
     tcase_add_test(tc, test_eltwise_isa_bits);
+    tcase_add_test(tc, test_eltwise_nan_propagates);
     tcase_add_test(tc, test_linear_bias_colsum_bits);
     tcase_add_test(tc, test_layernorm_forward_bits);
     suite_add_tcase(s, tc);

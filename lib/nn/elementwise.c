@@ -181,14 +181,16 @@ static inline __attribute__((always_inline)) void F(fwd_body)(int act, size_t n,
     const real s = (real)GELU_S, a = (real)GELU_A, h = (real)0.5;
     switch (act) {
     case HB_ACT_RELU:
+        /* NaN passes through (as in PyTorch): a NaN pre-activation must not come out as a
+         * finite 0 and hide a diverged run; every other input keeps its bits. */
         if (d1 && !d2)
             for (size_t i = 0; i < n; i++) {
                 real v = x[i];
-                y[i] = v > 0 ? v : 0;
+                y[i] = v > 0 || v != v ? v : 0;
                 d1[i] = v > 0 ? 1 : 0;
             }
         else
-            F_LOOP(f = v > 0 ? v : 0; p = v > 0 ? 1 : 0; q = 0)
+            F_LOOP(f = v > 0 || v != v ? v : 0; p = v > 0 ? 1 : 0; q = 0)
         break;
     case HB_ACT_GELU: /* nn/gelu.c, term for term */
         F_LOOP(real th = TANH(s * (v + a * v * v * v)); real sech2 = 1 - th * th;

@@ -125,7 +125,10 @@ static void F(max_fwd)(const hb__pool_geom *g, int64_t planes, const real *x, re
                 for (int64_t a = 0; a < s; a++)
                     for (int64_t b = 0; b < s; b++) {
                         int64_t e = (i * s + a) * W + j * s + b;
-                        if (xp[e] > xp[best]) best = e;
+                        /* the first NaN of a window wins (NaN propagates, as in
+                         * PyTorch); without NaN: the first maximum, as always */
+                        if (xp[e] > xp[best] || (xp[e] != xp[e] && xp[best] == xp[best]))
+                            best = e;
                     }
                 y[(p * Ho + i) * Wo + j] = xp[best];
                 idx[(p * Ho + i) * Wo + j] = (int32_t)best;
