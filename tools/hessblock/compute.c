@@ -6,6 +6,7 @@
 #include "runstate.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +251,7 @@ int compute_checkpoint_model(hb_context *ctx, const char *path, int *has, model_
                  * library keeps it; older files do not: 0 = unknown (not checked) */
                 rec->batches = hb_checkpoint_info_get_i64(info, HB_CK_DATA_BATCHES, &b) == HB_OK
                                ? b : data == HB_CKDATA_EXTERNAL ? 0 : 1;
+            rec->recorded_external = data == HB_CKDATA_EXTERNAL;
             *has = 1;
         }
     }
@@ -389,6 +391,17 @@ int check_against_checkpoint(const char *cmd, const char *path, const model_opts
     return 0;
 }
 
+/* Sizes that external data fixes (text: the corpus's vocab; Fashion-MNIST: inputs, image,
+ * channels, classes): a run on such data never took them from its preset, so the preset's
+ * values say nothing about its checkpoint (an explicit --vocab etc. is still checked, by
+ * check_against_checkpoint). */
+static bool fixed_by_data(const char *key) {
+    static const char *const fixed[] = {"vocab", "inputs", "image", "channels", "classes"};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        if (!strcmp(key, fixed[i])) return true;
+    return false;
+}
+
 int check_preset_against_checkpoint(hb_context *ctx, const char *cmd, const char *path,
                                     const char *preset_name, const model_opts *expected,
                                     const model_opts *rec) {
@@ -408,7 +421,7 @@ int check_preset_against_checkpoint(hb_context *ctx, const char *cmd, const char
     size_t n = 0;
     for (size_t i = 0; i < nk; i++) {
         const int64_t *e = mo_field((model_opts *)expected, &keys[i]);
-        if (!e) continue;
+        if (!e || (rec->recorded_external && fixed_by_data(keys[i].name))) continue;
         k[n].name = keys[i].name;
         k[n].e = *e ? *e : *mo_field(&def, &keys[i]);
         k[n].r = *mo_field((model_opts *)rec, &keys[i]);

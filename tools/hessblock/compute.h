@@ -19,9 +19,10 @@ typedef struct model_opts {
     model_sizes described;         /* filled by model_make: what was built */
     uint64_t data_stream;          /* filled by model_make: the stream of its synthetic data
                                       (hb_model_set_synthetic; 0 = the model's own) */
-    int recorded_external;         /* filled by model_make_recorded: the checkpoint's model
-                                      held real data (--data text / fashion-mnist; which
-                                      one and where is not recorded) */
+    int recorded_external;         /* filled by model_make_recorded and
+                                      compute_checkpoint_model: the checkpoint's model held
+                                      real data (--data text / fashion-mnist; which one and
+                                      where is not recorded) */
 } model_opts;
 
 typedef struct spec_opts {
