@@ -498,6 +498,25 @@ def js_matrix_stderr(spectra, replicates=200, stream=0, normalize=False, grid_po
     return S, se.value
 
 
+def _block_entries(model, blocks, streams):
+    """The (n, blocks, streams) C arguments of the per-block calls: blocks as names or
+    indices ("full" or FULL_HESSIAN for the full Hessian; None: every block), streams None
+    or one per entry."""
+    if blocks is None:
+        idx = list(range(model.params.num_blocks))
+    else:
+        idx = [FULL_HESSIAN if (isinstance(b, str) and b == "full") else
+               model.params.index(b) if isinstance(b, str) else int(b) for b in blocks]
+    n = len(idx)
+    barr = (c_size_t * max(n, 1))(*idx)
+    sarr = None
+    if streams is not None:
+        if len(streams) != n:
+            raise InvalidArgument("streams has %d entries, blocks %d" % (len(streams), n), -1)
+        sarr = (ctypes.c_uint64 * max(n, 1))(*[int(x) for x in streams])
+    return n, barr, sarr
+
+
 class SLQ(Handle):
     """hb_slq: options of the spectral estimators (reusable, holds no results).
 
@@ -585,18 +604,7 @@ class SLQ(Handle):
         called once per finished entry, one call at a time, possibly from a library
         thread; returning True (or raising) stops the run. Returns a list of Spectrum."""
         model_ptr = require(model, Model, "model")
-        if blocks is None:
-            idx = list(range(model.params.num_blocks))
-        else:
-            idx = [FULL_HESSIAN if (isinstance(b, str) and b == "full") else
-                   model.params.index(b) if isinstance(b, str) else int(b) for b in blocks]
-        n = len(idx)
-        barr = (c_size_t * max(n, 1))(*idx)
-        sarr = None
-        if streams is not None:
-            if len(streams) != n:
-                raise InvalidArgument("streams has %d entries, blocks %d" % (len(streams), n), -1)
-            sarr = (ctypes.c_uint64 * max(n, 1))(*[int(x) for x in streams])
+        n, barr, sarr = _block_entries(model, blocks, streams)
         out = (c_void_p * max(n, 1))()
 
         def call(user, i, sp):
@@ -668,18 +676,7 @@ class SLQ(Handle):
         k = int(k)
         if k < 1:
             raise InvalidArgument("k must be >= 1", -1)
-        if blocks is None:
-            idx = list(range(model.params.num_blocks))
-        else:
-            idx = [FULL_HESSIAN if (isinstance(b, str) and b == "full") else
-                   model.params.index(b) if isinstance(b, str) else int(b) for b in blocks]
-        n = len(idx)
-        barr = (c_size_t * max(n, 1))(*idx)
-        sarr = None
-        if streams is not None:
-            if len(streams) != n:
-                raise InvalidArgument("streams has %d entries, blocks %d" % (len(streams), n), -1)
-            sarr = (ctypes.c_uint64 * max(n, 1))(*[int(x) for x in streams])
+        n, barr, sarr = _block_entries(model, blocks, streams)
         vals, res = np.zeros((max(n, 1), k)), np.zeros((max(n, 1), k))
         conv = (c_size_t * max(n, 1))()
         self._check(_need(_slq_topk_blocks, "hb_slq_topk_model_blocks")(
