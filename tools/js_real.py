@@ -98,7 +98,8 @@ def chain(a, cfg):
     """Train to every checkpoint, then `spectrum` + the JS subprocess at each. Returns rows."""
     label, model, data, sizes, seed = cfg
     d = os.path.join(a.out, label)
-    os.makedirs(d, exist_ok=True)
+    if not a.collect:  # --collect only reads what is there
+        os.makedirs(d, exist_ok=True)
     log = os.path.join(d, "commands.log")
     H = a.hessblock
     common = ["--threads", str(a.threads), "--seed", str(seed)]
